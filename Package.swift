@@ -1,0 +1,99 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The architecture at a glance: C libraries at the bottom, one module per job above them,
+// executables that only parse arguments and wire modules together. Imports point down.
+let package = Package(
+    name: "twofactord",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "twofactord", targets: ["twofactord"]),
+        .executable(name: "twofactor", targets: ["twofactor"]),
+        .executable(name: "twofactorctl", targets: ["twofactorctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C at the edges: one system-library target per Debian library, one tiny C target for `struct ucred`.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .target(name: "CPeerCredentials"),
+
+        // Swift wrappers: the only importers of their C module.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "QRCode", dependencies: ["CQREncode"]),
+
+        // Pure logic over bytes, time and values.
+        .target(name: "OneTimePassword", dependencies: ["OpenSSLCrypto"]),
+        .target(name: "PasswordHashing", dependencies: ["OpenSSLCrypto"]),
+        .target(name: "Wire"),
+        .target(name: "AccountStore", dependencies: ["OneTimePassword"]),
+        .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
+
+        // Storage backend and the blocking service layer that the daemon drives.
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB"]),
+        .target(
+            name: "AccountService",
+            dependencies: [
+                "AccountStore", "Authentication", "OneTimePassword", "PasswordHashing", "OpenSSLCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The server and the client.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "AccountService", "AccountStore", "LMDBAccountStore", "Wire", "CPeerCredentials",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "Client", dependencies: ["Wire"]),
+
+        // Executables: argument parsing and wiring only.
+        .executableTarget(
+            name: "twofactord",
+            dependencies: [
+                "Daemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "twofactor",
+            dependencies: ["Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "twofactorctl",
+            dependencies: ["Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"]),
+        .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword"]),
+        .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "AccountStoreTests", dependencies: ["AccountStore", "LMDBAccountStore", "LMDB"]),
+        .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
+        .testTarget(
+            name: "AccountServiceTests",
+            dependencies: ["AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing"]
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Client", "OneTimePassword"]),
+    ]
+)

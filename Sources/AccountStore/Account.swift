@@ -1,0 +1,98 @@
+import OneTimePassword
+
+/// Seconds since the Unix epoch. Every time in the store is one of these.
+public typealias UnixTime = Int64
+
+public enum Role: UInt8, Sendable, Hashable, CaseIterable {
+    case agent = 1
+    case admin = 2
+}
+
+/// Who turned two-factor authentication on.
+public enum EnabledBy: UInt8, Sendable, Hashable {
+    /// The account enrolled on its own and may disable it with its password.
+    case `self` = 1
+    /// An admin or operator required it; only they may disable it.
+    case enforced = 2
+}
+
+/// The two-factor states of shared/PRODUCT.md.
+public enum TwoFactorState: Sendable, Hashable {
+    /// No second factor.
+    case off
+    /// Required, but no authenticator enrolled yet: the next login enrolls one.
+    case pending
+    /// A TOTP secret is enrolled and every login needs a code.
+    case on(EnabledBy)
+}
+
+/// A TOTP secret with the parameters it was enrolled with.
+public struct TOTPCredential: Sendable, Hashable {
+    public var secret: [UInt8]
+    public var parameters: TOTPParameters
+
+    public init(secret: [UInt8], parameters: TOTPParameters) {
+        self.secret = secret
+        self.parameters = parameters
+    }
+}
+
+/// An enrollment that was started (a secret shown as a QR code) and not yet confirmed by a code.
+/// Until it is confirmed the account's two-factor state stays as it was.
+public struct PendingEnrollment: Sendable, Hashable {
+    public var credential: TOTPCredential
+    public var expiresAt: UnixTime
+
+    public init(credential: TOTPCredential, expiresAt: UnixTime) {
+        self.credential = credential
+        self.expiresAt = expiresAt
+    }
+}
+
+/// One account as the store keeps it.
+public struct Account: Sendable, Hashable {
+    public var name: AccountName
+    public var organization: OrganizationName
+    public var role: Role
+    /// A PHC string, e.g. `$scrypt$ln=17,r=8,p=1$salt$hash`.
+    public var passwordHash: String
+    public var twoFactor: TwoFactorState
+    /// The enrolled credential; present exactly when `twoFactor` is `.on`.
+    public var totp: TOTPCredential?
+    /// The time step of the last accepted code. Codes for this step or earlier are refused.
+    public var lastAcceptedStep: UInt64?
+    public var pendingEnrollment: PendingEnrollment?
+    /// Consecutive failed logins since the last success.
+    public var failureCount: UInt32
+    public var lastFailureAt: UnixTime?
+    public var createdAt: UnixTime
+    public var updatedAt: UnixTime
+
+    public init(
+        name: AccountName,
+        organization: OrganizationName = .default,
+        role: Role = .agent,
+        passwordHash: String,
+        twoFactor: TwoFactorState = .off,
+        totp: TOTPCredential? = nil,
+        lastAcceptedStep: UInt64? = nil,
+        pendingEnrollment: PendingEnrollment? = nil,
+        failureCount: UInt32 = 0,
+        lastFailureAt: UnixTime? = nil,
+        createdAt: UnixTime,
+        updatedAt: UnixTime
+    ) {
+        self.name = name
+        self.organization = organization
+        self.role = role
+        self.passwordHash = passwordHash
+        self.twoFactor = twoFactor
+        self.totp = totp
+        self.lastAcceptedStep = lastAcceptedStep
+        self.pendingEnrollment = pendingEnrollment
+        self.failureCount = failureCount
+        self.lastFailureAt = lastFailureAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
