@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "Client", dependencies: ["Wire"]),
+        .target(name: "Client", dependencies: ["Wire", "QRCode"]),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(

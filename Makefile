@@ -1,0 +1,46 @@
+# twofactord: the two commands of README.md.
+#   make run    install what is missing, build, run the daemon in the foreground under ./.run/
+#   make test   install what is missing, build, run the whole test suite
+
+SWIFT ?= swift
+# C libraries we link, and the independent tools the tests check us against.
+DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev oathtool zbar-tools
+RUN_DIR := $(CURDIR)/.run
+
+.PHONY: all deps build run test clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for package in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$package 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing missing Debian packages:$$missing"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	@mkdir -p -m 700 $(RUN_DIR) $(RUN_DIR)/state
+	@bin=$$($(SWIFT) build --show-bin-path); \
+	echo; \
+	echo "twofactord is starting in the foreground (Ctrl-C stops it). In a second terminal:"; \
+	echo; \
+	echo "  cd $(CURDIR)"; \
+	echo "  $$bin/twofactorctl --socket $(RUN_DIR)/socket user add alice"; \
+	echo "  $$bin/twofactorctl --socket $(RUN_DIR)/socket 2fa enroll alice"; \
+	echo "  $$bin/twofactor login --socket $(RUN_DIR)/socket alice"; \
+	echo; \
+	exec $$bin/twofactord --socket $(RUN_DIR)/socket --state-dir $(RUN_DIR)/state
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build $(RUN_DIR)

@@ -1,0 +1,148 @@
+import AccountStore
+import Authentication
+import OneTimePassword
+
+// MUSTs of a login:
+// - `.ok` is returned only after the accepted code's step is durable in the store (the replay guard);
+// - an unknown user, a wrong password and a wrong or replayed code all return `.denied` after the same
+//   work: one scrypt at the configured cost and one committed write;
+// - no password or code is ever logged.
+
+extension AccountService {
+    /// Decides one login attempt. Throws only when the store fails; the caller answers with an error,
+    /// never with `.ok`.
+    public func login(user: String, password: [UInt8], code: CodeInput) throws(ServiceError) -> LoginResult {
+        let now = clock()
+        // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
+        let name = try? AccountName(user)
+        let account = try name.flatMap { name throws(ServiceError) in
+            try storing { () throws(AccountStoreError) in try store.account(named: name) }
+        }
+        if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
+            logger.info("login refused: locked", metadata: ["user": "\(user)"])
+            return .locked(retryAfter: wait)
+        }
+
+        let passwordMatches: Bool
+        if let account {
+            passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+        } else {
+            passwordMatches = hasher.verifyUnknownUser(password)
+        }
+
+        switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
+        case .deny:
+            return try deny(account?.name, user: user, now: now, reason: passwordMatches ? "wrong code" : "wrong password or unknown user")
+        case .locked(let wait):
+            return .locked(retryAfter: wait)
+        case .succeed:
+            guard let account else { return .denied }
+            try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }
+            upgradePasswordHashIfNeeded(account, password: password)
+            logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password"])
+            return .ok
+        case .askForCode:
+            logger.info("login needs a code", metadata: ["user": "\(user)"])
+            return .codeNeeded
+        case .verifyCode(let text, let credential):
+            guard let account else { return .denied }
+            return try acceptCode(text, credential, account: account, password: password, now: now)
+        case .startEnrollment(let existing):
+            guard let account else { return .denied }
+            return try offerEnrollment(account, existing: existing, now: now)
+        case .finishEnrollment(let text, let pending):
+            guard let account else { return .denied }
+            return try finishEnrollmentAtLogin(text, pending, account: account, password: password, now: now)
+        }
+    }
+
+    private func acceptCode(
+        _ code: String,
+        _ credential: TOTPCredential,
+        account: Account,
+        password: [UInt8],
+        now: UnixTime
+    ) throws(ServiceError) -> LoginResult {
+        guard let step = matchingStep(code, for: credential, now: now) else {
+            return try deny(account.name, user: account.name.value, now: now, reason: "wrong code")
+        }
+        let acceptance = try storing { () throws(AccountStoreError) in
+            try store.recordAcceptedStep(step, for: account.name, at: now)
+        }
+        guard acceptance == .accepted else {
+            return try deny(account.name, user: account.name.value, now: now, reason: "replayed code")
+        }
+        upgradePasswordHashIfNeeded(account, password: password)
+        logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password+totp"])
+        return .ok
+    }
+
+    private func offerEnrollment(_ account: Account, existing: PendingEnrollment?, now: UnixTime) throws(ServiceError) -> LoginResult {
+        let pending = try existing ?? newEnrollment(for: account.name, parameters: .standard)
+        if existing == nil {
+            try storing { () throws(AccountStoreError) in
+                try store.update(account.name) { stored in
+                    guard stored.twoFactor == .pending else {
+                        throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
+                    }
+                    stored.pendingEnrollment = pending
+                    stored.updatedAt = now
+                }
+            }
+        }
+        logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
+        return .enroll(otpauthURI: try uri(for: account.name, pending.credential))
+    }
+
+    private func finishEnrollmentAtLogin(
+        _ code: String,
+        _ pending: PendingEnrollment,
+        account: Account,
+        password: [UInt8],
+        now: UnixTime
+    ) throws(ServiceError) -> LoginResult {
+        guard let step = matchingStep(code, for: pending.credential, now: now) else {
+            return try deny(account.name, user: account.name.value, now: now, reason: "wrong enrollment code")
+        }
+        do {
+            try store.update(account.name) { stored in try Self.finishEnrollment(&stored, pending, step: step, now: now) }
+        } catch .rejected {
+            return try deny(account.name, user: account.name.value, now: now, reason: "enrollment code refused")
+        } catch {
+            throw ServiceError.from(error)
+        }
+        upgradePasswordHashIfNeeded(account, password: password)
+        logger.notice("two-factor enrolled at login", metadata: ["user": "\(account.name)"])
+        logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password+totp"])
+        return .ok
+    }
+
+    /// Counts the failure (for an unknown user too, so that both cost one commit) and denies.
+    private func deny(_ name: AccountName?, user: String, now: UnixTime, reason: String) throws(ServiceError) -> LoginResult {
+        do {
+            try store.recordFailure(for: name, at: now)
+        } catch .notFound {
+            // Removed between the read and now: it is an unknown user after all.
+            _ = try? store.recordFailure(for: nil, at: now)
+        } catch {
+            throw ServiceError.from(error)
+        }
+        logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
+        return .denied
+    }
+
+    /// A hash made with older scrypt parameters is replaced after a successful login, the one moment
+    /// the daemon holds the plain password. A failure here never fails the login.
+    private func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]) {
+        guard hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password) else { return }
+        let oldHash = account.passwordHash
+        do {
+            try store.update(account.name) { stored in
+                if stored.passwordHash == oldHash { stored.passwordHash = newHash }
+            }
+            logger.notice("password hash upgraded", metadata: ["user": "\(account.name)"])
+        } catch {
+            logger.warning("password hash upgrade failed", metadata: ["user": "\(account.name)", "error": "\(error)"])
+        }
+    }
+}

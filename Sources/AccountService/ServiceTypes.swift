@@ -1,0 +1,76 @@
+import AccountStore
+import Authentication
+import OneTimePassword
+
+/// Settings of the account service that an operator may change.
+public struct ServiceConfiguration: Sendable {
+    /// The issuer shown in authenticator apps, e.g. the host or company name.
+    public var issuer: String
+    /// How long a started enrollment (a shown QR code) stays valid, in seconds.
+    public var enrollmentLifetime: Int64
+    public var throttle: ThrottlePolicy
+    /// Steps on each side of now whose codes are accepted (RFC 6238 section 5.2 recommends one).
+    public var codeWindow: UInt64
+
+    public init(
+        issuer: String = "twofactord",
+        enrollmentLifetime: Int64 = 600,
+        throttle: ThrottlePolicy = .standard,
+        codeWindow: UInt64 = 1
+    ) {
+        self.issuer = issuer
+        self.enrollmentLifetime = enrollmentLifetime
+        self.throttle = throttle
+        self.codeWindow = codeWindow
+    }
+}
+
+/// The answer to a login, as shared/PRODUCT.md "Logging in" lists them.
+public enum LoginResult: Sendable, Hashable {
+    case ok
+    case codeNeeded
+    /// The account must enroll: show `otpauthURI` as a QR code, then log in again with its first code.
+    case enroll(otpauthURI: String)
+    /// One answer for an unknown user, a wrong password and a wrong or replayed code.
+    case denied
+    case locked(retryAfter: Int64)
+}
+
+/// A started enrollment: what to show the user, and until when it can be confirmed.
+public struct EnrollmentOffer: Sendable, Hashable {
+    public var otpauthURI: String
+    public var expiresAt: UnixTime
+}
+
+/// A refused or failed service call. `message` is a sentence a person can act on and never holds a secret.
+public struct ServiceError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        case noSuchAccount
+        case accountExists
+        case invalidArgument
+        case wrongCode
+        case noEnrollmentInProgress
+        case storageFailure
+        case internalError
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func from(_ error: AccountStoreError) -> ServiceError {
+        switch error {
+        case .notFound: ServiceError(.noSuchAccount, error.description)
+        case .alreadyExists: ServiceError(.accountExists, error.description)
+        case .rejected(let inner as ServiceError): inner
+        case .rejected(let inner): ServiceError(.invalidArgument, "\(inner)")
+        case .unsupportedSchemaVersion, .corruptRecord, .storageFailure: ServiceError(.storageFailure, error.description)
+        }
+    }
+}

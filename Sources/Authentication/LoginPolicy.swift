@@ -1,0 +1,69 @@
+import AccountStore
+
+// MUSTs of the login decision:
+// - an unknown user, a wrong password and a wrong code all end in `.deny`, never in anything
+//   that tells them apart;
+// - a locked account is refused before its password is checked;
+// - an account with 2FA on never succeeds without a code; a `pending` account never succeeds
+//   without finishing enrollment;
+// - the decision only says which code to check: accepting it (the replay guard) is the store's job.
+
+/// What the client sent besides the user name and password.
+public enum CodeInput: Sendable, Hashable {
+    case none
+    case totp(String)
+    /// Recovery codes come later; until then one is always denied.
+    case recovery(String)
+}
+
+/// The next thing the service must do for a login.
+public enum LoginDecision: Sendable, Hashable {
+    /// Deny and count a failure (the uniform `denied` answer).
+    case deny
+    /// Refuse without counting: the account is throttled for this many more seconds.
+    case locked(retryAfter: Int64)
+    /// The password is right and no second factor is needed.
+    case succeed
+    /// The password is right, 2FA is on, and no code was sent.
+    case askForCode
+    /// The password is right; accept only if `code` matches `credential` at a step the store accepts.
+    case verifyCode(String, TOTPCredential)
+    /// The password is right and the account must enroll: show an enrollment (reuse `existing` when it is still valid).
+    case startEnrollment(existing: PendingEnrollment?)
+    /// The password is right and the code should confirm the pending enrollment.
+    case finishEnrollment(String, PendingEnrollment)
+}
+
+public enum LoginPolicy {
+    /// Whether the password must be checked at all: a locked account is refused first, so that an
+    /// attacker hammering a locked account costs no scrypt. Returns the lock to answer, or nil.
+    public static func lock(for account: Account?, now: UnixTime, throttle: ThrottlePolicy) -> LoginDecision? {
+        guard let account, let wait = throttle.retryAfter(for: account, now: now) else { return nil }
+        return .locked(retryAfter: wait)
+    }
+
+    /// Decides a login once the password has been checked (against a dummy hash for an unknown user).
+    public static func decide(account: Account?, passwordMatches: Bool, code: CodeInput, now: UnixTime) -> LoginDecision {
+        guard let account, passwordMatches else { return .deny }
+        switch account.twoFactor {
+        case .off:
+            return .succeed
+        case .on:
+            guard let credential = account.totp else { return .deny }
+            switch code {
+            case .none: return .askForCode
+            case .totp(let text): return .verifyCode(text, credential)
+            case .recovery: return .deny
+            }
+        case .pending:
+            let live = account.pendingEnrollment.flatMap { $0.expiresAt > now ? $0 : nil }
+            switch code {
+            case .none: return .startEnrollment(existing: live)
+            case .totp(let text):
+                guard let live else { return .startEnrollment(existing: nil) }
+                return .finishEnrollment(text, live)
+            case .recovery: return .deny
+            }
+        }
+    }
+}

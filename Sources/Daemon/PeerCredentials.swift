@@ -1,0 +1,72 @@
+import CPeerCredentials
+import Glibc
+import NIOCore
+
+/// The process at the other end of a Unix socket, as the kernel reports it (SO_PEERCRED).
+/// Taken when the connection is accepted; the client cannot choose it.
+public struct PeerCredentials: Sendable, Hashable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// Reads SO_PEERCRED from an accepted Unix-socket channel.
+    static func read(from channel: Channel) -> EventLoopFuture<PeerCredentials> {
+        guard let provider = channel as? SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(ChannelError.operationUnsupported)
+        }
+        let credentials: EventLoopFuture<twofactord_ucred> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(SO_PEERCRED)
+        )
+        return credentials.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+    }
+}
+
+/// Decides whether a peer is an operator: root, the daemon's own user (who owns the state files
+/// anyway), or a member of the operator group (primary or supplementary).
+public struct OperatorPolicy: Sendable {
+    public let groupName: String
+    let daemonUID: UInt32
+
+    public init(groupName: String, daemonUID: UInt32 = getuid()) {
+        self.groupName = groupName
+        self.daemonUID = daemonUID
+    }
+
+    /// May block on NSS (LDAP, sssd): call it off the event loop.
+    public func isOperator(_ peer: PeerCredentials) -> Bool {
+        if peer.uid == 0 || peer.uid == daemonUID { return true }
+        guard let operatorGID = Self.groupID(named: groupName) else { return false }
+        if peer.gid == operatorGID { return true }
+        return Self.supplementaryGroups(ofUID: peer.uid, primaryGID: peer.gid).contains(operatorGID)
+    }
+
+    static func groupID(named name: String) -> gid_t? {
+        var group = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getgrnam_r(name, &group, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return group.gr_gid
+    }
+
+    static func supplementaryGroups(ofUID uid: UInt32, primaryGID: UInt32) -> [gid_t] {
+        var passwd = Glibc.passwd()
+        var result: UnsafeMutablePointer<Glibc.passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getpwuid_r(uid, &passwd, &buffer, buffer.count, &result) == 0, result != nil, let name = passwd.pw_name
+        else { return [] }
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(name, primaryGID, &groups, &count) == -1 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            guard getgrouplist(name, primaryGID, &groups, &count) != -1 else { return [] }
+        }
+        return Array(groups.prefix(Int(count)))
+    }
+}

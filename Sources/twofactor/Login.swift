@@ -1,0 +1,89 @@
+import ArgumentParser
+import Client
+import Glibc
+import Wire
+
+struct Login: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Log in as USER.",
+        discussion: """
+            Asks for the password and, when the account needs one, the code from the authenticator app,
+            on the terminal without echo. When standard input is not a terminal, reads them as two lines.
+            An account whose two-factor authentication is required but not yet set up is shown a QR code
+            to scan, and its first code finishes the enrollment and the login.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
+    var socket: String = DaemonConnection.defaultSocketPath
+
+    @Flag(help: "Draw the QR code for a terminal with dark text on a light background.") var invert = false
+
+    @Argument(help: "The account to log in as.") var user: String
+
+    func run() throws {
+        let interactive = Terminal.standardInputIsTerminal
+        guard let password = interactive ? Terminal.readSecret(prompt: "Password: ") : Terminal.readLine() else {
+            throw finish(.usage, "no password given")
+        }
+        let connection: DaemonConnection
+        do {
+            connection = try DaemonConnection(socketPath: socket)
+        } catch {
+            throw finish(.daemonUnavailable, "\(error)")
+        }
+        defer { connection.close() }
+
+        var answer = try attempt(connection, password: password, code: nil)
+        if case .loginResult(.codeNeeded, _, _) = answer {
+            guard let code = readCode("Verification code: ", interactive: interactive) else {
+                throw finish(.denied, "no code given: login denied")
+            }
+            answer = try attempt(connection, password: password, code: code)
+        } else if case .loginResult(.enroll, _, let uri) = answer {
+            fputs("Two-factor authentication is required for '\(user)'.\n", stderr)
+            fputs(EnrollmentScreen.render(otpauthURI: uri, invertColors: invert), stderr)
+            guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
+                throw finish(.denied, "no code given: enrollment not finished, login denied")
+            }
+            answer = try attempt(connection, password: password, code: code)
+            if case .loginResult(.ok, _, _) = answer {
+                fputs("Two-factor authentication is now on for '\(user)'.\n", stderr)
+            }
+        }
+
+        switch answer {
+        case .loginResult(.ok, _, _):
+            return
+        case .loginResult(.locked, let retryAfter, _):
+            throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+        case .loginResult(.enroll, _, _), .loginResult(.codeNeeded, _, _), .loginResult(.denied, _, _):
+            throw finish(.denied, "login denied")
+        case .error(_, let message):
+            throw finish(.daemonUnavailable, message)
+        default:
+            throw finish(.daemonUnavailable, "the daemon sent an unexpected answer: are client and daemon the same version?")
+        }
+    }
+
+    private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws -> Response {
+        do {
+            return try connection.send(
+                .login(user: user, password: password, codeKind: code == nil ? .none : .totp, code: code ?? ""))
+        } catch {
+            throw finish(.daemonUnavailable, "\(error)")
+        }
+    }
+
+    private func readCode(_ prompt: String, interactive: Bool) -> String? {
+        let line = interactive ? Terminal.readSecret(prompt: prompt) : Terminal.readLine()
+        // People copy codes as "123 456"; the daemon wants the digits alone.
+        let code = String(decoding: line ?? [], as: UTF8.self).filter { $0 != " " }
+        return code.isEmpty ? nil : code
+    }
+
+    private func finish(_ status: LoginExit, _ message: String) -> ExitCode {
+        fputs("twofactor: \(message)\n", stderr)
+        return ExitCode(status.rawValue)
+    }
+}

@@ -1,0 +1,105 @@
+import AccountService
+import ArgumentParser
+import Daemon
+import Glibc
+import LMDBAccountStore
+import Logging
+import PasswordHashing
+import ServiceLifecycle
+
+@main
+struct TwofactorDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "twofactord",
+        abstract: "The twofactord two-factor login daemon.",
+        discussion: """
+            Serves logins (password plus TOTP code) and account administration on a Unix socket.
+            Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the
+            requests in flight. Under systemd socket activation it serves the inherited socket and
+            ignores --socket.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The Unix socket to listen on.", valueName: "path"))
+    var socket: String = "/run/twofactord/socket"
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The directory holding the LMDB files.", valueName: "dir"))
+    var stateDirectory: String = "/var/lib/twofactord"
+
+    @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
+    var operatorGroup: String = "twofactord-operators"
+
+    @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal.")
+    var socketMode: String = "0666"
+
+    @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes (r=8, p=1).")
+    var scryptLogN: UInt8 = ScryptCost.owasp.logN
+
+    @Option(name: .long, help: "Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost.")
+    var workers: Int = 2
+
+    @Option(name: .long, help: "The issuer shown in authenticator apps.")
+    var issuer: String = "twofactord"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode takes an octal mode such as 0660") }
+        guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be 10 to 22") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "twofactord")
+
+        let listener: DaemonConfiguration.Listener =
+            SocketActivation.inheritedListener().map { .inheritedDescriptor($0) } ?? .path(socket)
+        let cost = ScryptCost(logN: scryptLogN, r: ScryptCost.owasp.r, p: ScryptCost.owasp.p)
+        let configuration = DaemonConfiguration(
+            listener: listener,
+            socketMode: UInt32(socketMode, radix: 8) ?? 0o666,
+            stateDirectory: stateDirectory,
+            operatorGroup: operatorGroup,
+            scryptCost: cost,
+            workerThreads: workers,
+            service: ServiceConfiguration(issuer: issuer)
+        )
+
+        let store: LMDBAccountStore
+        do {
+            store = try LMDBAccountStore(directory: stateDirectory)
+        } catch {
+            logger.critical("cannot open the state directory", metadata: ["dir": "\(stateDirectory)", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let service = AccountService(
+            store: store,
+            hasher: PasswordHasher(cost: cost),
+            configuration: configuration.service,
+            clock: { Int64(time(nil)) },
+            logger: logger
+        )
+        let server = DaemonServer(configuration: configuration, service: service, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("twofactord stopped on an error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import AccountStore
+import OneTimePassword
+import Testing
+
+@testable import Authentication
+
+private let now: UnixTime = 1_800_000_000
+private let credential = TOTPCredential(secret: Array(repeating: 7, count: 20), parameters: .standard)
+
+private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil) throws -> Account {
+    let isOn: Bool = if case .on = state { true } else { false }
+    return Account(
+        name: try AccountName("alice"),
+        passwordHash: "$scrypt$unused",
+        twoFactor: state,
+        totp: isOn ? credential : nil,
+        pendingEnrollment: pending,
+        createdAt: now - 100,
+        updatedAt: now - 100
+    )
+}
+
+@Suite struct LoginPolicyTests {
+    @Test func decide_unknownUser_isDenied() {
+        #expect(LoginPolicy.decide(account: nil, passwordMatches: true, code: .none, now: now) == .deny)
+    }
+
+    @Test(arguments: [TwoFactorState.off, .pending, .on(.self), .on(.enforced)])
+    func decide_wrongPassword_isDeniedInEveryState(state: TwoFactorState) throws {
+        let decision = LoginPolicy.decide(account: try account(state), passwordMatches: false, code: .totp("123456"), now: now)
+        #expect(decision == .deny)
+    }
+
+    @Test func decide_off_succeedsOnPasswordAlone() throws {
+        #expect(LoginPolicy.decide(account: try account(.off), passwordMatches: true, code: .none, now: now) == .succeed)
+    }
+
+    @Test(arguments: [EnabledBy.`self`, .enforced])
+    func decide_on_withoutCode_asksForCode(enabledBy: EnabledBy) throws {
+        let decision = LoginPolicy.decide(account: try account(.on(enabledBy)), passwordMatches: true, code: .none, now: now)
+        #expect(decision == .askForCode)
+    }
+
+    @Test func decide_on_withCode_verifiesAgainstEnrolledCredential() throws {
+        let decision = LoginPolicy.decide(account: try account(.on(.self)), passwordMatches: true, code: .totp("123456"), now: now)
+        #expect(decision == .verifyCode("123456", credential))
+    }
+
+    @Test func decide_on_withRecoveryCode_isDeniedUntilRecoveryCodesExist() throws {
+        let decision = LoginPolicy.decide(
+            account: try account(.on(.self)), passwordMatches: true, code: .recovery("abcd-efgh"), now: now)
+        #expect(decision == .deny)
+    }
+
+    @Test func decide_on_withoutStoredCredential_isDenied() throws {
+        var broken = try account(.on(.self))
+        broken.totp = nil
+        #expect(LoginPolicy.decide(account: broken, passwordMatches: true, code: .totp("123456"), now: now) == .deny)
+    }
+
+    @Test func decide_pending_withoutCode_startsEnrollment() throws {
+        let decision = LoginPolicy.decide(account: try account(.pending), passwordMatches: true, code: .none, now: now)
+        #expect(decision == .startEnrollment(existing: nil))
+    }
+
+    @Test func decide_pending_reusesLiveEnrollment() throws {
+        let live = PendingEnrollment(credential: credential, expiresAt: now + 60)
+        let decision = LoginPolicy.decide(account: try account(.pending, pending: live), passwordMatches: true, code: .none, now: now)
+        #expect(decision == .startEnrollment(existing: live))
+    }
+
+    @Test func decide_pending_withCode_finishesLiveEnrollment() throws {
+        let live = PendingEnrollment(credential: credential, expiresAt: now + 60)
+        let decision = LoginPolicy.decide(
+            account: try account(.pending, pending: live), passwordMatches: true, code: .totp("654321"), now: now)
+        #expect(decision == .finishEnrollment("654321", live))
+    }
+
+    @Test func decide_pending_withCodeForExpiredEnrollment_startsAnew() throws {
+        let expired = PendingEnrollment(credential: credential, expiresAt: now)
+        let decision = LoginPolicy.decide(
+            account: try account(.pending, pending: expired), passwordMatches: true, code: .totp("654321"), now: now)
+        #expect(decision == .startEnrollment(existing: nil))
+    }
+
+    @Test func decide_off_ignoresPendingEnrollmentStartedByAnOperator() throws {
+        let live = PendingEnrollment(credential: credential, expiresAt: now + 60)
+        let decision = LoginPolicy.decide(account: try account(.off, pending: live), passwordMatches: true, code: .none, now: now)
+        #expect(decision == .succeed)
+    }
+}
+
+@Suite struct ThrottlePolicyTests {
+    let policy = ThrottlePolicy.standard
+
+    @Test func delay_freeFailures_costNothing() {
+        for failures in 0..<policy.freeFailures {
+            #expect(policy.delay(afterFailures: failures) == 0)
+        }
+    }
+
+    @Test func delay_doublesAfterFreeFailures_upToMaximum() {
+        #expect(policy.delay(afterFailures: 5) == 30)
+        #expect(policy.delay(afterFailures: 6) == 60)
+        #expect(policy.delay(afterFailures: 7) == 120)
+        #expect(policy.delay(afterFailures: 10) == 900)
+        #expect(policy.delay(afterFailures: UInt32.max) == 900)
+    }
+
+    @Test func lock_isReportedUntilDelayPassed() throws {
+        var locked = try account(.off)
+        locked.failureCount = 6
+        locked.lastFailureAt = now - 10
+        #expect(LoginPolicy.lock(for: locked, now: now, throttle: policy) == .locked(retryAfter: 50))
+        #expect(LoginPolicy.lock(for: locked, now: now + 50, throttle: policy) == nil)
+    }
+
+    @Test func lock_neverForUnknownUserOrFewFailures() throws {
+        var tried = try account(.off)
+        tried.failureCount = 4
+        tried.lastFailureAt = now
+        #expect(LoginPolicy.lock(for: tried, now: now, throttle: policy) == nil)
+        #expect(LoginPolicy.lock(for: nil, now: now, throttle: policy) == nil)
+    }
+}
