@@ -1,0 +1,64 @@
+import AccountService
+import AccountStore
+import Foundation
+import LMDBAccountStore
+import Logging
+import OneTimePassword
+import PasswordHashing
+import Synchronization
+
+/// A clock the test moves by hand: no test waits for a TOTP window.
+final class TestClock: Sendable {
+    private let time: Mutex<UnixTime>
+    init(_ start: UnixTime) { time = Mutex(start) }
+    var now: UnixTime { time.withLock { $0 } }
+    func advance(by seconds: Int64) { time.withLock { $0 += seconds } }
+}
+
+/// A service over a real LMDB store in a fresh temporary directory, with a cheap scrypt cost.
+struct Fixture {
+    let directory: String
+    let store: LMDBAccountStore
+    let clock: TestClock
+    let service: AccountService
+
+    init(start: UnixTime = 1_900_000_000, cost: ScryptCost = ScryptCost(logN: 10, r: 8, p: 1)) throws {
+        directory = NSTemporaryDirectory() + "tfd-service-\(UUID().uuidString.prefix(8))"
+        store = try LMDBAccountStore(directory: directory)
+        clock = TestClock(start)
+        let clock = self.clock
+        service = AccountService(
+            store: store,
+            hasher: PasswordHasher(cost: cost),
+            clock: { clock.now },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+
+    func stored(_ name: String) throws -> Account? {
+        try store.account(named: try AccountName(name))
+    }
+
+    /// Adds `name` and enrolls it; returns its secret. The confirming code's step is the clock's.
+    func enrolled(_ name: String, password: String = "pw") throws -> [UInt8] {
+        _ = try service.addAccount(name: name, organization: nil, role: .agent, requireTwoFactor: false, password: Array(password.utf8))
+        let offer = try service.beginEnrollment(name: name, parameters: .standard)
+        let uri = try OTPAuthURI(parsing: offer.otpauthURI)
+        try service.confirmEnrollment(name: name, code: try oathtool(uri.secret, at: clock.now))
+        return uri.secret
+    }
+}
+
+/// The TOTP code from oathtool(1), an implementation independent of ours.
+func oathtool(_ secret: [UInt8], at time: Int64, period: Int = 30, digits: Int = 6, algorithm: String = "sha1") throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
+    let hex = secret.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    process.arguments = ["--totp=\(algorithm)", "-d", "\(digits)", "-s", "\(period)s", "-N", "@\(time)", hex]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}

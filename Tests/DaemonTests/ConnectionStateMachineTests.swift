@@ -1,0 +1,91 @@
+import Testing
+import Wire
+
+@testable import Daemon
+
+@Suite struct ConnectionStateMachineTests {
+    let login = Request.login(user: "alice", password: Array("pw".utf8), codeKind: .none, code: "")
+
+    private func ready() -> ConnectionStateMachine {
+        var machine = ConnectionStateMachine(maximumQueued: 2)
+        _ = machine.received(.request(id: 1, .hello(minVersion: 1, maxVersion: 1)))
+        return machine
+    }
+
+    @Test func hello_negotiatesVersionOne() {
+        var machine = ConnectionStateMachine()
+        #expect(machine.received(.request(id: 9, .hello(minVersion: 1, maxVersion: 5))) == .respond(id: 9, .helloReply(version: 1)))
+    }
+
+    @Test func hello_withoutCommonVersion_closes() {
+        var machine = ConnectionStateMachine()
+        guard case .respondAndClose(9, .error(.unsupportedVersion, _)) = machine.received(.request(id: 9, .hello(minVersion: 2, maxVersion: 3)))
+        else {
+            Issue.record("expected unsupportedVersion and close")
+            return
+        }
+        #expect(machine.received(.request(id: 10, .hello(minVersion: 1, maxVersion: 1))) == .none, "nothing after close")
+    }
+
+    @Test func requestBeforeHello_isRefusedAndCloses() {
+        var machine = ConnectionStateMachine()
+        guard case .respondAndClose(4, .error(.helloRequired, _)) = machine.received(.request(id: 4, login)) else {
+            Issue.record("expected helloRequired and close")
+            return
+        }
+    }
+
+    @Test func secondHello_closes() {
+        var machine = ready()
+        guard case .respondAndClose(2, .error(.malformedRequest, _)) = machine.received(.request(id: 2, .hello(minVersion: 1, maxVersion: 1)))
+        else {
+            Issue.record("expected malformedRequest and close")
+            return
+        }
+    }
+
+    @Test func requests_runOneAtATime_inArrivalOrder() {
+        var machine = ready()
+        #expect(machine.received(.request(id: 2, login)) == .dispatch(id: 2, login))
+        #expect(machine.received(.request(id: 3, .userShow(user: "b"))) == .none)
+        #expect(machine.received(.request(id: 4, .userShow(user: "c"))) == .none)
+        #expect(machine.requestFinished() == .dispatch(id: 3, .userShow(user: "b")))
+        #expect(machine.requestFinished() == .dispatch(id: 4, .userShow(user: "c")))
+        #expect(machine.requestFinished() == .none)
+        #expect(machine.isIdle)
+    }
+
+    @Test func tooManyQueued_closesWithBusy() {
+        var machine = ready()
+        _ = machine.received(.request(id: 2, login))
+        _ = machine.received(.request(id: 3, login))
+        _ = machine.received(.request(id: 4, login))
+        guard case .respondAndClose(5, .error(.busy, _)) = machine.received(.request(id: 5, login)) else {
+            Issue.record("expected busy and close")
+            return
+        }
+    }
+
+    @Test func malformedFrame_answersWithItsCodeAndCloses() {
+        var machine = ready()
+        let error = WireError(code: .unknownMessageType, message: "unknown message type 0x7e")
+        guard case .respondAndClose(7, .error(.unknownMessageType, _)) = machine.received(.malformed(id: 7, error)) else {
+            Issue.record("expected the decoder's code and close")
+            return
+        }
+    }
+
+    @Test func drain_whenIdle_closesAtOnce() {
+        var machine = ready()
+        #expect(machine.drain() == .close)
+    }
+
+    @Test func drain_whileBusy_finishesQueuedWorkThenCloses() {
+        var machine = ready()
+        _ = machine.received(.request(id: 2, login))
+        _ = machine.received(.request(id: 3, login))
+        #expect(machine.drain() == .none)
+        #expect(machine.requestFinished() == .dispatch(id: 3, login))
+        #expect(machine.requestFinished() == .close)
+    }
+}

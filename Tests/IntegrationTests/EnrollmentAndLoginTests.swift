@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// The README walkthrough, through the real binaries: add a user, enroll by QR code, log in.
+@Suite struct EnrollmentAndLoginTests {
+    @Test func walkthrough_enrollWithQRCode_thenLogInWithNextCode() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let added = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "correct horse\n")
+        #expect(added.status == 0, "\(added.standardError)")
+
+        var confirmedStep: Int64 = 0
+        let enrolled = try runInteractive(
+            Binaries.url("twofactorctl"),
+            ["2fa", "enroll", "--socket", daemon.socketPath, "alice"],
+            firstInput: "",
+            markerOnStandardError: false,
+            marker: "URI: "
+        ) { shown in
+            let uri = try #require(line(after: "URI: ", in: shown))
+            let secret = try #require(secret(inURI: uri))
+            let typedSecret = try #require(line(after: "enter this secret by hand (time-based):", in: shown))
+            #expect(typedSecret.replacingOccurrences(of: " ", with: "") == secret)
+            #expect(shown.contains("\u{2580}") || shown.contains("\u{2584}") || shown.contains("\u{2588}"))
+            let now = unixNow()
+            confirmedStep = now / 30
+            return try OathTool.code(secret: secret, at: now) + "\n"
+        }
+        #expect(enrolled.status == 0, "\(enrolled.standardError)")
+
+        let shown = try daemon.ctl(["user", "show", "alice", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
+
+        let secret = try #require(secret(inURI: try #require(line(after: "URI: ", in: enrolled.standardOutput))))
+        let nextCode = try OathTool.code(secret: secret, at: (confirmedStep + 1) * 30)
+        let login = try daemon.login("alice", password: "correct horse", code: nextCode)
+        #expect(login.status == 0, "\(login.standardError)")
+    }
+
+    @Test func login_withPasswordAndCode_succeedsOnce() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("bob", password: "pw-bob", period: 3600)
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+
+        let withoutCode = try daemon.login("bob", password: "pw-bob")
+        #expect(withoutCode.status == 1, "no code given must deny: \(withoutCode.standardError)")
+
+        let ok = try daemon.login("bob", password: "pw-bob", code: next)
+        #expect(ok.status == 0, "\(ok.standardError)\n\(daemon.log())")
+
+        let replayed = try daemon.login("bob", password: "pw-bob", code: next)
+        #expect(replayed.status == 1)
+        #expect(replayed.standardError.contains("login denied"))
+    }
+
+    @Test func login_confirmingCodeCannotBeReusedToLogIn() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("carol", password: "pw", period: 3600)
+        let confirming = try OathTool.code(secret: secret, at: step * 3600, period: 3600)
+        #expect(try daemon.login("carol", password: "pw", code: confirming).status == 1)
+    }
+
+    @Test func login_wrongCodeWrongPasswordUnknownUser_allDeniedAlike() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("dave", password: "pw-dave", period: 3600)
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let wrong = String(format: "%06d", (Int(next)! + 1) % 1_000_000)
+
+        let results = [
+            try daemon.login("dave", password: "pw-dave", code: wrong),
+            try daemon.login("dave", password: "not-it", code: next),
+            try daemon.login("nobody-here", password: "pw-dave", code: next),
+        ]
+        for result in results {
+            #expect(result.status == 1)
+            #expect(result.standardError == "twofactor: login denied\n")
+        }
+        // None of the failures used up the good code.
+        #expect(try daemon.login("dave", password: "pw-dave", code: next).status == 0)
+    }
+
+    @Test func login_pendingAccount_enrollsAtFirstLogin() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let added = try daemon.ctl(["user", "add", "erin", "--require-2fa", "--password-stdin"], input: "pw-erin\n")
+        #expect(added.status == 0, "\(added.standardError)")
+        #expect(try daemon.ctl(["user", "show", "erin", "--json"]).standardOutput.contains("\"twoFactor\":\"pending\""))
+
+        let login = try runInteractive(
+            Binaries.url("twofactor"),
+            ["login", "--socket", daemon.socketPath, "erin"],
+            firstInput: "pw-erin\n",
+            markerOnStandardError: true,
+            marker: "URI: "
+        ) { shown in
+            let uri = try #require(line(after: "URI: ", in: shown))
+            return try OathTool.code(secret: try #require(secret(inURI: uri)), at: unixNow()) + "\n"
+        }
+        #expect(login.status == 0, "\(login.standardError)")
+        let shown = try daemon.ctl(["user", "show", "erin", "--json"]).standardOutput
+        #expect(shown.contains("\"twoFactor\":\"on\",\"enabledBy\":\"enforced\""), "\(shown)")
+    }
+
+    @Test func login_afterTooManyFailures_isLocked() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pw-frank\n")
+        for _ in 0..<5 {
+            #expect(try daemon.login("frank", password: "guess").status == 1)
+        }
+        let locked = try daemon.login("frank", password: "pw-frank")
+        #expect(locked.status == 2)
+        #expect(locked.standardError.contains("try again in"))
+    }
+
+    @Test func login_withoutTwoFactor_needsPasswordOnly() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "gina", "--password-stdin"], input: "pw-gina\n")
+        #expect(try daemon.login("gina", password: "pw-gina").status == 0)
+        #expect(try daemon.login("gina", password: "pw-ginA").status == 1)
+    }
+}

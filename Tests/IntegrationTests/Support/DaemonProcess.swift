@@ -1,0 +1,117 @@
+import Foundation
+import Glibc
+
+/// A real twofactord on a temporary socket and state directory, with a cheap scrypt cost so
+/// that tests stay fast (the cost is a parameter of the same code path).
+final class DaemonProcess: @unchecked Sendable {
+    let directory: URL
+    var socketPath: String { directory.appendingPathComponent("socket").path }
+    var stateDirectory: String { directory.appendingPathComponent("state").path }
+    private(set) var process: Process?
+    private var logFile: URL { directory.appendingPathComponent("daemon.log") }
+
+    init() throws {
+        // Short: a Unix socket path must fit in 108 bytes.
+        directory = URL(fileURLWithPath: "/tmp/tfd-\(UUID().uuidString.prefix(8))")
+        // World-searchable, so that tests running a client as another user reach the socket.
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    deinit {
+        if let process, process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Starts the daemon and waits (bounded) until its socket accepts connections.
+    func start(extraArguments: [String] = []) throws {
+        let process = Process()
+        process.executableURL = Binaries.url("twofactord")
+        process.arguments =
+            ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
+            + extraArguments
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: logFile)
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(30)
+        while !RawSocket.canConnect(socketPath) {
+            guard process.isRunning, Date() < deadline else {
+                throw Failure("twofactord did not start listening:\n\(self.log())")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Sends `signal` and returns the exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) -> Int32 {
+        guard let process else { return -1 }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    func log() -> String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    // MARK: Driving the real CLIs
+
+    /// Runs `twofactorctl GROUP COMMAND --socket PATH ARGS...`.
+    func ctl(_ arguments: [String], input: String = "", uid: UInt32? = nil) throws -> CommandResult {
+        let command = Array(arguments.prefix(2)) + ["--socket", socketPath] + arguments.dropFirst(2)
+        return try run(try executable("twofactorctl", runnableBy: uid), command, input: input, uid: uid)
+    }
+
+    /// Runs `twofactor login USER`, typing the password and, when given, the code as two lines.
+    func login(_ user: String, password: String, code: String? = nil, uid: UInt32? = nil) throws -> CommandResult {
+        let input = password + "\n" + (code.map { $0 + "\n" } ?? "")
+        let executable = try executable("twofactor", runnableBy: uid)
+        return try run(executable, ["login", "--socket", socketPath, user], input: input, uid: uid)
+    }
+
+    /// The build folder may not be reachable by other users, so a copy in our own folder serves them.
+    private func executable(_ name: String, runnableBy uid: UInt32?) throws -> URL {
+        guard uid != nil else { return Binaries.url(name) }
+        let copy = directory.appendingPathComponent(name)
+        if !FileManager.default.fileExists(atPath: copy.path) {
+            try FileManager.default.copyItem(at: Binaries.url(name), to: copy)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy.path)
+        }
+        return copy
+    }
+
+    /// Creates an account and enrolls it with `--begin`/`--confirm` at `period`. Returns its base32
+    /// secret and the step of the confirming code, which is now the account's last accepted step.
+    func enrolledAccount(_ user: String, password: String, period: Int = 3600) throws -> (secret: String, step: Int64) {
+        let added = try ctl(["user", "add", user, "--password-stdin"], input: password + "\n")
+        guard added.status == 0 else { throw Failure("user add: \(added.standardError)") }
+        let begun = try ctl(["2fa", "enroll", user, "--begin", "--period", "\(period)"])
+        let uri = begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard begun.status == 0, let secret = secret(inURI: uri) else {
+            throw Failure("enroll --begin: \(begun.standardError)")
+        }
+        let now = unixNow()
+        let code = try OathTool.code(secret: secret, at: now, period: period)
+        let confirmed = try ctl(["2fa", "enroll", user, "--confirm", code])
+        guard confirmed.status == 0 else { throw Failure("enroll --confirm: \(confirmed.standardError)") }
+        return (secret, now / Int64(period))
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
