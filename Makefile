@@ -3,17 +3,21 @@
 #   make test   install what is missing, build, run the whole test suite
 
 SWIFT ?= swift
-# C libraries we link, and the independent tools the tests check us against.
-DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev oathtool zbar-tools
+# C libraries we link; then the independent tools the tests check us against (oathtool for codes,
+# zbarimg to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user).
+DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev
+TEST_PACKAGES := oathtool zbar-tools systemd util-linux
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: all deps build run test clean
+.PHONY: all deps test-deps build run test clean
 
 all: build
 
-deps:
+deps: PACKAGES = $(DEB_PACKAGES)
+test-deps: PACKAGES = $(DEB_PACKAGES) $(TEST_PACKAGES)
+deps test-deps:
 	@missing=""; \
-	for package in $(DEB_PACKAGES); do \
+	for package in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$package 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -32,13 +36,13 @@ run: build
 	echo "twofactord is starting in the foreground (Ctrl-C stops it). In a second terminal:"; \
 	echo; \
 	echo "  cd $(CURDIR)"; \
-	echo "  $$bin/twofactorctl --socket $(RUN_DIR)/socket user add alice"; \
-	echo "  $$bin/twofactorctl --socket $(RUN_DIR)/socket 2fa enroll alice"; \
-	echo "  $$bin/twofactor login --socket $(RUN_DIR)/socket alice"; \
+	echo "  $$bin/twofactorctl user add alice --socket $(RUN_DIR)/socket"; \
+	echo "  $$bin/twofactorctl 2fa enroll alice --socket $(RUN_DIR)/socket"; \
+	echo "  $$bin/twofactor login alice --socket $(RUN_DIR)/socket"; \
 	echo; \
 	exec $$bin/twofactord --socket $(RUN_DIR)/socket --state-dir $(RUN_DIR)/state
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
