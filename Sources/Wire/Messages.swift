@@ -1,0 +1,83 @@
+/// A message from a client to the daemon. Field limits are in docs/protocol.md; the decoder
+/// enforces every one of them.
+public enum Request: Sendable, Equatable {
+    /// Must be the first request on a connection. The magic is implied.
+    case hello(minVersion: UInt16, maxVersion: UInt16)
+    /// `code` is empty exactly when `codeKind` is `.none`.
+    case login(user: String, password: [UInt8], codeKind: CodeKind, code: String)
+    /// An empty `organization` means `default`.
+    case userAdd(user: String, organization: String, role: WireRole, requireTwoFactor: Bool, password: [UInt8])
+    case userSetPassword(user: String, password: [UInt8])
+    case userShow(user: String)
+    /// An empty `organization` means all the caller may see; an empty `after` starts at the first name.
+    case userList(organization: String, after: String, limit: UInt16)
+    case userRemove(user: String)
+    /// `digits` 0 and `period` 0 mean the defaults (6 digits, 30 seconds).
+    case enrollBegin(user: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
+    case enrollConfirm(user: String, code: String)
+    case twoFactorDisable(user: String)
+
+    /// The first byte of this request's body.
+    public var type: MessageType {
+        switch self {
+        case .hello: .hello
+        case .login: .login
+        case .userAdd: .userAdd
+        case .userSetPassword: .userSetPassword
+        case .userShow: .userShow
+        case .userList: .userList
+        case .userRemove: .userRemove
+        case .enrollBegin: .enrollBegin
+        case .enrollConfirm: .enrollConfirm
+        case .twoFactorDisable: .twoFactorDisable
+        }
+    }
+}
+
+/// A message from the daemon to a client. Each answers the request with the same id.
+public enum Response: Sendable, Equatable {
+    /// The request failed; `message` is a sentence a person can act on.
+    case error(code: ErrorCode, message: String)
+    case helloReply(version: UInt16)
+    /// The request succeeded and there is nothing to report.
+    case done
+    /// `retryAfter` is non-zero only for `.locked`; `otpauthURI` is non-empty exactly for `.enroll`.
+    case loginResult(outcome: LoginOutcome, retryAfter: UInt32, otpauthURI: String)
+    case userInfo(AccountInfo)
+    /// An empty `next` means this was the last page; otherwise pass it as `after`.
+    case userList([AccountInfo], next: String)
+    /// `expiresAt` is in Unix seconds.
+    case enrollmentStarted(otpauthURI: String, expiresAt: UInt64)
+
+    /// The first byte of this response's body.
+    public var type: MessageType {
+        switch self {
+        case .error: .error
+        case .helloReply: .helloReply
+        case .done: .done
+        case .loginResult: .loginResult
+        case .userInfo: .userInfo
+        case .userList: .userListReply
+        case .enrollmentStarted: .enrollmentStarted
+        }
+    }
+}
+
+/// Why bytes could not be decoded, and which Error code the daemon answers with.
+/// The message names the field and the rule; it never contains the bytes of a password or code.
+public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The code to answer with. `malformedRequest`, `unknownMessageType` and `frameTooLarge`
+    /// close the connection.
+    public var code: ErrorCode
+    /// A sentence saying what was wrong.
+    public var message: String
+
+    public init(code: ErrorCode, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func malformed(_ message: String) -> WireError { WireError(code: .malformedRequest, message: message) }
+}

@@ -1,0 +1,131 @@
+/// The field limits of docs/protocol.md, in bytes. One place, shared by both directions.
+enum Limits {
+    static let user = 1...64
+    static let organization = 0...64
+    static let storedOrganization = 1...64
+    static let loginPassword = 0...256
+    static let newPassword = 1...256
+    static let loginCode = 0...32
+    static let confirmCode = 1...32
+    static let after = 0...64
+    static let pageSize = 1...WireProtocol.maximumPageSize
+    static let digits = 6...8
+    static let period = 1...3600
+    static let message = 0...1024
+    static let loginURI = 0...1024
+    static let enrollmentURI = 1...1024
+    static let next = 0...64
+}
+
+/// The fields of each request after the type and id.
+enum RequestFields {
+    static func encode(_ request: Request, into writer: inout ByteWriter) {
+        switch request {
+        case .hello(let minVersion, let maxVersion):
+            writer.bytes.append(contentsOf: WireProtocol.magic)
+            writer.u16(minVersion)
+            writer.u16(maxVersion)
+        case .login(let user, let password, let codeKind, let code):
+            writer.str(user)
+            writer.str(password)
+            writer.u8(codeKind.rawValue)
+            writer.str(code)
+        case .userAdd(let user, let organization, let role, let requireTwoFactor, let password):
+            writer.str(user)
+            writer.str(organization)
+            writer.u8(role.rawValue)
+            writer.u8(requireTwoFactor ? 1 : 0)
+            writer.str(password)
+        case .userSetPassword(let user, let password):
+            writer.str(user)
+            writer.str(password)
+        case .userShow(let user), .userRemove(let user), .twoFactorDisable(let user):
+            writer.str(user)
+        case .userList(let organization, let after, let limit):
+            writer.str(organization)
+            writer.str(after)
+            writer.u16(limit)
+        case .enrollBegin(let user, let algorithm, let digits, let period):
+            writer.str(user)
+            writer.u8(algorithm.rawValue)
+            writer.u8(digits)
+            writer.u16(period)
+        case .enrollConfirm(let user, let code):
+            writer.str(user)
+            writer.str(code)
+        }
+    }
+
+    static func decode(_ type: MessageType, _ reader: inout ByteReader) throws(WireError) -> Request {
+        switch type {
+        case .hello:
+            let magic = [try reader.u8("magic"), try reader.u8("magic"), try reader.u8("magic"), try reader.u8("magic")]
+            guard magic == WireProtocol.magic else {
+                throw .malformed("a Hello must start with the ASCII bytes TFAD")
+            }
+            let minVersion = try reader.u16("minVersion")
+            let maxVersion = try reader.u16("maxVersion")
+            guard minVersion >= 1, minVersion <= maxVersion else {
+                throw .malformed("a Hello needs 1 <= minVersion <= maxVersion, not \(minVersion) and \(maxVersion)")
+            }
+            return .hello(minVersion: minVersion, maxVersion: maxVersion)
+        case .login:
+            let user = try reader.str("user", Limits.user)
+            let password = try reader.strBytes("password", Limits.loginPassword)
+            let codeKind = try reader.enumeration("codeKind", CodeKind.self)
+            let code = try reader.str("code", Limits.loginCode)
+            if codeKind == .none, !code.utf8.isEmpty {
+                throw .malformed("'code' must be empty when 'codeKind' is 0 (none)")
+            }
+            if codeKind != .none, code.utf8.isEmpty {
+                throw .malformed("'code' must not be empty when 'codeKind' is not 0 (none)")
+            }
+            return .login(user: user, password: password, codeKind: codeKind, code: code)
+        case .userAdd:
+            let user = try reader.str("user", Limits.user)
+            let organization = try reader.str("organization", Limits.organization)
+            let role = try reader.enumeration("role", WireRole.self)
+            let flags = try reader.u8("flags")
+            guard flags & ~1 == 0 else {
+                throw .malformed("'flags' may only have bit 0 (require 2FA) set, not \(flags)")
+            }
+            let password = try reader.strBytes("password", Limits.newPassword)
+            return .userAdd(
+                user: user, organization: organization, role: role, requireTwoFactor: flags == 1, password: password)
+        case .userSetPassword:
+            let user = try reader.str("user", Limits.user)
+            return .userSetPassword(user: user, password: try reader.strBytes("password", Limits.newPassword))
+        case .userShow:
+            return .userShow(user: try reader.str("user", Limits.user))
+        case .userList:
+            let organization = try reader.str("organization", Limits.organization)
+            let after = try reader.str("after", Limits.after)
+            let limit = try reader.u16("limit")
+            guard Limits.pageSize.contains(Int(limit)) else {
+                throw .malformed("'limit' must be 1 to \(WireProtocol.maximumPageSize), not \(limit)")
+            }
+            return .userList(organization: organization, after: after, limit: limit)
+        case .userRemove:
+            return .userRemove(user: try reader.str("user", Limits.user))
+        case .enrollBegin:
+            let user = try reader.str("user", Limits.user)
+            let algorithm = try reader.enumeration("algorithm", WireAlgorithm.self)
+            let digits = try reader.u8("digits")
+            guard digits == 0 || Limits.digits.contains(Int(digits)) else {
+                throw .malformed("'digits' must be 0 (default) or 6 to 8, not \(digits)")
+            }
+            let period = try reader.u16("period")
+            guard period == 0 || Limits.period.contains(Int(period)) else {
+                throw .malformed("'period' must be 0 (default) or 1 to 3600 seconds, not \(period)")
+            }
+            return .enrollBegin(user: user, algorithm: algorithm, digits: digits, period: period)
+        case .enrollConfirm:
+            let user = try reader.str("user", Limits.user)
+            return .enrollConfirm(user: user, code: try reader.str("code", Limits.confirmCode))
+        case .twoFactorDisable:
+            return .twoFactorDisable(user: try reader.str("user", Limits.user))
+        case .error, .helloReply, .done, .loginResult, .userInfo, .userListReply, .enrollmentStarted:
+            preconditionFailure("decodeRequest passes request types only")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+/// An account's role as the wire carries it.
+public enum WireRole: UInt8, Sendable, Hashable, CaseIterable {
+    case agent = 1
+    case admin = 2
+}
+
+/// An account's two-factor state as the wire carries it (the states of PRODUCT.md).
+public enum WireTwoFactorState: UInt8, Sendable, Hashable, CaseIterable {
+    /// No second factor.
+    case off = 0
+    /// Required, no authenticator enrolled yet.
+    case pending = 1
+    /// Enrolled by the account itself; it may disable it with its password.
+    case onSelf = 2
+    /// Required by an admin or operator; only they may disable it.
+    case onEnforced = 3
+}
+
+/// A TOTP hash function. `default` is only meaningful in EnrollBegin (it means SHA1) and in
+/// AccountInfo (it means no authenticator is enrolled).
+public enum WireAlgorithm: UInt8, Sendable, Hashable, CaseIterable {
+    case `default` = 0
+    case sha1 = 1
+    case sha256 = 2
+    case sha512 = 3
+}
+
+/// What a Login answer says.
+public enum LoginOutcome: UInt8, Sendable, Hashable, CaseIterable {
+    /// Password (and code, if needed) right: the login succeeds.
+    case ok = 0
+    /// Password right, two-factor is on, and no code was sent: send again with a code.
+    case codeNeeded = 1
+    /// Password right, two-factor is pending: show the otpauth URI, then confirm with the first code.
+    case enroll = 2
+    /// Wrong password, wrong code or unknown user: one answer for all three.
+    case denied = 3
+    /// Too many failures: wait `retryAfter` seconds.
+    case locked = 4
+}
+
+/// What the `code` field of a Login holds.
+public enum CodeKind: UInt8, Sendable, Hashable, CaseIterable {
+    /// No code: the `code` field is empty.
+    case none = 0
+    /// A TOTP code from the authenticator app.
+    case totp = 1
+    /// A one-time recovery code (reserved: version 1 daemons answer `denied`).
+    case recovery = 2
+}
+
+/// The code of an Error response. A struct rather than an enum so that codes added by later
+/// daemons still decode: a client treats any code it does not know as an error.
+public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt16
+
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// The body broke a rule of docs/protocol.md. Closes the connection.
+    public static let malformedRequest = ErrorCode(rawValue: 1)
+    /// The Hello offered no version the daemon speaks. Closes the connection.
+    public static let unsupportedVersion = ErrorCode(rawValue: 2)
+    /// The message type is not a request type of the negotiated version. Closes the connection.
+    public static let unknownMessageType = ErrorCode(rawValue: 3)
+    /// The length prefix is above the maximum. Closes the connection.
+    public static let frameTooLarge = ErrorCode(rawValue: 4)
+    /// A request other than Hello came first. Closes the connection.
+    public static let helloRequired = ErrorCode(rawValue: 5)
+    /// The caller may not do this to this account.
+    public static let notPermitted = ErrorCode(rawValue: 6)
+    /// No account has this name.
+    public static let noSuchAccount = ErrorCode(rawValue: 7)
+    /// An account with this name already exists.
+    public static let accountExists = ErrorCode(rawValue: 8)
+    /// A field is well-formed but its value is refused (a name with a forbidden character, say).
+    public static let invalidArgument = ErrorCode(rawValue: 9)
+    /// The code did not match (enrollment confirmation).
+    public static let wrongCode = ErrorCode(rawValue: 10)
+    /// EnrollConfirm without a started, unexpired enrollment.
+    public static let noEnrollmentInProgress = ErrorCode(rawValue: 11)
+    /// A bug in the daemon; its log says more.
+    public static let internalError = ErrorCode(rawValue: 12)
+    /// The daemon could not read or write its state.
+    public static let storageFailure = ErrorCode(rawValue: 13)
+    /// The daemon is overloaded or shutting down; try again later.
+    public static let busy = ErrorCode(rawValue: 14)
+
+    private static let names: [String] = [
+        "malformedRequest", "unsupportedVersion", "unknownMessageType", "frameTooLarge", "helloRequired",
+        "notPermitted", "noSuchAccount", "accountExists", "invalidArgument", "wrongCode",
+        "noEnrollmentInProgress", "internalError", "storageFailure", "busy",
+    ]
+
+    /// True for the codes after which the daemon closes the connection (1 to 5).
+    public var closesConnection: Bool { (1...5).contains(rawValue) }
+
+    /// True for the codes of version 1 (1 to 14).
+    public var isKnown: Bool { (1...UInt16(Self.names.count)).contains(rawValue) }
+
+    /// The name used in docs/protocol.md, or `unknown(N)`.
+    public var description: String {
+        isKnown ? Self.names[Int(rawValue) - 1] : "unknown(\(rawValue))"
+    }
+}
+
+/// One account as UserShow and UserList report it. Never holds a secret.
+public struct AccountInfo: Sendable, Hashable {
+    /// 1 to 64 bytes.
+    public var user: String
+    /// 1 to 64 bytes.
+    public var organization: String
+    public var role: WireRole
+    public var twoFactor: WireTwoFactorState
+    /// `.default` when no authenticator is enrolled.
+    public var algorithm: WireAlgorithm
+    /// 0 when no authenticator is enrolled, else 6 to 8.
+    public var digits: UInt8
+    /// 0 when no authenticator is enrolled, else the period in seconds.
+    public var period: UInt16
+    /// Consecutive failed logins since the last success.
+    public var failureCount: UInt32
+    /// Unix seconds.
+    public var createdAt: UInt64
+    /// Unix seconds.
+    public var updatedAt: UInt64
+
+    public init(
+        user: String,
+        organization: String,
+        role: WireRole,
+        twoFactor: WireTwoFactorState,
+        algorithm: WireAlgorithm,
+        digits: UInt8,
+        period: UInt16,
+        failureCount: UInt32,
+        createdAt: UInt64,
+        updatedAt: UInt64
+    ) {
+        self.user = user
+        self.organization = organization
+        self.role = role
+        self.twoFactor = twoFactor
+        self.algorithm = algorithm
+        self.digits = digits
+        self.period = period
+        self.failureCount = failureCount
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

@@ -1,0 +1,60 @@
+/// The constants of protocol version 1, as docs/protocol.md states them.
+public enum WireProtocol {
+    /// The four ASCII bytes "TFAD" that open every Hello.
+    public static let magic: [UInt8] = Array("TFAD".utf8)
+
+    /// The only version this build speaks.
+    public static let currentVersion: UInt16 = 1
+
+    /// The largest request body the daemon accepts (the 4-byte length prefix is not counted).
+    public static let maximumRequestBodyLength = 1024
+
+    /// The largest response body a client accepts (the 4-byte length prefix is not counted).
+    public static let maximumResponseBodyLength = 65536
+
+    /// Every body holds at least the message type (1 byte) and the request id (4 bytes).
+    public static let minimumBodyLength = 5
+
+    /// The length of the length prefix in front of every body.
+    public static let headerLength = 4
+
+    /// The most records a UserList answer may carry; also the largest `limit` a request may ask for.
+    public static let maximumPageSize = 500
+
+    /// The most bytes one encoded AccountInfo record can take: two strings of at most 64 bytes
+    /// with their length prefixes, and 26 bytes of numbers. A daemon filling a UserList page stops
+    /// adding records before the body would exceed `maximumResponseBodyLength`.
+    public static let maximumAccountInfoLength = 2 + 64 + 2 + 64 + 1 + 1 + 1 + 1 + 2 + 4 + 8 + 8
+
+    /// The version both sides speak, given the range a client offered in its Hello: the highest
+    /// version in `minVersion...maxVersion` that this build supports, or nil when there is none
+    /// (the daemon then answers Error `unsupportedVersion` and closes).
+    public static func negotiatedVersion(minVersion: UInt16, maxVersion: UInt16) -> UInt16? {
+        minVersion <= currentVersion && currentVersion <= maxVersion ? currentVersion : nil
+    }
+}
+
+/// The first byte of every body. Requests use 0x01-0x7F, responses 0x80-0xFF.
+public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
+    case hello = 0x01
+    case login = 0x10
+    case userAdd = 0x20
+    case userSetPassword = 0x21
+    case userShow = 0x22
+    case userList = 0x23
+    case userRemove = 0x24
+    case enrollBegin = 0x30
+    case enrollConfirm = 0x31
+    case twoFactorDisable = 0x32
+
+    case error = 0x80
+    case helloReply = 0x81
+    case done = 0x82
+    case loginResult = 0x90
+    case userInfo = 0x91
+    case userListReply = 0x92
+    case enrollmentStarted = 0x93
+
+    /// True for the types a client sends.
+    public var isRequest: Bool { rawValue < 0x80 }
+}

@@ -1,0 +1,124 @@
+import Testing
+import Wire
+
+/// The frames of docs/protocol.md "Examples", in the same order. The hex was computed with
+/// Python's struct module, independently of the Swift codec (see "How the examples were made").
+enum Example {
+    case request(UInt32, Request)
+    case response(UInt32, Response)
+}
+
+let documentedExamples: [(hex: String, message: Example)] = [
+    ("0000000d 01 00000001 54464144 0001 0001", .request(1, .hello(minVersion: 1, maxVersion: 1))),
+    ("00000007 81 00000001 0001", .response(1, .helloReply(version: 1))),
+    (
+        "0000001e 10 00000002 0005 616c696365 0007 68756e74657232 01 0006 313233343536",
+        .request(2, .login(user: "alice", password: Array("hunter2".utf8), codeKind: .totp, code: "123456"))
+    ),
+    (
+        "00000018 10 00000002 0005 616c696365 0007 68756e74657232 00 0000",
+        .request(2, .login(user: "alice", password: Array("hunter2".utf8), codeKind: .none, code: ""))
+    ),
+    ("0000000c 90 00000002 00 00000000 0000", .response(2, .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))),
+    (
+        "0000000c 90 00000002 04 0000012c 0000",
+        .response(2, .loginResult(outcome: .locked, retryAfter: 300, otpauthURI: ""))
+    ),
+    (
+        "00000055 90 00000002 02 00000000 0049"
+            + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
+            + " 44504548504b33505850266973737565723d74776f666163746f7264",
+        .response(2, .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: exampleURI))
+    ),
+    (
+        "0000001a 20 00000003 0003 626f62 0004 61636d65 01 01 0006 733363726574",
+        .request(
+            3, .userAdd(user: "bob", organization: "acme", role: .agent, requireTwoFactor: true, password: Array("s3cret".utf8)))
+    ),
+    ("00000005 82 00000003", .response(3, .done)),
+    ("0000000f 21 00000004 0003 626f62 0003 6e3377", .request(4, .userSetPassword(user: "bob", password: Array("n3w".utf8)))),
+    ("0000000a 22 00000005 0003 626f62", .request(5, .userShow(user: "bob"))),
+    (
+        "0000002a 91 00000005 0003 626f62 0004 61636d65 01 01 00 00 0000 00000002 000000006553f100 000000006553f22c",
+        .response(5, .userInfo(sampleAccount))
+    ),
+    ("0000000b 23 00000006 0000 0000 0064", .request(6, .userList(organization: "", after: "", limit: 100))),
+    (
+        "00000033 92 00000006 0001 0005 616c696365 0007 64656661756c74 02 02 01 06 001e 00000000"
+            + " 000000006553f100 000000006553f100 0000",
+        .response(
+            6,
+            .userList(
+                [
+                    AccountInfo(
+                        user: "alice", organization: "default", role: .admin, twoFactor: .onSelf, algorithm: .sha1,
+                        digits: 6, period: 30, failureCount: 0, createdAt: 1_700_000_000, updatedAt: 1_700_000_000)
+                ], next: ""))
+    ),
+    ("0000000a 24 00000007 0003 626f62", .request(7, .userRemove(user: "bob"))),
+    (
+        "0000001f 80 00000007 0007 0016 6e6f206163636f756e74206e616d65642027626f6227",
+        .response(7, .error(code: .noSuchAccount, message: "no account named 'bob'"))
+    ),
+    (
+        "00000010 30 00000008 0005 616c696365 00 00 0000",
+        .request(8, .enrollBegin(user: "alice", algorithm: .default, digits: 0, period: 0))
+    ),
+    (
+        "00000058 93 00000008 0049"
+            + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
+            + " 44504548504b33505850266973737565723d74776f666163746f7264 000000006553f358",
+        .response(8, .enrollmentStarted(otpauthURI: exampleURI, expiresAt: 1_700_000_600))
+    ),
+    ("00000014 31 00000009 0005 616c696365 0006 313233343536", .request(9, .enrollConfirm(user: "alice", code: "123456"))),
+    ("0000000c 32 0000000a 0005 616c696365", .request(10, .twoFactorDisable(user: "alice"))),
+]
+
+@Test func examples_encodeToTheDocumentedBytes() {
+    for (hex, example) in documentedExamples {
+        switch example {
+        case .request(let id, let request): #expect(WireCodec.encodeRequest(request, id: id) == hexBytes(hex), "\(request)")
+        case .response(let id, let response):
+            #expect(WireCodec.encodeResponse(response, id: id) == hexBytes(hex), "\(response)")
+        }
+    }
+}
+
+@Test func examples_decodeFromTheDocumentedBytes() throws {
+    for (hex, example) in documentedExamples {
+        let frameBytes = hexBytes(hex)
+        let length = try WireCodec.bodyLength(ofHeader: frameBytes.prefix(4), maximum: WireProtocol.maximumResponseBodyLength)
+        #expect(length == frameBytes.count - 4)
+        switch example {
+        case .request(let id, let request):
+            let decoded = try WireCodec.decodeRequest(body: body(frameBytes))
+            #expect(decoded.id == id)
+            #expect(decoded.request == request)
+        case .response(let id, let response):
+            let decoded = try WireCodec.decodeResponse(body: body(frameBytes))
+            #expect(decoded.id == id)
+            #expect(decoded.response == response)
+        }
+    }
+}
+
+@Test func examples_matchTheProtocolDocument() throws {
+    let path = String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/")) + "/docs/protocol.md"
+    let document = try #require(readTextFile(path), "cannot read \(path)")
+    let frames = documentedFrames(in: document)
+    #expect(frames.count == documentedExamples.count)
+    for (documented, example) in zip(frames, documentedExamples) {
+        #expect(documented == hexBytes(example.hex))
+    }
+}
+
+@Test func examples_coverEveryMessageType() {
+    var types = Set<MessageType>()
+    for (_, example) in documentedExamples {
+        switch example {
+        case .request(_, let request): types.insert(request.type)
+        case .response(_, let response): types.insert(response.type)
+        }
+    }
+    #expect(types == Set(MessageType.allCases))
+}

@@ -1,0 +1,126 @@
+import Testing
+import Wire
+
+let longest64 = String(repeating: "u", count: 64)
+
+/// Every request type, with values at the edges of their limits.
+let sampleRequests: [Request] = [
+    .hello(minVersion: 1, maxVersion: 1),
+    .hello(minVersion: 1, maxVersion: 65535),
+    .login(user: "alice", password: [], codeKind: .none, code: ""),
+    .login(user: longest64, password: Array(repeating: 0x41, count: 256), codeKind: .totp, code: "12345678"),
+    .login(user: "ünïcödé", password: Array("pässwörd €".utf8), codeKind: .recovery, code: String(repeating: "r", count: 32)),
+    .userAdd(user: "carol", organization: "", role: .admin, requireTwoFactor: false, password: [0x78]),
+    .userAdd(user: longest64, organization: longest64, role: .agent, requireTwoFactor: true, password: Array(repeating: 0x7A, count: 256)),
+    .userSetPassword(user: "carol", password: Array("new".utf8)),
+    .userShow(user: "carol"),
+    .userList(organization: "", after: "", limit: 1),
+    .userList(organization: "acme", after: longest64, limit: 500),
+    .userRemove(user: "carol"),
+    .enrollBegin(user: "carol", algorithm: .default, digits: 0, period: 0),
+    .enrollBegin(user: "carol", algorithm: .sha512, digits: 8, period: 3600),
+    .enrollBegin(user: "carol", algorithm: .sha256, digits: 6, period: 1),
+    .enrollConfirm(user: "carol", code: "000000"),
+    .twoFactorDisable(user: "carol"),
+]
+
+/// Every response type, with values at the edges of their limits.
+let sampleResponses: [Response] = [
+    .error(code: .busy, message: ""),
+    .error(code: ErrorCode(rawValue: 999), message: String(repeating: "m", count: 1024)),
+    .helloReply(version: 1),
+    .done,
+    .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""),
+    .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""),
+    .loginResult(outcome: .locked, retryAfter: .max, otpauthURI: ""),
+    .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: String(repeating: "o", count: 1024)),
+    .userInfo(sampleAccount),
+    .userInfo(
+        AccountInfo(
+            user: longest64, organization: longest64, role: .admin, twoFactor: .onEnforced, algorithm: .sha512,
+            digits: 8, period: 3600, failureCount: .max, createdAt: .max, updatedAt: 0)),
+    .userList([], next: ""),
+    .userList(Array(repeating: sampleAccount, count: 500), next: longest64),
+    .enrollmentStarted(otpauthURI: "o", expiresAt: .max),
+]
+
+@Test func requests_roundTripThroughTheCodec() throws {
+    for (index, request) in sampleRequests.enumerated() {
+        let id = UInt32(index) &* 0x0101_0101
+        let encoded = WireCodec.encodeRequest(request, id: id)
+        #expect(try WireCodec.bodyLength(ofHeader: encoded.prefix(4), maximum: WireProtocol.maximumRequestBodyLength) == encoded.count - 4)
+        let decoded = try WireCodec.decodeRequest(body: body(encoded))
+        #expect(decoded.id == id)
+        #expect(decoded.request == request)
+        #expect(throws: Never.self) { try WireCodec.validate(request) }
+    }
+}
+
+@Test func responses_roundTripThroughTheCodec() throws {
+    for (index, response) in sampleResponses.enumerated() {
+        let id = UInt32.max - UInt32(index)
+        let encoded = WireCodec.encodeResponse(response, id: id)
+        #expect(try WireCodec.bodyLength(ofHeader: encoded.prefix(4), maximum: WireProtocol.maximumResponseBodyLength) == encoded.count - 4)
+        let decoded = try WireCodec.decodeResponse(body: body(encoded))
+        #expect(decoded.id == id)
+        #expect(decoded.response == response)
+        #expect(throws: Never.self) { try WireCodec.validate(response) }
+    }
+}
+
+@Test func accountInfo_ofMaximumSize_takesTheDocumentedLength() {
+    let largest = AccountInfo(
+        user: longest64, organization: longest64, role: .admin, twoFactor: .onEnforced, algorithm: .sha512,
+        digits: 8, period: 3600, failureCount: .max, createdAt: .max, updatedAt: .max)
+    // UserInfo frame = 4 length bytes + 5 header bytes + one record.
+    #expect(WireCodec.encodeResponse(.userInfo(largest), id: 0).count - 9 == WireProtocol.maximumAccountInfoLength)
+    #expect(WireProtocol.maximumAccountInfoLength == 158)
+}
+
+@Test func userList_ofMoreThanOneFrame_failsValidationAsTooLarge() {
+    let largest = AccountInfo(
+        user: longest64, organization: longest64, role: .admin, twoFactor: .off, algorithm: .default,
+        digits: 0, period: 0, failureCount: 0, createdAt: 0, updatedAt: 0)
+    #expect(throws: Never.self) { try WireCodec.validate(.userList(Array(repeating: largest, count: 414), next: longest64)) }
+    #expect(throws: WireError.self) { try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64)) }
+    do {
+        try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64))
+    } catch {
+        #expect(error.code == .frameTooLarge)
+    }
+}
+
+@Test func messageTypes_matchTheirEncodedFirstByte() {
+    for request in sampleRequests {
+        #expect(WireCodec.encodeRequest(request, id: 0)[4] == request.type.rawValue)
+        #expect(request.type.isRequest)
+    }
+    for response in sampleResponses {
+        #expect(WireCodec.encodeResponse(response, id: 0)[4] == response.type.rawValue)
+        #expect(!response.type.isRequest)
+    }
+}
+
+@Test func negotiatedVersion_picksOneOnlyWhenTheRangeContainsIt() {
+    #expect(WireProtocol.negotiatedVersion(minVersion: 1, maxVersion: 1) == 1)
+    #expect(WireProtocol.negotiatedVersion(minVersion: 1, maxVersion: 7) == 1)
+    #expect(WireProtocol.negotiatedVersion(minVersion: 2, maxVersion: 7) == nil)
+}
+
+@Test func errorCode_namesAndClosingMatchTheDocument() {
+    let names = [
+        "malformedRequest", "unsupportedVersion", "unknownMessageType", "frameTooLarge", "helloRequired",
+        "notPermitted", "noSuchAccount", "accountExists", "invalidArgument", "wrongCode", "noEnrollmentInProgress",
+        "internalError", "storageFailure", "busy",
+    ]
+    for (index, name) in names.enumerated() {
+        let code = ErrorCode(rawValue: UInt16(index + 1))
+        #expect(code.description == name)
+        #expect(code.isKnown)
+        #expect(code.closesConnection == (index < 5))
+    }
+    #expect(ErrorCode.busy.rawValue == 14)
+    #expect(!ErrorCode(rawValue: 15).isKnown)
+    #expect(!ErrorCode(rawValue: 0).isKnown)
+    #expect(ErrorCode(rawValue: 15).description == "unknown(15)")
+}
