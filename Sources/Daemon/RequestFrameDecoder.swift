@@ -40,17 +40,11 @@ struct RequestFrameDecoder: NIOSingleStepByteToMessageDecoder {
             return .request(id: id, request)
         } catch {
             failed = true
-            return .malformed(id: Self.requestID(in: body), error)
+            return .malformed(id: WireCodec.requestID(ofBody: body) ?? 0, error)
         }
     }
 
     mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> InboundFrame? {
         try decode(buffer: &buffer)
-    }
-
-    /// Bytes 1...4 of a body are the request id (after the one-byte message type).
-    private static func requestID(in body: [UInt8]) -> UInt32 {
-        guard body.count >= 5 else { return 0 }
-        return body[1...4].reduce(0) { ($0 << 8) | UInt32($1) }
     }
 }
