@@ -59,7 +59,9 @@ enum RequestFields {
     static func decode(_ type: MessageType, _ reader: inout ByteReader) throws(WireError) -> Request {
         switch type {
         case .hello:
-            let magic = [try reader.u8("magic"), try reader.u8("magic"), try reader.u8("magic"), try reader.u8("magic")]
+            let magic = [
+                try reader.u8("magic"), try reader.u8("magic"), try reader.u8("magic"), try reader.u8("magic"),
+            ]
             guard magic == WireProtocol.magic else {
                 throw .malformed("a Hello must start with the ASCII bytes TFAD")
             }
@@ -91,7 +93,12 @@ enum RequestFields {
             }
             let password = try reader.strBytes("password", Limits.newPassword)
             return .userAdd(
-                user: user, organization: organization, role: role, requireTwoFactor: flags == 1, password: password)
+                user: user,
+                organization: organization,
+                role: role,
+                requireTwoFactor: flags == 1,
+                password: password
+            )
         case .userSetPassword:
             let user = try reader.str("user", Limits.user)
             return .userSetPassword(user: user, password: try reader.strBytes("password", Limits.newPassword))

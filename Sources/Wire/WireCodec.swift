@@ -26,7 +26,10 @@ public enum WireCodec {
             throw .malformed("a frame body is at least \(WireProtocol.minimumBodyLength) bytes, not \(length)")
         }
         guard length <= maximum else {
-            throw WireError(code: .frameTooLarge, message: "a frame body of \(length) bytes exceeds the maximum of \(maximum)")
+            throw WireError(
+                code: .frameTooLarge,
+                message: "a frame body of \(length) bytes exceeds the maximum of \(maximum)"
+            )
         }
         return length
     }
@@ -67,7 +70,9 @@ public enum WireCodec {
     }
 
     /// Decodes one response body (without its length prefix).
-    public static func decodeResponse(body: some Collection<UInt8>) throws(WireError) -> (id: UInt32, response: Response) {
+    public static func decodeResponse(
+        body: some Collection<UInt8>
+    ) throws(WireError) -> (id: UInt32, response: Response) {
         var reader = ByteReader(Array(body))
         let (type, id) = try readHeader(&reader)
         guard let type, !type.isRequest else {
@@ -103,7 +108,10 @@ public enum WireCodec {
 
     private static func checkSize(_ count: Int, maximum: Int) throws(WireError) {
         guard count <= maximum else {
-            throw WireError(code: .frameTooLarge, message: "a frame body of \(count) bytes exceeds the maximum of \(maximum)")
+            throw WireError(
+                code: .frameTooLarge,
+                message: "a frame body of \(count) bytes exceeds the maximum of \(maximum)"
+            )
         }
     }
 

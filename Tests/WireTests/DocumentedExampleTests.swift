@@ -33,10 +33,21 @@ let documentedExamples: [(hex: String, message: Example)] = [
     (
         "0000001a 20 00000003 0003 626f62 0004 61636d65 01 01 0006 733363726574",
         .request(
-            3, .userAdd(user: "bob", organization: "acme", role: .agent, requireTwoFactor: true, password: Array("s3cret".utf8)))
+            3,
+            .userAdd(
+                user: "bob",
+                organization: "acme",
+                role: .agent,
+                requireTwoFactor: true,
+                password: Array("s3cret".utf8)
+            )
+        )
     ),
     ("00000005 82 00000003", .response(3, .done)),
-    ("0000000f 21 00000004 0003 626f62 0003 6e3377", .request(4, .userSetPassword(user: "bob", password: Array("n3w".utf8)))),
+    (
+        "0000000f 21 00000004 0003 626f62 0003 6e3377",
+        .request(4, .userSetPassword(user: "bob", password: Array("n3w".utf8)))
+    ),
     ("0000000a 22 00000005 0003 626f62", .request(5, .userShow(user: "bob"))),
     (
         "0000002a 91 00000005 0003 626f62 0004 61636d65 01 01 00 00 0000 00000002 000000006553f100 000000006553f22c",
@@ -51,9 +62,21 @@ let documentedExamples: [(hex: String, message: Example)] = [
             .userList(
                 [
                     AccountInfo(
-                        user: "alice", organization: "default", role: .admin, twoFactor: .onSelf, algorithm: .sha1,
-                        digits: 6, period: 30, failureCount: 0, createdAt: 1_700_000_000, updatedAt: 1_700_000_000)
-                ], next: ""))
+                        user: "alice",
+                        organization: "default",
+                        role: .admin,
+                        twoFactor: .onSelf,
+                        algorithm: .sha1,
+                        digits: 6,
+                        period: 30,
+                        failureCount: 0,
+                        createdAt: 1_700_000_000,
+                        updatedAt: 1_700_000_000
+                    )
+                ],
+                next: ""
+            )
+        )
     ),
     ("0000000a 24 00000007 0003 626f62", .request(7, .userRemove(user: "bob"))),
     (
@@ -70,14 +93,18 @@ let documentedExamples: [(hex: String, message: Example)] = [
             + " 44504548504b33505850266973737565723d74776f666163746f7264 000000006553f358",
         .response(8, .enrollmentStarted(otpauthURI: exampleURI, expiresAt: 1_700_000_600))
     ),
-    ("00000014 31 00000009 0005 616c696365 0006 313233343536", .request(9, .enrollConfirm(user: "alice", code: "123456"))),
+    (
+        "00000014 31 00000009 0005 616c696365 0006 313233343536",
+        .request(9, .enrollConfirm(user: "alice", code: "123456"))
+    ),
     ("0000000c 32 0000000a 0005 616c696365", .request(10, .twoFactorDisable(user: "alice"))),
 ]
 
 @Test func examples_encodeToTheDocumentedBytes() {
     for (hex, example) in documentedExamples {
         switch example {
-        case .request(let id, let request): #expect(WireCodec.encodeRequest(request, id: id) == hexBytes(hex), "\(request)")
+        case .request(let id, let request):
+            #expect(WireCodec.encodeRequest(request, id: id) == hexBytes(hex), "\(request)")
         case .response(let id, let response):
             #expect(WireCodec.encodeResponse(response, id: id) == hexBytes(hex), "\(response)")
         }
@@ -87,7 +114,10 @@ let documentedExamples: [(hex: String, message: Example)] = [
 @Test func examples_decodeFromTheDocumentedBytes() throws {
     for (hex, example) in documentedExamples {
         let frameBytes = hexBytes(hex)
-        let length = try WireCodec.bodyLength(ofHeader: frameBytes.prefix(4), maximum: WireProtocol.maximumResponseBodyLength)
+        let length = try WireCodec.bodyLength(
+            ofHeader: frameBytes.prefix(4),
+            maximum: WireProtocol.maximumResponseBodyLength
+        )
         #expect(length == frameBytes.count - 4)
         switch example {
         case .request(let id, let request):
@@ -103,7 +133,8 @@ let documentedExamples: [(hex: String, message: Example)] = [
 }
 
 @Test func examples_matchTheProtocolDocument() throws {
-    let path = String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/")) + "/docs/protocol.md"
+    let path =
+        String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/")) + "/docs/protocol.md"
     let document = try #require(readTextFile(path), "cannot read \(path)")
     let frames = documentedFrames(in: document)
     #expect(frames.count == documentedExamples.count)

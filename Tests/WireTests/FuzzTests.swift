@@ -26,10 +26,15 @@ private func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator) ->
         case 2 where !result.isEmpty:
             result.remove(at: Int.random(in: 0..<result.count, using: &generator))
         case 3:
-            result.insert(UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...result.count, using: &generator))
+            result.insert(
+                UInt8.random(in: 0...255, using: &generator),
+                at: Int.random(in: 0...result.count, using: &generator)
+            )
         default:
             // Small values in length fields and enums are where the interesting boundaries are.
-            if !result.isEmpty { result[Int.random(in: 0..<result.count, using: &generator)] = UInt8.random(in: 0...9, using: &generator) }
+            if !result.isEmpty {
+                result[Int.random(in: 0..<result.count, using: &generator)] = UInt8.random(in: 0...9, using: &generator)
+            }
         }
     }
     return result
@@ -39,7 +44,9 @@ private func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator) ->
     var generator = SeededGenerator(seed: 0x7F_AD01)
     let types = MessageType.allCases.map(\.rawValue)
     for _ in 0..<5000 {
-        var bytes = (0..<Int.random(in: 0...80, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var bytes = (0..<Int.random(in: 0...80, using: &generator)).map { _ in
+            UInt8.random(in: 0...255, using: &generator)
+        }
         if !bytes.isEmpty, Bool.random(using: &generator) { bytes[0] = types.randomElement(using: &generator)! }
         checkRequest(bytes)
         checkResponse(bytes)
@@ -49,7 +56,9 @@ private func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator) ->
 @Test func fuzz_mutatedValidBodies_decodeToTheSameBytesOrThrow() {
     var generator = SeededGenerator(seed: 20_240_601)
     let requests = sampleRequests.map { body(WireCodec.encodeRequest($0, id: 3)) }
-    let responses = sampleResponses.filter { $0.type != .userListReply }.map { body(WireCodec.encodeResponse($0, id: 3)) }
+    let responses = sampleResponses.filter { $0.type != .userListReply }.map {
+        body(WireCodec.encodeResponse($0, id: 3))
+    }
     var decoded = 0
     for _ in 0..<5000 {
         let request = mutate(requests.randomElement(using: &generator)!, using: &generator)
@@ -68,7 +77,10 @@ private func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator) ->
         var reader = FrameReader(maximumBodyLength: WireProtocol.maximumRequestBodyLength)
         var bytes: [UInt8] = []
         for _ in 0..<Int.random(in: 1...5, using: &generator) {
-            bytes += mutate(WireCodec.encodeRequest(sampleRequests.randomElement(using: &generator)!, id: 1), using: &generator)
+            bytes += mutate(
+                WireCodec.encodeRequest(sampleRequests.randomElement(using: &generator)!, id: 1),
+                using: &generator
+            )
         }
         reader.append(bytes)
         while true {

@@ -25,7 +25,12 @@ private func responseError(_ body: [UInt8]) -> WireError? {
     }
 }
 
-private func login(user: [UInt8] = Array("alice".utf8), password: [UInt8] = [0x70], kind: UInt8 = 1, code: String = "123456")
+private func login(
+    user: [UInt8] = Array("alice".utf8),
+    password: [UInt8] = [0x70],
+    kind: UInt8 = 1,
+    code: String = "123456"
+)
     -> [UInt8]
 {
     requestBody(0x10, str(user) + str(password) + [kind] + str(code))
@@ -98,7 +103,10 @@ private func enrollBegin(algorithm: UInt8 = 0, digits: UInt8 = 0, period: Int = 
 
 @Test func validRequests_withATrailingByte_areMalformed() {
     for request in sampleRequests {
-        #expect(requestError(body(WireCodec.encodeRequest(request, id: 7)) + [0])?.code == .malformedRequest, "\(request)")
+        #expect(
+            requestError(body(WireCodec.encodeRequest(request, id: 7)) + [0])?.code == .malformedRequest,
+            "\(request)"
+        )
     }
 }
 
@@ -151,14 +159,18 @@ private func enrollBegin(algorithm: UInt8 = 0, digits: UInt8 = 0, period: Int = 
         let full = body(WireCodec.encodeResponse(response, id: 7))
         #expect(responseError(full + [0])?.code == .malformedRequest, "\(response)")
         for length in 0..<min(full.count, 300) {
-            #expect(responseError(Array(full.prefix(length)))?.code == .malformedRequest, "\(response) cut at \(length)")
+            #expect(
+                responseError(Array(full.prefix(length)))?.code == .malformedRequest,
+                "\(response) cut at \(length)"
+            )
         }
     }
 }
 
 @Test func lengthPrefix_belowTheMinimum_isMalformed() {
     for length: UInt8 in 0...4 {
-        #expect(throws: WireError(code: .malformedRequest, message: "a frame body is at least 5 bytes, not \(length)")) {
+        #expect(throws: WireError(code: .malformedRequest, message: "a frame body is at least 5 bytes, not \(length)"))
+        {
             try WireCodec.bodyLength(ofHeader: [0, 0, 0, length], maximum: WireProtocol.maximumRequestBodyLength)
         }
     }
@@ -171,7 +183,9 @@ private func enrollBegin(algorithm: UInt8 = 0, digits: UInt8 = 0, period: Int = 
     #expect(try WireCodec.bodyLength(ofHeader: [0, 0, 0, 5], maximum: request) == 5)
     #expect(try WireCodec.bodyLength(ofHeader: [0, 0, 0x04, 0x00], maximum: request) == 1024)
     #expect(try WireCodec.bodyLength(ofHeader: [0, 1, 0, 0], maximum: response) == 65536)
-    let cases: [([UInt8], Int)] = [([0, 0, 0x04, 0x01], request), ([0, 1, 0, 1], response), ([0xFF, 0xFF, 0xFF, 0xFF], response)]
+    let cases: [([UInt8], Int)] = [
+        ([0, 0, 0x04, 0x01], request), ([0, 1, 0, 1], response), ([0xFF, 0xFF, 0xFF, 0xFF], response),
+    ]
     for (header, maximum) in cases {
         do {
             _ = try WireCodec.bodyLength(ofHeader: header, maximum: maximum)

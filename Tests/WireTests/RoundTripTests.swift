@@ -9,9 +9,20 @@ let sampleRequests: [Request] = [
     .hello(minVersion: 1, maxVersion: 65535),
     .login(user: "alice", password: [], codeKind: .none, code: ""),
     .login(user: longest64, password: Array(repeating: 0x41, count: 256), codeKind: .totp, code: "12345678"),
-    .login(user: "ünïcödé", password: Array("pässwörd €".utf8), codeKind: .recovery, code: String(repeating: "r", count: 32)),
+    .login(
+        user: "ünïcödé",
+        password: Array("pässwörd €".utf8),
+        codeKind: .recovery,
+        code: String(repeating: "r", count: 32)
+    ),
     .userAdd(user: "carol", organization: "", role: .admin, requireTwoFactor: false, password: [0x78]),
-    .userAdd(user: longest64, organization: longest64, role: .agent, requireTwoFactor: true, password: Array(repeating: 0x7A, count: 256)),
+    .userAdd(
+        user: longest64,
+        organization: longest64,
+        role: .agent,
+        requireTwoFactor: true,
+        password: Array(repeating: 0x7A, count: 256)
+    ),
     .userSetPassword(user: "carol", password: Array("new".utf8)),
     .userShow(user: "carol"),
     .userList(organization: "", after: "", limit: 1),
@@ -37,8 +48,18 @@ let sampleResponses: [Response] = [
     .userInfo(sampleAccount),
     .userInfo(
         AccountInfo(
-            user: longest64, organization: longest64, role: .admin, twoFactor: .onEnforced, algorithm: .sha512,
-            digits: 8, period: 3600, failureCount: .max, createdAt: .max, updatedAt: 0)),
+            user: longest64,
+            organization: longest64,
+            role: .admin,
+            twoFactor: .onEnforced,
+            algorithm: .sha512,
+            digits: 8,
+            period: 3600,
+            failureCount: .max,
+            createdAt: .max,
+            updatedAt: 0
+        )
+    ),
     .userList([], next: ""),
     .userList(Array(repeating: sampleAccount, count: 500), next: longest64),
     .enrollmentStarted(otpauthURI: "o", expiresAt: .max),
@@ -48,7 +69,10 @@ let sampleResponses: [Response] = [
     for (index, request) in sampleRequests.enumerated() {
         let id = UInt32(index) &* 0x0101_0101
         let encoded = WireCodec.encodeRequest(request, id: id)
-        #expect(try WireCodec.bodyLength(ofHeader: encoded.prefix(4), maximum: WireProtocol.maximumRequestBodyLength) == encoded.count - 4)
+        #expect(
+            try WireCodec.bodyLength(ofHeader: encoded.prefix(4), maximum: WireProtocol.maximumRequestBodyLength)
+                == encoded.count - 4
+        )
         let decoded = try WireCodec.decodeRequest(body: body(encoded))
         #expect(decoded.id == id)
         #expect(decoded.request == request)
@@ -60,7 +84,10 @@ let sampleResponses: [Response] = [
     for (index, response) in sampleResponses.enumerated() {
         let id = UInt32.max - UInt32(index)
         let encoded = WireCodec.encodeResponse(response, id: id)
-        #expect(try WireCodec.bodyLength(ofHeader: encoded.prefix(4), maximum: WireProtocol.maximumResponseBodyLength) == encoded.count - 4)
+        #expect(
+            try WireCodec.bodyLength(ofHeader: encoded.prefix(4), maximum: WireProtocol.maximumResponseBodyLength)
+                == encoded.count - 4
+        )
         let decoded = try WireCodec.decodeResponse(body: body(encoded))
         #expect(decoded.id == id)
         #expect(decoded.response == response)
@@ -70,8 +97,17 @@ let sampleResponses: [Response] = [
 
 @Test func accountInfo_ofMaximumSize_takesTheDocumentedLength() {
     let largest = AccountInfo(
-        user: longest64, organization: longest64, role: .admin, twoFactor: .onEnforced, algorithm: .sha512,
-        digits: 8, period: 3600, failureCount: .max, createdAt: .max, updatedAt: .max)
+        user: longest64,
+        organization: longest64,
+        role: .admin,
+        twoFactor: .onEnforced,
+        algorithm: .sha512,
+        digits: 8,
+        period: 3600,
+        failureCount: .max,
+        createdAt: .max,
+        updatedAt: .max
+    )
     // UserInfo frame = 4 length bytes + 5 header bytes + one record.
     #expect(WireCodec.encodeResponse(.userInfo(largest), id: 0).count - 9 == WireProtocol.maximumAccountInfoLength)
     #expect(WireProtocol.maximumAccountInfoLength == 158)
@@ -79,10 +115,23 @@ let sampleResponses: [Response] = [
 
 @Test func userList_ofMoreThanOneFrame_failsValidationAsTooLarge() {
     let largest = AccountInfo(
-        user: longest64, organization: longest64, role: .admin, twoFactor: .off, algorithm: .default,
-        digits: 0, period: 0, failureCount: 0, createdAt: 0, updatedAt: 0)
-    #expect(throws: Never.self) { try WireCodec.validate(.userList(Array(repeating: largest, count: 414), next: longest64)) }
-    #expect(throws: WireError.self) { try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64)) }
+        user: longest64,
+        organization: longest64,
+        role: .admin,
+        twoFactor: .off,
+        algorithm: .default,
+        digits: 0,
+        period: 0,
+        failureCount: 0,
+        createdAt: 0,
+        updatedAt: 0
+    )
+    #expect(throws: Never.self) {
+        try WireCodec.validate(.userList(Array(repeating: largest, count: 414), next: longest64))
+    }
+    #expect(throws: WireError.self) {
+        try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64))
+    }
     do {
         try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64))
     } catch {

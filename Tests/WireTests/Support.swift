@@ -68,7 +68,16 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 let sampleAccount = AccountInfo(
-    user: "bob", organization: "acme", role: .agent, twoFactor: .pending, algorithm: .default, digits: 0,
-    period: 0, failureCount: 2, createdAt: 1_700_000_000, updatedAt: 1_700_000_300)
+    user: "bob",
+    organization: "acme",
+    role: .agent,
+    twoFactor: .pending,
+    algorithm: .default,
+    digits: 0,
+    period: 0,
+    failureCount: 2,
+    createdAt: 1_700_000_000,
+    updatedAt: 1_700_000_300
+)
 
 let exampleURI = "otpauth://totp/twofactord:alice?secret=JBSWY3DPEHPK3PXP&issuer=twofactord"

@@ -1,0 +1,46 @@
+/// Why talking to twofactord failed, with a message that says what to do next.
+public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The socket could not be connected; `reason` says why and how to fix it.
+        case daemonUnreachable(path: String, reason: String)
+        /// The socket's permissions do not let this user connect.
+        case permissionDenied(path: String)
+        /// The daemon sent bytes that break docs/protocol.md, or an unexpected answer.
+        case protocolViolation(String)
+        /// The daemon closed the connection before answering.
+        case connectionClosed
+        /// The daemon did not answer within the timeout.
+        case timedOut(seconds: Int)
+        /// A value the user gave breaks a protocol limit; nothing was sent.
+        case invalidInput(String)
+        /// A system call failed in a way none of the other kinds covers.
+        case systemError(operation: String, reason: String)
+    }
+
+    public var kind: Kind
+
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public var description: String {
+        switch kind {
+        case .daemonUnreachable(let path, let reason):
+            "cannot connect to twofactord at \(path): \(reason)"
+        case .permissionDenied(let path):
+            "permission denied connecting to \(path): run the command as a user allowed to use twofactord's "
+                + "socket (root or the operator group), or ask the system operator"
+        case .protocolViolation(let detail):
+            "twofactord sent an answer this client does not understand (\(detail)): "
+                + "make sure twofactor, twofactorctl and twofactord come from the same release"
+        case .connectionClosed:
+            "twofactord closed the connection before answering: its log says why "
+                + "(journalctl -u twofactord)"
+        case .timedOut(let seconds):
+            "twofactord did not answer within \(seconds) seconds: check that it is running and not overloaded "
+                + "(systemctl status twofactord)"
+        case .invalidInput(let detail):
+            detail
+        case .systemError(let operation, let reason):
+            "\(operation) failed: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Wire
+
+/// A blocking connection to twofactord over its Unix socket, for the command-line tools.
+/// One request at a time: each `send` writes a request and reads its answer.
+///
+/// Not thread-safe: use a connection from one thread. After any thrown error other than
+/// `invalidInput` the connection is closed, because the stream can no longer be trusted.
+public final class DaemonConnection {
+    /// Where twofactord listens unless told otherwise.
+    public static let defaultSocketPath = "/run/twofactord/socket"
+
+    /// The socket path this connection was opened on.
+    public let socketPath: String
+
+    /// The protocol version agreed in the Hello.
+    public private(set) var version: UInt16 = 0
+
+    private var socket: UnixSocket
+    private var nextID: UInt32 = 1
+
+    /// Connects to `socketPath`, sets a receive and send timeout of `timeoutSeconds`, and
+    /// exchanges the Hello. Throws `daemonUnreachable` with a hint when nothing listens there.
+    public init(socketPath: String, timeoutSeconds: Int = 60) throws(ClientError) {
+        self.socketPath = socketPath
+        socket = try UnixSocket(connectingTo: socketPath, timeoutSeconds: timeoutSeconds)
+        let version = WireProtocol.currentVersion
+        switch try send(.hello(minVersion: version, maxVersion: version)) {
+        case .helloReply(version):
+            self.version = version
+        case .error(.unsupportedVersion, let message):
+            close()
+            throw ClientError(.protocolViolation("twofactord does not speak protocol version \(version): \(message)"))
+        case .error(let code, let message):
+            close()
+            throw ClientError(.protocolViolation("twofactord refused the hello with \(code): \(message)"))
+        case let other:
+            close()
+            throw ClientError(.protocolViolation("twofactord answered the hello with \(other.type)"))
+        }
+    }
+
+    deinit { socket.close() }
+
+    /// Sends `request` with a fresh id and returns the daemon's answer. An `.error` answer is
+    /// returned, not thrown: it is the daemon's decision, with a message for the user.
+    ///
+    /// A request breaking a protocol limit throws `invalidInput` naming the field, without
+    /// sending anything. An answer with another request's id is a `protocolViolation`.
+    public func send(_ request: Request) throws(ClientError) -> Response {
+        guard socket.descriptor >= 0 else { throw ClientError(.connectionClosed) }
+        do {
+            try WireCodec.validate(request)
+        } catch {
+            throw ClientError(.invalidInput(error.message))
+        }
+        let id = nextID
+        // Id 0 is what the daemon uses when it could not read an id, so never send it.
+        nextID = nextID == .max ? 1 : nextID + 1
+        do throws(ClientError) {
+            try socket.writeAll(WireCodec.encodeRequest(request, id: id))
+            let (answerID, response) = try readResponse()
+            if case .error(let code, _) = response, code.closesConnection {
+                close()
+                // The daemon answers a frame it could not read with id 0; the error still concerns us.
+                if answerID == 0 || answerID == id { return response }
+            }
+            guard answerID == id else {
+                throw ClientError(.protocolViolation("the answer to request \(id) carried id \(answerID)"))
+            }
+            return response
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Closes the socket. Later calls to `send` throw `connectionClosed`.
+    public func close() { socket.close() }
+
+    private func readResponse() throws(ClientError) -> (UInt32, Response) {
+        let header = try socket.readExactly(WireProtocol.headerLength)
+        let length: Int
+        do {
+            length = try WireCodec.bodyLength(ofHeader: header, maximum: WireProtocol.maximumResponseBodyLength)
+        } catch {
+            throw ClientError(.protocolViolation(error.message))
+        }
+        let body = try socket.readExactly(length)
+        do {
+            let decoded = try WireCodec.decodeResponse(body: body)
+            return (decoded.id, decoded.response)
+        } catch {
+            throw ClientError(.protocolViolation(error.message))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Glibc
+
+/// Line input for the command-line tools: secrets with echo off, plain lines from standard input.
+/// Reads go byte by byte through read(2), never through stdio, so a secret read from standard
+/// input and a later `readLine` never steal each other's buffered bytes.
+public enum Terminal {
+    /// True when standard input is a terminal (isatty).
+    public static var standardInputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+
+    /// Writes `prompt` to /dev/tty and reads one line from it with echo turned off, restoring
+    /// the terminal's mode before returning. Without a controlling terminal it prompts on
+    /// standard error and reads standard input (so `printf 'pw\n' | twofactor login` works).
+    /// Returns nil at end of input. The caller should overwrite the bytes when done with them.
+    public static func readSecret(prompt: String) -> [UInt8]? {
+        let terminal = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
+        if terminal >= 0 {
+            defer { close(terminal) }
+            return readSecret(prompt: prompt, input: terminal, output: terminal)
+        }
+        return readSecret(prompt: prompt, input: STDIN_FILENO, output: STDERR_FILENO)
+    }
+
+    /// Reads one line from standard input without its "\n" or "\r\n"; nil at end of input.
+    public static func readLine() -> [UInt8]? { readLine(from: STDIN_FILENO) }
+
+    /// `readSecret` on given descriptors. Echo is turned off only when `input` is a terminal.
+    /// The corresponding C functions are `tcgetattr` and `tcsetattr`.
+    static func readSecret(prompt: String, input: Int32, output: Int32) -> [UInt8]? {
+        writeAll(Array(prompt.utf8), to: output)
+        var original = termios()
+        guard tcgetattr(input, &original) == 0 else { return readLine(from: input) }
+        var silent = original
+        // ECHONL still echoes the newline, so the cursor moves on after the hidden input.
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        silent.c_lflag |= tcflag_t(ECHONL)
+        tcsetattr(input, TCSAFLUSH, &silent)
+        defer { tcsetattr(input, TCSANOW, &original) }
+        return readLine(from: input)
+    }
+
+    /// Reads up to and excluding "\n", dropping a "\r" before it; nil when nothing came before
+    /// end of input.
+    static func readLine(from descriptor: Int32) -> [UInt8]? {
+        var line: [UInt8] = []
+        // Room for any sane password up front, so growing the array leaves no stray copies.
+        line.reserveCapacity(1024)
+        var byte: UInt8 = 0
+        while true {
+            let count = read(descriptor, &byte, 1)
+            if count == 1 {
+                if byte == UInt8(ascii: "\n") { break }
+                line.append(byte)
+            } else if count < 0, errno == EINTR {
+                continue
+            } else {
+                if line.isEmpty { return nil }
+                break
+            }
+        }
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        return line
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 {
+                offset += written
+            } else if written < 0, errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
+}

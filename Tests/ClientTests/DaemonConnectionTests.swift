@@ -1,0 +1,178 @@
+import Client
+import Testing
+import Wire
+
+private let account = AccountInfo(
+    user: "bob",
+    organization: "acme",
+    role: .agent,
+    twoFactor: .off,
+    algorithm: .default,
+    digits: 0,
+    period: 0,
+    failureCount: 0,
+    createdAt: 1,
+    updatedAt: 2
+)
+
+/// Serves a Hello and then answers the first request with `respond(id, request)`'s bytes.
+private func serveOneRequest(
+    _ server: TestServer,
+    received: Mailbox<(UInt32, Request)>? = nil,
+    respond: @escaping @Sendable (UInt32, Request) -> [UInt8]
+) {
+    server.serve { connection in
+        guard connection.acceptHello(), let (id, request) = connection.readRequest() else { return }
+        received?.value = (id, request)
+        connection.write(respond(id, request))
+    }
+}
+
+@Test func send_returnsTheDaemonsAnswer() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    let received = Mailbox<(UInt32, Request)>()
+    serveOneRequest(server, received: received) { id, _ in WireCodec.encodeResponse(.userInfo(account), id: id) }
+
+    let connection = try DaemonConnection(socketPath: server.path)
+    #expect(connection.version == 1)
+    #expect(try connection.send(.userShow(user: "bob")) == .userInfo(account))
+    connection.close()
+    server.finish()
+    #expect(received.value?.1 == .userShow(user: "bob"))
+    #expect(received.value?.0 != 0)
+}
+
+@Test func send_returnsAnErrorAnswerAsAValue() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    serveOneRequest(server) { id, _ in
+        WireCodec.encodeResponse(.error(code: .noSuchAccount, message: "no account named 'bob'"), id: id)
+    }
+    let connection = try DaemonConnection(socketPath: server.path)
+    #expect(
+        try connection.send(.userShow(user: "bob")) == .error(code: .noSuchAccount, message: "no account named 'bob'")
+    )
+}
+
+@Test func send_whenTheAnswerHasAnotherID_isAProtocolViolation() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    serveOneRequest(server) { id, _ in WireCodec.encodeResponse(.done, id: id &+ 1) }
+    let connection = try DaemonConnection(socketPath: server.path)
+    let error = #expect(throws: ClientError.self) { try connection.send(.userRemove(user: "bob")) }
+    guard case .protocolViolation(let detail)? = error?.kind else {
+        Issue.record("expected a protocol violation, got \(String(describing: error))")
+        return
+    }
+    #expect(detail.contains("carried id"))
+    // The stream is no longer trusted, so the connection is closed.
+    #expect(throws: ClientError(.connectionClosed)) { try connection.send(.userShow(user: "bob")) }
+}
+
+@Test func send_whenTheDaemonClosesWithoutAnswering_isConnectionClosed() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    server.serve { connection in
+        _ = connection.acceptHello()
+        _ = connection.readRequest()
+    }
+    let connection = try DaemonConnection(socketPath: server.path)
+    #expect(throws: ClientError(.connectionClosed)) { try connection.send(.userShow(user: "bob")) }
+}
+
+@Test func send_whenTheAnswerIsMalformed_isAProtocolViolation() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    // A Done with a trailing byte, then an oversized length prefix: the first is enough to fail.
+    serveOneRequest(server) { id, _ in WireCodec.encodeResponse(.done, id: id).dropFirst(4) + [1] }
+    let connection = try DaemonConnection(socketPath: server.path)
+    let error = #expect(throws: ClientError.self) { try connection.send(.userShow(user: "bob")) }
+    guard case .protocolViolation? = error?.kind else {
+        Issue.record("expected a protocol violation, got \(String(describing: error))")
+        return
+    }
+}
+
+@Test func send_whenTheLengthPrefixIsTooLarge_isAProtocolViolation() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    serveOneRequest(server) { _, _ in [0x00, 0x01, 0x00, 0x01] }
+    let connection = try DaemonConnection(socketPath: server.path)
+    let error = #expect(throws: ClientError.self) { try connection.send(.userShow(user: "bob")) }
+    #expect(error?.kind == .protocolViolation("a frame body of 65537 bytes exceeds the maximum of 65536"))
+}
+
+@Test func send_whenTheDaemonIsSilent_timesOut() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    server.serve { connection in
+        _ = connection.acceptHello()
+        _ = connection.readRequest()
+        // Hold the connection open without answering until the client gives up and closes.
+        _ = connection.readRequest()
+    }
+    let connection = try DaemonConnection(socketPath: server.path, timeoutSeconds: 1)
+    #expect(throws: ClientError(.timedOut(seconds: 1))) { try connection.send(.userShow(user: "bob")) }
+}
+
+@Test func send_withAnOverlongUser_isInvalidInputAndSendsNothing() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    let received = Mailbox<(UInt32, Request)>()
+    serveOneRequest(server, received: received) { id, _ in WireCodec.encodeResponse(.done, id: id) }
+    let connection = try DaemonConnection(socketPath: server.path)
+    let error = #expect(throws: ClientError.self) {
+        try connection.send(.userShow(user: String(repeating: "a", count: 65)))
+    }
+    #expect(error?.description.contains("'user' must be 1 to 64 bytes long") == true)
+    #expect(try connection.send(.userRemove(user: "bob")) == .done)
+    connection.close()
+    server.finish()
+    #expect(received.value?.1 == .userRemove(user: "bob"))
+}
+
+@Test func init_whenTheDaemonRefusesTheVersion_isAProtocolViolation() {
+    let server = TestServer()
+    defer { server.finish() }
+    server.serve { connection in
+        guard let (id, _) = connection.readRequest() else { return }
+        connection.answer(.error(code: .unsupportedVersion, message: "this daemon speaks version 2 only"), id: id)
+    }
+    let error = #expect(throws: ClientError.self) { try DaemonConnection(socketPath: server.path) }
+    #expect(error?.description.contains("this daemon speaks version 2 only") == true)
+}
+
+@Test func init_withAMissingSocket_isDaemonUnreachableWithAHint() {
+    let path = "/tmp/clienttests-no-such-directory/socket"
+    let error = #expect(throws: ClientError.self) { try DaemonConnection(socketPath: path) }
+    guard case .daemonUnreachable(let reportedPath, let reason)? = error?.kind else {
+        Issue.record("expected daemonUnreachable, got \(String(describing: error))")
+        return
+    }
+    #expect(reportedPath == path)
+    #expect(reason.contains("is twofactord running?"))
+    #expect(reason.contains("systemctl start twofactord.socket"))
+    #expect(error?.description.hasPrefix("cannot connect to twofactord at \(path): no such file") == true)
+}
+
+@Test func init_whenNothingListens_isDaemonUnreachable() {
+    let server = TestServer(listening: false)
+    defer { server.finish() }
+    let error = #expect(throws: ClientError.self) { try DaemonConnection(socketPath: server.path) }
+    guard case .daemonUnreachable(_, let reason)? = error?.kind else {
+        Issue.record("expected daemonUnreachable, got \(String(describing: error))")
+        return
+    }
+    #expect(reason.contains("connection refused"))
+}
+
+@Test func init_withAnOverlongPath_isInvalidInput() {
+    let error = #expect(throws: ClientError.self) {
+        try DaemonConnection(socketPath: "/tmp/" + String(repeating: "p", count: 200))
+    }
+    guard case .invalidInput? = error?.kind else {
+        Issue.record("expected invalidInput, got \(String(describing: error))")
+        return
+    }
+}
