@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "AccountService", "AccountStore", "LMDBAccountStore", "Wire", "CPeerCredentials",
+                "AccountService", "AccountStore", "Wire", "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon",
+                "Daemon", "AccountService", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

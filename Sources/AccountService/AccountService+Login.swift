@@ -78,16 +78,18 @@ extension AccountService {
     }
 
     private func offerEnrollment(_ account: Account, existing: PendingEnrollment?, now: UnixTime) throws(ServiceError) -> LoginResult {
-        let pending = try existing ?? newEnrollment(for: account.name, parameters: .standard)
-        if existing == nil {
-            try storing { () throws(AccountStoreError) in
-                try store.update(account.name) { stored in
-                    guard stored.twoFactor == .pending else {
-                        throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
-                    }
-                    stored.pendingEnrollment = pending
-                    stored.updatedAt = now
+        if let existing {
+            logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
+            return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
+        }
+        let pending = try newEnrollment(for: account.name, parameters: .standard)
+        try storing { () throws(AccountStoreError) in
+            try store.update(account.name) { stored in
+                guard stored.twoFactor == .pending else {
+                    throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
                 }
+                stored.pendingEnrollment = pending
+                stored.updatedAt = now
             }
         }
         logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])

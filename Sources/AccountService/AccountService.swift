@@ -41,7 +41,8 @@ public final class AccountService: Sendable {
     ) throws(ServiceError) -> Account {
         let accountName = try validated { () throws(InvalidValue) in try AccountName(name) }
         let organizationName = try validated { () throws(InvalidValue) in
-            try organization.map { try OrganizationName($0) } ?? .default
+            guard let organization else { return OrganizationName.default }
+            return try OrganizationName(organization)
         }
         try validatePassword(password)
         let now = clock()
@@ -86,8 +87,14 @@ public final class AccountService: Sendable {
         after: String?,
         limit: Int
     ) throws(ServiceError) -> (accounts: [Account], next: AccountName?) {
-        let organizationName = try validated { () throws(InvalidValue) in try organization.map { try OrganizationName($0) } }
-        let start = try validated { () throws(InvalidValue) in try after.map { try AccountName($0) } }
+        let organizationName = try validated { () throws(InvalidValue) -> OrganizationName? in
+            guard let organization else { return nil }
+            return try OrganizationName(organization)
+        }
+        let start = try validated { () throws(InvalidValue) -> AccountName? in
+            guard let after else { return nil }
+            return try AccountName(after)
+        }
         guard limit > 0 else { throw ServiceError(.invalidArgument, "the page size must be at least 1") }
         var page = try storing { () throws(AccountStoreError) in
             try store.accounts(in: organizationName, after: start, limit: limit + 1)
@@ -232,6 +239,7 @@ public final class AccountService: Sendable {
         do { return try body() } catch { throw ServiceError(.invalidArgument, error.description) }
     }
 
+    @discardableResult
     func storing<T>(_ body: () throws(AccountStoreError) -> T) throws(ServiceError) -> T {
         do {
             return try body()

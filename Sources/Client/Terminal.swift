@@ -23,6 +23,9 @@ public enum Terminal {
     /// Reads one line from standard input without its "\n" or "\r\n"; nil at end of input.
     public static func readLine() -> [UInt8]? { readLine(from: STDIN_FILENO) }
 
+    /// Writes `text` to standard error, unbuffered, so it shows before the program waits for input.
+    public static func writeError(_ text: String) { writeAll(Array(text.utf8), to: STDERR_FILENO) }
+
     /// `readSecret` on given descriptors. Echo is turned off only when `input` is a terminal.
     /// The corresponding C functions are `tcgetattr` and `tcsetattr`.
     static func readSecret(prompt: String, input: Int32, output: Int32) -> [UInt8]? {

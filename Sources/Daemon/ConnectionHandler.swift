@@ -57,7 +57,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .respond(let id, let response):
             write(response, id: id, context: context)
         case .respondAndClose(let id, let response):
-            write(response, id: id, context: context).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            write(response, id: id, context: context).whenComplete { _ in channel.close(promise: nil) }
         case .close:
             context.close(promise: nil)
         case .dispatch(let id, let request):
@@ -82,6 +83,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 response = .error(code: .internalError, message: "the daemon is stopping: try again shortly")
             }
             handler.write(response, id: id, context: context).whenComplete { _ in
+                let (handler, context) = loopBound.value
                 handler.perform(handler.state.requestFinished(), context: context)
             }
         }

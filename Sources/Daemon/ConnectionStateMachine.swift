@@ -55,7 +55,7 @@ struct ConnectionStateMachine {
         case (.awaitingHello, .request(let id, _)):
             return closing(id: id, code: .helloRequired, "send Hello first: see docs/protocol.md")
         case (.ready, .request(let id, .hello)):
-            return closing(id: id, code: .malformedRequest, "Hello was already sent on this connection")
+            return closing(id: id, code: .unknownMessageType, "Hello was already sent on this connection")
         case (.ready, .request(let id, let request)):
             guard !draining else { return closing(id: id, code: .busy, "the daemon is shutting down: try again shortly") }
             if !inFlight {

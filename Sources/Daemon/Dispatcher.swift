@@ -22,6 +22,10 @@ struct Dispatcher: Sendable {
     let service: AccountService
     let operators: OperatorPolicy
 
+    /// Accounts per UserList answer: 400 records of the largest size fit in one response frame
+    /// (docs/protocol.md, UserList); a client asking for more gets this many and a `next`.
+    static let maximumPageSize = 400
+
     /// The dispatch table: one row per request type.
     static func privilege(for request: Request) -> Privilege? {
         switch request {
@@ -79,7 +83,7 @@ struct Dispatcher: Sendable {
             let page = try service.accounts(
                 organization: organization.isEmpty ? nil : organization,
                 after: after.isEmpty ? nil : after,
-                limit: Int(limit)
+                limit: min(Int(limit), Self.maximumPageSize)
             )
             return .userList(page.accounts.map(AccountInfo.init), next: page.next?.value ?? "")
         case .userRemove(let user):

@@ -41,14 +41,14 @@ struct Login: ParsableCommand {
             }
             answer = try attempt(connection, password: password, code: code)
         } else if case .loginResult(.enroll, _, let uri) = answer {
-            fputs("Two-factor authentication is required for '\(user)'.\n", stderr)
-            fputs(EnrollmentScreen.render(otpauthURI: uri, invertColors: invert), stderr)
+            Terminal.writeError("Two-factor authentication is required for '\(user)'.\n")
+            Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invert))
             guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
                 throw finish(.denied, "no code given: enrollment not finished, login denied")
             }
             answer = try attempt(connection, password: password, code: code)
             if case .loginResult(.ok, _, _) = answer {
-                fputs("Two-factor authentication is now on for '\(user)'.\n", stderr)
+                Terminal.writeError("Two-factor authentication is now on for '\(user)'.\n")
             }
         }
 
@@ -83,7 +83,7 @@ struct Login: ParsableCommand {
     }
 
     private func finish(_ status: LoginExit, _ message: String) -> ExitCode {
-        fputs("twofactor: \(message)\n", stderr)
+        Terminal.writeError("twofactor: \(message)\n")
         return ExitCode(status.rawValue)
     }
 }

@@ -9,7 +9,6 @@ enum AccountText {
         case .pending: ("pending", nil)
         case .onSelf: ("on", "self")
         case .onEnforced: ("on", "enforced")
-        default: ("unknown", nil)
         }
     }
 

@@ -60,7 +60,7 @@ struct CommonOptions: ParsableArguments {
 }
 
 func printError(_ message: String) {
-    fputs("twofactorctl: \(message)\n", stderr)
+    Terminal.writeError("twofactorctl: \(message)\n")
 }
 
 /// Reads a new password: one line from standard input with `--password-stdin`, otherwise typed

@@ -47,7 +47,7 @@ struct TwoFactorEnroll: ParsableCommand {
         }
         print(EnrollmentScreen.render(otpauthURI: uri, invertColors: invert))
         // A script reading the secret through a pipe must see it before we wait for the code.
-        fflush(stdout)
+        fflush(nil)
         let prompt = "Enter the \(digits)-digit code the app shows: "
         let typed = Terminal.standardInputIsTerminal ? Terminal.readSecret(prompt: prompt) : Terminal.readLine()
         guard let code = typed.map({ String(decoding: $0, as: UTF8.self) }), !code.isEmpty else {

@@ -37,9 +37,9 @@ import Wire
 
     @Test func secondHello_closes() {
         var machine = ready()
-        guard case .respondAndClose(2, .error(.malformedRequest, _)) = machine.received(.request(id: 2, .hello(minVersion: 1, maxVersion: 1)))
+        guard case .respondAndClose(2, .error(.unknownMessageType, _)) = machine.received(.request(id: 2, .hello(minVersion: 1, maxVersion: 1)))
         else {
-            Issue.record("expected malformedRequest and close")
+            Issue.record("expected unknownMessageType and close, as docs/protocol.md says")
             return
         }
     }
