@@ -18,7 +18,7 @@ import Testing
             marker: "URI: "
         ) { shown in
             let uri = try #require(line(after: "URI: ", in: shown))
-            let secret = try #require(secret(inURI: uri))
+            let secret = try #require(secretParameter(ofURI: uri))
             let typedSecret = try #require(line(after: "enter this secret by hand (time-based):", in: shown))
             #expect(typedSecret.replacingOccurrences(of: " ", with: "") == secret)
             #expect(shown.contains("\u{2580}") || shown.contains("\u{2584}") || shown.contains("\u{2588}"))
@@ -31,7 +31,8 @@ import Testing
         let shown = try daemon.ctl(["user", "show", "alice", "--json"])
         #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
 
-        let secret = try #require(secret(inURI: try #require(line(after: "URI: ", in: enrolled.standardOutput))))
+        let uri = try #require(line(after: "URI: ", in: enrolled.standardOutput))
+        let secret = try #require(secretParameter(ofURI: uri))
         let nextCode = try OathTool.code(secret: secret, at: (confirmedStep + 1) * 30)
         let login = try daemon.login("alice", password: "correct horse", code: nextCode)
         #expect(login.status == 0, "\(login.standardError)")
@@ -97,7 +98,8 @@ import Testing
             marker: "URI: "
         ) { shown in
             let uri = try #require(line(after: "URI: ", in: shown))
-            return try OathTool.code(secret: try #require(secret(inURI: uri)), at: unixNow()) + "\n"
+            let secret = try #require(secretParameter(ofURI: uri))
+            return try OathTool.code(secret: secret, at: unixNow()) + "\n"
         }
         #expect(login.status == 0, "\(login.standardError)")
         let shown = try daemon.ctl(["user", "show", "erin", "--json"]).standardOutput

@@ -36,7 +36,7 @@ final class DaemonProcess: @unchecked Sendable {
             ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
             + extraArguments
         if !FileManager.default.fileExists(atPath: logFile.path) {
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
         let log = try FileHandle(forWritingTo: logFile)
         log.seekToEndOfFile()
@@ -100,7 +100,7 @@ final class DaemonProcess: @unchecked Sendable {
         guard added.status == 0 else { throw Failure("user add: \(added.standardError)") }
         let begun = try ctl(["2fa", "enroll", user, "--begin", "--period", "\(period)"])
         let uri = begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard begun.status == 0, let secret = secret(inURI: uri) else {
+        guard begun.status == 0, let secret = secretParameter(ofURI: uri) else {
             throw Failure("enroll --begin: \(begun.standardError)")
         }
         let now = unixNow()

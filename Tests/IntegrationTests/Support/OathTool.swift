@@ -16,7 +16,7 @@ enum OathTool {
 }
 
 /// The `secret` parameter of an otpauth URI.
-func secret(inURI uri: String) -> String? {
+func secretParameter(ofURI uri: String) -> String? {
     URLComponents(string: uri)?.queryItems?.first { $0.name == "secret" }?.value
 }
 
