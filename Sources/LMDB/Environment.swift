@@ -1,0 +1,138 @@
+import CLMDB
+
+/// An LMDB environment: one data file plus its lock file, holding named databases.
+///
+/// The environment is opened with `MDB_NOTLS`, so a read transaction is tied to its `Transaction`
+/// value rather than to the thread that began it, and transactions can be used from any pool thread.
+/// It is never opened with `MDB_NOSYNC`, `MDB_NOMETASYNC` or `MDB_MAPASYNC`: a commit that returned
+/// is on disk.
+///
+/// Open one `Environment` per file per process: LMDB's locks are per process, and closing a second
+/// handle to the same file releases the first one's locks.
+///
+/// Thread safety: LMDB's environment handle may be shared between threads (write transactions are
+/// serialised by LMDB's own writer lock). `setMapSize(_:)` is the exception: the caller must ensure
+/// no transaction is active in this process while it runs.
+public final class Environment: @unchecked Sendable {
+    /// Options for opening an environment. `MDB_NOTLS` is always added.
+    public struct Flags: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+        /// `MDB_NOSUBDIR`: `path` names the data file itself; the lock file is `path` + `-lock`.
+        public static let noSubdirectory = Flags(rawValue: UInt32(MDB_NOSUBDIR))
+        /// `MDB_RDONLY`: open read-only; write transactions fail.
+        public static let readOnly = Flags(rawValue: UInt32(MDB_RDONLY))
+        /// `MDB_NORDAHEAD`: turn off OS read-ahead, useful when the database is larger than RAM.
+        public static let noReadAhead = Flags(rawValue: UInt32(MDB_NORDAHEAD))
+    }
+
+    /// Sizes and counters of an open environment, from `mdb_env_info`.
+    public struct Info: Sendable, Hashable {
+        /// The current size of the memory map in bytes.
+        public var mapSize: Int
+        /// The number of the last page used in the data file.
+        public var lastPageNumber: Int
+        /// The id of the last committed transaction.
+        public var lastTransactionID: Int
+        /// The number of reader slots.
+        public var maxReaders: Int
+        /// The number of reader slots in use.
+        public var readersInUse: Int
+    }
+
+    let handle: OpaquePointer
+
+    /// Creates and opens an environment.
+    ///
+    /// The corresponding C functions are `mdb_env_create`, `mdb_env_set_mapsize`, `mdb_env_set_maxdbs`,
+    /// `mdb_env_set_maxreaders` and `mdb_env_open`. On any failure the handle is closed with
+    /// `mdb_env_close`, as the C docs require ("If this function fails, mdb_env_close() must be called").
+    ///
+    /// - Parameters:
+    ///   - path: The directory holding `data.mdb` and `lock.mdb` (it must exist), or the data file itself
+    ///     with `.noSubdirectory`.
+    ///   - mapSize: The initial map size in bytes; the largest the database can grow before `.mapFull`.
+    ///   - maxDatabases: How many named databases may be opened.
+    ///   - maxReaders: How many read transactions may be live at once.
+    ///   - flags: Extra options.
+    ///   - permissions: The mode of newly created files, e.g. `0o600`.
+    public init(
+        path: String,
+        mapSize: Int,
+        maxDatabases: Int,
+        maxReaders: Int = 126,
+        flags: Flags = [],
+        permissions: UInt32 = 0o600
+    ) throws(LMDBError) {
+        var created: OpaquePointer?
+        try lmdbCall { mdb_env_create(&created) }
+        guard let created else { throw LMDBError(code: outOfMemoryCode) }
+        do throws(LMDBError) {
+            try lmdbCall { mdb_env_set_mapsize(created, mapSize) }
+            try lmdbCall { mdb_env_set_maxdbs(created, MDB_dbi(maxDatabases)) }
+            try lmdbCall { mdb_env_set_maxreaders(created, UInt32(maxReaders)) }
+            let allFlags = flags.rawValue | UInt32(MDB_NOTLS)
+            try lmdbCall { mdb_env_open(created, path, allFlags, permissions) }
+        } catch {
+            mdb_env_close(created)
+            throw error
+        }
+        handle = created
+    }
+
+    deinit {
+        mdb_env_close(handle)
+    }
+
+    /// Clears reader slots left behind by processes that died, and returns how many it cleared.
+    /// The corresponding C function is `mdb_reader_check`.
+    @discardableResult
+    public func readerCheck() throws(LMDBError) -> Int {
+        var dead: Int32 = 0
+        try lmdbCall { mdb_reader_check(handle, &dead) }
+        return Int(dead)
+    }
+
+    /// Changes the map size. Pass 0 to adopt a size another process set.
+    ///
+    /// The corresponding C function is `mdb_env_set_mapsize`, which "may be called at later times if no
+    /// transactions are active in this process. Note that the library does not check for this condition,
+    /// the caller must ensure it explicitly."
+    public func setMapSize(_ size: Int) throws(LMDBError) {
+        try lmdbCall { mdb_env_set_mapsize(handle, size) }
+    }
+
+    /// The environment's current sizes and counters. The corresponding C function is `mdb_env_info`.
+    public func info() throws(LMDBError) -> Info {
+        var raw = MDB_envinfo()
+        try lmdbCall { mdb_env_info(handle, &raw) }
+        return Info(
+            mapSize: raw.me_mapsize,
+            lastPageNumber: raw.me_last_pgno,
+            lastTransactionID: raw.me_last_txnid,
+            maxReaders: Int(raw.me_maxreaders),
+            readersInUse: Int(raw.me_numreaders)
+        )
+    }
+
+    /// Flushes the data file to disk. Commits already do this; this is for `force` after bulk work.
+    /// The corresponding C function is `mdb_env_sync`.
+    public func sync() throws(LMDBError) {
+        try lmdbCall { mdb_env_sync(handle, 1) }
+    }
+
+    /// Begins a transaction. A write transaction waits for any other write transaction (in any process)
+    /// to end, and must be committed or aborted on the thread that began it.
+    /// The corresponding C function is `mdb_txn_begin`.
+    public func beginTransaction(readOnly: Bool = false) throws(LMDBError) -> Transaction {
+        var raw: OpaquePointer?
+        let flags: UInt32 = readOnly ? UInt32(MDB_RDONLY) : 0
+        try lmdbCall { mdb_txn_begin(handle, nil, flags, &raw) }
+        guard let raw else { throw LMDBError(code: outOfMemoryCode) }
+        return Transaction(handle: raw, environment: self, isReadOnly: readOnly)
+    }
+}
+
+/// `ENOMEM` (12 on Linux and macOS), for the C calls that report success yet return no handle.
+let outOfMemoryCode: Int32 = 12

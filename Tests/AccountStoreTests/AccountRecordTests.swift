@@ -1,0 +1,143 @@
+import AccountStore
+import OneTimePassword
+import Testing
+
+@testable import LMDBAccountStore
+
+private func name(_ text: String) -> AccountName { try! AccountName(text) }
+
+/// An account with every optional field set and non-default values everywhere.
+private let fullAccount = Account(
+    name: name("alice@example"),
+    organization: try! OrganizationName("support-eu"),
+    role: .admin,
+    passwordHash: "$scrypt$ln=17,r=8,p=1$c2FsdA$aGFzaA",
+    twoFactor: .on(.enforced),
+    totp: TOTPCredential(
+        secret: Array(0..<20),
+        parameters: TOTPParameters(algorithm: .sha512, digits: 8, period: 60)
+    ),
+    lastAcceptedStep: 58_000_123,
+    pendingEnrollment: PendingEnrollment(
+        credential: TOTPCredential(secret: [0xff, 0, 0x80], parameters: .standard),
+        expiresAt: 1_750_000_600
+    ),
+    failureCount: 3,
+    lastFailureAt: 1_749_999_999,
+    createdAt: -5,
+    updatedAt: 1_750_000_000
+)
+
+private let minimalAccount = Account(name: name("bob"), passwordHash: "", createdAt: 0, updatedAt: 0)
+
+@Test func record_roundTrips_everyField() throws {
+    #expect(try AccountRecord.decode(AccountRecord.encode(fullAccount)) == fullAccount)
+    #expect(try AccountRecord.decode(AccountRecord.encode(minimalAccount)) == minimalAccount)
+}
+
+@Test(arguments: [TwoFactorState.off, .pending, .on(.self), .on(.enforced)])
+func record_roundTrips_everyTwoFactorState(_ state: TwoFactorState) throws {
+    var account = fullAccount
+    account.twoFactor = state
+    #expect(try AccountRecord.decode(AccountRecord.encode(account)) == account)
+}
+
+@Test(arguments: OTPAlgorithm.allCases)
+func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
+    var account = minimalAccount
+    account.totp = TOTPCredential(
+        secret: [1, 2, 3],
+        parameters: TOTPParameters(algorithm: algorithm, digits: 7, period: 1)
+    )
+    #expect(try AccountRecord.decode(AccountRecord.encode(account)) == account)
+}
+
+/// The bytes of the minimal account written out by hand from the format described in AccountRecord.swift,
+/// so a change to the layout is noticed rather than silently making existing records unreadable.
+@Test func record_minimalAccount_hasTheDocumentedLayout() {
+    let expected: [UInt8] =
+        [1]  // format version
+        + [0, 0, 0, 3] + Array("bob".utf8)  // name
+        + [0, 0, 0, 7] + Array("default".utf8)  // organization
+        + [1]  // role agent
+        + [0, 0, 0, 0]  // empty password hash
+        + [0]  // two-factor off
+        + [0, 0, 0]  // no totp, no last step, no pending enrollment
+        + [0, 0, 0, 0]  // failure count
+        + [0]  // no last failure
+        + [UInt8](repeating: 0, count: 16)  // createdAt, updatedAt
+    #expect(AccountRecord.encode(minimalAccount) == expected)
+}
+
+@Test func record_everyTruncation_isRejected() {
+    let encoded = AccountRecord.encode(fullAccount)
+    for length in 0..<encoded.count {
+        #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(Array(encoded.prefix(length))) }
+    }
+}
+
+@Test func record_trailingBytes_areRejected() {
+    #expect(throws: RecordDecodingError("trailing bytes")) {
+        try AccountRecord.decode(AccountRecord.encode(minimalAccount) + [0])
+    }
+}
+
+@Test func record_unknownFormatVersion_isRejected() {
+    var encoded = AccountRecord.encode(minimalAccount)
+    encoded[0] = 2
+    #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(encoded) }
+}
+
+@Test func record_hugeLengthField_isRejectedWithoutReadingPastTheEnd() {
+    // A name claiming 4 GiB of bytes.
+    #expect(throws: RecordDecodingError("truncated record")) {
+        try AccountRecord.decode([1, 0xff, 0xff, 0xff, 0xff, 0x41])
+    }
+}
+
+@Test func record_invalidNameOrTags_areRejected() {
+    let valid = AccountRecord.encode(minimalAccount)
+    var badName = valid
+    badName[5] = UInt8(ascii: "-")  // "-ob" is not a valid account name
+    var badRole = valid
+    badRole[19] = 9
+    var badState = valid
+    badState[24] = 7
+    var badPresence = valid
+    badPresence[25] = 2
+    for record in [badName, badRole, badState, badPresence] {
+        #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(record) }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so that a failure can be reproduced.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Test func record_randomAndMutatedInput_neverCrashes() {
+    var random = SplitMix64(state: 20_250_601)
+    let valid = AccountRecord.encode(fullAccount)
+    var decodedMutants = 0
+    for _ in 0..<5_000 {
+        let garbage = (0..<Int.random(in: 0..<120, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random)
+        }
+        _ = try? AccountRecord.decode(garbage)
+
+        var mutant = valid
+        mutant[Int.random(in: 0..<mutant.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+        if let decoded = try? AccountRecord.decode(mutant) {
+            decodedMutants += 1
+            // Whatever decodes must encode back to the same bytes: no field is silently dropped.
+            #expect(AccountRecord.encode(decoded) == mutant)
+        }
+    }
+    #expect(decodedMutants > 0)
+}

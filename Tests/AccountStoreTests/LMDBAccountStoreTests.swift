@@ -1,0 +1,223 @@
+import AccountStore
+import LMDB
+import LMDBAccountStore
+import Testing
+
+/// What the `update` body throws in the rollback test.
+struct BodyRefusal: Error {}
+
+@Test func create_thenAccountNamed_returnsTheSameAccount() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let alice = makeAccount("alice")
+    try store.create(alice)
+    #expect(try store.account(named: alice.name) == alice)
+    #expect(try store.account(named: accountName("nobody")) == nil)
+}
+
+@Test func create_existingName_throwsAlreadyExists_andKeepsTheFirst() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let first = makeAccount("alice", organization: "one")
+    try store.create(first)
+    let error = storeError { try store.create(makeAccount("alice", organization: "two")) }
+    guard case .alreadyExists(let name) = error else { Issue.record("got \(String(describing: error))"); return }
+    #expect(name == first.name)
+    #expect(try store.account(named: first.name) == first)
+}
+
+@Test func remove_deletesTheAccount_andUnknownNameThrowsNotFound() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.create(makeAccount("alice"))
+    try store.remove(accountName("alice"))
+    #expect(try store.account(named: accountName("alice")) == nil)
+    guard case .notFound = storeError({ try store.remove(accountName("alice")) }) else {
+        Issue.record("removing twice did not throw notFound")
+        return
+    }
+}
+
+@Test func update_changesAndReturnsTheAccount() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.create(makeAccount("alice"))
+    let updated = try store.update(accountName("alice")) { account in
+        account.twoFactor = .pending
+        account.role = .admin
+    }
+    #expect(updated.twoFactor == .pending && updated.role == .admin)
+    #expect(try store.account(named: accountName("alice")) == updated)
+}
+
+@Test func update_whenBodyThrows_isRejected_andWritesNothing() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let alice = makeAccount("alice")
+    try store.create(alice)
+    let error = storeError {
+        try store.update(alice.name) { account in
+            account.passwordHash = "changed"
+            throw BodyRefusal()
+        }
+    }
+    guard case .rejected(let inner) = error, inner is BodyRefusal else {
+        Issue.record("got \(String(describing: error))")
+        return
+    }
+    #expect(try store.account(named: alice.name) == alice)
+}
+
+@Test func update_renamingTheAccount_isRejected() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.create(makeAccount("alice"))
+    let error = storeError { try store.update(accountName("alice")) { $0.name = accountName("eve") } }
+    guard case .rejected = error else {
+        Issue.record("renaming was not rejected: \(String(describing: error))")
+        return
+    }
+    #expect(try store.account(named: accountName("eve")) == nil)
+}
+
+@Test func update_unknownName_throwsNotFound() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    guard case .notFound = storeError({ try store.update(accountName("ghost")) { _ in } }) else {
+        Issue.record("update of an unknown account did not throw notFound")
+        return
+    }
+}
+
+@Test func accounts_listsInNameOrder_filtersByOrganization_andPages() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let names = ["mike", "alpha", "zed", "carol", "bob", "dave", "erin"]
+    for (index, name) in names.enumerated() {
+        try store.create(makeAccount(name, organization: index.isMultiple(of: 2) ? "even" : "odd"))
+    }
+    let all = try store.accounts(in: nil, after: nil, limit: 100).map(\.name.value)
+    #expect(all == names.sorted())
+
+    let even = try OrganizationName("even")
+    #expect(try store.accounts(in: even, after: nil, limit: 100).map(\.name.value) == ["bob", "erin", "mike", "zed"])
+    #expect(try store.accounts(in: even, after: accountName("bob"), limit: 2).map(\.name.value) == ["erin", "mike"])
+    // `after` need not name an existing account.
+    #expect(
+        try store.accounts(in: nil, after: accountName("c"), limit: 3).map(\.name.value) == ["carol", "dave", "erin"]
+    )
+    #expect(try store.accounts(in: nil, after: accountName("zed"), limit: 3).isEmpty)
+    #expect(try store.accounts(in: nil, after: nil, limit: 0).isEmpty)
+    #expect(try store.accounts(in: try OrganizationName("none"), after: nil, limit: 10).isEmpty)
+
+    var paged: [String] = []
+    var after: AccountName?
+    while case let page = try store.accounts(in: nil, after: after, limit: 2), !page.isEmpty {
+        paged += page.map(\.name.value)
+        after = page.last?.name
+    }
+    #expect(paged == names.sorted())
+}
+
+@Test func store_survivesClosingAndReopening() throws {
+    let fixture = StoreFixture()
+    let alice = makeAccount("alice")
+    do {
+        let store = try fixture.open()
+        try store.create(alice)
+    }
+    let store = try fixture.open()
+    #expect(try store.account(named: alice.name) == alice)
+}
+
+@Test func failureCounting_incrementsResetsAndRecordsTheTime() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let alice = makeAccount("alice")
+    try store.create(alice)
+    #expect(try store.recordFailure(for: alice.name, at: 2_000) == 1)
+    #expect(try store.recordFailure(for: alice.name, at: 2_005) == 2)
+    var stored = try #require(try store.account(named: alice.name))
+    #expect(stored.failureCount == 2 && stored.lastFailureAt == 2_005)
+
+    try store.recordSuccess(for: alice.name, at: 2_010)
+    stored = try #require(try store.account(named: alice.name))
+    #expect(stored.failureCount == 0 && stored.updatedAt == 2_010 && stored.lastFailureAt == 2_005)
+
+    guard case .notFound = storeError({ try store.recordFailure(for: accountName("ghost"), at: 1) }) else {
+        Issue.record("failure of an unknown name did not throw notFound")
+        return
+    }
+    guard case .notFound = storeError({ try store.recordSuccess(for: accountName("ghost"), at: 1) }) else {
+        Issue.record("success of an unknown name did not throw notFound")
+        return
+    }
+}
+
+@Test func unknownUserFailures_areCountedDurably() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        #expect(try store.unknownUserFailureCount() == 0)
+        #expect(try store.recordFailure(for: nil, at: 1) == 1)
+        #expect(try store.recordFailure(for: nil, at: 2) == 2)
+    }
+    let store = try fixture.open()
+    #expect(try store.unknownUserFailureCount() == 2)
+    #expect(try store.recordFailure(for: nil, at: 3) == 3)
+}
+
+@Test func newStore_recordsSchemaVersionOne() throws {
+    let fixture = StoreFixture()
+    do { _ = try fixture.open() }
+    try fixture.withRawWrite { transaction in
+        let meta = try transaction.openDatabase(named: "meta", create: false)
+        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 1])
+    }
+}
+
+@Test func reopen_withAnotherSchemaVersion_isRefused() throws {
+    let fixture = StoreFixture()
+    do { _ = try fixture.open() }
+    try fixture.withRawWrite { transaction in
+        let meta = try transaction.openDatabase(named: "meta", create: false)
+        try transaction.put([0, 0, 0, 2], for: Array("schema-version".utf8), in: meta)
+    }
+    let error = storeError { try fixture.open() }
+    guard case .unsupportedSchemaVersion(let found, let supported) = error else {
+        Issue.record("got \(String(describing: error))")
+        return
+    }
+    #expect(found == 2 && supported == 1)
+}
+
+@Test func corruptRecord_isReportedWithItsKey() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        try store.create(makeAccount("bob"))
+    }
+    try fixture.withRawWrite { transaction in
+        let accounts = try transaction.openDatabase(named: "accounts", create: false)
+        try transaction.put([1, 0xde, 0xad], for: Array("mallory".utf8), in: accounts)
+        // A valid record under another account's key is corrupt too.
+        let bob = try #require(try transaction.get(Array("bob".utf8), in: accounts))
+        try transaction.put(bob, for: Array("carol".utf8), in: accounts)
+    }
+    let store = try fixture.open()
+    for name in ["mallory", "carol"] {
+        let error = storeError { try store.account(named: accountName(name)) }
+        guard case .corruptRecord(let key) = error else { Issue.record("got \(String(describing: error))"); continue }
+        #expect(key == "accounts/\(name)")
+    }
+    guard case .corruptRecord = storeError({ try store.accounts(in: nil, after: nil, limit: 10) }) else {
+        Issue.record("listing over a corrupt record did not report it")
+        return
+    }
+    #expect(try store.accounts(in: nil, after: nil, limit: 1).map(\.name.value) == ["alice"])
+    guard case .corruptRecord = storeError({ try store.recordFailure(for: accountName("mallory"), at: 1) }) else {
+        Issue.record("a write over a corrupt record did not report it")
+        return
+    }
+}

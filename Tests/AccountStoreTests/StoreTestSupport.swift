@@ -1,0 +1,53 @@
+import AccountStore
+import LMDB
+import LMDBAccountStore
+import Testing
+
+func accountName(_ text: String) -> AccountName { try! AccountName(text) }
+
+func makeAccount(_ name: String, organization: String = "default", at time: UnixTime = 1_000) -> Account {
+    Account(
+        name: accountName(name),
+        organization: try! OrganizationName(organization),
+        passwordHash: "$scrypt$ln=17,r=8,p=1$salt$hash-of-\(name)",
+        createdAt: time,
+        updatedAt: time
+    )
+}
+
+/// A store in a fresh temporary directory, kept alive (and the directory with it) by the value.
+struct StoreFixture {
+    let directory = TemporaryDirectory()
+    var path: String { directory.path + "/state" }
+
+    /// Opens the store; release it before opening it again, since LMDB allows one handle per process.
+    func open(initialMapSize: Int = 1 << 20) throws -> LMDBAccountStore {
+        try LMDBAccountStore(directory: path, initialMapSize: initialMapSize)
+    }
+
+    /// Runs `body` in a write transaction on the store's files through the LMDB layer, bypassing the store.
+    /// The store must be closed.
+    func withRawWrite(_ body: (borrowing Transaction) throws -> Void) throws {
+        let environment = try Environment(path: path, mapSize: 1 << 20, maxDatabases: 8)
+        let transaction = try environment.beginTransaction()
+        try body(transaction)
+        try transaction.commit()
+    }
+}
+
+/// Evaluates `body` and returns the `AccountStoreError` it threw, recording an issue if it threw nothing.
+func storeError<R>(
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws -> R
+) -> AccountStoreError? {
+    do {
+        _ = try body()
+        Issue.record("expected an AccountStoreError", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as AccountStoreError {
+        return error
+    } catch {
+        Issue.record("expected an AccountStoreError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}

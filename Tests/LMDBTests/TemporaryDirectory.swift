@@ -1,0 +1,34 @@
+import Glibc
+
+/// A fresh directory under /tmp, removed with everything in it when the value is destroyed.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/lmdb-tests-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed: errno \(errno)")
+        path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+
+    deinit {
+        removeTree(path)
+    }
+}
+
+/// Removes a file, or a directory and its contents.
+func removeTree(_ path: String) {
+    if let directory = opendir(path) {
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            removeTree(path + "/" + name)
+        }
+        closedir(directory)
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
