@@ -19,7 +19,8 @@ enum AccountServiceFactory {
 @Suite struct AdministrationTests {
     @Test func addAccount_rejectsDuplicatesAndBadNames() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "amy", organization: "acme", role: .admin, requireTwoFactor: false, password: Array("pw".utf8))
+        _ = try fixture.service.addAccount(
+            name: "amy", organization: "acme", role: .admin, requireTwoFactor: false, password: Array("correct horse".utf8))
         #expect(throws: ServiceError.self) {
             try fixture.service.addAccount(name: "amy", organization: nil, role: .agent, requireTwoFactor: false, password: Array("x".utf8))
         }
@@ -34,7 +35,7 @@ enum AccountServiceFactory {
         let stored = try #require(try fixture.stored("amy"))
         #expect(stored.organization.value == "acme")
         #expect(stored.role == .admin)
-        #expect(!stored.passwordHash.contains("pw"))
+        #expect(!stored.passwordHash.contains("correct horse"))
     }
 
     @Test func confirmEnrollment_wrongCode_leavesStateAsItWas() throws {

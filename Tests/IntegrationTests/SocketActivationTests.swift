@@ -7,20 +7,19 @@ import Testing
 @Suite struct SocketActivationTests {
     @Test func daemon_servesTheInheritedSocket() throws {
         let daemon = try DaemonProcess()
-        let activator = Process()
-        activator.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
-        activator.arguments = [
-            "-l", daemon.socketPath,
+        // Not Foundation's Process: it takes the exec into twofactord for an exit, then blocks in
+        // waitpid and stops reaping every other child of the test process.
+        let activator = try spawn([
+            "/usr/bin/systemd-socket-activate", "-l", daemon.socketPath,
             Binaries.url("twofactord").path,
             "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10",
             // Never bound: the inherited socket wins.
             "--socket", daemon.directory.appendingPathComponent("unused").path,
-        ]
-        activator.standardError = FileHandle.nullDevice
-        try activator.run()
+        ])
         defer {
-            kill(activator.processIdentifier, SIGTERM)
-            activator.waitUntilExit()
+            kill(activator, SIGTERM)
+            var status: Int32 = 0
+            waitpid(activator, &status, 0)
         }
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: daemon.socketPath), Date() < deadline { usleep(20_000) }
@@ -30,4 +29,19 @@ import Testing
         #expect(try daemon.login("alice", password: "pw").status == 0)
         #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("unused").path))
     }
+}
+
+/// Starts `arguments[0]` with posix_spawn, its output discarded; the caller waits for it.
+private func spawn(_ arguments: [String]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let result = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
+    guard result == 0 else { throw Failure("posix_spawn \(arguments[0]): \(String(cString: strerror(result)))") }
+    return pid
 }
