@@ -70,11 +70,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "twofactor",
-            dependencies: ["Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "twofactorctl",
-            dependencies: ["Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
@@ -93,7 +97,8 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),

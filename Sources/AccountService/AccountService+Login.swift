@@ -32,7 +32,12 @@ extension AccountService {
 
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
-            return try deny(account?.name, user: user, now: now, reason: passwordMatches ? "wrong code" : "wrong password or unknown user")
+            return try deny(
+                account?.name,
+                user: user,
+                now: now,
+                reason: passwordMatches ? "wrong code" : "wrong password or unknown user"
+            )
         case .locked(let wait):
             return .locked(retryAfter: wait)
         case .succeed:
@@ -77,7 +82,11 @@ extension AccountService {
         return .ok
     }
 
-    private func offerEnrollment(_ account: Account, existing: PendingEnrollment?, now: UnixTime) throws(ServiceError) -> LoginResult {
+    private func offerEnrollment(
+        _ account: Account,
+        existing: PendingEnrollment?,
+        now: UnixTime
+    ) throws(ServiceError) -> LoginResult {
         if let existing {
             logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
             return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
@@ -107,7 +116,8 @@ extension AccountService {
             return try deny(account.name, user: account.name.value, now: now, reason: "wrong enrollment code")
         }
         do {
-            try store.update(account.name) { stored in try Self.finishEnrollment(&stored, pending, step: step, now: now) }
+            try store.update(account.name) { stored in try Self.finishEnrollment(&stored, pending, step: step, now: now)
+            }
         } catch .rejected {
             return try deny(account.name, user: account.name.value, now: now, reason: "enrollment code refused")
         } catch {
@@ -120,7 +130,12 @@ extension AccountService {
     }
 
     /// Counts the failure (for an unknown user too, so that both cost one commit) and denies.
-    private func deny(_ name: AccountName?, user: String, now: UnixTime, reason: String) throws(ServiceError) -> LoginResult {
+    private func deny(
+        _ name: AccountName?,
+        user: String,
+        now: UnixTime,
+        reason: String
+    ) throws(ServiceError) -> LoginResult {
         do {
             try store.recordFailure(for: name, at: now)
         } catch .notFound {

@@ -137,7 +137,9 @@ public final class AccountService: Sendable {
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
         try storing { () throws(AccountStoreError) in
-            try store.update(accountName) { account in try Self.finishEnrollment(&account, pending, step: step, now: now) }
+            try store.update(accountName) { account in
+                try Self.finishEnrollment(&account, pending, step: step, now: now)
+            }
         }
         logger.notice("two-factor enrolled", metadata: ["user": "\(accountName)"])
     }
@@ -160,7 +162,12 @@ public final class AccountService: Sendable {
 
     /// Moves a pending enrollment into place. Runs inside the store's write transaction, so it
     /// re-checks what was read before: a concurrent change makes it refuse instead of overwrite.
-    static func finishEnrollment(_ account: inout Account, _ pending: PendingEnrollment, step: UInt64, now: UnixTime) throws {
+    static func finishEnrollment(
+        _ account: inout Account,
+        _ pending: PendingEnrollment,
+        step: UInt64,
+        now: UnixTime
+    ) throws {
         guard account.pendingEnrollment == pending else {
             throw ServiceError(.noEnrollmentInProgress, "the enrollment changed meanwhile: start again")
         }

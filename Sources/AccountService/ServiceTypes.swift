@@ -70,7 +70,8 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .alreadyExists: ServiceError(.accountExists, error.description)
         case .rejected(let inner as ServiceError): inner
         case .rejected(let inner): ServiceError(.invalidArgument, "\(inner)")
-        case .unsupportedSchemaVersion, .corruptRecord, .storageFailure: ServiceError(.storageFailure, error.description)
+        case .unsupportedSchemaVersion, .corruptRecord, .storageFailure:
+            ServiceError(.storageFailure, error.description)
         }
     }
 }

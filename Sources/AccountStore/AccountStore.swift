@@ -9,7 +9,11 @@ public protocol AccountStore: Sendable {
     func account(named name: AccountName) throws(AccountStoreError) -> Account?
 
     /// Up to `limit` accounts in name order, starting after `after`, optionally of one organization.
-    func accounts(in organization: OrganizationName?, after: AccountName?, limit: Int) throws(AccountStoreError) -> [Account]
+    func accounts(
+        in organization: OrganizationName?,
+        after: AccountName?,
+        limit: Int
+    ) throws(AccountStoreError) -> [Account]
 
     /// Adds a new account. Throws `.alreadyExists` when the name is taken.
     func create(_ account: Account) throws(AccountStoreError)
@@ -27,7 +31,11 @@ public protocol AccountStore: Sendable {
     /// step if it is later than the one recorded, and resets the failure count. Returns `.replayed`
     /// and changes nothing when `step` is not later. When this returns `.accepted` the step is
     /// durable, so the caller may answer `ok`.
-    func recordAcceptedStep(_ step: UInt64, for name: AccountName, at time: UnixTime) throws(AccountStoreError) -> StepAcceptance
+    func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance
 
     /// Counts a failed login. `name` nil means an unknown user: the store still commits a write
     /// (a global counter), so that an unknown user costs what a known one does.

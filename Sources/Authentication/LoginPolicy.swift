@@ -43,7 +43,8 @@ public enum LoginPolicy {
     }
 
     /// Decides a login once the password has been checked (against a dummy hash for an unknown user).
-    public static func decide(account: Account?, passwordMatches: Bool, code: CodeInput, now: UnixTime) -> LoginDecision {
+    public static func decide(account: Account?, passwordMatches: Bool, code: CodeInput, now: UnixTime) -> LoginDecision
+    {
         guard let account, passwordMatches else { return .deny }
         switch account.twoFactor {
         case .off:

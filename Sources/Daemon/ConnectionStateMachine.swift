@@ -57,7 +57,9 @@ struct ConnectionStateMachine {
         case (.ready, .request(let id, .hello)):
             return closing(id: id, code: .unknownMessageType, "Hello was already sent on this connection")
         case (.ready, .request(let id, let request)):
-            guard !draining else { return closing(id: id, code: .busy, "the daemon is shutting down: try again shortly") }
+            guard !draining else {
+                return closing(id: id, code: .busy, "the daemon is shutting down: try again shortly")
+            }
             if !inFlight {
                 inFlight = true
                 return .dispatch(id: id, request)

@@ -16,12 +16,18 @@ public final class DaemonServer: Service {
 
     public init(configuration: DaemonConfiguration, service: AccountService, logger: Logger) {
         self.configuration = configuration
-        self.dispatcher = Dispatcher(service: service, operators: OperatorPolicy(groupName: configuration.operatorGroup))
+        self.dispatcher = Dispatcher(
+            service: service,
+            operators: OperatorPolicy(groupName: configuration.operatorGroup)
+        )
         self.logger = logger
     }
 
     public func run() async throws {
-        let workers = WorkerPool(threads: configuration.workerThreads, maximumQueued: configuration.maximumQueuedRequests)
+        let workers = WorkerPool(
+            threads: configuration.workerThreads,
+            maximumQueued: configuration.maximumQueuedRequests
+        )
         let serverChannel = try await bind(workers: workers)
         logger.notice("listening", metadata: ["socket": "\(describe(configuration.listener))"])
 

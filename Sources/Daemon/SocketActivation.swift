@@ -42,7 +42,9 @@ enum SocketPath {
             }
         }
         if isServed(path) {
-            throw Problem(description: "another twofactord is already listening on '\(path)': stop it or choose another --socket")
+            throw Problem(
+                description: "another twofactord is already listening on '\(path)': stop it or choose another --socket"
+            )
         }
     }
 

@@ -66,7 +66,9 @@ public struct OTPAuthURI: Sendable, Hashable {
                 }
                 parameters.algorithm = algorithm
             case "digits":
-                guard let digits = Int(value), (6...8).contains(digits) else { throw .digitsOutOfRange(Int(value) ?? 0) }
+                guard let digits = Int(value), (6...8).contains(digits) else {
+                    throw .digitsOutOfRange(Int(value) ?? 0)
+                }
                 parameters.digits = digits
             case "period":
                 guard let period = Int(value), period >= 1 else { throw .periodOutOfRange(Int(value) ?? 0) }

@@ -42,9 +42,12 @@ public enum HMAC {
                 output.withUnsafeMutableBytes { outputBuffer in
                     COpenSSL.HMAC(
                         algorithm.evp,
-                        keyBuffer.baseAddress, Int32(keyBuffer.count),
-                        messageBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), messageBuffer.count,
-                        outputBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &length
+                        keyBuffer.baseAddress,
+                        Int32(keyBuffer.count),
+                        messageBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        messageBuffer.count,
+                        outputBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        &length
                     )
                 }
             }

@@ -56,10 +56,16 @@ public enum Scrypt {
             saltBytes.withUnsafeBytes { saltBuffer in
                 key.withUnsafeMutableBytes { keyBuffer in
                     EVP_PBE_scrypt(
-                        passwordBuffer.baseAddress?.assumingMemoryBound(to: CChar.self), passwordBuffer.count,
-                        saltBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), saltBuffer.count,
-                        n, UInt64(r), UInt64(p), maxMemory,
-                        keyBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), keyBuffer.count
+                        passwordBuffer.baseAddress?.assumingMemoryBound(to: CChar.self),
+                        passwordBuffer.count,
+                        saltBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        saltBuffer.count,
+                        n,
+                        UInt64(r),
+                        UInt64(p),
+                        maxMemory,
+                        keyBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        keyBuffer.count
                     )
                 }
             }

@@ -19,7 +19,9 @@ struct PHCString: Hashable {
     /// Errors name the part that is wrong, never the hash.
     init(parsing text: String) throws(PasswordHashError) {
         let fields = text.split(separator: "$", omittingEmptySubsequences: false)
-        guard fields.count == 5, fields[0].isEmpty else { throw .malformed("it does not have the form $id$params$salt$hash") }
+        guard fields.count == 5, fields[0].isEmpty else {
+            throw .malformed("it does not have the form $id$params$salt$hash")
+        }
         guard fields[1] == "scrypt" else { throw .unsupportedAlgorithm }
         var logN: UInt8?
         var r: UInt32?
@@ -37,7 +39,9 @@ struct PHCString: Hashable {
         guard let logN, let r, let p else { throw .malformed("ln, r and p are required") }
         let cost = ScryptCost(logN: logN, r: r, p: p)
         guard cost.isAcceptable else { throw .malformed("the parameters \(cost) are out of range") }
-        guard let salt = Base64.decode(fields[3]), salt.count >= 8 else { throw .malformed("the salt is not valid base64 of 8 bytes or more") }
+        guard let salt = Base64.decode(fields[3]), salt.count >= 8 else {
+            throw .malformed("the salt is not valid base64 of 8 bytes or more")
+        }
         guard let hash = Base64.decode(fields[4]), (16...64).contains(hash.count) else {
             throw .malformed("the hash is not valid base64 of 16 to 64 bytes")
         }

@@ -67,7 +67,14 @@ public struct PasswordHasher: Sendable {
         length: Int
     ) throws(PasswordHashError) -> [UInt8] {
         do {
-            return try Scrypt.deriveKey(password: password, salt: salt, logN: cost.logN, r: cost.r, p: cost.p, length: length)
+            return try Scrypt.deriveKey(
+                password: password,
+                salt: salt,
+                logN: cost.logN,
+                r: cost.r,
+                p: cost.p,
+                length: length
+            )
         } catch {
             throw .cryptoFailure(error.description)
         }

@@ -23,7 +23,8 @@ public struct ScryptCost: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether these parameters are sane enough to run.
     var isAcceptable: Bool {
-        (1...22).contains(logN) && (1...32).contains(r) && (1...16).contains(p) && memoryBytes <= Self.maximumMemoryBytes
+        (1...22).contains(logN) && (1...32).contains(r) && (1...16).contains(p)
+            && memoryBytes <= Self.maximumMemoryBytes
     }
 
     public var description: String { "ln=\(logN),r=\(r),p=\(p)" }

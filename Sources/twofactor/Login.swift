@@ -62,14 +62,18 @@ struct Login: ParsableCommand {
         case .error(_, let message):
             throw finish(.daemonUnavailable, message)
         default:
-            throw finish(.daemonUnavailable, "the daemon sent an unexpected answer: are client and daemon the same version?")
+            throw finish(
+                .daemonUnavailable,
+                "the daemon sent an unexpected answer: are client and daemon the same version?"
+            )
         }
     }
 
     private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws -> Response {
         do {
             return try connection.send(
-                .login(user: user, password: password, codeKind: code == nil ? .none : .totp, code: code ?? ""))
+                .login(user: user, password: password, codeKind: code == nil ? .none : .totp, code: code ?? "")
+            )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
         }

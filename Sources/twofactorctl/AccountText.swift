@@ -62,11 +62,15 @@ enum AccountText {
         ]
         if info.digits > 0 {
             members.append(
-                ("totp", .object([
-                    ("algorithm", .string(algorithm(info.algorithm))),
-                    ("digits", .number(Int64(info.digits))),
-                    ("period", .number(Int64(info.period))),
-                ])))
+                (
+                    "totp",
+                    .object([
+                        ("algorithm", .string(algorithm(info.algorithm))),
+                        ("digits", .number(Int64(info.digits))),
+                        ("period", .number(Int64(info.period))),
+                    ])
+                )
+            )
         }
         members += [
             ("failureCount", .number(Int64(info.failureCount))),

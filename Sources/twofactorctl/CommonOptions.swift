@@ -44,14 +44,19 @@ struct CommonOptions: ParsableArguments {
     }
 
     func unexpected(_ response: Response) -> ExitCode {
-        fail("the daemon sent an unexpected answer (\(response)): are client and daemon the same version?",
-            code: "protocolViolation", exitCode: 3)
+        fail(
+            "the daemon sent an unexpected answer (\(response)): are client and daemon the same version?",
+            code: "protocolViolation",
+            exitCode: 3
+        )
     }
 
     /// Reports a failure in the chosen output format and returns the exit code to throw.
     func fail(_ message: String, code: String, exitCode: Int32) -> ExitCode {
         if json {
-            print(JSONValue.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]).text)
+            print(
+                JSONValue.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]).text
+            )
         } else {
             printError(message)
         }

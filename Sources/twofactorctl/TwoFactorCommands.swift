@@ -31,11 +31,15 @@ struct TwoFactorEnroll: ParsableCommand {
 
     func run() throws {
         if let code = confirm {
-            try options.expectDone(.enrollConfirm(user: name, code: code), success: "Two-factor authentication is on for '\(name)'.")
+            try options.expectDone(
+                .enrollConfirm(user: name, code: code),
+                success: "Two-factor authentication is on for '\(name)'."
+            )
             return
         }
         let response = try options.send(
-            .enrollBegin(user: name, algorithm: algorithm.wire, digits: digits, period: period))
+            .enrollBegin(user: name, algorithm: algorithm.wire, digits: digits, period: period)
+        )
         guard case .enrollmentStarted(let uri, let expiresAt) = response else { throw options.unexpected(response) }
         if begin {
             if options.json {
@@ -54,7 +58,10 @@ struct TwoFactorEnroll: ParsableCommand {
             printError("no code given: two-factor authentication stays as it was")
             throw ExitCode(1)
         }
-        try options.expectDone(.enrollConfirm(user: name, code: code), success: "Two-factor authentication is on for '\(name)'.")
+        try options.expectDone(
+            .enrollConfirm(user: name, code: code),
+            success: "Two-factor authentication is on for '\(name)'."
+        )
     }
 }
 
@@ -75,12 +82,18 @@ enum AlgorithmArgument: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct TwoFactorDisable: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "disable", abstract: "Turn two-factor authentication off.")
+    static let configuration = CommandConfiguration(
+        commandName: "disable",
+        abstract: "Turn two-factor authentication off."
+    )
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The account's login name.") var name: String
 
     func run() throws {
-        try options.expectDone(.twoFactorDisable(user: name), success: "Two-factor authentication is off for '\(name)'.")
+        try options.expectDone(
+            .twoFactorDisable(user: name),
+            success: "Two-factor authentication is off for '\(name)'."
+        )
     }
 }

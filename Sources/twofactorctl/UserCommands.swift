@@ -17,12 +17,18 @@ struct UserAdd: ParsableCommand {
     func run() throws {
         let password = try readNewPassword(fromStandardInput: passwordStdin)
         let request = Request.userAdd(
-            user: name, organization: org, role: role.wire, requireTwoFactor: requireTwoFactor, password: password)
+            user: name,
+            organization: org,
+            role: role.wire,
+            requireTwoFactor: requireTwoFactor,
+            password: password
+        )
         try options.expectDone(
             request,
             success: requireTwoFactor
                 ? "Created '\(name)'; two-factor enrollment happens at the first login."
-                : "Created '\(name)'.")
+                : "Created '\(name)'."
+        )
     }
 }
 
@@ -41,7 +47,10 @@ struct UserPasswd: ParsableCommand {
 
     func run() throws {
         let password = try readNewPassword(fromStandardInput: passwordStdin)
-        try options.expectDone(.userSetPassword(user: name, password: password), success: "Password of '\(name)' changed.")
+        try options.expectDone(
+            .userSetPassword(user: name, password: password),
+            success: "Password of '\(name)' changed."
+        )
     }
 }
 

@@ -23,7 +23,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The Unix socket to listen on.", valueName: "path"))
     var socket: String = "/run/twofactord/socket"
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The directory holding the LMDB files.", valueName: "dir"))
+    @Option(
+        name: .customLong("state-dir"),
+        help: ArgumentHelp("The directory holding the LMDB files.", valueName: "dir")
+    )
     var stateDirectory: String = "/var/lib/twofactord"
 
     @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
@@ -35,7 +38,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
     @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes (r=8, p=1).")
     var scryptLogN: UInt8 = ScryptCost.owasp.logN
 
-    @Option(name: .long, help: "Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost.")
+    @Option(
+        name: .long,
+        help: "Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost."
+    )
     var workers: Int = 2
 
     @Option(name: .long, help: "The issuer shown in authenticator apps.")
@@ -45,10 +51,14 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode takes an octal mode such as 0660") }
+        guard UInt32(socketMode, radix: 8) != nil else {
+            throw ValidationError("--socket-mode takes an octal mode such as 0660")
+        }
         guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be 10 to 22") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
     }
 
     func run() async throws {
@@ -77,7 +87,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
         do {
             store = try LMDBAccountStore(directory: stateDirectory)
         } catch {
-            logger.critical("cannot open the state directory", metadata: ["dir": "\(stateDirectory)", "error": "\(error)"])
+            logger.critical(
+                "cannot open the state directory",
+                metadata: ["dir": "\(stateDirectory)", "error": "\(error)"]
+            )
             throw ExitCode(1)
         }
         let service = AccountService(

@@ -20,17 +20,40 @@ enum AccountServiceFactory {
     @Test func addAccount_rejectsDuplicatesAndBadNames() throws {
         let fixture = try Fixture()
         _ = try fixture.service.addAccount(
-            name: "amy", organization: "acme", role: .admin, requireTwoFactor: false, password: Array("correct horse".utf8))
+            name: "amy",
+            organization: "acme",
+            role: .admin,
+            requireTwoFactor: false,
+            password: Array("correct horse".utf8)
+        )
         #expect(throws: ServiceError.self) {
-            try fixture.service.addAccount(name: "amy", organization: nil, role: .agent, requireTwoFactor: false, password: Array("x".utf8))
+            try fixture.service.addAccount(
+                name: "amy",
+                organization: nil,
+                role: .agent,
+                requireTwoFactor: false,
+                password: Array("x".utf8)
+            )
         }
         for bad in ["", "-rf", "a b", String(repeating: "x", count: 65)] {
             #expect(throws: ServiceError.self) {
-                try fixture.service.addAccount(name: bad, organization: nil, role: .agent, requireTwoFactor: false, password: Array("x".utf8))
+                try fixture.service.addAccount(
+                    name: bad,
+                    organization: nil,
+                    role: .agent,
+                    requireTwoFactor: false,
+                    password: Array("x".utf8)
+                )
             }
         }
         #expect(throws: ServiceError.self) {
-            try fixture.service.addAccount(name: "nul", organization: nil, role: .agent, requireTwoFactor: false, password: [0x61, 0, 0x62])
+            try fixture.service.addAccount(
+                name: "nul",
+                organization: nil,
+                role: .agent,
+                requireTwoFactor: false,
+                password: [0x61, 0, 0x62]
+            )
         }
         let stored = try #require(try fixture.stored("amy"))
         #expect(stored.organization.value == "acme")
@@ -40,7 +63,13 @@ enum AccountServiceFactory {
 
     @Test func confirmEnrollment_wrongCode_leavesStateAsItWas() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "ben", organization: nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
+        _ = try fixture.service.addAccount(
+            name: "ben",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pw".utf8)
+        )
         let offer = try fixture.service.beginEnrollment(name: "ben", parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         let wrong = try oathtool(secret, at: fixture.clock.now + 120)
@@ -57,7 +86,13 @@ enum AccountServiceFactory {
 
     @Test func confirmEnrollment_afterExpiry_isRefused() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "cat", organization: nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
+        _ = try fixture.service.addAccount(
+            name: "cat",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pw".utf8)
+        )
         let offer = try fixture.service.beginEnrollment(name: "cat", parameters: .standard)
         fixture.clock.advance(by: 601)
         let code = try oathtool(try OTPAuthURI(parsing: offer.otpauthURI).secret, at: fixture.clock.now)
@@ -71,7 +106,13 @@ enum AccountServiceFactory {
 
     @Test func beginEnrollment_honoursParameters_inTheURI() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "dee", organization: nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
+        _ = try fixture.service.addAccount(
+            name: "dee",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pw".utf8)
+        )
         let parameters = TOTPParameters(algorithm: .sha256, digits: 8, period: 60)
         let offer = try fixture.service.beginEnrollment(name: "dee", parameters: parameters)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)
@@ -79,7 +120,10 @@ enum AccountServiceFactory {
         #expect(uri.secret.count == 32)
         #expect(uri.issuer == "twofactord")
         #expect(uri.account == "dee")
-        try fixture.service.confirmEnrollment(name: "dee", code: try oathtool(uri.secret, at: fixture.clock.now, period: 60, digits: 8, algorithm: "sha256"))
+        try fixture.service.confirmEnrollment(
+            name: "dee",
+            code: try oathtool(uri.secret, at: fixture.clock.now, period: 60, digits: 8, algorithm: "sha256")
+        )
         #expect(try fixture.stored("dee")?.totp?.parameters == parameters)
     }
 
@@ -94,7 +138,13 @@ enum AccountServiceFactory {
     @Test func accounts_pageInNameOrder() throws {
         let fixture = try Fixture()
         for name in ["u3", "u1", "u5", "u2", "u4"] {
-            _ = try fixture.service.addAccount(name: name, organization: name == "u4" ? "other" : nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
+            _ = try fixture.service.addAccount(
+                name: name,
+                organization: name == "u4" ? "other" : nil,
+                role: .agent,
+                requireTwoFactor: false,
+                password: Array("pw".utf8)
+            )
         }
         let first = try fixture.service.accounts(organization: nil, after: nil, limit: 2)
         #expect(first.accounts.map(\.name.value) == ["u1", "u2"])
@@ -103,7 +153,11 @@ enum AccountServiceFactory {
         let last = try fixture.service.accounts(organization: nil, after: second.next?.value, limit: 2)
         #expect(last.accounts.map(\.name.value) == ["u5"])
         #expect(last.next == nil)
-        #expect(try fixture.service.accounts(organization: "other", after: nil, limit: 10).accounts.map(\.name.value) == ["u4"])
+        #expect(
+            try fixture.service.accounts(organization: "other", after: nil, limit: 10).accounts.map(\.name.value) == [
+                "u4"
+            ]
+        )
     }
 
     @Test func removeAccount_unknown_saysSo() throws {

@@ -7,7 +7,13 @@ import Testing
 @Suite struct LoginTests {
     @Test func login_off_passwordAlone_isOk() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "ann", organization: nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
+        _ = try fixture.service.addAccount(
+            name: "ann",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pw".utf8)
+        )
         #expect(try fixture.service.login(user: "ann", password: Array("pw".utf8), code: .none) == .ok)
         #expect(try fixture.service.login(user: "ann", password: Array("pW".utf8), code: .none) == .denied)
     }
@@ -69,24 +75,41 @@ import Testing
 
     @Test func login_afterFreeFailures_isLockedWithoutCheckingPassword_untilDelayPasses() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "gus", organization: nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
+        _ = try fixture.service.addAccount(
+            name: "gus",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pw".utf8)
+        )
         for _ in 0..<ThrottlePolicy.standard.freeFailures {
             #expect(try fixture.service.login(user: "gus", password: Array("x".utf8), code: .none) == .denied)
         }
-        #expect(try fixture.service.login(user: "gus", password: Array("pw".utf8), code: .none) == .locked(retryAfter: 30))
+        #expect(
+            try fixture.service.login(user: "gus", password: Array("pw".utf8), code: .none) == .locked(retryAfter: 30)
+        )
         fixture.clock.advance(by: 30)
         #expect(try fixture.service.login(user: "gus", password: Array("pw".utf8), code: .none) == .ok)
     }
 
     @Test func login_pending_enrollsWithFirstCode() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(name: "hal", organization: nil, role: .agent, requireTwoFactor: true, password: Array("pw".utf8))
-        guard case .enroll(let uri) = try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none) else {
+        _ = try fixture.service.addAccount(
+            name: "hal",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: true,
+            password: Array("pw".utf8)
+        )
+        guard case .enroll(let uri) = try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none)
+        else {
             Issue.record("a pending account must be asked to enroll")
             return
         }
         // Asking again shows the same secret while the enrollment lives.
-        #expect(try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none) == .enroll(otpauthURI: uri))
+        #expect(
+            try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none) == .enroll(otpauthURI: uri)
+        )
         let secret = try #require(try fixture.stored("hal")?.pendingEnrollment?.credential.secret)
 
         let wrong = try oathtool(secret, at: fixture.clock.now + 3600)
@@ -103,8 +126,18 @@ import Testing
 
     @Test func login_upgradesHashMadeWithOldCost() throws {
         let old = try Fixture(cost: ScryptCost(logN: 10, r: 8, p: 1))
-        _ = try old.service.addAccount(name: "ida", organization: nil, role: .agent, requireTwoFactor: false, password: Array("pw".utf8))
-        let upgraded = AccountServiceFactory.service(store: old.store, cost: ScryptCost(logN: 11, r: 8, p: 1), clock: old.clock)
+        _ = try old.service.addAccount(
+            name: "ida",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pw".utf8)
+        )
+        let upgraded = AccountServiceFactory.service(
+            store: old.store,
+            cost: ScryptCost(logN: 11, r: 8, p: 1),
+            clock: old.clock
+        )
         #expect(try upgraded.login(user: "ida", password: Array("pw".utf8), code: .none) == .ok)
         let hash = try #require(try old.stored("ida")?.passwordHash)
         #expect(hash.hasPrefix("$scrypt$ln=11,r=8,p=1$"))

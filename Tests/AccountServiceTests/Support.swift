@@ -41,7 +41,13 @@ struct Fixture {
 
     /// Adds `name` and enrolls it; returns its secret. The confirming code's step is the clock's.
     func enrolled(_ name: String, password: String = "pw") throws -> [UInt8] {
-        _ = try service.addAccount(name: name, organization: nil, role: .agent, requireTwoFactor: false, password: Array(password.utf8))
+        _ = try service.addAccount(
+            name: name,
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array(password.utf8)
+        )
         let offer = try service.beginEnrollment(name: name, parameters: .standard)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)
         try service.confirmEnrollment(name: name, code: try oathtool(uri.secret, at: clock.now))
@@ -50,10 +56,17 @@ struct Fixture {
 }
 
 /// The TOTP code from oathtool(1), an implementation independent of ours.
-func oathtool(_ secret: [UInt8], at time: Int64, period: Int = 30, digits: Int = 6, algorithm: String = "sha1") throws -> String {
+func oathtool(
+    _ secret: [UInt8],
+    at time: Int64,
+    period: Int = 30,
+    digits: Int = 6,
+    algorithm: String = "sha1"
+) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
-    let hex = secret.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    let hex = secret.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        .joined()
     process.arguments = ["--totp=\(algorithm)", "-d", "\(digits)", "-s", "\(period)s", "-N", "@\(time)", hex]
     let output = Pipe()
     process.standardOutput = output

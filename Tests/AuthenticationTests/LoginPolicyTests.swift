@@ -27,28 +27,49 @@ private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil)
 
     @Test(arguments: [TwoFactorState.off, .pending, .on(.self), .on(.enforced)])
     func decide_wrongPassword_isDeniedInEveryState(state: TwoFactorState) throws {
-        let decision = LoginPolicy.decide(account: try account(state), passwordMatches: false, code: .totp("123456"), now: now)
+        let decision = LoginPolicy.decide(
+            account: try account(state),
+            passwordMatches: false,
+            code: .totp("123456"),
+            now: now
+        )
         #expect(decision == .deny)
     }
 
     @Test func decide_off_succeedsOnPasswordAlone() throws {
-        #expect(LoginPolicy.decide(account: try account(.off), passwordMatches: true, code: .none, now: now) == .succeed)
+        #expect(
+            LoginPolicy.decide(account: try account(.off), passwordMatches: true, code: .none, now: now) == .succeed
+        )
     }
 
     @Test(arguments: [EnabledBy.`self`, .enforced])
     func decide_on_withoutCode_asksForCode(enabledBy: EnabledBy) throws {
-        let decision = LoginPolicy.decide(account: try account(.on(enabledBy)), passwordMatches: true, code: .none, now: now)
+        let decision = LoginPolicy.decide(
+            account: try account(.on(enabledBy)),
+            passwordMatches: true,
+            code: .none,
+            now: now
+        )
         #expect(decision == .askForCode)
     }
 
     @Test func decide_on_withCode_verifiesAgainstEnrolledCredential() throws {
-        let decision = LoginPolicy.decide(account: try account(.on(.self)), passwordMatches: true, code: .totp("123456"), now: now)
+        let decision = LoginPolicy.decide(
+            account: try account(.on(.self)),
+            passwordMatches: true,
+            code: .totp("123456"),
+            now: now
+        )
         #expect(decision == .verifyCode("123456", credential))
     }
 
     @Test func decide_on_withRecoveryCode_isDeniedUntilRecoveryCodesExist() throws {
         let decision = LoginPolicy.decide(
-            account: try account(.on(.self)), passwordMatches: true, code: .recovery("abcd-efgh"), now: now)
+            account: try account(.on(.self)),
+            passwordMatches: true,
+            code: .recovery("abcd-efgh"),
+            now: now
+        )
         #expect(decision == .deny)
     }
 
@@ -65,27 +86,45 @@ private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil)
 
     @Test func decide_pending_reusesLiveEnrollment() throws {
         let live = PendingEnrollment(credential: credential, expiresAt: now + 60)
-        let decision = LoginPolicy.decide(account: try account(.pending, pending: live), passwordMatches: true, code: .none, now: now)
+        let decision = LoginPolicy.decide(
+            account: try account(.pending, pending: live),
+            passwordMatches: true,
+            code: .none,
+            now: now
+        )
         #expect(decision == .startEnrollment(existing: live))
     }
 
     @Test func decide_pending_withCode_finishesLiveEnrollment() throws {
         let live = PendingEnrollment(credential: credential, expiresAt: now + 60)
         let decision = LoginPolicy.decide(
-            account: try account(.pending, pending: live), passwordMatches: true, code: .totp("654321"), now: now)
+            account: try account(.pending, pending: live),
+            passwordMatches: true,
+            code: .totp("654321"),
+            now: now
+        )
         #expect(decision == .finishEnrollment("654321", live))
     }
 
     @Test func decide_pending_withCodeForExpiredEnrollment_startsAnew() throws {
         let expired = PendingEnrollment(credential: credential, expiresAt: now)
         let decision = LoginPolicy.decide(
-            account: try account(.pending, pending: expired), passwordMatches: true, code: .totp("654321"), now: now)
+            account: try account(.pending, pending: expired),
+            passwordMatches: true,
+            code: .totp("654321"),
+            now: now
+        )
         #expect(decision == .startEnrollment(existing: nil))
     }
 
     @Test func decide_off_ignoresPendingEnrollmentStartedByAnOperator() throws {
         let live = PendingEnrollment(credential: credential, expiresAt: now + 60)
-        let decision = LoginPolicy.decide(account: try account(.off, pending: live), passwordMatches: true, code: .none, now: now)
+        let decision = LoginPolicy.decide(
+            account: try account(.off, pending: live),
+            passwordMatches: true,
+            code: .none,
+            now: now
+        )
         #expect(decision == .succeed)
     }
 }

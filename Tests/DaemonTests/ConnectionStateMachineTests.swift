@@ -14,17 +14,26 @@ import Wire
 
     @Test func hello_negotiatesVersionOne() {
         var machine = ConnectionStateMachine()
-        #expect(machine.received(.request(id: 9, .hello(minVersion: 1, maxVersion: 5))) == .respond(id: 9, .helloReply(version: 1)))
+        #expect(
+            machine.received(.request(id: 9, .hello(minVersion: 1, maxVersion: 5)))
+                == .respond(id: 9, .helloReply(version: 1))
+        )
     }
 
     @Test func hello_withoutCommonVersion_closes() {
         var machine = ConnectionStateMachine()
-        guard case .respondAndClose(9, .error(.unsupportedVersion, _)) = machine.received(.request(id: 9, .hello(minVersion: 2, maxVersion: 3)))
+        guard
+            case .respondAndClose(9, .error(.unsupportedVersion, _)) = machine.received(
+                .request(id: 9, .hello(minVersion: 2, maxVersion: 3))
+            )
         else {
             Issue.record("expected unsupportedVersion and close")
             return
         }
-        #expect(machine.received(.request(id: 10, .hello(minVersion: 1, maxVersion: 1))) == .none, "nothing after close")
+        #expect(
+            machine.received(.request(id: 10, .hello(minVersion: 1, maxVersion: 1))) == .none,
+            "nothing after close"
+        )
     }
 
     @Test func requestBeforeHello_isRefusedAndCloses() {
@@ -37,7 +46,10 @@ import Wire
 
     @Test func secondHello_closes() {
         var machine = ready()
-        guard case .respondAndClose(2, .error(.unknownMessageType, _)) = machine.received(.request(id: 2, .hello(minVersion: 1, maxVersion: 1)))
+        guard
+            case .respondAndClose(2, .error(.unknownMessageType, _)) = machine.received(
+                .request(id: 2, .hello(minVersion: 1, maxVersion: 1))
+            )
         else {
             Issue.record("expected unknownMessageType and close, as docs/protocol.md says")
             return
@@ -69,7 +81,8 @@ import Wire
     @Test func malformedFrame_answersWithItsCodeAndCloses() {
         var machine = ready()
         let error = WireError(code: .unknownMessageType, message: "unknown message type 0x7e")
-        guard case .respondAndClose(7, .error(.unknownMessageType, _)) = machine.received(.malformed(id: 7, error)) else {
+        guard case .respondAndClose(7, .error(.unknownMessageType, _)) = machine.received(.malformed(id: 7, error))
+        else {
             Issue.record("expected the decoder's code and close")
             return
         }

@@ -88,7 +88,9 @@ import Testing
         try daemon.start()
         let added = try daemon.ctl(["user", "add", "erin", "--require-2fa", "--password-stdin"], input: "pw-erin\n")
         #expect(added.status == 0, "\(added.standardError)")
-        #expect(try daemon.ctl(["user", "show", "erin", "--json"]).standardOutput.contains("\"twoFactor\":\"pending\""))
+        #expect(
+            try daemon.ctl(["user", "show", "erin", "--json"]).standardOutput.contains("\"twoFactor\":\"pending\"")
+        )
 
         let login = try runInteractive(
             Binaries.url("twofactor"),

@@ -111,7 +111,8 @@ import Wire
         try daemon.start()
         let second = try run(
             Binaries.url("twofactord"),
-            ["--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory + "-other"])
+            ["--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory + "-other"]
+        )
         #expect(second.status != 0)
         #expect(second.standardError.contains("already listening"))
         #expect(RawSocket.canConnect(daemon.socketPath), "the first daemon still serves")
@@ -120,7 +121,10 @@ import Wire
     private func withTrailingByte(_ frame: [UInt8]) -> [UInt8] {
         var bytes = frame
         let length = (UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])) + 1
-        bytes.replaceSubrange(0..<4, with: [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
+        bytes.replaceSubrange(
+            0..<4,
+            with: [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        )
         bytes.append(0)
         return bytes
     }

@@ -15,14 +15,21 @@ import Testing
     }
 
     @Test func build_defaults_areLeftOut() throws {
-        let uri = OTPAuthURI(issuer: "Example", account: "alice@google.com", secret: try Base32.decode("JBSWY3DPEHPK3PXP"))
+        let uri = OTPAuthURI(
+            issuer: "Example",
+            account: "alice@google.com",
+            secret: try Base32.decode("JBSWY3DPEHPK3PXP")
+        )
         #expect(uri.uriString == example)
     }
 
     @Test func build_nonDefaults_areWrittenUppercaseAndRoundTrip() throws {
         let parameters = TOTPParameters(algorithm: .sha512, digits: 8, period: 60)
         let uri = OTPAuthURI(issuer: "ACME Co", account: "bob smith", secret: [1, 2, 3, 4, 5], parameters: parameters)
-        #expect(uri.uriString == "otpauth://totp/ACME%20Co:bob%20smith?secret=AEBAGBAF&issuer=ACME%20Co&algorithm=SHA512&digits=8&period=60")
+        #expect(
+            uri.uriString
+                == "otpauth://totp/ACME%20Co:bob%20smith?secret=AEBAGBAF&issuer=ACME%20Co&algorithm=SHA512&digits=8&period=60"
+        )
         #expect(try OTPAuthURI(parsing: uri.uriString) == uri)
     }
 

@@ -48,14 +48,20 @@ import Testing
         var generator = SplitMix64(seed: 0x2FA_2026)
         let algorithms: [(OTPAlgorithm, String)] = [(.sha1, "sha1"), (.sha256, "sha256"), (.sha512, "sha512")]
         for round in 0..<30 {
-            let secret = (0..<Int.random(in: 10...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let secret = (0..<Int.random(in: 10...64, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             let (algorithm, name) = algorithms[round % 3]
             let digits = [6, 7, 8][Int.random(in: 0...2, using: &generator)]
             let period = [30, 60, 15, 3600][Int.random(in: 0...3, using: &generator)]
             let time = Int64.random(in: 0...4_000_000_000, using: &generator)
-            let totp = try TOTP(secret: secret, parameters: TOTPParameters(algorithm: algorithm, digits: digits, period: period))
+            let totp = try TOTP(
+                secret: secret,
+                parameters: TOTPParameters(algorithm: algorithm, digits: digits, period: period)
+            )
             let expected = try oathtool([
-                "--totp=\(name)", "--base32", "-d", "\(digits)", "-s", "\(period)s", "-N", "@\(time)", Base32.encode(secret),
+                "--totp=\(name)", "--base32", "-d", "\(digits)", "-s", "\(period)s", "-N", "@\(time)",
+                Base32.encode(secret),
             ])
             #expect(totp.code(at: time) == expected, "round \(round)")
         }

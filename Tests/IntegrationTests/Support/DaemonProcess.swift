@@ -15,9 +15,15 @@ final class DaemonProcess: @unchecked Sendable {
         directory = URL(fileURLWithPath: "/tmp/tfd-\(UUID().uuidString.prefix(8))")
         // World-searchable, so that tests running a client as another user reach the socket.
         try FileManager.default.createDirectory(
-            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            at: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755]
+        )
         try FileManager.default.createDirectory(
-            atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            atPath: stateDirectory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
     }
 
     deinit {
