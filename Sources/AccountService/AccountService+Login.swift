@@ -18,8 +18,10 @@ extension AccountService {
         let account = try name.flatMap { name throws(ServiceError) in
             try storing { () throws(AccountStoreError) in try store.account(named: name) }
         }
+        // Only a valid name reaches the log: anything else could forge log lines.
+        let logName = name?.value ?? "(invalid name)"
         if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
-            logger.info("login refused: locked", metadata: ["user": "\(user)"])
+            logger.info("login refused: locked", metadata: ["user": "\(logName)"])
             return .locked(retryAfter: wait)
         }
 
@@ -34,9 +36,9 @@ extension AccountService {
         case .deny:
             return try deny(
                 account?.name,
-                user: user,
+                user: logName,
                 now: now,
-                reason: passwordMatches ? "wrong code" : "wrong password or unknown user"
+                reason: account == nil ? "unknown user" : passwordMatches ? "wrong code" : "wrong password"
             )
         case .locked(let wait):
             return .locked(retryAfter: wait)
@@ -47,7 +49,7 @@ extension AccountService {
             logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password"])
             return .ok
         case .askForCode:
-            logger.info("login needs a code", metadata: ["user": "\(user)"])
+            logger.info("login needs a code", metadata: ["user": "\(logName)"])
             return .codeNeeded
         case .verifyCode(let text, let credential):
             guard let account else { return .denied }

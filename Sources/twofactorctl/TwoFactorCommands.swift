@@ -17,7 +17,13 @@ struct TwoFactorEnroll: ParsableCommand {
     @OptionGroup var options: CommonOptions
     @Argument(help: "The account's login name.") var name: String
     @Flag(help: "Only start: print the otpauth URI.") var begin = false
-    @Option(help: ArgumentHelp("Only finish, with the app's current code.", valueName: "code")) var confirm: String?
+    @Option(
+        help: ArgumentHelp(
+            "Only finish, with the app's current code; '-' reads it from standard input, out of the process list.",
+            valueName: "code"
+        )
+    )
+    var confirm: String?
     @Option(help: "SHA1, SHA256 or SHA512.") var algorithm: AlgorithmArgument = .SHA1
     @Option(help: "Code length, 6 to 8.") var digits: UInt8 = 6
     @Option(help: "Seconds per code, 1 to 3600.") var period: UInt16 = 30
@@ -30,7 +36,14 @@ struct TwoFactorEnroll: ParsableCommand {
     }
 
     func run() throws {
-        if let code = confirm {
+        if var code = confirm {
+            if code == "-" {
+                guard let line = Terminal.readLine() else {
+                    printError("no code on standard input")
+                    throw ExitCode(64)
+                }
+                code = String(decoding: line, as: UTF8.self)
+            }
             try options.expectDone(
                 .enrollConfirm(user: name, code: code),
                 success: "Two-factor authentication is on for '\(name)'."

@@ -58,7 +58,7 @@ import Testing
     @Test func login_confirmingCodeCannotBeReusedToLogIn() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let (secret, step) = try daemon.enrolledAccount("carol", password: "pw", period: 3600)
+        let (secret, step) = try daemon.enrolledAccount("carol", password: "pw", period: 3600, codeInArgv: true)
         let confirming = try OathTool.code(secret: secret, at: step * 3600, period: 3600)
         #expect(try daemon.login("carol", password: "pw", code: confirming).status == 1)
     }

@@ -101,7 +101,13 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Creates an account and enrolls it with `--begin`/`--confirm` at `period`. Returns its base32
     /// secret and the step of the confirming code, which is now the account's last accepted step.
-    func enrolledAccount(_ user: String, password: String, period: Int = 3600) throws -> (secret: String, step: Int64) {
+    /// With `codeInArgv`, the code is passed as `--confirm CODE`; otherwise as `--confirm -` on standard input.
+    func enrolledAccount(
+        _ user: String,
+        password: String,
+        period: Int = 3600,
+        codeInArgv: Bool = false
+    ) throws -> (secret: String, step: Int64) {
         let added = try ctl(["user", "add", user, "--password-stdin"], input: password + "\n")
         guard added.status == 0 else { throw Failure("user add: \(added.standardError)") }
         let begun = try ctl(["2fa", "enroll", user, "--begin", "--period", "\(period)"])
@@ -111,7 +117,10 @@ final class DaemonProcess: @unchecked Sendable {
         }
         let now = unixNow()
         let code = try OathTool.code(secret: secret, at: now, period: period)
-        let confirmed = try ctl(["2fa", "enroll", user, "--confirm", code])
+        let confirmed =
+            codeInArgv
+            ? try ctl(["2fa", "enroll", user, "--confirm", code])
+            : try ctl(["2fa", "enroll", user, "--confirm", "-"], input: code + "\n")
         guard confirmed.status == 0 else { throw Failure("enroll --confirm: \(confirmed.standardError)") }
         return (secret, now / Int64(period))
     }
