@@ -81,17 +81,24 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"]),
-        .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword"]),
+        .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "TestSupport"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "AccountStoreTests", dependencies: ["AccountStore", "LMDBAccountStore", "LMDB"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
+        .testTarget(
+            name: "AccountStoreTests",
+            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "TestSupport"]
+        ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(
             name: "AccountServiceTests",
-            dependencies: ["AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing"]
+            dependencies: [
+                "AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing",
+                "TestSupport",
+            ]
         ),
         .testTarget(
             name: "DaemonTests",

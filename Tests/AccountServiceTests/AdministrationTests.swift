@@ -63,13 +63,7 @@ enum AccountServiceFactory {
 
     @Test func confirmEnrollment_wrongCode_leavesStateAsItWas() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(
-            name: "ben",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array("pw".utf8)
-        )
+        try fixture.add("ben")
         let offer = try fixture.service.beginEnrollment(name: "ben", parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         let wrong = try oathtool(secret, at: fixture.clock.now + 120)
@@ -86,13 +80,7 @@ enum AccountServiceFactory {
 
     @Test func confirmEnrollment_afterExpiry_isRefused() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(
-            name: "cat",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array("pw".utf8)
-        )
+        try fixture.add("cat")
         let offer = try fixture.service.beginEnrollment(name: "cat", parameters: .standard)
         fixture.clock.advance(by: 601)
         let code = try oathtool(try OTPAuthURI(parsing: offer.otpauthURI).secret, at: fixture.clock.now)
@@ -106,13 +94,7 @@ enum AccountServiceFactory {
 
     @Test func beginEnrollment_honoursParameters_inTheURI() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(
-            name: "dee",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array("pw".utf8)
-        )
+        try fixture.add("dee")
         let parameters = TOTPParameters(algorithm: .sha256, digits: 8, period: 60)
         let offer = try fixture.service.beginEnrollment(name: "dee", parameters: parameters)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)

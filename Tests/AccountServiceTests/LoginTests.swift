@@ -7,13 +7,7 @@ import Testing
 @Suite struct LoginTests {
     @Test func login_off_passwordAlone_isOk() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(
-            name: "ann",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array("pw".utf8)
-        )
+        try fixture.add("ann")
         #expect(try fixture.service.login(user: "ann", password: Array("pw".utf8), code: .none) == .ok)
         #expect(try fixture.service.login(user: "ann", password: Array("pW".utf8), code: .none) == .denied)
     }
@@ -75,13 +69,7 @@ import Testing
 
     @Test func login_afterFreeFailures_isLockedWithoutCheckingPassword_untilDelayPasses() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(
-            name: "gus",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array("pw".utf8)
-        )
+        try fixture.add("gus")
         for _ in 0..<ThrottlePolicy.standard.freeFailures {
             #expect(try fixture.service.login(user: "gus", password: Array("x".utf8), code: .none) == .denied)
         }
@@ -94,13 +82,7 @@ import Testing
 
     @Test func login_pending_enrollsWithFirstCode() throws {
         let fixture = try Fixture()
-        _ = try fixture.service.addAccount(
-            name: "hal",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: true,
-            password: Array("pw".utf8)
-        )
+        try fixture.add("hal", requireTwoFactor: true)
         guard case .enroll(let uri) = try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none)
         else {
             Issue.record("a pending account must be asked to enroll")
@@ -126,13 +108,7 @@ import Testing
 
     @Test func login_upgradesHashMadeWithOldCost() throws {
         let old = try Fixture(cost: ScryptCost(logN: 10, r: 8, p: 1))
-        _ = try old.service.addAccount(
-            name: "ida",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array("pw".utf8)
-        )
+        try old.add("ida")
         let upgraded = AccountServiceFactory.service(
             store: old.store,
             cost: ScryptCost(logN: 11, r: 8, p: 1),

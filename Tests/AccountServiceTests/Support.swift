@@ -6,6 +6,7 @@ import Logging
 import OneTimePassword
 import PasswordHashing
 import Synchronization
+import TestSupport
 
 /// A clock the test moves by hand: no test waits for a TOTP window.
 final class TestClock: Sendable {
@@ -17,14 +18,13 @@ final class TestClock: Sendable {
 
 /// A service over a real LMDB store in a fresh temporary directory, with a cheap scrypt cost.
 struct Fixture {
-    let directory: String
+    let directory = TemporaryDirectory(prefix: "account-service-tests")
     let store: LMDBAccountStore
     let clock: TestClock
     let service: AccountService
 
     init(start: UnixTime = 1_900_000_000, cost: ScryptCost = ScryptCost(logN: 10, r: 8, p: 1)) throws {
-        directory = NSTemporaryDirectory() + "tfd-service-\(UUID().uuidString.prefix(8))"
-        store = try LMDBAccountStore(directory: directory)
+        store = try LMDBAccountStore(directory: directory.path + "/state")
         clock = TestClock(start)
         let clock = self.clock
         service = AccountService(
@@ -35,19 +35,25 @@ struct Fixture {
         )
     }
 
+    /// Adds an agent of the default organization.
+    @discardableResult
+    func add(_ name: String, password: String = "pw", requireTwoFactor: Bool = false) throws -> Account {
+        try service.addAccount(
+            name: name,
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: requireTwoFactor,
+            password: Array(password.utf8)
+        )
+    }
+
     func stored(_ name: String) throws -> Account? {
         try store.account(named: try AccountName(name))
     }
 
     /// Adds `name` and enrolls it; returns its secret. The confirming code's step is the clock's.
     func enrolled(_ name: String, password: String = "pw") throws -> [UInt8] {
-        _ = try service.addAccount(
-            name: name,
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: Array(password.utf8)
-        )
+        try add(name, password: password)
         let offer = try service.beginEnrollment(name: name, parameters: .standard)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)
         try service.confirmEnrollment(name: name, code: try oathtool(uri.secret, at: clock.now))

@@ -3,6 +3,7 @@ import OneTimePassword
 import Testing
 
 @testable import LMDBAccountStore
+import TestSupport
 
 private func name(_ text: String) -> AccountName { try! AccountName(text) }
 
@@ -110,20 +111,8 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
     }
 }
 
-/// A small deterministic generator (SplitMix64) so that a failure can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Test func record_randomAndMutatedInput_neverCrashes() {
-    var random = SplitMix64(state: 20_250_601)
+    var random = SeededGenerator(seed: 20_250_601)
     let valid = AccountRecord.encode(fullAccount)
     var decodedMutants = 0
     for _ in 0..<5_000 {

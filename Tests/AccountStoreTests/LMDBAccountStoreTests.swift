@@ -2,6 +2,7 @@ import AccountStore
 import LMDB
 import LMDBAccountStore
 import Testing
+import TestSupport
 
 /// What the `update` body throws in the rollback test.
 struct BodyRefusal: Error {}

@@ -5,6 +5,7 @@ import LMDB
 import LMDBAccountStore
 import Synchronization
 import Testing
+import TestSupport
 
 @Test func recordAcceptedStep_acceptsOnlyLaterSteps() throws {
     let fixture = StoreFixture()

@@ -2,6 +2,7 @@ import AccountStore
 import LMDB
 import LMDBAccountStore
 import Testing
+import TestSupport
 
 func accountName(_ text: String) -> AccountName { try! AccountName(text) }
 

@@ -1,6 +1,7 @@
 import Glibc
 import LMDB
 import Testing
+import TestSupport
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import OneTimePassword
+import TestSupport
 
 @Suite struct TOTPTests {
     let totp = try! TOTP(secret: Array("12345678901234567890".utf8))
@@ -45,7 +46,7 @@ import Testing
 /// Codes compared with oathtool(1) for random secrets, times and parameters.
 @Suite struct OathToolComparisonTests {
     @Test func codes_matchOathTool_forRandomSecretsAndTimes() throws {
-        var generator = SplitMix64(seed: 0x2FA_2026)
+        var generator = SeededGenerator(seed: 0x2FA_2026)
         let algorithms: [(OTPAlgorithm, String)] = [(.sha1, "sha1"), (.sha256, "sha256"), (.sha512, "sha512")]
         for round in 0..<30 {
             let secret = (0..<Int.random(in: 10...64, using: &generator)).map { _ in
@@ -87,18 +88,5 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
-/// A small seeded generator, so a failing round can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

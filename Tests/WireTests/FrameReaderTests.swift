@@ -1,5 +1,6 @@
 import Testing
 import Wire
+import TestSupport
 
 private func drain(_ reader: inout FrameReader) throws(WireError) -> [[UInt8]] {
     var bodies: [[UInt8]] = []

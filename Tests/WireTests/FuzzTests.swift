@@ -1,5 +1,6 @@
 import Testing
 import Wire
+import TestSupport
 
 // Property checked on every input: the decoders either throw or return a message that encodes
 // back to exactly the same body, because version 1 has one encoding per message.

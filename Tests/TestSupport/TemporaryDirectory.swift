@@ -1,11 +1,12 @@
 import Glibc
 
 /// A fresh directory under /tmp, removed with everything in it when the value is destroyed.
-final class TemporaryDirectory {
-    let path: String
+/// Every store test gets its own, so tests never share LMDB files.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
 
-    init() {
-        var template = Array("/tmp/lmdb-tests-XXXXXX".utf8CString)
+    public init(prefix: String = "twofactord-tests") {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed: errno \(errno)")
         path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
@@ -17,7 +18,7 @@ final class TemporaryDirectory {
 }
 
 /// Removes a file, or a directory and its contents.
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     if let directory = opendir(path) {
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) {
