@@ -105,7 +105,7 @@ let package = Package(
             dependencies: [
                 "Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),

@@ -22,15 +22,14 @@ final class WorkerPool: Sendable {
     }
 
     func run<T: Sendable>(on eventLoop: EventLoop, _ body: @escaping @Sendable () -> T) -> EventLoopFuture<T> {
-        let (accepted, _) = pending.add(1, ordering: .relaxed)
-        guard accepted <= maximumPending else {
+        guard pending.add(1, ordering: .relaxed).newValue <= maximumPending else {
             pending.subtract(1, ordering: .relaxed)
             return eventLoop.makeFailedFuture(Overloaded())
         }
-        return pool.runIfActive(eventLoop: eventLoop) { () -> T in
-            defer { self.pending.subtract(1, ordering: .relaxed) }
-            return body()
-        }
+        let result = pool.runIfActive(eventLoop: eventLoop, body)
+        // Counted down when the future settles, so a job refused by a stopping pool is released too.
+        result.whenComplete { _ in self.pending.subtract(1, ordering: .relaxed) }
+        return result
     }
 
     func shutdown() async throws {
