@@ -109,6 +109,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "Client", "OneTimePassword"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
     ]
 )
