@@ -20,38 +20,73 @@ struct CommandResult: Sendable {
     var standardError: String
 }
 
+/// A started child process with its three standard streams on pipes.
+struct PipedProcess {
+    let process = Process()
+    let input = Pipe()
+    let output = Pipe()
+    let error = Pipe()
+
+    init(_ executable: URL, _ arguments: [String]) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+    }
+
+    func type(_ text: String) {
+        input.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    func closeInput() throws {
+        try input.fileHandleForWriting.close()
+    }
+}
+
+/// Reads a pipe to its end on its own thread, so that a chatty child never blocks on a full
+/// pipe while the test reads the other one.
+final class BackgroundReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var data = Data()
+
+    init(_ pipe: Pipe) {
+        Thread {
+            self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            self.done.signal()
+        }.start()
+    }
+
+    /// Everything the pipe carried; waits for its end.
+    func text() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
 /// Runs one of our binaries (or any tool) to completion, feeding `input` on standard input.
 /// Secrets go through standard input, never argv, as the product requires. With `uid`, the
 /// command runs as that user (through setpriv), to test what SO_PEERCRED lets it do.
 func run(_ executable: URL, _ arguments: [String], input: String = "", uid: UInt32? = nil) throws -> CommandResult {
-    let process = Process()
-    if let uid {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable.path] + arguments
-    } else {
-        process.executableURL = executable
-        process.arguments = arguments
-    }
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    // Read both pipes before waiting, so that a chatty child never blocks on a full pipe.
-    let errorData = Locked<Data?>(nil)
-    let errorReader = Thread { errorData.set(stderr.fileHandleForReading.readDataToEndOfFile()) }
-    errorReader.start()
-    let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while errorData.value == nil { usleep(1000) }
+    let child =
+        if let uid {
+            try PipedProcess(
+                URL(fileURLWithPath: "/usr/bin/setpriv"),
+                ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable.path] + arguments
+            )
+        } else {
+            try PipedProcess(executable, arguments)
+        }
+    child.type(input)
+    try child.closeInput()
+    let errors = BackgroundReader(child.error)
+    let output = child.output.fileHandleForReading.readDataToEndOfFile()
+    child.process.waitUntilExit()
     return CommandResult(
-        status: process.terminationStatus,
-        standardOutput: String(decoding: outputData, as: UTF8.self),
-        standardError: String(decoding: errorData.value ?? Data(), as: UTF8.self)
+        status: child.process.terminationStatus,
+        standardOutput: String(decoding: output, as: UTF8.self),
+        standardError: errors.text()
     )
 }
 
@@ -63,8 +98,6 @@ final class Locked<Value>: @unchecked Sendable {
     init(_ value: Value) { storage = value }
 
     var value: Value { lock.withLock { storage } }
-
-    func set(_ value: Value) { lock.withLock { storage = value } }
 
     func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&storage) } }
 }

@@ -11,22 +11,11 @@ func runInteractive(
     marker: String,
     answer: (String) throws -> String
 ) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(firstInput.utf8))
+    let child = try PipedProcess(executable, arguments)
+    child.type(firstInput)
 
-    let watched = markerOnStandardError ? stderr : stdout
-    let other = markerOnStandardError ? stdout : stderr
-    let otherData = Locked<Data?>(nil)
-    Thread { otherData.set(other.fileHandleForReading.readDataToEndOfFile()) }.start()
+    let watched = markerOnStandardError ? child.error : child.output
+    let other = BackgroundReader(markerOnStandardError ? child.output : child.error)
 
     var shown = Data()
     let deadline = Date().addingTimeInterval(30)
@@ -37,15 +26,14 @@ func runInteractive(
         if chunk.isEmpty { break }
         shown.append(chunk)
     }
-    stdin.fileHandleForWriting.write(Data(try answer(String(decoding: shown, as: UTF8.self)).utf8))
-    try stdin.fileHandleForWriting.close()
+    child.type(try answer(String(decoding: shown, as: UTF8.self)))
+    try child.closeInput()
     shown.append(watched.fileHandleForReading.readDataToEndOfFile())
-    process.waitUntilExit()
-    while otherData.value == nil { usleep(1000) }
-    let otherText = String(decoding: otherData.value ?? Data(), as: UTF8.self)
+    child.process.waitUntilExit()
+    let otherText = other.text()
     let shownText = String(decoding: shown, as: UTF8.self)
     return CommandResult(
-        status: process.terminationStatus,
+        status: child.process.terminationStatus,
         standardOutput: markerOnStandardError ? otherText : shownText,
         standardError: markerOnStandardError ? shownText : otherText
     )
