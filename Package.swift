@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword"]),
         .target(
             name: "AccountService",
             dependencies: [
@@ -90,14 +90,14 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
-            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "TestSupport"]
+            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "OneTimePassword", "TestSupport"]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(
             name: "AccountServiceTests",
             dependencies: [
-                "AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing",
-                "TestSupport",
+                "AccountService", "LMDBAccountStore", "AccountStore", "Authentication", "OneTimePassword",
+                "PasswordHashing", "TestSupport",
             ]
         ),
         .testTarget(

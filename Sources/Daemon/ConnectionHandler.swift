@@ -12,6 +12,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private var state: ConnectionStateMachine
+    /// The account a Login answered `ok` made this connection act for. Requests run one at a time per
+    /// connection, so the worker that runs one request sees the session the previous one left.
+    private var session: Session?
     private let peer: PeerCredentials
     private let dispatcher: Dispatcher
     private let workers: WorkerPool
@@ -69,14 +72,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func dispatch(_ request: Request, id: UInt32, context: ChannelHandlerContext) {
         let dispatcher = self.dispatcher
         let peer = self.peer
+        let session = self.session
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         workers.run(on: context.eventLoop) {
-            dispatcher.handle(request, from: peer)
+            dispatcher.handle(request, from: peer, session: session)
         }.whenComplete { result in
             let (handler, context) = loopBound.value
             let response: Response
             switch result {
-            case .success(let answer): response = answer
+            case .success(let answer):
+                response = answer.response
+                handler.session = answer.session
             case .failure(let error as WorkerPool.Overloaded):
                 response = .error(code: .busy, message: error.description)
             case .failure:
@@ -91,7 +97,15 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     @discardableResult
     private func write(_ response: Response, id: UInt32, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        let bytes = WireCodec.encodeResponse(response, id: id)
+        var bytes = WireCodec.encodeResponse(response, id: id)
+        if bytes.count - WireProtocol.headerLength > WireProtocol.maximumResponseBodyLength {
+            // A bug, never a client's doing: the client would refuse the frame and close, so say so instead.
+            logger.error("response too large for one frame", metadata: ["type": "\(response.type)"])
+            bytes = WireCodec.encodeResponse(
+                .error(code: .internalError, message: "the answer did not fit in one frame: see the daemon's log"),
+                id: id
+            )
+        }
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return context.writeAndFlush(wrapOutboundOut(buffer))
