@@ -57,7 +57,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "Client", dependencies: ["Wire", "QRCode"]),
+        // The protocol client (Wire only, so anything that just speaks the protocol links no terminal code
+        // or libqrencode) and the terminal UI above it.
+        .target(name: "DaemonClient", dependencies: ["Wire"]),
+        .target(name: "CommandLineUI", dependencies: ["QRCode"]),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
@@ -71,13 +74,15 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -108,7 +113,8 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
+        .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
+        .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
     ]
 )

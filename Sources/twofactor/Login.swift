@@ -1,5 +1,6 @@
 import ArgumentParser
-import Client
+import CommandLineUI
+import DaemonClient
 import Glibc
 import Wire
 
