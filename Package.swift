@@ -58,6 +58,11 @@ let package = Package(
             ]
         ),
         .target(name: "Client", dependencies: ["Wire", "QRCode"]),
+        // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
+        .target(
+            name: "CommandLineOptions",
+            dependencies: ["Client", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
@@ -71,13 +76,15 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Client", "CommandLineOptions", "QRCode", "Wire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Client", "CommandLineOptions", "QRCode", "Wire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
