@@ -61,6 +61,11 @@ let package = Package(
         // or libqrencode) and the terminal UI above it.
         .target(name: "DaemonClient", dependencies: ["Wire"]),
         .target(name: "CommandLineUI", dependencies: ["QRCode"]),
+        // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
+        .target(
+            name: "CommandLineOptions",
+            dependencies: ["DaemonClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
@@ -74,14 +79,14 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "DaemonClient", "CommandLineUI", "QRCode", "Wire",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "DaemonClient", "CommandLineUI", "QRCode", "Wire",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
