@@ -176,7 +176,8 @@ final class DaemonSession {
             Terminal.writeError("Logged in as '\(account)' with a recovery code; \(remaining) remain.\n")
         case .loginResult(.enroll, _, _):
             throw options.fail(
-                "'\(account)' must enroll an authenticator first: log in once with `twofactor login \(account)`",
+                "'\(account)' must enroll an authenticator first (two-factor authentication is required, and only "
+                    + "an admin or operator can lift the requirement): log in once with `twofactor login \(account)`",
                 code: "enrollmentRequired",
                 exitCode: 1
             )
