@@ -7,8 +7,10 @@ import Wire
 struct DrainEvent: Sendable {}
 
 /// Drives one connection's `ConnectionStateMachine` and runs its requests on the worker pool.
-final class ConnectionHandler: ChannelInboundHandler {
+/// It also holds back reads while the machine wants no input, so a pipelining peer waits on its socket.
+final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var state: ConnectionStateMachine
@@ -16,6 +18,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let dispatcher: Dispatcher
     private let workers: WorkerPool
     private let logger: Logger
+    /// A read the channel asked for while the machine wanted no input; issued when it does again.
+    private var readWithheld = false
 
     init(peer: PeerCredentials, dispatcher: Dispatcher, workers: WorkerPool, maximumQueued: Int, logger: Logger) {
         self.state = ConnectionStateMachine(maximumQueued: maximumQueued)
@@ -42,6 +46,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         default:
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard state.wantsInput else {
+            readWithheld = true
+            return
+        }
+        context.read()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -85,8 +97,15 @@ final class ConnectionHandler: ChannelInboundHandler {
             handler.write(response, id: id, context: context).whenComplete { _ in
                 let (handler, context) = loopBound.value
                 handler.perform(handler.state.requestFinished(), context: context)
+                handler.resumeReadingIfWanted(context: context)
             }
         }
+    }
+
+    private func resumeReadingIfWanted(context: ChannelHandlerContext) {
+        guard readWithheld, state.wantsInput else { return }
+        readWithheld = false
+        context.read()
     }
 
     @discardableResult

@@ -47,7 +47,7 @@ public final class DaemonServer: Service {
         let dispatcher = self.dispatcher
         let logger = self.logger
         let connections = self.connections
-        let maximumQueued = 8
+        let maximumQueued = 32
         let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
