@@ -15,24 +15,42 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private var state: ConnectionStateMachine
     private let peer: PeerCredentials
+    /// The peer's uid and operator status, decided when the connection was accepted.
+    private let holder: ShareHolder
     private let dispatcher: Dispatcher
     private let workers: WorkerPool
     private let logger: Logger
+    private let refusals: RefusalLog
     /// A read the channel asked for while the machine wanted no input; issued when it does again.
     private var readWithheld = false
 
-    init(peer: PeerCredentials, dispatcher: Dispatcher, workers: WorkerPool, maximumQueued: Int, logger: Logger) {
+    init(
+        peer: PeerCredentials,
+        holder: ShareHolder,
+        dispatcher: Dispatcher,
+        workers: WorkerPool,
+        maximumQueued: Int,
+        logger: Logger,
+        refusals: RefusalLog
+    ) {
         self.state = ConnectionStateMachine(maximumQueued: maximumQueued)
         self.peer = peer
+        self.holder = holder
         self.dispatcher = dispatcher
         self.workers = workers
         self.logger = logger
+        self.refusals = refusals
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         if case .malformed(_, let error) = frame {
-            logger.warning("malformed request", metadata: ["peer-pid": "\(peer.pid)", "error": "\(error)"])
+            PeerLogContext.$current.withValue(holder) {
+                logger.warning(
+                    "malformed request",
+                    metadata: ["peer-pid": "\(peer.pid)", "peer-uid": "\(peer.uid)", "error": "\(error)"]
+                )
+            }
         }
         perform(state.received(frame), context: context)
     }
@@ -58,7 +76,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // Decoder overflow or a socket error: nothing sensible can be answered any more.
-        logger.debug("connection error", metadata: ["peer-pid": "\(peer.pid)", "error": "\(error)"])
+        PeerLogContext.$current.withValue(holder) {
+            logger.debug("connection error", metadata: ["peer-pid": "\(peer.pid)", "error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 
@@ -81,24 +101,40 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func dispatch(_ request: Request, id: UInt32, context: ChannelHandlerContext) {
         let dispatcher = self.dispatcher
         let peer = self.peer
+        let holder = self.holder
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        workers.run(on: context.eventLoop) {
-            dispatcher.handle(request, from: peer)
+        // Every line the request causes is charged to the peer (see RateLimitedLogHandler).
+        workers.run(on: context.eventLoop, for: holder) {
+            PeerLogContext.$current.withValue(holder) { dispatcher.handle(request, from: peer) }
         }.whenComplete { result in
             let (handler, context) = loopBound.value
-            let response: Response
             switch result {
-            case .success(let answer): response = answer
+            case .success(let answer):
+                handler.answer(answer, id: id, context: context)
             case .failure(let error as WorkerPool.Overloaded):
-                response = .error(code: .busy, message: error.description)
+                handler.refusals.refused(holder, "a request (busy)", because: error.refusal)
+                // A refusal costs the daemon nothing, so a peer retrying at once would spin both
+                // sides: its connection waits a moment for the answer (and so for its next request).
+                context.eventLoop.scheduleTask(in: Self.busyAnswerDelay) {
+                    let (handler, context) = loopBound.value
+                    handler.answer(.error(code: .busy, message: error.description), id: id, context: context)
+                }
             case .failure:
-                response = .error(code: .internalError, message: "the daemon is stopping: try again shortly")
+                let stopping = Response.error(code: .internalError, message: "the daemon is stopping: try again shortly")
+                handler.answer(stopping, id: id, context: context)
             }
-            handler.write(response, id: id, context: context).whenComplete { _ in
-                let (handler, context) = loopBound.value
-                handler.perform(handler.state.requestFinished(), context: context)
-                handler.resumeReadingIfWanted(context: context)
-            }
+        }
+    }
+
+    static let busyAnswerDelay = TimeAmount.milliseconds(100)
+
+    /// Writes the answer to the request in flight, then lets the machine take the next one.
+    private func answer(_ response: Response, id: UInt32, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        write(response, id: id, context: context).whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.perform(handler.state.requestFinished(), context: context)
+            handler.resumeReadingIfWanted(context: context)
         }
     }
 
