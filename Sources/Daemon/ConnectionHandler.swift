@@ -14,6 +14,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private var state: ConnectionStateMachine
+    /// The account a Login answered `ok` made this connection act for. Requests run one at a time per
+    /// connection, so the worker that runs one request sees the session the previous one left.
+    private var session: Session?
     private let peer: PeerCredentials
     /// The peer's uid and operator status, decided when the connection was accepted.
     private let holder: ShareHolder
@@ -102,15 +105,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let dispatcher = self.dispatcher
         let peer = self.peer
         let holder = self.holder
+        let session = self.session
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         // Every line the request causes is charged to the peer (see RateLimitedLogHandler).
         workers.run(on: context.eventLoop, for: holder) {
-            PeerLogContext.$current.withValue(holder) { dispatcher.handle(request, from: peer) }
+            PeerLogContext.$current.withValue(holder) { dispatcher.handle(request, from: peer, session: session) }
         }.whenComplete { result in
             let (handler, context) = loopBound.value
             switch result {
             case .success(let answer):
-                handler.answer(answer, id: id, context: context)
+                handler.session = answer.session
+                handler.answer(answer.response, id: id, context: context)
             case .failure(let error as WorkerPool.Overloaded):
                 handler.refusals.refused(holder, "a request (busy)", because: error.refusal)
                 // A refusal costs the daemon nothing, so a peer retrying at once would spin both
@@ -146,7 +151,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     @discardableResult
     private func write(_ response: Response, id: UInt32, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        let bytes = WireCodec.encodeResponse(response, id: id)
+        var bytes = WireCodec.encodeResponse(response, id: id)
+        if bytes.count - WireProtocol.headerLength > WireProtocol.maximumResponseBodyLength {
+            // A bug, never a client's doing: the client would refuse the frame and close, so say so instead.
+            logger.error("response too large for one frame", metadata: ["type": "\(response.type)"])
+            bytes = WireCodec.encodeResponse(
+                .error(code: .internalError, message: "the answer did not fit in one frame: see the daemon's log"),
+                id: id
+            )
+        }
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return context.writeAndFlush(wrapOutboundOut(buffer))

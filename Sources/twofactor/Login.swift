@@ -1,5 +1,7 @@
 import ArgumentParser
-import Client
+import CommandLineOptions
+import CommandLineUI
+import DaemonClient
 import Glibc
 import Wire
 
@@ -7,15 +9,17 @@ struct Login: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Log in as USER.",
         discussion: """
-            Asks for the password and, when the account needs one, the code from the authenticator app,
-            on the terminal without echo. When standard input is not a terminal, reads them as two lines.
-            An account whose two-factor authentication is required but not yet set up is shown a QR code
+            Asks for the password and, when the account needs one, the code from the authenticator app, \
+            on the terminal without echo. When standard input is not a terminal, reads them as two lines. \
+            An account whose two-factor authentication is required but not yet set up is shown a QR code \
             to scan, and its first code finishes the enrollment and the login.
+
+            On a terminal, a successful login says so on standard error; scripted, it prints nothing \
+            and only the exit status tells.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(help: "Draw the QR code for a terminal with dark text on a light background.") var invert = false
 
@@ -28,7 +32,7 @@ struct Login: ParsableCommand {
         }
         let connection: DaemonConnection
         do {
-            connection = try DaemonConnection(socketPath: socket)
+            connection = try DaemonConnection(socketPath: options.socketPath)
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
         }
@@ -54,6 +58,8 @@ struct Login: ParsableCommand {
 
         switch answer {
         case .loginResult(.ok, _, _):
+            // A person at a terminal wants to see it worked; a script has the exit status.
+            if interactive, isatty(STDERR_FILENO) == 1 { Terminal.writeError("Logged in as '\(user)'.\n") }
             return
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")

@@ -1,4 +1,4 @@
-import Client
+import CommandLineUI
 import Wire
 
 /// How accounts are shown: a block for one, a table for many, JSON for scripts.

@@ -1,15 +1,21 @@
 import ArgumentParser
-import Client
+import CommandLineOptions
+import CommandLineUI
+import DaemonClient
 import Glibc
 import Wire
 
-/// Options every subcommand takes.
+/// Options every command takes, before or after its name. The root command declares them with
+/// `@OptionGroup` too: it parses them wherever they stand, and each subcommand's `@OptionGroup`
+/// receives the root's values. A new subcommand gets them with one line:
+/// `@OptionGroup var options: CommonOptions`.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var connection: ConnectionOptions
 
     @Flag(name: .long, help: "Print results as JSON on standard output.")
     var json = false
+
+    var socket: String { connection.socketPath }
 
     /// Sends one request; a refusal or an unreachable daemon is reported and ends the program.
     func send(_ request: Request) throws -> Response {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Client
+import CommandLineUI
 import Glibc
 import Wire
 
@@ -8,8 +8,8 @@ struct TwoFactorEnroll: ParsableCommand {
         commandName: "enroll",
         abstract: "Enroll an authenticator app for an account.",
         discussion: """
-            Without options: shows a QR code to scan, asks for the first code, and turns two-factor
-            authentication on only when that code is right. For scripts: --begin prints the otpauth
+            Without options: shows a QR code to scan, asks for the first code, and turns two-factor \
+            authentication on only when that code is right. For scripts: --begin prints the otpauth \
             URI, and --confirm CODE finishes the enrollment.
             """
     )

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Client
+import CommandLineUI
 import Wire
 
 struct UserAdd: ParsableCommand {

@@ -13,9 +13,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
         commandName: "twofactord",
         abstract: "The twofactord two-factor login daemon.",
         discussion: """
-            Serves logins (password plus TOTP code) and account administration on a Unix socket.
-            Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the
-            requests in flight. Under systemd socket activation it serves the inherited socket and
+            Serves logins (password plus TOTP code) and account administration on a Unix socket. \
+            Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the \
+            requests in flight. Under systemd socket activation it serves the inherited socket and \
             ignores --socket.
             """
     )
