@@ -125,7 +125,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     handler.answer(.error(code: .busy, message: error.description), id: id, context: context)
                 }
             case .failure:
-                let stopping = Response.error(code: .internalError, message: "the daemon is stopping: try again shortly")
+                let stopping = Response.error(
+                    code: .internalError,
+                    message: "the daemon is stopping: try again shortly"
+                )
                 handler.answer(stopping, id: id, context: context)
             }
         }

@@ -80,7 +80,9 @@ public final class LogRateLimiter: Sendable {
         linesInAll: Int = 200,
         clock: (@Sendable () -> Int64)? = nil
     ) {
-        limit = Mutex(LogRateLimit(interval: interval, linesPerInterval: linesPerPeer, globalLinesPerInterval: linesInAll))
+        limit = Mutex(
+            LogRateLimit(interval: interval, linesPerInterval: linesPerPeer, globalLinesPerInterval: linesInAll)
+        )
         self.clock = clock ?? { monotonicSeconds() }
     }
 
