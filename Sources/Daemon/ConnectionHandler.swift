@@ -62,6 +62,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch event {
         case is DrainEvent:
             perform(state.drain(), context: context)
+        case ChannelEvent.inputClosed:
+            // The peer sent all it will send (shutdown(SHUT_WR)): answer what it sent, then close.
+            perform(state.drain(), context: context)
         case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
             if state.isIdle { context.close(promise: nil) }
         default:

@@ -84,6 +84,8 @@ public final class DaemonServer: Service {
         let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
+            // A peer that shuts down its sending side still gets the answers to what it sent.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 PeerCredentials.read(from: channel).flatMap { peer in
                     operators.holder(for: peer, on: channel.eventLoop).map { (peer, $0) }
