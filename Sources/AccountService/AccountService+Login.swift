@@ -18,8 +18,9 @@ extension AccountService {
         let account = try name.flatMap { name throws(ServiceError) in
             try storing { () throws(AccountStoreError) in try store.account(named: name) }
         }
-        // Only a valid name reaches the log: anything else could forge log lines.
-        let logName = name?.value ?? "(invalid name)"
+        // Only an existing account's name reaches the log: anything else may be a password typed
+        // into the user field (or forge log lines), so it is logged as a keyed fingerprint.
+        let logName = account?.name.value ?? NameFingerprint.of(user)
         if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
             return .locked(retryAfter: wait)

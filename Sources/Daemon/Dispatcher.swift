@@ -7,7 +7,8 @@ import Wire
 // MUSTs of dispatch:
 // - a request runs only when its row in `Dispatcher.routes` allows the peer; if no row matches,
 //   the request is denied;
-// - a refused request changes nothing and says why.
+// - a refused request changes nothing and says why;
+// - a peer that is not an operator is never shown a path or system detail (`message(for:toOperator:)`).
 
 /// Who may send a request.
 enum Privilege: Sendable {
@@ -65,8 +66,25 @@ struct Dispatcher: Sendable {
             let caller = try service.caller(session: session, operatorUID: operatorUID)
             return (try perform(request, caller: caller), session)
         } catch {
-            return (.error(code: Self.errorCode(for: error.kind), message: error.message), session)
+            // Only a failure whose details are withheld costs the (possibly slow) group lookup.
+            let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
+            let message = Self.message(for: error, toOperator: toOperator)
+            return (.error(code: Self.errorCode(for: error.kind), message: message), session)
         }
+    }
+
+    /// Storage and internal failures carry paths and system details (the daemon logs them in full).
+    static func isWithheldFromOthers(_ kind: ServiceError.Kind) -> Bool {
+        kind == .storageFailure || kind == .internalError
+    }
+
+    /// What a peer is told of a failure: operators get the whole sentence; other peers get no
+    /// path or system detail, only where to look.
+    static func message(for error: ServiceError, toOperator: Bool) -> String {
+        guard !toOperator, isWithheldFromOthers(error.kind) else { return error.message }
+        return error.kind == .storageFailure
+            ? "the daemon could not read or write its state: an operator can read its log"
+            : "the daemon failed to answer: an operator can read its log"
     }
 
     /// A Login answered `ok` makes the connection act for that account; any other answer ends the session.

@@ -45,6 +45,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var workers: Int = 2
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections at most; a tenth is kept for operators, one user may hold a quarter of the rest."
+    )
+    var maxConnections: Int = 1000
+
     @Option(name: .long, help: "The issuer shown in authenticator apps.")
     var issuer: String = "twofactord"
 
@@ -78,6 +84,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         guard auditMaximumRecords >= 1, auditMaximumDays >= 1 else {
             throw ValidationError("--audit-max-records and --audit-max-days must be at least 1")
         }
+        guard maxConnections >= 2 else { throw ValidationError("--max-connections must be at least 2") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -85,10 +92,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        // What a peer that is not an operator makes the daemon log is rate-limited per uid.
+        let limiter = LogRateLimiter()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return RateLimitedLogHandler(wrapping: handler, limiter: limiter)
         }
         let logger = Logger(label: "twofactord")
 
@@ -102,6 +111,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             operatorGroup: operatorGroup,
             scryptCost: cost,
             workerThreads: workers,
+            maximumConnections: maxConnections,
             service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
         )
 
