@@ -44,7 +44,7 @@ public final class AccountService: Sendable {
             guard let organization else { return OrganizationName.default }
             return try OrganizationName(organization)
         }
-        try validatePassword(password)
+        try validatePassword(password, for: accountName)
         let now = clock()
         let account = Account(
             name: accountName,
@@ -62,7 +62,7 @@ public final class AccountService: Sendable {
 
     public func setPassword(name: String, password: [UInt8]) throws(ServiceError) {
         let accountName = try existingName(name)
-        try validatePassword(password)
+        try validatePassword(password, for: accountName)
         let newHash = try hash(password)
         let now = clock()
         try storing { () throws(AccountStoreError) in
@@ -230,12 +230,11 @@ public final class AccountService: Sendable {
         }
     }
 
-    func validatePassword(_ password: [UInt8]) throws(ServiceError) {
-        guard !password.isEmpty else { throw ServiceError(.invalidArgument, "the password must not be empty") }
-        guard password.count <= 256 else {
-            throw ServiceError(.invalidArgument, "the password must be at most 256 bytes")
+    /// Refuses a new password that `PasswordPolicy` rejects, saying why.
+    func validatePassword(_ password: [UInt8], for account: AccountName? = nil) throws(ServiceError) {
+        if let problem = PasswordPolicy.problem(with: password, account: account) {
+            throw ServiceError(.invalidArgument, problem)
         }
-        guard !password.contains(0) else { throw ServiceError(.invalidArgument, "the password must not contain NUL") }
     }
 
     func existingName(_ name: String) throws(ServiceError) -> AccountName {
