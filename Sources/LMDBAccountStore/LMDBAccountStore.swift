@@ -26,6 +26,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static let unknownUserFailuresKey = Array("unknown-user-failures".utf8)
 
     let directory: String
+    let secretsKey: SecretsKey
     let environment: Environment
     let meta: Database
     let accounts: Database
@@ -38,24 +39,37 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// Reader slots left by crashed processes are cleared (`mdb_reader_check`). A new store gets the current
     /// schema version; a store with another version is refused with `.unsupportedSchemaVersion`.
     ///
+    /// TOTP secrets are sealed under `secretsKey` (see SealedSecrets.swift); without one, the key file
+    /// `secrets.key` in `directory` is read, or created with a fresh random key on first use.
+    ///
     /// - Parameter initialMapSize: The map size to start with; the map doubles whenever it fills up.
-    public init(directory: String, initialMapSize: Int = 16 << 20) throws(AccountStoreError) {
+    public init(
+        directory: String,
+        initialMapSize: Int = 16 << 20,
+        secretsKey: SecretsKey? = nil
+    ) throws(AccountStoreError) {
         try StateDirectory.prepare(directory)
         self.directory = directory
+        if let secretsKey {
+            self.secretsKey = secretsKey
+        } else {
+            self.secretsKey = try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true)
+        }
         do throws(LMDBError) {
             environment = try Environment(path: directory, mapSize: initialMapSize, maxDatabases: 8)
             try environment.readerCheck()
         } catch {
             throw Self.storageFailure(error, directory: directory)
         }
-        (meta, accounts) = try Self.openDatabases(environment, directory: directory)
+        (meta, accounts) = try Self.openDatabases(environment, directory: directory, secretsKey: self.secretsKey)
     }
 
     /// Opens the databases and checks (or, for a new store, writes) the schema version, in one write
     /// transaction: database handles become usable by other transactions only once it commits.
     private static func openDatabases(
         _ environment: Environment,
-        directory: String
+        directory: String,
+        secretsKey: SecretsKey
     ) throws(AccountStoreError) -> (meta: Database, accounts: Database) {
         do {
             let transaction = try environment.beginTransaction()
@@ -76,6 +90,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 }
                 try transaction.put(encodeSchemaVersion(schemaVersion), for: schemaVersionKey, in: meta)
             }
+            try checkSecretsKey(secretsKey, in: transaction, meta: meta, accounts: accounts)
             try transaction.commit()
             return (meta, accounts)
         } catch let error as LMDBError {
@@ -95,7 +110,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
         try read { transaction in
             guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
-            return try Self.decode(bytes, key: Self.key(name))
+            return try decode(bytes, key: Self.key(name))
         }
     }
 
@@ -121,7 +136,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 while let (key, value) = entry, result.count < limit {
                     let account: Account
                     do throws(AccountStoreError) {
-                        account = try Self.decode(value, key: key)
+                        account = try decode(value, key: key)
                     } catch {
                         return .failure(error)
                     }
@@ -140,7 +155,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         try write { transaction in
             do {
                 try transaction.put(
-                    AccountRecord.encode(account),
+                    try encode(account),
                     for: Self.key(account.name),
                     in: accounts,
                     flags: .noOverwrite
@@ -159,7 +174,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ body: (inout Account) throws -> Void
     ) throws(AccountStoreError) -> Account {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             do {
                 try body(&account)
             } catch {
@@ -168,7 +183,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             guard account.name == name else {
                 throw AccountStoreError.rejected(InvalidValue("an account cannot be renamed"))
             }
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
             return account
         }
     }
@@ -185,7 +200,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         at time: UnixTime
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             if let last = account.lastAcceptedStep, step <= last {
                 // Nothing was written; the transaction is committed empty, which costs no sync.
                 return .replayed
@@ -193,7 +208,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             account.lastAcceptedStep = step
             account.failureCount = 0
             account.updatedAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
             return .accepted
         }
     }
@@ -206,22 +221,22 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 try transaction.put(Self.encodeCounter(count), for: Self.unknownUserFailuresKey, in: meta)
                 return UInt32(clamping: count)
             }
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             if account.failureCount < UInt32.max {
                 account.failureCount += 1
             }
             account.lastFailureAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
             return account.failureCount
         }
     }
 
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             account.failureCount = 0
             account.updatedAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
         }
     }
 
@@ -234,22 +249,11 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     static func key(_ name: AccountName) -> [UInt8] { Array(name.value.utf8) }
 
-    private static func load(
-        _ name: AccountName,
-        from transaction: borrowing Transaction,
-        in accounts: Database
-    ) throws -> Account {
-        guard let bytes = try transaction.get(key(name), in: accounts) else { throw AccountStoreError.notFound(name) }
-        return try decode(bytes, key: key(name))
-    }
-
-    /// Decodes an account record, checking that it is stored under its own name.
-    static func decode(_ bytes: [UInt8], key: [UInt8]) throws(AccountStoreError) -> Account {
-        let recordKey = "accounts/" + String(decoding: key, as: UTF8.self)
-        guard let account = try? AccountRecord.decode(bytes), Array(account.name.value.utf8) == key else {
-            throw .corruptRecord(key: recordKey)
+    private func load(_ name: AccountName, from transaction: borrowing Transaction) throws -> Account {
+        guard let bytes = try transaction.get(Self.key(name), in: accounts) else {
+            throw AccountStoreError.notFound(name)
         }
-        return account
+        return try decode(bytes, key: Self.key(name))
     }
 
     private static func unknownUserFailures(in transaction: borrowing Transaction, meta: Database) throws -> UInt64 {

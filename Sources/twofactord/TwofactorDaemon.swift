@@ -29,6 +29,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var stateDirectory: String = "/var/lib/twofactord"
 
+    @Option(
+        name: .customLong("secrets-key-file"),
+        help: ArgumentHelp(
+            "The 32-byte key that seals TOTP secrets, created when missing (default: the systemd credential "
+                + "twofactord-key when present, else secrets.key in the state directory).",
+            valueName: "path"
+        )
+    )
+    var secretsKeyFile: String?
+
     @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
     var operatorGroup: String = "twofactord-operators"
 
@@ -85,7 +95,11 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
         let store: LMDBAccountStore
         do {
-            store = try LMDBAccountStore(directory: stateDirectory)
+            var key: SecretsKey?
+            if let location = SecretsKey.configuredLocation(explicit: secretsKeyFile) {
+                key = try SecretsKey.load(path: location.path, create: location.create)
+            }
+            store = try LMDBAccountStore(directory: stateDirectory, secretsKey: key)
         } catch {
             logger.critical(
                 "cannot open the state directory",
