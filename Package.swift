@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
         .target(
             name: "AccountService",
             dependencies: [

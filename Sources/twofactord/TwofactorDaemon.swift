@@ -30,6 +30,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var stateDirectory: String = "/var/lib/twofactord"
 
+    @Option(
+        name: .customLong("secrets-key-file"),
+        help: ArgumentHelp(
+            "The 32-byte key that seals TOTP secrets, created when missing (default: the systemd credential "
+                + "twofactord-key when present, else secrets.key in the state directory).",
+            valueName: "path"
+        )
+    )
+    var secretsKeyFile: String?
+
     @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
     var operatorGroup: String = "twofactord-operators"
 
@@ -117,8 +127,13 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
         let store: LMDBAccountStore
         do {
+            var key: SecretsKey?
+            if let location = SecretsKey.configuredLocation(explicit: secretsKeyFile) {
+                key = try SecretsKey.load(path: location.path, create: location.create)
+            }
             store = try LMDBAccountStore(
                 directory: stateDirectory,
+                secretsKey: key,
                 auditRetention: AuditRetention(
                     maximumRecords: auditMaximumRecords,
                     maximumAge: auditMaximumDays * 86_400
