@@ -2,6 +2,7 @@ import AccountService
 import AccountStore
 import Authentication
 import OneTimePassword
+import QRCode
 import Wire
 
 // MUSTs of dispatch:
@@ -15,12 +16,16 @@ enum Privilege: Sendable {
     case anyone
     /// Root, the daemon's own user, or a member of the operator group.
     case `operator`
+    /// An operator, or a member of the daemon's code-check group (`--code-check-group`).
+    case codeChecker
 }
 
 /// Turns a decoded request into a service call and its answer. Runs on a worker thread.
 struct Dispatcher: Sendable {
     let service: AccountService
     let operators: OperatorPolicy
+    /// Members of this group may send CodeCheck; nil when the daemon names no such group.
+    var codeCheckers: OperatorPolicy? = nil
 
     /// Accounts per UserList answer: 400 records of the largest size fit in one response frame
     /// (docs/protocol.md, UserList); a client asking for more gets this many and a `next`.
@@ -33,6 +38,8 @@ struct Dispatcher: Sendable {
         case .login: .anyone
         case .userAdd, .userSetPassword, .userShow, .userList, .userRemove: .operator
         case .enrollBegin, .enrollConfirm, .twoFactorDisable: .operator
+        case .loginFrom: .anyone
+        case .codeCheck: .codeChecker
         }
     }
 
@@ -44,6 +51,14 @@ struct Dispatcher: Sendable {
             return .error(
                 code: .notPermitted,
                 message: "this needs operator rights: run it as root or as a member of group '\(operators.groupName)'"
+            )
+        }
+        if privilege == .codeChecker, !operators.isOperator(peer), codeCheckers?.isOperator(peer) != true {
+            let groups = [operators.groupName] + (codeCheckers.map { [$0.groupName] } ?? [])
+            return .error(
+                code: .notPermitted,
+                message: "checking a code without a password needs root or membership of group "
+                    + groups.map { "'\($0)'" }.joined(separator: " or ")
             )
         }
         do {
@@ -103,7 +118,28 @@ struct Dispatcher: Sendable {
         case .twoFactorDisable(let user):
             try service.disableTwoFactor(name: user)
             return .done
+        case .loginFrom(let user, let password, let codeKind, let code, let origin):
+            let result = try service.reporting(LoginOriginInfo(origin)).login(
+                user: user,
+                password: password,
+                code: CodeInput(codeKind, code)
+            )
+            return Self.screenResponse(for: result)
+        case .codeCheck(let user, let codeKind, let code, let origin):
+            let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
+                user: user,
+                code: CodeInput(codeKind, code)
+            )
+            return Self.screenResponse(for: result)
         }
+    }
+
+    /// LoginFrom and CodeCheck answer `enroll` with the QR code drawn as text, for clients that
+    /// cannot draw one (the C PAM module links only libc and libpam).
+    static func screenResponse(for result: LoginResult) -> Response {
+        guard case .enroll(let uri) = result else { return response(for: result) }
+        let screen = (try? QRMatrix(encoding: uri)).map { QRRenderer.terminal($0) } ?? ""
+        return .enrollScreen(otpauthURI: uri, screen: screen)
     }
 
     static func response(for result: LoginResult) -> Response {
@@ -172,4 +208,18 @@ extension AccountInfo {
             updatedAt: UInt64(max(0, account.updatedAt))
         )
     }
+}
+
+extension CodeInput {
+    init(_ kind: CodeKind, _ code: String) {
+        switch kind {
+        case .none: self = .none
+        case .totp: self = .totp(code)
+        case .recovery: self = .recovery(code)
+        }
+    }
+}
+
+extension LoginOriginInfo {
+    init(_ origin: LoginOrigin) { self.init(service: origin.service, remoteHost: origin.remoteHost) }
 }

@@ -16,6 +16,12 @@ public enum Request: Sendable, Equatable {
     case enrollBegin(user: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
     case enrollConfirm(user: String, code: String)
     case twoFactorDisable(user: String)
+    /// A Login that also says where it comes from (PAM service, remote host). `code` is empty exactly
+    /// when `codeKind` is `.none`. An `enroll` answer comes as `.enrollScreen`.
+    case loginFrom(user: String, password: [UInt8], codeKind: CodeKind, code: String, origin: LoginOrigin)
+    /// Checks a code without a password, for stacks where another module checked the password.
+    /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
+    case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -30,6 +36,8 @@ public enum Request: Sendable, Equatable {
         case .enrollBegin: .enrollBegin
         case .enrollConfirm: .enrollConfirm
         case .twoFactorDisable: .twoFactorDisable
+        case .loginFrom: .loginFrom
+        case .codeCheck: .codeCheck
         }
     }
 }
@@ -48,6 +56,9 @@ public enum Response: Sendable, Equatable {
     case userList([AccountInfo], next: String)
     /// `expiresAt` is in Unix seconds.
     case enrollmentStarted(otpauthURI: String, expiresAt: UInt64)
+    /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
+    /// QR code (the C PAM module), the QR code drawn as text lines.
+    case enrollScreen(otpauthURI: String, screen: String)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -59,6 +70,7 @@ public enum Response: Sendable, Equatable {
         case .userInfo: .userInfo
         case .userList: .userListReply
         case .enrollmentStarted: .enrollmentStarted
+        case .enrollScreen: .enrollScreen
         }
     }
 }

@@ -22,6 +22,9 @@ enum ResponseFields {
         case .enrollmentStarted(let otpauthURI, let expiresAt):
             writer.str(otpauthURI)
             writer.u64(expiresAt)
+        case .enrollScreen(let otpauthURI, let screen):
+            writer.str(otpauthURI)
+            writer.str(screen)
         }
     }
 
@@ -58,8 +61,11 @@ enum ResponseFields {
         case .enrollmentStarted:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollmentStarted(otpauthURI: otpauthURI, expiresAt: try reader.u64("expiresAt"))
+        case .enrollScreen:
+            let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
+            return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
         case .hello, .login, .userAdd, .userSetPassword, .userShow, .userList, .userRemove, .enrollBegin,
-            .enrollConfirm, .twoFactorDisable:
+            .enrollConfirm, .twoFactorDisable, .loginFrom, .codeCheck:
             preconditionFailure("decodeResponse passes response types only")
         }
     }

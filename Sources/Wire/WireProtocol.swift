@@ -46,6 +46,8 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case enrollBegin = 0x30
     case enrollConfirm = 0x31
     case twoFactorDisable = 0x32
+    case loginFrom = 0x11
+    case codeCheck = 0x12
 
     case error = 0x80
     case helloReply = 0x81
@@ -54,6 +56,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case userInfo = 0x91
     case userListReply = 0x92
     case enrollmentStarted = 0x93
+    case enrollScreen = 0xA0
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }
