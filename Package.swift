@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "AccountService", "AccountStore", "Wire", "CPeerCredentials",
+                "AccountService", "AccountStore", "Wire", "CPeerCredentials", "QRCode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -43,6 +43,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
     @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
     var operatorGroup: String = "twofactord-operators"
 
+    @Option(
+        name: .customLong("code-check-group"),
+        help: "Members of this group may also check codes without a password (pam_twofactor.so code_only)."
+    )
+    var codeCheckGroup: String?
+
     @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal.")
     var socketMode: String = "0666"
 
@@ -114,7 +120,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         let listener: DaemonConfiguration.Listener =
             SocketActivation.inheritedListener().map { .inheritedDescriptor($0) } ?? .path(socket)
         let cost = ScryptCost(logN: scryptLogN, r: ScryptCost.owasp.r, p: ScryptCost.owasp.p)
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             listener: listener,
             socketMode: UInt32(socketMode, radix: 8) ?? 0o666,
             stateDirectory: stateDirectory,
@@ -124,6 +130,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             maximumConnections: maxConnections,
             service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
         )
+        configuration.codeCheckGroup = codeCheckGroup
 
         let store: LMDBAccountStore
         do {
