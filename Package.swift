@@ -113,13 +113,13 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "AccountService", "Wire", .product(name: "NIOCore", package: "swift-nio"),
+                "Daemon", "AccountService", "Wire", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
         .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
     ]
 )
