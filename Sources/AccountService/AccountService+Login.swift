@@ -5,7 +5,7 @@ import OneTimePassword
 // MUSTs of a login:
 // - `.ok` is returned only after the accepted code's step is durable in the store (the replay guard);
 // - an unknown user, a wrong password and a wrong or replayed code all return `.denied` after the same
-//   work: one scrypt at the configured cost and one committed write;
+//   work: one scrypt at the cost of the stored hashes and one committed write;
 // - no password or code is ever logged.
 
 extension AccountService {
@@ -26,6 +26,9 @@ extension AccountService {
             return .locked(retryAfter: wait)
         }
 
+        // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
+        // which differs after an operator changed it): learn those costs once from the store.
+        hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
         let passwordMatches: Bool
         if let account {
             passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
