@@ -50,6 +50,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var maxConnections: Int = 1000
 
+    @Option(
+        name: .customLong("request-deadline"),
+        help: "Seconds a client may take to send one request once it started it; then its connection ends."
+    )
+    var requestDeadline: Int64 = 10
+
     @Option(name: .long, help: "The issuer shown in authenticator apps.")
     var issuer: String = "twofactord"
 
@@ -63,6 +69,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be 10 to 22") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard maxConnections >= 2 else { throw ValidationError("--max-connections must be at least 2") }
+        guard requestDeadline >= 1 else { throw ValidationError("--request-deadline must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -90,6 +97,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             scryptCost: cost,
             workerThreads: workers,
             maximumConnections: maxConnections,
+            requestDeadlineSeconds: requestDeadline,
             service: ServiceConfiguration(issuer: issuer)
         )
 

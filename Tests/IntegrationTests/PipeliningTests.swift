@@ -79,6 +79,23 @@ import Wire
         )
     }
 
+    @Test func aFrameTrickledPastTheRequestDeadline_endsTheConnection() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--request-deadline", "1"])
+        let socket = try RawSocket(path: daemon.socketPath)
+        let login = WireCodec.encodeRequest(
+            .login(user: "slow", password: Array("pw".utf8), codeKind: .none, code: ""),
+            id: 2
+        )
+        socket.send(WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1) + login.prefix(5))
+        let started = Date()
+        let answer = socket.readUntilClosed()
+        let waited = Date().timeIntervalSince(started)
+        // The idle timeout (300 s) alone would keep it open; RawSocket gives up reading after 10 s.
+        #expect(waited < 8, "the connection stayed open \(waited) s with half a frame sent")
+        #expect(answer.count > 4, "the Hello sent in time is still answered")
+    }
+
     /// Creates `user` (password "pw") and enrolls it at a 3600 s period with raw requests, so that
     /// this test depends on the wire format only. Returns the secret and the confirmed step.
     private func enrollOverTheWire(_ daemon: DaemonProcess, _ user: String) throws -> (String, Int64) {
