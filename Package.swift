@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "LMDBAccountStore", "PasswordHashing",
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -113,8 +113,9 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "AccountService", "Wire", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Daemon", "Wire", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -129,9 +129,10 @@ public final class AccountService: Sendable {
     /// a removed account or a changed role counts at once), else the operator when the peer is one.
     public func caller(session: AccountName?, operatorUID: UInt32?) throws(ServiceError) -> Caller {
         if let session {
-            guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: session) })
-            else { return .anonymous }
-            return .account(account)
+            // A removed account acts for nobody; the peer keeps what it is by itself.
+            if let account = try storing({ () throws(AccountStoreError) in try store.account(named: session) }) {
+                return .account(account)
+            }
         }
         return operatorUID.map { .operator(uid: $0) } ?? .anonymous
     }
@@ -203,6 +204,9 @@ public final class AccountService: Sendable {
     /// The account `name` as the caller may know it: a caller who may not see it is told it does not exist
     /// in its scope, the same whether it exists or not.
     func target(_ name: String, for caller: Caller) throws(ServiceError) -> Account {
+        if case .anonymous = caller, case .refused(let message) = AccessPolicy.decide(caller, .showAccount, target: nil) {
+            throw ServiceError(.notPermitted, message)
+        }
         do {
             return try existingAccount(name)
         } catch where error.kind == .noSuchAccount {

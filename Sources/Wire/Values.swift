@@ -45,8 +45,14 @@ public enum CodeKind: UInt8, Sendable, Hashable, CaseIterable {
     case none = 0
     /// A TOTP code from the authenticator app.
     case totp = 1
-    /// A one-time recovery code (reserved: version 1 daemons answer `denied`).
+    /// A one-time recovery code, accepted once in place of a TOTP code.
     case recovery = 2
+
+    /// The kind of a code a person typed: 6 to 8 digits is a TOTP code, anything else a recovery code.
+    public init(typed code: String) {
+        let digits = code.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        self = digits && (6...8).contains(code.utf8.count) ? .totp : .recovery
+    }
 }
 
 /// The code of an Error response. A struct rather than an enum so that codes added by later

@@ -1,4 +1,5 @@
 import AccountService
+import AccountStore
 import ArgumentParser
 import Daemon
 import Glibc
@@ -59,6 +60,21 @@ struct TwofactorDaemon: AsyncParsableCommand {
     @Option(name: .long, help: "The issuer shown in authenticator apps.")
     var issuer: String = "twofactord"
 
+    @Option(
+        name: .customLong("enrollment-lifetime"),
+        help: "Seconds a shown QR code stays valid: the same secret is offered again until then, so one scan is enough."
+    )
+    var enrollmentLifetime: Int64 = 900
+
+    @Option(
+        name: .customLong("audit-max-records"),
+        help: "The audit trail keeps at most this many records; the oldest go first."
+    )
+    var auditMaximumRecords: UInt64 = AuditRetention.standard.maximumRecords
+
+    @Option(name: .customLong("audit-max-days"), help: "The audit trail keeps records for at most this many days.")
+    var auditMaximumDays: Int64 = AuditRetention.standard.maximumAge / 86_400
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -68,6 +84,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
         }
         guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be 10 to 22") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard (60...86_400).contains(enrollmentLifetime) else {
+            throw ValidationError("--enrollment-lifetime must be 60 to 86400 seconds")
+        }
+        guard auditMaximumRecords >= 1, auditMaximumDays >= 1 else {
+            throw ValidationError("--audit-max-records and --audit-max-days must be at least 1")
+        }
         guard maxConnections >= 2 else { throw ValidationError("--max-connections must be at least 2") }
         guard requestDeadline >= 1 else { throw ValidationError("--request-deadline must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -98,12 +120,18 @@ struct TwofactorDaemon: AsyncParsableCommand {
             workerThreads: workers,
             maximumConnections: maxConnections,
             requestDeadlineSeconds: requestDeadline,
-            service: ServiceConfiguration(issuer: issuer)
+            service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
         )
 
         let store: LMDBAccountStore
         do {
-            store = try LMDBAccountStore(directory: stateDirectory)
+            store = try LMDBAccountStore(
+                directory: stateDirectory,
+                auditRetention: AuditRetention(
+                    maximumRecords: auditMaximumRecords,
+                    maximumAge: auditMaximumDays * 86_400
+                )
+            )
         } catch {
             logger.critical(
                 "cannot open the state directory",

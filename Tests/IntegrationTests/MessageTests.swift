@@ -28,13 +28,8 @@ import Testing
         }
         #expect(known.contains("--state-dir") && known.contains("--socket"), "help output not understood: \(known)")
 
-        // Named by messages before its option exists: twofactorctl's `--as ACCOUNT` (issue 5, in progress
-        // on main). The test fails once it exists, so that this exception is removed with it.
-        let pending: Set<String> = ["--as"]
-        #expect(known.isDisjoint(with: pending), "remove the exception for \(known.intersection(pending))")
-
         var unknown: [String] = []
-        for (file, flag) in try flagsNamedInSourceStrings() where !known.contains(flag) && !pending.contains(flag) {
+        for (file, flag) in try flagsNamedInSourceStrings() where !known.contains(flag) {
             unknown.append("\(flag) in \(file)")
         }
         #expect(unknown.isEmpty, "messages name flags that no --help lists: \(unknown)")

@@ -238,3 +238,15 @@ let documentedExamples: [(hex: String, message: Example)] = [
     }
     #expect(types == Set(MessageType.allCases))
 }
+
+@Test func pageLimits_inTheDocument_areTheDerivedOnes() throws {
+    let path =
+        String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/")) + "/docs/protocol.md"
+    let document = try #require(readTextFile(path), "cannot read \(path)")
+    #expect(document.contains("| limit | u16 | 1..\(WireProtocol.maximumPageSize) |"))
+    #expect(document.contains("| limit | u16 | 1..\(WireProtocol.maximumOrganizationPageSize) |"))
+    #expect(document.contains("| limit | u16 | 1..\(WireProtocol.maximumAuditPageSize) |"))
+    #expect(document.contains("A record takes at most \(WireProtocol.maximumAccountInfoLength) bytes"))
+    #expect(document.contains("A record takes at most \(WireProtocol.maximumOrganizationInfoLength) bytes"))
+    #expect(document.contains("A record takes at most \(WireProtocol.maximumAuditEntryLength) bytes"))
+}
