@@ -101,6 +101,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .respond(let id, let response):
             write(response, id: id, context: context)
         case .respondAndClose(let id, let response):
+            if case .error(.busy, let message) = response {
+                refusals.refused(holder, "a request (busy, connection closed)", reason: message)
+            }
             let channel = context.channel
             write(response, id: id, context: context).whenComplete { _ in channel.close(promise: nil) }
         case .close:
