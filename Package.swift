@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
         .target(
             name: "AccountService",
             dependencies: [
@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "AccountService", "AccountStore", "Wire", "CPeerCredentials",
+                "AccountService", "AccountStore", "Wire", "CPeerCredentials", "QRCode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

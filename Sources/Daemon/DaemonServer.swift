@@ -18,7 +18,8 @@ public final class DaemonServer: Service {
         self.configuration = configuration
         self.dispatcher = Dispatcher(
             service: service,
-            operators: OperatorPolicy(groupName: configuration.operatorGroup)
+            operators: OperatorPolicy(groupName: configuration.operatorGroup),
+            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
         )
         self.logger = logger
     }

@@ -30,8 +30,24 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var stateDirectory: String = "/var/lib/twofactord"
 
+    @Option(
+        name: .customLong("secrets-key-file"),
+        help: ArgumentHelp(
+            "The 32-byte key that seals TOTP secrets, created when missing (default: the systemd credential "
+                + "twofactord-key when present, else secrets.key in the state directory).",
+            valueName: "path"
+        )
+    )
+    var secretsKeyFile: String?
+
     @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
     var operatorGroup: String = "twofactord-operators"
+
+    @Option(
+        name: .customLong("code-check-group"),
+        help: "Members of this group may also check codes without a password (pam_twofactor.so code_only)."
+    )
+    var codeCheckGroup: String?
 
     @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal.")
     var socketMode: String = "0666"
@@ -111,7 +127,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         let listener: DaemonConfiguration.Listener =
             SocketActivation.inheritedListener().map { .inheritedDescriptor($0) } ?? .path(socket)
         let cost = ScryptCost(logN: scryptLogN, r: ScryptCost.owasp.r, p: ScryptCost.owasp.p)
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             listener: listener,
             socketMode: UInt32(socketMode, radix: 8) ?? 0o666,
             stateDirectory: stateDirectory,
@@ -122,11 +138,17 @@ struct TwofactorDaemon: AsyncParsableCommand {
             requestDeadlineSeconds: requestDeadline,
             service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
         )
+        configuration.codeCheckGroup = codeCheckGroup
 
         let store: LMDBAccountStore
         do {
+            var key: SecretsKey?
+            if let location = SecretsKey.configuredLocation(explicit: secretsKeyFile) {
+                key = try SecretsKey.load(path: location.path, create: location.create)
+            }
             store = try LMDBAccountStore(
                 directory: stateDirectory,
+                secretsKey: key,
                 auditRetention: AuditRetention(
                     maximumRecords: auditMaximumRecords,
                     maximumAge: auditMaximumDays * 86_400
