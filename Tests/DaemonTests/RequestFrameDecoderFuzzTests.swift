@@ -5,7 +5,7 @@ import Wire
 
 @testable import Daemon
 
-/// The daemon's frame decoder under 10,000 seeded streams of valid, mutated and random frames, fed
+/// The daemon's frame decoder under 5,000 seeded streams of valid, mutated and random frames, fed
 /// whole and in random pieces: the same frames either way, nothing after the first malformed one,
 /// and every decoded request re-encodes to its own bytes.
 @Test func requestFrameDecoder_fuzzedStreams_sameFramesWholeOrInPieces() throws {
@@ -20,7 +20,7 @@ import Wire
         WireCodec.encodeRequest(.enrollBegin(user: "bob", algorithm: .sha256, digits: 8, period: 60), id: 4),
         WireCodec.encodeRequest(.auditQuery(user: "", organization: "acme", since: 1, before: 0, limit: 10), id: 5),
     ]
-    for _ in 0..<10_000 {
+    for _ in 0..<5_000 {
         var stream: [UInt8] = []
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
             var frame = frames.randomElement(using: &generator)!

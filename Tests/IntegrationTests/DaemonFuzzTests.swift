@@ -9,7 +9,10 @@ import Wire
     @Test func mutatedRequestsFromNobody_crashNothing_hangNothing_changeNothing() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "sentinel", "--require-2fa", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(
+            ["user", "add", "sentinel", "--require-2fa", "--password-stdin"],
+            input: "sentinel-pass-phrase\n"
+        )
         let before = try daemon.ctl(["user", "list", "--json"])
         #expect(before.status == 0 && before.standardOutput.contains("sentinel"), "\(before.standardError)")
 
