@@ -53,6 +53,14 @@ import Wire
             .unlock(user: "ghost"),
             .organizationAdd(organization: "evil", requireTwoFactor: false),
             .auditQuery(user: "", organization: "", since: 0, before: 0, limit: 5),
+            .loginFrom(
+                user: "ghost",
+                password: password,
+                codeKind: .totp,
+                code: "123456",
+                origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
+            ),
+            .codeCheck(user: "ghost", codeKind: .totp, code: "123456", origin: LoginOrigin(service: "sudo")),
         ]
         var records: [UInt8] = []
         for _ in 0..<connections {
