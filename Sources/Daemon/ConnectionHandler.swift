@@ -16,7 +16,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var state: ConnectionStateMachine
     /// The account a Login answered `ok` made this connection act for. Requests run one at a time per
     /// connection, so the worker that runs one request sees the session the previous one left.
-    private var session: Session?
+    private var session = Session()
     private let peer: PeerCredentials
     /// The peer's uid and operator status, decided when the connection was accepted.
     private let holder: ShareHolder
