@@ -12,6 +12,7 @@ import OneTimePassword
 // - no password oracle: until a code has been checked, the answer and the work are the same for a right
 //   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
 //   without a code, and only a pending account's right password answers `enroll`;
+// - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
 // - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
 extension AccountService {
@@ -44,6 +45,9 @@ extension AccountService {
             return .locked(retryAfter: wait)
         }
 
+        // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
+        // which differs after an operator changed it): learn those costs once from the store.
+        hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
         let passwordMatches: Bool
         if let account {
             passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
