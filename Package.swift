@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OpenSSLCrypto"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
         .target(
             name: "AccountService",
             dependencies: [
@@ -57,13 +57,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "Client", dependencies: ["Wire", "QRCode"]),
+        // The protocol client (Wire only, so anything that just speaks the protocol links no terminal code
+        // or libqrencode) and the terminal UI above it.
+        .target(name: "DaemonClient", dependencies: ["Wire"]),
+        .target(name: "CommandLineUI", dependencies: ["QRCode"]),
+        // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
+        .target(
+            name: "CommandLineOptions",
+            dependencies: ["DaemonClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "LMDBAccountStore", "PasswordHashing",
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,13 +79,15 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "Client", "QRCode", "Wire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -90,25 +100,27 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
-            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "TestSupport"]
+            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "OneTimePassword", "TestSupport"]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(
             name: "AccountServiceTests",
             dependencies: [
-                "AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing",
-                "TestSupport",
+                "AccountService", "LMDBAccountStore", "AccountStore", "Authentication", "OneTimePassword",
+                "PasswordHashing", "TestSupport",
             ]
         ),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Daemon", "Wire", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
+        .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
+        .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
     ]
 )

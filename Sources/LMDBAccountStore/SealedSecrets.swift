@@ -2,17 +2,19 @@ import AccountStore
 import LMDB
 import OpenSSLCrypto
 
-/// TOTP secrets at rest. The MUSTs:
-/// - every TOTP secret (enrolled and pending) is written to LMDB only sealed with AES-256-GCM under the
-///   store's `SecretsKey`, and is unsealed only when read back: `AccountRecord` sees sealed bytes in
-///   `TOTPCredential.secret` and knows nothing of the sealing;
+/// Secrets at rest: TOTP secrets and recovery-code digests. The MUSTs:
+/// - every TOTP secret (enrolled and pending) and every recovery-code digest is written to LMDB only
+///   sealed with AES-256-GCM under the store's `SecretsKey`. The store's API seals an account given to
+///   `create`/`update` and opens every account it returns; `AccountRecord` sees sealed bytes in those
+///   fields and knows nothing of the sealing, and internal paths that only change other fields (counters,
+///   the replay step, organization moves, schema upgrades) pass the sealed bytes through untouched;
 /// - the associated data binds the account name and the field, so a sealed secret copied into another
 ///   account's record, or from `pending` to `totp`, does not open;
 /// - `meta/secrets-key-check` holds a sealed constant, so a wrong key is refused when the store opens,
 ///   with a message naming the key file, instead of failing record by record;
-/// - a store written before sealing (no key check, plaintext secrets) is sealed in place, in the same
+/// - a store written before sealing (no key check, plaintext secrets) is sealed in place, in the one
 ///   write transaction that writes the key check.
-/// Sealed secret: `u8 version (1) || AES256GCM box`.
+/// Sealed value: `u8 version (1) || AES256GCM box`.
 extension LMDBAccountStore {
     static let secretsKeyCheckKey = Array("secrets-key-check".utf8)
     static let sealedSecretVersion: UInt8 = 1
@@ -21,6 +23,7 @@ extension LMDBAccountStore {
     private enum Field: String {
         case totp
         case pending
+        case recovery
     }
 
     private static func associatedData(_ field: Field, _ name: AccountName) -> [UInt8] {
@@ -28,17 +31,15 @@ extension LMDBAccountStore {
     }
 
     /// The record bytes of `account`, with its secrets sealed.
-    func encode(_ account: Account) throws(AccountStoreError) -> [UInt8] {
+    func sealedRecord(_ account: Account) throws(AccountStoreError) -> [UInt8] {
         AccountRecord.encode(try Self.sealed(account, with: secretsKey))
     }
 
-    /// Decodes a record, checking that it is stored under its own name, and unseals its secrets.
-    func decode(_ bytes: [UInt8], key: [UInt8]) throws(AccountStoreError) -> Account {
-        let recordKey = "accounts/" + String(decoding: key, as: UTF8.self)
-        guard let account = try? AccountRecord.decode(bytes), Array(account.name.value.utf8) == key,
-            let opened = Self.unsealed(account, with: secretsKey)
-        else {
-            throw .corruptRecord(key: recordKey)
+    /// `account` as decoded from its record, with its secrets opened; a secret that does not open (damage,
+    /// or a secret moved from another account) makes the record corrupt.
+    func opened(_ account: Account) throws(AccountStoreError) -> Account {
+        guard let opened = Self.unsealed(account, with: secretsKey) else {
+            throw .corruptRecord(key: "accounts/" + account.name.value)
         }
         return opened
     }
@@ -50,6 +51,13 @@ extension LMDBAccountStore {
         }
         if let secret = account.pendingEnrollment?.credential.secret {
             account.pendingEnrollment?.credential.secret = try seal(secret, associatedData(.pending, account.name), key)
+        }
+        for index in account.recoveryCodes.indices {
+            account.recoveryCodes[index].digest = try seal(
+                account.recoveryCodes[index].digest,
+                associatedData(.recovery, account.name),
+                key
+            )
         }
         return account
     }
@@ -65,10 +73,15 @@ extension LMDBAccountStore {
             guard let secret = open(box, associatedData(.pending, account.name), key) else { return nil }
             account.pendingEnrollment?.credential.secret = secret
         }
+        for index in account.recoveryCodes.indices {
+            let box = account.recoveryCodes[index].digest
+            guard let digest = open(box, associatedData(.recovery, account.name), key) else { return nil }
+            account.recoveryCodes[index].digest = digest
+        }
         return account
     }
 
-    private static func seal(
+    static func seal(
         _ secret: [UInt8],
         _ associatedData: [UInt8],
         _ key: SecretsKey
@@ -80,49 +93,42 @@ extension LMDBAccountStore {
         }
     }
 
-    private static func open(_ box: [UInt8], _ associatedData: [UInt8], _ key: SecretsKey) -> [UInt8]? {
+    static func open(_ box: [UInt8], _ associatedData: [UInt8], _ key: SecretsKey) -> [UInt8]? {
         guard box.first == sealedSecretVersion else { return nil }
         return try? AES256GCM.open(Array(box.dropFirst()), key: key.bytes, associatedData: associatedData)
     }
 
-    /// Checks `key` against the store's key check, or, for a new or never-sealed store, seals every
-    /// plaintext secret and writes the check. Runs inside the write transaction that opens the store.
-    static func checkSecretsKey(
-        _ key: SecretsKey,
-        in transaction: borrowing Transaction,
-        meta: Database,
-        accounts: Database
-    ) throws {
-        let checkAssociatedData = Array("twofactord/meta/".utf8) + secretsKeyCheckKey
-        if let check = try transaction.get(secretsKeyCheckKey, in: meta) {
-            guard open(check, checkAssociatedData, key) == keyCheckPlaintext else {
-                throw AccountStoreError.storageFailure(
-                    "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
-                        + "restore the key file that belongs to this state directory (see --secrets-key-file)"
+    /// Checks the store's key against the key check, or, for a new or never-sealed store, seals every
+    /// plaintext secret and writes the check, in one write transaction.
+    func checkSecretsKey() throws(AccountStoreError) {
+        let key = secretsKey
+        let meta = databases.meta
+        let accounts = databases.accounts
+        try write { transaction in
+            let checkAssociatedData = Array("twofactord/meta/".utf8) + Self.secretsKeyCheckKey
+            if let check = try transaction.get(Self.secretsKeyCheckKey, in: meta) {
+                guard Self.open(check, checkAssociatedData, key) == Self.keyCheckPlaintext else {
+                    throw AccountStoreError.storageFailure(
+                        "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
+                            + "restore the key file that belongs to this state directory (see --secrets-key-file)"
+                    )
+                }
+                return
+            }
+            let plaintext = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
+            for (recordKey, value) in plaintext {
+                let account = try Self.decode(value, key: recordKey)
+                try transaction.put(
+                    AccountRecord.encode(try Self.sealed(account, with: key)),
+                    for: recordKey,
+                    in: accounts
                 )
             }
-            return
+            try transaction.put(
+                try Self.seal(Self.keyCheckPlaintext, checkAssociatedData, key),
+                for: Self.secretsKeyCheckKey,
+                in: meta
+            )
         }
-        let plaintextRecords = try transaction.withCursor(in: accounts) {
-            (cursor: borrowing Cursor) throws(LMDBError) -> [(key: [UInt8], value: [UInt8])] in
-            var found: [(key: [UInt8], value: [UInt8])] = []
-            var entry = try cursor.first()
-            while let (key, value) = entry {
-                found.append((key, value))
-                entry = try cursor.next()
-            }
-            return found
-        }
-        for record in plaintextRecords {
-            guard let account = try? AccountRecord.decode(record.value) else {
-                throw AccountStoreError.corruptRecord(key: "accounts/" + String(decoding: record.key, as: UTF8.self))
-            }
-            try transaction.put(AccountRecord.encode(try sealed(account, with: key)), for: record.key, in: accounts)
-        }
-        try transaction.put(
-            try seal(keyCheckPlaintext, checkAssociatedData, key),
-            for: secretsKeyCheckKey,
-            in: meta
-        )
     }
 }

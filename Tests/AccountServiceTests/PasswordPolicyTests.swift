@@ -9,9 +9,10 @@ private func refusal(_ password: [UInt8], name: String = "pia", setPassword: Boo
     do {
         if setPassword {
             try fixture.add(name)
-            try fixture.service.setPassword(name: name, password: password)
+            try fixture.service.setPassword(caller: root, name: name, password: password)
         } else {
             _ = try fixture.service.addAccount(
+                caller: root,
                 name: name,
                 organization: nil,
                 role: .agent,
