@@ -31,6 +31,42 @@ import Wire
         #expect(try daemon.login("alice", password: "alice-pass-phrase", code: code).status == 0, "\(daemon.log())")
     }
 
+    /// `twofactord --backup` while the daemon serves, `--restore-from` into a new state directory, `--check`;
+    /// a code used after the backup was taken is refused by the restored store.
+    @Test func backupWhileServing_restore_check_refuseCodesUsedAfterTheBackup() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        let backup = daemon.directory.appendingPathComponent("twofactord.backup").path
+        let taken = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--socket", daemon.socketPath, "--backup", backup]
+        )
+        #expect(taken.status == 0, "\(taken.standardError)")
+        #expect(taken.standardOutput.contains("backup written to \(backup)"))
+        // After the backup, a code is used.
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 0)
+        #expect(daemon.stop() == 0)
+
+        let restored = try DaemonProcess()
+        let key = ["--secrets-key-file", daemon.stateDirectory + "/secrets.key"]
+        let restore = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", restored.stateDirectory, "--restore-from", backup] + key
+        )
+        #expect(restore.status == 0, "\(restore.standardError)")
+        #expect(restore.standardOutput.contains("raised"), "\(restore.standardOutput)")
+        let check = try run(Binaries.url("twofactord"), ["--state-dir", restored.stateDirectory, "--check"] + key)
+        #expect(check.status == 0, "\(check.standardError)")
+        #expect(check.standardOutput.contains("ok: schema"), "\(check.standardOutput)")
+        let withoutKey = try run(Binaries.url("twofactord"), ["--state-dir", restored.stateDirectory, "--check"])
+        #expect(withoutKey.status == 1, "the restored store must not open with a new key")
+
+        try restored.start(extraArguments: key)
+        #expect(try restored.login("alice", password: "alice-pass-phrase", code: next).status == 1, "replayed")
+    }
+
     @Test func wrongSecretsKeyFile_isAClearStartupError() throws {
         let daemon = try DaemonProcess()
         let keyFile = daemon.directory.appendingPathComponent("first.key").path
