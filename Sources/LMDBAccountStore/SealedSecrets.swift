@@ -1,4 +1,5 @@
 import AccountStore
+import Glibc
 import LMDB
 import OpenSSLCrypto
 
@@ -18,7 +19,7 @@ import OpenSSLCrypto
 extension LMDBAccountStore {
     static let secretsKeyCheckKey = Array("secrets-key-check".utf8)
     static let sealedSecretVersion: UInt8 = 1
-    private static let keyCheckPlaintext = Array("twofactord secrets key check".utf8)
+    static let keyCheckPlaintext = Array("twofactord secrets key check".utf8)
 
     private enum Field: String {
         case totp
@@ -29,6 +30,9 @@ extension LMDBAccountStore {
     private static func associatedData(_ field: Field, _ name: AccountName) -> [UInt8] {
         Array("twofactord/\(field.rawValue)/".utf8) + Array(name.value.utf8)
     }
+
+    /// The file the store's secrets key came from.
+    public var secretsKeyPath: String { secretsKey.path }
 
     /// The record bytes of `account`, with its secrets sealed.
     func sealedRecord(_ account: Account) throws(AccountStoreError) -> [UInt8] {
@@ -108,9 +112,15 @@ extension LMDBAccountStore {
             let checkAssociatedData = Array("twofactord/meta/".utf8) + Self.secretsKeyCheckKey
             if let check = try transaction.get(Self.secretsKeyCheckKey, in: meta) {
                 guard Self.open(check, checkAssociatedData, key) == Self.keyCheckPlaintext else {
+                    // A rotation interrupted between its commit and the rename leaves the new key beside the old.
+                    let interrupted =
+                        access(key.path + ".new", F_OK) == 0
+                        ? " (an interrupted --rotate-key left \(key.path).new: if it is newer, move it to \(key.path))"
+                        : ""
                     throw AccountStoreError.storageFailure(
                         "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
                             + "restore the key file that belongs to this state directory (see --secrets-key-file)"
+                            + interrupted
                     )
                 }
                 return
@@ -129,6 +139,38 @@ extension LMDBAccountStore {
                 for: Self.secretsKeyCheckKey,
                 in: meta
             )
+        }
+    }
+}
+
+extension LMDBAccountStore {
+    /// Re-seals every secret under `newKey` and rewrites the key check, in one write transaction: after it
+    /// commits, only `newKey` opens the store. This store value keeps the old key, so the caller must not
+    /// use it afterwards (twofactord --rotate-key exits). Returns how many accounts were re-sealed.
+    public func rotateSecretsKey(to newKey: SecretsKey) throws(AccountStoreError) -> Int {
+        let oldKey = secretsKey
+        let meta = databases.meta
+        let accounts = databases.accounts
+        return try write { transaction in
+            let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
+            for (recordKey, value) in entries {
+                let sealed = try Self.decode(value, key: recordKey)
+                guard let account = Self.unsealed(sealed, with: oldKey) else {
+                    throw AccountStoreError.corruptRecord(key: "accounts/" + sealed.name.value)
+                }
+                try transaction.put(
+                    AccountRecord.encode(try Self.sealed(account, with: newKey)),
+                    for: recordKey,
+                    in: accounts
+                )
+            }
+            let checkAssociatedData = Array("twofactord/meta/".utf8) + Self.secretsKeyCheckKey
+            try transaction.put(
+                try Self.seal(Self.keyCheckPlaintext, checkAssociatedData, newKey),
+                for: Self.secretsKeyCheckKey,
+                in: meta
+            )
+            return entries.count
         }
     }
 }

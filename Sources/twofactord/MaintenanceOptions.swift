@@ -28,11 +28,17 @@ struct MaintenanceOptions: ParsableArguments {
     )
     var restoreFrom: String?
 
-    var isRequested: Bool { check || backup != nil || restoreFrom != nil }
+    @Flag(
+        name: .customLong("rotate-key"),
+        help: "With the daemon stopped: re-seal every secret under a new random key, replace the key file, then exit."
+    )
+    var rotateKey = false
+
+    var isRequested: Bool { check || backup != nil || restoreFrom != nil || rotateKey }
 
     func validate() throws {
-        guard [check, backup != nil, restoreFrom != nil].filter({ $0 }).count <= 1 else {
-            throw ValidationError("--check, --backup and --restore-from cannot be combined")
+        guard [check, backup != nil, restoreFrom != nil, rotateKey].filter({ $0 }).count <= 1 else {
+            throw ValidationError("--check, --backup, --restore-from and --rotate-key cannot be combined")
         }
     }
 
@@ -52,7 +58,29 @@ struct MaintenanceOptions: ParsableArguments {
             try store.backup(to: backup)
             return "backup written to \(backup); keep the secrets key separately, the backup cannot be read without it"
         }
+        if rotateKey { return try rotate(store) }
         let raised = try store.raiseReplaySteps(now: Int64(time(nil)))
         return "restored; the replay step of \(raised) enrolled accounts was raised to the current time step"
+    }
+
+    /// The new key is written beside the old one first (`KEY.new`), the store re-sealed in one transaction,
+    /// then the new key renamed over the old: a crash at any point leaves a key that opens the store.
+    private func rotate(_ store: LMDBAccountStore) throws -> String {
+        let path = store.secretsKeyPath
+        let staged = path + ".new"
+        let newKey = SecretsKey.random(path: staged)
+        try SecretsKey.write(newKey, to: staged)
+        let count = try store.rotateSecretsKey(to: newKey)
+        guard rename(staged, path) == 0 else {
+            throw ValidationError(
+                "the secrets are now sealed under \(staged), but it could not replace \(path): move it there by hand"
+            )
+        }
+        let parent = open(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), O_RDONLY | O_DIRECTORY)
+        if parent >= 0 {
+            fsync(parent)
+            close(parent)
+        }
+        return "re-sealed the secrets of \(count) accounts under a new key, now in \(path)"
     }
 }

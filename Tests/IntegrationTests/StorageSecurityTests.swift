@@ -67,6 +67,33 @@ import Wire
         #expect(try restored.login("alice", password: "alice-pass-phrase", code: next).status == 1, "replayed")
     }
 
+    @Test func rotateKey_resealsUnderANewKeyFile_andLoginsGoOn() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        #expect(daemon.stop() == 0)
+        let keyFile = daemon.stateDirectory + "/secrets.key"
+        let oldKey = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        let oldCopy = daemon.directory.appendingPathComponent("old.key").path
+        try oldKey.write(to: URL(fileURLWithPath: oldCopy))
+        chmod(oldCopy, 0o600)
+
+        let rotated = try run(Binaries.url("twofactord"), ["--state-dir", daemon.stateDirectory, "--rotate-key"])
+        #expect(rotated.status == 0, "\(rotated.standardError)")
+        #expect(rotated.standardOutput.contains("re-sealed the secrets of 1 accounts"), "\(rotated.standardOutput)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: keyFile)) != oldKey)
+        #expect(access(keyFile + ".new", F_OK) != 0)
+        let withOldKey = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--check", "--secrets-key-file", oldCopy]
+        )
+        #expect(withOldKey.status == 1, "the old key must no longer open the store")
+
+        try daemon.start()
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 0, "\(daemon.log())")
+    }
+
     @Test func wrongSecretsKeyFile_isAClearStartupError() throws {
         let daemon = try DaemonProcess()
         let keyFile = daemon.directory.appendingPathComponent("first.key").path
