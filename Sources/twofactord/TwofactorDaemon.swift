@@ -91,6 +91,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
     @Option(name: .customLong("audit-max-days"), help: "The audit trail keeps records for at most this many days.")
     var auditMaximumDays: Int64 = AuditRetention.standard.maximumAge / 86_400
 
+    @OptionGroup(title: "Maintenance (one job, then exit)")
+    var maintenance: MaintenanceOptions
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -146,13 +149,14 @@ struct TwofactorDaemon: AsyncParsableCommand {
             if let location = SecretsKey.configuredLocation(explicit: secretsKeyFile) {
                 key = try SecretsKey.load(path: location.path, create: location.create)
             }
+            try maintenance.prepare(stateDirectory: stateDirectory)
             store = try LMDBAccountStore(
                 directory: stateDirectory,
-                secretsKey: key,
                 auditRetention: AuditRetention(
                     maximumRecords: auditMaximumRecords,
                     maximumAge: auditMaximumDays * 86_400
-                )
+                ),
+                secretsKey: key
             )
         } catch {
             logger.critical(
@@ -160,6 +164,15 @@ struct TwofactorDaemon: AsyncParsableCommand {
                 metadata: ["dir": "\(stateDirectory)", "error": "\(error)"]
             )
             throw ExitCode(1)
+        }
+        if maintenance.isRequested {
+            do {
+                print(try maintenance.run(store))
+                return
+            } catch {
+                logger.critical("maintenance failed", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
         }
         let service = AccountService(
             store: store,
