@@ -1,6 +1,7 @@
 # twofactord: the two commands of README.md.
 #   make run    install what is missing, build, run the daemon in the foreground under ./.run/
 #   make test   install what is missing, build, run the whole test suite
+#   make bench  build in release mode, run the load generator once (BENCH_ARGS to change what it runs)
 
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
@@ -14,7 +15,7 @@ PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.
 PAM_MODULE := .build/pam/pam_twofactor.so
 PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
-.PHONY: all deps test-deps build pam-module run test clean
+.PHONY: all deps test-deps build pam-module run test bench clean
 
 all: build
 
@@ -71,6 +72,14 @@ XCTEST_FLAG = $(if $(shell grep -rlsw 'import XCTest' Tests),,--disable-xctest)
 test: test-deps pam-module
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build $(XCTEST_FLAG)
+
+# The load generator starts its own release-built daemon (--scrypt-log-n 10) on a fresh state under /tmp.
+BENCH_ARGS ?= verify --connections 32 --seconds 10
+
+bench: deps
+	$(SWIFT) build -c release --product twofactord
+	$(SWIFT) build -c release --product twofactor-bench
+	$$($(SWIFT) build -c release --show-bin-path)/twofactor-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .build $(RUN_DIR)

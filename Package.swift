@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "twofactord", targets: ["twofactord"]),
         .executable(name: "twofactor", targets: ["twofactor"]),
         .executable(name: "twofactorctl", targets: ["twofactorctl"]),
+        .executable(name: "twofactor-bench", targets: ["twofactor-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -89,6 +90,14 @@ let package = Package(
                 "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+
+        // The load generator (issue 9): a protocol client that creates accounts, computes its own codes
+        // and measures the daemon. Its logic lives in a module; the executable only parses arguments.
+        .target(name: "LoadGenerator", dependencies: ["DaemonClient", "Wire", "OneTimePassword"]),
+        .executableTarget(
+            name: "twofactor-bench",
+            dependencies: ["LoadGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -1,0 +1,107 @@
+import Glibc
+
+/// Everything a run needs to know; the command line fills it in.
+public struct BenchOptions: Sendable {
+    public var plan: LoadPlan
+    public var accounts: Int
+    /// The accounts' TOTP period: 1 gives each account a fresh code every second.
+    public var period: UInt16
+    /// Connect to a running daemon here instead of starting one.
+    public var socketPath: String?
+    /// With `socketPath`: the daemon's pid, to read its peak RSS.
+    public var daemonPID: Int32?
+    /// The twofactord to start when there is no `socketPath`.
+    public var daemonExecutable: String
+    /// Arguments for the started daemon besides its socket and state directory.
+    public var daemonArguments: [String]
+    /// Keep the started daemon's directory (state, log) instead of removing it.
+    public var keepDirectory: Bool
+
+    public init(
+        plan: LoadPlan, accounts: Int, period: UInt16, socketPath: String?, daemonPID: Int32?,
+        daemonExecutable: String, daemonArguments: [String], keepDirectory: Bool
+    ) {
+        self.plan = plan
+        self.accounts = accounts
+        self.period = period
+        self.socketPath = socketPath
+        self.daemonPID = daemonPID
+        self.daemonExecutable = daemonExecutable
+        self.daemonArguments = daemonArguments
+        self.keepDirectory = keepDirectory
+    }
+}
+
+/// Starts (or reaches) the daemon, creates the accounts, drives the load, and reports.
+/// `progress` gets a line per phase, for standard error.
+public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) throws(BenchError) -> BenchReport {
+    var daemon: BenchDaemon?
+    var directory: String?
+    defer {
+        daemon?.stop()
+        if let directory, !options.keepDirectory { removeTree(directory) }
+    }
+    let socketPath: String
+    let daemonPID: Int32?
+    if let given = options.socketPath {
+        socketPath = given
+        daemonPID = options.daemonPID
+    } else {
+        // Short and under /tmp: a Unix socket path must fit in 108 bytes.
+        var template = Array("/tmp/tfbench-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw BenchError("cannot create a directory under /tmp: \(String(cString: strerror(errno)))")
+        }
+        directory = String(cString: made)
+        chmod(made, 0o755)
+        progress("starting \(options.daemonExecutable) in \(directory!)")
+        let started = try BenchDaemon(
+            executable: options.daemonExecutable, directory: directory!, arguments: options.daemonArguments)
+        daemon = started
+        socketPath = started.socketPath
+        daemonPID = started.pid
+    }
+
+    progress("creating \(options.accounts) accounts with period \(options.period) s")
+    let setupStart = BenchClock.nanoseconds()
+    // Unique per run, so a run against a long-lived daemon never collides with an earlier one.
+    let prefix = "bench\(getpid())x\(BenchClock.unixSeconds() % 100_000)x"
+    let accounts = try createAccounts(
+        count: options.accounts, period: options.period, prefix: prefix, socketPath: socketPath,
+        connections: options.plan.connections)
+    let setupSeconds = Double(BenchClock.nanoseconds() - setupStart) / 1e9
+
+    progress("driving \(options.plan.connections) connections in mode \(options.plan.mode.rawValue)")
+    let tally = drive(options.plan, accounts: accounts, socketPath: socketPath)
+    return BenchReport(
+        mode: options.plan.mode,
+        connections: options.plan.connections,
+        accounts: accounts.count,
+        period: Int(options.period),
+        setupSeconds: setupSeconds,
+        elapsedSeconds: Double(tally.elapsedNanoseconds) / 1e9,
+        daemonPeakRSSKiB: daemonPID.flatMap(peakResidentKiB(of:)),
+        tally: tally
+    )
+}
+
+/// Removes `path` and everything under it, not following symbolic links (the benchmark's own
+/// directory: a socket, a log and the state directory).
+private func removeTree(_ path: String) {
+    var status = stat()
+    guard lstat(path, &status) == 0 else { return }
+    if status.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) {
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(directory)
+        for name in names { removeTree(path + "/" + name) }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
