@@ -150,7 +150,12 @@ private struct Driver {
         let outcome = send(account, code: code)
         account.lastStep = step
         guard outcome == .ok else {
-            if outcome != nil { tally.validRefused += 1 }
+            if let outcome {
+                tally.validRefused += 1
+                tally.firstError =
+                    tally.firstError
+                    ?? "a fresh code for \(account.name) (step \(step), at \(BenchClock.unixSeconds())) was answered \(outcome)"
+            }
             account.failures += 1
             return
         }

@@ -9,19 +9,19 @@ public enum BenchClock {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
-    /// Unix time in seconds, the clock TOTP steps count on (the daemon reads the same one).
-    public static func unixSeconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec)
-    }
+    /// Unix time in seconds, read exactly as the daemon reads it: `time()`, which glibc serves from
+    /// the coarse real-time clock, a few milliseconds behind CLOCK_REALTIME. With the precise clock,
+    /// a code for the next step sent just after a second began could be two steps ahead of the
+    /// daemon's clock, outside its window, and be refused.
+    public static func unixSeconds() -> Int64 { Int64(time(nil)) }
 
     /// Sleeps until the wall clock reaches the next whole second, where a new TOTP step starts, or
     /// until the monotonic clock reaches `end`, whichever comes first.
     static func sleepToNextSecond(orUntil end: UInt64) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let toNextSecond = UInt64(1_000_000_000 - Int(now.tv_nsec)) + 1_000_000
+        // 20 ms past the second, so the coarse clock of `unixSeconds` has surely moved on too.
+        let toNextSecond = UInt64(1_000_000_000 - Int(now.tv_nsec)) + 20_000_000
         let current = nanoseconds()
         let toEnd = end > current ? end - current : 0
         usleep(UInt32(max(min(toNextSecond, toEnd) / 1000, 1)))
