@@ -68,7 +68,10 @@ private func createAccount(
     ) { $0 == .done }
     let begun = try ask(connection, .enrollBegin(user: name, algorithm: .sha1, digits: 6, period: period), name)
     guard case .enrollmentStarted(let uri, _) = begun else {
-        throw BenchError("enrolling \(name) was answered \(describe(begun)): is the benchmark an operator (root or the daemon's user)?")
+        throw BenchError(
+            "enrolling \(name) was answered \(describe(begun)): "
+                + "is the benchmark an operator (root or the daemon's user)?"
+        )
     }
     let totp: TOTP
     do {

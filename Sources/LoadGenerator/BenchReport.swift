@@ -64,14 +64,16 @@ public struct BenchReport: Sendable {
             "  latency p50 \(percentileMicroseconds(0.5)) us, p99 \(percentileMicroseconds(0.99)) us, "
                 + "p99.9 \(percentileMicroseconds(0.999)) us, max \(percentileMicroseconds(1)) us",
             "  errors \(errors) (error answers \(tally.errorResponses), transport \(tally.transportErrors), "
-                + "valid codes refused \(tally.validRefused), wrong or replayed codes not denied \(tally.badNotDenied))",
+                + "valid codes refused \(tally.validRefused), "
+                + "wrong or replayed codes not denied \(tally.badNotDenied))",
         ]
         if tally.wrongSent > 0 { lines.append("  wrong codes: \(tally.wrongSent) sent, \(tally.wrongDenied) denied") }
         if tally.replaysSent > 0 { lines.append("  replays: \(tally.replaysSent) sent, \(tally.replaysDenied) denied") }
         if tally.accountWaitSeconds > 0 {
             lines.append(
                 "  connections waited \(fixed(tally.accountWaitSeconds, 2)) s in all for a fresh time step: "
-                    + "use more --accounts to measure the daemon rather than the account pool")
+                    + "use more --accounts to measure the daemon rather than the account pool"
+            )
         }
         lines.append("  daemon peak RSS: " + (daemonPeakRSSKiB.map { "\($0) KiB" } ?? "unknown (pass --daemon-pid)"))
         if let first = tally.firstError { lines.append("  first error: \(first)") }

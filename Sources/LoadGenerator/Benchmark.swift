@@ -18,8 +18,14 @@ public struct BenchOptions: Sendable {
     public var keepDirectory: Bool
 
     public init(
-        plan: LoadPlan, accounts: Int, period: UInt16, socketPath: String?, daemonPID: Int32?,
-        daemonExecutable: String, daemonArguments: [String], keepDirectory: Bool
+        plan: LoadPlan,
+        accounts: Int,
+        period: UInt16,
+        socketPath: String?,
+        daemonPID: Int32?,
+        daemonExecutable: String,
+        daemonArguments: [String],
+        keepDirectory: Bool
     ) {
         self.plan = plan
         self.accounts = accounts
@@ -56,7 +62,10 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
         chmod(made, 0o755)
         progress("starting \(options.daemonExecutable) in \(directory!)")
         let started = try BenchDaemon(
-            executable: options.daemonExecutable, directory: directory!, arguments: options.daemonArguments)
+            executable: options.daemonExecutable,
+            directory: directory!,
+            arguments: options.daemonArguments
+        )
         daemon = started
         socketPath = started.socketPath
         daemonPID = started.pid
@@ -67,8 +76,12 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
     // Unique per run, so a run against a long-lived daemon never collides with an earlier one.
     let prefix = "bench\(getpid())x\(BenchClock.unixSeconds() % 100_000)x"
     let accounts = try createAccounts(
-        count: options.accounts, period: options.period, prefix: prefix, socketPath: socketPath,
-        connections: options.plan.connections)
+        count: options.accounts,
+        period: options.period,
+        prefix: prefix,
+        socketPath: socketPath,
+        connections: options.plan.connections
+    )
     let setupSeconds = Double(BenchClock.nanoseconds() - setupStart) / 1e9
 
     progress("driving \(options.plan.connections) connections in mode \(options.plan.mode.rawValue)")

@@ -152,9 +152,10 @@ private struct Driver {
         guard outcome == .ok else {
             if let outcome {
                 tally.validRefused += 1
+                let now = BenchClock.unixSeconds()
                 tally.firstError =
                     tally.firstError
-                    ?? "a fresh code for \(account.name) (step \(step), at \(BenchClock.unixSeconds())) was answered \(outcome)"
+                    ?? "a fresh code for \(account.name) (step \(step), at \(now)) was answered \(outcome)"
             }
             account.failures += 1
             return

@@ -38,12 +38,15 @@ func onThreads<Result: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int)
         var thread = pthread_t()
         let context = Unmanaged.passRetained(slot as AnyObject).toOpaque()
         let status = pthread_create(
-            &thread, nil,
+            &thread,
+            nil,
             { raw in
                 let slot = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! any ThreadRunnable
                 slot.runOnThisThread()
                 return nil
-            }, context)
+            },
+            context
+        )
         precondition(status == 0, "pthread_create failed: \(String(cString: strerror(status)))")
         threads.append(thread)
     }

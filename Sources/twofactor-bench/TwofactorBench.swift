@@ -93,7 +93,9 @@ struct BenchCommandOptions: ParsableArguments {
         guard (1...3600).contains(period) else { throw ValidationError("--period must be 1 to 3600 seconds") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if daemonPID != nil, socket == nil { throw ValidationError("--daemon-pid goes with --socket") }
-        if socket != nil, daemon != nil { throw ValidationError("--daemon starts a daemon; --socket uses a running one") }
+        if socket != nil, daemon != nil {
+            throw ValidationError("--daemon starts a daemon; --socket uses a running one")
+        }
     }
 
     func run(_ mode: BenchMode) throws {

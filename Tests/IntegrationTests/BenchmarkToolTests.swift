@@ -45,7 +45,10 @@ import Testing
         #expect(Self.int(json, "replays_sent") > 0, "\(json)")
         #expect(Self.int(json, "replays_denied") == Self.int(json, "replays_sent"), "\(json)")
         #expect(Self.int(json, "bad_accepted") == 0, "\(json)")
-        #expect(Self.int(json, "valid_accepted") == Self.int(json, "replays_sent"), "each accepted code is replayed: \(json)")
+        #expect(
+            Self.int(json, "valid_accepted") == Self.int(json, "replays_sent"),
+            "each accepted code is replayed: \(json)"
+        )
         #expect(Self.int(json, "errors") == 0, "\(json)")
         #expect(Self.int(json, "daemon_peak_rss_kib") > 0, "the bench started the daemon, so it knows its pid: \(json)")
     }
