@@ -99,6 +99,7 @@ private struct Driver {
     var connection: DaemonConnection?
     var tally = WorkerTally()
     private var wrongDue = false
+    private var checks = 0
     private static let origin = LoginOrigin(service: "twofactor-bench", remoteHost: "")
 
     init(mode: BenchMode, socketPath: String) {
@@ -136,7 +137,9 @@ private struct Driver {
 
     private mutating func check(_ account: inout BenchAccount, step: UInt64) {
         let code = account.totp.code(forStep: step)
-        if mode == .mixed, tally.validSent % 10 == 9 { wrongDue = true }
+        // Every tenth check is due to be wrong; it waits for an account with no failure pending.
+        checks += 1
+        if mode == .mixed, checks % 10 == 0 { wrongDue = true }
         if wrongDue, account.failures == 0 {
             // Only an account with no failure pending gets a wrong code, so no account ever nears its lock.
             wrongDue = false

@@ -57,6 +57,7 @@ import Testing
         let (status, json) = try Self.bench("mixed", [])
         #expect(status == 0, "\(json)")
         #expect(Self.int(json, "wrong_sent") > 0, "\(json)")
+        #expect(Self.int(json, "wrong_sent") * 10 <= Self.int(json, "requests") + 10, "one check in ten: \(json)")
         #expect(Self.int(json, "wrong_denied") == Self.int(json, "wrong_sent"), "\(json)")
         #expect(Self.int(json, "valid_accepted") == Self.int(json, "valid_sent"), "\(json)")
         #expect(Self.int(json, "errors") == 0, "\(json)")
