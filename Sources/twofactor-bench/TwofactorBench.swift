@@ -60,7 +60,7 @@ struct BenchCommandOptions: ParsableArguments {
     var count: Int?
 
     @Option(help: "Accounts to create; each accepts one code per period, so use at least the checks/s you expect.")
-    var accounts: Int = 4096
+    var accounts: Int = 1024
 
     @Option(help: "The accounts' TOTP period in seconds (1 to 3600).")
     var period: UInt16 = 1
