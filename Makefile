@@ -18,18 +18,28 @@ PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
 all: build
 
-deps: PACKAGES = $(DEB_PACKAGES)
-test-deps: PACKAGES = $(DEB_PACKAGES) $(TEST_PACKAGES)
-deps test-deps:
+# One line per package set; apt's own output is shown only when it fails.
+define install_missing
 	@missing=""; \
-	for package in $(PACKAGES); do \
+	for package in $(2); do \
 		dpkg-query -W -f='$${Status}\n' $$package 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "Installing missing Debian packages:$$missing"; \
+		echo "Installing $(1):$$missing"; \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
-		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		log=$$(mktemp); \
+		if ! { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } >$$log 2>&1; then \
+			cat $$log; rm -f $$log; echo "Installing $(1) failed (apt-get's output is above)."; exit 1; \
+		fi; \
+		rm -f $$log; \
 	fi
+endef
+
+deps:
+	$(call install_missing,the C libraries,$(DEB_PACKAGES))
+
+test-deps: deps
+	$(call install_missing,the test tools,$(TEST_PACKAGES))
 
 build: deps pam-module
 	$(SWIFT) build
@@ -53,9 +63,14 @@ run: build
 	echo; \
 	exec $$bin/twofactord --socket $(RUN_DIR)/socket --state-dir $(RUN_DIR)/state
 
+# The tests use Swift Testing. Without XCTest tests, `swift test` would still run the XCTest
+# bundle and print its empty "Executed 0 tests" summaries before the real one, so XCTest is
+# switched off unless some test imports it (then it runs, and no test is lost).
+XCTEST_FLAG = $(if $(shell grep -rlsw 'import XCTest' Tests),,--disable-xctest)
+
 test: test-deps pam-module
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build $(XCTEST_FLAG)
 
 clean:
 	rm -rf .build $(RUN_DIR)

@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
         .target(
             name: "AccountService",
             dependencies: [
@@ -61,12 +61,17 @@ let package = Package(
         // or libqrencode) and the terminal UI above it.
         .target(name: "DaemonClient", dependencies: ["Wire"]),
         .target(name: "CommandLineUI", dependencies: ["QRCode"]),
+        // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
+        .target(
+            name: "CommandLineOptions",
+            dependencies: ["DaemonClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "LMDBAccountStore", "PasswordHashing",
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,14 +79,14 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "DaemonClient", "CommandLineUI", "QRCode", "Wire",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "DaemonClient", "CommandLineUI", "QRCode", "Wire",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,21 +100,22 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
-            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "TestSupport"]
+            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "OneTimePassword", "TestSupport"]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(
             name: "AccountServiceTests",
             dependencies: [
-                "AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing",
-                "TestSupport",
+                "AccountService", "LMDBAccountStore", "AccountStore", "Authentication", "OneTimePassword",
+                "PasswordHashing", "TestSupport",
             ]
         ),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Daemon", "Wire", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

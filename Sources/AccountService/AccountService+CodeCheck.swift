@@ -52,9 +52,10 @@ extension AccountService {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         }
+        // The password was checked by another module: the rest is a login's second half, shared with Login.
         switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
         case .deny:
-            return try denyCode(name, now: now, reason: "wrong code")
+            return try deny(account, user: name.value, now: now, reason: "wrong code")
         case .locked(let wait):
             return .locked(retryAfter: wait)
         case .succeed:
@@ -63,48 +64,13 @@ extension AccountService {
         case .askForCode:
             return .codeNeeded
         case .verifyCode(let text, let credential):
-            guard let step = matchingStep(text, for: credential, now: now) else {
-                return try denyCode(name, now: now, reason: "wrong code")
-            }
-            let acceptance = try storing { () throws(AccountStoreError) in
-                try store.recordAcceptedStep(step, for: name, at: now)
-            }
-            guard acceptance == .accepted else { return try denyCode(name, now: now, reason: "replayed code") }
-            logger.info("code check ok", metadata: ["user": "\(name)", "factors": "totp"])
-            return .ok
+            return try acceptCode(text, credential, account: account, password: nil, now: now)
+        case .useRecoveryCode(let text):
+            return try useRecoveryCode(text, account: account, password: nil, now: now)
         case .startEnrollment(let existing):
-            if let existing { return .enroll(otpauthURI: try uri(for: name, existing.credential)) }
-            let pending = try newEnrollment(for: name, parameters: .standard)
-            try storing { () throws(AccountStoreError) in
-                try store.update(name) { stored in
-                    guard stored.twoFactor == .pending else {
-                        throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
-                    }
-                    stored.pendingEnrollment = pending
-                    stored.updatedAt = now
-                }
-            }
-            logger.info("code check needs enrollment", metadata: ["user": "\(name)"])
-            return .enroll(otpauthURI: try uri(for: name, pending.credential))
+            return try offerEnrollment(account, existing: existing, now: now)
         case .finishEnrollment(let text, let pending):
-            guard let step = matchingStep(text, for: pending.credential, now: now) else {
-                return try denyCode(name, now: now, reason: "wrong enrollment code")
-            }
-            do {
-                try store.update(name) { stored in try Self.finishEnrollment(&stored, pending, step: step, now: now) }
-            } catch .rejected {
-                return try denyCode(name, now: now, reason: "enrollment code refused")
-            } catch {
-                throw ServiceError.from(error)
-            }
-            logger.notice("two-factor enrolled at code check", metadata: ["user": "\(name)"])
-            return .ok
+            return try finishEnrollmentAtLogin(text, pending, account: account, password: nil, now: now)
         }
-    }
-
-    private func denyCode(_ name: AccountName, now: UnixTime, reason: String) throws(ServiceError) -> LoginResult {
-        try storing { () throws(AccountStoreError) in try store.recordFailure(for: name, at: now) }
-        logger.info("code check denied", metadata: ["user": "\(name)", "reason": "\(reason)"])
-        return .denied
     }
 }

@@ -29,15 +29,19 @@ public enum Terminal {
     /// `readSecret` on given descriptors. Echo is turned off only when `input` is a terminal.
     /// The corresponding C functions are `tcgetattr` and `tcsetattr`.
     static func readSecret(prompt: String, input: Int32, output: Int32) -> [UInt8]? {
-        writeAll(Array(prompt.utf8), to: output)
         var original = termios()
-        guard tcgetattr(input, &original) == 0 else { return readLine(from: input) }
+        guard tcgetattr(input, &original) == 0 else {
+            writeAll(Array(prompt.utf8), to: output)
+            return readLine(from: input)
+        }
         var silent = original
         // ECHONL still echoes the newline, so the cursor moves on after the hidden input.
         silent.c_lflag &= ~tcflag_t(ECHO)
         silent.c_lflag |= tcflag_t(ECHONL)
         tcsetattr(input, TCSAFLUSH, &silent)
         defer { tcsetattr(input, TCSANOW, &original) }
+        // The prompt comes after TCSAFLUSH (as in getpass(3)): what is typed once it shows is kept.
+        writeAll(Array(prompt.utf8), to: output)
         return readLine(from: input)
     }
 

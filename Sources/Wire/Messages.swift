@@ -16,6 +16,18 @@ public enum Request: Sendable, Equatable {
     case enrollBegin(user: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
     case enrollConfirm(user: String, code: String)
     case twoFactorDisable(user: String)
+    case organizationAdd(organization: String, requireTwoFactor: Bool)
+    case organizationSet(organization: String, requireTwoFactor: Bool)
+    case organizationShow(organization: String)
+    /// An empty `after` starts at the first name.
+    case organizationList(after: String, limit: UInt16)
+    case organizationRemove(organization: String)
+    case twoFactorForce(user: String)
+    case twoFactorReset(user: String)
+    case recoveryCodesIssue(user: String)
+    case unlock(user: String)
+    /// Empty strings and zeros mean no filter; `before` 0 starts at the newest record.
+    case auditQuery(user: String, organization: String, since: UInt64, before: UInt64, limit: UInt16)
     /// A Login that also says where it comes from (PAM service, remote host). `code` is empty exactly
     /// when `codeKind` is `.none`. An `enroll` answer comes as `.enrollScreen`.
     case loginFrom(user: String, password: [UInt8], codeKind: CodeKind, code: String, origin: LoginOrigin)
@@ -36,6 +48,16 @@ public enum Request: Sendable, Equatable {
         case .enrollBegin: .enrollBegin
         case .enrollConfirm: .enrollConfirm
         case .twoFactorDisable: .twoFactorDisable
+        case .organizationAdd: .organizationAdd
+        case .organizationSet: .organizationSet
+        case .organizationShow: .organizationShow
+        case .organizationList: .organizationList
+        case .organizationRemove: .organizationRemove
+        case .twoFactorForce: .twoFactorForce
+        case .twoFactorReset: .twoFactorReset
+        case .recoveryCodesIssue: .recoveryCodesIssue
+        case .unlock: .unlock
+        case .auditQuery: .auditQuery
         case .loginFrom: .loginFrom
         case .codeCheck: .codeCheck
         }
@@ -56,6 +78,16 @@ public enum Response: Sendable, Equatable {
     case userList([AccountInfo], next: String)
     /// `expiresAt` is in Unix seconds.
     case enrollmentStarted(otpauthURI: String, expiresAt: UInt64)
+    /// Enrollment finished: one-time recovery codes to show once. Answers EnrollConfirm,
+    /// RecoveryCodesIssue, and a Login that finished an enrollment (which then logged in).
+    case recoveryCodes([String])
+    /// A Login that used a recovery code succeeded; this many codes remain.
+    case recoveryLogin(remaining: UInt8)
+    case organizationInfo(OrganizationInfo)
+    /// An empty `next` means this was the last page; otherwise pass it as `after`.
+    case organizationList([OrganizationInfo], next: String)
+    /// Newest first. `next` 0 means no older records match; otherwise pass it as `before`.
+    case auditList([AuditEntry], next: UInt64)
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
     /// QR code (the C PAM module), the QR code drawn as text lines.
     case enrollScreen(otpauthURI: String, screen: String)
@@ -70,6 +102,11 @@ public enum Response: Sendable, Equatable {
         case .userInfo: .userInfo
         case .userList: .userListReply
         case .enrollmentStarted: .enrollmentStarted
+        case .recoveryCodes: .recoveryCodes
+        case .recoveryLogin: .recoveryLogin
+        case .organizationInfo: .organizationInfo
+        case .organizationList: .organizationListReply
+        case .auditList: .auditList
         case .enrollScreen: .enrollScreen
         }
     }

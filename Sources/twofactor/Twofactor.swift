@@ -1,16 +1,24 @@
 import ArgumentParser
+import CommandLineOptions
 
 @main
 struct Twofactor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "twofactor",
         abstract: "Log in to twofactord with a password and a one-time code.",
+        // Paragraphs, not lines: ArgumentParser wraps them to the terminal's width.
         discussion: """
-            Exit status: 0 the login succeeded, 1 it was denied, 2 the account is locked for a while,
+            Exit status: 0 the login succeeded, 1 it was denied, 2 the account is locked for a while, \
             3 the daemon could not be reached or failed, 64 a usage error.
             """,
         subcommands: [Login.self, PAMExec.self, Shell.self, Helper.self]
     )
+
+    /// Parsed here wherever it stands, so `twofactor --socket S login alice` works; subcommands
+    /// receive it through their own `@OptionGroup var options: ConnectionOptions`.
+    @OptionGroup var options: ConnectionOptions
+
+    static func main() { main(sharedOptions: ConnectionOptions.self) }
 }
 
 /// The documented exit statuses: scripts and PAM glue depend on them.

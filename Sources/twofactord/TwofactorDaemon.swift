@@ -1,4 +1,5 @@
 import AccountService
+import AccountStore
 import ArgumentParser
 import Daemon
 import Glibc
@@ -13,9 +14,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
         commandName: "twofactord",
         abstract: "The twofactord two-factor login daemon.",
         discussion: """
-            Serves logins (password plus TOTP code) and account administration on a Unix socket.
-            Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the
-            requests in flight. Under systemd socket activation it serves the inherited socket and
+            Serves logins (password plus TOTP code) and account administration on a Unix socket. \
+            Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the \
+            requests in flight. Under systemd socket activation it serves the inherited socket and \
             ignores --socket.
             """
     )
@@ -28,6 +29,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
         help: ArgumentHelp("The directory holding the LMDB files.", valueName: "dir")
     )
     var stateDirectory: String = "/var/lib/twofactord"
+
+    @Option(
+        name: .customLong("secrets-key-file"),
+        help: ArgumentHelp(
+            "The 32-byte key that seals TOTP secrets, created when missing (default: the systemd credential "
+                + "twofactord-key when present, else secrets.key in the state directory).",
+            valueName: "path"
+        )
+    )
+    var secretsKeyFile: String?
 
     @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
     var operatorGroup: String = "twofactord-operators"
@@ -50,8 +61,29 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var workers: Int = 2
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections at most; a tenth is kept for operators, one user may hold a quarter of the rest."
+    )
+    var maxConnections: Int = 1000
+
     @Option(name: .long, help: "The issuer shown in authenticator apps.")
     var issuer: String = "twofactord"
+
+    @Option(
+        name: .customLong("enrollment-lifetime"),
+        help: "Seconds a shown QR code stays valid: the same secret is offered again until then, so one scan is enough."
+    )
+    var enrollmentLifetime: Int64 = 900
+
+    @Option(
+        name: .customLong("audit-max-records"),
+        help: "The audit trail keeps at most this many records; the oldest go first."
+    )
+    var auditMaximumRecords: UInt64 = AuditRetention.standard.maximumRecords
+
+    @Option(name: .customLong("audit-max-days"), help: "The audit trail keeps records for at most this many days.")
+    var auditMaximumDays: Int64 = AuditRetention.standard.maximumAge / 86_400
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
@@ -62,6 +94,13 @@ struct TwofactorDaemon: AsyncParsableCommand {
         }
         guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be 10 to 22") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard (60...86_400).contains(enrollmentLifetime) else {
+            throw ValidationError("--enrollment-lifetime must be 60 to 86400 seconds")
+        }
+        guard auditMaximumRecords >= 1, auditMaximumDays >= 1 else {
+            throw ValidationError("--audit-max-records and --audit-max-days must be at least 1")
+        }
+        guard maxConnections >= 2 else { throw ValidationError("--max-connections must be at least 2") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -69,10 +108,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        // What a peer that is not an operator makes the daemon log is rate-limited per uid.
+        let limiter = LogRateLimiter()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return RateLimitedLogHandler(wrapping: handler, limiter: limiter)
         }
         let logger = Logger(label: "twofactord")
 
@@ -86,13 +127,25 @@ struct TwofactorDaemon: AsyncParsableCommand {
             operatorGroup: operatorGroup,
             scryptCost: cost,
             workerThreads: workers,
-            service: ServiceConfiguration(issuer: issuer)
+            maximumConnections: maxConnections,
+            service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
         )
         configuration.codeCheckGroup = codeCheckGroup
 
         let store: LMDBAccountStore
         do {
-            store = try LMDBAccountStore(directory: stateDirectory)
+            var key: SecretsKey?
+            if let location = SecretsKey.configuredLocation(explicit: secretsKeyFile) {
+                key = try SecretsKey.load(path: location.path, create: location.create)
+            }
+            store = try LMDBAccountStore(
+                directory: stateDirectory,
+                secretsKey: key,
+                auditRetention: AuditRetention(
+                    maximumRecords: auditMaximumRecords,
+                    maximumAge: auditMaximumDays * 86_400
+                )
+            )
         } catch {
             logger.critical(
                 "cannot open the state directory",

@@ -30,9 +30,15 @@ struct PipedProcess {
     let output = Pipe()
     let error = Pipe()
 
-    init(_ executable: URL, _ arguments: [String]) throws {
+    /// `environment` adds to (or, with a nil value, removes from) the test process's environment.
+    init(_ executable: URL, _ arguments: [String], environment: [String: String?] = [:]) throws {
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            var merged = ProcessInfo.processInfo.environment
+            for (name, value) in environment { merged[name] = value }
+            process.environment = merged
+        }
         process.standardInput = input
         process.standardOutput = output
         process.standardError = error
@@ -74,15 +80,22 @@ final class BackgroundReader: @unchecked Sendable {
 /// Runs one of our binaries (or any tool) to completion, feeding `input` on standard input.
 /// Secrets go through standard input, never argv, as the product requires. With `uid`, the
 /// command runs as that user (through setpriv), to test what SO_PEERCRED lets it do.
-func run(_ executable: URL, _ arguments: [String], input: String = "", uid: UInt32? = nil) throws -> CommandResult {
+func run(
+    _ executable: URL,
+    _ arguments: [String],
+    input: String = "",
+    uid: UInt32? = nil,
+    environment: [String: String?] = [:]
+) throws -> CommandResult {
     let child =
         if let uid {
             try PipedProcess(
                 URL(fileURLWithPath: "/usr/bin/setpriv"),
-                ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable.path] + arguments
+                ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable.path] + arguments,
+                environment: environment
             )
         } else {
-            try PipedProcess(executable, arguments)
+            try PipedProcess(executable, arguments, environment: environment)
         }
     child.type(input)
     try child.closeInput()

@@ -34,13 +34,20 @@ final class DaemonProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Starts the daemon and waits (bounded) until its socket accepts connections.
-    func start(extraArguments: [String] = []) throws {
+    /// Starts the daemon and waits (bounded) until its socket accepts connections. With a
+    /// `launcher` (e.g. `["/usr/bin/prlimit", "--nofile=256:256"]`), that command execs the daemon.
+    func start(extraArguments: [String] = [], launcher: [String] = []) throws {
         let process = Process()
-        process.executableURL = Binaries.url("twofactord")
-        process.arguments =
+        let arguments =
             ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
             + extraArguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [Binaries.url("twofactord").path] + arguments
+        } else {
+            process.executableURL = Binaries.url("twofactord")
+            process.arguments = arguments
+        }
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }

@@ -1,0 +1,61 @@
+import ArgumentParser
+
+/// Finds a mistyped subcommand before ArgumentParser does. Because the shared options are parsed
+/// wherever they stand, ArgumentParser would report `user lst --socket S` as an unexpected 'lst'
+/// (or, without shared options at the root, as an unknown '--socket'); a person needs to hear that
+/// 'lst' is not a command of `user`.
+public enum UnknownSubcommand {
+    /// The message for the first word of `arguments` that stands where a subcommand of `root`
+    /// must be but names none, or nil when every such word names a subcommand. Between commands
+    /// only the options of `shared` may appear, so they tell which options take a value.
+    public static func message(
+        for arguments: [String],
+        root: any ParsableCommand.Type,
+        shared: any ParsableArguments.Type
+    ) -> String? {
+        var command = root
+        var path = [root._commandName]
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--" { return nil }
+            if argument.hasPrefix("-") {
+                if !argument.contains("="), takesValue(argument, in: shared) { index += 1 }
+                continue
+            }
+            let subcommands = command.configuration.subcommands
+            if subcommands.isEmpty || command.configuration.defaultSubcommand != nil { return nil }
+            if let next = subcommands.first(where: {
+                $0._commandName == argument || $0.configuration.aliases.contains(argument)
+            }) {
+                command = next
+                path.append(argument)
+                continue
+            }
+            // ArgumentParser's own `help` subcommand.
+            if argument == "help" { return nil }
+            let names = subcommands.map { $0._commandName }
+            let choices = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names[0]
+            return "Unknown subcommand '\(argument)' of '\(path.joined(separator: " "))': choose \(choices)."
+        }
+        return nil
+    }
+
+    /// True when `option` needs a value: it parses alone as a missing value, and with one it parses.
+    static func takesValue(_ option: String, in shared: any ParsableArguments.Type) -> Bool {
+        (try? shared.parse([option])) == nil && (try? shared.parse([option, "value"])) != nil
+    }
+}
+
+extension ParsableCommand {
+    /// Runs the command line like ArgumentParser's `main()`, but first reports a mistyped
+    /// subcommand as such (exit status 64, like every usage error).
+    public static func main(sharedOptions: any ParsableArguments.Type) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let message = UnknownSubcommand.message(for: arguments, root: Self.self, shared: sharedOptions) {
+            exit(withError: ValidationError(message))
+        }
+        main(arguments)
+    }
+}
