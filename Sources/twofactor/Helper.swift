@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -25,8 +26,7 @@ struct Helper: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(name: .customLong("native-messaging"), help: "Use the browsers' native-messaging framing.")
     var nativeMessaging = false
@@ -88,7 +88,7 @@ struct Helper: ParsableCommand {
         do {
             if connection == nil {
                 connection = try DaemonConnection(
-                    socketPath: socket,
+                    socketPath: options.socketPath,
                     trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
                 )
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -24,8 +25,7 @@ struct Shell: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
     @Option(name: .long, help: ArgumentHelp("The shell to start (default: the account's, unless that is this wrapper).", valueName: "path"))
     var shell: String?
@@ -41,7 +41,7 @@ struct Shell: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: 30,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )

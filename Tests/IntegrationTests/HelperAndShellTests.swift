@@ -41,12 +41,12 @@ import Testing
     @Test func helper_nativeMessaging_roundTrips() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob\n")
+        _ = try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
         func frame(_ json: String) -> [UInt8] {
             let body = Array(json.utf8)
             return withUnsafeBytes(of: UInt32(body.count).littleEndian) { Array($0) } + body
         }
-        let requests = frame(#"{"op":"login","user":"bob","password":"pw-bob"}"#)
+        let requests = frame(#"{"op":"login","user":"bob","password":"pw-bob-123"}"#)
             + frame(#"{"op":"login","user":"bob","password":"nope"}"#)
         let child = try PipedProcess(Binaries.url("twofactor"), ["helper", "--native-messaging", "--socket", daemon.socketPath])
         _ = ignoreBrokenPipes
@@ -76,7 +76,7 @@ import Testing
         let daemon = try DaemonProcess()
         try daemon.start()
         // Run as root, the shell checks the code alone (CodeCheck): root is a privileged peer.
-        let (secret, step) = try daemon.enrolledAccount("root", password: "pw-root", period: 3600)
+        let (secret, step) = try daemon.enrolledAccount("root", password: "pw-root-123", period: 3600)
         let arguments = ["shell", "--socket", daemon.socketPath, "--shell", "/bin/sh", "-c", "echo shell-ran"]
         let wrong = try run(Binaries.url("twofactor"), arguments, input: try OathTool.code(secret: secret, at: (step + 5) * 3600, period: 3600) + "\n")
         #expect(wrong.status == 1)

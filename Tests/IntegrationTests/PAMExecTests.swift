@@ -48,10 +48,10 @@ struct PAMExecTests {
 
     @Test func accountWithoutTwoFactor_needsThePasswordOnly() throws {
         let setup = try Setup()
-        let added = try setup.daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob\n")
+        let added = try setup.daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
         #expect(added.status == 0)
-        #expect(try setup.service("").authenticate("bob", input: "pw-bob\n").authenticated)
-        #expect(!(try setup.service("").authenticate("bob", input: "pw-bobx\n")).authenticated)
+        #expect(try setup.service("").authenticate("bob", input: "pw-bob-123\n").authenticated)
+        #expect(!(try setup.service("").authenticate("bob", input: "pw-bob-123x\n")).authenticated)
     }
 
     @Test func pendingAccount_isDenied_untilEnrolled() throws {
