@@ -34,7 +34,9 @@ struct Helper: ParsableCommand {
     @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root and you).")
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
-    @Argument(help: ArgumentHelp("Ignored: what browsers pass to a native host (the caller's origin).", visibility: .hidden))
+    @Argument(
+        help: ArgumentHelp("Ignored: what browsers pass to a native host (the caller's origin).", visibility: .hidden)
+    )
     var browserArguments: [String] = []
 
     /// Requests larger than this are refused unread: no field of the protocol comes close.
@@ -79,7 +81,12 @@ struct Helper: ParsableCommand {
             guard let password = json["password"]?.stringValue else {
                 return Self.failure("login needs \"password\"", id: id)
             }
-            request = .login(user: user, password: Array(password.utf8), codeKind: code.isEmpty ? .none : .totp, code: code)
+            request = .login(
+                user: user,
+                password: Array(password.utf8),
+                codeKind: code.isEmpty ? .none : .totp,
+                code: code
+            )
         case "enroll-begin": request = .enrollBegin(user: user, algorithm: .default, digits: 0, period: 0)
         case "enroll-confirm": request = .enrollConfirm(user: user, code: code)
         case "disable": request = .twoFactorDisable(user: user)
@@ -116,7 +123,9 @@ struct Helper: ParsableCommand {
         case .error(let code, let message):
             members += [("error", .string(message)), ("code", .string(code.description))]
         default:
-            members += [("error", .string("twofactord sent an unexpected answer")), ("code", .string("protocolViolation"))]
+            members += [
+                ("error", .string("twofactord sent an unexpected answer")), ("code", .string("protocolViolation")),
+            ]
         }
         return .object(members)
     }

@@ -27,7 +27,13 @@ struct Shell: ParsableCommand {
 
     @OptionGroup var options: ConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("The shell to start (default: the account's, unless that is this wrapper).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The shell to start (default: the account's, unless that is this wrapper).",
+            valueName: "path"
+        )
+    )
     var shell: String?
 
     @Option(name: .customShort("c"), help: "Run this command with the shell instead of an interactive shell.")
@@ -58,8 +64,12 @@ struct Shell: ParsableCommand {
             let request: Request =
                 if let password {
                     .loginFrom(
-                        user: account.name, password: password, codeKind: code.isEmpty ? .none : .totp, code: code,
-                        origin: origin)
+                        user: account.name,
+                        password: password,
+                        codeKind: code.isEmpty ? .none : .totp,
+                        code: code,
+                        origin: origin
+                    )
                 } else {
                     .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : .totp, code: code, origin: origin)
                 }
@@ -76,7 +86,9 @@ struct Shell: ParsableCommand {
                 try execShell(account)
             case .error(.notPermitted, _) where password == nil:
                 // Not privileged to check a code alone: prove the account with its password too.
-                guard let typed = Terminal.readSecret(prompt: "Password: ") else { throw finish(.denied, "no password given") }
+                guard let typed = Terminal.readSecret(prompt: "Password: ") else {
+                    throw finish(.denied, "no password given")
+                }
                 password = typed
                 continue
             case .loginResult(.codeNeeded, _, _) where !sentCode:

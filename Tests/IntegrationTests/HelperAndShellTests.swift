@@ -46,9 +46,13 @@ import Testing
             let body = Array(json.utf8)
             return withUnsafeBytes(of: UInt32(body.count).littleEndian) { Array($0) } + body
         }
-        let requests = frame(#"{"op":"login","user":"bob","password":"pw-bob-123"}"#)
+        let requests =
+            frame(#"{"op":"login","user":"bob","password":"pw-bob-123"}"#)
             + frame(#"{"op":"login","user":"bob","password":"nope"}"#)
-        let child = try PipedProcess(Binaries.url("twofactor"), ["helper", "--native-messaging", "--socket", daemon.socketPath])
+        let child = try PipedProcess(
+            Binaries.url("twofactor"),
+            ["helper", "--native-messaging", "--socket", daemon.socketPath]
+        )
         _ = ignoreBrokenPipes
         try child.input.fileHandleForWriting.write(contentsOf: Data(requests))
         try child.closeInput()
@@ -78,13 +82,21 @@ import Testing
         // Run as root, the shell checks the code alone (CodeCheck): root is a privileged peer.
         let (secret, step) = try daemon.enrolledAccount("root", password: "pw-root-123", period: 3600)
         let arguments = ["shell", "--socket", daemon.socketPath, "--shell", "/bin/sh", "-c", "echo shell-ran"]
-        let wrong = try run(Binaries.url("twofactor"), arguments, input: try OathTool.code(secret: secret, at: (step + 5) * 3600, period: 3600) + "\n")
+        let wrong = try run(
+            Binaries.url("twofactor"),
+            arguments,
+            input: try OathTool.code(secret: secret, at: (step + 5) * 3600, period: 3600) + "\n"
+        )
         #expect(wrong.status == 1)
         #expect(!wrong.standardOutput.contains("shell-ran"))
         let none = try run(Binaries.url("twofactor"), arguments, input: "")
         #expect(none.status != 0)
         #expect(!none.standardOutput.contains("shell-ran"))
-        let right = try run(Binaries.url("twofactor"), arguments, input: try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600) + "\n")
+        let right = try run(
+            Binaries.url("twofactor"),
+            arguments,
+            input: try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600) + "\n"
+        )
         #expect(right.status == 0, "\(right.standardError)\n\(daemon.log())")
         #expect(right.standardOutput == "shell-ran\n")
         #expect(!right.standardError.contains("Password"))

@@ -22,9 +22,8 @@ struct PAMExecTests {
 
         func service(_ options: String = "--single-prompt", socket: String? = nil) throws -> PAMService {
             let twofactor = Binaries.url("twofactor").path
-            return try PAMService([
-                "auth required pam_exec.so expose_authtok quiet \(twofactor) pam --socket \(socket ?? daemon.socketPath) \(options)"
-            ])
+            let command = "\(twofactor) pam --socket \(socket ?? daemon.socketPath) \(options)"
+            return try PAMService(["auth required pam_exec.so expose_authtok quiet \(command)"])
         }
     }
 
@@ -41,7 +40,9 @@ struct PAMExecTests {
 
     @Test func wrongCode_orMissingCode_isDenied() throws {
         let setup = try Setup()
-        #expect(!(try setup.service().authenticate("alice", input: "pw-alice\(try setup.code(ahead: 5))\n")).authenticated)
+        #expect(
+            !(try setup.service().authenticate("alice", input: "pw-alice\(try setup.code(ahead: 5))\n")).authenticated
+        )
         #expect(!(try setup.service("").authenticate("alice", input: "pw-alice\n")).authenticated)
         #expect(!(try setup.service().authenticate("alice", input: "pw-alice\n")).authenticated)
     }
@@ -65,7 +66,10 @@ struct PAMExecTests {
         let entry = "pw-alice\(try setup.code())\n"
         let silent = try SilentListener(in: setup.daemon.directory)
         let started = Date()
-        let hung = try setup.service("--single-prompt --timeout 1", socket: silent.path).authenticate("alice", input: entry)
+        let hung = try setup.service("--single-prompt --timeout 1", socket: silent.path).authenticate(
+            "alice",
+            input: entry
+        )
         #expect(!hung.authenticated)
         #expect(Date().timeIntervalSince(started) < 10)
         setup.daemon.stop()

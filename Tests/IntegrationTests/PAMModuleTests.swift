@@ -73,11 +73,15 @@ struct PAMModuleTests {
 
     @Test func pendingAccount_enrollsThroughPAM() throws {
         let setup = try Setup()
-        let added = try setup.daemon.ctl(["user", "add", "carol", "--require-2fa", "--password-stdin"], input: "pw-carol\n")
+        let added = try setup.daemon.ctl(
+            ["user", "add", "carol", "--require-2fa", "--password-stdin"],
+            input: "pw-carol\n"
+        )
         #expect(added.status == 0, "\(added.standardError)")
         let service = try setup.service()
         let result = try runInteractive(
-            // pamtester's stdio buffers a pipe until exit; line buffering shows the QR code before it waits for the code.
+            // pamtester's stdio buffers a pipe until exit; line buffering shows the QR code before
+            // pamtester waits for the code.
             URL(fileURLWithPath: "/usr/bin/stdbuf"),
             ["-oL", "/usr/bin/pamtester", service.name, "carol", "authenticate"],
             firstInput: "pw-carol\n",
@@ -142,7 +146,10 @@ struct PAMModuleTests {
         #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
 
         // Alone, use_first_pass has no password to use and must not ask for one.
-        let alone = try setup.service("use_first_pass").authenticate("alice", input: "pw-alice\n\(try setup.code(ahead: 2))\n")
+        let alone = try setup.service("use_first_pass").authenticate(
+            "alice",
+            input: "pw-alice\n\(try setup.code(ahead: 2))\n"
+        )
         #expect(!alone.authenticated)
         #expect(!alone.standardError.contains("Password: "))
     }
@@ -160,7 +167,10 @@ struct PAMModuleTests {
     @Test func codeOnly_fromAnUnprivilegedCaller_isRefused() throws {
         let setup = try Setup()
         let result = try setup.service("code_only").authenticate(
-            "alice", input: "\(try setup.code())\n", uid: nobodyUID)
+            "alice",
+            input: "\(try setup.code())\n",
+            uid: nobodyUID
+        )
         #expect(!result.authenticated)
         // The daemon itself refused (notPermitted), not a module that failed to load.
         #expect(result.standardError.contains("Login refused."), "\(result.standardError)")
@@ -208,7 +218,9 @@ struct PAMModuleTests {
         }
         #expect(Set(needed) == ["libc.so.6", "libpam.so.0"], "\(needed)")
         let symbols = try run(URL(fileURLWithPath: "/usr/bin/nm"), ["-D", "--defined-only", module])
-        let names = symbols.standardOutput.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        let names = symbols.standardOutput.split(separator: "\n").compactMap {
+            $0.split(separator: " ").last.map(String.init)
+        }
         #expect(!names.isEmpty)
         #expect(names.allSatisfy { $0.hasPrefix("pam_sm_") }, "\(names)")
     }

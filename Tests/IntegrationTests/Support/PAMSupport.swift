@@ -45,7 +45,12 @@ final class PAMService {
     /// `pamtester SERVICE USER authenticate`, answering the prompts from `input` (one line each).
     func authenticate(_ user: String, input: String, rhost: String? = nil, uid: UInt32? = nil) throws -> CommandResult {
         let options = rhost.map { ["-I", "rhost=\($0)"] } ?? []
-        return try run(URL(fileURLWithPath: "/usr/bin/pamtester"), options + [name, user, "authenticate"], input: input, uid: uid)
+        return try run(
+            URL(fileURLWithPath: "/usr/bin/pamtester"),
+            options + [name, user, "authenticate"],
+            input: input,
+            uid: uid
+        )
     }
 }
 
