@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import Wire
 
 /// pam_twofactor.so through the real PAM library, driven by pamtester with piped answers.
 @Suite(.enabled(if: runningAsRoot, notRootMessage))
@@ -201,6 +202,42 @@ struct PAMModuleTests {
             .authenticate("alice", input: "pw-alice\n123456\n")
         #expect(!trusted.authenticated)
         #expect(!trusted.standardError.contains("unavailable"), "\(trusted.standardError)")
+    }
+
+    @Test func cancelledConversation_isDenied() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        #expect(!(try service.authenticate("alice", input: "")).authenticated)
+        #expect(!(try service.authenticate("alice", input: "pw-alice\n")).authenticated)
+    }
+
+    /// Answers to the login (request id 2, after the Hello) that break docs/protocol.md; the first
+    /// is a well-formed `ok`, which proves the fake daemon is trusted and heard.
+    static let scriptedAnswers: [(name: String, bytes: [UInt8], authenticates: Bool)] = {
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        var trailing = ok + [0]
+        trailing[3] += 1
+        return [
+            ("well-formed ok", ok, true),
+            ("ok with a trailing byte", trailing, false),
+            (
+                "ok for another request id",
+                WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 9), false
+            ),
+            ("an unknown response type", [0, 0, 0, 5, 0xFE, 0, 0, 0, 2], false),
+            ("a length prefix above the maximum", [0x7F, 0xFF, 0xFF, 0xFF], false),
+            ("a request type as the answer", WireCodec.encodeRequest(.userShow(user: "alice"), id: 2), false),
+        ]
+    }()
+
+    @Test(arguments: scriptedAnswers.indices)
+    func garbageAnswer_isDenied(_ index: Int) throws {
+        let (name, bytes, authenticates) = Self.scriptedAnswers[index]
+        let setup = try Setup()
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, bytes])
+        let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
+        #expect(result.authenticated == authenticates, "\(name): \(result.standardError)")
     }
 
     @Test func unknownOption_failsClosed() throws {

@@ -66,19 +66,8 @@ final class SilentListener {
 
     init(in directory: URL) throws {
         path = directory.appendingPathComponent("silent.sock").path
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0, listen(descriptor, 16) == 0 else { throw Failure("cannot listen on \(path)") }
-        chmod(path, 0o666)
+        descriptor = ListeningSocket.make(path)
+        guard descriptor >= 0 else { throw Failure("cannot listen on \(path)") }
     }
 
     deinit { close(descriptor) }
@@ -119,5 +108,68 @@ final class ForeignDaemon {
         process.terminate()
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A fake daemon on a Unix socket (run by root, so a client trusts it) that answers the frames of
+/// one connection with `answers`, in order, whatever they ask: for answers no daemon should send.
+final class ScriptedDaemon {
+    let path: String
+    private let descriptor: Int32
+
+    init(in directory: URL, answers: [[UInt8]]) throws {
+        path = directory.appendingPathComponent("scripted.sock").path
+        let listener = ListeningSocket.make(path)
+        guard listener >= 0 else { throw Failure("cannot listen on \(path)") }
+        descriptor = listener
+        Thread {
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            for answer in answers {
+                guard let header = Self.read(connection, 4) else { return }
+                let length = header.reduce(0) { $0 << 8 | Int($1) }
+                guard Self.read(connection, length) != nil else { return }
+                _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            // Hold the connection open until the client gives up.
+            _ = Self.read(connection, 1)
+        }.start()
+    }
+
+    deinit { close(descriptor) }
+
+    private static func read(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let got = bytes[offset...].withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard got > 0 else { return nil }
+            offset += got
+        }
+        return bytes
+    }
+}
+
+enum ListeningSocket {
+    /// A bound, listening Unix socket at `path` that everyone may connect to, or -1.
+    static func make(_ path: String) -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            return -1
+        }
+        chmod(path, 0o666)
+        return descriptor
     }
 }
