@@ -121,6 +121,6 @@ let package = Package(
         ),
         .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
         .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
     ]
 )

@@ -67,6 +67,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var maxConnections: Int = 1000
 
+    @Option(
+        name: .customLong("request-deadline"),
+        help: "Seconds a client may take to send one request once it started it; then its connection ends."
+    )
+    var requestDeadline: Int64 = 10
+
     @Option(name: .long, help: "The issuer shown in authenticator apps.")
     var issuer: String = "twofactord"
 
@@ -101,6 +107,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             throw ValidationError("--audit-max-records and --audit-max-days must be at least 1")
         }
         guard maxConnections >= 2 else { throw ValidationError("--max-connections must be at least 2") }
+        guard requestDeadline >= 1 else { throw ValidationError("--request-deadline must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -128,6 +135,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             scryptCost: cost,
             workerThreads: workers,
             maximumConnections: maxConnections,
+            requestDeadlineSeconds: requestDeadline,
             service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
         )
         configuration.codeCheckGroup = codeCheckGroup
