@@ -182,6 +182,11 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         tfd_answer_free(&a);
         code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
         if (!code) { result = PAM_CONV_ERR; break; }
+        /* People copy codes as "123 456"; the daemon wants the characters alone. */
+        size_t kept = 0;
+        for (size_t i = 0; code[i]; i++)
+            if (code[i] != ' ') code[kept++] = code[i];
+        code[kept] = 0;
         if (!*code) { pam_error(pamh, "Login refused."); break; }
     }
     wipe_free(code);

@@ -289,9 +289,13 @@ void tfd_close(struct tfd_connection *c) {
     c->fd = -1;
 }
 
+/* 6 to 8 digits are a TOTP code; anything else typed at the code prompt is a recovery code. */
 static void put_code(struct writer *w, const char *code) {
     int has_code = code && *code;
-    put_u8(w, has_code ? TFD_CODE_TOTP : TFD_CODE_NONE);
+    size_t length = has_code ? strlen(code) : 0;
+    int digits = length >= 6 && length <= 8;
+    for (size_t i = 0; digits && i < length; i++) digits = code[i] >= '0' && code[i] <= '9';
+    put_u8(w, !has_code ? TFD_CODE_NONE : digits ? TFD_CODE_TOTP : TFD_CODE_RECOVERY);
     put_str(w, has_code ? code : "", has_code ? 1 : 0, 32);
 }
 

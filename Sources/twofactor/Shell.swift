@@ -66,12 +66,12 @@ struct Shell: ParsableCommand {
                     .loginFrom(
                         user: account.name,
                         password: password,
-                        codeKind: code.isEmpty ? .none : .totp,
+                        codeKind: code.isEmpty ? .none : CodeKind(typed: code),
                         code: code,
                         origin: origin
                     )
                 } else {
-                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : .totp, code: code, origin: origin)
+                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : CodeKind(typed: code), code: code, origin: origin)
                 }
             do {
                 answer = try connection.send(request)

@@ -48,7 +48,7 @@ import Testing
         }
         let requests =
             frame(#"{"op":"login","user":"bob","password":"pw-bob-123"}"#)
-            + frame(#"{"op":"login","user":"bob","password":"nope"}"#)
+            + frame(#"{"op":"login","user":"bob","password":"nope","code":"123456"}"#)
         let child = try PipedProcess(
             Binaries.url("twofactor"),
             ["helper", "--native-messaging", "--socket", daemon.socketPath]

@@ -204,6 +204,26 @@ struct PAMModuleTests {
         #expect(!trusted.standardError.contains("unavailable"), "\(trusted.standardError)")
     }
 
+    @Test func recoveryCode_atTheCodePrompt_worksOnce() throws {
+        let setup = try Setup()
+        // Enrollment hands out the recovery codes once.
+        _ = try setup.daemon.ctl(["user", "add", "dana", "--password-stdin"], input: "pw-dana-1\n")
+        let begun = try setup.daemon.ctl(["2fa", "enroll", "dana", "--begin"])
+        let secret = try #require(
+            secretParameter(ofURI: begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+        )
+        let confirmed = try setup.daemon.ctl(
+            ["2fa", "enroll", "dana", "--confirm", "-", "--json"],
+            input: try OathTool.code(secret: secret, at: unixNow()) + "\n"
+        )
+        let object = try JSONSerialization.jsonObject(with: Data(confirmed.standardOutput.utf8)) as? [String: Any]
+        let codes = try #require(object?["recoveryCodes"] as? [String], "\(confirmed.standardOutput)")
+        let service = try setup.service()
+        let result = try service.authenticate("dana", input: "pw-dana-1\n\(codes[0])\n")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(!(try service.authenticate("dana", input: "pw-dana-1\n\(codes[0])\n")).authenticated)
+    }
+
     @Test func cancelledConversation_isDenied() throws {
         let setup = try Setup()
         let service = try setup.service()
