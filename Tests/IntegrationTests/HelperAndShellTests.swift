@@ -38,6 +38,37 @@ import Testing
         #expect(!result.standardOutput.contains("pw-alice"))
     }
 
+    @Test func helper_selfServiceEnrollment_afterALogin_onTheSameConnection() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pw-erin-123\n")
+        let child = try PipedProcess(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath])
+        let errors = BackgroundReader(child.error)
+        child.type(#"{"op":"login","user":"erin","password":"pw-erin-123"}"# + "\n")
+        child.type(#"{"op":"enroll-begin","user":"erin"}"# + "\n")
+        // Read the two answers before the confirming code can be computed.
+        var shown = Data()
+        while String(decoding: shown, as: UTF8.self).split(separator: "\n").count < 2 {
+            let chunk = child.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            shown.append(chunk)
+        }
+        let first = try objects(String(decoding: shown, as: UTF8.self))
+        try #require(first.count == 2, "\(String(decoding: shown, as: UTF8.self)) \(errors)")
+        #expect(first[0]["outcome"] as? String == "ok")
+        let uri = try #require(first[1]["otpauthURI"] as? String, "\(first[1])")
+        let code = try OathTool.code(secret: try #require(secretParameter(ofURI: uri)), at: unixNow())
+        child.type(#"{"op":"enroll-confirm","user":"erin","code":""# + code + #""}"# + "\n")
+        try child.closeInput()
+        let rest = child.output.fileHandleForReading.readDataToEndOfFile()
+        child.process.waitUntilExit()
+        let last = try objects(String(decoding: rest, as: UTF8.self))
+        try #require(last.count == 1, "\(errors.text())")
+        #expect((last[0]["recoveryCodes"] as? [String])?.count == 10, "\(last[0])")
+        let shownAccount = try daemon.ctl(["user", "show", "erin", "--json"])
+        #expect(shownAccount.standardOutput.contains("\"twoFactor\":\"on\""), "\(shownAccount.standardOutput)")
+    }
+
     @Test func helper_nativeMessaging_roundTrips() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
