@@ -215,7 +215,9 @@ static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsi
             if (s == TFD_OK && raw_type) {
                 /* The Hello's answer is checked by the caller from the raw body. */
                 *raw_type = body[0];
-                if (body[0] == 0x81 && length == 7) a->error_code = (unsigned)body[5] << 8 | body[6];
+                uint32_t answer_id =
+                    (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
+                if (body[0] == 0x81 && length == 7 && answer_id == id) a->error_code = (unsigned)body[5] << 8 | body[6];
                 else s = decode(c, body, length, id, a);
             } else if (s == TFD_OK) {
                 s = decode(c, body, length, id, a);
