@@ -134,6 +134,31 @@ import Testing
     }
 
     @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func shell_pendingAccount_enrollsThenRunsTheCommand() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let added = try daemon.ctl(
+            ["user", "add", "root", "--require-2fa", "--password-stdin"],
+            input: "pw-root-123\n"
+        )
+        #expect(added.status == 0, "\(added.standardError)")
+        let result = try runInteractive(
+            Binaries.url("twofactor"),
+            ["shell", "--socket", daemon.socketPath, "--shell", "/bin/sh", "-c", "echo shell-ran"],
+            firstInput: "",
+            markerOnStandardError: true,
+            marker: "URI: "
+        ) { shown in
+            let uri = try #require(line(after: "URI: ", in: shown))
+            return try OathTool.code(secret: try #require(secretParameter(ofURI: uri)), at: unixNow()) + "\n"
+        }
+        #expect(result.status == 0, "\(result.standardError)\n\(daemon.log())")
+        #expect(result.standardOutput == "shell-ran\n")
+        let shown = try daemon.ctl(["user", "show", "root", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
+    }
+
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
     func shell_forAnUnprivilegedUser_asksForThePasswordToo() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
