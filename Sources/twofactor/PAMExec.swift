@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -23,8 +24,7 @@ struct PAMExec: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(name: .customLong("single-prompt"), help: "The password is followed by the code.")
     var singlePrompt = false
@@ -61,7 +61,7 @@ struct PAMExec: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: timeout,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -24,10 +25,15 @@ struct Shell: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("The shell to start (default: the account's, unless that is this wrapper).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The shell to start (default: the account's, unless that is this wrapper).",
+            valueName: "path"
+        )
+    )
     var shell: String?
 
     @Option(name: .customShort("c"), help: "Run this command with the shell instead of an interactive shell.")
@@ -41,7 +47,7 @@ struct Shell: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: 30,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )
@@ -58,10 +64,14 @@ struct Shell: ParsableCommand {
             let request: Request =
                 if let password {
                     .loginFrom(
-                        user: account.name, password: password, codeKind: code.isEmpty ? .none : .totp, code: code,
-                        origin: origin)
+                        user: account.name,
+                        password: password,
+                        codeKind: code.isEmpty ? .none : CodeKind(typed: code),
+                        code: code,
+                        origin: origin
+                    )
                 } else {
-                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : .totp, code: code, origin: origin)
+                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : CodeKind(typed: code), code: code, origin: origin)
                 }
             do {
                 answer = try connection.send(request)
@@ -76,7 +86,9 @@ struct Shell: ParsableCommand {
                 try execShell(account)
             case .error(.notPermitted, _) where password == nil:
                 // Not privileged to check a code alone: prove the account with its password too.
-                guard let typed = Terminal.readSecret(prompt: "Password: ") else { throw finish(.denied, "no password given") }
+                guard let typed = Terminal.readSecret(prompt: "Password: ") else {
+                    throw finish(.denied, "no password given")
+                }
                 password = typed
                 continue
             case .loginResult(.codeNeeded, _, _) where !sentCode:
