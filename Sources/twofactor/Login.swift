@@ -75,12 +75,7 @@ struct Login: ParsableCommand {
             )
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(
-                .locked,
-                retryAfter == .max
-                    ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
-                    : "too many failed attempts: try again in \(retryAfter) seconds"
-            )
+            throw finish(.locked, lockedMessage(retryAfter: retryAfter))
         case .loginResult(.enroll, _, _), .loginResult(.codeNeeded, _, _), .loginResult(.denied, _, _):
             throw finish(.denied, "login denied")
         case .error(_, let message):
@@ -114,4 +109,11 @@ struct Login: ParsableCommand {
         Terminal.writeError("twofactor: \(message)\n")
         return ExitCode(status.rawValue)
     }
+}
+
+/// What a person is told about a lock: how long to wait, or that only an unlock ends it.
+func lockedMessage(retryAfter: UInt32) -> String {
+    retryAfter == .max
+        ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
+        : "too many failed attempts: try again in \(retryAfter) seconds"
 }

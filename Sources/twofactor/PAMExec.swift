@@ -86,7 +86,7 @@ struct PAMExec: ParsableCommand {
         case .loginResult(.ok, _, _):
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+            throw finish(.locked, lockedMessage(retryAfter: retryAfter))
         case .loginResult(.codeNeeded, _, _) where code.isEmpty:
             throw finish(.denied, "login denied: type the password immediately followed by the verification code")
         case .enrollScreen, .loginResult(.enroll, _, _):

@@ -97,7 +97,7 @@ struct Shell: ParsableCommand {
                 Terminal.writeError("Two-factor login is required for '\(account.name)'.\n")
                 Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri))
             case .loginResult(.locked, let retryAfter, _):
-                throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+                throw finish(.locked, lockedMessage(retryAfter: retryAfter))
             case .error(_, let message):
                 throw finish(.daemonUnavailable, message)
             default:
