@@ -57,8 +57,10 @@ run: build
 # switched off unless some test imports it (then it runs, and no test is lost).
 XCTEST_FLAG = $(if $(shell grep -rlsw 'import XCTest' Tests),,--disable-xctest)
 
+# SwiftPM refuses an import of a package target that is not among the importer's dependencies
+# (PackageManifestTests also catches one that only a dependency's dependency brings along).
 test: test-deps
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build $(XCTEST_FLAG)
 
 clean:

@@ -2,10 +2,13 @@
 import PackageDescription
 
 // The architecture at a glance: C libraries at the bottom, one module per job above them,
-// executables that only parse arguments and wire modules together. Imports point down.
+// executables that only parse arguments and wire modules together. Imports point down, and every
+// import is a declared dependency (`make test` checks both ways; see PackageManifestTests).
+//
+// Linux only, so no `platforms` line: it can name only Apple systems, and the code needs glibc
+// (SO_PEERCRED, LISTEN_FDS, the Glibc module) that none of them has.
 let package = Package(
     name: "twofactord",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "twofactord", targets: ["twofactord"]),
         .executable(name: "twofactor", targets: ["twofactor"]),
@@ -37,7 +40,7 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword"]),
         .target(
             name: "AccountService",
             dependencies: [
@@ -50,7 +53,8 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "AccountService", "AccountStore", "Wire", "CPeerCredentials",
+                "AccountService", "AccountStore", "Authentication", "OneTimePassword", "PasswordHashing", "Wire",
+                "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,6 +75,7 @@ let package = Package(
                 "Daemon", "AccountService", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -97,14 +102,14 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
-            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "TestSupport"]
+            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "OneTimePassword", "TestSupport"]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(
             name: "AccountServiceTests",
             dependencies: [
-                "AccountService", "LMDBAccountStore", "AccountStore", "OneTimePassword", "PasswordHashing",
-                "TestSupport",
+                "AccountService", "LMDBAccountStore", "AccountStore", "Authentication", "OneTimePassword",
+                "PasswordHashing", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
