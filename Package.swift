@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Wire"),
         .target(name: "AccountStore", dependencies: ["OneTimePassword"]),
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
+        // twofactord.conf's format, and reading files only root or the daemon can have written.
+        .target(name: "ConfigurationFile"),
 
         // Storage backend and the blocking service layer that the daemon drives.
         .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword"]),
@@ -53,12 +55,13 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "AccountService", "AccountStore", "Authentication", "OneTimePassword", "PasswordHashing", "Wire",
-                "CPeerCredentials",
+                "AccountService", "AccountStore", "Authentication", "ConfigurationFile", "OneTimePassword",
+                "PasswordHashing", "Wire", "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .target(name: "Client", dependencies: ["Wire", "QRCode"]),
@@ -118,9 +121,11 @@ let package = Package(
                 "Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
+        .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
     ]
 )

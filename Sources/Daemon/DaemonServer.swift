@@ -14,10 +14,15 @@ public final class DaemonServer: Service {
     private let logger: Logger
     private let connections = ConnectionRegistry()
 
-    public init(configuration: DaemonConfiguration, service: AccountService, logger: Logger) {
+    public convenience init(configuration: DaemonConfiguration, service: AccountService, logger: Logger) {
+        self.init(configuration: configuration, services: ServiceSlot(service), logger: logger)
+    }
+
+    /// Serves requests with `services.current`, which a reload may replace while the server runs.
+    public init(configuration: DaemonConfiguration, services: ServiceSlot, logger: Logger) {
         self.configuration = configuration
         self.dispatcher = Dispatcher(
-            service: service,
+            services: services,
             operators: OperatorPolicy(groupName: configuration.operatorGroup)
         )
         self.logger = logger

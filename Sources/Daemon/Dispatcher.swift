@@ -19,8 +19,10 @@ enum Privilege: Sendable {
 
 /// Turns a decoded request into a service call and its answer. Runs on a worker thread.
 struct Dispatcher: Sendable {
-    let service: AccountService
+    let services: ServiceSlot
     let operators: OperatorPolicy
+    /// Each request makes one service call, so a SIGHUP reload never splits a request between two services.
+    var service: AccountService { services.current }
 
     /// Accounts per UserList answer: 400 records of the largest size fit in one response frame
     /// (docs/protocol.md, UserList); a client asking for more gets this many and a `next`.
