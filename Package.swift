@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Wire", .product(name: "NIOCore", package: "swift-nio"),
+                "Daemon", "Wire", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +126,6 @@ let package = Package(
         ),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
         .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
     ]
 )

@@ -13,6 +13,8 @@ public final class DaemonServer: Service {
     private let dispatcher: Dispatcher
     private let logger: Logger
     private let connections = ConnectionRegistry()
+    /// Tells systemd (Type=notify) when the daemon serves and when it stops; silent without systemd.
+    private let notifier = SystemdNotifier()
 
     public convenience init(configuration: DaemonConfiguration, service: AccountService, logger: Logger) {
         self.init(configuration: configuration, services: ServiceSlot(service), logger: logger)
@@ -35,6 +37,7 @@ public final class DaemonServer: Service {
         )
         let serverChannel = try await bind(workers: workers)
         logger.notice("listening", metadata: ["socket": "\(describe(configuration.listener))"])
+        notifier.send("READY=1\nSTATUS=Serving on \(describe(configuration.listener))")
 
         try await withGracefulShutdownHandler {
             try await serverChannel.closeFuture.get()
@@ -42,6 +45,7 @@ public final class DaemonServer: Service {
             serverChannel.close(promise: nil)
         }
         logger.notice("stopping: finishing requests in flight")
+        notifier.send("STOPPING=1\nSTATUS=Finishing requests in flight")
         await connections.drain(within: configuration.shutdownGraceSeconds)
         try await workers.shutdown()
         if case .path(let path) = configuration.listener { unlink(path) }

@@ -186,12 +186,17 @@ struct TwofactorDaemon: AsyncParsableCommand {
             logger: logger
         )
         let server = DaemonServer(configuration: configuration, services: services, logger: logger)
+        var running: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server),
+            .init(service: HangupReloadService(reloader: reloader), successTerminationBehavior: .ignore),
+        ]
+        if let interval = SystemdNotifier.watchdogInterval() {
+            let watchdog = WatchdogService(notifier: SystemdNotifier(), interval: interval)
+            running.append(.init(service: watchdog, successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: server),
-                    .init(service: HangupReloadService(reloader: reloader), successTerminationBehavior: .ignore),
-                ],
+                services: running,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

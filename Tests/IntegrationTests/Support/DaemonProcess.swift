@@ -35,8 +35,12 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Starts the daemon and waits (bounded) until its socket accepts connections.
-    func start(extraArguments: [String] = []) throws {
+    /// `environment` adds variables to the daemon's environment (NOTIFY_SOCKET, JOURNAL_STREAM...).
+    func start(extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.executableURL = Binaries.url("twofactord")
         process.arguments =
             ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
