@@ -64,18 +64,21 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "Client", dependencies: ["Wire", "QRCode"]),
+        // The protocol client (Wire only, so anything that just speaks the protocol links no terminal code
+        // or libqrencode) and the terminal UI above it.
+        .target(name: "DaemonClient", dependencies: ["Wire"]),
+        .target(name: "CommandLineUI", dependencies: ["QRCode"]),
         // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
         .target(
             name: "CommandLineOptions",
-            dependencies: ["Client", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["DaemonClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "LMDBAccountStore", "PasswordHashing",
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,14 +87,14 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "Client", "CommandLineOptions", "QRCode", "Wire",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "Client", "CommandLineOptions", "QRCode", "Wire",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -118,13 +121,14 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Wire", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Daemon", "Wire", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ClientTests", dependencies: ["Client", "Wire"]),
+        .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
+        .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
         .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
     ]

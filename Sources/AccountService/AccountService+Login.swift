@@ -18,8 +18,9 @@ extension AccountService {
         let account = try name.flatMap { name throws(ServiceError) in
             try storing { () throws(AccountStoreError) in try store.account(named: name) }
         }
-        // Only a valid name reaches the log: anything else could forge log lines.
-        let logName = name?.value ?? "(invalid name)"
+        // Only an existing account's name reaches the log: anything else may be a password typed
+        // into the user field (or forge log lines), so it is logged as a keyed fingerprint.
+        let logName = account?.name.value ?? NameFingerprint.of(user)
         if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
             return .locked(retryAfter: wait)
@@ -35,7 +36,7 @@ extension AccountService {
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
             return try deny(
-                account?.name,
+                account,
                 user: logName,
                 now: now,
                 reason: account == nil ? "unknown user" : passwordMatches ? "wrong code" : "wrong password"
@@ -46,7 +47,7 @@ extension AccountService {
             guard let account else { return .denied }
             try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }
             upgradePasswordHashIfNeeded(account, password: password)
-            logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password"])
+            loginSucceeded(account, factors: "password")
             return .ok
         case .askForCode:
             logger.info("login needs a code", metadata: ["user": "\(logName)"])
@@ -54,6 +55,9 @@ extension AccountService {
         case .verifyCode(let text, let credential):
             guard let account else { return .denied }
             return try acceptCode(text, credential, account: account, password: password, now: now)
+        case .useRecoveryCode(let text):
+            guard let account else { return .denied }
+            return try useRecoveryCode(text, account: account, password: password, now: now)
         case .startEnrollment(let existing):
             guard let account else { return .denied }
             return try offerEnrollment(account, existing: existing, now: now)
@@ -71,17 +75,61 @@ extension AccountService {
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         guard let step = matchingStep(code, for: credential, now: now) else {
-            return try deny(account.name, user: account.name.value, now: now, reason: "wrong code")
+            return try deny(account, user: account.name.value, now: now, reason: "wrong code")
         }
         let acceptance = try storing { () throws(AccountStoreError) in
-            try store.recordAcceptedStep(step, for: account.name, at: now)
+            try store.recordAcceptedStep(step, for: account.name, credential: credential, at: now)
         }
         guard acceptance == .accepted else {
-            return try deny(account.name, user: account.name.value, now: now, reason: "replayed code")
+            return try deny(account, user: account.name.value, now: now, reason: "replayed code")
         }
         upgradePasswordHashIfNeeded(account, password: password)
-        logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password+totp"])
+        loginSucceeded(account, factors: "password+totp")
         return .ok
+    }
+
+    /// Uses up one recovery code in place of a TOTP code: the code is removed in the same write that
+    /// accepts it, so it can never work twice, even when two logins race with it.
+    private func useRecoveryCode(
+        _ code: String,
+        account: Account,
+        password: [UInt8],
+        now: UnixTime
+    ) throws(ServiceError) -> LoginResult {
+        var remaining = 0
+        do {
+            try store.update(account.name) { stored in
+                guard case .on = stored.twoFactor, let index = RecoveryCodes.match(code, in: stored.recoveryCodes)
+                else { throw ServiceError(.wrongCode, "no such recovery code") }
+                stored.recoveryCodes.remove(at: index)
+                stored.failureCount = 0
+                stored.lastFailureAt = nil
+                stored.lastLoginAt = now
+                stored.updatedAt = now
+                remaining = stored.recoveryCodes.count
+            }
+        } catch .rejected {
+            return try deny(account, user: account.name.value, now: now, reason: "wrong recovery code")
+        } catch {
+            throw ServiceError.from(error)
+        }
+        upgradePasswordHashIfNeeded(account, password: password)
+        audit(
+            .account(account.name),
+            .recoveryCodeUsed,
+            .ok,
+            target: account.name,
+            organization: account.organization,
+            detail: "\(remaining) left"
+        )
+        loginSucceeded(account, factors: "password+recovery-code")
+        return .recovered(remaining: remaining)
+    }
+
+    /// Audits and logs a successful login (its time was stored by the write that accepted it).
+    private func loginSucceeded(_ account: Account, factors: String) {
+        audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+        logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 
     private func offerEnrollment(
@@ -115,36 +163,51 @@ extension AccountService {
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         guard let step = matchingStep(code, for: pending.credential, now: now) else {
-            return try deny(account.name, user: account.name.value, now: now, reason: "wrong enrollment code")
+            return try deny(account, user: account.name.value, now: now, reason: "wrong enrollment code")
         }
+        let (codes, hashes) = RecoveryCodes.issue()
         do {
-            try store.update(account.name) { stored in try Self.finishEnrollment(&stored, pending, step: step, now: now)
+            try store.update(account.name) { stored in
+                try Self.finishEnrollment(
+                    &stored,
+                    pending,
+                    step: step,
+                    by: .account(account.name),
+                    capacity: .ownAccount,
+                    recoveryCodes: hashes,
+                    now: now
+                )
+                stored.lastLoginAt = now
             }
         } catch .rejected {
-            return try deny(account.name, user: account.name.value, now: now, reason: "enrollment code refused")
+            return try deny(account, user: account.name.value, now: now, reason: "enrollment code refused")
         } catch {
             throw ServiceError.from(error)
         }
         upgradePasswordHashIfNeeded(account, password: password)
+        audit(.account(account.name), .enroll, .ok, target: account.name, organization: account.organization, detail: "at login")
         logger.notice("two-factor enrolled at login", metadata: ["user": "\(account.name)"])
-        logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "password+totp"])
-        return .ok
+        loginSucceeded(account, factors: "password+totp")
+        return .enrolled(recoveryCodes: codes)
     }
 
     /// Counts the failure (for an unknown user too, so that both cost one commit) and denies.
     private func deny(
-        _ name: AccountName?,
+        _ account: Account?,
         user: String,
         now: UnixTime,
         reason: String
     ) throws(ServiceError) -> LoginResult {
         do {
-            try store.recordFailure(for: name, at: now)
+            try store.recordFailure(for: account?.name, at: now)
         } catch .notFound {
             // Removed between the read and now: it is an unknown user after all.
             _ = try? store.recordFailure(for: nil, at: now)
         } catch {
             throw ServiceError.from(error)
+        }
+        if let account {
+            audit(.account(account.name), .login, .denied, target: account.name, organization: account.organization, detail: reason)
         }
         logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
         return .denied

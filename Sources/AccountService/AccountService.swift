@@ -30,142 +30,21 @@ public final class AccountService: Sendable {
         self.logger = logger
     }
 
-    // MARK: Administration
-
-    public func addAccount(
-        name: String,
-        organization: String?,
-        role: Role,
-        requireTwoFactor: Bool,
-        password: [UInt8]
-    ) throws(ServiceError) -> Account {
-        let accountName = try validated { () throws(InvalidValue) in try AccountName(name) }
-        let organizationName = try validated { () throws(InvalidValue) in
-            guard let organization else { return OrganizationName.default }
-            return try OrganizationName(organization)
-        }
-        try validatePassword(password)
-        let now = clock()
-        let account = Account(
-            name: accountName,
-            organization: organizationName,
-            role: role,
-            passwordHash: try hash(password),
-            twoFactor: requireTwoFactor ? .pending : .off,
-            createdAt: now,
-            updatedAt: now
-        )
-        try storing { () throws(AccountStoreError) in try store.create(account) }
-        logger.notice("account created", metadata: ["user": "\(accountName)", "org": "\(organizationName)"])
-        return account
-    }
-
-    public func setPassword(name: String, password: [UInt8]) throws(ServiceError) {
-        let accountName = try existingName(name)
-        try validatePassword(password)
-        let newHash = try hash(password)
-        let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(accountName) { account in
-                account.passwordHash = newHash
-                account.updatedAt = now
-            }
-        }
-        logger.notice("password changed", metadata: ["user": "\(accountName)"])
-    }
-
-    public func account(named name: String) throws(ServiceError) -> Account {
-        let accountName = try existingName(name)
-        guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: accountName) })
-        else { throw ServiceError(.noSuchAccount, "no account named '\(accountName)'") }
-        return account
-    }
-
-    /// One page of accounts in name order; `next` is where the following page starts, nil at the end.
-    public func accounts(
-        organization: String?,
-        after: String?,
-        limit: Int
-    ) throws(ServiceError) -> (accounts: [Account], next: AccountName?) {
-        let organizationName = try validated { () throws(InvalidValue) -> OrganizationName? in
-            guard let organization else { return nil }
-            return try OrganizationName(organization)
-        }
-        let start = try validated { () throws(InvalidValue) -> AccountName? in
-            guard let after else { return nil }
-            return try AccountName(after)
-        }
-        guard limit > 0 else { throw ServiceError(.invalidArgument, "the page size must be at least 1") }
-        var page = try storing { () throws(AccountStoreError) in
-            try store.accounts(in: organizationName, after: start, limit: limit + 1)
-        }
-        guard page.count > limit else { return (page, nil) }
-        page.removeLast(page.count - limit)
-        return (page, page.last?.name)
-    }
-
-    public func removeAccount(name: String) throws(ServiceError) {
-        let accountName = try existingName(name)
-        try storing { () throws(AccountStoreError) in try store.remove(accountName) }
-        logger.notice("account removed", metadata: ["user": "\(accountName)"])
-    }
-
-    /// Draws a new secret and keeps it as the account's pending enrollment. The account's current
-    /// two-factor state stands until `confirmEnrollment` succeeds.
-    public func beginEnrollment(name: String, parameters: TOTPParameters) throws(ServiceError) -> EnrollmentOffer {
-        let accountName = try existingName(name)
-        let pending = try newEnrollment(for: accountName, parameters: parameters)
-        try storing { () throws(AccountStoreError) in
-            try store.update(accountName) { account in account.pendingEnrollment = pending }
-        }
-        logger.notice("enrollment started", metadata: ["user": "\(accountName)"])
-        return EnrollmentOffer(otpauthURI: try uri(for: accountName, pending.credential), expiresAt: pending.expiresAt)
-    }
-
-    /// Turns 2FA on with the pending secret when `code` is right for it. The code's step becomes the
-    /// last accepted one, so it cannot be used again to log in.
-    public func confirmEnrollment(name: String, code: String) throws(ServiceError) {
-        let accountName = try existingName(name)
-        let now = clock()
-        guard let pending = try account(named: name).pendingEnrollment, pending.expiresAt > now else {
-            throw ServiceError(
-                .noEnrollmentInProgress,
-                "no enrollment is in progress for '\(accountName)' (or it expired): start one with `2fa enroll \(accountName)`"
-            )
-        }
-        guard let step = matchingStep(code, for: pending.credential, now: now) else {
-            throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
-        }
-        try storing { () throws(AccountStoreError) in
-            try store.update(accountName) { account in
-                try Self.finishEnrollment(&account, pending, step: step, now: now)
-            }
-        }
-        logger.notice("two-factor enrolled", metadata: ["user": "\(accountName)"])
-    }
-
-    public func disableTwoFactor(name: String) throws(ServiceError) {
-        let accountName = try existingName(name)
-        let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(accountName) { account in
-                account.twoFactor = .off
-                account.totp = nil
-                account.pendingEnrollment = nil
-                account.updatedAt = now
-            }
-        }
-        logger.notice("two-factor disabled", metadata: ["user": "\(accountName)"])
-    }
-
     // MARK: Shared steps
 
     /// Moves a pending enrollment into place. Runs inside the store's write transaction, so it
     /// re-checks what was read before: a concurrent change makes it refuse instead of overwrite.
+    ///
+    /// The new state is `on`/`self` only when the account enrolled on its own from `off` or `on`/`self`; an
+    /// enrollment an admin or operator made, or one that a required (`pending`, `enforced`) state asked
+    /// for, is `enforced`: who required it decides who may undo it.
     static func finishEnrollment(
         _ account: inout Account,
         _ pending: PendingEnrollment,
         step: UInt64,
+        by actor: Actor,
+        capacity: Capacity,
+        recoveryCodes: [RecoveryCodeHash],
         now: UnixTime
     ) throws {
         guard account.pendingEnrollment == pending else {
@@ -175,13 +54,17 @@ public final class AccountService: Sendable {
             throw ServiceError(.wrongCode, "that code was already used: wait for the next code")
         }
         let enabledBy: EnabledBy =
-            switch account.twoFactor {
-            case .pending: .enforced
-            case .on(let by): by
-            case .off: .self
+            switch (account.twoFactor, capacity) {
+            case (.off, .ownAccount), (.on(.self), .ownAccount): .self
+            default: .enforced
             }
+        if account.twoFactor != .on(enabledBy) {
+            account.twoFactorChange = StateChange(actor: actor, time: now)
+        }
         account.twoFactor = .on(enabledBy)
         account.totp = pending.credential
+        account.enrolledAt = now
+        account.recoveryCodes = recoveryCodes
         account.lastAcceptedStep = step
         account.pendingEnrollment = nil
         account.failureCount = 0
@@ -240,6 +123,101 @@ public final class AccountService: Sendable {
 
     func existingName(_ name: String) throws(ServiceError) -> AccountName {
         try validated { () throws(InvalidValue) in try AccountName(name) }
+    }
+
+    /// The caller a request runs as: the account logged in on the connection when there is one (re-read, so
+    /// a removed account or a changed role counts at once), else the operator when the peer is one.
+    public func caller(session: AccountName?, operatorUID: UInt32?) throws(ServiceError) -> Caller {
+        if let session {
+            // A removed account acts for nobody; the peer keeps what it is by itself.
+            if let account = try storing({ () throws(AccountStoreError) in try store.account(named: session) }) {
+                return .account(account)
+            }
+        }
+        return operatorUID.map { .operator(uid: $0) } ?? .anonymous
+    }
+
+    /// Decides `operation` with `AccessPolicy`; a refusal is audited and thrown as `notPermitted`.
+    @discardableResult
+    func authorize(
+        _ caller: Caller,
+        _ operation: Operation,
+        target: Account?,
+        organization: OrganizationName? = nil,
+        action: AuditAction?
+    ) throws(ServiceError) -> (capacity: Capacity, actor: Actor) {
+        switch AccessPolicy.decide(caller, operation, target: target) {
+        case .allowed(let capacity):
+            guard let actor = caller.actor else { throw ServiceError(.notPermitted, "not permitted") }
+            return (capacity, actor)
+        case .refused(let message):
+            if let actor = caller.actor, let action {
+                audit(
+                    actor,
+                    action,
+                    .refused,
+                    target: target?.name,
+                    organization: target?.organization ?? organization
+                )
+            }
+            logger.notice(
+                "request refused",
+                metadata: ["action": "\(action?.rawValue ?? "read")", "caller": "\(caller.actor.map { "\($0)" } ?? "anonymous")"]
+            )
+            throw ServiceError(.notPermitted, message)
+        }
+    }
+
+    /// Appends to the audit trail. The action already happened, so a failure here is logged, not thrown.
+    func audit(
+        _ actor: Actor,
+        _ action: AuditAction,
+        _ outcome: AuditOutcome,
+        target: AccountName?,
+        organization: OrganizationName?,
+        detail: String = ""
+    ) {
+        let record = AuditRecord(
+            time: clock(),
+            actor: actor,
+            target: target,
+            organization: organization,
+            action: action,
+            outcome: outcome,
+            detail: detail
+        )
+        do {
+            try store.appendAudit(record)
+        } catch {
+            logger.error("audit record not written", metadata: ["action": "\(action.rawValue)", "error": "\(error)"])
+        }
+    }
+
+    /// The account `name`, or a `noSuchAccount` error.
+    func existingAccount(_ name: String) throws(ServiceError) -> Account {
+        let accountName = try existingName(name)
+        guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: accountName) })
+        else { throw ServiceError(.noSuchAccount, "no account named '\(accountName)'") }
+        return account
+    }
+
+    /// The account `name` as the caller may know it: a caller who may not see it is told it does not exist
+    /// in its scope, the same whether it exists or not.
+    func target(_ name: String, for caller: Caller) throws(ServiceError) -> Account {
+        if case .anonymous = caller, case .refused(let message) = AccessPolicy.decide(caller, .showAccount, target: nil) {
+            throw ServiceError(.notPermitted, message)
+        }
+        do {
+            return try existingAccount(name)
+        } catch where error.kind == .noSuchAccount {
+            if case .account(let account) = caller {
+                let message = account.role == .admin
+                    ? "no such account in your organization '\(account.organization)'"
+                    : "an agent may act only on its own account '\(account.name)'"
+                throw ServiceError(.notPermitted, message)
+            }
+            throw error
+        }
     }
 
     func validated<T>(_ body: () throws(InvalidValue) -> T) throws(ServiceError) -> T {

@@ -14,7 +14,7 @@ public struct ServiceConfiguration: Sendable {
 
     public init(
         issuer: String = "twofactord",
-        enrollmentLifetime: Int64 = 600,
+        enrollmentLifetime: Int64 = 900,
         throttle: ThrottlePolicy = .standard,
         codeWindow: UInt64 = 1
     ) {
@@ -28,6 +28,10 @@ public struct ServiceConfiguration: Sendable {
 /// The answer to a login, as shared/PRODUCT.md "Logging in" lists them.
 public enum LoginResult: Sendable, Hashable {
     case ok
+    /// The login finished an enrollment: show these one-time recovery codes once.
+    case enrolled(recoveryCodes: [String])
+    /// A recovery code was used up in place of a TOTP code; this many remain.
+    case recovered(remaining: Int)
     case codeNeeded
     /// The account must enroll: show `otpauthURI` as a QR code, then log in again with its first code.
     case enroll(otpauthURI: String)
@@ -42,6 +46,19 @@ public struct EnrollmentOffer: Sendable, Hashable {
     public var expiresAt: UnixTime
 }
 
+/// An account as `user show` reports it: the record and what follows from it now.
+public struct AccountStatus: Sendable, Hashable {
+    public var account: Account
+    /// Until when logins are refused after too many failures; nil when not locked.
+    public var lockedUntil: UnixTime?
+}
+
+/// An organization with its member count.
+public struct OrganizationStatus: Sendable, Hashable {
+    public var organization: Organization
+    public var members: Int
+}
+
 /// A refused or failed service call. `message` is a sentence a person can act on and never holds a secret.
 public struct ServiceError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
@@ -50,6 +67,10 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case invalidArgument
         case wrongCode
         case noEnrollmentInProgress
+        case notPermitted
+        case noSuchOrganization
+        case organizationExists
+        case organizationNotEmpty
         case storageFailure
         case internalError
     }
@@ -68,6 +89,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         switch error {
         case .notFound: ServiceError(.noSuchAccount, error.description)
         case .alreadyExists: ServiceError(.accountExists, error.description)
+        case .organizationNotFound: ServiceError(.noSuchOrganization, error.description)
+        case .organizationExists: ServiceError(.organizationExists, error.description)
+        case .organizationNotEmpty: ServiceError(.organizationNotEmpty, error.description)
         case .rejected(let inner as ServiceError): inner
         case .rejected(let inner): ServiceError(.invalidArgument, "\(inner)")
         case .unsupportedSchemaVersion, .corruptRecord, .storageFailure:

@@ -67,6 +67,14 @@ public struct Account: Sendable, Hashable {
     public var lastFailureAt: UnixTime?
     public var createdAt: UnixTime
     public var updatedAt: UnixTime
+    /// Who last set the two-factor state, and when; nil for an account never changed since it was created.
+    public var twoFactorChange: StateChange?
+    /// When the current authenticator was enrolled.
+    public var enrolledAt: UnixTime?
+    /// The last login answered `ok`.
+    public var lastLoginAt: UnixTime?
+    /// The unused one-time recovery codes, as salted hashes. Empty unless an authenticator is enrolled.
+    public var recoveryCodes: [RecoveryCodeHash]
 
     public init(
         name: AccountName,
@@ -80,7 +88,11 @@ public struct Account: Sendable, Hashable {
         failureCount: UInt32 = 0,
         lastFailureAt: UnixTime? = nil,
         createdAt: UnixTime,
-        updatedAt: UnixTime
+        updatedAt: UnixTime,
+        twoFactorChange: StateChange? = nil,
+        enrolledAt: UnixTime? = nil,
+        lastLoginAt: UnixTime? = nil,
+        recoveryCodes: [RecoveryCodeHash] = []
     ) {
         self.name = name
         self.organization = organization
@@ -94,5 +106,50 @@ public struct Account: Sendable, Hashable {
         self.lastFailureAt = lastFailureAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.twoFactorChange = twoFactorChange
+        self.enrolledAt = enrolledAt
+        self.lastLoginAt = lastLoginAt
+        self.recoveryCodes = recoveryCodes
+    }
+}
+
+/// Who did something: the socket peer acting as operator, or an account acting through a login.
+public enum Actor: Sendable, Hashable, CustomStringConvertible {
+    /// A privileged peer (root, the daemon's user, the operator group), known by its uid.
+    case `operator`(uid: UInt32)
+    /// An account that logged in on the connection (itself, or an admin of its organization).
+    case account(AccountName)
+    /// The daemon itself, e.g. when an organization's rule moves members to `pending`.
+    case system
+
+    public var description: String {
+        switch self {
+        case .operator(let uid): "operator (uid \(uid))"
+        case .account(let name): "'\(name)'"
+        case .system: "twofactord"
+        }
+    }
+}
+
+/// Who set an account's two-factor state, and when.
+public struct StateChange: Sendable, Hashable {
+    public var actor: Actor
+    public var time: UnixTime
+
+    public init(actor: Actor, time: UnixTime) {
+        self.actor = actor
+        self.time = time
+    }
+}
+
+/// One unused recovery code, kept as HMAC-SHA256(salt, normalized code): the code itself is shown once
+/// and never stored.
+public struct RecoveryCodeHash: Sendable, Hashable {
+    public var salt: [UInt8]
+    public var digest: [UInt8]
+
+    public init(salt: [UInt8], digest: [UInt8]) {
+        self.salt = salt
+        self.digest = digest
     }
 }

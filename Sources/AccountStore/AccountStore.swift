@@ -28,12 +28,14 @@ public protocol AccountStore: Sendable {
     func remove(_ name: AccountName) throws(AccountStoreError)
 
     /// The replay guard: in one write transaction, records `step` as the account's last accepted
-    /// step if it is later than the one recorded, and resets the failure count. Returns `.replayed`
-    /// and changes nothing when `step` is not later. When this returns `.accepted` the step is
-    /// durable, so the caller may answer `ok`.
+    /// step if it is later than the one recorded and the account still has `credential` enrolled,
+    /// resets the failure count and records the login time. Returns `.replayed` and changes nothing
+    /// when `step` is not later, or when the credential changed meanwhile (a reset racing a login).
+    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        credential: TOTPCredential,
         at time: UnixTime
     ) throws(AccountStoreError) -> StepAcceptance
 
@@ -42,8 +44,48 @@ public protocol AccountStore: Sendable {
     @discardableResult
     func recordFailure(for name: AccountName?, at time: UnixTime) throws(AccountStoreError) -> UInt32
 
-    /// Resets the failure count after a successful login that needed no code.
+    /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
+
+    // MARK: Organizations
+
+    func organization(named name: OrganizationName) throws(AccountStoreError) -> Organization?
+
+    /// Up to `limit` organizations in name order, starting after `after`.
+    func organizations(after: OrganizationName?, limit: Int) throws(AccountStoreError) -> [Organization]
+
+    /// How many accounts belong to the organization (read from the organization index, not by
+    /// reading every account).
+    func memberCount(of name: OrganizationName) throws(AccountStoreError) -> Int
+
+    /// Adds an organization. Throws `.organizationExists` when the name is taken.
+    func createOrganization(_ organization: Organization) throws(AccountStoreError)
+
+    /// Changes an organization and, in the same write transaction, lets `eachMember` change each of
+    /// its accounts (it returns whether it changed the account). Throws `.organizationNotFound`.
+    /// Like `update`, the bodies may run more than once.
+    @discardableResult
+    func updateOrganization(
+        _ name: OrganizationName,
+        _ body: (inout Organization) throws -> Void,
+        eachMember: (inout Account) -> Bool
+    ) throws(AccountStoreError) -> Organization
+
+    /// Removes an organization that has no accounts; throws `.organizationNotEmpty` otherwise.
+    func removeOrganization(_ name: OrganizationName) throws(AccountStoreError)
+
+    // MARK: Audit trail
+
+    /// Appends a record (its `sequence` is assigned here) and drops the oldest records beyond the
+    /// store's retention limits, in one durable write.
+    func appendAudit(_ record: AuditRecord) throws(AccountStoreError)
+
+    /// Up to `limit` matching records, newest first, older than sequence `before` when given.
+    func auditRecords(
+        matching filter: AuditFilter,
+        before: UInt64?,
+        limit: Int
+    ) throws(AccountStoreError) -> [AuditRecord]
 }
 
 public enum StepAcceptance: Sendable, Equatable {
@@ -55,6 +97,10 @@ public enum StepAcceptance: Sendable, Equatable {
 public enum AccountStoreError: Error, Sendable, CustomStringConvertible {
     case notFound(AccountName)
     case alreadyExists(AccountName)
+    case organizationNotFound(OrganizationName)
+    case organizationExists(OrganizationName)
+    /// An organization that still has accounts cannot be removed.
+    case organizationNotEmpty(OrganizationName, members: Int)
     /// The state directory was written by a newer or unknown version of twofactord.
     case unsupportedSchemaVersion(found: UInt32, supported: UInt32)
     /// A record could not be decoded; the key says which.
@@ -68,6 +114,11 @@ public enum AccountStoreError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let name): "no account named '\(name)'"
         case .alreadyExists(let name): "an account named '\(name)' already exists"
+        case .organizationNotFound(let name):
+            "no organization named '\(name)': create it with `twofactorctl org add \(name)`"
+        case .organizationExists(let name): "an organization named '\(name)' already exists"
+        case .organizationNotEmpty(let name, let members):
+            "the organization '\(name)' still has \(members) account(s): remove them first"
         case .unsupportedSchemaVersion(let found, let supported):
             "the state directory has schema version \(found), this twofactord supports \(supported): "
                 + "run the twofactord that wrote it, or restore a backup"

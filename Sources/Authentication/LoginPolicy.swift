@@ -4,15 +4,15 @@ import AccountStore
 // - an unknown user, a wrong password and a wrong code all end in `.deny`, never in anything
 //   that tells them apart;
 // - a locked account is refused before its password is checked;
-// - an account with 2FA on never succeeds without a code; a `pending` account never succeeds
-//   without finishing enrollment;
+// - an account with 2FA on never succeeds without a code (TOTP or recovery); a `pending` account
+//   never succeeds without finishing enrollment, and a recovery code cannot finish one;
 // - the decision only says which code to check: accepting it (the replay guard) is the store's job.
 
 /// What the client sent besides the user name and password.
 public enum CodeInput: Sendable, Hashable {
     case none
     case totp(String)
-    /// Recovery codes come later; until then one is always denied.
+    /// A one-time recovery code, accepted in place of a TOTP code while 2FA is on.
     case recovery(String)
 }
 
@@ -28,6 +28,8 @@ public enum LoginDecision: Sendable, Hashable {
     case askForCode
     /// The password is right; accept only if `code` matches `credential` at a step the store accepts.
     case verifyCode(String, TOTPCredential)
+    /// The password is right; accept only if `code` is one of the account's unused recovery codes.
+    case useRecoveryCode(String)
     /// The password is right and the account must enroll: show an enrollment (reuse `existing` when it is still valid).
     case startEnrollment(existing: PendingEnrollment?)
     /// The password is right and the code should confirm the pending enrollment.
@@ -54,7 +56,7 @@ public enum LoginPolicy {
             switch code {
             case .none: return .askForCode
             case .totp(let text): return .verifyCode(text, credential)
-            case .recovery: return .deny
+            case .recovery(let text): return .useRecoveryCode(text)
             }
         case .pending:
             let live = account.pendingEnrollment.flatMap { $0.expiresAt > now ? $0 : nil }

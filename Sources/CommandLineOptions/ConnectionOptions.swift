@@ -1,5 +1,5 @@
 import ArgumentParser
-import Client
+import DaemonClient
 import Glibc
 
 /// The `--socket` option every client command shares. Declared with `@OptionGroup` on the root

@@ -7,28 +7,53 @@ import Wire
 struct DrainEvent: Sendable {}
 
 /// Drives one connection's `ConnectionStateMachine` and runs its requests on the worker pool.
-final class ConnectionHandler: ChannelInboundHandler {
+/// It also holds back reads while the machine wants no input, so a pipelining peer waits on its socket.
+final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var state: ConnectionStateMachine
+    /// The account a Login answered `ok` made this connection act for. Requests run one at a time per
+    /// connection, so the worker that runs one request sees the session the previous one left.
+    private var session: Session?
     private let peer: PeerCredentials
+    /// The peer's uid and operator status, decided when the connection was accepted.
+    private let holder: ShareHolder
     private let dispatcher: Dispatcher
     private let workers: WorkerPool
     private let logger: Logger
+    private let refusals: RefusalLog
+    /// A read the channel asked for while the machine wanted no input; issued when it does again.
+    private var readWithheld = false
 
-    init(peer: PeerCredentials, dispatcher: Dispatcher, workers: WorkerPool, maximumQueued: Int, logger: Logger) {
+    init(
+        peer: PeerCredentials,
+        holder: ShareHolder,
+        dispatcher: Dispatcher,
+        workers: WorkerPool,
+        maximumQueued: Int,
+        logger: Logger,
+        refusals: RefusalLog
+    ) {
         self.state = ConnectionStateMachine(maximumQueued: maximumQueued)
         self.peer = peer
+        self.holder = holder
         self.dispatcher = dispatcher
         self.workers = workers
         self.logger = logger
+        self.refusals = refusals
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         if case .malformed(_, let error) = frame {
-            logger.warning("malformed request", metadata: ["peer-pid": "\(peer.pid)", "error": "\(error)"])
+            PeerLogContext.$current.withValue(holder) {
+                logger.warning(
+                    "malformed request",
+                    metadata: ["peer-pid": "\(peer.pid)", "peer-uid": "\(peer.uid)", "error": "\(error)"]
+                )
+            }
         }
         perform(state.received(frame), context: context)
     }
@@ -37,6 +62,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         switch event {
         case is DrainEvent:
             perform(state.drain(), context: context)
+        case ChannelEvent.inputClosed:
+            // The peer sent all it will send (shutdown(SHUT_WR)): answer what it sent, then close.
+            perform(state.drain(), context: context)
         case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
             if state.isIdle { context.close(promise: nil) }
         default:
@@ -44,9 +72,19 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    func read(context: ChannelHandlerContext) {
+        guard state.wantsInput else {
+            readWithheld = true
+            return
+        }
+        context.read()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // Decoder overflow or a socket error: nothing sensible can be answered any more.
-        logger.debug("connection error", metadata: ["peer-pid": "\(peer.pid)", "error": "\(error)"])
+        PeerLogContext.$current.withValue(holder) {
+            logger.debug("connection error", metadata: ["peer-pid": "\(peer.pid)", "error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 
@@ -69,29 +107,65 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func dispatch(_ request: Request, id: UInt32, context: ChannelHandlerContext) {
         let dispatcher = self.dispatcher
         let peer = self.peer
+        let holder = self.holder
+        let session = self.session
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        workers.run(on: context.eventLoop) {
-            dispatcher.handle(request, from: peer)
+        // Every line the request causes is charged to the peer (see RateLimitedLogHandler).
+        workers.run(on: context.eventLoop, for: holder) {
+            PeerLogContext.$current.withValue(holder) { dispatcher.handle(request, from: peer, session: session) }
         }.whenComplete { result in
             let (handler, context) = loopBound.value
-            let response: Response
             switch result {
-            case .success(let answer): response = answer
+            case .success(let answer):
+                handler.session = answer.session
+                handler.answer(answer.response, id: id, context: context)
             case .failure(let error as WorkerPool.Overloaded):
-                response = .error(code: .busy, message: error.description)
+                handler.refusals.refused(holder, "a request (busy)", because: error.refusal)
+                // A refusal costs the daemon nothing, so a peer retrying at once would spin both
+                // sides: its connection waits a moment for the answer (and so for its next request).
+                context.eventLoop.scheduleTask(in: Self.busyAnswerDelay) {
+                    let (handler, context) = loopBound.value
+                    handler.answer(.error(code: .busy, message: error.description), id: id, context: context)
+                }
             case .failure:
-                response = .error(code: .internalError, message: "the daemon is stopping: try again shortly")
-            }
-            handler.write(response, id: id, context: context).whenComplete { _ in
-                let (handler, context) = loopBound.value
-                handler.perform(handler.state.requestFinished(), context: context)
+                let stopping = Response.error(
+                    code: .internalError,
+                    message: "the daemon is stopping: try again shortly"
+                )
+                handler.answer(stopping, id: id, context: context)
             }
         }
     }
 
+    static let busyAnswerDelay = TimeAmount.milliseconds(100)
+
+    /// Writes the answer to the request in flight, then lets the machine take the next one.
+    private func answer(_ response: Response, id: UInt32, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        write(response, id: id, context: context).whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.perform(handler.state.requestFinished(), context: context)
+            handler.resumeReadingIfWanted(context: context)
+        }
+    }
+
+    private func resumeReadingIfWanted(context: ChannelHandlerContext) {
+        guard readWithheld, state.wantsInput else { return }
+        readWithheld = false
+        context.read()
+    }
+
     @discardableResult
     private func write(_ response: Response, id: UInt32, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        let bytes = WireCodec.encodeResponse(response, id: id)
+        var bytes = WireCodec.encodeResponse(response, id: id)
+        if bytes.count - WireProtocol.headerLength > WireProtocol.maximumResponseBodyLength {
+            // A bug, never a client's doing: the client would refuse the frame and close, so say so instead.
+            logger.error("response too large for one frame", metadata: ["type": "\(response.type)"])
+            bytes = WireCodec.encodeResponse(
+                .error(code: .internalError, message: "the answer did not fit in one frame: see the daemon's log"),
+                id: id
+            )
+        }
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return context.writeAndFlush(wrapOutboundOut(buffer))

@@ -22,6 +22,9 @@ public struct DaemonConfiguration: Sendable {
     public var workerThreads: Int
     /// Requests allowed to wait for a worker before new ones are answered `busy`.
     public var maximumQueuedRequests: Int
+    /// Open connections at most; a tenth is kept for operators and one uid may hold a quarter of
+    /// the rest. Lowered at start when the file-descriptor limit is too low for it.
+    public var maximumConnections: Int
     /// A connection that sends nothing for this long is closed.
     public var idleTimeoutSeconds: Int64
     /// How long SIGTERM waits for requests in flight before closing their connections.
@@ -36,6 +39,7 @@ public struct DaemonConfiguration: Sendable {
         scryptCost: ScryptCost = .owasp,
         workerThreads: Int = 2,
         maximumQueuedRequests: Int = 64,
+        maximumConnections: Int = 1000,
         idleTimeoutSeconds: Int64 = 300,
         shutdownGraceSeconds: Int64 = 10,
         service: ServiceConfiguration = ServiceConfiguration()
@@ -47,6 +51,7 @@ public struct DaemonConfiguration: Sendable {
         self.scryptCost = scryptCost
         self.workerThreads = workerThreads
         self.maximumQueuedRequests = maximumQueuedRequests
+        self.maximumConnections = maximumConnections
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.shutdownGraceSeconds = shutdownGraceSeconds
         self.service = service

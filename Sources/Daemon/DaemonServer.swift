@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import Wire
 
 /// The twofactord server as a `Service`: it listens until graceful shutdown (SIGTERM, SIGINT),
 /// then stops accepting, lets requests in flight finish within the grace period, and returns.
@@ -12,7 +13,6 @@ public final class DaemonServer: Service {
     private let configuration: DaemonConfiguration
     private let dispatcher: Dispatcher
     private let logger: Logger
-    private let connections = ConnectionRegistry()
     /// Tells systemd (Type=notify) when the daemon serves and when it stops; silent without systemd.
     private let notifier = SystemdNotifier()
 
@@ -35,8 +35,18 @@ public final class DaemonServer: Service {
             threads: configuration.workerThreads,
             maximumQueued: configuration.maximumQueuedRequests
         )
-        let serverChannel = try await bind(workers: workers)
-        logger.notice("listening", metadata: ["socket": "\(describe(configuration.listener))"])
+        let connections = ConnectionRegistry(limits: ShareLimits(total: connectionLimit()))
+        let operators = OperatorCache(policy: dispatcher.operators)
+        let serverChannel = try await bind(workers: workers, connections: connections, operators: operators)
+        logger.notice(
+            "listening",
+            metadata: [
+                "socket": "\(describe(configuration.listener))",
+                "max-connections": "\(connections.limits.total)",
+                "kept-for-operators": "\(connections.limits.reservedForOperators)",
+                "per-uid": "\(connections.limits.perPeer)",
+            ]
+        )
         notifier.send("READY=1\nSTATUS=Serving on \(describe(configuration.listener))")
 
         try await withGracefulShutdownHandler {
@@ -48,32 +58,65 @@ public final class DaemonServer: Service {
         notifier.send("STOPPING=1\nSTATUS=Finishing requests in flight")
         await connections.drain(within: configuration.shutdownGraceSeconds)
         try await workers.shutdown()
+        try await operators.shutdown()
         if case .path(let path) = configuration.listener { unlink(path) }
         logger.notice("stopped")
     }
 
-    private func bind(workers: WorkerPool) async throws -> Channel {
+    /// Raises the soft file-descriptor limit to the hard one and keeps the connection cap below
+    /// it, with room for the daemon's own files: a full table must refuse connections, not fail accept().
+    private func connectionLimit() -> Int {
+        let descriptors = FileDescriptorLimit.raiseToHardLimit()
+        let margin = min(64, descriptors / 4)
+        let limit = min(configuration.maximumConnections, max(2, descriptors - margin))
+        if limit < configuration.maximumConnections {
+            logger.warning(
+                "fewer connections than configured: the file-descriptor limit is too low",
+                metadata: [
+                    "max-connections": "\(configuration.maximumConnections)", "used": "\(limit)",
+                    "nofile": "\(descriptors)",
+                ]
+            )
+        }
+        return limit
+    }
+
+    private func bind(
+        workers: WorkerPool,
+        connections: ConnectionRegistry,
+        operators: OperatorCache
+    ) async throws -> Channel {
         let dispatcher = self.dispatcher
         let logger = self.logger
-        let connections = self.connections
-        let maximumQueued = 8
+        let refusals = RefusalLog(logger: logger)
+        let maximumQueued = 32
         let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
+            // A peer that shuts down its sending side still gets the answers to what it sent.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                PeerCredentials.read(from: channel).flatMapThrowing { peer in
+                PeerCredentials.read(from: channel).flatMap { peer in
+                    operators.holder(for: peer, on: channel.eventLoop).map { (peer, $0) }
+                }.flatMapThrowing { peer, holder in
+                    if let refusal = connections.add(channel, for: holder) {
+                        refusals.refused(holder, "a connection", because: refusal)
+                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler())
+                        return
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: idleTimeout),
                         ByteToMessageHandler(RequestFrameDecoder(), maximumBufferSize: 16 * 1024),
                         ConnectionHandler(
                             peer: peer,
+                            holder: holder,
                             dispatcher: dispatcher,
                             workers: workers,
                             maximumQueued: maximumQueued,
-                            logger: logger
+                            logger: logger,
+                            refusals: refusals
                         ),
                     ])
-                    connections.add(channel)
                 }
             }
         switch configuration.listener {
@@ -99,29 +142,88 @@ public final class DaemonServer: Service {
     }
 }
 
-/// The open connections, so that shutdown can ask each to finish and wait for them.
+/// The open connections, so that shutdown can ask each to finish and wait for them, and the
+/// places they hold under the connection cap (`ShareLimits`).
 final class ConnectionRegistry: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func add(_ channel: any Channel) {
-        let key = ObjectIdentifier(channel)
-        channels.withLock { $0[key] = channel }
-        channel.closeFuture.whenComplete { _ in
-            _ = self.channels.withLock { $0.removeValue(forKey: key) }
-        }
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var ledger: ShareLedger
     }
 
+    private let state: Mutex<State>
+    let limits: ShareLimits
+
+    init(limits: ShareLimits) {
+        self.limits = limits
+        self.state = Mutex(State(ledger: ShareLedger(limits: limits)))
+    }
+
+    /// Registers `channel` for `holder`, or says why it may not stay open.
+    func add(_ channel: any Channel, for holder: ShareHolder) -> ShareRefusal? {
+        let key = ObjectIdentifier(channel)
+        let refusal = state.withLock { state -> ShareRefusal? in
+            if let refusal = state.ledger.acquire(for: holder) { return refusal }
+            state.channels[key] = channel
+            return nil
+        }
+        guard refusal == nil else { return refusal }
+        channel.closeFuture.whenComplete { _ in
+            self.state.withLock { state in
+                if state.channels.removeValue(forKey: key) != nil { state.ledger.release(for: holder) }
+            }
+        }
+        return nil
+    }
+
+    private var isEmpty: Bool { state.withLock { $0.channels.isEmpty } }
+    private var open: [any Channel] { state.withLock { Array($0.channels.values) } }
+
     func drain(within seconds: Int64) async {
-        let open = channels.withLock { Array($0.values) }
         for channel in open {
             channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
         }
         let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline, !channels.withLock({ $0.isEmpty }) {
+        while ContinuousClock.now < deadline, !isEmpty {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for channel in channels.withLock({ Array($0.values) }) {
+        for channel in open {
             try? await channel.close()
         }
+    }
+}
+
+/// Serves a connection past the cap: says so once, with id 0 as for a frame that could not be read,
+/// and closes at once, so that refused connections never hold file descriptors.
+final class RefusedConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bytes = WireCodec.encodeResponse(
+            .error(code: .busy, message: "the daemon has too many connections: try again in a moment"),
+            id: 0
+        )
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
+
+/// The process's limit on open files (RLIMIT_NOFILE).
+public enum FileDescriptorLimit {
+    /// Raises the soft limit to the hard limit and returns the soft limit in force afterwards.
+    @discardableResult
+    public static func raiseToHardLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 }

@@ -1,4 +1,5 @@
 import AccountService
+import AccountStore
 import Authentication
 import ConfigurationFile
 import Logging
@@ -18,6 +19,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var stateDirectory = "/var/lib/twofactord"
     public var operatorGroup = "twofactord-operators"
     public var workers = 2
+    public var maximumConnections = 1000
+    public var enrollmentLifetime: Int64 = 900
+    public var auditRetention: AuditRetention = .standard
     public var scryptLogN: UInt8 = ScryptCost.owasp.logN
     public var issuer = "twofactord"
     public var logLevel: Logger.Level = .info
@@ -177,6 +181,17 @@ extension DaemonSettings {
         ),
         Key(
             section: "daemon",
+            name: "max-connections",
+            reloadable: false,
+            parse: { settings, value in
+                guard let count = Int(value), (2...1_000_000).contains(count) else { return "must be 2 to 1000000" }
+                settings.maximumConnections = count
+                return nil
+            },
+            show: { "\($0.maximumConnections)" }
+        ),
+        Key(
+            section: "daemon",
             name: "scrypt-log-n",
             reloadable: false,
             parse: { settings, value in
@@ -246,6 +261,41 @@ extension DaemonSettings {
                 return nil
             },
             show: { "\($0.throttle.maximumDelay)" }
+        ),
+        Key(
+            section: "enrollment",
+            name: "lifetime",
+            reloadable: true,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (60...86_400).contains(seconds) else {
+                    return "must be 60 to 86400 seconds"
+                }
+                settings.enrollmentLifetime = seconds
+                return nil
+            },
+            show: { "\($0.enrollmentLifetime)" }
+        ),
+        Key(
+            section: "audit",
+            name: "max-records",
+            reloadable: false,
+            parse: { settings, value in
+                guard let count = UInt64(value), count >= 1 else { return "must be at least 1" }
+                settings.auditRetention.maximumRecords = count
+                return nil
+            },
+            show: { "\($0.auditRetention.maximumRecords)" }
+        ),
+        Key(
+            section: "audit",
+            name: "max-days",
+            reloadable: false,
+            parse: { settings, value in
+                guard let days = Int64(value), (1...36_500).contains(days) else { return "must be 1 to 36500" }
+                settings.auditRetention.maximumAge = days * 86_400
+                return nil
+            },
+            show: { "\($0.auditRetention.maximumAge / 86_400)" }
         ),
     ]
 }

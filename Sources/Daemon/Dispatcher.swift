@@ -7,15 +7,20 @@ import Wire
 // MUSTs of dispatch:
 // - a request runs only when its row in `Dispatcher.routes` allows the peer; if no row matches,
 //   the request is denied;
-// - a refused request changes nothing and says why.
+// - a refused request changes nothing and says why;
+// - a peer that is not an operator is never shown a path or system detail (`message(for:toOperator:)`).
 
 /// Who may send a request.
 enum Privilege: Sendable {
     /// Any local process that can open the socket (logins are throttled per account).
     case anyone
-    /// Root, the daemon's own user, or a member of the operator group.
-    case `operator`
+    /// An operator peer, or a connection on which an account logged in; `AccessPolicy` then decides
+    /// what that caller may do to which account.
+    case caller
 }
+
+/// The account a connection acts for after a Login answered `ok`, until the next Login.
+typealias Session = AccountName
 
 /// Turns a decoded request into a service call and its answer. Runs on a worker thread.
 struct Dispatcher: Sendable {
@@ -24,51 +29,95 @@ struct Dispatcher: Sendable {
     /// Each request makes one service call, so a SIGHUP reload never splits a request between two services.
     var service: AccountService { services.current }
 
-    /// Accounts per UserList answer: 400 records of the largest size fit in one response frame
-    /// (docs/protocol.md, UserList); a client asking for more gets this many and a `next`.
-    static let maximumPageSize = 400
-
     /// The dispatch table: one row per request type.
     static func privilege(for request: Request) -> Privilege? {
         switch request {
         case .hello: nil  // handled by the connection itself, never dispatched
         case .login: .anyone
-        case .userAdd, .userSetPassword, .userShow, .userList, .userRemove: .operator
-        case .enrollBegin, .enrollConfirm, .twoFactorDisable: .operator
+        case .userAdd, .userSetPassword, .userShow, .userList, .userRemove, .enrollBegin, .enrollConfirm,
+            .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
+            .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove:
+            .caller
         }
     }
 
-    func handle(_ request: Request, from peer: PeerCredentials) -> Response {
+    /// Answers `request`; returns the connection's session afterwards (a Login sets or clears it).
+    func handle(
+        _ request: Request,
+        from peer: PeerCredentials,
+        session: Session?
+    ) -> (response: Response, session: Session?) {
         guard let privilege = Self.privilege(for: request) else {
-            return .error(code: .malformedRequest, message: "this request is not served here")
-        }
-        if privilege == .operator, !operators.isOperator(peer) {
-            return .error(
-                code: .notPermitted,
-                message: "this needs operator rights: run it as root or as a member of group '\(operators.groupName)'"
-            )
+            return (.error(code: .malformedRequest, message: "this request is not served here"), session)
         }
         do {
-            return try perform(request)
+            if case .login(let user, let password, let codeKind, let code) = request {
+                return try login(user: user, password: password, codeKind: codeKind, code: code)
+            }
+            let operatorUID = operators.isOperator(peer) ? peer.uid : nil
+            if privilege == .caller, session == nil, operatorUID == nil {
+                return (
+                    .error(
+                        code: .notPermitted,
+                        message: "this needs operator rights (root or group '\(operators.groupName)'), or a login "
+                            + "as an account that may do it first (--as ACCOUNT)"
+                    ),
+                    session
+                )
+            }
+            let caller = try service.caller(session: session, operatorUID: operatorUID)
+            return (try perform(request, caller: caller), session)
         } catch {
-            return .error(code: Self.errorCode(for: error.kind), message: error.message)
+            // Only a failure whose details are withheld costs the (possibly slow) group lookup.
+            let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
+            let message = Self.message(for: error, toOperator: toOperator)
+            return (.error(code: Self.errorCode(for: error.kind), message: message), session)
         }
     }
 
-    private func perform(_ request: Request) throws(ServiceError) -> Response {
+    /// Storage and internal failures carry paths and system details (the daemon logs them in full).
+    static func isWithheldFromOthers(_ kind: ServiceError.Kind) -> Bool {
+        kind == .storageFailure || kind == .internalError
+    }
+
+    /// What a peer is told of a failure: operators get the whole sentence; other peers get no
+    /// path or system detail, only where to look.
+    static func message(for error: ServiceError, toOperator: Bool) -> String {
+        guard !toOperator, isWithheldFromOthers(error.kind) else { return error.message }
+        return error.kind == .storageFailure
+            ? "the daemon could not read or write its state: an operator can read its log"
+            : "the daemon failed to answer: an operator can read its log"
+    }
+
+    /// A Login answered `ok` makes the connection act for that account; any other answer ends the session.
+    private func login(
+        user: String,
+        password: [UInt8],
+        codeKind: CodeKind,
+        code: String
+    ) throws(ServiceError) -> (response: Response, session: Session?) {
+        let input: CodeInput =
+            switch codeKind {
+            case .none: .none
+            case .totp: .totp(code)
+            case .recovery: .recovery(code)
+            }
+        let result = try service.login(user: user, password: password, code: input)
+        let loggedIn: Bool =
+            switch result {
+            case .ok, .enrolled, .recovered: true
+            case .codeNeeded, .enroll, .denied, .locked: false
+            }
+        return (Self.response(for: result), loggedIn ? try? AccountName(user) : nil)
+    }
+
+    private func perform(_ request: Request, caller: Caller) throws(ServiceError) -> Response {
         switch request {
-        case .hello:
-            return .error(code: .malformedRequest, message: "Hello was already sent on this connection")
-        case .login(let user, let password, let codeKind, let code):
-            let input: CodeInput =
-                switch codeKind {
-                case .none: .none
-                case .totp: .totp(code)
-                case .recovery: .recovery(code)
-                }
-            return Self.response(for: try service.login(user: user, password: password, code: input))
+        case .hello, .login:
+            return .error(code: .malformedRequest, message: "this request is not served here")
         case .userAdd(let user, let organization, let role, let requireTwoFactor, let password):
             _ = try service.addAccount(
+                caller: caller,
                 name: user,
                 organization: organization.isEmpty ? nil : organization,
                 role: role == .admin ? .admin : .agent,
@@ -77,19 +126,20 @@ struct Dispatcher: Sendable {
             )
             return .done
         case .userSetPassword(let user, let password):
-            try service.setPassword(name: user, password: password)
+            try service.setPassword(caller: caller, name: user, password: password)
             return .done
         case .userShow(let user):
-            return .userInfo(AccountInfo(try service.account(named: user)))
+            return .userInfo(AccountInfo(try service.status(caller: caller, name: user)))
         case .userList(let organization, let after, let limit):
             let page = try service.accounts(
+                caller: caller,
                 organization: organization.isEmpty ? nil : organization,
                 after: after.isEmpty ? nil : after,
-                limit: min(Int(limit), Self.maximumPageSize)
+                limit: min(Int(limit), WireProtocol.maximumPageSize)
             )
             return .userList(page.accounts.map(AccountInfo.init), next: page.next?.value ?? "")
         case .userRemove(let user):
-            try service.removeAccount(name: user)
+            try service.removeAccount(caller: caller, name: user)
             return .done
         case .enrollBegin(let user, let algorithm, let digits, let period):
             let parameters = TOTPParameters(
@@ -97,13 +147,53 @@ struct Dispatcher: Sendable {
                 digits: digits == 0 ? TOTPParameters.standard.digits : Int(digits),
                 period: period == 0 ? TOTPParameters.standard.period : Int(period)
             )
-            let offer = try service.beginEnrollment(name: user, parameters: parameters)
+            let offer = try service.beginEnrollment(caller: caller, name: user, parameters: parameters)
             return .enrollmentStarted(otpauthURI: offer.otpauthURI, expiresAt: UInt64(max(0, offer.expiresAt)))
         case .enrollConfirm(let user, let code):
-            try service.confirmEnrollment(name: user, code: code)
-            return .done
+            return .recoveryCodes(try service.confirmEnrollment(caller: caller, name: user, code: code))
         case .twoFactorDisable(let user):
-            try service.disableTwoFactor(name: user)
+            try service.disableTwoFactor(caller: caller, name: user)
+            return .done
+        case .twoFactorForce(let user):
+            try service.forceTwoFactor(caller: caller, name: user)
+            return .done
+        case .twoFactorReset(let user):
+            try service.resetTwoFactor(caller: caller, name: user)
+            return .done
+        case .recoveryCodesIssue(let user):
+            return .recoveryCodes(try service.issueRecoveryCodes(caller: caller, name: user))
+        case .unlock(let user):
+            try service.unlock(caller: caller, name: user)
+            return .done
+        case .auditQuery(let user, let organization, let since, let before, let limit):
+            let records = try service.auditTrail(
+                caller: caller,
+                account: user.isEmpty ? nil : user,
+                organization: organization.isEmpty ? nil : organization,
+                since: since == 0 ? nil : UnixTime(clamping: since),
+                before: before == 0 ? nil : before,
+                limit: Int(limit) + 1
+            )
+            let page = records.prefix(Int(limit))
+            let next = records.count > Int(limit) ? page.last?.sequence ?? 0 : 0
+            return .auditList(page.map(AuditEntry.init), next: next)
+        case .organizationAdd(let organization, let requireTwoFactor):
+            _ = try service.addOrganization(caller: caller, name: organization, requireTwoFactor: requireTwoFactor)
+            return .done
+        case .organizationSet(let organization, let requireTwoFactor):
+            _ = try service.setOrganization(caller: caller, name: organization, requireTwoFactor: requireTwoFactor)
+            return .done
+        case .organizationShow(let organization):
+            return .organizationInfo(OrganizationInfo(try service.organization(caller: caller, name: organization)))
+        case .organizationList(let after, let limit):
+            let page = try service.organizations(
+                caller: caller,
+                after: after.isEmpty ? nil : after,
+                limit: Int(limit)
+            )
+            return .organizationList(page.organizations.map(OrganizationInfo.init), next: page.next?.value ?? "")
+        case .organizationRemove(let organization):
+            try service.removeOrganization(caller: caller, name: organization)
             return .done
         }
     }
@@ -111,6 +201,8 @@ struct Dispatcher: Sendable {
     static func response(for result: LoginResult) -> Response {
         switch result {
         case .ok: .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "")
+        case .enrolled(let codes): .recoveryCodes(codes)
+        case .recovered(let remaining): .recoveryLogin(remaining: UInt8(clamping: remaining))
         case .codeNeeded: .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
         case .enroll(let uri): .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: uri)
         case .denied: .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: "")
@@ -125,6 +217,10 @@ struct Dispatcher: Sendable {
         case .invalidArgument: .invalidArgument
         case .wrongCode: .wrongCode
         case .noEnrollmentInProgress: .noEnrollmentInProgress
+        case .notPermitted: .notPermitted
+        case .noSuchOrganization: .noSuchOrganization
+        case .organizationExists: .organizationExists
+        case .organizationNotEmpty: .organizationNotEmpty
         case .storageFailure: .storageFailure
         case .internalError: .internalError
         }
@@ -152,8 +248,47 @@ extension WireAlgorithm {
     }
 }
 
+extension ActorInfo {
+    init(_ actor: Actor?) {
+        switch actor {
+        case nil: self = .none
+        case .operator(let uid): self = .operator(uid: uid)
+        case .account(let name): self = .account(name.value)
+        case .system: self = .daemon
+        }
+    }
+}
+
+extension OrganizationInfo {
+    init(_ status: OrganizationStatus) {
+        self.init(
+            name: status.organization.name.value,
+            requiresTwoFactor: status.organization.requiresTwoFactor,
+            members: UInt32(clamping: status.members),
+            createdAt: UInt64(max(0, status.organization.createdAt)),
+            updatedAt: UInt64(max(0, status.organization.updatedAt))
+        )
+    }
+}
+
+extension AuditEntry {
+    init(_ record: AuditRecord) {
+        self.init(
+            sequence: record.sequence,
+            time: UInt64(max(0, record.time)),
+            actor: ActorInfo(record.actor),
+            target: record.target?.value ?? "",
+            organization: record.organization?.value ?? "",
+            action: record.action.rawValue,
+            outcome: record.outcome.rawValue,
+            detail: String(record.detail.utf8.prefix(128)) ?? ""
+        )
+    }
+}
+
 extension AccountInfo {
-    init(_ account: Account) {
+    init(_ status: AccountStatus) {
+        let account = status.account
         let state: WireTwoFactorState =
             switch account.twoFactor {
             case .off: .off
@@ -161,6 +296,7 @@ extension AccountInfo {
             case .on(.self): .onSelf
             case .on(.enforced): .onEnforced
             }
+        let unix = { (time: UnixTime?) in UInt64(max(0, time ?? 0)) }
         self.init(
             user: account.name.value,
             organization: account.organization.value,
@@ -170,8 +306,14 @@ extension AccountInfo {
             digits: UInt8(account.totp?.parameters.digits ?? 0),
             period: UInt16(account.totp?.parameters.period ?? 0),
             failureCount: account.failureCount,
-            createdAt: UInt64(max(0, account.createdAt)),
-            updatedAt: UInt64(max(0, account.updatedAt))
+            createdAt: unix(account.createdAt),
+            updatedAt: unix(account.updatedAt),
+            stateSetBy: ActorInfo(account.twoFactorChange?.actor),
+            stateSetAt: unix(account.twoFactorChange?.time),
+            enrolledAt: unix(account.enrolledAt),
+            lastLoginAt: unix(account.lastLoginAt),
+            recoveryCodes: UInt8(clamping: account.recoveryCodes.count),
+            lockedUntil: unix(status.lockedUntil)
         )
     }
 }

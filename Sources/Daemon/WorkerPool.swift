@@ -2,34 +2,73 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The threads that do blocking work (scrypt, durable writes), with a bound on how much may wait.
+/// The threads that do blocking work (scrypt, durable writes), with a bound on how much may wait
+/// and a fair order between the peers that wait.
 ///
-/// Each running scrypt holds its full memory cost, so the thread count bounds memory; the queue
-/// bound keeps a flood of requests from piling up unbounded work: past it, requests are answered `busy`.
+/// Each running scrypt holds its full memory cost, so the thread count bounds memory. Places in the
+/// pool (running or waiting) are divided by `ShareLimits`: past a peer's share, or past the places
+/// left to non-operators, a request is refused `busy` before it runs. Waiting jobs run round-robin
+/// across uids: every pool slot takes whichever job is due when a thread gets to it, not the one
+/// that queued the slot.
 final class WorkerPool: Sendable {
     struct Overloaded: Error, CustomStringConvertible {
+        let refusal: ShareRefusal
         var description: String { "the daemon is busy: try again in a moment" }
     }
 
-    private let pool: NIOThreadPool
-    private let pending = Atomic<Int>(0)
-    private let maximumPending: Int
+    /// A queued request; `release` gives its place back and is called before its future settles,
+    /// so that whoever sees the answer can use the place again at once.
+    private struct Job: Sendable {
+        let run: @Sendable (_ release: () -> Void) -> Void
+        let cancel: @Sendable (_ release: () -> Void) -> Void
+    }
 
-    init(threads: Int, maximumQueued: Int) {
+    private let pool: NIOThreadPool
+    private let queue: Mutex<FairQueue<Job>>
+    let limits: ShareLimits
+
+    /// `threads` run at once; up to `maximumQueued` more wait, shared out as `ShareLimits(total:)` says.
+    convenience init(threads: Int, maximumQueued: Int) {
+        let threads = max(1, threads)
+        self.init(threads: threads, limits: ShareLimits(total: threads + max(0, maximumQueued)))
+    }
+
+    init(threads: Int, limits: ShareLimits) {
         self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
-        self.maximumPending = max(1, threads) + max(0, maximumQueued)
+        self.limits = limits
+        self.queue = Mutex(FairQueue(limits: limits))
         pool.start()
     }
 
-    func run<T: Sendable>(on eventLoop: EventLoop, _ body: @escaping @Sendable () -> T) -> EventLoopFuture<T> {
-        guard pending.add(1, ordering: .relaxed).newValue <= maximumPending else {
-            pending.subtract(1, ordering: .relaxed)
-            return eventLoop.makeFailedFuture(Overloaded())
+    /// Runs `body` on a worker for `holder`, or fails at once with `Overloaded` when its share is used up.
+    func run<T: Sendable>(
+        on eventLoop: EventLoop,
+        for holder: ShareHolder = ShareHolder(uid: 0, isOperator: true),
+        _ body: @escaping @Sendable () -> T
+    ) -> EventLoopFuture<T> {
+        let promise = eventLoop.makePromise(of: T.self)
+        let job = Job(
+            run: { release in
+                let value = body()
+                release()
+                promise.succeed(value)
+            },
+            cancel: { release in
+                release()
+                promise.fail(NIOThreadPoolError.ThreadPoolInactive())
+            }
+        )
+        if let refusal = queue.withLock({ $0.admit(job, for: holder) }) {
+            promise.fail(Overloaded(refusal: refusal))
+            return promise.futureResult
         }
-        let result = pool.runIfActive(eventLoop: eventLoop, body)
-        // Counted down when the future settles, so a job refused by a stopping pool is released too.
-        result.whenComplete { _ in self.pending.subtract(1, ordering: .relaxed) }
-        return result
+        // One slot per admitted job; the slot runs the job that is due, which may be another peer's.
+        pool.submit { state in
+            guard let (holder, job) = self.queue.withLock({ $0.next() }) else { return }
+            let release = { self.queue.withLock { $0.finished(for: holder) } }
+            if state == .active { job.run(release) } else { job.cancel(release) }
+        }
+        return promise.futureResult
     }
 
     func shutdown() async throws {

@@ -1,10 +1,14 @@
 import AccountStore
 import LMDB
+import OneTimePassword
 
 /// The account store on LMDB: one environment in the state directory, with the named databases
-/// - `meta`: the schema version and the unknown-user failure counter;
-/// - `accounts`: key = account name (UTF-8), value = an `AccountRecord`.
-/// An `audit` database is meant to join them (the environment allows up to 8).
+/// - `meta`: the schema version, the unknown-user failure counter and the audit sequence;
+/// - `accounts`: key = account name (UTF-8), value = an `AccountRecord`;
+/// - `organizations`: key = organization name, value = an `OrganizationRecord`;
+/// - `members`: the organization index, key = organization name, NUL, account name; value empty. Names
+///   never contain NUL, so one organization's keys are one contiguous range;
+/// - `audit`: key = u64 big-endian sequence, value = an `AuditRecordCodec` record.
 ///
 /// Every mutating method runs exactly one write transaction, committed with LMDB's default sync, so
 /// when it returns the change is on disk; when it throws, nothing was written.
@@ -17,74 +21,48 @@ import LMDB
 ///
 /// Open one store per state directory per process: LMDB's locks are per process.
 public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
-    /// The schema this build reads and writes.
-    public static let schemaVersion: UInt32 = 1
+    /// The schema this build reads and writes. Version 1 (no organizations, members or audit databases)
+    /// is upgraded in place when it is opened.
+    public static let schemaVersion: UInt32 = 2
 
-    static let metaDatabaseName = "meta"
-    static let accountsDatabaseName = "accounts"
     static let schemaVersionKey = Array("schema-version".utf8)
     static let unknownUserFailuresKey = Array("unknown-user-failures".utf8)
+    static let auditSequenceKey = Array("audit-sequence".utf8)
 
     let directory: String
     let environment: Environment
-    let meta: Database
-    let accounts: Database
+    let databases: Databases
+    let auditRetention: AuditRetention
     let mapLock = ReadWriteLock()
     let writerLock = Lock()
+
+    var meta: Database { databases.meta }
+    var accounts: Database { databases.accounts }
 
     /// Opens or creates the store in `directory`.
     ///
     /// The directory is created with mode 0700 if missing; one that group or others can write is refused.
     /// Reader slots left by crashed processes are cleared (`mdb_reader_check`). A new store gets the current
-    /// schema version; a store with another version is refused with `.unsupportedSchemaVersion`.
+    /// schema version and the `default` organization; a version 1 store is upgraded; a store with another
+    /// version is refused with `.unsupportedSchemaVersion`.
     ///
     /// - Parameter initialMapSize: The map size to start with; the map doubles whenever it fills up.
-    public init(directory: String, initialMapSize: Int = 16 << 20) throws(AccountStoreError) {
+    /// - Parameter auditRetention: How much of the audit trail to keep.
+    public init(
+        directory: String,
+        initialMapSize: Int = 16 << 20,
+        auditRetention: AuditRetention = .standard
+    ) throws(AccountStoreError) {
         try StateDirectory.prepare(directory)
         self.directory = directory
+        self.auditRetention = auditRetention
         do throws(LMDBError) {
             environment = try Environment(path: directory, mapSize: initialMapSize, maxDatabases: 8)
             try environment.readerCheck()
         } catch {
             throw Self.storageFailure(error, directory: directory)
         }
-        (meta, accounts) = try Self.openDatabases(environment, directory: directory)
-    }
-
-    /// Opens the databases and checks (or, for a new store, writes) the schema version, in one write
-    /// transaction: database handles become usable by other transactions only once it commits.
-    private static func openDatabases(
-        _ environment: Environment,
-        directory: String
-    ) throws(AccountStoreError) -> (meta: Database, accounts: Database) {
-        do {
-            let transaction = try environment.beginTransaction()
-            // The version is read before `accounts` is opened, so a store of another schema is left untouched.
-            let meta = try transaction.openDatabase(named: metaDatabaseName)
-            if let stored = try transaction.get(schemaVersionKey, in: meta) {
-                guard stored.count == 4 else { throw AccountStoreError.corruptRecord(key: "meta/schema-version") }
-                let version = stored.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                guard version == schemaVersion else {
-                    throw AccountStoreError.unsupportedSchemaVersion(found: version, supported: schemaVersion)
-                }
-            }
-            let accounts = try transaction.openDatabase(named: accountsDatabaseName)
-            if try transaction.get(schemaVersionKey, in: meta) == nil {
-                // Accounts without a version means the meta record was lost, not a new store.
-                guard try transaction.count(in: accounts) == 0 else {
-                    throw AccountStoreError.corruptRecord(key: "meta/schema-version")
-                }
-                try transaction.put(encodeSchemaVersion(schemaVersion), for: schemaVersionKey, in: meta)
-            }
-            try transaction.commit()
-            return (meta, accounts)
-        } catch let error as LMDBError {
-            throw storageFailure(error, directory: directory)
-        } catch let error as AccountStoreError {
-            throw error
-        } catch {
-            throw .rejected(error)
-        }
+        databases = try Schema.open(environment, directory: directory)
     }
 
     /// The big-endian encoding of a schema version, as stored under `meta/schema-version`.
@@ -99,8 +77,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         }
     }
 
-    /// Walks the `accounts` database in name order with a cursor. Filtering by organization decodes each
-    /// record on the way, so its cost grows with the number of accounts after `after`.
+    /// Walks the `accounts` database in name order with a cursor; for one organization, walks its range of
+    /// the `members` index instead, so listing one organization never reads other organizations' accounts.
     public func accounts(
         in organization: OrganizationName?,
         after: AccountName?,
@@ -108,36 +86,66 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     ) throws(AccountStoreError) -> [Account] {
         guard limit > 0 else { return [] }
         return try read { transaction in
-            let found = try transaction.withCursor(in: accounts) {
-                (cursor: borrowing Cursor) throws(LMDBError) -> Result<[Account], AccountStoreError> in
-                var entry: Cursor.Entry?
-                if let after {
-                    entry = try cursor.seek(atOrAfter: Self.key(after))
-                    if entry?.key == Self.key(after) { entry = try cursor.next() }
-                } else {
-                    entry = try cursor.first()
-                }
-                var result: [Account] = []
-                while let (key, value) = entry, result.count < limit {
-                    let account: Account
-                    do throws(AccountStoreError) {
-                        account = try Self.decode(value, key: key)
-                    } catch {
-                        return .failure(error)
-                    }
-                    if organization == nil || account.organization == organization {
-                        result.append(account)
-                    }
-                    entry = try cursor.next()
-                }
-                return .success(result)
+            guard let organization else {
+                let entries = try Self.range(
+                    in: accounts,
+                    of: transaction,
+                    prefix: [],
+                    after: after.map(Self.key),
+                    limit: limit
+                )
+                return try entries.map { try Self.decode($0.value, key: $0.key) }
             }
-            return try found.get()
+            let prefix = Self.memberPrefix(organization)
+            let entries = try Self.range(
+                in: databases.members,
+                of: transaction,
+                prefix: prefix,
+                after: after.map { prefix + Self.key($0) },
+                limit: limit
+            )
+            return try entries.map { (key, _) in
+                let nameKey = Array(key[prefix.count...])
+                guard let bytes = try transaction.get(nameKey, in: accounts) else {
+                    throw AccountStoreError.corruptRecord(key: "members/" + String(decoding: key, as: UTF8.self))
+                }
+                return try Self.decode(bytes, key: nameKey)
+            }
         }
     }
 
+    /// Up to `limit` entries whose keys start with `prefix`, in key order, after the key `after` when given.
+    static func range(
+        in database: Database,
+        of transaction: borrowing Transaction,
+        prefix: [UInt8],
+        after: [UInt8]?,
+        limit: Int
+    ) throws(LMDBError) -> [Cursor.Entry] {
+        try transaction.withCursor(in: database) { (cursor: borrowing Cursor) throws(LMDBError) -> [Cursor.Entry] in
+            // LMDB refuses an empty key to seek to: start from the first entry instead.
+            let start = after ?? prefix
+            var entry = start.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: start)
+            if let after, entry?.key == after { entry = try cursor.next() }
+            var result: [Cursor.Entry] = []
+            while let current = entry, result.count < limit, current.key.starts(with: prefix) {
+                result.append(current)
+                entry = try cursor.next()
+            }
+            return result
+        }
+    }
+
+    static func memberPrefix(_ organization: OrganizationName) -> [UInt8] { Array(organization.value.utf8) + [0] }
+
+    static func memberKey(_ account: Account) -> [UInt8] { memberPrefix(account.organization) + key(account.name) }
+
     public func create(_ account: Account) throws(AccountStoreError) {
         try write { transaction in
+            guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
+                throw AccountStoreError.organizationNotFound(account.organization)
+            }
+            try transaction.put([], for: Self.memberKey(account), in: databases.members)
             do {
                 try transaction.put(
                     AccountRecord.encode(account),
@@ -159,7 +167,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ body: (inout Account) throws -> Void
     ) throws(AccountStoreError) -> Account {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
+            let before = try Self.load(name, from: transaction, in: accounts)
+            var account = before
             do {
                 try body(&account)
             } catch {
@@ -168,6 +177,13 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             guard account.name == name else {
                 throw AccountStoreError.rejected(InvalidValue("an account cannot be renamed"))
             }
+            if account.organization != before.organization {
+                guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
+                    throw AccountStoreError.organizationNotFound(account.organization)
+                }
+                _ = try transaction.delete(Self.memberKey(before), in: databases.members)
+                try transaction.put([], for: Self.memberKey(account), in: databases.members)
+            }
             try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
             return account
         }
@@ -175,13 +191,16 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     public func remove(_ name: AccountName) throws(AccountStoreError) {
         try write { transaction in
-            guard try transaction.delete(Self.key(name), in: accounts) else { throw AccountStoreError.notFound(name) }
+            let account = try Self.load(name, from: transaction, in: accounts)
+            _ = try transaction.delete(Self.key(name), in: accounts)
+            _ = try transaction.delete(Self.memberKey(account), in: databases.members)
         }
     }
 
     public func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        credential: TOTPCredential,
         at time: UnixTime
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
@@ -190,8 +209,11 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 // Nothing was written; the transaction is committed empty, which costs no sync.
                 return .replayed
             }
+            // A reset or re-enrollment between the code check and now: the code was for a secret that is gone.
+            guard account.totp == credential else { return .replayed }
             account.lastAcceptedStep = step
             account.failureCount = 0
+            account.lastLoginAt = time
             account.updatedAt = time
             try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
             return .accepted
@@ -220,6 +242,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         try write { transaction in
             var account = try Self.load(name, from: transaction, in: accounts)
             account.failureCount = 0
+            account.lastLoginAt = time
             account.updatedAt = time
             try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
         }
@@ -233,8 +256,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     // MARK: Records
 
     static func key(_ name: AccountName) -> [UInt8] { Array(name.value.utf8) }
+    static func key(_ name: OrganizationName) -> [UInt8] { Array(name.value.utf8) }
 
-    private static func load(
+    static func load(
         _ name: AccountName,
         from transaction: borrowing Transaction,
         in accounts: Database
@@ -252,13 +276,13 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         return account
     }
 
-    private static func unknownUserFailures(in transaction: borrowing Transaction, meta: Database) throws -> UInt64 {
+    static func unknownUserFailures(in transaction: borrowing Transaction, meta: Database) throws -> UInt64 {
         guard let bytes = try transaction.get(unknownUserFailuresKey, in: meta) else { return 0 }
         guard bytes.count == 8 else { throw AccountStoreError.corruptRecord(key: "meta/unknown-user-failures") }
         return bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
-    private static func encodeCounter(_ value: UInt64) -> [UInt8] {
+    static func encodeCounter(_ value: UInt64) -> [UInt8] {
         (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
     }
 }

@@ -10,7 +10,7 @@ enum StateDirectory {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw .storageFailure(
                 "cannot create the state directory \(path): \(systemMessage(errno)): "
-                    + "create its parent directory or choose another --state-directory"
+                    + "create its parent directory or choose another --state-dir"
             )
         }
         var info = stat()

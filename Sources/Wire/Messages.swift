@@ -16,6 +16,18 @@ public enum Request: Sendable, Equatable {
     case enrollBegin(user: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
     case enrollConfirm(user: String, code: String)
     case twoFactorDisable(user: String)
+    case organizationAdd(organization: String, requireTwoFactor: Bool)
+    case organizationSet(organization: String, requireTwoFactor: Bool)
+    case organizationShow(organization: String)
+    /// An empty `after` starts at the first name.
+    case organizationList(after: String, limit: UInt16)
+    case organizationRemove(organization: String)
+    case twoFactorForce(user: String)
+    case twoFactorReset(user: String)
+    case recoveryCodesIssue(user: String)
+    case unlock(user: String)
+    /// Empty strings and zeros mean no filter; `before` 0 starts at the newest record.
+    case auditQuery(user: String, organization: String, since: UInt64, before: UInt64, limit: UInt16)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -30,6 +42,16 @@ public enum Request: Sendable, Equatable {
         case .enrollBegin: .enrollBegin
         case .enrollConfirm: .enrollConfirm
         case .twoFactorDisable: .twoFactorDisable
+        case .organizationAdd: .organizationAdd
+        case .organizationSet: .organizationSet
+        case .organizationShow: .organizationShow
+        case .organizationList: .organizationList
+        case .organizationRemove: .organizationRemove
+        case .twoFactorForce: .twoFactorForce
+        case .twoFactorReset: .twoFactorReset
+        case .recoveryCodesIssue: .recoveryCodesIssue
+        case .unlock: .unlock
+        case .auditQuery: .auditQuery
         }
     }
 }
@@ -48,6 +70,16 @@ public enum Response: Sendable, Equatable {
     case userList([AccountInfo], next: String)
     /// `expiresAt` is in Unix seconds.
     case enrollmentStarted(otpauthURI: String, expiresAt: UInt64)
+    /// Enrollment finished: one-time recovery codes to show once. Answers EnrollConfirm,
+    /// RecoveryCodesIssue, and a Login that finished an enrollment (which then logged in).
+    case recoveryCodes([String])
+    /// A Login that used a recovery code succeeded; this many codes remain.
+    case recoveryLogin(remaining: UInt8)
+    case organizationInfo(OrganizationInfo)
+    /// An empty `next` means this was the last page; otherwise pass it as `after`.
+    case organizationList([OrganizationInfo], next: String)
+    /// Newest first. `next` 0 means no older records match; otherwise pass it as `before`.
+    case auditList([AuditEntry], next: UInt64)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -59,6 +91,11 @@ public enum Response: Sendable, Equatable {
         case .userInfo: .userInfo
         case .userList: .userListReply
         case .enrollmentStarted: .enrollmentStarted
+        case .recoveryCodes: .recoveryCodes
+        case .recoveryLogin: .recoveryLogin
+        case .organizationInfo: .organizationInfo
+        case .organizationList: .organizationListReply
+        case .auditList: .auditList
         }
     }
 }

@@ -9,6 +9,13 @@ enum Limits {
     static let confirmCode = 1...32
     static let after = 0...64
     static let pageSize = 1...WireProtocol.maximumPageSize
+    static let organizationPageSize = 1...WireProtocol.maximumOrganizationPageSize
+    static let auditPageSize = 1...WireProtocol.maximumAuditPageSize
+    static let auditWord = 1...32
+    static let auditDetail = 0...128
+    static let actorName = 0...64
+    static let recoveryCode = 1...32
+    static let optionalUser = 0...64
     static let digits = 6...8
     static let period = 1...3600
     static let message = 0...1024
@@ -39,8 +46,24 @@ enum RequestFields {
         case .userSetPassword(let user, let password):
             writer.str(user)
             writer.str(password)
-        case .userShow(let user), .userRemove(let user), .twoFactorDisable(let user):
+        case .userShow(let user), .userRemove(let user), .twoFactorDisable(let user), .twoFactorForce(let user),
+            .twoFactorReset(let user), .recoveryCodesIssue(let user), .unlock(let user):
             writer.str(user)
+        case .organizationAdd(let organization, let requireTwoFactor),
+            .organizationSet(let organization, let requireTwoFactor):
+            writer.str(organization)
+            writer.u8(requireTwoFactor ? 1 : 0)
+        case .organizationShow(let organization), .organizationRemove(let organization):
+            writer.str(organization)
+        case .organizationList(let after, let limit):
+            writer.str(after)
+            writer.u16(limit)
+        case .auditQuery(let user, let organization, let since, let before, let limit):
+            writer.str(user)
+            writer.str(organization)
+            writer.u64(since)
+            writer.u64(before)
+            writer.u16(limit)
         case .userList(let organization, let after, let limit):
             writer.str(organization)
             writer.str(after)
@@ -131,7 +154,45 @@ enum RequestFields {
             return .enrollConfirm(user: user, code: try reader.str("code", Limits.confirmCode))
         case .twoFactorDisable:
             return .twoFactorDisable(user: try reader.str("user", Limits.user))
-        case .error, .helloReply, .done, .loginResult, .userInfo, .userListReply, .enrollmentStarted:
+        case .twoFactorForce:
+            return .twoFactorForce(user: try reader.str("user", Limits.user))
+        case .twoFactorReset:
+            return .twoFactorReset(user: try reader.str("user", Limits.user))
+        case .recoveryCodesIssue:
+            return .recoveryCodesIssue(user: try reader.str("user", Limits.user))
+        case .unlock:
+            return .unlock(user: try reader.str("user", Limits.user))
+        case .organizationAdd, .organizationSet:
+            let organization = try reader.str("organization", Limits.storedOrganization)
+            let flags = try reader.u8("flags")
+            guard flags & ~1 == 0 else {
+                throw .malformed("'flags' may only have bit 0 (require 2FA) set, not \(flags)")
+            }
+            return type == .organizationAdd
+                ? .organizationAdd(organization: organization, requireTwoFactor: flags == 1)
+                : .organizationSet(organization: organization, requireTwoFactor: flags == 1)
+        case .organizationShow:
+            return .organizationShow(organization: try reader.str("organization", Limits.storedOrganization))
+        case .organizationRemove:
+            return .organizationRemove(organization: try reader.str("organization", Limits.storedOrganization))
+        case .organizationList:
+            let after = try reader.str("after", Limits.after)
+            let limit = try reader.u16("limit")
+            guard Limits.organizationPageSize.contains(Int(limit)) else {
+                throw .malformed("'limit' must be 1 to \(WireProtocol.maximumOrganizationPageSize), not \(limit)")
+            }
+            return .organizationList(after: after, limit: limit)
+        case .auditQuery:
+            let user = try reader.str("user", Limits.optionalUser)
+            let organization = try reader.str("organization", Limits.organization)
+            let since = try reader.u64("since")
+            let before = try reader.u64("before")
+            let limit = try reader.u16("limit")
+            guard Limits.auditPageSize.contains(Int(limit)) else {
+                throw .malformed("'limit' must be 1 to \(WireProtocol.maximumAuditPageSize), not \(limit)")
+            }
+            return .auditQuery(user: user, organization: organization, since: since, before: before, limit: limit)
+        default:
             preconditionFailure("decodeRequest passes request types only")
         }
     }

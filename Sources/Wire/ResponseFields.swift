@@ -22,6 +22,21 @@ enum ResponseFields {
         case .enrollmentStarted(let otpauthURI, let expiresAt):
             writer.str(otpauthURI)
             writer.u64(expiresAt)
+        case .recoveryCodes(let codes):
+            writer.u8(UInt8(clamping: codes.count))
+            for code in codes.prefix(Int(UInt8.max)) { writer.str(code) }
+        case .recoveryLogin(let remaining):
+            writer.u8(remaining)
+        case .organizationInfo(let info):
+            encode(info, into: &writer)
+        case .organizationList(let organizations, let next):
+            writer.u16(UInt16(clamping: organizations.count))
+            for info in organizations.prefix(Int(UInt16.max)) { encode(info, into: &writer) }
+            writer.str(next)
+        case .auditList(let entries, let next):
+            writer.u16(UInt16(clamping: entries.count))
+            for entry in entries.prefix(Int(UInt16.max)) { encode(entry, into: &writer) }
+            writer.u64(next)
         }
     }
 
@@ -58,8 +73,35 @@ enum ResponseFields {
         case .enrollmentStarted:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollmentStarted(otpauthURI: otpauthURI, expiresAt: try reader.u64("expiresAt"))
-        case .hello, .login, .userAdd, .userSetPassword, .userShow, .userList, .userRemove, .enrollBegin,
-            .enrollConfirm, .twoFactorDisable:
+        case .recoveryCodes:
+            let count = try reader.u8("count")
+            guard (1...WireProtocol.maximumRecoveryCodes).contains(Int(count)) else {
+                throw .malformed("'count' must be 1 to \(WireProtocol.maximumRecoveryCodes), not \(count)")
+            }
+            var codes: [String] = []
+            for _ in 0..<count { codes.append(try reader.str("code", Limits.recoveryCode)) }
+            return .recoveryCodes(codes)
+        case .recoveryLogin:
+            return .recoveryLogin(remaining: try reader.u8("remaining"))
+        case .organizationInfo:
+            return .organizationInfo(try decodeOrganizationInfo(&reader))
+        case .organizationListReply:
+            let count = try reader.u16("count")
+            guard count <= WireProtocol.maximumOrganizationPageSize else {
+                throw .malformed("'count' must be at most \(WireProtocol.maximumOrganizationPageSize), not \(count)")
+            }
+            var organizations: [OrganizationInfo] = []
+            for _ in 0..<count { organizations.append(try decodeOrganizationInfo(&reader)) }
+            return .organizationList(organizations, next: try reader.str("next", Limits.next))
+        case .auditList:
+            let count = try reader.u16("count")
+            guard count <= WireProtocol.maximumAuditPageSize else {
+                throw .malformed("'count' must be at most \(WireProtocol.maximumAuditPageSize), not \(count)")
+            }
+            var entries: [AuditEntry] = []
+            for _ in 0..<count { entries.append(try decodeAuditEntry(&reader)) }
+            return .auditList(entries, next: try reader.u64("next"))
+        default:
             preconditionFailure("decodeResponse passes response types only")
         }
     }
@@ -75,6 +117,85 @@ enum ResponseFields {
         writer.u32(info.failureCount)
         writer.u64(info.createdAt)
         writer.u64(info.updatedAt)
+        encode(info.stateSetBy, into: &writer)
+        writer.u64(info.stateSetAt)
+        writer.u64(info.enrolledAt)
+        writer.u64(info.lastLoginAt)
+        writer.u8(info.recoveryCodes)
+        writer.u64(info.lockedUntil)
+    }
+
+    private static func encode(_ actor: ActorInfo, into writer: inout ByteWriter) {
+        writer.u8(actor.kind)
+        switch actor {
+        case .operator(let uid):
+            writer.u32(uid)
+            writer.str("")
+        case .account(let name):
+            writer.u32(0)
+            writer.str(name)
+        case .none, .daemon:
+            writer.u32(0)
+            writer.str("")
+        }
+    }
+
+    private static func decodeActor(_ reader: inout ByteReader) throws(WireError) -> ActorInfo {
+        let kind = try reader.u8("actorKind")
+        let uid = try reader.u32("actorUID")
+        let name = try reader.str("actorName", Limits.actorName)
+        switch kind {
+        case 0 where uid == 0 && name.isEmpty: return .none
+        case 1 where name.isEmpty: return .operator(uid: uid)
+        case 2 where uid == 0 && !name.isEmpty: return .account(name)
+        case 3 where uid == 0 && name.isEmpty: return .daemon
+        default: throw .malformed("an actor must be kind 0 to 3 with only the uid or name its kind uses")
+        }
+    }
+
+    private static func encode(_ info: OrganizationInfo, into writer: inout ByteWriter) {
+        writer.str(info.name)
+        writer.u8(info.requiresTwoFactor ? 1 : 0)
+        writer.u32(info.members)
+        writer.u64(info.createdAt)
+        writer.u64(info.updatedAt)
+    }
+
+    private static func decodeOrganizationInfo(_ reader: inout ByteReader) throws(WireError) -> OrganizationInfo {
+        let name = try reader.str("name", Limits.storedOrganization)
+        let flags = try reader.u8("flags")
+        guard flags & ~1 == 0 else { throw .malformed("'flags' may only have bit 0 set, not \(flags)") }
+        return OrganizationInfo(
+            name: name,
+            requiresTwoFactor: flags == 1,
+            members: try reader.u32("members"),
+            createdAt: try reader.u64("createdAt"),
+            updatedAt: try reader.u64("updatedAt")
+        )
+    }
+
+    private static func encode(_ entry: AuditEntry, into writer: inout ByteWriter) {
+        writer.u64(entry.sequence)
+        writer.u64(entry.time)
+        encode(entry.actor, into: &writer)
+        writer.str(entry.target)
+        writer.str(entry.organization)
+        writer.str(entry.action)
+        writer.str(entry.outcome)
+        writer.str(entry.detail)
+    }
+
+    private static func decodeAuditEntry(_ reader: inout ByteReader) throws(WireError) -> AuditEntry {
+        AuditEntry(
+            sequence: try reader.u64("sequence"),
+            time: try reader.u64("time"),
+            actor: try decodeActor(&reader),
+            target: try reader.str("target", Limits.optionalUser),
+            organization: try reader.str("organization", Limits.organization),
+            action: try reader.str("action", Limits.auditWord),
+            outcome: try reader.str("outcome", Limits.auditWord),
+            detail: try reader.str("detail", Limits.auditDetail)
+        )
     }
 
     private static func decodeAccountInfo(_ reader: inout ByteReader) throws(WireError) -> AccountInfo {
@@ -88,7 +209,13 @@ enum ResponseFields {
             period: try reader.u16("period"),
             failureCount: try reader.u32("failureCount"),
             createdAt: try reader.u64("createdAt"),
-            updatedAt: try reader.u64("updatedAt")
+            updatedAt: try reader.u64("updatedAt"),
+            stateSetBy: try decodeActor(&reader),
+            stateSetAt: try reader.u64("stateSetAt"),
+            enrolledAt: try reader.u64("enrolledAt"),
+            lastLoginAt: try reader.u64("lastLoginAt"),
+            recoveryCodes: try reader.u8("recoveryCodes"),
+            lockedUntil: try reader.u64("lockedUntil")
         )
     }
 }

@@ -45,8 +45,14 @@ public enum CodeKind: UInt8, Sendable, Hashable, CaseIterable {
     case none = 0
     /// A TOTP code from the authenticator app.
     case totp = 1
-    /// A one-time recovery code (reserved: version 1 daemons answer `denied`).
+    /// A one-time recovery code, accepted once in place of a TOTP code.
     case recovery = 2
+
+    /// The kind of a code a person typed: 6 to 8 digits is a TOTP code, anything else a recovery code.
+    public init(typed code: String) {
+        let digits = code.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        self = digits && (6...8).contains(code.utf8.count) ? .totp : .recovery
+    }
 }
 
 /// The code of an Error response. A struct rather than an enum so that codes added by later
@@ -84,23 +90,28 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let storageFailure = ErrorCode(rawValue: 13)
     /// The daemon is overloaded or shutting down; try again later.
     public static let busy = ErrorCode(rawValue: 14)
+    /// No organization has this name.
+    public static let noSuchOrganization = ErrorCode(rawValue: 15)
+    /// An organization with this name already exists.
+    public static let organizationExists = ErrorCode(rawValue: 16)
+    /// The organization still has accounts.
+    public static let organizationNotEmpty = ErrorCode(rawValue: 17)
 
-    private static let names: [String] = [
-        "malformedRequest", "unsupportedVersion", "unknownMessageType", "frameTooLarge", "helloRequired",
-        "notPermitted", "noSuchAccount", "accountExists", "invalidArgument", "wrongCode",
-        "noEnrollmentInProgress", "internalError", "storageFailure", "busy",
+    private static let names: [UInt16: String] = [
+        1: "malformedRequest", 2: "unsupportedVersion", 3: "unknownMessageType", 4: "frameTooLarge",
+        5: "helloRequired", 6: "notPermitted", 7: "noSuchAccount", 8: "accountExists", 9: "invalidArgument",
+        10: "wrongCode", 11: "noEnrollmentInProgress", 12: "internalError", 13: "storageFailure", 14: "busy",
+        15: "noSuchOrganization", 16: "organizationExists", 17: "organizationNotEmpty",
     ]
 
     /// True for the codes after which the daemon closes the connection (1 to 5).
     public var closesConnection: Bool { (1...5).contains(rawValue) }
 
-    /// True for the codes of version 1 (1 to 14).
-    public var isKnown: Bool { (1...UInt16(Self.names.count)).contains(rawValue) }
+    /// True for the codes this build knows.
+    public var isKnown: Bool { Self.names[rawValue] != nil }
 
     /// The name used in docs/protocol.md, or `unknown(N)`.
-    public var description: String {
-        isKnown ? Self.names[Int(rawValue) - 1] : "unknown(\(rawValue))"
-    }
+    public var description: String { Self.names[rawValue] ?? "unknown(\(rawValue))" }
 }
 
 /// One account as UserShow and UserList report it. Never holds a secret.
@@ -123,6 +134,18 @@ public struct AccountInfo: Sendable, Hashable {
     public var createdAt: UInt64
     /// Unix seconds.
     public var updatedAt: UInt64
+    /// Who last set the two-factor state; `.none` when nobody changed it since the account was created.
+    public var stateSetBy: ActorInfo
+    /// Unix seconds; 0 with `stateSetBy` none.
+    public var stateSetAt: UInt64
+    /// Unix seconds; 0 when no authenticator is enrolled.
+    public var enrolledAt: UInt64
+    /// Unix seconds; 0 when the account never logged in.
+    public var lastLoginAt: UInt64
+    /// Unused recovery codes.
+    public var recoveryCodes: UInt8
+    /// Unix seconds until which logins are refused; 0 when not locked.
+    public var lockedUntil: UInt64
 
     public init(
         user: String,
@@ -134,7 +157,13 @@ public struct AccountInfo: Sendable, Hashable {
         period: UInt16,
         failureCount: UInt32,
         createdAt: UInt64,
-        updatedAt: UInt64
+        updatedAt: UInt64,
+        stateSetBy: ActorInfo = .none,
+        stateSetAt: UInt64 = 0,
+        enrolledAt: UInt64 = 0,
+        lastLoginAt: UInt64 = 0,
+        recoveryCodes: UInt8 = 0,
+        lockedUntil: UInt64 = 0
     ) {
         self.user = user
         self.organization = organization
@@ -146,5 +175,85 @@ public struct AccountInfo: Sendable, Hashable {
         self.failureCount = failureCount
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.stateSetBy = stateSetBy
+        self.stateSetAt = stateSetAt
+        self.enrolledAt = enrolledAt
+        self.lastLoginAt = lastLoginAt
+        self.recoveryCodes = recoveryCodes
+        self.lockedUntil = lockedUntil
+    }
+}
+
+/// Who did something, as AccountInfo and AuditEntry carry it: u8 kind, u32 uid, str name.
+public enum ActorInfo: Sendable, Hashable {
+    case none
+    /// A privileged peer, by uid.
+    case `operator`(uid: UInt32)
+    /// An account that logged in on the connection.
+    case account(String)
+    /// The daemon itself.
+    case daemon
+
+    var kind: UInt8 {
+        switch self {
+        case .none: 0
+        case .operator: 1
+        case .account: 2
+        case .daemon: 3
+        }
+    }
+}
+
+/// One organization as OrganizationShow and OrganizationList report it.
+public struct OrganizationInfo: Sendable, Hashable {
+    public var name: String
+    public var requiresTwoFactor: Bool
+    public var members: UInt32
+    public var createdAt: UInt64
+    public var updatedAt: UInt64
+
+    public init(name: String, requiresTwoFactor: Bool, members: UInt32, createdAt: UInt64, updatedAt: UInt64) {
+        self.name = name
+        self.requiresTwoFactor = requiresTwoFactor
+        self.members = members
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One record of the audit trail. Never holds a password, a secret or a code.
+public struct AuditEntry: Sendable, Hashable {
+    public var sequence: UInt64
+    /// Unix seconds.
+    public var time: UInt64
+    public var actor: ActorInfo
+    /// Empty when there is no target account.
+    public var target: String
+    /// Empty when there is none.
+    public var organization: String
+    /// A word of the table in docs/protocol.md ("login", "force", ...); clients show unknown words as they are.
+    public var action: String
+    /// "ok", "denied", "refused", ...
+    public var outcome: String
+    public var detail: String
+
+    public init(
+        sequence: UInt64,
+        time: UInt64,
+        actor: ActorInfo,
+        target: String,
+        organization: String,
+        action: String,
+        outcome: String,
+        detail: String
+    ) {
+        self.sequence = sequence
+        self.time = time
+        self.actor = actor
+        self.target = target
+        self.organization = organization
+        self.action = action
+        self.outcome = outcome
+        self.detail = detail
     }
 }

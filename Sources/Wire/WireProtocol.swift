@@ -18,13 +18,33 @@ public enum WireProtocol {
     /// The length of the length prefix in front of every body.
     public static let headerLength = 4
 
-    /// The most records a UserList answer may carry; also the largest `limit` a request may ask for.
-    public static let maximumPageSize = 500
+    /// The most bytes one encoded AccountInfo record can take: three strings of at most 64 bytes with
+    /// their length prefixes (user, organization, the name of who set the state) and 60 bytes of numbers.
+    public static let maximumAccountInfoLength =
+        (2 + 64) + (2 + 64) + 1 + 1 + 1 + 1 + 2 + 4 + 8 + 8 + (1 + 4 + 2 + 64) + 8 + 8 + 8 + 1 + 8
 
-    /// The most bytes one encoded AccountInfo record can take: two strings of at most 64 bytes
-    /// with their length prefixes, and 26 bytes of numbers. A daemon filling a UserList page stops
-    /// adding records before the body would exceed `maximumResponseBodyLength`.
-    public static let maximumAccountInfoLength = 2 + 64 + 2 + 64 + 1 + 1 + 1 + 1 + 2 + 4 + 8 + 8
+    /// The most records a UserList answer may carry, and the largest `limit` a request may ask for: as
+    /// many of the largest records as fit in one response body with the type, id, count and `next`.
+    public static let maximumPageSize =
+        (maximumResponseBodyLength - minimumBodyLength - 2 - (2 + 64)) / maximumAccountInfoLength
+
+    /// The most bytes one OrganizationInfo record can take.
+    public static let maximumOrganizationInfoLength = (2 + 64) + 1 + 4 + 8 + 8
+
+    /// The most records an OrganizationList answer may carry, and the largest `limit` a request may ask for.
+    public static let maximumOrganizationPageSize =
+        (maximumResponseBodyLength - minimumBodyLength - 2 - (2 + 64)) / maximumOrganizationInfoLength
+
+    /// The most bytes one AuditEntry record can take.
+    public static let maximumAuditEntryLength =
+        8 + 8 + (1 + 4 + 2 + 64) + (2 + 64) + (2 + 64) + (2 + 32) + (2 + 32) + (2 + 128)
+
+    /// The most records an AuditList answer may carry, and the largest `limit` an AuditQuery may ask for.
+    public static let maximumAuditPageSize =
+        (maximumResponseBodyLength - minimumBodyLength - 2 - 8) / maximumAuditEntryLength
+
+    /// The most recovery codes one RecoveryCodes answer carries.
+    public static let maximumRecoveryCodes = 16
 
     /// The version both sides speak, given the range a client offered in its Hello: the highest
     /// version in `minVersion...maxVersion` that this build supports, or nil when there is none
@@ -45,7 +65,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case userRemove = 0x24
     case enrollBegin = 0x30
     case enrollConfirm = 0x31
+    case organizationAdd = 0x25
+    case organizationSet = 0x26
+    case organizationShow = 0x27
+    case organizationList = 0x28
+    case organizationRemove = 0x29
     case twoFactorDisable = 0x32
+    case twoFactorForce = 0x33
+    case twoFactorReset = 0x34
+    case recoveryCodesIssue = 0x35
+    case unlock = 0x36
+    case auditQuery = 0x40
 
     case error = 0x80
     case helloReply = 0x81
@@ -54,6 +84,11 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case userInfo = 0x91
     case userListReply = 0x92
     case enrollmentStarted = 0x93
+    case recoveryCodes = 0x94
+    case recoveryLogin = 0x95
+    case organizationInfo = 0x96
+    case organizationListReply = 0x97
+    case auditList = 0x98
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

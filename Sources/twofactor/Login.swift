@@ -1,6 +1,7 @@
 import ArgumentParser
-import Client
 import CommandLineOptions
+import CommandLineUI
+import DaemonClient
 import Glibc
 import Wire
 
@@ -11,7 +12,9 @@ struct Login: ParsableCommand {
             Asks for the password and, when the account needs one, the code from the authenticator app, \
             on the terminal without echo. When standard input is not a terminal, reads them as two lines. \
             An account whose two-factor authentication is required but not yet set up is shown a QR code \
-            to scan, and its first code finishes the enrollment and the login.
+            to scan, and its first code finishes the enrollment and the login; the account's one-time \
+            recovery codes are then shown once. A recovery code (four groups of four characters) is accepted \
+            at the code prompt in place of a code from the app, once.
 
             On a terminal, a successful login says so on standard error; scripted, it prints nothing \
             and only the exit status tells.
@@ -50,15 +53,26 @@ struct Login: ParsableCommand {
                 throw finish(.denied, "no code given: enrollment not finished, login denied")
             }
             answer = try attempt(connection, password: password, code: code)
-            if case .loginResult(.ok, _, _) = answer {
-                Terminal.writeError("Two-factor authentication is now on for '\(user)'.\n")
-            }
         }
 
         switch answer {
         case .loginResult(.ok, _, _):
             // A person at a terminal wants to see it worked; a script has the exit status.
             if interactive, isatty(STDERR_FILENO) == 1 { Terminal.writeError("Logged in as '\(user)'.\n") }
+            return
+        case .recoveryCodes(let codes):
+            Terminal.writeError(
+                "Two-factor authentication is now on for '\(user)'.\n\n"
+                    + "Recovery codes: each works once in place of a code from the app. Keep them somewhere safe;\n"
+                    + "they are not shown again.\n\n" + codes.map { "  \($0)\n" }.joined() + "\n"
+            )
+            return
+        case .recoveryLogin(let remaining):
+            Terminal.writeError(
+                "Logged in with a recovery code; \(remaining) remain."
+                    + (remaining <= 3 ? " Get a new set with `twofactorctl 2fa recovery-codes --as \(user)`." : "")
+                    + "\n"
+            )
             return
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
@@ -77,7 +91,7 @@ struct Login: ParsableCommand {
     private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws -> Response {
         do {
             return try connection.send(
-                .login(user: user, password: password, codeKind: code == nil ? .none : .totp, code: code ?? "")
+                .login(user: user, password: password, codeKind: code.map(CodeKind.init(typed:)) ?? .none, code: code ?? "")
             )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")

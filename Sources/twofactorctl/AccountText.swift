@@ -1,4 +1,4 @@
-import Client
+import CommandLineUI
 import Wire
 
 /// How accounts are shown: a block for one, a table for many, JSON for scripts.
@@ -22,43 +22,81 @@ enum AccountText {
         }
     }
 
-    static func details(_ info: AccountInfo) -> String {
-        let (state, enabledBy) = state(info.twoFactor)
-        var lines = [
-            "user:         \(info.user)",
-            "organization: \(info.organization)",
-            "role:         \(role(info.role))",
-            "2fa:          \(state)" + (enabledBy.map { " (\($0))" } ?? ""),
-        ]
-        if info.digits > 0 {
-            lines.append("totp:         \(algorithm(info.algorithm)), \(info.digits) digits, \(info.period) s")
+    static func actor(_ actor: ActorInfo) -> String? {
+        switch actor {
+        case .none: nil
+        case .operator(let uid): "operator (uid \(uid))"
+        case .account(let name): name
+        case .daemon: "twofactord"
         }
-        lines.append("failures:     \(info.failureCount)")
+    }
+
+    /// What the state means for who may undo it, in one phrase.
+    static func stateExplanation(_ state: WireTwoFactorState) -> String {
+        switch state {
+        case .off: "off"
+        case .pending: "pending (required; enrolls at the next login)"
+        case .onSelf: "on (self: the account may turn it off with its password and code)"
+        case .onEnforced: "on (enforced: only an admin or operator may turn it off)"
+        }
+    }
+
+    static func details(_ info: AccountInfo) -> String {
+        var lines = [
+            "user:           \(info.user)",
+            "organization:   \(info.organization)",
+            "role:           \(role(info.role))",
+            "2fa:            \(stateExplanation(info.twoFactor))",
+        ]
+        if let setBy = actor(info.stateSetBy) {
+            lines.append("2fa set by:     \(setBy), \(TimeText.format(info.stateSetAt))")
+        }
+        if info.digits > 0 {
+            lines.append("totp:           \(algorithm(info.algorithm)), \(info.digits) digits, \(info.period) s")
+        }
+        if info.enrolledAt > 0 { lines.append("enrolled:       \(TimeText.format(info.enrolledAt))") }
+        if info.digits > 0 { lines.append("recovery codes: \(info.recoveryCodes) left") }
+        lines.append("last login:     " + (info.lastLoginAt > 0 ? TimeText.format(info.lastLoginAt) : "never"))
+        lines.append("failures:       \(info.failureCount)")
+        if info.lockedUntil > 0 { lines.append("locked until:   \(TimeText.format(info.lockedUntil))") }
         return lines.joined(separator: "\n")
     }
 
     static func table(_ infos: [AccountInfo]) -> String {
-        let header = ["USER", "ORGANIZATION", "ROLE", "2FA"]
-        let rows = infos.map { info -> [String] in
-            let (state, enabledBy) = state(info.twoFactor)
-            return [info.user, info.organization, role(info.role), state + (enabledBy.map { "/\($0)" } ?? "")]
+        TextTable.render(
+            header: ["USER", "ORGANIZATION", "ROLE", "2FA", "SET BY", "LAST LOGIN", "LOCKED"],
+            rows: infos.map { info in
+                let (state, enabledBy) = state(info.twoFactor)
+                return [
+                    info.user, info.organization, role(info.role), state + (enabledBy.map { "/\($0)" } ?? ""),
+                    actor(info.stateSetBy) ?? "-",
+                    info.lastLoginAt > 0 ? TimeText.format(info.lastLoginAt) : "never",
+                    info.lockedUntil > 0 ? "until " + TimeText.format(info.lockedUntil) : "no",
+                ]
+            }
+        )
+    }
+
+    static func json(_ actor: ActorInfo) -> JSONValue {
+        switch actor {
+        case .none: .null
+        case .operator(let uid): .object([("operator", .number(Int64(uid)))])
+        case .account(let name): .object([("account", .string(name))])
+        case .daemon: .object([("daemon", .bool(true))])
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        return ([header] + rows).map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count + 2)
-            }.joined() + "\n"
-        }.joined()
     }
 
     static func json(_ info: AccountInfo) -> JSONValue {
         let (state, enabledBy) = state(info.twoFactor)
+        let time = { (value: UInt64) -> JSONValue in value == 0 ? .null : .number(Int64(clamping: value)) }
         var members: [(String, JSONValue)] = [
             ("user", .string(info.user)),
             ("organization", .string(info.organization)),
             ("role", .string(role(info.role))),
             ("twoFactor", .string(state)),
             ("enabledBy", enabledBy.map { .string($0) } ?? .null),
+            ("stateSetBy", json(info.stateSetBy)),
+            ("stateSetAt", time(info.stateSetAt)),
         ]
         if info.digits > 0 {
             members.append(
@@ -73,9 +111,13 @@ enum AccountText {
             )
         }
         members += [
+            ("enrolledAt", time(info.enrolledAt)),
+            ("recoveryCodes", .number(Int64(info.recoveryCodes))),
+            ("lastLoginAt", time(info.lastLoginAt)),
             ("failureCount", .number(Int64(info.failureCount))),
-            ("createdAt", .number(Int64(info.createdAt))),
-            ("updatedAt", .number(Int64(info.updatedAt))),
+            ("lockedUntil", time(info.lockedUntil)),
+            ("createdAt", .number(Int64(clamping: info.createdAt))),
+            ("updatedAt", .number(Int64(clamping: info.updatedAt))),
         ]
         return .object(members)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Client
 import CommandLineOptions
+import CommandLineUI
+import DaemonClient
 import Glibc
 import Wire
 
@@ -14,33 +15,69 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Print results as JSON on standard output.")
     var json = false
 
+    @Option(
+        name: .customLong("as"),
+        help: ArgumentHelp(
+            "Act as this account instead of as an operator: an admin on its organization, or an account on "
+                + "itself. Asks for the account's password, and its code when two-factor authentication is on.",
+            valueName: "account"
+        )
+    )
+    var actingAccount: String?
+
+    @Flag(
+        name: .customLong("password-stdin"),
+        help: "Read passwords from standard input, one line each: the --as account's password first, then a new password."
+    )
+    var passwordStdin = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The --as account's current code (or a recovery code); '-' reads it from the next line of standard "
+                + "input, out of the process list. Without it, the code is asked for when needed.",
+            valueName: "code"
+        )
+    )
+    var code: String?
+
     var socket: String { connection.socketPath }
 
-    /// Sends one request; a refusal or an unreachable daemon is reported and ends the program.
-    func send(_ request: Request) throws -> Response {
+    func validate() throws {
+        if code != nil, actingAccount == nil { throw ValidationError("--code goes with --as ACCOUNT") }
+    }
+
+    /// Connects and, with `--as`, logs in as that account, so that every request sent on the returned
+    /// session acts for it. An unreachable daemon or a refused login is reported and ends the program.
+    func open() throws -> DaemonSession {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(socketPath: socket)
         } catch {
             throw fail("\(error)", code: "daemonUnreachable", exitCode: 3)
         }
-        defer { connection.close() }
-        let response: Response
-        do {
-            response = try connection.send(request)
-        } catch {
-            throw fail("\(error)", code: "daemonUnreachable", exitCode: 3)
+        let session = DaemonSession(connection: connection, options: self)
+        if let actingAccount {
+            try session.logIn(as: actingAccount)
         }
-        if case .error(let code, let message) = response {
-            throw fail(message, code: "\(code)", exitCode: 1)
-        }
-        return response
+        return session
+    }
+
+    /// Sends one request on a new session; a refusal or an unreachable daemon is reported and ends the program.
+    func send(_ request: Request) throws -> Response {
+        let session = try open()
+        defer { session.close() }
+        return try session.send(request)
     }
 
     /// Sends a request whose only good answer is `done`.
     func expectDone(_ request: Request, success message: String) throws {
         let response = try send(request)
         guard case .done = response else { throw unexpected(response) }
+        reportDone(message)
+    }
+
+    func reportDone(_ message: String) {
         if json {
             print(JSONValue.object([("ok", .bool(true))]).text)
         } else {
@@ -67,29 +104,122 @@ struct CommonOptions: ParsableArguments {
         }
         return ExitCode(exitCode)
     }
+
+    /// Reads a new password: the next line of standard input with `--password-stdin`, otherwise typed
+    /// twice on the terminal without echo.
+    func readNewPassword() throws -> [UInt8] {
+        if passwordStdin {
+            guard let password = Terminal.readLine(), !password.isEmpty else {
+                throw fail("no new password on standard input", code: "usage", exitCode: 64)
+            }
+            return password
+        }
+        guard let first = Terminal.readSecret(prompt: "New password: "), !first.isEmpty else {
+            throw fail("no password given", code: "usage", exitCode: 64)
+        }
+        guard let second = Terminal.readSecret(prompt: "Repeat the password: "), second == first else {
+            throw fail("the passwords differ: nothing was changed", code: "usage", exitCode: 1)
+        }
+        return first
+    }
+}
+
+/// One connection to the daemon, logged in as the `--as` account when one was given.
+final class DaemonSession {
+    private let connection: DaemonConnection
+    private let options: CommonOptions
+
+    init(connection: DaemonConnection, options: CommonOptions) {
+        self.connection = connection
+        self.options = options
+    }
+
+    func close() { connection.close() }
+
+    /// Sends a request; an Error answer is reported and ends the program.
+    func send(_ request: Request) throws -> Response {
+        let response = try exchange(request)
+        if case .error(let code, let message) = response {
+            throw options.fail(message, code: "\(code)", exitCode: 1)
+        }
+        return response
+    }
+
+    private func exchange(_ request: Request) throws -> Response {
+        do {
+            return try connection.send(request)
+        } catch {
+            throw options.fail("\(error)", code: "daemonUnreachable", exitCode: 3)
+        }
+    }
+
+    /// Logs in as `account` with its password and, when the daemon asks for one, its code.
+    func logIn(as account: String) throws {
+        let password: [UInt8]?
+        if options.passwordStdin {
+            password = Terminal.readLine()
+        } else {
+            password = Terminal.readSecret(prompt: "Password for '\(account)': ")
+        }
+        guard let password, !password.isEmpty else {
+            throw options.fail("no password given for '\(account)'", code: "usage", exitCode: 64)
+        }
+        var answer = try exchange(.login(user: account, password: password, codeKind: .none, code: ""))
+        if case .loginResult(.codeNeeded, _, _) = answer {
+            let code = try readCode(for: account)
+            answer = try exchange(.login(user: account, password: password, codeKind: CodeKind(typed: code), code: code))
+        }
+        switch answer {
+        case .loginResult(.ok, _, _):
+            return
+        case .recoveryLogin(let remaining):
+            Terminal.writeError("Logged in as '\(account)' with a recovery code; \(remaining) remain.\n")
+        case .loginResult(.enroll, _, _):
+            throw options.fail(
+                "'\(account)' must enroll an authenticator first (two-factor authentication is required, and only "
+                    + "an admin or operator can lift the requirement): log in once with `twofactor login \(account)`",
+                code: "enrollmentRequired",
+                exitCode: 1
+            )
+        case .loginResult(.locked, let wait, _):
+            throw options.fail(
+                "'\(account)' is locked after too many failures: try again in \(wait) seconds",
+                code: "locked",
+                exitCode: 1
+            )
+        case .loginResult:
+            throw options.fail(
+                "the password or code for '\(account)' is wrong: nothing was done",
+                code: "denied",
+                exitCode: 1
+            )
+        case .error(let code, let message):
+            throw options.fail(message, code: "\(code)", exitCode: 1)
+        default:
+            throw options.unexpected(answer)
+        }
+    }
+
+    private func readCode(for account: String) throws -> String {
+        var typed: String?
+        switch options.code {
+        case "-":
+            typed = Terminal.readLine().map { String(decoding: $0, as: UTF8.self) }
+        case let code?:
+            typed = code
+        case nil:
+            let line = Terminal.standardInputIsTerminal
+                ? Terminal.readSecret(prompt: "Verification code for '\(account)': ") : Terminal.readLine()
+            typed = line.map { String(decoding: $0, as: UTF8.self) }
+        }
+        // People copy codes as "123 456"; the daemon wants the characters alone.
+        guard let code = typed?.filter({ $0 != " " }), !code.isEmpty else {
+            throw options.fail("no code given for '\(account)'", code: "usage", exitCode: 64)
+        }
+        return code
+    }
 }
 
 func printError(_ message: String) {
     Terminal.writeError("twofactorctl: \(message)\n")
-}
-
-/// Reads a new password: one line from standard input with `--password-stdin`, otherwise typed
-/// twice on the terminal without echo.
-func readNewPassword(fromStandardInput: Bool) throws -> [UInt8] {
-    if fromStandardInput {
-        guard let password = Terminal.readLine(), !password.isEmpty else {
-            printError("no password on standard input")
-            throw ExitCode(64)
-        }
-        return password
-    }
-    guard let first = Terminal.readSecret(prompt: "New password: "), !first.isEmpty else {
-        printError("no password given")
-        throw ExitCode(64)
-    }
-    guard let second = Terminal.readSecret(prompt: "Repeat the password: "), second == first else {
-        printError("the passwords differ: nothing was changed")
-        throw ExitCode(1)
-    }
-    return first
 }

@@ -1,21 +1,10 @@
 import ArgumentParser
-import Client
+import CommandLineUI
 import Glibc
 import Wire
 
-struct TwoFactorEnroll: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "enroll",
-        abstract: "Enroll an authenticator app for an account.",
-        discussion: """
-            Without options: shows a QR code to scan, asks for the first code, and turns two-factor \
-            authentication on only when that code is right. For scripts: --begin prints the otpauth \
-            URI, and --confirm CODE finishes the enrollment.
-            """
-    )
-
-    @OptionGroup var options: CommonOptions
-    @Argument(help: "The account's login name.") var name: String
+/// What `2fa enroll` and `2fa enable` share: the enrollment options and the QR-code dialogue.
+struct EnrollmentOptions: ParsableArguments {
     @Flag(help: "Only start: print the otpauth URI.") var begin = false
     @Option(
         help: ArgumentHelp(
@@ -35,22 +24,22 @@ struct TwoFactorEnroll: ParsableCommand {
         guard (1...3600).contains(period) else { throw ValidationError("--period must be 1 to 3600") }
     }
 
-    func run() throws {
+    /// Runs the enrollment of `name` on one session: begin, show the QR code, read the first code, confirm,
+    /// and show the recovery codes once.
+    func enroll(_ name: String, options: CommonOptions) throws {
+        let session = try options.open()
+        defer { session.close() }
         if var code = confirm {
             if code == "-" {
                 guard let line = Terminal.readLine() else {
-                    printError("no code on standard input")
-                    throw ExitCode(64)
+                    throw options.fail("no code on standard input", code: "usage", exitCode: 64)
                 }
                 code = String(decoding: line, as: UTF8.self)
             }
-            try options.expectDone(
-                .enrollConfirm(user: name, code: code),
-                success: "Two-factor authentication is on for '\(name)'."
-            )
+            try finish(name, code: code, session: session, options: options)
             return
         }
-        let response = try options.send(
+        let response = try session.send(
             .enrollBegin(user: name, algorithm: algorithm.wire, digits: digits, period: period)
         )
         guard case .enrollmentStarted(let uri, let expiresAt) = response else { throw options.unexpected(response) }
@@ -68,14 +57,71 @@ struct TwoFactorEnroll: ParsableCommand {
         let prompt = "Enter the \(digits)-digit code the app shows: "
         let typed = Terminal.standardInputIsTerminal ? Terminal.readSecret(prompt: prompt) : Terminal.readLine()
         guard let code = typed.map({ String(decoding: $0, as: UTF8.self) }), !code.isEmpty else {
-            printError("no code given: two-factor authentication stays as it was")
-            throw ExitCode(1)
+            throw options.fail("no code given: two-factor authentication stays as it was", code: "usage", exitCode: 1)
         }
-        try options.expectDone(
-            .enrollConfirm(user: name, code: code),
-            success: "Two-factor authentication is on for '\(name)'."
-        )
+        try finish(name, code: code, session: session, options: options)
     }
+
+    private func finish(_ name: String, code: String, session: DaemonSession, options: CommonOptions) throws {
+        let response = try session.send(.enrollConfirm(user: name, code: code.filter { $0 != " " }))
+        guard case .recoveryCodes(let codes) = response else { throw options.unexpected(response) }
+        printRecoveryCodes(codes, json: options.json, heading: "Two-factor authentication is on for '\(name)'.")
+    }
+}
+
+/// Shows a new set of recovery codes, once.
+func printRecoveryCodes(_ codes: [String], json: Bool, heading: String) {
+    if json {
+        print(JSONValue.object([("ok", .bool(true)), ("recoveryCodes", .array(codes.map { .string($0) }))]).text)
+        return
+    }
+    print(heading)
+    print("")
+    print("Recovery codes: each works once in place of a code from the app. Keep them somewhere safe;")
+    print("they are not shown again.")
+    print("")
+    for code in codes { print("  \(code)") }
+}
+
+struct TwoFactorEnroll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Enroll an authenticator app for an account, as an operator.",
+        discussion: """
+            Shows a QR code to scan, asks for the first code, and turns two-factor authentication on only \
+            when that code is right; then shows the account's recovery codes once. An enrollment made by an \
+            operator counts as enforced: the account cannot turn it off alone. For scripts: --begin prints the \
+            otpauth URI, and --confirm CODE finishes the enrollment. An account enrolls itself with `2fa enable`.
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The account's login name.") var name: String
+    @OptionGroup var enrollment: EnrollmentOptions
+
+    func run() throws { try enrollment.enroll(name, options: options) }
+}
+
+struct TwoFactorEnable: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enable",
+        abstract: "Turn on two-factor authentication for yourself (with --as).",
+        discussion: """
+            Logs in as the --as account with its password, shows a QR code to scan, and turns two-factor \
+            authentication on when the first code is right. Enabled this way (state on/self), the account may \
+            turn it off again with `2fa disable` and its password and code.
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The account's login name; the --as account when not given.") var name: String?
+    @OptionGroup var enrollment: EnrollmentOptions
+
+    func validate() throws {
+        guard options.actingAccount != nil else { throw ValidationError("2fa enable needs --as ACCOUNT") }
+    }
+
+    func run() throws { try enrollment.enroll(name ?? options.actingAccount ?? "", options: options) }
 }
 
 enum AlgorithmArgument: String, ExpressibleByArgument, CaseIterable {
@@ -97,7 +143,12 @@ enum AlgorithmArgument: String, ExpressibleByArgument, CaseIterable {
 struct TwoFactorDisable: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "disable",
-        abstract: "Turn two-factor authentication off."
+        abstract: "Turn two-factor authentication off and discard the secret.",
+        discussion: """
+            An account (with --as) may turn off only what it turned on itself (on/self); when an admin or \
+            operator required it (pending, on/enforced), ask them. Admins (own organization) and operators may \
+            turn it off for any account they manage.
+            """
     )
 
     @OptionGroup var options: CommonOptions
@@ -108,5 +159,70 @@ struct TwoFactorDisable: ParsableCommand {
             .twoFactorDisable(user: name),
             success: "Two-factor authentication is off for '\(name)'."
         )
+    }
+}
+
+struct TwoFactorForce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "force",
+        abstract: "Require two-factor authentication for an account.",
+        discussion: """
+            off becomes pending (the next login shows the QR code to scan), on/self becomes on/enforced (the \
+            account can no longer turn it off alone). For an operator, or an admin (with --as) of the account's \
+            organization.
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The account's login name.") var name: String
+
+    func run() throws {
+        try options.expectDone(
+            .twoFactorForce(user: name),
+            success: "Two-factor authentication is required for '\(name)'."
+        )
+    }
+}
+
+struct TwoFactorReset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset",
+        abstract: "Discard an account's authenticator and recovery codes; it enrolls again at its next login.",
+        discussion: """
+            For a lost phone: the state becomes pending. For an operator, or an admin (with --as) of the \
+            account's organization; an admin who lost its own authenticator asks an operator.
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The account's login name.") var name: String
+
+    func run() throws {
+        try options.expectDone(
+            .twoFactorReset(user: name),
+            success: "Two-factor authentication of '\(name)' was reset: it enrolls again at its next login."
+        )
+    }
+}
+
+struct TwoFactorRecoveryCodes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recovery-codes",
+        abstract: "Replace your recovery codes with a new set (with --as).",
+        discussion: "The old codes stop working. Asks for the account's password and current code."
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The account's login name; the --as account when not given.") var name: String?
+
+    func validate() throws {
+        guard options.actingAccount != nil else { throw ValidationError("2fa recovery-codes needs --as ACCOUNT") }
+    }
+
+    func run() throws {
+        let account = name ?? options.actingAccount ?? ""
+        let response = try options.send(.recoveryCodesIssue(user: account))
+        guard case .recoveryCodes(let codes) = response else { throw options.unexpected(response) }
+        printRecoveryCodes(codes, json: options.json, heading: "New recovery codes for '\(account)'.")
     }
 }

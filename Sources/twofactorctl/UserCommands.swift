@@ -1,31 +1,41 @@
 import ArgumentParser
-import Client
+import CommandLineUI
 import Wire
 
 struct UserAdd: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Create an account.")
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Create an account.",
+        discussion: """
+            An operator creates accounts in any organization ('default' when --org is not given). An admin \
+            (with --as) creates agents in its own organization. A member of an organization that requires \
+            two-factor authentication starts in the pending state, as with --require-2fa: its first login \
+            shows the QR code to scan.
+            """
+    )
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The account's login name.") var name: String
-    @Option(help: "The account's organization.") var org: String = "default"
+    @Option(help: "The account's organization; it must exist (see `org add`).") var org: String?
     @Option(help: "admin or agent.") var role: RoleArgument = .agent
     @Flag(name: .customLong("require-2fa"), help: "Require two-factor authentication: the first login enrolls it.")
     var requireTwoFactor = false
-    @Flag(name: .customLong("password-stdin"), help: "Read the password as one line from standard input.")
-    var passwordStdin = false
 
     func run() throws {
-        let password = try readNewPassword(fromStandardInput: passwordStdin)
+        let session = try options.open()
+        defer { session.close() }
+        let password = try options.readNewPassword()
         let request = Request.userAdd(
             user: name,
-            organization: org,
+            organization: org ?? "",
             role: role.wire,
             requireTwoFactor: requireTwoFactor,
             password: password
         )
-        try options.expectDone(
-            request,
-            success: requireTwoFactor
+        let response = try session.send(request)
+        guard case .done = response else { throw options.unexpected(response) }
+        options.reportDone(
+            requireTwoFactor
                 ? "Created '\(name)'; two-factor enrollment happens at the first login."
                 : "Created '\(name)'."
         )
@@ -38,24 +48,31 @@ enum RoleArgument: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct UserPasswd: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Set an account's password.")
+    static let configuration = CommandConfiguration(
+        commandName: "passwd",
+        abstract: "Set an account's password.",
+        discussion: "An operator, the account's admin, or the account itself (with --as) may set it."
+    )
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The account's login name.") var name: String
-    @Flag(name: .customLong("password-stdin"), help: "Read the password as one line from standard input.")
-    var passwordStdin = false
 
     func run() throws {
-        let password = try readNewPassword(fromStandardInput: passwordStdin)
-        try options.expectDone(
-            .userSetPassword(user: name, password: password),
-            success: "Password of '\(name)' changed."
-        )
+        let session = try options.open()
+        defer { session.close() }
+        let password = try options.readNewPassword()
+        let response = try session.send(.userSetPassword(user: name, password: password))
+        guard case .done = response else { throw options.unexpected(response) }
+        options.reportDone("Password of '\(name)' changed.")
     }
 }
 
 struct UserShow: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show an account.")
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show an account: role, organization, two-factor state and who set it, lock.",
+        discussion: "An account sees itself, an admin its organization, an operator every account."
+    )
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The account's login name.") var name: String
@@ -68,16 +85,24 @@ struct UserShow: ParsableCommand {
 }
 
 struct UserList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List accounts.")
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List accounts.",
+        discussion: "An operator lists every account or one organization's; an admin (with --as) its own organization."
+    )
 
     @OptionGroup var options: CommonOptions
     @Option(help: "Only accounts of this organization.") var org: String?
 
     func run() throws {
+        let session = try options.open()
+        defer { session.close() }
         var all: [AccountInfo] = []
         var after = ""
         repeat {
-            let response = try options.send(.userList(organization: org ?? "", after: after, limit: 200))
+            let response = try session.send(
+                .userList(organization: org ?? "", after: after, limit: UInt16(WireProtocol.maximumPageSize))
+            )
             guard case .userList(let page, let next) = response else { throw options.unexpected(response) }
             all += page
             after = next
@@ -98,5 +123,20 @@ struct UserRemove: ParsableCommand {
 
     func run() throws {
         try options.expectDone(.userRemove(user: name), success: "Removed '\(name)'.")
+    }
+}
+
+struct Unlock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Clear an account's failed logins and lock.",
+        discussion: "For an operator, or an admin (with --as) of the account's organization."
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The account's login name.") var name: String
+
+    func run() throws {
+        try options.expectDone(.unlock(user: name), success: "Unlocked '\(name)'.")
     }
 }

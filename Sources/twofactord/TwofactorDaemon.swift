@@ -1,4 +1,5 @@
 import AccountService
+import AccountStore
 import ArgumentParser
 import Daemon
 import Glibc
@@ -21,7 +22,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
             Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
             file is also a flag here, which wins over the file. SIGHUP reads the file again and \
-            applies the log level, the issuer and the throttle limits; other changes need a restart.
+            applies the log level, the issuer, the enrollment lifetime and the throttle limits; other \
+            changes need a restart.
 
             Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
             failed, 64 a usage error, 78 a configuration error.
@@ -75,8 +77,44 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var workers: String?
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: """
+            Open connections at most; a tenth is kept for operators, one user may hold a quarter of the rest. \
+            Default \(defaults.maximumConnections).
+            """
+    )
+    var maxConnections: String?
+
     @Option(help: "The issuer shown in authenticator apps. Default \(defaults.issuer).")
     var issuer: String?
+
+    @Option(
+        name: .customLong("enrollment-lifetime"),
+        help: """
+            Seconds a shown QR code stays valid: the same secret is offered again until then, so one scan is \
+            enough. Default \(defaults.enrollmentLifetime).
+            """
+    )
+    var enrollmentLifetime: String?
+
+    @Option(
+        name: .customLong("audit-max-records"),
+        help: """
+            The audit trail keeps at most this many records; the oldest go first. \
+            Default \(defaults.auditRetention.maximumRecords).
+            """
+    )
+    var auditMaximumRecords: String?
+
+    @Option(
+        name: .customLong("audit-max-days"),
+        help: """
+            The audit trail keeps records for at most this many days. \
+            Default \(defaults.auditRetention.maximumAge / 86_400).
+            """
+    )
+    var auditMaximumDays: String?
 
     @Option(
         name: .customLong("log-level"),
@@ -107,7 +145,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("--socket", socket), ("--state-dir", stateDirectory), ("--operator-group", operatorGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
-            ("--issuer", issuer), ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
+            ("--max-connections", maxConnections), ("--issuer", issuer), ("--enrollment-lifetime", enrollmentLifetime),
+            ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
+            ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
         ]
         return SettingsSource(file: config, flags: given.compactMap { name, value in value.map { .init(name, $0) } })
@@ -139,7 +179,11 @@ struct TwofactorDaemon: AsyncParsableCommand {
         }
 
         let threshold = DaemonLogHandler.Threshold(settings.logLevel)
-        LoggingSystem.bootstrap { _ in DaemonLogHandler(threshold: threshold) }
+        // What a peer that is not an operator makes the daemon log is rate-limited per uid.
+        let limiter = LogRateLimiter()
+        LoggingSystem.bootstrap { _ in
+            RateLimitedLogHandler(wrapping: DaemonLogHandler(threshold: threshold), limiter: limiter)
+        }
         let logger = Logger(label: "twofactord")
 
         let listener: DaemonConfiguration.Listener =
@@ -152,12 +196,13 @@ struct TwofactorDaemon: AsyncParsableCommand {
             operatorGroup: settings.operatorGroup,
             scryptCost: cost,
             workerThreads: settings.workers,
+            maximumConnections: settings.maximumConnections,
             service: Self.serviceConfiguration(settings)
         )
 
         let store: LMDBAccountStore
         do {
-            store = try LMDBAccountStore(directory: settings.stateDirectory)
+            store = try LMDBAccountStore(directory: settings.stateDirectory, auditRetention: settings.auditRetention)
         } catch {
             logger.critical(
                 "cannot open the state directory",
@@ -210,7 +255,11 @@ struct TwofactorDaemon: AsyncParsableCommand {
     }
 
     static func serviceConfiguration(_ settings: DaemonSettings) -> ServiceConfiguration {
-        ServiceConfiguration(issuer: settings.issuer, throttle: settings.throttle)
+        ServiceConfiguration(
+            issuer: settings.issuer,
+            enrollmentLifetime: settings.enrollmentLifetime,
+            throttle: settings.throttle
+        )
     }
 
     static func printError(_ message: String) {

@@ -19,7 +19,9 @@ enum AccountServiceFactory {
 @Suite struct AdministrationTests {
     @Test func addAccount_rejectsDuplicatesAndBadNames() throws {
         let fixture = try Fixture()
+        _ = try fixture.service.addOrganization(caller: root, name: "acme", requireTwoFactor: false)
         _ = try fixture.service.addAccount(
+            caller: root,
             name: "amy",
             organization: "acme",
             role: .admin,
@@ -28,6 +30,7 @@ enum AccountServiceFactory {
         )
         #expect(throws: ServiceError.self) {
             try fixture.service.addAccount(
+                caller: root,
                 name: "amy",
                 organization: nil,
                 role: .agent,
@@ -38,6 +41,7 @@ enum AccountServiceFactory {
         for bad in ["", "-rf", "a b", String(repeating: "x", count: 65)] {
             #expect(throws: ServiceError.self) {
                 try fixture.service.addAccount(
+                    caller: root,
                     name: bad,
                     organization: nil,
                     role: .agent,
@@ -48,6 +52,7 @@ enum AccountServiceFactory {
         }
         #expect(throws: ServiceError.self) {
             try fixture.service.addAccount(
+                caller: root,
                 name: "nul",
                 organization: nil,
                 role: .agent,
@@ -64,28 +69,29 @@ enum AccountServiceFactory {
     @Test func confirmEnrollment_wrongCode_leavesStateAsItWas() throws {
         let fixture = try Fixture()
         try fixture.add("ben")
-        let offer = try fixture.service.beginEnrollment(name: "ben", parameters: .standard)
+        let offer = try fixture.service.beginEnrollment(caller: root, name: "ben", parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         let wrong = try oathtool(secret, at: fixture.clock.now + 120)
         do {
-            try fixture.service.confirmEnrollment(name: "ben", code: wrong)
+            try fixture.service.confirmEnrollment(caller: root, name: "ben", code: wrong)
             Issue.record("a wrong code must not finish enrollment")
         } catch {
             #expect(error.kind == .wrongCode)
         }
         #expect(try fixture.stored("ben")?.twoFactor == .off)
-        try fixture.service.confirmEnrollment(name: "ben", code: try oathtool(secret, at: fixture.clock.now))
-        #expect(try fixture.stored("ben")?.twoFactor == .on(.self))
+        try fixture.service.confirmEnrollment(caller: root, name: "ben", code: try oathtool(secret, at: fixture.clock.now))
+        // An operator's enrollment is a requirement, not the account's own choice.
+        #expect(try fixture.stored("ben")?.twoFactor == .on(.enforced))
     }
 
     @Test func confirmEnrollment_afterExpiry_isRefused() throws {
         let fixture = try Fixture()
         try fixture.add("cat")
-        let offer = try fixture.service.beginEnrollment(name: "cat", parameters: .standard)
-        fixture.clock.advance(by: 601)
+        let offer = try fixture.service.beginEnrollment(caller: root, name: "cat", parameters: .standard)
+        fixture.clock.advance(by: 901)
         let code = try oathtool(try OTPAuthURI(parsing: offer.otpauthURI).secret, at: fixture.clock.now)
         do {
-            try fixture.service.confirmEnrollment(name: "cat", code: code)
+            try fixture.service.confirmEnrollment(caller: root, name: "cat", code: code)
             Issue.record("an expired enrollment must not finish")
         } catch {
             #expect(error.kind == .noEnrollmentInProgress)
@@ -96,13 +102,14 @@ enum AccountServiceFactory {
         let fixture = try Fixture()
         try fixture.add("dee")
         let parameters = TOTPParameters(algorithm: .sha256, digits: 8, period: 60)
-        let offer = try fixture.service.beginEnrollment(name: "dee", parameters: parameters)
+        let offer = try fixture.service.beginEnrollment(caller: root, name: "dee", parameters: parameters)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)
         #expect(uri.parameters == parameters)
         #expect(uri.secret.count == 32)
         #expect(uri.issuer == "twofactord")
         #expect(uri.account == "dee")
         try fixture.service.confirmEnrollment(
+            caller: root,
             name: "dee",
             code: try oathtool(uri.secret, at: fixture.clock.now, period: 60, digits: 8, algorithm: "sha256")
         )
@@ -112,15 +119,17 @@ enum AccountServiceFactory {
     @Test func disableTwoFactor_thenPasswordAloneLogsIn() throws {
         let fixture = try Fixture()
         _ = try fixture.enrolled("eli")
-        try fixture.service.disableTwoFactor(name: "eli")
+        try fixture.service.disableTwoFactor(caller: root, name: "eli")
         #expect(try fixture.stored("eli")?.totp == nil)
         #expect(try fixture.service.login(user: "eli", password: Array("pw".utf8), code: .none) == .ok)
     }
 
     @Test func accounts_pageInNameOrder() throws {
         let fixture = try Fixture()
+        _ = try fixture.service.addOrganization(caller: root, name: "other", requireTwoFactor: false)
         for name in ["u3", "u1", "u5", "u2", "u4"] {
             _ = try fixture.service.addAccount(
+                caller: root,
                 name: name,
                 organization: name == "u4" ? "other" : nil,
                 role: .agent,
@@ -128,15 +137,15 @@ enum AccountServiceFactory {
                 password: Array("pw".utf8)
             )
         }
-        let first = try fixture.service.accounts(organization: nil, after: nil, limit: 2)
-        #expect(first.accounts.map(\.name.value) == ["u1", "u2"])
-        let second = try fixture.service.accounts(organization: nil, after: first.next?.value, limit: 2)
-        #expect(second.accounts.map(\.name.value) == ["u3", "u4"])
-        let last = try fixture.service.accounts(organization: nil, after: second.next?.value, limit: 2)
-        #expect(last.accounts.map(\.name.value) == ["u5"])
+        let first = try fixture.service.accounts(caller: root, organization: nil, after: nil, limit: 2)
+        #expect(first.accounts.map(\.account.name.value) == ["u1", "u2"])
+        let second = try fixture.service.accounts(caller: root, organization: nil, after: first.next?.value, limit: 2)
+        #expect(second.accounts.map(\.account.name.value) == ["u3", "u4"])
+        let last = try fixture.service.accounts(caller: root, organization: nil, after: second.next?.value, limit: 2)
+        #expect(last.accounts.map(\.account.name.value) == ["u5"])
         #expect(last.next == nil)
         #expect(
-            try fixture.service.accounts(organization: "other", after: nil, limit: 10).accounts.map(\.name.value) == [
+            try fixture.service.accounts(caller: root, organization: "other", after: nil, limit: 10).accounts.map(\.account.name.value) == [
                 "u4"
             ]
         )
@@ -145,7 +154,7 @@ enum AccountServiceFactory {
     @Test func removeAccount_unknown_saysSo() throws {
         let fixture = try Fixture()
         do {
-            try fixture.service.removeAccount(name: "ghost")
+            try fixture.service.removeAccount(caller: root, name: "ghost")
             Issue.record("removing an unknown account must fail")
         } catch {
             #expect(error.kind == .noSuchAccount)

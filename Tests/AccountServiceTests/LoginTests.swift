@@ -99,8 +99,19 @@ import Testing
         #expect(try fixture.stored("hal")?.twoFactor == .pending, "a wrong code leaves the old state standing")
 
         let code = try oathtool(secret, at: fixture.clock.now)
-        #expect(try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .totp(code)) == .ok)
+        guard
+            case .enrolled(let recoveryCodes) = try fixture.service.login(
+                user: "hal",
+                password: Array("pw".utf8),
+                code: .totp(code)
+            )
+        else {
+            Issue.record("the first code did not finish the enrollment")
+            return
+        }
+        #expect(recoveryCodes.count == 10)
         let account = try #require(try fixture.stored("hal"))
+        #expect(account.recoveryCodes.count == 10)
         #expect(account.twoFactor == .on(.enforced))
         #expect(account.pendingEnrollment == nil)
         #expect(try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .totp(code)) == .denied)

@@ -1,5 +1,6 @@
 import AccountService
 import AccountStore
+import Authentication
 import Foundation
 import LMDBAccountStore
 import Logging
@@ -7,6 +8,9 @@ import OneTimePassword
 import PasswordHashing
 import Synchronization
 import TestSupport
+
+/// The caller of every administrative call in these tests, unless a test says otherwise.
+let root = Caller.operator(uid: 0)
 
 /// A clock the test moves by hand: no test waits for a TOTP window.
 final class TestClock: Sendable {
@@ -39,6 +43,7 @@ struct Fixture {
     @discardableResult
     func add(_ name: String, password: String = "pw", requireTwoFactor: Bool = false) throws -> Account {
         try service.addAccount(
+            caller: root,
             name: name,
             organization: nil,
             role: .agent,
@@ -54,9 +59,9 @@ struct Fixture {
     /// Adds `name` and enrolls it; returns its secret. The confirming code's step is the clock's.
     func enrolled(_ name: String, password: String = "pw") throws -> [UInt8] {
         try add(name, password: password)
-        let offer = try service.beginEnrollment(name: name, parameters: .standard)
+        let offer = try service.beginEnrollment(caller: root, name: name, parameters: .standard)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)
-        try service.confirmEnrollment(name: name, code: try oathtool(uri.secret, at: clock.now))
+        try service.confirmEnrollment(caller: root, name: name, code: try oathtool(uri.secret, at: clock.now))
         return uri.secret
     }
 }

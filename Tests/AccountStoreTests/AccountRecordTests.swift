@@ -26,7 +26,14 @@ private let fullAccount = Account(
     failureCount: 3,
     lastFailureAt: 1_749_999_999,
     createdAt: -5,
-    updatedAt: 1_750_000_000
+    updatedAt: 1_750_000_000,
+    twoFactorChange: StateChange(actor: .account(name("boss")), time: 1_749_000_000),
+    enrolledAt: 1_749_500_000,
+    lastLoginAt: 1_750_000_000,
+    recoveryCodes: [
+        RecoveryCodeHash(salt: Array(0..<16), digest: Array(repeating: 0xAB, count: 32)),
+        RecoveryCodeHash(salt: [1], digest: [2]),
+    ]
 )
 
 private let minimalAccount = Account(name: name("bob"), passwordHash: "", createdAt: 0, updatedAt: 0)
@@ -43,6 +50,13 @@ func record_roundTrips_everyTwoFactorState(_ state: TwoFactorState) throws {
     #expect(try AccountRecord.decode(AccountRecord.encode(account)) == account)
 }
 
+@Test(arguments: [Actor.operator(uid: 0), .operator(uid: .max), .account(name("x")), .system])
+func record_roundTrips_everyActor(_ actor: Actor) throws {
+    var account = fullAccount
+    account.twoFactorChange = StateChange(actor: actor, time: 7)
+    #expect(try AccountRecord.decode(AccountRecord.encode(account)) == account)
+}
+
 @Test(arguments: OTPAlgorithm.allCases)
 func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
     var account = minimalAccount
@@ -55,9 +69,9 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 
 /// The bytes of the minimal account written out by hand from the format described in AccountRecord.swift,
 /// so a change to the layout is noticed rather than silently making existing records unreadable.
-@Test func record_minimalAccount_hasTheDocumentedLayout() {
+@Test func record_minimalAccount_hasTheDocumentedLayout() throws {
     let expected: [UInt8] =
-        [1]  // format version
+        [2]  // format version
         + [0, 0, 0, 3] + Array("bob".utf8)  // name
         + [0, 0, 0, 7] + Array("default".utf8)  // organization
         + [1]  // role agent
@@ -67,7 +81,12 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         + [0, 0, 0, 0]  // failure count
         + [0]  // no last failure
         + [UInt8](repeating: 0, count: 16)  // createdAt, updatedAt
+        + [0, 0, 0]  // no state change, enrollment time or login time
+        + [0, 0, 0, 0]  // no recovery codes
     #expect(AccountRecord.encode(minimalAccount) == expected)
+    // The first release wrote version 1: the same fields up to updatedAt. It still reads.
+    let versionOne = [1] + expected.dropFirst().dropLast(7)
+    #expect(try AccountRecord.decode(Array(versionOne)) == minimalAccount)
 }
 
 @Test func record_everyTruncation_isRejected() {
@@ -85,7 +104,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 
 @Test func record_unknownFormatVersion_isRejected() {
     var encoded = AccountRecord.encode(minimalAccount)
-    encoded[0] = 2
+    encoded[0] = 3
     #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(encoded) }
 }
 

@@ -1,6 +1,7 @@
 import AccountStore
+import Glibc
 import LMDB
-import LMDBAccountStore
+@testable import LMDBAccountStore
 import Testing
 import TestSupport
 
@@ -19,6 +20,7 @@ struct BodyRefusal: Error {}
 @Test func create_existingName_throwsAlreadyExists_andKeepsTheFirst() throws {
     let fixture = StoreFixture()
     let store = try fixture.open()
+    try store.addOrganizations("one", "two")
     let first = makeAccount("alice", organization: "one")
     try store.create(first)
     let error = storeError { try store.create(makeAccount("alice", organization: "two")) }
@@ -94,6 +96,7 @@ struct BodyRefusal: Error {}
     let fixture = StoreFixture()
     let store = try fixture.open()
     let names = ["mike", "alpha", "zed", "carol", "bob", "dave", "erin"]
+    try store.addOrganizations("even", "odd")
     for (index, name) in names.enumerated() {
         try store.create(makeAccount(name, organization: index.isMultiple(of: 2) ? "even" : "odd"))
     }
@@ -168,13 +171,127 @@ struct BodyRefusal: Error {}
     #expect(try store.recordFailure(for: nil, at: 3) == 3)
 }
 
-@Test func newStore_recordsSchemaVersionOne() throws {
+@Test func newStore_recordsSchemaVersionTwo_andHasTheDefaultOrganization() throws {
     let fixture = StoreFixture()
-    do { _ = try fixture.open() }
+    do {
+        let store = try fixture.open()
+        #expect(try store.organizations(after: nil, limit: 10).map(\.name) == [.default])
+    }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 1])
+        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 2])
     }
+}
+
+@Test func versionOneStore_isUpgraded_withItsOrganizationsAndIndex() throws {
+    let fixture = StoreFixture()
+    // The layout the first release wrote: meta/schema-version 1 and version 1 account records only.
+    var carol = makeAccount("carol", organization: "acme")
+    carol.twoFactor = .off
+    carol.totp = nil
+    let versionOne: [UInt8] = [1] + AccountRecord.encode(carol).dropFirst().dropLast(4 + 3)
+    #expect(mkdir(fixture.path, 0o700) == 0)
+    try fixture.withRawWrite { transaction in
+        let meta = try transaction.openDatabase(named: "meta")
+        try transaction.put([0, 0, 0, 1], for: Array("schema-version".utf8), in: meta)
+        let accounts = try transaction.openDatabase(named: "accounts")
+        try transaction.put(versionOne, for: Array("carol".utf8), in: accounts)
+    }
+    let store = try fixture.open()
+    #expect(try store.account(named: carol.name) == carol)
+    let acme = try OrganizationName("acme")
+    #expect(try store.organization(named: acme) != nil)
+    #expect(try store.memberCount(of: acme) == 1)
+    #expect(try store.accounts(in: acme, after: nil, limit: 10).map(\.name) == [carol.name])
+}
+
+@Test func organizations_indexFollowsCreateRemoveAndMove() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.addOrganizations("acme", "beta")
+    let acme = try OrganizationName("acme")
+    let beta = try OrganizationName("beta")
+    try store.create(makeAccount("ann", organization: "acme"))
+    try store.create(makeAccount("bea", organization: "acme"))
+    try store.create(makeAccount("cid", organization: "beta"))
+    #expect(try store.accounts(in: acme, after: nil, limit: 10).map(\.name.value) == ["ann", "bea"])
+    #expect(try store.accounts(in: acme, after: accountName("ann"), limit: 10).map(\.name.value) == ["bea"])
+    try store.update(accountName("bea")) { $0.organization = beta }
+    #expect(try store.accounts(in: beta, after: nil, limit: 10).map(\.name.value) == ["bea", "cid"])
+    try store.remove(accountName("ann"))
+    #expect(try store.memberCount(of: acme) == 0)
+    guard case .organizationNotEmpty(_, let members) = storeError({ try store.removeOrganization(beta) }) else {
+        Issue.record("an organization with members was removed")
+        return
+    }
+    #expect(members == 2)
+    try store.removeOrganization(acme)
+    #expect(try store.organization(named: acme) == nil)
+    guard case .organizationNotFound = storeError({ try store.create(makeAccount("dan", organization: "acme")) })
+    else {
+        Issue.record("an account was created in a missing organization")
+        return
+    }
+}
+
+@Test func updateOrganization_changesMembersInTheSameWrite() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.addOrganizations("acme", "beta")
+    var off = makeAccount("ann", organization: "acme")
+    off.twoFactor = .off
+    off.totp = nil
+    try store.create(off)
+    try store.create(makeAccount("bea", organization: "acme"))
+    var outsider = makeAccount("cid", organization: "beta")
+    outsider.twoFactor = .off
+    outsider.totp = nil
+    try store.create(outsider)
+    let changed = try store.updateOrganization(try OrganizationName("acme")) { $0.requiresTwoFactor = true } eachMember: {
+        account in
+        guard account.twoFactor == .off else { return false }
+        account.twoFactor = .pending
+        return true
+    }
+    #expect(changed.requiresTwoFactor)
+    #expect(try store.account(named: accountName("ann"))?.twoFactor == .pending)
+    #expect(try store.account(named: accountName("bea"))?.twoFactor == .on(.self))
+    #expect(try store.account(named: accountName("cid"))?.twoFactor == .off)
+}
+
+@Test func audit_appendsInOrder_filters_andKeepsItsRetentionLimit() throws {
+    let directory = TemporaryDirectory()
+    let store = try LMDBAccountStore(
+        directory: directory.path + "/state",
+        initialMapSize: 1 << 20,
+        auditRetention: AuditRetention(maximumRecords: 5, maximumAge: 1_000)
+    )
+    let ann = accountName("ann")
+    for time in UnixTime(1)...8 {
+        try store.appendAudit(
+            AuditRecord(
+                time: time,
+                actor: .operator(uid: 0),
+                target: time.isMultiple(of: 2) ? ann : nil,
+                organization: .default,
+                action: .unlock,
+                outcome: .ok
+            )
+        )
+    }
+    let all = try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100)
+    #expect(all.map(\.time) == [8, 7, 6, 5, 4])
+    #expect(all.map(\.sequence) == [8, 7, 6, 5, 4])
+    #expect(try store.auditRecords(matching: AuditFilter(target: ann), before: nil, limit: 100).map(\.time) == [8, 6, 4])
+    #expect(try store.auditRecords(matching: AuditFilter(since: 6), before: nil, limit: 100).map(\.time) == [8, 7, 6])
+    #expect(try store.auditRecords(matching: AuditFilter(), before: 7, limit: 2).map(\.sequence) == [6, 5])
+    // Age: a record 1,000 s newer than the rest pushes them all out, in steps of a few per append.
+    for time in UnixTime(2_000)...2_002 {
+        try store.appendAudit(
+            AuditRecord(time: time, actor: .system, target: nil, organization: nil, action: .login, outcome: .ok)
+        )
+    }
+    #expect(try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time) == [2_002, 2_001, 2_000])
 }
 
 @Test func reopen_withAnotherSchemaVersion_isRefused() throws {
@@ -182,14 +299,14 @@ struct BodyRefusal: Error {}
     do { _ = try fixture.open() }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        try transaction.put([0, 0, 0, 2], for: Array("schema-version".utf8), in: meta)
+        try transaction.put([0, 0, 0, 3], for: Array("schema-version".utf8), in: meta)
     }
     let error = storeError { try fixture.open() }
     guard case .unsupportedSchemaVersion(let found, let supported) = error else {
         Issue.record("got \(String(describing: error))")
         return
     }
-    #expect(found == 2 && supported == 1)
+    #expect(found == 3 && supported == 2)
 }
 
 @Test func corruptRecord_isReportedWithItsKey() throws {

@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import LMDB
 import LMDBAccountStore
+import OneTimePassword
 import Synchronization
 import Testing
 import TestSupport
@@ -14,24 +15,36 @@ import TestSupport
     try store.create(makeAccount("alice"))
     try store.recordFailure(for: alice, at: 1_500)
 
-    #expect(try store.recordAcceptedStep(100, for: alice, at: 3_000) == .accepted)
+    #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 3_000) == .accepted)
     var stored = try #require(try store.account(named: alice))
     #expect(stored.lastAcceptedStep == 100 && stored.failureCount == 0 && stored.updatedAt == 3_000)
 
-    #expect(try store.recordAcceptedStep(100, for: alice, at: 3_001) == .replayed)
-    #expect(try store.recordAcceptedStep(99, for: alice, at: 3_002) == .replayed)
-    #expect(try store.recordAcceptedStep(0, for: alice, at: 3_003) == .replayed)
+    #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 3_001) == .replayed)
+    #expect(try store.recordAcceptedStep(99, for: alice, credential: enrolledCredential, at: 3_002) == .replayed)
+    #expect(try store.recordAcceptedStep(0, for: alice, credential: enrolledCredential, at: 3_003) == .replayed)
     stored = try #require(try store.account(named: alice))
     #expect(stored.lastAcceptedStep == 100 && stored.updatedAt == 3_000)
 
-    #expect(try store.recordAcceptedStep(101, for: alice, at: 3_030) == .accepted)
+    #expect(try store.recordAcceptedStep(101, for: alice, credential: enrolledCredential, at: 3_030) == .accepted)
     #expect(try store.account(named: alice)?.lastAcceptedStep == 101)
+}
+
+@Test func recordAcceptedStep_afterTheCredentialChanged_isRefused() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let alice = accountName("alice")
+    try store.create(makeAccount("alice"))
+    let other = TOTPCredential(secret: Array(repeating: 7, count: 20), parameters: .standard)
+    // A reset or re-enrollment between the code check and the write: the code was for the old secret.
+    #expect(try store.recordAcceptedStep(100, for: alice, credential: other, at: 3_000) == .replayed)
+    #expect(try store.account(named: alice)?.lastAcceptedStep == nil)
+    #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 3_000) == .accepted)
 }
 
 @Test func recordAcceptedStep_unknownName_throwsNotFound() throws {
     let fixture = StoreFixture()
     let store = try fixture.open()
-    guard case .notFound = storeError({ try store.recordAcceptedStep(1, for: accountName("ghost"), at: 1) }) else {
+    guard case .notFound = storeError({ try store.recordAcceptedStep(1, for: accountName("ghost"), credential: enrolledCredential, at: 1) }) else {
         Issue.record("an unknown name did not throw notFound")
         return
     }
@@ -43,12 +56,12 @@ import TestSupport
     do {
         let store = try fixture.open()
         try store.create(makeAccount("alice"))
-        #expect(try store.recordAcceptedStep(5_000, for: alice, at: 1) == .accepted)
+        #expect(try store.recordAcceptedStep(5_000, for: alice, credential: enrolledCredential, at: 1) == .accepted)
     }
     let store = try fixture.open()
-    #expect(try store.recordAcceptedStep(5_000, for: alice, at: 2) == .replayed)
-    #expect(try store.recordAcceptedStep(4_999, for: alice, at: 2) == .replayed)
-    #expect(try store.recordAcceptedStep(5_001, for: alice, at: 2) == .accepted)
+    #expect(try store.recordAcceptedStep(5_000, for: alice, credential: enrolledCredential, at: 2) == .replayed)
+    #expect(try store.recordAcceptedStep(4_999, for: alice, credential: enrolledCredential, at: 2) == .replayed)
+    #expect(try store.recordAcceptedStep(5_001, for: alice, credential: enrolledCredential, at: 2) == .accepted)
 }
 
 @Test func recordAcceptedStep_sameStepFromManyThreads_isAcceptedExactlyOnce() throws {
@@ -60,7 +73,7 @@ import TestSupport
         let accepted = Atomic(0)
         let replayed = Atomic(0)
         DispatchQueue.concurrentPerform(iterations: 32) { _ in
-            switch try? store.recordAcceptedStep(step * 10, for: alice, at: 1) {
+            switch try? store.recordAcceptedStep(step * 10, for: alice, credential: enrolledCredential, at: 1) {
             case .accepted: accepted.add(1, ordering: .relaxed)
             case .replayed: replayed.add(1, ordering: .relaxed)
             case nil: break

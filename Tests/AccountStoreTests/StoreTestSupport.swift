@@ -1,19 +1,34 @@
 import AccountStore
 import LMDB
 import LMDBAccountStore
+import OneTimePassword
 import Testing
 import TestSupport
 
 func accountName(_ text: String) -> AccountName { try! AccountName(text) }
+
+/// The credential every account of `makeAccount` has enrolled.
+let enrolledCredential = TOTPCredential(secret: Array(1...20), parameters: .standard)
 
 func makeAccount(_ name: String, organization: String = "default", at time: UnixTime = 1_000) -> Account {
     Account(
         name: accountName(name),
         organization: try! OrganizationName(organization),
         passwordHash: "$scrypt$ln=17,r=8,p=1$salt$hash-of-\(name)",
+        twoFactor: .on(.self),
+        totp: enrolledCredential,
         createdAt: time,
         updatedAt: time
     )
+}
+
+extension LMDBAccountStore {
+    /// Adds organizations so that accounts of them can be created.
+    func addOrganizations(_ names: String...) throws {
+        for name in names {
+            try createOrganization(Organization(name: try OrganizationName(name), createdAt: 1, updatedAt: 1))
+        }
+    }
 }
 
 /// A store in a fresh temporary directory, kept alive (and the directory with it) by the value.

@@ -63,14 +63,31 @@ private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil)
         #expect(decision == .verifyCode("123456", credential))
     }
 
-    @Test func decide_on_withRecoveryCode_isDeniedUntilRecoveryCodesExist() throws {
+    @Test func decide_on_withRecoveryCode_asksToUseIt() throws {
         let decision = LoginPolicy.decide(
             account: try account(.on(.self)),
             passwordMatches: true,
             code: .recovery("abcd-efgh"),
             now: now
         )
-        #expect(decision == .deny)
+        #expect(decision == .useRecoveryCode("abcd-efgh"))
+    }
+
+    @Test func decide_recoveryCode_withWrongPasswordOrPendingState_isDenied() throws {
+        let wrongPassword = LoginPolicy.decide(
+            account: try account(.on(.self)),
+            passwordMatches: false,
+            code: .recovery("abcd-efgh"),
+            now: now
+        )
+        #expect(wrongPassword == .deny)
+        let pending = LoginPolicy.decide(
+            account: try account(.pending),
+            passwordMatches: true,
+            code: .recovery("abcd-efgh"),
+            now: now
+        )
+        #expect(pending == .deny)
     }
 
     @Test func decide_on_withoutStoredCredential_isDenied() throws {

@@ -67,13 +67,54 @@ import Wire
         #expect(machine.isIdle)
     }
 
-    @Test func tooManyQueued_closesWithBusy() {
+    @Test func tooManyQueued_isRefusedInItsTurn_afterEveryEarlierAnswer() {
         var machine = ready()
-        _ = machine.received(.request(id: 2, login))
+        #expect(machine.received(.request(id: 2, login)) == .dispatch(id: 2, login))
         _ = machine.received(.request(id: 3, login))
         _ = machine.received(.request(id: 4, login))
-        guard case .respondAndClose(5, .error(.busy, _)) = machine.received(.request(id: 5, login)) else {
-            Issue.record("expected busy and close")
+        // The queue is full: 5 never runs, and nothing is answered or closed before 2, 3 and 4 are.
+        #expect(machine.received(.request(id: 5, login)) == .none)
+        #expect(machine.received(.request(id: 6, login)) == .none, "nothing after the refused one is taken")
+        #expect(machine.requestFinished() == .dispatch(id: 3, login))
+        #expect(machine.requestFinished() == .dispatch(id: 4, login))
+        guard case .respondAndClose(5, .error(.busy, _)) = machine.requestFinished() else {
+            Issue.record("expected busy for 5 and close, after the answers to 2, 3 and 4")
+            return
+        }
+        #expect(machine.requestFinished() == .none)
+    }
+
+    @Test func reading_pausesWhileRequestsWait_andResumesWhenTheyRun() {
+        var machine = ConnectionStateMachine(maximumQueued: 8)
+        _ = machine.received(.request(id: 1, .hello(minVersion: 1, maxVersion: 1)))
+        _ = machine.received(.request(id: 2, login))
+        _ = machine.received(.request(id: 3, login))
+        #expect(machine.wantsInput)
+        _ = machine.received(.request(id: 4, login))
+        #expect(!machine.wantsInput, "two waiting requests reach the pause threshold of 8 / 4")
+        _ = machine.requestFinished()
+        #expect(machine.wantsInput)
+    }
+
+    @Test func malformedFrame_whileARequestRuns_isAnsweredAfterIt() {
+        var machine = ready()
+        _ = machine.received(.request(id: 2, login))
+        let error = WireError(code: .malformedRequest, message: "trailing bytes")
+        #expect(machine.received(.malformed(id: 3, error)) == .none)
+        #expect(!machine.wantsInput)
+        guard case .respondAndClose(3, .error(.malformedRequest, _)) = machine.requestFinished() else {
+            Issue.record("expected the error for 3 after the answer to 2")
+            return
+        }
+    }
+
+    @Test func requestDuringDrain_whileARequestRuns_isRefusedAfterIt() {
+        var machine = ready()
+        _ = machine.received(.request(id: 2, login))
+        #expect(machine.drain() == .none)
+        #expect(machine.received(.request(id: 3, login)) == .none)
+        guard case .respondAndClose(3, .error(.busy, _)) = machine.requestFinished() else {
+            Issue.record("expected busy for 3 after the answer to 2")
             return
         }
     }

@@ -25,7 +25,10 @@ import Testing
             "[daemon]\nwokers = 3\n",
             "/etc/t.conf line 2: unknown key 'wokers' in [daemon]; keys of [daemon] are socket,"
         ),
-        ("[deamon]\nworkers = 3\n", "unknown key 'workers' in [deamon]; sections are [daemon], [throttle]"),
+        (
+            "[deamon]\nworkers = 3\n",
+            "unknown key 'workers' in [deamon]; sections are [audit], [daemon], [enrollment], [throttle]"
+        ),
         ("[daemon]\nworkers = many\n", "/etc/t.conf line 2: workers must be 1 to 64"),
         ("[daemon]\nsocket-mode = 999\n", "line 2: socket-mode takes an octal mode"),
         ("[daemon]\nlog-level = loud\n", "log-level must be trace, debug"),

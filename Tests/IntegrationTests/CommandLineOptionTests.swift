@@ -72,7 +72,7 @@ import Testing
     @Test(arguments: [
         (
             "twofactorctl", [],
-            "operator rights: root, the daemon's own user, or a member of the daemon's operator group."
+            "an operator (root, the daemon's own user, or a member of the daemon's operator group) may do everything"
         ),
         (
             "twofactorctl", [],

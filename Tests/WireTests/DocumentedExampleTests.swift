@@ -50,13 +50,12 @@ let documentedExamples: [(hex: String, message: Example)] = [
     ),
     ("0000000a 22 00000005 0003 626f62", .request(5, .userShow(user: "bob"))),
     (
-        "0000002a 91 00000005 0003 626f62 0004 61636d65 01 01 00 00 0000 00000002 000000006553f100 000000006553f22c",
+        "00000055 91 00000005 0003626f62000461636d6501010000000000000002000000006553f100000000006553f22c02000000000003616d79000000006553f22c00000000000000000000000000000000000000000000000000",
         .response(5, .userInfo(sampleAccount))
     ),
     ("0000000b 23 00000006 0000 0000 0064", .request(6, .userList(organization: "", after: "", limit: 100))),
     (
-        "00000033 92 00000006 0001 0005 616c696365 0007 64656661756c74 02 02 01 06 001e 00000000"
-            + " 000000006553f100 000000006553f100 0000",
+        "00000060 92 00000006 00010005616c696365000764656661756c7402020106001e00000000000000006553f100000000006553f10002000000000005616c696365000000006553f100000000006553f100000000006553f1640a00000000000000000000",
         .response(
             6,
             .userList(
@@ -71,7 +70,12 @@ let documentedExamples: [(hex: String, message: Example)] = [
                         period: 30,
                         failureCount: 0,
                         createdAt: 1_700_000_000,
-                        updatedAt: 1_700_000_000
+                        updatedAt: 1_700_000_000,
+                        stateSetBy: .account("alice"),
+                        stateSetAt: 1_700_000_000,
+                        enrolledAt: 1_700_000_000,
+                        lastLoginAt: 1_700_000_100,
+                        recoveryCodes: 10
                     )
                 ],
                 next: ""
@@ -98,6 +102,87 @@ let documentedExamples: [(hex: String, message: Example)] = [
         .request(9, .enrollConfirm(user: "alice", code: "123456"))
     ),
     ("0000000c 32 0000000a 0005 616c696365", .request(10, .twoFactorDisable(user: "alice"))),
+    ("0000000c 25 0000000b 000461636d6501", .request(11, .organizationAdd(organization: "acme", requireTwoFactor: true))),
+    ("0000000c 26 0000000c 000461636d6500", .request(12, .organizationSet(organization: "acme", requireTwoFactor: false))),
+    ("0000000b 27 0000000d 000461636d65", .request(13, .organizationShow(organization: "acme"))),
+    (
+        "00000020 96 0000000d 000461636d650100000003000000006553f100000000006553f22c",
+        .response(
+            13,
+            .organizationInfo(
+                OrganizationInfo(
+                    name: "acme",
+                    requiresTwoFactor: true,
+                    members: 3,
+                    createdAt: 1_700_000_000,
+                    updatedAt: 1_700_000_300
+                )
+            )
+        )
+    ),
+    ("00000009 28 0000000e 00000064", .request(14, .organizationList(after: "", limit: 100))),
+    (
+        "00000027 97 0000000e 0001000764656661756c74000000000c000000000000000000000000000000000000",
+        .response(
+            14,
+            .organizationList(
+                [OrganizationInfo(name: "default", requiresTwoFactor: false, members: 12, createdAt: 0, updatedAt: 0)],
+                next: ""
+            )
+        )
+    ),
+    ("0000000b 29 0000000f 000461636d65", .request(15, .organizationRemove(organization: "acme"))),
+    ("0000000a 33 00000010 0003626f62", .request(16, .twoFactorForce(user: "bob"))),
+    ("0000000a 34 00000011 0003616d79", .request(17, .twoFactorReset(user: "amy"))),
+    ("0000000c 35 00000012 0005616c696365", .request(18, .recoveryCodesIssue(user: "alice"))),
+    (
+        "00000030 94 00000012 0200134b3751462d324d39442d585234542d3842574300135a5a32412d515137502d4d4e334b2d34565745",
+        .response(18, .recoveryCodes(["K7QF-2M9D-XR4T-8BWC", "ZZ2A-QQ7P-MN3K-4VWE"]))
+    ),
+    ("0000000a 36 00000013 0003626f62", .request(19, .unlock(user: "bob"))),
+    (
+        "00000029 10 00000014 0003616d79000768756e746572320200134b3751462d324d39442d585234542d38425743",
+        .request(
+            20,
+            .login(user: "amy", password: Array("hunter2".utf8), codeKind: .recovery, code: "K7QF-2M9D-XR4T-8BWC")
+        )
+    ),
+    ("00000006 95 00000014 09", .response(20, .recoveryLogin(remaining: 9))),
+    (
+        "0000001e 40 00000015 0003626f620000000000006553f10000000000000000000032",
+        .request(21, .auditQuery(user: "bob", organization: "", since: 1_700_000_000, before: 0, limit: 50))
+    ),
+    (
+        "00000048 98 00000015 00010000000000000007000000006553f22c02000000000003616d790003626f62000461636d650005666f72636500026f6b000770656e64696e670000000000000000",
+        .response(
+            21,
+            .auditList(
+                [
+                    AuditEntry(
+                        sequence: 7,
+                        time: 1_700_000_300,
+                        actor: .account("amy"),
+                        target: "bob",
+                        organization: "acme",
+                        action: "force",
+                        outcome: "ok",
+                        detail: "pending"
+                    )
+                ],
+                next: 0
+            )
+        )
+    ),
+    (
+        "00000067 80 00000016 0006005e74776f2d666163746f72206f6e2027626f62272077617320726571756972656420627920616e2061646d696e206f66202761636d6527206f7220616e206f70657261746f723a2061736b207468656d20746f207475726e206974206f6666",
+        .response(
+            22,
+            .error(
+                code: .notPermitted,
+                message: "two-factor on 'bob' was required by an admin of 'acme' or an operator: ask them to turn it off"
+            )
+        )
+    ),
 ]
 
 @Test func examples_encodeToTheDocumentedBytes() {
@@ -152,4 +237,16 @@ let documentedExamples: [(hex: String, message: Example)] = [
         }
     }
     #expect(types == Set(MessageType.allCases))
+}
+
+@Test func pageLimits_inTheDocument_areTheDerivedOnes() throws {
+    let path =
+        String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/")) + "/docs/protocol.md"
+    let document = try #require(readTextFile(path), "cannot read \(path)")
+    #expect(document.contains("| limit | u16 | 1..\(WireProtocol.maximumPageSize) |"))
+    #expect(document.contains("| limit | u16 | 1..\(WireProtocol.maximumOrganizationPageSize) |"))
+    #expect(document.contains("| limit | u16 | 1..\(WireProtocol.maximumAuditPageSize) |"))
+    #expect(document.contains("A record takes at most \(WireProtocol.maximumAccountInfoLength) bytes"))
+    #expect(document.contains("A record takes at most \(WireProtocol.maximumOrganizationInfoLength) bytes"))
+    #expect(document.contains("A record takes at most \(WireProtocol.maximumAuditEntryLength) bytes"))
 }

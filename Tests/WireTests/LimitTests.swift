@@ -134,14 +134,26 @@ private func enrollBegin(algorithm: UInt8 = 0, digits: UInt8 = 0, period: Int = 
 }
 
 @Test func hostileResponseBodies_areMalformed() {
-    let record = str("bob") + str("acme") + [1, 0, 0, 0] + u16(0) + [0, 0, 0, 0] + Array(repeating: 0, count: 16)
+    let record =
+        str("bob") + str("acme") + [1, 0, 0, 0] + u16(0) + [0, 0, 0, 0] + Array(repeating: 0, count: 16)
+        + [0, 0, 0, 0, 0] + str("") + Array(repeating: 0, count: 8 * 3 + 1 + 8)
     let bodies: [(String, [UInt8])] = [
         ("retryAfter with outcome ok", [0x90, 0, 0, 0, 1, 0, 0, 0, 0, 1] + str("")),
         ("enroll without a URI", [0x90, 0, 0, 0, 1, 2, 0, 0, 0, 0] + str("")),
         ("ok with a URI", [0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0] + str("otpauth://")),
         ("outcome 5", [0x90, 0, 0, 0, 1, 5, 0, 0, 0, 0] + str("")),
         ("message of 1025 bytes", [0x80, 0, 0, 0, 1] + u16(9) + str(String(repeating: "m", count: 1025))),
-        ("count 501", [0x92, 0, 0, 0, 1] + u16(501) + Array(repeating: record, count: 501).flatMap { $0 } + str("")),
+        (
+            "count above a page",
+            [0x92, 0, 0, 0, 1] + u16(WireProtocol.maximumPageSize + 1)
+                + Array(repeating: record, count: WireProtocol.maximumPageSize + 1).flatMap { $0 } + str("")
+        ),
+        ("actor kind 4", [0x91, 0, 0, 0, 1] + record.dropLast(36) + [4, 0, 0, 0, 0] + str("") + Array(repeating: 0, count: 33)),
+        ("operator actor with a name", [0x91, 0, 0, 0, 1] + record.dropLast(36) + [1, 0, 0, 0, 0] + str("x") + Array(repeating: 0, count: 33)),
+        ("recovery codes count 0", [0x94, 0, 0, 0, 1, 0]),
+        ("recovery codes count 17", [0x94, 0, 0, 0, 1, 17] + Array(repeating: str("c"), count: 17).flatMap { $0 }),
+        ("organization flags 2", [0x96, 0, 0, 0, 1] + str("acme") + [2] + Array(repeating: 0, count: 20)),
+        ("audit action empty", [0x98, 0, 0, 0, 1] + u16(1) + Array(repeating: 0, count: 16) + [0, 0, 0, 0, 0] + str("") + str("") + str("") + str("") + str("ok") + str("") + Array(repeating: 0, count: 8)),
         ("count above the records", [0x92, 0, 0, 0, 1] + u16(2) + record + str("")),
         ("empty URI in EnrollmentStarted", [0x93, 0, 0, 0, 1] + str("") + Array(repeating: 0, count: 8)),
         ("record with an empty organization", [0x91, 0, 0, 0, 1] + str("bob") + str("") + record.dropFirst(11)),

@@ -26,13 +26,31 @@ let sampleRequests: [Request] = [
     .userSetPassword(user: "carol", password: Array("new".utf8)),
     .userShow(user: "carol"),
     .userList(organization: "", after: "", limit: 1),
-    .userList(organization: "acme", after: longest64, limit: 500),
+    .userList(organization: "acme", after: longest64, limit: UInt16(WireProtocol.maximumPageSize)),
     .userRemove(user: "carol"),
     .enrollBegin(user: "carol", algorithm: .default, digits: 0, period: 0),
     .enrollBegin(user: "carol", algorithm: .sha512, digits: 8, period: 3600),
     .enrollBegin(user: "carol", algorithm: .sha256, digits: 6, period: 1),
     .enrollConfirm(user: "carol", code: "000000"),
     .twoFactorDisable(user: "carol"),
+    .organizationAdd(organization: longest64, requireTwoFactor: true),
+    .organizationSet(organization: "a", requireTwoFactor: false),
+    .organizationShow(organization: "acme"),
+    .organizationList(after: "", limit: 1),
+    .organizationList(after: longest64, limit: UInt16(WireProtocol.maximumOrganizationPageSize)),
+    .organizationRemove(organization: "acme"),
+    .twoFactorForce(user: "carol"),
+    .twoFactorReset(user: longest64),
+    .recoveryCodesIssue(user: "carol"),
+    .unlock(user: "carol"),
+    .auditQuery(user: "", organization: "", since: 0, before: 0, limit: 1),
+    .auditQuery(
+        user: longest64,
+        organization: longest64,
+        since: .max,
+        before: .max,
+        limit: UInt16(WireProtocol.maximumAuditPageSize)
+    ),
 ]
 
 /// Every response type, with values at the edges of their limits.
@@ -57,12 +75,55 @@ let sampleResponses: [Response] = [
             period: 3600,
             failureCount: .max,
             createdAt: .max,
-            updatedAt: 0
+            updatedAt: 0,
+            stateSetBy: .operator(uid: .max),
+            stateSetAt: .max,
+            enrolledAt: .max,
+            lastLoginAt: .max,
+            recoveryCodes: .max,
+            lockedUntil: .max
+        )
+    ),
+    .userInfo(
+        AccountInfo(
+            user: "d",
+            organization: "default",
+            role: .agent,
+            twoFactor: .onSelf,
+            algorithm: .sha1,
+            digits: 6,
+            period: 30,
+            failureCount: 0,
+            createdAt: 1,
+            updatedAt: 1,
+            stateSetBy: .daemon
         )
     ),
     .userList([], next: ""),
-    .userList(Array(repeating: sampleAccount, count: 500), next: longest64),
+    .userList(Array(repeating: sampleAccount, count: WireProtocol.maximumPageSize), next: longest64),
     .enrollmentStarted(otpauthURI: "o", expiresAt: .max),
+    .recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]),
+    .recoveryCodes(Array(repeating: String(repeating: "c", count: 32), count: WireProtocol.maximumRecoveryCodes)),
+    .recoveryLogin(remaining: 0),
+    .organizationInfo(OrganizationInfo(name: longest64, requiresTwoFactor: true, members: .max, createdAt: .max, updatedAt: 0)),
+    .organizationList([], next: ""),
+    .auditList([], next: 0),
+    .auditList(
+        Array(
+            repeating: AuditEntry(
+                sequence: .max,
+                time: .max,
+                actor: .operator(uid: .max),
+                target: longest64,
+                organization: longest64,
+                action: String(repeating: "a", count: 32),
+                outcome: String(repeating: "o", count: 32),
+                detail: String(repeating: "d", count: 128)
+            ),
+            count: WireProtocol.maximumAuditPageSize
+        ),
+        next: .max
+    ),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {
@@ -106,11 +167,18 @@ let sampleResponses: [Response] = [
         period: 3600,
         failureCount: .max,
         createdAt: .max,
-        updatedAt: .max
+        updatedAt: .max,
+        stateSetBy: .account(longest64),
+        stateSetAt: .max,
+        enrolledAt: .max,
+        lastLoginAt: .max,
+        recoveryCodes: .max,
+        lockedUntil: .max
     )
     // UserInfo frame = 4 length bytes + 5 header bytes + one record.
     #expect(WireCodec.encodeResponse(.userInfo(largest), id: 0).count - 9 == WireProtocol.maximumAccountInfoLength)
-    #expect(WireProtocol.maximumAccountInfoLength == 158)
+    #expect(WireProtocol.maximumAccountInfoLength == 262)
+    #expect(WireProtocol.maximumPageSize == 249)
 }
 
 @Test func userList_ofMoreThanOneFrame_failsValidationAsTooLarge() {
@@ -124,18 +192,18 @@ let sampleResponses: [Response] = [
         period: 0,
         failureCount: 0,
         createdAt: 0,
-        updatedAt: 0
+        updatedAt: 0,
+        stateSetBy: .account(longest64)
     )
+    let page = WireProtocol.maximumPageSize
     #expect(throws: Never.self) {
-        try WireCodec.validate(.userList(Array(repeating: largest, count: 414), next: longest64))
+        try WireCodec.validate(.userList(Array(repeating: largest, count: page), next: longest64))
     }
+    // One record more than a page is refused by count before size; the frame limit is what the page derives from.
+    let body = WireCodec.encodeResponse(.userList(Array(repeating: largest, count: page + 1), next: longest64), id: 0)
+    #expect(body.count - 4 > WireProtocol.maximumResponseBodyLength)
     #expect(throws: WireError.self) {
-        try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64))
-    }
-    do {
-        try WireCodec.validate(.userList(Array(repeating: largest, count: 415), next: longest64))
-    } catch {
-        #expect(error.code == .frameTooLarge)
+        try WireCodec.validate(.userList(Array(repeating: largest, count: page + 1), next: longest64))
     }
 }
 
@@ -160,7 +228,7 @@ let sampleResponses: [Response] = [
     let names = [
         "malformedRequest", "unsupportedVersion", "unknownMessageType", "frameTooLarge", "helloRequired",
         "notPermitted", "noSuchAccount", "accountExists", "invalidArgument", "wrongCode", "noEnrollmentInProgress",
-        "internalError", "storageFailure", "busy",
+        "internalError", "storageFailure", "busy", "noSuchOrganization", "organizationExists", "organizationNotEmpty",
     ]
     for (index, name) in names.enumerated() {
         let code = ErrorCode(rawValue: UInt16(index + 1))
@@ -168,8 +236,8 @@ let sampleResponses: [Response] = [
         #expect(code.isKnown)
         #expect(code.closesConnection == (index < 5))
     }
-    #expect(ErrorCode.busy.rawValue == 14)
-    #expect(!ErrorCode(rawValue: 15).isKnown)
+    #expect(ErrorCode.organizationNotEmpty.rawValue == 17)
+    #expect(!ErrorCode(rawValue: 999).isKnown)
     #expect(!ErrorCode(rawValue: 0).isKnown)
-    #expect(ErrorCode(rawValue: 15).description == "unknown(15)")
+    #expect(ErrorCode(rawValue: 999).description == "unknown(999)")
 }

@@ -64,7 +64,9 @@ let sampleAccount = AccountInfo(
     period: 0,
     failureCount: 2,
     createdAt: 1_700_000_000,
-    updatedAt: 1_700_000_300
+    updatedAt: 1_700_000_300,
+    stateSetBy: .account("amy"),
+    stateSetAt: 1_700_000_300
 )
 
 let exampleURI = "otpauth://totp/twofactord:alice?secret=JBSWY3DPEHPK3PXP&issuer=twofactord"

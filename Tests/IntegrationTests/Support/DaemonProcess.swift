@@ -34,17 +34,24 @@ final class DaemonProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Starts the daemon and waits (bounded) until its socket accepts connections.
+    /// Starts the daemon and waits (bounded) until its socket accepts connections. With a
+    /// `launcher` (e.g. `["/usr/bin/prlimit", "--nofile=256:256"]`), that command execs the daemon.
     /// `environment` adds variables to the daemon's environment (NOTIFY_SOCKET, JOURNAL_STREAM...).
-    func start(extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+    func start(extraArguments: [String] = [], launcher: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        process.executableURL = Binaries.url("twofactord")
-        process.arguments =
+        let arguments =
             ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
             + extraArguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [Binaries.url("twofactord").path] + arguments
+        } else {
+            process.executableURL = Binaries.url("twofactord")
+            process.arguments = arguments
+        }
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }

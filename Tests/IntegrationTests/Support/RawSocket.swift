@@ -48,6 +48,11 @@ final class RawSocket {
         }
     }
 
+    /// Says that nothing more will be sent (shutdown(SHUT_WR)); the daemon can still answer.
+    func closeWrite() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     /// Everything the daemon sends until it closes the connection (or 10 s pass).
     func readUntilClosed() -> [UInt8] {
         var received: [UInt8] = []

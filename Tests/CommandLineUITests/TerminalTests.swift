@@ -1,7 +1,8 @@
 import Glibc
+import TestSupport
 import Testing
 
-@testable import Client
+@testable import CommandLineUI
 
 private func pipePair() -> (read: Int32, write: Int32) {
     var descriptors: [Int32] = [0, 0]

@@ -1,4 +1,4 @@
-import Client
+import CommandLineUI
 import Foundation
 import Testing
 

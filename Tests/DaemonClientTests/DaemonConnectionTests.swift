@@ -1,4 +1,4 @@
-import Client
+import DaemonClient
 import Testing
 import Wire
 

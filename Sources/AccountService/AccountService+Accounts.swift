@@ -1,0 +1,181 @@
+import AccountStore
+import Authentication
+
+extension AccountService {
+    /// Creates an account. An admin creates agents of its own organization (the default when
+    /// `organization` is nil); an operator creates anything, in `default` when none is named. A member of
+    /// an organization that requires two-factor authentication starts in `pending`.
+    public func addAccount(
+        caller: Caller,
+        name: String,
+        organization: String?,
+        role: Role,
+        requireTwoFactor: Bool,
+        password: [UInt8]
+    ) throws(ServiceError) -> Account {
+        let accountName = try validated { () throws(InvalidValue) in try AccountName(name) }
+        let organizationName = try validated { () throws(InvalidValue) in
+            if let organization { return try OrganizationName(organization) }
+            if case .account(let admin) = caller { return admin.organization }
+            return OrganizationName.default
+        }
+        let (_, actor) = try authorize(
+            caller,
+            .createAccount(organization: organizationName, role: role),
+            target: nil,
+            organization: organizationName,
+            action: .accountAdd
+        )
+        guard
+            let rules = try storing({ () throws(AccountStoreError) in
+                try store.organization(named: organizationName)
+            })
+        else { throw ServiceError.from(.organizationNotFound(organizationName)) }
+        try validatePassword(password)
+        let now = clock()
+        let required = requireTwoFactor || rules.requiresTwoFactor
+        let account = Account(
+            name: accountName,
+            organization: organizationName,
+            role: role,
+            passwordHash: try hash(password),
+            twoFactor: required ? .pending : .off,
+            createdAt: now,
+            updatedAt: now,
+            twoFactorChange: required ? StateChange(actor: actor, time: now) : nil
+        )
+        try storing { () throws(AccountStoreError) in try store.create(account) }
+        audit(actor, .accountAdd, .ok, target: accountName, organization: organizationName,
+              detail: required ? "two-factor required" : "")
+        logger.notice("account created", metadata: ["user": "\(accountName)", "org": "\(organizationName)"])
+        return account
+    }
+
+    public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .setPassword, target: target, action: .passwordChange)
+        try validatePassword(password)
+        let newHash = try hash(password)
+        let now = clock()
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                account.passwordHash = newHash
+                account.updatedAt = now
+            }
+        }
+        audit(actor, .passwordChange, .ok, target: target.name, organization: target.organization)
+        logger.notice("password changed", metadata: ["user": "\(target.name)"])
+    }
+
+    public func status(caller: Caller, name: String) throws(ServiceError) -> AccountStatus {
+        let target = try target(name, for: caller)
+        try authorize(caller, .showAccount, target: target, action: nil)
+        return status(of: target)
+    }
+
+    func status(of account: Account) -> AccountStatus {
+        let now = clock()
+        let wait = configuration.throttle.retryAfter(for: account, now: now)
+        return AccountStatus(account: account, lockedUntil: wait.map { now + $0 })
+    }
+
+    /// One page of accounts in name order; `next` is where the following page starts, nil at the end.
+    /// An admin sees its own organization only.
+    public func accounts(
+        caller: Caller,
+        organization: String?,
+        after: String?,
+        limit: Int
+    ) throws(ServiceError) -> (accounts: [AccountStatus], next: AccountName?) {
+        var organizationName = try validated { () throws(InvalidValue) -> OrganizationName? in
+            guard let organization else { return nil }
+            return try OrganizationName(organization)
+        }
+        let start = try validated { () throws(InvalidValue) -> AccountName? in
+            guard let after else { return nil }
+            return try AccountName(after)
+        }
+        guard limit > 0 else { throw ServiceError(.invalidArgument, "the page size must be at least 1") }
+        let (capacity, _) = try authorize(
+            caller,
+            .listAccounts(organization: organizationName),
+            target: nil,
+            organization: organizationName,
+            action: nil
+        )
+        if capacity == .admin, case .account(let admin) = caller { organizationName = admin.organization }
+        if let organizationName {
+            guard try storing({ () throws(AccountStoreError) in try store.organization(named: organizationName) })
+                != nil
+            else { throw ServiceError.from(.organizationNotFound(organizationName)) }
+        }
+        var page = try storing { () throws(AccountStoreError) in
+            try store.accounts(in: organizationName, after: start, limit: limit + 1)
+        }
+        guard page.count > limit else { return (page.map(status(of:)), nil) }
+        page.removeLast(page.count - limit)
+        return (page.map(status(of:)), page.last?.name)
+    }
+
+    public func removeAccount(caller: Caller, name: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .removeAccount, target: target, action: .accountRemove)
+        try storing { () throws(AccountStoreError) in try store.remove(target.name) }
+        audit(actor, .accountRemove, .ok, target: target.name, organization: target.organization)
+        logger.notice("account removed", metadata: ["user": "\(target.name)"])
+    }
+
+    /// Clears the failure count and the lock.
+    public func unlock(caller: Caller, name: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
+        let now = clock()
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                account.failureCount = 0
+                account.lastFailureAt = nil
+                account.updatedAt = now
+            }
+        }
+        audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
+        logger.notice("account unlocked", metadata: ["user": "\(target.name)"])
+    }
+
+    /// The audit trail the caller may read, newest first: an agent its own records, an admin its
+    /// organization's, an operator everything.
+    public func auditTrail(
+        caller: Caller,
+        account: String?,
+        organization: String?,
+        since: UnixTime?,
+        before: UInt64?,
+        limit: Int
+    ) throws(ServiceError) -> [AuditRecord] {
+        var filter = AuditFilter(since: since)
+        filter.organization = try validated { () throws(InvalidValue) -> OrganizationName? in
+            guard let organization else { return nil }
+            return try OrganizationName(organization)
+        }
+        if let account {
+            let target = try target(account, for: caller)
+            try authorize(caller, .readAudit, target: target, action: nil)
+            filter.target = target.name
+        } else {
+            switch caller {
+            case .operator: break
+            case .account(let own) where own.role == .admin:
+                guard filter.organization == nil || filter.organization == own.organization else {
+                    throw ServiceError(.notPermitted, "an admin reads only its own organization '\(own.organization)'")
+                }
+                filter.organization = own.organization
+            case .account(let own):
+                filter.target = own.name
+            case .anonymous:
+                try authorize(caller, .readAudit, target: nil, action: nil)
+            }
+        }
+        return try storing { () throws(AccountStoreError) in
+            try store.auditRecords(matching: filter, before: before, limit: limit)
+        }
+    }
+}

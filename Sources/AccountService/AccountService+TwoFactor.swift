@@ -1,0 +1,164 @@
+import AccountStore
+import Authentication
+import OneTimePassword
+
+// MUSTs of the two-factor operations:
+// - every change is decided by `AccessPolicy` first; a refusal changes nothing and is audited;
+// - a state is never weakened by the account alone when an admin or operator required it;
+// - an enrollment changes the state only once a right code confirms it, and then hands out a fresh set
+//   of recovery codes, shown once and stored as hashes.
+
+extension AccountService {
+    /// Draws a new secret and keeps it as the account's pending enrollment; a pending enrollment that is
+    /// still valid is offered again, so one scan is enough. The current two-factor state stands until
+    /// `confirmEnrollment` succeeds.
+    public func beginEnrollment(
+        caller: Caller,
+        name: String,
+        parameters: TOTPParameters
+    ) throws(ServiceError) -> EnrollmentOffer {
+        let target = try target(name, for: caller)
+        try authorize(caller, .enroll, target: target, action: .enroll)
+        let now = clock()
+        if let live = target.pendingEnrollment, live.expiresAt > now, live.credential.parameters == parameters {
+            return EnrollmentOffer(otpauthURI: try uri(for: target.name, live.credential), expiresAt: live.expiresAt)
+        }
+        let pending = try newEnrollment(for: target.name, parameters: parameters)
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in account.pendingEnrollment = pending }
+        }
+        logger.notice("enrollment started", metadata: ["user": "\(target.name)"])
+        return EnrollmentOffer(otpauthURI: try uri(for: target.name, pending.credential), expiresAt: pending.expiresAt)
+    }
+
+    /// Turns 2FA on with the pending secret when `code` is right for it, and returns the new recovery
+    /// codes. The code's step becomes the last accepted one, so it cannot be used again to log in.
+    @discardableResult
+    public func confirmEnrollment(caller: Caller, name: String, code: String) throws(ServiceError) -> [String] {
+        let target = try target(name, for: caller)
+        let (capacity, actor) = try authorize(caller, .enroll, target: target, action: .enroll)
+        let now = clock()
+        guard let pending = target.pendingEnrollment, pending.expiresAt > now else {
+            throw ServiceError(
+                .noEnrollmentInProgress,
+                "no enrollment is in progress for '\(target.name)' (or it expired): start one with `2fa enroll` "
+                    + "or `2fa enable`"
+            )
+        }
+        guard let step = matchingStep(code, for: pending.credential, now: now) else {
+            audit(actor, .enroll, .failed, target: target.name, organization: target.organization, detail: "wrong code")
+            throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
+        }
+        let (codes, hashes) = RecoveryCodes.issue()
+        let enrolled = try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                try Self.finishEnrollment(
+                    &account,
+                    pending,
+                    step: step,
+                    by: actor,
+                    capacity: capacity,
+                    recoveryCodes: hashes,
+                    now: now
+                )
+            }
+        }
+        let action: AuditAction = capacity == .ownAccount ? .enable : .enroll
+        audit(actor, action, .ok, target: target.name, organization: target.organization, detail: "\(enrolled.twoFactor)")
+        logger.notice("two-factor enrolled", metadata: ["user": "\(target.name)"])
+        return codes
+    }
+
+    /// Requires two-factor authentication: `off` becomes `pending` (the next login enrolls), `on`/`self`
+    /// becomes `on`/`enforced`. Already required: nothing changes.
+    public func forceTwoFactor(caller: Caller, name: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .forceTwoFactor, target: target, action: .force)
+        let now = clock()
+        let forced = try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                switch account.twoFactor {
+                case .off: account.twoFactor = .pending
+                case .on(.self): account.twoFactor = .on(.enforced)
+                case .pending, .on(.enforced): return
+                }
+                account.twoFactorChange = StateChange(actor: actor, time: now)
+                account.updatedAt = now
+            }
+        }
+        audit(actor, .force, .ok, target: target.name, organization: target.organization, detail: "\(forced.twoFactor)")
+        logger.notice("two-factor required", metadata: ["user": "\(target.name)"])
+    }
+
+    /// Turns two-factor authentication off and discards the secret, the pending enrollment and the
+    /// recovery codes. The account itself may do this only to a state it set itself.
+    public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
+        let now = clock()
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
+                if capacity == .ownAccount, account.twoFactor != .off, account.twoFactor != .on(.self) {
+                    throw ServiceError(
+                        .notPermitted,
+                        "two-factor on '\(account.name)' was required by an admin of '\(account.organization)' "
+                            + "or an operator: ask them to turn it off"
+                    )
+                }
+                Self.discardSecrets(&account)
+                account.twoFactor = .off
+                account.twoFactorChange = StateChange(actor: actor, time: now)
+                account.updatedAt = now
+            }
+        }
+        audit(actor, .disable, .ok, target: target.name, organization: target.organization)
+        logger.notice("two-factor disabled", metadata: ["user": "\(target.name)"])
+    }
+
+    /// Discards the secret and the recovery codes and sets `pending`: the next login enrolls a new
+    /// authenticator. How an admin who lost its phone gets back in (an operator resets it).
+    public func resetTwoFactor(caller: Caller, name: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
+        let now = clock()
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                Self.discardSecrets(&account)
+                account.twoFactor = .pending
+                account.twoFactorChange = StateChange(actor: actor, time: now)
+                account.updatedAt = now
+            }
+        }
+        audit(actor, .reset, .ok, target: target.name, organization: target.organization)
+        logger.notice("two-factor reset", metadata: ["user": "\(target.name)"])
+    }
+
+    /// Replaces the account's recovery codes with a new set and returns it.
+    @discardableResult
+    public func issueRecoveryCodes(caller: Caller, name: String) throws(ServiceError) -> [String] {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .issueRecoveryCodes, target: target, action: .recoveryCodesIssued)
+        let (codes, hashes) = RecoveryCodes.issue()
+        let now = clock()
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                guard case .on = account.twoFactor else {
+                    throw ServiceError(.invalidArgument, "recovery codes come with an enrolled authenticator")
+                }
+                account.recoveryCodes = hashes
+                account.updatedAt = now
+            }
+        }
+        audit(actor, .recoveryCodesIssued, .ok, target: target.name, organization: target.organization)
+        logger.notice("recovery codes issued", metadata: ["user": "\(target.name)"])
+        return codes
+    }
+
+    static func discardSecrets(_ account: inout Account) {
+        account.totp = nil
+        account.pendingEnrollment = nil
+        account.recoveryCodes = []
+        account.enrolledAt = nil
+    }
+}

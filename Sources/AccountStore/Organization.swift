@@ -1,0 +1,16 @@
+/// An organization: one admin and its agents, and the rules that hold for all of them.
+public struct Organization: Sendable, Hashable {
+    public var name: OrganizationName
+    /// Every member must use two-factor authentication: members in `off` are moved to `pending`,
+    /// and new members start in `pending`.
+    public var requiresTwoFactor: Bool
+    public var createdAt: UnixTime
+    public var updatedAt: UnixTime
+
+    public init(name: OrganizationName, requiresTwoFactor: Bool = false, createdAt: UnixTime, updatedAt: UnixTime) {
+        self.name = name
+        self.requiresTwoFactor = requiresTwoFactor
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

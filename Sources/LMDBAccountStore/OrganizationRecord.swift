@@ -1,0 +1,83 @@
+import AccountStore
+
+/// The on-disk encodings of organizations and audit records, in the style of `AccountRecord`.
+/// ```
+/// organization: u8 format (1), str name, u8 flags (bit 0: requires 2FA), i64 createdAt, i64 updatedAt
+/// audit:        u8 format (1), u64 sequence, i64 time, actor, opt str target, opt str organization,
+///               str action, str outcome, str detail
+/// ```
+enum OrganizationRecord {
+    static let formatVersion: UInt8 = 1
+
+    static func encode(_ organization: Organization) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u8(formatVersion)
+        writer.string(organization.name.value)
+        writer.u8(organization.requiresTwoFactor ? 1 : 0)
+        writer.i64(organization.createdAt)
+        writer.i64(organization.updatedAt)
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Organization {
+        var reader = ByteReader(bytes)
+        guard try reader.u8() == formatVersion else { throw RecordDecodingError("unknown organization format") }
+        let name = try reader.organizationName()
+        let flags = try reader.u8()
+        guard flags & ~1 == 0 else { throw RecordDecodingError("unknown organization flags") }
+        let createdAt = try reader.i64()
+        let updatedAt = try reader.i64()
+        guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
+        return Organization(name: name, requiresTwoFactor: flags == 1, createdAt: createdAt, updatedAt: updatedAt)
+    }
+}
+
+enum AuditRecordCodec {
+    static let formatVersion: UInt8 = 1
+
+    static func encode(_ record: AuditRecord) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u8(formatVersion)
+        writer.u64(record.sequence)
+        writer.i64(record.time)
+        writer.actor(record.actor)
+        writer.optional(record.target) { $0.string($1.value) }
+        writer.optional(record.organization) { $0.string($1.value) }
+        writer.string(record.action.rawValue)
+        writer.string(record.outcome.rawValue)
+        writer.string(record.detail)
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> AuditRecord {
+        var reader = ByteReader(bytes)
+        guard try reader.u8() == formatVersion else { throw RecordDecodingError("unknown audit format") }
+        let sequence = try reader.u64()
+        let time = try reader.i64()
+        let actor = try reader.actor()
+        let target = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in
+            try reader.accountName()
+        }
+        let organization = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in
+            try reader.organizationName()
+        }
+        guard let action = AuditAction(rawValue: try reader.string()) else {
+            throw RecordDecodingError("unknown audit action")
+        }
+        guard let outcome = AuditOutcome(rawValue: try reader.string()) else {
+            throw RecordDecodingError("unknown audit outcome")
+        }
+        let detail = try reader.string()
+        guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
+        return AuditRecord(
+            sequence: sequence,
+            time: time,
+            actor: actor,
+            target: target,
+            organization: organization,
+            action: action,
+            outcome: outcome,
+            detail: detail
+        )
+    }
+}

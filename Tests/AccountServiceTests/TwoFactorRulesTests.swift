@@ -1,0 +1,222 @@
+import AccountService
+import AccountStore
+import Authentication
+import OneTimePassword
+import Testing
+
+/// The rules of shared/PRODUCT.md through the service and a real LMDB store: who set a state decides
+/// who may undo it, recovery codes work once, organizations require 2FA, the audit trail is scoped.
+@Suite struct TwoFactorRulesTests {
+    static let password = "Tr1cky-Passw0rd"
+    let fixture: Fixture
+
+    init() throws {
+        fixture = try Fixture()
+        _ = try fixture.service.addOrganization(caller: root, name: "acme", requireTwoFactor: false)
+        _ = try fixture.service.addOrganization(caller: root, name: "other", requireTwoFactor: false)
+        try add("amy", role: .admin)
+        try add("ann")
+        try add("olga", organization: "other")
+    }
+
+    func add(_ name: String, organization: String = "acme", role: Role = .agent, required: Bool = false) throws {
+        _ = try fixture.service.addAccount(
+            caller: root,
+            name: name,
+            organization: organization,
+            role: role,
+            requireTwoFactor: required,
+            password: Array(Self.password.utf8)
+        )
+    }
+
+    func caller(_ name: String) throws -> Caller { .account(try #require(try fixture.stored(name))) }
+
+    /// Enrolls `name` as `caller`; returns the secret and the recovery codes.
+    @discardableResult
+    func enroll(_ name: String, as caller: Caller) throws -> (secret: [UInt8], codes: [String]) {
+        let offer = try fixture.service.beginEnrollment(caller: caller, name: name, parameters: .standard)
+        let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
+        let codes = try fixture.service.confirmEnrollment(
+            caller: caller,
+            name: name,
+            code: try oathtool(secret, at: fixture.clock.now)
+        )
+        return (secret, codes)
+    }
+
+    func kind(_ body: () throws(ServiceError) -> Void) -> ServiceError.Kind? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error.kind
+        }
+    }
+
+    @Test func selfEnrollment_isSelf_andTheAccountMayDisableIt() throws {
+        try enroll("ann", as: try caller("ann"))
+        let ann = try #require(try fixture.stored("ann"))
+        #expect(ann.twoFactor == .on(.self))
+        #expect(ann.twoFactorChange?.actor == .account(ann.name))
+        #expect(kind { () throws(ServiceError) in try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann") } == nil)
+        #expect(try fixture.stored("ann")?.twoFactor == .off)
+    }
+
+    @Test func forcedByTheAdmin_theAgentCannotDisable_theAdminCan() throws {
+        try fixture.service.forceTwoFactor(caller: try caller("amy"), name: "ann")
+        var ann = try #require(try fixture.stored("ann"))
+        #expect(ann.twoFactor == .pending)
+        #expect(ann.twoFactorChange?.actor == .account(try AccountName("amy")))
+        // The agent enrolls at its next login; the result stays enforced.
+        let offer = try fixture.service.login(user: "ann", password: Array(Self.password.utf8), code: .none)
+        guard case .enroll(let uri) = offer else { Issue.record("a pending login did not offer enrollment"); return }
+        let secret = try OTPAuthURI(parsing: uri).secret
+        let first = try oathtool(secret, at: fixture.clock.now)
+        guard case .enrolled = try fixture.service.login(user: "ann", password: Array(Self.password.utf8), code: .totp(first))
+        else { Issue.record("the first code did not finish enrollment"); return }
+        ann = try #require(try fixture.stored("ann"))
+        #expect(ann.twoFactor == .on(.enforced))
+
+        let refused = kind { () throws(ServiceError) in try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann") }
+        #expect(refused == .notPermitted)
+        #expect(try fixture.stored("ann")?.twoFactor == .on(.enforced), "a refused action changes nothing")
+        // Nor can the agent get around it by enrolling again: the state stays enforced.
+        fixture.clock.advance(by: 30)
+        try enroll("ann", as: .account(ann))
+        #expect(try fixture.stored("ann")?.twoFactor == .on(.enforced))
+
+        try fixture.service.disableTwoFactor(caller: try caller("amy"), name: "ann")
+        #expect(try fixture.stored("ann")?.twoFactor == .off)
+    }
+
+    @Test func force_onSelf_becomesEnforced() throws {
+        try enroll("ann", as: try caller("ann"))
+        try fixture.service.forceTwoFactor(caller: root, name: "ann")
+        #expect(try fixture.stored("ann")?.twoFactor == .on(.enforced))
+        #expect(try fixture.stored("ann")?.twoFactorChange?.actor == .operator(uid: 0))
+    }
+
+    @Test func adminOfAnotherOrganization_isRefused_andNothingChanges() throws {
+        let amy = try caller("amy")
+        let refused = kind { () throws(ServiceError) in try fixture.service.forceTwoFactor(caller: amy, name: "olga") }
+        #expect(refused == .notPermitted)
+        #expect(try fixture.stored("olga")?.twoFactor == .off)
+        // An unknown name gets the same refusal, so an admin cannot probe other organizations.
+        let unknown = kind { () throws(ServiceError) in try fixture.service.forceTwoFactor(caller: amy, name: "ghost") }
+        #expect(unknown == .notPermitted)
+        let audit = try fixture.service.auditTrail(caller: root, account: nil, organization: "other", since: nil, before: nil, limit: 10)
+        #expect(audit.first?.outcome == .refused && audit.first?.action == .force)
+    }
+
+    @Test func agentCallingAnAdminAction_isRefused() throws {
+        try add("bob")
+        let ann = try caller("ann")
+        let refused = kind { () throws(ServiceError) in try fixture.service.resetTwoFactor(caller: ann, name: "bob") }
+        #expect(refused == .notPermitted)
+    }
+
+    @Test func recoveryCode_worksOnce_andCountsDown() throws {
+        let (_, codes) = try enroll("ann", as: try caller("ann"))
+        #expect(codes.count == 10)
+        #expect(Set(codes).count == 10)
+        for code in codes {
+            #expect(code.count == 19 && code.split(separator: "-").count == 4, "\(code)")
+        }
+        let password = Array(Self.password.utf8)
+        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(codes[3])) == .recovered(remaining: 9))
+        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(codes[3])) == .denied)
+        // Typed in lower case and without dashes, another code still works.
+        let relaxed = codes[4].lowercased().replacingOccurrences(of: "-", with: "")
+        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(relaxed)) == .recovered(remaining: 8))
+        // A right recovery code with a wrong password is denied and not used up.
+        #expect(try fixture.service.login(user: "ann", password: Array("wrong-password".utf8), code: .recovery(codes[5])) == .denied)
+        #expect(try fixture.stored("ann")?.recoveryCodes.count == 8)
+        let stored = try #require(try fixture.stored("ann"))
+        for code in codes { #expect(!stored.recoveryCodes.contains { $0.digest == Array(code.utf8) }) }
+    }
+
+    @Test func newRecoveryCodes_replaceTheOldOnes() throws {
+        let (_, old) = try enroll("ann", as: try caller("ann"))
+        let new = try fixture.service.issueRecoveryCodes(caller: try caller("ann"), name: "ann")
+        #expect(Set(new).isDisjoint(with: old))
+        let password = Array(Self.password.utf8)
+        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(old[0])) == .denied)
+        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(new[0])) == .recovered(remaining: 9))
+    }
+
+    @Test func reset_discardsSecretAndCodes_andTheOldCodeNoLongerLogsIn() throws {
+        let (secret, codes) = try enroll("amy", as: try caller("amy"))
+        try fixture.service.resetTwoFactor(caller: root, name: "amy")
+        let amy = try #require(try fixture.stored("amy"))
+        #expect(amy.twoFactor == .pending && amy.totp == nil && amy.recoveryCodes.isEmpty)
+        fixture.clock.advance(by: 30)
+        let password = Array(Self.password.utf8)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        guard case .enroll = try fixture.service.login(user: "amy", password: password, code: .none) else {
+            Issue.record("after a reset the next login must enroll")
+            return
+        }
+        #expect(try fixture.service.login(user: "amy", password: password, code: .totp(code)) == .denied)
+        #expect(try fixture.service.login(user: "amy", password: password, code: .recovery(codes[0])) == .denied)
+    }
+
+    @Test func organizationRequiringTwoFactor_movesOffMembersToPending_andNewMembersStartPending() throws {
+        try enroll("ann", as: try caller("ann"))
+        try add("bob")
+        let status = try fixture.service.setOrganization(caller: root, name: "acme", requireTwoFactor: true)
+        #expect(status.organization.requiresTwoFactor && status.members == 3)
+        #expect(try fixture.stored("bob")?.twoFactor == .pending)
+        #expect(try fixture.stored("amy")?.twoFactor == .pending)
+        #expect(try fixture.stored("ann")?.twoFactor == .on(.self), "an enrolled member is left as it is")
+        #expect(try fixture.stored("olga")?.twoFactor == .off, "other organizations are untouched")
+        try add("cid")
+        #expect(try fixture.stored("cid")?.twoFactor == .pending)
+    }
+
+    @Test func unknownOrganization_isAClearError() throws {
+        do {
+            _ = try fixture.service.addAccount(
+                caller: root,
+                name: "zed",
+                organization: "nowhere",
+                role: .agent,
+                requireTwoFactor: false,
+                password: Array(Self.password.utf8)
+            )
+            Issue.record("an account was created in an unknown organization")
+        } catch {
+            #expect(error.kind == .noSuchOrganization)
+            #expect(error.message.contains("org add nowhere"))
+        }
+    }
+
+    @Test func auditTrail_isScoped_andHoldsNoSecret() throws {
+        let (secret, _) = try enroll("ann", as: try caller("ann"))
+        _ = try fixture.service.login(user: "olga", password: Array(Self.password.utf8), code: .none)
+        _ = try fixture.service.login(user: "ann", password: Array("not-the-password".utf8), code: .none)
+        let own = try fixture.service.auditTrail(caller: try caller("ann"), account: nil, organization: nil, since: nil, before: nil, limit: 50)
+        #expect(!own.isEmpty && own.allSatisfy { $0.target?.value == "ann" })
+        #expect(own.contains { $0.action == .enable && $0.outcome == .ok })
+        #expect(own.contains { $0.action == .login && $0.outcome == .denied })
+        let organization = try fixture.service.auditTrail(caller: try caller("amy"), account: nil, organization: nil, since: nil, before: nil, limit: 50)
+        #expect(organization.allSatisfy { $0.organization?.value == "acme" })
+        #expect(!organization.contains { $0.target?.value == "olga" })
+        let all = try fixture.service.auditTrail(caller: root, account: nil, organization: nil, since: nil, before: nil, limit: 50)
+        #expect(all.contains { $0.target?.value == "olga" })
+        let base32 = Base32.encode(secret)
+        for record in all {
+            #expect(!record.detail.contains(Self.password) && !record.detail.contains(base32))
+        }
+    }
+
+    @Test func enrollmentOffer_isTheSameSecretUntilItExpires() throws {
+        try fixture.service.forceTwoFactor(caller: root, name: "ann")
+        let password = Array(Self.password.utf8)
+        let first = try fixture.service.login(user: "ann", password: password, code: .none)
+        fixture.clock.advance(by: 14 * 60)
+        #expect(try fixture.service.login(user: "ann", password: password, code: .none) == first)
+        fixture.clock.advance(by: 2 * 60)
+        #expect(try fixture.service.login(user: "ann", password: password, code: .none) != first)
+    }
+}

@@ -1,0 +1,129 @@
+import AccountService
+import AccountStore
+import Glibc
+import LMDBAccountStore
+import Logging
+import PasswordHashing
+import Testing
+import TestSupport
+import Wire
+
+@testable import Daemon
+
+/// The dispatch table, the session a Login opens, and who counts as an operator, over a real LMDB store.
+@Suite struct DispatcherTests {
+    let directory = TemporaryDirectory(prefix: "dispatcher-tests")
+    let dispatcher: Dispatcher
+    /// A peer that is no operator: not root, not the daemon's user, not in the (missing) operator group.
+    let stranger = PeerCredentials(pid: 1, uid: 54_321, gid: 54_321)
+    let root = PeerCredentials(pid: 1, uid: 0, gid: 0)
+    static let password = Array("Dispatch-Passw0rd".utf8)
+
+    init() throws {
+        let store = try LMDBAccountStore(directory: directory.path + "/state")
+        let service = AccountService(
+            store: store,
+            hasher: PasswordHasher(cost: ScryptCost(logN: 10, r: 8, p: 1)),
+            clock: { 1_900_000_000 },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        dispatcher = Dispatcher(
+            service: service,
+            operators: OperatorPolicy(groupName: "twofactord-no-such-group", daemonUID: 4_242)
+        )
+        for (name, role) in [("amy", WireRole.admin), ("ann", .agent), ("bob", .agent)] {
+            let added = dispatcher.handle(
+                .userAdd(user: name, organization: "", role: role, requireTwoFactor: false, password: Self.password),
+                from: root,
+                session: nil
+            )
+            #expect(added.response == .done)
+        }
+    }
+
+    func login(_ user: String, password: [UInt8] = password, session: Session? = nil) -> (Response, Session?) {
+        dispatcher.handle(.login(user: user, password: password, codeKind: .none, code: ""), from: stranger, session: session)
+    }
+
+    func errorCode(_ response: Response) -> ErrorCode? {
+        if case .error(let code, _) = response { return code }
+        return nil
+    }
+
+    @Test func table_loginIsForAnyone_everythingElseForACaller() {
+        #expect(Dispatcher.privilege(for: .login(user: "a", password: [], codeKind: .none, code: "")) == .anyone)
+        #expect(Dispatcher.privilege(for: .userShow(user: "a")) == .caller)
+        #expect(Dispatcher.privilege(for: .organizationAdd(organization: "a", requireTwoFactor: false)) == .caller)
+        #expect(Dispatcher.privilege(for: .hello(minVersion: 1, maxVersion: 1)) == nil)
+    }
+
+    @Test func strangerWithoutASession_isRefused_withAHint() {
+        let (response, session) = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: nil)
+        #expect(errorCode(response) == .notPermitted)
+        if case .error(_, let message) = response { #expect(message.contains("--as ACCOUNT")) }
+        #expect(session == nil)
+    }
+
+    @Test func loginOk_opensASession_thatActsForTheAccount() throws {
+        let (answer, session) = login("ann")
+        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
+        #expect(session?.value == "ann")
+        let own = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: session)
+        guard case .userInfo(let info) = own.response else { Issue.record("got \(own.response)"); return }
+        #expect(info.user == "ann")
+        #expect(own.session == session)
+        let other = dispatcher.handle(.userShow(user: "bob"), from: stranger, session: session)
+        #expect(errorCode(other.response) == .notPermitted)
+    }
+
+    @Test func aSession_takesPrecedenceOverOperatorRights() {
+        let (_, session) = login("ann")
+        // Root that logged in as ann acts as ann: an agent may not force 2FA on bob.
+        let forced = dispatcher.handle(.twoFactorForce(user: "bob"), from: root, session: session)
+        #expect(errorCode(forced.response) == .notPermitted)
+        #expect(dispatcher.handle(.twoFactorForce(user: "bob"), from: root, session: nil).response == .done)
+    }
+
+    @Test func failedLogin_endsTheSession() {
+        let (_, session) = login("amy")
+        #expect(session != nil)
+        let (answer, after) = login("amy", password: Array("wrong-password".utf8), session: session)
+        #expect(answer == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        #expect(after == nil)
+    }
+
+    @Test func sessionOfARemovedAccount_actsForNobody() {
+        let (_, session) = login("bob")
+        #expect(dispatcher.handle(.userRemove(user: "bob"), from: root, session: nil).response == .done)
+        let shown = dispatcher.handle(.userShow(user: "bob"), from: stranger, session: session)
+        #expect(errorCode(shown.response) == .notPermitted)
+    }
+
+    @Test func enrollConfirm_answersWithRecoveryCodes_andUserListIsBoundedByTheFrame() {
+        let list = dispatcher.handle(
+            .userList(organization: "", after: "", limit: UInt16(WireProtocol.maximumPageSize)),
+            from: root,
+            session: nil
+        )
+        guard case .userList(let accounts, let next) = list.response else { Issue.record("got \(list.response)"); return }
+        #expect(accounts.map(\.user) == ["amy", "ann", "bob"] && next.isEmpty)
+        #expect(throws: Never.self) { try WireCodec.validate(list.response) }
+    }
+}
+
+@Suite struct OperatorPolicyTests {
+    @Test func rootAndTheDaemonsUser_areOperators_othersAreNot() {
+        let policy = OperatorPolicy(groupName: "twofactord-no-such-group", daemonUID: 4_242)
+        #expect(policy.isOperator(PeerCredentials(pid: 1, uid: 0, gid: 0)))
+        #expect(policy.isOperator(PeerCredentials(pid: 1, uid: 4_242, gid: 9)))
+        #expect(!policy.isOperator(PeerCredentials(pid: 1, uid: 4_243, gid: 9)))
+    }
+
+    @Test func aMemberOfTheOperatorGroup_byPrimaryGroup_isAnOperator() throws {
+        // Debian always has the group 'nogroup' (65534).
+        let policy = OperatorPolicy(groupName: "nogroup", daemonUID: 4_242)
+        let gid = try #require(OperatorPolicy.groupID(named: "nogroup"))
+        #expect(policy.isOperator(PeerCredentials(pid: 1, uid: 54_321, gid: gid)))
+        #expect(!policy.isOperator(PeerCredentials(pid: 1, uid: 54_321, gid: gid &+ 1)))
+    }
+}

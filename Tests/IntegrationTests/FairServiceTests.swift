@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// One local user cannot take the daemon from others: its share of workers and connections is
+/// bounded, room is kept for operators, and what it makes the daemon log is rate-limited.
+@Suite struct FairServiceTests {
+    let nobody: UInt32 = 65534
+
+    @Test func loginFloodFromNobody_leavesRootsLoginsServed_andTheLogFlat() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pw\n")
+        let logLinesBefore = daemon.log().split(separator: "\n").count
+
+        let flood = try PeerFlood(daemon: daemon, connections: 100, mode: .flood, pipeline: 16)
+        #expect(flood.connected == 100, "\(flood.readyLine)")
+        var statuses: [Int32] = []
+        var errors: [String] = []
+        for _ in 0..<5 {
+            let result = try daemon.login("erin", password: "pw")
+            statuses.append(result.status)
+            if result.status != 0 { errors.append(result.standardError) }
+        }
+        let counts = try flood.stop()
+
+        #expect(statuses == [0, 0, 0, 0, 0], "root's logins during the flood: \(errors)")
+        #expect((counts["answers"] ?? 0) >= 500, "the flood must have been heavy: \(counts)")
+        #expect((counts["busy"] ?? 0) >= 100, "nobody must have hit its share: \(counts)")
+        #expect(counts["closed"] == 0, "busy answers do not close connections: \(counts)")
+        // Thousands of refused and denied requests, but per peer a bounded number of lines.
+        let added = daemon.log().split(separator: "\n").count - logLinesBefore
+        #expect(added < 60, "the log grew by \(added) lines for \(counts):\n\(daemon.log().suffix(3000))")
+    }
+
+    @Test func idleConnectionsFromNobody_cannotLockOutOperatorsOrOtherUsers() throws {
+        let daemon = try DaemonProcess()
+        // A low descriptor limit, as on a default system: without a cap, 300 idle connections exhaust it.
+        try daemon.start(launcher: ["/usr/bin/prlimit", "--nofile=256:256"])
+        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pw\n")
+
+        let idle = try PeerFlood(daemon: daemon, connections: 300, mode: .idle)
+        #expect(idle.connected == 300, "\(idle.readyLine)")
+        let listed = try daemon.ctl(["user", "list"])
+        let otherUser = try daemon.login("frank", password: "pw", uid: 4242)
+        let counts = try idle.stop()
+
+        #expect(listed.status == 0, "the operator must get in: \(listed.standardError)\n\(daemon.log().suffix(2000))")
+        #expect(listed.standardOutput.contains("frank"))
+        #expect(otherUser.status == 0, "another user must get in: \(otherUser.standardError)")
+        #expect((counts["closed"] ?? 0) > 200, "connections past nobody's share are refused at once: \(counts)")
+    }
+
+    @Test func start_raisesTheSoftDescriptorLimitToTheHardOne() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(launcher: ["/usr/bin/prlimit", "--nofile=200:4096"])
+        let pid = try #require(daemon.process?.processIdentifier)
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let fields = line.split(separator: " ").filter { !$0.isEmpty }
+        #expect(fields.count >= 5 && fields[3] == "4096" && fields[4] == "4096", "\(line)")
+    }
+}

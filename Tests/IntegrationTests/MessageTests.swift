@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// What the daemon says and logs: no name that is not an account, as typed; no flag that does not exist.
+@Suite struct MessageTests {
+    @Test func unknownOrInvalidUserNames_areLoggedAsFingerprints_neverAsTyped() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        // What people type into the user field by mistake: their password, valid as a name or not.
+        let typed = ["Tr0ub4dorAndThree", "correct horse battery staple!"]
+        for name in typed {
+            #expect(try daemon.login(name, password: "pw", uid: 65534).status == 1)
+        }
+        let log = daemon.log()
+        for name in typed {
+            #expect(!log.contains(name), "'\(name)' was logged as typed:\n\(log)")
+        }
+        let fingerprints = Set(
+            log.matches(of: /unknown-[0-9a-f]{8}/).map { String($0.output) }
+        )
+        #expect(fingerprints.count == 2, "one fingerprint per name typed:\n\(log)")
+    }
+
+    @Test func everyFlagThatAMessageNames_exists() throws {
+        var known: Set<String> = []
+        for binary in ["twofactord", "twofactor", "twofactorctl"] {
+            known.formUnion(try flags(inHelpOf: [binary]))
+        }
+        #expect(known.contains("--state-dir") && known.contains("--socket"), "help output not understood: \(known)")
+
+        var unknown: [String] = []
+        for (file, flag) in try flagsNamedInSourceStrings() where !known.contains(flag) {
+            unknown.append("\(flag) in \(file)")
+        }
+        #expect(unknown.isEmpty, "messages name flags that no --help lists: \(unknown)")
+    }
+
+    /// Every `--flag` in the help of `command` and, recursively, of its subcommands.
+    private func flags(inHelpOf command: [String]) throws -> Set<String> {
+        let result = try run(Binaries.url(command[0]), Array(command.dropFirst()) + ["--help"])
+        let text = result.standardOutput + result.standardError
+        var found = Set(text.matches(of: /--[a-z][a-z0-9-]*/).map { String($0.output) })
+        var inSubcommands = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("SUBCOMMANDS:") {
+                inSubcommands = true
+            } else if inSubcommands,
+                let match = line.wholeMatch(of: #/\ \ ([a-z0-9][a-z0-9-]*)(?:\ \(default\))?(?:\s.*)?/#)
+            {
+                found.formUnion(try flags(inHelpOf: command + [String(match.output.1)]))
+            } else if inSubcommands, !line.hasPrefix("   "), !line.isEmpty {
+                inSubcommands = false
+            }
+        }
+        return found
+    }
+
+    /// (file, flag) for every `--flag` inside a string literal of Sources/**/*.swift, comments excluded.
+    private func flagsNamedInSourceStrings() throws -> [(String, String)] {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources").standardized
+        var found: [(String, String)] = []
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)
+        while let file = files?.nextObject() as? URL {
+            guard file.pathExtension == "swift" else { continue }
+            let text = try String(contentsOf: file, encoding: .utf8)
+            var inMultiline = false
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.hasPrefix("//") { continue }
+                let quotes = line.components(separatedBy: "\"\"\"").count - 1
+                var literals: [Substring] = []
+                if inMultiline || quotes > 0 {
+                    literals = [line[...]]
+                } else {
+                    literals = line.matches(of: /"(?:[^"\\]|\\.)*"/).map { $0.output }
+                }
+                if quotes % 2 == 1 { inMultiline.toggle() }
+                for literal in literals {
+                    for match in literal.matches(of: /--[a-z][a-z0-9-]*/) {
+                        found.append((file.lastPathComponent, String(match.output)))
+                    }
+                }
+            }
+        }
+        return found
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import Wire
+
+/// A request that ran is always answered, in order; one refused for load never ran.
+@Suite struct PipeliningTests {
+    @Test func pipelinePastTheQueueBound_answersEveryRequestThatRan_inOrder() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try enrollOverTheWire(daemon, "alice")
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+
+        // Hello, a TOTP login that uses up `code`, then far more requests than a connection may queue,
+        // all in one write so that the daemon reads them at once.
+        let lastID: UInt32 = 80
+        var bytes = WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
+        bytes += WireCodec.encodeRequest(
+            .login(user: "alice", password: Array("pw".utf8), codeKind: .totp, code: code),
+            id: 2
+        )
+        for id in 3...lastID {
+            bytes += WireCodec.encodeRequest(.userShow(user: "alice"), id: id)
+        }
+        let socket = try RawSocket(path: daemon.socketPath)
+        socket.send(bytes)
+
+        var answers: [(id: UInt32, response: Response)] = []
+        while answers.last?.id != lastID, let body = socket.readFrameBody() {
+            answers.append(try WireCodec.decodeResponse(body: body))
+        }
+        #expect(answers.map(\.id) == Array(1...UInt32(answers.count)), "answers in request order, none missing")
+        #expect(answers.count >= 2)
+        if answers.count >= 2 {
+            #expect(
+                answers[1].response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""),
+                "the login ran (its code is used up below), so its ok must come back:\n\(daemon.log())"
+            )
+        }
+        // Either everything was served, or the first request past the bound was refused and the
+        // connection closed right after that refusal.
+        if let last = answers.last, last.id != lastID {
+            guard case .error(.busy, _) = last.response else {
+                Issue.record("the last answer before the close must be busy, not \(last.response)")
+                return
+            }
+            #expect(
+                answers.dropLast().allSatisfy { if case .error = $0.response { false } else { true } },
+                "only the refused request is answered busy"
+            )
+            #expect(socket.readFrameBody() == nil, "the connection closes after the refusal")
+        }
+        #expect(try daemon.login("alice", password: "pw", code: code).status == 1, "the code was used once")
+    }
+
+    @Test func requestsSentBeforeTheClientShutsDownWriting_areStillAnswered() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "gus", "--password-stdin"], input: "pw\n")
+        let socket = try RawSocket(path: daemon.socketPath)
+        socket.send(
+            WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
+                + WireCodec.encodeRequest(
+                    .login(user: "gus", password: Array("pw".utf8), codeKind: .none, code: ""),
+                    id: 2
+                )
+                + WireCodec.encodeRequest(
+                    .login(user: "gus", password: Array("pw".utf8), codeKind: .none, code: ""),
+                    id: 3
+                )
+        )
+        socket.closeWrite()
+        var answers: [(id: UInt32, response: Response)] = []
+        while let body = socket.readFrameBody() {
+            answers.append(try WireCodec.decodeResponse(body: body))
+        }
+        #expect(answers.map(\.id) == [1, 2, 3], "every request sent before the shutdown is answered: \(answers)")
+        #expect(
+            answers.dropFirst().allSatisfy { $0.response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "") }
+        )
+    }
+
+    /// Creates `user` (password "pw") and enrolls it at a 3600 s period with raw requests, so that
+    /// this test depends on the wire format only. Returns the secret and the confirmed step.
+    private func enrollOverTheWire(_ daemon: DaemonProcess, _ user: String) throws -> (String, Int64) {
+        let socket = try RawSocket(path: daemon.socketPath)
+        func ask(_ request: Request, id: UInt32) throws -> Response {
+            socket.send(WireCodec.encodeRequest(request, id: id))
+            let body = try #require(socket.readFrameBody())
+            return try WireCodec.decodeResponse(body: body).response
+        }
+        _ = try ask(.hello(minVersion: 1, maxVersion: 1), id: 1)
+        let added = try ask(
+            .userAdd(user: user, organization: "", role: .agent, requireTwoFactor: false, password: Array("pw".utf8)),
+            id: 2
+        )
+        guard case .done = added else { throw Failure("user add: \(added)") }
+        let begun = try ask(.enrollBegin(user: user, algorithm: .default, digits: 0, period: 3600), id: 3)
+        guard case .enrollmentStarted(let uri, _) = begun, let secret = secretParameter(ofURI: uri) else {
+            throw Failure("enroll begin: \(begun)")
+        }
+        let now = unixNow()
+        let code = try OathTool.code(secret: secret, at: now, period: 3600)
+        let confirmed = try ask(.enrollConfirm(user: user, code: code), id: 4)
+        if case .error = confirmed { throw Failure("enroll confirm: \(confirmed)") }
+        return (secret, now / 3600)
+    }
+}

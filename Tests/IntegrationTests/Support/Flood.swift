@@ -1,0 +1,115 @@
+import Foundation
+
+/// Many connections from another user, driven by a Perl script (perl-base is essential in Debian,
+/// so every test machine has it): `idle` connects and sends nothing; `flood` sends Hello and keeps
+/// `pipeline` logins for unknown users in flight on every connection, answering each answer with
+/// a new login. Both run until the test closes their standard input, then print what they saw.
+final class PeerFlood {
+    enum Mode: String {
+        case idle
+        case flood
+    }
+
+    private let child: PipedProcess
+    private let output: BackgroundReader
+    /// What the script printed once its connections were up, e.g. "ready 100".
+    let readyLine: String
+
+    init(daemon: DaemonProcess, connections: Int, mode: Mode, pipeline: Int = 16, uid: UInt32 = 65534) throws {
+        let script = daemon.directory.appendingPathComponent("flood.pl")
+        if !FileManager.default.fileExists(atPath: script.path) {
+            try Self.script.write(to: script, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: script.path)
+        }
+        child = try PipedProcess(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            [
+                "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/perl", script.path,
+                daemon.socketPath, "\(connections)", mode.rawValue, "\(pipeline)",
+            ]
+        )
+        _ = BackgroundReader(child.error)
+        var firstLine = Data()
+        while !firstLine.contains(UInt8(ascii: "\n")) {
+            let chunk = child.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            firstLine.append(chunk)
+        }
+        readyLine = String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        output = BackgroundReader(child.output)
+    }
+
+    /// Connections the script holds open, from its ready line.
+    var connected: Int { Int(readyLine.split(separator: " ").last ?? "") ?? 0 }
+
+    /// Stops the script; returns its counts, e.g. ["answers": 5000, "busy": 3000, "closed": 0].
+    func stop() throws -> [String: Int] {
+        try child.closeInput()
+        let text = output.text()
+        child.process.waitUntilExit()
+        var counts: [String: Int] = [:]
+        for pair in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            let parts = pair.split(separator: "=")
+            if parts.count == 2, let value = Int(parts[1]) { counts[String(parts[0])] = value }
+        }
+        return counts
+    }
+
+    private static let script = #"""
+        use strict;
+        use warnings;
+        use IO::Socket::UNIX;
+        use IO::Select;
+        use Socket qw(SOCK_STREAM);
+
+        my ($path, $count, $mode, $pipeline) = @ARGV;
+        sub str { return pack("n", length $_[0]) . $_[0]; }
+        sub frame { my $body = pack("C N", $_[0], $_[1]) . $_[2]; return pack("N", length $body) . $body; }
+        my $id = 1;
+        sub login { $id++; return frame(0x10, $id, str("ghost$id") . str("guess$id") . pack("C", 0) . str("")); }
+
+        my $select = IO::Select->new;
+        my %buffer;
+        my ($answers, $busy, $closed) = (0, 0, 0);
+        for (1 .. $count) {
+            my $socket = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path) or last;
+            $select->add($socket);
+            $buffer{fileno $socket} = "";
+            next if $mode eq "idle";
+            my $burst = frame(0x01, 1, "TFAD" . pack("n n", 1, 1));
+            $burst .= login() for 1 .. $pipeline;
+            syswrite($socket, $burst);
+        }
+        $| = 1;
+        print "ready ", scalar($select->handles), "\n";
+        my $stdin = \*STDIN;
+        $select->add($stdin);
+        while (1) {
+            for my $handle ($select->can_read(1)) {
+                if (fileno($handle) == 0) {
+                    print "answers=$answers busy=$busy closed=$closed\n";
+                    exit 0;
+                }
+                my $got = sysread($handle, my $chunk, 65536);
+                if (!$got) {
+                    $closed++;
+                    $select->remove($handle);
+                    next;
+                }
+                my $key = fileno $handle;
+                $buffer{$key} .= $chunk;
+                while (length $buffer{$key} >= 4) {
+                    my $length = unpack("N", $buffer{$key});
+                    last if length $buffer{$key} < 4 + $length;
+                    my $body = substr($buffer{$key}, 4, $length);
+                    substr($buffer{$key}, 0, 4 + $length) = "";
+                    my ($type) = unpack("C", $body);
+                    next if $type == 0x81;
+                    $answers++;
+                    $busy++ if $type == 0x80 && unpack("n", substr($body, 5, 2)) == 14;
+                    syswrite($handle, login()) if $mode eq "flood";
+                }
+            }
+        }
+        """#
+}

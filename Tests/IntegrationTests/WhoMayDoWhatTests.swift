@@ -1,0 +1,301 @@
+import Foundation
+import Testing
+
+/// Every cell of shared/PRODUCT.md "Who may do what", allowed and refused, through the real daemon,
+/// `twofactorctl` and `twofactor`. The operator is this test process (root, or the daemon's own user).
+@Suite struct WhoMayDoWhatTests {
+    // MARK: enroll (scan QR, confirm code) -> on/self: the account itself only
+
+    @Test func enroll_byTheAccountItself_withItsPassword_isOnSelf() throws {
+        let org = try OrganizationFixture()
+        let (_, _, codes) = try org.enable("ann")
+        #expect(try org.state("ann") == "on/self")
+        #expect(codes.count == 10)
+        #expect(try org.show("ann")["recoveryCodes"] as? Int == 10)
+    }
+
+    @Test func enroll_withAWrongPassword_isRefused_andChangesNothing() throws {
+        let org = try OrganizationFixture()
+        let result = try org.daemon.ctl(
+            ["2fa", "enable", "--begin", "--as", "ann", "--password-stdin"],
+            input: "not-her-password\n"
+        )
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("the password or code for 'ann' is wrong"), "\(result.standardError)")
+        #expect(try org.state("ann") == "off")
+    }
+
+    @Test func enroll_byTheAdmin_isRefused() throws {
+        let org = try OrganizationFixture()
+        let result = try org.ctl(["2fa", "enroll", "ann", "--begin"], as: "amy")
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("only 'ann' can enroll"), "\(result.standardError)")
+        #expect(try org.state("ann") == "off")
+    }
+
+    // MARK: create an account, optionally with 2FA required
+
+    @Test func create_byTheAdmin_inItsOrganization_isAllowed() throws {
+        let org = try OrganizationFixture()
+        let result = try org.ctl(["user", "add", "cid", "--require-2fa"], as: "amy", input: "cid-Passw0rd!\n")
+        #expect(result.status == 0, "\(result.standardError)")
+        let cid = try org.show("cid")
+        #expect(cid["organization"] as? String == "acme")
+        #expect(cid["twoFactor"] as? String == "pending")
+        #expect((cid["stateSetBy"] as? [String: Any])?["account"] as? String == "amy")
+    }
+
+    @Test func create_byTheAdmin_elsewhereOrAsAdmin_isRefused() throws {
+        let org = try OrganizationFixture()
+        let elsewhere = try org.ctl(["user", "add", "cid", "--org", "other"], as: "amy", input: "cid-Passw0rd!\n")
+        #expect(elsewhere.status == 1)
+        #expect(elsewhere.standardError.contains("only an admin of 'other'"), "\(elsewhere.standardError)")
+        let admin = try org.ctl(["user", "add", "cid", "--role", "admin"], as: "amy", input: "cid-Passw0rd!\n")
+        #expect(admin.status == 1)
+        #expect(admin.standardError.contains("only an operator can create admins"), "\(admin.standardError)")
+        #expect(try org.daemon.ctl(["user", "show", "cid"]).status == 1)
+    }
+
+    @Test func create_byAnAgent_isRefused() throws {
+        let org = try OrganizationFixture()
+        let result = try org.ctl(["user", "add", "cid"], as: "ann", input: "cid-Passw0rd!\n")
+        #expect(result.status == 1)
+        #expect(try org.daemon.ctl(["user", "show", "cid"]).status == 1)
+    }
+
+    @Test func create_byAnOperator_withTwoFactorRequired_isPending_andAnUnknownOrganizationIsAnError() throws {
+        let org = try OrganizationFixture()
+        let added = try org.daemon.ctl(
+            ["user", "add", "cid", "--org", "other", "--require-2fa", "--password-stdin"],
+            input: "cid-Passw0rd!\n"
+        )
+        #expect(added.status == 0, "\(added.standardError)")
+        #expect(try org.state("cid") == "pending")
+        let unknown = try org.daemon.ctl(
+            ["user", "add", "dee", "--org", "nowhere", "--password-stdin"],
+            input: "dee-Passw0rd!\n"
+        )
+        #expect(unknown.status == 1)
+        #expect(unknown.standardError.contains("no organization named 'nowhere'"), "\(unknown.standardError)")
+    }
+
+    // MARK: force 2FA on (off -> pending; on/self -> on/enforced)
+
+    @Test func force_byTheAdmin_offBecomesPending() throws {
+        let org = try OrganizationFixture()
+        let result = try org.ctl(["2fa", "force", "ann"], as: "amy")
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try org.state("ann") == "pending")
+    }
+
+    @Test func force_byAnOperator_onSelfBecomesEnforced() throws {
+        let org = try OrganizationFixture()
+        _ = try org.enable("bob")
+        #expect(try org.daemon.ctl(["2fa", "force", "bob"]).status == 0)
+        #expect(try org.state("bob") == "on/enforced")
+        let shown = try org.daemon.ctl(["user", "show", "bob"]).standardOutput
+        #expect(shown.contains("only an admin or operator may turn it off"), "\(shown)")
+        #expect(shown.contains("2fa set by:     operator (uid"), "\(shown)")
+    }
+
+    @Test func force_byAnAgent_orByTheAdminOfAnotherOrganization_isRefused() throws {
+        let org = try OrganizationFixture()
+        let agent = try org.ctl(["2fa", "force", "bob"], as: "ann")
+        #expect(agent.status == 1)
+        #expect(agent.standardError.contains("an agent may act only on its own account 'ann'"), "\(agent.standardError)")
+        let outsider = try org.ctl(["2fa", "force", "olga"], as: "amy")
+        #expect(outsider.status == 1)
+        #expect(outsider.standardError.contains("no such account in your organization 'acme'"))
+        let unknown = try org.ctl(["2fa", "force", "ghost"], as: "amy")
+        #expect(unknown.standardError == outsider.standardError.replacingOccurrences(of: "olga", with: "ghost"))
+        #expect(try org.state("bob") == "off")
+        #expect(try org.state("olga") == "off")
+    }
+
+    // MARK: disable 2FA when it is self
+
+    @Test func disable_whenSelf_byTheAccountItself_withPasswordAndCode() throws {
+        let org = try OrganizationFixture()
+        let (secret, step, _) = try org.enable("ann")
+        let result = try org.ctl(["2fa", "disable", "ann"], as: "ann", code: try org.nextCode(secret, after: step))
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try org.state("ann") == "off")
+    }
+
+    @Test func disable_whenSelf_withAWrongCode_isRefused() throws {
+        let org = try OrganizationFixture()
+        let (secret, step, _) = try org.enable("ann")
+        let stale = try OathTool.code(secret: secret, at: step * 3600, period: 3600)
+        let result = try org.ctl(["2fa", "disable", "ann"], as: "ann", code: stale)
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("the password or code for 'ann' is wrong"))
+        #expect(try org.state("ann") == "on/self")
+    }
+
+    @Test func disable_whenSelf_byTheAdminAndByAnOperator() throws {
+        let org = try OrganizationFixture()
+        _ = try org.enable("ann")
+        _ = try org.enable("olga")
+        #expect(try org.ctl(["2fa", "disable", "ann"], as: "amy").status == 0)
+        #expect(try org.state("ann") == "off")
+        #expect(try org.daemon.ctl(["2fa", "disable", "olga"]).status == 0)
+        #expect(try org.state("olga") == "off")
+    }
+
+    // MARK: disable 2FA when it is enforced or pending
+
+    @Test func disable_whenEnforced_byTheAccountItself_isRefused_sayingToAskTheAdmin() throws {
+        let org = try OrganizationFixture()
+        let (secret, step, _) = try org.enable("ann")
+        #expect(try org.ctl(["2fa", "force", "ann"], as: "amy").status == 0)
+        let result = try org.ctl(["2fa", "disable", "ann"], as: "ann", code: try org.nextCode(secret, after: step))
+        #expect(result.status == 1)
+        #expect(
+            result.standardError.contains("two-factor on 'ann' was required by an admin of 'acme'"),
+            "\(result.standardError)"
+        )
+        #expect(result.standardError.contains("ask them to turn it off"))
+        #expect(try org.state("ann") == "on/enforced")
+    }
+
+    @Test func disable_whenPending_byTheAccountItself_isRefused() throws {
+        let org = try OrganizationFixture()
+        #expect(try org.ctl(["2fa", "force", "ann"], as: "amy").status == 0)
+        let result = try org.ctl(["2fa", "disable", "ann"], as: "ann")
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("only an admin or operator can lift"), "\(result.standardError)")
+        #expect(try org.state("ann") == "pending")
+    }
+
+    @Test func disable_whenEnforcedOrPending_byTheAdminAndByAnOperator() throws {
+        let org = try OrganizationFixture()
+        #expect(try org.ctl(["2fa", "force", "ann"], as: "amy").status == 0)
+        #expect(try org.ctl(["2fa", "disable", "ann"], as: "amy").status == 0)
+        #expect(try org.state("ann") == "off")
+        _ = try org.enable("bob")
+        #expect(try org.daemon.ctl(["2fa", "force", "bob"]).status == 0)
+        #expect(try org.daemon.ctl(["2fa", "disable", "bob"]).status == 0)
+        #expect(try org.state("bob") == "off")
+    }
+
+    // MARK: reset (discard the secret; re-enroll at next login)
+
+    @Test func reset_byTheAdminAndByAnOperator_thenTheNextLoginEnrolls() throws {
+        let org = try OrganizationFixture()
+        _ = try org.enable("ann")
+        #expect(try org.ctl(["2fa", "reset", "ann"], as: "amy").status == 0)
+        #expect(try org.state("ann") == "pending")
+        #expect(try org.show("ann")["recoveryCodes"] as? Int == 0)
+        let (login, secret) = try org.loginEnrolling("ann")
+        #expect(login.status == 0, "\(login.standardError)")
+        #expect(secret != nil)
+        #expect(try org.state("ann") == "on/enforced")
+        #expect(try org.daemon.ctl(["2fa", "reset", "ann"]).status == 0)
+        #expect(try org.state("ann") == "pending")
+    }
+
+    @Test func reset_byTheAccountItself_isRefused() throws {
+        let org = try OrganizationFixture()
+        let (secret, step, _) = try org.enable("ann")
+        let result = try org.ctl(["2fa", "reset", "ann"], as: "ann", code: try org.nextCode(secret, after: step))
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("cannot do this to itself"), "\(result.standardError)")
+        #expect(try org.state("ann") == "on/self")
+    }
+
+    // MARK: recover an admin who lost the authenticator
+
+    @Test func recover_byTheAdminItself_withARecoveryCode_once() throws {
+        let org = try OrganizationFixture()
+        let (_, _, codes) = try org.enable("amy")
+        let first = try org.daemon.login("amy", password: org.password("amy"), code: codes[0])
+        #expect(first.status == 0, "\(first.standardError)")
+        #expect(first.standardError.contains("9 remain"), "\(first.standardError)")
+        let again = try org.daemon.login("amy", password: org.password("amy"), code: codes[0])
+        #expect(again.status == 1)
+        #expect(try org.show("amy")["recoveryCodes"] as? Int == 9)
+        // With a recovery code the admin can also act: it replaces its codes.
+        let renewed = try org.ctl(["2fa", "recovery-codes", "--json"], as: "amy", code: codes[1])
+        #expect(renewed.status == 0, "\(renewed.standardError)")
+        #expect(try org.show("amy")["recoveryCodes"] as? Int == 10)
+        #expect(try org.daemon.login("amy", password: org.password("amy"), code: codes[2]).status == 1)
+    }
+
+    @Test func recover_anAdmin_byAnOperator_butNotByAnotherAdminOrItsAgents() throws {
+        let org = try OrganizationFixture()
+        _ = try org.enable("amy")
+        let agent = try org.ctl(["2fa", "reset", "amy"], as: "ann")
+        #expect(agent.status == 1)
+        #expect(try org.state("amy") == "on/self")
+        #expect(try org.daemon.ctl(["2fa", "reset", "amy"]).status == 0)
+        let (login, _) = try org.loginEnrolling("amy")
+        #expect(login.status == 0, "\(login.standardError)")
+        #expect(try org.state("amy") == "on/enforced")
+    }
+
+    // MARK: unlock after too many failures
+
+    @Test func unlock_byTheAdminAndByAnOperator_butNotByAnAgent() throws {
+        let org = try OrganizationFixture()
+        for _ in 0..<5 { _ = try org.daemon.login("bob", password: "wrong-guess") }
+        #expect(try org.daemon.login("bob", password: org.password("bob")).status == 2)
+        #expect(try org.show("bob")["lockedUntil"] is Int)
+        let agent = try org.ctl(["unlock", "bob"], as: "ann")
+        #expect(agent.status == 1)
+        #expect(try org.daemon.login("bob", password: org.password("bob")).status == 2)
+        #expect(try org.ctl(["unlock", "bob"], as: "amy").status == 0)
+        #expect(try org.show("bob")["lockedUntil"] is NSNull)
+        #expect(try org.daemon.login("bob", password: org.password("bob")).status == 0)
+        for _ in 0..<5 { _ = try org.daemon.login("olga", password: "wrong-guess") }
+        #expect(try org.daemon.ctl(["unlock", "olga"]).status == 0)
+        #expect(try org.daemon.login("olga", password: org.password("olga")).status == 0)
+    }
+
+    // MARK: see status: own, own organization, all
+
+    @Test func status_ownForAnAgent_organizationForAnAdmin_allForAnOperator() throws {
+        let org = try OrganizationFixture()
+        #expect(try org.ctl(["user", "show", "ann"], as: "ann").status == 0)
+        #expect(try org.ctl(["user", "show", "bob"], as: "ann").status == 1)
+        #expect(try org.ctl(["user", "list"], as: "ann").status == 1)
+        #expect(try org.ctl(["user", "show", "bob"], as: "amy").status == 0)
+        #expect(try org.ctl(["user", "show", "olga"], as: "amy").status == 1)
+        let listed = try org.ctl(["user", "list", "--json"], as: "amy")
+        let names = try (JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [[String: Any]])?
+            .compactMap { $0["user"] as? String }
+        #expect(names == ["amy", "ann", "bob"])
+        #expect(try org.ctl(["user", "list", "--org", "other"], as: "amy").status == 1)
+        let all = try org.daemon.ctl(["user", "list"]).standardOutput
+        #expect(all.contains("olga") && all.contains("amy"))
+        let shown = try org.ctl(["user", "show", "ann"], as: "ann").standardOutput
+        for field in ["organization:   acme", "role:           agent", "2fa:            off", "last login:"] {
+            #expect(shown.contains(field), "\(field) in \(shown)")
+        }
+    }
+
+    // MARK: read the audit trail: own, own organization, all
+
+    @Test func audit_ownForAnAgent_organizationForAnAdmin_allForAnOperator() throws {
+        let org = try OrganizationFixture()
+        _ = try org.enable("ann")
+        _ = try org.ctl(["2fa", "force", "olga"], as: "amy")  // refused, and recorded
+        _ = try org.daemon.login("olga", password: org.password("olga"))
+        let own = try org.audit(as: "bob")
+        #expect(own.allSatisfy { $0["target"] as? String == "bob" })
+        let organization = try org.audit(as: "amy")
+        #expect(!organization.isEmpty && organization.allSatisfy { $0["organization"] as? String == "acme" })
+        #expect(organization.contains { $0["action"] as? String == "enable" && $0["target"] as? String == "ann" })
+        let all = try org.audit()
+        #expect(all.contains { $0["target"] as? String == "olga" && $0["action"] as? String == "login" })
+        #expect(
+            all.contains {
+                $0["action"] as? String == "force" && $0["outcome"] as? String == "refused"
+                    && ($0["actor"] as? [String: Any])?["account"] as? String == "amy"
+            }
+        )
+        let since = try org.audit(["--since", "\(unixNow() + 3600)"])
+        #expect(since.isEmpty)
+        let text = try org.daemon.ctl(["audit", "ann"]).standardOutput
+        #expect(!text.contains(org.password("ann")))
+    }
+}
