@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "ConfigurationFile"),
 
         // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
         .target(
             name: "AccountService",
             dependencies: [

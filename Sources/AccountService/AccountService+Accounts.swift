@@ -31,7 +31,7 @@ extension AccountService {
                 try store.organization(named: organizationName)
             })
         else { throw ServiceError.from(.organizationNotFound(organizationName)) }
-        try validatePassword(password)
+        try validatePassword(password, for: accountName)
         let now = clock()
         let required = requireTwoFactor || rules.requiresTwoFactor
         let account = Account(
@@ -54,7 +54,7 @@ extension AccountService {
     public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) {
         let target = try target(name, for: caller)
         let (_, actor) = try authorize(caller, .setPassword, target: target, action: .passwordChange)
-        try validatePassword(password)
+        try validatePassword(password, for: target.name)
         let newHash = try hash(password)
         let now = clock()
         try storing { () throws(AccountStoreError) in

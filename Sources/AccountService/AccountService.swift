@@ -113,12 +113,11 @@ public final class AccountService: Sendable {
         }
     }
 
-    func validatePassword(_ password: [UInt8]) throws(ServiceError) {
-        guard !password.isEmpty else { throw ServiceError(.invalidArgument, "the password must not be empty") }
-        guard password.count <= 256 else {
-            throw ServiceError(.invalidArgument, "the password must be at most 256 bytes")
+    /// Refuses a new password that `PasswordPolicy` rejects, saying why.
+    func validatePassword(_ password: [UInt8], for account: AccountName? = nil) throws(ServiceError) {
+        if let problem = PasswordPolicy.problem(with: password, account: account) {
+            throw ServiceError(.invalidArgument, problem)
         }
-        guard !password.contains(0) else { throw ServiceError(.invalidArgument, "the password must not contain NUL") }
     }
 
     func existingName(_ name: String) throws(ServiceError) -> AccountName {

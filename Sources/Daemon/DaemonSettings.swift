@@ -17,6 +17,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var socket = "/run/twofactord/socket"
     public var socketMode: UInt32 = 0o666
     public var stateDirectory = "/var/lib/twofactord"
+    /// nil: the systemd credential twofactord-key when present, else secrets.key in the state directory.
+    public var secretsKeyFile: String?
     public var operatorGroup = "twofactord-operators"
     public var workers = 2
     public var maximumConnections = 1000
@@ -156,6 +158,18 @@ extension DaemonSettings {
                 return nil
             },
             show: { $0.stateDirectory }
+        ),
+        Key(
+            section: "daemon",
+            name: "secrets-key-file",
+            reloadable: false,
+            parse: { settings, value in
+                // Empty: the default place (a systemd credential, else the state directory).
+                guard value.isEmpty || value.hasPrefix("/") else { return "must be an absolute path, or empty" }
+                settings.secretsKeyFile = value.isEmpty ? nil : value
+                return nil
+            },
+            show: { $0.secretsKeyFile ?? "" }
         ),
         Key(
             section: "daemon",

@@ -30,6 +30,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static let auditSequenceKey = Array("audit-sequence".utf8)
 
     let directory: String
+    let secretsKey: SecretsKey
     let environment: Environment
     let databases: Databases
     let auditRetention: AuditRetention
@@ -46,23 +47,32 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// schema version and the `default` organization; a version 1 store is upgraded; a store with another
     /// version is refused with `.unsupportedSchemaVersion`.
     ///
+    /// TOTP secrets are sealed under `secretsKey` (see SealedSecrets.swift); without one, the key file
+    /// `secrets.key` in `directory` is read, or created with a fresh random key on first use.
+    ///
     /// - Parameter initialMapSize: The map size to start with; the map doubles whenever it fills up.
     /// - Parameter auditRetention: How much of the audit trail to keep.
     public init(
         directory: String,
         initialMapSize: Int = 16 << 20,
+        secretsKey: SecretsKey? = nil,
         auditRetention: AuditRetention = .standard
     ) throws(AccountStoreError) {
         try StateDirectory.prepare(directory)
         self.directory = directory
         self.auditRetention = auditRetention
+        if let secretsKey {
+            self.secretsKey = secretsKey
+        } else {
+            self.secretsKey = try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true)
+        }
         do throws(LMDBError) {
             environment = try Environment(path: directory, mapSize: initialMapSize, maxDatabases: 8)
             try environment.readerCheck()
         } catch {
             throw Self.storageFailure(error, directory: directory)
         }
-        databases = try Schema.open(environment, directory: directory)
+        databases = try Schema.open(environment, directory: directory, secretsKey: self.secretsKey)
     }
 
     /// The big-endian encoding of a schema version, as stored under `meta/schema-version`.
@@ -73,7 +83,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
         try read { transaction in
             guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
-            return try Self.decode(bytes, key: Self.key(name))
+            return try decode(bytes, key: Self.key(name))
         }
     }
 
@@ -94,7 +104,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                     after: after.map(Self.key),
                     limit: limit
                 )
-                return try entries.map { try Self.decode($0.value, key: $0.key) }
+                return try entries.map { try decode($0.value, key: $0.key) }
             }
             let prefix = Self.memberPrefix(organization)
             let entries = try Self.range(
@@ -109,7 +119,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 guard let bytes = try transaction.get(nameKey, in: accounts) else {
                     throw AccountStoreError.corruptRecord(key: "members/" + String(decoding: key, as: UTF8.self))
                 }
-                return try Self.decode(bytes, key: nameKey)
+                return try decode(bytes, key: nameKey)
             }
         }
     }
@@ -148,7 +158,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             try transaction.put([], for: Self.memberKey(account), in: databases.members)
             do {
                 try transaction.put(
-                    AccountRecord.encode(account),
+                    try encode(account),
                     for: Self.key(account.name),
                     in: accounts,
                     flags: .noOverwrite
@@ -167,7 +177,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ body: (inout Account) throws -> Void
     ) throws(AccountStoreError) -> Account {
         try write { transaction in
-            let before = try Self.load(name, from: transaction, in: accounts)
+            let before = try load(name, from: transaction)
             var account = before
             do {
                 try body(&account)
@@ -184,14 +194,14 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 _ = try transaction.delete(Self.memberKey(before), in: databases.members)
                 try transaction.put([], for: Self.memberKey(account), in: databases.members)
             }
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
             return account
         }
     }
 
     public func remove(_ name: AccountName) throws(AccountStoreError) {
         try write { transaction in
-            let account = try Self.load(name, from: transaction, in: accounts)
+            let account = try load(name, from: transaction)
             _ = try transaction.delete(Self.key(name), in: accounts)
             _ = try transaction.delete(Self.memberKey(account), in: databases.members)
         }
@@ -204,7 +214,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         at time: UnixTime
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             if let last = account.lastAcceptedStep, step <= last {
                 // Nothing was written; the transaction is committed empty, which costs no sync.
                 return .replayed
@@ -215,7 +225,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             account.failureCount = 0
             account.lastLoginAt = time
             account.updatedAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
             return .accepted
         }
     }
@@ -228,23 +238,23 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 try transaction.put(Self.encodeCounter(count), for: Self.unknownUserFailuresKey, in: meta)
                 return UInt32(clamping: count)
             }
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             if account.failureCount < UInt32.max {
                 account.failureCount += 1
             }
             account.lastFailureAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
             return account.failureCount
         }
     }
 
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
+            var account = try load(name, from: transaction)
             account.failureCount = 0
             account.lastLoginAt = time
             account.updatedAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
         }
     }
 
@@ -258,22 +268,11 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static func key(_ name: AccountName) -> [UInt8] { Array(name.value.utf8) }
     static func key(_ name: OrganizationName) -> [UInt8] { Array(name.value.utf8) }
 
-    static func load(
-        _ name: AccountName,
-        from transaction: borrowing Transaction,
-        in accounts: Database
-    ) throws -> Account {
-        guard let bytes = try transaction.get(key(name), in: accounts) else { throw AccountStoreError.notFound(name) }
-        return try decode(bytes, key: key(name))
-    }
-
-    /// Decodes an account record, checking that it is stored under its own name.
-    static func decode(_ bytes: [UInt8], key: [UInt8]) throws(AccountStoreError) -> Account {
-        let recordKey = "accounts/" + String(decoding: key, as: UTF8.self)
-        guard let account = try? AccountRecord.decode(bytes), Array(account.name.value.utf8) == key else {
-            throw .corruptRecord(key: recordKey)
+    private func load(_ name: AccountName, from transaction: borrowing Transaction) throws -> Account {
+        guard let bytes = try transaction.get(Self.key(name), in: accounts) else {
+            throw AccountStoreError.notFound(name)
         }
-        return account
+        return try decode(bytes, key: Self.key(name))
     }
 
     static func unknownUserFailures(in transaction: borrowing Transaction, meta: Database) throws -> UInt64 {

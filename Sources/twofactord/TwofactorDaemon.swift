@@ -57,6 +57,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var stateDirectory: String?
 
     @Option(
+        name: .customLong("secrets-key-file"),
+        help: ArgumentHelp(
+            "The 32-byte key that seals TOTP secrets, created when missing. Default: the systemd credential "
+                + "twofactord-key when present, else secrets.key in the state directory.",
+            valueName: "path"
+        )
+    )
+    var secretsKeyFile: String?
+
+    @Option(
         name: .customLong("operator-group"),
         help: ArgumentHelp("Members of this group may administer accounts. Default \(defaults.operatorGroup).")
     )
@@ -143,7 +153,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
     /// The flags given, under the names DaemonSettings knows them by.
     var source: SettingsSource {
         let given: [(String, String?)] = [
-            ("--socket", socket), ("--state-dir", stateDirectory), ("--operator-group", operatorGroup),
+            ("--socket", socket), ("--state-dir", stateDirectory), ("--secrets-key-file", secretsKeyFile),
+            ("--operator-group", operatorGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--issuer", issuer), ("--enrollment-lifetime", enrollmentLifetime),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
@@ -202,7 +213,15 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
         let store: LMDBAccountStore
         do {
-            store = try LMDBAccountStore(directory: settings.stateDirectory, auditRetention: settings.auditRetention)
+            var key: SecretsKey?
+            if let location = SecretsKey.configuredLocation(explicit: settings.secretsKeyFile) {
+                key = try SecretsKey.load(path: location.path, create: location.create)
+            }
+            store = try LMDBAccountStore(
+                directory: settings.stateDirectory,
+                secretsKey: key,
+                auditRetention: settings.auditRetention
+            )
         } catch {
             logger.critical(
                 "cannot open the state directory",

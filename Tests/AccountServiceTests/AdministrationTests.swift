@@ -35,7 +35,7 @@ enum AccountServiceFactory {
                 organization: nil,
                 role: .agent,
                 requireTwoFactor: false,
-                password: Array("x".utf8)
+                password: Array("long-enough-x".utf8)
             )
         }
         for bad in ["", "-rf", "a b", String(repeating: "x", count: 65)] {
@@ -46,7 +46,7 @@ enum AccountServiceFactory {
                     organization: nil,
                     role: .agent,
                     requireTwoFactor: false,
-                    password: Array("x".utf8)
+                    password: Array("long-enough-x".utf8)
                 )
             }
         }
@@ -121,7 +121,7 @@ enum AccountServiceFactory {
         _ = try fixture.enrolled("eli")
         try fixture.service.disableTwoFactor(caller: root, name: "eli")
         #expect(try fixture.stored("eli")?.totp == nil)
-        #expect(try fixture.service.login(user: "eli", password: Array("pw".utf8), code: .none) == .ok)
+        #expect(try fixture.service.login(user: "eli", password: Array("pass-phrase".utf8), code: .none) == .ok)
     }
 
     @Test func accounts_pageInNameOrder() throws {
@@ -134,7 +134,7 @@ enum AccountServiceFactory {
                 organization: name == "u4" ? "other" : nil,
                 role: .agent,
                 requireTwoFactor: false,
-                password: Array("pw".utf8)
+                password: Array("pass-phrase".utf8)
             )
         }
         let first = try fixture.service.accounts(caller: root, organization: nil, after: nil, limit: 2)

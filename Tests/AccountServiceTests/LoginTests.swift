@@ -8,19 +8,21 @@ import Testing
     @Test func login_off_passwordAlone_isOk() throws {
         let fixture = try Fixture()
         try fixture.add("ann")
-        #expect(try fixture.service.login(user: "ann", password: Array("pw".utf8), code: .none) == .ok)
-        #expect(try fixture.service.login(user: "ann", password: Array("pW".utf8), code: .none) == .denied)
+        #expect(try fixture.service.login(user: "ann", password: Array("pass-phrase".utf8), code: .none) == .ok)
+        #expect(try fixture.service.login(user: "ann", password: Array("pass-Phrase".utf8), code: .none) == .denied)
     }
 
     @Test func login_on_needsCode_thenAcceptsNextStepOnce() throws {
         let fixture = try Fixture()
         let secret = try fixture.enrolled("bea")
-        #expect(try fixture.service.login(user: "bea", password: Array("pw".utf8), code: .none) == .codeNeeded)
+        #expect(try fixture.service.login(user: "bea", password: Array("pass-phrase".utf8), code: .none) == .codeNeeded)
 
         fixture.clock.advance(by: 30)
         let code = try oathtool(secret, at: fixture.clock.now)
-        #expect(try fixture.service.login(user: "bea", password: Array("pw".utf8), code: .totp(code)) == .ok)
-        #expect(try fixture.service.login(user: "bea", password: Array("pw".utf8), code: .totp(code)) == .denied)
+        #expect(try fixture.service.login(user: "bea", password: Array("pass-phrase".utf8), code: .totp(code)) == .ok)
+        #expect(
+            try fixture.service.login(user: "bea", password: Array("pass-phrase".utf8), code: .totp(code)) == .denied
+        )
     }
 
     @Test func login_refusesStepsAtOrBeforeLastAccepted() throws {
@@ -29,7 +31,10 @@ import Testing
         // The confirming code's own step, and the step before it (still inside the ±1 window).
         for offset in [0, -30] as [Int64] {
             let code = try oathtool(secret, at: fixture.clock.now + offset)
-            #expect(try fixture.service.login(user: "cid", password: Array("pw".utf8), code: .totp(code)) == .denied)
+            #expect(
+                try fixture.service.login(user: "cid", password: Array("pass-phrase".utf8), code: .totp(code))
+                    == .denied
+            )
         }
     }
 
@@ -38,9 +43,14 @@ import Testing
         let secret = try fixture.enrolled("dan")
         fixture.clock.advance(by: 300)
         let twoAhead = try oathtool(secret, at: fixture.clock.now + 60)
-        #expect(try fixture.service.login(user: "dan", password: Array("pw".utf8), code: .totp(twoAhead)) == .denied)
+        #expect(
+            try fixture.service.login(user: "dan", password: Array("pass-phrase".utf8), code: .totp(twoAhead))
+                == .denied
+        )
         let oneAhead = try oathtool(secret, at: fixture.clock.now + 30)
-        #expect(try fixture.service.login(user: "dan", password: Array("pw".utf8), code: .totp(oneAhead)) == .ok)
+        #expect(
+            try fixture.service.login(user: "dan", password: Array("pass-phrase".utf8), code: .totp(oneAhead)) == .ok
+        )
     }
 
     @Test func login_wrongCode_wrongPassword_unknownUser_allDenied_andCounted() throws {
@@ -50,13 +60,20 @@ import Testing
         let good = try oathtool(secret, at: fixture.clock.now)
         let bad = good == "000000" ? "000001" : "000000"
 
-        #expect(try fixture.service.login(user: "eve", password: Array("pw".utf8), code: .totp(bad)) == .denied)
+        #expect(
+            try fixture.service.login(user: "eve", password: Array("pass-phrase".utf8), code: .totp(bad)) == .denied
+        )
         #expect(try fixture.service.login(user: "eve", password: Array("nope".utf8), code: .totp(good)) == .denied)
-        #expect(try fixture.service.login(user: "nobody", password: Array("pw".utf8), code: .totp(good)) == .denied)
-        #expect(try fixture.service.login(user: "../etc/passwd", password: Array("pw".utf8), code: .none) == .denied)
+        #expect(
+            try fixture.service.login(user: "nobody", password: Array("pass-phrase".utf8), code: .totp(good)) == .denied
+        )
+        #expect(
+            try fixture.service.login(user: "../etc/passwd", password: Array("pass-phrase".utf8), code: .none)
+                == .denied
+        )
         #expect(try fixture.stored("eve")?.failureCount == 2)
 
-        #expect(try fixture.service.login(user: "eve", password: Array("pw".utf8), code: .totp(good)) == .ok)
+        #expect(try fixture.service.login(user: "eve", password: Array("pass-phrase".utf8), code: .totp(good)) == .ok)
         #expect(try fixture.stored("eve")?.failureCount == 0, "a success resets the count")
     }
 
@@ -64,7 +81,9 @@ import Testing
     func login_malformedCode_isDenied(code: String) throws {
         let fixture = try Fixture()
         _ = try fixture.enrolled("fay")
-        #expect(try fixture.service.login(user: "fay", password: Array("pw".utf8), code: .totp(code)) == .denied)
+        #expect(
+            try fixture.service.login(user: "fay", password: Array("pass-phrase".utf8), code: .totp(code)) == .denied
+        )
     }
 
     @Test func login_afterFreeFailures_isLockedWithoutCheckingPassword_untilDelayPasses() throws {
@@ -74,35 +93,44 @@ import Testing
             #expect(try fixture.service.login(user: "gus", password: Array("x".utf8), code: .none) == .denied)
         }
         #expect(
-            try fixture.service.login(user: "gus", password: Array("pw".utf8), code: .none) == .locked(retryAfter: 30)
+            try fixture.service.login(user: "gus", password: Array("pass-phrase".utf8), code: .none)
+                == .locked(retryAfter: 30)
         )
         fixture.clock.advance(by: 30)
-        #expect(try fixture.service.login(user: "gus", password: Array("pw".utf8), code: .none) == .ok)
+        #expect(try fixture.service.login(user: "gus", password: Array("pass-phrase".utf8), code: .none) == .ok)
     }
 
     @Test func login_pending_enrollsWithFirstCode() throws {
         let fixture = try Fixture()
         try fixture.add("hal", requireTwoFactor: true)
-        guard case .enroll(let uri) = try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none)
+        guard
+            case .enroll(let uri) = try fixture.service.login(
+                user: "hal",
+                password: Array("pass-phrase".utf8),
+                code: .none
+            )
         else {
             Issue.record("a pending account must be asked to enroll")
             return
         }
         // Asking again shows the same secret while the enrollment lives.
         #expect(
-            try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .none) == .enroll(otpauthURI: uri)
+            try fixture.service.login(user: "hal", password: Array("pass-phrase".utf8), code: .none)
+                == .enroll(otpauthURI: uri)
         )
         let secret = try #require(try fixture.stored("hal")?.pendingEnrollment?.credential.secret)
 
         let wrong = try oathtool(secret, at: fixture.clock.now + 3600)
-        #expect(try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .totp(wrong)) == .denied)
+        #expect(
+            try fixture.service.login(user: "hal", password: Array("pass-phrase".utf8), code: .totp(wrong)) == .denied
+        )
         #expect(try fixture.stored("hal")?.twoFactor == .pending, "a wrong code leaves the old state standing")
 
         let code = try oathtool(secret, at: fixture.clock.now)
         guard
             case .enrolled(let recoveryCodes) = try fixture.service.login(
                 user: "hal",
-                password: Array("pw".utf8),
+                password: Array("pass-phrase".utf8),
                 code: .totp(code)
             )
         else {
@@ -114,7 +142,9 @@ import Testing
         #expect(account.recoveryCodes.count == 10)
         #expect(account.twoFactor == .on(.enforced))
         #expect(account.pendingEnrollment == nil)
-        #expect(try fixture.service.login(user: "hal", password: Array("pw".utf8), code: .totp(code)) == .denied)
+        #expect(
+            try fixture.service.login(user: "hal", password: Array("pass-phrase".utf8), code: .totp(code)) == .denied
+        )
     }
 
     @Test func login_upgradesHashMadeWithOldCost() throws {
@@ -125,9 +155,9 @@ import Testing
             cost: ScryptCost(logN: 11, r: 8, p: 1),
             clock: old.clock
         )
-        #expect(try upgraded.login(user: "ida", password: Array("pw".utf8), code: .none) == .ok)
+        #expect(try upgraded.login(user: "ida", password: Array("pass-phrase".utf8), code: .none) == .ok)
         let hash = try #require(try old.stored("ida")?.passwordHash)
         #expect(hash.hasPrefix("$scrypt$ln=11,r=8,p=1$"))
-        #expect(try upgraded.login(user: "ida", password: Array("pw".utf8), code: .none) == .ok)
+        #expect(try upgraded.login(user: "ida", password: Array("pass-phrase".utf8), code: .none) == .ok)
     }
 }

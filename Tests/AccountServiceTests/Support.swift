@@ -41,7 +41,7 @@ struct Fixture {
 
     /// Adds an agent of the default organization.
     @discardableResult
-    func add(_ name: String, password: String = "pw", requireTwoFactor: Bool = false) throws -> Account {
+    func add(_ name: String, password: String = "pass-phrase", requireTwoFactor: Bool = false) throws -> Account {
         try service.addAccount(
             caller: root,
             name: name,
@@ -57,7 +57,7 @@ struct Fixture {
     }
 
     /// Adds `name` and enrolls it; returns its secret. The confirming code's step is the clock's.
-    func enrolled(_ name: String, password: String = "pw") throws -> [UInt8] {
+    func enrolled(_ name: String, password: String = "pass-phrase") throws -> [UInt8] {
         try add(name, password: password)
         let offer = try service.beginEnrollment(caller: root, name: name, parameters: .standard)
         let uri = try OTPAuthURI(parsing: offer.otpauthURI)

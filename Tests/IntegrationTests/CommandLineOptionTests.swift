@@ -10,7 +10,7 @@ import Testing
     @Test func ctl_acceptsSharedOptionsBeforeBetweenAndAfterTheSubcommand() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n").status == 0)
+        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pass-phrase\n").status == 0)
         let socket = daemon.socketPath
         let placements: [[String]] = [
             ["--socket", socket, "--json", "user", "list"],
@@ -30,21 +30,21 @@ import Testing
     @Test func login_acceptsTheSocketBeforeTheSubcommand() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n").status == 0)
-        let result = try run(Self.client, ["--socket", daemon.socketPath, "login", "alice"], input: "pw\n")
+        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pass-phrase\n").status == 0)
+        let result = try run(Self.client, ["--socket", daemon.socketPath, "login", "alice"], input: "pass-phrase\n")
         #expect(result.status == 0, "\(result.standardError)")
     }
 
     @Test func clients_takeTheSocketFromTheEnvironment_andTheOptionWins() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n").status == 0)
+        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pass-phrase\n").status == 0)
         let environment = ["TWOFACTORD_SOCKET": daemon.socketPath]
 
         let listed = try run(Self.ctl, ["user", "list"], environment: environment)
         #expect(listed.status == 0, "\(listed.standardError)")
         #expect(listed.standardOutput.contains("alice"))
-        let login = try run(Self.client, ["login", "alice"], input: "pw\n", environment: environment)
+        let login = try run(Self.client, ["login", "alice"], input: "pass-phrase\n", environment: environment)
         #expect(login.status == 0, "\(login.standardError)")
 
         let elsewhere = daemon.directory.appendingPathComponent("nothing-here").path
@@ -96,14 +96,14 @@ import Testing
     @Test func login_saysSoOnATerminal_andNothingWhenScripted() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n").status == 0)
+        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pass-phrase\n").status == 0)
 
-        let scripted = try daemon.login("alice", password: "pw")
+        let scripted = try daemon.login("alice", password: "pass-phrase")
         #expect(scripted.status == 0)
         #expect(scripted.standardOutput.isEmpty && scripted.standardError.isEmpty, "\(scripted)")
 
         let command = [Self.client.path, "--socket", daemon.socketPath, "login", "alice"]
-        let onTerminal = try runOnTerminal(command, prompt: "Password: ", input: "pw\n")
+        let onTerminal = try runOnTerminal(command, prompt: "Password: ", input: "pass-phrase\n")
         #expect(onTerminal.status == 0, "\(onTerminal)")
         #expect(onTerminal.standardOutput.contains("Logged in as 'alice'."), "\(onTerminal.standardOutput)")
 

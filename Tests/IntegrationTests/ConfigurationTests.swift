@@ -74,10 +74,10 @@ import Testing
         let path = daemon.directory.appendingPathComponent("twofactord.conf").path
         try Self.write("[throttle]\nfree-failures = 5\n", to: path)
         try daemon.start(extraArguments: ["--config", path])
-        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n").status == 0)
-        #expect(try daemon.login("alice", password: "wrong").status == 1)
-        #expect(try daemon.login("alice", password: "wrong").status == 1)
-        #expect(try daemon.login("alice", password: "pw").status == 0, "five free failures before the reload")
+        #expect(try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "tangerine-42\n").status == 0)
+        #expect(try daemon.login("alice", password: "wrong-password").status == 1)
+        #expect(try daemon.login("alice", password: "wrong-password").status == 1)
+        #expect(try daemon.login("alice", password: "tangerine-42").status == 0, "five free failures before the reload")
 
         try Self.write("[daemon]\nworkers = 7\n[throttle]\nfree-failures = 1\nbase-delay = 600\n", to: path)
         kill(try #require(daemon.process).processIdentifier, SIGHUP)
@@ -86,8 +86,8 @@ import Testing
         #expect(daemon.log().contains("applied=throttle.free-failures,throttle.base-delay"), "\(daemon.log())")
         #expect(daemon.log().contains("need a restart of twofactord keys=daemon.workers"), "\(daemon.log())")
 
-        #expect(try daemon.login("alice", password: "wrong").status == 1)
-        let locked = try daemon.login("alice", password: "pw")
+        #expect(try daemon.login("alice", password: "wrong-password").status == 1)
+        let locked = try daemon.login("alice", password: "tangerine-42")
         #expect(locked.status == 2, "one free failure after the reload: \(locked.standardError)")
     }
 }

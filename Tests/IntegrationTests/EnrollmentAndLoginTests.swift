@@ -41,16 +41,16 @@ import Testing
     @Test func login_withPasswordAndCode_succeedsOnce() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let (secret, step) = try daemon.enrolledAccount("bob", password: "pw-bob", period: 3600)
+        let (secret, step) = try daemon.enrolledAccount("bob", password: "pw-bob-secret", period: 3600)
         let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
 
-        let withoutCode = try daemon.login("bob", password: "pw-bob")
+        let withoutCode = try daemon.login("bob", password: "pw-bob-secret")
         #expect(withoutCode.status == 1, "no code given must deny: \(withoutCode.standardError)")
 
-        let ok = try daemon.login("bob", password: "pw-bob", code: next)
+        let ok = try daemon.login("bob", password: "pw-bob-secret", code: next)
         #expect(ok.status == 0, "\(ok.standardError)\n\(daemon.log())")
 
-        let replayed = try daemon.login("bob", password: "pw-bob", code: next)
+        let replayed = try daemon.login("bob", password: "pw-bob-secret", code: next)
         #expect(replayed.status == 1)
         #expect(replayed.standardError.contains("login denied"))
     }
@@ -58,35 +58,43 @@ import Testing
     @Test func login_confirmingCodeCannotBeReusedToLogIn() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let (secret, step) = try daemon.enrolledAccount("carol", password: "pw", period: 3600, codeInArgv: true)
+        let (secret, step) = try daemon.enrolledAccount(
+            "carol",
+            password: "pass-phrase",
+            period: 3600,
+            codeInArgv: true
+        )
         let confirming = try OathTool.code(secret: secret, at: step * 3600, period: 3600)
-        #expect(try daemon.login("carol", password: "pw", code: confirming).status == 1)
+        #expect(try daemon.login("carol", password: "pass-phrase", code: confirming).status == 1)
     }
 
     @Test func login_wrongCodeWrongPasswordUnknownUser_allDeniedAlike() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let (secret, step) = try daemon.enrolledAccount("dave", password: "pw-dave", period: 3600)
+        let (secret, step) = try daemon.enrolledAccount("dave", password: "pw-dave-secret", period: 3600)
         let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
         let wrong = String(format: "%06d", (Int(next)! + 1) % 1_000_000)
 
         let results = [
-            try daemon.login("dave", password: "pw-dave", code: wrong),
+            try daemon.login("dave", password: "pw-dave-secret", code: wrong),
             try daemon.login("dave", password: "not-it", code: next),
-            try daemon.login("nobody-here", password: "pw-dave", code: next),
+            try daemon.login("nobody-here", password: "pw-dave-secret", code: next),
         ]
         for result in results {
             #expect(result.status == 1)
             #expect(result.standardError == "twofactor: login denied\n")
         }
         // None of the failures used up the good code.
-        #expect(try daemon.login("dave", password: "pw-dave", code: next).status == 0)
+        #expect(try daemon.login("dave", password: "pw-dave-secret", code: next).status == 0)
     }
 
     @Test func login_pendingAccount_enrollsAtFirstLogin() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let added = try daemon.ctl(["user", "add", "erin", "--require-2fa", "--password-stdin"], input: "pw-erin\n")
+        let added = try daemon.ctl(
+            ["user", "add", "erin", "--require-2fa", "--password-stdin"],
+            input: "pw-erin-secret\n"
+        )
         #expect(added.status == 0, "\(added.standardError)")
         #expect(
             try daemon.ctl(["user", "show", "erin", "--json"]).standardOutput.contains("\"twoFactor\":\"pending\"")
@@ -95,7 +103,7 @@ import Testing
         let login = try runInteractive(
             Binaries.url("twofactor"),
             ["login", "--socket", daemon.socketPath, "erin"],
-            firstInput: "pw-erin\n",
+            firstInput: "pw-erin-secret\n",
             markerOnStandardError: true,
             marker: "URI: "
         ) { shown in
@@ -111,11 +119,11 @@ import Testing
     @Test func login_afterTooManyFailures_isLocked() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pw-frank\n")
+        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pw-frank-secret\n")
         for _ in 0..<5 {
             #expect(try daemon.login("frank", password: "guess").status == 1)
         }
-        let locked = try daemon.login("frank", password: "pw-frank")
+        let locked = try daemon.login("frank", password: "pw-frank-secret")
         #expect(locked.status == 2)
         #expect(locked.standardError.contains("try again in"))
     }
@@ -123,8 +131,8 @@ import Testing
     @Test func login_withoutTwoFactor_needsPasswordOnly() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "gina", "--password-stdin"], input: "pw-gina\n")
-        #expect(try daemon.login("gina", password: "pw-gina").status == 0)
-        #expect(try daemon.login("gina", password: "pw-ginA").status == 1)
+        _ = try daemon.ctl(["user", "add", "gina", "--password-stdin"], input: "pw-gina-secret\n")
+        #expect(try daemon.login("gina", password: "pw-gina-secret").status == 0)
+        #expect(try daemon.login("gina", password: "pw-ginA-secret").status == 1)
     }
 }

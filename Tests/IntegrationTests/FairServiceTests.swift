@@ -9,7 +9,7 @@ import Testing
     @Test func loginFloodFromNobody_leavesRootsLoginsServed_andTheLogFlat() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pass-phrase\n")
         let logLinesBefore = daemon.log().split(separator: "\n").count
 
         let flood = try PeerFlood(daemon: daemon, connections: 100, mode: .flood, pipeline: 16)
@@ -17,7 +17,7 @@ import Testing
         var statuses: [Int32] = []
         var errors: [String] = []
         for _ in 0..<5 {
-            let result = try daemon.login("erin", password: "pw")
+            let result = try daemon.login("erin", password: "pass-phrase")
             statuses.append(result.status)
             if result.status != 0 { errors.append(result.standardError) }
         }
@@ -36,12 +36,12 @@ import Testing
         let daemon = try DaemonProcess()
         // A low descriptor limit, as on a default system: without a cap, 300 idle connections exhaust it.
         try daemon.start(launcher: ["/usr/bin/prlimit", "--nofile=256:256"])
-        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pass-phrase\n")
 
         let idle = try PeerFlood(daemon: daemon, connections: 300, mode: .idle)
         #expect(idle.connected == 300, "\(idle.readyLine)")
         let listed = try daemon.ctl(["user", "list"])
-        let otherUser = try daemon.login("frank", password: "pw", uid: 4242)
+        let otherUser = try daemon.login("frank", password: "pass-phrase", uid: 4242)
         let counts = try idle.stop()
 
         #expect(listed.status == 0, "the operator must get in: \(listed.standardError)\n\(daemon.log().suffix(2000))")

@@ -15,7 +15,7 @@ import Wire
         let lastID: UInt32 = 80
         var bytes = WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
         bytes += WireCodec.encodeRequest(
-            .login(user: "alice", password: Array("pw".utf8), codeKind: .totp, code: code),
+            .login(user: "alice", password: Array("pass-phrase".utf8), codeKind: .totp, code: code),
             id: 2
         )
         for id in 3...lastID {
@@ -49,22 +49,22 @@ import Wire
             )
             #expect(socket.readFrameBody() == nil, "the connection closes after the refusal")
         }
-        #expect(try daemon.login("alice", password: "pw", code: code).status == 1, "the code was used once")
+        #expect(try daemon.login("alice", password: "pass-phrase", code: code).status == 1, "the code was used once")
     }
 
     @Test func requestsSentBeforeTheClientShutsDownWriting_areStillAnswered() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "gus", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(["user", "add", "gus", "--password-stdin"], input: "pass-phrase\n")
         let socket = try RawSocket(path: daemon.socketPath)
         socket.send(
             WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
                 + WireCodec.encodeRequest(
-                    .login(user: "gus", password: Array("pw".utf8), codeKind: .none, code: ""),
+                    .login(user: "gus", password: Array("pass-phrase".utf8), codeKind: .none, code: ""),
                     id: 2
                 )
                 + WireCodec.encodeRequest(
-                    .login(user: "gus", password: Array("pw".utf8), codeKind: .none, code: ""),
+                    .login(user: "gus", password: Array("pass-phrase".utf8), codeKind: .none, code: ""),
                     id: 3
                 )
         )
@@ -79,7 +79,7 @@ import Wire
         )
     }
 
-    /// Creates `user` (password "pw") and enrolls it at a 3600 s period with raw requests, so that
+    /// Creates `user` (password "pass-phrase") and enrolls it at a 3600 s period with raw requests, so that
     /// this test depends on the wire format only. Returns the secret and the confirmed step.
     private func enrollOverTheWire(_ daemon: DaemonProcess, _ user: String) throws -> (String, Int64) {
         let socket = try RawSocket(path: daemon.socketPath)
@@ -90,7 +90,7 @@ import Wire
         }
         _ = try ask(.hello(minVersion: 1, maxVersion: 1), id: 1)
         let added = try ask(
-            .userAdd(user: user, organization: "", role: .agent, requireTwoFactor: false, password: Array("pw".utf8)),
+            .userAdd(user: user, organization: "", role: .agent, requireTwoFactor: false, password: Array("pass-phrase".utf8)),
             id: 2
         )
         guard case .done = added else { throw Failure("user add: \(added)") }

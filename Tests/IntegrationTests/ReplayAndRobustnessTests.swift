@@ -9,20 +9,20 @@ import Wire
     func replay_isRefusedAfterDaemonRestart(signal: Int32) throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let (secret, step) = try daemon.enrolledAccount("alice", password: "pw", period: 3600)
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "pass-phrase", period: 3600)
         let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
-        #expect(try daemon.login("alice", password: "pw", code: next).status == 0)
+        #expect(try daemon.login("alice", password: "pass-phrase", code: next).status == 0)
 
         let status = daemon.stop(signal: signal)
         if signal == SIGTERM { #expect(status == 0, "SIGTERM must stop the daemon cleanly:\n\(daemon.log())") }
         try daemon.start()
-        #expect(try daemon.login("alice", password: "pw", code: next).status == 1)
+        #expect(try daemon.login("alice", password: "pass-phrase", code: next).status == 1)
     }
 
     @Test func concurrentLogins_withOneCode_exactlyOneWins() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let (secret, step) = try daemon.enrolledAccount("bob", password: "pw", period: 3600)
+        let (secret, step) = try daemon.enrolledAccount("bob", password: "pass-phrase", period: 3600)
         let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
 
         let statuses = Locked<[Int32]>([])
@@ -30,7 +30,7 @@ import Wire
         for _ in 0..<4 {
             group.enter()
             Thread {
-                let status = (try? daemon.login("bob", password: "pw", code: next))?.status ?? -1
+                let status = (try? daemon.login("bob", password: "pass-phrase", code: next))?.status ?? -1
                 statuses.mutate { $0.append(status) }
                 group.leave()
             }.start()
@@ -42,7 +42,7 @@ import Wire
     @Test func malformedFrames_getAnErrorAndClose_andChangeNothing() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "carol", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(["user", "add", "carol", "--password-stdin"], input: "pass-phrase\n")
         let before = try daemon.ctl(["user", "list", "--json"]).standardOutput
 
         let hello = WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
@@ -62,7 +62,7 @@ import Wire
         // A huge length prefix alone must not make the daemon wait for (or buffer) its body.
         let after = try daemon.ctl(["user", "list", "--json"]).standardOutput
         #expect(after == before)
-        #expect(try daemon.login("carol", password: "pw").status == 0, "the daemon keeps serving")
+        #expect(try daemon.login("carol", password: "pass-phrase").status == 0, "the daemon keeps serving")
     }
 
     @Test func unsupportedVersion_isRefusedWithClearError() throws {
@@ -84,7 +84,7 @@ import Wire
     @Test func nonOperator_cannotAdminister_butCanLogIn() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        _ = try daemon.ctl(["user", "add", "dave", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(["user", "add", "dave", "--password-stdin"], input: "pass-phrase\n")
         let nobody: UInt32 = 65534
 
         let refused = try daemon.ctl(["user", "remove", "dave"], uid: nobody)
@@ -92,7 +92,7 @@ import Wire
         #expect(refused.standardError.contains("operator"), "\(refused.standardError)")
         #expect(try daemon.ctl(["user", "show", "dave"]).status == 0, "the refused request changed nothing")
 
-        #expect(try daemon.login("dave", password: "pw", uid: nobody).status == 0)
+        #expect(try daemon.login("dave", password: "pass-phrase", uid: nobody).status == 0)
     }
 
     @Test func clients_reportUnreachableDaemonAndUsageErrors() throws {
@@ -100,7 +100,7 @@ import Wire
         let ctl = try run(Binaries.url("twofactorctl"), ["user", "list", "--socket", missing])
         #expect(ctl.status == 3)
         #expect(ctl.standardError.contains(missing))
-        let login = try run(Binaries.url("twofactor"), ["login", "--socket", missing, "alice"], input: "pw\n")
+        let login = try run(Binaries.url("twofactor"), ["login", "--socket", missing, "alice"], input: "pass-phrase\n")
         #expect(login.status == 3)
         let usage = try run(Binaries.url("twofactorctl"), ["user", "add"])
         #expect(usage.status == 64)

@@ -9,13 +9,16 @@ import Wire
         let daemon = try DaemonProcess()
         // A real-cost hash keeps the login busy on a worker long enough to signal in the middle of it.
         try daemon.start(extraArguments: ["--scrypt-log-n", "16"])
-        _ = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n")
+        _ = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pass-phrase\n")
 
         let socket = try RawSocket(path: daemon.socketPath)
         socket.send(WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1))
         _ = try #require(socket.readFrameBody())
         socket.send(
-            WireCodec.encodeRequest(.login(user: "alice", password: Array("pw".utf8), codeKind: .none, code: ""), id: 2)
+            WireCodec.encodeRequest(
+                .login(user: "alice", password: Array("pass-phrase".utf8), codeKind: .none, code: ""),
+                id: 2
+            )
         )
         // Let the event loop read the frame (microseconds) before the signal; the hash takes far longer.
         usleep(100_000)

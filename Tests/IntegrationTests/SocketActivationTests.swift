@@ -24,9 +24,9 @@ import Testing
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: daemon.socketPath), Date() < deadline { usleep(20_000) }
 
-        let added = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw\n")
+        let added = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pass-phrase\n")
         #expect(added.status == 0, "\(added.standardError)")
-        #expect(try daemon.login("alice", password: "pw").status == 0)
+        #expect(try daemon.login("alice", password: "pass-phrase").status == 0)
         #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("unused").path))
     }
 }

@@ -17,9 +17,10 @@ public final class TemporaryDirectory: Sendable {
     }
 }
 
-/// Removes a file, or a directory and its contents.
+/// Removes a file, or a directory and its contents. A symbolic link is removed, never followed.
 public func removeTree(_ path: String) {
-    if let directory = opendir(path) {
+    var info = stat()
+    if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) {
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) {
                 String(cString: $0.bindMemory(to: CChar.self).baseAddress!)

@@ -1,0 +1,209 @@
+import AccountStore
+import Glibc
+import OneTimePassword
+import Testing
+import TestSupport
+
+@testable import LMDBAccountStore
+
+// TOTP secrets are sealed with AES-256-GCM under a key kept outside the database (issue 7, point 6).
+
+/// Recognisable secrets: if any of their bytes reach data.mdb in the clear, the scan finds them.
+private let enrolledSecret = Array("ENROLLED-SECRET-0001".utf8)
+private let pendingSecret = Array("PENDING-SECRET-00002".utf8)
+
+private func enrolledAccount(_ name: String) -> Account {
+    var account = makeAccount(name)
+    account.twoFactor = .on(.self)
+    account.totp = TOTPCredential(secret: enrolledSecret, parameters: .standard)
+    account.lastAcceptedStep = 7
+    account.pendingEnrollment = PendingEnrollment(
+        credential: TOTPCredential(secret: pendingSecret, parameters: .standard),
+        expiresAt: 2_000
+    )
+    return account
+}
+
+private func fileBytes(_ path: String) -> [UInt8] {
+    let file = open(path, O_RDONLY)
+    defer { close(file) }
+    var result: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(file, $0.baseAddress, $0.count) }
+        guard count > 0 else { return result }
+        result += buffer.prefix(count)
+    }
+}
+
+private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard haystack.count >= needle.count else { return false }
+    return (0...(haystack.count - needle.count)).contains { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
+}
+
+private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
+    try SecretsKey(bytes: Array(repeating: byte, count: 32), path: fixture.directory.path + "/key-\(byte)")
+}
+
+@Test func dataFile_holdsNoPlaintextSecret_andSecretsReadBack() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(enrolledAccount("alice"))
+        // A disabled account's old secret must not linger in free pages either.
+        try store.create(enrolledAccount("bob"))
+        try store.update(accountName("bob")) { account in
+            account.twoFactor = .off
+            account.totp = nil
+            account.pendingEnrollment = nil
+        }
+    }
+    let data = fileBytes(fixture.path + "/data.mdb")
+    #expect(data.count > 0)
+    #expect(contains(data, Array("alice".utf8)), "the scan reads the records")
+    #expect(!contains(data, enrolledSecret))
+    #expect(!contains(data, pendingSecret))
+    // Not even a third of a secret in the clear.
+    #expect(!contains(data, Array(enrolledSecret.prefix(8))))
+
+    let store = try fixture.open()
+    let alice = try #require(try store.account(named: accountName("alice")))
+    #expect(alice.totp?.secret == enrolledSecret)
+    #expect(alice.pendingEnrollment?.credential.secret == pendingSecret)
+    #expect(alice == enrolledAccount("alice"))
+}
+
+@Test func newStore_createsItsKeyFileWithMode0600() throws {
+    let fixture = StoreFixture()
+    _ = try fixture.open()
+    var info = stat()
+    #expect(lstat(fixture.path + "/secrets.key", &info) == 0)
+    #expect(info.st_mode & 0o777 == 0o600)
+    #expect(info.st_size == 32)
+}
+
+@Test func wrongKey_isRefusedAtOpen_namingTheKeyFile() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try LMDBAccountStore(directory: fixture.path, secretsKey: try key(1, fixture))
+        try store.create(enrolledAccount("alice"))
+    }
+    let error = storeError { try LMDBAccountStore(directory: fixture.path, secretsKey: try key(2, fixture)) }
+    guard case .storageFailure(let message) = error else { Issue.record("got \(String(describing: error))"); return }
+    #expect(message.contains("\(fixture.directory.path)/key-2 is not the key"))
+    // The right key still opens it.
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: try key(1, fixture))
+    #expect(try store.account(named: accountName("alice"))?.totp?.secret == enrolledSecret)
+}
+
+@Test func secretMovedToAnotherAccount_doesNotOpen() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(enrolledAccount("alice"))
+        try store.create(makeAccount("mallory"))
+    }
+    // Mallory's record gets Alice's sealed secret: the name bound as associated data refuses it.
+    let secretKey = try SecretsKey.load(path: fixture.path + "/secrets.key", create: false)
+    try fixture.withRawWrite { transaction in
+        let accounts = try transaction.openDatabase(named: "accounts", create: false)
+        let alice = try AccountRecord.decode(try #require(try transaction.get(Array("alice".utf8), in: accounts)))
+        var mallory = try AccountRecord.decode(try #require(try transaction.get(Array("mallory".utf8), in: accounts)))
+        mallory.twoFactor = .on(.self)
+        mallory.totp = alice.totp
+        try transaction.put(AccountRecord.encode(mallory), for: Array("mallory".utf8), in: accounts)
+    }
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: secretKey)
+    guard case .corruptRecord(let key) = storeError({ try store.account(named: accountName("mallory")) }) else {
+        Issue.record("a secret sealed for another account was accepted")
+        return
+    }
+    #expect(key == "accounts/mallory")
+}
+
+@Test func plaintextStoreFromBeforeSealing_isSealedInPlace() throws {
+    let fixture = StoreFixture()
+    do { _ = try fixture.open() }
+    // A store as the first version wrote it: a plaintext record and no key check.
+    try fixture.withRawWrite { transaction in
+        let meta = try transaction.openDatabase(named: "meta", create: false)
+        _ = try transaction.delete(LMDBAccountStore.secretsKeyCheckKey, in: meta)
+        let accounts = try transaction.openDatabase(named: "accounts", create: false)
+        try transaction.put(AccountRecord.encode(enrolledAccount("old")), for: Array("old".utf8), in: accounts)
+    }
+    #expect(contains(fileBytes(fixture.path + "/data.mdb"), enrolledSecret))
+    do {
+        let store = try fixture.open()
+        #expect(try store.account(named: accountName("old")) == enrolledAccount("old"))
+    }
+    let store = try fixture.open()
+    #expect(try store.account(named: accountName("old"))?.totp?.secret == enrolledSecret)
+}
+
+@Suite struct KeyFileTests {
+    @Test func symlinkedKeyFile_isRefused() throws {
+        let fixture = StoreFixture()
+        let real = fixture.directory.path + "/real.key"
+        try SecretsKey.write(try key(3, fixture), to: real)
+        #expect(symlink(real, fixture.directory.path + "/link.key") == 0)
+        let error = storeError { try SecretsKey.load(path: fixture.directory.path + "/link.key", create: true) }
+        guard case .storageFailure(let message) = error else { return }
+        #expect(message.contains("symbolic link"))
+        #expect(message.contains("--secrets-key-file"))
+    }
+
+    @Test(arguments: [0o644, 0o640, 0o604, 0o620] as [mode_t])
+    func keyFileOthersCanReadOrWrite_isRefused(mode: mode_t) throws {
+        let fixture = StoreFixture()
+        let path = fixture.directory.path + "/loose.key"
+        try SecretsKey.write(try key(4, fixture), to: path)
+        #expect(chmod(path, mode) == 0)
+        let error = storeError { try SecretsKey.load(path: path, create: true) }
+        guard case .storageFailure(let message) = error else { return }
+        #expect(message.contains("chmod 600 \(path)"))
+    }
+
+    @Test func keyFileOwnedByAnotherUser_isRefused() throws {
+        guard geteuid() == 0 else { return }
+        let fixture = StoreFixture()
+        let path = fixture.directory.path + "/foreign.key"
+        try SecretsKey.write(try key(5, fixture), to: path)
+        #expect(chown(path, 65534, 65534) == 0)
+        let error = storeError { try SecretsKey.load(path: path, create: true) }
+        guard case .storageFailure(let message) = error else { return }
+        #expect(message.contains("owned by uid 65534"))
+    }
+
+    @Test func keyFileOfWrongLength_isRefused() throws {
+        let fixture = StoreFixture()
+        let path = fixture.directory.path + "/short.key"
+        let file = open(path, O_CREAT | O_WRONLY, 0o600)
+        #expect(write(file, "too short", 9) == 9)
+        close(file)
+        let error = storeError { try SecretsKey.load(path: path, create: true) }
+        guard case .storageFailure(let message) = error else { return }
+        #expect(message.contains("exactly 32 bytes"))
+    }
+
+    @Test func newKeyFile_inADirectoryOthersCanWrite_isRefused() throws {
+        let fixture = StoreFixture()
+        let shared = fixture.directory.path + "/shared"
+        #expect(mkdir(shared, 0o777) == 0)
+        #expect(chmod(shared, 0o1777) == 0)
+        let error = storeError { try SecretsKey.load(path: shared + "/new.key", create: true) }
+        guard case .storageFailure(let message) = error else { return }
+        #expect(message.contains("writable by group or others"))
+        #expect(access(shared + "/new.key", F_OK) != 0)
+    }
+
+    @Test func missingKeyFile_isCreatedOnceWithAFreshKey() throws {
+        let fixture = StoreFixture()
+        let path = fixture.directory.path + "/made.key"
+        let first = try SecretsKey.load(path: path, create: true)
+        let again = try SecretsKey.load(path: path, create: true)
+        #expect(first.bytes == again.bytes)
+        #expect(first.bytes != Array(repeating: 0, count: 32))
+        let other = try SecretsKey.load(path: fixture.directory.path + "/other.key", create: true)
+        #expect(other.bytes != first.bytes)
+    }
+}

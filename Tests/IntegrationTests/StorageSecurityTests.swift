@@ -1,0 +1,223 @@
+import Foundation
+import Glibc
+import Testing
+import Wire
+
+/// Issue 7, points 6, 7 and 11, through the real daemon: secrets sealed at rest, a wrong key or a bad state
+/// directory refused at start with a clear message, a full disk survived.
+@Suite struct StorageSecurityTests {
+    @Test func dataFile_holdsNoEnrolledOrPendingSecret() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (enrolled, _) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 30)
+        #expect(try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "bob-pass-phrase\n").status == 0)
+        let begun = try daemon.ctl(["2fa", "enroll", "bob", "--begin"])
+        let pending = try #require(
+            secretParameter(ofURI: begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+        )
+        #expect(daemon.stop() == 0)
+
+        let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: daemon.stateDirectory + "/data.mdb")))
+        #expect(contains(data, Array("alice".utf8)), "the scan sees the records")
+        for secret in [enrolled, pending] {
+            let bytes = try OathTool.secretBytes(base32: secret)
+            #expect(bytes.count == 20)
+            #expect(!contains(data, bytes), "a TOTP secret is readable in data.mdb")
+            #expect(!contains(data, Array(secret.utf8)))
+        }
+        // And the daemon still logs in with the sealed secret.
+        try daemon.start()
+        let code = try OathTool.code(secret: enrolled, at: unixNow() + 30, period: 30)
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: code).status == 0, "\(daemon.log())")
+    }
+
+    @Test func wrongSecretsKeyFile_isAClearStartupError() throws {
+        let daemon = try DaemonProcess()
+        let keyFile = daemon.directory.appendingPathComponent("first.key").path
+        try daemon.start(extraArguments: ["--secrets-key-file", keyFile])
+        _ = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 30)
+        #expect(daemon.stop() == 0)
+        var info = stat()
+        #expect(stat(keyFile, &info) == 0 && info.st_mode & 0o777 == 0o600 && info.st_size == 32)
+
+        let otherKey = daemon.directory.appendingPathComponent("other.key").path
+        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: otherKey))
+        chmod(otherKey, 0o600)
+        let wrong = try startupFailure(daemon, ["--secrets-key-file", otherKey])
+        #expect(wrong.status == 1)
+        #expect(wrong.log.contains("\(otherKey) is not the key"), "\(wrong.log)")
+
+        chmod(keyFile, 0o644)
+        let loose = try startupFailure(daemon, ["--secrets-key-file", keyFile])
+        #expect(loose.log.contains("chmod 600 \(keyFile)"), "\(loose.log)")
+    }
+
+    @Test func missingParentOrSymlinkedStateDirectory_isAClearStartupError() throws {
+        let daemon = try DaemonProcess()
+        let missing = daemon.directory.appendingPathComponent("no/such/state").path
+        let failure = try startupFailure(daemon, ["--state-dir", missing])
+        #expect(failure.status == 1)
+        #expect(failure.log.contains("create its parent directory or choose another --state-dir"), "\(failure.log)")
+
+        let link = daemon.directory.appendingPathComponent("linked-state").path
+        #expect(symlink(daemon.stateDirectory, link) == 0)
+        let linked = try startupFailure(daemon, ["--state-dir", link])
+        #expect(linked.log.contains("is a symbolic link"), "\(linked.log)")
+    }
+
+    @Test func readOnlyStateDirectory_isAClearStartupError() throws {
+        guard geteuid() == 0 else {
+            print("skipped readOnlyStateDirectory_isAClearStartupError: mounting a tmpfs needs root")
+            return
+        }
+        let daemon = try DaemonProcess()
+        let mount = try TmpfsMount(at: daemon.stateDirectory, size: "4m")
+        try daemon.start()
+        #expect(daemon.stop() == 0)
+        try mount.remount(readOnly: true)
+        let failure = try startupFailure(daemon, [])
+        #expect(failure.status == 1)
+        #expect(failure.log.contains("read-only"), "\(failure.log)")
+    }
+
+    @Test func fullDisk_answersStorageFailure_neverUnrecordedOk_andRecoversByItself() throws {
+        guard geteuid() == 0 else {
+            print(
+                "skipped fullDisk_answersStorageFailure_neverUnrecordedOk_andRecoversByItself: mounting a tmpfs needs root"
+            )
+            return
+        }
+        let daemon = try DaemonProcess()
+        let mount = try TmpfsMount(at: daemon.stateDirectory, size: "1m")
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let client = try #require(WireClient(path: daemon.socketPath))
+
+        // Fill the file system, then add accounts until the database itself needs space it cannot get.
+        let filler = try mount.fill()
+        var storageFailures = 0
+        for index in 0..<2_000 {
+            let answer = client.call(
+                .userAdd(
+                    user: "filler\(index)",
+                    organization: "",
+                    role: .agent,
+                    requireTwoFactor: false,
+                    password: Array("filler-pass-phrase".utf8)
+                )
+            )
+            if case .error(let code, let message)? = answer {
+                #expect(code == .storageFailure, "\(message)")
+                storageFailures += 1
+                if storageFailures >= 3 { break }
+            }
+        }
+        #expect(storageFailures >= 3, "the full disk never made a write fail")
+
+        // A login on the full disk: either a clear storage error (and the step is not used up), or ok and
+        // the step was recorded, so the same code is refused from now on, also after a kill.
+        let login = Request.login(user: "alice", password: Array("alice-pass-phrase".utf8), codeKind: .totp, code: next)
+        let answer = client.call(login)
+        var acceptedWhileFull = false
+        switch answer {
+        case .error(.storageFailure, _)?: break
+        case .loginResult(.ok, _, _)?: acceptedWhileFull = true
+        default: Issue.record("unexpected answer on a full disk: \(String(describing: answer))")
+        }
+        print("full disk: \(storageFailures) writes refused; the login answered \(String(describing: answer))")
+
+        // Space returns: the running daemon serves writes again, without a restart. A Login answered ok
+        // makes `client` act for alice, so administration goes through a connection of its own.
+        try FileManager.default.removeItem(atPath: filler)
+        let operatorClient = try #require(WireClient(path: daemon.socketPath))
+        #expect(operatorClient.call(.userShow(user: "alice")) != nil)
+        let added = operatorClient.call(
+            .userAdd(
+                user: "after-space",
+                organization: "",
+                role: .agent,
+                requireTwoFactor: false,
+                password: Array("after-pass-phrase".utf8)
+            )
+        )
+        #expect(added == .done, "\(String(describing: added))\n\(daemon.log().suffix(1500))")
+        let retried = client.call(login)
+        if acceptedWhileFull {
+            #expect(
+                retried == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""),
+                "replayed after a full disk"
+            )
+        } else {
+            #expect(
+                retried == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""),
+                "the step was used up by a failed write"
+            )
+        }
+        // Whatever was answered ok is durable: after SIGKILL the code stays used.
+        daemon.stop(signal: SIGKILL)
+        try daemon.start()
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 1)
+    }
+}
+
+/// A tmpfs mounted by the test (root only), unmounted when the value goes away.
+final class TmpfsMount {
+    let path: String
+
+    init(at path: String, size: String) throws {
+        self.path = path
+        let mounted = try run(
+            URL(fileURLWithPath: "/usr/bin/mount"),
+            ["-t", "tmpfs", "-o", "size=\(size),mode=0700", "tmpfs", path]
+        )
+        guard mounted.status == 0 else { throw Failure("mount: \(mounted.standardError)") }
+    }
+
+    func remount(readOnly: Bool) throws {
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/mount"),
+            ["-o", readOnly ? "remount,ro" : "remount,rw", path]
+        )
+        guard result.status == 0 else { throw Failure("remount: \(result.standardError)") }
+    }
+
+    /// Writes a file until the file system is full; returns its path.
+    func fill() throws -> String {
+        let filler = path + "/filler"
+        let descriptor = open(filler, O_CREAT | O_WRONLY | O_EXCL | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw Failure("cannot create \(filler)") }
+        defer { close(descriptor) }
+        let block = [UInt8](repeating: 0xA5, count: 4096)
+        while block.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+        return filler
+    }
+
+    deinit {
+        _ = try? run(URL(fileURLWithPath: "/usr/bin/umount"), ["-l", path])
+    }
+}
+
+/// Starts twofactord expecting it to refuse to start: its status and what it logged. A daemon that starts
+/// anyway is stopped after 10 s, so the test fails instead of hanging.
+func startupFailure(_ daemon: DaemonProcess, _ arguments: [String]) throws -> (status: Int32, log: String) {
+    let child = try PipedProcess(
+        Binaries.url("twofactord"),
+        ["--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10"] + arguments
+    )
+    try child.closeInput()
+    let errors = BackgroundReader(child.error)
+    let output = BackgroundReader(child.output)
+    let deadline = Date().addingTimeInterval(10)
+    while child.process.isRunning && Date() < deadline { usleep(10_000) }
+    if child.process.isRunning { child.process.terminate() }
+    child.process.waitUntilExit()
+    return (child.process.terminationStatus, errors.text() + output.text())
+}
+
+func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+    return (0...(haystack.count - needle.count)).contains {
+        haystack[$0] == needle[0] && haystack[$0..<$0 + needle.count].elementsEqual(needle)
+    }
+}
