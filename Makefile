@@ -4,9 +4,10 @@
 
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
-# zbarimg and rsvg-convert to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user).
+# zbarimg and rsvg-convert to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user,
+# systemd-analyze for the units, mandoc to lint the man pages and man for the units' Documentation= links).
 DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev
-TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux
+TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db
 RUN_DIR := $(CURDIR)/.run
 
 .PHONY: all deps test-deps build run test clean
