@@ -5,12 +5,17 @@
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
 # zbarimg and rsvg-convert to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user,
-# systemd-analyze for the units, mandoc to lint the man pages and man for the units' Documentation= links).
+# systemd-analyze for the units, mandoc to lint the man pages and man for the units' Documentation= links,
+# pamtester to drive the PAM module through the real PAM library, readelf and nm to check what it links and exports).
 DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev
-TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db
+TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db pamtester binutils
 RUN_DIR := $(CURDIR)/.run
+# The PAM module is C linked by cc, not SwiftPM: a SwiftPM library would drag the Swift runtime into sshd.
+PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.h)
+PAM_MODULE := .build/pam/pam_twofactor.so
+PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
-.PHONY: all deps test-deps build run test clean
+.PHONY: all deps test-deps build pam-module run test clean
 
 all: build
 
@@ -37,8 +42,14 @@ deps:
 test-deps: deps
 	$(call install_missing,the test tools,$(TEST_PACKAGES))
 
-build: deps
+build: deps pam-module
 	$(SWIFT) build
+
+pam-module: $(PAM_MODULE)
+
+$(PAM_MODULE): $(PAM_SOURCES)
+	@mkdir -p $(dir $@)
+	$(CC) $(PAM_CFLAGS) -o $@ $(filter %.c,$(PAM_SOURCES)) -lpam
 
 run: build
 	@mkdir -p -m 700 $(RUN_DIR) $(RUN_DIR)/state
@@ -60,7 +71,7 @@ XCTEST_FLAG = $(if $(shell grep -rlsw 'import XCTest' Tests),,--disable-xctest)
 
 # SwiftPM refuses an import of a package target that is not among the importer's dependencies
 # (PackageManifestTests also catches one that only a dependency's dependency brings along).
-test: test-deps
+test: test-deps pam-module
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build $(XCTEST_FLAG)
 

@@ -56,7 +56,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "AccountService", "AccountStore", "Authentication", "ConfigurationFile", "OneTimePassword",
-                "PasswordHashing", "Wire", "CPeerCredentials",
+                "PasswordHashing", "QRCode", "Wire", "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

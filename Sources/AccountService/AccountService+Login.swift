@@ -67,11 +67,11 @@ extension AccountService {
         }
     }
 
-    private func acceptCode(
+    func acceptCode(
         _ code: String,
         _ credential: TOTPCredential,
         account: Account,
-        password: [UInt8],
+        password: [UInt8]?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         guard let step = matchingStep(code, for: credential, now: now) else {
@@ -90,10 +90,10 @@ extension AccountService {
 
     /// Uses up one recovery code in place of a TOTP code: the code is removed in the same write that
     /// accepts it, so it can never work twice, even when two logins race with it.
-    private func useRecoveryCode(
+    func useRecoveryCode(
         _ code: String,
         account: Account,
-        password: [UInt8],
+        password: [UInt8]?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         var remaining = 0
@@ -132,7 +132,7 @@ extension AccountService {
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 
-    private func offerEnrollment(
+    func offerEnrollment(
         _ account: Account,
         existing: PendingEnrollment?,
         now: UnixTime
@@ -155,11 +155,11 @@ extension AccountService {
         return .enroll(otpauthURI: try uri(for: account.name, pending.credential))
     }
 
-    private func finishEnrollmentAtLogin(
+    func finishEnrollmentAtLogin(
         _ code: String,
         _ pending: PendingEnrollment,
         account: Account,
-        password: [UInt8],
+        password: [UInt8]?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         guard let step = matchingStep(code, for: pending.credential, now: now) else {
@@ -192,7 +192,7 @@ extension AccountService {
     }
 
     /// Counts the failure (for an unknown user too, so that both cost one commit) and denies.
-    private func deny(
+    func deny(
         _ account: Account?,
         user: String,
         now: UnixTime,
@@ -215,8 +215,9 @@ extension AccountService {
 
     /// A hash made with older scrypt parameters is replaced after a successful login, the one moment
     /// the daemon holds the plain password. A failure here never fails the login.
-    private func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]) {
-        guard hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password) else { return }
+    private func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
+        guard let password, hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password)
+        else { return }
         let oldHash = account.passwordHash
         do {
             try store.update(account.name) { stored in

@@ -17,6 +17,9 @@ public struct DaemonConfiguration: Sendable {
     public var stateDirectory: String
     /// Members of this group (and root, and the daemon's own user) are operators.
     public var operatorGroup: String
+    /// Members of this group (besides operators) may check codes without a password (CodeCheck),
+    /// e.g. a group that a setgid `twofactor shell` runs with. Nil: operators only.
+    public var codeCheckGroup: String? = nil
     public var scryptCost: ScryptCost
     /// Threads doing blocking work (scrypt, durable writes). Each running scrypt holds `scryptCost.memoryBytes`.
     public var workerThreads: Int

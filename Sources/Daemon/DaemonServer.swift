@@ -25,7 +25,8 @@ public final class DaemonServer: Service {
         self.configuration = configuration
         self.dispatcher = Dispatcher(
             services: services,
-            operators: OperatorPolicy(groupName: configuration.operatorGroup)
+            operators: OperatorPolicy(groupName: configuration.operatorGroup),
+            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
         )
         self.logger = logger
     }

@@ -20,6 +20,8 @@ public struct DaemonSettings: Sendable, Equatable {
     /// nil: the systemd credential twofactord-key when present, else secrets.key in the state directory.
     public var secretsKeyFile: String?
     public var operatorGroup = "twofactord-operators"
+    /// Members may check a code without a password (pam_twofactor.so code_only); nil: root and operators only.
+    public var codeCheckGroup: String?
     public var workers = 2
     public var maximumConnections = 1000
     public var enrollmentLifetime: Int64 = 900
@@ -181,6 +183,16 @@ extension DaemonSettings {
                 return nil
             },
             show: { $0.operatorGroup }
+        ),
+        Key(
+            section: "daemon",
+            name: "code-check-group",
+            reloadable: false,
+            parse: { settings, value in
+                settings.codeCheckGroup = value.isEmpty ? nil : value
+                return nil
+            },
+            show: { $0.codeCheckGroup ?? "" }
         ),
         Key(
             section: "daemon",

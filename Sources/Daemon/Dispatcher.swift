@@ -2,6 +2,7 @@ import AccountService
 import AccountStore
 import Authentication
 import OneTimePassword
+import QRCode
 import Wire
 
 // MUSTs of dispatch:
@@ -17,6 +18,8 @@ enum Privilege: Sendable {
     /// An operator peer, or a connection on which an account logged in; `AccessPolicy` then decides
     /// what that caller may do to which account.
     case caller
+    /// An operator, or a member of the daemon's code-check group (`--code-check-group`).
+    case codeChecker
 }
 
 /// The account a connection acts for after a Login answered `ok`, until the next Login.
@@ -28,6 +31,8 @@ struct Dispatcher: Sendable {
     let operators: OperatorPolicy
     /// Each request makes one service call, so a SIGHUP reload never splits a request between two services.
     var service: AccountService { services.current }
+    /// Members of this group may send CodeCheck; nil when the daemon names no such group.
+    var codeCheckers: OperatorPolicy? = nil
 
     /// The dispatch table: one row per request type.
     static func privilege(for request: Request) -> Privilege? {
@@ -38,6 +43,8 @@ struct Dispatcher: Sendable {
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
             .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove:
             .caller
+        case .loginFrom: .anyone
+        case .codeCheck: .codeChecker
         }
     }
 
@@ -49,6 +56,13 @@ struct Dispatcher: Sendable {
     ) -> (response: Response, session: Session?) {
         guard let privilege = Self.privilege(for: request) else {
             return (.error(code: .malformedRequest, message: "this request is not served here"), session)
+        }
+        if privilege == .codeChecker, !operators.isOperator(peer), codeCheckers?.isOperator(peer) != true {
+            let groups = [operators.groupName] + (codeCheckers.map { [$0.groupName] } ?? [])
+            let message =
+                "checking a code without a password needs root or membership of group "
+                + groups.map { "'\($0)'" }.joined(separator: " or ")
+            return (.error(code: .notPermitted, message: message), session)
         }
         do {
             if case .login(let user, let password, let codeKind, let code) = request {
@@ -195,6 +209,35 @@ struct Dispatcher: Sendable {
         case .organizationRemove(let organization):
             try service.removeOrganization(caller: caller, name: organization)
             return .done
+        case .loginFrom(let user, let password, let codeKind, let code, let origin):
+            let result = try service.reporting(LoginOriginInfo(origin)).login(
+                user: user,
+                password: password,
+                code: CodeInput(codeKind, code)
+            )
+            return Self.screenResponse(for: result)
+        case .codeCheck(let user, let codeKind, let code, let origin):
+            let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
+                user: user,
+                code: CodeInput(codeKind, code)
+            )
+            return Self.screenResponse(for: result)
+        }
+    }
+
+    /// LoginFrom and CodeCheck answer `enroll` with the QR code drawn as text, for clients that
+    /// cannot draw one (the C PAM module links only libc and libpam).
+    /// They answer a login that finished an enrollment or used a recovery code with a plain `ok`: the
+    /// module does not show recovery codes yet, and the account gets new ones with `2fa recovery-codes`.
+    static func screenResponse(for result: LoginResult) -> Response {
+        switch result {
+        case .enroll(let uri):
+            let screen = (try? QRMatrix(encoding: uri)).map { QRRenderer.terminal($0) } ?? ""
+            return .enrollScreen(otpauthURI: uri, screen: screen)
+        case .enrolled, .recovered:
+            return .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "")
+        default:
+            return response(for: result)
         }
     }
 
@@ -316,4 +359,18 @@ extension AccountInfo {
             lockedUntil: unix(status.lockedUntil)
         )
     }
+}
+
+extension CodeInput {
+    init(_ kind: CodeKind, _ code: String) {
+        switch kind {
+        case .none: self = .none
+        case .totp: self = .totp(code)
+        case .recovery: self = .recovery(code)
+        }
+    }
+}
+
+extension LoginOriginInfo {
+    init(_ origin: LoginOrigin) { self.init(service: origin.service, remoteHost: origin.remoteHost) }
 }

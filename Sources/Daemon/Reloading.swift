@@ -97,7 +97,7 @@ public struct HangupReloadService: Service {
 
 extension Dispatcher {
     /// A dispatcher over one service that is never replaced (tests, and servers without reload).
-    init(service: AccountService, operators: OperatorPolicy) {
-        self.init(services: ServiceSlot(service), operators: operators)
+    init(service: AccountService, operators: OperatorPolicy, codeCheckers: OperatorPolicy? = nil) {
+        self.init(services: ServiceSlot(service), operators: operators, codeCheckers: codeCheckers)
     }
 }

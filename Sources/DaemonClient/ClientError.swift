@@ -13,6 +13,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case timedOut(seconds: Int)
         /// A value the user gave breaks a protocol limit; nothing was sent.
         case invalidInput(String)
+        /// The process listening on the socket runs as a user we do not trust with a password.
+        case untrustedDaemon(path: String, uid: UInt32)
         /// A system call failed in a way none of the other kinds covers.
         case systemError(operation: String, reason: String)
     }
@@ -39,6 +41,9 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "(systemctl status twofactord)"
         case .invalidInput(let detail):
             detail
+        case .untrustedDaemon(let path, let uid):
+            "the process listening on \(path) runs as uid \(uid), which is not root, you, or twofactord's user: "
+                + "nothing was sent to it; check the --socket path, or ask the system operator"
         case .systemError(let operation, let reason):
             "\(operation) failed: \(reason)"
         }

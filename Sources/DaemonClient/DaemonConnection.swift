@@ -1,3 +1,4 @@
+import Glibc
 import Wire
 
 /// A blocking connection to twofactord over its Unix socket, for the command-line tools.
@@ -18,11 +19,33 @@ public final class DaemonConnection {
     private var socket: UnixSocket
     private var nextID: UInt32 = 1
 
-    /// Connects to `socketPath`, sets a receive and send timeout of `timeoutSeconds`, and
-    /// exchanges the Hello. Throws `daemonUnreachable` with a hint when nothing listens there.
-    public init(socketPath: String, timeoutSeconds: Int = 60) throws(ClientError) {
+    /// The user twofactord runs as when installed (see `trustedDaemonUIDs`).
+    public static let defaultDaemonUser = "twofactord"
+
+    /// The uid of the process that answered on the socket (SO_PEERCRED).
+    public let peerUID: UInt32
+
+    /// Connects to `socketPath`, sets a receive and send timeout of `timeoutSeconds`, checks that
+    /// the listening process runs as one of `trustedUIDs`, and exchanges the Hello. Throws
+    /// `daemonUnreachable` with a hint when nothing listens there, and `untrustedDaemon` before
+    /// sending anything when someone else listens there.
+    public init(
+        socketPath: String,
+        timeoutSeconds: Int = 60,
+        trustedUIDs: Set<UInt32> = DaemonConnection.trustedDaemonUIDs()
+    ) throws(ClientError) {
         self.socketPath = socketPath
         socket = try UnixSocket(connectingTo: socketPath, timeoutSeconds: timeoutSeconds)
+        do {
+            peerUID = try socket.peerUID()
+        } catch {
+            socket.close()
+            throw error
+        }
+        guard trustedUIDs.contains(peerUID) else {
+            socket.close()
+            throw ClientError(.untrustedDaemon(path: socketPath, uid: peerUID))
+        }
         let version = WireProtocol.currentVersion
         switch try send(.hello(minVersion: version, maxVersion: version)) {
         case .helloReply(version):
@@ -40,6 +63,19 @@ public final class DaemonConnection {
     }
 
     deinit { socket.close() }
+
+    /// Whom a client trusts with a password: root, the caller itself (a daemon started with
+    /// `make run`), and `daemonUser` when that user exists.
+    public static func trustedDaemonUIDs(daemonUser: String = defaultDaemonUser) -> Set<UInt32> {
+        var uids: Set<UInt32> = [0, getuid()]
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwnam_r(daemonUser, &entry, &buffer, buffer.count, &found) == 0, found != nil {
+            uids.insert(entry.pw_uid)
+        }
+        return uids
+    }
 
     /// Sends `request` with a fresh id and returns the daemon's answer. An `.error` answer is
     /// returned, not thrown: it is the daemon's decision, with a message for the user.

@@ -75,6 +75,20 @@ struct UnixSocket {
         }
     }
 
+    /// The uid of the process at the other end (SO_PEERCRED). The kernel fills a `struct ucred`,
+    /// three 32-bit fields (pid, uid, gid), which Glibc's Swift module does not declare.
+    func peerUID() throws(ClientError) -> UInt32 {
+        var credentials: [UInt32] = [0, 0, 0]
+        var length = socklen_t(MemoryLayout<UInt32>.size * 3)
+        let result = credentials.withUnsafeMutableBytes {
+            getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, $0.baseAddress, &length)
+        }
+        guard result == 0, length == socklen_t(MemoryLayout<UInt32>.size * 3) else {
+            throw ClientError(.systemError(operation: "getsockopt(SO_PEERCRED)", reason: errorText(errno)))
+        }
+        return credentials[1]
+    }
+
     /// Sends all of `bytes`. MSG_NOSIGNAL turns a closed peer into EPIPE instead of SIGPIPE.
     func writeAll(_ bytes: [UInt8]) throws(ClientError) {
         var offset = 0

@@ -28,6 +28,12 @@ public enum Request: Sendable, Equatable {
     case unlock(user: String)
     /// Empty strings and zeros mean no filter; `before` 0 starts at the newest record.
     case auditQuery(user: String, organization: String, since: UInt64, before: UInt64, limit: UInt16)
+    /// A Login that also says where it comes from (PAM service, remote host). `code` is empty exactly
+    /// when `codeKind` is `.none`. An `enroll` answer comes as `.enrollScreen`.
+    case loginFrom(user: String, password: [UInt8], codeKind: CodeKind, code: String, origin: LoginOrigin)
+    /// Checks a code without a password, for stacks where another module checked the password.
+    /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
+    case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -52,6 +58,8 @@ public enum Request: Sendable, Equatable {
         case .recoveryCodesIssue: .recoveryCodesIssue
         case .unlock: .unlock
         case .auditQuery: .auditQuery
+        case .loginFrom: .loginFrom
+        case .codeCheck: .codeCheck
         }
     }
 }
@@ -80,6 +88,9 @@ public enum Response: Sendable, Equatable {
     case organizationList([OrganizationInfo], next: String)
     /// Newest first. `next` 0 means no older records match; otherwise pass it as `before`.
     case auditList([AuditEntry], next: UInt64)
+    /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
+    /// QR code (the C PAM module), the QR code drawn as text lines.
+    case enrollScreen(otpauthURI: String, screen: String)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -96,6 +107,7 @@ public enum Response: Sendable, Equatable {
         case .organizationInfo: .organizationInfo
         case .organizationList: .organizationListReply
         case .auditList: .auditList
+        case .enrollScreen: .enrollScreen
         }
     }
 }

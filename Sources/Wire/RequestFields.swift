@@ -22,6 +22,9 @@ enum Limits {
     static let loginURI = 0...1024
     static let enrollmentURI = 1...1024
     static let next = 0...64
+    static let originService = 0...64
+    static let originHost = 0...255
+    static let screen = 0...32768
 }
 
 /// The fields of each request after the type and id.
@@ -76,6 +79,17 @@ enum RequestFields {
         case .enrollConfirm(let user, let code):
             writer.str(user)
             writer.str(code)
+        case .loginFrom(let user, let password, let codeKind, let code, let origin):
+            writer.str(user)
+            writer.str(password)
+            writer.u8(codeKind.rawValue)
+            writer.str(code)
+            origin.encode(into: &writer)
+        case .codeCheck(let user, let codeKind, let code, let origin):
+            writer.str(user)
+            writer.u8(codeKind.rawValue)
+            writer.str(code)
+            origin.encode(into: &writer)
         }
     }
 
@@ -97,15 +111,18 @@ enum RequestFields {
         case .login:
             let user = try reader.str("user", Limits.user)
             let password = try reader.strBytes("password", Limits.loginPassword)
-            let codeKind = try reader.enumeration("codeKind", CodeKind.self)
-            let code = try reader.str("code", Limits.loginCode)
-            if codeKind == .none, !code.utf8.isEmpty {
-                throw .malformed("'code' must be empty when 'codeKind' is 0 (none)")
-            }
-            if codeKind != .none, code.utf8.isEmpty {
-                throw .malformed("'code' must not be empty when 'codeKind' is not 0 (none)")
-            }
+            let (codeKind, code) = try decodeCode(&reader)
             return .login(user: user, password: password, codeKind: codeKind, code: code)
+        case .loginFrom:
+            let user = try reader.str("user", Limits.user)
+            let password = try reader.strBytes("password", Limits.loginPassword)
+            let (codeKind, code) = try decodeCode(&reader)
+            let origin = try LoginOrigin.decode(&reader)
+            return .loginFrom(user: user, password: password, codeKind: codeKind, code: code, origin: origin)
+        case .codeCheck:
+            let user = try reader.str("user", Limits.user)
+            let (codeKind, code) = try decodeCode(&reader)
+            return .codeCheck(user: user, codeKind: codeKind, code: code, origin: try LoginOrigin.decode(&reader))
         case .userAdd:
             let user = try reader.str("user", Limits.user)
             let organization = try reader.str("organization", Limits.organization)
@@ -195,5 +212,18 @@ enum RequestFields {
         default:
             preconditionFailure("decodeRequest passes request types only")
         }
+    }
+
+    /// codeKind and code, as Login, LoginFrom and CodeCheck carry them.
+    private static func decodeCode(_ reader: inout ByteReader) throws(WireError) -> (CodeKind, String) {
+        let codeKind = try reader.enumeration("codeKind", CodeKind.self)
+        let code = try reader.str("code", Limits.loginCode)
+        if codeKind == .none, !code.utf8.isEmpty {
+            throw .malformed("'code' must be empty when 'codeKind' is 0 (none)")
+        }
+        if codeKind != .none, code.utf8.isEmpty {
+            throw .malformed("'code' must not be empty when 'codeKind' is not 0 (none)")
+        }
+        return (codeKind, code)
     }
 }

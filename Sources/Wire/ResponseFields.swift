@@ -37,6 +37,9 @@ enum ResponseFields {
             writer.u16(UInt16(clamping: entries.count))
             for entry in entries.prefix(Int(UInt16.max)) { encode(entry, into: &writer) }
             writer.u64(next)
+        case .enrollScreen(let otpauthURI, let screen):
+            writer.str(otpauthURI)
+            writer.str(screen)
         }
     }
 
@@ -101,6 +104,9 @@ enum ResponseFields {
             var entries: [AuditEntry] = []
             for _ in 0..<count { entries.append(try decodeAuditEntry(&reader)) }
             return .auditList(entries, next: try reader.u64("next"))
+        case .enrollScreen:
+            let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
+            return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

@@ -76,6 +76,8 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case recoveryCodesIssue = 0x35
     case unlock = 0x36
     case auditQuery = 0x40
+    case loginFrom = 0x11
+    case codeCheck = 0x12
 
     case error = 0x80
     case helloReply = 0x81
@@ -89,6 +91,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case organizationInfo = 0x96
     case organizationListReply = 0x97
     case auditList = 0x98
+    case enrollScreen = 0xA0
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

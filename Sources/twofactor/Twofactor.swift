@@ -11,7 +11,7 @@ struct Twofactor: ParsableCommand {
             Exit status: 0 the login succeeded, 1 it was denied, 2 the account is locked for a while, \
             3 the daemon could not be reached or failed, 64 a usage error.
             """,
-        subcommands: [Login.self]
+        subcommands: [Login.self, PAMExec.self, Shell.self, Helper.self]
     )
 
     /// Parsed here wherever it stands, so `twofactor --socket S login alice` works; subcommands

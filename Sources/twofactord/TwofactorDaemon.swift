@@ -72,6 +72,13 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var operatorGroup: String?
 
+    @Option(
+        name: .customLong("code-check-group"),
+        help:
+            "Members of this group may also check codes without a password (pam_twofactor.so code_only). Default none."
+    )
+    var codeCheckGroup: String?
+
     @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal. Default 0666.")
     var socketMode: String?
 
@@ -154,7 +161,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var source: SettingsSource {
         let given: [(String, String?)] = [
             ("--socket", socket), ("--state-dir", stateDirectory), ("--secrets-key-file", secretsKeyFile),
-            ("--operator-group", operatorGroup),
+            ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--issuer", issuer), ("--enrollment-lifetime", enrollmentLifetime),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
@@ -200,7 +207,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         let listener: DaemonConfiguration.Listener =
             SocketActivation.inheritedListener().map { .inheritedDescriptor($0) } ?? .path(settings.socket)
         let cost = ScryptCost(logN: settings.scryptLogN, r: ScryptCost.owasp.r, p: ScryptCost.owasp.p)
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             listener: listener,
             socketMode: settings.socketMode,
             stateDirectory: settings.stateDirectory,
@@ -210,6 +217,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             maximumConnections: settings.maximumConnections,
             service: Self.serviceConfiguration(settings)
         )
+        configuration.codeCheckGroup = settings.codeCheckGroup
 
         let store: LMDBAccountStore
         do {

@@ -183,6 +183,30 @@ let documentedExamples: [(hex: String, message: Example)] = [
             )
         )
     ),
+    (
+        "0000002f 11 00000002 0005 616c696365 0007 68756e74657232 01 0006 313233343536 0004 73736864"
+            + " 0009 3139322e302e322e37",
+        .request(
+            2,
+            .loginFrom(
+                user: "alice",
+                password: Array("hunter2".utf8),
+                codeKind: .totp,
+                code: "123456",
+                origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
+            )
+        )
+    ),
+    (
+        "00000017 12 00000003 0005 616c696365 00 0000 0004 7375646f 0000",
+        .request(3, .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")))
+    ),
+    (
+        "00000052 a0 00000003 0049"
+            + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
+            + " 44504548504b33505850266973737565723d74776f666163746f7264 0000",
+        .response(3, .enrollScreen(otpauthURI: exampleURI, screen: ""))
+    ),
 ]
 
 @Test func examples_encodeToTheDocumentedBytes() {

@@ -1,0 +1,76 @@
+import AccountStore
+import Authentication
+import Logging
+import OneTimePassword
+
+// MUSTs of a code check (a login whose password another PAM module already checked):
+// - it is served only to privileged peers; deciding who they are is the dispatcher's job;
+// - a code is accepted only through the store's replay guard, exactly as in a Login, and `.ok` is
+//   returned only after the accepted step is durable;
+// - every wrong or replayed code counts toward the account's throttle, and a locked account is
+//   refused before anything is checked;
+// - an account without a second factor answers `.ok` without touching the store: there is no code
+//   to check, and the password was checked elsewhere (so its failure count is not reset here);
+// - no code is ever logged, and no password is ever involved (so no hash upgrade can happen here).
+
+/// Where a login comes from, as the client reports it; only ever logged.
+public struct LoginOriginInfo: Sendable, Hashable {
+    public var service: String
+    public var remoteHost: String
+
+    public init(service: String, remoteHost: String) {
+        self.service = service
+        self.remoteHost = remoteHost
+    }
+
+    /// Client-supplied text reaches the log only as printable ASCII without spaces, so it cannot
+    /// forge log lines or fields.
+    static func loggable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(255).map { $0.value > 0x20 && $0.value < 0x7F ? $0 : "?" }))
+    }
+}
+
+extension AccountService {
+    /// The same service with every log line carrying `origin` (the PAM service and remote host).
+    public func reporting(_ origin: LoginOriginInfo) -> AccountService {
+        var scoped = logger
+        if !origin.service.isEmpty { scoped[metadataKey: "service"] = "\(LoginOriginInfo.loggable(origin.service))" }
+        if !origin.remoteHost.isEmpty { scoped[metadataKey: "rhost"] = "\(LoginOriginInfo.loggable(origin.remoteHost))" }
+        return AccountService(store: store, hasher: hasher, configuration: configuration, clock: clock, logger: scoped)
+    }
+
+    /// Checks `code` for `user` without a password. With `.none`, says what the account needs:
+    /// `.ok` (no second factor), `.codeNeeded`, or `.enroll` for a pending account. Throws
+    /// `noSuchAccount` for an unknown user: only privileged peers may ask, and they may list accounts anyway.
+    public func checkCode(user: String, code: CodeInput) throws(ServiceError) -> LoginResult {
+        let now = clock()
+        let name = try existingName(user)
+        guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
+            throw ServiceError(.noSuchAccount, "no account named '\(name)'")
+        }
+        if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
+            logger.info("code check refused: locked", metadata: ["user": "\(name)"])
+            return .locked(retryAfter: wait)
+        }
+        // The password was checked by another module: the rest is a login's second half, shared with Login.
+        switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
+        case .deny:
+            return try deny(account, user: name.value, now: now, reason: "wrong code")
+        case .locked(let wait):
+            return .locked(retryAfter: wait)
+        case .succeed:
+            logger.info("code check ok", metadata: ["user": "\(name)", "factors": "none enrolled"])
+            return .ok
+        case .askForCode:
+            return .codeNeeded
+        case .verifyCode(let text, let credential):
+            return try acceptCode(text, credential, account: account, password: nil, now: now)
+        case .useRecoveryCode(let text):
+            return try useRecoveryCode(text, account: account, password: nil, now: now)
+        case .startEnrollment(let existing):
+            return try offerEnrollment(account, existing: existing, now: now)
+        case .finishEnrollment(let text, let pending):
+            return try finishEnrollmentAtLogin(text, pending, account: account, password: nil, now: now)
+        }
+    }
+}

@@ -1,0 +1,239 @@
+/*
+ * pam_twofactor.so: asks twofactord (docs/protocol.md) for the password and TOTP code of a login.
+ *
+ * MUSTs of this module:
+ * - PAM_SUCCESS only after the daemon answered `ok` to this login; every other path (daemon down,
+ *   slow, untrusted, garbage, cancelled conversation, empty code, bad option) returns an error;
+ * - never tell the user which factor was wrong: whenever the daemon answers codeNeeded, ask for a
+ *   code, and answer every refusal with the same message;
+ * - the socket path comes from the module's arguments only, never from the environment;
+ * - passwords and codes are wiped after use and never logged.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "tfd_client.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define DEFAULT_SOCKET "/run/twofactord/socket"
+#define DEFAULT_DAEMON_USER "twofactord"
+
+struct options {
+    const char *socket;
+    const char *daemon_user;
+    int timeout;
+    int use_first_pass, try_first_pass, single_prompt, code_only, nullok, digits;
+};
+
+/* Parses the module arguments; any unknown or malformed one is a configuration error (fail closed). */
+static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct options *o) {
+    *o = (struct options){.socket = DEFAULT_SOCKET, .daemon_user = DEFAULT_DAEMON_USER, .timeout = 10, .digits = 6};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        char *end = NULL;
+        if (strncmp(a, "socket=", 7) == 0 && a[7] == '/') o->socket = a + 7;
+        else if (strncmp(a, "daemon_user=", 12) == 0 && a[12]) o->daemon_user = a + 12;
+        else if (strncmp(a, "timeout=", 8) == 0) {
+            long value = strtol(a + 8, &end, 10);
+            if (!a[8] || *end || value < 1 || value > 600) goto bad;
+            o->timeout = (int)value;
+        } else if (strncmp(a, "digits=", 7) == 0) {
+            long value = strtol(a + 7, &end, 10);
+            if (!a[7] || *end || value < 6 || value > 8) goto bad;
+            o->digits = (int)value;
+        } else if (strcmp(a, "use_first_pass") == 0) o->use_first_pass = 1;
+        else if (strcmp(a, "try_first_pass") == 0) o->try_first_pass = 1;
+        else if (strcmp(a, "single_prompt") == 0) o->single_prompt = 1;
+        else if (strcmp(a, "code_only") == 0) o->code_only = 1;
+        else if (strcmp(a, "nullok") == 0) o->nullok = 1;
+        else goto bad;
+        continue;
+    bad:
+        pam_syslog(pamh, LOG_ERR, "unknown or malformed option '%s': see pam_twofactor(8); denying", a);
+        return 0;
+    }
+    if (o->nullok && !o->code_only) {
+        pam_syslog(pamh, LOG_ERR, "nullok needs code_only (the daemon tells only privileged callers which "
+                                  "accounts exist); denying");
+        return 0;
+    }
+    if (o->code_only && (o->use_first_pass || o->try_first_pass || o->single_prompt)) {
+        pam_syslog(pamh, LOG_ERR, "code_only asks for no password: drop use_first_pass, try_first_pass and "
+                                  "single_prompt; denying");
+        return 0;
+    }
+    return 1;
+}
+
+static uid_t daemon_uid(const char *name) {
+    struct passwd entry, *found = NULL;
+    char buffer[4096];
+    if (getpwnam_r(name, &entry, buffer, sizeof buffer, &found) != 0 || !found) return (uid_t)-1;
+    return found->pw_uid;
+}
+
+static void wipe_free(char *secret) {
+    if (!secret) return;
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+}
+
+/* Asks one question through the conversation; NULL when it was cancelled or failed. */
+static char *ask(pam_handle_t *pamh, int style, const char *prompt) {
+    char *answer = NULL;
+    if (pam_prompt(pamh, style, &answer, "%s", prompt) != PAM_SUCCESS) {
+        wipe_free(answer);
+        return NULL;
+    }
+    return answer;
+}
+
+/* The secret= parameter of an otpauth URI, base32, in groups of four for typing. */
+static void grouped_secret(const char *uri, char *out, size_t capacity) {
+    const char *start = strstr(uri, "?secret=");
+    if (!start) start = strstr(uri, "&secret=");
+    size_t n = 0;
+    out[0] = 0;
+    if (!start) return;
+    start += 8;
+    for (size_t i = 0; start[i] && start[i] != '&' && n + 2 < capacity; i++) {
+        if (i > 0 && i % 4 == 0) out[n++] = ' ';
+        out[n++] = start[i];
+    }
+    out[n] = 0;
+}
+
+/* Shows the enrollment (QR code, secret, URI) through PAM_TEXT_INFO. */
+static void show_enrollment(pam_handle_t *pamh, const struct tfd_answer *a) {
+    char secret[256];
+    grouped_secret(a->text, secret, sizeof secret);
+    pam_info(pamh, "Two-factor login is required for this account. Scan this QR code with your authenticator app:");
+    if (a->screen && *a->screen) pam_info(pamh, "%s", a->screen);
+    if (*secret) pam_info(pamh, "Or enter this secret by hand (time-based): %s", secret);
+    pam_info(pamh, "URI: %s", a->text);
+}
+
+/* The PAM answer for a daemon that could not be asked. */
+static int unavailable(pam_handle_t *pamh, const struct tfd_connection *c, enum tfd_status s) {
+    pam_syslog(pamh, s == TFD_UNTRUSTED ? LOG_CRIT : LOG_ERR, "twofactord unavailable: %s", c->detail);
+    pam_error(pamh, "The two-factor login service is unavailable; try again later or ask the administrator.");
+    return s == TFD_INVALID_INPUT ? PAM_AUTH_ERR : PAM_AUTHINFO_UNAVAIL;
+}
+
+/* Moves a trailing code of `digits` digits from `entry` ("password123456") into `code`; 0 when there is none. */
+static int split_code(char *entry, int digits, char code[9]) {
+    size_t length = strlen(entry);
+    if (length < (size_t)digits) return 0;
+    for (size_t i = length - (size_t)digits; i < length; i++)
+        if (!isdigit((unsigned char)entry[i])) return 0;
+    memcpy(code, entry + length - digits, (size_t)digits + 1);
+    explicit_bzero(entry + length - digits, (size_t)digits);
+    return 1;
+}
+
+/*
+ * The conversation with the daemon for one login. `password` is NULL in code_only mode.
+ * Sends the first request with `first_code` (may be NULL), then asks for a code whenever the
+ * daemon answers codeNeeded or enroll, at most twice.
+ */
+static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_connection *c, const char *user,
+                    const char *password, const char *first_code, const char *service, const char *rhost) {
+    char *code = first_code ? strdup(first_code) : NULL;
+    int result = PAM_AUTH_ERR;
+    for (int round = 0; round < 3; round++) {
+        struct tfd_answer a;
+        enum tfd_status s = password ? tfd_login_from(c, user, password, code, service, rhost, &a)
+                                     : tfd_code_check(c, user, code, service, rhost, &a);
+        int had_code = code && *code;
+        wipe_free(code);
+        code = NULL;
+        if (s != TFD_OK) { result = unavailable(pamh, c, s); break; }
+        if (a.type == TFD_ANSWER_ERROR) {
+            pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
+            if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only) result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
+            else if (a.error_code == TFD_ERR_NOT_PERMITTED) result = PAM_AUTH_ERR;
+            else result = PAM_AUTHINFO_UNAVAIL;
+            if (result != PAM_IGNORE) pam_error(pamh, "Login refused.");
+            tfd_answer_free(&a);
+            break;
+        }
+        if (a.outcome == TFD_OK_OUTCOME) { result = PAM_SUCCESS; tfd_answer_free(&a); break; }
+        if (a.outcome == TFD_LOCKED) {
+            pam_error(pamh, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
+            result = PAM_MAXTRIES;
+            tfd_answer_free(&a);
+            break;
+        }
+        if (a.outcome == TFD_DENIED || (a.outcome == TFD_CODE_NEEDED && had_code)) {
+            pam_error(pamh, "Login refused.");
+            tfd_answer_free(&a);
+            break;
+        }
+        if (a.outcome == TFD_ENROLL) show_enrollment(pamh, &a);
+        tfd_answer_free(&a);
+        code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
+        if (!code) { result = PAM_CONV_ERR; break; }
+        if (!*code) { pam_error(pamh, "Login refused."); break; }
+    }
+    wipe_free(code);
+    return result;
+}
+
+EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    (void)flags;
+    struct options o;
+    if (!parse_options(pamh, argc, argv, &o)) return PAM_SERVICE_ERR;
+
+    const char *user = NULL;
+    if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !*user) return PAM_USER_UNKNOWN;
+    const void *item = NULL;
+    const char *service = pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item ? item : "";
+    item = NULL;
+    const char *rhost = pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item ? item : "";
+
+    char *entry = NULL;
+    if (!o.code_only) {
+        item = NULL;
+        if ((o.use_first_pass || o.try_first_pass) && pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item)
+            entry = strdup(item);
+        if (!entry && o.use_first_pass) {
+            pam_syslog(pamh, LOG_ERR, "use_first_pass: no earlier module set a password; denying");
+            return PAM_AUTH_ERR;
+        }
+        if (!entry) {
+            entry = ask(pamh, PAM_PROMPT_ECHO_OFF, o.single_prompt ? "Password and verification code: " : "Password: ");
+            if (!entry) return PAM_CONV_ERR;
+            /* Later modules may use_first_pass; a combined entry is not a password they could use. */
+            if (!o.single_prompt) pam_set_item(pamh, PAM_AUTHTOK, entry);
+        }
+    }
+
+    struct tfd_connection c;
+    enum tfd_status s = tfd_open(&c, o.socket, o.timeout, daemon_uid(o.daemon_user));
+    if (s != TFD_OK) {
+        wipe_free(entry);
+        return unavailable(pamh, &c, s);
+    }
+    char code[9] = {0};
+    int has_code = o.single_prompt && entry && split_code(entry, o.digits, code);
+    int result = converse(pamh, &o, &c, user, o.code_only ? NULL : entry, has_code ? code : NULL, service, rhost);
+    explicit_bzero(code, sizeof code);
+    tfd_close(&c);
+    wipe_free(entry);
+    pam_syslog(pamh, result == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE, "user %s: %s", user, pam_strerror(pamh, result));
+    return result;
+}
+
+/* Credentials are the business of other modules; the decision was made in pam_sm_authenticate. */
+EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    (void)pamh; (void)flags; (void)argc; (void)argv;
+    return PAM_SUCCESS;
+}

@@ -1,0 +1,322 @@
+/* The client half of docs/protocol.md in C; see tfd_client.h for the rules it keeps. */
+#define _GNU_SOURCE
+#include "tfd_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_REQUEST_BODY 1024
+#define MAX_RESPONSE_BODY 65536
+#define MIN_BODY 5
+
+/* A request body under construction; `failed` is set when a field breaks its limit. */
+struct writer {
+    unsigned char bytes[4 + MAX_REQUEST_BODY];
+    size_t length;
+    int failed;
+};
+
+static void put_u8(struct writer *w, unsigned value) {
+    if (w->length + 1 > sizeof w->bytes) { w->failed = 1; return; }
+    w->bytes[w->length++] = (unsigned char)value;
+}
+
+static void put_u16(struct writer *w, unsigned value) {
+    put_u8(w, (value >> 8) & 0xFF);
+    put_u8(w, value & 0xFF);
+}
+
+/* A str field of at most `maximum` bytes (docs/protocol.md, "Field types"). */
+static void put_str(struct writer *w, const char *text, size_t minimum, size_t maximum) {
+    size_t length = text ? strlen(text) : 0;
+    if (length < minimum || length > maximum || w->length + 2 + length > sizeof w->bytes) { w->failed = 1; return; }
+    put_u16(w, (unsigned)length);
+    if (length) memcpy(w->bytes + w->length, text, length);
+    w->length += length;
+}
+
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for `events` or the deadline passes. */
+static enum tfd_status wait_for(struct tfd_connection *c, short events, long long deadline) {
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) return TFD_TIMEOUT;
+        struct pollfd p = {.fd = c->fd, .events = events};
+        int ready = poll(&p, 1, (int)left);
+        if (ready > 0) return TFD_OK;
+        if (ready == 0) return TFD_TIMEOUT;
+        if (errno != EINTR) return TFD_PROTOCOL;
+    }
+}
+
+static enum tfd_status write_all(struct tfd_connection *c, const unsigned char *bytes, size_t length,
+                                 long long deadline) {
+    size_t offset = 0;
+    while (offset < length) {
+        enum tfd_status s = wait_for(c, POLLOUT, deadline);
+        if (s != TFD_OK) return s;
+        ssize_t sent = send(c->fd, bytes + offset, length - offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent > 0) offset += (size_t)sent;
+        else if (sent < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        else {
+            snprintf(c->detail, sizeof c->detail, "send: %s", strerror(errno));
+            return TFD_PROTOCOL;
+        }
+    }
+    return TFD_OK;
+}
+
+static enum tfd_status read_exactly(struct tfd_connection *c, unsigned char *bytes, size_t length,
+                                    long long deadline) {
+    size_t offset = 0;
+    while (offset < length) {
+        enum tfd_status s = wait_for(c, POLLIN, deadline);
+        if (s != TFD_OK) return s;
+        ssize_t got = recv(c->fd, bytes + offset, length - offset, MSG_DONTWAIT);
+        if (got > 0) offset += (size_t)got;
+        else if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        else {
+            snprintf(c->detail, sizeof c->detail, "the daemon closed the connection before answering");
+            return TFD_PROTOCOL;
+        }
+    }
+    return TFD_OK;
+}
+
+/* A decoding cursor over one response body. */
+struct reader {
+    const unsigned char *bytes;
+    size_t length, offset;
+    int failed;
+};
+
+static unsigned get_u8(struct reader *r) {
+    if (r->offset + 1 > r->length) { r->failed = 1; return 0; }
+    return r->bytes[r->offset++];
+}
+
+static unsigned get_u16(struct reader *r) { unsigned high = get_u8(r); return high << 8 | get_u8(r); }
+
+static uint32_t get_u32(struct reader *r) { uint32_t high = get_u16(r); return high << 16 | get_u16(r); }
+
+/* A str of minimum..maximum bytes without NUL; returns a pointer into the body and its length. */
+static const unsigned char *get_str(struct reader *r, size_t minimum, size_t maximum, size_t *length) {
+    *length = get_u16(r);
+    if (r->failed || *length < minimum || *length > maximum || r->offset + *length > r->length ||
+        memchr(r->bytes + r->offset, 0, *length)) {
+        r->failed = 1;
+        return NULL;
+    }
+    const unsigned char *start = r->bytes + r->offset;
+    r->offset += *length;
+    return start;
+}
+
+static void copy_text(char *out, size_t capacity, const unsigned char *bytes, size_t length) {
+    if (length >= capacity) length = capacity - 1;
+    if (length) memcpy(out, bytes, length);
+    out[length] = 0;
+}
+
+/* Decodes the answer to request `id`; anything outside docs/protocol.md is TFD_PROTOCOL. */
+static enum tfd_status decode(struct tfd_connection *c, const unsigned char *body, size_t length, uint32_t id,
+                              struct tfd_answer *a) {
+    struct reader r = {.bytes = body, .length = length};
+    unsigned type = get_u8(&r);
+    uint32_t answer_id = get_u32(&r);
+    size_t n = 0;
+    const unsigned char *s;
+    memset(a, 0, sizeof *a);
+    a->type = (int)type;
+    switch (type) {
+    case TFD_ANSWER_ERROR:
+        a->error_code = get_u16(&r);
+        s = get_str(&r, 0, 1024, &n);
+        if (s) copy_text(a->text, sizeof a->text, s, n);
+        /* The daemon answers a frame it could not read with id 0. */
+        if (answer_id != id && answer_id != 0) r.failed = 1;
+        break;
+    case TFD_ANSWER_LOGIN_RESULT:
+        a->outcome = (int)get_u8(&r);
+        a->retry_after = get_u32(&r);
+        s = get_str(&r, 0, 1024, &n);
+        if (s) copy_text(a->text, sizeof a->text, s, n);
+        if (a->outcome > TFD_LOCKED || (a->outcome != TFD_LOCKED && a->retry_after != 0) ||
+            ((a->outcome == TFD_ENROLL) != (n > 0)) || answer_id != id)
+            r.failed = 1;
+        break;
+    case TFD_ANSWER_ENROLL_SCREEN:
+        a->outcome = TFD_ENROLL;
+        s = get_str(&r, 1, 1024, &n);
+        if (s) copy_text(a->text, sizeof a->text, s, n);
+        s = get_str(&r, 0, 32768, &n);
+        if (s && (a->screen = malloc(n + 1)) != NULL) copy_text(a->screen, n + 1, s, n);
+        else if (s) r.failed = 1;
+        if (answer_id != id) r.failed = 1;
+        break;
+    default:
+        r.failed = 1;
+    }
+    if (r.failed || r.offset != r.length) {
+        tfd_answer_free(a);
+        snprintf(c->detail, sizeof c->detail, "the daemon's answer (type 0x%02x) breaks docs/protocol.md", type);
+        return TFD_PROTOCOL;
+    }
+    return TFD_OK;
+}
+
+/* Sends the frame in `w` (type and fields after the 5-byte header slot) and reads its answer. */
+static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsigned char type,
+                                struct tfd_answer *a, unsigned char *raw_type) {
+    enum tfd_status s;
+    unsigned char header[4], *body = NULL;
+    uint32_t id = c->next_id++;
+    size_t body_length = w->length - 4;
+    memset(a, 0, sizeof *a);
+    if (w->failed || body_length > MAX_REQUEST_BODY) {
+        snprintf(c->detail, sizeof c->detail, "a value is longer than the protocol allows");
+        explicit_bzero(w->bytes, sizeof w->bytes);
+        return TFD_INVALID_INPUT;
+    }
+    w->bytes[0] = (unsigned char)(body_length >> 24);
+    w->bytes[1] = (unsigned char)(body_length >> 16);
+    w->bytes[2] = (unsigned char)(body_length >> 8);
+    w->bytes[3] = (unsigned char)body_length;
+    w->bytes[4] = type;
+    w->bytes[5] = (unsigned char)(id >> 24);
+    w->bytes[6] = (unsigned char)(id >> 16);
+    w->bytes[7] = (unsigned char)(id >> 8);
+    w->bytes[8] = (unsigned char)id;
+    long long deadline = now_ms() + c->timeout_ms;
+    s = write_all(c, w->bytes, w->length, deadline);
+    explicit_bzero(w->bytes, sizeof w->bytes);
+    if (s == TFD_OK) s = read_exactly(c, header, 4, deadline);
+    if (s == TFD_OK) {
+        uint32_t length = (uint32_t)header[0] << 24 | (uint32_t)header[1] << 16 | (uint32_t)header[2] << 8 | header[3];
+        if (length < MIN_BODY || length > MAX_RESPONSE_BODY) {
+            snprintf(c->detail, sizeof c->detail, "the daemon sent a frame length of %u", length);
+            s = TFD_PROTOCOL;
+        } else if ((body = malloc(length)) == NULL) {
+            s = TFD_PROTOCOL;
+        } else {
+            s = read_exactly(c, body, length, deadline);
+            if (s == TFD_OK && raw_type) {
+                /* The Hello's answer is checked by the caller from the raw body. */
+                *raw_type = body[0];
+                if (body[0] == 0x81 && length == 7) a->error_code = (unsigned)body[5] << 8 | body[6];
+                else s = decode(c, body, length, id, a);
+            } else if (s == TFD_OK) {
+                s = decode(c, body, length, id, a);
+            }
+            free(body);
+        }
+    }
+    if (s == TFD_TIMEOUT) snprintf(c->detail, sizeof c->detail, "no answer within %d ms", c->timeout_ms);
+    return s;
+}
+
+enum tfd_status tfd_open(struct tfd_connection *c, const char *path, int timeout_seconds, uid_t trusted_uid) {
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->next_id = 1;
+    c->timeout_ms = timeout_seconds * 1000;
+    if (strlen(path) >= sizeof address.sun_path) {
+        snprintf(c->detail, sizeof c->detail, "the socket path is too long");
+        return TFD_INVALID_INPUT;
+    }
+    strcpy(address.sun_path, path);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        snprintf(c->detail, sizeof c->detail, "socket: %s", strerror(errno));
+        return TFD_UNREACHABLE;
+    }
+    /* Bounds a connect to a full backlog; reads and writes use their own deadline. */
+    struct timeval tv = {.tv_sec = timeout_seconds};
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(c->fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        snprintf(c->detail, sizeof c->detail, "connect to %s: %s", path, strerror(errno));
+        tfd_close(c);
+        return TFD_UNREACHABLE;
+    }
+    struct ucred peer;
+    socklen_t peer_length = sizeof peer;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer_length != sizeof peer) {
+        snprintf(c->detail, sizeof c->detail, "cannot read the peer of %s: %s", path, strerror(errno));
+        tfd_close(c);
+        return TFD_UNTRUSTED;
+    }
+    c->peer_uid = peer.uid;
+    if (peer.uid != 0 && (trusted_uid == (uid_t)-1 || peer.uid != trusted_uid)) {
+        snprintf(c->detail, sizeof c->detail,
+                 "the process listening on %s runs as uid %u, which is neither root nor the daemon's user "
+                 "(daemon_user=): refusing to send it anything",
+                 path, (unsigned)peer.uid);
+        tfd_close(c);
+        return TFD_UNTRUSTED;
+    }
+    struct writer w = {.length = 9};
+    const unsigned char magic[4] = {'T', 'F', 'A', 'D'};
+    for (int i = 0; i < 4; i++) put_u8(&w, magic[i]);
+    put_u16(&w, 1);
+    put_u16(&w, 1);
+    struct tfd_answer a;
+    unsigned char type = 0;
+    enum tfd_status s = exchange(c, &w, 0x01, &a, &type);
+    if (s == TFD_OK && (type != 0x81 || a.error_code != 1)) {
+        snprintf(c->detail, sizeof c->detail, "the daemon refused protocol version 1 (answer type 0x%02x)", type);
+        s = TFD_PROTOCOL;
+    }
+    tfd_answer_free(&a);
+    if (s != TFD_OK) tfd_close(c);
+    return s;
+}
+
+void tfd_close(struct tfd_connection *c) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+static void put_code(struct writer *w, const char *code) {
+    int has_code = code && *code;
+    put_u8(w, has_code ? TFD_CODE_TOTP : TFD_CODE_NONE);
+    put_str(w, has_code ? code : "", has_code ? 1 : 0, 32);
+}
+
+enum tfd_status tfd_login_from(struct tfd_connection *c, const char *user, const char *password, const char *code,
+                               const char *service, const char *rhost, struct tfd_answer *answer) {
+    struct writer w = {.length = 9};
+    put_str(&w, user, 1, 64);
+    put_str(&w, password, 0, 256);
+    put_code(&w, code);
+    put_str(&w, service, 0, 64);
+    put_str(&w, rhost, 0, 255);
+    return exchange(c, &w, 0x11, answer, NULL);
+}
+
+enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const char *code, const char *service,
+                               const char *rhost, struct tfd_answer *answer) {
+    struct writer w = {.length = 9};
+    put_str(&w, user, 1, 64);
+    put_code(&w, code);
+    put_str(&w, service, 0, 64);
+    put_str(&w, rhost, 0, 255);
+    return exchange(c, &w, 0x12, answer, NULL);
+}
+
+void tfd_answer_free(struct tfd_answer *answer) {
+    free(answer->screen);
+    answer->screen = NULL;
+}

@@ -1,0 +1,70 @@
+/*
+ * The twofactord protocol (docs/protocol.md), client side, for the PAM module.
+ *
+ * MUSTs kept here:
+ * - nothing is sent before the socket's peer (SO_PEERCRED) is root or the daemon's user;
+ * - every read and write is bounded by one deadline per exchange, so a silent daemon cannot hang
+ *   the login; a length prefix is checked before any body is buffered;
+ * - an answer that breaks docs/protocol.md in any way is an error, never a success;
+ * - request buffers that held a password or a code are wiped before they are freed.
+ */
+#ifndef TFD_CLIENT_H
+#define TFD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum tfd_status {
+    TFD_OK = 0,
+    TFD_UNREACHABLE,   /* no socket, nobody listening, connect failed */
+    TFD_UNTRUSTED,     /* the peer is neither root nor the daemon's user */
+    TFD_TIMEOUT,       /* no complete answer before the deadline */
+    TFD_PROTOCOL,      /* the peer broke docs/protocol.md, or closed early */
+    TFD_INVALID_INPUT, /* a value breaks a field limit; nothing was sent */
+};
+
+enum tfd_code_kind { TFD_CODE_NONE = 0, TFD_CODE_TOTP = 1 };
+
+enum tfd_answer_type {
+    TFD_ANSWER_ERROR = 0x80,
+    TFD_ANSWER_LOGIN_RESULT = 0x90,
+    TFD_ANSWER_ENROLL_SCREEN = 0xA0,
+};
+
+enum tfd_outcome { TFD_OK_OUTCOME = 0, TFD_CODE_NEEDED = 1, TFD_ENROLL = 2, TFD_DENIED = 3, TFD_LOCKED = 4 };
+
+/* The error codes the module treats specially (docs/protocol.md, "Error codes"). */
+enum { TFD_ERR_NOT_PERMITTED = 6, TFD_ERR_NO_SUCH_ACCOUNT = 7, TFD_ERR_BUSY = 14 };
+
+struct tfd_answer {
+    int type;               /* enum tfd_answer_type */
+    int outcome;            /* LoginResult */
+    uint32_t retry_after;   /* LoginResult locked */
+    unsigned error_code;    /* Error */
+    char text[1025];        /* Error message, or the otpauth URI of enroll */
+    char *screen;           /* EnrollScreen: the QR code as text lines (malloc'd, may be NULL) */
+};
+
+struct tfd_connection {
+    int fd;
+    int timeout_ms;
+    uint32_t next_id;
+    uid_t peer_uid;
+    char detail[256];       /* why the last call failed, for syslog; never holds a secret */
+};
+
+/* Connects, checks the peer (uid 0 or trusted_uid; pass (uid_t)-1 for root only) and exchanges the Hello. */
+enum tfd_status tfd_open(struct tfd_connection *c, const char *path, int timeout_seconds, uid_t trusted_uid);
+void tfd_close(struct tfd_connection *c);
+
+/* LoginFrom (0x11). code is NULL or "" for none. */
+enum tfd_status tfd_login_from(struct tfd_connection *c, const char *user, const char *password, const char *code,
+                               const char *service, const char *rhost, struct tfd_answer *answer);
+/* CodeCheck (0x12). code is NULL or "" for none. */
+enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const char *code, const char *service,
+                               const char *rhost, struct tfd_answer *answer);
+
+void tfd_answer_free(struct tfd_answer *answer);
+
+#endif

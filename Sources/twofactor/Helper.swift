@@ -1,0 +1,200 @@
+import ArgumentParser
+import CommandLineOptions
+import CommandLineUI
+import DaemonClient
+import Glibc
+import Wire
+
+// MUSTs of `twofactor helper`:
+// - one answer per request, in order, each a JSON object with either the daemon's answer or an
+//   "error" sentence; a request the helper cannot read is answered, not fatal;
+// - passwords and codes are never echoed back, logged or put in an error;
+// - native-messaging frames are checked against a limit before they are buffered.
+
+struct Helper: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "helper",
+        abstract: "Answer JSON requests on standard input, for scripts and browser extensions.",
+        discussion: """
+            Each request is a JSON object on one line (or, with --native-messaging, in the browsers' \
+            native-messaging framing: a 4-byte native-endian length, then the JSON text). Requests: \
+            {"op":"login","user":U,"password":P,"code":C} (code optional), {"op":"enroll-begin","user":U}, \
+            {"op":"enroll-confirm","user":U,"code":C}, {"op":"disable","user":U}. An optional "id" is \
+            copied to the answer. Answers: {"outcome":"ok|codeNeeded|enroll|denied|locked", ...} or \
+            {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to twofactord stays open \
+            between requests.
+            """
+    )
+
+    /// Shared with the root command, which parses --socket wherever it stands; this path never
+    /// reads $TWOFACTORD_SOCKET, whose value belongs to the user being authenticated.
+    @OptionGroup var connection: ConnectionOptions
+    var socket: String { connection.socketPathIgnoringEnvironment }
+
+    @Flag(name: .customLong("native-messaging"), help: "Use the browsers' native-messaging framing.")
+    var nativeMessaging = false
+
+    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root and you).")
+    var daemonUser: String = DaemonConnection.defaultDaemonUser
+
+    @Argument(
+        help: ArgumentHelp("Ignored: what browsers pass to a native host (the caller's origin).", visibility: .hidden)
+    )
+    var browserArguments: [String] = []
+
+    /// Requests larger than this are refused unread: no field of the protocol comes close.
+    static let maximumRequestLength = 16384
+
+    func run() throws {
+        var connection: DaemonConnection?
+        defer { connection?.close() }
+        var framing = HelperFraming(native: nativeMessaging, limit: Self.maximumRequestLength)
+        while true {
+            let message: [UInt8]
+            switch framing.next() {
+            case .end: return
+            case .tooLarge:
+                framing.write(Self.failure("the request is larger than \(Self.maximumRequestLength) bytes", id: nil))
+                if nativeMessaging { return }  // the rest of the frame cannot be skipped safely
+                continue
+            case .message(let bytes): message = bytes
+            }
+            var request = Array(message)
+            let answer = handle(&request, connection: &connection)
+            wipe(&request)
+            framing.write(answer)
+        }
+    }
+
+    private func handle(_ bytes: inout [UInt8], connection: inout DaemonConnection?) -> JSONValue {
+        let json: JSONValue
+        do {
+            json = try JSONValue(parsing: bytes)
+        } catch {
+            return Self.failure(error.message, id: nil)
+        }
+        let id = json["id"]
+        guard case .object = json, let op = json["op"]?.stringValue, let user = json["user"]?.stringValue else {
+            return Self.failure("a request is an object with \"op\" and \"user\"", id: id)
+        }
+        let code = json["code"]?.stringValue ?? ""
+        let request: Request
+        switch op {
+        case "login":
+            guard let password = json["password"]?.stringValue else {
+                return Self.failure("login needs \"password\"", id: id)
+            }
+            request = .login(
+                user: user,
+                password: Array(password.utf8),
+                codeKind: code.isEmpty ? .none : .totp,
+                code: code
+            )
+        case "enroll-begin": request = .enrollBegin(user: user, algorithm: .default, digits: 0, period: 0)
+        case "enroll-confirm": request = .enrollConfirm(user: user, code: code)
+        case "disable": request = .twoFactorDisable(user: user)
+        default: return Self.failure("unknown op '\(op)': use login, enroll-begin, enroll-confirm or disable", id: id)
+        }
+        do {
+            if connection == nil {
+                connection = try DaemonConnection(
+                    socketPath: socket,
+                    trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
+                )
+            }
+            return Self.json(for: try connection!.send(request), id: id)
+        } catch {
+            connection = nil  // closed by the failure; the next request reconnects
+            return Self.failure(error.description, id: id, code: "daemonUnavailable")
+        }
+    }
+
+    static func json(for response: Response, id: JSONValue?) -> JSONValue {
+        var members: [(String, JSONValue)] = id.map { [("id", $0)] } ?? []
+        switch response {
+        case .loginResult(let outcome, let retryAfter, let uri):
+            let names: [LoginOutcome: String] = [
+                .ok: "ok", .codeNeeded: "codeNeeded", .enroll: "enroll", .denied: "denied", .locked: "locked",
+            ]
+            members.append(("outcome", .string(names[outcome] ?? "denied")))
+            if outcome == .locked { members.append(("retryAfter", .number(Int64(retryAfter)))) }
+            if outcome == .enroll { members.append(("otpauthURI", .string(uri))) }
+        case .enrollmentStarted(let uri, let expiresAt):
+            members += [("otpauthURI", .string(uri)), ("expiresAt", .number(Int64(clamping: expiresAt)))]
+        case .done:
+            members.append(("done", .bool(true)))
+        case .error(let code, let message):
+            members += [("error", .string(message)), ("code", .string(code.description))]
+        default:
+            members += [
+                ("error", .string("twofactord sent an unexpected answer")), ("code", .string("protocolViolation")),
+            ]
+        }
+        return .object(members)
+    }
+
+    static func failure(_ message: String, id: JSONValue?, code: String = "badRequest") -> JSONValue {
+        .object((id.map { [("id", $0)] } ?? []) + [("error", .string(message)), ("code", .string(code))])
+    }
+}
+
+/// Reads requests and writes answers as JSON lines or native-messaging frames.
+struct HelperFraming {
+    enum Next { case message([UInt8]), tooLarge, end }
+
+    let native: Bool
+    let limit: Int
+
+    mutating func next() -> Next {
+        if native {
+            guard let header = readExactly(4) else { return .end }
+            // Native byte order, as Chrome and Firefox send it.
+            let length = header.withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
+            guard length <= limit else { return .tooLarge }
+            guard let body = readExactly(length) else { return .end }
+            return .message(body)
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(STDIN_FILENO, &byte, 1)
+            if count < 0, errno == EINTR { continue }
+            guard count == 1 else { return line.isEmpty ? .end : .message(line) }
+            if byte == UInt8(ascii: "\n") {
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { line.removeAll(); continue }
+                return .message(line)
+            }
+            if line.count == limit {
+                // Skip to the end of the oversized line, so the next one is read whole.
+                while read(STDIN_FILENO, &byte, 1) == 1, byte != UInt8(ascii: "\n") {}
+                return .tooLarge
+            }
+            line.append(byte)
+        }
+    }
+
+    func write(_ value: JSONValue) {
+        var bytes = Array(value.text.utf8)
+        if native {
+            let header = withUnsafeBytes(of: UInt32(bytes.count)) { Array($0) }
+            bytes = header + bytes
+        } else {
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written > 0 { offset += written } else if written < 0, errno == EINTR { continue } else { return }
+        }
+    }
+
+    private func readExactly(_ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let got = bytes[offset...].withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if got > 0 { offset += got } else if got < 0, errno == EINTR { continue } else { return nil }
+        }
+        return bytes
+    }
+}

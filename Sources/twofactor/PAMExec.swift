@@ -1,0 +1,162 @@
+import ArgumentParser
+import CommandLineOptions
+import CommandLineUI
+import DaemonClient
+import Glibc
+import Wire
+
+// MUSTs of `twofactor pam`:
+// - exit 0 only when the daemon answered `ok` to this login; every other path exits non-zero;
+// - the socket comes from the command line (the PAM configuration), never from the environment;
+// - the user and the origin come from pam_exec's PAM_USER, PAM_SERVICE and PAM_RHOST, which the
+//   user cannot set in pam_exec's environment; the password arrives on standard input only.
+
+struct PAMExec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pam",
+        abstract: "Check a login for pam_exec (auth, with expose_authtok).",
+        discussion: """
+            Reads the user from PAM_USER and the password from standard input, as pam_exec passes them \
+            with expose_authtok, and exits 0 only when twofactord accepts the login. pam_exec cannot ask \
+            a second question, so an account with two-factor on needs --single-prompt: the password \
+            immediately followed by the code from the authenticator app. An account that must still enroll \
+            is refused with a message to run `twofactor login` first.
+            """
+    )
+
+    /// Shared with the root command, which parses --socket wherever it stands; this path never
+    /// reads $TWOFACTORD_SOCKET, whose value belongs to the user being authenticated.
+    @OptionGroup var connection: ConnectionOptions
+    var socket: String { connection.socketPathIgnoringEnvironment }
+
+    @Flag(name: .customLong("single-prompt"), help: "The password is followed by the code.")
+    var singlePrompt = false
+
+    @Option(name: .long, help: "The length of the code at the end of the password with --single-prompt (6 to 8).")
+    var digits: Int = 6
+
+    @Option(name: .long, help: "Seconds to wait for the daemon.")
+    var timeout: Int = 10
+
+    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root).")
+    var daemonUser: String = DaemonConnection.defaultDaemonUser
+
+    func validate() throws {
+        guard (6...8).contains(digits) else { throw ValidationError("--digits must be 6, 7 or 8") }
+        guard (1...600).contains(timeout) else { throw ValidationError("--timeout must be 1 to 600 seconds") }
+    }
+
+    func run() throws {
+        let environment = PAMEnvironment()
+        if let type = environment.type, type != "auth" {
+            throw finish(.denied, "pam_exec called this for '\(type)': use it in the auth stack only")
+        }
+        guard let user = environment.user, !user.isEmpty else { throw finish(.usage, "PAM_USER is not set") }
+        var entry = readAll(STDIN_FILENO, limit: 512)
+        defer { wipe(&entry) }
+        // pam_exec sends no terminator; one typed by hand (tests, scripts) is not part of the password.
+        while let last = entry.last, last == 0 || last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
+            entry.removeLast()
+        }
+        var code = ""
+        if singlePrompt, let split = splitTrailingCode(&entry, digits: digits) { code = split }
+
+        let connection: DaemonConnection
+        do {
+            connection = try DaemonConnection(
+                socketPath: socket,
+                timeoutSeconds: timeout,
+                trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
+            )
+        } catch {
+            throw finish(.daemonUnavailable, "\(error)")
+        }
+        defer { connection.close() }
+        let request = Request.loginFrom(
+            user: user,
+            password: entry,
+            codeKind: code.isEmpty ? .none : .totp,
+            code: code,
+            origin: environment.origin
+        )
+        let answer: Response
+        do {
+            answer = try connection.send(request)
+        } catch {
+            throw finish(.daemonUnavailable, "\(error)")
+        }
+        switch answer {
+        case .loginResult(.ok, _, _):
+            return
+        case .loginResult(.locked, let retryAfter, _):
+            throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+        case .loginResult(.codeNeeded, _, _) where code.isEmpty:
+            throw finish(.denied, "login denied: type the password immediately followed by the verification code")
+        case .enrollScreen, .loginResult(.enroll, _, _):
+            throw finish(.denied, "login denied: two-factor login must be set up first; run `twofactor login \(user)`")
+        case .error(_, let message):
+            throw finish(.daemonUnavailable, message)
+        default:
+            throw finish(.denied, "login denied")
+        }
+    }
+}
+
+/// What pam_exec puts in its child's environment. pam_exec builds that environment from the PAM
+/// items, so a user cannot choose these values.
+struct PAMEnvironment {
+    var user: String? { value("PAM_USER") }
+    var type: String? { value("PAM_TYPE") }
+    var origin: LoginOrigin {
+        // A value over the protocol's limit is dropped rather than cut inside a UTF-8 sequence.
+        let service = value("PAM_SERVICE") ?? ""
+        let host = value("PAM_RHOST") ?? ""
+        return LoginOrigin(
+            service: service.utf8.count <= 64 ? service : "",
+            remoteHost: host.utf8.count <= 255 ? host : ""
+        )
+    }
+
+    private func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+}
+
+/// Moves a trailing run of `digits` ASCII digits out of `entry` ("password123456"), or nil.
+func splitTrailingCode(_ entry: inout [UInt8], digits: Int) -> String? {
+    guard entry.count >= digits,
+        entry.suffix(digits).allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+    else { return nil }
+    let code = String(decoding: entry.suffix(digits), as: UTF8.self)
+    for index in entry.count - digits..<entry.count { entry[index] = 0 }
+    entry.removeLast(digits)
+    return code
+}
+
+/// Reads `descriptor` to its end, at most `limit` bytes (more is cut: no password is that long).
+func readAll(_ descriptor: Int32, limit: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: limit)
+    var count = 0
+    while count < limit {
+        let got = bytes[count...].withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if got > 0 {
+            count += got
+        } else if got < 0, errno == EINTR {
+            continue
+        } else {
+            break
+        }
+    }
+    let result = Array(bytes[..<count])
+    wipe(&bytes)
+    return result
+}
+
+/// Overwrites a secret before its memory is released.
+func wipe(_ bytes: inout [UInt8]) {
+    for index in bytes.indices { bytes[index] = 0 }
+}
+
+/// Writes `message` to standard error and returns the exit code for `status`.
+func finish(_ status: LoginExit, _ message: String) -> ExitCode {
+    Terminal.writeError("twofactor: \(message)\n")
+    return ExitCode(status.rawValue)
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import CommandLineOptions
+import CommandLineUI
+import DaemonClient
+import Glibc
+import Wire
+
+// MUSTs of `twofactor shell`:
+// - the account is the caller's own (its real uid), never a name from the arguments or environment;
+// - the shell or command runs only after the daemon answered `ok`; Ctrl-C, end of input, an empty
+//   or wrong code, or a daemon that cannot be asked end the session;
+// - the socket comes from the command line only; no environment variable can point it elsewhere.
+
+struct Shell: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "Ask for the verification code, then start the shell (sshd ForceCommand or login shell).",
+        discussion: """
+            Use it after a first factor that something else checked (sshd's public key or password): \
+            it asks the caller's own account for its code on the terminal (showing the QR code to an \
+            account that must enroll), then runs SSH_ORIGINAL_COMMAND, the command given with -c, or \
+            the login shell. Checking a code without the password needs a privileged peer (root, the \
+            operator group or twofactord's --code-check-group, e.g. with this binary installed setgid \
+            to that group); otherwise it also asks for the account's password.
+            """
+    )
+
+    /// Shared with the root command, which parses --socket wherever it stands; this path never
+    /// reads $TWOFACTORD_SOCKET, whose value belongs to the user being authenticated.
+    @OptionGroup var connection: ConnectionOptions
+    var socket: String { connection.socketPathIgnoringEnvironment }
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The shell to start (default: the account's, unless that is this wrapper).",
+            valueName: "path"
+        )
+    )
+    var shell: String?
+
+    @Option(name: .customShort("c"), help: "Run this command with the shell instead of an interactive shell.")
+    var command: String?
+
+    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root and you).")
+    var daemonUser: String = DaemonConnection.defaultDaemonUser
+
+    func run() throws {
+        guard let account = Account.current() else { throw finish(.usage, "the calling user has no passwd entry") }
+        let connection: DaemonConnection
+        do {
+            connection = try DaemonConnection(
+                socketPath: socket,
+                timeoutSeconds: 30,
+                trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
+            )
+        } catch {
+            throw finish(.daemonUnavailable, "\(error)")
+        }
+        let origin = LoginOrigin(service: "twofactor-shell", remoteHost: Self.remoteHost())
+        var password: [UInt8]?
+        defer { if password != nil { wipe(&password!) } }
+
+        var code = ""
+        var answer: Response
+        for _ in 0..<4 {
+            let request: Request =
+                if let password {
+                    .loginFrom(
+                        user: account.name,
+                        password: password,
+                        codeKind: code.isEmpty ? .none : .totp,
+                        code: code,
+                        origin: origin
+                    )
+                } else {
+                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : .totp, code: code, origin: origin)
+                }
+            do {
+                answer = try connection.send(request)
+            } catch {
+                throw finish(.daemonUnavailable, "\(error)")
+            }
+            let sentCode = !code.isEmpty
+            code = ""
+            switch answer {
+            case .loginResult(.ok, _, _):
+                connection.close()
+                try execShell(account)
+            case .error(.notPermitted, _) where password == nil:
+                // Not privileged to check a code alone: prove the account with its password too.
+                guard let typed = Terminal.readSecret(prompt: "Password: ") else {
+                    throw finish(.denied, "no password given")
+                }
+                password = typed
+                continue
+            case .loginResult(.codeNeeded, _, _) where !sentCode:
+                break
+            case .enrollScreen(let uri, _), .loginResult(.enroll, _, let uri):
+                Terminal.writeError("Two-factor login is required for '\(account.name)'.\n")
+                Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri))
+            case .loginResult(.locked, let retryAfter, _):
+                throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+            case .error(_, let message):
+                throw finish(.daemonUnavailable, message)
+            default:
+                throw finish(.denied, "login denied")
+            }
+            let line = String(decoding: Terminal.readSecret(prompt: "Verification code: ") ?? [], as: UTF8.self)
+            code = line.filter { $0 != " " }
+            guard !code.isEmpty else { throw finish(.denied, "no code given: login denied") }
+        }
+        throw finish(.denied, "login denied")
+    }
+
+    /// Replaces this process with the shell; returns only by throwing.
+    private func execShell(_ account: Account) throws -> Never {
+        let path = shell ?? account.shell
+        let name = String(path.split(separator: "/").last ?? "sh")
+        var arguments: [String]
+        if let command = command ?? getenv("SSH_ORIGINAL_COMMAND").map({ String(cString: $0) }) {
+            arguments = [name, "-c", command]
+        } else {
+            arguments = ["-" + name]  // a login shell, as login(1) and sshd start it
+        }
+        var pointers = arguments.map { strdup($0) } + [nil]
+        execv(path, &pointers)
+        throw finish(.daemonUnavailable, "cannot start \(path): \(String(cString: strerror(errno)))")
+    }
+
+    /// The client address sshd reports; only logged by the daemon.
+    static func remoteHost() -> String {
+        guard let connection = getenv("SSH_CONNECTION") else { return "" }
+        let host = String(cString: connection).split(separator: " ").first.map(String.init) ?? ""
+        return host.utf8.count <= 255 ? host : ""
+    }
+}
+
+/// The caller's passwd entry, looked up by real uid.
+struct Account {
+    var name: String
+    var shell: String
+
+    static func current() -> Account? {
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getpwuid_r(getuid(), &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name
+        else { return nil }
+        var shell = entry.pw_shell.map { String(cString: $0) } ?? ""
+        // Installed as the login shell itself, the account's shell would start this wrapper again.
+        if shell.isEmpty || shell.contains("twofactor") { shell = "/bin/sh" }
+        return Account(name: String(cString: name), shell: shell)
+    }
+}
