@@ -15,7 +15,7 @@ PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.
 PAM_MODULE := .build/pam/pam_twofactor.so
 PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
-.PHONY: all deps test-deps build pam-module run test clean
+.PHONY: all deps test-deps build pam-module run test clean install uninstall
 
 all: build
 
@@ -77,3 +77,50 @@ test: test-deps pam-module
 
 clean:
 	rm -rf .build $(RUN_DIR)
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [BIN_DIR=]: where a Debian package would put things.
+# Without BIN_DIR, builds release binaries first; a packager or a test that built them already
+# names their folder. The PAM module goes where PAM looks (the multiarch security directory, not
+# under PREFIX), and only when it was built (make pam-module).
+PREFIX ?= /usr/local
+BIN_DIR ?=
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+PAM_DIR ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/security /lib/$(MULTIARCH)/security) /usr/lib/security)
+INSTALLED = \
+	$(PREFIX)/sbin/twofactord $(PREFIX)/bin/twofactorctl $(PREFIX)/bin/twofactor \
+	$(PREFIX)/lib/systemd/system/twofactord.service $(PREFIX)/lib/systemd/system/twofactord.socket \
+	$(PREFIX)/lib/sysusers.d/twofactord.conf $(PREFIX)/lib/tmpfiles.d/twofactord.conf \
+	$(PREFIX)/share/man/man1/twofactor.1 $(PREFIX)/share/man/man5/twofactord.conf.5 \
+	$(PREFIX)/share/man/man8/twofactord.8 $(PREFIX)/share/man/man8/twofactorctl.8 \
+	$(PREFIX)/share/doc/twofactord/examples/twofactord.conf $(PAM_DIR)/pam_twofactor.so \
+	$(patsubst man/%,$(PREFIX)/share/man/man8/%,$(filter-out man/twofactorctl.8 man/twofactord.8,$(wildcard man/*.8)))
+
+install:
+	@bin="$(BIN_DIR)"; \
+	if [ -z "$$bin" ]; then $(SWIFT) build -c release && bin=$$($(SWIFT) build -c release --show-bin-path) || exit 1; fi; \
+	set -e; \
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/sbin" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/systemd/system" \
+		"$(DESTDIR)$(PREFIX)/lib/sysusers.d" "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d" "$(DESTDIR)$(PREFIX)/share/man/man1" \
+		"$(DESTDIR)$(PREFIX)/share/man/man5" "$(DESTDIR)$(PREFIX)/share/man/man8" \
+		"$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples"; \
+	install -m 0755 "$$bin/twofactord" "$(DESTDIR)$(PREFIX)/sbin/twofactord"; \
+	install -m 0755 "$$bin/twofactorctl" "$$bin/twofactor" "$(DESTDIR)$(PREFIX)/bin/"; \
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' systemd/twofactord.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \
+	chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \
+	install -m 0644 systemd/twofactord.socket "$(DESTDIR)$(PREFIX)/lib/systemd/system/"; \
+	install -m 0644 systemd/twofactord.sysusers "$(DESTDIR)$(PREFIX)/lib/sysusers.d/twofactord.conf"; \
+	install -m 0644 systemd/twofactord.tmpfiles "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/twofactord.conf"; \
+	for page in man/*.[158]; do \
+		install -m 0644 "$$page" "$(DESTDIR)$(PREFIX)/share/man/man$${page##*.}/"; \
+	done; \
+	install -m 0644 examples/twofactord.conf "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples/"; \
+	if [ -f "$(PAM_MODULE)" ]; then \
+		install -d -m 0755 "$(DESTDIR)$(PAM_DIR)"; \
+		install -m 0644 "$(PAM_MODULE)" "$(DESTDIR)$(PAM_DIR)/pam_twofactor.so"; \
+	else \
+		echo "Not installing the PAM module: $(PAM_MODULE) is not built (make pam-module)."; \
+	fi
+
+uninstall:
+	rm -f $(addprefix "$(DESTDIR),$(addsuffix ",$(INSTALLED)))
+	-rmdir "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples" "$(DESTDIR)$(PREFIX)/share/doc/twofactord" 2>/dev/null
