@@ -67,7 +67,7 @@ run: build
 # The tests use Swift Testing. Without XCTest tests, `swift test` would still run the XCTest
 # bundle and print its empty "Executed 0 tests" summaries before the real one, so XCTest is
 # switched off unless some test imports it (then it runs, and no test is lost).
-XCTEST_FLAG = $(if $(shell grep -rlsw 'import XCTest' Tests),,--disable-xctest)
+XCTEST_FLAG = $(if $(shell grep -rlsE '^(@testable )?import XCTest' Tests),,--disable-xctest)
 
 # SwiftPM refuses an import of a package target that is not among the importer's dependencies
 # (PackageManifestTests also catches one that only a dependency's dependency brings along).
