@@ -76,7 +76,8 @@ extension AccountService {
     func status(of account: Account) -> AccountStatus {
         let now = clock()
         let wait = configuration.throttle.retryAfter(for: account, now: now)
-        return AccountStatus(account: account, lockedUntil: wait.map { now + $0 })
+        // A hard lock has no end: `.max` says "until unlocked".
+        return AccountStatus(account: account, lockedUntil: wait.map { $0 == .max ? .max : now + $0 })
     }
 
     /// One page of accounts in name order; `next` is where the following page starts, nil at the end.
@@ -131,11 +132,8 @@ extension AccountService {
         let (_, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
         let now = clock()
         try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                account.failureCount = 0
-                account.lastFailureAt = nil
-                account.updatedAt = now
-            }
+            try store.clearAllAttempts(of: target.name.value)
+            try store.update(target.name) { account in account.updatedAt = now }
         }
         audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])

@@ -42,16 +42,29 @@ extension AccountService {
     /// Checks `code` for `user` without a password. With `.none`, says what the account needs:
     /// `.ok` (no second factor), `.codeNeeded`, or `.enroll` for a pending account. Throws
     /// `noSuchAccount` for an unknown user: only privileged peers may ask, and they may list accounts anyway.
-    public func checkCode(user: String, code: CodeInput) throws(ServiceError) -> LoginResult {
+    public func checkCode(
+        user: String,
+        code: CodeInput,
+        origin: ThrottleOrigin = .local,
+        attemptHeld: Bool = false
+    ) throws(ServiceError) -> LoginResult {
         let now = clock()
         let name = try existingName(user)
         guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
             throw ServiceError(.noSuchAccount, "no account named '\(name)'")
         }
-        if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
+        let key = ThrottleKey(subject: name.value, origin: origin)
+        if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         }
+        let result = try secondFactor(of: account, code: code, now: now)
+        try clearAttemptIfPassed(key, result)
+        return result
+    }
+
+    private func secondFactor(of account: Account, code: CodeInput, now: UnixTime) throws(ServiceError) -> LoginResult {
+        let name = account.name
         // The password was checked by another module: the rest is a login's second half, shared with Login.
         switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
         case .deny:

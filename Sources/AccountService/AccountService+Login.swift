@@ -4,28 +4,50 @@ import OneTimePassword
 
 // MUSTs of a login:
 // - `.ok` is returned only after the accepted code's step is durable in the store (the replay guard);
-// - an unknown user, a wrong password and a wrong or replayed code all return `.denied` after the same
-//   work: one scrypt at the configured cost and one committed write;
-// - no password or code is ever logged.
+// - the lock decision and the failure count are one atomic step taken before any password is checked
+//   (`AccountStore.reserveAttempt`): the attempt is counted first and the count cleared on success, so
+//   no more password checks run than the throttle allows, whatever the parallelism;
+// - a stranger's failures count against (account, that peer's uid) only; failures through privileged
+//   peers count against the account (and the remote host), toward its hard lock;
+// - no password oracle: until a code has been checked, the answer and the work are the same for a right
+//   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
+//   without a code, and only a pending account's right password answers `enroll`;
+// - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
+// - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
 extension AccountService {
-    /// Decides one login attempt. Throws only when the store fails; the caller answers with an error,
-    /// never with `.ok`.
-    public func login(user: String, password: [UInt8], code: CodeInput) throws(ServiceError) -> LoginResult {
+    /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
+    /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
+    /// (the same user's login without a code, just answered `codeNeeded` on the same connection).
+    public func login(
+        user: String,
+        password: [UInt8],
+        code: CodeInput,
+        origin: ThrottleOrigin = .local,
+        attemptHeld: Bool = false
+    ) throws(ServiceError) -> LoginResult {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
         let name = try? AccountName(user)
         let account = try name.flatMap { name throws(ServiceError) in
             try storing { () throws(AccountStoreError) in try store.account(named: name) }
         }
-        // Only an existing account's name reaches the log: anything else may be a password typed
-        // into the user field (or forge log lines), so it is logged as a keyed fingerprint.
+        // Only an existing account's name reaches the log or the throttle database: anything else may be
+        // a password typed into the user field (or forge log lines), so it is kept as a keyed fingerprint.
         let logName = account?.name.value ?? NameFingerprint.of(user)
-        if case .locked(let wait)? = LoginPolicy.lock(for: account, now: now, throttle: configuration.throttle) {
+        let key = ThrottleKey(subject: logName, origin: origin)
+        // A login completing the attempt its `codeNeeded` answer held was counted then; it is not counted twice.
+        if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
+            if let account {
+                audit(.account(account.name), .login, .locked, target: account.name, organization: account.organization)
+            }
             return .locked(retryAfter: wait)
         }
 
+        // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
+        // which differs after an operator changed it): learn those costs once from the store.
+        hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
         let passwordMatches: Bool
         if let account {
             passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
@@ -33,37 +55,71 @@ extension AccountService {
             passwordMatches = hasher.verifyUnknownUser(password)
         }
 
+        let result: LoginResult
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
-            return try deny(
+            result = try deny(
                 account,
                 user: logName,
                 now: now,
                 reason: account == nil ? "unknown user" : passwordMatches ? "wrong code" : "wrong password"
             )
         case .locked(let wait):
-            return .locked(retryAfter: wait)
+            result = .locked(retryAfter: wait)
         case .succeed:
             guard let account else { return .denied }
             try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }
             upgradePasswordHashIfNeeded(account, password: password)
             loginSucceeded(account, factors: "password")
-            return .ok
+            result = .ok
         case .askForCode:
+            // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
             logger.info("login needs a code", metadata: ["user": "\(logName)"])
-            return .codeNeeded
+            result = .codeNeeded
         case .verifyCode(let text, let credential):
             guard let account else { return .denied }
-            return try acceptCode(text, credential, account: account, password: password, now: now)
+            result = try acceptCode(text, credential, account: account, password: password, now: now)
         case .useRecoveryCode(let text):
             guard let account else { return .denied }
-            return try useRecoveryCode(text, account: account, password: password, now: now)
+            result = try useRecoveryCode(text, account: account, password: password, now: now)
         case .startEnrollment(let existing):
             guard let account else { return .denied }
-            return try offerEnrollment(account, existing: existing, now: now)
+            result = try offerEnrollment(account, existing: existing, now: now)
         case .finishEnrollment(let text, let pending):
             guard let account else { return .denied }
-            return try finishEnrollmentAtLogin(text, pending, account: account, password: password, now: now)
+            result = try finishEnrollmentAtLogin(text, pending, account: account, password: password, now: now)
+        }
+        try clearAttemptIfPassed(key, result)
+        return result
+    }
+
+    /// Takes the attempt's place in the throttle: nil when it may run (it is counted as a failure until
+    /// `clearAttemptIfPassed`), else the seconds to wait.
+    func reserveAttempt(_ key: ThrottleKey, now: UnixTime) throws(ServiceError) -> Int64? {
+        let policy = configuration.throttle
+        let reservation = try storing { () throws(AccountStoreError) in
+            try store.reserveAttempt(key, at: now) { record, account in
+                if let account, key.origin.isPrivileged, let wait = policy.retryAfter(for: account, now: now) {
+                    return .locked(retryAfter: wait)
+                }
+                if let account, account.failureCount >= policy.hardLockAfter { return .locked(retryAfter: .max) }
+                if let wait = policy.retryAfter(failures: record.failures, lastFailure: record.lastFailureAt, now: now) {
+                    return .locked(retryAfter: wait)
+                }
+                return .allowed
+            }
+        }
+        if case .locked(let wait) = reservation { return wait }
+        return nil
+    }
+
+    /// An attempt that got past the password (and code) clears its failures; any other keeps them counted.
+    func clearAttemptIfPassed(_ key: ThrottleKey, _ result: LoginResult) throws(ServiceError) {
+        switch result {
+        case .ok, .enrolled, .recovered, .enroll:
+            try storing { () throws(AccountStoreError) in try store.clearAttempts(key) }
+        case .codeNeeded, .denied, .locked:
+            break
         }
     }
 
@@ -102,8 +158,6 @@ extension AccountService {
                 guard case .on = stored.twoFactor, let index = RecoveryCodes.match(code, in: stored.recoveryCodes)
                 else { throw ServiceError(.wrongCode, "no such recovery code") }
                 stored.recoveryCodes.remove(at: index)
-                stored.failureCount = 0
-                stored.lastFailureAt = nil
                 stored.lastLoginAt = now
                 stored.updatedAt = now
                 remaining = stored.recoveryCodes.count
@@ -191,21 +245,13 @@ extension AccountService {
         return .enrolled(recoveryCodes: codes)
     }
 
-    /// Counts the failure (for an unknown user too, so that both cost one commit) and denies.
+    /// Denies; the failure was counted when the attempt was reserved.
     func deny(
         _ account: Account?,
         user: String,
         now: UnixTime,
         reason: String
     ) throws(ServiceError) -> LoginResult {
-        do {
-            try store.recordFailure(for: account?.name, at: now)
-        } catch .notFound {
-            // Removed between the read and now: it is an unknown user after all.
-            _ = try? store.recordFailure(for: nil, at: now)
-        } catch {
-            throw ServiceError.from(error)
-        }
         if let account {
             audit(.account(account.name), .login, .denied, target: account.name, organization: account.organization, detail: reason)
         }

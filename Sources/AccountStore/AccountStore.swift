@@ -47,6 +47,25 @@ public protocol AccountStore: Sendable {
     /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
 
+    // MARK: Throttling
+
+    /// The lock decision and the failure count as one atomic step: in one write transaction, decides with
+    /// `decide` (given the key's record and, for a privileged origin, the account's own counter) whether
+    /// the attempt may run; when it may, counts it as a failure of the key (and, for a privileged origin,
+    /// of the account named `key.subject`, if there is one) before the caller checks anything. However
+    /// many attempts run in parallel, no more run than the limits allow.
+    func reserveAttempt(
+        _ key: ThrottleKey,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation
+    ) throws(AccountStoreError) -> AttemptReservation
+
+    /// Clears the key's failures (and, for a privileged origin, the account's) after a success.
+    func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError)
+
+    /// Clears every throttle record of `subject` and the account's own counter (unlock).
+    func clearAllAttempts(of subject: String) throws(AccountStoreError)
+
     // MARK: Organizations
 
     func organization(named name: OrganizationName) throws(AccountStoreError) -> Organization?

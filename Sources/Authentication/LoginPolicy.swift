@@ -2,7 +2,8 @@ import AccountStore
 
 // MUSTs of the login decision:
 // - an unknown user, a wrong password and a wrong code all end in `.deny`, never in anything
-//   that tells them apart;
+//   that tells them apart; without a code, all three ask for one, as a right password of an account
+//   with 2FA on does (no password oracle);
 // - a locked account is refused before its password is checked;
 // - an account with 2FA on never succeeds without a code (TOTP or recovery); a `pending` account
 //   never succeeds without finishing enrollment, and a recovery code cannot finish one;
@@ -47,7 +48,7 @@ public enum LoginPolicy {
     /// Decides a login once the password has been checked (against a dummy hash for an unknown user).
     public static func decide(account: Account?, passwordMatches: Bool, code: CodeInput, now: UnixTime) -> LoginDecision
     {
-        guard let account, passwordMatches else { return .deny }
+        guard let account, passwordMatches else { return code == .none ? .askForCode : .deny }
         switch account.twoFactor {
         case .off:
             return .succeed

@@ -16,7 +16,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var state: ConnectionStateMachine
     /// The account a Login answered `ok` made this connection act for. Requests run one at a time per
     /// connection, so the worker that runs one request sees the session the previous one left.
-    private var session: Session?
+    private var session = Session()
     private let peer: PeerCredentials
     /// The peer's uid and operator status, decided when the connection was accepted.
     private let holder: ShareHolder
@@ -62,6 +62,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch event {
         case is DrainEvent:
             perform(state.drain(), context: context)
+        case is FrameDeadlineExpired:
+            // A peer trickling a frame: answer what it sent in time, then close.
+            PeerLogContext.$current.withValue(holder) {
+                logger.notice("request not sent in time: closing", metadata: ["peer-pid": "\(peer.pid)"])
+            }
+            perform(state.drain(), context: context)
         case ChannelEvent.inputClosed:
             // The peer sent all it will send (shutdown(SHUT_WR)): answer what it sent, then close.
             perform(state.drain(), context: context)
@@ -95,6 +101,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .respond(let id, let response):
             write(response, id: id, context: context)
         case .respondAndClose(let id, let response):
+            if case .error(.busy, let message) = response {
+                refusals.refused(holder, "a request (busy, connection closed)", reason: message)
+            }
             let channel = context.channel
             write(response, id: id, context: context).whenComplete { _ in channel.close(promise: nil) }
         case .close:

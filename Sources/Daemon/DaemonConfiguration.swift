@@ -28,6 +28,8 @@ public struct DaemonConfiguration: Sendable {
     /// Open connections at most; a tenth is kept for operators and one uid may hold a quarter of
     /// the rest. Lowered at start when the file-descriptor limit is too low for it.
     public var maximumConnections: Int
+    /// A frame must arrive whole within this many seconds of its first byte, or the connection ends.
+    public var requestDeadlineSeconds: Int64
     /// A connection that sends nothing for this long is closed.
     public var idleTimeoutSeconds: Int64
     /// How long SIGTERM waits for requests in flight before closing their connections.
@@ -43,6 +45,7 @@ public struct DaemonConfiguration: Sendable {
         workerThreads: Int = 2,
         maximumQueuedRequests: Int = 64,
         maximumConnections: Int = 1000,
+        requestDeadlineSeconds: Int64 = 10,
         idleTimeoutSeconds: Int64 = 300,
         shutdownGraceSeconds: Int64 = 10,
         service: ServiceConfiguration = ServiceConfiguration()
@@ -55,6 +58,7 @@ public struct DaemonConfiguration: Sendable {
         self.workerThreads = workerThreads
         self.maximumQueuedRequests = maximumQueuedRequests
         self.maximumConnections = maximumConnections
+        self.requestDeadlineSeconds = requestDeadlineSeconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.shutdownGraceSeconds = shutdownGraceSeconds
         self.service = service

@@ -92,6 +92,7 @@ public final class DaemonServer: Service {
         let refusals = RefusalLog(logger: logger)
         let maximumQueued = 32
         let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        let requestDeadline = TimeAmount.seconds(configuration.requestDeadlineSeconds)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             // A peer that shuts down its sending side still gets the answers to what it sent.
@@ -107,6 +108,7 @@ public final class DaemonServer: Service {
                     }
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: idleTimeout),
+                        FrameDeadlineHandler(deadline: requestDeadline),
                         ByteToMessageHandler(RequestFrameDecoder(), maximumBufferSize: 16 * 1024),
                         ConnectionHandler(
                             peer: peer,

@@ -24,6 +24,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var codeCheckGroup: String?
     public var workers = 2
     public var maximumConnections = 1000
+    /// Seconds a client may take to send one request once it started it.
+    public var requestDeadline: Int64 = 10
     public var enrollmentLifetime: Int64 = 900
     public var auditRetention: AuditRetention = .standard
     public var scryptLogN: UInt8 = ScryptCost.owasp.logN
@@ -215,6 +217,19 @@ extension DaemonSettings {
                 return nil
             },
             show: { "\($0.maximumConnections)" }
+        ),
+        Key(
+            section: "daemon",
+            name: "request-deadline",
+            reloadable: false,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (1...3600).contains(seconds) else {
+                    return "must be 1 to 3600 seconds"
+                }
+                settings.requestDeadline = seconds
+                return nil
+            },
+            show: { "\($0.requestDeadline)" }
         ),
         Key(
             section: "daemon",

@@ -1,6 +1,7 @@
 import AccountService
 import AccountStore
 import Authentication
+import Glibc
 import OneTimePassword
 import QRCode
 import Wire
@@ -22,8 +23,28 @@ enum Privilege: Sendable {
     case codeChecker
 }
 
-/// The account a connection acts for after a Login answered `ok`, until the next Login.
-typealias Session = AccountName
+/// What a connection remembers from one request to the next.
+struct Session: Sendable, Equatable {
+    /// The account a Login answered `ok` made the connection act for, until the next Login.
+    var account: AccountName?
+    /// A login answered `codeNeeded`: its attempt stays counted by the throttle, and the very next request,
+    /// if it is the same user's login with a code, completes that attempt instead of counting another.
+    /// So a person's two-step login counts once, and nothing about the password shows in the count.
+    var heldAttempt: HeldAttempt?
+
+    init(account: AccountName? = nil, heldAttempt: HeldAttempt? = nil) {
+        self.account = account
+        self.heldAttempt = heldAttempt
+    }
+}
+
+struct HeldAttempt: Sendable, Equatable {
+    var user: String
+    var until: Int64
+
+    /// How long a held attempt waits for its code: long enough to read it off a phone.
+    static let lifetime: Int64 = 300
+}
 
 /// Turns a decoded request into a service call and its answer. Runs on a worker thread.
 struct Dispatcher: Sendable {
@@ -52,8 +73,12 @@ struct Dispatcher: Sendable {
     func handle(
         _ request: Request,
         from peer: PeerCredentials,
-        session: Session?
-    ) -> (response: Response, session: Session?) {
+        session: Session
+    ) -> (response: Response, session: Session) {
+        // A held attempt serves the very next request only.
+        var session = session
+        let held = session.heldAttempt
+        session.heldAttempt = nil
         guard let privilege = Self.privilege(for: request) else {
             return (.error(code: .malformedRequest, message: "this request is not served here"), session)
         }
@@ -65,11 +90,45 @@ struct Dispatcher: Sendable {
             return (.error(code: .notPermitted, message: message), session)
         }
         do {
-            if case .login(let user, let password, let codeKind, let code) = request {
-                return try login(user: user, password: password, codeKind: codeKind, code: code)
+            switch request {
+            case .login(let user, let password, let codeKind, let code):
+                let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let result = try service.login(
+                    user: user,
+                    password: password,
+                    code: attempt.input,
+                    origin: throttleOrigin(of: peer, remoteHost: ""),
+                    attemptHeld: attempt.completesHeldAttempt
+                )
+                session.account = result.logsIn ? try? AccountName(user) : nil
+                session.heldAttempt = attempt.held(after: result)
+                return (Self.response(for: result), session)
+            case .loginFrom(let user, let password, let codeKind, let code, let origin):
+                let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let result = try service.reporting(LoginOriginInfo(origin)).login(
+                    user: user,
+                    password: password,
+                    code: attempt.input,
+                    origin: throttleOrigin(of: peer, remoteHost: origin.remoteHost),
+                    attemptHeld: attempt.completesHeldAttempt
+                )
+                session.heldAttempt = attempt.held(after: result)
+                return (Self.screenResponse(for: result), session)
+            case .codeCheck(let user, let codeKind, let code, let origin):
+                let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
+                    user: user,
+                    code: attempt.input,
+                    origin: throttleOrigin(of: peer, remoteHost: origin.remoteHost),
+                    attemptHeld: attempt.completesHeldAttempt
+                )
+                session.heldAttempt = attempt.held(after: result)
+                return (Self.screenResponse(for: result), session)
+            default:
+                break
             }
             let operatorUID = operators.isOperator(peer) ? peer.uid : nil
-            if privilege == .caller, session == nil, operatorUID == nil {
+            if privilege == .caller, session.account == nil, operatorUID == nil {
                 return (
                     .error(
                         code: .notPermitted,
@@ -79,8 +138,8 @@ struct Dispatcher: Sendable {
                     session
                 )
             }
-            let caller = try service.caller(session: session, operatorUID: operatorUID)
-            return (try perform(request, caller: caller), session)
+            let caller = try service.caller(session: session.account, operatorUID: operatorUID)
+            return (try perform(request, caller: caller, peer: peer), session)
         } catch {
             // Only a failure whose details are withheld costs the (possibly slow) group lookup.
             let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
@@ -103,31 +162,17 @@ struct Dispatcher: Sendable {
             : "the daemon failed to answer: an operator can read its log"
     }
 
-    /// A Login answered `ok` makes the connection act for that account; any other answer ends the session.
-    private func login(
-        user: String,
-        password: [UInt8],
-        codeKind: CodeKind,
-        code: String
-    ) throws(ServiceError) -> (response: Response, session: Session?) {
-        let input: CodeInput =
-            switch codeKind {
-            case .none: .none
-            case .totp: .totp(code)
-            case .recovery: .recovery(code)
-            }
-        let result = try service.login(user: user, password: password, code: input)
-        let loggedIn: Bool =
-            switch result {
-            case .ok, .enrolled, .recovered: true
-            case .codeNeeded, .enroll, .denied, .locked: false
-            }
-        return (Self.response(for: result), loggedIn ? try? AccountName(user) : nil)
+    /// Whose failures a login counts against: an unprivileged peer's against its own uid only, so that one
+    /// local user cannot lock out another; a privileged peer's (sshd, login, su through PAM) against the
+    /// account, and the remote host it reports. May block on NSS: runs on a worker.
+    func throttleOrigin(of peer: PeerCredentials, remoteHost: String) -> ThrottleOrigin {
+        guard operators.isOperator(peer) else { return .peer(uid: peer.uid) }
+        return remoteHost.isEmpty ? .local : .host(remoteHost)
     }
 
-    private func perform(_ request: Request, caller: Caller) throws(ServiceError) -> Response {
+    private func perform(_ request: Request, caller: Caller, peer: PeerCredentials) throws(ServiceError) -> Response {
         switch request {
-        case .hello, .login:
+        case .hello, .login, .loginFrom, .codeCheck:
             return .error(code: .malformedRequest, message: "this request is not served here")
         case .userAdd(let user, let organization, let role, let requireTwoFactor, let password):
             _ = try service.addAccount(
@@ -209,19 +254,6 @@ struct Dispatcher: Sendable {
         case .organizationRemove(let organization):
             try service.removeOrganization(caller: caller, name: organization)
             return .done
-        case .loginFrom(let user, let password, let codeKind, let code, let origin):
-            let result = try service.reporting(LoginOriginInfo(origin)).login(
-                user: user,
-                password: password,
-                code: CodeInput(codeKind, code)
-            )
-            return Self.screenResponse(for: result)
-        case .codeCheck(let user, let codeKind, let code, let origin):
-            let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
-                user: user,
-                code: CodeInput(codeKind, code)
-            )
-            return Self.screenResponse(for: result)
         }
     }
 
@@ -373,4 +405,35 @@ extension CodeInput {
 
 extension LoginOriginInfo {
     init(_ origin: LoginOrigin) { self.init(service: origin.service, remoteHost: origin.remoteHost) }
+}
+
+/// One login request as the throttle sees it: which code it carries, and whether it completes the attempt a
+/// `codeNeeded` answer held on the connection.
+struct LoginAttempt {
+    let user: String
+    let input: CodeInput
+    let completesHeldAttempt: Bool
+
+    init(user: String, codeKind: CodeKind, code: String, held: HeldAttempt?) {
+        self.user = user
+        input = CodeInput(codeKind, code)
+        let now = Int64(time(nil))
+        completesHeldAttempt = codeKind != .none && held.map { $0.user == user && $0.until >= now } == true
+    }
+
+    /// The attempt to hold after `result`: a login without a code that was asked for one.
+    func held(after result: LoginResult) -> HeldAttempt? {
+        guard case .none = input, result == .codeNeeded else { return nil }
+        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime)
+    }
+}
+
+extension LoginResult {
+    /// A Login with this result makes the connection act for the account.
+    var logsIn: Bool {
+        switch self {
+        case .ok, .enrolled, .recovered: true
+        case .codeNeeded, .enroll, .denied, .locked: false
+        }
+    }
 }

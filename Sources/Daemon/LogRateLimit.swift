@@ -116,6 +116,10 @@ final class RefusalLog: Sendable {
             case .peerShareExhausted: "this uid holds its whole share"
             case .full: "no place is left for peers that are not operators"
             }
+        refused(holder, what, reason: reason)
+    }
+
+    func refused(_ holder: ShareHolder, _ what: String, reason: String) {
         guard case .write(let suppressed) = limiter.admit("\(holder.uid) \(what) \(reason)") else { return }
         logger.warning(
             "refused: \(what)",

@@ -16,6 +16,7 @@ final class OperatorCache: Sendable {
     private let lookups: NIOThreadPool
     private let answers = Mutex<[Key: (isOperator: Bool, until: Int64)]>([:])
     private let lifetime: Int64
+    private let lookupTimeout = TimeAmount.seconds(2)
 
     init(policy: OperatorPolicy, lifetimeSeconds: Int64 = 30) {
         self.policy = policy
@@ -34,14 +35,23 @@ final class OperatorCache: Sendable {
             return eventLoop.makeSucceededFuture(ShareHolder(uid: peer.uid, isOperator: known.isOperator))
         }
         let policy = self.policy
-        return lookups.runIfActive(eventLoop: eventLoop) { policy.isOperator(peer) }.map { isOperator in
-            let lifetime = self.lifetime
+        let lifetime = self.lifetime
+        let decided = eventLoop.makePromise(of: ShareHolder.self)
+        // A lookup that hangs (LDAP down) must not leave connections uncounted: after a while the
+        // peer is served as a non-operator for the share decisions (Dispatcher still asks per request).
+        let timeout = eventLoop.scheduleTask(in: lookupTimeout) {
+            decided.succeed(ShareHolder(uid: peer.uid, isOperator: false))
+        }
+        lookups.runIfActive(eventLoop: eventLoop) { policy.isOperator(peer) }.whenComplete { result in
+            timeout.cancel()
+            let isOperator = (try? result.get()) ?? false
             self.answers.withLock { answers in
                 if answers.count > 4096 { answers = answers.filter { $0.value.until > now } }
                 answers[key] = (isOperator, now + lifetime)
             }
-            return ShareHolder(uid: peer.uid, isOperator: isOperator)
+            decided.succeed(ShareHolder(uid: peer.uid, isOperator: isOperator))
         }
+        return decided.futureResult
     }
 
     func shutdown() async throws {

@@ -95,9 +95,10 @@ public final class DaemonConnection {
         do throws(ClientError) {
             try socket.writeAll(WireCodec.encodeRequest(request, id: id))
             let (answerID, response) = try readResponse()
-            if case .error(let code, _) = response, code.closesConnection {
+            // The daemon answers with id 0 a frame it could not read, and a connection past its cap
+            // (busy, then it closes): such an error concerns us whatever its code.
+            if case .error(let code, _) = response, code.closesConnection || answerID == 0 {
                 close()
-                // The daemon answers a frame it could not read with id 0; the error still concerns us.
                 if answerID == 0 || answerID == id { return response }
             }
             guard answerID == id else {

@@ -8,6 +8,7 @@ struct Databases: Sendable {
     let organizations: Database
     let members: Database
     let audit: Database
+    let throttle: Database
 }
 
 /// Opening a store: the schema check, the first-start set-up and the upgrade from version 1, in one
@@ -34,7 +35,8 @@ enum Schema {
                 accounts: try transaction.openDatabase(named: "accounts"),
                 organizations: try transaction.openDatabase(named: "organizations"),
                 members: try transaction.openDatabase(named: "members"),
-                audit: try transaction.openDatabase(named: "audit")
+                audit: try transaction.openDatabase(named: "audit"),
+                throttle: try transaction.openDatabase(named: "throttle")
             )
             if stored == nil {
                 // Accounts without a version means the meta record was lost, not a new store.

@@ -3,7 +3,7 @@ import LMDB
 import OpenSSLCrypto
 
 /// TOTP secrets at rest. The MUSTs:
-/// - every TOTP secret (enrolled and pending) is written to LMDB only sealed with AES-256-GCM under the
+/// - every TOTP secret (enrolled and pending) and every recovery-code hash is written to LMDB only sealed with AES-256-GCM under the
 ///   store's `SecretsKey`, and is unsealed only when read back: `AccountRecord` sees sealed bytes in
 ///   `TOTPCredential.secret` and knows nothing of the sealing;
 /// - the associated data binds the account name and the field, so a sealed secret copied into another
@@ -21,6 +21,7 @@ extension LMDBAccountStore {
     private enum Field: String {
         case totp
         case pending
+        case recovery
     }
 
     private static func associatedData(_ field: Field, _ name: AccountName) -> [UInt8] {
@@ -51,6 +52,10 @@ extension LMDBAccountStore {
         if let secret = account.pendingEnrollment?.credential.secret {
             account.pendingEnrollment?.credential.secret = try seal(secret, associatedData(.pending, account.name), key)
         }
+        for index in account.recoveryCodes.indices {
+            let digest = account.recoveryCodes[index].digest
+            account.recoveryCodes[index].digest = try seal(digest, associatedData(.recovery, account.name), key)
+        }
         return account
     }
 
@@ -64,6 +69,11 @@ extension LMDBAccountStore {
         if let box = account.pendingEnrollment?.credential.secret {
             guard let secret = open(box, associatedData(.pending, account.name), key) else { return nil }
             account.pendingEnrollment?.credential.secret = secret
+        }
+        for index in account.recoveryCodes.indices {
+            guard let digest = open(account.recoveryCodes[index].digest, associatedData(.recovery, account.name), key)
+            else { return nil }
+            account.recoveryCodes[index].digest = digest
         }
         return account
     }

@@ -3,7 +3,7 @@ import OpenSSLCrypto
 // MUSTs of password hashing:
 // - every hash gets a fresh 16-byte salt from the CSPRNG;
 // - a verify compares in constant time and costs what the stored parameters say;
-// - an unknown user costs one verify at the configured cost, like a known one;
+// - an unknown user costs one verify at the cost of the stored hashes (`unknownUserCost`), like a known one;
 // - no error or description contains a password or a hash.
 
 /// Why a stored hash could not be used.
@@ -24,6 +24,8 @@ public enum PasswordHashError: Error, Sendable, Equatable, CustomStringConvertib
 /// Hashes and verifies passwords with scrypt through OpenSSL, stored as PHC strings.
 public struct PasswordHasher: Sendable {
     public let cost: ScryptCost
+    /// Shared by copies of this hasher: the costs of the stored hashes it handled.
+    private let storedCosts = StoredCostSample()
     static let saltLength = 16
     static let hashLength = 32
 
@@ -35,12 +37,14 @@ public struct PasswordHasher: Sendable {
         guard cost.isAcceptable else { throw .cryptoFailure("the configured cost \(cost) is out of range") }
         let salt = SecureRandom.bytes(count: Self.saltLength)
         let hash = try derive(password, salt: salt, cost: cost, length: Self.hashLength)
+        storedCosts.note(cost)
         return PHCString(cost: cost, salt: salt, hash: hash).text
     }
 
     /// Recomputes the hash with the parameters stored in `phc` and compares in constant time.
     public func verify(_ password: some Collection<UInt8>, against phc: String) throws(PasswordHashError) -> Bool {
         let stored = try PHCString(parsing: phc)
+        storedCosts.note(stored.cost)
         let computed = try derive(password, salt: stored.salt, cost: stored.cost, length: stored.hash.count)
         return ConstantTime.equals(computed, stored.hash)
     }
@@ -52,9 +56,22 @@ public struct PasswordHasher: Sendable {
         return stored.cost != cost || stored.hash.count != Self.hashLength || stored.salt.count != Self.saltLength
     }
 
-    /// Does the work of one `verify` at `cost` and returns false: what an unknown user costs.
+    /// The cost of the dummy verify for an unknown user: the most common cost among the last stored
+    /// hashes this hasher handled (see `seedStoredCosts`), or the configured cost before any.
+    public var unknownUserCost: ScryptCost {
+        storedCosts.mostCommon ?? cost
+    }
+
+    /// Learns the costs of hashes already in the store, once per process: call it with a sample of
+    /// stored PHC strings before the first unknown-user verify. Later calls do not run `hashes`.
+    public func seedStoredCosts(_ hashes: () -> [String]) {
+        storedCosts.seedOnce { hashes().compactMap { try? PHCString(parsing: $0).cost } }
+    }
+
+    /// Does the work of one `verify` at `unknownUserCost` and returns false: what an unknown user costs.
     public func verifyUnknownUser(_ password: some Collection<UInt8>) -> Bool {
         let salt = [UInt8](repeating: 0x5A, count: Self.saltLength)
+        let cost = unknownUserCost
         let computed = (try? derive(password, salt: salt, cost: cost, length: Self.hashLength)) ?? []
         let reference = [UInt8](repeating: 0, count: Self.hashLength)
         return ConstantTime.equals(computed, reference) && false

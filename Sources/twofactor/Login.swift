@@ -75,7 +75,12 @@ struct Login: ParsableCommand {
             )
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+            throw finish(
+                .locked,
+                retryAfter == .max
+                    ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
+                    : "too many failed attempts: try again in \(retryAfter) seconds"
+            )
         case .loginResult(.enroll, _, _), .loginResult(.codeNeeded, _, _), .loginResult(.denied, _, _):
             throw finish(.denied, "login denied")
         case .error(_, let message):

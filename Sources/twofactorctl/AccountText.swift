@@ -58,8 +58,13 @@ enum AccountText {
         if info.digits > 0 { lines.append("recovery codes: \(info.recoveryCodes) left") }
         lines.append("last login:     " + (info.lastLoginAt > 0 ? TimeText.format(info.lastLoginAt) : "never"))
         lines.append("failures:       \(info.failureCount)")
-        if info.lockedUntil > 0 { lines.append("locked until:   \(TimeText.format(info.lockedUntil))") }
+        if info.lockedUntil > 0 { lines.append("locked:         \(lockText(info.lockedUntil))") }
         return lines.joined(separator: "\n")
+    }
+
+    /// A lock's end, or that it lasts until an admin or operator unlocks the account.
+    static func lockText(_ lockedUntil: UInt64) -> String {
+        lockedUntil >= UInt64(Int64.max) ? "until unlocked (too many failures)" : "until " + TimeText.format(lockedUntil)
     }
 
     static func table(_ infos: [AccountInfo]) -> String {
@@ -71,7 +76,7 @@ enum AccountText {
                     info.user, info.organization, role(info.role), state + (enabledBy.map { "/\($0)" } ?? ""),
                     actor(info.stateSetBy) ?? "-",
                     info.lastLoginAt > 0 ? TimeText.format(info.lastLoginAt) : "never",
-                    info.lockedUntil > 0 ? "until " + TimeText.format(info.lockedUntil) : "no",
+                    info.lockedUntil > 0 ? lockText(info.lockedUntil) : "no",
                 ]
             }
         )

@@ -103,6 +103,15 @@ struct TwofactorDaemon: AsyncParsableCommand {
     )
     var maxConnections: String?
 
+    @Option(
+        name: .customLong("request-deadline"),
+        help: """
+            Seconds a client may take to send one request once it started it; then its connection ends. \
+            Default \(defaults.requestDeadline).
+            """
+    )
+    var requestDeadline: String?
+
     @Option(help: "The issuer shown in authenticator apps. Default \(defaults.issuer).")
     var issuer: String?
 
@@ -163,7 +172,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--socket", socket), ("--state-dir", stateDirectory), ("--secrets-key-file", secretsKeyFile),
             ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
-            ("--max-connections", maxConnections), ("--issuer", issuer), ("--enrollment-lifetime", enrollmentLifetime),
+            ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
+            ("--enrollment-lifetime", enrollmentLifetime),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
@@ -215,6 +225,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             scryptCost: cost,
             workerThreads: settings.workers,
             maximumConnections: settings.maximumConnections,
+            requestDeadlineSeconds: settings.requestDeadline,
             service: Self.serviceConfiguration(settings)
         )
         configuration.codeCheckGroup = settings.codeCheckGroup

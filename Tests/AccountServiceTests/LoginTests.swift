@@ -9,7 +9,11 @@ import Testing
         let fixture = try Fixture()
         try fixture.add("ann")
         #expect(try fixture.service.login(user: "ann", password: Array("pass-phrase".utf8), code: .none) == .ok)
-        #expect(try fixture.service.login(user: "ann", password: Array("pass-Phrase".utf8), code: .none) == .denied)
+        // A wrong password is not told apart without a code: it is asked for one, then denied.
+        #expect(try fixture.service.login(user: "ann", password: Array("pass-Phrase".utf8), code: .none) == .codeNeeded)
+        #expect(
+            try fixture.service.login(user: "ann", password: Array("pass-Phrase".utf8), code: .totp("123456")) == .denied
+        )
     }
 
     @Test func login_on_needsCode_thenAcceptsNextStepOnce() throws {
@@ -69,7 +73,7 @@ import Testing
         )
         #expect(
             try fixture.service.login(user: "../etc/passwd", password: Array("pass-phrase".utf8), code: .none)
-                == .denied
+                == .codeNeeded
         )
         #expect(try fixture.stored("eve")?.failureCount == 2)
 
@@ -90,7 +94,7 @@ import Testing
         let fixture = try Fixture()
         try fixture.add("gus")
         for _ in 0..<ThrottlePolicy.standard.freeFailures {
-            #expect(try fixture.service.login(user: "gus", password: Array("x".utf8), code: .none) == .denied)
+            #expect(try fixture.service.login(user: "gus", password: Array("x".utf8), code: .none) == .codeNeeded)
         }
         #expect(
             try fixture.service.login(user: "gus", password: Array("pass-phrase".utf8), code: .none)

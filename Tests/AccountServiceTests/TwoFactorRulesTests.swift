@@ -194,7 +194,7 @@ import Testing
     @Test func auditTrail_isScoped_andHoldsNoSecret() throws {
         let (secret, _) = try enroll("ann", as: try caller("ann"))
         _ = try fixture.service.login(user: "olga", password: Array(Self.password.utf8), code: .none)
-        _ = try fixture.service.login(user: "ann", password: Array("not-the-password".utf8), code: .none)
+        _ = try fixture.service.login(user: "ann", password: Array("not-the-password".utf8), code: .totp("123456"))
         let own = try fixture.service.auditTrail(caller: try caller("ann"), account: nil, organization: nil, since: nil, before: nil, limit: 50)
         #expect(!own.isEmpty && own.allSatisfy { $0.target?.value == "ann" })
         #expect(own.contains { $0.action == .enable && $0.outcome == .ok })

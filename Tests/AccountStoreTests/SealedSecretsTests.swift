@@ -11,6 +11,7 @@ import TestSupport
 /// Recognisable secrets: if any of their bytes reach data.mdb in the clear, the scan finds them.
 private let enrolledSecret = Array("ENROLLED-SECRET-0001".utf8)
 private let pendingSecret = Array("PENDING-SECRET-00002".utf8)
+private let recoveryDigest = Array("RECOVERY-CODE-HASH-0000000000003".utf8)
 
 private func enrolledAccount(_ name: String) -> Account {
     var account = makeAccount(name)
@@ -21,6 +22,7 @@ private func enrolledAccount(_ name: String) -> Account {
         credential: TOTPCredential(secret: pendingSecret, parameters: .standard),
         expiresAt: 2_000
     )
+    account.recoveryCodes = [RecoveryCodeHash(salt: Array(repeating: 9, count: 16), digest: recoveryDigest)]
     return account
 }
 
@@ -63,6 +65,7 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
     #expect(contains(data, Array("alice".utf8)), "the scan reads the records")
     #expect(!contains(data, enrolledSecret))
     #expect(!contains(data, pendingSecret))
+    #expect(!contains(data, recoveryDigest), "recovery-code hashes are sealed too")
     // Not even a third of a secret in the clear.
     #expect(!contains(data, Array(enrolledSecret.prefix(8))))
 
@@ -70,6 +73,7 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
     let alice = try #require(try store.account(named: accountName("alice")))
     #expect(alice.totp?.secret == enrolledSecret)
     #expect(alice.pendingEnrollment?.credential.secret == pendingSecret)
+    #expect(alice.recoveryCodes.first?.digest == recoveryDigest)
     #expect(alice == enrolledAccount("alice"))
 }
 

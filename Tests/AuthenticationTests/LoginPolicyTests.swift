@@ -21,8 +21,18 @@ private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil)
 }
 
 @Suite struct LoginPolicyTests {
-    @Test func decide_unknownUser_isDenied() {
-        #expect(LoginPolicy.decide(account: nil, passwordMatches: true, code: .none, now: now) == .deny)
+    @Test func decide_unknownUser_withoutACode_isAskedForOne_withACode_isDenied() {
+        #expect(LoginPolicy.decide(account: nil, passwordMatches: true, code: .none, now: now) == .askForCode)
+        #expect(LoginPolicy.decide(account: nil, passwordMatches: true, code: .totp("123456"), now: now) == .deny)
+    }
+
+    /// No password oracle: without a code, a wrong password gets what a right one gets on an account with
+    /// 2FA on, and what an unknown user gets.
+    @Test(arguments: [TwoFactorState.off, .pending, .on(.self), .on(.enforced)])
+    func decide_wrongPasswordWithoutACode_isAskedForACode(_ state: TwoFactorState) throws {
+        let decision = LoginPolicy.decide(account: try account(state), passwordMatches: false, code: .none, now: now)
+        #expect(decision == .askForCode)
+        #expect(decision == LoginPolicy.decide(account: nil, passwordMatches: false, code: .none, now: now))
     }
 
     @Test(arguments: [TwoFactorState.off, .pending, .on(.self), .on(.enforced)])
@@ -159,8 +169,9 @@ private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil)
         #expect(policy.delay(afterFailures: 5) == 30)
         #expect(policy.delay(afterFailures: 6) == 60)
         #expect(policy.delay(afterFailures: 7) == 120)
-        #expect(policy.delay(afterFailures: 10) == 900)
-        #expect(policy.delay(afterFailures: UInt32.max) == 900)
+        #expect(policy.delay(afterFailures: 11) == 1920)
+        #expect(policy.delay(afterFailures: 12) == 3600)
+        #expect(policy.delay(afterFailures: UInt32.max) == 3600)
     }
 
     @Test func lock_isReportedUntilDelayPassed() throws {

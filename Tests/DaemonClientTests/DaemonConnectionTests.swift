@@ -176,3 +176,21 @@ private func serveOneRequest(
         return
     }
 }
+
+@Test func connect_pastTheDaemonsConnectionCap_reportsItsBusyMessage() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    // The daemon refuses a connection past --max-connections before reading anything: busy, id 0, close.
+    server.serve { connection in
+        connection.answer(
+            .error(code: .busy, message: "the daemon has too many connections: try again in a moment"),
+            id: 0
+        )
+    }
+    do {
+        _ = try DaemonConnection(socketPath: server.path)
+        Issue.record("the connection must fail")
+    } catch {
+        #expect("\(error)".contains("too many connections"), "\(error)")
+    }
+}

@@ -35,13 +35,13 @@ import Wire
             let added = dispatcher.handle(
                 .userAdd(user: name, organization: "", role: role, requireTwoFactor: false, password: Self.password),
                 from: root,
-                session: nil
+                session: Session()
             )
             #expect(added.response == .done)
         }
     }
 
-    func login(_ user: String, password: [UInt8] = password, session: Session? = nil) -> (Response, Session?) {
+    func login(_ user: String, password: [UInt8] = password, session: Session = Session()) -> (Response, Session) {
         dispatcher.handle(.login(user: user, password: password, codeKind: .none, code: ""), from: stranger, session: session)
     }
 
@@ -58,16 +58,16 @@ import Wire
     }
 
     @Test func strangerWithoutASession_isRefused_withAHint() {
-        let (response, session) = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: nil)
+        let (response, session) = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: Session())
         #expect(errorCode(response) == .notPermitted)
         if case .error(_, let message) = response { #expect(message.contains("--as ACCOUNT")) }
-        #expect(session == nil)
+        #expect(session.account == nil)
     }
 
     @Test func loginOk_opensASession_thatActsForTheAccount() throws {
         let (answer, session) = login("ann")
         #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
-        #expect(session?.value == "ann")
+        #expect(session.account?.value == "ann")
         let own = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: session)
         guard case .userInfo(let info) = own.response else { Issue.record("got \(own.response)"); return }
         #expect(info.user == "ann")
@@ -81,20 +81,36 @@ import Wire
         // Root that logged in as ann acts as ann: an agent may not force 2FA on bob.
         let forced = dispatcher.handle(.twoFactorForce(user: "bob"), from: root, session: session)
         #expect(errorCode(forced.response) == .notPermitted)
-        #expect(dispatcher.handle(.twoFactorForce(user: "bob"), from: root, session: nil).response == .done)
+        #expect(dispatcher.handle(.twoFactorForce(user: "bob"), from: root, session: Session()).response == .done)
     }
 
     @Test func failedLogin_endsTheSession() {
         let (_, session) = login("amy")
-        #expect(session != nil)
+        #expect(session.account != nil)
         let (answer, after) = login("amy", password: Array("wrong-password".utf8), session: session)
-        #expect(answer == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
-        #expect(after == nil)
+        // No password oracle: a wrong password without a code is asked for a code, like a right one.
+        #expect(answer == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(after.account == nil)
+    }
+
+    @Test func aWrongPasswordThenACode_countsOneFailure_andOtherRequestsEndTheHold() {
+        let first = login("ann", password: Array("wrong-password".utf8))
+        #expect(first.0 == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(first.1.heldAttempt?.user == "ann")
+        let second = dispatcher.handle(
+            .login(user: "ann", password: Array("wrong-password".utf8), codeKind: .totp, code: "123456"),
+            from: stranger,
+            session: first.1
+        )
+        #expect(second.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        #expect(second.session.heldAttempt == nil)
+        let other = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: first.1)
+        #expect(other.session.heldAttempt == nil)
     }
 
     @Test func sessionOfARemovedAccount_actsForNobody() {
         let (_, session) = login("bob")
-        #expect(dispatcher.handle(.userRemove(user: "bob"), from: root, session: nil).response == .done)
+        #expect(dispatcher.handle(.userRemove(user: "bob"), from: root, session: Session()).response == .done)
         let shown = dispatcher.handle(.userShow(user: "bob"), from: stranger, session: session)
         #expect(errorCode(shown.response) == .notPermitted)
     }
@@ -103,7 +119,7 @@ import Wire
         let list = dispatcher.handle(
             .userList(organization: "", after: "", limit: UInt16(WireProtocol.maximumPageSize)),
             from: root,
-            session: nil
+            session: Session()
         )
         guard case .userList(let accounts, let next) = list.response else { Issue.record("got \(list.response)"); return }
         #expect(accounts.map(\.user) == ["amy", "ann", "bob"] && next.isEmpty)
@@ -125,5 +141,19 @@ import Wire
         let gid = try #require(OperatorPolicy.groupID(named: "nogroup"))
         #expect(policy.isOperator(PeerCredentials(pid: 1, uid: 54_321, gid: gid)))
         #expect(!policy.isOperator(PeerCredentials(pid: 1, uid: 54_321, gid: gid &+ 1)))
+    }
+}
+
+@Suite struct HeldAttemptTests {
+    @Test func aTwoStepLogin_countsOnce_andOnlyForTheSameUserRightAfter() {
+        let none = LoginAttempt(user: "ann", codeKind: .none, code: "", held: nil)
+        let held = none.held(after: .codeNeeded)
+        #expect(held?.user == "ann")
+        #expect(none.held(after: .denied) == nil && none.held(after: .ok) == nil)
+        #expect(LoginAttempt(user: "ann", codeKind: .totp, code: "123456", held: held).completesHeldAttempt)
+        #expect(!LoginAttempt(user: "bob", codeKind: .totp, code: "123456", held: held).completesHeldAttempt)
+        #expect(!LoginAttempt(user: "ann", codeKind: .none, code: "", held: held).completesHeldAttempt)
+        let stale = HeldAttempt(user: "ann", until: 1)
+        #expect(!LoginAttempt(user: "ann", codeKind: .totp, code: "123456", held: stale).completesHeldAttempt)
     }
 }

@@ -79,6 +79,42 @@ import Wire
         )
     }
 
+    @Test func aFrameTrickledPastTheRequestDeadline_endsTheConnection() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--request-deadline", "1"])
+        let socket = try RawSocket(path: daemon.socketPath)
+        let login = WireCodec.encodeRequest(
+            .login(user: "slow", password: Array("pw".utf8), codeKind: .none, code: ""),
+            id: 2
+        )
+        socket.send(WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1) + login.prefix(5))
+        let started = Date()
+        let answer = socket.readUntilClosed()
+        let waited = Date().timeIntervalSince(started)
+        // The idle timeout (300 s) alone would keep it open; RawSocket gives up reading after 10 s.
+        #expect(waited < 8, "the connection stayed open \(waited) s with half a frame sent")
+        #expect(answer.count > 4, "the Hello sent in time is still answered")
+    }
+
+    @Test func refusalsPastTheQueueBound_areLoggedOncePerPeer_notPerRequest() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        var refused = 0
+        for _ in 0..<3 {
+            var bytes = WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
+            for id in UInt32(2)...80 { bytes += WireCodec.encodeRequest(.userShow(user: "nobody-here"), id: id) }
+            let socket = try RawSocket(path: daemon.socketPath)
+            socket.send(bytes)
+            while let body = socket.readFrameBody() {
+                if case .error(.busy, _) = try WireCodec.decodeResponse(body: body).response { refused += 1 }
+            }
+        }
+        let lines = daemon.log().split(separator: "\n").filter { $0.contains("refused: a request (busy") }
+        // 80 small frames arrive in one read, so each connection refuses the one past 1 + 32.
+        #expect(refused == 3)
+        #expect(lines.count == 1, "\(refused) refusals from one uid within a minute: \(lines)")
+    }
+
     /// Creates `user` (password "pass-phrase") and enrolls it at a 3600 s period with raw requests, so that
     /// this test depends on the wire format only. Returns the secret and the confirmed step.
     private func enrollOverTheWire(_ daemon: DaemonProcess, _ user: String) throws -> (String, Int64) {

@@ -74,3 +74,46 @@ import Testing
         }
     }
 }
+
+@Suite struct UnknownUserCostTests {
+    let old = ScryptCost(logN: 10, r: 8, p: 1)
+    let new = ScryptCost(logN: 12, r: 8, p: 1)
+
+    @Test func unknownUser_costsWhatTheStoredHashesCost_afterTheConfiguredCostChanged() throws {
+        let stored = try (0..<3).map { _ in try PasswordHasher(cost: old).hash(Array("pw".utf8)) }
+        // The daemon restarts with a higher cost; every stored hash still has the old one.
+        let hasher = PasswordHasher(cost: new)
+        #expect(hasher.unknownUserCost == new, "before it has seen a stored hash, the configured cost")
+        hasher.seedStoredCosts { stored }
+        #expect(hasher.unknownUserCost == old)
+        hasher.seedStoredCosts {
+            Issue.record("seeded twice"); return []
+        }
+    }
+
+    @Test func unknownUser_followsTheMostCommonCostOfVerifiedHashes() throws {
+        let hasher = PasswordHasher(cost: new)
+        let oldHash = try PasswordHasher(cost: old).hash(Array("pw".utf8))
+        let newHash = try hasher.hash(Array("pw".utf8))
+        for _ in 0..<3 { _ = try hasher.verify(Array("pw".utf8), against: oldHash) }
+        #expect(hasher.unknownUserCost == old, "3 of 4 hashes handled have the old cost")
+        for _ in 0..<3 { _ = try hasher.verify(Array("pw".utf8), against: newHash) }
+        #expect(hasher.unknownUserCost == new)
+    }
+
+    @Test func unknownUser_takesAboutAsLongAsAVerifyAtTheStoredCost() throws {
+        let hasher = PasswordHasher(cost: ScryptCost(logN: 14, r: 8, p: 1))
+        let storedHash = try PasswordHasher(cost: old).hash(Array("pw".utf8))
+        hasher.seedStoredCosts { [storedHash] }
+        // Interleaved, so that load on a shared machine slows both alike.
+        let clock = ContinuousClock()
+        var unknown = Duration.zero
+        var known = Duration.zero
+        for _ in 0..<8 {
+            unknown += clock.measure { _ = hasher.verifyUnknownUser(Array("pw".utf8)) }
+            known += clock.measure { _ = try? hasher.verify(Array("px".utf8), against: storedHash) }
+        }
+        // At the configured 2^14 the dummy would take 16 times as long as a verify at the stored 2^10.
+        #expect(unknown < known * 4, "unknown \(unknown), known \(known)")
+    }
+}

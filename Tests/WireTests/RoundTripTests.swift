@@ -51,6 +51,14 @@ let sampleRequests: [Request] = [
         before: .max,
         limit: UInt16(WireProtocol.maximumAuditPageSize)
     ),
+    .loginFrom(
+        user: "alice",
+        password: Array("pw".utf8),
+        codeKind: .totp,
+        code: "123456",
+        origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
+    ),
+    .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")),
 ]
 
 /// Every response type, with values at the edges of their limits.
@@ -124,6 +132,7 @@ let sampleResponses: [Response] = [
         ),
         next: .max
     ),
+    .enrollScreen(otpauthURI: exampleURI, screen: "a QR code drawn in text"),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {

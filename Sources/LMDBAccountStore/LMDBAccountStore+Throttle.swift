@@ -1,0 +1,127 @@
+import AccountStore
+import LMDB
+
+// The `throttle` database: key = subject, NUL, origin ("u" + uid | "h" + host | "l"), value = u32 failures,
+// opt i64 last failure. Records of quiet keys are dropped a few at a time, so names sprayed by an attacker
+// cannot grow the database without bound.
+extension LMDBAccountStore {
+    /// A record whose last failure is older than this is forgotten (its lock expired long ago).
+    static let throttleMemory: Int64 = 2 * 86_400
+    static let throttlePrunePerWrite = 8
+
+    public func reserveAttempt(
+        _ key: ThrottleKey,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation
+    ) throws(AccountStoreError) -> AttemptReservation {
+        try write { transaction in
+            let recordKey = Self.throttleKey(key)
+            var record = try Self.throttleRecord(recordKey, in: transaction, databases.throttle)
+            var account: Account?
+            if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
+                account = try transaction.get(Self.key(name), in: accounts).map { try decode($0, key: Self.key(name)) }
+            }
+            let reservation = decide(record, account)
+            guard reservation == .allowed else { return reservation }
+            record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
+            record.lastFailureAt = time
+            try transaction.put(Self.encode(record), for: recordKey, in: databases.throttle)
+            if var counted = account {
+                counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
+                counted.lastFailureAt = time
+                try transaction.put(try encode(counted), for: Self.key(counted.name), in: accounts)
+            }
+            try pruneThrottle(transaction, now: time)
+            return .allowed
+        }
+    }
+
+    public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
+        try write { transaction in
+            _ = try transaction.delete(Self.throttleKey(key), in: databases.throttle)
+            guard key.origin.isPrivileged, let name = try? AccountName(key.subject),
+                let bytes = try transaction.get(Self.key(name), in: accounts)
+            else { return }
+            var account = try decode(bytes, key: Self.key(name))
+            guard account.failureCount != 0 else { return }
+            account.failureCount = 0
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+        }
+    }
+
+    public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
+        try write { transaction in
+            let prefix = Array(subject.utf8) + [0]
+            let entries = try Self.range(in: databases.throttle, of: transaction, prefix: prefix, after: nil, limit: .max)
+            for (key, _) in entries { _ = try transaction.delete(key, in: databases.throttle) }
+            guard let name = try? AccountName(subject), let bytes = try transaction.get(Self.key(name), in: accounts)
+            else { return }
+            var account = try decode(bytes, key: Self.key(name))
+            account.failureCount = 0
+            account.lastFailureAt = nil
+            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+        }
+    }
+
+    /// The failures counted for `key`, for tests and `user show`.
+    public func throttleRecord(_ key: ThrottleKey) throws(AccountStoreError) -> ThrottleRecord {
+        try read { transaction in try Self.throttleRecord(Self.throttleKey(key), in: transaction, databases.throttle) }
+    }
+
+    static func throttleKey(_ key: ThrottleKey) -> [UInt8] {
+        let origin: [UInt8] =
+            switch key.origin {
+            case .peer(let uid): Array("u\(uid)".utf8)
+            // DNS names are at most 253 bytes; anything longer is cut so the key stays within LMDB's limit.
+            case .host(let host): Array("h".utf8) + Array(host.utf8.prefix(255))
+            case .local: Array("l".utf8)
+            }
+        return Array(key.subject.utf8.prefix(128)) + [0] + origin
+    }
+
+    private static func throttleRecord(
+        _ key: [UInt8],
+        in transaction: borrowing Transaction,
+        _ database: Database
+    ) throws -> ThrottleRecord {
+        guard let bytes = try transaction.get(key, in: database) else { return ThrottleRecord() }
+        return try decodeThrottleRecord(bytes, key: key)
+    }
+
+    private static func decodeThrottleRecord(_ bytes: [UInt8], key: [UInt8]) throws -> ThrottleRecord {
+        var reader = ByteReader(bytes)
+        do {
+            let failures = try reader.u32()
+            let last = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in try reader.i64() }
+            guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
+            return ThrottleRecord(failures: failures, lastFailureAt: last)
+        } catch {
+            throw AccountStoreError.corruptRecord(key: "throttle/" + String(decoding: key, as: UTF8.self))
+        }
+    }
+
+    private static func encode(_ record: ThrottleRecord) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u32(record.failures)
+        writer.optional(record.lastFailureAt) { $0.i64($1) }
+        return writer.bytes
+    }
+
+    /// Drops up to a few forgotten records, starting at a random place so that every record gets its turn.
+    private func pruneThrottle(_ transaction: borrowing Transaction, now: UnixTime) throws {
+        let start = [UInt8.random(in: 0...UInt8.max)]
+        let entries = try Self.range(
+            in: databases.throttle,
+            of: transaction,
+            prefix: [],
+            after: start,
+            limit: Self.throttlePrunePerWrite
+        )
+        for (key, value) in entries {
+            let record = try Self.decodeThrottleRecord(value, key: key)
+            if let last = record.lastFailureAt, now - last > Self.throttleMemory {
+                _ = try transaction.delete(key, in: databases.throttle)
+            }
+        }
+    }
+}
