@@ -122,6 +122,14 @@ public final class Environment: @unchecked Sendable {
         try lmdbCall { mdb_env_sync(handle, 1) }
     }
 
+    /// Writes a consistent copy of the environment (as of one read transaction) to the open file
+    /// `descriptor`; with `compact`, free pages are left out and pages renumbered, so nothing freed (an old
+    /// secret, a removed account) reaches the copy. The caller opens, syncs and closes the file.
+    /// The corresponding C function is `mdb_env_copyfd2` (with `MDB_CP_COMPACT`).
+    public func copy(toDescriptor descriptor: Int32, compact: Bool) throws(LMDBError) {
+        try lmdbCall { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+    }
+
     /// Begins a transaction. A write transaction waits for any other write transaction (in any process)
     /// to end, and must be committed or aborted on the thread that began it.
     /// The corresponding C function is `mdb_txn_begin`.

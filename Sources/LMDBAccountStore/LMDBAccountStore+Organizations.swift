@@ -70,9 +70,9 @@ extension LMDBAccountStore {
             for (key, _) in members {
                 let accountKey = Array(key[prefix.count...])
                 guard let bytes = try transaction.get(accountKey, in: accounts) else { continue }
-                var account = try decode(bytes, key: accountKey)
+                var account = try Self.decode(bytes, key: accountKey)
                 if eachMember(&account) {
-                    try transaction.put(try encode(account), for: accountKey, in: accounts)
+                    try transaction.put(AccountRecord.encode(account), for: accountKey, in: accounts)
                 }
             }
             return organization

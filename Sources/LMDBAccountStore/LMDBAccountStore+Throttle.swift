@@ -19,7 +19,7 @@ extension LMDBAccountStore {
             var record = try Self.throttleRecord(recordKey, in: transaction, databases.throttle)
             var account: Account?
             if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
-                account = try transaction.get(Self.key(name), in: accounts).map { try decode($0, key: Self.key(name)) }
+                account = try transaction.get(Self.key(name), in: accounts).map { try Self.decode($0, key: Self.key(name)) }
             }
             let reservation = decide(record, account)
             guard reservation == .allowed else { return reservation }
@@ -29,7 +29,7 @@ extension LMDBAccountStore {
             if var counted = account {
                 counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
                 counted.lastFailureAt = time
-                try transaction.put(try encode(counted), for: Self.key(counted.name), in: accounts)
+                try transaction.put(AccountRecord.encode(counted), for: Self.key(counted.name), in: accounts)
             }
             try pruneThrottle(transaction, now: time)
             return .allowed
@@ -42,10 +42,10 @@ extension LMDBAccountStore {
             guard key.origin.isPrivileged, let name = try? AccountName(key.subject),
                 let bytes = try transaction.get(Self.key(name), in: accounts)
             else { return }
-            var account = try decode(bytes, key: Self.key(name))
+            var account = try Self.decode(bytes, key: Self.key(name))
             guard account.failureCount != 0 else { return }
             account.failureCount = 0
-            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
         }
     }
 
@@ -56,10 +56,10 @@ extension LMDBAccountStore {
             for (key, _) in entries { _ = try transaction.delete(key, in: databases.throttle) }
             guard let name = try? AccountName(subject), let bytes = try transaction.get(Self.key(name), in: accounts)
             else { return }
-            var account = try decode(bytes, key: Self.key(name))
+            var account = try Self.decode(bytes, key: Self.key(name))
             account.failureCount = 0
             account.lastFailureAt = nil
-            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
         }
     }
 

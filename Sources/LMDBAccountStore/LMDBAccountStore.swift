@@ -55,8 +55,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public init(
         directory: String,
         initialMapSize: Int = 16 << 20,
-        secretsKey: SecretsKey? = nil,
-        auditRetention: AuditRetention = .standard
+        auditRetention: AuditRetention = .standard,
+        secretsKey: SecretsKey? = nil
     ) throws(AccountStoreError) {
         try StateDirectory.prepare(directory)
         self.directory = directory
@@ -72,7 +72,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         } catch {
             throw Self.storageFailure(error, directory: directory)
         }
-        databases = try Schema.open(environment, directory: directory, secretsKey: self.secretsKey)
+        databases = try Schema.open(environment, directory: directory)
+        try checkSecretsKey()
     }
 
     /// The big-endian encoding of a schema version, as stored under `meta/schema-version`.
@@ -83,7 +84,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
         try read { transaction in
             guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
-            return try decode(bytes, key: Self.key(name))
+            return try opened(Self.decode(bytes, key: Self.key(name)))
         }
     }
 
@@ -104,7 +105,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                     after: after.map(Self.key),
                     limit: limit
                 )
-                return try entries.map { try decode($0.value, key: $0.key) }
+                return try entries.map { try opened(Self.decode($0.value, key: $0.key)) }
             }
             let prefix = Self.memberPrefix(organization)
             let entries = try Self.range(
@@ -119,7 +120,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 guard let bytes = try transaction.get(nameKey, in: accounts) else {
                     throw AccountStoreError.corruptRecord(key: "members/" + String(decoding: key, as: UTF8.self))
                 }
-                return try decode(bytes, key: nameKey)
+                return try opened(Self.decode(bytes, key: nameKey))
             }
         }
     }
@@ -158,7 +159,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             try transaction.put([], for: Self.memberKey(account), in: databases.members)
             do {
                 try transaction.put(
-                    try encode(account),
+                    try sealedRecord(account),
                     for: Self.key(account.name),
                     in: accounts,
                     flags: .noOverwrite
@@ -177,7 +178,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ body: (inout Account) throws -> Void
     ) throws(AccountStoreError) -> Account {
         try write { transaction in
-            let before = try load(name, from: transaction)
+            let before = try opened(Self.load(name, from: transaction, in: accounts))
             var account = before
             do {
                 try body(&account)
@@ -194,14 +195,14 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 _ = try transaction.delete(Self.memberKey(before), in: databases.members)
                 try transaction.put([], for: Self.memberKey(account), in: databases.members)
             }
-            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(try sealedRecord(account), for: Self.key(name), in: accounts)
             return account
         }
     }
 
     public func remove(_ name: AccountName) throws(AccountStoreError) {
         try write { transaction in
-            let account = try load(name, from: transaction)
+            let account = try Self.load(name, from: transaction, in: accounts)
             _ = try transaction.delete(Self.key(name), in: accounts)
             _ = try transaction.delete(Self.memberKey(account), in: databases.members)
         }
@@ -214,18 +215,19 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         at time: UnixTime
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
-            var account = try load(name, from: transaction)
+            var account = try Self.load(name, from: transaction, in: accounts)
             if let last = account.lastAcceptedStep, step <= last {
                 // Nothing was written; the transaction is committed empty, which costs no sync.
                 return .replayed
             }
             // A reset or re-enrollment between the code check and now: the code was for a secret that is gone.
-            guard account.totp == credential else { return .replayed }
+            // The stored secret is sealed (SealedSecrets.swift): compare the opened one.
+            guard try opened(account).totp == credential else { return .replayed }
             account.lastAcceptedStep = step
             account.failureCount = 0
             account.lastLoginAt = time
             account.updatedAt = time
-            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
             return .accepted
         }
     }
@@ -238,23 +240,23 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 try transaction.put(Self.encodeCounter(count), for: Self.unknownUserFailuresKey, in: meta)
                 return UInt32(clamping: count)
             }
-            var account = try load(name, from: transaction)
+            var account = try Self.load(name, from: transaction, in: accounts)
             if account.failureCount < UInt32.max {
                 account.failureCount += 1
             }
             account.lastFailureAt = time
-            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
             return account.failureCount
         }
     }
 
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
         try write { transaction in
-            var account = try load(name, from: transaction)
+            var account = try Self.load(name, from: transaction, in: accounts)
             account.failureCount = 0
             account.lastLoginAt = time
             account.updatedAt = time
-            try transaction.put(try encode(account), for: Self.key(name), in: accounts)
+            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
         }
     }
 
@@ -268,11 +270,23 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static func key(_ name: AccountName) -> [UInt8] { Array(name.value.utf8) }
     static func key(_ name: OrganizationName) -> [UInt8] { Array(name.value.utf8) }
 
-    private func load(_ name: AccountName, from transaction: borrowing Transaction) throws -> Account {
-        guard let bytes = try transaction.get(Self.key(name), in: accounts) else {
-            throw AccountStoreError.notFound(name)
+    static func load(
+        _ name: AccountName,
+        from transaction: borrowing Transaction,
+        in accounts: Database
+    ) throws -> Account {
+        guard let bytes = try transaction.get(key(name), in: accounts) else { throw AccountStoreError.notFound(name) }
+        return try decode(bytes, key: key(name))
+    }
+
+    /// Decodes an account record, checking that it is stored under its own name. Its TOTP secrets stay
+    /// sealed (see SealedSecrets.swift): code that only changes other fields writes them back untouched.
+    static func decode(_ bytes: [UInt8], key: [UInt8]) throws(AccountStoreError) -> Account {
+        let recordKey = "accounts/" + String(decoding: key, as: UTF8.self)
+        guard let account = try? AccountRecord.decode(bytes), Array(account.name.value.utf8) == key else {
+            throw .corruptRecord(key: recordKey)
         }
-        return try decode(bytes, key: Self.key(name))
+        return account
     }
 
     static func unknownUserFailures(in transaction: borrowing Transaction, meta: Database) throws -> UInt64 {

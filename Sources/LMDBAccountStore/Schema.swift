@@ -14,11 +14,7 @@ struct Databases: Sendable {
 /// Opening a store: the schema check, the first-start set-up and the upgrade from version 1, in one
 /// write transaction (database handles become usable by other transactions only once it commits).
 enum Schema {
-    static func open(
-        _ environment: Environment,
-        directory: String,
-        secretsKey: SecretsKey
-    ) throws(AccountStoreError) -> Databases {
+    static func open(_ environment: Environment, directory: String) throws(AccountStoreError) -> Databases {
         do {
             let transaction = try environment.beginTransaction()
             // The version is read before anything else is opened, so a store of another schema is left untouched.
@@ -52,12 +48,6 @@ enum Schema {
                     in: meta
                 )
             }
-            try LMDBAccountStore.checkSecretsKey(
-                secretsKey,
-                in: transaction,
-                meta: meta,
-                accounts: databases.accounts
-            )
             try transaction.commit()
             return databases
         } catch let error as LMDBError {
@@ -87,10 +77,7 @@ enum Schema {
             limit: .max
         )
         for (key, value) in entries {
-            // Only the name and organization are needed: the secrets stay as they are (sealed or not).
-            guard let account = try? AccountRecord.decode(value), LMDBAccountStore.key(account.name) == key else {
-                throw AccountStoreError.corruptRecord(key: "accounts/" + String(decoding: key, as: UTF8.self))
-            }
+            let account = try LMDBAccountStore.decode(value, key: key)
             names.insert(account.organization)
             try transaction.put([], for: LMDBAccountStore.memberKey(account), in: databases.members)
         }

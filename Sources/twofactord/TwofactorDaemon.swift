@@ -89,8 +89,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var scryptLogN: String?
 
     @Option(
-        help:
-            "Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost. Default \(defaults.workers)."
+        help: """
+            Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost. \
+            Default \(defaults.workers).
+            """
     )
     var workers: String?
 
@@ -141,6 +143,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
             """
     )
     var auditMaximumDays: String?
+
+    @OptionGroup(title: "Maintenance (one job, then exit)")
+    var maintenance: MaintenanceOptions
 
     @Option(
         name: .customLong("log-level"),
@@ -236,10 +241,11 @@ struct TwofactorDaemon: AsyncParsableCommand {
             if let location = SecretsKey.configuredLocation(explicit: settings.secretsKeyFile) {
                 key = try SecretsKey.load(path: location.path, create: location.create)
             }
+            try maintenance.prepare(stateDirectory: settings.stateDirectory)
             store = try LMDBAccountStore(
                 directory: settings.stateDirectory,
-                secretsKey: key,
-                auditRetention: settings.auditRetention
+                auditRetention: settings.auditRetention,
+                secretsKey: key
             )
         } catch {
             logger.critical(
@@ -247,6 +253,15 @@ struct TwofactorDaemon: AsyncParsableCommand {
                 metadata: ["dir": "\(settings.stateDirectory)", "error": "\(error)"]
             )
             throw ExitCode(1)
+        }
+        if maintenance.isRequested {
+            do {
+                print(try maintenance.run(store))
+                return
+            } catch {
+                logger.critical("maintenance failed", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
         }
         let hasher = PasswordHasher(cost: cost)
         let makeService: @Sendable (DaemonSettings) -> AccountService = { settings in

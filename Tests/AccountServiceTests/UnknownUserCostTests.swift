@@ -16,7 +16,7 @@ import Testing
             clock: { first.clock.now },
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
-        #expect(try service.login(user: "nobody-here", password: Array("pw".utf8), code: .none) == .denied)
+        #expect(try service.login(user: "nobody-here", password: Array("pw".utf8), code: .none) == .codeNeeded)
         #expect(hasher.unknownUserCost == old, "the dummy scrypt must cost what ann's stored hash costs")
     }
 }

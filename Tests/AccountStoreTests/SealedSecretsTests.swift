@@ -211,3 +211,20 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
         #expect(other.bytes != first.bytes)
     }
 }
+
+@Test func rotateSecretsKey_resealsEverySecret_andOnlyTheNewKeyOpens() throws {
+    let fixture = StoreFixture()
+    let oldKey = try key(1, fixture)
+    let newKey = try key(2, fixture)
+    do {
+        let store = try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+        try store.create(enrolledAccount("alice"))
+        try store.create(makeAccount("bob"))
+        #expect(try store.rotateSecretsKey(to: newKey) == 2)
+    }
+    guard case .storageFailure = storeError({ try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey) })
+    else { return }
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: newKey)
+    #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
+    #expect(try store.account(named: accountName("bob"))?.totp == enrolledCredential)
+}

@@ -27,7 +27,8 @@ import Testing
             let words = line.split(separator: " ")
             guard let first = words.first, line.hasPrefix("  "), !line.hasPrefix("   ") || section == "OPTIONS:"
             else { continue }
-            if section == "OPTIONS:" {
+            // Options stand in OPTIONS: and in any titled option group (e.g. "MAINTENANCE (...):").
+            if section != "SUBCOMMANDS:", section != "ARGUMENTS:", line.hasPrefix("  -") {
                 // "  -h, --help", "  --socket <path>", "  --require-2fa/--no-require-2fa"
                 let label = line.hasPrefix("  -") ? (words.first { $0.hasPrefix("--") } ?? first) : ""
                 for option in label.split(separator: "/") where option.hasPrefix("--") && option != "--help" {

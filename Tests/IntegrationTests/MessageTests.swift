@@ -9,7 +9,7 @@ import Testing
         // What people type into the user field by mistake: their password, valid as a name or not.
         let typed = ["Tr0ub4dorAndThree", "correct horse battery staple!"]
         for name in typed {
-            #expect(try daemon.login(name, password: "pw", uid: 65534).status == 1)
+            #expect(try daemon.login(name, password: "pass-phrase", uid: 65534).status == 1)
         }
         let log = daemon.log()
         for name in typed {

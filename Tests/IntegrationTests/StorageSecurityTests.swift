@@ -31,6 +31,69 @@ import Wire
         #expect(try daemon.login("alice", password: "alice-pass-phrase", code: code).status == 0, "\(daemon.log())")
     }
 
+    /// `twofactord --backup` while the daemon serves, `--restore-from` into a new state directory, `--check`;
+    /// a code used after the backup was taken is refused by the restored store.
+    @Test func backupWhileServing_restore_check_refuseCodesUsedAfterTheBackup() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        let backup = daemon.directory.appendingPathComponent("twofactord.backup").path
+        let taken = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--socket", daemon.socketPath, "--backup", backup]
+        )
+        #expect(taken.status == 0, "\(taken.standardError)")
+        #expect(taken.standardOutput.contains("backup written to \(backup)"))
+        // After the backup, a code is used.
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 0)
+        #expect(daemon.stop() == 0)
+
+        let restored = try DaemonProcess()
+        let key = ["--secrets-key-file", daemon.stateDirectory + "/secrets.key"]
+        let restore = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", restored.stateDirectory, "--restore-from", backup] + key
+        )
+        #expect(restore.status == 0, "\(restore.standardError)")
+        #expect(restore.standardOutput.contains("raised"), "\(restore.standardOutput)")
+        let check = try run(Binaries.url("twofactord"), ["--state-dir", restored.stateDirectory, "--check"] + key)
+        #expect(check.status == 0, "\(check.standardError)")
+        #expect(check.standardOutput.contains("ok: schema"), "\(check.standardOutput)")
+        let withoutKey = try run(Binaries.url("twofactord"), ["--state-dir", restored.stateDirectory, "--check"])
+        #expect(withoutKey.status == 1, "the restored store must not open with a new key")
+
+        try restored.start(extraArguments: key)
+        #expect(try restored.login("alice", password: "alice-pass-phrase", code: next).status == 1, "replayed")
+    }
+
+    @Test func rotateKey_resealsUnderANewKeyFile_andLoginsGoOn() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        #expect(daemon.stop() == 0)
+        let keyFile = daemon.stateDirectory + "/secrets.key"
+        let oldKey = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        let oldCopy = daemon.directory.appendingPathComponent("old.key").path
+        try oldKey.write(to: URL(fileURLWithPath: oldCopy))
+        chmod(oldCopy, 0o600)
+
+        let rotated = try run(Binaries.url("twofactord"), ["--state-dir", daemon.stateDirectory, "--rotate-key"])
+        #expect(rotated.status == 0, "\(rotated.standardError)")
+        #expect(rotated.standardOutput.contains("re-sealed the secrets of 1 accounts"), "\(rotated.standardOutput)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: keyFile)) != oldKey)
+        #expect(access(keyFile + ".new", F_OK) != 0)
+        let withOldKey = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--check", "--secrets-key-file", oldCopy]
+        )
+        #expect(withOldKey.status == 1, "the old key must no longer open the store")
+
+        try daemon.start()
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 0, "\(daemon.log())")
+    }
+
     @Test func wrongSecretsKeyFile_isAClearStartupError() throws {
         let daemon = try DaemonProcess()
         let keyFile = daemon.directory.appendingPathComponent("first.key").path
@@ -118,7 +181,8 @@ import Wire
         // A login on the full disk: either a clear storage error (and the step is not used up), or ok and
         // the step was recorded, so the same code is refused from now on, also after a kill.
         let login = Request.login(user: "alice", password: Array("alice-pass-phrase".utf8), codeKind: .totp, code: next)
-        let answer = client.call(login)
+        // A connection whose login succeeded acts for that account from then on: log in on its own connection.
+        let answer = try #require(WireClient(path: daemon.socketPath)).call(login)
         var acceptedWhileFull = false
         switch answer {
         case .error(.storageFailure, _)?: break
@@ -142,7 +206,7 @@ import Wire
             )
         )
         #expect(added == .done, "\(String(describing: added))\n\(daemon.log().suffix(1500))")
-        let retried = client.call(login)
+        let retried = try #require(WireClient(path: daemon.socketPath)).call(login)
         if acceptedWhileFull {
             #expect(
                 retried == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""),

@@ -2,7 +2,7 @@ import Glibc
 
 /// A bare Unix-socket connection for sending bytes that no well-behaved client would send.
 final class RawSocket {
-    private let descriptor: Int32
+    private var descriptor: Int32
 
     init(path: String) throws {
         descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -10,12 +10,19 @@ final class RawSocket {
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard Self.connect(descriptor, path) else {
+            let reason = String(cString: strerror(errno))
+            // A class whose stored properties are all set runs its deinit when its init throws: mark the
+            // descriptor closed, or deinit would close it again, and by then the number may be another
+            // test's pipe.
             close(descriptor)
-            throw Failure("connect(\(path)): \(String(cString: strerror(errno)))")
+            descriptor = -1
+            throw Failure("connect(\(path)): \(reason)")
         }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
 
     static func canConnect(_ path: String) -> Bool {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

@@ -1,0 +1,135 @@
+import AccountStore
+import Glibc
+import LMDB
+
+/// Backup, check and restore. The MUSTs:
+/// - a backup is one consistent, compacted copy (`mdb_env_copyfd2` with `MDB_CP_COMPACT`): free pages,
+///   where an old secret could linger, are not copied; secrets in it stay sealed, and the key is not in it;
+/// - the backup file is created new (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600) in a directory that group
+///   and others cannot write: an existing file or a planted link is refused, never followed or overwritten;
+/// - a restore only fills an empty state directory, and then raises every enrolled account's replay step
+///   past the current one, so a code used after the backup was taken cannot be accepted again.
+extension LMDBAccountStore {
+    /// Writes a consistent, compacted copy of the database to a new file at `path`, while the store keeps serving.
+    public func backup(to path: String) throws(AccountStoreError) {
+        try Self.refuseSharedParent(of: path, what: "the backup")
+        let file = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard file >= 0 else {
+            throw .storageFailure(
+                "cannot create the backup \(path): \(StateDirectory.systemMessage(errno)): "
+                    + "give a new file name in a directory only you can write"
+            )
+        }
+        defer { close(file) }
+        do throws(LMDBError) {
+            try mapLock.withShared { () throws(LMDBError) in
+                try environment.copy(toDescriptor: file, compact: true)
+            }
+        } catch {
+            unlink(path)
+            throw storageFailure(error)
+        }
+        guard fsync(file) == 0 else {
+            unlink(path)
+            throw .storageFailure("cannot write the backup \(path): \(StateDirectory.systemMessage(errno))")
+        }
+    }
+
+    /// Reads every account (decoding each record and opening its secrets, which checks the key) and every
+    /// organization. Returns how many of each; throws at the first damaged record.
+    public func check() throws(AccountStoreError) -> (accounts: Int, organizations: Int) {
+        var accountCount = 0
+        var after: AccountName?
+        while true {
+            let page = try accounts(in: nil, after: after, limit: 500)
+            accountCount += page.count
+            guard page.count == 500, let last = page.last else { break }
+            after = last.name
+        }
+        var organizationCount = 0
+        var afterOrganization: OrganizationName?
+        while true {
+            let page = try organizations(after: afterOrganization, limit: 500)
+            organizationCount += page.count
+            guard page.count == 500, let last = page.last else { break }
+            afterOrganization = last.name
+        }
+        return (accountCount, organizationCount)
+    }
+
+    /// After a restore: sets every enrolled account's last accepted step to the step after the current one
+    /// (the latest step a code could have been accepted for, with one step of drift), so codes used since the
+    /// backup are refused. Returns how many accounts were raised.
+    @discardableResult
+    public func raiseReplaySteps(now: UnixTime) throws(AccountStoreError) -> Int {
+        let accounts = databases.accounts
+        return try write { transaction in
+            let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
+            var raised = 0
+            for (key, value) in entries {
+                var account = try Self.decode(value, key: key)
+                guard let period = account.totp?.parameters.period, period > 0 else { continue }
+                let step = UInt64(max(0, now)) / UInt64(period) + 1
+                if account.lastAcceptedStep.map({ $0 < step }) ?? true {
+                    account.lastAcceptedStep = step
+                    account.updatedAt = now
+                    try transaction.put(AccountRecord.encode(account), for: key, in: accounts)
+                    raised += 1
+                }
+            }
+            return raised
+        }
+    }
+
+    /// Copies the backup at `backup` into `directory`, which must hold no database yet (a new or empty
+    /// state directory). Open the store afterwards and call `raiseReplaySteps(now:)`.
+    public static func restore(from backup: String, into directory: String) throws(AccountStoreError) {
+        try StateDirectory.prepare(directory)
+        let source = Glibc.open(backup, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard source >= 0 else {
+            throw .storageFailure("cannot open the backup \(backup): \(StateDirectory.systemMessage(errno))")
+        }
+        defer { close(source) }
+        let target = Glibc.open(directory + "/data.mdb", O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard target >= 0 else {
+            throw .storageFailure("cannot open \(directory)/data.mdb: \(StateDirectory.systemMessage(errno))")
+        }
+        defer { close(target) }
+        var info = stat()
+        guard fstat(target, &info) == 0, info.st_size == 0 else {
+            throw .storageFailure(
+                "\(directory) already holds a database: move its data.mdb and lock.mdb away before restoring"
+            )
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
+            guard count >= 0 else {
+                throw .storageFailure("cannot read the backup \(backup): \(StateDirectory.systemMessage(errno))")
+            }
+            if count == 0 { break }
+            let written = buffer.withUnsafeBytes { Glibc.write(target, $0.baseAddress, count) }
+            guard written == count else {
+                ftruncate(target, 0)
+                throw .storageFailure("cannot write \(directory)/data.mdb: \(StateDirectory.systemMessage(errno))")
+            }
+        }
+        guard fsync(target) == 0 else {
+            throw .storageFailure("cannot write \(directory)/data.mdb: \(StateDirectory.systemMessage(errno))")
+        }
+    }
+
+    static func refuseSharedParent(of path: String, what: String) throws(AccountStoreError) {
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        var info = stat()
+        guard lstat(parent, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw .storageFailure("cannot create \(what) \(path): \(parent) is not a directory")
+        }
+        guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
+            throw .storageFailure(
+                "refusing to create \(what) \(path): \(parent) is writable by group or others, who could "
+                    + "replace it; choose a directory only you can write"
+            )
+        }
+    }
+}
