@@ -158,7 +158,8 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         if (s != TFD_OK) { result = unavailable(pamh, c, s); break; }
         if (a.type == TFD_ANSWER_ERROR) {
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
-            if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only) result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
+            if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)
+                result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
             else if (a.error_code == TFD_ERR_NOT_PERMITTED) result = PAM_AUTH_ERR;
             else result = PAM_AUTHINFO_UNAVAIL;
             if (result != PAM_IGNORE) pam_error(pamh, "Login refused.");
@@ -181,6 +182,11 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         tfd_answer_free(&a);
         code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
         if (!code) { result = PAM_CONV_ERR; break; }
+        /* People copy codes as "123 456"; the daemon wants the characters alone. */
+        size_t kept = 0;
+        for (size_t i = 0; code[i]; i++)
+            if (code[i] != ' ') code[kept++] = code[i];
+        code[kept] = 0;
         if (!*code) { pam_error(pamh, "Login refused."); break; }
     }
     wipe_free(code);

@@ -24,7 +24,7 @@ enum tfd_status {
     TFD_INVALID_INPUT, /* a value breaks a field limit; nothing was sent */
 };
 
-enum tfd_code_kind { TFD_CODE_NONE = 0, TFD_CODE_TOTP = 1 };
+enum tfd_code_kind { TFD_CODE_NONE = 0, TFD_CODE_TOTP = 1, TFD_CODE_RECOVERY = 2 };
 
 enum tfd_answer_type {
     TFD_ANSWER_ERROR = 0x80,

@@ -18,18 +18,18 @@ struct Helper: ParsableCommand {
         discussion: """
             Each request is a JSON object on one line (or, with --native-messaging, in the browsers' \
             native-messaging framing: a 4-byte native-endian length, then the JSON text). Requests: \
-            {"op":"login","user":U,"password":P,"code":C} (code optional), {"op":"enroll-begin","user":U}, \
-            {"op":"enroll-confirm","user":U,"code":C}, {"op":"disable","user":U}. An optional "id" is \
-            copied to the answer. Answers: {"outcome":"ok|codeNeeded|enroll|denied|locked", ...} or \
-            {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to twofactord stays open \
-            between requests.
+            {"op":"login","user":U,"password":P,"code":C} (code optional; a recovery code works too), \
+            {"op":"enroll-begin","user":U}, {"op":"enroll-confirm","user":U,"code":C}, \
+            {"op":"disable","user":U}. An optional "id" is copied to the answer. Answers: \
+            {"outcome":"ok|codeNeeded|enroll|denied|locked", ...} (with "recoveryCodes" to show once \
+            after an enrollment, "recoveryCodesLeft" after a recovery code), {"otpauthURI":..., \
+            "expiresAt":...}, {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to \
+            twofactord stays open between requests, so after a login the self-service requests act for \
+            that account.
             """
     )
 
-    /// Shared with the root command, which parses --socket wherever it stands; this path never
-    /// reads $TWOFACTORD_SOCKET, whose value belongs to the user being authenticated.
-    @OptionGroup var connection: ConnectionOptions
-    var socket: String { connection.socketPathIgnoringEnvironment }
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(name: .customLong("native-messaging"), help: "Use the browsers' native-messaging framing.")
     var nativeMessaging = false
@@ -87,7 +87,7 @@ struct Helper: ParsableCommand {
             request = .login(
                 user: user,
                 password: Array(password.utf8),
-                codeKind: code.isEmpty ? .none : .totp,
+                codeKind: code.isEmpty ? .none : CodeKind(typed: code),
                 code: code
             )
         case "enroll-begin": request = .enrollBegin(user: user, algorithm: .default, digits: 0, period: 0)
@@ -98,7 +98,7 @@ struct Helper: ParsableCommand {
         do {
             if connection == nil {
                 connection = try DaemonConnection(
-                    socketPath: socket,
+                    socketPath: options.socketPath,
                     trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
                 )
             }
@@ -121,6 +121,11 @@ struct Helper: ParsableCommand {
             if outcome == .enroll { members.append(("otpauthURI", .string(uri))) }
         case .enrollmentStarted(let uri, let expiresAt):
             members += [("otpauthURI", .string(uri)), ("expiresAt", .number(Int64(clamping: expiresAt)))]
+        case .recoveryCodes(let codes):
+            // A login that finished an enrollment, or a new set: shown once, never stored here.
+            members += [("outcome", .string("ok")), ("recoveryCodes", .array(codes.map(JSONValue.string)))]
+        case .recoveryLogin(let remaining):
+            members += [("outcome", .string("ok")), ("recoveryCodesLeft", .number(Int64(remaining)))]
         case .done:
             members.append(("done", .bool(true)))
         case .error(let code, let message):

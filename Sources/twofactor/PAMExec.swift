@@ -24,10 +24,7 @@ struct PAMExec: ParsableCommand {
             """
     )
 
-    /// Shared with the root command, which parses --socket wherever it stands; this path never
-    /// reads $TWOFACTORD_SOCKET, whose value belongs to the user being authenticated.
-    @OptionGroup var connection: ConnectionOptions
-    var socket: String { connection.socketPathIgnoringEnvironment }
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(name: .customLong("single-prompt"), help: "The password is followed by the code.")
     var singlePrompt = false
@@ -64,7 +61,7 @@ struct PAMExec: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: timeout,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )

@@ -25,10 +25,7 @@ struct Shell: ParsableCommand {
             """
     )
 
-    /// Shared with the root command, which parses --socket wherever it stands; this path never
-    /// reads $TWOFACTORD_SOCKET, whose value belongs to the user being authenticated.
-    @OptionGroup var connection: ConnectionOptions
-    var socket: String { connection.socketPathIgnoringEnvironment }
+    @OptionGroup var options: ConnectionOptions
 
     @Option(
         name: .long,
@@ -50,7 +47,7 @@ struct Shell: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: 30,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )
@@ -69,12 +66,12 @@ struct Shell: ParsableCommand {
                     .loginFrom(
                         user: account.name,
                         password: password,
-                        codeKind: code.isEmpty ? .none : .totp,
+                        codeKind: code.isEmpty ? .none : CodeKind(typed: code),
                         code: code,
                         origin: origin
                     )
                 } else {
-                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : .totp, code: code, origin: origin)
+                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : CodeKind(typed: code), code: code, origin: origin)
                 }
             do {
                 answer = try connection.send(request)
