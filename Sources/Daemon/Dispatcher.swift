@@ -48,8 +48,10 @@ struct HeldAttempt: Sendable, Equatable {
 
 /// Turns a decoded request into a service call and its answer. Runs on a worker thread.
 struct Dispatcher: Sendable {
-    let service: AccountService
+    let services: ServiceSlot
     let operators: OperatorPolicy
+    /// Each request makes one service call, so a SIGHUP reload never splits a request between two services.
+    var service: AccountService { services.current }
     /// Members of this group may send CodeCheck; nil when the daemon names no such group.
     var codeCheckers: OperatorPolicy? = nil
 

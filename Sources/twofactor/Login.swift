@@ -91,7 +91,12 @@ struct Login: ParsableCommand {
     private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws -> Response {
         do {
             return try connection.send(
-                .login(user: user, password: password, codeKind: code.map(CodeKind.init(typed:)) ?? .none, code: code ?? "")
+                .login(
+                    user: user,
+                    password: password,
+                    codeKind: code.map(CodeKind.init(typed:)) ?? .none,
+                    code: code ?? ""
+                )
             )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")

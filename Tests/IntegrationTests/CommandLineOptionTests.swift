@@ -139,3 +139,30 @@ func runOnTerminal(_ arguments: [String], prompt: String, input: String) throws 
         standardError: errors.text()
     )
 }
+
+extension CommandLineOptionTests {
+    /// The PAM and shell paths take --socket wherever it stands, like every command, but never
+    /// $TWOFACTORD_SOCKET: there the environment belongs to the user being authenticated.
+    @Test(arguments: [["pam", "--socket", "SOCKET"], ["--socket", "SOCKET", "pam"]])
+    func pamPath_usesTheSocketOption_andIgnoresTheEnvironment(arguments: [String]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pam-\(UUID().uuidString)")
+        let given = directory.appendingPathComponent("given").path
+        let fromEnvironment = directory.appendingPathComponent("environment").path
+        let withOption = try run(
+            Self.client,
+            arguments.map { $0 == "SOCKET" ? given : $0 },
+            input: "pass-phrase",
+            environment: ["PAM_USER": "alice", "TWOFACTORD_SOCKET": fromEnvironment]
+        )
+        #expect(withOption.status != 0)
+        #expect(withOption.standardError.contains(given), "\(withOption.standardError)")
+
+        let withoutOption = try run(
+            Self.client,
+            ["pam"],
+            input: "pass-phrase",
+            environment: ["PAM_USER": "alice", "TWOFACTORD_SOCKET": fromEnvironment]
+        )
+        #expect(!withoutOption.standardError.contains(fromEnvironment), "\(withoutOption.standardError)")
+    }
+}
