@@ -107,7 +107,11 @@ import Testing
         #expect(onTerminal.status == 0, "\(onTerminal)")
         #expect(onTerminal.standardOutput.contains("Logged in as 'alice'."), "\(onTerminal.standardOutput)")
 
-        let denied = try runOnTerminal(command, prompt: "Password: ", input: "wrong\n")
+        // A wrong password is asked for a code like a right one (no password oracle), then denied.
+        let denied = try runOnTerminal(
+            command,
+            answers: [("Password: ", "wrong-password\n"), ("Verification code: ", "123456\n")]
+        )
         #expect(denied.status == 1, "\(denied)")
         #expect(!denied.standardOutput.contains("Logged in"), "\(denied.standardOutput)")
     }
@@ -117,19 +121,36 @@ import Testing
 /// terminal and the terminal's output to us: waits until the terminal shows `prompt`, then types
 /// `input`. Standard output and error both arrive as standard output.
 func runOnTerminal(_ arguments: [String], prompt: String, input: String) throws -> CommandResult {
+    try runOnTerminal(arguments, answers: [(prompt, input)])
+}
+
+/// The same, answering several prompts in turn: each answer is typed only once its prompt shows,
+/// since a program reading a secret flushes what was typed ahead.
+func runOnTerminal(_ arguments: [String], answers: [(prompt: String, input: String)]) throws -> CommandResult {
     let command = arguments.map { "'\($0)'" }.joined(separator: " ")
     let child = try PipedProcess(
         URL(fileURLWithPath: "/usr/bin/script"),
         ["--quiet", "--return", "--command", command, "/dev/null"]
     )
     let errors = BackgroundReader(child.error)
+    // A terminal that never shows the prompt, or a child that never exits, must fail the test, not hang CI.
+    let process = child.process
+    DispatchQueue.global().asyncAfter(deadline: .now() + 60) { if process.isRunning { process.terminate() } }
     var shown = Data()
-    while !String(decoding: shown, as: UTF8.self).contains(prompt) {
-        let chunk = child.output.fileHandleForReading.availableData
-        if chunk.isEmpty { break }
-        shown.append(chunk)
+    var searchFrom = 0
+    for (prompt, input) in answers {
+        while true {
+            let text = String(decoding: shown.dropFirst(searchFrom), as: UTF8.self)
+            if let range = text.range(of: prompt) {
+                searchFrom += text[..<range.upperBound].utf8.count
+                break
+            }
+            let chunk = child.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            shown.append(chunk)
+        }
+        child.type(input)
     }
-    child.type(input)
     try child.closeInput()
     shown.append(child.output.fileHandleForReading.readDataToEndOfFile())
     child.process.waitUntilExit()
