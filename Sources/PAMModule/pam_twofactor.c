@@ -166,7 +166,16 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             tfd_answer_free(&a);
             break;
         }
-        if (a.outcome == TFD_OK_OUTCOME) { result = PAM_SUCCESS; tfd_answer_free(&a); break; }
+        if (a.outcome == TFD_OK_OUTCOME) {
+            if (a.type == TFD_ANSWER_RECOVERY_CODES && a.screen)
+                pam_info(pamh, "Two-factor login is now on. Your recovery codes, each good once in place of a code; "
+                               "keep them somewhere safe, they are not shown again:\n%s", a.screen);
+            if (a.type == TFD_ANSWER_RECOVERY_LOGIN)
+                pam_info(pamh, "Logged in with a recovery code; %u left.", a.recovery_left);
+            result = PAM_SUCCESS;
+            tfd_answer_free(&a);
+            break;
+        }
         if (a.outcome == TFD_LOCKED) {
             pam_error(pamh, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
             result = PAM_MAXTRIES;

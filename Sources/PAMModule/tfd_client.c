@@ -157,6 +157,24 @@ static enum tfd_status decode(struct tfd_connection *c, const unsigned char *bod
             ((a->outcome == TFD_ENROLL) != (n > 0)) || answer_id != id)
             r.failed = 1;
         break;
+    case TFD_ANSWER_RECOVERY_CODES: {
+        a->outcome = TFD_OK_OUTCOME;
+        unsigned count = get_u8(&r);
+        size_t capacity = 16 * (2 + 32 + 1) + 1, used = 0;
+        if (count < 1 || count > 16 || (a->screen = calloc(1, capacity)) == NULL) r.failed = 1;
+        for (unsigned i = 0; i < count && !r.failed; i++) {
+            s = get_str(&r, 1, 32, &n);
+            if (!s) break;
+            used += (size_t)snprintf(a->screen + used, capacity - used, "  %.*s\n", (int)n, (const char *)s);
+        }
+        if (answer_id != id) r.failed = 1;
+        break;
+    }
+    case TFD_ANSWER_RECOVERY_LOGIN:
+        a->outcome = TFD_OK_OUTCOME;
+        a->recovery_left = get_u8(&r);
+        if (answer_id != id) r.failed = 1;
+        break;
     case TFD_ANSWER_ENROLL_SCREEN:
         a->outcome = TFD_ENROLL;
         s = get_str(&r, 1, 1024, &n);

@@ -72,7 +72,7 @@ struct PAMExec: ParsableCommand {
         let request = Request.loginFrom(
             user: user,
             password: entry,
-            codeKind: code.isEmpty ? .none : .totp,
+            codeKind: code.isEmpty ? .none : CodeKind(typed: code),
             code: code,
             origin: environment.origin
         )
@@ -83,7 +83,7 @@ struct PAMExec: ParsableCommand {
             throw finish(.daemonUnavailable, "\(error)")
         }
         switch answer {
-        case .loginResult(.ok, _, _):
+        case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
             return
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, lockedMessage(retryAfter: retryAfter))

@@ -81,7 +81,16 @@ struct Shell: ParsableCommand {
             let sentCode = !code.isEmpty
             code = ""
             switch answer {
-            case .loginResult(.ok, _, _):
+            case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
+                if case .recoveryCodes(let codes) = answer {
+                    Terminal.writeError(
+                        "Recovery codes, each good once in place of a code; they are not shown again:\n"
+                            + codes.map { "  \($0)\n" }.joined()
+                    )
+                }
+                if case .recoveryLogin(let left) = answer {
+                    Terminal.writeError("Logged in with a recovery code; \(left) left.\n")
+                }
                 connection.close()
                 try execShell(account)
             case .error(.notPermitted, _) where password == nil:
