@@ -6,16 +6,17 @@
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
 # zbarimg and rsvg-convert to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user,
+# systemd-analyze for the units, mandoc to lint the man pages and man for the units' Documentation= links,
 # pamtester to drive the PAM module through the real PAM library, readelf and nm to check what it links and exports).
 DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev
-TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux pamtester binutils
+TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db pamtester binutils
 RUN_DIR := $(CURDIR)/.run
 # The PAM module is C linked by cc, not SwiftPM: a SwiftPM library would drag the Swift runtime into sshd.
 PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.h)
 PAM_MODULE := .build/pam/pam_twofactor.so
 PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
-.PHONY: all deps test-deps build pam-module run test bench clean
+.PHONY: all deps test-deps build pam-module run test bench clean install uninstall
 
 all: build
 
@@ -67,10 +68,12 @@ run: build
 # The tests use Swift Testing. Without XCTest tests, `swift test` would still run the XCTest
 # bundle and print its empty "Executed 0 tests" summaries before the real one, so XCTest is
 # switched off unless some test imports it (then it runs, and no test is lost).
-XCTEST_FLAG = $(if $(shell grep -rlsw 'import XCTest' Tests),,--disable-xctest)
+XCTEST_FLAG = $(if $(shell grep -rlsE '^(@testable )?import XCTest' Tests),,--disable-xctest)
 
+# SwiftPM refuses an import of a package target that is not among the importer's dependencies
+# (PackageManifestTests also catches one that only a dependency's dependency brings along).
 test: test-deps pam-module
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build $(XCTEST_FLAG)
 
 # The load generator starts its own release-built daemon (--scrypt-log-n 10) on a fresh state under /tmp.
@@ -83,3 +86,50 @@ bench: deps
 
 clean:
 	rm -rf .build $(RUN_DIR)
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [BIN_DIR=]: where a Debian package would put things.
+# Without BIN_DIR, builds release binaries first; a packager or a test that built them already
+# names their folder. The PAM module goes where PAM looks (the multiarch security directory, not
+# under PREFIX), and only when it was built (make pam-module).
+PREFIX ?= /usr/local
+BIN_DIR ?=
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+PAM_DIR ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/security /lib/$(MULTIARCH)/security) /usr/lib/security)
+INSTALLED = \
+	$(PREFIX)/sbin/twofactord $(PREFIX)/bin/twofactorctl $(PREFIX)/bin/twofactor \
+	$(PREFIX)/lib/systemd/system/twofactord.service $(PREFIX)/lib/systemd/system/twofactord.socket \
+	$(PREFIX)/lib/sysusers.d/twofactord.conf $(PREFIX)/lib/tmpfiles.d/twofactord.conf \
+	$(PREFIX)/share/man/man1/twofactor.1 $(PREFIX)/share/man/man5/twofactord.conf.5 \
+	$(PREFIX)/share/man/man8/twofactord.8 $(PREFIX)/share/man/man8/twofactorctl.8 \
+	$(PREFIX)/share/doc/twofactord/examples/twofactord.conf $(PAM_DIR)/pam_twofactor.so \
+	$(patsubst man/%,$(PREFIX)/share/man/man8/%,$(filter-out man/twofactorctl.8 man/twofactord.8,$(wildcard man/*.8)))
+
+install:
+	@bin="$(BIN_DIR)"; \
+	if [ -z "$$bin" ]; then $(SWIFT) build -c release && bin=$$($(SWIFT) build -c release --show-bin-path) || exit 1; fi; \
+	set -e; \
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/sbin" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/systemd/system" \
+		"$(DESTDIR)$(PREFIX)/lib/sysusers.d" "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d" "$(DESTDIR)$(PREFIX)/share/man/man1" \
+		"$(DESTDIR)$(PREFIX)/share/man/man5" "$(DESTDIR)$(PREFIX)/share/man/man8" \
+		"$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples"; \
+	install -m 0755 "$$bin/twofactord" "$(DESTDIR)$(PREFIX)/sbin/twofactord"; \
+	install -m 0755 "$$bin/twofactorctl" "$$bin/twofactor" "$(DESTDIR)$(PREFIX)/bin/"; \
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' systemd/twofactord.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \
+	chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \
+	install -m 0644 systemd/twofactord.socket "$(DESTDIR)$(PREFIX)/lib/systemd/system/"; \
+	install -m 0644 systemd/twofactord.sysusers "$(DESTDIR)$(PREFIX)/lib/sysusers.d/twofactord.conf"; \
+	install -m 0644 systemd/twofactord.tmpfiles "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/twofactord.conf"; \
+	for page in man/*.[158]; do \
+		install -m 0644 "$$page" "$(DESTDIR)$(PREFIX)/share/man/man$${page##*.}/"; \
+	done; \
+	install -m 0644 examples/twofactord.conf "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples/"; \
+	if [ -f "$(PAM_MODULE)" ]; then \
+		install -d -m 0755 "$(DESTDIR)$(PAM_DIR)"; \
+		install -m 0644 "$(PAM_MODULE)" "$(DESTDIR)$(PAM_DIR)/pam_twofactor.so"; \
+	else \
+		echo "Not installing the PAM module: $(PAM_MODULE) is not built (make pam-module)."; \
+	fi
+
+uninstall:
+	rm -f $(addprefix "$(DESTDIR),$(addsuffix ",$(INSTALLED)))
+	-rmdir "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples" "$(DESTDIR)$(PREFIX)/share/doc/twofactord" 2>/dev/null

@@ -2,10 +2,13 @@
 import PackageDescription
 
 // The architecture at a glance: C libraries at the bottom, one module per job above them,
-// executables that only parse arguments and wire modules together. Imports point down.
+// executables that only parse arguments and wire modules together. Imports point down, and every
+// import is a declared dependency (`make test` checks both ways; see PackageManifestTests).
+//
+// Linux only, so no `platforms` line: it can name only Apple systems, and the code needs glibc
+// (SO_PEERCRED, LISTEN_FDS, the Glibc module) that none of them has.
 let package = Package(
     name: "twofactord",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "twofactord", targets: ["twofactord"]),
         .executable(name: "twofactor", targets: ["twofactor"]),
@@ -36,6 +39,8 @@ let package = Package(
         .target(name: "Wire"),
         .target(name: "AccountStore", dependencies: ["OneTimePassword"]),
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
+        // twofactord.conf's format, and reading files only root or the daemon can have written.
+        .target(name: "ConfigurationFile"),
 
         // Storage backend and the blocking service layer that the daemon drives.
         .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
@@ -51,11 +56,13 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "AccountService", "AccountStore", "Wire", "CPeerCredentials", "QRCode",
+                "AccountService", "AccountStore", "Authentication", "ConfigurationFile", "OneTimePassword",
+                "PasswordHashing", "QRCode", "Wire", "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The protocol client (Wire only, so anything that just speaks the protocol links no terminal code
@@ -75,6 +82,7 @@ let package = Package(
                 "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -116,7 +124,7 @@ let package = Package(
             name: "AccountServiceTests",
             dependencies: [
                 "AccountService", "LMDBAccountStore", "AccountStore", "Authentication", "OneTimePassword",
-                "PasswordHashing", "TestSupport",
+                "PasswordHashing", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -130,6 +138,7 @@ let package = Package(
         ),
         .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
         .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
+        .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
     ]
 )

@@ -7,14 +7,7 @@ extension AccountService {
         name: String,
         requireTwoFactor: Bool
     ) throws(ServiceError) -> Organization {
-        let organizationName = try validated { () throws(InvalidValue) in try OrganizationName(name) }
-        let (_, actor) = try authorize(
-            caller,
-            .manageOrganizations,
-            target: nil,
-            organization: organizationName,
-            action: .organizationAdd
-        )
+        let (organizationName, actor) = try managing(name, caller: caller, action: .organizationAdd)
         let now = clock()
         let organization = Organization(
             name: organizationName,
@@ -35,14 +28,7 @@ extension AccountService {
         name: String,
         requireTwoFactor: Bool
     ) throws(ServiceError) -> OrganizationStatus {
-        let organizationName = try validated { () throws(InvalidValue) in try OrganizationName(name) }
-        let (_, actor) = try authorize(
-            caller,
-            .manageOrganizations,
-            target: nil,
-            organization: organizationName,
-            action: .organizationSet
-        )
+        let (organizationName, actor) = try managing(name, caller: caller, action: .organizationSet)
         let now = clock()
         let organization = try storing { () throws(AccountStoreError) in
             try store.updateOrganization(organizationName) { organization in
@@ -103,14 +89,7 @@ extension AccountService {
     }
 
     public func removeOrganization(caller: Caller, name: String) throws(ServiceError) {
-        let organizationName = try validated { () throws(InvalidValue) in try OrganizationName(name) }
-        let (_, actor) = try authorize(
-            caller,
-            .manageOrganizations,
-            target: nil,
-            organization: organizationName,
-            action: .organizationRemove
-        )
+        let (organizationName, actor) = try managing(name, caller: caller, action: .organizationRemove)
         guard organizationName != .default else {
             throw ServiceError(.invalidArgument, "the organization 'default' cannot be removed")
         }
@@ -121,5 +100,22 @@ extension AccountService {
 
     private func memberCount(_ name: OrganizationName) throws(ServiceError) -> Int {
         try storing { () throws(AccountStoreError) in try store.memberCount(of: name) }
+    }
+
+    /// The organization an operator manages: its validated name, and the actor, or a refusal that is audited.
+    private func managing(
+        _ name: String,
+        caller: Caller,
+        action: AuditAction
+    ) throws(ServiceError) -> (OrganizationName, Actor) {
+        let organizationName = try validated { () throws(InvalidValue) in try OrganizationName(name) }
+        let (_, actor) = try authorize(
+            caller,
+            .manageOrganizations,
+            target: nil,
+            organization: organizationName,
+            action: action
+        )
+        return (organizationName, actor)
     }
 }

@@ -12,7 +12,8 @@ public struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The daemon's socket. Without this option, $TWOFACTORD_SOCKET, or else \(DaemonConnection.defaultSocketPath).",
+            "The daemon's socket. Without this option, $TWOFACTORD_SOCKET (not read by the PAM and shell paths), "
+                + "or else \(DaemonConnection.defaultSocketPath).",
             valueName: "path"
         )
     )

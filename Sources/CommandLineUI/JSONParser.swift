@@ -177,7 +177,8 @@ private struct JSONByteParser {
     }
 
     mutating func hex4() throws(JSONValue.ParseError) -> UInt32 {
-        guard bytes.count - offset >= 4, let value = UInt32(String(decoding: bytes[offset..<offset + 4], as: UTF8.self), radix: 16)
+        guard bytes.count - offset >= 4,
+            let value = UInt32(String(decoding: bytes[offset..<offset + 4], as: UTF8.self), radix: 16)
         else { throw failure("expected four hex digits") }
         offset += 4
         return value

@@ -13,11 +13,18 @@ public final class DaemonServer: Service {
     private let configuration: DaemonConfiguration
     private let dispatcher: Dispatcher
     private let logger: Logger
+    /// Tells systemd (Type=notify) when the daemon serves and when it stops; silent without systemd.
+    private let notifier = SystemdNotifier()
 
-    public init(configuration: DaemonConfiguration, service: AccountService, logger: Logger) {
+    public convenience init(configuration: DaemonConfiguration, service: AccountService, logger: Logger) {
+        self.init(configuration: configuration, services: ServiceSlot(service), logger: logger)
+    }
+
+    /// Serves requests with `services.current`, which a reload may replace while the server runs.
+    public init(configuration: DaemonConfiguration, services: ServiceSlot, logger: Logger) {
         self.configuration = configuration
         self.dispatcher = Dispatcher(
-            service: service,
+            services: services,
             operators: OperatorPolicy(groupName: configuration.operatorGroup),
             codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
         )
@@ -41,6 +48,7 @@ public final class DaemonServer: Service {
                 "per-uid": "\(connections.limits.perPeer)",
             ]
         )
+        notifier.send("READY=1\nSTATUS=Serving on \(describe(configuration.listener))")
 
         try await withGracefulShutdownHandler {
             try await serverChannel.closeFuture.get()
@@ -48,6 +56,7 @@ public final class DaemonServer: Service {
             serverChannel.close(promise: nil)
         }
         logger.notice("stopping: finishing requests in flight")
+        notifier.send("STOPPING=1\nSTATUS=Finishing requests in flight")
         await connections.drain(within: configuration.shutdownGraceSeconds)
         try await workers.shutdown()
         try await operators.shutdown()

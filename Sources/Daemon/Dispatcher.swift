@@ -48,8 +48,10 @@ struct HeldAttempt: Sendable, Equatable {
 
 /// Turns a decoded request into a service call and its answer. Runs on a worker thread.
 struct Dispatcher: Sendable {
-    let service: AccountService
+    let services: ServiceSlot
     let operators: OperatorPolicy
+    /// Each request makes one service call, so a SIGHUP reload never splits a request between two services.
+    var service: AccountService { services.current }
     /// Members of this group may send CodeCheck; nil when the daemon names no such group.
     var codeCheckers: OperatorPolicy? = nil
 
@@ -257,18 +259,10 @@ struct Dispatcher: Sendable {
 
     /// LoginFrom and CodeCheck answer `enroll` with the QR code drawn as text, for clients that
     /// cannot draw one (the C PAM module links only libc and libpam).
-    /// They answer a login that finished an enrollment or used a recovery code with a plain `ok`: the
-    /// module does not show recovery codes yet, and the account gets new ones with `2fa recovery-codes`.
     static func screenResponse(for result: LoginResult) -> Response {
-        switch result {
-        case .enroll(let uri):
-            let screen = (try? QRMatrix(encoding: uri)).map { QRRenderer.terminal($0) } ?? ""
-            return .enrollScreen(otpauthURI: uri, screen: screen)
-        case .enrolled, .recovered:
-            return .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "")
-        default:
-            return response(for: result)
-        }
+        guard case .enroll(let uri) = result else { return response(for: result) }
+        let screen = (try? QRMatrix(encoding: uri)).map { QRRenderer.terminal($0) } ?? ""
+        return .enrollScreen(otpauthURI: uri, screen: screen)
     }
 
     static func response(for result: LoginResult) -> Response {

@@ -158,14 +158,24 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         if (s != TFD_OK) { result = unavailable(pamh, c, s); break; }
         if (a.type == TFD_ANSWER_ERROR) {
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
-            if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only) result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
+            if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)
+                result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
             else if (a.error_code == TFD_ERR_NOT_PERMITTED) result = PAM_AUTH_ERR;
             else result = PAM_AUTHINFO_UNAVAIL;
             if (result != PAM_IGNORE) pam_error(pamh, "Login refused.");
             tfd_answer_free(&a);
             break;
         }
-        if (a.outcome == TFD_OK_OUTCOME) { result = PAM_SUCCESS; tfd_answer_free(&a); break; }
+        if (a.outcome == TFD_OK_OUTCOME) {
+            if (a.type == TFD_ANSWER_RECOVERY_CODES && a.screen)
+                pam_info(pamh, "Two-factor login is now on. Your recovery codes, each good once in place of a code; "
+                               "keep them somewhere safe, they are not shown again:\n%s", a.screen);
+            if (a.type == TFD_ANSWER_RECOVERY_LOGIN)
+                pam_info(pamh, "Logged in with a recovery code; %u left.", a.recovery_left);
+            result = PAM_SUCCESS;
+            tfd_answer_free(&a);
+            break;
+        }
         if (a.outcome == TFD_LOCKED) {
             pam_error(pamh, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
             result = PAM_MAXTRIES;
@@ -181,6 +191,11 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         tfd_answer_free(&a);
         code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
         if (!code) { result = PAM_CONV_ERR; break; }
+        /* People copy codes as "123 456"; the daemon wants the characters alone. */
+        size_t kept = 0;
+        for (size_t i = 0; code[i]; i++)
+            if (code[i] != ' ') code[kept++] = code[i];
+        code[kept] = 0;
         if (!*code) { pam_error(pamh, "Login refused."); break; }
     }
     wipe_free(code);

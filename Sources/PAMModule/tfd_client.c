@@ -157,6 +157,24 @@ static enum tfd_status decode(struct tfd_connection *c, const unsigned char *bod
             ((a->outcome == TFD_ENROLL) != (n > 0)) || answer_id != id)
             r.failed = 1;
         break;
+    case TFD_ANSWER_RECOVERY_CODES: {
+        a->outcome = TFD_OK_OUTCOME;
+        unsigned count = get_u8(&r);
+        size_t capacity = 16 * (2 + 32 + 1) + 1, used = 0;
+        if (count < 1 || count > 16 || (a->screen = calloc(1, capacity)) == NULL) r.failed = 1;
+        for (unsigned i = 0; i < count && !r.failed; i++) {
+            s = get_str(&r, 1, 32, &n);
+            if (!s) break;
+            used += (size_t)snprintf(a->screen + used, capacity - used, "  %.*s\n", (int)n, (const char *)s);
+        }
+        if (answer_id != id) r.failed = 1;
+        break;
+    }
+    case TFD_ANSWER_RECOVERY_LOGIN:
+        a->outcome = TFD_OK_OUTCOME;
+        a->recovery_left = get_u8(&r);
+        if (answer_id != id) r.failed = 1;
+        break;
     case TFD_ANSWER_ENROLL_SCREEN:
         a->outcome = TFD_ENROLL;
         s = get_str(&r, 1, 1024, &n);
@@ -215,7 +233,9 @@ static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsi
             if (s == TFD_OK && raw_type) {
                 /* The Hello's answer is checked by the caller from the raw body. */
                 *raw_type = body[0];
-                if (body[0] == 0x81 && length == 7) a->error_code = (unsigned)body[5] << 8 | body[6];
+                uint32_t answer_id =
+                    (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
+                if (body[0] == 0x81 && length == 7 && answer_id == id) a->error_code = (unsigned)body[5] << 8 | body[6];
                 else s = decode(c, body, length, id, a);
             } else if (s == TFD_OK) {
                 s = decode(c, body, length, id, a);
@@ -289,9 +309,13 @@ void tfd_close(struct tfd_connection *c) {
     c->fd = -1;
 }
 
+/* 6 to 8 digits are a TOTP code; anything else typed at the code prompt is a recovery code. */
 static void put_code(struct writer *w, const char *code) {
     int has_code = code && *code;
-    put_u8(w, has_code ? TFD_CODE_TOTP : TFD_CODE_NONE);
+    size_t length = has_code ? strlen(code) : 0;
+    int digits = length >= 6 && length <= 8;
+    for (size_t i = 0; digits && i < length; i++) digits = code[i] >= '0' && code[i] <= '9';
+    put_u8(w, !has_code ? TFD_CODE_NONE : digits ? TFD_CODE_TOTP : TFD_CODE_RECOVERY);
     put_str(w, has_code ? code : "", has_code ? 1 : 0, 32);
 }
 

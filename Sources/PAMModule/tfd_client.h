@@ -24,11 +24,13 @@ enum tfd_status {
     TFD_INVALID_INPUT, /* a value breaks a field limit; nothing was sent */
 };
 
-enum tfd_code_kind { TFD_CODE_NONE = 0, TFD_CODE_TOTP = 1 };
+enum tfd_code_kind { TFD_CODE_NONE = 0, TFD_CODE_TOTP = 1, TFD_CODE_RECOVERY = 2 };
 
 enum tfd_answer_type {
     TFD_ANSWER_ERROR = 0x80,
     TFD_ANSWER_LOGIN_RESULT = 0x90,
+    TFD_ANSWER_RECOVERY_CODES = 0x94, /* ok, after an enrollment: the new recovery codes, shown once */
+    TFD_ANSWER_RECOVERY_LOGIN = 0x95, /* ok, with a recovery code: how many are left */
     TFD_ANSWER_ENROLL_SCREEN = 0xA0,
 };
 
@@ -43,7 +45,9 @@ struct tfd_answer {
     uint32_t retry_after;   /* LoginResult locked */
     unsigned error_code;    /* Error */
     char text[1025];        /* Error message, or the otpauth URI of enroll */
-    char *screen;           /* EnrollScreen: the QR code as text lines (malloc'd, may be NULL) */
+    char *screen;           /* EnrollScreen: the QR code as text lines; RecoveryCodes: one code a line
+                               (malloc'd, may be NULL) */
+    unsigned recovery_left; /* RecoveryLogin */
 };
 
 struct tfd_connection {

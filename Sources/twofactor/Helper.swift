@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -17,16 +18,18 @@ struct Helper: ParsableCommand {
         discussion: """
             Each request is a JSON object on one line (or, with --native-messaging, in the browsers' \
             native-messaging framing: a 4-byte native-endian length, then the JSON text). Requests: \
-            {"op":"login","user":U,"password":P,"code":C} (code optional), {"op":"enroll-begin","user":U}, \
-            {"op":"enroll-confirm","user":U,"code":C}, {"op":"disable","user":U}. An optional "id" is \
-            copied to the answer. Answers: {"outcome":"ok|codeNeeded|enroll|denied|locked", ...} or \
-            {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to twofactord stays open \
-            between requests.
+            {"op":"login","user":U,"password":P,"code":C} (code optional; a recovery code works too), \
+            {"op":"enroll-begin","user":U}, {"op":"enroll-confirm","user":U,"code":C}, \
+            {"op":"disable","user":U}. An optional "id" is copied to the answer. Answers: \
+            {"outcome":"ok|codeNeeded|enroll|denied|locked", ...} (with "recoveryCodes" to show once \
+            after an enrollment, "recoveryCodesLeft" after a recovery code), {"otpauthURI":..., \
+            "expiresAt":...}, {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to \
+            twofactord stays open between requests, so after a login the self-service requests act for \
+            that account.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(name: .customLong("native-messaging"), help: "Use the browsers' native-messaging framing.")
     var nativeMessaging = false
@@ -34,7 +37,9 @@ struct Helper: ParsableCommand {
     @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root and you).")
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
-    @Argument(help: ArgumentHelp("Ignored: what browsers pass to a native host (the caller's origin).", visibility: .hidden))
+    @Argument(
+        help: ArgumentHelp("Ignored: what browsers pass to a native host (the caller's origin).", visibility: .hidden)
+    )
     var browserArguments: [String] = []
 
     /// Requests larger than this are refused unread: no field of the protocol comes close.
@@ -79,7 +84,12 @@ struct Helper: ParsableCommand {
             guard let password = json["password"]?.stringValue else {
                 return Self.failure("login needs \"password\"", id: id)
             }
-            request = .login(user: user, password: Array(password.utf8), codeKind: code.isEmpty ? .none : .totp, code: code)
+            request = .login(
+                user: user,
+                password: Array(password.utf8),
+                codeKind: code.isEmpty ? .none : CodeKind(typed: code),
+                code: code
+            )
         case "enroll-begin": request = .enrollBegin(user: user, algorithm: .default, digits: 0, period: 0)
         case "enroll-confirm": request = .enrollConfirm(user: user, code: code)
         case "disable": request = .twoFactorDisable(user: user)
@@ -88,7 +98,7 @@ struct Helper: ParsableCommand {
         do {
             if connection == nil {
                 connection = try DaemonConnection(
-                    socketPath: socket,
+                    socketPath: options.socketPath,
                     trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
                 )
             }
@@ -111,12 +121,19 @@ struct Helper: ParsableCommand {
             if outcome == .enroll { members.append(("otpauthURI", .string(uri))) }
         case .enrollmentStarted(let uri, let expiresAt):
             members += [("otpauthURI", .string(uri)), ("expiresAt", .number(Int64(clamping: expiresAt)))]
+        case .recoveryCodes(let codes):
+            // A login that finished an enrollment, or a new set: shown once, never stored here.
+            members += [("outcome", .string("ok")), ("recoveryCodes", .array(codes.map(JSONValue.string)))]
+        case .recoveryLogin(let remaining):
+            members += [("outcome", .string("ok")), ("recoveryCodesLeft", .number(Int64(remaining)))]
         case .done:
             members.append(("done", .bool(true)))
         case .error(let code, let message):
             members += [("error", .string(message)), ("code", .string(code.description))]
         default:
-            members += [("error", .string("twofactord sent an unexpected answer")), ("code", .string("protocolViolation"))]
+            members += [
+                ("error", .string("twofactord sent an unexpected answer")), ("code", .string("protocolViolation")),
+            ]
         }
         return .object(members)
     }

@@ -75,12 +75,7 @@ struct Login: ParsableCommand {
             )
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(
-                .locked,
-                retryAfter == .max
-                    ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
-                    : "too many failed attempts: try again in \(retryAfter) seconds"
-            )
+            throw finish(.locked, lockedMessage(retryAfter: retryAfter))
         case .loginResult(.enroll, _, _), .loginResult(.codeNeeded, _, _), .loginResult(.denied, _, _):
             throw finish(.denied, "login denied")
         case .error(_, let message):
@@ -96,7 +91,12 @@ struct Login: ParsableCommand {
     private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws -> Response {
         do {
             return try connection.send(
-                .login(user: user, password: password, codeKind: code.map(CodeKind.init(typed:)) ?? .none, code: code ?? "")
+                .login(
+                    user: user,
+                    password: password,
+                    codeKind: code.map(CodeKind.init(typed:)) ?? .none,
+                    code: code ?? ""
+                )
             )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
@@ -114,4 +114,11 @@ struct Login: ParsableCommand {
         Terminal.writeError("twofactor: \(message)\n")
         return ExitCode(status.rawValue)
     }
+}
+
+/// What a person is told about a lock: how long to wait, or that only an unlock ends it.
+func lockedMessage(retryAfter: UInt32) -> String {
+    retryAfter == .max
+        ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
+        : "too many failed attempts: try again in \(retryAfter) seconds"
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -23,8 +24,7 @@ struct PAMExec: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
     @Flag(name: .customLong("single-prompt"), help: "The password is followed by the code.")
     var singlePrompt = false
@@ -61,7 +61,7 @@ struct PAMExec: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: timeout,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )
@@ -72,7 +72,7 @@ struct PAMExec: ParsableCommand {
         let request = Request.loginFrom(
             user: user,
             password: entry,
-            codeKind: code.isEmpty ? .none : .totp,
+            codeKind: code.isEmpty ? .none : CodeKind(typed: code),
             code: code,
             origin: environment.origin
         )
@@ -83,10 +83,10 @@ struct PAMExec: ParsableCommand {
             throw finish(.daemonUnavailable, "\(error)")
         }
         switch answer {
-        case .loginResult(.ok, _, _):
+        case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+            throw finish(.locked, lockedMessage(retryAfter: retryAfter))
         case .loginResult(.codeNeeded, _, _) where code.isEmpty:
             throw finish(.denied, "login denied: type the password immediately followed by the verification code")
         case .enrollScreen, .loginResult(.enroll, _, _):

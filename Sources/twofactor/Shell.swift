@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
@@ -24,10 +25,15 @@ struct Shell: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's socket.", valueName: "path"))
-    var socket: String = DaemonConnection.defaultSocketPath
+    @OptionGroup var options: ConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("The shell to start (default: the account's, unless that is this wrapper).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The shell to start (default: the account's, unless that is this wrapper).",
+            valueName: "path"
+        )
+    )
     var shell: String?
 
     @Option(name: .customShort("c"), help: "Run this command with the shell instead of an interactive shell.")
@@ -41,7 +47,7 @@ struct Shell: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: socket,
+                socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: 30,
                 trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
             )
@@ -58,10 +64,14 @@ struct Shell: ParsableCommand {
             let request: Request =
                 if let password {
                     .loginFrom(
-                        user: account.name, password: password, codeKind: code.isEmpty ? .none : .totp, code: code,
-                        origin: origin)
+                        user: account.name,
+                        password: password,
+                        codeKind: code.isEmpty ? .none : CodeKind(typed: code),
+                        code: code,
+                        origin: origin
+                    )
                 } else {
-                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : .totp, code: code, origin: origin)
+                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : CodeKind(typed: code), code: code, origin: origin)
                 }
             do {
                 answer = try connection.send(request)
@@ -71,12 +81,23 @@ struct Shell: ParsableCommand {
             let sentCode = !code.isEmpty
             code = ""
             switch answer {
-            case .loginResult(.ok, _, _):
+            case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
+                if case .recoveryCodes(let codes) = answer {
+                    Terminal.writeError(
+                        "Recovery codes, each good once in place of a code; they are not shown again:\n"
+                            + codes.map { "  \($0)\n" }.joined()
+                    )
+                }
+                if case .recoveryLogin(let left) = answer {
+                    Terminal.writeError("Logged in with a recovery code; \(left) left.\n")
+                }
                 connection.close()
                 try execShell(account)
             case .error(.notPermitted, _) where password == nil:
                 // Not privileged to check a code alone: prove the account with its password too.
-                guard let typed = Terminal.readSecret(prompt: "Password: ") else { throw finish(.denied, "no password given") }
+                guard let typed = Terminal.readSecret(prompt: "Password: ") else {
+                    throw finish(.denied, "no password given")
+                }
                 password = typed
                 continue
             case .loginResult(.codeNeeded, _, _) where !sentCode:
@@ -85,7 +106,7 @@ struct Shell: ParsableCommand {
                 Terminal.writeError("Two-factor login is required for '\(account.name)'.\n")
                 Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri))
             case .loginResult(.locked, let retryAfter, _):
-                throw finish(.locked, "too many failed attempts: try again in \(retryAfter) seconds")
+                throw finish(.locked, lockedMessage(retryAfter: retryAfter))
             case .error(_, let message):
                 throw finish(.daemonUnavailable, message)
             default:

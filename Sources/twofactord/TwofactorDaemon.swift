@@ -13,155 +13,244 @@ struct TwofactorDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "twofactord",
         abstract: "The twofactord two-factor login daemon.",
+        // Paragraphs, not lines: ArgumentParser wraps them to the terminal's width.
         discussion: """
             Serves logins (password plus TOTP code) and account administration on a Unix socket. \
             Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the \
             requests in flight. Under systemd socket activation it serves the inherited socket and \
             ignores --socket.
+
+            Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
+            file is also a flag here, which wins over the file. SIGHUP reads the file again and \
+            applies the log level, the issuer, the enrollment lifetime and the throttle limits; other \
+            changes need a restart.
+
+            Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
+            failed, 64 a usage error, 78 a configuration error.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The Unix socket to listen on.", valueName: "path"))
-    var socket: String = "/run/twofactord/socket"
+    static let defaults = DaemonSettings()
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The configuration file. Default \(DaemonSettings.defaultPath), skipped when missing.",
+            valueName: "path"
+        )
+    )
+    var config: String?
+
+    @Flag(name: .customLong("check-config"), help: "Check the configuration, print the settings in force, and exit.")
+    var checkConfig = false
+
+    @Option(help: ArgumentHelp("The Unix socket to listen on. Default \(defaults.socket).", valueName: "path"))
+    var socket: String?
 
     @Option(
         name: .customLong("state-dir"),
-        help: ArgumentHelp("The directory holding the LMDB files.", valueName: "dir")
+        help: ArgumentHelp(
+            "The directory holding the LMDB files. Default \(defaults.stateDirectory).",
+            valueName: "dir"
+        )
     )
-    var stateDirectory: String = "/var/lib/twofactord"
+    var stateDirectory: String?
 
     @Option(
         name: .customLong("secrets-key-file"),
         help: ArgumentHelp(
-            "The 32-byte key that seals TOTP secrets, created when missing (default: the systemd credential "
-                + "twofactord-key when present, else secrets.key in the state directory).",
+            "The 32-byte key that seals TOTP secrets, created when missing. Default: the systemd credential "
+                + "twofactord-key when present, else secrets.key in the state directory.",
             valueName: "path"
         )
     )
     var secretsKeyFile: String?
 
-    @Option(name: .customLong("operator-group"), help: "Members of this group may administer accounts.")
-    var operatorGroup: String = "twofactord-operators"
+    @Option(
+        name: .customLong("operator-group"),
+        help: ArgumentHelp("Members of this group may administer accounts. Default \(defaults.operatorGroup).")
+    )
+    var operatorGroup: String?
 
     @Option(
         name: .customLong("code-check-group"),
-        help: "Members of this group may also check codes without a password (pam_twofactor.so code_only)."
+        help:
+            "Members of this group may also check codes without a password (pam_twofactor.so code_only). Default none."
     )
     var codeCheckGroup: String?
 
-    @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal.")
-    var socketMode: String = "0666"
-
-    @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes (r=8, p=1).")
-    var scryptLogN: UInt8 = ScryptCost.owasp.logN
+    @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal. Default 0666.")
+    var socketMode: String?
 
     @Option(
-        name: .long,
-        help: "Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost."
+        name: .customLong("scrypt-log-n"),
+        help: "log2 of scrypt's N for new password hashes (r=8, p=1). Default \(defaults.scryptLogN)."
     )
-    var workers: Int = 2
+    var scryptLogN: String?
+
+    @Option(
+        help: """
+            Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost. \
+            Default \(defaults.workers).
+            """
+    )
+    var workers: String?
 
     @Option(
         name: .customLong("max-connections"),
-        help: "Open connections at most; a tenth is kept for operators, one user may hold a quarter of the rest."
+        help: """
+            Open connections at most; a tenth is kept for operators, one user may hold a quarter of the rest. \
+            Default \(defaults.maximumConnections).
+            """
     )
-    var maxConnections: Int = 1000
+    var maxConnections: String?
 
     @Option(
         name: .customLong("request-deadline"),
-        help: "Seconds a client may take to send one request once it started it; then its connection ends."
+        help: """
+            Seconds a client may take to send one request once it started it; then its connection ends. \
+            Default \(defaults.requestDeadline).
+            """
     )
-    var requestDeadline: Int64 = 10
+    var requestDeadline: String?
 
-    @Option(name: .long, help: "The issuer shown in authenticator apps.")
-    var issuer: String = "twofactord"
+    @Option(help: "The issuer shown in authenticator apps. Default \(defaults.issuer).")
+    var issuer: String?
 
     @Option(
         name: .customLong("enrollment-lifetime"),
-        help: "Seconds a shown QR code stays valid: the same secret is offered again until then, so one scan is enough."
+        help: """
+            Seconds a shown QR code stays valid: the same secret is offered again until then, so one scan is \
+            enough. Default \(defaults.enrollmentLifetime).
+            """
     )
-    var enrollmentLifetime: Int64 = 900
+    var enrollmentLifetime: String?
 
     @Option(
         name: .customLong("audit-max-records"),
-        help: "The audit trail keeps at most this many records; the oldest go first."
+        help: """
+            The audit trail keeps at most this many records; the oldest go first. \
+            Default \(defaults.auditRetention.maximumRecords).
+            """
     )
-    var auditMaximumRecords: UInt64 = AuditRetention.standard.maximumRecords
+    var auditMaximumRecords: String?
 
-    @Option(name: .customLong("audit-max-days"), help: "The audit trail keeps records for at most this many days.")
-    var auditMaximumDays: Int64 = AuditRetention.standard.maximumAge / 86_400
+    @Option(
+        name: .customLong("audit-max-days"),
+        help: """
+            The audit trail keeps records for at most this many days. \
+            Default \(defaults.auditRetention.maximumAge / 86_400).
+            """
+    )
+    var auditMaximumDays: String?
 
     @OptionGroup(title: "Maintenance (one job, then exit)")
     var maintenance: MaintenanceOptions
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(
+        name: .customLong("log-level"),
+        help: "trace, debug, info, notice, warning, error or critical. Default \(defaults.logLevel.rawValue)."
+    )
+    var logLevel: String?
+
+    @Option(
+        name: .customLong("throttle-free-failures"),
+        help: "Failed logins an account may make before it is slowed down. Default \(defaults.throttle.freeFailures)."
+    )
+    var freeFailures: String?
+
+    @Option(
+        name: .customLong("throttle-base-delay"),
+        help: "Seconds of the first lock, doubling with each further failure. Default \(defaults.throttle.baseDelay)."
+    )
+    var baseDelay: String?
+
+    @Option(
+        name: .customLong("throttle-max-delay"),
+        help: "The longest lock, in seconds. Default \(defaults.throttle.maximumDelay)."
+    )
+    var maximumDelay: String?
+
+    /// The flags given, under the names DaemonSettings knows them by.
+    var source: SettingsSource {
+        let given: [(String, String?)] = [
+            ("--socket", socket), ("--state-dir", stateDirectory), ("--secrets-key-file", secretsKeyFile),
+            ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
+            ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
+            ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
+            ("--enrollment-lifetime", enrollmentLifetime),
+            ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
+            ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
+            ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
+        ]
+        return SettingsSource(file: config, flags: given.compactMap { name, value in value.map { .init(name, $0) } })
+    }
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else {
-            throw ValidationError("--socket-mode takes an octal mode such as 0660")
-        }
-        guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be 10 to 22") }
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        guard (60...86_400).contains(enrollmentLifetime) else {
-            throw ValidationError("--enrollment-lifetime must be 60 to 86400 seconds")
-        }
-        guard auditMaximumRecords >= 1, auditMaximumDays >= 1 else {
-            throw ValidationError("--audit-max-records and --audit-max-days must be at least 1")
-        }
-        guard maxConnections >= 2 else { throw ValidationError("--max-connections must be at least 2") }
-        guard requestDeadline >= 1 else { throw ValidationError("--request-deadline must be at least 1") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("unknown --log-level '\(logLevel)'")
+        var settings = DaemonSettings()
+        do {
+            try settings.apply(flags: source.flags.map { (flag: $0.name, value: $0.value) })
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let source = self.source
+        let loaded: (settings: DaemonSettings, fileFound: Bool)
+        do {
+            loaded = try source.load()
+        } catch {
+            Self.printError("twofactord: \(error)")
+            throw ExitCode(78)
+        }
+        let settings = loaded.settings
+        if checkConfig {
+            let origin = loaded.fileFound ? "file \(source.path)" : "no file at \(source.path): built-in defaults"
+            print("# twofactord: the settings in force (\(origin), then flags)\n" + settings.rendered(), terminator: "")
+            return
+        }
+
+        let threshold = DaemonLogHandler.Threshold(settings.logLevel)
         // What a peer that is not an operator makes the daemon log is rate-limited per uid.
         let limiter = LogRateLimiter()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return RateLimitedLogHandler(wrapping: handler, limiter: limiter)
+        LoggingSystem.bootstrap { _ in
+            RateLimitedLogHandler(wrapping: DaemonLogHandler(threshold: threshold), limiter: limiter)
         }
         let logger = Logger(label: "twofactord")
 
         let listener: DaemonConfiguration.Listener =
-            SocketActivation.inheritedListener().map { .inheritedDescriptor($0) } ?? .path(socket)
-        let cost = ScryptCost(logN: scryptLogN, r: ScryptCost.owasp.r, p: ScryptCost.owasp.p)
+            SocketActivation.inheritedListener().map { .inheritedDescriptor($0) } ?? .path(settings.socket)
+        let cost = ScryptCost(logN: settings.scryptLogN, r: ScryptCost.owasp.r, p: ScryptCost.owasp.p)
         var configuration = DaemonConfiguration(
             listener: listener,
-            socketMode: UInt32(socketMode, radix: 8) ?? 0o666,
-            stateDirectory: stateDirectory,
-            operatorGroup: operatorGroup,
+            socketMode: settings.socketMode,
+            stateDirectory: settings.stateDirectory,
+            operatorGroup: settings.operatorGroup,
             scryptCost: cost,
-            workerThreads: workers,
-            maximumConnections: maxConnections,
-            requestDeadlineSeconds: requestDeadline,
-            service: ServiceConfiguration(issuer: issuer, enrollmentLifetime: enrollmentLifetime)
+            workerThreads: settings.workers,
+            maximumConnections: settings.maximumConnections,
+            requestDeadlineSeconds: settings.requestDeadline,
+            service: Self.serviceConfiguration(settings)
         )
-        configuration.codeCheckGroup = codeCheckGroup
+        configuration.codeCheckGroup = settings.codeCheckGroup
 
         let store: LMDBAccountStore
         do {
             var key: SecretsKey?
-            if let location = SecretsKey.configuredLocation(explicit: secretsKeyFile) {
+            if let location = SecretsKey.configuredLocation(explicit: settings.secretsKeyFile) {
                 key = try SecretsKey.load(path: location.path, create: location.create)
             }
-            try maintenance.prepare(stateDirectory: stateDirectory)
+            try maintenance.prepare(stateDirectory: settings.stateDirectory)
             store = try LMDBAccountStore(
-                directory: stateDirectory,
-                auditRetention: AuditRetention(
-                    maximumRecords: auditMaximumRecords,
-                    maximumAge: auditMaximumDays * 86_400
-                ),
+                directory: settings.stateDirectory,
+                auditRetention: settings.auditRetention,
                 secretsKey: key
             )
         } catch {
             logger.critical(
                 "cannot open the state directory",
-                metadata: ["dir": "\(stateDirectory)", "error": "\(error)"]
+                metadata: ["dir": "\(settings.stateDirectory)", "error": "\(error)"]
             )
             throw ExitCode(1)
         }
@@ -174,17 +263,38 @@ struct TwofactorDaemon: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let service = AccountService(
-            store: store,
-            hasher: PasswordHasher(cost: cost),
-            configuration: configuration.service,
-            clock: { Int64(time(nil)) },
+        let hasher = PasswordHasher(cost: cost)
+        let makeService: @Sendable (DaemonSettings) -> AccountService = { settings in
+            AccountService(
+                store: store,
+                hasher: hasher,
+                configuration: Self.serviceConfiguration(settings),
+                clock: { Int64(time(nil)) },
+                logger: logger
+            )
+        }
+        let services = ServiceSlot(makeService(settings))
+        let reloader = SettingsReloader(
+            running: settings,
+            load: { () throws(DaemonSettings.Problem) in try source.load().settings },
+            apply: { settings in
+                threshold.current = settings.logLevel
+                services.replace(with: makeService(settings))
+            },
             logger: logger
         )
-        let server = DaemonServer(configuration: configuration, service: service, logger: logger)
+        let server = DaemonServer(configuration: configuration, services: services, logger: logger)
+        var running: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server),
+            .init(service: HangupReloadService(reloader: reloader), successTerminationBehavior: .ignore),
+        ]
+        if let interval = SystemdNotifier.watchdogInterval() {
+            let watchdog = WatchdogService(notifier: SystemdNotifier(), interval: interval)
+            running.append(.init(service: watchdog, successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)],
+                services: running,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -195,5 +305,18 @@ struct TwofactorDaemon: AsyncParsableCommand {
             logger.critical("twofactord stopped on an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+    }
+
+    static func serviceConfiguration(_ settings: DaemonSettings) -> ServiceConfiguration {
+        ServiceConfiguration(
+            issuer: settings.issuer,
+            enrollmentLifetime: settings.enrollmentLifetime,
+            throttle: settings.throttle
+        )
+    }
+
+    static func printError(_ message: String) {
+        var line = Array((message + "\n").utf8)
+        _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

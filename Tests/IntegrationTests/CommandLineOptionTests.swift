@@ -107,7 +107,11 @@ import Testing
         #expect(onTerminal.status == 0, "\(onTerminal)")
         #expect(onTerminal.standardOutput.contains("Logged in as 'alice'."), "\(onTerminal.standardOutput)")
 
-        let denied = try runOnTerminal(command, prompt: "Password: ", input: "wrong\n")
+        // A wrong password is asked for a code like a right one (no password oracle), then denied.
+        let denied = try runOnTerminal(
+            command,
+            answers: [("Password: ", "wrong-password\n"), ("Verification code: ", "123456\n")]
+        )
         #expect(denied.status == 1, "\(denied)")
         #expect(!denied.standardOutput.contains("Logged in"), "\(denied.standardOutput)")
     }
@@ -117,19 +121,36 @@ import Testing
 /// terminal and the terminal's output to us: waits until the terminal shows `prompt`, then types
 /// `input`. Standard output and error both arrive as standard output.
 func runOnTerminal(_ arguments: [String], prompt: String, input: String) throws -> CommandResult {
+    try runOnTerminal(arguments, answers: [(prompt, input)])
+}
+
+/// The same, answering several prompts in turn: each answer is typed only once its prompt shows,
+/// since a program reading a secret flushes what was typed ahead.
+func runOnTerminal(_ arguments: [String], answers: [(prompt: String, input: String)]) throws -> CommandResult {
     let command = arguments.map { "'\($0)'" }.joined(separator: " ")
     let child = try PipedProcess(
         URL(fileURLWithPath: "/usr/bin/script"),
         ["--quiet", "--return", "--command", command, "/dev/null"]
     )
     let errors = BackgroundReader(child.error)
+    // A terminal that never shows the prompt, or a child that never exits, must fail the test, not hang CI.
+    let process = child.process
+    DispatchQueue.global().asyncAfter(deadline: .now() + 60) { if process.isRunning { process.terminate() } }
     var shown = Data()
-    while !String(decoding: shown, as: UTF8.self).contains(prompt) {
-        let chunk = child.output.fileHandleForReading.availableData
-        if chunk.isEmpty { break }
-        shown.append(chunk)
+    var searchFrom = 0
+    for (prompt, input) in answers {
+        while true {
+            let text = String(decoding: shown.dropFirst(searchFrom), as: UTF8.self)
+            if let range = text.range(of: prompt) {
+                searchFrom += text[..<range.upperBound].utf8.count
+                break
+            }
+            let chunk = child.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            shown.append(chunk)
+        }
+        child.type(input)
     }
-    child.type(input)
     try child.closeInput()
     shown.append(child.output.fileHandleForReading.readDataToEndOfFile())
     child.process.waitUntilExit()
@@ -138,4 +159,31 @@ func runOnTerminal(_ arguments: [String], prompt: String, input: String) throws 
         standardOutput: String(decoding: shown, as: UTF8.self),
         standardError: errors.text()
     )
+}
+
+extension CommandLineOptionTests {
+    /// The PAM and shell paths take --socket wherever it stands, like every command, but never
+    /// $TWOFACTORD_SOCKET: there the environment belongs to the user being authenticated.
+    @Test(arguments: [["pam", "--socket", "SOCKET"], ["--socket", "SOCKET", "pam"]])
+    func pamPath_usesTheSocketOption_andIgnoresTheEnvironment(arguments: [String]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pam-\(UUID().uuidString)")
+        let given = directory.appendingPathComponent("given").path
+        let fromEnvironment = directory.appendingPathComponent("environment").path
+        let withOption = try run(
+            Self.client,
+            arguments.map { $0 == "SOCKET" ? given : $0 },
+            input: "pass-phrase",
+            environment: ["PAM_USER": "alice", "TWOFACTORD_SOCKET": fromEnvironment]
+        )
+        #expect(withOption.status != 0)
+        #expect(withOption.standardError.contains(given), "\(withOption.standardError)")
+
+        let withoutOption = try run(
+            Self.client,
+            ["pam"],
+            input: "pass-phrase",
+            environment: ["PAM_USER": "alice", "TWOFACTORD_SOCKET": fromEnvironment]
+        )
+        #expect(!withoutOption.standardError.contains(fromEnvironment), "\(withoutOption.standardError)")
+    }
 }

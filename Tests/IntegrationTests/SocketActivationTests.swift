@@ -32,7 +32,7 @@ import Testing
 }
 
 /// Starts `arguments[0]` with posix_spawn, its output discarded; the caller waits for it.
-private func spawn(_ arguments: [String]) throws -> pid_t {
+func spawn(_ arguments: [String]) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }

@@ -20,6 +20,9 @@ struct CommandResult: Sendable {
     var standardError: String
 }
 
+/// Set once per test process, before the first write to a child.
+let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
 /// A started child process with its three standard streams on pipes.
 struct PipedProcess {
     let process = Process()
@@ -42,8 +45,11 @@ struct PipedProcess {
         try process.run()
     }
 
+    /// A child that exits without reading (a refused login) must not kill the test process:
+    /// SIGPIPE is ignored, and the write's EPIPE is dropped.
     func type(_ text: String) {
-        input.fileHandleForWriting.write(Data(text.utf8))
+        _ = ignoreBrokenPipes
+        try? input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
     }
 
     func closeInput() throws {

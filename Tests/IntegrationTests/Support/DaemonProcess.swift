@@ -36,8 +36,12 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Starts the daemon and waits (bounded) until its socket accepts connections. With a
     /// `launcher` (e.g. `["/usr/bin/prlimit", "--nofile=256:256"]`), that command execs the daemon.
-    func start(extraArguments: [String] = [], launcher: [String] = []) throws {
+    /// `environment` adds variables to the daemon's environment (NOTIFY_SOCKET, JOURNAL_STREAM...).
+    func start(extraArguments: [String] = [], launcher: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let arguments =
             ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
             + extraArguments

@@ -1,0 +1,342 @@
+import AccountService
+import AccountStore
+import Authentication
+import ConfigurationFile
+import Logging
+import PasswordHashing
+
+/// Everything an operator may set, from three sources in rising order: the built-in defaults,
+/// the configuration file (twofactord.conf(5)), and command-line flags.
+///
+/// MUSTs:
+/// - Every key of the file is also a flag, and one table (`keys`) defines both, so they cannot drift:
+///   a key in [daemon] is the flag `--KEY`, a key in another section the flag `--SECTION-KEY`.
+/// - A flag wins over the file; an unknown key or section is an error, never ignored.
+/// - `reloadable` keys take effect on SIGHUP; a change to any other key is logged as needing a restart.
+public struct DaemonSettings: Sendable, Equatable {
+    public var socket = "/run/twofactord/socket"
+    public var socketMode: UInt32 = 0o666
+    public var stateDirectory = "/var/lib/twofactord"
+    /// nil: the systemd credential twofactord-key when present, else secrets.key in the state directory.
+    public var secretsKeyFile: String?
+    public var operatorGroup = "twofactord-operators"
+    /// Members may check a code without a password (pam_twofactor.so code_only); nil: root and operators only.
+    public var codeCheckGroup: String?
+    public var workers = 2
+    public var maximumConnections = 1000
+    /// Seconds a client may take to send one request once it started it.
+    public var requestDeadline: Int64 = 10
+    public var enrollmentLifetime: Int64 = 900
+    public var auditRetention: AuditRetention = .standard
+    public var scryptLogN: UInt8 = ScryptCost.owasp.logN
+    public var issuer = "twofactord"
+    public var logLevel: Logger.Level = .info
+    public var throttle: ThrottlePolicy = .standard
+
+    /// The installed configuration file, read when it exists.
+    public static let defaultPath = "/etc/twofactord/twofactord.conf"
+
+    public init() {}
+
+    /// One setting: where it lives in the file, its flag, and how to read and show it.
+    public struct Key: Sendable {
+        public let section: String
+        public let name: String
+        public let reloadable: Bool
+        let parse: @Sendable (inout DaemonSettings, String) -> String?
+        let show: @Sendable (DaemonSettings) -> String
+
+        /// Sets this key in `settings` to its value in `source`.
+        func copy(from source: DaemonSettings, to settings: inout DaemonSettings) {
+            _ = parse(&settings, show(source))
+        }
+
+        /// The command-line flag that sets the same value.
+        public var flag: String { section == "daemon" ? "--\(name)" : "--\(section)-\(name)" }
+    }
+
+    /// Why a value was refused; `description` says where it came from and what is allowed.
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Applies a configuration file's text; `path` names the file in errors.
+    public mutating func apply(file text: String, path: String) throws(Problem) {
+        let parsed: ConfigurationText
+        do {
+            parsed = try ConfigurationText(parsing: text)
+        } catch {
+            throw Problem(description: "\(path) \(error)")
+        }
+        for entry in parsed.entries {
+            guard let key = Self.keys.first(where: { $0.section == entry.section && $0.name == entry.key }) else {
+                let known = Self.keys.filter { $0.section == entry.section }.map(\.name)
+                let hint =
+                    known.isEmpty
+                    ? "sections are \(Set(Self.keys.map(\.section)).sorted().map { "[\($0)]" }.joined(separator: ", "))"
+                    : "keys of [\(entry.section)] are \(known.joined(separator: ", "))"
+                throw Problem(
+                    description: "\(path) line \(entry.line): unknown key '\(entry.key)' in [\(entry.section)]; \(hint)"
+                )
+            }
+            if let reason = key.parse(&self, entry.value) {
+                throw Problem(description: "\(path) line \(entry.line): \(entry.key) \(reason)")
+            }
+        }
+    }
+
+    /// Applies flags given on the command line, as (flag, value) pairs such as ("--workers", "4").
+    public mutating func apply(flags: [(flag: String, value: String)]) throws(Problem) {
+        for (flag, value) in flags {
+            guard let key = Self.keys.first(where: { $0.flag == flag }) else {
+                throw Problem(description: "\(flag) is not a setting")
+            }
+            if let reason = key.parse(&self, value) { throw Problem(description: "\(flag) \(reason)") }
+        }
+    }
+
+    /// Checks what no single key can: the throttle's delays must grow.
+    public func validate() throws(Problem) {
+        guard throttle.maximumDelay >= throttle.baseDelay else {
+            throw Problem(
+                description:
+                    "throttle max-delay (\(throttle.maximumDelay)) is shorter than base-delay (\(throttle.baseDelay))"
+            )
+        }
+    }
+
+    /// The settings as a configuration file that reads back to the same values (`--check-config`).
+    public func rendered() -> String {
+        var text = ""
+        var section = ""
+        for key in Self.keys {
+            if key.section != section {
+                text += (section.isEmpty ? "" : "\n") + "[\(key.section)]\n"
+                section = key.section
+            }
+            text += "\(key.name) = \(key.show(self))\n"
+        }
+        return text
+    }
+
+    /// The keys whose values differ between `self` and `other`.
+    public func changedKeys(comparedTo other: DaemonSettings) -> [Key] {
+        Self.keys.filter { $0.show(self) != $0.show(other) }
+    }
+}
+
+extension DaemonSettings {
+    /// The one table of settings; twofactord.conf(5) documents each.
+    public static let keys: [Key] = [
+        Key(
+            section: "daemon",
+            name: "socket",
+            reloadable: false,
+            parse: { settings, value in
+                guard value.hasPrefix("/") else { return "must be an absolute path" }
+                settings.socket = value
+                return nil
+            },
+            show: { $0.socket }
+        ),
+        Key(
+            section: "daemon",
+            name: "socket-mode",
+            reloadable: false,
+            parse: { settings, value in
+                guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
+                    return "takes an octal mode such as 0660"
+                }
+                settings.socketMode = mode
+                return nil
+            },
+            show: { "0" + String($0.socketMode, radix: 8) }
+        ),
+        Key(
+            section: "daemon",
+            name: "state-dir",
+            reloadable: false,
+            parse: { settings, value in
+                guard !value.isEmpty else { return "must name a directory" }
+                settings.stateDirectory = value
+                return nil
+            },
+            show: { $0.stateDirectory }
+        ),
+        Key(
+            section: "daemon",
+            name: "secrets-key-file",
+            reloadable: false,
+            parse: { settings, value in
+                // Empty: the default place (a systemd credential, else the state directory).
+                guard value.isEmpty || value.hasPrefix("/") else { return "must be an absolute path, or empty" }
+                settings.secretsKeyFile = value.isEmpty ? nil : value
+                return nil
+            },
+            show: { $0.secretsKeyFile ?? "" }
+        ),
+        Key(
+            section: "daemon",
+            name: "operator-group",
+            reloadable: false,
+            parse: { settings, value in
+                guard !value.isEmpty else { return "must name a group" }
+                settings.operatorGroup = value
+                return nil
+            },
+            show: { $0.operatorGroup }
+        ),
+        Key(
+            section: "daemon",
+            name: "code-check-group",
+            reloadable: false,
+            parse: { settings, value in
+                settings.codeCheckGroup = value.isEmpty ? nil : value
+                return nil
+            },
+            show: { $0.codeCheckGroup ?? "" }
+        ),
+        Key(
+            section: "daemon",
+            name: "workers",
+            reloadable: false,
+            parse: { settings, value in
+                guard let count = Int(value), (1...64).contains(count) else { return "must be 1 to 64" }
+                settings.workers = count
+                return nil
+            },
+            show: { "\($0.workers)" }
+        ),
+        Key(
+            section: "daemon",
+            name: "max-connections",
+            reloadable: false,
+            parse: { settings, value in
+                guard let count = Int(value), (2...1_000_000).contains(count) else { return "must be 2 to 1000000" }
+                settings.maximumConnections = count
+                return nil
+            },
+            show: { "\($0.maximumConnections)" }
+        ),
+        Key(
+            section: "daemon",
+            name: "request-deadline",
+            reloadable: false,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (1...3600).contains(seconds) else {
+                    return "must be 1 to 3600 seconds"
+                }
+                settings.requestDeadline = seconds
+                return nil
+            },
+            show: { "\($0.requestDeadline)" }
+        ),
+        Key(
+            section: "daemon",
+            name: "scrypt-log-n",
+            reloadable: false,
+            parse: { settings, value in
+                guard let logN = UInt8(value), (10...22).contains(logN) else { return "must be 10 to 22" }
+                settings.scryptLogN = logN
+                return nil
+            },
+            show: { "\($0.scryptLogN)" }
+        ),
+        Key(
+            section: "daemon",
+            name: "issuer",
+            reloadable: true,
+            parse: { settings, value in
+                guard !value.isEmpty, !value.contains(":") else { return "must be a non-empty name without ':'" }
+                settings.issuer = value
+                return nil
+            },
+            show: { $0.issuer }
+        ),
+        Key(
+            section: "daemon",
+            name: "log-level",
+            reloadable: true,
+            parse: { settings, value in
+                guard let level = Logger.Level(rawValue: value) else {
+                    return "must be trace, debug, info, notice, warning, error or critical"
+                }
+                settings.logLevel = level
+                return nil
+            },
+            show: { $0.logLevel.rawValue }
+        ),
+        Key(
+            section: "throttle",
+            name: "free-failures",
+            reloadable: true,
+            parse: { settings, value in
+                guard let count = UInt32(value), count <= 1000 else { return "must be 0 to 1000" }
+                settings.throttle.freeFailures = count
+                return nil
+            },
+            show: { "\($0.throttle.freeFailures)" }
+        ),
+        Key(
+            section: "throttle",
+            name: "base-delay",
+            reloadable: true,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (1...86_400).contains(seconds) else {
+                    return "must be 1 to 86400 seconds"
+                }
+                settings.throttle.baseDelay = seconds
+                return nil
+            },
+            show: { "\($0.throttle.baseDelay)" }
+        ),
+        Key(
+            section: "throttle",
+            name: "max-delay",
+            reloadable: true,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (1...604_800).contains(seconds) else {
+                    return "must be 1 to 604800 seconds"
+                }
+                settings.throttle.maximumDelay = seconds
+                return nil
+            },
+            show: { "\($0.throttle.maximumDelay)" }
+        ),
+        Key(
+            section: "enrollment",
+            name: "lifetime",
+            reloadable: true,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (60...86_400).contains(seconds) else {
+                    return "must be 60 to 86400 seconds"
+                }
+                settings.enrollmentLifetime = seconds
+                return nil
+            },
+            show: { "\($0.enrollmentLifetime)" }
+        ),
+        Key(
+            section: "audit",
+            name: "max-records",
+            reloadable: false,
+            parse: { settings, value in
+                guard let count = UInt64(value), count >= 1 else { return "must be at least 1" }
+                settings.auditRetention.maximumRecords = count
+                return nil
+            },
+            show: { "\($0.auditRetention.maximumRecords)" }
+        ),
+        Key(
+            section: "audit",
+            name: "max-days",
+            reloadable: false,
+            parse: { settings, value in
+                guard let days = Int64(value), (1...36_500).contains(days) else { return "must be 1 to 36500" }
+                settings.auditRetention.maximumAge = days * 86_400
+                return nil
+            },
+            show: { "\($0.auditRetention.maximumAge / 86_400)" }
+        ),
+    ]
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `twofactor helper` in both framings, and `twofactor shell`, against a real daemon.
+@Suite struct HelperAndShellTests {
+    /// The JSON objects of a JSON-lines answer, parsed by Foundation (independent of our writer).
+    private func objects(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    @Test func helper_jsonLines_roundTrips() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let input = """
+            {"op":"login","user":"alice","password":"pw-alice","id":1}
+            {"op":"login","user":"alice","password":"pw-alice","code":"\(code)","id":"two"}
+            {"op":"login","user":"alice","password":"pw-alice","code":"\(code)"}
+            this is not json
+            {"op":"fly","user":"alice"}
+
+            """
+        let result = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: input)
+        #expect(result.status == 0, "\(result.standardError)")
+        let answers = try objects(result.standardOutput)
+        try #require(answers.count == 5, "\(result.standardOutput)")
+        #expect(answers[0]["id"] as? Int == 1)
+        #expect(answers[0]["outcome"] as? String == "codeNeeded")
+        #expect(answers[1]["id"] as? String == "two")
+        #expect(answers[1]["outcome"] as? String == "ok")
+        #expect(answers[2]["outcome"] as? String == "denied", "a replayed code")
+        #expect(answers[3]["code"] as? String == "badRequest")
+        #expect(answers[4]["error"] as? String != nil)
+        #expect(!result.standardOutput.contains("pw-alice"))
+    }
+
+    @Test func helper_selfServiceEnrollment_afterALogin_onTheSameConnection() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pw-erin-123\n")
+        let child = try PipedProcess(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath])
+        let errors = BackgroundReader(child.error)
+        child.type(#"{"op":"login","user":"erin","password":"pw-erin-123"}"# + "\n")
+        child.type(#"{"op":"enroll-begin","user":"erin"}"# + "\n")
+        // Read the two answers before the confirming code can be computed.
+        var shown = Data()
+        while String(decoding: shown, as: UTF8.self).split(separator: "\n").count < 2 {
+            let chunk = child.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            shown.append(chunk)
+        }
+        let first = try objects(String(decoding: shown, as: UTF8.self))
+        try #require(first.count == 2, "\(String(decoding: shown, as: UTF8.self)) \(errors)")
+        #expect(first[0]["outcome"] as? String == "ok")
+        let uri = try #require(first[1]["otpauthURI"] as? String, "\(first[1])")
+        let code = try OathTool.code(secret: try #require(secretParameter(ofURI: uri)), at: unixNow())
+        child.type(#"{"op":"enroll-confirm","user":"erin","code":""# + code + #""}"# + "\n")
+        try child.closeInput()
+        let rest = child.output.fileHandleForReading.readDataToEndOfFile()
+        child.process.waitUntilExit()
+        let last = try objects(String(decoding: rest, as: UTF8.self))
+        try #require(last.count == 1, "\(errors.text())")
+        #expect((last[0]["recoveryCodes"] as? [String])?.count == 10, "\(last[0])")
+        let shownAccount = try daemon.ctl(["user", "show", "erin", "--json"])
+        #expect(shownAccount.standardOutput.contains("\"twoFactor\":\"on\""), "\(shownAccount.standardOutput)")
+    }
+
+    @Test func helper_nativeMessaging_roundTrips() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
+        func frame(_ json: String) -> [UInt8] {
+            let body = Array(json.utf8)
+            return withUnsafeBytes(of: UInt32(body.count).littleEndian) { Array($0) } + body
+        }
+        let requests =
+            frame(#"{"op":"login","user":"bob","password":"pw-bob-123"}"#)
+            + frame(#"{"op":"login","user":"bob","password":"nope","code":"123456"}"#)
+        let child = try PipedProcess(
+            Binaries.url("twofactor"),
+            ["helper", "--native-messaging", "--socket", daemon.socketPath]
+        )
+        _ = ignoreBrokenPipes
+        try child.input.fileHandleForWriting.write(contentsOf: Data(requests))
+        try child.closeInput()
+        let errors = BackgroundReader(child.error)
+        let output = [UInt8](child.output.fileHandleForReading.readDataToEndOfFile())
+        child.process.waitUntilExit()
+        #expect(child.process.terminationStatus == 0, "\(errors.text())")
+
+        var answers: [[String: Any]] = []
+        var offset = 0
+        while offset + 4 <= output.count {
+            let length = output[offset..<offset + 4].reversed().reduce(0) { $0 << 8 | Int($1) }
+            let body = Data(output[offset + 4..<min(output.count, offset + 4 + length)])
+            answers.append(try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any]))
+            offset += 4 + length
+        }
+        #expect(offset == output.count)
+        try #require(answers.count == 2)
+        #expect(answers[0]["outcome"] as? String == "ok")
+        #expect(answers[1]["outcome"] as? String == "denied")
+    }
+
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func shell_runsTheCommandOnlyAfterTheRightCode() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        // Run as root, the shell checks the code alone (CodeCheck): root is a privileged peer.
+        let (secret, step) = try daemon.enrolledAccount("root", password: "pw-root-123", period: 3600)
+        let arguments = ["shell", "--socket", daemon.socketPath, "--shell", "/bin/sh", "-c", "echo shell-ran"]
+        let wrong = try run(
+            Binaries.url("twofactor"),
+            arguments,
+            input: try OathTool.code(secret: secret, at: (step + 5) * 3600, period: 3600) + "\n"
+        )
+        #expect(wrong.status == 1)
+        #expect(!wrong.standardOutput.contains("shell-ran"))
+        let none = try run(Binaries.url("twofactor"), arguments, input: "")
+        #expect(none.status != 0)
+        #expect(!none.standardOutput.contains("shell-ran"))
+        let right = try run(
+            Binaries.url("twofactor"),
+            arguments,
+            input: try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600) + "\n"
+        )
+        #expect(right.status == 0, "\(right.standardError)\n\(daemon.log())")
+        #expect(right.standardOutput == "shell-ran\n")
+        #expect(!right.standardError.contains("Password"))
+    }
+
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func shell_pendingAccount_enrollsThenRunsTheCommand() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let added = try daemon.ctl(
+            ["user", "add", "root", "--require-2fa", "--password-stdin"],
+            input: "pw-root-123\n"
+        )
+        #expect(added.status == 0, "\(added.standardError)")
+        let result = try runInteractive(
+            Binaries.url("twofactor"),
+            ["shell", "--socket", daemon.socketPath, "--shell", "/bin/sh", "-c", "echo shell-ran"],
+            firstInput: "",
+            markerOnStandardError: true,
+            marker: "URI: "
+        ) { shown in
+            let uri = try #require(line(after: "URI: ", in: shown))
+            return try OathTool.code(secret: try #require(secretParameter(ofURI: uri)), at: unixNow()) + "\n"
+        }
+        #expect(result.status == 0, "\(result.standardError)\n\(daemon.log())")
+        #expect(result.standardOutput == "shell-ran\n")
+        let shown = try daemon.ctl(["user", "show", "root", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
+    }
+
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func shell_forAnUnprivilegedUser_asksForThePasswordToo() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("nobody", password: "pw-nobody", period: 3600)
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let twofactor = daemon.directory.appendingPathComponent("twofactor")
+        try FileManager.default.copyItem(at: Binaries.url("twofactor"), to: twofactor)
+        chmod(twofactor.path, 0o755)
+        let arguments = ["shell", "--socket", daemon.socketPath, "--shell", "/bin/sh", "-c", "id -u"]
+        let wrong = try run(twofactor, arguments, input: "bad-password\n\(code)\n", uid: nobodyUID)
+        #expect(!wrong.standardOutput.contains("\(nobodyUID)"))
+        let right = try run(twofactor, arguments, input: "pw-nobody\n\(code)\n", uid: nobodyUID)
+        #expect(right.status == 0, "\(right.standardError)\n\(daemon.log())")
+        #expect(right.standardOutput == "\(nobodyUID)\n")
+        #expect(right.standardError.contains("Password: "))
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `twofactor pam` under pam_exec with expose_authtok, through the real PAM library.
+@Suite(.enabled(if: runningAsRoot, notRootMessage))
+struct PAMExecTests {
+    struct Setup {
+        let daemon: DaemonProcess
+        let secret: String
+        let step: Int64
+
+        init() throws {
+            daemon = try DaemonProcess()
+            try daemon.start()
+            (secret, step) = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        }
+
+        func code(ahead: Int64 = 1) throws -> String {
+            try OathTool.code(secret: secret, at: (step + ahead) * 3600, period: 3600)
+        }
+
+        func service(_ options: String = "--single-prompt", socket: String? = nil) throws -> PAMService {
+            let twofactor = Binaries.url("twofactor").path
+            let command = "\(twofactor) pam --socket \(socket ?? daemon.socketPath) \(options)"
+            return try PAMService(["auth required pam_exec.so expose_authtok quiet \(command)"])
+        }
+    }
+
+    @Test func passwordFollowedByCode_authenticates_once() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        let entry = "pw-alice\(try setup.code())\n"
+        let result = try service.authenticate("alice", input: entry, rhost: "198.51.100.4")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(setup.daemon.log().contains("rhost=198.51.100.4"))
+        let replayed = try service.authenticate("alice", input: entry)
+        #expect(!replayed.authenticated)
+    }
+
+    @Test func wrongCode_orMissingCode_isDenied() throws {
+        let setup = try Setup()
+        #expect(
+            !(try setup.service().authenticate("alice", input: "pw-alice\(try setup.code(ahead: 5))\n")).authenticated
+        )
+        #expect(!(try setup.service("").authenticate("alice", input: "pw-alice\n")).authenticated)
+        #expect(!(try setup.service().authenticate("alice", input: "pw-alice\n")).authenticated)
+    }
+
+    @Test func accountWithoutTwoFactor_needsThePasswordOnly() throws {
+        let setup = try Setup()
+        let added = try setup.daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
+        #expect(added.status == 0)
+        #expect(try setup.service("").authenticate("bob", input: "pw-bob-123\n").authenticated)
+        #expect(!(try setup.service("").authenticate("bob", input: "pw-bob-123x\n")).authenticated)
+    }
+
+    @Test func pendingAccount_isDenied_untilEnrolled() throws {
+        let setup = try Setup()
+        _ = try setup.daemon.ctl(["user", "add", "carol", "--require-2fa", "--password-stdin"], input: "pw-carol\n")
+        #expect(!(try setup.service("").authenticate("carol", input: "pw-carol\n")).authenticated)
+    }
+
+    @Test func stoppedOrSilentDaemon_isDenied() throws {
+        let setup = try Setup()
+        let entry = "pw-alice\(try setup.code())\n"
+        let silent = try SilentListener(in: setup.daemon.directory)
+        let started = Date()
+        let hung = try setup.service("--single-prompt --timeout 1", socket: silent.path).authenticate(
+            "alice",
+            input: entry
+        )
+        #expect(!hung.authenticated)
+        #expect(Date().timeIntervalSince(started) < 10)
+        setup.daemon.stop()
+        #expect(!(try setup.service().authenticate("alice", input: entry)).authenticated)
+    }
+
+    @Test func socketOfAnotherUser_isRefused() throws {
+        let foreign = try ForeignDaemon(uid: nobodyUID)
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["PAM_USER=alice", "PAM_TYPE=auth", Binaries.url("twofactor").path, "pam", "--socket", foreign.socketPath],
+            input: "pw"
+        )
+        #expect(result.status == 3)
+        #expect(result.standardError.contains("runs as uid \(nobodyUID)"), "\(result.standardError)")
+    }
+}
+
+/// `twofactor pam` without pam_exec around it: the environment it relies on.
+extension PAMExecTests {
+    @Test func withoutPAMUser_isAUsageError() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let result = try run(Binaries.url("twofactor"), ["pam", "--socket", daemon.socketPath], input: "pw")
+        #expect(result.status == 64)
+    }
+}

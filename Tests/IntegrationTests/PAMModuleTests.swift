@@ -1,0 +1,293 @@
+import Foundation
+import Glibc
+import Testing
+import Wire
+
+/// pam_twofactor.so through the real PAM library, driven by pamtester with piped answers.
+@Suite(.enabled(if: runningAsRoot, notRootMessage))
+struct PAMModuleTests {
+    /// A daemon with an enrolled account `alice` (period 3600, so the next step's code is valid
+    /// now and no test waits for a TOTP window), and the module copied beside its socket.
+    struct Setup {
+        let daemon: DaemonProcess
+        let module: String
+        let secret: String
+        let step: Int64
+
+        init() throws {
+            daemon = try DaemonProcess()
+            try daemon.start()
+            module = try PAMModule.copy(into: daemon.directory)
+            (secret, step) = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        }
+
+        /// The code `ahead` steps after the enrolling one; 1 is accepted, 5 is outside the window.
+        func code(ahead: Int64 = 1) throws -> String {
+            try OathTool.code(secret: secret, at: (step + ahead) * 3600, period: 3600)
+        }
+
+        func service(_ options: String = "", socket: String? = nil) throws -> PAMService {
+            try PAMService(["auth required \(module) socket=\(socket ?? daemon.socketPath) \(options)"])
+        }
+    }
+
+    @Test func correctCode_authenticates_andTheDaemonLogsTheOrigin() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        let result = try service.authenticate("alice", input: "pw-alice\n\(try setup.code())\n", rhost: "192.0.2.7")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(result.standardError.contains("Password: "))
+        #expect(result.standardError.contains("Verification code: "))
+        #expect(setup.daemon.log().contains("rhost=192.0.2.7"))
+        #expect(setup.daemon.log().contains("service=\(service.name)"))
+    }
+
+    @Test func wrongCode_isDenied() throws {
+        let setup = try Setup()
+        let result = try setup.service().authenticate("alice", input: "pw-alice\n\(try setup.code(ahead: 5))\n")
+        #expect(!result.authenticated)
+        #expect(result.status != 0)
+    }
+
+    @Test func wrongPassword_isDenied_withoutSayingWhichFactorFailed() throws {
+        let setup = try Setup()
+        let result = try setup.service().authenticate("alice", input: "wrong\n\(try setup.code())\n")
+        #expect(!result.authenticated)
+        #expect(!result.standardError.lowercased().contains("password is"))
+        #expect(!result.standardOutput.lowercased().contains("password"))
+    }
+
+    @Test func replayedCode_isDenied() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        let code = try setup.code()
+        #expect(try service.authenticate("alice", input: "pw-alice\n\(code)\n").authenticated)
+        let replayed = try service.authenticate("alice", input: "pw-alice\n\(code)\n")
+        #expect(!replayed.authenticated)
+    }
+
+    @Test func emptyCode_isDenied() throws {
+        let setup = try Setup()
+        let result = try setup.service().authenticate("alice", input: "pw-alice\n\n")
+        #expect(!result.authenticated)
+    }
+
+    @Test func pendingAccount_enrollsThroughPAM() throws {
+        let setup = try Setup()
+        let added = try setup.daemon.ctl(
+            ["user", "add", "carol", "--require-2fa", "--password-stdin"],
+            input: "pw-carol\n"
+        )
+        #expect(added.status == 0, "\(added.standardError)")
+        let service = try setup.service()
+        let result = try runInteractive(
+            // pamtester's stdio buffers a pipe until exit; line buffering shows the QR code before
+            // pamtester waits for the code.
+            URL(fileURLWithPath: "/usr/bin/stdbuf"),
+            ["-oL", "/usr/bin/pamtester", service.name, "carol", "authenticate"],
+            firstInput: "pw-carol\n",
+            markerOnStandardError: false,
+            marker: "URI: "
+        ) { shown in
+            #expect(shown.contains("\u{2580}") || shown.contains("\u{2584}"), "the QR code is drawn: \(shown)")
+            let uri = try #require(line(after: "URI: ", in: shown))
+            let secret = try #require(secretParameter(ofURI: uri))
+            let typed = try #require(line(after: "Or enter this secret by hand (time-based):", in: shown))
+            #expect(typed.replacingOccurrences(of: " ", with: "") == secret)
+            return try OathTool.code(secret: secret, at: unixNow()) + "\n"
+        }
+        #expect(result.status == 0, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(result.standardOutput.contains("Your recovery codes"), "the codes are shown once: \(result.standardOutput)")
+        let shown = try setup.daemon.ctl(["user", "show", "carol", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
+    }
+
+    @Test func stoppedDaemon_isDenied() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        let code = try setup.code()
+        setup.daemon.stop()
+        let result = try service.authenticate("alice", input: "pw-alice\n\(code)\n")
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("unavailable"), "\(result.standardError)")
+    }
+
+    @Test func daemonThatNeverAnswers_isDeniedAfterTheTimeout() throws {
+        let setup = try Setup()
+        let silent = try SilentListener(in: setup.daemon.directory)
+        let service = try setup.service("timeout=1", socket: silent.path)
+        let started = Date()
+        let result = try service.authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(!result.authenticated)
+        #expect(elapsed >= 1 && elapsed < 10, "denied after \(elapsed) s")
+    }
+
+    @Test func singlePrompt_takesPasswordAndCodeInOneAnswer() throws {
+        let setup = try Setup()
+        let service = try setup.service("single_prompt")
+        let wrong = try service.authenticate("alice", input: "pw-alice\(try setup.code(ahead: 5))\n")
+        #expect(!wrong.authenticated)
+        let result = try service.authenticate("alice", input: "pw-alice\(try setup.code())\n")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(result.standardError.contains("Password and verification code: "))
+        #expect(!result.standardError.contains("Verification code: "))
+    }
+
+    @Test func useFirstPass_takesThePasswordFromAnEarlierModule() throws {
+        let setup = try Setup()
+        // pam_exec with expose_authtok asks for the password and sets PAM_AUTHTOK; its command just drains it.
+        let drain = setup.daemon.directory.appendingPathComponent("drain.sh").path
+        try "#!/bin/sh\ncat >/dev/null\n".write(toFile: drain, atomically: false, encoding: .utf8)
+        chmod(drain, 0o755)
+        let stacked = try PAMService([
+            "auth requisite pam_exec.so expose_authtok \(drain)",
+            "auth required \(setup.module) socket=\(setup.daemon.socketPath) use_first_pass",
+        ])
+        let result = try stacked.authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+
+        // Alone, use_first_pass has no password to use and must not ask for one.
+        let alone = try setup.service("use_first_pass").authenticate(
+            "alice",
+            input: "pw-alice\n\(try setup.code(ahead: 2))\n"
+        )
+        #expect(!alone.authenticated)
+        #expect(!alone.standardError.contains("Password: "))
+    }
+
+    @Test func codeOnly_fromRoot_checksTheCodeWithoutAPassword() throws {
+        let setup = try Setup()
+        let service = try setup.service("code_only")
+        let wrong = try service.authenticate("alice", input: "\(try setup.code(ahead: 5))\n")
+        #expect(!wrong.authenticated)
+        let result = try service.authenticate("alice", input: "\(try setup.code())\n")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(!result.standardError.contains("Password"))
+    }
+
+    @Test func codeOnly_fromAnUnprivilegedCaller_isRefused() throws {
+        let setup = try Setup()
+        let result = try setup.service("code_only").authenticate(
+            "alice",
+            input: "\(try setup.code())\n",
+            uid: nobodyUID
+        )
+        #expect(!result.authenticated)
+        // The daemon itself refused (notPermitted), not a module that failed to load.
+        #expect(result.standardError.contains("Login refused."), "\(result.standardError)")
+        // The same code still works for root afterwards: the refused request used nothing up.
+        let root = try setup.service("code_only").authenticate("alice", input: "\(try setup.code())\n")
+        #expect(root.authenticated, "\(root.standardError)")
+    }
+
+    @Test func codeOnly_unknownUser_passesThroughOnlyWithNullok() throws {
+        let setup = try Setup()
+        let base = "auth required \(setup.module) socket=\(setup.daemon.socketPath) code_only"
+        let strict = try PAMService([base, "auth required pam_permit.so"])
+        #expect(!(try strict.authenticate("nosuchuser", input: "\n")).authenticated)
+        let lenient = try PAMService([base + " nullok", "auth required pam_permit.so"])
+        #expect(try lenient.authenticate("nosuchuser", input: "\n").authenticated)
+        // nullok never lets a known account skip its code.
+        #expect(!(try lenient.authenticate("alice", input: "\n")).authenticated)
+    }
+
+    @Test func socketOfAnotherUser_isRefusedBeforeAnythingIsSent() throws {
+        let setup = try Setup()
+        let foreign = try ForeignDaemon(uid: nobodyUID)
+        let result = try setup.service(socket: foreign.socketPath).authenticate("alice", input: "pw-alice\n123456\n")
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("unavailable"), "\(result.standardError)")
+        // Naming that user as the daemon's user trusts it: now the daemon itself answers (no such account there).
+        let trusted = try setup.service("daemon_user=nobody", socket: foreign.socketPath)
+            .authenticate("alice", input: "pw-alice\n123456\n")
+        #expect(!trusted.authenticated)
+        #expect(!trusted.standardError.contains("unavailable"), "\(trusted.standardError)")
+    }
+
+    @Test func recoveryCode_atTheCodePrompt_worksOnce() throws {
+        let setup = try Setup()
+        // Enrollment hands out the recovery codes once.
+        _ = try setup.daemon.ctl(["user", "add", "dana", "--password-stdin"], input: "pw-dana-1\n")
+        let begun = try setup.daemon.ctl(["2fa", "enroll", "dana", "--begin"])
+        let secret = try #require(
+            secretParameter(ofURI: begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+        )
+        let confirmed = try setup.daemon.ctl(
+            ["2fa", "enroll", "dana", "--confirm", "-", "--json"],
+            input: try OathTool.code(secret: secret, at: unixNow()) + "\n"
+        )
+        let object = try JSONSerialization.jsonObject(with: Data(confirmed.standardOutput.utf8)) as? [String: Any]
+        let codes = try #require(object?["recoveryCodes"] as? [String], "\(confirmed.standardOutput)")
+        let service = try setup.service()
+        let result = try service.authenticate("dana", input: "pw-dana-1\n\(codes[0])\n")
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(result.standardOutput.contains("9 left"), "\(result.standardOutput)")
+        #expect(!(try service.authenticate("dana", input: "pw-dana-1\n\(codes[0])\n")).authenticated)
+    }
+
+    @Test func cancelledConversation_isDenied() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        #expect(!(try service.authenticate("alice", input: "")).authenticated)
+        #expect(!(try service.authenticate("alice", input: "pw-alice\n")).authenticated)
+    }
+
+    /// Answers to the login (request id 2, after the Hello) that break docs/protocol.md; the first
+    /// is a well-formed `ok`, which proves the fake daemon is trusted and heard.
+    static let scriptedAnswers: [(name: String, bytes: [UInt8], authenticates: Bool)] = {
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        var trailing = ok + [0]
+        trailing[3] += 1
+        return [
+            ("well-formed ok", ok, true),
+            ("ok with a trailing byte", trailing, false),
+            (
+                "ok for another request id",
+                WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 9), false
+            ),
+            ("an unknown response type", [0, 0, 0, 5, 0xFE, 0, 0, 0, 2], false),
+            ("a length prefix above the maximum", [0x7F, 0xFF, 0xFF, 0xFF], false),
+            ("a request type as the answer", WireCodec.encodeRequest(.userShow(user: "alice"), id: 2), false),
+            ("recovery codes after an enrollment", WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]), id: 2), true),
+            ("a recovery-code login", WireCodec.encodeResponse(.recoveryLogin(remaining: 3), id: 2), true),
+            ("recovery codes, none", [0, 0, 0, 6, 0x94, 0, 0, 0, 2, 0], false),
+            (
+                "recovery codes for another request id",
+                WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]), id: 9), false
+            ),
+        ]
+    }()
+
+    @Test(arguments: scriptedAnswers.indices)
+    func garbageAnswer_isDenied(_ index: Int) throws {
+        let (name, bytes, authenticates) = Self.scriptedAnswers[index]
+        let setup = try Setup()
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, bytes])
+        let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
+        #expect(result.authenticated == authenticates, "\(name): \(result.standardError)")
+    }
+
+    @Test func unknownOption_failsClosed() throws {
+        let setup = try Setup()
+        let result = try setup.service("use_frist_pass").authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
+        #expect(!result.authenticated)
+    }
+
+    @Test func module_linksOnlyLibcAndLibpam_andExportsOnlyPamSm() throws {
+        let directory = try DaemonProcess()
+        let module = try PAMModule.copy(into: directory.directory)
+        let dynamic = try run(URL(fileURLWithPath: "/usr/bin/readelf"), ["-d", module])
+        let needed = dynamic.standardOutput.split(separator: "\n").filter { $0.contains("(NEEDED)") }.map {
+            String($0.split(separator: "[").last?.dropLast() ?? "")
+        }
+        #expect(Set(needed) == ["libc.so.6", "libpam.so.0"], "\(needed)")
+        let symbols = try run(URL(fileURLWithPath: "/usr/bin/nm"), ["-D", "--defined-only", module])
+        let names = symbols.standardOutput.split(separator: "\n").compactMap {
+            $0.split(separator: " ").last.map(String.init)
+        }
+        #expect(!names.isEmpty)
+        #expect(names.allSatisfy { $0.hasPrefix("pam_sm_") }, "\(names)")
+    }
+}

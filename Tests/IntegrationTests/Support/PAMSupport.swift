@@ -1,0 +1,175 @@
+import Foundation
+import Glibc
+import Testing
+
+/// PAM tests change /etc/pam.d and need pamtester to load modules as root, as CI runs them.
+let runningAsRoot = getuid() == 0
+let notRootMessage: Comment = "PAM tests need root (they write a service file under /etc/pam.d); CI runs them as root"
+
+/// The uid of `nobody`: a user that is neither root nor the test's daemon user.
+let nobodyUID: UInt32 = 65534
+
+/// The C module, built by `make pam-module` (which `make build` and `make test` run).
+enum PAMModule {
+    static let root = String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/"))
+    static let built = root + "/.build/pam/pam_twofactor.so"
+
+    /// Builds the module when it is missing (a plain `swift test`), then copies it into `directory`
+    /// so that pamtester running as another user can load it. Returns the copy's absolute path.
+    static func copy(into directory: URL) throws -> String {
+        let make = try run(URL(fileURLWithPath: "/usr/bin/make"), ["-C", root, "--no-print-directory", "pam-module"])
+        guard make.status == 0 else { throw Failure("make pam-module failed:\n\(make.standardError)") }
+        let copy = directory.appendingPathComponent("pam_twofactor.so").path
+        if !FileManager.default.fileExists(atPath: copy) {
+            try FileManager.default.copyItem(atPath: built, toPath: copy)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+        }
+        return copy
+    }
+}
+
+/// A PAM service file under /etc/pam.d with a unique name, removed when the value goes away.
+final class PAMService {
+    let name: String
+    private let path: String
+
+    init(_ lines: [String]) throws {
+        name = "tfd-test-\(UUID().uuidString.prefix(12).lowercased())"
+        path = "/etc/pam.d/\(name)"
+        let text = (lines + ["account required pam_permit.so"]).joined(separator: "\n") + "\n"
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `pamtester SERVICE USER authenticate`, answering the prompts from `input` (one line each).
+    func authenticate(_ user: String, input: String, rhost: String? = nil, uid: UInt32? = nil) throws -> CommandResult {
+        let options = rhost.map { ["-I", "rhost=\($0)"] } ?? []
+        return try run(
+            URL(fileURLWithPath: "/usr/bin/pamtester"),
+            options + [name, user, "authenticate"],
+            input: input,
+            uid: uid
+        )
+    }
+}
+
+/// pamtester's verdict, from its exit status and its last words.
+extension CommandResult {
+    var authenticated: Bool { status == 0 && standardOutput.contains("successfully authenticated") }
+}
+
+/// A Unix socket that accepts connections into its backlog and never answers: a hung daemon.
+final class SilentListener {
+    let path: String
+    private let descriptor: Int32
+
+    init(in directory: URL) throws {
+        path = directory.appendingPathComponent("silent.sock").path
+        descriptor = ListeningSocket.make(path)
+        guard descriptor >= 0 else { throw Failure("cannot listen on \(path)") }
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// A real twofactord running as another user (nobody), to prove clients refuse an untrusted peer.
+final class ForeignDaemon {
+    let directory: URL
+    var socketPath: String { directory.appendingPathComponent("socket").path }
+    private let process = Process()
+
+    init(uid: UInt32) throws {
+        directory = URL(fileURLWithPath: "/tmp/tfd-\(UUID().uuidString.prefix(8))")
+        let state = directory.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let binary = directory.appendingPathComponent("twofactord")
+        try FileManager.default.copyItem(at: Binaries.url("twofactord"), to: binary)
+        for path in [directory.path, state.path, binary.path] {
+            chown(path, uid, uid)
+            chmod(path, path == state.path ? 0o700 : 0o755)
+        }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = [
+            "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", binary.path,
+            "--socket", socketPath, "--state-dir", state.path, "--scrypt-log-n", "10",
+        ]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !RawSocket.canConnect(socketPath) {
+            guard process.isRunning, Date() < deadline else { throw Failure("the foreign twofactord did not start") }
+            usleep(20_000)
+        }
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A fake daemon on a Unix socket (run by root, so a client trusts it) that answers the frames of
+/// one connection with `answers`, in order, whatever they ask: for answers no daemon should send.
+final class ScriptedDaemon {
+    let path: String
+    private let descriptor: Int32
+
+    init(in directory: URL, answers: [[UInt8]]) throws {
+        path = directory.appendingPathComponent("scripted.sock").path
+        let listener = ListeningSocket.make(path)
+        guard listener >= 0 else { throw Failure("cannot listen on \(path)") }
+        descriptor = listener
+        Thread {
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            for answer in answers {
+                guard let header = Self.read(connection, 4) else { return }
+                let length = header.reduce(0) { $0 << 8 | Int($1) }
+                guard Self.read(connection, length) != nil else { return }
+                _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            // Hold the connection open until the client gives up.
+            _ = Self.read(connection, 1)
+        }.start()
+    }
+
+    deinit { close(descriptor) }
+
+    private static func read(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let got = bytes[offset...].withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard got > 0 else { return nil }
+            offset += got
+        }
+        return bytes
+    }
+}
+
+enum ListeningSocket {
+    /// A bound, listening Unix socket at `path` that everyone may connect to, or -1.
+    static func make(_ path: String) -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            return -1
+        }
+        chmod(path, 0o666)
+        return descriptor
+    }
+}
