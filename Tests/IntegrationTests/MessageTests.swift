@@ -23,7 +23,7 @@ import Testing
 
     @Test func everyFlagThatAMessageNames_exists() throws {
         var known: Set<String> = []
-        for binary in ["twofactord", "twofactor", "twofactorctl"] {
+        for binary in ["twofactord", "twofactor", "twofactorctl", "twofactor-bench"] {
             known.formUnion(try flags(inHelpOf: [binary]))
         }
         #expect(known.contains("--state-dir") && known.contains("--socket"), "help output not understood: \(known)")
