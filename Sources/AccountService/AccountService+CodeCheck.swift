@@ -69,8 +69,6 @@ extension AccountService {
         switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
         case .deny:
             return try deny(account, user: name.value, now: now, reason: "wrong code")
-        case .locked(let wait):
-            return .locked(retryAfter: wait)
         case .succeed:
             logger.info("code check ok", metadata: ["user": "\(name)", "factors": "none enrolled"])
             return .ok

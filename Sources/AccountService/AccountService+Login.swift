@@ -64,8 +64,6 @@ extension AccountService {
                 now: now,
                 reason: account == nil ? "unknown user" : passwordMatches ? "wrong code" : "wrong password"
             )
-        case .locked(let wait):
-            result = .locked(retryAfter: wait)
         case .succeed:
             guard let account else { return .denied }
             try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }

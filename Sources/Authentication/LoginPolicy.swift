@@ -4,7 +4,8 @@ import AccountStore
 // - an unknown user, a wrong password and a wrong code all end in `.deny`, never in anything
 //   that tells them apart; without a code, all three ask for one, as a right password of an account
 //   with 2FA on does (no password oracle);
-// - a locked account is refused before its password is checked;
+// - a locked account is refused before its password is checked: that is the throttle's decision
+//   (`ThrottlePolicy`), taken with the failure count in one store write before this one runs;
 // - an account with 2FA on never succeeds without a code (TOTP or recovery); a `pending` account
 //   never succeeds without finishing enrollment, and a recovery code cannot finish one;
 // - the decision only says which code to check: accepting it (the replay guard) is the store's job.
@@ -19,10 +20,8 @@ public enum CodeInput: Sendable, Hashable {
 
 /// The next thing the service must do for a login.
 public enum LoginDecision: Sendable, Hashable {
-    /// Deny and count a failure (the uniform `denied` answer).
+    /// Deny; the attempt stays counted as a failure (the uniform `denied` answer).
     case deny
-    /// Refuse without counting: the account is throttled for this many more seconds.
-    case locked(retryAfter: Int64)
     /// The password is right and no second factor is needed.
     case succeed
     /// The password is right, 2FA is on, and no code was sent.
@@ -38,13 +37,6 @@ public enum LoginDecision: Sendable, Hashable {
 }
 
 public enum LoginPolicy {
-    /// Whether the password must be checked at all: a locked account is refused first, so that an
-    /// attacker hammering a locked account costs no scrypt. Returns the lock to answer, or nil.
-    public static func lock(for account: Account?, now: UnixTime, throttle: ThrottlePolicy) -> LoginDecision? {
-        guard let account, let wait = throttle.retryAfter(for: account, now: now) else { return nil }
-        return .locked(retryAfter: wait)
-    }
-
     /// Decides a login once the password has been checked (against a dummy hash for an unknown user).
     public static func decide(account: Account?, passwordMatches: Bool, code: CodeInput, now: UnixTime) -> LoginDecision
     {

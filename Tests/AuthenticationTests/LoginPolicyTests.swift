@@ -178,15 +178,15 @@ private func account(_ state: TwoFactorState, pending: PendingEnrollment? = nil)
         var locked = try account(.off)
         locked.failureCount = 6
         locked.lastFailureAt = now - 10
-        #expect(LoginPolicy.lock(for: locked, now: now, throttle: policy) == .locked(retryAfter: 50))
-        #expect(LoginPolicy.lock(for: locked, now: now + 50, throttle: policy) == nil)
+        #expect(policy.retryAfter(for: locked, now: now) == 50)
+        #expect(policy.retryAfter(for: locked, now: now + 50) == nil)
     }
 
     @Test func lock_neverForUnknownUserOrFewFailures() throws {
         var tried = try account(.off)
         tried.failureCount = 4
         tried.lastFailureAt = now
-        #expect(LoginPolicy.lock(for: tried, now: now, throttle: policy) == nil)
-        #expect(LoginPolicy.lock(for: nil, now: now, throttle: policy) == nil)
+        #expect(policy.retryAfter(for: tried, now: now) == nil)
+        #expect(policy.retryAfter(failures: 0, lastFailure: nil, now: now) == nil)
     }
 }
