@@ -93,7 +93,17 @@ public final class DaemonConnection {
         // Id 0 is what the daemon uses when it could not read an id, so never send it.
         nextID = nextID == .max ? 1 : nextID + 1
         do throws(ClientError) {
-            try socket.writeAll(WireCodec.encodeRequest(request, id: id))
+            do throws(ClientError) {
+                try socket.writeAll(WireCodec.encodeRequest(request, id: id))
+            } catch {
+                // A daemon refusing a connection past its cap answers (busy, id 0) and closes before
+                // reading anything, so writing can fail while its answer is already waiting to be read.
+                guard let (answerID, response) = try? readResponse(), answerID == 0, case .error = response else {
+                    throw error
+                }
+                close()
+                return response
+            }
             let (answerID, response) = try readResponse()
             // The daemon answers with id 0 a frame it could not read, and a connection past its cap
             // (busy, then it closes): such an error concerns us whatever its code.
