@@ -42,8 +42,10 @@ let package = Package(
         // twofactord.conf's format, and reading files only root or the daemon can have written.
         .target(name: "ConfigurationFile"),
 
-        // Storage backend and the blocking service layer that the daemon drives.
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "OpenSSLCrypto"]),
+        // Storage: the record encodings and the sealing of secrets that every backend shares, then the
+        // backends, then the blocking service layer that the daemon drives.
+        .target(name: "StoredRecords", dependencies: ["AccountStore", "OneTimePassword", "OpenSSLCrypto"]),
+        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "StoredRecords"]),
         .target(
             name: "AccountService",
             dependencies: [
@@ -79,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "StoredRecords", "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,7 +119,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
-            dependencies: ["AccountStore", "LMDBAccountStore", "LMDB", "OneTimePassword", "TestSupport"]
+            dependencies: ["AccountStore", "LMDBAccountStore", "StoredRecords", "LMDB", "OneTimePassword", "TestSupport"]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import AccountStore
 import Glibc
 import LMDB
+import StoredRecords
 
 /// Backup, check and restore. The MUSTs:
 /// - a backup is one consistent, compacted copy (`mdb_env_copyfd2` with `MDB_CP_COMPACT`): free pages,
@@ -16,7 +17,7 @@ extension LMDBAccountStore {
         let file = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else {
             throw .storageFailure(
-                "cannot create the backup \(path): \(StateDirectory.systemMessage(errno)): "
+                "cannot create the backup \(path): \(FileText.systemMessage(errno)): "
                     + "give a new file name in a directory only you can write"
             )
         }
@@ -31,7 +32,7 @@ extension LMDBAccountStore {
         }
         guard fsync(file) == 0 else {
             unlink(path)
-            throw .storageFailure("cannot write the backup \(path): \(StateDirectory.systemMessage(errno))")
+            throw .storageFailure("cannot write the backup \(path): \(FileText.systemMessage(errno))")
         }
     }
 
@@ -87,12 +88,12 @@ extension LMDBAccountStore {
         try StateDirectory.prepare(directory)
         let source = Glibc.open(backup, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard source >= 0 else {
-            throw .storageFailure("cannot open the backup \(backup): \(StateDirectory.systemMessage(errno))")
+            throw .storageFailure("cannot open the backup \(backup): \(FileText.systemMessage(errno))")
         }
         defer { close(source) }
         let target = Glibc.open(directory + "/data.mdb", O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
         guard target >= 0 else {
-            throw .storageFailure("cannot open \(directory)/data.mdb: \(StateDirectory.systemMessage(errno))")
+            throw .storageFailure("cannot open \(directory)/data.mdb: \(FileText.systemMessage(errno))")
         }
         defer { close(target) }
         var info = stat()
@@ -105,17 +106,17 @@ extension LMDBAccountStore {
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
             guard count >= 0 else {
-                throw .storageFailure("cannot read the backup \(backup): \(StateDirectory.systemMessage(errno))")
+                throw .storageFailure("cannot read the backup \(backup): \(FileText.systemMessage(errno))")
             }
             if count == 0 { break }
             let written = buffer.withUnsafeBytes { Glibc.write(target, $0.baseAddress, count) }
             guard written == count else {
                 ftruncate(target, 0)
-                throw .storageFailure("cannot write \(directory)/data.mdb: \(StateDirectory.systemMessage(errno))")
+                throw .storageFailure("cannot write \(directory)/data.mdb: \(FileText.systemMessage(errno))")
             }
         }
         guard fsync(target) == 0 else {
-            throw .storageFailure("cannot write \(directory)/data.mdb: \(StateDirectory.systemMessage(errno))")
+            throw .storageFailure("cannot write \(directory)/data.mdb: \(FileText.systemMessage(errno))")
         }
     }
 

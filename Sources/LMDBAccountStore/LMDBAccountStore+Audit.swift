@@ -1,5 +1,6 @@
 import AccountStore
 import LMDB
+import StoredRecords
 
 // MUSTs of the audit trail:
 // - a record is appended in one durable write, with a sequence number never used before;

@@ -1,5 +1,6 @@
 import AccountStore
 import LMDB
+import StoredRecords
 
 extension LMDBAccountStore {
     public func organization(named name: OrganizationName) throws(AccountStoreError) -> Organization? {

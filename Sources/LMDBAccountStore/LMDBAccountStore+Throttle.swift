@@ -1,5 +1,6 @@
 import AccountStore
 import LMDB
+import StoredRecords
 
 // The `throttle` database: key = subject, NUL, origin ("u" + uid | "h" + host | "l"), value = u32 failures,
 // opt i64 last failure. Records of quiet keys are dropped a few at a time, so names sprayed by an attacker

@@ -1,6 +1,7 @@
 import AccountStore
 import LMDB
 import OneTimePassword
+import StoredRecords
 
 /// The account store on LMDB: one environment in the state directory, with the named databases
 /// - `meta`: the schema version, the unknown-user failure counter and the audit sequence;

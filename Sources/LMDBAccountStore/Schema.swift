@@ -1,5 +1,6 @@
 import AccountStore
 import LMDB
+import StoredRecords
 
 /// The database handles of an open store.
 struct Databases: Sendable {

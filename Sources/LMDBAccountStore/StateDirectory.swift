@@ -1,5 +1,6 @@
 import AccountStore
 import Glibc
+import StoredRecords
 
 /// The checks on the state directory and its LMDB files, made before LMDB opens anything. They keep
 /// another local user from pointing twofactord (often root) at a file of their choosing, the class of
@@ -19,7 +20,7 @@ enum StateDirectory {
     static func prepare(_ path: String) throws(AccountStoreError) {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw .storageFailure(
-                "cannot create the state directory \(path): \(systemMessage(errno)): "
+                "cannot create the state directory \(path): \(FileText.systemMessage(errno)): "
                     + "create its parent directory or choose another --state-dir"
             )
         }
@@ -40,13 +41,13 @@ enum StateDirectory {
                     "the state directory \(path) is not a directory: move it away or choose another --state-dir"
                 )
             default:
-                throw .storageFailure("cannot open the state directory \(path): \(systemMessage(code))")
+                throw .storageFailure("cannot open the state directory \(path): \(FileText.systemMessage(code))")
             }
         }
         defer { close(directory) }
         var info = stat()
         guard fstat(directory, &info) == 0 else {
-            throw .storageFailure("cannot inspect the state directory \(path): \(systemMessage(errno))")
+            throw .storageFailure("cannot inspect the state directory \(path): \(FileText.systemMessage(errno))")
         }
         let user = geteuid()
         guard info.st_uid == user else {
@@ -57,7 +58,7 @@ enum StateDirectory {
         }
         guard info.st_mode & 0o777 == 0o700 else {
             throw .storageFailure(
-                "the state directory \(path) has mode \(octal(info.st_mode)), not 0700: run chmod 700 \(path)"
+                "the state directory \(path) has mode \(FileText.octal(info.st_mode)), not 0700: run chmod 700 \(path)"
             )
         }
         for name in databaseFiles {
@@ -84,13 +85,13 @@ enum StateDirectory {
                         + "or choose another --state-dir"
                 )
             default:
-                throw .storageFailure("cannot open \(filePath): \(systemMessage(errno))")
+                throw .storageFailure("cannot open \(filePath): \(FileText.systemMessage(errno))")
             }
         }
         defer { close(file) }
         var info = stat()
         guard fstat(file, &info) == 0 else {
-            throw .storageFailure("cannot inspect \(filePath): \(systemMessage(errno))")
+            throw .storageFailure("cannot inspect \(filePath): \(FileText.systemMessage(errno))")
         }
         guard info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1 else {
             throw .storageFailure("\(filePath) is not a plain file with a single link: move it away")
@@ -104,18 +105,8 @@ enum StateDirectory {
         }
         guard info.st_mode & 0o777 == 0o600 else {
             throw .storageFailure(
-                "\(filePath) has mode \(octal(info.st_mode)), not 0600: run chmod 600 \(filePath)"
+                "\(filePath) has mode \(FileText.octal(info.st_mode)), not 0600: run chmod 600 \(filePath)"
             )
         }
-    }
-
-    static func octal(_ mode: mode_t) -> String {
-        let digits = String(mode & 0o7777, radix: 8)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-    }
-
-    static func systemMessage(_ code: Int32) -> String {
-        guard let message = strerror(code) else { return "error \(code)" }
-        return String(cString: message)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import LMDBAccountStore
+import StoredRecords
 
 /// The one-shot maintenance modes of twofactord: each opens the store (with its checks and key), does one
 /// job, prints what it did and exits, instead of serving. They run as root or the daemon's user, who alone

@@ -7,6 +7,7 @@ import LMDBAccountStore
 import Logging
 import PasswordHashing
 import ServiceLifecycle
+import StoredRecords
 
 @main
 struct TwofactorDaemon: AsyncParsableCommand {

@@ -4,6 +4,7 @@ import Testing
 
 @testable import LMDBAccountStore
 import TestSupport
+@testable import StoredRecords
 
 private func name(_ text: String) -> AccountName { try! AccountName(text) }
 

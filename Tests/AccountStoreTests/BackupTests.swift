@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 
 @testable import LMDBAccountStore
+@testable import StoredRecords
 
 // Backup, check and restore (issue 7, point 13).
 

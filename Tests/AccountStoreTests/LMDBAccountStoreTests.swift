@@ -4,6 +4,7 @@ import LMDB
 @testable import LMDBAccountStore
 import Testing
 import TestSupport
+@testable import StoredRecords
 
 /// What the `update` body throws in the rollback test.
 struct BodyRefusal: Error {}

@@ -5,6 +5,7 @@ import Testing
 import TestSupport
 
 @testable import LMDBAccountStore
+@testable import StoredRecords
 
 // TOTP secrets are sealed with AES-256-GCM under a key kept outside the database (issue 7, point 6).
 

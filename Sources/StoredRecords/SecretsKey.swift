@@ -17,7 +17,7 @@ public struct SecretsKey: Sendable {
     /// The file name in the state directory when no other key file is given.
     public static let defaultFileName = "secrets.key"
 
-    let bytes: [UInt8]
+    package let bytes: [UInt8]
     /// Where the key came from, for operator messages.
     public let path: String
 
@@ -63,7 +63,7 @@ public struct SecretsKey: Sendable {
                 )
             }
             throw .storageFailure(
-                "cannot open the secrets key \(path): \(StateDirectory.systemMessage(errno)): "
+                "cannot open the secrets key \(path): \(FileText.systemMessage(errno)): "
                     + "check --secrets-key-file"
             )
         }
@@ -81,7 +81,7 @@ public struct SecretsKey: Sendable {
         }
         guard info.st_mode & 0o077 == 0 else {
             throw .storageFailure(
-                "the secrets key \(path) has mode \(StateDirectory.octal(info.st_mode)), so others may read "
+                "the secrets key \(path) has mode \(FileText.octal(info.st_mode)), so others may read "
                     + "or change it: run chmod 600 \(path), and rotate the key if others may have read it"
             )
         }
@@ -113,7 +113,7 @@ public struct SecretsKey: Sendable {
         let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else {
             throw .storageFailure(
-                "cannot create the secrets key \(path): \(StateDirectory.systemMessage(errno)): "
+                "cannot create the secrets key \(path): \(FileText.systemMessage(errno)): "
                     + "check --secrets-key-file"
             )
         }
@@ -122,7 +122,7 @@ public struct SecretsKey: Sendable {
         close(file)
         guard written == key.bytes.count, synced else {
             unlink(path)
-            throw .storageFailure("cannot write the secrets key \(path): \(StateDirectory.systemMessage(errno))")
+            throw .storageFailure("cannot write the secrets key \(path): \(FileText.systemMessage(errno))")
         }
         let directory = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {

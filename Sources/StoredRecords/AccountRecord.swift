@@ -23,12 +23,12 @@ import OneTimePassword
 /// ```
 /// Decoding is strict: every tag must be known, every name valid, and no byte may be left over, so a
 /// damaged record is reported instead of being half read. Decoding never traps on any input.
-enum AccountRecord {
-    static let formatVersion: UInt8 = 2
+package enum AccountRecord {
+    package static let formatVersion: UInt8 = 2
     /// No account has more recovery codes than this; a larger count is damage.
-    static let maximumRecoveryCodes = 64
+    package static let maximumRecoveryCodes = 64
 
-    static func encode(_ account: Account) -> [UInt8] {
+    package static func encode(_ account: Account) -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(formatVersion)
         writer.string(account.name.value)
@@ -67,7 +67,7 @@ enum AccountRecord {
     }
 
     /// Decodes a record, or throws when it is not a well-formed version 1 or 2 record.
-    static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Account {
+    package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Account {
         var reader = ByteReader(bytes)
         let version = try reader.u8()
         guard version == 1 || version == formatVersion else {

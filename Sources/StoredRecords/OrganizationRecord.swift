@@ -6,10 +6,10 @@ import AccountStore
 /// audit:        u8 format (1), u64 sequence, i64 time, actor, opt str target, opt str organization,
 ///               str action, str outcome, str detail
 /// ```
-enum OrganizationRecord {
-    static let formatVersion: UInt8 = 1
+package enum OrganizationRecord {
+    package static let formatVersion: UInt8 = 1
 
-    static func encode(_ organization: Organization) -> [UInt8] {
+    package static func encode(_ organization: Organization) -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(formatVersion)
         writer.string(organization.name.value)
@@ -19,7 +19,7 @@ enum OrganizationRecord {
         return writer.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Organization {
+    package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Organization {
         var reader = ByteReader(bytes)
         guard try reader.u8() == formatVersion else { throw RecordDecodingError("unknown organization format") }
         let name = try reader.organizationName()
@@ -32,10 +32,10 @@ enum OrganizationRecord {
     }
 }
 
-enum AuditRecordCodec {
-    static let formatVersion: UInt8 = 1
+package enum AuditRecordCodec {
+    package static let formatVersion: UInt8 = 1
 
-    static func encode(_ record: AuditRecord) -> [UInt8] {
+    package static func encode(_ record: AuditRecord) -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(formatVersion)
         writer.u64(record.sequence)
@@ -49,7 +49,7 @@ enum AuditRecordCodec {
         return writer.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> AuditRecord {
+    package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> AuditRecord {
         var reader = ByteReader(bytes)
         guard try reader.u8() == formatVersion else { throw RecordDecodingError("unknown audit format") }
         let sequence = try reader.u64()

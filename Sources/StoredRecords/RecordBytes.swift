@@ -1,13 +1,13 @@
 import AccountStore
 import OneTimePassword
 
-// The byte-level pieces shared by every record codec of the LMDB store: big-endian integers,
+// The byte-level pieces shared by every record codec of every store backend: big-endian integers,
 // u32-length-prefixed blobs, presence-tagged optionals. Decoding never traps on any input.
 
 /// Why a record could not be decoded. The message names the field, never its content.
-struct RecordDecodingError: Error, Equatable, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct RecordDecodingError: Error, Equatable, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 private func algorithmCode(_ algorithm: OTPAlgorithm) -> UInt8 {
@@ -27,28 +27,29 @@ private func algorithm(code: UInt8) -> OTPAlgorithm? {
     }
 }
 
-struct ByteWriter {
-    private(set) var bytes: [UInt8] = []
+package struct ByteWriter {
+    package init() {}
+    package private(set) var bytes: [UInt8] = []
 
-    mutating func u8(_ value: UInt8) { bytes.append(value) }
-    mutating func u32(_ value: UInt32) { bigEndian(UInt64(value), count: 4) }
-    mutating func u64(_ value: UInt64) { bigEndian(value, count: 8) }
-    mutating func i64(_ value: Int64) { bigEndian(UInt64(bitPattern: value), count: 8) }
+    package mutating func u8(_ value: UInt8) { bytes.append(value) }
+    package mutating func u32(_ value: UInt32) { bigEndian(UInt64(value), count: 4) }
+    package mutating func u64(_ value: UInt64) { bigEndian(value, count: 8) }
+    package mutating func i64(_ value: Int64) { bigEndian(UInt64(bitPattern: value), count: 8) }
 
-    mutating func blob(_ value: [UInt8]) {
+    package mutating func blob(_ value: [UInt8]) {
         u32(UInt32(value.count))
         bytes.append(contentsOf: value)
     }
 
-    mutating func string(_ value: String) { blob(Array(value.utf8)) }
+    package mutating func string(_ value: String) { blob(Array(value.utf8)) }
 
-    mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
+    package mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
         guard let value else { return u8(0) }
         u8(1)
         write(&self, value)
     }
 
-    mutating func credential(_ credential: TOTPCredential) {
+    package mutating func credential(_ credential: TOTPCredential) {
         blob(credential.secret)
         u8(algorithmCode(credential.parameters.algorithm))
         i64(Int64(credential.parameters.digits))
@@ -62,20 +63,20 @@ struct ByteWriter {
     }
 }
 
-struct ByteReader {
+package struct ByteReader {
     private let bytes: [UInt8]
     private var index = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    var isAtEnd: Bool { index == bytes.count }
+    package var isAtEnd: Bool { index == bytes.count }
 
-    mutating func u8() throws(RecordDecodingError) -> UInt8 { UInt8(try bigEndian(count: 1)) }
-    mutating func u32() throws(RecordDecodingError) -> UInt32 { UInt32(try bigEndian(count: 4)) }
-    mutating func u64() throws(RecordDecodingError) -> UInt64 { try bigEndian(count: 8) }
-    mutating func i64() throws(RecordDecodingError) -> Int64 { Int64(bitPattern: try bigEndian(count: 8)) }
+    package mutating func u8() throws(RecordDecodingError) -> UInt8 { UInt8(try bigEndian(count: 1)) }
+    package mutating func u32() throws(RecordDecodingError) -> UInt32 { UInt32(try bigEndian(count: 4)) }
+    package mutating func u64() throws(RecordDecodingError) -> UInt64 { try bigEndian(count: 8) }
+    package mutating func i64() throws(RecordDecodingError) -> Int64 { Int64(bitPattern: try bigEndian(count: 8)) }
 
-    mutating func blob() throws(RecordDecodingError) -> [UInt8] {
+    package mutating func blob() throws(RecordDecodingError) -> [UInt8] {
         // The length is checked against what is left before anything is allocated.
         let count = Int(try u32())
         guard count <= bytes.count - index else { throw RecordDecodingError("truncated record") }
@@ -83,13 +84,13 @@ struct ByteReader {
         return Array(bytes[index..<index + count])
     }
 
-    mutating func string() throws(RecordDecodingError) -> String {
+    package mutating func string() throws(RecordDecodingError) -> String {
         let raw = try blob()
         guard let text = String(validating: raw, as: UTF8.self) else { throw RecordDecodingError("invalid UTF-8") }
         return text
     }
 
-    mutating func optional<T>(
+    package mutating func optional<T>(
         _ read: (inout ByteReader) throws(RecordDecodingError) -> T
     ) throws(RecordDecodingError) -> T? {
         switch try u8() {
@@ -99,7 +100,7 @@ struct ByteReader {
         }
     }
 
-    mutating func credential() throws(RecordDecodingError) -> TOTPCredential {
+    package mutating func credential() throws(RecordDecodingError) -> TOTPCredential {
         let secret = try blob()
         guard let algorithm = algorithm(code: try u8()) else {
             throw RecordDecodingError("unknown TOTP algorithm")
@@ -125,7 +126,7 @@ struct ByteReader {
 
 extension ByteWriter {
     /// u8 kind (1 operator + u32 uid, 2 account + str name, 3 system).
-    mutating func actor(_ actor: Actor) {
+    package mutating func actor(_ actor: Actor) {
         switch actor {
         case .operator(let uid):
             u8(1)
@@ -140,7 +141,7 @@ extension ByteWriter {
 }
 
 extension ByteReader {
-    mutating func actor() throws(RecordDecodingError) -> Actor {
+    package mutating func actor() throws(RecordDecodingError) -> Actor {
         switch try u8() {
         case 1: return .operator(uid: try u32())
         case 2: return .account(try accountName())
@@ -149,13 +150,13 @@ extension ByteReader {
         }
     }
 
-    mutating func accountName() throws(RecordDecodingError) -> AccountName {
+    package mutating func accountName() throws(RecordDecodingError) -> AccountName {
         let text = try string()
         guard let name = try? AccountName(text) else { throw RecordDecodingError("invalid account name") }
         return name
     }
 
-    mutating func organizationName() throws(RecordDecodingError) -> OrganizationName {
+    package mutating func organizationName() throws(RecordDecodingError) -> OrganizationName {
         let text = try string()
         guard let name = try? OrganizationName(text) else { throw RecordDecodingError("invalid organization name") }
         return name
