@@ -7,9 +7,10 @@ SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
 # zbarimg and rsvg-convert to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user,
 # systemd-analyze for the units, mandoc to lint the man pages and man for the units' Documentation= links,
-# pamtester to drive the PAM module through the real PAM library, readelf and nm to check what it links and exports).
+# pamtester to drive the PAM module through the real PAM library, readelf and nm to check what it links and exports,
+# postgresql for the throwaway cluster the PostgreSQL store's tests start as the postgres user).
 DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev
-TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db pamtester binutils
+TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db pamtester binutils postgresql
 RUN_DIR := $(CURDIR)/.run
 # The PAM module is C linked by cc, not SwiftPM: a SwiftPM library would drag the Swift runtime into sshd.
 PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.h)

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C at the edges: one system-library target per Debian library, one tiny C target for `struct ucred`.
@@ -46,6 +47,16 @@ let package = Package(
         // backends, then the blocking service layer that the daemon drives.
         .target(name: "StoredRecords", dependencies: ["AccountStore", "OneTimePassword", "OpenSSLCrypto"]),
         .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "StoredRecords"]),
+        .target(
+            name: "PostgresAccountStore",
+            dependencies: [
+                "AccountStore", "StoredRecords",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "AccountService",
             dependencies: [
@@ -81,7 +92,8 @@ let package = Package(
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "StoredRecords", "PasswordHashing",
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PostgresAccountStore", "StoredRecords",
+                "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,7 +131,10 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
-            dependencies: ["AccountStore", "LMDBAccountStore", "StoredRecords", "LMDB", "OneTimePassword", "TestSupport"]
+            dependencies: [
+                "AccountStore", "LMDBAccountStore", "PostgresAccountStore", "StoredRecords", "LMDB", "OneTimePassword",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),
         .testTarget(

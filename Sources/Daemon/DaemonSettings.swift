@@ -19,6 +19,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var stateDirectory = "/var/lib/twofactord"
     /// nil: the systemd credential twofactord-key when present, else secrets.key in the state directory.
     public var secretsKeyFile: String?
+    /// A `postgresql://` URL for a store shared by a fleet of hosts; nil: LMDB in the state directory.
+    public var store: String?
+    /// The file holding the PostgreSQL password; nil: the systemd credential twofactord-db-password, if any.
+    public var storePasswordFile: String?
     public var operatorGroup = "twofactord-operators"
     /// Members may check a code without a password (pam_twofactor.so code_only); nil: root and operators only.
     public var codeCheckGroup: String?
@@ -174,6 +178,38 @@ extension DaemonSettings {
                 return nil
             },
             show: { $0.secretsKeyFile ?? "" }
+        ),
+        Key(
+            section: "daemon",
+            name: "store",
+            reloadable: false,
+            parse: { settings, value in
+                // Empty: LMDB in the state directory. The URL is read in full when the store opens.
+                guard value.isEmpty || value.hasPrefix("postgresql://") || value.hasPrefix("postgres://") else {
+                    return "must be a postgresql:// URL, or empty for LMDB in the state directory"
+                }
+                let parts = value.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+                let authority = parts.count > 2 ? parts[2] : ""
+                let userInfo = authority.lastIndex(of: "@").map { authority[..<$0] } ?? ""
+                if userInfo.contains(":") || value.contains("password=") {
+                    return "must not carry a password: put it in store-password-file or the systemd credential "
+                        + "twofactord-db-password"
+                }
+                settings.store = value.isEmpty ? nil : value
+                return nil
+            },
+            show: { $0.store ?? "" }
+        ),
+        Key(
+            section: "daemon",
+            name: "store-password-file",
+            reloadable: false,
+            parse: { settings, value in
+                guard value.isEmpty || value.hasPrefix("/") else { return "must be an absolute path, or empty" }
+                settings.storePasswordFile = value.isEmpty ? nil : value
+                return nil
+            },
+            show: { $0.storePasswordFile ?? "" }
         ),
         Key(
             section: "daemon",

@@ -68,6 +68,25 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var secretsKeyFile: String?
 
     @Option(
+        help: ArgumentHelp(
+            "A postgresql:// URL (no password in it) of a store shared by a fleet of hosts, instead of LMDB in "
+                + "the state directory. Default: LMDB.",
+            valueName: "url"
+        )
+    )
+    var store: String?
+
+    @Option(
+        name: .customLong("store-password-file"),
+        help: ArgumentHelp(
+            "The file holding the PostgreSQL password. Default: the systemd credential twofactord-db-password "
+                + "when present, else none.",
+            valueName: "path"
+        )
+    )
+    var storePasswordFile: String?
+
+    @Option(
         name: .customLong("operator-group"),
         help: ArgumentHelp("Members of this group may administer accounts. Default \(defaults.operatorGroup).")
     )
@@ -176,6 +195,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var source: SettingsSource {
         let given: [(String, String?)] = [
             ("--socket", socket), ("--state-dir", stateDirectory), ("--secrets-key-file", secretsKeyFile),
+            ("--store", store), ("--store-password-file", storePasswordFile),
             ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
@@ -236,33 +256,29 @@ struct TwofactorDaemon: AsyncParsableCommand {
         )
         configuration.codeCheckGroup = settings.codeCheckGroup
 
-        let store: LMDBAccountStore
+        let opened: OpenedStore
         do {
-            var key: SecretsKey?
-            if let location = SecretsKey.configuredLocation(explicit: settings.secretsKeyFile) {
-                key = try SecretsKey.load(path: location.path, create: location.create)
-            }
-            try maintenance.prepare(stateDirectory: settings.stateDirectory)
-            store = try LMDBAccountStore(
-                directory: settings.stateDirectory,
-                auditRetention: settings.auditRetention,
-                secretsKey: key
-            )
+            if settings.store == nil { try maintenance.prepare(stateDirectory: settings.stateDirectory) }
+            opened = try OpenedStore.open(settings: settings, logger: logger)
         } catch {
             logger.critical(
-                "cannot open the state directory",
-                metadata: ["dir": "\(settings.stateDirectory)", "error": "\(error)"]
+                settings.store == nil ? "cannot open the state directory" : "cannot open the PostgreSQL store",
+                metadata: ["store": "\(OpenedStore.describe(settings))", "error": "\(error)"]
             )
             throw ExitCode(1)
         }
         if maintenance.isRequested {
             do {
-                print(try maintenance.run(store))
+                print(try maintenance.run(opened, settings: settings, logger: logger))
                 return
             } catch {
                 logger.critical("maintenance failed", metadata: ["error": "\(error)"])
                 throw ExitCode(1)
             }
+        }
+        let store = opened.store
+        if settings.store != nil {
+            logger.notice("serving from the PostgreSQL store", metadata: ["store": "\(OpenedStore.describe(settings))"])
         }
         let hasher = PasswordHasher(cost: cost)
         let makeService: @Sendable (DaemonSettings) -> AccountService = { settings in

@@ -1,0 +1,75 @@
+/// Moving a host's accounts from one store to another (LMDB into PostgreSQL when a host joins a fleet, and
+/// back), through the `AccountStore` interface only, so it works between any two backends. MUSTs:
+/// - the target holds no account yet: a copy never merges into, or overwrites, a store in use;
+/// - every account arrives whole, its replay step (`lastAcceptedStep`) included, so a code used before the
+///   move is refused after it; secrets are opened by the source and sealed again by the target under its
+///   own key;
+/// - organizations arrive before their members, the audit trail oldest first (renumbered by the target).
+/// Throttle counters per origin are not copied: they expire within hours, and each account's own failure
+/// count travels with the account.
+public enum StoreCopy {
+    /// What was copied.
+    public struct Counts: Sendable, Equatable {
+        public var organizations = 0
+        public var accounts = 0
+        public var auditRecords = 0
+
+        public init(organizations: Int = 0, accounts: Int = 0, auditRecords: Int = 0) {
+            self.organizations = organizations
+            self.accounts = accounts
+            self.auditRecords = auditRecords
+        }
+    }
+
+    static let page = 500
+
+    /// Copies everything from `source` into the empty `target`.
+    public static func copy(from source: any AccountStore, to target: any AccountStore) throws(AccountStoreError)
+        -> Counts
+    {
+        guard try target.accounts(in: nil, after: nil, limit: 1).isEmpty else {
+            throw .storageFailure(
+                "the target store already holds accounts: copy only into a new, empty store "
+                    + "(a copy never merges into a store in use)"
+            )
+        }
+        var counts = Counts()
+        var lastOrganization: OrganizationName?
+        while true {
+            let organizations = try source.organizations(after: lastOrganization, limit: page)
+            for organization in organizations {
+                if try target.organization(named: organization.name) != nil {
+                    try target.updateOrganization(organization.name, { $0 = organization }, eachMember: { _ in false })
+                } else {
+                    try target.createOrganization(organization)
+                }
+                counts.organizations += 1
+            }
+            guard let last = organizations.last, organizations.count == page else { break }
+            lastOrganization = last.name
+        }
+        var lastAccount: AccountName?
+        while true {
+            let accounts = try source.accounts(in: nil, after: lastAccount, limit: page)
+            for account in accounts {
+                try target.create(account)
+                counts.accounts += 1
+            }
+            guard let last = accounts.last, accounts.count == page else { break }
+            lastAccount = last.name
+        }
+        var trail: [AuditRecord] = []
+        var before: UInt64?
+        while true {
+            let records = try source.auditRecords(matching: AuditFilter(), before: before, limit: page)
+            trail.append(contentsOf: records)
+            guard let oldest = records.last, records.count == page else { break }
+            before = oldest.sequence
+        }
+        for record in trail.reversed() {
+            try target.appendAudit(record)
+            counts.auditRecords += 1
+        }
+        return counts
+    }
+}

@@ -1,0 +1,264 @@
+import AccountStore
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// A small pool of PostgreSQL connections for callers that block: `AccountStore` is called from the
+/// daemon's worker threads, never from an event loop, so each call checks a connection out, waits on its
+/// futures, and checks it back in. MUSTs:
+/// - never wait on a future from an event loop thread (the store's contract forbids calling it there);
+/// - every wait has a deadline: past it the connection is closed, which fails the query, so a server that
+///   stops answering fails the call instead of hanging a worker;
+/// - a connection that failed, or that the server closed, is never handed out again; the next call opens
+///   a fresh one, which is how the store reconnects by itself after the server comes back;
+/// - the first failure to reach the server and the first success after it are logged, once each.
+final class ConnectionPool: Sendable {
+    let location: PostgresLocation
+    private let configuration: PostgresConnection.Configuration
+    private let logger: Logger
+    private let eventLoops: any EventLoopGroup
+    /// How long to wait for any one answer: the statement timeout plus time for the answer to arrive.
+    let answerDeadline: TimeAmount
+    private let permits: DispatchSemaphore
+
+    private struct State {
+        var idle: [PostgresConnection] = []
+        var nextID = 1
+        var reachable = true
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    init(location: PostgresLocation, password: String?, logger: Logger) throws(AccountStoreError) {
+        self.location = location
+        self.logger = logger
+        eventLoops = MultiThreadedEventLoopGroup.singleton
+        var configuration: PostgresConnection.Configuration
+        switch location.endpoint {
+        case .unixSocket(let path):
+            configuration = .init(
+                unixSocketPath: path,
+                username: location.user,
+                password: password,
+                database: location.database
+            )
+        case .tcp(let host, let port):
+            configuration = .init(
+                host: host,
+                port: port,
+                username: location.user,
+                password: password,
+                database: location.database,
+                tls: try Self.tls(location)
+            )
+        }
+        configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
+        // Set at connection start, so they hold for every statement: a statement (lock waits included)
+        // that runs too long fails closed, and a daemon that stalls inside a transaction cannot hold row
+        // locks (an account's replay step) for long.
+        configuration.options.additionalStartupParameters = [
+            ("application_name", "twofactord"),
+            ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),
+            ("idle_in_transaction_session_timeout", "\(max(location.statementTimeoutMilliseconds * 4, 10_000))"),
+        ]
+        self.configuration = configuration
+        answerDeadline = .milliseconds(location.statementTimeoutMilliseconds + 5_000)
+        permits = DispatchSemaphore(value: location.poolSize)
+    }
+
+    private static func tls(_ location: PostgresLocation) throws(AccountStoreError) -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch location.tls {
+        case .disable: return .disable
+        case .require: tls.certificateVerification = .none
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+            if let file = location.rootCertificateFile { tls.trustRoots = .file(file) }
+        }
+        do {
+            return .require(try NIOSSLContext(configuration: tls))
+        } catch {
+            throw .storageFailure(
+                "cannot set up TLS for the store \(location): \(error): check sslrootcert in the store URL"
+            )
+        }
+    }
+
+    /// Runs `body` with a connection of its own. A connection `body` leaves in doubt (it threw a
+    /// `ConnectionFailure`) is closed instead of being reused.
+    func withConnection<Result>(
+        _ body: (Session) throws(AccountStoreError) -> Result
+    ) throws(AccountStoreError) -> Result {
+        permits.wait()
+        defer { permits.signal() }
+        let connection = try checkOut()
+        let session = Session(connection: connection, pool: self)
+        do {
+            let result = try body(session)
+            checkIn(connection, healthy: !session.broken)
+            return result
+        } catch {
+            checkIn(connection, healthy: !session.broken)
+            throw error
+        }
+    }
+
+    private func checkOut() throws(AccountStoreError) -> PostgresConnection {
+        while let connection = state.withLock({ $0.idle.popLast() }) {
+            if !connection.isClosed { return connection }
+        }
+        let (id, closed) = state.withLock { state in
+            state.nextID += 1
+            return (state.nextID, state.closed)
+        }
+        guard !closed else { throw .storageFailure("the PostgreSQL store \(location) was closed") }
+        do {
+            let connection = try PostgresConnection.connect(
+                on: eventLoops.next(),
+                configuration: configuration,
+                id: id,
+                logger: Logger(label: "twofactord.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+            ).wait()
+            let wasDown = state.withLock { state in
+                defer { state.reachable = true }
+                return !state.reachable
+            }
+            if wasDown { logger.notice("reconnected to PostgreSQL", metadata: ["store": "\(location)"]) }
+            return connection
+        } catch {
+            let failure = Self.message(for: error, location: location, connecting: true)
+            let wasUp = state.withLock { state in
+                defer { state.reachable = false }
+                return state.reachable
+            }
+            if wasUp { logger.error("cannot reach PostgreSQL", metadata: ["error": "\(failure)"]) }
+            throw .storageFailure(failure)
+        }
+    }
+
+    private func checkIn(_ connection: PostgresConnection, healthy: Bool) {
+        let keep = healthy && !connection.isClosed && state.withLock { state in
+            guard !state.closed else { return false }
+            state.idle.append(connection)
+            return true
+        }
+        if !keep { _ = try? connection.close().wait() }
+    }
+
+    /// Marks the server unreachable after a connection broke, so that the next success logs the recovery.
+    func connectionBroke(_ message: String) {
+        let wasUp = state.withLock { state in
+            defer { state.reachable = false }
+            return state.reachable
+        }
+        if wasUp { logger.error("lost the connection to PostgreSQL", metadata: ["error": "\(message)"]) }
+    }
+
+    /// Closes every idle connection; connections in use close when they are checked in.
+    func close() {
+        let idle = state.withLock { state in
+            state.closed = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        for connection in idle { _ = try? connection.close().wait() }
+    }
+
+    deinit { close() }
+
+    /// An operator's sentence for a PostgreSQL error: what failed, where, and what to do. Never the query's
+    /// parameters (records, names) and never the password.
+    static func message(for error: any Error, location: PostgresLocation, connecting: Bool) -> String {
+        guard let error = error as? PSQLError else {
+            return "cannot reach the PostgreSQL store \(location): \(error): check that the server is running "
+                + "and reachable from this host"
+        }
+        let server = error.serverInfo
+        let state = server?[.sqlState] ?? ""
+        let text = server?[.message] ?? ""
+        switch error.code {
+        case .server where state == "28P01" || state == "28000":
+            return "PostgreSQL refused the login of '\(location.user)' at \(location): \(text): check the password "
+                + "in --store-password-file (or the credential \(PostgresPassword.credentialName)) and pg_hba.conf"
+        case .server where state == "3D000":
+            return "the database of \(location) does not exist: \(text): create it (see docs/fleet.md)"
+        case .server where state == "57014":
+            return "a statement on \(location) ran past statement_timeout and was cancelled: check the server's "
+                + "load and locks (pg_stat_activity); nothing was changed"
+        case .server where state.hasPrefix("57P") || state.hasPrefix("08"):
+            return "the PostgreSQL server at \(location) is shutting down or unavailable (\(text)): "
+                + "twofactord reconnects by itself once it is back"
+        case .server where state == "42501":
+            return "PostgreSQL denied '\(location.user)' access at \(location): \(text): grant it the database "
+                + "(see docs/fleet.md)"
+        case .server:
+            return "PostgreSQL at \(location) answered an error (SQLSTATE \(state)): \(text)"
+        case .sslUnsupported:
+            return "the PostgreSQL server at \(location) does not offer TLS, which sslmode asks for: enable ssl on "
+                + "the server, or use a Unix socket"
+        case .unsupportedAuthMechanism, .authMechanismRequiresPassword, .saslError:
+            return "PostgreSQL at \(location) asked for a password twofactord does not have or cannot use: "
+                + "give --store-password-file (or the credential \(PostgresPassword.credentialName))"
+        default:
+            let detail = error.underlying.map { "\($0)" } ?? "\(error.code)"
+            return connecting
+                ? "cannot reach the PostgreSQL store \(location): \(detail): check that the server is running "
+                    + "and reachable from this host; twofactord retries at the next request"
+                : "the connection to the PostgreSQL store \(location) failed (\(detail)): the change may or may not "
+                    + "have been made; twofactord reconnects at the next request"
+        }
+    }
+}
+
+/// A checked-out connection. Every query waits with the pool's deadline.
+final class Session {
+    let connection: PostgresConnection
+    unowned let pool: ConnectionPool
+    /// The connection failed in a way that leaves its state unknown: it must not be reused.
+    private(set) var broken = false
+
+    init(connection: PostgresConnection, pool: ConnectionPool) {
+        self.connection = connection
+        self.pool = pool
+    }
+
+    /// Runs one statement and returns its rows. A server error leaves the connection usable (the caller
+    /// rolls back); any other failure marks it broken.
+    func query(_ query: PostgresQuery) throws(QueryFailure) -> [PostgresRow] {
+        let future = connection.query(query, logger: Self.quiet)
+        // Past the deadline the connection is closed, which fails the query with a connection error.
+        let guardTask = connection.eventLoop.scheduleTask(in: pool.answerDeadline) { [connection] in
+            connection.close().whenComplete { _ in }
+        }
+        defer { guardTask.cancel() }
+        do {
+            return Array(try future.wait())
+        } catch let error as PSQLError where error.code == .server {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            // A cancelled statement or a dying backend leaves the session in doubt.
+            if state.hasPrefix("57P") || state.hasPrefix("08") { markBroken(error) }
+            throw QueryFailure(error: error, sqlState: state)
+        } catch {
+            markBroken(error)
+            throw QueryFailure(error: error, sqlState: nil)
+        }
+    }
+
+    private func markBroken(_ error: any Error) {
+        broken = true
+        pool.connectionBroke(ConnectionPool.message(for: error, location: pool.location, connecting: false))
+    }
+
+    private static let quiet = Logger(label: "twofactord.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+}
+
+/// A failed statement: the server's SQLSTATE when the server answered, nil when the connection failed.
+struct QueryFailure: Error {
+    let error: any Error
+    let sqlState: String?
+
+    var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+}

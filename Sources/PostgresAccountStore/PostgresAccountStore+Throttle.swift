@@ -1,0 +1,131 @@
+import AccountStore
+import PostgresNIO
+import StoredRecords
+
+// The `throttle` table: one row per (subject, origin), origin written as on LMDB ("u" + uid, "h" + host,
+// "l"). Rows of quiet keys are dropped a few at a time, so names sprayed by an attacker cannot grow the
+// table without bound. Lock order, here and everywhere: the throttle row, then the account row.
+extension PostgresAccountStore {
+    /// A row whose last failure is older than this is forgotten (its lock expired long ago), as on LMDB.
+    static let throttleMemory: Int64 = 2 * 86_400
+    static let throttlePrunePerWrite: Int64 = 8
+
+    public func reserveAttempt(
+        _ key: ThrottleKey,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation
+    ) throws(AccountStoreError) -> AttemptReservation {
+        let (subject, origin) = Self.throttleColumns(key)
+        return try write { transaction in
+            // The empty row makes the key's row exist, so that FOR UPDATE can serialize every attempt on it.
+            try transaction.execute(
+                """
+                INSERT INTO throttle (subject, origin, failures) VALUES (\(subject), \(origin), 0)
+                ON CONFLICT (subject, origin) DO NOTHING
+                """
+            )
+            let rows = try transaction.rows(
+                """
+                SELECT failures, last_failure_at FROM throttle WHERE subject = \(subject) AND origin = \(origin)
+                FOR UPDATE
+                """
+            )
+            var record = ThrottleRecord()
+            if let row = rows.first {
+                let (failures, last) = try row.decode((Int64, Int64?).self)
+                record = ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
+            }
+            var account: Account?
+            if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
+                let accountRows = try transaction.rows(
+                    "SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE"
+                )
+                account = try accountRows.first.map { try Self.decode($0, name: name.value) }
+            }
+            let reservation = decide(record, account)
+            guard reservation == .allowed else {
+                // Nothing is counted, and the empty row goes with the rollback.
+                transaction.rollbackOnly = true
+                return reservation
+            }
+            record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
+            try transaction.execute(
+                """
+                UPDATE throttle SET failures = \(Int64(record.failures)), last_failure_at = \(time)
+                WHERE subject = \(subject) AND origin = \(origin)
+                """
+            )
+            if var counted = account {
+                counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
+                counted.lastFailureAt = time
+                try Self.store(AccountRecord.encode(counted), of: counted, in: transaction)
+            }
+            // Rows another transaction holds are skipped: pruning never waits.
+            try transaction.execute(
+                """
+                DELETE FROM throttle WHERE (subject, origin) IN (
+                    SELECT subject, origin FROM throttle WHERE last_failure_at < \(time - Self.throttleMemory)
+                    LIMIT \(Self.throttlePrunePerWrite) FOR UPDATE SKIP LOCKED)
+                """
+            )
+            return .allowed
+        }
+    }
+
+    public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
+        let (subject, origin) = Self.throttleColumns(key)
+        try write { transaction in
+            try transaction.execute("DELETE FROM throttle WHERE subject = \(subject) AND origin = \(origin)")
+            guard key.origin.isPrivileged, let name = try? AccountName(key.subject) else { return }
+            let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
+            guard let row = rows.first else { return }
+            var account = try Self.decode(row, name: name.value)
+            guard account.failureCount != 0 else { return }
+            account.failureCount = 0
+            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+        }
+    }
+
+    public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
+        let column = Self.subjectColumn(subject)
+        try write { transaction in
+            try transaction.execute("DELETE FROM throttle WHERE subject = \(column)")
+            guard let name = try? AccountName(subject) else { return }
+            let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
+            guard let row = rows.first else { return }
+            var account = try Self.decode(row, name: name.value)
+            account.failureCount = 0
+            account.lastFailureAt = nil
+            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+        }
+    }
+
+    /// The failures counted for `key`, for tests and `user show`.
+    public func throttleRecord(_ key: ThrottleKey) throws(AccountStoreError) -> ThrottleRecord {
+        let (subject, origin) = Self.throttleColumns(key)
+        return try read { transaction in
+            let rows = try transaction.rows(
+                "SELECT failures, last_failure_at FROM throttle WHERE subject = \(subject) AND origin = \(origin)"
+            )
+            guard let row = rows.first else { return ThrottleRecord() }
+            let (failures, last) = try row.decode((Int64, Int64?).self)
+            return ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
+        }
+    }
+
+    /// The subject cut as on LMDB (128 bytes) and the origin as LMDB spells it.
+    static func throttleColumns(_ key: ThrottleKey) -> (subject: String, origin: String) {
+        let origin =
+            switch key.origin {
+            case .peer(let uid): "u\(uid)"
+            case .host(let host): "h" + String(decoding: host.utf8.prefix(255), as: UTF8.self)
+            case .local: "l"
+            }
+        return (subjectColumn(key.subject), origin)
+    }
+
+    static func subjectColumn(_ subject: String) -> String {
+        // PostgreSQL text cannot hold NUL; a subject is a name the client sent, so drop any.
+        String(decoding: subject.utf8.prefix(128).filter { $0 != 0 }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,252 @@
+import AccountStore
+import Logging
+import PostgresNIO
+import StoredRecords
+
+/// The account store on PostgreSQL, for fleets: every twofactord of a fleet opens the same database, so
+/// they share accounts, organizations, throttle counters, the audit trail and, above all, the replay guard
+/// (a code accepted through one host is refused through every other). Tables: see Migrations.swift.
+///
+/// Accounts are stored as `AccountRecord` bytes with their secrets sealed under `SecretsKey`, exactly as
+/// on LMDB, so a copy of the database reveals no secret without the key file, and new `Account` fields
+/// reach PostgreSQL without a migration. The semantics are LMDB's, checked by the same conformance suite.
+///
+/// Blocking, like the protocol: call it from worker threads, never an event loop (see ConnectionPool).
+public final class PostgresAccountStore: AccountStore, Sendable {
+    let location: PostgresLocation
+    let secretsKey: SecretsKey
+    let auditRetention: AuditRetention
+    let pool: ConnectionPool
+
+    /// Connects, applies the migrations this database lacks (refusing a newer schema) and checks the
+    /// secrets key, so that a store that opens is ready to serve.
+    ///
+    /// - Parameter password: The database password, from `PostgresPassword.load`; nil for trust or peer login.
+    public init(
+        location: PostgresLocation,
+        password: String?,
+        secretsKey: SecretsKey,
+        auditRetention: AuditRetention = .standard,
+        logger: Logger = Logger(label: "twofactord.postgres")
+    ) throws(AccountStoreError) {
+        self.location = location
+        self.secretsKey = secretsKey
+        self.auditRetention = auditRetention
+        pool = try ConnectionPool(location: location, password: password, logger: logger)
+        try Migrations.apply(to: self)
+    }
+
+    /// The schema version this build writes.
+    public static var schemaVersion: Int { Migrations.latest }
+
+    /// The schema version of the database.
+    public func databaseSchemaVersion() throws(AccountStoreError) -> Int { try Migrations.version(of: self) }
+
+    /// Closes the idle connections; the store must not be used afterwards.
+    public func close() { pool.close() }
+
+    // MARK: Accounts
+
+    public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
+        let sealed = try read { transaction in
+            try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value)").first.map {
+                try Self.decode($0, name: name.value)
+            }
+        }
+        return try sealed.map(opened)
+    }
+
+    public func accounts(
+        in organization: OrganizationName?,
+        after: AccountName?,
+        limit: Int
+    ) throws(AccountStoreError) -> [Account] {
+        guard limit > 0 else { return [] }
+        let start = after?.value ?? ""
+        let sealed = try read { transaction in
+            let rows =
+                if let organization {
+                    try transaction.rows(
+                        """
+                        SELECT name, record FROM accounts WHERE organization = \(organization.value) AND name > \(start)
+                        ORDER BY name LIMIT \(Int64(limit))
+                        """
+                    )
+                } else {
+                    try transaction.rows(
+                        "SELECT name, record FROM accounts WHERE name > \(start) ORDER BY name LIMIT \(Int64(limit))"
+                    )
+                }
+            return try rows.map { row in
+                let (name, record) = try row.decode((String, ByteBuffer).self)
+                return try Self.decode(record.bytes, name: name)
+            }
+        }
+        var result: [Account] = []
+        for account in sealed { result.append(try opened(account)) }
+        return result
+    }
+
+    public func create(_ account: Account) throws(AccountStoreError) {
+        let record = try sealedRecord(account)
+        try write { transaction in
+            let organization = try transaction.rows(
+                "SELECT 1 FROM organizations WHERE name = \(account.organization.value) FOR KEY SHARE"
+            )
+            guard !organization.isEmpty else { throw AccountStoreError.organizationNotFound(account.organization) }
+            let inserted = try transaction.rows(
+                """
+                INSERT INTO accounts (name, organization, record)
+                VALUES (\(account.name.value), \(account.organization.value), \(record.buffer))
+                ON CONFLICT (name) DO NOTHING RETURNING name
+                """
+            )
+            guard !inserted.isEmpty else { throw AccountStoreError.alreadyExists(account.name) }
+        }
+    }
+
+    /// `body` runs inside the transaction, with the account's row locked; it may run more than once when
+    /// the transaction collides with another daemon's, so it must not have effects outside the account.
+    @discardableResult
+    public func update(
+        _ name: AccountName,
+        _ body: (inout Account) throws -> Void
+    ) throws(AccountStoreError) -> Account {
+        try write { transaction in
+            let before = try opened(try Self.lock(name, in: transaction))
+            var account = before
+            do {
+                try body(&account)
+            } catch {
+                throw AccountStoreError.rejected(error)
+            }
+            guard account.name == name else {
+                throw AccountStoreError.rejected(InvalidValue("an account cannot be renamed"))
+            }
+            if account.organization != before.organization {
+                let organization = try transaction.rows(
+                    "SELECT 1 FROM organizations WHERE name = \(account.organization.value) FOR KEY SHARE"
+                )
+                guard !organization.isEmpty else { throw AccountStoreError.organizationNotFound(account.organization) }
+            }
+            try Self.store(try sealedRecord(account), of: account, in: transaction)
+            return account
+        }
+    }
+
+    public func remove(_ name: AccountName) throws(AccountStoreError) {
+        try write { transaction in
+            let removed = try transaction.rows("DELETE FROM accounts WHERE name = \(name.value) RETURNING name")
+            guard !removed.isEmpty else { throw AccountStoreError.notFound(name) }
+        }
+    }
+
+    public func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        credential: TOTPCredential,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try write { transaction in
+            // The row lock makes a second daemon with the same code wait here, then read this step.
+            var account = try Self.lock(name, in: transaction)
+            if let last = account.lastAcceptedStep, step <= last {
+                transaction.rollbackOnly = true
+                return .replayed
+            }
+            // A reset or re-enrollment between the code check and now: the code was for a secret that is gone.
+            guard try opened(account).totp == credential else {
+                transaction.rollbackOnly = true
+                return .replayed
+            }
+            account.lastAcceptedStep = step
+            account.failureCount = 0
+            account.lastLoginAt = time
+            account.updatedAt = time
+            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+            return .accepted
+        }
+    }
+
+    @discardableResult
+    public func recordFailure(for name: AccountName?, at time: UnixTime) throws(AccountStoreError) -> UInt32 {
+        guard let name else {
+            return try write { transaction in
+                let rows = try transaction.rows(
+                    """
+                    INSERT INTO counters (name, value) VALUES ('unknown-user-failures', 1)
+                    ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value
+                    """
+                )
+                return UInt32(clamping: try rows.first?.decode(Int64.self) ?? 0)
+            }
+        }
+        return try write { transaction in
+            var account = try Self.lock(name, in: transaction)
+            if account.failureCount < UInt32.max { account.failureCount += 1 }
+            account.lastFailureAt = time
+            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+            return account.failureCount
+        }
+    }
+
+    public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
+        try write { transaction in
+            var account = try Self.lock(name, in: transaction)
+            account.failureCount = 0
+            account.lastLoginAt = time
+            account.updatedAt = time
+            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+        }
+    }
+
+    /// How many failed logins named an unknown user, since the database was created.
+    public func unknownUserFailureCount() throws(AccountStoreError) -> UInt64 {
+        try read { transaction in
+            let rows = try transaction.rows("SELECT value FROM counters WHERE name = 'unknown-user-failures'")
+            return UInt64(clamping: try rows.first?.decode(Int64.self) ?? 0)
+        }
+    }
+
+    // MARK: Records
+
+    /// The account's row, locked until the transaction ends, decoded with its secrets still sealed.
+    static func lock(_ name: AccountName, in transaction: Transaction) throws -> Account {
+        let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
+        guard let row = rows.first else { throw AccountStoreError.notFound(name) }
+        return try decode(row, name: name.value)
+    }
+
+    /// Writes an account's record (already sealed) and its organization column.
+    static func store(_ record: [UInt8], of account: Account, in transaction: Transaction) throws {
+        try transaction.execute(
+            """
+            UPDATE accounts SET record = \(record.buffer), organization = \(account.organization.value)
+            WHERE name = \(account.name.value)
+            """
+        )
+    }
+
+    static func decode(_ row: PostgresRow, name: String) throws -> Account {
+        try decode(try row.decode(ByteBuffer.self).bytes, name: name)
+    }
+
+    /// Decodes a record, checking that it is stored under its own name; its secrets stay sealed.
+    static func decode(_ bytes: [UInt8], name: String) throws(AccountStoreError) -> Account {
+        guard let account = try? AccountRecord.decode(bytes), account.name.value == name else {
+            throw .corruptRecord(key: "accounts/" + name)
+        }
+        return account
+    }
+
+    func sealedRecord(_ account: Account) throws(AccountStoreError) -> [UInt8] {
+        AccountRecord.encode(try SecretSealing.sealed(account, with: secretsKey))
+    }
+
+    func opened(_ account: Account) throws(AccountStoreError) -> Account {
+        guard let opened = SecretSealing.unsealed(account, with: secretsKey) else {
+            throw .corruptRecord(key: "accounts/" + account.name.value)
+        }
+        return opened
+    }
+}

@@ -1,0 +1,237 @@
+import AccountStore
+import Glibc
+
+/// Where the PostgreSQL store lives, read from a `postgresql://` URL in libpq's style:
+///
+///     postgresql://USER@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=FILE&host=/SOCKET/DIR&...]
+///
+/// MUSTs:
+/// - a URL that carries a password (`USER:PASSWORD@`, or `password=`) is refused: a URL is shown in `ps`,
+///   in unit files and in logs; the password comes from a file (`passwordFile`) or a systemd credential;
+/// - `description` never contains a password, so it may appear in every log line and error;
+/// - an unknown parameter is an error, never ignored (a misspelt `sslmode` must not silently mean no TLS).
+public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
+    /// How TLS is used, as libpq's `sslmode` names it (only the modes that mean what they say).
+    public enum TLSMode: String, Sendable, CaseIterable {
+        /// No TLS: for a Unix socket or loopback.
+        case disable
+        /// TLS without checking the server's certificate: protects against listeners, not impostors.
+        case require
+        /// TLS, the certificate checked against the trusted roots (`sslrootcert`, else the system's) and the
+        /// host name checked against it.
+        case verifyFull = "verify-full"
+    }
+
+    public enum Endpoint: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        /// The server's socket file, e.g. `/run/postgresql/.s.PGSQL.5432`.
+        case unixSocket(path: String)
+    }
+
+    public var endpoint: Endpoint
+    public var user: String
+    public var database: String
+    public var tls: TLSMode
+    /// A PEM file of the certificate authorities to trust for `verify-full`; nil: the system's roots.
+    public var rootCertificateFile: String?
+    /// Milliseconds one statement may run (lock waits included) before the server cancels it.
+    public var statementTimeoutMilliseconds: Int64 = 5_000
+    /// Seconds to wait for a connection to be made.
+    public var connectTimeoutSeconds: Int64 = 5
+    /// Connections to the server at most, per daemon.
+    public var poolSize = 8
+
+    /// The URL as given, minus nothing: it holds no password (see `init`).
+    public let url: String
+
+    public var description: String { url }
+
+    /// Whether `text` names a PostgreSQL store rather than a directory.
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgresql://") || text.hasPrefix("postgres://")
+    }
+
+    /// Why a URL was refused.
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(url: String) throws(Problem) {
+        self.url = url
+        guard let schemeEnd = url.firstRange(of: "://"), Self.isURL(url) else {
+            throw Problem(description: "the store '\(url)' is not a postgresql:// URL")
+        }
+        var rest = String(url[schemeEnd.upperBound...])
+        var query = ""
+        if let mark = rest.firstIndex(of: "?") {
+            query = String(rest[rest.index(after: mark)...])
+            rest = String(rest[..<mark])
+        }
+        var authority = rest
+        var path = ""
+        if let slash = rest.firstIndex(of: "/") {
+            authority = String(rest[..<slash])
+            path = String(rest[rest.index(after: slash)...])
+        }
+        var user = ""
+        var hostPort = authority
+        if let at = authority.lastIndex(of: "@") {
+            user = String(authority[..<at])
+            hostPort = String(authority[authority.index(after: at)...])
+            if user.contains(":") {
+                throw Problem(
+                    description: "the store URL carries a password, which would show in ps, unit files and logs: "
+                        + "remove it from the URL and put it in --store-password-file or the systemd credential "
+                        + "twofactord-db-password"
+                )
+            }
+        }
+        var host = hostPort
+        var port = 5432
+        if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
+            host = String(hostPort[..<colon])
+            guard let number = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(number) else {
+                throw Problem(description: "the store URL's port must be a number from 1 to 65535")
+            }
+            port = number
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        host = try Self.percentDecoded(host)
+        self.user = try Self.percentDecoded(user)
+        self.database = try Self.percentDecoded(path)
+        var tls: TLSMode?
+        for pair in query.split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let name = String(parts[0])
+            let value = try Self.percentDecoded(parts.count > 1 ? String(parts[1]) : "")
+            switch name {
+            case "sslmode":
+                guard let mode = TLSMode(rawValue: value) else {
+                    throw Problem(
+                        description: "sslmode=\(value) is not supported: use "
+                            + TLSMode.allCases.map(\.rawValue).joined(separator: ", ")
+                    )
+                }
+                tls = mode
+            case "sslrootcert": rootCertificateFile = value
+            case "host": host = value
+            case "port":
+                guard let number = Int(value), (1...65535).contains(number) else {
+                    throw Problem(description: "the store URL's port must be a number from 1 to 65535")
+                }
+                port = number
+            case "user": self.user = value
+            case "dbname": self.database = value
+            case "statement_timeout":
+                guard let milliseconds = Int64(value), milliseconds > 0 else {
+                    throw Problem(description: "statement_timeout takes milliseconds, more than 0")
+                }
+                statementTimeoutMilliseconds = milliseconds
+            case "connect_timeout":
+                guard let seconds = Int64(value), seconds > 0 else {
+                    throw Problem(description: "connect_timeout takes seconds, more than 0")
+                }
+                connectTimeoutSeconds = seconds
+            case "pool_size":
+                guard let size = Int(value), (1...256).contains(size) else {
+                    throw Problem(description: "pool_size takes a number of connections from 1 to 256")
+                }
+                poolSize = size
+            case "password":
+                throw Problem(
+                    description: "the store URL carries a password, which would show in ps, unit files and logs: "
+                        + "put it in --store-password-file or the systemd credential twofactord-db-password"
+                )
+            default:
+                throw Problem(
+                    description: "the store URL's parameter '\(name)' is unknown: known are sslmode, sslrootcert, "
+                        + "host, port, user, dbname, statement_timeout, connect_timeout and pool_size"
+                )
+            }
+        }
+        guard !self.user.isEmpty else {
+            throw Problem(description: "the store URL names no user: write postgresql://USER@HOST/DATABASE")
+        }
+        if self.database.isEmpty { self.database = self.user }
+        if host.isEmpty { host = "/run/postgresql" }
+        if host.hasPrefix("/") {
+            // libpq's rule: a host that is a path names the directory of the socket, unless it is the socket.
+            let isSocketFile = host.split(separator: "/").last?.hasPrefix(".s.PGSQL.") ?? false
+            endpoint = .unixSocket(path: isSocketFile ? host : host + "/.s.PGSQL.\(port)")
+            self.tls = tls ?? .disable
+            if self.tls != .disable {
+                throw Problem(description: "sslmode=\(self.tls.rawValue) is for TCP; a Unix socket needs no TLS")
+            }
+        } else {
+            endpoint = .tcp(host: host, port: port)
+            // A remote server gets checked TLS unless the URL says otherwise; loopback needs none.
+            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+            self.tls = tls ?? (loopback ? .disable : .verifyFull)
+        }
+    }
+
+    private static func percentDecoded(_ text: String) throws(Problem) -> String {
+        guard text.contains("%") else { return text }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            else { throw Problem(description: "the store URL has a malformed %-escape") }
+            bytes.append(value)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The database password: from a file, never from the command line or the URL.
+public enum PostgresPassword {
+    /// The systemd credential read when no file is given.
+    public static let credentialName = "twofactord-db-password"
+
+    /// The password from `file`, else from `$CREDENTIALS_DIRECTORY/twofactord-db-password` when present,
+    /// else nil (peer or trust authentication on a Unix socket needs none). A file that others may read is
+    /// refused. The trailing newline of the file is dropped.
+    public static func load(file: String?) throws(AccountStoreError) -> String? {
+        var path = file
+        if path == nil, let directory = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }),
+            !directory.isEmpty, access(directory + "/" + credentialName, F_OK) == 0
+        {
+            path = directory + "/" + credentialName
+        }
+        guard let path else { return nil }
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw .storageFailure(
+                "cannot open the database password file \(path): \(String(cString: strerror(errno))): "
+                    + "check --store-password-file"
+            )
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw .storageFailure("the database password file \(path) is not a plain file")
+        }
+        guard info.st_mode & 0o007 == 0, info.st_mode & 0o020 == 0 else {
+            throw .storageFailure(
+                "the database password file \(path) is open to others: run chmod 600 \(path), "
+                    + "and change the database password if others may have read it"
+            )
+        }
+        var bytes = [UInt8](repeating: 0, count: 4097)
+        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count >= 0, count <= 4096 else {
+            throw .storageFailure("the database password file \(path) cannot be read or is longer than 4096 bytes")
+        }
+        var password = Array(bytes.prefix(count))
+        while let last = password.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
+            password.removeLast()
+        }
+        guard !password.isEmpty else { throw .storageFailure("the database password file \(path) is empty") }
+        return String(decoding: password, as: UTF8.self)
+    }
+}

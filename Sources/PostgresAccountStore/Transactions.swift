@@ -1,0 +1,115 @@
+import AccountStore
+import NIOCore
+import PostgresNIO
+
+// The one read path and the one write path of `PostgresAccountStore`. MUSTs:
+// - every change runs in one transaction (BEGIN ... COMMIT) on one connection; a read-modify-write reads
+//   its rows with SELECT ... FOR UPDATE, so a second daemon doing the same waits and then sees the first
+//   one's committed result (two daemons racing one code: exactly one wins);
+// - a method returns normally only after the server acknowledged COMMIT; if the connection fails before
+//   that acknowledgement, the call throws `.storageFailure` (the change may or may not have been made,
+//   and the message says so): the daemon then answers an error, never `ok`;
+// - a serialization failure or deadlock (SQLSTATE 40001, 40P01) aborts and reruns the whole transaction,
+//   so a body may run more than once, as with LMDB;
+// - an error thrown by a body rolls the transaction back and is rethrown unchanged.
+
+/// A transaction in progress: statements and the decision to roll back instead of committing.
+final class Transaction {
+    let session: Session
+    let location: PostgresLocation
+    /// Set by a body that decided to change nothing: the transaction is rolled back, not committed.
+    var rollbackOnly = false
+
+    init(session: Session, location: PostgresLocation) {
+        self.session = session
+        self.location = location
+    }
+
+    /// Runs a statement and returns its rows; a failure becomes `.storageFailure`, or `Retry` for a
+    /// serialization failure or deadlock.
+    func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        do {
+            return try session.query(query)
+        } catch {
+            if error.isRetryable { throw Retry() }
+            throw PostgresAccountStore.storageFailure(error, location: location)
+        }
+    }
+
+    func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
+}
+
+/// Thrown inside a transaction to have it run again.
+struct Retry: Error {}
+
+extension PostgresAccountStore {
+    /// How often a transaction that lost a serialization race or a deadlock is tried in all.
+    static let attempts = 8
+
+    /// Runs `body` in a read-write transaction and commits it; see the MUSTs at the top of this file.
+    func write<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
+        try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in
+            var attempt = 0
+            while true {
+                attempt += 1
+                let transaction = Transaction(session: session, location: location)
+                do {
+                    try transaction.execute("BEGIN")
+                    let result = try body(transaction)
+                    try transaction.execute(transaction.rollbackOnly ? "ROLLBACK" : "COMMIT")
+                    return result
+                } catch is Retry {
+                    rollback(session)
+                    if attempt >= Self.attempts {
+                        throw .storageFailure(
+                            "a transaction on \(location) kept colliding with other daemons (\(attempt) tries): "
+                                + "retry; if this persists, check the server for long transactions"
+                        )
+                    }
+                } catch let error as AccountStoreError {
+                    rollback(session)
+                    throw error
+                } catch {
+                    rollback(session)
+                    throw .rejected(error)
+                }
+            }
+        }
+    }
+
+    /// Runs `body` outside an explicit transaction: for single statements, which the server runs atomically.
+    func read<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
+        try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    return try body(Transaction(session: session, location: location))
+                } catch is Retry where attempt < Self.attempts {
+                    continue
+                } catch let error as AccountStoreError {
+                    throw error
+                } catch {
+                    throw .storageFailure("a statement on \(location) failed: \(error)")
+                }
+            }
+        }
+    }
+
+    private func rollback(_ session: Session) {
+        // On a broken connection there is nothing to roll back: the server aborts the transaction itself.
+        _ = try? session.query("ROLLBACK")
+    }
+
+    static func storageFailure(_ failure: QueryFailure, location: PostgresLocation) -> AccountStoreError {
+        .storageFailure(ConnectionPool.message(for: failure.error, location: location, connecting: false))
+    }
+}
+
+extension ByteBuffer {
+    var bytes: [UInt8] { Array(readableBytesView) }
+}
+
+extension Array where Element == UInt8 {
+    var buffer: ByteBuffer { ByteBuffer(bytes: self) }
+}

@@ -1,0 +1,87 @@
+import AccountStore
+import Daemon
+import Glibc
+import LMDBAccountStore
+import Logging
+import PostgresAccountStore
+import StoredRecords
+
+/// The store twofactord serves from: LMDB in the state directory (the default, for one host), or
+/// PostgreSQL (`--store postgresql://...`, for a fleet of hosts sharing accounts and the replay guard).
+/// Both seal secrets under the same key, found the same way.
+enum OpenedStore {
+    case lmdb(LMDBAccountStore)
+    case postgres(PostgresAccountStore)
+
+    var store: any AccountStore {
+        switch self {
+        case .lmdb(let store): store
+        case .postgres(let store): store
+        }
+    }
+
+    /// What to name in a log line about the store.
+    static func describe(_ settings: DaemonSettings) -> String {
+        settings.store ?? settings.stateDirectory
+    }
+
+    static func open(settings: DaemonSettings, logger: Logger) throws -> OpenedStore {
+        guard let url = settings.store else {
+            return .lmdb(try openLMDB(directory: settings.stateDirectory, settings: settings))
+        }
+        return .postgres(try openPostgres(url: url, settings: settings, logger: logger))
+    }
+
+    /// The key from --secrets-key-file or the systemd credential; nil: the store directory's own.
+    static func configuredKey(_ settings: DaemonSettings) throws(AccountStoreError) -> SecretsKey? {
+        guard let location = SecretsKey.configuredLocation(explicit: settings.secretsKeyFile) else { return nil }
+        return try SecretsKey.load(path: location.path, create: location.create)
+    }
+
+    static func openLMDB(directory: String, settings: DaemonSettings) throws(AccountStoreError) -> LMDBAccountStore {
+        try LMDBAccountStore(
+            directory: directory,
+            auditRetention: settings.auditRetention,
+            secretsKey: try configuredKey(settings)
+        )
+    }
+
+    /// Every host of a fleet must use the same key: without --secrets-key-file or a credential it is
+    /// `secrets.key` in the state directory, created on first use (then copy it to the other hosts; a host
+    /// with another key is refused at start by the database's key check).
+    static func openPostgres(url: String, settings: DaemonSettings, logger: Logger) throws -> PostgresAccountStore {
+        let location: PostgresLocation
+        do {
+            location = try PostgresLocation(url: url)
+        } catch {
+            throw AccountStoreError.storageFailure("--store: \(error)")
+        }
+        let password = try PostgresPassword.load(file: settings.storePasswordFile)
+        let key: SecretsKey
+        if let configured = try configuredKey(settings) {
+            key = configured
+        } else {
+            // The state directory holds only the key here; made like LMDB's (0700) when missing.
+            mkdir(settings.stateDirectory, 0o700)
+            key = try SecretsKey.load(path: settings.stateDirectory + "/" + SecretsKey.defaultFileName, create: true)
+        }
+        return try PostgresAccountStore(
+            location: location,
+            password: password,
+            secretsKey: key,
+            auditRetention: settings.auditRetention,
+            logger: logger
+        )
+    }
+
+    /// The store a copy goes into: a `postgresql://` URL, or an LMDB state directory.
+    static func openTarget(_ target: String, settings: DaemonSettings, logger: Logger) throws -> any AccountStore {
+        if PostgresLocation.isURL(target) { return try openPostgres(url: target, settings: settings, logger: logger) }
+        guard target.hasPrefix("/") else {
+            throw AccountStoreError.storageFailure(
+                "--copy-store-to takes a postgresql:// URL or the absolute path of an LMDB state directory"
+            )
+        }
+        return try openLMDB(directory: target, settings: settings)
+    }
+}

@@ -1,0 +1,142 @@
+import AccountStore
+import Foundation
+import LMDBAccountStore
+import Logging
+import PostgresAccountStore
+import StoredRecords
+import Testing
+import TestSupport
+
+/// The backends the conformance suite runs against, unchanged.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case lmdb
+    case postgresql
+
+    var testDescription: String { rawValue }
+}
+
+/// One store of one backend: an LMDB state directory, or a database of its own on the shared test cluster.
+/// Releasing the store and opening it again reads the same data (a restart of the daemon).
+final class BackendFixture: @unchecked Sendable {
+    let backend: Backend
+    let directory = TemporaryDirectory()
+    let key: SecretsKey
+    /// The database's URL, for PostgreSQL.
+    let url: String?
+    let cluster: PostgresCluster?
+
+    init(_ backend: Backend) throws {
+        self.backend = backend
+        key = SecretsKey.random(path: directory.path + "/secrets.key")
+        switch backend {
+        case .lmdb:
+            url = nil
+            cluster = nil
+        case .postgresql:
+            let cluster = try PostgresCluster.shared.get()
+            self.cluster = cluster
+            url = try cluster.makeDatabase()
+        }
+    }
+
+    var stateDirectory: String { directory.path + "/state" }
+
+    /// Opens the store; with LMDB, release the previous one first (one handle per process).
+    func open(
+        retention: AuditRetention = .standard,
+        key: SecretsKey? = nil,
+        statementTimeoutMilliseconds: Int64? = nil,
+        logger: Logger = Logger(label: "test")
+    ) throws -> any AccountStore {
+        let key = key ?? self.key
+        switch backend {
+        case .lmdb:
+            return try LMDBAccountStore(
+                directory: stateDirectory,
+                initialMapSize: 1 << 20,
+                auditRetention: retention,
+                secretsKey: key
+            )
+        case .postgresql:
+            var location = try PostgresLocation(url: url!)
+            if let statementTimeoutMilliseconds { location.statementTimeoutMilliseconds = statementTimeoutMilliseconds }
+            return try PostgresAccountStore(
+                location: location,
+                password: try PostgresPassword.load(file: cluster!.passwordFile),
+                secretsKey: key,
+                auditRetention: retention,
+                logger: logger
+            )
+        }
+    }
+
+    /// Every byte the backend keeps at rest for the store: LMDB's data file, PostgreSQL's rows as stored
+    /// (read back raw by the superuser, bypassing the store).
+    func bytesAtRest() throws -> [UInt8] {
+        switch backend {
+        case .lmdb:
+            return Array(try Data(contentsOf: URL(fileURLWithPath: stateDirectory + "/data.mdb")))
+        case .postgresql:
+            let database = String(url!.split(separator: "/").last!.split(separator: "?").first!)
+            var bytes: [UInt8] = []
+            for table in ["accounts", "organizations", "meta", "audit"] {
+                let hex = try cluster!.psql("SELECT encode(record, 'hex') FROM \(table)", database: database)
+                    .replacingOccurrences(of: "\n", with: "")
+                bytes += stride(from: 0, to: hex.count - 1, by: 2).compactMap { offset in
+                    let start = hex.index(hex.startIndex, offsetBy: offset)
+                    return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
+                }
+            }
+            return bytes
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+func bytes(_ haystack: [UInt8], contain needle: [UInt8]) -> Bool {
+    guard haystack.count >= needle.count, !needle.isEmpty else { return false }
+    return (0...(haystack.count - needle.count)).contains { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
+}
+
+extension AccountStore {
+    func addOrganizationsNamed(_ names: String...) throws {
+        for name in names {
+            try createOrganization(Organization(name: try OrganizationName(name), createdAt: 1, updatedAt: 1))
+        }
+    }
+}
+
+/// Runs `body` on `count` threads at once (real threads: the store blocks) and waits for all of them.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let threads = (0..<count).map { index in startThread { body(index) } }
+    for thread in threads { pthread_join(thread, nil) }
+}
+
+/// A log handler that keeps the messages, to check what the store logged.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+
+    var lines: [String] { lock.withLock { messages } }
+
+    func append(_ line: String) { lock.withLock { messages.append(line) } }
+
+    var logger: Logger {
+        Logger(label: "captured") { _ in Handler(log: self) }
+    }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            log.append("\(event.level) \(event.message) \(event.metadata ?? [:])")
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import AccountStore
+import Foundation
+import LMDBAccountStore
+import StoredRecords
+import Synchronization
+import Testing
+import TestSupport
+
+@testable import PostgresAccountStore
+
+// What only the PostgreSQL store has: its URL, its password file, its migrations, and its faults (a server
+// that stops, a statement that waits too long). The semantics it shares with LMDB are in the conformance suite.
+
+@Suite struct PostgresLocationTests {
+    @Test func url_withAPassword_isRefused_andNamesWhereThePasswordGoes() {
+        for url in ["postgresql://tfd:secret-pw@db.example/tfd", "postgresql://tfd@db.example/tfd?password=secret-pw"] {
+            do {
+                _ = try PostgresLocation(url: url)
+                Issue.record("\(url) was accepted")
+            } catch {
+                #expect(error.description.contains("--store-password-file"))
+                #expect(!error.description.contains("secret-pw"))
+            }
+        }
+    }
+
+    @Test func url_socketDirectory_tcpDefaults_andTLSModes() throws {
+        let socket = try PostgresLocation(url: "postgresql://tfd@/twofactord?host=/run/postgresql")
+        #expect(socket.endpoint == .unixSocket(path: "/run/postgresql/.s.PGSQL.5432"))
+        #expect(socket.tls == .disable && socket.database == "twofactord" && socket.user == "tfd")
+        let encoded = try PostgresLocation(url: "postgres://tfd@%2Fvar%2Frun%2Fpg:5433")
+        #expect(encoded.endpoint == .unixSocket(path: "/var/run/pg/.s.PGSQL.5433") && encoded.database == "tfd")
+        let remote = try PostgresLocation(url: "postgresql://tfd@db.example:6432/fleet?statement_timeout=2000")
+        #expect(remote.endpoint == .tcp(host: "db.example", port: 6432))
+        #expect(remote.tls == .verifyFull, "a remote server gets checked TLS unless asked otherwise")
+        #expect(remote.statementTimeoutMilliseconds == 2_000)
+        #expect(try PostgresLocation(url: "postgresql://tfd@127.0.0.1/fleet").tls == .disable)
+        #expect(try PostgresLocation(url: "postgresql://tfd@db.example/fleet?sslmode=require").tls == .require)
+        for bad in [
+            "postgresql://tfd@db.example/fleet?sslmode=prefer", "postgresql://tfd@db.example/fleet?sslmod=disable",
+            "postgresql://db.example/fleet", "postgresql://tfd@/fleet?host=/run&sslmode=require",
+            "mysql://tfd@db/fleet",
+        ] {
+            #expect(throws: PostgresLocation.Problem.self, "\(bad)") { try PostgresLocation(url: bad) }
+        }
+    }
+
+    @Test func passwordFile_openToOthers_isRefused_andItsNewlineDropped() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/db-password"
+        FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db\n".utf8))
+        chmod(path, 0o644)
+        guard case .storageFailure(let message) = storeError({ try PostgresPassword.load(file: path) }) else {
+            Issue.record("a password file others can read was accepted")
+            return
+        }
+        #expect(message.contains("chmod 600"))
+        chmod(path, 0o600)
+        #expect(try PostgresPassword.load(file: path) == "Sw0rdfish-db")
+    }
+}
+
+@Suite struct PostgresStoreTests {
+    @Test func migrations_recordTheirVersion_andADatabaseFromANewerBinaryIsRefused() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = String(fixture.url!.split(separator: "/").last!.split(separator: "?").first!)
+        do {
+            let store = try fixture.open() as! PostgresAccountStore
+            #expect(try store.databaseSchemaVersion() == PostgresAccountStore.schemaVersion)
+        }
+        // Opening again applies nothing twice.
+        _ = try fixture.open()
+        let rows = try fixture.cluster!.psql("SELECT count(*) FROM schema_migrations", database: database)
+        #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresAccountStore.schemaVersion)")
+        try fixture.cluster!.psql(
+            "INSERT INTO schema_migrations (version, description) VALUES (99, 'from the future')",
+            database: database
+        )
+        guard case .storageFailure(let message) = storeError({ try fixture.open() }) else {
+            Issue.record("a database with a newer schema was opened")
+            return
+        }
+        #expect(message.contains("schema version 99") && message.contains("upgrade twofactord"))
+    }
+
+    @Test func daemonsStartingTogether_migrateOnce() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let failures = Mutex<[String]>([])
+        onThreads(6) { _ in
+            do { _ = try fixture.open() } catch { failures.withLock { $0.append("\(error)") } }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(try fixture.open().organization(named: .default) != nil)
+    }
+
+    @Test func statementPastTheTimeout_failsClosed_andChangesNothing() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let holder = try fixture.open() as! PostgresAccountStore
+        let store = try fixture.open(statementTimeoutMilliseconds: 300)
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        let locked = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        // Another daemon holds alice's row inside a transaction, as a stalled login would.
+        let thread = startThread {
+            _ = try? holder.update(alice) { _ in
+                locked.signal()
+                release.wait()
+            }
+        }
+        locked.wait()
+        let error = storeError { try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) }
+        release.signal()
+        pthread_join(thread, nil)
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a statement past its timeout did not fail: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("statement_timeout"))
+        #expect(try store.account(named: alice)?.lastAcceptedStep == nil)
+        #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
+    }
+
+    /// Needs a cluster of its own: stopping the shared one would fail every other test running meanwhile.
+    @Test func serverDown_failsClosed_thenTheStoreReconnectsByItself_andSaysSo() throws {
+        let cluster = try PostgresCluster()
+        let url = try cluster.makeDatabase()
+        let log = CapturedLog()
+        let store = try PostgresAccountStore(
+            location: PostgresLocation(url: url),
+            password: PostgresPassword.load(file: cluster.passwordFile),
+            secretsKey: SecretsKey.random(path: "/nonexistent/test.key"),
+            logger: log.logger
+        )
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        #expect(try store.recordAcceptedStep(10, for: alice, credential: enrolledCredential, at: 1) == .accepted)
+
+        cluster.stop(immediate: false)
+        let error = storeError { try store.recordAcceptedStep(11, for: alice, credential: enrolledCredential, at: 1) }
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a step was answered with the server down: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains(url), "the message names the store: \(message)")
+        #expect(message.contains("reconnect") || message.contains("running"), "the message says what to do: \(message)")
+        #expect(!message.contains(PostgresCluster.rolePassword))
+        #expect(log.lines.contains { $0.contains("PostgreSQL") && $0.hasPrefix("error") }, "\(log.lines)")
+
+        try cluster.start()
+        #expect(try store.recordAcceptedStep(11, for: alice, credential: enrolledCredential, at: 2) == .accepted)
+        #expect(try store.recordAcceptedStep(11, for: alice, credential: enrolledCredential, at: 2) == .replayed)
+        #expect(log.lines.contains { $0.contains("reconnected to PostgreSQL") }, "\(log.lines)")
+        store.close()
+    }
+}
+
+@Suite struct StoreCopyTests {
+    @Test func copy_lmdbToPostgresqlAndBack_keepsAccountsOrganizationsAuditAndReplaySteps() throws {
+        let first = try BackendFixture(.lmdb)
+        let middle = try BackendFixture(.postgresql)
+        let last = try BackendFixture(.lmdb)
+        let alice = accountName("alice")
+        do {
+            let store = try first.open()
+            try store.addOrganizationsNamed("ops")
+            try store.updateOrganization(try OrganizationName("ops"), { $0.requiresTwoFactor = true }) { _ in false }
+            try store.create(makeAccount("alice", organization: "ops"))
+            try store.create(makeAccount("bob"))
+            #expect(try store.recordAcceptedStep(4_242, for: alice, credential: enrolledCredential, at: 9) == .accepted)
+            for time in UnixTime(1)...3 {
+                try store.appendAudit(
+                    AuditRecord(time: time, actor: .system, target: alice, organization: nil, action: .login, outcome: .ok)
+                )
+            }
+            let counts = try StoreCopy.copy(from: store, to: try middle.open(key: middle.key))
+            #expect(counts == StoreCopy.Counts(organizations: 2, accounts: 2, auditRecords: 3))
+        }
+        do {
+            let store = try middle.open()
+            // Another key: the copy was opened by the source and sealed again by the target.
+            let counts = try StoreCopy.copy(from: store, to: try last.open())
+            #expect(counts.accounts == 2)
+            // A copy never merges into a store that has accounts.
+            guard case .storageFailure = storeError({ try StoreCopy.copy(from: store, to: try first.open()) }) else {
+                Issue.record("a copy into a store with accounts was not refused")
+                return
+            }
+        }
+        let store = try last.open()
+        #expect(try store.account(named: alice) == (try first.open()).account(named: alice))
+        #expect(try store.organization(named: OrganizationName("ops"))?.requiresTwoFactor == true)
+        #expect(try store.auditRecords(matching: AuditFilter(), before: nil, limit: 10).map(\.time) == [3, 2, 1])
+        #expect(try store.recordAcceptedStep(4_242, for: alice, credential: enrolledCredential, at: 10) == .replayed)
+        #expect(try store.recordAcceptedStep(4_243, for: alice, credential: enrolledCredential, at: 10) == .accepted)
+    }
+}

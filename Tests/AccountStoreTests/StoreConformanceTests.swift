@@ -1,0 +1,345 @@
+import AccountStore
+import StoredRecords
+import Synchronization
+import Testing
+import TestSupport
+
+// The store conformance suite (issue 10): the same tests, unchanged, against every backend. What the
+// daemon relies on is stated here once, and a backend passes only if it behaves like the others.
+
+@Suite struct StoreConformanceTests {
+    @Test(arguments: Backend.allCases)
+    func accounts_createUpdateRemove(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("one")
+        let alice = makeAccount("alice")
+        try store.create(alice)
+        #expect(try store.account(named: alice.name) == alice)
+        #expect(try store.account(named: accountName("nobody")) == nil)
+        guard case .alreadyExists = storeError({ try store.create(makeAccount("alice", organization: "one")) }) else {
+            Issue.record("a second create of alice did not throw alreadyExists")
+            return
+        }
+        #expect(try store.account(named: alice.name) == alice)
+        guard case .organizationNotFound = storeError({ try store.create(makeAccount("bob", organization: "none")) })
+        else {
+            Issue.record("an account of an unknown organization was created")
+            return
+        }
+
+        let updated = try store.update(alice.name) { account in
+            account.role = .admin
+            account.organization = try OrganizationName("one")
+        }
+        #expect(updated.role == .admin)
+        #expect(try store.account(named: alice.name) == updated)
+        guard case .rejected = storeError({ try store.update(alice.name) { _ in throw BodyRefusal() } }) else {
+            Issue.record("a refusing body was not reported as rejected")
+            return
+        }
+        guard case .rejected = storeError({ try store.update(alice.name) { $0.name = accountName("eve") } }) else {
+            Issue.record("a rename was not rejected")
+            return
+        }
+        guard case .organizationNotFound = storeError({
+            try store.update(alice.name) { $0.organization = try OrganizationName("none") }
+        }) else {
+            Issue.record("a move into an unknown organization was not refused")
+            return
+        }
+        #expect(try store.account(named: alice.name) == updated)
+        guard case .notFound = storeError({ try store.update(accountName("nobody")) { _ in } }) else {
+            Issue.record("updating an unknown account did not throw notFound")
+            return
+        }
+
+        try store.remove(alice.name)
+        #expect(try store.account(named: alice.name) == nil)
+        guard case .notFound = storeError({ try store.remove(alice.name) }) else {
+            Issue.record("removing twice did not throw notFound")
+            return
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func accounts_listByOrganization_inNameOrder_andPaged(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("red", "blue")
+        for (name, organization) in [("d", "red"), ("a", "blue"), ("c", "red"), ("B", "default"), ("b", "red")] {
+            try store.create(makeAccount(name, organization: organization))
+        }
+        // Byte order, as LMDB keys sort: upper case before lower case.
+        #expect(try store.accounts(in: nil, after: nil, limit: 10).map(\.name.value) == ["B", "a", "b", "c", "d"])
+        #expect(try store.accounts(in: nil, after: accountName("a"), limit: 2).map(\.name.value) == ["b", "c"])
+        let red = try OrganizationName("red")
+        #expect(try store.accounts(in: red, after: nil, limit: 10).map(\.name.value) == ["b", "c", "d"])
+        #expect(try store.accounts(in: red, after: accountName("b"), limit: 1).map(\.name.value) == ["c"])
+        #expect(try store.accounts(in: red, after: nil, limit: 0).isEmpty)
+        #expect(try store.memberCount(of: red) == 3)
+        try store.update(accountName("c")) { $0.organization = try OrganizationName("blue") }
+        #expect(try store.memberCount(of: red) == 2)
+        #expect(try store.accounts(in: OrganizationName("blue"), after: nil, limit: 10).map(\.name.value) == ["a", "c"])
+        try store.remove(accountName("d"))
+        #expect(try store.accounts(in: red, after: nil, limit: 10).map(\.name.value) == ["b"])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func organizations_createUpdateRemove_andMembersChangeInTheSameWrite(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        #expect(try store.organization(named: .default) != nil)
+        try store.addOrganizationsNamed("ops", "dev")
+        guard case .organizationExists = storeError({ try store.addOrganizationsNamed("ops") }) else {
+            Issue.record("a second ops was created")
+            return
+        }
+        #expect(try store.organizations(after: nil, limit: 10).map(\.name.value) == ["default", "dev", "ops"])
+        #expect(try store.organizations(after: OrganizationName("default"), limit: 1).map(\.name.value) == ["dev"])
+        var off = makeAccount("carol", organization: "ops")
+        off.twoFactor = .off
+        off.totp = nil
+        try store.create(off)
+        try store.create(makeAccount("dave", organization: "ops"))
+        let ops = try OrganizationName("ops")
+        let changed = try store.updateOrganization(ops, { $0.requiresTwoFactor = true }) { account in
+            guard account.twoFactor == .off else { return false }
+            account.twoFactor = .pending
+            return true
+        }
+        #expect(changed.requiresTwoFactor)
+        #expect(try store.organization(named: ops)?.requiresTwoFactor == true)
+        #expect(try store.account(named: accountName("carol"))?.twoFactor == .pending)
+        #expect(try store.account(named: accountName("dave")) == makeAccount("dave", organization: "ops"))
+        guard case .organizationNotEmpty(_, let members) = storeError({ try store.removeOrganization(ops) }) else {
+            Issue.record("an organization with members was removed")
+            return
+        }
+        #expect(members == 2)
+        try store.removeOrganization(OrganizationName("dev"))
+        #expect(try store.organization(named: OrganizationName("dev")) == nil)
+        guard case .organizationNotFound = storeError({ try store.removeOrganization(OrganizationName("dev")) }) else {
+            Issue.record("removing an organization twice did not throw organizationNotFound")
+            return
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func replayStep_isMonotonic_checksTheCredential_andSurvivesReopening(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let alice = accountName("alice")
+        do {
+            let store = try fixture.open()
+            try store.create(makeAccount("alice"))
+            #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 5) == .accepted)
+            #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 5) == .replayed)
+            #expect(try store.recordAcceptedStep(99, for: alice, credential: enrolledCredential, at: 5) == .replayed)
+            let other = TOTPCredential(secret: Array(repeating: 7, count: 20), parameters: .standard)
+            #expect(try store.recordAcceptedStep(101, for: alice, credential: other, at: 5) == .replayed)
+            let account = try store.account(named: alice)
+            #expect(account?.lastAcceptedStep == 100 && account?.lastLoginAt == 5)
+            guard case .notFound = storeError({
+                try store.recordAcceptedStep(1, for: accountName("nobody"), credential: enrolledCredential, at: 5)
+            }) else {
+                Issue.record("an unknown account's step was not refused with notFound")
+                return
+            }
+        }
+        let store = try fixture.open()
+        #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 6) == .replayed)
+        #expect(try store.recordAcceptedStep(101, for: alice, credential: enrolledCredential, at: 6) == .accepted)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func replayStep_raceOfManyThreadsOnOneStep_hasExactlyOneWinner(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        for step in UInt64(1)...3 {
+            let accepted = Atomic(0)
+            let replayed = Atomic(0)
+            onThreads(24) { _ in
+                switch try? store.recordAcceptedStep(step * 10, for: alice, credential: enrolledCredential, at: 1) {
+                case .accepted: accepted.add(1, ordering: .relaxed)
+                case .replayed: replayed.add(1, ordering: .relaxed)
+                case nil: break
+                }
+            }
+            #expect(accepted.load(ordering: .relaxed) == 1)
+            #expect(replayed.load(ordering: .relaxed) == 23)
+        }
+        #expect(try store.account(named: alice)?.lastAcceptedStep == 30)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func throttle_reservesAtomically_countsTheAccount_andClears(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        let fromHost = ThrottleKey(subject: "alice", origin: .host("10.0.0.1"))
+        let fromPeer = ThrottleKey(subject: "alice", origin: .peer(uid: 1000))
+        // At most 3 failures, however many attempts run at once.
+        let allowed = Atomic(0)
+        let locked = Atomic(0)
+        onThreads(16) { _ in
+            let reservation = try? store.reserveAttempt(fromHost, at: 100) { record, _ in
+                record.failures < 3 ? .allowed : .locked(retryAfter: 60)
+            }
+            switch reservation {
+            case .allowed: allowed.add(1, ordering: .relaxed)
+            case .locked: locked.add(1, ordering: .relaxed)
+            case nil: break
+            }
+        }
+        #expect(allowed.load(ordering: .relaxed) == 3)
+        #expect(locked.load(ordering: .relaxed) == 13)
+        // A privileged origin counts toward the account itself, and `decide` sees that count.
+        #expect(try store.account(named: accountName("alice"))?.failureCount == 3)
+        var seen: UInt32?
+        _ = try store.reserveAttempt(fromPeer, at: 101) { record, account in
+            seen = account?.failureCount
+            return record.failures == 0 && account == nil ? .allowed : .locked(retryAfter: 1)
+        }
+        #expect(seen == nil, "an unprivileged origin must not see or count the account")
+        #expect(try store.account(named: accountName("alice"))?.failureCount == 3)
+        // A locked decision counts nothing.
+        #expect(try store.reserveAttempt(fromHost, at: 102) { _, _ in .locked(retryAfter: 5) } == .locked(retryAfter: 5))
+        _ = try store.reserveAttempt(fromHost, at: 103) { record, account in
+            seen = account?.failureCount
+            #expect(record.failures == 3 && record.lastFailureAt == 100)
+            return .locked(retryAfter: 1)
+        }
+        #expect(seen == 3)
+
+        try store.clearAttempts(fromHost)
+        #expect(try store.account(named: accountName("alice"))?.failureCount == 0)
+        _ = try store.reserveAttempt(fromHost, at: 104) { record, _ in
+            #expect(record.failures == 0)
+            return .allowed
+        }
+        try store.clearAllAttempts(of: "alice")
+        _ = try store.reserveAttempt(fromPeer, at: 105) { record, _ in
+            #expect(record.failures == 0)
+            return .locked(retryAfter: 1)
+        }
+        // Unknown subjects are throttled the same way, with no account behind them.
+        let stranger = ThrottleKey(subject: "nobody", origin: .local)
+        #expect(try store.reserveAttempt(stranger, at: 106) { record, _ in record.failures == 0 ? .allowed : .locked(retryAfter: 1) } == .allowed)
+        #expect(try store.reserveAttempt(stranger, at: 107) { record, _ in record.failures == 0 ? .allowed : .locked(retryAfter: 1) } == .locked(retryAfter: 1))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func failures_areCounted_resetBySuccess_andUnknownUsersCostAWrite(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        #expect(try store.recordFailure(for: alice, at: 10) == 1)
+        #expect(try store.recordFailure(for: alice, at: 11) == 2)
+        #expect(try store.account(named: alice)?.lastFailureAt == 11)
+        try store.recordSuccess(for: alice, at: 12)
+        let account = try store.account(named: alice)
+        #expect(account?.failureCount == 0 && account?.lastLoginAt == 12)
+        #expect(try store.recordFailure(for: nil, at: 13) == 1)
+        #expect(try store.recordFailure(for: nil, at: 14) == 2)
+        guard case .notFound = storeError({ try store.recordFailure(for: accountName("nobody"), at: 15) }) else {
+            Issue.record("a failure of an unknown account name did not throw notFound")
+            return
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func recoveryCode_raceOfManyThreads_isUsedOnce(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        var account = makeAccount("alice")
+        let code = RecoveryCodeHash(salt: Array(repeating: 1, count: 16), digest: Array(repeating: 2, count: 32))
+        let other = RecoveryCodeHash(salt: Array(repeating: 3, count: 16), digest: Array(repeating: 4, count: 32))
+        account.recoveryCodes = [code, other]
+        try store.create(account)
+        let name = account.name
+        let used = Atomic(0)
+        onThreads(16) { _ in
+            // What AccountService does: find the code and drop it in the same write, or refuse.
+            let result = try? store.update(name) { account in
+                guard let index = account.recoveryCodes.firstIndex(of: code) else { throw BodyRefusal() }
+                account.recoveryCodes.remove(at: index)
+            }
+            if result != nil { used.add(1, ordering: .relaxed) }
+        }
+        #expect(used.load(ordering: .relaxed) == 1)
+        #expect(try store.account(named: account.name)?.recoveryCodes == [other])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func audit_appendsInOrder_filters_pages_andKeepsItsRetention(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open(retention: AuditRetention(maximumRecords: 5, maximumAge: 1_000))
+        let ann = accountName("ann")
+        for time in UnixTime(1)...8 {
+            try store.appendAudit(
+                AuditRecord(
+                    time: time,
+                    actor: .operator(uid: 0),
+                    target: time.isMultiple(of: 2) ? ann : nil,
+                    organization: .default,
+                    action: .unlock,
+                    outcome: .ok,
+                    detail: "record \(time)"
+                )
+            )
+        }
+        let all = try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100)
+        #expect(all.map(\.time) == [8, 7, 6, 5, 4])
+        #expect(all.map(\.sequence) == [8, 7, 6, 5, 4])
+        #expect(all.first?.detail == "record 8" && all.first?.actor == .operator(uid: 0))
+        #expect(try store.auditRecords(matching: AuditFilter(target: ann), before: nil, limit: 100).map(\.time) == [8, 6, 4])
+        #expect(try store.auditRecords(matching: AuditFilter(since: 6), before: nil, limit: 100).map(\.time) == [8, 7, 6])
+        #expect(try store.auditRecords(matching: AuditFilter(), before: 7, limit: 2).map(\.sequence) == [6, 5])
+        #expect(
+            try store.auditRecords(matching: AuditFilter(organization: OrganizationName("other")), before: nil, limit: 9)
+                .isEmpty
+        )
+        // Age: records 1,000 s newer push the old ones out, a few per append.
+        for time in UnixTime(2_000)...2_002 {
+            try store.appendAudit(
+                AuditRecord(time: time, actor: .system, target: nil, organization: nil, action: .login, outcome: .ok)
+            )
+        }
+        #expect(try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time) == [2_002, 2_001, 2_000])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func secrets_areSealedAtRest_openWithTheKey_andAWrongKeyIsRefused(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let enrolledSecret = Array("ENROLLED-SECRET-0001".utf8)
+        let pendingSecret = Array("PENDING-SECRET-00002".utf8)
+        let recoveryDigest = Array("RECOVERY-CODE-HASH-0000000000003".utf8)
+        var account = makeAccount("alice")
+        account.totp = TOTPCredential(secret: enrolledSecret, parameters: .standard)
+        account.pendingEnrollment = PendingEnrollment(
+            credential: TOTPCredential(secret: pendingSecret, parameters: .standard),
+            expiresAt: 2_000
+        )
+        account.recoveryCodes = [RecoveryCodeHash(salt: Array(repeating: 9, count: 16), digest: recoveryDigest)]
+        do {
+            let store = try fixture.open()
+            try store.create(account)
+            #expect(try store.account(named: account.name) == account)
+        }
+        let atRest = try fixture.bytesAtRest()
+        #expect(bytes(atRest, contain: Array("hash-of-alice".utf8)), "the scan must see the records")
+        for secret in [enrolledSecret, pendingSecret, recoveryDigest] {
+            #expect(!bytes(atRest, contain: secret), "a secret is stored in the clear")
+        }
+        let wrong = try SecretsKey(bytes: Array(repeating: 0x5a, count: 32), path: fixture.directory.path + "/wrong.key")
+        guard case .storageFailure(let message) = storeError({ try fixture.open(key: wrong) }) else {
+            Issue.record("a store opened with the wrong key")
+            return
+        }
+        #expect(message.contains(wrong.path))
+        #expect(try fixture.open().account(named: account.name) == account)
+    }
+}

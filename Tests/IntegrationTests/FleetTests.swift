@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Issue 10 through the real binaries: twofactord processes sharing one PostgreSQL database (a throwaway
+/// cluster, see PostgresCluster), codes from oathtool.
+@Suite struct FleetTests {
+    static let password = "fleet-Passw0rd!"
+
+    /// The flags of a daemon on `url`, with the test role's password file and a key file every daemon shares.
+    static func storeArguments(url: String, cluster: PostgresCluster, keyDirectory: TemporaryDirectory) -> [String] {
+        ["--store", url, "--store-password-file", cluster.passwordFile,
+         "--secrets-key-file", keyDirectory.path + "/secrets.key"]
+    }
+
+    @Test func twoDaemonsSharingOneDatabase_shareAccounts_andACodeAcceptedByOneIsRefusedByTheOther() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let arguments = Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys)
+        let hostA = try DaemonProcess()
+        let hostB = try DaemonProcess()
+        try hostA.start(extraArguments: arguments)
+        try hostB.start(extraArguments: arguments)
+
+        // Enrolled through A, seen and served by B.
+        let (secret, step) = try hostA.enrolledAccount("alice", password: Self.password, period: 3600)
+        let shown = try hostB.ctl(["user", "show", "alice"])
+        #expect(shown.status == 0 && shown.standardOutput.contains("alice"), "\(shown.standardError)")
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let accepted = try hostB.login("alice", password: Self.password, code: next)
+        #expect(accepted.status == 0, "\(accepted.standardError)\n\(hostB.log())")
+        let replayed = try hostA.login("alice", password: Self.password, code: next)
+        #expect(replayed.status == 1, "host A accepted a code host B had accepted:\n\(replayed.standardOutput)")
+
+        // The other way round, with an account added through B.
+        let (bobSecret, bobStep) = try hostB.enrolledAccount("bob", password: Self.password, period: 3600)
+        let bobCode = try OathTool.code(secret: bobSecret, at: (bobStep + 1) * 3600, period: 3600)
+        #expect(try hostA.login("bob", password: Self.password, code: bobCode).status == 0)
+        #expect(try hostB.login("bob", password: Self.password, code: bobCode).status == 1)
+        #expect(hostA.log().contains("serving from the PostgreSQL store"))
+        #expect(!hostA.log().contains(PostgresCluster.rolePassword) && !hostB.log().contains(PostgresCluster.rolePassword))
+    }
+
+    @Test func postgresqlDown_loginsFailWithAnError_andTheDaemonReconnectsByItself() throws {
+        // A cluster of its own: stopping the shared one would break the tests running beside this one.
+        let cluster = try PostgresCluster()
+        let keys = TemporaryDirectory()
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys))
+        let (secret, step) = try daemon.enrolledAccount("carol", password: Self.password, period: 3600)
+        let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+
+        cluster.stop(immediate: false)
+        let down = try daemon.login("carol", password: Self.password, code: next)
+        #expect(down.status != 0, "a login succeeded with the database down")
+        #expect(!down.standardOutput.lowercased().contains("welcome"))
+        #expect(daemon.log().contains("PostgreSQL"), "the daemon's log says nothing of the database:\n\(daemon.log())")
+
+        try cluster.start()
+        let back = try daemon.login("carol", password: Self.password, code: next)
+        #expect(back.status == 0, "no login after the database came back: \(back.standardError)\n\(daemon.log())")
+        #expect(daemon.log().contains("reconnected to PostgreSQL"), "\(daemon.log())")
+        #expect(try daemon.login("carol", password: Self.password, code: next).status == 1)
+    }
+
+    @Test func copyStoreTo_movesAHostFromLMDBIntoPostgresqlAndBack_keepingReplaySteps() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let url = try cluster.makeDatabase()
+        let single = try DaemonProcess()
+        try single.start()
+        let (secret, step) = try single.enrolledAccount("dave", password: Self.password, period: 3600)
+        let used = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try single.login("dave", password: Self.password, code: used).status == 0)
+        #expect(single.stop() == 0)
+
+        let into = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", single.stateDirectory, "--copy-store-to", url, "--store-password-file", cluster.passwordFile]
+        )
+        #expect(into.status == 0, "\(into.standardError)")
+        #expect(into.standardOutput.contains("1 accounts"), "\(into.standardOutput)")
+
+        // The host now serves from PostgreSQL, with the key of its old state directory.
+        let key = single.stateDirectory + "/secrets.key"
+        let fleet = try DaemonProcess()
+        try fleet.start(extraArguments: [
+            "--store", url, "--store-password-file", cluster.passwordFile, "--secrets-key-file", key,
+        ])
+        #expect(try fleet.login("dave", password: Self.password, code: used).status == 1, "a used code came back")
+        #expect(fleet.stop() == 0)
+
+        let again = try DaemonProcess()
+        let out = try run(
+            Binaries.url("twofactord"),
+            ["--store", url, "--store-password-file", cluster.passwordFile, "--secrets-key-file", key,
+             "--state-dir", fleet.stateDirectory, "--copy-store-to", again.stateDirectory]
+        )
+        #expect(out.status == 0, "\(out.standardError)")
+        try again.start(extraArguments: ["--secrets-key-file", key])
+        #expect(try again.login("dave", password: Self.password, code: used).status == 1, "a used code came back")
+        let shown = try again.ctl(["user", "show", "dave"])
+        #expect(shown.status == 0, "\(shown.standardError)")
+    }
+
+    @Test func storeURL_withAPassword_isRefused_withoutEchoingIt() throws {
+        let daemon = try DaemonProcess()
+        let result = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--store", "postgresql://tfd:Hunter2-secret@db.example/tfd",
+             "--check-config"]
+        )
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("store-password-file"), "\(result.standardError)")
+        #expect(!result.standardError.contains("Hunter2-secret"))
+    }
+}

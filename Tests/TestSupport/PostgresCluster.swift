@@ -1,0 +1,173 @@
+import Foundation
+import Glibc
+
+/// A throwaway PostgreSQL cluster (Debian's postgresql package) in a temporary directory, listening on a
+/// Unix socket only. The server refuses to run as root, so as root (CI) initdb and pg_ctl run as the
+/// `postgres` user the package creates; otherwise as the current user. When the server cannot be started
+/// the error says why, and the tests that need it fail: they never pass without a server.
+///
+/// Logins: the superuser `postgres` by trust, every other role by password (scram-sha-256), so the
+/// daemon's password handling is exercised; `makeDatabase()` gives each test a database of its own owned
+/// by the role `twofactord`, whose password is in `passwordFile`.
+public final class PostgresCluster: @unchecked Sendable {
+    public static let binaries = "/usr/lib/postgresql/15/bin"
+    public static let role = "twofactord"
+    /// A password for the test role only; it passes nowhere else.
+    public static let rolePassword = "test-only-Db-passw0rd"
+
+    /// The cluster most tests share; started on first use, stopped when the test process exits.
+    public static let shared: Result<PostgresCluster, ClusterError> = Result { () throws(ClusterError) in
+        let cluster = try PostgresCluster()
+        sharedForExit = cluster
+        atexit { PostgresCluster.sharedForExit?.stop() }
+        return cluster
+    }
+    nonisolated(unsafe) private static var sharedForExit: PostgresCluster?
+
+    /// The cluster's directory: data, socket, log and the password file.
+    public let directory: String
+    public var socketDirectory: String { directory }
+    public var passwordFile: String { directory + "-password" }
+    private var dataDirectory: String { directory + "/data" }
+    private var logFile: String { directory + "/server.log" }
+    private let owner: (uid: uid_t, gid: gid_t)?
+
+    public struct ClusterError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Creates and starts a new cluster.
+    public init() throws(ClusterError) {
+        guard access(Self.binaries + "/initdb", X_OK) == 0 else {
+            throw ClusterError(
+                description: "PostgreSQL is not installed (\(Self.binaries)/initdb is missing): run make test-deps "
+                    + "(it installs Debian's postgresql package)"
+            )
+        }
+        var template = Array("/tmp/tfd-pg-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw ClusterError(description: "cannot make a directory for the cluster: errno \(errno)")
+        }
+        directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        if geteuid() == 0 {
+            guard let entry = getpwnam("postgres") else {
+                throw ClusterError(
+                    description: "running as root, but there is no postgres user to run the server as: "
+                        + "install Debian's postgresql package (make test-deps)"
+                )
+            }
+            owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+            chown(directory, entry.pointee.pw_uid, entry.pointee.pw_gid)
+        } else {
+            owner = nil
+        }
+        chmod(directory, 0o700)
+        let passwordFile = self.passwordFile
+        _ = FileManager.default.createFile(
+            atPath: passwordFile,
+            contents: Data((Self.rolePassword + "\n").utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        try asServerUser(
+            [Self.binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync",
+             "-E", "UTF8", "--locale=C"],
+            what: "initdb"
+        )
+        let hba = """
+            local all postgres trust
+            local all all scram-sha-256
+            """
+        guard FileManager.default.createFile(atPath: dataDirectory + "/pg_hba.conf", contents: Data(hba.utf8)) else {
+            throw ClusterError(description: "cannot write pg_hba.conf in \(dataDirectory)")
+        }
+        if let owner { chown(dataDirectory + "/pg_hba.conf", owner.uid, owner.gid) }
+        try start()
+        try psql("CREATE ROLE \(Self.role) LOGIN PASSWORD '\(Self.rolePassword)'")
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    public func start() throws(ClusterError) {
+        let options =
+            "-c listen_addresses='' -c unix_socket_directories='\(socketDirectory)' -c fsync=off "
+            + "-c max_connections=400 -c shared_buffers=32MB"
+        try asServerUser(
+            [Self.binaries + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-o", options, "-w", "-t", "60", "start"],
+            what: "pg_ctl start"
+        )
+    }
+
+    /// Stops the server; `immediate` skips the checkpoint (the data is thrown away anyway).
+    public func stop(immediate: Bool = true) {
+        _ = try? asServerUser(
+            [Self.binaries + "/pg_ctl", "-D", dataDirectory, "-m", immediate ? "immediate" : "fast", "-w", "stop"],
+            what: "pg_ctl stop"
+        )
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: passwordFile)
+    }
+
+    /// A new, empty database owned by the test role; returns its `postgresql://` URL.
+    public func makeDatabase() throws(ClusterError) -> String {
+        let name = "t_" + UUID().uuidString.prefix(13).lowercased().replacingOccurrences(of: "-", with: "_")
+        try psql("CREATE DATABASE \(name) OWNER \(Self.role)")
+        return url(database: name)
+    }
+
+    /// The URL of `database` on this cluster's socket, for the test role.
+    public func url(database: String) -> String {
+        "postgresql://\(Self.role)@/\(database)?host=\(socketDirectory)"
+    }
+
+    /// Runs SQL as the superuser (root may connect to the socket directly; trust needs no password).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws(ClusterError) -> String {
+        let result = Self.spawn(
+            ["/usr/bin/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-U", "postgres",
+             "-d", database, "-c", sql]
+        )
+        guard result.status == 0 else { throw ClusterError(description: "psql failed: \(result.output)") }
+        return result.output
+    }
+
+    private func asServerUser(_ arguments: [String], what: String) throws(ClusterError) {
+        var command = arguments
+        if let owner {
+            command = ["/usr/bin/setpriv", "--reuid", "\(owner.uid)", "--regid", "\(owner.gid)", "--clear-groups"]
+                + arguments
+        }
+        let result = Self.spawn(command)
+        guard result.status == 0 else {
+            let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+            throw ClusterError(
+                description: "\(what) failed (status \(result.status)): \(result.output)\nserver log:\n\(log)"
+            )
+        }
+    }
+
+    /// Runs a command with posix_spawn (not Foundation's Process, see DEVELOPERS.md) and returns its
+    /// status and its standard output and error, read from a file once it exited.
+    static func spawn(_ arguments: [String]) -> (status: Int32, output: String) {
+        let outputPath = "/tmp/tfd-pg-output-\(UUID().uuidString)"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard spawned == 0 else { return (-1, "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+    }
+}
