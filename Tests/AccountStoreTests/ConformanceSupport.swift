@@ -77,10 +77,10 @@ final class BackendFixture: @unchecked Sendable {
         case .lmdb:
             return Array(try Data(contentsOf: URL(fileURLWithPath: stateDirectory + "/data.mdb")))
         case .postgresql:
-            let database = String(url!.split(separator: "/").last!.split(separator: "?").first!)
+            let database = try PostgresLocation(url: url!).database
             var bytes: [UInt8] = []
-            for table in ["accounts", "organizations", "meta", "audit"] {
-                let hex = try cluster!.psql("SELECT encode(record, 'hex') FROM \(table)", database: database)
+            for (table, column) in [("accounts", "record"), ("organizations", "record"), ("meta", "value"), ("audit", "record")] {
+                let hex = try cluster!.psql("SELECT encode(\(column), 'hex') FROM \(table)", database: database)
                     .replacingOccurrences(of: "\n", with: "")
                 bytes += stride(from: 0, to: hex.count - 1, by: 2).compactMap { offset in
                     let start = hex.index(hex.startIndex, offsetBy: offset)

@@ -63,7 +63,7 @@ import TestSupport
 @Suite struct PostgresStoreTests {
     @Test func migrations_recordTheirVersion_andADatabaseFromANewerBinaryIsRefused() throws {
         let fixture = try BackendFixture(.postgresql)
-        let database = String(fixture.url!.split(separator: "/").last!.split(separator: "?").first!)
+        let database = try PostgresLocation(url: fixture.url!).database
         do {
             let store = try fixture.open() as! PostgresAccountStore
             #expect(try store.databaseSchemaVersion() == PostgresAccountStore.schemaVersion)
