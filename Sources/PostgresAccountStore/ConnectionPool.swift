@@ -29,6 +29,8 @@ final class ConnectionPool: Sendable {
         var nextID = 1
         var reachable = true
         var closed = false
+        /// Queries that never answered (see `Session.query`).
+        var abandoned: [EventLoopFuture<PostgresQueryResult>] = []
     }
     private let state = Mutex(State())
 
@@ -157,6 +159,15 @@ final class ConnectionPool: Sendable {
         if wasUp { logger.error("lost the connection to PostgreSQL", metadata: ["error": "\(message)"]) }
     }
 
+    /// Keeps a query's future that will never complete alive; rare (a connection lost at the wrong moment),
+    /// and bounded by dropping the oldest beyond a thousand, which only a debug build would notice.
+    func abandon(_ future: EventLoopFuture<PostgresQueryResult>) {
+        state.withLock { state in
+            state.abandoned.append(future)
+            if state.abandoned.count > 1_000 { state.abandoned.removeFirst() }
+        }
+    }
+
     /// Closes every idle connection; connections in use close when they are checked in.
     func close() {
         let idle = state.withLock { state in
@@ -173,8 +184,11 @@ final class ConnectionPool: Sendable {
     /// parameters (records, names) and never the password.
     static func message(for error: any Error, location: PostgresLocation, connecting: Bool) -> String {
         guard let error = error as? PSQLError else {
-            return "cannot reach the PostgreSQL store \(location): \(error): check that the server is running "
-                + "and reachable from this host"
+            return connecting
+                ? "cannot reach the PostgreSQL store \(location): \(error): check that the server is running "
+                    + "and reachable from this host"
+                : "the connection to the PostgreSQL store \(location) failed (\(error)): the change may or may not "
+                    + "have been made; twofactord reconnects at the next request"
         }
         let server = error.serverInfo
         let state = server?[.sqlState] ?? ""
@@ -228,14 +242,25 @@ final class Session {
     /// Runs one statement and returns its rows. A server error leaves the connection usable (the caller
     /// rolls back); any other failure marks it broken.
     func query(_ query: PostgresQuery) throws(QueryFailure) -> [PostgresRow] {
+        guard !connection.isClosed else {
+            markBroken(ConnectionLost.closed)
+            throw QueryFailure(error: ConnectionLost.closed, sqlState: nil)
+        }
+        // The wait is on a promise of our own, failed at the deadline: postgres-nio leaves a query written to
+        // a connection that closed meanwhile unanswered forever, so its future alone may never complete.
+        let eventLoop = connection.eventLoop
+        let answer = eventLoop.makePromise(of: [PostgresRow].self)
         let future = connection.query(query, logger: Self.quiet)
-        // Past the deadline the connection is closed, which fails the query with a connection error.
-        let guardTask = connection.eventLoop.scheduleTask(in: pool.answerDeadline) { [connection] in
+        future.whenComplete { result in answer.completeWith(result.map { $0.rows }) }
+        let guardTask = eventLoop.scheduleTask(in: pool.answerDeadline) { [connection, pool] in
+            answer.fail(ConnectionLost.noAnswer)
+            // Kept, never completed: a dropped unfulfilled future is a fatal error in debug builds.
+            pool.abandon(future)
             connection.close().whenComplete { _ in }
         }
         defer { guardTask.cancel() }
         do {
-            return Array(try future.wait())
+            return try answer.futureResult.wait()
         } catch let error as PSQLError where error.code == .server {
             let state = error.serverInfo?[.sqlState] ?? ""
             // A cancelled statement or a dying backend leaves the session in doubt.
@@ -253,6 +278,19 @@ final class Session {
     }
 
     private static let quiet = Logger(label: "twofactord.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+}
+
+/// A connection that failed under a query without postgres-nio saying so.
+enum ConnectionLost: Error, CustomStringConvertible {
+    case closed
+    case noAnswer
+
+    var description: String {
+        switch self {
+        case .closed: "the connection was closed"
+        case .noAnswer: "no answer within statement_timeout plus 5 seconds"
+        }
+    }
 }
 
 /// A failed statement: the server's SQLSTATE when the server answered, nil when the connection failed.
