@@ -74,8 +74,8 @@ extension AccountService {
             return .ok
         case .askForCode:
             return .codeNeeded
-        case .verifyCode(let text, let credential):
-            return try acceptCode(text, credential, account: account, password: nil, now: now)
+        case .verifyCode(let text, _):
+            return try acceptCode(text, account: account, password: nil, now: now)
         case .useRecoveryCode(let text):
             return try useRecoveryCode(text, account: account, password: nil, now: now)
         case .startEnrollment(let existing):

@@ -156,9 +156,9 @@ extension AccountService {
     }
 
     static func discardSecrets(_ account: inout Account) {
-        account.totp = nil
+        account.authenticators = []
+        account.pendingAuthenticator = nil
         account.pendingEnrollment = nil
         account.recoveryCodes = []
-        account.enrolledAt = nil
     }
 }

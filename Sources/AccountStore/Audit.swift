@@ -52,6 +52,9 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case organizationAdd = "org-add"
     case organizationSet = "org-set"
     case organizationRemove = "org-remove"
+    case authenticatorAdd = "authenticator-add"
+    case authenticatorRemove = "authenticator-remove"
+    case resync
 }
 
 /// How it ended.

@@ -62,7 +62,9 @@ struct Dispatcher: Sendable {
         case .login: .anyone
         case .userAdd, .userSetPassword, .userShow, .userList, .userRemove, .enrollBegin, .enrollConfirm,
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
-            .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove:
+            .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove,
+            .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
@@ -254,6 +256,9 @@ struct Dispatcher: Sendable {
         case .organizationRemove(let organization):
             try service.removeOrganization(caller: caller, name: organization)
             return .done
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try performAuthenticator(request, caller: caller)
         }
     }
 
@@ -290,6 +295,8 @@ struct Dispatcher: Sendable {
         case .organizationNotEmpty: .organizationNotEmpty
         case .storageFailure: .storageFailure
         case .internalError: .internalError
+        case .noSuchAuthenticator: .noSuchAuthenticator
+        case .authenticatorExists: .authenticatorExists
         }
     }
 }

@@ -34,6 +34,16 @@ public enum Request: Sendable, Equatable {
     /// Checks a code without a password, for stacks where another module checked the password.
     /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
     case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
+    /// Starts adding authenticator `label` to an account whose 2FA is on; answered by EnrollmentStarted.
+    /// `digits` 0 and `period` 0 mean the defaults.
+    case authenticatorAddBegin(user: String, label: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
+    /// Adds the authenticator `label` being added, when `code` is right for it.
+    case authenticatorAddConfirm(user: String, label: String, code: String)
+    /// Answered by AuthenticatorList.
+    case authenticatorList(user: String)
+    case authenticatorRemove(user: String, label: String)
+    /// Sets the clock drift of `label` from two codes it showed one after the other.
+    case authenticatorResync(user: String, label: String, firstCode: String, secondCode: String)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -60,6 +70,11 @@ public enum Request: Sendable, Equatable {
         case .auditQuery: .auditQuery
         case .loginFrom: .loginFrom
         case .codeCheck: .codeCheck
+        case .authenticatorAddBegin: .authenticatorAddBegin
+        case .authenticatorAddConfirm: .authenticatorAddConfirm
+        case .authenticatorList: .authenticatorList
+        case .authenticatorRemove: .authenticatorRemove
+        case .authenticatorResync: .authenticatorResync
         }
     }
 }
@@ -91,6 +106,8 @@ public enum Response: Sendable, Equatable {
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
     /// QR code (the C PAM module), the QR code drawn as text lines.
     case enrollScreen(otpauthURI: String, screen: String)
+    /// The authenticators of one account, in their order.
+    case authenticatorList([AuthenticatorInfo])
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -108,6 +125,7 @@ public enum Response: Sendable, Equatable {
         case .organizationList: .organizationListReply
         case .auditList: .auditList
         case .enrollScreen: .enrollScreen
+        case .authenticatorList: .authenticatorListReply
         }
     }
 }

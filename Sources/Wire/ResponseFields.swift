@@ -40,6 +40,8 @@ enum ResponseFields {
         case .enrollScreen(let otpauthURI, let screen):
             writer.str(otpauthURI)
             writer.str(screen)
+        case .authenticatorList(let authenticators):
+            AuthenticatorFields.encode(authenticators, into: &writer)
         }
     }
 
@@ -107,6 +109,8 @@ enum ResponseFields {
         case .enrollScreen:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
+        case .authenticatorListReply:
+            return .authenticatorList(try AuthenticatorFields.decodeList(&reader))
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

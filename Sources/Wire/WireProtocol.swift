@@ -78,6 +78,11 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case auditQuery = 0x40
     case loginFrom = 0x11
     case codeCheck = 0x12
+    case authenticatorAddBegin = 0x41
+    case authenticatorAddConfirm = 0x42
+    case authenticatorList = 0x43
+    case authenticatorRemove = 0x44
+    case authenticatorResync = 0x45
 
     case error = 0x80
     case helloReply = 0x81
@@ -92,6 +97,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case organizationListReply = 0x97
     case auditList = 0x98
     case enrollScreen = 0xA0
+    case authenticatorListReply = 0xB8
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

@@ -78,9 +78,22 @@ struct UserShow: ParsableCommand {
     @Argument(help: "The account's login name.") var name: String
 
     func run() throws {
-        let response = try options.send(.userShow(user: name))
+        let session = try options.open()
+        defer { session.close() }
+        let response = try session.send(.userShow(user: name))
         guard case .userInfo(let info) = response else { throw options.unexpected(response) }
-        print(options.json ? AccountText.json(info).text : AccountText.details(info))
+        var authenticators: [AuthenticatorInfo] = []
+        if info.digits > 0 {
+            let listed = try session.send(.authenticatorList(user: name))
+            guard case .authenticatorList(let list) = listed else { throw options.unexpected(listed) }
+            authenticators = list
+        }
+        if options.json {
+            guard case .object(let members) = AccountText.json(info) else { return }
+            print(JSONValue.object(members + [("authenticators", AuthenticatorText.json(authenticators))]).text)
+        } else {
+            print(([AccountText.details(info)] + AuthenticatorText.lines(authenticators)).joined(separator: "\n"))
+        }
     }
 }
 
