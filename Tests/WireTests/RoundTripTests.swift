@@ -59,6 +59,12 @@ let sampleRequests: [Request] = [
         origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
     ),
     .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")),
+    .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
+    .authenticatorAddBegin(user: longest64, label: String(repeating: "l", count: 32), algorithm: .sha512, digits: 8, period: 3600),
+    .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
+    .authenticatorList(user: "alice"),
+    .authenticatorRemove(user: "alice", label: "phone"),
+    .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"),
 ]
 
 /// Every response type, with values at the edges of their limits.
@@ -133,6 +139,19 @@ let sampleResponses: [Response] = [
         next: .max
     ),
     .enrollScreen(otpauthURI: exampleURI, screen: "a QR code drawn in text"),
+    .authenticatorList([]),
+    .authenticatorList([
+        AuthenticatorInfo(label: "default", algorithm: .sha1, digits: 6, period: 30, enrolledAt: 1, lastUsedAt: 30, drift: -2),
+        AuthenticatorInfo(
+            label: String(repeating: "l", count: 32),
+            algorithm: .sha512,
+            digits: 8,
+            period: 3600,
+            enrolledAt: .max,
+            lastUsedAt: .max,
+            drift: .min
+        ),
+    ]),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {
