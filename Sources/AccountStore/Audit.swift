@@ -52,6 +52,8 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case organizationAdd = "org-add"
     case organizationSet = "org-set"
     case organizationRemove = "org-remove"
+    case backup
+    case keyRotate = "key-rotate"
 }
 
 /// How it ended.
