@@ -237,7 +237,7 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
     }
     let store = try LMDBAccountStore(directory: fixture.path, secretsKey: fileKey)
     #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
-    #expect(try store.account(named: accountName("bob"))?.totp == nil)
+    #expect(try store.account(named: accountName("bob"))?.totp == enrolledCredential)
     #expect(try store.account(named: accountName("carol")) == enrolledAccount("carol"))
 }
 
