@@ -55,6 +55,8 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case authenticatorAdd = "authenticator-add"
     case authenticatorRemove = "authenticator-remove"
     case resync
+    case backup
+    case keyRotate = "key-rotate"
 }
 
 /// How it ended.

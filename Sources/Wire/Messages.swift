@@ -44,6 +44,12 @@ public enum Request: Sendable, Equatable {
     case authenticatorRemove(user: String, label: String)
     /// Sets the clock drift of `label` from two codes it showed one after the other.
     case authenticatorResync(user: String, label: String, firstCode: String, secondCode: String)
+    /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
+    case backupBegin
+    /// Operators only: the snapshot's bytes from `offset` on, as many as one BackupChunk carries.
+    case backupRead(offset: UInt64)
+    /// Operators only: re-seals every secret under a new key and replaces the key file, while serving.
+    case keyRotate
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -75,6 +81,9 @@ public enum Request: Sendable, Equatable {
         case .authenticatorList: .authenticatorList
         case .authenticatorRemove: .authenticatorRemove
         case .authenticatorResync: .authenticatorResync
+        case .backupBegin: .backupBegin
+        case .backupRead: .backupRead
+        case .keyRotate: .keyRotate
         }
     }
 }
@@ -108,6 +117,12 @@ public enum Response: Sendable, Equatable {
     case enrollScreen(otpauthURI: String, screen: String)
     /// The authenticators of one account, in their order.
     case authenticatorList([AuthenticatorInfo])
+    /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
+    case backupStarted(size: UInt64)
+    /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.
+    case backupChunk(offset: UInt64, bytes: [UInt8])
+    /// Every secret of `accounts` accounts is now sealed under the new key, which is in `keyFile`.
+    case keyRotated(accounts: UInt32, keyFile: String)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -126,6 +141,9 @@ public enum Response: Sendable, Equatable {
         case .auditList: .auditList
         case .enrollScreen: .enrollScreen
         case .authenticatorList: .authenticatorListReply
+        case .backupStarted: .backupStarted
+        case .backupChunk: .backupChunk
+        case .keyRotated: .keyRotated
         }
     }
 }
