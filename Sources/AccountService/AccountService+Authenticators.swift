@@ -67,17 +67,32 @@ extension AccountService {
             )
         }
         guard let step = matchingStep(code, for: pending.enrollment.credential, now: now) else {
-            audit(actor, .authenticatorAdd, .failed, target: target.name, organization: target.organization, detail: "\(label): wrong code")
+            audit(
+                actor,
+                .authenticatorAdd,
+                .failed,
+                target: target.name,
+                organization: target.organization,
+                detail: "\(label): wrong code"
+            )
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
         try storing { () throws(AccountStoreError) in
             try store.update(target.name) { account in
                 guard account.pendingAuthenticator == pending else {
-                    throw ServiceError(.noEnrollmentInProgress, "the authenticator being added changed meanwhile: start again")
+                    throw ServiceError(
+                        .noEnrollmentInProgress,
+                        "the authenticator being added changed meanwhile: start again"
+                    )
                 }
                 try Self.checkCanAdd(label, to: account)
                 account.authenticators.append(
-                    Authenticator(label: label, credential: pending.enrollment.credential, lastAcceptedStep: step, enrolledAt: now)
+                    Authenticator(
+                        label: label,
+                        credential: pending.enrollment.credential,
+                        lastAcceptedStep: step,
+                        enrolledAt: now
+                    )
                 )
                 account.pendingAuthenticator = nil
                 account.updatedAt = now
@@ -101,7 +116,12 @@ extension AccountService {
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         guard target.authenticatorIndex(label) != nil else { throw Self.noSuchAuthenticator(label, of: target.name) }
         let last = target.authenticators.count == 1
-        let (_, actor) = try authorize(caller, .removeAuthenticator(last: last), target: target, action: .authenticatorRemove)
+        let (_, actor) = try authorize(
+            caller,
+            .removeAuthenticator(last: last),
+            target: target,
+            action: .authenticatorRemove
+        )
         let now = clock()
         try storing { () throws(AccountStoreError) in
             try store.update(target.name) { account in
@@ -110,7 +130,10 @@ extension AccountService {
                 }
                 // Re-checked inside the write: whether it is the last one decided who may remove it.
                 guard (account.authenticators.count == 1) == last else {
-                    throw ServiceError(.notPermitted, "the authenticators of '\(account.name)' changed meanwhile: try again")
+                    throw ServiceError(
+                        .notPermitted,
+                        "the authenticators of '\(account.name)' changed meanwhile: try again"
+                    )
                 }
                 if last {
                     Self.discardSecrets(&account)
@@ -178,8 +201,18 @@ extension AccountService {
             audit(actor, .resync, .failed, target: target.name, organization: target.organization, detail: "\(label)")
             throw ServiceError(.wrongCode, "one of the codes was already used: enter two new codes")
         }
-        audit(actor, .resync, .ok, target: target.name, organization: target.organization, detail: "\(label): \(drift) steps")
-        logger.notice("authenticator resynced", metadata: ["user": "\(target.name)", "authenticator": "\(label)", "steps": "\(drift)"])
+        audit(
+            actor,
+            .resync,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: "\(label): \(drift) steps"
+        )
+        logger.notice(
+            "authenticator resynced",
+            metadata: ["user": "\(target.name)", "authenticator": "\(label)", "steps": "\(drift)"]
+        )
         return drift
     }
 
@@ -198,7 +231,10 @@ extension AccountService {
             )
         }
         guard account.authenticators.count < Account.maximumAuthenticators else {
-            throw ServiceError(.invalidArgument, "an account has at most \(Account.maximumAuthenticators) authenticators")
+            throw ServiceError(
+                .invalidArgument,
+                "an account has at most \(Account.maximumAuthenticators) authenticators"
+            )
         }
     }
 

@@ -57,7 +57,11 @@ public struct DriftPolicy: Sendable, Hashable {
 
     /// The step an authenticator's window is centred on at `unixTime`.
     public func centre(of authenticator: Authenticator, at unixTime: UnixTime) -> UInt64? {
-        guard let totp = try? TOTP(secret: authenticator.credential.secret, parameters: authenticator.credential.parameters)
+        guard
+            let totp = try? TOTP(
+                secret: authenticator.credential.secret,
+                parameters: authenticator.credential.parameters
+            )
         else { return nil }
         return Self.offset(totp.step(at: unixTime), by: Int64(authenticator.drift))
     }
@@ -101,7 +105,9 @@ public struct DriftPolicy: Sendable, Hashable {
         at unixTime: UnixTime
     ) -> ResyncMatch {
         let credential = authenticator.credential
-        guard let totp = try? TOTP(secret: credential.secret, parameters: credential.parameters) else { return .notFound }
+        guard let totp = try? TOTP(secret: credential.secret, parameters: credential.parameters) else {
+            return .notFound
+        }
         let now = totp.step(at: unixTime)
         let low = Self.offset(now, by: -Int64(clamping: resyncRange))
         let high = Self.offset(now, by: Int64(clamping: resyncRange))

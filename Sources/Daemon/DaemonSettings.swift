@@ -324,7 +324,9 @@ extension DaemonSettings {
             reloadable: true,
             parse: { settings, value in
                 let limit = Int32(DriftPolicy.defaultResyncRange)
-                guard let steps = Int32(value), (0...limit).contains(steps) else { return "must be 0 to \(limit) steps" }
+                guard let steps = Int32(value), (0...limit).contains(steps) else {
+                    return "must be 0 to \(limit) steps"
+                }
                 settings.maximumDriftSteps = steps
                 return nil
             },

@@ -20,12 +20,20 @@ extension Dispatcher {
             try service.confirmAuthenticator(caller: caller, name: user, label: label, code: code)
             return .done
         case .authenticatorList(let user):
-            return .authenticatorList(try service.authenticators(caller: caller, name: user).map(AuthenticatorInfo.init))
+            return .authenticatorList(
+                try service.authenticators(caller: caller, name: user).map(AuthenticatorInfo.init)
+            )
         case .authenticatorRemove(let user, let label):
             try service.removeAuthenticator(caller: caller, name: user, label: label)
             return .done
         case .authenticatorResync(let user, let label, let firstCode, let secondCode):
-            try service.resyncAuthenticator(caller: caller, name: user, label: label, first: firstCode, second: secondCode)
+            try service.resyncAuthenticator(
+                caller: caller,
+                name: user,
+                label: label,
+                first: firstCode,
+                second: secondCode
+            )
             return .done
         default:
             return .error(code: .malformedRequest, message: "this request is not served here")
@@ -37,7 +45,9 @@ extension AuthenticatorInfo {
     /// What `2fa list` shows of an authenticator: never its secret.
     init(_ authenticator: Authenticator) {
         let parameters = authenticator.credential.parameters
-        let lastUsed = authenticator.lastAcceptedStep.map { $0.multipliedReportingOverflow(by: UInt64(parameters.period)) }
+        let lastUsed = authenticator.lastAcceptedStep.map {
+            $0.multipliedReportingOverflow(by: UInt64(parameters.period))
+        }
         self.init(
             label: authenticator.label.value,
             algorithm: WireAlgorithm(parameters.algorithm),

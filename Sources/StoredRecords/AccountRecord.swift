@@ -220,7 +220,9 @@ package enum AccountRecord {
 extension ByteReader {
     fileprivate mutating func authenticatorLabel() throws(RecordDecodingError) -> AuthenticatorLabel {
         let text = try string()
-        guard let label = try? AuthenticatorLabel(text) else { throw RecordDecodingError("invalid authenticator label") }
+        guard let label = try? AuthenticatorLabel(text) else {
+            throw RecordDecodingError("invalid authenticator label")
+        }
         return label
     }
 }

@@ -88,7 +88,13 @@ enum AuthenticatorFields {
             guard period == 0 || Limits.period.contains(Int(period)) else {
                 throw .malformed("'period' must be 0 (default) or 1 to 3600 seconds, not \(period)")
             }
-            return .authenticatorAddBegin(user: user, label: label, algorithm: algorithm, digits: digits, period: period)
+            return .authenticatorAddBegin(
+                user: user,
+                label: label,
+                algorithm: algorithm,
+                digits: digits,
+                period: period
+            )
         case .authenticatorAddConfirm:
             return .authenticatorAddConfirm(user: user, label: label, code: try reader.str("code", Limits.confirmCode))
         case .authenticatorRemove:
@@ -126,7 +132,9 @@ enum AuthenticatorFields {
             let algorithm = try reader.enumeration("algorithm", WireAlgorithm.self)
             guard algorithm != .default else { throw .malformed("an authenticator's 'algorithm' must be 1 to 3") }
             let digits = try reader.u8("digits")
-            guard Limits.digits.contains(Int(digits)) else { throw .malformed("'digits' must be 6 to 8, not \(digits)") }
+            guard Limits.digits.contains(Int(digits)) else {
+                throw .malformed("'digits' must be 6 to 8, not \(digits)")
+            }
             let period = try reader.u16("period")
             guard Limits.period.contains(Int(period)) else {
                 throw .malformed("'period' must be 1 to 3600 seconds, not \(period)")

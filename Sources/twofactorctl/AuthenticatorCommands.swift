@@ -70,12 +70,17 @@ struct TwoFactorAdd: ParsableCommand {
         print(EnrollmentScreen.render(otpauthURI: uri, invertColors: enrollment.invert))
         // A script reading the secret through a pipe must see it before we wait for the code.
         fflush(nil)
-        let code = try readCode(prompt: "Enter the \(enrollment.digits)-digit code the new authenticator shows: ", options: options)
+        let code = try readCode(
+            prompt: "Enter the \(enrollment.digits)-digit code the new authenticator shows: ",
+            options: options
+        )
         try finish(account, code: code, session: session)
     }
 
     private func finish(_ account: String, code: String, session: DaemonSession) throws {
-        let response = try session.send(.authenticatorAddConfirm(user: account, label: label, code: code.filter { $0 != " " }))
+        let response = try session.send(
+            .authenticatorAddConfirm(user: account, label: label, code: code.filter { $0 != " " })
+        )
         guard case .done = response else { throw options.unexpected(response) }
         options.reportDone("Authenticator '\(label)' added to '\(account)'.")
     }

@@ -10,7 +10,12 @@ import Testing
 
     /// Adds authenticator `label` to `name` (as `caller`), confirmed with its code at the clock's step.
     func add(_ fixture: Fixture, _ name: String, _ label: String, as caller: Caller = root) throws -> [UInt8] {
-        let offer = try fixture.service.beginAuthenticator(caller: caller, name: name, label: label, parameters: .standard)
+        let offer = try fixture.service.beginAuthenticator(
+            caller: caller,
+            name: name,
+            label: label,
+            parameters: .standard
+        )
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         try fixture.service.confirmAuthenticator(
             caller: caller,
@@ -64,30 +69,57 @@ import Testing
     @Test func add_refusesAnAccountWithout2FA_aTakenLabel_andABadLabel() throws {
         let fixture = try Fixture()
         try fixture.add("cal")
-        #expect(kind { () throws(ServiceError) in
-            _ = try fixture.service.beginAuthenticator(caller: root, name: "cal", label: "phone", parameters: .standard)
-        } == .invalidArgument)
+        #expect(
+            kind { () throws(ServiceError) in
+                _ = try fixture.service.beginAuthenticator(
+                    caller: root,
+                    name: "cal",
+                    label: "phone",
+                    parameters: .standard
+                )
+            } == .invalidArgument
+        )
         _ = try fixture.enrolled("dot")
         _ = try add(fixture, "dot", "phone")
-        for (label, expected) in [("phone", ServiceError.Kind.authenticatorExists), ("default", .authenticatorExists),
-            ("-x", .invalidArgument), ("a/b", .invalidArgument)]
-        {
-            #expect(kind { () throws(ServiceError) in
-                _ = try fixture.service.beginAuthenticator(caller: root, name: "dot", label: label, parameters: .standard)
-            } == expected)
+        for (label, expected) in [
+            ("phone", ServiceError.Kind.authenticatorExists), ("default", .authenticatorExists),
+            ("-x", .invalidArgument), ("a/b", .invalidArgument),
+        ] {
+            #expect(
+                kind { () throws(ServiceError) in
+                    _ = try fixture.service.beginAuthenticator(
+                        caller: root,
+                        name: "dot",
+                        label: label,
+                        parameters: .standard
+                    )
+                } == expected
+            )
         }
     }
 
     @Test func add_byAnAdminForAnother_isRefused_byTheAccountItself_isAllowed() throws {
         let fixture = try Fixture()
         try fixture.service.addAccount(
-            caller: root, name: "boss", organization: nil, role: .admin, requireTwoFactor: false, password: password
+            caller: root,
+            name: "boss",
+            organization: nil,
+            role: .admin,
+            requireTwoFactor: false,
+            password: password
         )
         _ = try fixture.enrolled("eve")
         let boss = Caller.account(try #require(try fixture.stored("boss")))
-        #expect(kind { () throws(ServiceError) in
-            _ = try fixture.service.beginAuthenticator(caller: boss, name: "eve", label: "phone", parameters: .standard)
-        } == .notPermitted)
+        #expect(
+            kind { () throws(ServiceError) in
+                _ = try fixture.service.beginAuthenticator(
+                    caller: boss,
+                    name: "eve",
+                    label: "phone",
+                    parameters: .standard
+                )
+            } == .notPermitted
+        )
         let eve = Caller.account(try #require(try fixture.stored("eve")))
         _ = try add(fixture, "eve", "phone", as: eve)
         #expect(try fixture.stored("eve")?.authenticators.count == 2)
@@ -104,18 +136,22 @@ import Testing
         let stored = try #require(try fixture.stored("fay"))
         #expect(stored.twoFactor == .on(.enforced))
         #expect(stored.authenticators.map(\.label.value) == ["phone"])
-        #expect(kind { () throws(ServiceError) in
-            try fixture.service.removeAuthenticator(caller: root, name: "fay", label: "default")
-        } == .noSuchAuthenticator)
+        #expect(
+            kind { () throws(ServiceError) in
+                try fixture.service.removeAuthenticator(caller: root, name: "fay", label: "default")
+            } == .noSuchAuthenticator
+        )
     }
 
     @Test func remove_theLastOfAnEnforcedAccount_isRefusedToItself_likeDisable() throws {
         let fixture = try Fixture()
         _ = try fixture.enrolled("gus")  // enrolled by an operator: enforced
         let gus = Caller.account(try #require(try fixture.stored("gus")))
-        #expect(kind { () throws(ServiceError) in
-            try fixture.service.removeAuthenticator(caller: gus, name: "gus", label: "default")
-        } == .notPermitted)
+        #expect(
+            kind { () throws(ServiceError) in
+                try fixture.service.removeAuthenticator(caller: gus, name: "gus", label: "default")
+            } == .notPermitted
+        )
         #expect(try fixture.stored("gus")?.twoFactor == .on(.enforced))
         // With a second one, the account may remove either: it stays protected.
         _ = try add(fixture, "gus", "phone", as: gus)
@@ -136,7 +172,11 @@ import Testing
         fixture.clock.advance(by: 30)
         let offer = try fixture.service.beginEnrollment(caller: root, name: "hal", parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
-        try fixture.service.confirmEnrollment(caller: root, name: "hal", code: try oathtool(secret, at: fixture.clock.now))
+        try fixture.service.confirmEnrollment(
+            caller: root,
+            name: "hal",
+            code: try oathtool(secret, at: fixture.clock.now)
+        )
         #expect(try fixture.stored("hal")?.authenticators.map(\.label.value) == ["default"])
         fixture.clock.advance(by: 30)
         #expect(try login(fixture, "hal", try oathtool(phone, at: fixture.clock.now)) == .denied)
@@ -161,7 +201,9 @@ import Testing
         #expect(list.allSatisfy { $0.enrolledAt == fixture.clock.now })
         try fixture.add("kim")
         let kim = Caller.account(try #require(try fixture.stored("kim")))
-        #expect(kind { () throws(ServiceError) in _ = try fixture.service.authenticators(caller: kim, name: "jo") }
-            == .notPermitted)
+        #expect(
+            kind { () throws(ServiceError) in _ = try fixture.service.authenticators(caller: kim, name: "jo") }
+                == .notPermitted
+        )
     }
 }

@@ -27,11 +27,23 @@ import TestSupport
         try fixture.stored(name)?.authenticators.first?.drift
     }
 
-    func resync(_ fixture: Fixture, _ name: String, _ first: String, _ second: String, as caller: Caller = root)
+    func resync(
+        _ fixture: Fixture,
+        _ name: String,
+        _ first: String,
+        _ second: String,
+        as caller: Caller = root
+    )
         -> ServiceError.Kind?
     {
         do {
-            try fixture.service.resyncAuthenticator(caller: caller, name: name, label: "default", first: first, second: second)
+            try fixture.service.resyncAuthenticator(
+                caller: caller,
+                name: name,
+                label: "default",
+                first: first,
+                second: second
+            )
             return nil
         } catch {
             return error.kind
@@ -66,16 +78,29 @@ import TestSupport
             clock: { clock.now },
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
-        _ = try service.addAccount(caller: root, name: "bo", organization: nil, role: .agent, requireTwoFactor: false, password: password)
+        _ = try service.addAccount(
+            caller: root,
+            name: "bo",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: password
+        )
         let offer = try service.beginEnrollment(caller: root, name: "bo", parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         try service.confirmEnrollment(caller: root, name: "bo", code: try oathtool(secret, at: clock.now))
         clock.advance(by: 300)
         // One step ahead is in the window, but with a bound of 0 it teaches nothing: two ahead stays out.
-        #expect(try service.login(user: "bo", password: password, code: .totp(try oathtool(secret, at: clock.now + 30))) == .ok)
+        #expect(
+            try service.login(user: "bo", password: password, code: .totp(try oathtool(secret, at: clock.now + 30)))
+                == .ok
+        )
         #expect(try store.account(named: try AccountName("bo"))?.authenticators.first?.drift == 0)
         clock.advance(by: 300)
-        #expect(try service.login(user: "bo", password: password, code: .totp(try oathtool(secret, at: clock.now + 60))) == .denied)
+        #expect(
+            try service.login(user: "bo", password: password, code: .totp(try oathtool(secret, at: clock.now + 60)))
+                == .denied
+        )
     }
 
     @Test func failedCodes_teachNothing() throws {
@@ -108,7 +133,10 @@ import TestSupport
         let secret = try fixture.enrolled("eli")
         fixture.clock.advance(by: 300)
         for (a, b) in [(5, 7), (6, 5), (11, 12), (-12, -11)] as [(Int64, Int64)] {
-            #expect(resync(fixture, "eli", try code(secret, fixture, steps: a), try code(secret, fixture, steps: b)) == .wrongCode)
+            #expect(
+                resync(fixture, "eli", try code(secret, fixture, steps: a), try code(secret, fixture, steps: b))
+                    == .wrongCode
+            )
         }
         #expect(try drift(fixture, "eli") == 0)
     }
@@ -156,7 +184,9 @@ import TestSupport
         // A resync to 20 minutes ago is out of its range.
         #expect(resync(fixture, "hob", twentyMinutesAgo, try code(secret, fixture, steps: -39)) == .wrongCode)
         // The furthest resync back there is: the device is 9 steps behind.
-        #expect(resync(fixture, "hob", try code(secret, fixture, steps: -10), try code(secret, fixture, steps: -9)) == nil)
+        #expect(
+            resync(fixture, "hob", try code(secret, fixture, steps: -10), try code(secret, fixture, steps: -9)) == nil
+        )
         #expect(try drift(fixture, "hob") == -9)
         #expect(try login(fixture, "hob", twentyMinutesAgo) == .denied)
         #expect(try login(fixture, "hob", try code(secret, fixture, steps: -10)) == .denied)
@@ -172,9 +202,19 @@ import TestSupport
     @Test func eachAuthenticator_learnsItsOwnDrift() throws {
         let fixture = try Fixture()
         let first = try fixture.enrolled("ivy")
-        let offer = try fixture.service.beginAuthenticator(caller: root, name: "ivy", label: "phone", parameters: .standard)
+        let offer = try fixture.service.beginAuthenticator(
+            caller: root,
+            name: "ivy",
+            label: "phone",
+            parameters: .standard
+        )
         let phone = try OTPAuthURI(parsing: offer.otpauthURI).secret
-        try fixture.service.confirmAuthenticator(caller: root, name: "ivy", label: "phone", code: try oathtool(phone, at: fixture.clock.now))
+        try fixture.service.confirmAuthenticator(
+            caller: root,
+            name: "ivy",
+            label: "phone",
+            code: try oathtool(phone, at: fixture.clock.now)
+        )
         fixture.clock.advance(by: 300)
         #expect(try login(fixture, "ivy", try code(phone, fixture, steps: -1)) == .ok)
         #expect(try login(fixture, "ivy", try code(first, fixture, steps: 1)) == .ok)

@@ -23,11 +23,47 @@ private func twoAuthenticators(_ name: String) -> Account {
     let store = try fixture.open()
     try store.create(twoAuthenticators("alice"))
     let alice = accountName("alice")
-    #expect(try store.recordAcceptedStep(101, for: alice, authenticator: .enrolled, credential: enrolledCredential, drift: 1, at: 1) == .accepted)
+    #expect(
+        try store.recordAcceptedStep(
+            101,
+            for: alice,
+            authenticator: .enrolled,
+            credential: enrolledCredential,
+            drift: 1,
+            at: 1
+        ) == .accepted
+    )
     // The same step is still unused on the phone, and its drift is its own.
-    #expect(try store.recordAcceptedStep(101, for: alice, authenticator: phone, credential: phoneCredential, drift: -1, at: 2) == .accepted)
-    #expect(try store.recordAcceptedStep(101, for: alice, authenticator: phone, credential: phoneCredential, drift: 0, at: 3) == .replayed)
-    #expect(try store.recordAcceptedStep(101, for: alice, authenticator: .enrolled, credential: enrolledCredential, drift: 0, at: 3) == .replayed)
+    #expect(
+        try store.recordAcceptedStep(
+            101,
+            for: alice,
+            authenticator: phone,
+            credential: phoneCredential,
+            drift: -1,
+            at: 2
+        ) == .accepted
+    )
+    #expect(
+        try store.recordAcceptedStep(
+            101,
+            for: alice,
+            authenticator: phone,
+            credential: phoneCredential,
+            drift: 0,
+            at: 3
+        ) == .replayed
+    )
+    #expect(
+        try store.recordAcceptedStep(
+            101,
+            for: alice,
+            authenticator: .enrolled,
+            credential: enrolledCredential,
+            drift: 0,
+            at: 3
+        ) == .replayed
+    )
     let stored = try #require(try store.account(named: alice))
     #expect(stored.authenticators.map(\.lastAcceptedStep) == [101, 101])
     #expect(stored.authenticators.map(\.drift) == [1, -1])
@@ -40,10 +76,31 @@ private func twoAuthenticators(_ name: String) -> Account {
     try store.create(twoAuthenticators("bob"))
     let bob = accountName("bob")
     // The phone's credential does not match the first authenticator's, and the other way round.
-    #expect(try store.recordAcceptedStep(200, for: bob, authenticator: .enrolled, credential: phoneCredential, drift: 0, at: 1) == .replayed)
-    #expect(try store.recordAcceptedStep(200, for: bob, authenticator: phone, credential: enrolledCredential, drift: 0, at: 1) == .replayed)
+    #expect(
+        try store.recordAcceptedStep(
+            200,
+            for: bob,
+            authenticator: .enrolled,
+            credential: phoneCredential,
+            drift: 0,
+            at: 1
+        ) == .replayed
+    )
+    #expect(
+        try store.recordAcceptedStep(
+            200,
+            for: bob,
+            authenticator: phone,
+            credential: enrolledCredential,
+            drift: 0,
+            at: 1
+        ) == .replayed
+    )
     try store.update(bob) { account in account.moreAuthenticators = [] }
-    #expect(try store.recordAcceptedStep(200, for: bob, authenticator: phone, credential: phoneCredential, drift: 0, at: 1) == .replayed)
+    #expect(
+        try store.recordAcceptedStep(200, for: bob, authenticator: phone, credential: phoneCredential, drift: 0, at: 1)
+            == .replayed
+    )
     #expect(try store.account(named: bob)?.authenticators.map(\.lastAcceptedStep) == [100])
 }
 

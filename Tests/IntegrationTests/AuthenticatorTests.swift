@@ -20,13 +20,18 @@ import Testing
             try daemon.start(extraArguments: daemonArguments)
             (first, step) = try daemon.enrolledAccount("amy", password: "pw-amy-secret", period: period)
             if withPhone {
-                let begun = try daemon.ctl(["2fa", "add", "amy", "--label", "phone", "--begin", "--period", "\(period)"])
+                let begun = try daemon.ctl([
+                    "2fa", "add", "amy", "--label", "phone", "--begin", "--period", "\(period)",
+                ])
                 let uri = begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard begun.status == 0, let secret = secretParameter(ofURI: uri) else {
                     throw Failure("2fa add --begin: \(begun.standardError)")
                 }
                 let code = try OathTool.code(secret: secret, at: step * Int64(period), period: period)
-                let confirmed = try daemon.ctl(["2fa", "add", "amy", "--label", "phone", "--confirm", "-"], input: code + "\n")
+                let confirmed = try daemon.ctl(
+                    ["2fa", "add", "amy", "--label", "phone", "--confirm", "-"],
+                    input: code + "\n"
+                )
                 guard confirmed.status == 0 else { throw Failure("2fa add --confirm: \(confirmed.standardError)") }
                 phone = secret
             }
@@ -80,7 +85,9 @@ import Testing
         #expect(refused.standardError.contains("ask them to turn it off"), "\(refused.standardError)")
         let operatorRemoves = try setup.daemon.ctl(["2fa", "remove", "amy", "--label", "default"])
         #expect(operatorRemoves.status == 0, "\(operatorRemoves.standardError)")
-        #expect(try setup.daemon.ctl(["user", "show", "amy", "--json"]).standardOutput.contains("\"twoFactor\":\"off\""))
+        #expect(
+            try setup.daemon.ctl(["user", "show", "amy", "--json"]).standardOutput.contains("\"twoFactor\":\"off\"")
+        )
     }
 
     @Test func drift_withinTheBound_isFollowed_beyondItRefused() throws {
@@ -98,15 +105,24 @@ import Testing
     @Test func resync_needsTwoConsecutiveCodes_andBurnsThem() throws {
         let setup = try Setup(phone: false)
         let code = { (ahead: Int64) in try setup.code(setup.first, ahead: ahead) }
-        let apart = try setup.daemon.ctl(["2fa", "resync", "amy", "--label", "default"], input: "\(try code(5))\n\(try code(7))\n")
+        let apart = try setup.daemon.ctl(
+            ["2fa", "resync", "amy", "--label", "default"],
+            input: "\(try code(5))\n\(try code(7))\n"
+        )
         #expect(apart.status == 1)
         #expect(apart.standardError.contains("not consecutive"), "\(apart.standardError)")
-        let resynced = try setup.daemon.ctl(["2fa", "resync", "amy", "--label", "default"], input: "\(try code(5))\n\(try code(6))\n")
+        let resynced = try setup.daemon.ctl(
+            ["2fa", "resync", "amy", "--label", "default"],
+            input: "\(try code(5))\n\(try code(6))\n"
+        )
         #expect(resynced.status == 0, "\(resynced.standardError)")
         #expect(try !setup.login(try code(6)))
         #expect(try setup.login(try code(7)), "\(setup.daemon.log())")
         // The same pair again is a replay.
-        let again = try setup.daemon.ctl(["2fa", "resync", "amy", "--label", "default"], input: "\(try code(5))\n\(try code(6))\n")
+        let again = try setup.daemon.ctl(
+            ["2fa", "resync", "amy", "--label", "default"],
+            input: "\(try code(5))\n\(try code(6))\n"
+        )
         #expect(again.status == 1)
         let audit = try setup.daemon.ctl(["audit", "amy"]).standardOutput
         #expect(audit.contains("resync"), "\(audit)")
@@ -123,6 +139,9 @@ import Testing
         #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
         #expect(try !service.authenticate("amy", input: "pw-amy-secret\n\(code)\n").authenticated)
         // The first authenticator's code for the same step is its own, unused one.
-        #expect(try service.authenticate("amy", input: "pw-amy-secret\n\(try setup.code(setup.first, ahead: 1))\n").authenticated)
+        #expect(
+            try service.authenticate("amy", input: "pw-amy-secret\n\(try setup.code(setup.first, ahead: 1))\n")
+                .authenticated
+        )
     }
 }

@@ -243,7 +243,10 @@ let documentedExamples: [(hex: String, message: Example)] = [
             ])
         )
     ),
-    ("00000013 44 0000000a 0005616c696365000570686f6e65", .request(10, .authenticatorRemove(user: "alice", label: "phone"))),
+    (
+        "00000013 44 0000000a 0005616c696365000570686f6e65",
+        .request(10, .authenticatorRemove(user: "alice", label: "phone"))
+    ),
     (
         "00000023 45 0000000b 0005616c696365000570686f6e6500063132333435360006363534333231",
         .request(11, .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"))

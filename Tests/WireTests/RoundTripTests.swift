@@ -63,7 +63,13 @@ let sampleRequests: [Request] = [
     ),
     .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")),
     .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
-    .authenticatorAddBegin(user: longest64, label: String(repeating: "l", count: 32), algorithm: .sha512, digits: 8, period: 3600),
+    .authenticatorAddBegin(
+        user: longest64,
+        label: String(repeating: "l", count: 32),
+        algorithm: .sha512,
+        digits: 8,
+        period: 3600
+    ),
     .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
     .authenticatorList(user: "alice"),
     .authenticatorRemove(user: "alice", label: "phone"),
@@ -144,7 +150,15 @@ let sampleResponses: [Response] = [
     .enrollScreen(otpauthURI: exampleURI, screen: "a QR code drawn in text"),
     .authenticatorList([]),
     .authenticatorList([
-        AuthenticatorInfo(label: "default", algorithm: .sha1, digits: 6, period: 30, enrolledAt: 1, lastUsedAt: 30, drift: -2),
+        AuthenticatorInfo(
+            label: "default",
+            algorithm: .sha1,
+            digits: 6,
+            period: 30,
+            enrolledAt: 1,
+            lastUsedAt: 30,
+            drift: -2
+        ),
         AuthenticatorInfo(
             label: String(repeating: "l", count: 32),
             algorithm: .sha512,
