@@ -72,7 +72,8 @@ extension Account {
     /// empty leaves `lastAcceptedStep` as it was, as turning 2FA off always did.
     public var authenticators: [Authenticator] {
         get {
-            guard let totp else { return [] }
+            // Never hides any: without `totp` (only a hand-made value can be so), the others are still all here.
+            guard let totp else { return moreAuthenticators }
             let first = Authenticator(
                 label: totpLabel,
                 credential: totp,
