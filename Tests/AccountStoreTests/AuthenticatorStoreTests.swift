@@ -1,5 +1,7 @@
 import AccountStore
+import Dispatch
 import OneTimePassword
+import Synchronization
 import Testing
 import TestSupport
 
@@ -130,4 +132,35 @@ private func twoAuthenticators(_ name: String) -> Account {
     let sealedPending = try SecretSealing.sealed(pending, with: key)
     #expect(sealedPending.pendingAuthenticator?.enrollment.credential.secret != phoneCredential.secret)
     #expect(SecretSealing.unsealed(sealedPending, with: key) == pending)
+}
+
+@Test func recordAcceptedStep_racingBothAuthenticators_acceptsEachStepOncePerAuthenticator() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.create(twoAuthenticators("dora"))
+    let dora = accountName("dora")
+    for step in UInt64(101)...105 {
+        let acceptedFirst = Atomic(0)
+        let acceptedPhone = Atomic(0)
+        DispatchQueue.concurrentPerform(iterations: 32) { index in
+            let (label, credential) =
+                index % 2 == 0 ? (AuthenticatorLabel.enrolled, enrolledCredential) : (phone, phoneCredential)
+            let result = try? store.recordAcceptedStep(
+                step,
+                for: dora,
+                authenticator: label,
+                credential: credential,
+                drift: 0,
+                at: 1
+            )
+            guard result == .accepted else { return }
+            if index % 2 == 0 {
+                acceptedFirst.add(1, ordering: .relaxed)
+            } else {
+                acceptedPhone.add(1, ordering: .relaxed)
+            }
+        }
+        #expect(acceptedFirst.load(ordering: .relaxed) == 1)
+        #expect(acceptedPhone.load(ordering: .relaxed) == 1)
+    }
 }
