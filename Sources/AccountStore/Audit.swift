@@ -52,6 +52,9 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case organizationAdd = "org-add"
     case organizationSet = "org-set"
     case organizationRemove = "org-remove"
+    case graceRevoke = "grace-revoke"
+    case exemptionAdd = "exempt-add"
+    case exemptionRemove = "exempt-remove"
 }
 
 /// How it ended.

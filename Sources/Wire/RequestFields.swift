@@ -90,6 +90,9 @@ enum RequestFields {
             writer.u8(codeKind.rawValue)
             writer.str(code)
             origin.encode(into: &writer)
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            AccessFields.encode(request, into: &writer)
         }
     }
 
@@ -209,6 +212,9 @@ enum RequestFields {
                 throw .malformed("'limit' must be 1 to \(WireProtocol.maximumAuditPageSize), not \(limit)")
             }
             return .auditQuery(user: user, organization: organization, since: since, before: before, limit: limit)
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            return try AccessFields.decodeRequest(type, &reader)
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

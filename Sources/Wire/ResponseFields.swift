@@ -40,6 +40,8 @@ enum ResponseFields {
         case .enrollScreen(let otpauthURI, let screen):
             writer.str(otpauthURI)
             writer.str(screen)
+        case .accessInfo, .organizationAccess, .exemptionList:
+            AccessFields.encode(response, into: &writer)
         }
     }
 
@@ -107,6 +109,8 @@ enum ResponseFields {
         case .enrollScreen:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
+        case .accessInfo, .organizationAccess, .exemptionList:
+            return try AccessFields.decodeResponse(type, &reader)
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

@@ -78,6 +78,13 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case auditQuery = 0x40
     case loginFrom = 0x11
     case codeCheck = 0x12
+    case graceRevoke = 0x48
+    case accessShow = 0x49
+    case organizationAccessSet = 0x4A
+    case organizationAccessShow = 0x4B
+    case exemptAdd = 0x4C
+    case exemptRemove = 0x4D
+    case exemptList = 0x4E
 
     case error = 0x80
     case helloReply = 0x81
@@ -92,6 +99,9 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case organizationListReply = 0x97
     case auditList = 0x98
     case enrollScreen = 0xA0
+    case accessInfo = 0xBC
+    case organizationAccess = 0xBD
+    case exemptionList = 0xBE
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

@@ -182,4 +182,35 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
         let ann = member("ann", "acme", .agent, .on(.self))
         #expect(isRefused(AccessPolicy.decide(.anonymous, operation, target: ann), saying: "--as ACCOUNT"))
     }
+    // MARK: grace revoke and exemptions (issue 11)
+
+    @Test func revokeGraces_byTheAccountItself_itsAdmin_anOperator_isAllowed() {
+        let ann = member("ann", "acme", .agent, .on(.self))
+        #expect(isAllowed(AccessPolicy.decide(.account(ann), .revokeGraces, target: ann), as: .ownAccount))
+        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), .revokeGraces, target: ann), as: .admin))
+        #expect(isAllowed(AccessPolicy.decide(root, .revokeGraces, target: ann), as: .operator))
+    }
+
+    @Test func revokeGraces_byAnotherAgent_orAnotherOrganizationsAdmin_isRefused() {
+        let ann = member("ann", "acme", .agent, .on(.self))
+        let bob = member("bob", "acme", .agent)
+        #expect(isRefused(AccessPolicy.decide(.account(bob), .revokeGraces, target: ann), saying: "only on its own"))
+        #expect(isRefused(AccessPolicy.decide(.account(otherAdmin), .revokeGraces, target: ann), saying: "no such account"))
+    }
+
+    @Test func manageExemptions_byItsAdmin_andAnOperator_isAllowed() {
+        let ann = member("ann", "acme", .agent, .on(.enforced))
+        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), .manageExemptions, target: ann), as: .admin))
+        #expect(isAllowed(AccessPolicy.decide(root, .manageExemptions, target: ann), as: .operator))
+    }
+
+    @Test func manageExemptions_byTheAccountItself_anAgent_orAnotherOrganization_isRefused() {
+        let ann = member("ann", "acme", .agent, .on(.enforced))
+        let bob = member("bob", "acme", .agent)
+        #expect(isRefused(AccessPolicy.decide(.account(ann), .manageExemptions, target: ann), saying: "cannot do this to itself"))
+        #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), .manageExemptions, target: acmeAdmin), saying: "itself"))
+        #expect(isRefused(AccessPolicy.decide(.account(bob), .manageExemptions, target: ann), saying: "only on its own"))
+        #expect(isRefused(AccessPolicy.decide(.account(otherAdmin), .manageExemptions, target: ann), saying: "no such account"))
+        #expect(isRefused(AccessPolicy.decide(.anonymous, .manageExemptions, target: ann), saying: "operator rights"))
+    }
 }
