@@ -148,6 +148,25 @@ extension Fixture {
         #expect(try fixture.stored("ann")?.graces == [])
     }
 
+    @Test func grace_ofASession_neverServesARequestThatCarriesARemoteHost() throws {
+        let fixture = try Fixture()
+        let service = fixture.service(gracePeriod: 300)
+        let secret = try fixture.enrolled("ann")
+        #expect(try fixture.loginWithCode("ann", secret, service, local(session: 7)) == .ok)
+        // sshd started from session 7, or a local user in session 7 claiming a remote host: no grace.
+        for privileged in [true, false] {
+            let context = LoginContext(
+                peerIsPrivileged: privileged,
+                peerUID: privileged ? 0 : 1000,
+                reportedRemoteHost: "192.0.2.7",
+                service: "sshd",
+                peerSession: 7
+            )
+            #expect(context.graceKey == (privileged ? .remoteHost("192.0.2.7") : nil))
+            #expect(try service.login(user: "ann", password: password, code: .none, context: context) == .codeNeeded)
+        }
+    }
+
     @Test(arguments: ["revoke", "password", "unlock", "reset", "disable"])
     func grace_endsWith(_ change: String) throws {
         let fixture = try Fixture()
