@@ -29,12 +29,22 @@ extension AccountService {
                 account.updatedAt = now
             }
         }
-        audit(actor, .graceRevoke, .ok, target: target.name, organization: target.organization, detail: "\(ended) ended")
+        audit(
+            actor,
+            .graceRevoke,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: "\(ended) ended"
+        )
         logger.notice("graces revoked", metadata: ["user": "\(target.name)", "ended": "\(ended)"])
     }
 
     /// The account's running graces and exemptions, for `user show` and `exempt list NAME`.
-    public func accessGrants(caller: Caller, name: String) throws(ServiceError) -> (graces: [Grace], exemptions: [Exemption]) {
+    public func accessGrants(
+        caller: Caller,
+        name: String
+    ) throws(ServiceError) -> (graces: [Grace], exemptions: [Exemption]) {
         let target = try target(name, for: caller)
         try authorize(caller, .showAccount, target: target, action: nil)
         let now = clock()
@@ -96,7 +106,14 @@ extension AccountService {
                 account.updatedAt = now
             }
         }
-        audit(actor, .exemptionRemove, .ok, target: target.name, organization: target.organization, detail: "service \(service)")
+        audit(
+            actor,
+            .exemptionRemove,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: "service \(service)"
+        )
         logger.notice("exemption removed", metadata: ["user": "\(target.name)", "service": "\(service)"])
     }
 
@@ -109,7 +126,9 @@ extension AccountService {
         let page = try accounts(caller: caller, organization: nil, after: after, limit: limit)
         let now = clock()
         let found = page.accounts.flatMap { status in
-            status.account.activeExemptions(at: now).map { AccountExemption(account: status.account.name, exemption: $0) }
+            status.account.activeExemptions(at: now).map {
+                AccountExemption(account: status.account.name, exemption: $0)
+            }
         }
         return (found, page.next)
     }

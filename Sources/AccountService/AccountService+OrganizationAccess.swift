@@ -25,11 +25,17 @@ extension AccountService {
             action: .organizationSet
         )
         if case .some(.some(let seconds)) = gracePeriod, !(0...Self.maximumGracePeriod).contains(seconds) {
-            throw ServiceError(.invalidArgument, "the grace period must be 0 (off) to \(Self.maximumGracePeriod) seconds")
+            throw ServiceError(
+                .invalidArgument,
+                "the grace period must be 0 (off) to \(Self.maximumGracePeriod) seconds"
+            )
         }
         let networks = try trustedNetworks.map { texts throws(ServiceError) in
             guard texts.count <= Self.maximumTrustedNetworks else {
-                throw ServiceError(.invalidArgument, "an organization trusts \(Self.maximumTrustedNetworks) networks at most")
+                throw ServiceError(
+                    .invalidArgument,
+                    "an organization trusts \(Self.maximumTrustedNetworks) networks at most"
+                )
             }
             var parsed: [IPNetwork] = []
             for text in texts {
@@ -44,7 +50,9 @@ extension AccountService {
                 if let gracePeriod { organization.gracePeriod = gracePeriod }
                 if let networks { organization.trustedNetworks = networks }
                 organization.updatedAt = now
-            } eachMember: { _ in false }
+            } eachMember: { _ in
+                false
+            }
         }
         var details: [String] = []
         if gracePeriod != nil {
@@ -52,7 +60,8 @@ extension AccountService {
         }
         if let networks {
             details.append(
-                networks.isEmpty ? "no trusted networks" : "trusted networks " + networks.map(\.description).joined(separator: " ")
+                networks.isEmpty
+                    ? "no trusted networks" : "trusted networks " + networks.map(\.description).joined(separator: " ")
             )
         }
         audit(

@@ -174,9 +174,9 @@ struct Dispatcher: Sendable {
     /// local user cannot lock out another; a privileged peer's (sshd, login, su through PAM) against the
     /// account, and the remote host it reports. May block on NSS: runs on a worker.
     ///
-    /// With it, for grace periods, trusted networks and exemptions, for grace periods, trusted networks and exemptions, what the daemon itself
-    /// knows of the peer: whether it is privileged (so its remote host is believed), its uid, and its audit
-    /// login session (read from /proc by the daemon, never sent by the client). May block on NSS.
+    /// With it, for grace periods, trusted networks and exemptions, what the daemon itself knows of the peer:
+    /// whether it is privileged (so its remote host is believed), its uid, and its audit login session (read
+    /// from /proc by the daemon, never sent by the client).
     func loginOrigin(of peer: PeerCredentials, _ origin: LoginOrigin) -> (ThrottleOrigin, LoginContext) {
         let privileged = operators.isOperator(peer)
         let throttle: ThrottleOrigin =

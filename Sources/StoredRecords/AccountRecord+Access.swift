@@ -34,7 +34,8 @@ extension AccountRecord {
         }
     }
 
-    static func decodeAccessFields(_ reader: inout ByteReader, into account: inout Account) throws(RecordDecodingError) {
+    static func decodeAccessFields(_ reader: inout ByteReader, into account: inout Account) throws(RecordDecodingError)
+    {
         let graceCount = Int(try reader.u32())
         guard graceCount <= Account.maximumGraces else { throw RecordDecodingError("too many graces") }
         for _ in 0..<graceCount {
@@ -57,7 +58,13 @@ extension AccountRecord {
             let until = try reader.i64()
             let grantedBy = try reader.actor()
             account.exemptions.append(
-                Exemption(service: service, fromUID: fromUID, until: until, grantedBy: grantedBy, grantedAt: try reader.i64())
+                Exemption(
+                    service: service,
+                    fromUID: fromUID,
+                    until: until,
+                    grantedBy: grantedBy,
+                    grantedAt: try reader.i64()
+                )
             )
         }
     }

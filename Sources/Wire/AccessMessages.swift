@@ -213,9 +213,14 @@ enum AccessFields {
                 let kind = try reader.enumeration("kind", GraceInfo.Kind.self)
                 let key = try reader.str("key", Limits.graceKey)
                 let grantedAt = try reader.u64("grantedAt")
-                graces.append(GraceInfo(kind: kind, key: key, grantedAt: grantedAt, expiresAt: try reader.u64("expiresAt")))
+                graces.append(
+                    GraceInfo(kind: kind, key: key, grantedAt: grantedAt, expiresAt: try reader.u64("expiresAt"))
+                )
             }
-            return .accessInfo(graces: graces, exemptions: try decodeExemptions(&reader, maximum: WireProtocol.maximumAccessGrants))
+            return .accessInfo(
+                graces: graces,
+                exemptions: try decodeExemptions(&reader, maximum: WireProtocol.maximumAccessGrants)
+            )
         case .organizationAccess:
             let name = try reader.str("organization", Limits.storedOrganization)
             let hasGracePeriod = try reader.u8("hasGracePeriod")
@@ -230,7 +235,11 @@ enum AccessFields {
             var networks: [String] = []
             for _ in 0..<count { networks.append(try reader.str("network", Limits.network)) }
             return .organizationAccess(
-                OrganizationAccessInfo(name: name, gracePeriod: hasGracePeriod == 1 ? seconds : nil, trustedNetworks: networks)
+                OrganizationAccessInfo(
+                    name: name,
+                    gracePeriod: hasGracePeriod == 1 ? seconds : nil,
+                    trustedNetworks: networks
+                )
             )
         case .exemptionList:
             let maximum = WireProtocol.maximumExemptionPageSize * WireProtocol.maximumAccessGrants
@@ -253,7 +262,8 @@ enum AccessFields {
         }
     }
 
-    private static func decodeExemptions(_ reader: inout ByteReader, maximum: Int) throws(WireError) -> [ExemptionInfo] {
+    private static func decodeExemptions(_ reader: inout ByteReader, maximum: Int) throws(WireError) -> [ExemptionInfo]
+    {
         let count = try reader.u16("count")
         guard Int(count) <= maximum else { throw .malformed("'count' must be at most \(maximum), not \(count)") }
         var exemptions: [ExemptionInfo] = []
@@ -263,7 +273,13 @@ enum AccessFields {
             let until = try reader.u64("until")
             let fromUID = try optionalUID(&reader)
             exemptions.append(
-                ExemptionInfo(user: user, service: service, fromUID: fromUID, until: until, grantedAt: try reader.u64("grantedAt"))
+                ExemptionInfo(
+                    user: user,
+                    service: service,
+                    fromUID: fromUID,
+                    until: until,
+                    grantedAt: try reader.u64("grantedAt")
+                )
             )
         }
         return exemptions

@@ -171,7 +171,8 @@ enum OrganizationText {
     static func accessDetails(_ access: OrganizationAccessInfo) -> String {
         [
             "grace period: " + (access.gracePeriod.map { $0 == 0 ? "off" : "\($0) s" } ?? "the daemon's"),
-            "trusted:      " + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " ")),
+            "trusted:      "
+                + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " ")),
         ].joined(separator: "\n")
     }
 

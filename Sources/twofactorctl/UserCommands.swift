@@ -89,7 +89,8 @@ struct UserShow: ParsableCommand {
             members.append(("exemptions", .array(exemptions.map(AccessText.json))))
             print(JSONValue.object(members).text)
         } else {
-            let lines = [AccountText.details(info)] + AccessText.graceLines(graces) + AccessText.exemptionLines(exemptions)
+            let lines =
+                [AccountText.details(info)] + AccessText.graceLines(graces) + AccessText.exemptionLines(exemptions)
             print(lines.joined(separator: "\n"))
         }
     }

@@ -23,7 +23,13 @@ private func remote(_ host: String, privileged: Bool = true, service: String = "
 
 /// A local login (sudo, a screen locker) from a process in audit session `session`.
 private func local(session: UInt32?, uid: UInt32 = 0, service: String = "sudo") -> LoginContext {
-    LoginContext(peerIsPrivileged: uid == 0, peerUID: uid, reportedRemoteHost: "", service: service, peerSession: session)
+    LoginContext(
+        peerIsPrivileged: uid == 0,
+        peerUID: uid,
+        reportedRemoteHost: "",
+        service: service,
+        peerSession: session
+    )
 }
 
 extension Fixture {
@@ -44,7 +50,12 @@ extension Fixture {
     }
 
     /// Logs `name` in with a fresh code (the clock moves one step first), as `context`.
-    func loginWithCode(_ name: String, _ secret: [UInt8], _ service: AccountService, _ context: LoginContext) throws
+    func loginWithCode(
+        _ name: String,
+        _ secret: [UInt8],
+        _ service: AccountService,
+        _ context: LoginContext
+    ) throws
         -> LoginResult
     {
         clock.advance(by: 30)
@@ -70,18 +81,36 @@ extension Fixture {
             try service.login(user: "bob", password: password, code: .none, context: remote("192.0.2.7")) == .codeNeeded
         )
         #expect(
-            try service.login(user: "ann", password: password, code: .none, context: remote("192.0.2.7", privileged: false))
+            try service.login(
+                user: "ann",
+                password: password,
+                code: .none,
+                context: remote("192.0.2.7", privileged: false)
+            )
                 == .codeNeeded
         )
         // No password oracle: a wrong password under the grace is asked for a code, like an unknown user.
         #expect(
-            try service.login(user: "ann", password: Array("wrong-phrase".utf8), code: .none, context: remote("192.0.2.7"))
+            try service.login(
+                user: "ann",
+                password: Array("wrong-phrase".utf8),
+                code: .none,
+                context: remote("192.0.2.7")
+            )
                 == .codeNeeded
         )
         #expect(
-            try service.login(user: "nobody", password: password, code: .none, context: remote("192.0.2.7")) == .codeNeeded
+            try service.login(user: "nobody", password: password, code: .none, context: remote("192.0.2.7"))
+                == .codeNeeded
         )
-        let records = try fixture.service.auditTrail(caller: root, account: "ann", organization: nil, since: nil, before: nil, limit: 10)
+        let records = try fixture.service.auditTrail(
+            caller: root,
+            account: "ann",
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 10
+        )
         #expect(records.contains { $0.action == .login && $0.detail.contains("grace for host 192.0.2.7") })
     }
 
@@ -123,11 +152,21 @@ extension Fixture {
         )
         // The organization turns it off although the daemon has one.
         let service = fixture.service(gracePeriod: 300)
-        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: .some(0), trustedNetworks: nil)
+        _ = try service.setOrganizationAccess(
+            caller: root,
+            name: "default",
+            gracePeriod: .some(0),
+            trustedNetworks: nil
+        )
         #expect(try fixture.loginWithCode("ann", secret, service, remote("192.0.2.7")) == .ok)
         #expect(try fixture.stored("ann")?.graces == [])
         // And sets its own although the daemon has none.
-        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: .some(60), trustedNetworks: nil)
+        _ = try service.setOrganizationAccess(
+            caller: root,
+            name: "default",
+            gracePeriod: .some(60),
+            trustedNetworks: nil
+        )
         #expect(try fixture.loginWithCode("ann", secret, fixture.service, remote("192.0.2.7")) == .ok)
         #expect(try fixture.stored("ann")?.graces.map(\.expiresAt) == [fixture.clock.now + 60])
     }
@@ -138,7 +177,9 @@ extension Fixture {
         let secret = try fixture.enrolled("ann")
         #expect(try fixture.loginWithCode("ann", secret, service, local(session: 7)) == .ok)
         #expect(try service.login(user: "ann", password: password, code: .none, context: local(session: 7)) == .ok)
-        #expect(try service.login(user: "ann", password: password, code: .none, context: local(session: 8)) == .codeNeeded)
+        #expect(
+            try service.login(user: "ann", password: password, code: .none, context: local(session: 8)) == .codeNeeded
+        )
         #expect(
             try service.login(user: "ann", password: password, code: .none, context: local(session: nil)) == .codeNeeded
         )
@@ -185,7 +226,14 @@ extension Fixture {
         let answer = try service.login(user: "ann", password: password, code: .none, context: remote("192.0.2.7"))
         #expect(answer != .ok || change == "disable")
         if change == "revoke" {
-            let records = try fixture.service.auditTrail(caller: root, account: "ann", organization: nil, since: nil, before: nil, limit: 5)
+            let records = try fixture.service.auditTrail(
+                caller: root,
+                account: "ann",
+                organization: nil,
+                since: nil,
+                before: nil,
+                limit: 5
+            )
             #expect(records.first?.action == .graceRevoke)
         }
     }
@@ -198,7 +246,8 @@ extension Fixture {
         account.grantGrace(.remoteHost("192.0.2.7"), seconds: 300, now: fixture.clock.now)
         let graces = account.graces
         try fixture.store.update(account.name) { $0.graces = graces }
-        guard case .enroll = try service.login(user: "ann", password: password, code: .none, context: remote("192.0.2.7"))
+        guard
+            case .enroll = try service.login(user: "ann", password: password, code: .none, context: remote("192.0.2.7"))
         else {
             Issue.record("a pending account skipped enrollment under a grace")
             return
@@ -229,7 +278,10 @@ extension Fixture {
         )
         let service = fixture.service(gracePeriod: 0)
         for host in ["192.0.2.9", "2001:db8::1", "::ffff:192.0.2.200"] {
-            #expect(try service.login(user: "ann", password: password, code: .none, context: remote(host)) == .ok, "\(host)")
+            #expect(
+                try service.login(user: "ann", password: password, code: .none, context: remote(host)) == .ok,
+                "\(host)"
+            )
         }
         for host in ["198.51.100.1", "2001:db9::1", "localhost", "host.example", "192.0.2.9.example"] {
             #expect(
@@ -237,16 +289,35 @@ extension Fixture {
                 "\(host)"
             )
         }
-        #expect(try service.login(user: "ann", password: password, code: .none, context: local(session: 3)) == .codeNeeded)
         #expect(
-            try service.login(user: "ann", password: password, code: .none, context: remote("192.0.2.9", privileged: false))
+            try service.login(user: "ann", password: password, code: .none, context: local(session: 3)) == .codeNeeded
+        )
+        #expect(
+            try service.login(
+                user: "ann",
+                password: password,
+                code: .none,
+                context: remote("192.0.2.9", privileged: false)
+            )
                 == .codeNeeded
         )
         #expect(
-            try service.login(user: "ann", password: Array("wrong-phrase".utf8), code: .none, context: remote("192.0.2.9"))
+            try service.login(
+                user: "ann",
+                password: Array("wrong-phrase".utf8),
+                code: .none,
+                context: remote("192.0.2.9")
+            )
                 == .codeNeeded
         )
-        let records = try service.auditTrail(caller: root, account: "ann", organization: nil, since: nil, before: nil, limit: 10)
+        let records = try service.auditTrail(
+            caller: root,
+            account: "ann",
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 10
+        )
         #expect(records.contains { $0.detail.contains("trusted network 192.0.2.0/24") })
 
         _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: nil, trustedNetworks: [])
@@ -259,7 +330,12 @@ extension Fixture {
         let fixture = try Fixture()
         for text in ["192.0.2.1/24", "192.0.2.0/33", "host.example/24", "", "192.0.2.0/", "10.0.0.0/8/8"] {
             #expect(throws: ServiceError.self, "\(text)") {
-                try fixture.service.setOrganizationAccess(caller: root, name: "default", gracePeriod: nil, trustedNetworks: [text])
+                try fixture.service.setOrganizationAccess(
+                    caller: root,
+                    name: "default",
+                    gracePeriod: nil,
+                    trustedNetworks: [text]
+                )
             }
         }
         let agent = try fixture.add("agent")
@@ -281,18 +357,40 @@ extension Fixture {
         let service = fixture.service(gracePeriod: 0)
         let until = fixture.clock.now + 3600
         try service.addExemption(caller: root, name: "ann", service: "cron", until: until, fromUID: 998)
-        let cron998 = LoginContext(peerIsPrivileged: false, peerUID: 998, reportedRemoteHost: "", service: "cron", peerSession: nil)
+        let cron998 = LoginContext(
+            peerIsPrivileged: false,
+            peerUID: 998,
+            reportedRemoteHost: "",
+            service: "cron",
+            peerSession: nil
+        )
         #expect(try service.login(user: "ann", password: password, code: .none, context: cron998) == .ok)
         var otherService = cron998
         otherService.service = "sshd"
         #expect(try service.login(user: "ann", password: password, code: .none, context: otherService) == .codeNeeded)
-        let otherUID = LoginContext(peerIsPrivileged: true, peerUID: 0, reportedRemoteHost: "", service: "cron", peerSession: nil)
+        let otherUID = LoginContext(
+            peerIsPrivileged: true,
+            peerUID: 0,
+            reportedRemoteHost: "",
+            service: "cron",
+            peerSession: nil
+        )
         #expect(try service.login(user: "ann", password: password, code: .none, context: otherUID) == .codeNeeded)
         #expect(
-            try service.login(user: "ann", password: Array("wrong-phrase".utf8), code: .none, context: cron998) == .codeNeeded
+            try service.login(user: "ann", password: Array("wrong-phrase".utf8), code: .none, context: cron998)
+                == .codeNeeded
         )
-        let records = try service.auditTrail(caller: root, account: "ann", organization: nil, since: nil, before: nil, limit: 10)
-        #expect(records.contains { $0.action == .login && $0.detail.contains("exemption for service cron from uid 998") })
+        let records = try service.auditTrail(
+            caller: root,
+            account: "ann",
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 10
+        )
+        #expect(
+            records.contains { $0.action == .login && $0.detail.contains("exemption for service cron from uid 998") }
+        )
         #expect(records.contains { $0.action == .exemptionAdd })
 
         fixture.clock.advance(by: 3600)
@@ -304,9 +402,27 @@ extension Fixture {
         let fixture = try Fixture()
         _ = try fixture.enrolled("ann")
         let service = fixture.service(gracePeriod: 0)
-        try service.addExemption(caller: root, name: "ann", service: "cron", until: fixture.clock.now + 60, fromUID: nil)
-        let privileged = LoginContext(peerIsPrivileged: true, peerUID: 0, reportedRemoteHost: "", service: "cron", peerSession: nil)
-        let user = LoginContext(peerIsPrivileged: false, peerUID: 1000, reportedRemoteHost: "", service: "cron", peerSession: nil)
+        try service.addExemption(
+            caller: root,
+            name: "ann",
+            service: "cron",
+            until: fixture.clock.now + 60,
+            fromUID: nil
+        )
+        let privileged = LoginContext(
+            peerIsPrivileged: true,
+            peerUID: 0,
+            reportedRemoteHost: "",
+            service: "cron",
+            peerSession: nil
+        )
+        let user = LoginContext(
+            peerIsPrivileged: false,
+            peerUID: 1000,
+            reportedRemoteHost: "",
+            service: "cron",
+            peerSession: nil
+        )
         #expect(try service.login(user: "ann", password: password, code: .none, context: privileged) == .ok)
         #expect(try service.login(user: "ann", password: password, code: .none, context: user) == .codeNeeded)
         try service.removeExemption(caller: root, name: "ann", service: "cron")
@@ -323,7 +439,13 @@ extension Fixture {
             try service.addExemption(caller: root, name: "ann", service: "cron", until: now, fromUID: nil)
         }
         #expect(throws: ServiceError.self) {
-            try service.addExemption(caller: root, name: "ann", service: "cron", until: now + 367 * 86_400, fromUID: nil)
+            try service.addExemption(
+                caller: root,
+                name: "ann",
+                service: "cron",
+                until: now + 367 * 86_400,
+                fromUID: nil
+            )
         }
         #expect(throws: ServiceError.self) {
             try service.addExemption(caller: root, name: "ann", service: "with space", until: now + 60, fromUID: nil)

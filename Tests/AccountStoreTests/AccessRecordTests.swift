@@ -6,7 +6,13 @@ import Testing
 // Format 3 of the account record (graces and exemptions), format 2 of the organization record
 // (grace period and trusted networks), and the network type they store.
 
-private let base = Account(name: try! AccountName("ann"), passwordHash: "$scrypt$x", twoFactor: .on(.self), createdAt: 1, updatedAt: 2)
+private let base = Account(
+    name: try! AccountName("ann"),
+    passwordHash: "$scrypt$x",
+    twoFactor: .on(.self),
+    createdAt: 1,
+    updatedAt: 2
+)
 
 private func withGrants(_ account: Account) -> Account {
     var account = account
@@ -16,7 +22,13 @@ private func withGrants(_ account: Account) -> Account {
     ]
     account.exemptions = [
         Exemption(service: "cron", fromUID: 998, until: 99, grantedBy: .operator(uid: 0), grantedAt: 5),
-        Exemption(service: "sshd", fromUID: nil, until: 100, grantedBy: .account(try! AccountName("amy")), grantedAt: 6),
+        Exemption(
+            service: "sshd",
+            fromUID: nil,
+            until: 100,
+            grantedBy: .account(try! AccountName("amy")),
+            grantedAt: 6
+        ),
     ]
     return account
 }
@@ -56,12 +68,20 @@ private func withGrants(_ account: Account) -> Account {
 }
 
 @Test func organizationRecord_format2_roundTrips_andFormat1StillDecodes() throws {
-    var organization = Organization(name: try OrganizationName("acme"), requiresTwoFactor: true, createdAt: 1, updatedAt: 2)
-    let format1: [UInt8] = [1, 0, 0, 0, 4] + Array("acme".utf8) + [1] + [0, 0, 0, 0, 0, 0, 0, 1] + [0, 0, 0, 0, 0, 0, 0, 2]
+    var organization = Organization(
+        name: try OrganizationName("acme"),
+        requiresTwoFactor: true,
+        createdAt: 1,
+        updatedAt: 2
+    )
+    let format1: [UInt8] =
+        [1, 0, 0, 0, 4] + Array("acme".utf8) + [1] + [0, 0, 0, 0, 0, 0, 0, 1] + [0, 0, 0, 0, 0, 0, 0, 2]
     #expect(try OrganizationRecord.decode(format1) == organization)
 
     organization.gracePeriod = 300
-    organization.trustedNetworks = [try IPNetwork("192.0.2.0/24"), try IPNetwork("2001:db8::/32"), try IPNetwork("0.0.0.0/0")]
+    organization.trustedNetworks = [
+        try IPNetwork("192.0.2.0/24"), try IPNetwork("2001:db8::/32"), try IPNetwork("0.0.0.0/0"),
+    ]
     let bytes = OrganizationRecord.encode(organization)
     #expect(bytes.first == 2)
     #expect(try OrganizationRecord.decode(bytes) == organization)
@@ -84,14 +104,21 @@ private func withGrants(_ account: Account) -> Account {
     #expect(!v4.contains(host: "192.0.3.0") && !v4.contains(host: "192.0.2.1.example") && !v4.contains(host: ""))
     #expect(!v4.contains(host: " 192.0.2.1") && !v4.contains(host: "example.com") && !v4.contains(host: "::c000:201"))
     let v6 = try IPNetwork("2001:db8::/32")
-    #expect(v6.contains(host: "2001:db8:ffff::1") && !v6.contains(host: "2001:db9::1") && !v6.contains(host: "192.0.2.1"))
+    #expect(
+        v6.contains(host: "2001:db8:ffff::1") && !v6.contains(host: "2001:db9::1") && !v6.contains(host: "192.0.2.1")
+    )
     #expect(!v6.contains(host: "2001:db8::1%eth0"))
     let one = try IPNetwork("198.51.100.7")
-    #expect(one.description == "198.51.100.7/32" && one.contains(host: "198.51.100.7") && !one.contains(host: "198.51.100.8"))
+    #expect(
+        one.description == "198.51.100.7/32" && one.contains(host: "198.51.100.7")
+            && !one.contains(host: "198.51.100.8")
+    )
     #expect(try IPNetwork("10.0.0.0/8").description == "10.0.0.0/8")
     #expect(try IPNetwork("2001:DB8:0::/48").description == "2001:db8::/48")
     #expect(try IPNetwork("0.0.0.0/0").contains(host: "203.0.113.9"))
-    for text in ["10.0.0.1/8", "10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/ 8", "example.com/8", "10.0.0.0/8/8", ""] {
+    for text in [
+        "10.0.0.1/8", "10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/ 8", "example.com/8", "10.0.0.0/8/8", "",
+    ] {
         #expect(throws: InvalidValue.self, "\(text)") { try IPNetwork(text) }
     }
 }

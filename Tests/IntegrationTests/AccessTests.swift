@@ -72,7 +72,10 @@ struct GracePeriodPAMTests {
     @Test func grace_endsWhenItsPeriodIsOver() throws {
         let setup = try AccessSetup(daemonArguments: ["--grace-period", "2"])
         let service = try setup.service()
-        #expect(try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7").authenticated)
+        #expect(
+            try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7")
+                .authenticated
+        )
         let started = unixNow()
         #expect(try passwordOnly(service, "alice", "pw-alice", rhost: "192.0.2.7"))
         // Two seconds of grace: three seconds later it is over.
@@ -83,7 +86,10 @@ struct GracePeriodPAMTests {
     @Test func grace_isOffByDefault() throws {
         let setup = try AccessSetup()
         let service = try setup.service()
-        #expect(try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7").authenticated)
+        #expect(
+            try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7")
+                .authenticated
+        )
         #expect(try !passwordOnly(service, "alice", "pw-alice", rhost: "192.0.2.7"))
     }
 
@@ -91,7 +97,10 @@ struct GracePeriodPAMTests {
         let setup = try AccessSetup(daemonArguments: ["--grace-period", "600"])
         _ = try setup.ctl(["org", "set", "default", "--grace-period", "0"])
         let service = try setup.service()
-        #expect(try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7").authenticated)
+        #expect(
+            try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7")
+                .authenticated
+        )
         #expect(try !passwordOnly(service, "alice", "pw-alice", rhost: "192.0.2.7"))
         let shown = try setup.ctl(["org", "show", "default"])
         #expect(shown.standardOutput.contains("grace period: off"), "\(shown.standardOutput)")
@@ -113,7 +122,10 @@ struct GracePeriodPAMTests {
         let shown = try setup.ctl(["user", "show", "alice"])
         #expect(shown.standardOutput.contains("grace:          session "), "\(shown.standardOutput)")
 
-        let otherSession = "echo 0 > /proc/self/loginuid || exit 90; printf 'pw-alice\\n' | pamtester \(service.name) alice authenticate"
+        let otherSession = """
+            echo 0 > /proc/self/loginuid || exit 90
+            printf 'pw-alice\\n' | pamtester \(service.name) alice authenticate
+            """
         let other = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", otherSession])
         #expect(other.status != 0 && other.status != 90, "\(other.standardOutput)")
         // No session at all (the test runner's own, unset here): no grace either.
@@ -168,7 +180,9 @@ struct ExemptionPAMTests {
         #expect(audit.standardOutput.contains("exemption for service \(exempted.name)"), "\(audit.standardOutput)")
 
         // Bound to a uid the PAM module (root) does not run as: no longer enough.
-        _ = try setup.ctl(["exempt", "add", "alice", "--service", exempted.name, "--until", "+1h", "--from-uid", "4242"])
+        _ = try setup.ctl([
+            "exempt", "add", "alice", "--service", exempted.name, "--until", "+1h", "--from-uid", "4242",
+        ])
         #expect(try !passwordOnly(exempted, "alice", "pw-alice", rhost: nil))
         _ = try setup.ctl(["exempt", "add", "alice", "--service", exempted.name, "--until", "+1h", "--from-uid", "0"])
         #expect(try passwordOnly(exempted, "alice", "pw-alice", rhost: nil))

@@ -9,7 +9,12 @@ import TestSupport
 
 /// Runs pamtester in a private mount namespace whose /dev/log is `logSocket`, so that the module's
 /// syslog lines reach the test and nothing else.
-private func pamtesterLogging(_ service: PAMService, _ user: String, input: String, logSocket: String) throws
+private func pamtesterLogging(
+    _ service: PAMService,
+    _ user: String,
+    input: String,
+    logSocket: String
+) throws
     -> CommandResult
 {
     let script = """
@@ -18,7 +23,10 @@ private func pamtesterLogging(_ service: PAMService, _ user: String, input: Stri
         real=$(mktemp -d)
         mount --rbind /dev "$real"
         mount -t tmpfs tmpfs /dev
-        for device in null zero full random urandom tty; do touch /dev/$device; mount --bind "$real/$device" /dev/$device; done
+        for device in null zero full random urandom tty; do
+            touch /dev/$device
+            mount --bind "$real/$device" /dev/$device
+        done
         ln -s "$1" /dev/log
         set +e
         exec pamtester "$2" "$3" authenticate
@@ -71,7 +79,12 @@ struct RequireGroupTests {
         let service = try setup.service("require_group=nogroup,root")
         let withoutCode = try pamtesterLogging(service, "root", input: "\n", logSocket: setup.receiver.path)
         #expect(!withoutCode.authenticated, "\(withoutCode.standardOutput)")
-        let withCode = try pamtesterLogging(service, "root", input: "\(try setup.code())\n", logSocket: setup.receiver.path)
+        let withCode = try pamtesterLogging(
+            service,
+            "root",
+            input: "\(try setup.code())\n",
+            logSocket: setup.receiver.path
+        )
         #expect(withCode.authenticated, "\(withCode.standardError)\n\(setup.daemon.log())")
     }
 
@@ -109,7 +122,12 @@ struct RequireGroupTests {
     @Test func aMalformedGroupList_isAConfigurationError() throws {
         let setup = try Setup()
         for options in ["require_group=", "require_group=,root", "require_group=root,", "require_group=a,,b"] {
-            let result = try pamtesterLogging(try setup.service(options), "nobody", input: "", logSocket: setup.receiver.path)
+            let result = try pamtesterLogging(
+                try setup.service(options),
+                "nobody",
+                input: "",
+                logSocket: setup.receiver.path
+            )
             #expect(!result.authenticated, "\(options)")
         }
     }

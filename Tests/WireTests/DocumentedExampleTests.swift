@@ -216,24 +216,40 @@ let documentedExamples: [(hex: String, message: Example)] = [
         .response(
             11,
             .accessInfo(
-                graces: [GraceInfo(kind: .remoteHost, key: "192.0.2.7", grantedAt: 1_700_000_000, expiresAt: 1_700_000_300)],
+                graces: [
+                    GraceInfo(kind: .remoteHost, key: "192.0.2.7", grantedAt: 1_700_000_000, expiresAt: 1_700_000_300)
+                ],
                 exemptions: [
-                    ExemptionInfo(user: "bob", service: "cron", fromUID: 998, until: 1_700_086_400, grantedAt: 1_700_000_000)
+                    ExemptionInfo(
+                        user: "bob",
+                        service: "cron",
+                        fromUID: 998,
+                        until: 1_700_086_400,
+                        grantedAt: 1_700_000_000
+                    )
                 ]
             )
         )
     ),
     (
         "00000020 4a 0000000c 000461636d65 02 0000012c 01 01 000c3139322e302e322e302f3234",
-        .request(12, .organizationAccessSet(organization: "acme", gracePeriod: .seconds(300), trustedNetworks: ["192.0.2.0/24"]))
+        .request(
+            12,
+            .organizationAccessSet(organization: "acme", gracePeriod: .seconds(300), trustedNetworks: ["192.0.2.0/24"])
+        )
     ),
     ("0000000b 4b 0000000d 000461636d65", .request(13, .organizationAccessShow(organization: "acme"))),
     (
-        "0000002e bd 0000000d 000461636d65 00 00000000 02 000c3139322e302e322e302f3234 000d323030313a6462383a3a2f3332",
+        "0000002e bd 0000000d 000461636d65 00 00000000 02 000c3139322e302e322e302f3234"
+            + " 000d323030313a6462383a3a2f3332",
         .response(
             13,
             .organizationAccess(
-                OrganizationAccessInfo(name: "acme", gracePeriod: nil, trustedNetworks: ["192.0.2.0/24", "2001:db8::/32"])
+                OrganizationAccessInfo(
+                    name: "acme",
+                    gracePeriod: nil,
+                    trustedNetworks: ["192.0.2.0/24", "2001:db8::/32"]
+                )
             )
         )
     ),
@@ -248,7 +264,15 @@ let documentedExamples: [(hex: String, message: Example)] = [
         .response(
             16,
             .exemptionList(
-                [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 1_700_086_400, grantedAt: 1_700_000_000)],
+                [
+                    ExemptionInfo(
+                        user: "bob",
+                        service: "sshd",
+                        fromUID: nil,
+                        until: 1_700_086_400,
+                        grantedAt: 1_700_000_000
+                    )
+                ],
                 next: ""
             )
         )
