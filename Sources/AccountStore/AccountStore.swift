@@ -31,12 +31,15 @@ public protocol AccountStore: Sendable {
     /// step if it is later than the one recorded and the account still has `credential` enrolled,
     /// resets the failure count and records the login time. Returns `.replayed` and changes nothing
     /// when `step` is not later, or when the credential changed meanwhile (a reset racing a login).
-    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`.
+    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`. `alongside` changes
+    /// the account in the same write when the step is accepted (a grace period starting with this login);
+    /// like `update`'s body it may run more than once and must only change the account it is given.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
         credential: TOTPCredential,
-        at time: UnixTime
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
 
     /// Counts a failed login. `name` nil means an unknown user: the store still commits a write
@@ -105,6 +108,18 @@ public protocol AccountStore: Sendable {
         before: UInt64?,
         limit: Int
     ) throws(AccountStoreError) -> [AuditRecord]
+}
+
+extension AccountStore {
+    /// `recordAcceptedStep` changing nothing else.
+    public func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        credential: TOTPCredential,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try recordAcceptedStep(step, for: name, credential: credential, at: time, alongside: { _ in })
+    }
 }
 
 public enum StepAcceptance: Sendable, Equatable {

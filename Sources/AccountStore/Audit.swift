@@ -54,6 +54,9 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case organizationRemove = "org-remove"
     case backup
     case keyRotate = "key-rotate"
+    case graceRevoke = "grace-revoke"
+    case exemptionAdd = "exempt-add"
+    case exemptionRemove = "exempt-remove"
 }
 
 /// How it ended.

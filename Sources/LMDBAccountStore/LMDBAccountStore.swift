@@ -216,7 +216,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ step: UInt64,
         for name: AccountName,
         credential: TOTPCredential,
-        at time: UnixTime
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
             var account = try Self.load(name, from: transaction, in: accounts)
@@ -231,6 +232,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             account.failureCount = 0
             account.lastLoginAt = time
             account.updatedAt = time
+            alongside(&account)
             try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
             return .accepted
         }

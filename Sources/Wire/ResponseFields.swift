@@ -48,6 +48,8 @@ enum ResponseFields {
         case .keyRotated(let accounts, let keyFile):
             writer.u32(accounts)
             writer.str(keyFile)
+        case .accessInfo, .organizationAccess, .exemptionList:
+            AccessFields.encode(response, into: &writer)
         }
     }
 
@@ -123,6 +125,8 @@ enum ResponseFields {
         case .keyRotated:
             let accounts = try reader.u32("accounts")
             return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
+        case .accessInfo, .organizationAccess, .exemptionList:
+            return try AccessFields.decodeResponse(type, &reader)
         default:
             preconditionFailure("decodeResponse passes response types only")
         }
