@@ -141,6 +141,8 @@ extension AccountService {
                     account.twoFactorChange = StateChange(actor: actor, time: now)
                 } else {
                     account.authenticators.remove(at: index)
+                    // A grace may have been earned with the one removed (a lost phone): no login rides on it.
+                    account.graces = []
                 }
                 account.updatedAt = now
             }

@@ -11,20 +11,24 @@ import OneTimePassword
 //   peers count against the account (and the remote host), toward its hard lock;
 // - no password oracle: until a code has been checked, the answer and the work are the same for a right
 //   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
-//   without a code, and only a pending account's right password answers `enroll`;
+//   without a code (or, when the operator set one up, a 2FA-on account's right password under a grace, from
+//   a trusted network or through an exemption: AccountService+CodeWaiver.swift), and only a pending
+//   account's right password answers `enroll`;
 // - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
 // - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
 extension AccountService {
     /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
-    /// (the same user's login without a code, just answered `codeNeeded` on the same connection).
+    /// (the same user's login without a code, just answered `codeNeeded` on the same connection). `context`
+    /// says what the daemon knows of the peer, for grace periods, trusted networks and exemptions.
     public func login(
         user: String,
         password: [UInt8],
         code: CodeInput,
         origin: ThrottleOrigin = .local,
-        attemptHeld: Bool = false
+        attemptHeld: Bool = false,
+        context: LoginContext = .unknown
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
@@ -55,6 +59,9 @@ extension AccountService {
             passwordMatches = hasher.verifyUnknownUser(password)
         }
 
+        // Read for every login, known user or not, so that the work does not depend on the password.
+        let organization = try accessOrganization(of: account)
+
         let result: LoginResult
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
@@ -71,12 +78,32 @@ extension AccountService {
             loginSucceeded(account, factors: "password")
             result = .ok
         case .askForCode:
-            // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
-            logger.info("login needs a code", metadata: ["user": "\(logName)"])
-            result = .codeNeeded
+            if let account,
+                let waiver = CodeWaiverPolicy.waiver(
+                    for: account,
+                    passwordMatches: passwordMatches,
+                    organization: organization,
+                    context: context,
+                    now: now
+                ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
+            {
+                upgradePasswordHashIfNeeded(account, password: password)
+                loginSucceeded(account, factors: "password, no code: " + waiver.reason)
+                result = .ok
+            } else {
+                // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
+                logger.info("login needs a code", metadata: ["user": "\(logName)"])
+                result = .codeNeeded
+            }
         case .verifyCode(let text, _):
             guard let account else { return .denied }
-            result = try acceptCode(text, account: account, password: password, now: now)
+            result = try acceptCode(
+                text,
+                account: account,
+                password: password,
+                now: now,
+                grace: graceGrant(organization: organization, context: context, now: now)
+            )
         case .useRecoveryCode(let text):
             guard let account else { return .denied }
             result = try useRecoveryCode(text, account: account, password: password, now: now)
@@ -127,7 +154,8 @@ extension AccountService {
         _ code: String,
         account: Account,
         password: [UInt8]?,
-        now: UnixTime
+        now: UnixTime,
+        grace: (inout Account) -> Void = { _ in }
     ) throws(ServiceError) -> LoginResult {
         let authenticator: Authenticator
         let step: UInt64
@@ -147,7 +175,8 @@ extension AccountService {
                 authenticator: authenticator.label,
                 credential: authenticator.credential,
                 drift: drift,
-                at: now
+                at: now,
+                alongside: grace
             )
         }
         guard acceptance == .accepted else {
@@ -201,7 +230,7 @@ extension AccountService {
     }
 
     /// Audits and logs a successful login (its time was stored by the write that accepted it).
-    private func loginSucceeded(_ account: Account, factors: String) {
+    func loginSucceeded(_ account: Account, factors: String) {
         audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
@@ -281,7 +310,7 @@ extension AccountService {
 
     /// A hash made with older scrypt parameters is replaced after a successful login, the one moment
     /// the daemon holds the plain password. A failure here never fails the login.
-    private func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
+    func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
         guard let password, hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password)
         else { return }
         let oldHash = account.passwordHash

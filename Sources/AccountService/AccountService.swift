@@ -69,6 +69,7 @@ public final class AccountService: Sendable {
         account.pendingAuthenticator = nil
         account.recoveryCodes = recoveryCodes
         account.pendingEnrollment = nil
+        account.graces = []
         account.failureCount = 0
         account.lastFailureAt = nil
         account.updatedAt = now

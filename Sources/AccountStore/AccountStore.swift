@@ -33,14 +33,17 @@ public protocol AccountStore: Sendable {
     /// records the login time (`Account.acceptStep` is the rule). Returns `.replayed` and changes nothing
     /// when `step` is not later, or when the authenticator changed or was removed meanwhile (a reset or
     /// removal racing a login). When this returns `.accepted` the step is durable, so the caller may
-    /// answer `ok`.
+    /// answer `ok`. `alongside` changes the account in the same write when the step is accepted (a grace
+    /// period starting with this login); like `update`'s body it may run more than once and must only
+    /// change the account it is given.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
         authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
         drift: Int32,
-        at time: UnixTime
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
 
     /// Counts a failed login. `name` nil means an unknown user: the store still commits a write
@@ -109,6 +112,28 @@ public protocol AccountStore: Sendable {
         before: UInt64?,
         limit: Int
     ) throws(AccountStoreError) -> [AuditRecord]
+}
+
+extension AccountStore {
+    /// `recordAcceptedStep` changing nothing else.
+    public func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        authenticator label: AuthenticatorLabel,
+        credential: TOTPCredential,
+        drift: Int32,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try recordAcceptedStep(
+            step,
+            for: name,
+            authenticator: label,
+            credential: credential,
+            drift: drift,
+            at: time,
+            alongside: { _ in }
+        )
+    }
 }
 
 public enum StepAcceptance: Sendable, Equatable {

@@ -57,6 +57,9 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case resync
     case backup
     case keyRotate = "key-rotate"
+    case graceRevoke = "grace-revoke"
+    case exemptionAdd = "exempt-add"
+    case exemptionRemove = "exempt-remove"
 }
 
 /// How it ended.

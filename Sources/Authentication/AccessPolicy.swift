@@ -51,6 +51,10 @@ public enum Operation: Sendable, Hashable {
     case removeAuthenticator(last: Bool)
     /// Set an authenticator's clock drift from two consecutive codes: for an admin or an operator.
     case resyncAuthenticator
+    /// End every grace period of the target (`grace revoke`).
+    case revokeGraces
+    /// Add or remove a scoped exemption for automation (`exempt add`, `exempt remove`).
+    case manageExemptions
 }
 
 /// In which capacity an allowed operation runs: it decides, for instance, whether an enrollment counts
@@ -130,7 +134,7 @@ public enum AccessPolicy {
 
     private static func decideOnItself(_ account: Account, _ operation: Operation) -> AccessDecision {
         switch operation {
-        case .enroll, .setPassword, .showAccount, .readAudit:
+        case .enroll, .setPassword, .showAccount, .readAudit, .revokeGraces:
             return .allowed(.ownAccount)
         case .issueRecoveryCodes:
             guard case .on = account.twoFactor else {
@@ -149,7 +153,7 @@ public enum AccessPolicy {
             }
         case .removeAuthenticator(let last):
             return last ? decideOnItself(account, .disableTwoFactor) : .allowed(.ownAccount)
-        case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount, .resyncAuthenticator:
+        case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount, .resyncAuthenticator, .manageExemptions:
             return .refused(
                 "an account cannot do this to itself: ask an admin of '\(account.organization)' or an operator"
             )

@@ -71,7 +71,9 @@ struct Dispatcher: Sendable {
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
             .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove,
             .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
-            .authenticatorResync:
+            .authenticatorResync,
+            .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
@@ -107,34 +109,40 @@ struct Dispatcher: Sendable {
             switch request {
             case .login(let user, let password, let codeKind, let code):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let (origin, context) = loginOrigin(of: peer, LoginOrigin())
                 let result = try service.login(
                     user: user,
                     password: password,
                     code: attempt.input,
-                    origin: throttleOrigin(of: peer, remoteHost: ""),
-                    attemptHeld: attempt.completesHeldAttempt
+                    origin: origin,
+                    attemptHeld: attempt.completesHeldAttempt,
+                    context: context
                 )
                 session.account = result.logsIn ? try? AccountName(user) : nil
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.response(for: result), session)
             case .loginFrom(let user, let password, let codeKind, let code, let origin):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let (throttle, context) = loginOrigin(of: peer, origin)
                 let result = try service.reporting(LoginOriginInfo(origin)).login(
                     user: user,
                     password: password,
                     code: attempt.input,
-                    origin: throttleOrigin(of: peer, remoteHost: origin.remoteHost),
-                    attemptHeld: attempt.completesHeldAttempt
+                    origin: throttle,
+                    attemptHeld: attempt.completesHeldAttempt,
+                    context: context
                 )
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
             case .codeCheck(let user, let codeKind, let code, let origin):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let (throttle, context) = loginOrigin(of: peer, origin)
                 let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
                     user: user,
                     code: attempt.input,
-                    origin: throttleOrigin(of: peer, remoteHost: origin.remoteHost),
-                    attemptHeld: attempt.completesHeldAttempt
+                    origin: throttle,
+                    attemptHeld: attempt.completesHeldAttempt,
+                    context: context
                 )
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
@@ -179,9 +187,22 @@ struct Dispatcher: Sendable {
     /// Whose failures a login counts against: an unprivileged peer's against its own uid only, so that one
     /// local user cannot lock out another; a privileged peer's (sshd, login, su through PAM) against the
     /// account, and the remote host it reports. May block on NSS: runs on a worker.
-    func throttleOrigin(of peer: PeerCredentials, remoteHost: String) -> ThrottleOrigin {
-        guard operators.isOperator(peer) else { return .peer(uid: peer.uid) }
-        return remoteHost.isEmpty ? .local : .host(remoteHost)
+    ///
+    /// With it, for grace periods, trusted networks and exemptions, what the daemon itself knows of the peer:
+    /// whether it is privileged (so its remote host is believed), its uid, and its audit login session (read
+    /// from /proc by the daemon, never sent by the client).
+    func loginOrigin(of peer: PeerCredentials, _ origin: LoginOrigin) -> (ThrottleOrigin, LoginContext) {
+        let privileged = operators.isOperator(peer)
+        let throttle: ThrottleOrigin =
+            !privileged ? .peer(uid: peer.uid) : origin.remoteHost.isEmpty ? .local : .host(origin.remoteHost)
+        let context = LoginContext(
+            peerIsPrivileged: privileged,
+            peerUID: peer.uid,
+            reportedRemoteHost: origin.remoteHost,
+            service: origin.service,
+            peerSession: origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
+        )
+        return (throttle, context)
     }
 
     private func perform(_ request: Request, caller: Caller, peer: PeerCredentials) throws(ServiceError) -> Response {
@@ -271,6 +292,9 @@ struct Dispatcher: Sendable {
         case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
             .authenticatorResync:
             return try performAuthenticator(request, caller: caller)
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            return try performAccess(request, caller: caller)
         }
     }
 

@@ -218,7 +218,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
         drift: Int32,
-        at time: UnixTime
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
             var account = try Self.load(name, from: transaction, in: accounts)
@@ -244,6 +245,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             if let openFailure { throw openFailure }
             // Nothing was written when refused; the transaction is committed empty, which costs no sync.
             guard acceptance == .accepted else { return .replayed }
+            alongside(&account)
             try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
             return .accepted
         }

@@ -4,7 +4,7 @@ import OneTimePassword
 /// The on-disk encoding of an `Account`: a small, versioned, big-endian binary format.
 ///
 /// Format version 3, field by field (version 1 is the same without the fields after updatedAt, version
-/// 2 without the authenticators section; both are still read: a store written by an earlier release
+/// 2 without the authenticators and access sections; both are still read: a store written by an earlier release
 /// opens unchanged):
 /// ```
 /// u8  format version (3)
@@ -21,6 +21,7 @@ import OneTimePassword
 ///     u32 count + count x (str label, credential, opt u64 lastAcceptedStep, u32 drift, opt i64 enrolledAt)
 ///         moreAuthenticators
 ///     opt (str label, credential, i64 expiresAt) pendingAuthenticator
+/// access section (version 3): graces and exemptions, see AccountRecord+Access.swift
 ///
 /// str        = u32 byte count + UTF-8 bytes
 /// opt X      = u8 0 (absent) | u8 1 + X
@@ -70,6 +71,7 @@ package enum AccountRecord {
             writer.blob(code.digest)
         }
         encodeAuthenticators(account, into: &writer)
+        encodeAccessFields(account, into: &writer)
         return writer.bytes
     }
 
@@ -130,6 +132,7 @@ package enum AccountRecord {
         }
         if version >= 3 {
             try decodeAuthenticators(&reader, into: &account)
+            try decodeAccessFields(&reader, into: &account)
         }
         guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
         return account

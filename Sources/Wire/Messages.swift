@@ -50,6 +50,19 @@ public enum Request: Sendable, Equatable {
     case backupRead(offset: UInt64)
     /// Operators only: re-seals every secret under a new key and replaces the key file, while serving.
     case keyRotate
+    /// Ends every grace period of the account (AccessMessages.swift has the access messages' types).
+    case graceRevoke(user: String)
+    /// Asks for the account's running graces and exemptions; answered with AccessInfo.
+    case accessShow(user: String)
+    /// Changes an organization's grace period and, when `trustedNetworks` is non-nil, replaces its networks.
+    case organizationAccessSet(organization: String, gracePeriod: GracePeriodSetting, trustedNetworks: [String]?)
+    /// Answered with OrganizationAccess.
+    case organizationAccessShow(organization: String)
+    /// `until` in Unix seconds; `fromUID` nil: from any privileged peer.
+    case exemptAdd(user: String, service: String, until: UInt64, fromUID: UInt32?)
+    case exemptRemove(user: String, service: String)
+    /// The running exemptions of a page of accounts; an empty `after` starts at the first name.
+    case exemptList(after: String, limit: UInt16)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -84,6 +97,13 @@ public enum Request: Sendable, Equatable {
         case .backupBegin: .backupBegin
         case .backupRead: .backupRead
         case .keyRotate: .keyRotate
+        case .graceRevoke: .graceRevoke
+        case .accessShow: .accessShow
+        case .organizationAccessSet: .organizationAccessSet
+        case .organizationAccessShow: .organizationAccessShow
+        case .exemptAdd: .exemptAdd
+        case .exemptRemove: .exemptRemove
+        case .exemptList: .exemptList
         }
     }
 }
@@ -123,6 +143,11 @@ public enum Response: Sendable, Equatable {
     case backupChunk(offset: UInt64, bytes: [UInt8])
     /// Every secret of `accounts` accounts is now sealed under the new key, which is in `keyFile`.
     case keyRotated(accounts: UInt32, keyFile: String)
+    /// The running graces and exemptions of one account.
+    case accessInfo(graces: [GraceInfo], exemptions: [ExemptionInfo])
+    case organizationAccess(OrganizationAccessInfo)
+    /// An empty `next` means this was the last page; otherwise pass it as `after`.
+    case exemptionList([ExemptionInfo], next: String)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -144,6 +169,9 @@ public enum Response: Sendable, Equatable {
         case .backupStarted: .backupStarted
         case .backupChunk: .backupChunk
         case .keyRotated: .keyRotated
+        case .accessInfo: .accessInfo
+        case .organizationAccess: .organizationAccess
+        case .exemptionList: .exemptionList
         }
     }
 }

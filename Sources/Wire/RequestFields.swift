@@ -99,6 +99,9 @@ enum RequestFields {
             break
         case .backupRead(let offset):
             writer.u64(offset)
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            AccessFields.encode(request, into: &writer)
         }
     }
 
@@ -227,6 +230,9 @@ enum RequestFields {
             return .backupRead(offset: try reader.u64("offset"))
         case .keyRotate:
             return .keyRotate
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            return try AccessFields.decodeRequest(type, &reader)
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

@@ -50,6 +50,8 @@ enum ResponseFields {
         case .keyRotated(let accounts, let keyFile):
             writer.u32(accounts)
             writer.str(keyFile)
+        case .accessInfo, .organizationAccess, .exemptionList:
+            AccessFields.encode(response, into: &writer)
         }
     }
 
@@ -127,6 +129,8 @@ enum ResponseFields {
         case .keyRotated:
             let accounts = try reader.u32("accounts")
             return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
+        case .accessInfo, .organizationAccess, .exemptionList:
+            return try AccessFields.decodeResponse(type, &reader)
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

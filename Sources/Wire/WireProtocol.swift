@@ -89,6 +89,13 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case backupBegin = 0x50
     case backupRead = 0x51
     case keyRotate = 0x52
+    case graceRevoke = 0x48
+    case accessShow = 0x49
+    case organizationAccessSet = 0x4A
+    case organizationAccessShow = 0x4B
+    case exemptAdd = 0x4C
+    case exemptRemove = 0x4D
+    case exemptList = 0x4E
 
     case error = 0x80
     case helloReply = 0x81
@@ -107,6 +114,9 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case backupStarted = 0xA8
     case backupChunk = 0xA9
     case keyRotated = 0xAA
+    case accessInfo = 0xBC
+    case organizationAccess = 0xBD
+    case exemptionList = 0xBE
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

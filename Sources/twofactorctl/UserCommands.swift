@@ -70,7 +70,7 @@ struct UserPasswd: ParsableCommand {
 struct UserShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show an account: role, organization, two-factor state and who set it, lock.",
+        abstract: "Show an account: role, organization, two-factor state and who set it, lock, graces, exemptions.",
         discussion: "An account sees itself, an admin its organization, an operator every account."
     )
 
@@ -88,11 +88,18 @@ struct UserShow: ParsableCommand {
             guard case .authenticatorList(let list) = listed else { throw options.unexpected(listed) }
             authenticators = list
         }
-        if options.json {
-            guard case .object(let members) = AccountText.json(info) else { return }
-            print(JSONValue.object(members + [("authenticators", AuthenticatorText.json(authenticators))]).text)
+        let access = try session.send(.accessShow(user: name))
+        guard case .accessInfo(let graces, let exemptions) = access else { throw options.unexpected(access) }
+        if options.json, case .object(var members) = AccountText.json(info) {
+            members.append(("authenticators", AuthenticatorText.json(authenticators)))
+            members.append(("graces", .array(graces.map(AccessText.json))))
+            members.append(("exemptions", .array(exemptions.map(AccessText.json))))
+            print(JSONValue.object(members).text)
         } else {
-            print(([AccountText.details(info)] + AuthenticatorText.lines(authenticators)).joined(separator: "\n"))
+            let lines =
+                [AccountText.details(info)] + AuthenticatorText.lines(authenticators) + AccessText.graceLines(graces)
+                + AccessText.exemptionLines(exemptions)
+            print(lines.joined(separator: "\n"))
         }
     }
 }

@@ -138,6 +138,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var maximumDriftSteps: String?
 
     @Option(
+        name: .customLong("grace-period"),
+        help: """
+            Seconds after a login that checked a code during which logins of that account from the same remote \
+            host or local login session need only the password; 0 is off. An organization may set its own. \
+            Default \(defaults.gracePeriod).
+            """
+    )
+    var gracePeriod: String?
+
+    @Option(
         name: .customLong("audit-max-records"),
         help: """
             The audit trail keeps at most this many records; the oldest go first. \
@@ -190,6 +200,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
             ("--enrollment-lifetime", enrollmentLifetime), ("--max-drift-steps", maximumDriftSteps),
+            ("--grace-period", gracePeriod),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
@@ -319,12 +330,14 @@ struct TwofactorDaemon: AsyncParsableCommand {
     }
 
     static func serviceConfiguration(_ settings: DaemonSettings) -> ServiceConfiguration {
-        ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             issuer: settings.issuer,
             enrollmentLifetime: settings.enrollmentLifetime,
             throttle: settings.throttle,
             maximumDrift: settings.maximumDriftSteps
         )
+        configuration.gracePeriod = settings.gracePeriod
+        return configuration
     }
 
     static func printError(_ message: String) {

@@ -111,10 +111,11 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         + [0, 0, 0, 0]  // its drift
         + [0, 0, 0, 0]  // no more authenticators
         + [0]  // no authenticator being added
-    let expected = [3] + versionTwo.dropFirst() + authenticators
+    let access: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]  // access section: no graces, no exemptions
+    let expected = [3] + versionTwo.dropFirst() + authenticators + access
     #expect(AccountRecord.encode(minimalAccount) == expected)
-    // Version 2 (before several authenticators) and version 1 (the first release: the fields up to
-    // updatedAt) still read.
+    // Version 2 (before several authenticators and the access fields) and version 1 (the first release:
+    // the fields up to updatedAt) still read.
     #expect(try AccountRecord.decode(versionTwo) == minimalAccount)
     let versionOne = [1] + versionTwo.dropFirst().dropLast(7)
     #expect(try AccountRecord.decode(Array(versionOne)) == minimalAccount)
@@ -131,7 +132,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         }
     }
     var bad = AccountRecord.encode(minimalAccount)
-    bad[bad.count - 16] = UInt8(ascii: "-")  // "-efault" is not a valid label
+    bad[bad.count - 8 - 16] = UInt8(ascii: "-")  // "-efault" is not a valid label (before the access section)
     #expect(throws: RecordDecodingError("invalid authenticator label")) { try AccountRecord.decode(bad) }
 }
 
@@ -150,7 +151,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 
 @Test func record_unknownFormatVersion_isRejected() {
     var encoded = AccountRecord.encode(minimalAccount)
-    encoded[0] = 4
+    encoded[0] = AccountRecord.formatVersion + 1
     #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(encoded) }
 }
 
