@@ -92,10 +92,9 @@ extension AccountService {
             else { return .codeNeeded }
             loginSucceeded(account, factors: "no code: " + waiver.reason)
             return .ok
-        case .verifyCode(let text, let credential):
+        case .verifyCode(let text, _):
             return try acceptCode(
                 text,
-                credential,
                 account: account,
                 password: nil,
                 now: now,

@@ -95,11 +95,10 @@ extension AccountService {
                 logger.info("login needs a code", metadata: ["user": "\(logName)"])
                 result = .codeNeeded
             }
-        case .verifyCode(let text, let credential):
+        case .verifyCode(let text, _):
             guard let account else { return .denied }
             result = try acceptCode(
                 text,
-                credential,
                 account: account,
                 password: password,
                 now: now,
@@ -149,22 +148,45 @@ extension AccountService {
         }
     }
 
+    /// Accepts `code` from any of the account's authenticators (`DriftPolicy` decides which matched and
+    /// the drift it learns), only once the store has recorded its step for that authenticator.
     func acceptCode(
         _ code: String,
-        _ credential: TOTPCredential,
         account: Account,
         password: [UInt8]?,
         now: UnixTime,
         grace: (inout Account) -> Void = { _ in }
     ) throws(ServiceError) -> LoginResult {
-        guard let step = matchingStep(code, for: credential, now: now) else {
+        let authenticator: Authenticator
+        let step: UInt64
+        let drift: Int32
+        switch configuration.drift.match(code, among: account.authenticators, at: now) {
+        case .wrong:
             return try deny(account, user: account.name.value, now: now, reason: "wrong code")
+        case .replayed:
+            return try deny(account, user: account.name.value, now: now, reason: "replayed code")
+        case .accepted(let matched, let matchedStep, let learned):
+            (authenticator, step, drift) = (matched, matchedStep, learned)
         }
         let acceptance = try storing { () throws(AccountStoreError) in
-            try store.recordAcceptedStep(step, for: account.name, credential: credential, at: now, alongside: grace)
+            try store.recordAcceptedStep(
+                step,
+                for: account.name,
+                authenticator: authenticator.label,
+                credential: authenticator.credential,
+                drift: drift,
+                at: now,
+                alongside: grace
+            )
         }
         guard acceptance == .accepted else {
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
+        }
+        if drift != authenticator.drift {
+            logger.notice(
+                "authenticator clock drift learned",
+                metadata: ["user": "\(account.name)", "authenticator": "\(authenticator.label)", "steps": "\(drift)"]
+            )
         }
         upgradePasswordHashIfNeeded(account, password: password)
         loginSucceeded(account, factors: "password+totp")

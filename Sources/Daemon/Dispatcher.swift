@@ -71,7 +71,8 @@ struct Dispatcher: Sendable {
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
             .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove,
             .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
-            .exemptList:
+            .exemptList, .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
@@ -290,6 +291,9 @@ struct Dispatcher: Sendable {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             return try performAccess(request, caller: caller)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try performAuthenticator(request, caller: caller)
         }
     }
 
@@ -326,6 +330,8 @@ struct Dispatcher: Sendable {
         case .organizationNotEmpty: .organizationNotEmpty
         case .storageFailure: .storageFailure
         case .internalError: .internalError
+        case .noSuchAuthenticator: .noSuchAuthenticator
+        case .authenticatorExists: .authenticatorExists
         }
     }
 }
