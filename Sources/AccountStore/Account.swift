@@ -76,6 +76,10 @@ public struct Account: Sendable, Hashable {
     public var lastLoginAt: UnixTime?
     /// The unused one-time recovery codes, as salted hashes. Empty unless an authenticator is enrolled.
     public var recoveryCodes: [RecoveryCodeHash]
+    /// Running grace periods (AccessGrants.swift): empty unless the daemon or organization sets one.
+    public var graces: [Grace] = []
+    /// Scoped exemptions for automation (AccessGrants.swift): empty unless an admin or operator added one.
+    public var exemptions: [Exemption] = []
     /// The label of `totp`, the first authenticator.
     public var totpLabel: AuthenticatorLabel
     /// The clock offset of `totp` in steps (see `Authenticator.drift`).
@@ -84,10 +88,6 @@ public struct Account: Sendable, Hashable {
     public var moreAuthenticators: [Authenticator]
     /// An authenticator being added with `2fa add`, not yet confirmed by a code.
     public var pendingAuthenticator: PendingAuthenticator?
-    /// Running grace periods (AccessGrants.swift): empty unless the daemon or organization sets one.
-    public var graces: [Grace] = []
-    /// Scoped exemptions for automation (AccessGrants.swift): empty unless an admin or operator added one.
-    public var exemptions: [Exemption] = []
 
     public init(
         name: AccountName,

@@ -32,12 +32,12 @@ public struct DaemonSettings: Sendable, Equatable {
     public var issuer = "twofactord"
     public var logLevel: Logger.Level = .info
     public var throttle: ThrottlePolicy = .standard
-    /// The largest clock drift, in steps, an authenticator learns from its accepted codes.
-    public var maximumDriftSteps: Int32 = DriftPolicy.defaultMaximumDrift
     /// Seconds a login that checked a code spares later logins from its host or session the code; 0: off.
     public var gracePeriod: Int64 = 0
     /// The longest grace period the daemon or an organization may set: one day.
     public static let maximumGracePeriod: Int64 = 86_400
+    /// The largest clock drift, in steps, an authenticator learns from its accepted codes.
+    public var maximumDriftSteps: Int32 = DriftPolicy.defaultMaximumDrift
 
     /// The installed configuration file, read when it exists.
     public static let defaultPath = "/etc/twofactord/twofactord.conf"
@@ -341,9 +341,7 @@ extension DaemonSettings {
             reloadable: true,
             parse: { settings, value in
                 let limit = Int32(DriftPolicy.defaultResyncRange)
-                guard let steps = Int32(value), (0...limit).contains(steps) else {
-                    return "must be 0 to \(limit) steps"
-                }
+                guard let steps = Int32(value), (0...limit).contains(steps) else { return "must be 0 to \(limit) steps" }
                 settings.maximumDriftSteps = steps
                 return nil
             },

@@ -70,10 +70,9 @@ struct Dispatcher: Sendable {
         case .userAdd, .userSetPassword, .userShow, .userList, .userRemove, .enrollBegin, .enrollConfirm,
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
             .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove,
-            .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
-            .authenticatorResync,
             .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
-            .exemptList:
+            .exemptList, .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
@@ -289,12 +288,12 @@ struct Dispatcher: Sendable {
         case .organizationRemove(let organization):
             try service.removeOrganization(caller: caller, name: organization)
             return .done
-        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
-            .authenticatorResync:
-            return try performAuthenticator(request, caller: caller)
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             return try performAccess(request, caller: caller)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try performAuthenticator(request, caller: caller)
         }
     }
 

@@ -4,8 +4,8 @@ import OneTimePassword
 /// The on-disk encoding of an `Account`: a small, versioned, big-endian binary format.
 ///
 /// Format version 3, field by field (version 1 is the same without the fields after updatedAt, version
-/// 2 without the authenticators and access sections; both are still read: a store written by an earlier release
-/// opens unchanged):
+/// 2 without the authenticators and access sections; both are still read: a store written by an earlier
+/// release opens unchanged):
 /// ```
 /// u8  format version (3)
 /// str name, str organization, u8 role, str passwordHash
@@ -223,9 +223,7 @@ package enum AccountRecord {
 extension ByteReader {
     fileprivate mutating func authenticatorLabel() throws(RecordDecodingError) -> AuthenticatorLabel {
         let text = try string()
-        guard let label = try? AuthenticatorLabel(text) else {
-            throw RecordDecodingError("invalid authenticator label")
-        }
+        guard let label = try? AuthenticatorLabel(text) else { throw RecordDecodingError("invalid authenticator label") }
         return label
     }
 }

@@ -34,16 +34,6 @@ public enum Request: Sendable, Equatable {
     /// Checks a code without a password, for stacks where another module checked the password.
     /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
     case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
-    /// Starts adding authenticator `label` to an account whose 2FA is on; answered by EnrollmentStarted.
-    /// `digits` 0 and `period` 0 mean the defaults.
-    case authenticatorAddBegin(user: String, label: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
-    /// Adds the authenticator `label` being added, when `code` is right for it.
-    case authenticatorAddConfirm(user: String, label: String, code: String)
-    /// Answered by AuthenticatorList.
-    case authenticatorList(user: String)
-    case authenticatorRemove(user: String, label: String)
-    /// Sets the clock drift of `label` from two codes it showed one after the other.
-    case authenticatorResync(user: String, label: String, firstCode: String, secondCode: String)
     /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
     case backupBegin
     /// Operators only: the snapshot's bytes from `offset` on, as many as one BackupChunk carries.
@@ -63,6 +53,16 @@ public enum Request: Sendable, Equatable {
     case exemptRemove(user: String, service: String)
     /// The running exemptions of a page of accounts; an empty `after` starts at the first name.
     case exemptList(after: String, limit: UInt16)
+    /// Starts adding authenticator `label` to an account whose 2FA is on; answered by EnrollmentStarted.
+    /// `digits` 0 and `period` 0 mean the defaults.
+    case authenticatorAddBegin(user: String, label: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
+    /// Adds the authenticator `label` being added, when `code` is right for it.
+    case authenticatorAddConfirm(user: String, label: String, code: String)
+    /// Answered by AuthenticatorList.
+    case authenticatorList(user: String)
+    case authenticatorRemove(user: String, label: String)
+    /// Sets the clock drift of `label` from two codes it showed one after the other.
+    case authenticatorResync(user: String, label: String, firstCode: String, secondCode: String)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -89,11 +89,6 @@ public enum Request: Sendable, Equatable {
         case .auditQuery: .auditQuery
         case .loginFrom: .loginFrom
         case .codeCheck: .codeCheck
-        case .authenticatorAddBegin: .authenticatorAddBegin
-        case .authenticatorAddConfirm: .authenticatorAddConfirm
-        case .authenticatorList: .authenticatorList
-        case .authenticatorRemove: .authenticatorRemove
-        case .authenticatorResync: .authenticatorResync
         case .backupBegin: .backupBegin
         case .backupRead: .backupRead
         case .keyRotate: .keyRotate
@@ -104,6 +99,11 @@ public enum Request: Sendable, Equatable {
         case .exemptAdd: .exemptAdd
         case .exemptRemove: .exemptRemove
         case .exemptList: .exemptList
+        case .authenticatorAddBegin: .authenticatorAddBegin
+        case .authenticatorAddConfirm: .authenticatorAddConfirm
+        case .authenticatorList: .authenticatorList
+        case .authenticatorRemove: .authenticatorRemove
+        case .authenticatorResync: .authenticatorResync
         }
     }
 }
@@ -135,8 +135,6 @@ public enum Response: Sendable, Equatable {
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
     /// QR code (the C PAM module), the QR code drawn as text lines.
     case enrollScreen(otpauthURI: String, screen: String)
-    /// The authenticators of one account, in their order.
-    case authenticatorList([AuthenticatorInfo])
     /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
     case backupStarted(size: UInt64)
     /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.
@@ -148,6 +146,8 @@ public enum Response: Sendable, Equatable {
     case organizationAccess(OrganizationAccessInfo)
     /// An empty `next` means this was the last page; otherwise pass it as `after`.
     case exemptionList([ExemptionInfo], next: String)
+    /// The authenticators of one account, in their order.
+    case authenticatorList([AuthenticatorInfo])
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -165,13 +165,13 @@ public enum Response: Sendable, Equatable {
         case .organizationList: .organizationListReply
         case .auditList: .auditList
         case .enrollScreen: .enrollScreen
-        case .authenticatorList: .authenticatorListReply
         case .backupStarted: .backupStarted
         case .backupChunk: .backupChunk
         case .keyRotated: .keyRotated
         case .accessInfo: .accessInfo
         case .organizationAccess: .organizationAccess
         case .exemptionList: .exemptionList
+        case .authenticatorList: .authenticatorListReply
         }
     }
 }

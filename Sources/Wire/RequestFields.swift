@@ -92,9 +92,6 @@ enum RequestFields {
             writer.u8(codeKind.rawValue)
             writer.str(code)
             origin.encode(into: &writer)
-        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
-            .authenticatorResync:
-            AuthenticatorFields.encode(request, into: &writer)
         case .backupBegin, .keyRotate:
             break
         case .backupRead(let offset):
@@ -102,6 +99,9 @@ enum RequestFields {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             AccessFields.encode(request, into: &writer)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            AuthenticatorFields.encode(request, into: &writer)
         }
     }
 
@@ -221,9 +221,6 @@ enum RequestFields {
                 throw .malformed("'limit' must be 1 to \(WireProtocol.maximumAuditPageSize), not \(limit)")
             }
             return .auditQuery(user: user, organization: organization, since: since, before: before, limit: limit)
-        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
-            .authenticatorResync:
-            return try AuthenticatorFields.decodeRequest(type, &reader)
         case .backupBegin:
             return .backupBegin
         case .backupRead:
@@ -233,6 +230,9 @@ enum RequestFields {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             return try AccessFields.decodeRequest(type, &reader)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try AuthenticatorFields.decodeRequest(type, &reader)
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

@@ -40,8 +40,6 @@ enum ResponseFields {
         case .enrollScreen(let otpauthURI, let screen):
             writer.str(otpauthURI)
             writer.str(screen)
-        case .authenticatorList(let authenticators):
-            AuthenticatorFields.encode(authenticators, into: &writer)
         case .backupStarted(let size):
             writer.u64(size)
         case .backupChunk(let offset, let bytes):
@@ -52,6 +50,8 @@ enum ResponseFields {
             writer.str(keyFile)
         case .accessInfo, .organizationAccess, .exemptionList:
             AccessFields.encode(response, into: &writer)
+        case .authenticatorList(let authenticators):
+            AuthenticatorFields.encode(authenticators, into: &writer)
         }
     }
 
@@ -119,8 +119,6 @@ enum ResponseFields {
         case .enrollScreen:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
-        case .authenticatorListReply:
-            return .authenticatorList(try AuthenticatorFields.decodeList(&reader))
         case .backupStarted:
             return .backupStarted(size: try reader.u64("size"))
         case .backupChunk:
@@ -131,6 +129,8 @@ enum ResponseFields {
             return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
         case .accessInfo, .organizationAccess, .exemptionList:
             return try AccessFields.decodeResponse(type, &reader)
+        case .authenticatorListReply:
+            return .authenticatorList(try AuthenticatorFields.decodeList(&reader))
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

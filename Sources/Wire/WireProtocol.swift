@@ -81,11 +81,6 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case auditQuery = 0x40
     case loginFrom = 0x11
     case codeCheck = 0x12
-    case authenticatorAddBegin = 0x41
-    case authenticatorAddConfirm = 0x42
-    case authenticatorList = 0x43
-    case authenticatorRemove = 0x44
-    case authenticatorResync = 0x45
     case backupBegin = 0x50
     case backupRead = 0x51
     case keyRotate = 0x52
@@ -96,6 +91,11 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case exemptAdd = 0x4C
     case exemptRemove = 0x4D
     case exemptList = 0x4E
+    case authenticatorAddBegin = 0x41
+    case authenticatorAddConfirm = 0x42
+    case authenticatorList = 0x43
+    case authenticatorRemove = 0x44
+    case authenticatorResync = 0x45
 
     case error = 0x80
     case helloReply = 0x81
@@ -110,13 +110,13 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case organizationListReply = 0x97
     case auditList = 0x98
     case enrollScreen = 0xA0
-    case authenticatorListReply = 0xB8
     case backupStarted = 0xA8
     case backupChunk = 0xA9
     case keyRotated = 0xAA
     case accessInfo = 0xBC
     case organizationAccess = 0xBD
     case exemptionList = 0xBE
+    case authenticatorListReply = 0xB8
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

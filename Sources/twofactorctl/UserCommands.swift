@@ -82,14 +82,14 @@ struct UserShow: ParsableCommand {
         defer { session.close() }
         let response = try session.send(.userShow(user: name))
         guard case .userInfo(let info) = response else { throw options.unexpected(response) }
+        let access = try session.send(.accessShow(user: name))
+        guard case .accessInfo(let graces, let exemptions) = access else { throw options.unexpected(access) }
         var authenticators: [AuthenticatorInfo] = []
         if info.digits > 0 {
             let listed = try session.send(.authenticatorList(user: name))
             guard case .authenticatorList(let list) = listed else { throw options.unexpected(listed) }
             authenticators = list
         }
-        let access = try session.send(.accessShow(user: name))
-        guard case .accessInfo(let graces, let exemptions) = access else { throw options.unexpected(access) }
         if options.json, case .object(var members) = AccountText.json(info) {
             members.append(("authenticators", AuthenticatorText.json(authenticators)))
             members.append(("graces", .array(graces.map(AccessText.json))))

@@ -128,16 +128,6 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var enrollmentLifetime: String?
 
     @Option(
-        name: .customLong("max-drift-steps"),
-        help: """
-            The most time steps an authenticator's clock may drift before its codes are refused: each \
-            authenticator learns its drift from its accepted codes, up to this. 0 to 10, default \
-            \(defaults.maximumDriftSteps).
-            """
-    )
-    var maximumDriftSteps: String?
-
-    @Option(
         name: .customLong("grace-period"),
         help: """
             Seconds after a login that checked a code during which logins of that account from the same remote \
@@ -146,6 +136,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
             """
     )
     var gracePeriod: String?
+
+    @Option(
+        name: .customLong("max-drift-steps"),
+        help: """
+            The most time steps an authenticator's clock may drift before its codes are refused: each \
+            authenticator learns its drift from its accepted codes, up to this. 0 to 10, default \
+            \(defaults.maximumDriftSteps).
+            """
+    )
+    var maximumDriftSteps: String?
 
     @Option(
         name: .customLong("audit-max-records"),
@@ -199,8 +199,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
-            ("--enrollment-lifetime", enrollmentLifetime), ("--max-drift-steps", maximumDriftSteps),
-            ("--grace-period", gracePeriod),
+            ("--enrollment-lifetime", enrollmentLifetime), ("--grace-period", gracePeriod),
+            ("--max-drift-steps", maximumDriftSteps),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),

@@ -47,10 +47,7 @@ private let fullAccount = Account(
         ),
         Authenticator(
             label: try! AuthenticatorLabel("backup@home"),
-            credential: TOTPCredential(
-                secret: [1],
-                parameters: TOTPParameters(algorithm: .sha256, digits: 7, period: 10)
-            )
+            credential: TOTPCredential(secret: [1], parameters: TOTPParameters(algorithm: .sha256, digits: 7, period: 10))
         ),
     ],
     pendingAuthenticator: PendingAuthenticator(
@@ -111,11 +108,11 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         + [0, 0, 0, 0]  // its drift
         + [0, 0, 0, 0]  // no more authenticators
         + [0]  // no authenticator being added
-    let access: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]  // access section: no graces, no exemptions
+    let access: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]  // no graces, no exemptions
     let expected = [3] + versionTwo.dropFirst() + authenticators + access
     #expect(AccountRecord.encode(minimalAccount) == expected)
-    // Version 2 (before several authenticators and the access fields) and version 1 (the first release:
-    // the fields up to updatedAt) still read.
+    // Version 2 (before several authenticators and access grants) and version 1 (the first release: the
+    // fields up to updatedAt) still read.
     #expect(try AccountRecord.decode(versionTwo) == minimalAccount)
     let versionOne = [1] + versionTwo.dropFirst().dropLast(7)
     #expect(try AccountRecord.decode(Array(versionOne)) == minimalAccount)
@@ -132,7 +129,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         }
     }
     var bad = AccountRecord.encode(minimalAccount)
-    bad[bad.count - 8 - 16] = UInt8(ascii: "-")  // "-efault" is not a valid label (before the access section)
+    bad[bad.count - 8 - 16] = UInt8(ascii: "-")  // "-efault" is not a valid label (before the 8-byte access section)
     #expect(throws: RecordDecodingError("invalid authenticator label")) { try AccountRecord.decode(bad) }
 }
 

@@ -62,18 +62,6 @@ let sampleRequests: [Request] = [
         origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
     ),
     .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")),
-    .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
-    .authenticatorAddBegin(
-        user: longest64,
-        label: String(repeating: "l", count: 32),
-        algorithm: .sha512,
-        digits: 8,
-        period: 3600
-    ),
-    .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
-    .authenticatorList(user: "alice"),
-    .authenticatorRemove(user: "alice", label: "phone"),
-    .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"),
     .graceRevoke(user: "bob"),
     .accessShow(user: "bob"),
     .organizationAccessSet(organization: "acme", gracePeriod: .unchanged, trustedNetworks: nil),
@@ -89,6 +77,12 @@ let sampleRequests: [Request] = [
     .exemptRemove(user: "bob", service: "cron"),
     .exemptList(after: "", limit: 1),
     .exemptList(after: String(repeating: "a", count: 64), limit: UInt16(WireProtocol.maximumExemptionPageSize)),
+    .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
+    .authenticatorAddBegin(user: longest64, label: String(repeating: "l", count: 32), algorithm: .sha512, digits: 8, period: 3600),
+    .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
+    .authenticatorList(user: "alice"),
+    .authenticatorRemove(user: "alice", label: "phone"),
+    .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"),
 ]
 
 /// Every response type, with values at the edges of their limits.
@@ -163,27 +157,6 @@ let sampleResponses: [Response] = [
         next: .max
     ),
     .enrollScreen(otpauthURI: exampleURI, screen: "a QR code drawn in text"),
-    .authenticatorList([]),
-    .authenticatorList([
-        AuthenticatorInfo(
-            label: "default",
-            algorithm: .sha1,
-            digits: 6,
-            period: 30,
-            enrolledAt: 1,
-            lastUsedAt: 30,
-            drift: -2
-        ),
-        AuthenticatorInfo(
-            label: String(repeating: "l", count: 32),
-            algorithm: .sha512,
-            digits: 8,
-            period: 3600,
-            enrolledAt: .max,
-            lastUsedAt: .max,
-            drift: .min
-        ),
-    ]),
     .backupStarted(size: 1 << 33),
     .backupChunk(offset: 65521, bytes: Array(repeating: 0xA5, count: WireProtocol.maximumBackupChunkLength)),
     .backupChunk(offset: 0, bytes: [0, 0xFF, 0, 0x80]),
@@ -203,6 +176,19 @@ let sampleResponses: [Response] = [
         [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 3, grantedAt: 1)],
         next: "bob"
     ),
+    .authenticatorList([]),
+    .authenticatorList([
+        AuthenticatorInfo(label: "default", algorithm: .sha1, digits: 6, period: 30, enrolledAt: 1, lastUsedAt: 30, drift: -2),
+        AuthenticatorInfo(
+            label: String(repeating: "l", count: 32),
+            algorithm: .sha512,
+            digits: 8,
+            period: 3600,
+            enrolledAt: .max,
+            lastUsedAt: .max,
+            drift: .min
+        ),
+    ]),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {
