@@ -143,6 +143,21 @@ import Testing
         )
     }
 
+    @Test func remove_oneOfTwo_endsTheAccountsGraces() throws {
+        let fixture = try Fixture()
+        _ = try fixture.enrolled("fox")
+        _ = try add(fixture, "fox", "phone")
+        let grace = Grace(
+            key: .remoteHost("192.0.2.7"),
+            grantedAt: fixture.clock.now,
+            expiresAt: fixture.clock.now + 600
+        )
+        try fixture.store.update(try AccountName("fox")) { $0.graces = [grace] }
+        // The phone may be the one that was lost: no login may ride on a grace it earned.
+        try fixture.service.removeAuthenticator(caller: root, name: "fox", label: "phone")
+        #expect(try fixture.stored("fox")?.graces == [])
+    }
+
     @Test func remove_theLastOfAnEnforcedAccount_isRefusedToItself_likeDisable() throws {
         let fixture = try Fixture()
         _ = try fixture.enrolled("gus")  // enrolled by an operator: enforced
