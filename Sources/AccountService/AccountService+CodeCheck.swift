@@ -58,15 +58,20 @@ extension AccountService {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         }
-        let result = try secondFactor(of: account, code: code, now: now)
+        // The password was checked by another module: the rest is a login's second half, shared with Login.
+        let decision = LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now)
+        if case .verifyCode(let text, let credential) = decision {
+            // Accepting the code clears the attempt in the same write.
+            return try acceptCode(text, credential, account: account, password: nil, clearing: key, now: now)
+        }
+        let result = try secondFactor(decision, of: account, now: now)
         try clearAttemptIfPassed(key, result)
         return result
     }
 
-    private func secondFactor(of account: Account, code: CodeInput, now: UnixTime) throws(ServiceError) -> LoginResult {
+    private func secondFactor(_ decision: LoginDecision, of account: Account, now: UnixTime) throws(ServiceError) -> LoginResult {
         let name = account.name
-        // The password was checked by another module: the rest is a login's second half, shared with Login.
-        switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
+        switch decision {
         case .deny:
             return try deny(account, user: name.value, now: now, reason: "wrong code")
         case .succeed:
@@ -75,7 +80,7 @@ extension AccountService {
         case .askForCode:
             return .codeNeeded
         case .verifyCode(let text, let credential):
-            return try acceptCode(text, credential, account: account, password: nil, now: now)
+            return try acceptCode(text, credential, account: account, password: nil, clearing: nil, now: now)
         case .useRecoveryCode(let text):
             return try useRecoveryCode(text, account: account, password: nil, now: now)
         case .startEnrollment(let existing):

@@ -19,12 +19,15 @@ extension AccountService {
     /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
     /// (the same user's login without a code, just answered `codeNeeded` on the same connection).
+    /// `passwordMemo` keeps this login's password check for the next (PasswordMemo.swift): given a memo
+    /// that already holds a check of the same password, the password is not hashed again.
     public func login(
         user: String,
         password: [UInt8],
         code: CodeInput,
         origin: ThrottleOrigin = .local,
-        attemptHeld: Bool = false
+        attemptHeld: Bool = false,
+        passwordMemo: PasswordMemo? = nil
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
@@ -48,11 +51,17 @@ extension AccountService {
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
         // which differs after an operator changed it): learn those costs once from the store.
         hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
+        let storedHash = account?.passwordHash
         let passwordMatches: Bool
-        if let account {
-            passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+        if let known = passwordMemo?.recall(user: user, password: password, storedHash: storedHash) {
+            passwordMatches = known
         } else {
-            passwordMatches = hasher.verifyUnknownUser(password)
+            if let account {
+                passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+            } else {
+                passwordMatches = hasher.verifyUnknownUser(password)
+            }
+            passwordMemo?.remember(user: user, password: password, storedHash: storedHash, matched: passwordMatches)
         }
 
         let result: LoginResult
@@ -66,17 +75,22 @@ extension AccountService {
             )
         case .succeed:
             guard let account else { return .denied }
-            try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }
+            // The success, the throttle clear and the audit record in one write.
+            let audit = loginAudit(account, factors: "password")
+            try storing { () throws(AccountStoreError) in
+                _ = try store.recordLogin(of: account.name, claiming: nil, at: now, clearing: key, audit: audit)
+            }
             upgradePasswordHashIfNeeded(account, password: password)
-            loginSucceeded(account, factors: "password")
-            result = .ok
+            loginSucceeded(account, factors: "password", audited: true)
+            return .ok
         case .askForCode:
             // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
             logger.info("login needs a code", metadata: ["user": "\(logName)"])
             result = .codeNeeded
         case .verifyCode(let text, let credential):
             guard let account else { return .denied }
-            result = try acceptCode(text, credential, account: account, password: password, now: now)
+            // Accepting the code clears the attempt in the same write.
+            return try acceptCode(text, credential, account: account, password: password, clearing: key, now: now)
         case .useRecoveryCode(let text):
             guard let account else { return .denied }
             result = try useRecoveryCode(text, account: account, password: password, now: now)
@@ -126,19 +140,28 @@ extension AccountService {
         _ credential: TOTPCredential,
         account: Account,
         password: [UInt8]?,
+        clearing key: ThrottleKey?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         guard let step = matchingStep(code, for: credential, now: now) else {
             return try deny(account, user: account.name.value, now: now, reason: "wrong code")
         }
+        // The step, the throttle clear and the audit record in one write: a login with a code commits once.
+        let audit = loginAudit(account, factors: "password+totp")
         let acceptance = try storing { () throws(AccountStoreError) in
-            try store.recordAcceptedStep(step, for: account.name, credential: credential, at: now)
+            try store.recordLogin(
+                of: account.name,
+                claiming: StepClaim(step: step, credential: credential),
+                at: now,
+                clearing: key,
+                audit: audit
+            )
         }
         guard acceptance == .accepted else {
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
         }
         upgradePasswordHashIfNeeded(account, password: password)
-        loginSucceeded(account, factors: "password+totp")
+        loginSucceeded(account, factors: "password+totp", audited: true)
         return .ok
     }
 
@@ -178,9 +201,16 @@ extension AccountService {
         return .recovered(remaining: remaining)
     }
 
-    /// Audits and logs a successful login (its time was stored by the write that accepted it).
-    private func loginSucceeded(_ account: Account, factors: String) {
-        audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+    /// The audit record of a successful login, for the write that accepts it.
+    private func loginAudit(_ account: Account, factors: String) -> AuditRecord {
+        auditRecord(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+    }
+
+    /// Audits (unless the write that accepted the login did) and logs a successful login.
+    private func loginSucceeded(_ account: Account, factors: String, audited: Bool = false) {
+        if !audited {
+            audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+        }
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 

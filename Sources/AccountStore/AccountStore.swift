@@ -47,6 +47,21 @@ public protocol AccountStore: Sendable {
     /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
 
+    /// Everything a successful login writes, as one durable write where the store can (a default
+    /// implementation, below, makes the separate calls in turn):
+    /// - with `claim`, the replay guard exactly as `recordAcceptedStep`; when it answers `.replayed`, nothing
+    ///   at all is written and `.replayed` is returned;
+    /// - without `claim`, `recordSuccess`;
+    /// - then, for an accepted login, `clearAttempts(key)` and `appendAudit(audit)` when given.
+    /// When this returns `.accepted`, all of it is durable.
+    func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance
+
     // MARK: Throttling
 
     /// The lock decision and the failure count as one atomic step: in one write transaction, decides with
@@ -105,6 +120,37 @@ public protocol AccountStore: Sendable {
         before: UInt64?,
         limit: Int
     ) throws(AccountStoreError) -> [AuditRecord]
+}
+
+extension AccountStore {
+    public func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance {
+        if let claim {
+            guard try recordAcceptedStep(claim.step, for: name, credential: claim.credential, at: time) == .accepted
+            else { return .replayed }
+        } else {
+            try recordSuccess(for: name, at: time)
+        }
+        if let key { try clearAttempts(key) }
+        if let audit { try appendAudit(audit) }
+        return .accepted
+    }
+}
+
+/// A code's time step, to be accepted for the credential that produced it (`AccountStore.recordLogin`).
+public struct StepClaim: Sendable, Hashable {
+    public var step: UInt64
+    public var credential: TOTPCredential
+
+    public init(step: UInt64, credential: TOTPCredential) {
+        self.step = step
+        self.credential = credential
+    }
 }
 
 public enum StepAcceptance: Sendable, Equatable {

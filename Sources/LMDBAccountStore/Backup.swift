@@ -23,9 +23,7 @@ extension LMDBAccountStore {
         }
         defer { close(file) }
         do throws(LMDBError) {
-            try mapLock.withShared { () throws(LMDBError) in
-                try environment.copy(toDescriptor: file, compact: true)
-            }
+            try environment.copy(toDescriptor: file, compact: true)
         } catch {
             unlink(path)
             throw storageFailure(error)

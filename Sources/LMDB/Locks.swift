@@ -36,7 +36,7 @@ final class ReadWriteLock: @unchecked Sendable {
 /// A pthread mutex.
 final class Lock: @unchecked Sendable {
     // Heap-allocated because a pthread mutex must not move; pthread makes it safe to share across threads.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    fileprivate let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     init() {
         let result = pthread_mutex_init(mutex, nil)
@@ -52,5 +52,30 @@ final class Lock: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
+    }
+}
+
+/// A pthread condition variable, always waited on with one `Lock` held.
+final class Condition: @unchecked Sendable {
+    // Heap-allocated because a pthread condition must not move; pthread makes it safe to share across threads.
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        let result = pthread_cond_init(condition, nil)
+        precondition(result == 0, "pthread_cond_init failed: \(result)")
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        condition.deallocate()
+    }
+
+    /// Waits for `signal()`; the caller holds `lock` (inside `lock.withLock`) and re-checks its predicate.
+    func wait(_ lock: Lock) {
+        pthread_cond_wait(condition, lock.mutex)
+    }
+
+    func signal() {
+        pthread_cond_signal(condition)
     }
 }
