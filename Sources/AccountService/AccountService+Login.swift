@@ -11,14 +11,17 @@ import OneTimePassword
 //   peers count against the account (and the remote host), toward its hard lock;
 // - no password oracle: until a code has been checked, the answer and the work are the same for a right
 //   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
-//   without a code, and only a pending account's right password answers `enroll`;
+//   without a code (or, when the operator set one up, a 2FA-on account's right password under a grace, from
+//   a trusted network or through an exemption: AccountService+CodeWaiver.swift), and only a pending
+//   account's right password answers `enroll`;
 // - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
 // - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
 extension AccountService {
     /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
-    /// (the same user's login without a code, just answered `codeNeeded` on the same connection).
+    /// (the same user's login without a code, just answered `codeNeeded` on the same connection). `context`
+    /// says what the daemon knows of the peer, for grace periods, trusted networks and exemptions.
     /// `passwordMemo` keeps this login's password check for the next (PasswordMemo.swift): given a memo
     /// that already holds a check of the same password, the password is not hashed again.
     public func login(
@@ -27,6 +30,7 @@ extension AccountService {
         code: CodeInput,
         origin: ThrottleOrigin = .local,
         attemptHeld: Bool = false,
+        context: LoginContext = .unknown,
         passwordMemo: PasswordMemo? = nil
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
@@ -64,6 +68,9 @@ extension AccountService {
             passwordMemo?.remember(user: user, password: password, storedHash: storedHash, matched: passwordMatches)
         }
 
+        // Read for every login, known user or not, so that the work does not depend on the password.
+        let organization = try accessOrganization(of: account)
+
         let result: LoginResult
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
@@ -78,19 +85,48 @@ extension AccountService {
             // The success, the throttle clear and the audit record in one write.
             let audit = loginAudit(account, factors: "password")
             try storing { () throws(AccountStoreError) in
-                _ = try store.recordLogin(of: account.name, claiming: nil, at: now, clearing: key, audit: audit)
+                _ = try store.recordLogin(
+                    of: account.name,
+                    claiming: nil,
+                    alongside: { _ in },
+                    at: now,
+                    clearing: key,
+                    audit: audit
+                )
             }
             upgradePasswordHashIfNeeded(account, password: password)
             loginSucceeded(account, factors: "password", audited: true)
             return .ok
         case .askForCode:
-            // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
-            logger.info("login needs a code", metadata: ["user": "\(logName)"])
-            result = .codeNeeded
+            if let account,
+                let waiver = CodeWaiverPolicy.waiver(
+                    for: account,
+                    passwordMatches: passwordMatches,
+                    organization: organization,
+                    context: context,
+                    now: now
+                ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
+            {
+                upgradePasswordHashIfNeeded(account, password: password)
+                loginSucceeded(account, factors: "password, no code: " + waiver.reason)
+                result = .ok
+            } else {
+                // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
+                logger.info("login needs a code", metadata: ["user": "\(logName)"])
+                result = .codeNeeded
+            }
         case .verifyCode(let text, let credential):
             guard let account else { return .denied }
             // Accepting the code clears the attempt in the same write.
-            return try acceptCode(text, credential, account: account, password: password, clearing: key, now: now)
+            return try acceptCode(
+                text,
+                credential,
+                account: account,
+                password: password,
+                clearing: key,
+                now: now,
+                grace: graceGrant(organization: organization, context: context, now: now)
+            )
         case .useRecoveryCode(let text):
             guard let account else { return .denied }
             result = try useRecoveryCode(text, account: account, password: password, now: now)
@@ -141,7 +177,8 @@ extension AccountService {
         account: Account,
         password: [UInt8]?,
         clearing key: ThrottleKey?,
-        now: UnixTime
+        now: UnixTime,
+        grace: (inout Account) -> Void = { _ in }
     ) throws(ServiceError) -> LoginResult {
         guard let step = matchingStep(code, for: credential, now: now) else {
             return try deny(account, user: account.name.value, now: now, reason: "wrong code")
@@ -152,6 +189,7 @@ extension AccountService {
             try store.recordLogin(
                 of: account.name,
                 claiming: StepClaim(step: step, credential: credential),
+                alongside: grace,
                 at: now,
                 clearing: key,
                 audit: audit
@@ -207,7 +245,7 @@ extension AccountService {
     }
 
     /// Audits (unless the write that accepted the login did) and logs a successful login.
-    private func loginSucceeded(_ account: Account, factors: String, audited: Bool = false) {
+    func loginSucceeded(_ account: Account, factors: String, audited: Bool = false) {
         if !audited {
             audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
         }
@@ -289,7 +327,7 @@ extension AccountService {
 
     /// A hash made with older scrypt parameters is replaced after a successful login, the one moment
     /// the daemon holds the plain password. A failure here never fails the login.
-    private func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
+    func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
         guard let password, hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password)
         else { return }
         let oldHash = account.passwordHash

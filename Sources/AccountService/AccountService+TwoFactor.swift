@@ -160,5 +160,7 @@ extension AccountService {
         account.pendingEnrollment = nil
         account.recoveryCodes = []
         account.enrolledAt = nil
+        // A grace was earned with the authenticator now gone: the next login must show the new one.
+        account.graces = []
     }
 }

@@ -67,6 +67,7 @@ public final class AccountService: Sendable {
         account.recoveryCodes = recoveryCodes
         account.lastAcceptedStep = step
         account.pendingEnrollment = nil
+        account.graces = []
         account.failureCount = 0
         account.lastFailureAt = nil
         account.updatedAt = now

@@ -11,6 +11,9 @@ public struct ServiceConfiguration: Sendable {
     public var throttle: ThrottlePolicy
     /// Steps on each side of now whose codes are accepted (RFC 6238 section 5.2 recommends one).
     public var codeWindow: UInt64
+    /// Seconds a login that checked a code spares later logins from the same host or session the code
+    /// (`--grace-period`); 0: off. An organization's own period wins.
+    public var gracePeriod: Int64 = 0
 
     public init(
         issuer: String = "twofactord",

@@ -75,6 +75,10 @@ public struct Account: Sendable, Hashable {
     public var lastLoginAt: UnixTime?
     /// The unused one-time recovery codes, as salted hashes. Empty unless an authenticator is enrolled.
     public var recoveryCodes: [RecoveryCodeHash]
+    /// Running grace periods (AccessGrants.swift): empty unless the daemon or organization sets one.
+    public var graces: [Grace] = []
+    /// Scoped exemptions for automation (AccessGrants.swift): empty unless an admin or operator added one.
+    public var exemptions: [Exemption] = []
 
     public init(
         name: AccountName,

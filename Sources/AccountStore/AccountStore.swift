@@ -31,12 +31,15 @@ public protocol AccountStore: Sendable {
     /// step if it is later than the one recorded and the account still has `credential` enrolled,
     /// resets the failure count and records the login time. Returns `.replayed` and changes nothing
     /// when `step` is not later, or when the credential changed meanwhile (a reset racing a login).
-    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`.
+    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`. `alongside` changes
+    /// the account in the same write when the step is accepted (a grace period starting with this login);
+    /// like `update`'s body it may run more than once and must only change the account it is given.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
         credential: TOTPCredential,
-        at time: UnixTime
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
 
     /// Counts a failed login. `name` nil means an unknown user: the store still commits a write
@@ -49,14 +52,15 @@ public protocol AccountStore: Sendable {
 
     /// Everything a successful login writes, as one durable write where the store can (a default
     /// implementation, below, makes the separate calls in turn):
-    /// - with `claim`, the replay guard exactly as `recordAcceptedStep`; when it answers `.replayed`, nothing
-    ///   at all is written and `.replayed` is returned;
+    /// - with `claim`, the replay guard exactly as `recordAcceptedStep` (with `alongside`); when it answers
+    ///   `.replayed`, nothing at all is written and `.replayed` is returned;
     /// - without `claim`, `recordSuccess`;
     /// - then, for an accepted login, `clearAttempts(key)` and `appendAudit(audit)` when given.
     /// When this returns `.accepted`, all of it is durable.
     func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?
@@ -123,16 +127,33 @@ public protocol AccountStore: Sendable {
 }
 
 extension AccountStore {
+    /// `recordAcceptedStep` changing nothing else.
+    public func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        credential: TOTPCredential,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try recordAcceptedStep(step, for: name, credential: credential, at: time, alongside: { _ in })
+    }
+
     public func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?
     ) throws(AccountStoreError) -> StepAcceptance {
         if let claim {
-            guard try recordAcceptedStep(claim.step, for: name, credential: claim.credential, at: time) == .accepted
-            else { return .replayed }
+            let acceptance = try recordAcceptedStep(
+                claim.step,
+                for: name,
+                credential: claim.credential,
+                at: time,
+                alongside: alongside
+            )
+            guard acceptance == .accepted else { return .replayed }
         } else {
             try recordSuccess(for: name, at: time)
         }

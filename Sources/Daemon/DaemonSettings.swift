@@ -32,6 +32,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var issuer = "twofactord"
     public var logLevel: Logger.Level = .info
     public var throttle: ThrottlePolicy = .standard
+    /// Seconds a login that checked a code spares later logins from its host or session the code; 0: off.
+    public var gracePeriod: Int64 = 0
+    /// The longest grace period the daemon or an organization may set: one day.
+    public static let maximumGracePeriod: Int64 = 86_400
 
     /// The installed configuration file, read when it exists.
     public static let defaultPath = "/etc/twofactord/twofactord.conf"
@@ -265,6 +269,19 @@ extension DaemonSettings {
                 return nil
             },
             show: { $0.logLevel.rawValue }
+        ),
+        Key(
+            section: "daemon",
+            name: "grace-period",
+            reloadable: true,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (0...DaemonSettings.maximumGracePeriod).contains(seconds) else {
+                    return "must be 0 (off) to \(DaemonSettings.maximumGracePeriod) seconds"
+                }
+                settings.gracePeriod = seconds
+                return nil
+            },
+            show: { "\($0.gracePeriod)" }
         ),
         Key(
             section: "throttle",

@@ -32,10 +32,15 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static let auditSequenceKey = Array("audit-sequence".utf8)
 
     let directory: String
-    let secretsKey: SecretsKey
+    let keys: KeyHolder
+    /// The key new secrets are sealed with.
+    var secretsKey: SecretsKey { keys.current }
     let environment: Environment
     let databases: Databases
     let auditRetention: AuditRetention
+    /// Taken shared by every write, exclusively by a key rotation across its write and the switch to the new key
+    /// (SealedSecrets.swift), so no write seals with the old key after the rotation committed.
+    let writerLock = ReadWriteLock()
 
     var meta: Database { databases.meta }
     var accounts: Database { databases.accounts }
@@ -62,9 +67,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         self.directory = directory
         self.auditRetention = auditRetention
         if let secretsKey {
-            self.secretsKey = secretsKey
+            keys = KeyHolder(secretsKey)
         } else {
-            self.secretsKey = try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true)
+            keys = KeyHolder(try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true))
         }
         do throws(LMDBError) {
             environment = try Environment(
@@ -217,9 +222,12 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ step: UInt64,
         for name: AccountName,
         credential: TOTPCredential,
-        at time: UnixTime
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
-        try write { transaction in try acceptStep(step, for: name, credential: credential, at: time, in: transaction) }
+        try write { transaction in
+            try acceptStep(step, for: name, credential: credential, at: time, alongside: alongside, in: transaction)
+        }
     }
 
     /// The replay guard of `recordAcceptedStep`, inside a write transaction.
@@ -228,6 +236,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         for name: AccountName,
         credential: TOTPCredential,
         at time: UnixTime,
+        alongside: (inout Account) -> Void,
         in transaction: borrowing Transaction
     ) throws -> StepAcceptance {
         var account = try Self.load(name, from: transaction, in: accounts)
@@ -242,6 +251,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         account.failureCount = 0
         account.lastLoginAt = time
         account.updatedAt = time
+        alongside(&account)
         try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
         return .accepted
     }
@@ -251,13 +261,21 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
             if let claim {
-                let acceptance = try acceptStep(claim.step, for: name, credential: claim.credential, at: time, in: transaction)
+                let acceptance = try acceptStep(
+                    claim.step,
+                    for: name,
+                    credential: claim.credential,
+                    at: time,
+                    alongside: alongside,
+                    in: transaction
+                )
                 guard acceptance == .accepted else { return acceptance }
             } else {
                 try markSuccess(of: name, at: time, in: transaction)

@@ -28,6 +28,13 @@ extension LMDBAccountStore {
     /// the map grows, so it must not have effects outside the transaction. Throwing from `body` rolls back its
     /// changes (and no other write's).
     func write<Result>(_ body: (borrowing Transaction) throws -> Result) throws(AccountStoreError) -> Result {
+        try writerLock.withShared { () throws(AccountStoreError) -> Result in try writeHoldingWriterLock(body) }
+    }
+
+    /// `write`, for a caller that holds `writerLock` exclusively (the key rotation).
+    func writeHoldingWriterLock<Result>(
+        _ body: (borrowing Transaction) throws -> Result
+    ) throws(AccountStoreError) -> Result {
         do {
             return try environment.write(body)
         } catch {

@@ -3,10 +3,11 @@ import OneTimePassword
 
 /// The on-disk encoding of an `Account`: a small, versioned, big-endian binary format.
 ///
-/// Format version 2, field by field (version 1 is the same without the fields after updatedAt, and
-/// is still read: a store written by the first release opens unchanged):
+/// Format version 3, field by field (version 1 is the same without the fields after updatedAt, and
+/// version 2 without the access section; both are still read: a store written by an earlier release
+/// opens unchanged):
 /// ```
-/// u8  format version (2)
+/// u8  format version (3)
 /// str name, str organization, u8 role, str passwordHash
 /// u8  two-factor state (0 off, 1 pending, 2 on) [+ u8 EnabledBy raw value when on]
 /// opt credential totp
@@ -15,6 +16,7 @@ import OneTimePassword
 /// u32 failureCount, opt i64 lastFailureAt, i64 createdAt, i64 updatedAt
 /// opt (actor, i64 time) twoFactorChange, opt i64 enrolledAt, opt i64 lastLoginAt
 /// u32 count + count x (blob salt, blob digest) recoveryCodes
+/// access section (version 3): graces and exemptions, see AccountRecord+Access.swift
 ///
 /// str        = u32 byte count + UTF-8 bytes
 /// opt X      = u8 0 (absent) | u8 1 + X
@@ -24,7 +26,7 @@ import OneTimePassword
 /// Decoding is strict: every tag must be known, every name valid, and no byte may be left over, so a
 /// damaged record is reported instead of being half read. Decoding never traps on any input.
 package enum AccountRecord {
-    package static let formatVersion: UInt8 = 2
+    package static let formatVersion: UInt8 = 3
     /// No account has more recovery codes than this; a larger count is damage.
     package static let maximumRecoveryCodes = 64
 
@@ -63,14 +65,15 @@ package enum AccountRecord {
             writer.blob(code.salt)
             writer.blob(code.digest)
         }
+        encodeAccessFields(account, into: &writer)
         return writer.bytes
     }
 
-    /// Decodes a record, or throws when it is not a well-formed version 1 or 2 record.
+    /// Decodes a record, or throws when it is not a well-formed version 1, 2 or 3 record.
     package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Account {
         var reader = ByteReader(bytes)
         let version = try reader.u8()
-        guard version == 1 || version == formatVersion else {
+        guard (1...formatVersion).contains(version) else {
             throw RecordDecodingError("unknown record format \(version)")
         }
         let name = try reader.accountName()
@@ -120,6 +123,9 @@ package enum AccountRecord {
         )
         if version >= 2 {
             try decodeVersion2Fields(&reader, into: &account)
+        }
+        if version >= 3 {
+            try decodeAccessFields(&reader, into: &account)
         }
         guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
         return account

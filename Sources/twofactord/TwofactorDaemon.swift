@@ -128,6 +128,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var enrollmentLifetime: String?
 
     @Option(
+        name: .customLong("grace-period"),
+        help: """
+            Seconds after a login that checked a code during which logins of that account from the same remote \
+            host or local login session need only the password; 0 is off. An organization may set its own. \
+            Default \(defaults.gracePeriod).
+            """
+    )
+    var gracePeriod: String?
+
+    @Option(
         name: .customLong("audit-max-records"),
         help: """
             The audit trail keeps at most this many records; the oldest go first. \
@@ -179,7 +189,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
-            ("--enrollment-lifetime", enrollmentLifetime),
+            ("--enrollment-lifetime", enrollmentLifetime), ("--grace-period", gracePeriod),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
@@ -286,7 +296,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             },
             logger: logger
         )
-        let server = DaemonServer(configuration: configuration, services: services, logger: logger)
+        let server = DaemonServer(configuration: configuration, services: services, maintenance: store, logger: logger)
         var running: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server),
             .init(service: HangupReloadService(reloader: reloader), successTerminationBehavior: .ignore),
@@ -311,11 +321,13 @@ struct TwofactorDaemon: AsyncParsableCommand {
     }
 
     static func serviceConfiguration(_ settings: DaemonSettings) -> ServiceConfiguration {
-        ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             issuer: settings.issuer,
             enrollmentLifetime: settings.enrollmentLifetime,
             throttle: settings.throttle
         )
+        configuration.gracePeriod = settings.gracePeriod
+        return configuration
     }
 
     static func printError(_ message: String) {

@@ -72,7 +72,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 /// so a change to the layout is noticed rather than silently making existing records unreadable.
 @Test func record_minimalAccount_hasTheDocumentedLayout() throws {
     let expected: [UInt8] =
-        [2]  // format version
+        [3]  // format version
         + [0, 0, 0, 3] + Array("bob".utf8)  // name
         + [0, 0, 0, 7] + Array("default".utf8)  // organization
         + [1]  // role agent
@@ -84,9 +84,10 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         + [UInt8](repeating: 0, count: 16)  // createdAt, updatedAt
         + [0, 0, 0]  // no state change, enrollment time or login time
         + [0, 0, 0, 0]  // no recovery codes
+        + [0, 0, 0, 0, 0, 0, 0, 0]  // access section: no graces, no exemptions
     #expect(AccountRecord.encode(minimalAccount) == expected)
     // The first release wrote version 1: the same fields up to updatedAt. It still reads.
-    let versionOne = [1] + expected.dropFirst().dropLast(7)
+    let versionOne = [1] + expected.dropFirst().dropLast(7 + 8)
     #expect(try AccountRecord.decode(Array(versionOne)) == minimalAccount)
 }
 
@@ -105,7 +106,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 
 @Test func record_unknownFormatVersion_isRejected() {
     var encoded = AccountRecord.encode(minimalAccount)
-    encoded[0] = 3
+    encoded[0] = AccountRecord.formatVersion + 1
     #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(encoded) }
 }
 
