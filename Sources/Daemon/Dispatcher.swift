@@ -46,6 +46,12 @@ struct Session: Sendable, Equatable {
 struct HeldAttempt: Sendable, Equatable {
     var user: String
     var until: Int64
+    /// The held login's password check, so the login with the code runs no second scrypt for the same password.
+    var passwordMemo: PasswordMemo?
+
+    static func == (lhs: HeldAttempt, rhs: HeldAttempt) -> Bool {
+        lhs.user == rhs.user && lhs.until == rhs.until && lhs.passwordMemo === rhs.passwordMemo
+    }
 
     /// How long a held attempt waits for its code: long enough to read it off a phone.
     static let lifetime: Int64 = 300
@@ -115,7 +121,8 @@ struct Dispatcher: Sendable {
                     code: attempt.input,
                     origin: origin,
                     attemptHeld: attempt.completesHeldAttempt,
-                    context: context
+                    context: context,
+                    passwordMemo: attempt.passwordMemo
                 )
                 session.account = result.logsIn ? try? AccountName(user) : nil
                 session.heldAttempt = attempt.held(after: result)
@@ -129,7 +136,8 @@ struct Dispatcher: Sendable {
                     code: attempt.input,
                     origin: throttle,
                     attemptHeld: attempt.completesHeldAttempt,
-                    context: context
+                    context: context,
+                    passwordMemo: attempt.passwordMemo
                 )
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
@@ -447,18 +455,26 @@ struct LoginAttempt {
     let user: String
     let input: CodeInput
     let completesHeldAttempt: Bool
+    /// A login without a code gets a fresh memo of its password check, held with its attempt; the login
+    /// completing that attempt reads it.
+    let passwordMemo: PasswordMemo?
 
     init(user: String, codeKind: CodeKind, code: String, held: HeldAttempt?) {
         self.user = user
         input = CodeInput(codeKind, code)
         let now = Int64(time(nil))
         completesHeldAttempt = codeKind != .none && held.map { $0.user == user && $0.until >= now } == true
+        if case .none = input {
+            passwordMemo = PasswordMemo()
+        } else {
+            passwordMemo = completesHeldAttempt ? held?.passwordMemo : nil
+        }
     }
 
     /// The attempt to hold after `result`: a login without a code that was asked for one.
     func held(after result: LoginResult) -> HeldAttempt? {
         guard case .none = input, result == .codeNeeded else { return nil }
-        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime)
+        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime, passwordMemo: passwordMemo)
     }
 }
 

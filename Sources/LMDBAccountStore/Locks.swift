@@ -1,7 +1,7 @@
 import Glibc
 
 /// A pthread read/write lock that prefers writers, so a steady stream of readers cannot starve the
-/// (rare) exclusive holder. Used to keep every transaction out while the LMDB map is resized.
+/// (rare) exclusive holder. Used to keep every write out while the secrets key is rotated.
 final class ReadWriteLock: @unchecked Sendable {
     // Heap-allocated because a pthread lock must not move; pthread makes it safe to share across threads.
     private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
