@@ -55,6 +55,8 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case graceRevoke = "grace-revoke"
     case exemptionAdd = "exempt-add"
     case exemptionRemove = "exempt-remove"
+    case backup
+    case keyRotate = "key-rotate"
 }
 
 /// How it ended.

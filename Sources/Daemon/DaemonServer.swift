@@ -1,4 +1,5 @@
 import AccountService
+import AccountStore
 import Glibc
 import Logging
 import NIOCore
@@ -21,12 +22,19 @@ public final class DaemonServer: Service {
     }
 
     /// Serves requests with `services.current`, which a reload may replace while the server runs.
-    public init(configuration: DaemonConfiguration, services: ServiceSlot, logger: Logger) {
+    /// `maintenance` serves operators' backups and key rotations; nil when the store cannot do them.
+    public init(
+        configuration: DaemonConfiguration,
+        services: ServiceSlot,
+        maintenance: (any StoreMaintenance)? = nil,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.dispatcher = Dispatcher(
             services: services,
             operators: OperatorPolicy(groupName: configuration.operatorGroup),
-            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
+            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) },
+            maintenance: maintenance
         )
         self.logger = logger
     }

@@ -21,6 +21,8 @@ enum Privilege: Sendable {
     case caller
     /// An operator, or a member of the daemon's code-check group (`--code-check-group`).
     case codeChecker
+    /// An operator peer only, never an account logged in on the connection: whole-store maintenance.
+    case operatorOnly
 }
 
 /// What a connection remembers from one request to the next.
@@ -31,6 +33,9 @@ struct Session: Sendable, Equatable {
     /// if it is the same user's login with a code, completes that attempt instead of counting another.
     /// So a person's two-step login counts once, and nothing about the password shows in the count.
     var heldAttempt: HeldAttempt?
+    /// The snapshot a BackupBegin took, read by the BackupReads that follow; dropped (and its file with
+    /// it) when the last byte was read or the connection closes.
+    var backup: StoreSnapshot?
 
     init(account: AccountName? = nil, heldAttempt: HeldAttempt? = nil) {
         self.account = account
@@ -54,6 +59,8 @@ struct Dispatcher: Sendable {
     var service: AccountService { services.current }
     /// Members of this group may send CodeCheck; nil when the daemon names no such group.
     var codeCheckers: OperatorPolicy? = nil
+    /// Backups and key rotation; nil when the store cannot do them.
+    var maintenance: (any StoreMaintenance)? = nil
 
     /// The dispatch table: one row per request type.
     static func privilege(for request: Request) -> Privilege? {
@@ -68,6 +75,7 @@ struct Dispatcher: Sendable {
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
+        case .backupBegin, .backupRead, .keyRotate: .operatorOnly
         }
     }
 
@@ -90,6 +98,10 @@ struct Dispatcher: Sendable {
                 "checking a code without a password needs root or membership of group "
                 + groups.map { "'\($0)'" }.joined(separator: " or ")
             return (.error(code: .notPermitted, message: message), session)
+        }
+        if privilege == .operatorOnly {
+            let response = maintain(request, from: peer, session: &session)
+            return (response, session)
         }
         do {
             switch request {
@@ -193,7 +205,7 @@ struct Dispatcher: Sendable {
 
     private func perform(_ request: Request, caller: Caller, peer: PeerCredentials) throws(ServiceError) -> Response {
         switch request {
-        case .hello, .login, .loginFrom, .codeCheck:
+        case .hello, .login, .loginFrom, .codeCheck, .backupBegin, .backupRead, .keyRotate:
             return .error(code: .malformedRequest, message: "this request is not served here")
         case .userAdd(let user, let organization, let role, let requireTwoFactor, let password):
             _ = try service.addAccount(

@@ -22,17 +22,52 @@ extension LMDBAccountStore {
             )
         }
         defer { close(file) }
+        do throws(AccountStoreError) {
+            try copyCompacted(into: file)
+        } catch {
+            unlink(path)
+            throw error
+        }
+        guard fsync(file) == 0 else {
+            unlink(path)
+            throw .storageFailure("cannot write the backup \(path): \(FileText.systemMessage(errno))")
+        }
+    }
+
+    /// A compacted copy in an unlinked file of the state directory (which only the daemon's user can read),
+    /// for a client to read through the socket (`twofactorctl backup`).
+    public func snapshot() throws(AccountStoreError) -> StoreSnapshot {
+        var template = Array((directory + "/backup-snapshot.XXXXXX").utf8CString)
+        let file = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard file >= 0 else {
+            throw .storageFailure(
+                "cannot create a snapshot file in \(directory): \(FileText.systemMessage(errno)): "
+                    + "check that the state directory is writable and has room for a copy of data.mdb"
+            )
+        }
+        _ = fcntl(file, F_SETFD, FD_CLOEXEC)
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        do throws(AccountStoreError) {
+            try copyCompacted(into: file)
+        } catch {
+            close(file)
+            throw error
+        }
+        var info = stat()
+        guard fstat(file, &info) == 0 else {
+            close(file)
+            throw .storageFailure("cannot inspect the snapshot file: \(FileText.systemMessage(errno))")
+        }
+        return StoreSnapshot(descriptor: file, size: UInt64(info.st_size))
+    }
+
+    private func copyCompacted(into file: Int32) throws(AccountStoreError) {
         do throws(LMDBError) {
             try mapLock.withShared { () throws(LMDBError) in
                 try environment.copy(toDescriptor: file, compact: true)
             }
         } catch {
-            unlink(path)
             throw storageFailure(error)
-        }
-        guard fsync(file) == 0 else {
-            unlink(path)
-            throw .storageFailure("cannot write the backup \(path): \(FileText.systemMessage(errno))")
         }
     }
 

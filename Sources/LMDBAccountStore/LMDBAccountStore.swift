@@ -31,12 +31,15 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static let auditSequenceKey = Array("audit-sequence".utf8)
 
     let directory: String
-    let secretsKey: SecretsKey
+    let keys: KeyHolder
+    /// The key new secrets are sealed with.
+    var secretsKey: SecretsKey { keys.current }
     let environment: Environment
     let databases: Databases
     let auditRetention: AuditRetention
     let mapLock = ReadWriteLock()
-    let writerLock = Lock()
+    /// Recursive, so that a key rotation can hold it across its write and the switch to the new key.
+    let writerLock = Lock(recursive: true)
 
     var meta: Database { databases.meta }
     var accounts: Database { databases.accounts }
@@ -63,9 +66,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         self.directory = directory
         self.auditRetention = auditRetention
         if let secretsKey {
-            self.secretsKey = secretsKey
+            keys = KeyHolder(secretsKey)
         } else {
-            self.secretsKey = try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true)
+            keys = KeyHolder(try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true))
         }
         do throws(LMDBError) {
             environment = try Environment(path: directory, mapSize: initialMapSize, maxDatabases: 8)

@@ -47,6 +47,12 @@ public enum Request: Sendable, Equatable {
     case exemptRemove(user: String, service: String)
     /// The running exemptions of a page of accounts; an empty `after` starts at the first name.
     case exemptList(after: String, limit: UInt16)
+    /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
+    case backupBegin
+    /// Operators only: the snapshot's bytes from `offset` on, as many as one BackupChunk carries.
+    case backupRead(offset: UInt64)
+    /// Operators only: re-seals every secret under a new key and replaces the key file, while serving.
+    case keyRotate
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -80,6 +86,9 @@ public enum Request: Sendable, Equatable {
         case .exemptAdd: .exemptAdd
         case .exemptRemove: .exemptRemove
         case .exemptList: .exemptList
+        case .backupBegin: .backupBegin
+        case .backupRead: .backupRead
+        case .keyRotate: .keyRotate
         }
     }
 }
@@ -116,6 +125,12 @@ public enum Response: Sendable, Equatable {
     case organizationAccess(OrganizationAccessInfo)
     /// An empty `next` means this was the last page; otherwise pass it as `after`.
     case exemptionList([ExemptionInfo], next: String)
+    /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
+    case backupStarted(size: UInt64)
+    /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.
+    case backupChunk(offset: UInt64, bytes: [UInt8])
+    /// Every secret of `accounts` accounts is now sealed under the new key, which is in `keyFile`.
+    case keyRotated(accounts: UInt32, keyFile: String)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -136,6 +151,9 @@ public enum Response: Sendable, Equatable {
         case .accessInfo: .accessInfo
         case .organizationAccess: .organizationAccess
         case .exemptionList: .exemptionList
+        case .backupStarted: .backupStarted
+        case .backupChunk: .backupChunk
+        case .keyRotated: .keyRotated
         }
     }
 }

@@ -25,6 +25,8 @@ enum Limits {
     static let originService = 0...64
     static let originHost = 0...255
     static let screen = 0...32768
+    static let backupChunk = 0...WireProtocol.maximumBackupChunkLength
+    static let keyFile = 1...1024
 }
 
 /// The fields of each request after the type and id.
@@ -93,6 +95,10 @@ enum RequestFields {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             AccessFields.encode(request, into: &writer)
+        case .backupBegin, .keyRotate:
+            break
+        case .backupRead(let offset):
+            writer.u64(offset)
         }
     }
 
@@ -215,6 +221,12 @@ enum RequestFields {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             return try AccessFields.decodeRequest(type, &reader)
+        case .backupBegin:
+            return .backupBegin
+        case .backupRead:
+            return .backupRead(offset: try reader.u64("offset"))
+        case .keyRotate:
+            return .keyRotate
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

@@ -42,6 +42,14 @@ enum ResponseFields {
             writer.str(screen)
         case .accessInfo, .organizationAccess, .exemptionList:
             AccessFields.encode(response, into: &writer)
+        case .backupStarted(let size):
+            writer.u64(size)
+        case .backupChunk(let offset, let bytes):
+            writer.u64(offset)
+            writer.str(bytes)
+        case .keyRotated(let accounts, let keyFile):
+            writer.u32(accounts)
+            writer.str(keyFile)
         }
     }
 
@@ -111,6 +119,14 @@ enum ResponseFields {
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
         case .accessInfo, .organizationAccess, .exemptionList:
             return try AccessFields.decodeResponse(type, &reader)
+        case .backupStarted:
+            return .backupStarted(size: try reader.u64("size"))
+        case .backupChunk:
+            let offset = try reader.u64("offset")
+            return .backupChunk(offset: offset, bytes: try reader.bin("bytes", Limits.backupChunk))
+        case .keyRotated:
+            let accounts = try reader.u32("accounts")
+            return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

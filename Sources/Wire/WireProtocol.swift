@@ -43,6 +43,9 @@ public enum WireProtocol {
     public static let maximumAuditPageSize =
         (maximumResponseBodyLength - minimumBodyLength - 2 - 8) / maximumAuditEntryLength
 
+    /// The most bytes of a backup one BackupChunk answer carries: what fits beside its offset.
+    public static let maximumBackupChunkLength = maximumResponseBodyLength - minimumBodyLength - 8 - 2
+
     /// The most recovery codes one RecoveryCodes answer carries.
     public static let maximumRecoveryCodes = 16
 
@@ -85,6 +88,9 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case exemptAdd = 0x4C
     case exemptRemove = 0x4D
     case exemptList = 0x4E
+    case backupBegin = 0x50
+    case backupRead = 0x51
+    case keyRotate = 0x52
 
     case error = 0x80
     case helloReply = 0x81
@@ -102,6 +108,9 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case accessInfo = 0xBC
     case organizationAccess = 0xBD
     case exemptionList = 0xBE
+    case backupStarted = 0xA8
+    case backupChunk = 0xA9
+    case keyRotated = 0xAA
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

@@ -21,7 +21,10 @@ struct TwofactorCtl: ParsableCommand {
             Exit status: 0 success, 1 the daemon refused the request (the message says why), \
             3 the daemon could not be reached, 64 a usage error.
             """,
-        subcommands: [User.self, TwoFactor.self, Organization.self, Unlock.self, Audit.self, Grace.self, Exempt.self]
+        subcommands: [
+            User.self, TwoFactor.self, Organization.self, Unlock.self, Audit.self, Backup.self, Key.self, Grace.self,
+            Exempt.self,
+        ]
     )
 
     @OptionGroup var options: CommonOptions

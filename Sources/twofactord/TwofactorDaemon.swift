@@ -294,7 +294,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             },
             logger: logger
         )
-        let server = DaemonServer(configuration: configuration, services: services, logger: logger)
+        let server = DaemonServer(configuration: configuration, services: services, maintenance: store, logger: logger)
         var running: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server),
             .init(service: HangupReloadService(reloader: reloader), successTerminationBehavior: .ignore),

@@ -277,6 +277,18 @@ let documentedExamples: [(hex: String, message: Example)] = [
             )
         )
     ),
+    ("00000005 50 00000014", .request(20, .backupBegin)),
+    ("0000000d a8 00000014 0000000000010000", .response(20, .backupStarted(size: 65536))),
+    ("0000000d 51 00000015 0000000000000000", .request(21, .backupRead(offset: 0))),
+    (
+        "00000013 a9 00000015 0000000000000000 0004 00010203",
+        .response(21, .backupChunk(offset: 0, bytes: [0, 1, 2, 3]))
+    ),
+    ("00000005 52 00000016", .request(22, .keyRotate)),
+    (
+        "0000002a aa 00000016 00000003 001f 2f7661722f6c69622f74776f666163746f72642f736563726574732e6b6579",
+        .response(22, .keyRotated(accounts: 3, keyFile: "/var/lib/twofactord/secrets.key"))
+    ),
 ]
 
 @Test func examples_encodeToTheDocumentedBytes() {
@@ -343,4 +355,5 @@ let documentedExamples: [(hex: String, message: Example)] = [
     #expect(document.contains("A record takes at most \(WireProtocol.maximumAccountInfoLength) bytes"))
     #expect(document.contains("A record takes at most \(WireProtocol.maximumOrganizationInfoLength) bytes"))
     #expect(document.contains("A record takes at most \(WireProtocol.maximumAuditEntryLength) bytes"))
+    #expect(document.contains("| bytes | bin | 0..\(WireProtocol.maximumBackupChunkLength) |"))
 }

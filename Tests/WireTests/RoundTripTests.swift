@@ -43,6 +43,9 @@ let sampleRequests: [Request] = [
     .twoFactorReset(user: longest64),
     .recoveryCodesIssue(user: "carol"),
     .unlock(user: "carol"),
+    .backupBegin,
+    .backupRead(offset: 1 << 40),
+    .keyRotate,
     .auditQuery(user: "", organization: "", since: 0, before: 0, limit: 1),
     .auditQuery(
         user: longest64,
@@ -163,6 +166,10 @@ let sampleResponses: [Response] = [
         [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 3, grantedAt: 1)],
         next: "bob"
     ),
+    .backupStarted(size: 1 << 33),
+    .backupChunk(offset: 65521, bytes: Array(repeating: 0xA5, count: WireProtocol.maximumBackupChunkLength)),
+    .backupChunk(offset: 0, bytes: [0, 0xFF, 0, 0x80]),
+    .keyRotated(accounts: 12, keyFile: "/etc/twofactord/secrets.key"),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {
