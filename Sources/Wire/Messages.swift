@@ -34,6 +34,12 @@ public enum Request: Sendable, Equatable {
     /// Checks a code without a password, for stacks where another module checked the password.
     /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
     case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
+    /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
+    case backupBegin
+    /// Operators only: the snapshot's bytes from `offset` on, as many as one BackupChunk carries.
+    case backupRead(offset: UInt64)
+    /// Operators only: re-seals every secret under a new key and replaces the key file, while serving.
+    case keyRotate
     /// Ends every grace period of the account (AccessMessages.swift has the access messages' types).
     case graceRevoke(user: String)
     /// Asks for the account's running graces and exemptions; answered with AccessInfo.
@@ -47,12 +53,6 @@ public enum Request: Sendable, Equatable {
     case exemptRemove(user: String, service: String)
     /// The running exemptions of a page of accounts; an empty `after` starts at the first name.
     case exemptList(after: String, limit: UInt16)
-    /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
-    case backupBegin
-    /// Operators only: the snapshot's bytes from `offset` on, as many as one BackupChunk carries.
-    case backupRead(offset: UInt64)
-    /// Operators only: re-seals every secret under a new key and replaces the key file, while serving.
-    case keyRotate
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -79,6 +79,9 @@ public enum Request: Sendable, Equatable {
         case .auditQuery: .auditQuery
         case .loginFrom: .loginFrom
         case .codeCheck: .codeCheck
+        case .backupBegin: .backupBegin
+        case .backupRead: .backupRead
+        case .keyRotate: .keyRotate
         case .graceRevoke: .graceRevoke
         case .accessShow: .accessShow
         case .organizationAccessSet: .organizationAccessSet
@@ -86,9 +89,6 @@ public enum Request: Sendable, Equatable {
         case .exemptAdd: .exemptAdd
         case .exemptRemove: .exemptRemove
         case .exemptList: .exemptList
-        case .backupBegin: .backupBegin
-        case .backupRead: .backupRead
-        case .keyRotate: .keyRotate
         }
     }
 }
@@ -120,17 +120,17 @@ public enum Response: Sendable, Equatable {
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
     /// QR code (the C PAM module), the QR code drawn as text lines.
     case enrollScreen(otpauthURI: String, screen: String)
-    /// The running graces and exemptions of one account.
-    case accessInfo(graces: [GraceInfo], exemptions: [ExemptionInfo])
-    case organizationAccess(OrganizationAccessInfo)
-    /// An empty `next` means this was the last page; otherwise pass it as `after`.
-    case exemptionList([ExemptionInfo], next: String)
     /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
     case backupStarted(size: UInt64)
     /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.
     case backupChunk(offset: UInt64, bytes: [UInt8])
     /// Every secret of `accounts` accounts is now sealed under the new key, which is in `keyFile`.
     case keyRotated(accounts: UInt32, keyFile: String)
+    /// The running graces and exemptions of one account.
+    case accessInfo(graces: [GraceInfo], exemptions: [ExemptionInfo])
+    case organizationAccess(OrganizationAccessInfo)
+    /// An empty `next` means this was the last page; otherwise pass it as `after`.
+    case exemptionList([ExemptionInfo], next: String)
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -148,12 +148,12 @@ public enum Response: Sendable, Equatable {
         case .organizationList: .organizationListReply
         case .auditList: .auditList
         case .enrollScreen: .enrollScreen
-        case .accessInfo: .accessInfo
-        case .organizationAccess: .organizationAccess
-        case .exemptionList: .exemptionList
         case .backupStarted: .backupStarted
         case .backupChunk: .backupChunk
         case .keyRotated: .keyRotated
+        case .accessInfo: .accessInfo
+        case .organizationAccess: .organizationAccess
+        case .exemptionList: .exemptionList
         }
     }
 }

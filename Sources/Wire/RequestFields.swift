@@ -92,13 +92,13 @@ enum RequestFields {
             writer.u8(codeKind.rawValue)
             writer.str(code)
             origin.encode(into: &writer)
-        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
-            .exemptList:
-            AccessFields.encode(request, into: &writer)
         case .backupBegin, .keyRotate:
             break
         case .backupRead(let offset):
             writer.u64(offset)
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            AccessFields.encode(request, into: &writer)
         }
     }
 
@@ -218,15 +218,15 @@ enum RequestFields {
                 throw .malformed("'limit' must be 1 to \(WireProtocol.maximumAuditPageSize), not \(limit)")
             }
             return .auditQuery(user: user, organization: organization, since: since, before: before, limit: limit)
-        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
-            .exemptList:
-            return try AccessFields.decodeRequest(type, &reader)
         case .backupBegin:
             return .backupBegin
         case .backupRead:
             return .backupRead(offset: try reader.u64("offset"))
         case .keyRotate:
             return .keyRotate
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            return try AccessFields.decodeRequest(type, &reader)
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

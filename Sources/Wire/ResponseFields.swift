@@ -40,8 +40,6 @@ enum ResponseFields {
         case .enrollScreen(let otpauthURI, let screen):
             writer.str(otpauthURI)
             writer.str(screen)
-        case .accessInfo, .organizationAccess, .exemptionList:
-            AccessFields.encode(response, into: &writer)
         case .backupStarted(let size):
             writer.u64(size)
         case .backupChunk(let offset, let bytes):
@@ -50,6 +48,8 @@ enum ResponseFields {
         case .keyRotated(let accounts, let keyFile):
             writer.u32(accounts)
             writer.str(keyFile)
+        case .accessInfo, .organizationAccess, .exemptionList:
+            AccessFields.encode(response, into: &writer)
         }
     }
 
@@ -117,8 +117,6 @@ enum ResponseFields {
         case .enrollScreen:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
-        case .accessInfo, .organizationAccess, .exemptionList:
-            return try AccessFields.decodeResponse(type, &reader)
         case .backupStarted:
             return .backupStarted(size: try reader.u64("size"))
         case .backupChunk:
@@ -127,6 +125,8 @@ enum ResponseFields {
         case .keyRotated:
             let accounts = try reader.u32("accounts")
             return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
+        case .accessInfo, .organizationAccess, .exemptionList:
+            return try AccessFields.decodeResponse(type, &reader)
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

@@ -81,6 +81,9 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case auditQuery = 0x40
     case loginFrom = 0x11
     case codeCheck = 0x12
+    case backupBegin = 0x50
+    case backupRead = 0x51
+    case keyRotate = 0x52
     case graceRevoke = 0x48
     case accessShow = 0x49
     case organizationAccessSet = 0x4A
@@ -88,9 +91,6 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case exemptAdd = 0x4C
     case exemptRemove = 0x4D
     case exemptList = 0x4E
-    case backupBegin = 0x50
-    case backupRead = 0x51
-    case keyRotate = 0x52
 
     case error = 0x80
     case helloReply = 0x81
@@ -105,12 +105,12 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case organizationListReply = 0x97
     case auditList = 0x98
     case enrollScreen = 0xA0
-    case accessInfo = 0xBC
-    case organizationAccess = 0xBD
-    case exemptionList = 0xBE
     case backupStarted = 0xA8
     case backupChunk = 0xA9
     case keyRotated = 0xAA
+    case accessInfo = 0xBC
+    case organizationAccess = 0xBD
+    case exemptionList = 0xBE
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

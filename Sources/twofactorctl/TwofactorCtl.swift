@@ -22,8 +22,8 @@ struct TwofactorCtl: ParsableCommand {
             3 the daemon could not be reached, 64 a usage error.
             """,
         subcommands: [
-            User.self, TwoFactor.self, Organization.self, Unlock.self, Audit.self, Backup.self, Key.self, Grace.self,
-            Exempt.self,
+            User.self, TwoFactor.self, Organization.self, Unlock.self, Audit.self, Grace.self, Exempt.self,
+            Backup.self, Key.self,
         ]
     )
 

@@ -207,6 +207,18 @@ let documentedExamples: [(hex: String, message: Example)] = [
             + " 44504548504b33505850266973737565723d74776f666163746f7264 0000",
         .response(3, .enrollScreen(otpauthURI: exampleURI, screen: ""))
     ),
+    ("00000005 50 00000014", .request(20, .backupBegin)),
+    ("0000000d a8 00000014 0000000000010000", .response(20, .backupStarted(size: 65536))),
+    ("0000000d 51 00000015 0000000000000000", .request(21, .backupRead(offset: 0))),
+    (
+        "00000013 a9 00000015 0000000000000000 0004 00010203",
+        .response(21, .backupChunk(offset: 0, bytes: [0, 1, 2, 3]))
+    ),
+    ("00000005 52 00000016", .request(22, .keyRotate)),
+    (
+        "0000002a aa 00000016 00000003 001f 2f7661722f6c69622f74776f666163746f72642f736563726574732e6b6579",
+        .response(22, .keyRotated(accounts: 3, keyFile: "/var/lib/twofactord/secrets.key"))
+    ),
     // The access messages (issue 11).
     ("0000000a 48 0000000a 0003626f62", .request(10, .graceRevoke(user: "bob"))),
     ("0000000a 49 0000000b 0003626f62", .request(11, .accessShow(user: "bob"))),
@@ -276,18 +288,6 @@ let documentedExamples: [(hex: String, message: Example)] = [
                 next: ""
             )
         )
-    ),
-    ("00000005 50 00000014", .request(20, .backupBegin)),
-    ("0000000d a8 00000014 0000000000010000", .response(20, .backupStarted(size: 65536))),
-    ("0000000d 51 00000015 0000000000000000", .request(21, .backupRead(offset: 0))),
-    (
-        "00000013 a9 00000015 0000000000000000 0004 00010203",
-        .response(21, .backupChunk(offset: 0, bytes: [0, 1, 2, 3]))
-    ),
-    ("00000005 52 00000016", .request(22, .keyRotate)),
-    (
-        "0000002a aa 00000016 00000003 001f 2f7661722f6c69622f74776f666163746f72642f736563726574732e6b6579",
-        .response(22, .keyRotated(accounts: 3, keyFile: "/var/lib/twofactord/secrets.key"))
     ),
 ]
 

@@ -151,6 +151,10 @@ let sampleResponses: [Response] = [
         next: .max
     ),
     .enrollScreen(otpauthURI: exampleURI, screen: "a QR code drawn in text"),
+    .backupStarted(size: 1 << 33),
+    .backupChunk(offset: 65521, bytes: Array(repeating: 0xA5, count: WireProtocol.maximumBackupChunkLength)),
+    .backupChunk(offset: 0, bytes: [0, 0xFF, 0, 0x80]),
+    .keyRotated(accounts: 12, keyFile: "/etc/twofactord/secrets.key"),
     .accessInfo(graces: [], exemptions: []),
     .accessInfo(
         graces: [
@@ -166,10 +170,6 @@ let sampleResponses: [Response] = [
         [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 3, grantedAt: 1)],
         next: "bob"
     ),
-    .backupStarted(size: 1 << 33),
-    .backupChunk(offset: 65521, bytes: Array(repeating: 0xA5, count: WireProtocol.maximumBackupChunkLength)),
-    .backupChunk(offset: 0, bytes: [0, 0xFF, 0, 0x80]),
-    .keyRotated(accounts: 12, keyFile: "/etc/twofactord/secrets.key"),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {
