@@ -59,8 +59,10 @@ extension AccountService {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         }
-        let result = try secondFactor(of: account, code: code, now: now, context: context)
-        try clearAttemptIfPassed(key, result)
+        // A code accepted by the store clears the attempt in the same write (`cleared`).
+        var cleared = false
+        let result = try secondFactor(of: account, code: code, now: now, context: context, key: key, cleared: &cleared)
+        if !cleared { try clearAttemptIfPassed(key, result) }
         return result
     }
 
@@ -68,7 +70,9 @@ extension AccountService {
         of account: Account,
         code: CodeInput,
         now: UnixTime,
-        context: LoginContext
+        context: LoginContext,
+        key: ThrottleKey,
+        cleared: inout Bool
     ) throws(ServiceError) -> LoginResult {
         let name = account.name
         let organization = try accessOrganization(of: account)
@@ -93,10 +97,12 @@ extension AccountService {
             loginSucceeded(account, factors: "no code: " + waiver.reason)
             return .ok
         case .verifyCode(let text, _):
+            cleared = true
             return try acceptCode(
                 text,
                 account: account,
                 password: nil,
+                clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
             )

@@ -22,13 +22,16 @@ extension AccountService {
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
     /// (the same user's login without a code, just answered `codeNeeded` on the same connection). `context`
     /// says what the daemon knows of the peer, for grace periods, trusted networks and exemptions.
+    /// `passwordMemo` keeps this login's password check for the next (PasswordMemo.swift): given a memo
+    /// that already holds a check of the same password, the password is not hashed again.
     public func login(
         user: String,
         password: [UInt8],
         code: CodeInput,
         origin: ThrottleOrigin = .local,
         attemptHeld: Bool = false,
-        context: LoginContext = .unknown
+        context: LoginContext = .unknown,
+        passwordMemo: PasswordMemo? = nil
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
@@ -52,11 +55,17 @@ extension AccountService {
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
         // which differs after an operator changed it): learn those costs once from the store.
         hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
+        let storedHash = account?.passwordHash
         let passwordMatches: Bool
-        if let account {
-            passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+        if let known = passwordMemo?.recall(user: user, password: password, storedHash: storedHash) {
+            passwordMatches = known
         } else {
-            passwordMatches = hasher.verifyUnknownUser(password)
+            if let account {
+                passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+            } else {
+                passwordMatches = hasher.verifyUnknownUser(password)
+            }
+            passwordMemo?.remember(user: user, password: password, storedHash: storedHash, matched: passwordMatches)
         }
 
         // Read for every login, known user or not, so that the work does not depend on the password.
@@ -73,10 +82,21 @@ extension AccountService {
             )
         case .succeed:
             guard let account else { return .denied }
-            try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }
+            // The success, the throttle clear and the audit record in one write.
+            let audit = loginAudit(account, factors: "password")
+            try storing { () throws(AccountStoreError) in
+                _ = try store.recordLogin(
+                    of: account.name,
+                    claiming: nil,
+                    alongside: { _ in },
+                    at: now,
+                    clearing: key,
+                    audit: audit
+                )
+            }
             upgradePasswordHashIfNeeded(account, password: password)
-            loginSucceeded(account, factors: "password")
-            result = .ok
+            loginSucceeded(account, factors: "password", audited: true)
+            return .ok
         case .askForCode:
             if let account,
                 let waiver = CodeWaiverPolicy.waiver(
@@ -97,10 +117,12 @@ extension AccountService {
             }
         case .verifyCode(let text, _):
             guard let account else { return .denied }
-            result = try acceptCode(
+            // Accepting the code clears the attempt in the same write.
+            return try acceptCode(
                 text,
                 account: account,
                 password: password,
+                clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
             )
@@ -154,6 +176,7 @@ extension AccountService {
         _ code: String,
         account: Account,
         password: [UInt8]?,
+        clearing key: ThrottleKey?,
         now: UnixTime,
         grace: (inout Account) -> Void = { _ in }
     ) throws(ServiceError) -> LoginResult {
@@ -168,15 +191,21 @@ extension AccountService {
         case .accepted(let matched, let matchedStep, let learned):
             (authenticator, step, drift) = (matched, matchedStep, learned)
         }
+        // The step, the throttle clear and the audit record in one write: a login with a code commits once.
+        let audit = loginAudit(account, factors: "password+totp")
         let acceptance = try storing { () throws(AccountStoreError) in
-            try store.recordAcceptedStep(
-                step,
-                for: account.name,
-                authenticator: authenticator.label,
-                credential: authenticator.credential,
-                drift: drift,
+            try store.recordLogin(
+                of: account.name,
+                claiming: StepClaim(
+                    step: step,
+                    authenticator: authenticator.label,
+                    credential: authenticator.credential,
+                    drift: drift
+                ),
+                alongside: grace,
                 at: now,
-                alongside: grace
+                clearing: key,
+                audit: audit
             )
         }
         guard acceptance == .accepted else {
@@ -189,7 +218,7 @@ extension AccountService {
             )
         }
         upgradePasswordHashIfNeeded(account, password: password)
-        loginSucceeded(account, factors: "password+totp")
+        loginSucceeded(account, factors: "password+totp", audited: true)
         return .ok
     }
 
@@ -229,9 +258,16 @@ extension AccountService {
         return .recovered(remaining: remaining)
     }
 
-    /// Audits and logs a successful login (its time was stored by the write that accepted it).
-    func loginSucceeded(_ account: Account, factors: String) {
-        audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+    /// The audit record of a successful login, for the write that accepts it.
+    private func loginAudit(_ account: Account, factors: String) -> AuditRecord {
+        auditRecord(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+    }
+
+    /// Audits (unless the write that accepted the login did) and logs a successful login.
+    func loginSucceeded(_ account: Account, factors: String, audited: Bool = false) {
+        if !audited {
+            audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+        }
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 

@@ -179,7 +179,24 @@ public final class AccountService: Sendable {
         organization: OrganizationName?,
         detail: String = ""
     ) {
-        let record = AuditRecord(
+        let record = auditRecord(actor, action, outcome, target: target, organization: organization, detail: detail)
+        do {
+            try store.appendAudit(record)
+        } catch {
+            logger.error("audit record not written", metadata: ["action": "\(action.rawValue)", "error": "\(error)"])
+        }
+    }
+
+    /// The audit record `audit` appends, for a write that appends it itself (`AccountStore.recordLogin`).
+    func auditRecord(
+        _ actor: Actor,
+        _ action: AuditAction,
+        _ outcome: AuditOutcome,
+        target: AccountName?,
+        organization: OrganizationName?,
+        detail: String = ""
+    ) -> AuditRecord {
+        AuditRecord(
             time: clock(),
             actor: actor,
             target: target,
@@ -188,11 +205,6 @@ public final class AccountService: Sendable {
             outcome: outcome,
             detail: detail
         )
-        do {
-            try store.appendAudit(record)
-        } catch {
-            logger.error("audit record not written", metadata: ["action": "\(action.rawValue)", "error": "\(error)"])
-        }
     }
 
     /// The account `name`, or a `noSuchAccount` error.

@@ -54,6 +54,22 @@ public protocol AccountStore: Sendable {
     /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
 
+    /// Everything a successful login writes, as one durable write where the store can (a default
+    /// implementation, below, makes the separate calls in turn):
+    /// - with `claim`, the replay guard exactly as `recordAcceptedStep` (with `alongside`); when it answers
+    ///   `.replayed`, nothing at all is written and `.replayed` is returned;
+    /// - without `claim`, `recordSuccess`;
+    /// - then, for an accepted login, `clearAttempts(key)` and `appendAudit(audit)` when given.
+    /// When this returns `.accepted`, all of it is durable.
+    func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance
+
     // MARK: Throttling
 
     /// The lock decision and the failure count as one atomic step: in one write transaction, decides with
@@ -133,6 +149,49 @@ extension AccountStore {
             at: time,
             alongside: { _ in }
         )
+    }
+
+    public func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance {
+        if let claim {
+            let acceptance = try recordAcceptedStep(
+                claim.step,
+                for: name,
+                authenticator: claim.authenticator,
+                credential: claim.credential,
+                drift: claim.drift,
+                at: time,
+                alongside: alongside
+            )
+            guard acceptance == .accepted else { return .replayed }
+        } else {
+            try recordSuccess(for: name, at: time)
+        }
+        if let key { try clearAttempts(key) }
+        if let audit { try appendAudit(audit) }
+        return .accepted
+    }
+}
+
+/// A code's time step, to be accepted for the authenticator (and credential) that produced it, with the
+/// clock drift it taught (`AccountStore.recordLogin`, `recordAcceptedStep`).
+public struct StepClaim: Sendable, Hashable {
+    public var step: UInt64
+    public var authenticator: AuthenticatorLabel
+    public var credential: TOTPCredential
+    public var drift: Int32
+
+    public init(step: UInt64, authenticator: AuthenticatorLabel, credential: TOTPCredential, drift: Int32) {
+        self.step = step
+        self.authenticator = authenticator
+        self.credential = credential
+        self.drift = drift
     }
 }
 

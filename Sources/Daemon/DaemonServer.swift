@@ -39,9 +39,15 @@ public final class DaemonServer: Service {
         self.logger = logger
     }
 
+    /// Threads beyond `workerThreads` for requests that wait on durable writes.
+    static let writeWaitingThreads = 32
+
     public func run() async throws {
+        // Scrypt's concurrency (and so its memory) is bounded by the password hasher to `workerThreads`; the
+        // extra threads serve requests that mostly wait for a durable write, which group commit shares
+        // between all the requests waiting at once: the more wait together, the fewer commits.
         let workers = WorkerPool(
-            threads: configuration.workerThreads,
+            threads: configuration.workerThreads + Self.writeWaitingThreads,
             maximumQueued: configuration.maximumQueuedRequests
         )
         let connections = ConnectionRegistry(limits: ShareLimits(total: connectionLimit()))

@@ -35,7 +35,7 @@ public struct DaemonSettings: Sendable, Equatable {
     /// Seconds a login that checked a code spares later logins from its host or session the code; 0: off.
     public var gracePeriod: Int64 = 0
     /// The longest grace period the daemon or an organization may set: one day.
-    public static let maximumGracePeriod: Int64 = 86_400
+    public static let maximumGracePeriod = AccountService.maximumGracePeriod
     /// The largest clock drift, in steps, an authenticator learns from its accepted codes.
     public var maximumDriftSteps: Int32 = DriftPolicy.defaultMaximumDrift
 

@@ -46,6 +46,12 @@ struct Session: Sendable, Equatable {
 struct HeldAttempt: Sendable, Equatable {
     var user: String
     var until: Int64
+    /// The held login's password check, so the login with the code runs no second scrypt for the same password.
+    var passwordMemo: PasswordMemo?
+
+    static func == (lhs: HeldAttempt, rhs: HeldAttempt) -> Bool {
+        lhs.user == rhs.user && lhs.until == rhs.until && lhs.passwordMemo === rhs.passwordMemo
+    }
 
     /// How long a held attempt waits for its code: long enough to read it off a phone.
     static let lifetime: Int64 = 300
@@ -108,14 +114,16 @@ struct Dispatcher: Sendable {
             switch request {
             case .login(let user, let password, let codeKind, let code):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
-                let (origin, context) = loginOrigin(of: peer, LoginOrigin())
+                // A Login opens a session for administration (`twofactorctl --as`): it never skips the code
+                // (no grace, trusted network or exemption), so an admin's step-up always takes one.
+                let (origin, _) = loginOrigin(of: peer, LoginOrigin(), readingSession: false)
                 let result = try service.login(
                     user: user,
                     password: password,
                     code: attempt.input,
                     origin: origin,
                     attemptHeld: attempt.completesHeldAttempt,
-                    context: context
+                    passwordMemo: attempt.passwordMemo
                 )
                 session.account = result.logsIn ? try? AccountName(user) : nil
                 session.heldAttempt = attempt.held(after: result)
@@ -129,7 +137,8 @@ struct Dispatcher: Sendable {
                     code: attempt.input,
                     origin: throttle,
                     attemptHeld: attempt.completesHeldAttempt,
-                    context: context
+                    context: context,
+                    passwordMemo: attempt.passwordMemo
                 )
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
@@ -190,7 +199,11 @@ struct Dispatcher: Sendable {
     /// With it, for grace periods, trusted networks and exemptions, what the daemon itself knows of the peer:
     /// whether it is privileged (so its remote host is believed), its uid, and its audit login session (read
     /// from /proc by the daemon, never sent by the client).
-    func loginOrigin(of peer: PeerCredentials, _ origin: LoginOrigin) -> (ThrottleOrigin, LoginContext) {
+    func loginOrigin(
+        of peer: PeerCredentials,
+        _ origin: LoginOrigin,
+        readingSession: Bool = true
+    ) -> (ThrottleOrigin, LoginContext) {
         let privileged = operators.isOperator(peer)
         let throttle: ThrottleOrigin =
             !privileged ? .peer(uid: peer.uid) : origin.remoteHost.isEmpty ? .local : .host(origin.remoteHost)
@@ -199,7 +212,7 @@ struct Dispatcher: Sendable {
             peerUID: peer.uid,
             reportedRemoteHost: origin.remoteHost,
             service: origin.service,
-            peerSession: origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
+            peerSession: readingSession && origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
         )
         return (throttle, context)
     }
@@ -447,18 +460,26 @@ struct LoginAttempt {
     let user: String
     let input: CodeInput
     let completesHeldAttempt: Bool
+    /// A login without a code gets a fresh memo of its password check, held with its attempt; the login
+    /// completing that attempt reads it.
+    let passwordMemo: PasswordMemo?
 
     init(user: String, codeKind: CodeKind, code: String, held: HeldAttempt?) {
         self.user = user
         input = CodeInput(codeKind, code)
         let now = Int64(time(nil))
         completesHeldAttempt = codeKind != .none && held.map { $0.user == user && $0.until >= now } == true
+        if case .none = input {
+            passwordMemo = PasswordMemo()
+        } else {
+            passwordMemo = completesHeldAttempt ? held?.passwordMemo : nil
+        }
     }
 
     /// The attempt to hold after `result`: a login without a code that was asked for one.
     func held(after result: LoginResult) -> HeldAttempt? {
         guard case .none = input, result == .codeNeeded else { return nil }
-        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime)
+        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime, passwordMemo: passwordMemo)
     }
 }
 

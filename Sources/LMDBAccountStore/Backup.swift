@@ -63,9 +63,7 @@ extension LMDBAccountStore {
 
     private func copyCompacted(into file: Int32) throws(AccountStoreError) {
         do throws(LMDBError) {
-            try mapLock.withShared { () throws(LMDBError) in
-                try environment.copy(toDescriptor: file, compact: true)
-            }
+            try environment.copy(toDescriptor: file, compact: true)
         } catch {
             throw storageFailure(error)
         }

@@ -90,7 +90,7 @@ extension LMDBAccountStore: StoreMaintenance {
         try SecretsKey.write(newKey, to: staged)
         let count: Int
         do throws(AccountStoreError) {
-            count = try writerLock.withLock { () throws(AccountStoreError) -> Int in
+            count = try writerLock.withExclusive { () throws(AccountStoreError) -> Int in
                 let count = try reseal(from: keys.opening, to: newKey)
                 keys.replace(with: newKey)
                 return count
@@ -118,7 +118,7 @@ extension LMDBAccountStore: StoreMaintenance {
     private func reseal(from oldKeys: [SecretsKey], to newKey: SecretsKey) throws(AccountStoreError) -> Int {
         let meta = databases.meta
         let accounts = databases.accounts
-        return try write { transaction in
+        return try writeHoldingWriterLock { transaction in
             let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
             for (recordKey, value) in entries {
                 let sealed = try Self.decode(value, key: recordKey)

@@ -285,7 +285,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let hasher = PasswordHasher(cost: cost)
+        // `workers` bounds the hashes that run at once (each holds scrypt's memory); the daemon has more
+        // threads than that, for the logins that wait on a group commit rather than on the CPU.
+        let hasher = PasswordHasher(cost: cost, concurrentHashes: settings.workers)
         let makeService: @Sendable (DaemonSettings) -> AccountService = { settings in
             AccountService(
                 store: store,
