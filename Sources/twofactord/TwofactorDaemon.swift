@@ -91,7 +91,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
     @Option(
         help: """
-            Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost. \
+            Password hashes that run at once; each scrypt holds 128 MiB at the default cost. \
             Default \(defaults.workers).
             """
     )
