@@ -96,11 +96,10 @@ extension AccountService {
             else { return .codeNeeded }
             loginSucceeded(account, factors: "no code: " + waiver.reason)
             return .ok
-        case .verifyCode(let text, let credential):
+        case .verifyCode(let text, _):
             cleared = true
             return try acceptCode(
                 text,
-                credential,
                 account: account,
                 password: nil,
                 clearing: key,

@@ -115,12 +115,11 @@ extension AccountService {
                 logger.info("login needs a code", metadata: ["user": "\(logName)"])
                 result = .codeNeeded
             }
-        case .verifyCode(let text, let credential):
+        case .verifyCode(let text, _):
             guard let account else { return .denied }
             // Accepting the code clears the attempt in the same write.
             return try acceptCode(
                 text,
-                credential,
                 account: account,
                 password: password,
                 clearing: key,
@@ -171,24 +170,38 @@ extension AccountService {
         }
     }
 
+    /// Accepts `code` from any of the account's authenticators (`DriftPolicy` decides which matched and
+    /// the drift it learns), only once the store has recorded its step for that authenticator.
     func acceptCode(
         _ code: String,
-        _ credential: TOTPCredential,
         account: Account,
         password: [UInt8]?,
         clearing key: ThrottleKey?,
         now: UnixTime,
         grace: (inout Account) -> Void = { _ in }
     ) throws(ServiceError) -> LoginResult {
-        guard let step = matchingStep(code, for: credential, now: now) else {
+        let authenticator: Authenticator
+        let step: UInt64
+        let drift: Int32
+        switch configuration.drift.match(code, among: account.authenticators, at: now) {
+        case .wrong:
             return try deny(account, user: account.name.value, now: now, reason: "wrong code")
+        case .replayed:
+            return try deny(account, user: account.name.value, now: now, reason: "replayed code")
+        case .accepted(let matched, let matchedStep, let learned):
+            (authenticator, step, drift) = (matched, matchedStep, learned)
         }
         // The step, the throttle clear and the audit record in one write: a login with a code commits once.
         let audit = loginAudit(account, factors: "password+totp")
         let acceptance = try storing { () throws(AccountStoreError) in
             try store.recordLogin(
                 of: account.name,
-                claiming: StepClaim(step: step, credential: credential),
+                claiming: StepClaim(
+                    step: step,
+                    authenticator: authenticator.label,
+                    credential: authenticator.credential,
+                    drift: drift
+                ),
                 alongside: grace,
                 at: now,
                 clearing: key,
@@ -197,6 +210,12 @@ extension AccountService {
         }
         guard acceptance == .accepted else {
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
+        }
+        if drift != authenticator.drift {
+            logger.notice(
+                "authenticator clock drift learned",
+                metadata: ["user": "\(account.name)", "authenticator": "\(authenticator.label)", "steps": "\(drift)"]
+            )
         }
         upgradePasswordHashIfNeeded(account, password: password)
         loginSucceeded(account, factors: "password+totp", audited: true)

@@ -4,8 +4,8 @@ import Authentication
 extension AccountService {
     /// The longest grace period an organization may set: one day, as for the daemon's `--grace-period`.
     public static let maximumGracePeriod: Int64 = 86_400
-    /// The most networks an organization may trust.
-    public static let maximumTrustedNetworks = 64
+    /// The most networks an organization may trust (as many as one OrganizationAccessSet carries).
+    public static let maximumTrustedNetworks = 16
 
     /// Changes an organization's grace period and trusted networks (operators only). `gracePeriod`: nil
     /// leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization).

@@ -156,7 +156,8 @@ extension AccountService {
     }
 
     static func discardSecrets(_ account: inout Account) {
-        account.totp = nil
+        account.authenticators = []
+        account.pendingAuthenticator = nil
         account.pendingEnrollment = nil
         account.recoveryCodes = []
         account.enrolledAt = nil

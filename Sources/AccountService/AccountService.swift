@@ -62,10 +62,12 @@ public final class AccountService: Sendable {
             account.twoFactorChange = StateChange(actor: actor, time: now)
         }
         account.twoFactor = .on(enabledBy)
-        account.totp = pending.credential
-        account.enrolledAt = now
+        // An enrollment starts over with one authenticator; `2fa add` adds more.
+        account.authenticators = [
+            Authenticator(label: .enrolled, credential: pending.credential, lastAcceptedStep: step, enrolledAt: now)
+        ]
+        account.pendingAuthenticator = nil
         account.recoveryCodes = recoveryCodes
-        account.lastAcceptedStep = step
         account.pendingEnrollment = nil
         account.graces = []
         account.failureCount = 0

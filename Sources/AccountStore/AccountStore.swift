@@ -27,17 +27,21 @@ public protocol AccountStore: Sendable {
     /// Removes the account. Throws `.notFound` for an unknown name.
     func remove(_ name: AccountName) throws(AccountStoreError)
 
-    /// The replay guard: in one write transaction, records `step` as the account's last accepted
-    /// step if it is later than the one recorded and the account still has `credential` enrolled,
-    /// resets the failure count and records the login time. Returns `.replayed` and changes nothing
-    /// when `step` is not later, or when the credential changed meanwhile (a reset racing a login).
-    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`. `alongside` changes
-    /// the account in the same write when the step is accepted (a grace period starting with this login);
-    /// like `update`'s body it may run more than once and must only change the account it is given.
+    /// The replay guard: in one write transaction, records `step` as the last accepted step of the
+    /// account's authenticator labelled `label` (and `drift` as its learned clock offset) if the step is
+    /// later than the one recorded for it and it still holds `credential`, resets the failure count and
+    /// records the login time (`Account.acceptStep` is the rule). Returns `.replayed` and changes nothing
+    /// when `step` is not later, or when the authenticator changed or was removed meanwhile (a reset or
+    /// removal racing a login). When this returns `.accepted` the step is durable, so the caller may
+    /// answer `ok`. `alongside` changes the account in the same write when the step is accepted (a grace
+    /// period starting with this login); like `update`'s body it may run more than once and must only
+    /// change the account it is given.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
+        drift: Int32,
         at time: UnixTime,
         alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
@@ -131,10 +135,20 @@ extension AccountStore {
     public func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
+        drift: Int32,
         at time: UnixTime
     ) throws(AccountStoreError) -> StepAcceptance {
-        try recordAcceptedStep(step, for: name, credential: credential, at: time, alongside: { _ in })
+        try recordAcceptedStep(
+            step,
+            for: name,
+            authenticator: label,
+            credential: credential,
+            drift: drift,
+            at: time,
+            alongside: { _ in }
+        )
     }
 
     public func recordLogin(
@@ -149,7 +163,9 @@ extension AccountStore {
             let acceptance = try recordAcceptedStep(
                 claim.step,
                 for: name,
+                authenticator: claim.authenticator,
                 credential: claim.credential,
+                drift: claim.drift,
                 at: time,
                 alongside: alongside
             )
@@ -163,14 +179,19 @@ extension AccountStore {
     }
 }
 
-/// A code's time step, to be accepted for the credential that produced it (`AccountStore.recordLogin`).
+/// A code's time step, to be accepted for the authenticator (and credential) that produced it, with the
+/// clock drift it taught (`AccountStore.recordLogin`, `recordAcceptedStep`).
 public struct StepClaim: Sendable, Hashable {
     public var step: UInt64
+    public var authenticator: AuthenticatorLabel
     public var credential: TOTPCredential
+    public var drift: Int32
 
-    public init(step: UInt64, credential: TOTPCredential) {
+    public init(step: UInt64, authenticator: AuthenticatorLabel, credential: TOTPCredential, drift: Int32) {
         self.step = step
+        self.authenticator = authenticator
         self.credential = credential
+        self.drift = drift
     }
 }
 

@@ -57,6 +57,9 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case graceRevoke = "grace-revoke"
     case exemptionAdd = "exempt-add"
     case exemptionRemove = "exempt-remove"
+    case authenticatorAdd = "authenticator-add"
+    case authenticatorRemove = "authenticator-remove"
+    case resync
 }
 
 /// How it ended.

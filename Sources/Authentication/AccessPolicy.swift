@@ -50,6 +50,11 @@ public enum Operation: Sendable, Hashable {
     case revokeGraces
     /// Add or remove a scoped exemption for automation (`exempt add`, `exempt remove`).
     case manageExemptions
+    /// Remove one of the target's authenticators; removing its `last` one turns its 2FA off, and is
+    /// decided as `disableTwoFactor` is.
+    case removeAuthenticator(last: Bool)
+    /// Set an authenticator's clock drift from two consecutive codes: for an admin or an operator.
+    case resyncAuthenticator
 }
 
 /// In which capacity an allowed operation runs: it decides, for instance, whether an enrollment counts
@@ -146,7 +151,9 @@ public enum AccessPolicy {
                         + "or an operator: ask them to turn it off"
                 )
             }
-        case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount, .manageExemptions:
+        case .removeAuthenticator(let last):
+            return last ? decideOnItself(account, .disableTwoFactor) : .allowed(.ownAccount)
+        case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount, .manageExemptions, .resyncAuthenticator:
             return .refused(
                 "an account cannot do this to itself: ask an admin of '\(account.organization)' or an operator"
             )

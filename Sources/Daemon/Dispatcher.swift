@@ -77,7 +77,8 @@ struct Dispatcher: Sendable {
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
             .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove,
             .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
-            .exemptList:
+            .exemptList, .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
@@ -113,14 +114,15 @@ struct Dispatcher: Sendable {
             switch request {
             case .login(let user, let password, let codeKind, let code):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
-                let (origin, context) = loginOrigin(of: peer, LoginOrigin())
+                // A Login opens a session for administration (`twofactorctl --as`): it never skips the code
+                // (no grace, trusted network or exemption), so an admin's step-up always takes one.
+                let (origin, _) = loginOrigin(of: peer, LoginOrigin(), readingSession: false)
                 let result = try service.login(
                     user: user,
                     password: password,
                     code: attempt.input,
                     origin: origin,
                     attemptHeld: attempt.completesHeldAttempt,
-                    context: context,
                     passwordMemo: attempt.passwordMemo
                 )
                 session.account = result.logsIn ? try? AccountName(user) : nil
@@ -197,7 +199,11 @@ struct Dispatcher: Sendable {
     /// With it, for grace periods, trusted networks and exemptions, what the daemon itself knows of the peer:
     /// whether it is privileged (so its remote host is believed), its uid, and its audit login session (read
     /// from /proc by the daemon, never sent by the client).
-    func loginOrigin(of peer: PeerCredentials, _ origin: LoginOrigin) -> (ThrottleOrigin, LoginContext) {
+    func loginOrigin(
+        of peer: PeerCredentials,
+        _ origin: LoginOrigin,
+        readingSession: Bool = true
+    ) -> (ThrottleOrigin, LoginContext) {
         let privileged = operators.isOperator(peer)
         let throttle: ThrottleOrigin =
             !privileged ? .peer(uid: peer.uid) : origin.remoteHost.isEmpty ? .local : .host(origin.remoteHost)
@@ -206,7 +212,7 @@ struct Dispatcher: Sendable {
             peerUID: peer.uid,
             reportedRemoteHost: origin.remoteHost,
             service: origin.service,
-            peerSession: origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
+            peerSession: readingSession && origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
         )
         return (throttle, context)
     }
@@ -298,6 +304,9 @@ struct Dispatcher: Sendable {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             return try performAccess(request, caller: caller)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try performAuthenticator(request, caller: caller)
         }
     }
 
@@ -334,6 +343,8 @@ struct Dispatcher: Sendable {
         case .organizationNotEmpty: .organizationNotEmpty
         case .storageFailure: .storageFailure
         case .internalError: .internalError
+        case .noSuchAuthenticator: .noSuchAuthenticator
+        case .authenticatorExists: .authenticatorExists
         }
     }
 }

@@ -1,12 +1,13 @@
 import Glibc
 
 /// A pthread read/write lock that prefers writers, so a steady stream of readers cannot starve the
-/// (rare) exclusive holder. Used to keep every transaction out while the LMDB map is resized.
-final class ReadWriteLock: @unchecked Sendable {
+/// (rare) exclusive holder. Used to keep every transaction out while the LMDB map is resized, and (by
+/// LMDBAccountStore) every write out while the secrets key is rotated.
+package final class ReadWriteLock: @unchecked Sendable {
     // Heap-allocated because a pthread lock must not move; pthread makes it safe to share across threads.
     private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
 
-    init() {
+    package init() {
         var attributes = pthread_rwlockattr_t()
         pthread_rwlockattr_init(&attributes)
         pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
@@ -20,13 +21,13 @@ final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    func withShared<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    package func withShared<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    func withExclusive<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    package func withExclusive<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
@@ -34,16 +35,12 @@ final class ReadWriteLock: @unchecked Sendable {
 }
 
 /// A pthread mutex.
-final class Lock: @unchecked Sendable {
+package final class Lock: @unchecked Sendable {
     // Heap-allocated because a pthread mutex must not move; pthread makes it safe to share across threads.
     fileprivate let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    init(recursive: Bool = false) {
-        var attributes = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attributes)
-        if recursive { pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE)) }
-        let result = pthread_mutex_init(mutex, &attributes)
-        pthread_mutexattr_destroy(&attributes)
+    package init() {
+        let result = pthread_mutex_init(mutex, nil)
         precondition(result == 0, "pthread_mutex_init failed: \(result)")
     }
 
@@ -52,7 +49,7 @@ final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    package func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()

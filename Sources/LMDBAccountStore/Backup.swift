@@ -91,9 +91,9 @@ extension LMDBAccountStore {
         return (accountCount, organizationCount)
     }
 
-    /// After a restore: sets every enrolled account's last accepted step to the step after the current one
-    /// (the latest step a code could have been accepted for, with one step of drift), so codes used since the
-    /// backup are refused. Returns how many accounts were raised.
+    /// After a restore: sets the last accepted step of every enrolled authenticator to the step after the
+    /// current one plus its clock drift (the latest step a code could have been accepted for), so codes used
+    /// since the backup are refused. Returns how many accounts were raised.
     @discardableResult
     public func raiseReplaySteps(now: UnixTime) throws(AccountStoreError) -> Int {
         let accounts = databases.accounts
@@ -102,10 +102,22 @@ extension LMDBAccountStore {
             var raised = 0
             for (key, value) in entries {
                 var account = try Self.decode(value, key: key)
-                guard let period = account.totp?.parameters.period, period > 0 else { continue }
-                let step = UInt64(max(0, now)) / UInt64(period) + 1
-                if account.lastAcceptedStep.map({ $0 < step }) ?? true {
-                    account.lastAcceptedStep = step
+                // Every authenticator, each with its own period and clock drift: a code ahead by the drift
+                // plus one step may have been accepted since the backup.
+                var authenticators = account.authenticators
+                var changed = false
+                for index in authenticators.indices {
+                    let period = authenticators[index].credential.parameters.period
+                    guard period > 0 else { continue }
+                    let ahead = UInt64(max(0, authenticators[index].drift)) + 1
+                    let step = UInt64(max(0, now)) / UInt64(period) + ahead
+                    if authenticators[index].lastAcceptedStep.map({ $0 < step }) ?? true {
+                        authenticators[index].lastAcceptedStep = step
+                        changed = true
+                    }
+                }
+                if changed {
+                    account.authenticators = authenticators
                     account.updatedAt = now
                     try transaction.put(AccountRecord.encode(account), for: key, in: accounts)
                     raised += 1

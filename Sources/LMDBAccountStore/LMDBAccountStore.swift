@@ -221,36 +221,54 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
+        drift: Int32,
         at time: UnixTime,
         alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
-            try acceptStep(step, for: name, credential: credential, at: time, alongside: alongside, in: transaction)
+            try acceptStep(
+                StepClaim(step: step, authenticator: label, credential: credential, drift: drift),
+                for: name,
+                at: time,
+                alongside: alongside,
+                in: transaction
+            )
         }
     }
 
-    /// The replay guard of `recordAcceptedStep`, inside a write transaction.
+    /// The replay guard of `recordAcceptedStep`, inside a write transaction (`Account.acceptStep` is the rule).
     func acceptStep(
-        _ step: UInt64,
+        _ claim: StepClaim,
         for name: AccountName,
-        credential: TOTPCredential,
         at time: UnixTime,
         alongside: (inout Account) -> Void,
         in transaction: borrowing Transaction
     ) throws -> StepAcceptance {
         var account = try Self.load(name, from: transaction, in: accounts)
-        if let last = account.lastAcceptedStep, step <= last {
-            // Nothing was written; the transaction is committed empty, which costs no sync.
-            return .replayed
-        }
-        // A reset or re-enrollment between the code check and now: the code was for a secret that is gone.
-        // The stored secret is sealed (SealedSecrets.swift): compare the opened one.
-        guard try opened(account).totp == credential else { return .replayed }
-        account.lastAcceptedStep = step
-        account.failureCount = 0
-        account.lastLoginAt = time
-        account.updatedAt = time
+        let sealed = account
+        // The stored secrets are sealed (SealedSecrets.swift): the credential is compared with the opened
+        // one, opened only once the step is known to be later (a replay costs no decryption).
+        var opened: Account?
+        var openFailure: AccountStoreError?
+        let acceptance = account.acceptStep(
+            claim.step,
+            authenticator: claim.authenticator,
+            credentialMatches: { _ in
+                do throws(AccountStoreError) {
+                    opened = try self.opened(sealed)
+                } catch {
+                    openFailure = error
+                }
+                return opened?.authenticators.first { $0.label == claim.authenticator }?.credential == claim.credential
+            },
+            drift: claim.drift,
+            at: time
+        )
+        if let openFailure { throw openFailure }
+        // Nothing was written when refused; the transaction is committed empty, which costs no sync.
+        guard acceptance == .accepted else { return .replayed }
         alongside(&account)
         try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
         return .accepted
@@ -268,14 +286,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
             if let claim {
-                let acceptance = try acceptStep(
-                    claim.step,
-                    for: name,
-                    credential: claim.credential,
-                    at: time,
-                    alongside: alongside,
-                    in: transaction
-                )
+                let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
                 guard acceptance == .accepted else { return acceptance }
             } else {
                 try markSuccess(of: name, at: time, in: transaction)

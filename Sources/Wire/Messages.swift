@@ -53,6 +53,16 @@ public enum Request: Sendable, Equatable {
     case exemptRemove(user: String, service: String)
     /// The running exemptions of a page of accounts; an empty `after` starts at the first name.
     case exemptList(after: String, limit: UInt16)
+    /// Starts adding authenticator `label` to an account whose 2FA is on; answered by EnrollmentStarted.
+    /// `digits` 0 and `period` 0 mean the defaults.
+    case authenticatorAddBegin(user: String, label: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
+    /// Adds the authenticator `label` being added, when `code` is right for it.
+    case authenticatorAddConfirm(user: String, label: String, code: String)
+    /// Answered by AuthenticatorList.
+    case authenticatorList(user: String)
+    case authenticatorRemove(user: String, label: String)
+    /// Sets the clock drift of `label` from two codes it showed one after the other.
+    case authenticatorResync(user: String, label: String, firstCode: String, secondCode: String)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -89,6 +99,11 @@ public enum Request: Sendable, Equatable {
         case .exemptAdd: .exemptAdd
         case .exemptRemove: .exemptRemove
         case .exemptList: .exemptList
+        case .authenticatorAddBegin: .authenticatorAddBegin
+        case .authenticatorAddConfirm: .authenticatorAddConfirm
+        case .authenticatorList: .authenticatorList
+        case .authenticatorRemove: .authenticatorRemove
+        case .authenticatorResync: .authenticatorResync
         }
     }
 }
@@ -131,6 +146,8 @@ public enum Response: Sendable, Equatable {
     case organizationAccess(OrganizationAccessInfo)
     /// An empty `next` means this was the last page; otherwise pass it as `after`.
     case exemptionList([ExemptionInfo], next: String)
+    /// The authenticators of one account, in their order.
+    case authenticatorList([AuthenticatorInfo])
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -154,6 +171,7 @@ public enum Response: Sendable, Equatable {
         case .accessInfo: .accessInfo
         case .organizationAccess: .organizationAccess
         case .exemptionList: .exemptionList
+        case .authenticatorList: .authenticatorListReply
         }
     }
 }

@@ -99,6 +99,9 @@ enum RequestFields {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             AccessFields.encode(request, into: &writer)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            AuthenticatorFields.encode(request, into: &writer)
         }
     }
 
@@ -227,6 +230,9 @@ enum RequestFields {
         case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
             .exemptList:
             return try AccessFields.decodeRequest(type, &reader)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try AuthenticatorFields.decodeRequest(type, &reader)
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

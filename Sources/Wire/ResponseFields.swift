@@ -50,6 +50,8 @@ enum ResponseFields {
             writer.str(keyFile)
         case .accessInfo, .organizationAccess, .exemptionList:
             AccessFields.encode(response, into: &writer)
+        case .authenticatorList(let authenticators):
+            AuthenticatorFields.encode(authenticators, into: &writer)
         }
     }
 
@@ -127,6 +129,8 @@ enum ResponseFields {
             return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
         case .accessInfo, .organizationAccess, .exemptionList:
             return try AccessFields.decodeResponse(type, &reader)
+        case .authenticatorListReply:
+            return .authenticatorList(try AuthenticatorFields.decodeList(&reader))
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

@@ -91,6 +91,11 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case exemptAdd = 0x4C
     case exemptRemove = 0x4D
     case exemptList = 0x4E
+    case authenticatorAddBegin = 0x41
+    case authenticatorAddConfirm = 0x42
+    case authenticatorList = 0x43
+    case authenticatorRemove = 0x44
+    case authenticatorResync = 0x45
 
     case error = 0x80
     case helloReply = 0x81
@@ -111,6 +116,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case accessInfo = 0xBC
     case organizationAccess = 0xBD
     case exemptionList = 0xBE
+    case authenticatorListReply = 0xB8
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

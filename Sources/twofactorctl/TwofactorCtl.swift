@@ -43,10 +43,11 @@ struct User: ParsableCommand {
 struct TwoFactor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "2fa",
-        abstract: "Enroll, enable, require, disable or reset an account's authenticator.",
+        abstract: "Enroll, enable, require, disable or reset an account's authenticators.",
         subcommands: [
             TwoFactorEnroll.self, TwoFactorEnable.self, TwoFactorDisable.self, TwoFactorForce.self,
-            TwoFactorReset.self, TwoFactorRecoveryCodes.self,
+            TwoFactorReset.self, TwoFactorRecoveryCodes.self, TwoFactorAdd.self, TwoFactorList.self,
+            TwoFactorRemove.self, TwoFactorResync.self,
         ]
     )
 }

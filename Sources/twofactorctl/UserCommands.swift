@@ -84,13 +84,21 @@ struct UserShow: ParsableCommand {
         guard case .userInfo(let info) = response else { throw options.unexpected(response) }
         let access = try session.send(.accessShow(user: name))
         guard case .accessInfo(let graces, let exemptions) = access else { throw options.unexpected(access) }
+        var authenticators: [AuthenticatorInfo] = []
+        if info.digits > 0 {
+            let listed = try session.send(.authenticatorList(user: name))
+            guard case .authenticatorList(let list) = listed else { throw options.unexpected(listed) }
+            authenticators = list
+        }
         if options.json, case .object(var members) = AccountText.json(info) {
+            members.append(("authenticators", AuthenticatorText.json(authenticators)))
             members.append(("graces", .array(graces.map(AccessText.json))))
             members.append(("exemptions", .array(exemptions.map(AccessText.json))))
             print(JSONValue.object(members).text)
         } else {
             let lines =
-                [AccountText.details(info)] + AccessText.graceLines(graces) + AccessText.exemptionLines(exemptions)
+                [AccountText.details(info)] + AuthenticatorText.lines(authenticators) + AccessText.graceLines(graces)
+                + AccessText.exemptionLines(exemptions)
             print(lines.joined(separator: "\n"))
         }
     }

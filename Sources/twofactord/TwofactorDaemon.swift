@@ -23,8 +23,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
             Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
             file is also a flag here, which wins over the file. SIGHUP reads the file again and \
-            applies the log level, the issuer, the enrollment lifetime and the throttle limits; other \
-            changes need a restart.
+            applies the log level, the issuer, the enrollment lifetime, the maximum drift and the throttle \
+            limits; other changes need a restart.
 
             Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
             failed, 64 a usage error, 78 a configuration error.
@@ -138,6 +138,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var gracePeriod: String?
 
     @Option(
+        name: .customLong("max-drift-steps"),
+        help: """
+            The most time steps an authenticator's clock may drift before its codes are refused: each \
+            authenticator learns its drift from its accepted codes, up to this. 0 to 10, default \
+            \(defaults.maximumDriftSteps).
+            """
+    )
+    var maximumDriftSteps: String?
+
+    @Option(
         name: .customLong("audit-max-records"),
         help: """
             The audit trail keeps at most this many records; the oldest go first. \
@@ -190,6 +200,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
             ("--enrollment-lifetime", enrollmentLifetime), ("--grace-period", gracePeriod),
+            ("--max-drift-steps", maximumDriftSteps),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
@@ -328,7 +339,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
         var configuration = ServiceConfiguration(
             issuer: settings.issuer,
             enrollmentLifetime: settings.enrollmentLifetime,
-            throttle: settings.throttle
+            throttle: settings.throttle,
+            maximumDrift: settings.maximumDriftSteps
         )
         configuration.gracePeriod = settings.gracePeriod
         return configuration

@@ -115,9 +115,15 @@ struct GracePeriodPAMTests {
             echo 0 > /proc/self/loginuid || exit 90
             printf 'pw-alice\\n%s\\n' "$1" | pamtester \(service.name) alice authenticate || exit 91
             printf 'pw-alice\\n' | pamtester \(service.name) alice authenticate || exit 92
+            # Acting as the account (an admin's step-up) always takes the code, grace or not.
+            printf 'pw-alice\\n' | "$2" user show alice --as alice --password-stdin --socket "$3" && exit 93
             exit 0
             """
-        let inSession = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", script, "sh", try setup.aliceCode()])
+        let ctl = Binaries.url("twofactorctl").path
+        let inSession = try run(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", script, "sh", try setup.aliceCode(), ctl, setup.daemon.socketPath]
+        )
         #expect(inSession.status == 0, "\(inSession.standardError)\n\(setup.daemon.log())")
         let shown = try setup.ctl(["user", "show", "alice"])
         #expect(shown.standardOutput.contains("grace:          session "), "\(shown.standardOutput)")

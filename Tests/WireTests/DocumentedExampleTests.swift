@@ -289,6 +289,55 @@ let documentedExamples: [(hex: String, message: Example)] = [
             )
         )
     ),
+    (
+        "00000017 41 00000007 0005616c696365000570686f6e6500000000",
+        .request(7, .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0))
+    ),
+    (
+        "0000001b 42 00000008 0005616c696365000570686f6e650006313233343536",
+        .request(8, .authenticatorAddConfirm(user: "alice", label: "phone", code: "123456"))
+    ),
+    ("0000000c 43 00000009 0005616c696365", .request(9, .authenticatorList(user: "alice"))),
+    (
+        "00000046 b8 00000009 02000764656661756c740106001e000000006553f100000000006553f16400000000"
+            + " 000570686f6e650106001e000000006553f132000000000000000000000001",
+        .response(
+            9,
+            .authenticatorList([
+                AuthenticatorInfo(
+                    label: "default",
+                    algorithm: .sha1,
+                    digits: 6,
+                    period: 30,
+                    enrolledAt: 1_700_000_000,
+                    lastUsedAt: 1_700_000_100,
+                    drift: 0
+                ),
+                AuthenticatorInfo(
+                    label: "phone",
+                    algorithm: .sha1,
+                    digits: 6,
+                    period: 30,
+                    enrolledAt: 1_700_000_050,
+                    lastUsedAt: 0,
+                    drift: 1
+                ),
+            ])
+        )
+    ),
+    ("00000013 44 0000000a 0005616c696365000570686f6e65", .request(10, .authenticatorRemove(user: "alice", label: "phone"))),
+    (
+        "00000023 45 0000000b 0005616c696365000570686f6e6500063132333435360006363534333231",
+        .request(11, .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"))
+    ),
+    (
+        "00000043 80 0000000a 001d003a27616c6963652720686173206e6f2061757468656e74696361746f72202770686f6e65273a20"
+            + " 7365652060326661206c69737420616c69636560",
+        .response(
+            10,
+            .error(code: .noSuchAuthenticator, message: "'alice' has no authenticator 'phone': see `2fa list alice`")
+        )
+    ),
 ]
 
 @Test func examples_encodeToTheDocumentedBytes() {

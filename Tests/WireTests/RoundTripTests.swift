@@ -77,6 +77,12 @@ let sampleRequests: [Request] = [
     .exemptRemove(user: "bob", service: "cron"),
     .exemptList(after: "", limit: 1),
     .exemptList(after: String(repeating: "a", count: 64), limit: UInt16(WireProtocol.maximumExemptionPageSize)),
+    .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
+    .authenticatorAddBegin(user: longest64, label: String(repeating: "l", count: 32), algorithm: .sha512, digits: 8, period: 3600),
+    .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
+    .authenticatorList(user: "alice"),
+    .authenticatorRemove(user: "alice", label: "phone"),
+    .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"),
 ]
 
 /// Every response type, with values at the edges of their limits.
@@ -170,6 +176,19 @@ let sampleResponses: [Response] = [
         [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 3, grantedAt: 1)],
         next: "bob"
     ),
+    .authenticatorList([]),
+    .authenticatorList([
+        AuthenticatorInfo(label: "default", algorithm: .sha1, digits: 6, period: 30, enrolledAt: 1, lastUsedAt: 30, drift: -2),
+        AuthenticatorInfo(
+            label: String(repeating: "l", count: 32),
+            algorithm: .sha512,
+            digits: 8,
+            period: 3600,
+            enrolledAt: .max,
+            lastUsedAt: .max,
+            drift: .min
+        ),
+    ]),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {
