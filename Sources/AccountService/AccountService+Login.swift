@@ -260,13 +260,21 @@ extension AccountService {
 
     /// The audit record of a successful login, for the write that accepts it.
     private func loginAudit(_ account: Account, factors: String) -> AuditRecord {
-        auditRecord(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+        auditRecord(
+            .account(account.name),
+            .login,
+            .ok,
+            target: account.name,
+            organization: account.organization,
+            detail: factors
+        )
     }
 
     /// Audits (unless the write that accepted the login did) and logs a successful login.
     func loginSucceeded(_ account: Account, factors: String, audited: Bool = false) {
         if !audited {
-            audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+            let name = account.name
+            audit(.account(name), .login, .ok, target: name, organization: account.organization, detail: factors)
         }
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }

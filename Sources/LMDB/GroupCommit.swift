@@ -93,7 +93,11 @@ extension Environment {
     /// How many writes were applied and in how many commits, since the environment was opened.
     public var writeStatistics: WriteStatistics {
         writeQueue.lock.withLock {
-            WriteStatistics(requests: writeQueue.requests, commits: writeQueue.commits, queued: writeQueue.pending.count)
+            WriteStatistics(
+                requests: writeQueue.requests,
+                commits: writeQueue.commits,
+                queued: writeQueue.pending.count
+            )
         }
     }
 

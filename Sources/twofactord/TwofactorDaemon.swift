@@ -91,7 +91,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
     @Option(
         help: """
-            Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost. \
+            Password hashes that run at once; each scrypt holds 128 MiB at the default cost. \
             Default \(defaults.workers).
             """
     )
@@ -218,6 +218,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Group commit runs each write in a nested LMDB transaction, whose page lists (about 3 MiB, freed at
+        // its end) are allocated on whichever thread leads the batch; with glibc's default of one arena per
+        // thread, each of those threads would keep them, doubling the daemon's resident memory under load.
+        _ = glibcMallopt(glibcArenaMax, 2)
         let source = self.source
         let loaded: (settings: DaemonSettings, fileFound: Bool)
         do {
@@ -347,3 +351,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
         _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }
+
+/// glibc's `mallopt(3)`, which Swift's Glibc module leaves out (it is declared in <malloc.h>).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// `M_ARENA_MAX` from <malloc.h>: the most malloc arenas glibc creates.
+private let glibcArenaMax: Int32 = -8

@@ -17,7 +17,12 @@ private final class Fixture: Sendable {
     let database: Database
 
     init(maximumMapSize: Int = 1 << 30) throws {
-        environment = try Environment(path: directory.path, mapSize: 1 << 20, maximumMapSize: maximumMapSize, maxDatabases: 4)
+        environment = try Environment(
+            path: directory.path,
+            mapSize: 1 << 20,
+            maximumMapSize: maximumMapSize,
+            maxDatabases: 4
+        )
         let transaction = try environment.beginTransaction()
         database = try transaction.openDatabase(named: "test")
         try transaction.commit()
@@ -116,7 +121,8 @@ private final class Fixture: Sendable {
                 let (transaction, commits) = seen.withLock { $0 }
                 // Durable means committed: the environment's last transaction is at least this write's, and
                 // the writer counted the commit of this write's batch.
-                if try! environment.info().lastTransactionID < transaction || environment.writeStatistics.commits <= commits {
+                let committed = try! environment.info().lastTransactionID
+                if committed < transaction || environment.writeStatistics.commits <= commits {
                     early.add(1, ordering: .relaxed)
                 }
             }
