@@ -2,6 +2,7 @@
 #   make run    install what is missing, build, run the daemon in the foreground under ./.run/
 #   make test   install what is missing, build, run the whole test suite
 #   make bench  build in release mode, run the load generator once (BENCH_ARGS to change what it runs)
+#   make bench-compare  the same durable TOTP check through pam_google_authenticator, pam_oath and twofactord
 
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
@@ -17,7 +18,7 @@ PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.
 PAM_MODULE := .build/pam/pam_twofactor.so
 PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
-.PHONY: all deps test-deps build pam-module run test bench clean install uninstall
+.PHONY: all deps test-deps build pam-module run test bench bench-compare clean install uninstall
 
 all: build
 
@@ -84,6 +85,21 @@ bench: deps
 	$(SWIFT) build -c release --product twofactord
 	$(SWIFT) build -c release --product twofactor-bench
 	$$($(SWIFT) build -c release --show-bin-path)/twofactor-bench $(BENCH_ARGS)
+
+# The incumbents, installed from Debian when missing, and one PAM harness (bench/pam_bench.c) for every module.
+COMPARE_PACKAGES := libpam-google-authenticator libpam-oath libpam-modules xxd python3
+PAM_BENCH := .build/pam/pam-bench
+COMPARE_SECONDS ?= 10
+
+$(PAM_BENCH): bench/pam_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lpam -lcrypto
+
+bench-compare: deps pam-module $(PAM_BENCH)
+	$(call install_missing,the PAM modules to compare against,$(COMPARE_PACKAGES))
+	$(SWIFT) build -c release --product twofactord
+	$(SWIFT) build -c release --product twofactor-bench
+	bench/compare.sh "$$($(SWIFT) build -c release --show-bin-path)" $(PAM_MODULE) $(PAM_BENCH) $(COMPARE_SECONDS)
 
 clean:
 	rm -rf .build $(RUN_DIR)

@@ -60,6 +60,8 @@ extension AccountService {
         try storing { () throws(AccountStoreError) in
             try store.update(target.name) { account in
                 account.passwordHash = newHash
+                // Whoever knew the old password must not ride a grace it earned (issue 11).
+                account.graces = []
                 account.updatedAt = now
             }
         }
@@ -133,7 +135,11 @@ extension AccountService {
         let now = clock()
         try storing { () throws(AccountStoreError) in
             try store.clearAllAttempts(of: target.name.value)
-            try store.update(target.name) { account in account.updatedAt = now }
+            try store.update(target.name) { account in
+                // A lock means someone guessed: graces end with it, so the next login shows a code.
+                account.graces = []
+                account.updatedAt = now
+            }
         }
         audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])

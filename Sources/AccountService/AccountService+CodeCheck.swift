@@ -46,7 +46,8 @@ extension AccountService {
         user: String,
         code: CodeInput,
         origin: ThrottleOrigin = .local,
-        attemptHeld: Bool = false
+        attemptHeld: Bool = false,
+        context: LoginContext = .unknown
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         let name = try existingName(user)
@@ -58,13 +59,23 @@ extension AccountService {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         }
-        let result = try secondFactor(of: account, code: code, now: now)
-        try clearAttemptIfPassed(key, result)
+        // A code accepted by the store clears the attempt in the same write (`cleared`).
+        var cleared = false
+        let result = try secondFactor(of: account, code: code, now: now, context: context, key: key, cleared: &cleared)
+        if !cleared { try clearAttemptIfPassed(key, result) }
         return result
     }
 
-    private func secondFactor(of account: Account, code: CodeInput, now: UnixTime) throws(ServiceError) -> LoginResult {
+    private func secondFactor(
+        of account: Account,
+        code: CodeInput,
+        now: UnixTime,
+        context: LoginContext,
+        key: ThrottleKey,
+        cleared: inout Bool
+    ) throws(ServiceError) -> LoginResult {
         let name = account.name
+        let organization = try accessOrganization(of: account)
         // The password was checked by another module: the rest is a login's second half, shared with Login.
         switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
         case .deny:
@@ -73,9 +84,28 @@ extension AccountService {
             logger.info("code check ok", metadata: ["user": "\(name)", "factors": "none enrolled"])
             return .ok
         case .askForCode:
-            return .codeNeeded
-        case .verifyCode(let text, let credential):
-            return try acceptCode(text, credential, account: account, password: nil, now: now)
+            // The password was checked by another module of the stack, so a waiver applies as in a Login.
+            guard
+                let waiver = CodeWaiverPolicy.waiver(
+                    for: account,
+                    passwordMatches: true,
+                    organization: organization,
+                    context: context,
+                    now: now
+                ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
+            else { return .codeNeeded }
+            loginSucceeded(account, factors: "no code: " + waiver.reason)
+            return .ok
+        case .verifyCode(let text, _):
+            cleared = true
+            return try acceptCode(
+                text,
+                account: account,
+                password: nil,
+                clearing: key,
+                now: now,
+                grace: graceGrant(organization: organization, context: context, now: now)
+            )
         case .useRecoveryCode(let text):
             return try useRecoveryCode(text, account: account, password: nil, now: now)
         case .startEnrollment(let existing):

@@ -11,20 +11,27 @@ import OneTimePassword
 //   peers count against the account (and the remote host), toward its hard lock;
 // - no password oracle: until a code has been checked, the answer and the work are the same for a right
 //   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
-//   without a code, and only a pending account's right password answers `enroll`;
+//   without a code (or, when the operator set one up, a 2FA-on account's right password under a grace, from
+//   a trusted network or through an exemption: AccountService+CodeWaiver.swift), and only a pending
+//   account's right password answers `enroll`;
 // - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
 // - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
 extension AccountService {
     /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
-    /// (the same user's login without a code, just answered `codeNeeded` on the same connection).
+    /// (the same user's login without a code, just answered `codeNeeded` on the same connection). `context`
+    /// says what the daemon knows of the peer, for grace periods, trusted networks and exemptions.
+    /// `passwordMemo` keeps this login's password check for the next (PasswordMemo.swift): given a memo
+    /// that already holds a check of the same password, the password is not hashed again.
     public func login(
         user: String,
         password: [UInt8],
         code: CodeInput,
         origin: ThrottleOrigin = .local,
-        attemptHeld: Bool = false
+        attemptHeld: Bool = false,
+        context: LoginContext = .unknown,
+        passwordMemo: PasswordMemo? = nil
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
@@ -48,12 +55,21 @@ extension AccountService {
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
         // which differs after an operator changed it): learn those costs once from the store.
         hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
+        let storedHash = account?.passwordHash
         let passwordMatches: Bool
-        if let account {
-            passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+        if let known = passwordMemo?.recall(user: user, password: password, storedHash: storedHash) {
+            passwordMatches = known
         } else {
-            passwordMatches = hasher.verifyUnknownUser(password)
+            if let account {
+                passwordMatches = (try? hasher.verify(password, against: account.passwordHash)) ?? false
+            } else {
+                passwordMatches = hasher.verifyUnknownUser(password)
+            }
+            passwordMemo?.remember(user: user, password: password, storedHash: storedHash, matched: passwordMatches)
         }
+
+        // Read for every login, known user or not, so that the work does not depend on the password.
+        let organization = try accessOrganization(of: account)
 
         let result: LoginResult
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
@@ -66,17 +82,50 @@ extension AccountService {
             )
         case .succeed:
             guard let account else { return .denied }
-            try storing { () throws(AccountStoreError) in try store.recordSuccess(for: account.name, at: now) }
+            // The success, the throttle clear and the audit record in one write.
+            let audit = loginAudit(account, factors: "password")
+            try storing { () throws(AccountStoreError) in
+                _ = try store.recordLogin(
+                    of: account.name,
+                    claiming: nil,
+                    alongside: { _ in },
+                    at: now,
+                    clearing: key,
+                    audit: audit
+                )
+            }
             upgradePasswordHashIfNeeded(account, password: password)
-            loginSucceeded(account, factors: "password")
-            result = .ok
+            loginSucceeded(account, factors: "password", audited: true)
+            return .ok
         case .askForCode:
-            // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
-            logger.info("login needs a code", metadata: ["user": "\(logName)"])
-            result = .codeNeeded
-        case .verifyCode(let text, let credential):
+            if let account,
+                let waiver = CodeWaiverPolicy.waiver(
+                    for: account,
+                    passwordMatches: passwordMatches,
+                    organization: organization,
+                    context: context,
+                    now: now
+                ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
+            {
+                upgradePasswordHashIfNeeded(account, password: password)
+                loginSucceeded(account, factors: "password, no code: " + waiver.reason)
+                result = .ok
+            } else {
+                // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
+                logger.info("login needs a code", metadata: ["user": "\(logName)"])
+                result = .codeNeeded
+            }
+        case .verifyCode(let text, _):
             guard let account else { return .denied }
-            result = try acceptCode(text, credential, account: account, password: password, now: now)
+            // Accepting the code clears the attempt in the same write.
+            return try acceptCode(
+                text,
+                account: account,
+                password: password,
+                clearing: key,
+                now: now,
+                grace: graceGrant(organization: organization, context: context, now: now)
+            )
         case .useRecoveryCode(let text):
             guard let account else { return .denied }
             result = try useRecoveryCode(text, account: account, password: password, now: now)
@@ -121,24 +170,55 @@ extension AccountService {
         }
     }
 
+    /// Accepts `code` from any of the account's authenticators (`DriftPolicy` decides which matched and
+    /// the drift it learns), only once the store has recorded its step for that authenticator.
     func acceptCode(
         _ code: String,
-        _ credential: TOTPCredential,
         account: Account,
         password: [UInt8]?,
-        now: UnixTime
+        clearing key: ThrottleKey?,
+        now: UnixTime,
+        grace: (inout Account) -> Void = { _ in }
     ) throws(ServiceError) -> LoginResult {
-        guard let step = matchingStep(code, for: credential, now: now) else {
+        let authenticator: Authenticator
+        let step: UInt64
+        let drift: Int32
+        switch configuration.drift.match(code, among: account.authenticators, at: now) {
+        case .wrong:
             return try deny(account, user: account.name.value, now: now, reason: "wrong code")
+        case .replayed:
+            return try deny(account, user: account.name.value, now: now, reason: "replayed code")
+        case .accepted(let matched, let matchedStep, let learned):
+            (authenticator, step, drift) = (matched, matchedStep, learned)
         }
+        // The step, the throttle clear and the audit record in one write: a login with a code commits once.
+        let audit = loginAudit(account, factors: "password+totp")
         let acceptance = try storing { () throws(AccountStoreError) in
-            try store.recordAcceptedStep(step, for: account.name, credential: credential, at: now)
+            try store.recordLogin(
+                of: account.name,
+                claiming: StepClaim(
+                    step: step,
+                    authenticator: authenticator.label,
+                    credential: authenticator.credential,
+                    drift: drift
+                ),
+                alongside: grace,
+                at: now,
+                clearing: key,
+                audit: audit
+            )
         }
         guard acceptance == .accepted else {
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
         }
+        if drift != authenticator.drift {
+            logger.notice(
+                "authenticator clock drift learned",
+                metadata: ["user": "\(account.name)", "authenticator": "\(authenticator.label)", "steps": "\(drift)"]
+            )
+        }
         upgradePasswordHashIfNeeded(account, password: password)
-        loginSucceeded(account, factors: "password+totp")
+        loginSucceeded(account, factors: "password+totp", audited: true)
         return .ok
     }
 
@@ -178,9 +258,24 @@ extension AccountService {
         return .recovered(remaining: remaining)
     }
 
-    /// Audits and logs a successful login (its time was stored by the write that accepted it).
-    private func loginSucceeded(_ account: Account, factors: String) {
-        audit(.account(account.name), .login, .ok, target: account.name, organization: account.organization, detail: factors)
+    /// The audit record of a successful login, for the write that accepts it.
+    private func loginAudit(_ account: Account, factors: String) -> AuditRecord {
+        auditRecord(
+            .account(account.name),
+            .login,
+            .ok,
+            target: account.name,
+            organization: account.organization,
+            detail: factors
+        )
+    }
+
+    /// Audits (unless the write that accepted the login did) and logs a successful login.
+    func loginSucceeded(_ account: Account, factors: String, audited: Bool = false) {
+        if !audited {
+            let name = account.name
+            audit(.account(name), .login, .ok, target: name, organization: account.organization, detail: factors)
+        }
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 
@@ -259,7 +354,7 @@ extension AccountService {
 
     /// A hash made with older scrypt parameters is replaced after a successful login, the one moment
     /// the daemon holds the plain password. A failure here never fails the login.
-    private func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
+    func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
         guard let password, hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password)
         else { return }
         let oldHash = account.passwordHash

@@ -156,9 +156,12 @@ extension AccountService {
     }
 
     static func discardSecrets(_ account: inout Account) {
-        account.totp = nil
+        account.authenticators = []
+        account.pendingAuthenticator = nil
         account.pendingEnrollment = nil
         account.recoveryCodes = []
         account.enrolledAt = nil
+        // A grace was earned with the authenticator now gone: the next login must show the new one.
+        account.graces = []
     }
 }

@@ -62,11 +62,14 @@ public final class AccountService: Sendable {
             account.twoFactorChange = StateChange(actor: actor, time: now)
         }
         account.twoFactor = .on(enabledBy)
-        account.totp = pending.credential
-        account.enrolledAt = now
+        // An enrollment starts over with one authenticator; `2fa add` adds more.
+        account.authenticators = [
+            Authenticator(label: .enrolled, credential: pending.credential, lastAcceptedStep: step, enrolledAt: now)
+        ]
+        account.pendingAuthenticator = nil
         account.recoveryCodes = recoveryCodes
-        account.lastAcceptedStep = step
         account.pendingEnrollment = nil
+        account.graces = []
         account.failureCount = 0
         account.lastFailureAt = nil
         account.updatedAt = now
@@ -176,7 +179,24 @@ public final class AccountService: Sendable {
         organization: OrganizationName?,
         detail: String = ""
     ) {
-        let record = AuditRecord(
+        let record = auditRecord(actor, action, outcome, target: target, organization: organization, detail: detail)
+        do {
+            try store.appendAudit(record)
+        } catch {
+            logger.error("audit record not written", metadata: ["action": "\(action.rawValue)", "error": "\(error)"])
+        }
+    }
+
+    /// The audit record `audit` appends, for a write that appends it itself (`AccountStore.recordLogin`).
+    func auditRecord(
+        _ actor: Actor,
+        _ action: AuditAction,
+        _ outcome: AuditOutcome,
+        target: AccountName?,
+        organization: OrganizationName?,
+        detail: String = ""
+    ) -> AuditRecord {
+        AuditRecord(
             time: clock(),
             actor: actor,
             target: target,
@@ -185,11 +205,6 @@ public final class AccountService: Sendable {
             outcome: outcome,
             detail: detail
         )
-        do {
-            try store.appendAudit(record)
-        } catch {
-            logger.error("audit record not written", metadata: ["action": "\(action.rawValue)", "error": "\(error)"])
-        }
     }
 
     /// The account `name`, or a `noSuchAccount` error.

@@ -11,18 +11,28 @@ public struct ServiceConfiguration: Sendable {
     public var throttle: ThrottlePolicy
     /// Steps on each side of now whose codes are accepted (RFC 6238 section 5.2 recommends one).
     public var codeWindow: UInt64
+    /// Seconds a login that checked a code spares later logins from the same host or session the code
+    /// (`--grace-period`); 0: off. An organization's own period wins.
+    public var gracePeriod: Int64 = 0
+    /// The largest clock drift, in steps, that an authenticator learns from its accepted codes.
+    public var maximumDrift: Int32
 
     public init(
         issuer: String = "twofactord",
         enrollmentLifetime: Int64 = 900,
         throttle: ThrottlePolicy = .standard,
-        codeWindow: UInt64 = 1
+        codeWindow: UInt64 = 1,
+        maximumDrift: Int32 = DriftPolicy.defaultMaximumDrift
     ) {
         self.issuer = issuer
         self.enrollmentLifetime = enrollmentLifetime
         self.throttle = throttle
         self.codeWindow = codeWindow
+        self.maximumDrift = maximumDrift
     }
+
+    /// The window and drift rules of every code check at login.
+    public var drift: DriftPolicy { DriftPolicy(window: codeWindow, maximumDrift: maximumDrift) }
 }
 
 /// The answer to a login, as shared/PRODUCT.md "Logging in" lists them.
@@ -73,6 +83,8 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case organizationNotEmpty
         case storageFailure
         case internalError
+        case noSuchAuthenticator
+        case authenticatorExists
     }
 
     public var kind: Kind

@@ -57,9 +57,10 @@ public struct Account: Sendable, Hashable {
     /// A PHC string, e.g. `$scrypt$ln=17,r=8,p=1$salt$hash`.
     public var passwordHash: String
     public var twoFactor: TwoFactorState
-    /// The enrolled credential; present exactly when `twoFactor` is `.on`.
+    /// The enrolled credential; present exactly when `twoFactor` is `.on`. It is the first of
+    /// `authenticators` (Authenticator.swift), which adds `moreAuthenticators` after it.
     public var totp: TOTPCredential?
-    /// The time step of the last accepted code. Codes for this step or earlier are refused.
+    /// The time step of the last code accepted from `totp`. Its codes for this step or earlier are refused.
     public var lastAcceptedStep: UInt64?
     public var pendingEnrollment: PendingEnrollment?
     /// Consecutive failed logins since the last success.
@@ -75,6 +76,18 @@ public struct Account: Sendable, Hashable {
     public var lastLoginAt: UnixTime?
     /// The unused one-time recovery codes, as salted hashes. Empty unless an authenticator is enrolled.
     public var recoveryCodes: [RecoveryCodeHash]
+    /// Running grace periods (AccessGrants.swift): empty unless the daemon or organization sets one.
+    public var graces: [Grace] = []
+    /// Scoped exemptions for automation (AccessGrants.swift): empty unless an admin or operator added one.
+    public var exemptions: [Exemption] = []
+    /// The label of `totp`, the first authenticator.
+    public var totpLabel: AuthenticatorLabel
+    /// The clock offset of `totp` in steps (see `Authenticator.drift`).
+    public var totpDrift: Int32
+    /// The authenticators enrolled besides `totp`, in the order they were added.
+    public var moreAuthenticators: [Authenticator]
+    /// An authenticator being added with `2fa add`, not yet confirmed by a code.
+    public var pendingAuthenticator: PendingAuthenticator?
 
     public init(
         name: AccountName,
@@ -92,7 +105,11 @@ public struct Account: Sendable, Hashable {
         twoFactorChange: StateChange? = nil,
         enrolledAt: UnixTime? = nil,
         lastLoginAt: UnixTime? = nil,
-        recoveryCodes: [RecoveryCodeHash] = []
+        recoveryCodes: [RecoveryCodeHash] = [],
+        totpLabel: AuthenticatorLabel = .enrolled,
+        totpDrift: Int32 = 0,
+        moreAuthenticators: [Authenticator] = [],
+        pendingAuthenticator: PendingAuthenticator? = nil
     ) {
         self.name = name
         self.organization = organization
@@ -110,6 +127,10 @@ public struct Account: Sendable, Hashable {
         self.enrolledAt = enrolledAt
         self.lastLoginAt = lastLoginAt
         self.recoveryCodes = recoveryCodes
+        self.totpLabel = totpLabel
+        self.totpDrift = totpDrift
+        self.moreAuthenticators = moreAuthenticators
+        self.pendingAuthenticator = pendingAuthenticator
     }
 }
 

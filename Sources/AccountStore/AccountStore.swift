@@ -27,16 +27,23 @@ public protocol AccountStore: Sendable {
     /// Removes the account. Throws `.notFound` for an unknown name.
     func remove(_ name: AccountName) throws(AccountStoreError)
 
-    /// The replay guard: in one write transaction, records `step` as the account's last accepted
-    /// step if it is later than the one recorded and the account still has `credential` enrolled,
-    /// resets the failure count and records the login time. Returns `.replayed` and changes nothing
-    /// when `step` is not later, or when the credential changed meanwhile (a reset racing a login).
-    /// When this returns `.accepted` the step is durable, so the caller may answer `ok`.
+    /// The replay guard: in one write transaction, records `step` as the last accepted step of the
+    /// account's authenticator labelled `label` (and `drift` as its learned clock offset) if the step is
+    /// later than the one recorded for it and it still holds `credential`, resets the failure count and
+    /// records the login time (`Account.acceptStep` is the rule). Returns `.replayed` and changes nothing
+    /// when `step` is not later, or when the authenticator changed or was removed meanwhile (a reset or
+    /// removal racing a login). When this returns `.accepted` the step is durable, so the caller may
+    /// answer `ok`. `alongside` changes the account in the same write when the step is accepted (a grace
+    /// period starting with this login); like `update`'s body it may run more than once and must only
+    /// change the account it is given.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
-        at time: UnixTime
+        drift: Int32,
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
 
     /// Counts a failed login. `name` nil means an unknown user: the store still commits a write
@@ -46,6 +53,22 @@ public protocol AccountStore: Sendable {
 
     /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
+
+    /// Everything a successful login writes, as one durable write where the store can (a default
+    /// implementation, below, makes the separate calls in turn):
+    /// - with `claim`, the replay guard exactly as `recordAcceptedStep` (with `alongside`); when it answers
+    ///   `.replayed`, nothing at all is written and `.replayed` is returned;
+    /// - without `claim`, `recordSuccess`;
+    /// - then, for an accepted login, `clearAttempts(key)` and `appendAudit(audit)` when given.
+    /// When this returns `.accepted`, all of it is durable.
+    func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance
 
     // MARK: Throttling
 
@@ -105,6 +128,71 @@ public protocol AccountStore: Sendable {
         before: UInt64?,
         limit: Int
     ) throws(AccountStoreError) -> [AuditRecord]
+}
+
+extension AccountStore {
+    /// `recordAcceptedStep` changing nothing else.
+    public func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        authenticator label: AuthenticatorLabel,
+        credential: TOTPCredential,
+        drift: Int32,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try recordAcceptedStep(
+            step,
+            for: name,
+            authenticator: label,
+            credential: credential,
+            drift: drift,
+            at: time,
+            alongside: { _ in }
+        )
+    }
+
+    public func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance {
+        if let claim {
+            let acceptance = try recordAcceptedStep(
+                claim.step,
+                for: name,
+                authenticator: claim.authenticator,
+                credential: claim.credential,
+                drift: claim.drift,
+                at: time,
+                alongside: alongside
+            )
+            guard acceptance == .accepted else { return .replayed }
+        } else {
+            try recordSuccess(for: name, at: time)
+        }
+        if let key { try clearAttempts(key) }
+        if let audit { try appendAudit(audit) }
+        return .accepted
+    }
+}
+
+/// A code's time step, to be accepted for the authenticator (and credential) that produced it, with the
+/// clock drift it taught (`AccountStore.recordLogin`, `recordAcceptedStep`).
+public struct StepClaim: Sendable, Hashable {
+    public var step: UInt64
+    public var authenticator: AuthenticatorLabel
+    public var credential: TOTPCredential
+    public var drift: Int32
+
+    public init(step: UInt64, authenticator: AuthenticatorLabel, credential: TOTPCredential, drift: Int32) {
+        self.step = step
+        self.authenticator = authenticator
+        self.credential = credential
+        self.drift = drift
+    }
 }
 
 public enum StepAcceptance: Sendable, Equatable {

@@ -52,6 +52,14 @@ public enum AuditAction: String, Sendable, Hashable, CaseIterable {
     case organizationAdd = "org-add"
     case organizationSet = "org-set"
     case organizationRemove = "org-remove"
+    case backup
+    case keyRotate = "key-rotate"
+    case graceRevoke = "grace-revoke"
+    case exemptionAdd = "exempt-add"
+    case exemptionRemove = "exempt-remove"
+    case authenticatorAdd = "authenticator-add"
+    case authenticatorRemove = "authenticator-remove"
+    case resync
 }
 
 /// How it ended.

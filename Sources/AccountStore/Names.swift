@@ -4,12 +4,13 @@ public struct InvalidValue: Error, Sendable, Equatable, CustomStringConvertible 
     public init(_ description: String) { self.description = description }
 }
 
-/// Shared rule for account and organization names: 1 to 64 bytes of `A-Z a-z 0-9 . _ @ -`,
-/// not starting with `-` or `.` (so a name is never taken for an option or a hidden file).
-private func validateIdentifier(_ text: String, kind: String) throws(InvalidValue) {
+/// Shared rule for account and organization names (and authenticator labels): 1 to 64 bytes (or
+/// `maximumLength`) of `A-Z a-z 0-9 . _ @ -`, not starting with `-` or `.` (so a name is never taken for
+/// an option or a hidden file).
+func validateIdentifier(_ text: String, kind: String, maximumLength: Int = 64) throws(InvalidValue) {
     let bytes = Array(text.utf8)
-    guard (1...64).contains(bytes.count) else {
-        throw InvalidValue("\(kind) must be 1 to 64 characters long")
+    guard (1...maximumLength).contains(bytes.count) else {
+        throw InvalidValue("\(kind) must be 1 to \(maximumLength) characters long")
     }
     for byte in bytes {
         switch byte {

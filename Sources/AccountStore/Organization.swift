@@ -6,6 +6,10 @@ public struct Organization: Sendable, Hashable {
     public var requiresTwoFactor: Bool
     public var createdAt: UnixTime
     public var updatedAt: UnixTime
+    /// Seconds of grace after a login that checked a code; nil: the daemon's `--grace-period`.
+    public var gracePeriod: Int64? = nil
+    /// Networks whose remote hosts log in without a code (IPNetwork.swift); empty: none.
+    public var trustedNetworks: [IPNetwork] = []
 
     public init(name: OrganizationName, requiresTwoFactor: Bool = false, createdAt: UnixTime, updatedAt: UnixTime) {
         self.name = name

@@ -46,6 +46,15 @@ public enum Operation: Sendable, Hashable {
     case showOrganization(OrganizationName)
     /// Add, change or remove organizations.
     case manageOrganizations
+    /// End every grace period of the target (`grace revoke`).
+    case revokeGraces
+    /// Add or remove a scoped exemption for automation (`exempt add`, `exempt remove`).
+    case manageExemptions
+    /// Remove one of the target's authenticators; removing its `last` one turns its 2FA off, and is
+    /// decided as `disableTwoFactor` is.
+    case removeAuthenticator(last: Bool)
+    /// Set an authenticator's clock drift from two consecutive codes: for an admin or an operator.
+    case resyncAuthenticator
 }
 
 /// In which capacity an allowed operation runs: it decides, for instance, whether an enrollment counts
@@ -125,7 +134,7 @@ public enum AccessPolicy {
 
     private static func decideOnItself(_ account: Account, _ operation: Operation) -> AccessDecision {
         switch operation {
-        case .enroll, .setPassword, .showAccount, .readAudit:
+        case .enroll, .setPassword, .showAccount, .readAudit, .revokeGraces:
             return .allowed(.ownAccount)
         case .issueRecoveryCodes:
             guard case .on = account.twoFactor else {
@@ -142,7 +151,9 @@ public enum AccessPolicy {
                         + "or an operator: ask them to turn it off"
                 )
             }
-        case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount:
+        case .removeAuthenticator(let last):
+            return last ? decideOnItself(account, .disableTwoFactor) : .allowed(.ownAccount)
+        case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount, .manageExemptions, .resyncAuthenticator:
             return .refused(
                 "an account cannot do this to itself: ask an admin of '\(account.organization)' or an operator"
             )

@@ -1,4 +1,5 @@
 import AccountService
+import AccountStore
 import Glibc
 import Logging
 import NIOCore
@@ -21,19 +22,32 @@ public final class DaemonServer: Service {
     }
 
     /// Serves requests with `services.current`, which a reload may replace while the server runs.
-    public init(configuration: DaemonConfiguration, services: ServiceSlot, logger: Logger) {
+    /// `maintenance` serves operators' backups and key rotations; nil when the store cannot do them.
+    public init(
+        configuration: DaemonConfiguration,
+        services: ServiceSlot,
+        maintenance: (any StoreMaintenance)? = nil,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.dispatcher = Dispatcher(
             services: services,
             operators: OperatorPolicy(groupName: configuration.operatorGroup),
-            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
+            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) },
+            maintenance: maintenance
         )
         self.logger = logger
     }
 
+    /// Threads beyond `workerThreads` for requests that wait on durable writes.
+    static let writeWaitingThreads = 32
+
     public func run() async throws {
+        // Scrypt's concurrency (and so its memory) is bounded by the password hasher to `workerThreads`; the
+        // extra threads serve requests that mostly wait for a durable write, which group commit shares
+        // between all the requests waiting at once: the more wait together, the fewer commits.
         let workers = WorkerPool(
-            threads: configuration.workerThreads,
+            threads: configuration.workerThreads + Self.writeWaitingThreads,
             maximumQueued: configuration.maximumQueuedRequests
         )
         let connections = ConnectionRegistry(limits: ShareLimits(total: connectionLimit()))

@@ -36,6 +36,12 @@ public struct DaemonSettings: Sendable, Equatable {
     public var issuer = "twofactord"
     public var logLevel: Logger.Level = .info
     public var throttle: ThrottlePolicy = .standard
+    /// Seconds a login that checked a code spares later logins from its host or session the code; 0: off.
+    public var gracePeriod: Int64 = 0
+    /// The longest grace period the daemon or an organization may set: one day.
+    public static let maximumGracePeriod = AccountService.maximumGracePeriod
+    /// The largest clock drift, in steps, an authenticator learns from its accepted codes.
+    public var maximumDriftSteps: Int32 = DriftPolicy.defaultMaximumDrift
 
     /// The installed configuration file, read when it exists.
     public static let defaultPath = "/etc/twofactord/twofactord.conf"
@@ -303,6 +309,19 @@ extension DaemonSettings {
             show: { $0.logLevel.rawValue }
         ),
         Key(
+            section: "daemon",
+            name: "grace-period",
+            reloadable: true,
+            parse: { settings, value in
+                guard let seconds = Int64(value), (0...DaemonSettings.maximumGracePeriod).contains(seconds) else {
+                    return "must be 0 (off) to \(DaemonSettings.maximumGracePeriod) seconds"
+                }
+                settings.gracePeriod = seconds
+                return nil
+            },
+            show: { "\($0.gracePeriod)" }
+        ),
+        Key(
             section: "throttle",
             name: "free-failures",
             reloadable: true,
@@ -351,6 +370,18 @@ extension DaemonSettings {
                 return nil
             },
             show: { "\($0.enrollmentLifetime)" }
+        ),
+        Key(
+            section: "daemon",
+            name: "max-drift-steps",
+            reloadable: true,
+            parse: { settings, value in
+                let limit = Int32(DriftPolicy.defaultResyncRange)
+                guard let steps = Int32(value), (0...limit).contains(steps) else { return "must be 0 to \(limit) steps" }
+                settings.maximumDriftSteps = steps
+                return nil
+            },
+            show: { "\($0.maximumDriftSteps)" }
         ),
         Key(
             section: "audit",

@@ -21,6 +21,8 @@ enum Privilege: Sendable {
     case caller
     /// An operator, or a member of the daemon's code-check group (`--code-check-group`).
     case codeChecker
+    /// An operator peer only, never an account logged in on the connection: whole-store maintenance.
+    case operatorOnly
 }
 
 /// What a connection remembers from one request to the next.
@@ -31,6 +33,9 @@ struct Session: Sendable, Equatable {
     /// if it is the same user's login with a code, completes that attempt instead of counting another.
     /// So a person's two-step login counts once, and nothing about the password shows in the count.
     var heldAttempt: HeldAttempt?
+    /// The snapshot a BackupBegin took, read by the BackupReads that follow; dropped (and its file with
+    /// it) when the last byte was read or the connection closes.
+    var backup: StoreSnapshot?
 
     init(account: AccountName? = nil, heldAttempt: HeldAttempt? = nil) {
         self.account = account
@@ -41,6 +46,12 @@ struct Session: Sendable, Equatable {
 struct HeldAttempt: Sendable, Equatable {
     var user: String
     var until: Int64
+    /// The held login's password check, so the login with the code runs no second scrypt for the same password.
+    var passwordMemo: PasswordMemo?
+
+    static func == (lhs: HeldAttempt, rhs: HeldAttempt) -> Bool {
+        lhs.user == rhs.user && lhs.until == rhs.until && lhs.passwordMemo === rhs.passwordMemo
+    }
 
     /// How long a held attempt waits for its code: long enough to read it off a phone.
     static let lifetime: Int64 = 300
@@ -54,6 +65,8 @@ struct Dispatcher: Sendable {
     var service: AccountService { services.current }
     /// Members of this group may send CodeCheck; nil when the daemon names no such group.
     var codeCheckers: OperatorPolicy? = nil
+    /// Backups and key rotation; nil when the store cannot do them.
+    var maintenance: (any StoreMaintenance)? = nil
 
     /// The dispatch table: one row per request type.
     static func privilege(for request: Request) -> Privilege? {
@@ -62,10 +75,14 @@ struct Dispatcher: Sendable {
         case .login: .anyone
         case .userAdd, .userSetPassword, .userShow, .userList, .userRemove, .enrollBegin, .enrollConfirm,
             .twoFactorDisable, .twoFactorForce, .twoFactorReset, .recoveryCodesIssue, .unlock, .auditQuery,
-            .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove:
+            .organizationAdd, .organizationSet, .organizationShow, .organizationList, .organizationRemove,
+            .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList, .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
             .caller
         case .loginFrom: .anyone
         case .codeCheck: .codeChecker
+        case .backupBegin, .backupRead, .keyRotate: .operatorOnly
         }
     }
 
@@ -89,38 +106,51 @@ struct Dispatcher: Sendable {
                 + groups.map { "'\($0)'" }.joined(separator: " or ")
             return (.error(code: .notPermitted, message: message), session)
         }
+        if privilege == .operatorOnly {
+            let response = maintain(request, from: peer, session: &session)
+            return (response, session)
+        }
         do {
             switch request {
             case .login(let user, let password, let codeKind, let code):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                // A Login opens a session for administration (`twofactorctl --as`): it never skips the code
+                // (no grace, trusted network or exemption), so an admin's step-up always takes one.
+                let (origin, _) = loginOrigin(of: peer, LoginOrigin(), readingSession: false)
                 let result = try service.login(
                     user: user,
                     password: password,
                     code: attempt.input,
-                    origin: throttleOrigin(of: peer, remoteHost: ""),
-                    attemptHeld: attempt.completesHeldAttempt
+                    origin: origin,
+                    attemptHeld: attempt.completesHeldAttempt,
+                    passwordMemo: attempt.passwordMemo
                 )
                 session.account = result.logsIn ? try? AccountName(user) : nil
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.response(for: result), session)
             case .loginFrom(let user, let password, let codeKind, let code, let origin):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let (throttle, context) = loginOrigin(of: peer, origin)
                 let result = try service.reporting(LoginOriginInfo(origin)).login(
                     user: user,
                     password: password,
                     code: attempt.input,
-                    origin: throttleOrigin(of: peer, remoteHost: origin.remoteHost),
-                    attemptHeld: attempt.completesHeldAttempt
+                    origin: throttle,
+                    attemptHeld: attempt.completesHeldAttempt,
+                    context: context,
+                    passwordMemo: attempt.passwordMemo
                 )
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
             case .codeCheck(let user, let codeKind, let code, let origin):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let (throttle, context) = loginOrigin(of: peer, origin)
                 let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
                     user: user,
                     code: attempt.input,
-                    origin: throttleOrigin(of: peer, remoteHost: origin.remoteHost),
-                    attemptHeld: attempt.completesHeldAttempt
+                    origin: throttle,
+                    attemptHeld: attempt.completesHeldAttempt,
+                    context: context
                 )
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
@@ -165,14 +195,31 @@ struct Dispatcher: Sendable {
     /// Whose failures a login counts against: an unprivileged peer's against its own uid only, so that one
     /// local user cannot lock out another; a privileged peer's (sshd, login, su through PAM) against the
     /// account, and the remote host it reports. May block on NSS: runs on a worker.
-    func throttleOrigin(of peer: PeerCredentials, remoteHost: String) -> ThrottleOrigin {
-        guard operators.isOperator(peer) else { return .peer(uid: peer.uid) }
-        return remoteHost.isEmpty ? .local : .host(remoteHost)
+    ///
+    /// With it, for grace periods, trusted networks and exemptions, what the daemon itself knows of the peer:
+    /// whether it is privileged (so its remote host is believed), its uid, and its audit login session (read
+    /// from /proc by the daemon, never sent by the client).
+    func loginOrigin(
+        of peer: PeerCredentials,
+        _ origin: LoginOrigin,
+        readingSession: Bool = true
+    ) -> (ThrottleOrigin, LoginContext) {
+        let privileged = operators.isOperator(peer)
+        let throttle: ThrottleOrigin =
+            !privileged ? .peer(uid: peer.uid) : origin.remoteHost.isEmpty ? .local : .host(origin.remoteHost)
+        let context = LoginContext(
+            peerIsPrivileged: privileged,
+            peerUID: peer.uid,
+            reportedRemoteHost: origin.remoteHost,
+            service: origin.service,
+            peerSession: readingSession && origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
+        )
+        return (throttle, context)
     }
 
     private func perform(_ request: Request, caller: Caller, peer: PeerCredentials) throws(ServiceError) -> Response {
         switch request {
-        case .hello, .login, .loginFrom, .codeCheck:
+        case .hello, .login, .loginFrom, .codeCheck, .backupBegin, .backupRead, .keyRotate:
             return .error(code: .malformedRequest, message: "this request is not served here")
         case .userAdd(let user, let organization, let role, let requireTwoFactor, let password):
             _ = try service.addAccount(
@@ -254,6 +301,12 @@ struct Dispatcher: Sendable {
         case .organizationRemove(let organization):
             try service.removeOrganization(caller: caller, name: organization)
             return .done
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            return try performAccess(request, caller: caller)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try performAuthenticator(request, caller: caller)
         }
     }
 
@@ -290,6 +343,8 @@ struct Dispatcher: Sendable {
         case .organizationNotEmpty: .organizationNotEmpty
         case .storageFailure: .storageFailure
         case .internalError: .internalError
+        case .noSuchAuthenticator: .noSuchAuthenticator
+        case .authenticatorExists: .authenticatorExists
         }
     }
 }
@@ -405,18 +460,26 @@ struct LoginAttempt {
     let user: String
     let input: CodeInput
     let completesHeldAttempt: Bool
+    /// A login without a code gets a fresh memo of its password check, held with its attempt; the login
+    /// completing that attempt reads it.
+    let passwordMemo: PasswordMemo?
 
     init(user: String, codeKind: CodeKind, code: String, held: HeldAttempt?) {
         self.user = user
         input = CodeInput(codeKind, code)
         let now = Int64(time(nil))
         completesHeldAttempt = codeKind != .none && held.map { $0.user == user && $0.until >= now } == true
+        if case .none = input {
+            passwordMemo = PasswordMemo()
+        } else {
+            passwordMemo = completesHeldAttempt ? held?.passwordMemo : nil
+        }
     }
 
     /// The attempt to hold after `result`: a login without a code that was asked for one.
     func held(after result: LoginResult) -> HeldAttempt? {
         guard case .none = input, result == .codeNeeded else { return nil }
-        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime)
+        return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime, passwordMemo: passwordMemo)
     }
 }
 

@@ -10,9 +10,10 @@ import CLMDB
 /// Open one `Environment` per file per process: LMDB's locks are per process, and closing a second
 /// handle to the same file releases the first one's locks.
 ///
-/// Thread safety: LMDB's environment handle may be shared between threads (write transactions are
-/// serialised by LMDB's own writer lock). `setMapSize(_:)` is the exception: the caller must ensure
-/// no transaction is active in this process while it runs.
+/// Thread safety: LMDB's environment handle may be shared between threads. Use `read(_:)` and `write(_:)`
+/// (GroupCommit.swift): they keep LMDB's hardest rule, that the map may only grow while no transaction is
+/// active in this process, and grow it when it fills up. `beginTransaction(readOnly:)` bypasses that rule and
+/// is only for code that runs while nothing else uses the environment (opening, tests).
 public final class Environment: @unchecked Sendable {
     /// Options for opening an environment. `MDB_NOTLS` is always added.
     public struct Flags: OptionSet, Sendable {
@@ -42,6 +43,11 @@ public final class Environment: @unchecked Sendable {
     }
 
     let handle: OpaquePointer
+    /// The size `write(_:)` grows the map to at most; beyond it a write fails with `.mapFull`.
+    public let maximumMapSize: Int
+    /// Held shared by every transaction `read(_:)` and `write(_:)` run, exclusively while the map changes size.
+    let mapLock = ReadWriteLock()
+    let writeQueue = WriteQueue()
 
     /// Creates and opens an environment.
     ///
@@ -57,9 +63,11 @@ public final class Environment: @unchecked Sendable {
     ///   - maxReaders: How many read transactions may be live at once.
     ///   - flags: Extra options.
     ///   - permissions: The mode of newly created files, e.g. `0o600`.
+    ///   - maximumMapSize: How large `write(_:)` lets the map grow (doubling it each time it fills up).
     public init(
         path: String,
         mapSize: Int,
+        maximumMapSize: Int = 1 << 40,
         maxDatabases: Int,
         maxReaders: Int = 126,
         flags: Flags = [],
@@ -79,6 +87,7 @@ public final class Environment: @unchecked Sendable {
             throw error
         }
         handle = created
+        self.maximumMapSize = maximumMapSize
     }
 
     deinit {
@@ -98,9 +107,11 @@ public final class Environment: @unchecked Sendable {
     ///
     /// The corresponding C function is `mdb_env_set_mapsize`, which "may be called at later times if no
     /// transactions are active in this process. Note that the library does not check for this condition,
-    /// the caller must ensure it explicitly."
+    /// the caller must ensure it explicitly." This waits until no `read(_:)` or `write(_:)` is running.
     public func setMapSize(_ size: Int) throws(LMDBError) {
-        try lmdbCall { mdb_env_set_mapsize(handle, size) }
+        try mapLock.withExclusive { () throws(LMDBError) in
+            try lmdbCall { mdb_env_set_mapsize(handle, size) }
+        }
     }
 
     /// The environment's current sizes and counters. The corresponding C function is `mdb_env_info`.
@@ -126,8 +137,11 @@ public final class Environment: @unchecked Sendable {
     /// `descriptor`; with `compact`, free pages are left out and pages renumbered, so nothing freed (an old
     /// secret, a removed account) reaches the copy. The caller opens, syncs and closes the file.
     /// The corresponding C function is `mdb_env_copyfd2` (with `MDB_CP_COMPACT`).
+    /// The copy's read transaction keeps the map from growing meanwhile.
     public func copy(toDescriptor descriptor: Int32, compact: Bool) throws(LMDBError) {
-        try lmdbCall { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+        try mapLock.withShared { () throws(LMDBError) in
+            try lmdbCall { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+        }
     }
 
     /// Begins a transaction. A write transaction waits for any other write transaction (in any process)

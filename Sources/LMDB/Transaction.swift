@@ -45,6 +45,22 @@ public struct Transaction: ~Copyable {
         environment.release()
     }
 
+    /// The id of this transaction; for a write transaction, the id its commit gives the database (a nested
+    /// transaction has its parent's id). The corresponding C function is `mdb_txn_id`.
+    public var id: Int {
+        Int(mdb_txn_id(handle))
+    }
+
+    /// Begins a transaction nested in this write transaction: until it ends, this one must not be used. Its
+    /// commit makes its changes part of this transaction (durable only when this one commits); its abort
+    /// leaves this transaction as it was. The corresponding C function is `mdb_txn_begin` with a parent.
+    func beginNested() throws(LMDBError) -> Transaction {
+        var raw: OpaquePointer?
+        try lmdbCall { mdb_txn_begin(mdb_txn_env(handle), handle, 0, &raw) }
+        guard let raw else { throw LMDBError(code: outOfMemoryCode) }
+        return Transaction(handle: raw, environment: environment.takeUnretainedValue(), isReadOnly: false)
+    }
+
     /// Opens the database called `name` (nil for the unnamed main database), creating it when `create` is
     /// true and this is a write transaction. The corresponding C function is `mdb_dbi_open`.
     public func openDatabase(named name: String?, create: Bool = true) throws(LMDBError) -> Database {

@@ -22,17 +22,50 @@ extension LMDBAccountStore {
             )
         }
         defer { close(file) }
-        do throws(LMDBError) {
-            try mapLock.withShared { () throws(LMDBError) in
-                try environment.copy(toDescriptor: file, compact: true)
-            }
+        do throws(AccountStoreError) {
+            try copyCompacted(into: file)
         } catch {
             unlink(path)
-            throw storageFailure(error)
+            throw error
         }
         guard fsync(file) == 0 else {
             unlink(path)
             throw .storageFailure("cannot write the backup \(path): \(FileText.systemMessage(errno))")
+        }
+    }
+
+    /// A compacted copy in an unlinked file of the state directory (which only the daemon's user can read),
+    /// for a client to read through the socket (`twofactorctl backup`).
+    public func snapshot() throws(AccountStoreError) -> StoreSnapshot {
+        var template = Array((directory + "/backup-snapshot.XXXXXX").utf8CString)
+        let file = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard file >= 0 else {
+            throw .storageFailure(
+                "cannot create a snapshot file in \(directory): \(FileText.systemMessage(errno)): "
+                    + "check that the state directory is writable and has room for a copy of data.mdb"
+            )
+        }
+        _ = fcntl(file, F_SETFD, FD_CLOEXEC)
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        do throws(AccountStoreError) {
+            try copyCompacted(into: file)
+        } catch {
+            close(file)
+            throw error
+        }
+        var info = stat()
+        guard fstat(file, &info) == 0 else {
+            close(file)
+            throw .storageFailure("cannot inspect the snapshot file: \(FileText.systemMessage(errno))")
+        }
+        return StoreSnapshot(descriptor: file, size: UInt64(info.st_size))
+    }
+
+    private func copyCompacted(into file: Int32) throws(AccountStoreError) {
+        do throws(LMDBError) {
+            try environment.copy(toDescriptor: file, compact: true)
+        } catch {
+            throw storageFailure(error)
         }
     }
 
@@ -58,9 +91,9 @@ extension LMDBAccountStore {
         return (accountCount, organizationCount)
     }
 
-    /// After a restore: sets every enrolled account's last accepted step to the step after the current one
-    /// (the latest step a code could have been accepted for, with one step of drift), so codes used since the
-    /// backup are refused. Returns how many accounts were raised.
+    /// After a restore: sets the last accepted step of every enrolled authenticator to the step after the
+    /// current one plus its clock drift (the latest step a code could have been accepted for), so codes used
+    /// since the backup are refused. Returns how many accounts were raised.
     @discardableResult
     public func raiseReplaySteps(now: UnixTime) throws(AccountStoreError) -> Int {
         let accounts = databases.accounts
@@ -69,10 +102,22 @@ extension LMDBAccountStore {
             var raised = 0
             for (key, value) in entries {
                 var account = try Self.decode(value, key: key)
-                guard let period = account.totp?.parameters.period, period > 0 else { continue }
-                let step = UInt64(max(0, now)) / UInt64(period) + 1
-                if account.lastAcceptedStep.map({ $0 < step }) ?? true {
-                    account.lastAcceptedStep = step
+                // Every authenticator, each with its own period and clock drift: a code ahead by the drift
+                // plus one step may have been accepted since the backup.
+                var authenticators = account.authenticators
+                var changed = false
+                for index in authenticators.indices {
+                    let period = authenticators[index].credential.parameters.period
+                    guard period > 0 else { continue }
+                    let ahead = UInt64(max(0, authenticators[index].drift)) + 1
+                    let step = UInt64(max(0, now)) / UInt64(period) + ahead
+                    if authenticators[index].lastAcceptedStep.map({ $0 < step }) ?? true {
+                        authenticators[index].lastAcceptedStep = step
+                        changed = true
+                    }
+                }
+                if changed {
+                    account.authenticators = authenticators
                     account.updatedAt = now
                     try transaction.put(AccountRecord.encode(account), for: key, in: accounts)
                     raised += 1

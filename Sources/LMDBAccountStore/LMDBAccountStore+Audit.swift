@@ -13,19 +13,22 @@ extension LMDBAccountStore {
     static let auditPrunePerAppend = 8
 
     public func appendAudit(_ record: AuditRecord) throws(AccountStoreError) {
-        try write { transaction in
-            let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta) &+ 1
-            try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
-            var stored = record
-            stored.sequence = sequence
-            try transaction.put(
-                AuditRecordCodec.encode(stored),
-                for: Self.encodeCounter(sequence),
-                in: databases.audit,
-                flags: .append
-            )
-            try prune(transaction, now: record.time)
-        }
+        try write { transaction in try append(record, in: transaction) }
+    }
+
+    /// `appendAudit`, inside a write transaction.
+    func append(_ record: AuditRecord, in transaction: borrowing Transaction) throws {
+        let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta) &+ 1
+        try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
+        var stored = record
+        stored.sequence = sequence
+        try transaction.put(
+            AuditRecordCodec.encode(stored),
+            for: Self.encodeCounter(sequence),
+            in: databases.audit,
+            flags: .append
+        )
+        try prune(transaction, now: record.time)
     }
 
     private func prune(_ transaction: borrowing Transaction, now: UnixTime) throws {

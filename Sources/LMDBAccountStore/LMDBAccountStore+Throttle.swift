@@ -38,16 +38,19 @@ extension LMDBAccountStore {
     }
 
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
-        try write { transaction in
-            _ = try transaction.delete(Self.throttleKey(key), in: databases.throttle)
-            guard key.origin.isPrivileged, let name = try? AccountName(key.subject),
-                let bytes = try transaction.get(Self.key(name), in: accounts)
-            else { return }
-            var account = try Self.decode(bytes, key: Self.key(name))
-            guard account.failureCount != 0 else { return }
-            account.failureCount = 0
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
-        }
+        try write { transaction in try clear(key, in: transaction) }
+    }
+
+    /// `clearAttempts`, inside a write transaction; writes nothing when there is nothing to clear.
+    func clear(_ key: ThrottleKey, in transaction: borrowing Transaction) throws {
+        _ = try transaction.delete(Self.throttleKey(key), in: databases.throttle)
+        guard key.origin.isPrivileged, let name = try? AccountName(key.subject),
+            let bytes = try transaction.get(Self.key(name), in: accounts)
+        else { return }
+        var account = try Self.decode(bytes, key: Self.key(name))
+        guard account.failureCount != 0 else { return }
+        account.failureCount = 0
+        try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
     }
 
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {

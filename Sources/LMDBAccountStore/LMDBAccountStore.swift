@@ -11,14 +11,15 @@ import StoredRecords
 ///   never contain NUL, so one organization's keys are one contiguous range;
 /// - `audit`: key = u64 big-endian sequence, value = an `AuditRecordCodec` record.
 ///
-/// Every mutating method runs exactly one write transaction, committed with LMDB's default sync, so
-/// when it returns the change is on disk; when it throws, nothing was written.
+/// Every mutating method runs exactly one write (a nested transaction in a group-committed batch, see
+/// Transactions.swift), committed with LMDB's default sync, so when it returns the change is on disk;
+/// when it throws, nothing was written.
 ///
 /// `@unchecked Sendable` is safe because every stored property is an immutable `let` of a thread-safe
 /// kind: the LMDB environment (opened with `MDB_NOTLS`, whose handle LMDB allows to be shared), database
 /// handles (integers, valid everywhere once the transaction that opened them committed), and two locks.
 /// All mutable state lives in LMDB and is reached only through the transactions in Transactions.swift,
-/// where writers are serialised by `writerLock` and map resizing is excluded by `mapLock`.
+/// whose writes the LMDB wrapper group-commits and keeps apart from map resizing.
 ///
 /// Open one store per state directory per process: LMDB's locks are per process.
 public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
@@ -31,12 +32,15 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static let auditSequenceKey = Array("audit-sequence".utf8)
 
     let directory: String
-    let secretsKey: SecretsKey
+    let keys: KeyHolder
+    /// The key new secrets are sealed with.
+    var secretsKey: SecretsKey { keys.current }
     let environment: Environment
     let databases: Databases
     let auditRetention: AuditRetention
-    let mapLock = ReadWriteLock()
-    let writerLock = Lock()
+    /// Taken shared by every write, exclusively by a key rotation across its write and the switch to the new key
+    /// (SealedSecrets.swift), so no write seals with the old key after the rotation committed.
+    let writerLock = ReadWriteLock()
 
     var meta: Database { databases.meta }
     var accounts: Database { databases.accounts }
@@ -63,12 +67,17 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         self.directory = directory
         self.auditRetention = auditRetention
         if let secretsKey {
-            self.secretsKey = secretsKey
+            keys = KeyHolder(secretsKey)
         } else {
-            self.secretsKey = try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true)
+            keys = KeyHolder(try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true))
         }
         do throws(LMDBError) {
-            environment = try Environment(path: directory, mapSize: initialMapSize, maxDatabases: 8)
+            environment = try Environment(
+                path: directory,
+                mapSize: initialMapSize,
+                maximumMapSize: Self.maximumMapSize,
+                maxDatabases: 8
+            )
             try environment.readerCheck()
         } catch {
             throw Self.storageFailure(error, directory: directory)
@@ -212,23 +221,78 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
-        at time: UnixTime
+        drift: Int32,
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
-            if let last = account.lastAcceptedStep, step <= last {
-                // Nothing was written; the transaction is committed empty, which costs no sync.
-                return .replayed
+            try acceptStep(
+                StepClaim(step: step, authenticator: label, credential: credential, drift: drift),
+                for: name,
+                at: time,
+                alongside: alongside,
+                in: transaction
+            )
+        }
+    }
+
+    /// The replay guard of `recordAcceptedStep`, inside a write transaction (`Account.acceptStep` is the rule).
+    func acceptStep(
+        _ claim: StepClaim,
+        for name: AccountName,
+        at time: UnixTime,
+        alongside: (inout Account) -> Void,
+        in transaction: borrowing Transaction
+    ) throws -> StepAcceptance {
+        var account = try Self.load(name, from: transaction, in: accounts)
+        let sealed = account
+        // The stored secrets are sealed (SealedSecrets.swift): the credential is compared with the opened
+        // one, opened only once the step is known to be later (a replay costs no decryption).
+        var opened: Account?
+        var openFailure: AccountStoreError?
+        let acceptance = account.acceptStep(
+            claim.step,
+            authenticator: claim.authenticator,
+            credentialMatches: { _ in
+                do throws(AccountStoreError) {
+                    opened = try self.opened(sealed)
+                } catch {
+                    openFailure = error
+                }
+                return opened?.authenticators.first { $0.label == claim.authenticator }?.credential == claim.credential
+            },
+            drift: claim.drift,
+            at: time
+        )
+        if let openFailure { throw openFailure }
+        // Nothing was written when refused; the transaction is committed empty, which costs no sync.
+        guard acceptance == .accepted else { return .replayed }
+        alongside(&account)
+        try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+        return .accepted
+    }
+
+    /// A login's writes in one nested transaction of one group commit: the step or the success, the throttle
+    /// key cleared and the audit record appended.
+    public func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try write { transaction in
+            if let claim {
+                let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
+                guard acceptance == .accepted else { return acceptance }
+            } else {
+                try markSuccess(of: name, at: time, in: transaction)
             }
-            // A reset or re-enrollment between the code check and now: the code was for a secret that is gone.
-            // The stored secret is sealed (SealedSecrets.swift): compare the opened one.
-            guard try opened(account).totp == credential else { return .replayed }
-            account.lastAcceptedStep = step
-            account.failureCount = 0
-            account.lastLoginAt = time
-            account.updatedAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            if let key { try clear(key, in: transaction) }
+            if let audit { try append(audit, in: transaction) }
             return .accepted
         }
     }
@@ -252,13 +316,21 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     }
 
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
-        try write { transaction in
-            var account = try Self.load(name, from: transaction, in: accounts)
-            account.failureCount = 0
-            account.lastLoginAt = time
-            account.updatedAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
-        }
+        try write { transaction in try markSuccess(of: name, at: time, in: transaction) }
+    }
+
+    func markSuccess(of name: AccountName, at time: UnixTime, in transaction: borrowing Transaction) throws {
+        var account = try Self.load(name, from: transaction, in: accounts)
+        account.failureCount = 0
+        account.lastLoginAt = time
+        account.updatedAt = time
+        try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+    }
+
+    /// How many durable commits the store's writes made since it was opened (several concurrent writes
+    /// share one: group commit), for tests and benchmarks.
+    public var durableCommits: Int {
+        environment.writeStatistics.commits
     }
 
     /// How many failed logins named an unknown user, since the store was created.

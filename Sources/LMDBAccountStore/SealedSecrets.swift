@@ -19,7 +19,7 @@ extension LMDBAccountStore {
     /// `account` as decoded from its record, with its secrets opened; a secret that does not open (damage,
     /// or a secret moved from another account) makes the record corrupt.
     func opened(_ account: Account) throws(AccountStoreError) -> Account {
-        guard let opened = SecretSealing.unsealed(account, with: secretsKey) else {
+        guard let opened = keys.opening.lazy.compactMap({ SecretSealing.unsealed(account, with: $0) }).first else {
             throw .corruptRecord(key: "accounts/" + account.name.value)
         }
         return opened
@@ -65,33 +65,87 @@ extension LMDBAccountStore {
     }
 }
 
-extension LMDBAccountStore {
-    /// Re-seals every secret under `newKey` and rewrites the key check, in one write transaction: after it
-    /// commits, only `newKey` opens the store. This store value keeps the old key, so the caller must not
-    /// use it afterwards (twofactord --rotate-key exits). Returns how many accounts were re-sealed.
-    public func rotateSecretsKey(to newKey: SecretsKey) throws(AccountStoreError) -> Int {
-        let oldKey = secretsKey
+extension LMDBAccountStore: StoreMaintenance {
+    /// Re-seals every secret under a new random key and replaces the key file, while the store serves.
+    ///
+    /// The new key is written beside the old one first (`KEY.new`, created new, mode 0600), then every
+    /// secret is re-sealed and the key check rewritten in one write transaction, then `KEY.new` is renamed
+    /// over `KEY`: a crash at any point leaves a key file that opens the store (after a crash between the
+    /// commit and the rename, the startup error names `KEY.new`). The writer lock is held from the
+    /// transaction until this store seals with the new key, so no write in between uses the old one;
+    /// readers that began before the commit still open secrets with the old key.
+    public func rotateSecretsKey() throws(AccountStoreError) -> KeyRotation {
+        let path = secretsKey.path
+        if let credentials = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !credentials.isEmpty,
+            path.hasPrefix(credentials + "/")
+        {
+            throw .storageFailure(
+                "the secrets key \(path) is a systemd credential, which twofactord cannot replace: stop twofactord, "
+                    + "run twofactord --rotate-key --secrets-key-file with a copy of it, and install the new key "
+                    + "as the credential"
+            )
+        }
+        let staged = path + ".new"
+        let newKey = SecretsKey.random(path: path)
+        try SecretsKey.write(newKey, to: staged)
+        let count: Int
+        do throws(AccountStoreError) {
+            count = try writerLock.withExclusive { () throws(AccountStoreError) -> Int in
+                let count = try reseal(from: keys.opening, to: newKey)
+                keys.replace(with: newKey)
+                return count
+            }
+        } catch {
+            unlink(staged)
+            throw error
+        }
+        guard rename(staged, path) == 0 else {
+            throw .storageFailure(
+                "the secrets are now sealed under the key in \(staged), but it could not replace \(path) "
+                    + "(\(FileText.systemMessage(errno))): move it there before twofactord restarts"
+            )
+        }
+        let parent = open(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), O_RDONLY | O_DIRECTORY)
+        if parent >= 0 {
+            fsync(parent)
+            close(parent)
+        }
+        return KeyRotation(accounts: count, keyFile: path)
+    }
+
+    /// In one write transaction: every account's secrets opened with one of `oldKeys` and sealed under
+    /// `newKey`, and the key check rewritten for `newKey`. Returns how many accounts were re-sealed.
+    private func reseal(from oldKeys: [SecretsKey], to newKey: SecretsKey) throws(AccountStoreError) -> Int {
         let meta = databases.meta
         let accounts = databases.accounts
-        return try write { transaction in
+        return try writeHoldingWriterLock { transaction in
             let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
             for (recordKey, value) in entries {
                 let sealed = try Self.decode(value, key: recordKey)
-                guard let account = SecretSealing.unsealed(sealed, with: oldKey) else {
-                    throw AccountStoreError.corruptRecord(key: "accounts/" + sealed.name.value)
-                }
+                guard let account = oldKeys.lazy.compactMap({ SecretSealing.unsealed(sealed, with: $0) }).first
+                else { throw AccountStoreError.corruptRecord(key: "accounts/" + sealed.name.value) }
                 try transaction.put(
                     AccountRecord.encode(try SecretSealing.sealed(account, with: newKey)),
                     for: recordKey,
                     in: accounts
                 )
             }
-            try transaction.put(
-                try SecretSealing.keyCheck(with: newKey),
-                for: Self.secretsKeyCheckKey,
-                in: meta
-            )
+            try transaction.put(try SecretSealing.keyCheck(with: newKey), for: Self.secretsKeyCheckKey, in: meta)
             return entries.count
         }
     }
+}
+
+/// The store's secrets keys: the current one seals and opens; after a rotation, the previous one still
+/// opens, for readers that began before the rotation committed.
+final class KeyHolder: @unchecked Sendable {
+    private let lock = Lock()
+    private var keys: [SecretsKey]
+
+    init(_ key: SecretsKey) { keys = [key] }
+
+    var current: SecretsKey { lock.withLock { keys[0] } }
+    var opening: [SecretsKey] { lock.withLock { keys } }
+
+    func replace(with key: SecretsKey) { lock.withLock { keys = [key, keys[0]] } }
 }

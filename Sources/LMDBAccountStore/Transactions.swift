@@ -3,113 +3,50 @@ import Glibc
 import LMDB
 
 /// The one read path and the one write path of `LMDBAccountStore`. Every transaction the store runs
-/// starts here, which keeps three invariants in one place:
-/// - every transaction holds `mapLock` shared, so growing the map (which holds it exclusively) never
-///   runs while a transaction is active in this process, as `mdb_env_set_mapsize` requires;
-/// - every write holds `writerLock` for the whole attempt, including retries, so that a batching writer
-///   (group commit of replay steps) can later be added here and nowhere else;
-/// - `MDB_MAP_FULL` grows the map and retries the whole transaction, so a growing database never
-///   surfaces as an error; other LMDB errors become `AccountStoreError.storageFailure`.
+/// starts here, and goes through the LMDB wrapper's `Environment.read(_:)` and `Environment.write(_:)`,
+/// which keep the invariants (LMDB/GroupCommit.swift):
+/// - the map grows only while no transaction of this process is open, and a full map grows and retries,
+///   so a growing database never surfaces as an error;
+/// - writes are group-committed: concurrent writes share one durable commit, each isolated in a nested
+///   transaction, and none returns before that commit. A body may run more than once, so it must not have
+///   effects outside the transaction.
+/// LMDB errors become `AccountStoreError.storageFailure` with advice for the operator.
 extension LMDBAccountStore {
     /// The largest map the store grows to before it reports the database as full.
     static let maximumMapSize = 1 << 40
 
-    private enum Attempt<Result> {
-        case done(Result)
-        case failed(AccountStoreError)
-        case mapFull
-        case mapResized
-        case readersFull
-    }
-
     /// Runs `body` in a read-only transaction. `body` may throw `LMDBError` or `AccountStoreError`.
     func read<Result>(_ body: (borrowing Transaction) throws -> Result) throws(AccountStoreError) -> Result {
-        var checkedReaders = false
-        while true {
-            switch mapLock.withShared({ attempt(readOnly: true, body) }) {
-            case .done(let result): return result
-            case .failed(let error): throw error
-            case .mapFull: throw storageFailure(.mapFull)
-            case .mapResized: try adoptMapSize()
-            case .readersFull:
-                // Slots held by dead processes are the likely cause; clear them once, then give up.
-                guard !checkedReaders else { throw storageFailure(.readersFull) }
-                checkedReaders = true
-                do throws(LMDBError) { try environment.readerCheck() } catch { throw storageFailure(error) }
-            }
-        }
-    }
-
-    /// Runs `body` in a write transaction and commits it durably; body may run again after the map grows,
-    /// so it must not have effects outside the transaction. Throwing from `body` aborts the transaction.
-    func write<Result>(_ body: (borrowing Transaction) throws -> Result) throws(AccountStoreError) -> Result {
-        try writerLock.withLock { () throws(AccountStoreError) -> Result in
-            while true {
-                switch mapLock.withShared({ attempt(readOnly: false, body) }) {
-                case .done(let result): return result
-                case .failed(let error): throw error
-                case .mapFull: try growMap()
-                case .mapResized: try adoptMapSize()
-                case .readersFull: throw storageFailure(.readersFull)
-                }
-            }
-        }
-    }
-
-    private func attempt<Result>(
-        readOnly: Bool,
-        _ body: (borrowing Transaction) throws -> Result
-    ) -> Attempt<Result> {
         do {
-            let transaction = try environment.beginTransaction(readOnly: readOnly)
-            // A throw from here on destroys `transaction`, whose deinit aborts it.
-            let result = try body(transaction)
-            if readOnly {
-                transaction.abort()
-            } else {
-                try transaction.commit()
-            }
-            return .done(result)
-        } catch let error as LMDBError {
-            switch error {
-            case .mapFull: return .mapFull
-            case .mapResized: return .mapResized
-            case .readersFull: return .readersFull
-            default: return .failed(storageFailure(error))
-            }
-        } catch let error as AccountStoreError {
-            return .failed(error)
+            return try environment.read(body)
         } catch {
-            return .failed(.rejected(error))
+            throw storeError(error)
         }
     }
 
-    /// Doubles the map size while no transaction is active in this process.
-    private func growMap() throws(AccountStoreError) {
-        try mapLock.withExclusive { () throws(AccountStoreError) in
-            do {
-                let current = try environment.info().mapSize
-                guard current < Self.maximumMapSize else {
-                    throw AccountStoreError.storageFailure(
-                        "the database in \(directory) reached \(current >> 20) MiB, the most twofactord maps: "
-                            + "remove unused accounts or restore a backup"
-                    )
-                }
-                try environment.setMapSize(min(current * 2, Self.maximumMapSize))
-            } catch let error as LMDBError {
-                throw storageFailure(error)
-            } catch let error as AccountStoreError {
-                throw error
-            } catch {
-                throw .rejected(error)
-            }
+    /// Runs `body` in a write transaction and returns when its changes are durable; body may run again after
+    /// the map grows, so it must not have effects outside the transaction. Throwing from `body` rolls back its
+    /// changes (and no other write's).
+    func write<Result>(_ body: (borrowing Transaction) throws -> Result) throws(AccountStoreError) -> Result {
+        try writerLock.withShared { () throws(AccountStoreError) -> Result in try writeHoldingWriterLock(body) }
+    }
+
+    /// `write`, for a caller that holds `writerLock` exclusively (the key rotation).
+    func writeHoldingWriterLock<Result>(
+        _ body: (borrowing Transaction) throws -> Result
+    ) throws(AccountStoreError) -> Result {
+        do {
+            return try environment.write(body)
+        } catch {
+            throw storeError(error)
         }
     }
 
-    /// Adopts the larger map size another process set (`mdb_env_set_mapsize` with 0).
-    private func adoptMapSize() throws(AccountStoreError) {
-        try mapLock.withExclusive { () throws(AccountStoreError) in
-            do throws(LMDBError) { try environment.setMapSize(0) } catch { throw storageFailure(error) }
+    private func storeError(_ error: any Error) -> AccountStoreError {
+        switch error {
+        case let error as LMDBError: storageFailure(error)
+        case let error as AccountStoreError: error
+        default: .rejected(error)
         }
     }
 
@@ -136,7 +73,8 @@ extension LMDBAccountStore {
         case LMDBError.readersFull.code:
             advice = "too many concurrent readers: restart twofactord"
         case LMDBError.mapFull.code:
-            advice = "the database in \(directory) is full: restart twofactord to grow it"
+            advice = "the database in \(directory) reached the most twofactord maps "
+                + "(\(maximumMapSize >> 30) GiB): remove unused accounts or restore a backup"
         default:
             advice = "check \(directory) and the system log, then restart twofactord"
         }

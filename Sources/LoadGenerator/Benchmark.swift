@@ -16,6 +16,9 @@ public struct BenchOptions: Sendable {
     public var daemonArguments: [String]
     /// Keep the started daemon's directory (state, log) instead of removing it.
     public var keepDirectory: Bool
+    /// Write each created account's name and hex TOTP secret here (a new file, mode 0600), one per line, so
+    /// another harness (`make bench-compare`'s PAM loop) can log them in.
+    public var exportSecretsPath: String? = nil
 
     public init(
         plan: LoadPlan,
@@ -83,6 +86,7 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
         connections: options.plan.connections
     )
     let setupSeconds = Double(BenchClock.nanoseconds() - setupStart) / 1e9
+    if let path = options.exportSecretsPath { try exportSecrets(accounts, to: path) }
 
     progress("driving \(options.plan.connections) connections in mode \(options.plan.mode.rawValue)")
     let tally = drive(options.plan, accounts: accounts, socketPath: socketPath)
@@ -116,5 +120,25 @@ private func removeTree(_ path: String) {
         rmdir(path)
     } else {
         unlink(path)
+    }
+}
+
+/// Writes "name hex-secret" lines to a new file at `path`, readable by its owner only.
+private func exportSecrets(_ accounts: [BenchAccount], to path: String) throws(BenchError) {
+    let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard file >= 0 else {
+        throw BenchError("cannot create \(path): \(String(cString: strerror(errno))): give a new file name")
+    }
+    defer { close(file) }
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    for account in accounts {
+        text += Array(account.name.utf8) + [0x20]
+        for byte in account.totp.secret { text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]] }
+        text.append(0x0a)
+    }
+    let written = text.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+    guard written == text.count else {
+        throw BenchError("cannot write \(path): \(String(cString: strerror(errno)))")
     }
 }

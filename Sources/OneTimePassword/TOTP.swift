@@ -28,11 +28,16 @@ public struct TOTP: Sendable {
     /// so the time taken does not say which step (if any) matched. When two steps share a code, the
     /// earliest wins: it burns the fewest future codes.
     public func matchingStep(for code: String, at unixTime: Int64, window: UInt64 = 1) -> UInt64? {
+        matchingStep(for: code, around: step(at: unixTime), window: window)
+    }
+
+    /// The step within `window` steps of `centre` whose code is `code`, or nil; the same rules as
+    /// `matchingStep(for:at:window:)`, around a step the caller chose (the current one plus a clock offset).
+    public func matchingStep(for code: String, around centre: UInt64, window: UInt64) -> UInt64? {
         let typed = Array(code.utf8)
         guard typed.count == parameters.digits, typed.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
-        let now = step(at: unixTime)
-        let first = now >= window ? now - window : 0
-        let (last, overflow) = now.addingReportingOverflow(window)
+        let first = centre >= window ? centre - window : 0
+        let (last, overflow) = centre.addingReportingOverflow(window)
         var match: UInt64?
         for candidate in first...(overflow ? UInt64.max : last) {
             let equal = ConstantTime.equals(Array(self.code(forStep: candidate).utf8), typed)

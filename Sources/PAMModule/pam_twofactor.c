@@ -7,10 +7,14 @@
  * - never tell the user which factor was wrong: whenever the daemon answers codeNeeded, ask for a
  *   code, and answer every refusal with the same message;
  * - the socket path comes from the module's arguments only, never from the environment;
- * - passwords and codes are wiped after use and never logged.
+ * - passwords and codes are wiped after use and never logged;
+ * - with require_group=, a member of a listed group (primary or supplementary) is asked exactly as
+ *   without it, and unknown to the daemon is denied even with nullok; everyone else passes through
+ *   (PAM_IGNORE), and every pass-through is logged with its reason, so that a list matching nobody shows.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,7 @@
 struct options {
     const char *socket;
     const char *daemon_user;
+    const char *require_group; /* comma-separated group names; NULL: everyone is asked */
     int timeout;
     int use_first_pass, try_first_pass, single_prompt, code_only, nullok, digits;
 };
@@ -41,6 +46,9 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
         char *end = NULL;
         if (strncmp(a, "socket=", 7) == 0 && a[7] == '/') o->socket = a + 7;
         else if (strncmp(a, "daemon_user=", 12) == 0 && a[12]) o->daemon_user = a + 12;
+        else if (strncmp(a, "require_group=", 14) == 0 && a[14] && a[14] != ',' && !strstr(a, ",,") &&
+                 a[strlen(a) - 1] != ',' && strlen(a + 14) < 256)
+            o->require_group = a + 14;
         else if (strncmp(a, "timeout=", 8) == 0) {
             long value = strtol(a + 8, &end, 10);
             if (!a[8] || *end || value < 1 || value > 600) goto bad;
@@ -71,6 +79,53 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
         return 0;
     }
     return 1;
+}
+
+/*
+ * Whether `user` is a member (primary or supplementary) of one of the comma-separated groups in
+ * `groups`: 1 yes, 0 no. When 0, `reason` says why, for the log (no such user, no such group, not a member).
+ */
+static int in_required_group(const char *user, const char *groups, char *reason, size_t capacity) {
+    struct passwd entry, *found = NULL;
+    char buffer[4096];
+    if (getpwnam_r(user, &entry, buffer, sizeof buffer, &found) != 0 || !found) {
+        snprintf(reason, capacity, "no Unix user of that name, so in none of the groups %s", groups);
+        return 0;
+    }
+    int count = 64;
+    gid_t list[64];
+    gid_t *member_of = list;
+    gid_t *allocated = NULL;
+    if (getgrouplist(user, found->pw_gid, member_of, &count) == -1) {
+        allocated = calloc((size_t)count, sizeof *allocated);
+        if (!allocated || getgrouplist(user, found->pw_gid, allocated, &count) == -1) count = 0;
+        member_of = allocated;
+    }
+    char names[512];
+    snprintf(names, sizeof names, "%s", groups);
+    char missing[512] = "";
+    int member = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(names, ",", &save); name && !member; name = strtok_r(NULL, ",", &save)) {
+        struct group group, *group_found = NULL;
+        char group_buffer[16384];
+        if (getgrnam_r(name, &group, group_buffer, sizeof group_buffer, &group_found) != 0 || !group_found) {
+            size_t used = strlen(missing);
+            snprintf(missing + used, sizeof missing - used, "%s%s", used ? "," : "", name);
+            continue;
+        }
+        if (group_found->gr_gid == found->pw_gid) member = 1;
+        for (int i = 0; i < count && member_of && !member; i++)
+            if (member_of[i] == group_found->gr_gid) member = 1;
+    }
+    free(allocated);
+    if (!member) {
+        if (*missing)
+            snprintf(reason, capacity, "not in group(s) %s (no such group: %s)", groups, missing);
+        else
+            snprintf(reason, capacity, "not in group(s) %s", groups);
+    }
+    return member;
 }
 
 static uid_t daemon_uid(const char *name) {
@@ -209,6 +264,17 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 
     const char *user = NULL;
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !*user) return PAM_USER_UNKNOWN;
+    if (o.require_group) {
+        char reason[1024];
+        if (!in_required_group(user, o.require_group, reason, sizeof reason)) {
+            /* The rollout's edge: logged every time, so that a group list matching nobody is seen. */
+            pam_syslog(pamh, LOG_NOTICE, "user %s passes through without a second factor: %s (require_group)", user,
+                       reason);
+            return PAM_IGNORE;
+        }
+        /* A member must pass: unknown to the daemon is denied, whatever nullok says. */
+        o.nullok = 0;
+    }
     const void *item = NULL;
     const char *service = pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item ? item : "";
     item = NULL;

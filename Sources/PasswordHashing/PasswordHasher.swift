@@ -26,11 +26,19 @@ public struct PasswordHasher: Sendable {
     public let cost: ScryptCost
     /// Shared by copies of this hasher: the costs of the stored hashes it handled.
     private let storedCosts = StoredCostSample()
+    /// Shared by copies of this hasher: how many scrypt derivations they ran.
+    private let derivations = DerivationCounter()
     static let saltLength = 16
     static let hashLength = 32
 
-    public init(cost: ScryptCost = .owasp) {
+    /// Shared by copies of this hasher: bounds how many derivations (each holding scrypt's memory) run at once.
+    private let slots: HashSlots?
+
+    /// - Parameter concurrentHashes: How many scrypt derivations may run at once across this hasher's copies
+    ///   (the rest wait), which bounds the memory they hold; nil for no bound.
+    public init(cost: ScryptCost = .owasp, concurrentHashes: Int? = nil) {
         self.cost = cost
+        self.slots = concurrentHashes.map { HashSlots(max(1, $0)) }
     }
 
     public func hash(_ password: some Collection<UInt8>) throws(PasswordHashError) -> String {
@@ -68,6 +76,12 @@ public struct PasswordHasher: Sendable {
         storedCosts.seedOnce { hashes().compactMap { try? PHCString(parsing: $0).cost } }
     }
 
+    /// How many scrypt derivations this hasher and its copies ran (hash, verify and unknown-user verify alike),
+    /// so tests and benchmarks can count what a login costs.
+    public var derivationCount: Int {
+        derivations.value
+    }
+
     /// Does the work of one `verify` at `unknownUserCost` and returns false: what an unknown user costs.
     public func verifyUnknownUser(_ password: some Collection<UInt8>) -> Bool {
         let salt = [UInt8](repeating: 0x5A, count: Self.saltLength)
@@ -83,6 +97,9 @@ public struct PasswordHasher: Sendable {
         cost: ScryptCost,
         length: Int
     ) throws(PasswordHashError) -> [UInt8] {
+        derivations.increment()
+        slots?.acquire()
+        defer { slots?.release() }
         do {
             return try Scrypt.deriveKey(
                 password: password,

@@ -11,32 +11,34 @@ extension PostgresAccountStore {
     static let auditPrunePerAppend: Int64 = 8
 
     public func appendAudit(_ record: AuditRecord) throws(AccountStoreError) {
+        try write { transaction in try append(record, in: transaction) }
+    }
+
+    func append(_ record: AuditRecord, in transaction: Transaction) throws {
         var stored = record
         // The sequence lives in its column; the record bytes carry 0 and get the column's value when read.
         stored.sequence = 0
         let bytes = AuditRecordCodec.encode(stored)
         let retention = auditRetention
         let maximumRecords = Int64(clamping: retention.maximumRecords)
-        try write { transaction in
-            let rows = try transaction.rows(
-                """
-                INSERT INTO audit (time, target, organization, record)
-                VALUES (\(record.time), \(record.target?.value), \(record.organization?.value), \(bytes.buffer))
-                RETURNING sequence
-                """
+        let rows = try transaction.rows(
+            """
+            INSERT INTO audit (time, target, organization, record)
+            VALUES (\(record.time), \(record.target?.value), \(record.organization?.value), \(bytes.buffer))
+            RETURNING sequence
+            """
+        )
+        let sequence = try rows.first?.decode(Int64.self) ?? 0
+        try transaction.execute(
+            """
+            DELETE FROM audit WHERE sequence IN (
+                SELECT sequence FROM (
+                    SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
+                ) AS oldest
+                WHERE sequence <= \(sequence) - \(maximumRecords) OR \(record.time) - time > \(retention.maximumAge)
             )
-            let sequence = try rows.first?.decode(Int64.self) ?? 0
-            try transaction.execute(
-                """
-                DELETE FROM audit WHERE sequence IN (
-                    SELECT sequence FROM (
-                        SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
-                    ) AS oldest
-                    WHERE sequence <= \(sequence) - \(maximumRecords) OR \(record.time) - time > \(retention.maximumAge)
-                )
-                """
-            )
-        }
+            """
+        )
     }
 
     public func auditRecords(

@@ -73,17 +73,19 @@ extension PostgresAccountStore {
     }
 
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
+        try write { transaction in try clear(key, in: transaction) }
+    }
+
+    func clear(_ key: ThrottleKey, in transaction: Transaction) throws {
         let (subject, origin) = Self.throttleColumns(key)
-        try write { transaction in
-            try transaction.execute("DELETE FROM throttle WHERE subject = \(subject) AND origin = \(origin)")
-            guard key.origin.isPrivileged, let name = try? AccountName(key.subject) else { return }
-            let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
-            guard let row = rows.first else { return }
-            var account = try Self.decode(row, name: name.value)
-            guard account.failureCount != 0 else { return }
-            account.failureCount = 0
-            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
-        }
+        try transaction.execute("DELETE FROM throttle WHERE subject = \(subject) AND origin = \(origin)")
+        guard key.origin.isPrivileged, let name = try? AccountName(key.subject) else { return }
+        let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
+        guard let row = rows.first else { return }
+        var account = try Self.decode(row, name: name.value)
+        guard account.failureCount != 0 else { return }
+        account.failureCount = 0
+        try Self.store(AccountRecord.encode(account), of: account, in: transaction)
     }
 
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {

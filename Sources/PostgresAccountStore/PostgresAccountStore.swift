@@ -144,26 +144,78 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     public func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
+        authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
-        at time: UnixTime
+        drift: Int32,
+        at time: UnixTime,
+        alongside: (inout Account) -> Void
+    ) throws(AccountStoreError) -> StepAcceptance {
+        let claim = StepClaim(step: step, authenticator: label, credential: credential, drift: drift)
+        return try write { transaction in
+            let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
+            if acceptance != .accepted { transaction.rollbackOnly = true }
+            return acceptance
+        }
+    }
+
+    /// The replay guard inside a transaction (`Account.acceptStep` is the rule, as on LMDB). The row lock
+    /// makes a second daemon with the same code wait here, then read this step and refuse.
+    func acceptStep(
+        _ claim: StepClaim,
+        for name: AccountName,
+        at time: UnixTime,
+        alongside: (inout Account) -> Void,
+        in transaction: Transaction
+    ) throws -> StepAcceptance {
+        var account = try Self.lock(name, in: transaction)
+        let sealed = account
+        // The stored secrets are sealed: the credential is compared with the opened one, opened only once
+        // the step is known to be later.
+        var opened: Account?
+        var openFailure: AccountStoreError?
+        let acceptance = account.acceptStep(
+            claim.step,
+            authenticator: claim.authenticator,
+            credentialMatches: { _ in
+                do throws(AccountStoreError) {
+                    opened = try self.opened(sealed)
+                } catch {
+                    openFailure = error
+                }
+                return opened?.authenticators.first { $0.label == claim.authenticator }?.credential == claim.credential
+            },
+            drift: claim.drift,
+            at: time
+        )
+        if let openFailure { throw openFailure }
+        guard acceptance == .accepted else { return .replayed }
+        alongside(&account)
+        try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+        return .accepted
+    }
+
+    /// A login's writes in one transaction, so a fleet pays one commit per login: the step or the success,
+    /// the throttle key cleared and the audit record appended.
+    public func recordLogin(
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        clearing key: ThrottleKey?,
+        audit: AuditRecord?
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
-            // The row lock makes a second daemon with the same code wait here, then read this step.
-            var account = try Self.lock(name, in: transaction)
-            if let last = account.lastAcceptedStep, step <= last {
-                transaction.rollbackOnly = true
-                return .replayed
+            if let claim {
+                let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
+                guard acceptance == .accepted else {
+                    transaction.rollbackOnly = true
+                    return acceptance
+                }
+            } else {
+                try markSuccess(of: name, at: time, in: transaction)
             }
-            // A reset or re-enrollment between the code check and now: the code was for a secret that is gone.
-            guard try opened(account).totp == credential else {
-                transaction.rollbackOnly = true
-                return .replayed
-            }
-            account.lastAcceptedStep = step
-            account.failureCount = 0
-            account.lastLoginAt = time
-            account.updatedAt = time
-            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+            if let key { try clear(key, in: transaction) }
+            if let audit { try append(audit, in: transaction) }
             return .accepted
         }
     }
@@ -191,13 +243,15 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     }
 
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
-        try write { transaction in
-            var account = try Self.lock(name, in: transaction)
-            account.failureCount = 0
-            account.lastLoginAt = time
-            account.updatedAt = time
-            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
-        }
+        try write { transaction in try markSuccess(of: name, at: time, in: transaction) }
+    }
+
+    func markSuccess(of name: AccountName, at time: UnixTime, in transaction: Transaction) throws {
+        var account = try Self.lock(name, in: transaction)
+        account.failureCount = 0
+        account.lastLoginAt = time
+        account.updatedAt = time
+        try Self.store(AccountRecord.encode(account), of: account, in: transaction)
     }
 
     /// How many failed logins named an unknown user, since the database was created.

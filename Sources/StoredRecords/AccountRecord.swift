@@ -3,10 +3,11 @@ import OneTimePassword
 
 /// The on-disk encoding of an `Account`: a small, versioned, big-endian binary format.
 ///
-/// Format version 2, field by field (version 1 is the same without the fields after updatedAt, and
-/// is still read: a store written by the first release opens unchanged):
+/// Format version 3, field by field (version 1 is the same without the fields after updatedAt, version
+/// 2 without the authenticators and access sections; both are still read: a store written by an earlier
+/// release opens unchanged):
 /// ```
-/// u8  format version (2)
+/// u8  format version (3)
 /// str name, str organization, u8 role, str passwordHash
 /// u8  two-factor state (0 off, 1 pending, 2 on) [+ u8 EnabledBy raw value when on]
 /// opt credential totp
@@ -15,6 +16,12 @@ import OneTimePassword
 /// u32 failureCount, opt i64 lastFailureAt, i64 createdAt, i64 updatedAt
 /// opt (actor, i64 time) twoFactorChange, opt i64 enrolledAt, opt i64 lastLoginAt
 /// u32 count + count x (blob salt, blob digest) recoveryCodes
+/// authenticators section (format 3, `encodeAuthenticators`):
+///     str totpLabel, u32 totpDrift (two's complement)
+///     u32 count + count x (str label, credential, opt u64 lastAcceptedStep, u32 drift, opt i64 enrolledAt)
+///         moreAuthenticators
+///     opt (str label, credential, i64 expiresAt) pendingAuthenticator
+/// access section (version 3): graces and exemptions, see AccountRecord+Access.swift
 ///
 /// str        = u32 byte count + UTF-8 bytes
 /// opt X      = u8 0 (absent) | u8 1 + X
@@ -24,7 +31,7 @@ import OneTimePassword
 /// Decoding is strict: every tag must be known, every name valid, and no byte may be left over, so a
 /// damaged record is reported instead of being half read. Decoding never traps on any input.
 package enum AccountRecord {
-    package static let formatVersion: UInt8 = 2
+    package static let formatVersion: UInt8 = 3
     /// No account has more recovery codes than this; a larger count is damage.
     package static let maximumRecoveryCodes = 64
 
@@ -63,14 +70,16 @@ package enum AccountRecord {
             writer.blob(code.salt)
             writer.blob(code.digest)
         }
+        encodeAuthenticators(account, into: &writer)
+        encodeAccessFields(account, into: &writer)
         return writer.bytes
     }
 
-    /// Decodes a record, or throws when it is not a well-formed version 1 or 2 record.
+    /// Decodes a record, or throws when it is not a well-formed version 1, 2 or 3 record.
     package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Account {
         var reader = ByteReader(bytes)
         let version = try reader.u8()
-        guard version == 1 || version == formatVersion else {
+        guard (1...formatVersion).contains(version) else {
             throw RecordDecodingError("unknown record format \(version)")
         }
         let name = try reader.accountName()
@@ -121,6 +130,10 @@ package enum AccountRecord {
         if version >= 2 {
             try decodeVersion2Fields(&reader, into: &account)
         }
+        if version >= 3 {
+            try decodeAuthenticators(&reader, into: &account)
+            try decodeAccessFields(&reader, into: &account)
+        }
         guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
         return account
     }
@@ -145,5 +158,72 @@ package enum AccountRecord {
             let salt = try reader.blob()
             account.recoveryCodes.append(RecoveryCodeHash(salt: salt, digest: try reader.blob()))
         }
+    }
+
+    // MARK: Authenticators (format 3)
+
+    private static func encodeAuthenticators(_ account: Account, into writer: inout ByteWriter) {
+        writer.string(account.totpLabel.value)
+        writer.u32(UInt32(bitPattern: account.totpDrift))
+        writer.u32(UInt32(account.moreAuthenticators.count))
+        for authenticator in account.moreAuthenticators {
+            writer.string(authenticator.label.value)
+            writer.credential(authenticator.credential)
+            writer.optional(authenticator.lastAcceptedStep) { $0.u64($1) }
+            writer.u32(UInt32(bitPattern: authenticator.drift))
+            writer.optional(authenticator.enrolledAt) { $0.i64($1) }
+        }
+        writer.optional(account.pendingAuthenticator) { writer, pending in
+            writer.string(pending.label.value)
+            writer.credential(pending.enrollment.credential)
+            writer.i64(pending.enrollment.expiresAt)
+        }
+    }
+
+    private static func decodeAuthenticators(
+        _ reader: inout ByteReader,
+        into account: inout Account
+    ) throws(RecordDecodingError) {
+        account.totpLabel = try reader.authenticatorLabel()
+        account.totpDrift = Int32(bitPattern: try reader.u32())
+        let count = Int(try reader.u32())
+        guard count < Account.maximumAuthenticators else { throw RecordDecodingError("too many authenticators") }
+        var labels: Set<AuthenticatorLabel> = [account.totpLabel]
+        for _ in 0..<count {
+            let label = try reader.authenticatorLabel()
+            guard labels.insert(label).inserted else { throw RecordDecodingError("duplicate authenticator label") }
+            let credential = try reader.credential()
+            let lastAcceptedStep = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in
+                try reader.u64()
+            }
+            let drift = Int32(bitPattern: try reader.u32())
+            let enrolledAt = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in
+                try reader.i64()
+            }
+            account.moreAuthenticators.append(
+                Authenticator(
+                    label: label,
+                    credential: credential,
+                    lastAcceptedStep: lastAcceptedStep,
+                    drift: drift,
+                    enrolledAt: enrolledAt
+                )
+            )
+        }
+        account.pendingAuthenticator = try reader.optional {
+            (reader: inout ByteReader) throws(RecordDecodingError) in
+            let label = try reader.authenticatorLabel()
+            let credential = try reader.credential()
+            let enrollment = PendingEnrollment(credential: credential, expiresAt: try reader.i64())
+            return PendingAuthenticator(label: label, enrollment: enrollment)
+        }
+    }
+}
+
+extension ByteReader {
+    fileprivate mutating func authenticatorLabel() throws(RecordDecodingError) -> AuthenticatorLabel {
+        let text = try string()
+        guard let label = try? AuthenticatorLabel(text) else { throw RecordDecodingError("invalid authenticator label") }
+        return label
     }
 }

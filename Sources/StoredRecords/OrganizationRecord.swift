@@ -2,12 +2,16 @@ import AccountStore
 
 /// The on-disk encodings of organizations and audit records, in the style of `AccountRecord`.
 /// ```
-/// organization: u8 format (1), str name, u8 flags (bit 0: requires 2FA), i64 createdAt, i64 updatedAt
+/// organization: u8 format (2), str name, u8 flags (bit 0: requires 2FA), i64 createdAt, i64 updatedAt,
+///               opt i64 gracePeriod, u32 count + count x (blob address (4 or 16 bytes), u8 prefix) trustedNetworks
+///               (format 1, still read, ends after updatedAt)
 /// audit:        u8 format (1), u64 sequence, i64 time, actor, opt str target, opt str organization,
 ///               str action, str outcome, str detail
 /// ```
 package enum OrganizationRecord {
-    package static let formatVersion: UInt8 = 1
+    package static let formatVersion: UInt8 = 2
+    /// No organization trusts more networks than this; a larger count is damage.
+    package static let maximumTrustedNetworks = 64
 
     package static func encode(_ organization: Organization) -> [UInt8] {
         var writer = ByteWriter()
@@ -16,19 +20,46 @@ package enum OrganizationRecord {
         writer.u8(organization.requiresTwoFactor ? 1 : 0)
         writer.i64(organization.createdAt)
         writer.i64(organization.updatedAt)
+        writer.optional(organization.gracePeriod) { $0.i64($1) }
+        writer.u32(UInt32(organization.trustedNetworks.count))
+        for network in organization.trustedNetworks {
+            writer.blob(network.address)
+            writer.u8(network.prefixLength)
+        }
         return writer.bytes
     }
 
     package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Organization {
         var reader = ByteReader(bytes)
-        guard try reader.u8() == formatVersion else { throw RecordDecodingError("unknown organization format") }
+        let version = try reader.u8()
+        guard version == 1 || version == formatVersion else { throw RecordDecodingError("unknown organization format") }
         let name = try reader.organizationName()
         let flags = try reader.u8()
         guard flags & ~1 == 0 else { throw RecordDecodingError("unknown organization flags") }
         let createdAt = try reader.i64()
         let updatedAt = try reader.i64()
+        var organization = Organization(
+            name: name,
+            requiresTwoFactor: flags == 1,
+            createdAt: createdAt,
+            updatedAt: updatedAt
+        )
+        if version >= 2 {
+            organization.gracePeriod = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in
+                try reader.i64()
+            }
+            let count = Int(try reader.u32())
+            guard count <= maximumTrustedNetworks else { throw RecordDecodingError("too many trusted networks") }
+            for _ in 0..<count {
+                let address = try reader.blob()
+                guard let network = IPNetwork(storedAddress: address, prefixLength: try reader.u8()) else {
+                    throw RecordDecodingError("malformed trusted network")
+                }
+                organization.trustedNetworks.append(network)
+            }
+        }
         guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
-        return Organization(name: name, requiresTwoFactor: flags == 1, createdAt: createdAt, updatedAt: updatedAt)
+        return organization
     }
 }
 

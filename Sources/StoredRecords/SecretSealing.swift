@@ -6,7 +6,10 @@ import OpenSSLCrypto
 /// - a store seals an account given to `create`/`update` and opens every account it returns;
 ///   `AccountRecord` sees sealed bytes in those fields and knows nothing of the sealing;
 /// - the associated data binds the account name and the field, so a sealed secret copied into another
-///   account's record, or from `pending` to `totp`, does not open;
+///   account's record, or from `pending` to `totp`, does not open; an authenticator's secret also binds
+///   its label, so secrets swapped between two authenticators of one account (whose replay steps differ)
+///   do not open either (the first authenticator under its original label `default` keeps the `totp`
+///   binding records had before there could be several);
 /// - a store keeps `keyCheck(with:)` beside the records, so a wrong key is refused when the store opens
 ///   instead of failing record by record.
 /// Sealed value: `u8 version (1) || AES256GCM box`.
@@ -19,16 +22,37 @@ package enum SecretSealing {
         case totp
         case pending
         case recovery
+        case authenticator
+        case pendingAuthenticator = "pending-authenticator"
     }
 
     private static func associatedData(_ field: Field, _ name: AccountName) -> [UInt8] {
         Array("twofactord/\(field.rawValue)/".utf8) + Array(name.value.utf8)
     }
 
+    /// Names and labels cannot contain `/`, so name and label are told apart unambiguously.
+    private static func associatedData(_ field: Field, _ name: AccountName, _ label: AuthenticatorLabel) -> [UInt8] {
+        associatedData(field, name) + Array("/\(label.value)".utf8)
+    }
+
+    private static func authenticatorData(_ name: AccountName, _ label: AuthenticatorLabel) -> [UInt8] {
+        label == .enrolled ? associatedData(.totp, name) : associatedData(.authenticator, name, label)
+    }
+
     package static func sealed(_ account: Account, with key: SecretsKey) throws(AccountStoreError) -> Account {
         var account = account
-        if let secret = account.totp?.secret {
-            account.totp?.secret = try seal(secret, associatedData(.totp, account.name), key)
+        var authenticators = account.authenticators
+        for index in authenticators.indices {
+            let data = authenticatorData(account.name, authenticators[index].label)
+            authenticators[index].credential.secret = try seal(authenticators[index].credential.secret, data, key)
+        }
+        account.authenticators = authenticators
+        if let pending = account.pendingAuthenticator {
+            account.pendingAuthenticator?.enrollment.credential.secret = try seal(
+                pending.enrollment.credential.secret,
+                associatedData(.pendingAuthenticator, account.name, pending.label),
+                key
+            )
         }
         if let secret = account.pendingEnrollment?.credential.secret {
             account.pendingEnrollment?.credential.secret = try seal(secret, associatedData(.pending, account.name), key)
@@ -46,9 +70,17 @@ package enum SecretSealing {
     /// The account with its secrets opened, or nil when one does not open (wrong key, wrong account, damage).
     package static func unsealed(_ account: Account, with key: SecretsKey) -> Account? {
         var account = account
-        if let box = account.totp?.secret {
-            guard let secret = open(box, associatedData(.totp, account.name), key) else { return nil }
-            account.totp?.secret = secret
+        var authenticators = account.authenticators
+        for index in authenticators.indices {
+            let data = authenticatorData(account.name, authenticators[index].label)
+            guard let secret = open(authenticators[index].credential.secret, data, key) else { return nil }
+            authenticators[index].credential.secret = secret
+        }
+        account.authenticators = authenticators
+        if let pending = account.pendingAuthenticator {
+            let data = associatedData(.pendingAuthenticator, account.name, pending.label)
+            guard let secret = open(pending.enrollment.credential.secret, data, key) else { return nil }
+            account.pendingAuthenticator?.enrollment.credential.secret = secret
         }
         if let box = account.pendingEnrollment?.credential.secret {
             guard let secret = open(box, associatedData(.pending, account.name), key) else { return nil }

@@ -78,6 +78,15 @@ struct ByteReader {
         return value
     }
 
+    /// A `bin`: a u16 byte count and that many bytes of any value.
+    mutating func bin(_ field: String, _ limits: ClosedRange<Int>) throws(WireError) -> [UInt8] {
+        let count = Int(try u16(field))
+        guard limits.contains(count) else {
+            throw .malformed("'\(field)' must be \(limits.lowerBound) to \(limits.upperBound) bytes long, not \(count)")
+        }
+        return Array(try take(count, field: field))
+    }
+
     mutating func str(_ field: String, _ limits: ClosedRange<Int>) throws(WireError) -> String {
         // strBytes has validated the bytes, so this decoding repairs nothing.
         String(decoding: try strBytes(field, limits), as: UTF8.self)

@@ -34,6 +34,35 @@ public enum Request: Sendable, Equatable {
     /// Checks a code without a password, for stacks where another module checked the password.
     /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
     case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
+    /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
+    case backupBegin
+    /// Operators only: the snapshot's bytes from `offset` on, as many as one BackupChunk carries.
+    case backupRead(offset: UInt64)
+    /// Operators only: re-seals every secret under a new key and replaces the key file, while serving.
+    case keyRotate
+    /// Ends every grace period of the account (AccessMessages.swift has the access messages' types).
+    case graceRevoke(user: String)
+    /// Asks for the account's running graces and exemptions; answered with AccessInfo.
+    case accessShow(user: String)
+    /// Changes an organization's grace period and, when `trustedNetworks` is non-nil, replaces its networks.
+    case organizationAccessSet(organization: String, gracePeriod: GracePeriodSetting, trustedNetworks: [String]?)
+    /// Answered with OrganizationAccess.
+    case organizationAccessShow(organization: String)
+    /// `until` in Unix seconds; `fromUID` nil: from any privileged peer.
+    case exemptAdd(user: String, service: String, until: UInt64, fromUID: UInt32?)
+    case exemptRemove(user: String, service: String)
+    /// The running exemptions of a page of accounts; an empty `after` starts at the first name.
+    case exemptList(after: String, limit: UInt16)
+    /// Starts adding authenticator `label` to an account whose 2FA is on; answered by EnrollmentStarted.
+    /// `digits` 0 and `period` 0 mean the defaults.
+    case authenticatorAddBegin(user: String, label: String, algorithm: WireAlgorithm, digits: UInt8, period: UInt16)
+    /// Adds the authenticator `label` being added, when `code` is right for it.
+    case authenticatorAddConfirm(user: String, label: String, code: String)
+    /// Answered by AuthenticatorList.
+    case authenticatorList(user: String)
+    case authenticatorRemove(user: String, label: String)
+    /// Sets the clock drift of `label` from two codes it showed one after the other.
+    case authenticatorResync(user: String, label: String, firstCode: String, secondCode: String)
 
     /// The first byte of this request's body.
     public var type: MessageType {
@@ -60,6 +89,21 @@ public enum Request: Sendable, Equatable {
         case .auditQuery: .auditQuery
         case .loginFrom: .loginFrom
         case .codeCheck: .codeCheck
+        case .backupBegin: .backupBegin
+        case .backupRead: .backupRead
+        case .keyRotate: .keyRotate
+        case .graceRevoke: .graceRevoke
+        case .accessShow: .accessShow
+        case .organizationAccessSet: .organizationAccessSet
+        case .organizationAccessShow: .organizationAccessShow
+        case .exemptAdd: .exemptAdd
+        case .exemptRemove: .exemptRemove
+        case .exemptList: .exemptList
+        case .authenticatorAddBegin: .authenticatorAddBegin
+        case .authenticatorAddConfirm: .authenticatorAddConfirm
+        case .authenticatorList: .authenticatorList
+        case .authenticatorRemove: .authenticatorRemove
+        case .authenticatorResync: .authenticatorResync
         }
     }
 }
@@ -91,6 +135,19 @@ public enum Response: Sendable, Equatable {
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
     /// QR code (the C PAM module), the QR code drawn as text lines.
     case enrollScreen(otpauthURI: String, screen: String)
+    /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
+    case backupStarted(size: UInt64)
+    /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.
+    case backupChunk(offset: UInt64, bytes: [UInt8])
+    /// Every secret of `accounts` accounts is now sealed under the new key, which is in `keyFile`.
+    case keyRotated(accounts: UInt32, keyFile: String)
+    /// The running graces and exemptions of one account.
+    case accessInfo(graces: [GraceInfo], exemptions: [ExemptionInfo])
+    case organizationAccess(OrganizationAccessInfo)
+    /// An empty `next` means this was the last page; otherwise pass it as `after`.
+    case exemptionList([ExemptionInfo], next: String)
+    /// The authenticators of one account, in their order.
+    case authenticatorList([AuthenticatorInfo])
 
     /// The first byte of this response's body.
     public var type: MessageType {
@@ -108,6 +165,13 @@ public enum Response: Sendable, Equatable {
         case .organizationList: .organizationListReply
         case .auditList: .auditList
         case .enrollScreen: .enrollScreen
+        case .backupStarted: .backupStarted
+        case .backupChunk: .backupChunk
+        case .keyRotated: .keyRotated
+        case .accessInfo: .accessInfo
+        case .organizationAccess: .organizationAccess
+        case .exemptionList: .exemptionList
+        case .authenticatorList: .authenticatorListReply
         }
     }
 }

@@ -25,6 +25,8 @@ enum Limits {
     static let originService = 0...64
     static let originHost = 0...255
     static let screen = 0...32768
+    static let backupChunk = 0...WireProtocol.maximumBackupChunkLength
+    static let keyFile = 1...1024
 }
 
 /// The fields of each request after the type and id.
@@ -90,6 +92,16 @@ enum RequestFields {
             writer.u8(codeKind.rawValue)
             writer.str(code)
             origin.encode(into: &writer)
+        case .backupBegin, .keyRotate:
+            break
+        case .backupRead(let offset):
+            writer.u64(offset)
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            AccessFields.encode(request, into: &writer)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            AuthenticatorFields.encode(request, into: &writer)
         }
     }
 
@@ -209,6 +221,18 @@ enum RequestFields {
                 throw .malformed("'limit' must be 1 to \(WireProtocol.maximumAuditPageSize), not \(limit)")
             }
             return .auditQuery(user: user, organization: organization, since: since, before: before, limit: limit)
+        case .backupBegin:
+            return .backupBegin
+        case .backupRead:
+            return .backupRead(offset: try reader.u64("offset"))
+        case .keyRotate:
+            return .keyRotate
+        case .graceRevoke, .accessShow, .organizationAccessSet, .organizationAccessShow, .exemptAdd, .exemptRemove,
+            .exemptList:
+            return try AccessFields.decodeRequest(type, &reader)
+        case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
+            .authenticatorResync:
+            return try AuthenticatorFields.decodeRequest(type, &reader)
         default:
             preconditionFailure("decodeRequest passes request types only")
         }

@@ -40,6 +40,18 @@ enum ResponseFields {
         case .enrollScreen(let otpauthURI, let screen):
             writer.str(otpauthURI)
             writer.str(screen)
+        case .backupStarted(let size):
+            writer.u64(size)
+        case .backupChunk(let offset, let bytes):
+            writer.u64(offset)
+            writer.str(bytes)
+        case .keyRotated(let accounts, let keyFile):
+            writer.u32(accounts)
+            writer.str(keyFile)
+        case .accessInfo, .organizationAccess, .exemptionList:
+            AccessFields.encode(response, into: &writer)
+        case .authenticatorList(let authenticators):
+            AuthenticatorFields.encode(authenticators, into: &writer)
         }
     }
 
@@ -107,6 +119,18 @@ enum ResponseFields {
         case .enrollScreen:
             let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
+        case .backupStarted:
+            return .backupStarted(size: try reader.u64("size"))
+        case .backupChunk:
+            let offset = try reader.u64("offset")
+            return .backupChunk(offset: offset, bytes: try reader.bin("bytes", Limits.backupChunk))
+        case .keyRotated:
+            let accounts = try reader.u32("accounts")
+            return .keyRotated(accounts: accounts, keyFile: try reader.str("keyFile", Limits.keyFile))
+        case .accessInfo, .organizationAccess, .exemptionList:
+            return try AccessFields.decodeResponse(type, &reader)
+        case .authenticatorListReply:
+            return .authenticatorList(try AuthenticatorFields.decodeList(&reader))
         default:
             preconditionFailure("decodeResponse passes response types only")
         }

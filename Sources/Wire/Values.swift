@@ -96,12 +96,19 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let organizationExists = ErrorCode(rawValue: 16)
     /// The organization still has accounts.
     public static let organizationNotEmpty = ErrorCode(rawValue: 17)
+    /// The daemon's store cannot do this (a PostgreSQL store is backed up with the server's own tools).
+    public static let notSupported = ErrorCode(rawValue: 23)
+    /// The account has no authenticator with this label.
+    public static let noSuchAuthenticator = ErrorCode(rawValue: 29)
+    /// The account already has an authenticator with this label.
+    public static let authenticatorExists = ErrorCode(rawValue: 30)
 
     private static let names: [UInt16: String] = [
         1: "malformedRequest", 2: "unsupportedVersion", 3: "unknownMessageType", 4: "frameTooLarge",
         5: "helloRequired", 6: "notPermitted", 7: "noSuchAccount", 8: "accountExists", 9: "invalidArgument",
         10: "wrongCode", 11: "noEnrollmentInProgress", 12: "internalError", 13: "storageFailure", 14: "busy",
-        15: "noSuchOrganization", 16: "organizationExists", 17: "organizationNotEmpty",
+        15: "noSuchOrganization", 16: "organizationExists", 17: "organizationNotEmpty", 23: "notSupported",
+        29: "noSuchAuthenticator", 30: "authenticatorExists",
     ]
 
     /// True for the codes after which the daemon closes the connection (1 to 5).

@@ -43,6 +43,9 @@ public enum WireProtocol {
     public static let maximumAuditPageSize =
         (maximumResponseBodyLength - minimumBodyLength - 2 - 8) / maximumAuditEntryLength
 
+    /// The most bytes of a backup one BackupChunk answer carries: what fits beside its offset.
+    public static let maximumBackupChunkLength = maximumResponseBodyLength - minimumBodyLength - 8 - 2
+
     /// The most recovery codes one RecoveryCodes answer carries.
     public static let maximumRecoveryCodes = 16
 
@@ -78,6 +81,21 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case auditQuery = 0x40
     case loginFrom = 0x11
     case codeCheck = 0x12
+    case backupBegin = 0x50
+    case backupRead = 0x51
+    case keyRotate = 0x52
+    case graceRevoke = 0x48
+    case accessShow = 0x49
+    case organizationAccessSet = 0x4A
+    case organizationAccessShow = 0x4B
+    case exemptAdd = 0x4C
+    case exemptRemove = 0x4D
+    case exemptList = 0x4E
+    case authenticatorAddBegin = 0x41
+    case authenticatorAddConfirm = 0x42
+    case authenticatorList = 0x43
+    case authenticatorRemove = 0x44
+    case authenticatorResync = 0x45
 
     case error = 0x80
     case helloReply = 0x81
@@ -92,6 +110,13 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case organizationListReply = 0x97
     case auditList = 0x98
     case enrollScreen = 0xA0
+    case backupStarted = 0xA8
+    case backupChunk = 0xA9
+    case keyRotated = 0xAA
+    case accessInfo = 0xBC
+    case organizationAccess = 0xBD
+    case exemptionList = 0xBE
+    case authenticatorListReply = 0xB8
 
     /// True for the types a client sends.
     public var isRequest: Bool { rawValue < 0x80 }

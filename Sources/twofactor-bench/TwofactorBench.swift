@@ -83,6 +83,12 @@ struct BenchCommandOptions: ParsableArguments {
     @Flag(help: "Keep the started daemon's directory (state and log) instead of removing it.")
     var keep = false
 
+    @Option(
+        name: .customLong("export-secrets"),
+        help: ArgumentHelp("Write each account's name and hex TOTP secret to this new file.", valueName: "path")
+    )
+    var exportSecrets: String?
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
@@ -101,7 +107,7 @@ struct BenchCommandOptions: ParsableArguments {
     func run(_ mode: BenchMode) throws {
         var daemonArguments = ["--scrypt-log-n", "\(scryptLogN)"]
         if let workers { daemonArguments += ["--workers", "\(workers)"] }
-        let options = BenchOptions(
+        var options = BenchOptions(
             plan: LoadPlan(mode: mode, connections: connections, seconds: seconds, count: count),
             accounts: accounts,
             period: period,
@@ -111,6 +117,7 @@ struct BenchCommandOptions: ParsableArguments {
             daemonArguments: daemonArguments,
             keepDirectory: keep
         )
+        options.exportSecretsPath = exportSecrets
         var report: BenchReport
         do {
             report = try runBenchmark(options) { line in

@@ -25,21 +25,74 @@ struct OrganizationSet: ParsableCommand {
         discussion: """
             --require-2fa moves every member whose two-factor authentication is off to pending (they enroll at \
             their next login), and new members start in pending. --no-require-2fa changes no member.
+
+            --grace-period SECONDS: after a login that checked a code, the members' later logins from the same \
+            remote host or local login session need only the password for that long (0: off; default: the \
+            daemon's --grace-period). --trusted-network CIDR (repeatable, replaces the list): logins whose \
+            remote host is an address in one of these networks need only the password; --no-trusted-networks \
+            clears the list. Only the PAM module running as root reports a remote host the daemon believes.
             """
     )
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The organization's name.") var name: String
     @Flag(name: .customLong("require-2fa"), inversion: .prefixedNo, help: "Whether every member must use two-factor authentication.")
-    var requireTwoFactor: Bool
+    var requireTwoFactor: Bool?
+    @Option(
+        name: .customLong("grace-period"),
+        help: "Seconds of grace after a login that checked a code (0: off), or 'default' for the daemon's."
+    )
+    var gracePeriod: String?
+    @Option(
+        name: .customLong("trusted-network"),
+        help: "A network (192.0.2.0/24, 2001:db8::/32) whose hosts log in without a code; repeat for several."
+    )
+    var trustedNetworks: [String] = []
+    @Flag(name: .customLong("no-trusted-networks"), help: "Trust no network.") var noTrustedNetworks = false
+
+    func validate() throws {
+        guard requireTwoFactor != nil || gracePeriod != nil || !trustedNetworks.isEmpty || noTrustedNetworks else {
+            throw ValidationError(
+                "say what to change: --require-2fa, --no-require-2fa, --grace-period, --trusted-network or "
+                    + "--no-trusted-networks"
+            )
+        }
+        guard !(noTrustedNetworks && !trustedNetworks.isEmpty) else {
+            throw ValidationError("--no-trusted-networks and --trusted-network contradict each other: give one")
+        }
+        if let gracePeriod, gracePeriod != "default", UInt32(gracePeriod) == nil {
+            throw ValidationError("--grace-period takes a number of seconds, or 'default'")
+        }
+    }
 
     func run() throws {
-        try options.expectDone(
-            .organizationSet(organization: name, requireTwoFactor: requireTwoFactor),
-            success: requireTwoFactor
-                ? "Two-factor authentication is required in '\(name)'."
-                : "Two-factor authentication is no longer required in '\(name)'."
-        )
+        let session = try options.open()
+        defer { session.close() }
+        var done: [String] = []
+        if let requireTwoFactor {
+            let response = try session.send(.organizationSet(organization: name, requireTwoFactor: requireTwoFactor))
+            guard case .done = response else { throw options.unexpected(response) }
+            done.append(
+                requireTwoFactor
+                    ? "Two-factor authentication is required in '\(name)'."
+                    : "Two-factor authentication is no longer required in '\(name)'."
+            )
+        }
+        if gracePeriod != nil || !trustedNetworks.isEmpty || noTrustedNetworks {
+            let grace: GracePeriodSetting =
+                switch gracePeriod {
+                case nil: .unchanged
+                case "default": .daemonDefault
+                case let text?: .seconds(UInt32(text) ?? 0)
+                }
+            let networks: [String]? = noTrustedNetworks ? [] : trustedNetworks.isEmpty ? nil : trustedNetworks
+            let response = try session.send(
+                .organizationAccessSet(organization: name, gracePeriod: grace, trustedNetworks: networks)
+            )
+            guard case .organizationAccess(let access) = response else { throw options.unexpected(response) }
+            done.append(OrganizationText.accessSummary(access))
+        }
+        options.reportDone(done.joined(separator: "\n"))
     }
 }
 
@@ -50,9 +103,19 @@ struct OrganizationShow: ParsableCommand {
     @Argument(help: "The organization's name.") var name: String
 
     func run() throws {
-        let response = try options.send(.organizationShow(organization: name))
+        let session = try options.open()
+        defer { session.close() }
+        let response = try session.send(.organizationShow(organization: name))
         guard case .organizationInfo(let info) = response else { throw options.unexpected(response) }
-        print(options.json ? OrganizationText.json(info).text : OrganizationText.details(info))
+        let accessResponse = try session.send(.organizationAccessShow(organization: name))
+        guard case .organizationAccess(let access) = accessResponse else { throw options.unexpected(accessResponse) }
+        if options.json, case .object(var members) = OrganizationText.json(info) {
+            members.append(("gracePeriod", access.gracePeriod.map { .number(Int64($0)) } ?? .null))
+            members.append(("trustedNetworks", .array(access.trustedNetworks.map { .string($0) })))
+            print(JSONValue.object(members).text)
+        } else {
+            print(OrganizationText.details(info) + "\n" + OrganizationText.accessDetails(access))
+        }
     }
 }
 
@@ -103,6 +166,20 @@ enum OrganizationText {
             "2fa required: \(info.requiresTwoFactor ? "yes" : "no")",
             "members:      \(info.members)",
         ].joined(separator: "\n")
+    }
+
+    static func accessDetails(_ access: OrganizationAccessInfo) -> String {
+        [
+            "grace period: " + (access.gracePeriod.map { $0 == 0 ? "off" : "\($0) s" } ?? "the daemon's"),
+            "trusted:      "
+                + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " ")),
+        ].joined(separator: "\n")
+    }
+
+    static func accessSummary(_ access: OrganizationAccessInfo) -> String {
+        "In '\(access.name)': grace period "
+            + (access.gracePeriod.map { $0 == 0 ? "off" : "\($0) s" } ?? "the daemon's") + "; trusted networks "
+            + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " ")) + "."
     }
 
     static func table(_ infos: [OrganizationInfo]) -> String {

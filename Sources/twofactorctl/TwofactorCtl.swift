@@ -21,7 +21,10 @@ struct TwofactorCtl: ParsableCommand {
             Exit status: 0 success, 1 the daemon refused the request (the message says why), \
             3 the daemon could not be reached, 64 a usage error.
             """,
-        subcommands: [User.self, TwoFactor.self, Organization.self, Unlock.self, Audit.self]
+        subcommands: [
+            User.self, TwoFactor.self, Organization.self, Unlock.self, Audit.self, Grace.self, Exempt.self,
+            Backup.self, Key.self,
+        ]
     )
 
     @OptionGroup var options: CommonOptions
@@ -40,10 +43,11 @@ struct User: ParsableCommand {
 struct TwoFactor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "2fa",
-        abstract: "Enroll, enable, require, disable or reset an account's authenticator.",
+        abstract: "Enroll, enable, require, disable or reset an account's authenticators.",
         subcommands: [
             TwoFactorEnroll.self, TwoFactorEnable.self, TwoFactorDisable.self, TwoFactorForce.self,
-            TwoFactorReset.self, TwoFactorRecoveryCodes.self,
+            TwoFactorReset.self, TwoFactorRecoveryCodes.self, TwoFactorAdd.self, TwoFactorList.self,
+            TwoFactorRemove.self, TwoFactorResync.self,
         ]
     )
 }

@@ -70,7 +70,7 @@ struct UserPasswd: ParsableCommand {
 struct UserShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show an account: role, organization, two-factor state and who set it, lock.",
+        abstract: "Show an account: role, organization, two-factor state and who set it, lock, graces, exemptions.",
         discussion: "An account sees itself, an admin its organization, an operator every account."
     )
 
@@ -78,9 +78,29 @@ struct UserShow: ParsableCommand {
     @Argument(help: "The account's login name.") var name: String
 
     func run() throws {
-        let response = try options.send(.userShow(user: name))
+        let session = try options.open()
+        defer { session.close() }
+        let response = try session.send(.userShow(user: name))
         guard case .userInfo(let info) = response else { throw options.unexpected(response) }
-        print(options.json ? AccountText.json(info).text : AccountText.details(info))
+        let access = try session.send(.accessShow(user: name))
+        guard case .accessInfo(let graces, let exemptions) = access else { throw options.unexpected(access) }
+        var authenticators: [AuthenticatorInfo] = []
+        if info.digits > 0 {
+            let listed = try session.send(.authenticatorList(user: name))
+            guard case .authenticatorList(let list) = listed else { throw options.unexpected(listed) }
+            authenticators = list
+        }
+        if options.json, case .object(var members) = AccountText.json(info) {
+            members.append(("authenticators", AuthenticatorText.json(authenticators)))
+            members.append(("graces", .array(graces.map(AccessText.json))))
+            members.append(("exemptions", .array(exemptions.map(AccessText.json))))
+            print(JSONValue.object(members).text)
+        } else {
+            let lines =
+                [AccountText.details(info)] + AuthenticatorText.lines(authenticators) + AccessText.graceLines(graces)
+                + AccessText.exemptionLines(exemptions)
+            print(lines.joined(separator: "\n"))
+        }
     }
 }
 

@@ -4,7 +4,6 @@ import Daemon
 import Glibc
 import LMDBAccountStore
 import Logging
-import StoredRecords
 
 /// The one-shot maintenance modes of twofactord: each opens the store (with its checks and key), does one
 /// job, prints what it did and exits, instead of serving. They run as root or the daemon's user, who alone
@@ -34,7 +33,7 @@ struct MaintenanceOptions: ParsableArguments {
 
     @Flag(
         name: .customLong("rotate-key"),
-        help: "With the daemon stopped: re-seal every secret under a new random key, replace the key file, then exit."
+        help: "Re-seal every secret under a new random key, replace the key file, then exit (twofactorctl key rotate does it while serving)."
     )
     var rotateKey = false
 
@@ -110,24 +109,10 @@ struct MaintenanceOptions: ParsableArguments {
         return "restored; the replay step of \(raised) enrolled accounts was raised to the current time step"
     }
 
-    /// The new key is written beside the old one first (`KEY.new`), the store re-sealed in one transaction,
-    /// then the new key renamed over the old: a crash at any point leaves a key that opens the store.
+    /// See `LMDBAccountStore.rotateSecretsKey()`: the new key is staged beside the old one, the store
+    /// re-sealed in one transaction, then the new key renamed over the old.
     private func rotate(_ store: LMDBAccountStore) throws -> String {
-        let path = store.secretsKeyPath
-        let staged = path + ".new"
-        let newKey = SecretsKey.random(path: staged)
-        try SecretsKey.write(newKey, to: staged)
-        let count = try store.rotateSecretsKey(to: newKey)
-        guard rename(staged, path) == 0 else {
-            throw ValidationError(
-                "the secrets are now sealed under \(staged), but it could not replace \(path): move it there by hand"
-            )
-        }
-        let parent = open(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), O_RDONLY | O_DIRECTORY)
-        if parent >= 0 {
-            fsync(parent)
-            close(parent)
-        }
-        return "re-sealed the secrets of \(count) accounts under a new key, now in \(path)"
+        let rotation = try store.rotateSecretsKey()
+        return "re-sealed the secrets of \(rotation.accounts) accounts under a new key, now in \(rotation.keyFile)"
     }
 }

@@ -20,6 +20,14 @@ enum OpenedStore {
         }
     }
 
+    /// Operators' backups and key rotations through the socket: LMDB's; PostgreSQL has its own tools.
+    var maintenance: (any StoreMaintenance)? {
+        switch self {
+        case .lmdb(let store): store
+        case .postgres: nil
+        }
+    }
+
     /// What to name in a log line about the store.
     static func describe(_ settings: DaemonSettings) -> String {
         settings.store ?? settings.stateDirectory

@@ -23,8 +23,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
             Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
             file is also a flag here, which wins over the file. SIGHUP reads the file again and \
-            applies the log level, the issuer, the enrollment lifetime and the throttle limits; other \
-            changes need a restart.
+            applies the log level, the issuer, the enrollment lifetime, the maximum drift and the throttle \
+            limits; other changes need a restart.
 
             Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
             failed, 64 a usage error, 78 a configuration error.
@@ -110,7 +110,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
     @Option(
         help: """
-            Threads for password hashing and writes; each scrypt holds 128 MiB at the default cost. \
+            Password hashes that run at once; each scrypt holds 128 MiB at the default cost. \
             Default \(defaults.workers).
             """
     )
@@ -145,6 +145,26 @@ struct TwofactorDaemon: AsyncParsableCommand {
             """
     )
     var enrollmentLifetime: String?
+
+    @Option(
+        name: .customLong("grace-period"),
+        help: """
+            Seconds after a login that checked a code during which logins of that account from the same remote \
+            host or local login session need only the password; 0 is off. An organization may set its own. \
+            Default \(defaults.gracePeriod).
+            """
+    )
+    var gracePeriod: String?
+
+    @Option(
+        name: .customLong("max-drift-steps"),
+        help: """
+            The most time steps an authenticator's clock may drift before its codes are refused: each \
+            authenticator learns its drift from its accepted codes, up to this. 0 to 10, default \
+            \(defaults.maximumDriftSteps).
+            """
+    )
+    var maximumDriftSteps: String?
 
     @Option(
         name: .customLong("audit-max-records"),
@@ -199,7 +219,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--operator-group", operatorGroup), ("--code-check-group", codeCheckGroup),
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
-            ("--enrollment-lifetime", enrollmentLifetime),
+            ("--enrollment-lifetime", enrollmentLifetime), ("--grace-period", gracePeriod),
+            ("--max-drift-steps", maximumDriftSteps),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
@@ -217,6 +238,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Group commit runs each write in a nested LMDB transaction, whose page lists (about 3 MiB, freed at
+        // its end) are allocated on whichever thread leads the batch; with glibc's default of one arena per
+        // thread, each of those threads would keep them, doubling the daemon's resident memory under load.
+        _ = glibcMallopt(glibcArenaMax, 2)
         let source = self.source
         let loaded: (settings: DaemonSettings, fileFound: Bool)
         do {
@@ -280,7 +305,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
         if settings.store != nil {
             logger.notice("serving from the PostgreSQL store", metadata: ["store": "\(OpenedStore.describe(settings))"])
         }
-        let hasher = PasswordHasher(cost: cost)
+        // `workers` bounds the hashes that run at once (each holds scrypt's memory); the daemon has more
+        // threads than that, for the logins that wait on a group commit rather than on the CPU.
+        let hasher = PasswordHasher(cost: cost, concurrentHashes: settings.workers)
         let makeService: @Sendable (DaemonSettings) -> AccountService = { settings in
             AccountService(
                 store: store,
@@ -300,7 +327,12 @@ struct TwofactorDaemon: AsyncParsableCommand {
             },
             logger: logger
         )
-        let server = DaemonServer(configuration: configuration, services: services, logger: logger)
+        let server = DaemonServer(
+            configuration: configuration,
+            services: services,
+            maintenance: opened.maintenance,
+            logger: logger
+        )
         var running: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server),
             .init(service: HangupReloadService(reloader: reloader), successTerminationBehavior: .ignore),
@@ -325,11 +357,14 @@ struct TwofactorDaemon: AsyncParsableCommand {
     }
 
     static func serviceConfiguration(_ settings: DaemonSettings) -> ServiceConfiguration {
-        ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             issuer: settings.issuer,
             enrollmentLifetime: settings.enrollmentLifetime,
-            throttle: settings.throttle
+            throttle: settings.throttle,
+            maximumDrift: settings.maximumDriftSteps
         )
+        configuration.gracePeriod = settings.gracePeriod
+        return configuration
     }
 
     static func printError(_ message: String) {
@@ -337,3 +372,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
         _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }
+
+/// glibc's `mallopt(3)`, which Swift's Glibc module leaves out (it is declared in <malloc.h>).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// `M_ARENA_MAX` from <malloc.h>: the most malloc arenas glibc creates.
+private let glibcArenaMax: Int32 = -8

@@ -25,15 +25,17 @@ struct Fixture {
     let directory = TemporaryDirectory(prefix: "account-service-tests")
     let store: LMDBAccountStore
     let clock: TestClock
+    let hasher: PasswordHasher
     let service: AccountService
 
     init(start: UnixTime = 1_900_000_000, cost: ScryptCost = ScryptCost(logN: 10, r: 8, p: 1)) throws {
         store = try LMDBAccountStore(directory: directory.path + "/state")
         clock = TestClock(start)
         let clock = self.clock
+        hasher = PasswordHasher(cost: cost)
         service = AccountService(
             store: store,
-            hasher: PasswordHasher(cost: cost),
+            hasher: hasher,
             clock: { clock.now },
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )

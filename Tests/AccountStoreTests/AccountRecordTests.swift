@@ -34,7 +34,26 @@ private let fullAccount = Account(
     recoveryCodes: [
         RecoveryCodeHash(salt: Array(0..<16), digest: Array(repeating: 0xAB, count: 32)),
         RecoveryCodeHash(salt: [1], digest: [2]),
-    ]
+    ],
+    totpLabel: try! AuthenticatorLabel("laptop"),
+    totpDrift: -3,
+    moreAuthenticators: [
+        Authenticator(
+            label: try! AuthenticatorLabel("phone"),
+            credential: TOTPCredential(secret: [9, 8, 7], parameters: .standard),
+            lastAcceptedStep: 58_000_100,
+            drift: 2,
+            enrolledAt: 1_749_600_000
+        ),
+        Authenticator(
+            label: try! AuthenticatorLabel("backup@home"),
+            credential: TOTPCredential(secret: [1], parameters: TOTPParameters(algorithm: .sha256, digits: 7, period: 10))
+        ),
+    ],
+    pendingAuthenticator: PendingAuthenticator(
+        label: try! AuthenticatorLabel("tablet"),
+        enrollment: PendingEnrollment(credential: TOTPCredential(secret: [4, 4], parameters: .standard), expiresAt: 99)
+    )
 )
 
 private let minimalAccount = Account(name: name("bob"), passwordHash: "", createdAt: 0, updatedAt: 0)
@@ -71,7 +90,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 /// The bytes of the minimal account written out by hand from the format described in AccountRecord.swift,
 /// so a change to the layout is noticed rather than silently making existing records unreadable.
 @Test func record_minimalAccount_hasTheDocumentedLayout() throws {
-    let expected: [UInt8] =
+    let versionTwo: [UInt8] =
         [2]  // format version
         + [0, 0, 0, 3] + Array("bob".utf8)  // name
         + [0, 0, 0, 7] + Array("default".utf8)  // organization
@@ -84,10 +103,34 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         + [UInt8](repeating: 0, count: 16)  // createdAt, updatedAt
         + [0, 0, 0]  // no state change, enrollment time or login time
         + [0, 0, 0, 0]  // no recovery codes
+    let authenticators: [UInt8] =
+        [0, 0, 0, 7] + Array("default".utf8)  // the first authenticator's label
+        + [0, 0, 0, 0]  // its drift
+        + [0, 0, 0, 0]  // no more authenticators
+        + [0]  // no authenticator being added
+    let access: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]  // no graces, no exemptions
+    let expected = [3] + versionTwo.dropFirst() + authenticators + access
     #expect(AccountRecord.encode(minimalAccount) == expected)
-    // The first release wrote version 1: the same fields up to updatedAt. It still reads.
-    let versionOne = [1] + expected.dropFirst().dropLast(7)
+    // Version 2 (before several authenticators and access grants) and version 1 (the first release: the
+    // fields up to updatedAt) still read.
+    #expect(try AccountRecord.decode(versionTwo) == minimalAccount)
+    let versionOne = [1] + versionTwo.dropFirst().dropLast(7)
     #expect(try AccountRecord.decode(Array(versionOne)) == minimalAccount)
+}
+
+@Test func record_duplicateOrInvalidAuthenticatorLabels_areRejected() {
+    var twice = fullAccount
+    twice.moreAuthenticators[1].label = twice.moreAuthenticators[0].label
+    var clash = fullAccount
+    clash.moreAuthenticators[0].label = clash.totpLabel
+    for account in [twice, clash] {
+        #expect(throws: RecordDecodingError("duplicate authenticator label")) {
+            try AccountRecord.decode(AccountRecord.encode(account))
+        }
+    }
+    var bad = AccountRecord.encode(minimalAccount)
+    bad[bad.count - 8 - 16] = UInt8(ascii: "-")  // "-efault" is not a valid label (before the 8-byte access section)
+    #expect(throws: RecordDecodingError("invalid authenticator label")) { try AccountRecord.decode(bad) }
 }
 
 @Test func record_everyTruncation_isRejected() {
@@ -105,7 +148,7 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
 
 @Test func record_unknownFormatVersion_isRejected() {
     var encoded = AccountRecord.encode(minimalAccount)
-    encoded[0] = 3
+    encoded[0] = AccountRecord.formatVersion + 1
     #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(encoded) }
 }
 

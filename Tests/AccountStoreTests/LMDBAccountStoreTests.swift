@@ -190,7 +190,9 @@ struct BodyRefusal: Error {}
     var carol = makeAccount("carol", organization: "acme")
     carol.twoFactor = .off
     carol.totp = nil
-    let versionOne: [UInt8] = [1] + AccountRecord.encode(carol).dropFirst().dropLast(4 + 3)
+    // Without the version-2 fields (3 absent optionals, no recovery codes), the authenticators section
+    // (label 'default', drift, count, pending: 20 bytes) and the access section (two counts).
+    let versionOne: [UInt8] = [1] + AccountRecord.encode(carol).dropFirst().dropLast(4 + 3 + 20 + 8)
     #expect(mkdir(fixture.path, 0o700) == 0)
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta")

@@ -213,19 +213,45 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
     }
 }
 
-@Test func rotateSecretsKey_resealsEverySecret_andOnlyTheNewKeyOpens() throws {
+@Test func rotateSecretsKey_resealsEverySecret_replacesTheKeyFile_andOnlyTheNewKeyOpens() throws {
     let fixture = StoreFixture()
     let oldKey = try key(1, fixture)
-    let newKey = try key(2, fixture)
+    try SecretsKey.write(oldKey, to: oldKey.path)
     do {
         let store = try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
         try store.create(enrolledAccount("alice"))
         try store.create(makeAccount("bob"))
-        #expect(try store.rotateSecretsKey(to: newKey) == 2)
+        let rotation = try store.rotateSecretsKey()
+        #expect(rotation == KeyRotation(accounts: 2, keyFile: oldKey.path))
+        #expect(access(oldKey.path + ".new", F_OK) != 0)
+        // The same store goes on serving: it reads what it re-sealed and seals new writes with the new key.
+        #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
+        try store.create(enrolledAccount("carol"))
     }
+    let fileKey = try SecretsKey.load(path: oldKey.path, create: false)
+    #expect(fileKey.bytes != oldKey.bytes)
     guard case .storageFailure = storeError({ try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey) })
-    else { return }
-    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: newKey)
+    else {
+        Issue.record("the old key still opens the store")
+        return
+    }
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: fileKey)
     #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
     #expect(try store.account(named: accountName("bob"))?.totp == enrolledCredential)
+    #expect(try store.account(named: accountName("carol")) == enrolledAccount("carol"))
+}
+
+@Test func rotateSecretsKey_refusesWhenAStagedKeyIsInTheWay_andChangesNothing() throws {
+    let fixture = StoreFixture()
+    let oldKey = try key(1, fixture)
+    try SecretsKey.write(oldKey, to: oldKey.path)
+    try SecretsKey.write(try key(7, fixture), to: oldKey.path + ".new")
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+    try store.create(enrolledAccount("alice"))
+    guard case .storageFailure = storeError({ _ = try store.rotateSecretsKey() }) else {
+        Issue.record("a rotation over a leftover KEY.new must be refused")
+        return
+    }
+    #expect(try SecretsKey.load(path: oldKey.path, create: false).bytes == oldKey.bytes)
+    #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
 }

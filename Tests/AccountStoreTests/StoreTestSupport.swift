@@ -67,3 +67,16 @@ func storeError<R>(
         return nil
     }
 }
+
+extension AccountStore {
+    /// The replay guard for the first authenticator (the one `2fa enroll` made), with no drift: what
+    /// every store test before several authenticators used.
+    func recordAcceptedStep(
+        _ step: UInt64,
+        for name: AccountName,
+        credential: TOTPCredential,
+        at time: UnixTime
+    ) throws(AccountStoreError) -> StepAcceptance {
+        try recordAcceptedStep(step, for: name, authenticator: .enrolled, credential: credential, drift: 0, at: time)
+    }
+}

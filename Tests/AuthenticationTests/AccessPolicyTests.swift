@@ -182,4 +182,43 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
         let ann = member("ann", "acme", .agent, .on(.self))
         #expect(isRefused(AccessPolicy.decide(.anonymous, operation, target: ann), saying: "--as ACCOUNT"))
     }
+    // MARK: grace revoke and exemptions (issue 11)
+
+    @Test func revokeGraces_byTheAccountItself_itsAdmin_anOperator_isAllowed() {
+        let ann = member("ann", "acme", .agent, .on(.self))
+        #expect(isAllowed(AccessPolicy.decide(.account(ann), .revokeGraces, target: ann), as: .ownAccount))
+        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), .revokeGraces, target: ann), as: .admin))
+        #expect(isAllowed(AccessPolicy.decide(root, .revokeGraces, target: ann), as: .operator))
+    }
+
+    @Test func revokeGraces_byAnotherAgent_orAnotherOrganizationsAdmin_isRefused() {
+        let ann = member("ann", "acme", .agent, .on(.self))
+        let bob = member("bob", "acme", .agent)
+        let byBob = AccessPolicy.decide(.account(bob), .revokeGraces, target: ann)
+        #expect(isRefused(byBob, saying: "only on its own"))
+        let byOtherAdmin = AccessPolicy.decide(.account(otherAdmin), .revokeGraces, target: ann)
+        #expect(isRefused(byOtherAdmin, saying: "no such account"))
+    }
+
+    @Test func manageExemptions_byItsAdmin_andAnOperator_isAllowed() {
+        let ann = member("ann", "acme", .agent, .on(.enforced))
+        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), .manageExemptions, target: ann), as: .admin))
+        #expect(isAllowed(AccessPolicy.decide(root, .manageExemptions, target: ann), as: .operator))
+    }
+
+    @Test func manageExemptions_byTheAccountItself_anAgent_orAnotherOrganization_isRefused() {
+        let ann = member("ann", "acme", .agent, .on(.enforced))
+        let bob = member("bob", "acme", .agent)
+        let cases: [(Caller, Account, String)] = [
+            (.account(ann), ann, "cannot do this to itself"),
+            (.account(acmeAdmin), acmeAdmin, "cannot do this to itself"),
+            (.account(bob), ann, "only on its own"),
+            (.account(otherAdmin), ann, "no such account"),
+            (.anonymous, ann, "operator rights"),
+        ]
+        for (caller, target, words) in cases {
+            let decision = AccessPolicy.decide(caller, .manageExemptions, target: target)
+            #expect(isRefused(decision, saying: words), "\(caller)")
+        }
+    }
 }

@@ -207,6 +207,137 @@ let documentedExamples: [(hex: String, message: Example)] = [
             + " 44504548504b33505850266973737565723d74776f666163746f7264 0000",
         .response(3, .enrollScreen(otpauthURI: exampleURI, screen: ""))
     ),
+    ("00000005 50 00000014", .request(20, .backupBegin)),
+    ("0000000d a8 00000014 0000000000010000", .response(20, .backupStarted(size: 65536))),
+    ("0000000d 51 00000015 0000000000000000", .request(21, .backupRead(offset: 0))),
+    (
+        "00000013 a9 00000015 0000000000000000 0004 00010203",
+        .response(21, .backupChunk(offset: 0, bytes: [0, 1, 2, 3]))
+    ),
+    ("00000005 52 00000016", .request(22, .keyRotate)),
+    (
+        "0000002a aa 00000016 00000003 001f 2f7661722f6c69622f74776f666163746f72642f736563726574732e6b6579",
+        .response(22, .keyRotated(accounts: 3, keyFile: "/var/lib/twofactord/secrets.key"))
+    ),
+    // The access messages (issue 11).
+    ("0000000a 48 0000000a 0003626f62", .request(10, .graceRevoke(user: "bob"))),
+    ("0000000a 49 0000000b 0003626f62", .request(11, .accessShow(user: "bob"))),
+    (
+        "00000044 bc 0000000b 01 01 0009 3139322e302e322e37 000000006553f100 000000006553f22c"
+            + " 0001 0003626f62 000463726f6e 0000000065554280 01 000003e6 000000006553f100",
+        .response(
+            11,
+            .accessInfo(
+                graces: [
+                    GraceInfo(kind: .remoteHost, key: "192.0.2.7", grantedAt: 1_700_000_000, expiresAt: 1_700_000_300)
+                ],
+                exemptions: [
+                    ExemptionInfo(
+                        user: "bob",
+                        service: "cron",
+                        fromUID: 998,
+                        until: 1_700_086_400,
+                        grantedAt: 1_700_000_000
+                    )
+                ]
+            )
+        )
+    ),
+    (
+        "00000020 4a 0000000c 000461636d65 02 0000012c 01 01 000c3139322e302e322e302f3234",
+        .request(
+            12,
+            .organizationAccessSet(organization: "acme", gracePeriod: .seconds(300), trustedNetworks: ["192.0.2.0/24"])
+        )
+    ),
+    ("0000000b 4b 0000000d 000461636d65", .request(13, .organizationAccessShow(organization: "acme"))),
+    (
+        "0000002e bd 0000000d 000461636d65 00 00000000 02 000c3139322e302e322e302f3234"
+            + " 000d323030313a6462383a3a2f3332",
+        .response(
+            13,
+            .organizationAccess(
+                OrganizationAccessInfo(
+                    name: "acme",
+                    gracePeriod: nil,
+                    trustedNetworks: ["192.0.2.0/24", "2001:db8::/32"]
+                )
+            )
+        )
+    ),
+    (
+        "0000001d 4c 0000000e 0003626f62 000463726f6e 0000000065554280 01 000003e6",
+        .request(14, .exemptAdd(user: "bob", service: "cron", until: 1_700_086_400, fromUID: 998))
+    ),
+    ("00000010 4d 0000000f 0003626f62 000463726f6e", .request(15, .exemptRemove(user: "bob", service: "cron"))),
+    ("00000009 4e 00000010 0000 0010", .request(16, .exemptList(after: "", limit: 16))),
+    (
+        "00000029 be 00000010 0001 0003626f62 000473736864 0000000065554280 00 00000000 000000006553f100 0000",
+        .response(
+            16,
+            .exemptionList(
+                [
+                    ExemptionInfo(
+                        user: "bob",
+                        service: "sshd",
+                        fromUID: nil,
+                        until: 1_700_086_400,
+                        grantedAt: 1_700_000_000
+                    )
+                ],
+                next: ""
+            )
+        )
+    ),
+    (
+        "00000017 41 00000007 0005616c696365000570686f6e6500000000",
+        .request(7, .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0))
+    ),
+    (
+        "0000001b 42 00000008 0005616c696365000570686f6e650006313233343536",
+        .request(8, .authenticatorAddConfirm(user: "alice", label: "phone", code: "123456"))
+    ),
+    ("0000000c 43 00000009 0005616c696365", .request(9, .authenticatorList(user: "alice"))),
+    (
+        "00000046 b8 00000009 02000764656661756c740106001e000000006553f100000000006553f16400000000"
+            + " 000570686f6e650106001e000000006553f132000000000000000000000001",
+        .response(
+            9,
+            .authenticatorList([
+                AuthenticatorInfo(
+                    label: "default",
+                    algorithm: .sha1,
+                    digits: 6,
+                    period: 30,
+                    enrolledAt: 1_700_000_000,
+                    lastUsedAt: 1_700_000_100,
+                    drift: 0
+                ),
+                AuthenticatorInfo(
+                    label: "phone",
+                    algorithm: .sha1,
+                    digits: 6,
+                    period: 30,
+                    enrolledAt: 1_700_000_050,
+                    lastUsedAt: 0,
+                    drift: 1
+                ),
+            ])
+        )
+    ),
+    ("00000013 44 0000000a 0005616c696365000570686f6e65", .request(10, .authenticatorRemove(user: "alice", label: "phone"))),
+    (
+        "00000023 45 0000000b 0005616c696365000570686f6e6500063132333435360006363534333231",
+        .request(11, .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"))
+    ),
+    (
+        "00000043 80 0000000a 001d003a27616c6963652720686173206e6f2061757468656e74696361746f72202770686f6e65273a20"
+            + " 7365652060326661206c69737420616c69636560",
+        .response(
+            10,
+            .error(code: .noSuchAuthenticator, message: "'alice' has no authenticator 'phone': see `2fa list alice`")
+        )
+    ),
 ]
 
 @Test func examples_encodeToTheDocumentedBytes() {
@@ -273,4 +404,5 @@ let documentedExamples: [(hex: String, message: Example)] = [
     #expect(document.contains("A record takes at most \(WireProtocol.maximumAccountInfoLength) bytes"))
     #expect(document.contains("A record takes at most \(WireProtocol.maximumOrganizationInfoLength) bytes"))
     #expect(document.contains("A record takes at most \(WireProtocol.maximumAuditEntryLength) bytes"))
+    #expect(document.contains("| bytes | bin | 0..\(WireProtocol.maximumBackupChunkLength) |"))
 }

@@ -43,6 +43,9 @@ let sampleRequests: [Request] = [
     .twoFactorReset(user: longest64),
     .recoveryCodesIssue(user: "carol"),
     .unlock(user: "carol"),
+    .backupBegin,
+    .backupRead(offset: 1 << 40),
+    .keyRotate,
     .auditQuery(user: "", organization: "", since: 0, before: 0, limit: 1),
     .auditQuery(
         user: longest64,
@@ -59,6 +62,27 @@ let sampleRequests: [Request] = [
         origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
     ),
     .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")),
+    .graceRevoke(user: "bob"),
+    .accessShow(user: "bob"),
+    .organizationAccessSet(organization: "acme", gracePeriod: .unchanged, trustedNetworks: nil),
+    .organizationAccessSet(organization: "acme", gracePeriod: .daemonDefault, trustedNetworks: []),
+    .organizationAccessSet(
+        organization: "acme",
+        gracePeriod: .seconds(86_400),
+        trustedNetworks: Array(repeating: "2001:db8:ffff:ffff:ffff:ffff:ffff:0/112", count: 16)
+    ),
+    .organizationAccessShow(organization: "acme"),
+    .exemptAdd(user: "bob", service: "cron", until: .max, fromUID: nil),
+    .exemptAdd(user: "bob", service: String(repeating: "s", count: 64), until: 1, fromUID: .max),
+    .exemptRemove(user: "bob", service: "cron"),
+    .exemptList(after: "", limit: 1),
+    .exemptList(after: String(repeating: "a", count: 64), limit: UInt16(WireProtocol.maximumExemptionPageSize)),
+    .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
+    .authenticatorAddBegin(user: longest64, label: String(repeating: "l", count: 32), algorithm: .sha512, digits: 8, period: 3600),
+    .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
+    .authenticatorList(user: "alice"),
+    .authenticatorRemove(user: "alice", label: "phone"),
+    .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"),
 ]
 
 /// Every response type, with values at the edges of their limits.
@@ -133,6 +157,38 @@ let sampleResponses: [Response] = [
         next: .max
     ),
     .enrollScreen(otpauthURI: exampleURI, screen: "a QR code drawn in text"),
+    .backupStarted(size: 1 << 33),
+    .backupChunk(offset: 65521, bytes: Array(repeating: 0xA5, count: WireProtocol.maximumBackupChunkLength)),
+    .backupChunk(offset: 0, bytes: [0, 0xFF, 0, 0x80]),
+    .keyRotated(accounts: 12, keyFile: "/etc/twofactord/secrets.key"),
+    .accessInfo(graces: [], exemptions: []),
+    .accessInfo(
+        graces: [
+            GraceInfo(kind: .remoteHost, key: "192.0.2.7", grantedAt: 1, expiresAt: 2),
+            GraceInfo(kind: .session, key: "4294967294", grantedAt: 1, expiresAt: .max),
+        ],
+        exemptions: [ExemptionInfo(user: "bob", service: "cron", fromUID: 0, until: 3, grantedAt: 1)]
+    ),
+    .organizationAccess(OrganizationAccessInfo(name: "acme", gracePeriod: 0, trustedNetworks: ["10.0.0.0/8"])),
+    .organizationAccess(OrganizationAccessInfo(name: "acme", gracePeriod: nil, trustedNetworks: [])),
+    .exemptionList([], next: ""),
+    .exemptionList(
+        [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 3, grantedAt: 1)],
+        next: "bob"
+    ),
+    .authenticatorList([]),
+    .authenticatorList([
+        AuthenticatorInfo(label: "default", algorithm: .sha1, digits: 6, period: 30, enrolledAt: 1, lastUsedAt: 30, drift: -2),
+        AuthenticatorInfo(
+            label: String(repeating: "l", count: 32),
+            algorithm: .sha512,
+            digits: 8,
+            period: 3600,
+            enrolledAt: .max,
+            lastUsedAt: .max,
+            drift: .min
+        ),
+    ]),
 ]
 
 @Test func requests_roundTripThroughTheCodec() throws {

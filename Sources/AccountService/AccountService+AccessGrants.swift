@@ -1,0 +1,145 @@
+import AccountStore
+import Authentication
+
+// MUSTs of grace and exemption administration:
+// - who may do what is `AccessPolicy`'s decision (`.revokeGraces`, `.manageExemptions`, `.showAccount`);
+// - an exemption names one PAM service, ends at a time in the future no further than a year ahead, and is
+//   audited when added, removed and used; expired ones are swept whenever the account is written here.
+
+/// One exemption with the account it belongs to, as `exempt list` shows it.
+public struct AccountExemption: Sendable, Hashable {
+    public var account: AccountName
+    public var exemption: Exemption
+}
+
+extension AccountService {
+    /// The longest an exemption may run: a year. Automation that needs longer should be given a key instead.
+    public static let maximumExemptionLength: Int64 = 366 * 86_400
+
+    /// Ends every grace period of the account at once.
+    public func revokeGraces(caller: Caller, name: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .revokeGraces, target: target, action: .graceRevoke)
+        let now = clock()
+        var ended = 0
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                ended = account.activeGraces(at: now).count
+                account.graces = []
+                account.updatedAt = now
+            }
+        }
+        audit(
+            actor,
+            .graceRevoke,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: "\(ended) ended"
+        )
+        logger.notice("graces revoked", metadata: ["user": "\(target.name)", "ended": "\(ended)"])
+    }
+
+    /// The account's running graces and exemptions, for `user show` and `exempt list NAME`.
+    public func accessGrants(
+        caller: Caller,
+        name: String
+    ) throws(ServiceError) -> (graces: [Grace], exemptions: [Exemption]) {
+        let target = try target(name, for: caller)
+        try authorize(caller, .showAccount, target: target, action: nil)
+        let now = clock()
+        return (target.activeGraces(at: now), target.activeExemptions(at: now))
+    }
+
+    /// Adds (or replaces) the account's exemption for `service`.
+    public func addExemption(
+        caller: Caller,
+        name: String,
+        service: String,
+        until: UnixTime,
+        fromUID: UInt32?
+    ) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionAdd)
+        try Self.validateService(service)
+        let now = clock()
+        guard until > now else { throw ServiceError(.invalidArgument, "the exemption must end in the future") }
+        guard until - now <= Self.maximumExemptionLength else {
+            throw ServiceError(.invalidArgument, "an exemption may last a year at most: give an earlier --until")
+        }
+        let exemption = Exemption(service: service, fromUID: fromUID, until: until, grantedBy: actor, grantedAt: now)
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                account.sweepExpiredGrants(at: now)
+                account.exemptions.removeAll { $0.service == service }
+                guard account.exemptions.count < Account.maximumExemptions else {
+                    throw ServiceError(
+                        .invalidArgument,
+                        "'\(account.name)' already has \(Account.maximumExemptions) exemptions: remove one first"
+                    )
+                }
+                account.exemptions.append(exemption)
+                account.updatedAt = now
+            }
+        }
+        let scope = "service \(service)" + (fromUID.map { " from uid \($0)" } ?? "") + " until \(until)"
+        audit(actor, .exemptionAdd, .ok, target: target.name, organization: target.organization, detail: scope)
+        logger.notice("exemption added", metadata: ["user": "\(target.name)", "scope": "\(scope)"])
+    }
+
+    /// Removes the account's exemption for `service`; refuses when there is none.
+    public func removeExemption(caller: Caller, name: String, service: String) throws(ServiceError) {
+        let target = try target(name, for: caller)
+        let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionRemove)
+        let now = clock()
+        try storing { () throws(AccountStoreError) in
+            try store.update(target.name) { account in
+                let before = account.exemptions.count
+                account.exemptions.removeAll { $0.service == service }
+                guard account.exemptions.count < before else {
+                    throw ServiceError(
+                        .invalidArgument,
+                        "'\(account.name)' has no exemption for service '\(service)': see `exempt list \(account.name)`"
+                    )
+                }
+                account.sweepExpiredGrants(at: now)
+                account.updatedAt = now
+            }
+        }
+        audit(
+            actor,
+            .exemptionRemove,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: "service \(service)"
+        )
+        logger.notice("exemption removed", metadata: ["user": "\(target.name)", "service": "\(service)"])
+    }
+
+    /// Running exemptions of one page of the accounts the caller may list, in name order.
+    public func exemptions(
+        caller: Caller,
+        after: String?,
+        limit: Int
+    ) throws(ServiceError) -> (exemptions: [AccountExemption], next: AccountName?) {
+        let page = try accounts(caller: caller, organization: nil, after: after, limit: limit)
+        let now = clock()
+        let found = page.accounts.flatMap { status in
+            status.account.activeExemptions(at: now).map {
+                AccountExemption(account: status.account.name, exemption: $0)
+            }
+        }
+        return (found, page.next)
+    }
+
+    static func validateService(_ service: String) throws(ServiceError) {
+        let bytes = Array(service.utf8)
+        guard (1...64).contains(bytes.count), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw ServiceError(
+                .invalidArgument,
+                "a PAM service name is 1 to 64 printable characters without spaces, such as sshd or sudo"
+            )
+        }
+    }
+}

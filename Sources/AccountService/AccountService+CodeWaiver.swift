@@ -1,0 +1,70 @@
+import AccountStore
+import Authentication
+
+// MUSTs of a login without a code (CodeWaiver.swift decides which; this file carries it out):
+// - the waiver is checked again inside the write that records the login, against the stored account: a
+//   grace revoked, an exemption removed or a password changed meanwhile makes the login ask for a code;
+// - a grace starts only in the write that accepts a code's step (the replay guard's write), never from a
+//   login that skipped the code: a grace is never extended without a code;
+// - every login without a code is audited with the waiver that allowed it.
+
+extension AccountService {
+    /// The organization whose access rules apply to `account` (`default` for an unknown user, read all the
+    /// same so that the work does not tell the two apart).
+    func accessOrganization(of account: Account?) throws(ServiceError) -> Organization? {
+        let name = account?.organization ?? .default
+        return try storing { () throws(AccountStoreError) in try store.organization(named: name) }
+    }
+
+    /// Records a login that `waiver` lets skip the code; false when the waiver no longer holds in the store.
+    func useWaiver(
+        _ waiver: CodeWaiver,
+        account: Account,
+        organization: Organization?,
+        context: LoginContext,
+        now: UnixTime
+    ) throws(ServiceError) -> Bool {
+        do {
+            try store.update(account.name) { stored in
+                let current = CodeWaiverPolicy.waiver(
+                    for: stored,
+                    passwordMatches: stored.passwordHash == account.passwordHash,
+                    organization: organization,
+                    context: context,
+                    now: now
+                )
+                guard current != nil else { throw WaiverWithdrawn() }
+                stored.sweepExpiredGrants(at: now)
+                stored.failureCount = 0
+                stored.lastLoginAt = now
+                stored.updatedAt = now
+            }
+        } catch .rejected(_ as WaiverWithdrawn) {
+            return false
+        } catch {
+            throw ServiceError.from(error)
+        }
+        return true
+    }
+
+    /// What the write accepting a code's step also does: start the grace this login earns, if any.
+    func graceGrant(
+        organization: Organization?,
+        context: LoginContext,
+        now: UnixTime
+    ) -> (inout Account) -> Void {
+        guard
+            let (key, seconds) = CodeWaiverPolicy.graceToGrant(
+                organization: organization,
+                defaultPeriod: configuration.gracePeriod,
+                context: context
+            )
+        else { return { _ in } }
+        return { account in
+            account.sweepExpiredGrants(at: now)
+            account.grantGrace(key, seconds: seconds, now: now)
+        }
+    }
+}
+
+private struct WaiverWithdrawn: Error {}

@@ -1,0 +1,78 @@
+import AccountStore
+import Authentication
+
+extension AccountService {
+    /// The longest grace period an organization may set: one day, as for the daemon's `--grace-period`.
+    public static let maximumGracePeriod: Int64 = 86_400
+    /// The most networks an organization may trust (as many as one OrganizationAccessSet carries).
+    public static let maximumTrustedNetworks = 16
+
+    /// Changes an organization's grace period and trusted networks (operators only). `gracePeriod`: nil
+    /// leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization).
+    /// `trustedNetworks`: nil leaves them, a list replaces them (empty: none).
+    public func setOrganizationAccess(
+        caller: Caller,
+        name: String,
+        gracePeriod: Int64??,
+        trustedNetworks: [String]?
+    ) throws(ServiceError) -> Organization {
+        let organizationName = try validated { () throws(InvalidValue) in try OrganizationName(name) }
+        let (_, actor) = try authorize(
+            caller,
+            .manageOrganizations,
+            target: nil,
+            organization: organizationName,
+            action: .organizationSet
+        )
+        if case .some(.some(let seconds)) = gracePeriod, !(0...Self.maximumGracePeriod).contains(seconds) {
+            throw ServiceError(
+                .invalidArgument,
+                "the grace period must be 0 (off) to \(Self.maximumGracePeriod) seconds"
+            )
+        }
+        let networks = try trustedNetworks.map { texts throws(ServiceError) in
+            guard texts.count <= Self.maximumTrustedNetworks else {
+                throw ServiceError(
+                    .invalidArgument,
+                    "an organization trusts \(Self.maximumTrustedNetworks) networks at most"
+                )
+            }
+            var parsed: [IPNetwork] = []
+            for text in texts {
+                let network = try validated { () throws(InvalidValue) in try IPNetwork(text) }
+                if !parsed.contains(network) { parsed.append(network) }
+            }
+            return parsed
+        }
+        let now = clock()
+        let organization = try storing { () throws(AccountStoreError) in
+            try store.updateOrganization(organizationName) { organization in
+                if let gracePeriod { organization.gracePeriod = gracePeriod }
+                if let networks { organization.trustedNetworks = networks }
+                organization.updatedAt = now
+            } eachMember: { _ in
+                false
+            }
+        }
+        var details: [String] = []
+        if gracePeriod != nil {
+            details.append("grace period " + (organization.gracePeriod.map { "\($0)s" } ?? "the daemon's"))
+        }
+        if let networks {
+            details.append(
+                networks.isEmpty
+                    ? "no trusted networks" : "trusted networks " + networks.map(\.description).joined(separator: " ")
+            )
+        }
+        audit(
+            actor,
+            .organizationSet,
+            .ok,
+            target: nil,
+            organization: organizationName,
+            detail: String(details.joined(separator: ", ").utf8.prefix(128)) ?? ""
+        )
+        logger.notice("organization access changed", metadata: ["org": "\(organizationName)"])
+        return organization
+    }
+}

@@ -1,0 +1,220 @@
+import CLMDB
+
+// MUSTs of the write path (every write through `Environment.write(_:)`):
+// - one writer at a time applies the pending requests of many callers in one LMDB write transaction, each
+//   request in its own nested transaction: a request whose body throws is rolled back alone, and every
+//   request sees the changes of the requests before it in the batch (the same replay step twice: one wins);
+// - the batch is committed once, with the environment's full sync, and only then does any caller of the
+//   batch return: nobody learns that a change happened before it is on disk. When the commit fails, every
+//   caller of the batch gets the error;
+// - the batch closes when the writer is free: a lone request is applied at once and waits for nobody;
+// - the map grows only while no transaction of this process is open (`mdb_env_set_mapsize`'s rule): every
+//   transaction runs under `mapLock` shared and growing takes it exclusively. A batch that fills the map is
+//   rolled back, the map doubled, and the whole batch applied again, so a body may run more than once and
+//   must have no effects outside its transaction.
+
+/// Counters of the group-commit writer, for tests and benchmarks.
+public struct WriteStatistics: Sendable, Hashable {
+    /// Write requests the writer applied (whether their body succeeded or threw).
+    public var requests: Int
+    /// Batches whose transaction was committed durably.
+    public var commits: Int
+    /// Writes waiting for the writer now (not counting the batch it is applying).
+    public var queued: Int
+}
+
+/// One caller's write, waiting in the queue. Its fields are read and written with the queue's lock held,
+/// except `error`, which only the writer of its batch sets before it marks the request done under the lock.
+final class WriteRequest {
+    enum State { case queued, leading, done }
+
+    /// Dropped (by the writer, before the request is done) so that nothing holds the caller's closure once
+    /// its `withoutActuallyEscaping` ends.
+    var body: ((borrowing Transaction) throws -> Void)?
+    let wakeUp = Condition()
+    var state = State.queued
+    var error: (any Error)?
+
+    init(_ body: @escaping (borrowing Transaction) throws -> Void) {
+        self.body = body
+    }
+}
+
+/// The queue of writes waiting for the writer. `@unchecked Sendable`: every field is guarded by `lock`.
+final class WriteQueue: @unchecked Sendable {
+    let lock = Lock()
+    var pending: [WriteRequest] = []
+    var writerBusy = false
+    var requests = 0
+    var commits = 0
+}
+
+extension Environment {
+    /// Runs `body` in a write transaction and returns once its changes are durable.
+    ///
+    /// Writes of concurrent callers are applied together (group commit): `body` runs in a nested transaction
+    /// (`mdb_txn_begin` with a parent) of a transaction shared with the other writes of its batch, possibly
+    /// on another thread while this one waits, and the batch is committed with one `mdb_txn_commit`.
+    /// An error thrown by `body` aborts only its own nested transaction and is rethrown here. `body` runs
+    /// again when the batch had to be retried after the map grew. An `LMDBError` thrown here that `body`
+    /// did not throw means nothing of this write was stored (the batch's commit failed, or the map reached
+    /// `maximumMapSize`: `.mapFull`).
+    public func write<Result>(_ body: (borrowing Transaction) throws -> Result) throws -> Result {
+        var result: Result?
+        try withoutActuallyEscaping(body) { body in
+            let request = WriteRequest { transaction in result = try body(transaction) }
+            try submit(request)
+        }
+        guard let result else { preconditionFailure("a write returned neither a result nor an error") }
+        return result
+    }
+
+    /// Runs `body` in a read-only transaction. A map grown by another process is adopted and the read retried;
+    /// reader slots left by dead processes are cleared once when every slot is taken.
+    public func read<Result>(_ body: (borrowing Transaction) throws -> Result) throws -> Result {
+        var checkedReaders = false
+        while true {
+            do {
+                return try mapLock.withShared { () throws -> Result in
+                    let transaction = try beginTransaction(readOnly: true)
+                    let result = try body(transaction)
+                    transaction.abort()
+                    return result
+                }
+            } catch let error as LMDBError where error == .mapResized {
+                try adoptMapSize()
+            } catch let error as LMDBError where error == .readersFull && !checkedReaders {
+                checkedReaders = true
+                try readerCheck()
+            }
+        }
+    }
+
+    /// How many writes were applied and in how many commits, since the environment was opened.
+    public var writeStatistics: WriteStatistics {
+        writeQueue.lock.withLock {
+            WriteStatistics(
+                requests: writeQueue.requests,
+                commits: writeQueue.commits,
+                queued: writeQueue.pending.count
+            )
+        }
+    }
+
+    private func submit(_ request: WriteRequest) throws {
+        let queue = writeQueue
+        let leads = queue.lock.withLock { () -> Bool in
+            queue.pending.append(request)
+            if !queue.writerBusy {
+                queue.writerBusy = true
+                return true
+            }
+            while request.state == .queued { request.wakeUp.wait(queue.lock) }
+            return request.state == .leading
+        }
+        if leads {
+            // Everything queued up to now, this request included, is one batch.
+            let batch = queue.lock.withLock { () -> [WriteRequest] in
+                defer { queue.pending.removeAll(keepingCapacity: true) }
+                return queue.pending
+            }
+            let committed = apply(batch)
+            for applied in batch { applied.body = nil }
+            queue.lock.withLock {
+                queue.requests += batch.count
+                if committed { queue.commits += 1 }
+                for waiting in batch where waiting !== request {
+                    waiting.state = .done
+                    waiting.wakeUp.signal()
+                }
+                request.state = .done
+                // Whoever queued meanwhile is the next batch; its first caller writes it.
+                if let next = queue.pending.first {
+                    next.state = .leading
+                    next.wakeUp.signal()
+                } else {
+                    queue.writerBusy = false
+                }
+            }
+        }
+        if let error = request.error { throw error }
+    }
+
+    private enum BatchOutcome {
+        case committed
+        case failed(LMDBError)
+        case mapFull
+        case mapResized
+    }
+
+    /// Applies and commits one batch, growing the map as needed; returns whether it committed. Every request
+    /// that did not succeed has its `error` set.
+    private func apply(_ batch: [WriteRequest]) -> Bool {
+        while true {
+            let outcome = mapLock.withShared { attempt(batch) }
+            do throws(LMDBError) {
+                switch outcome {
+                case .committed: return true
+                case .failed(let error): throw error
+                case .mapFull: try growMap()
+                case .mapResized: try adoptMapSize()
+                }
+            } catch {
+                for request in batch { request.error = error }
+                return false
+            }
+        }
+    }
+
+    private func attempt(_ batch: [WriteRequest]) -> BatchOutcome {
+        let transaction: Transaction
+        do throws(LMDBError) {
+            transaction = try beginTransaction()
+        } catch {
+            return Self.outcome(error)
+        }
+        for request in batch {
+            request.error = nil
+            do {
+                let nested = try transaction.beginNested()
+                try request.body?(nested)
+                try nested.commit()
+            } catch let error as LMDBError where error == .mapFull || error == .mapResized {
+                // The whole batch is retried; `transaction` is aborted as it goes out of scope.
+                return Self.outcome(error)
+            } catch {
+                request.error = error
+            }
+        }
+        do throws(LMDBError) {
+            try transaction.commit()
+        } catch {
+            return Self.outcome(error)
+        }
+        return .committed
+    }
+
+    private static func outcome(_ error: LMDBError) -> BatchOutcome {
+        switch error {
+        case .mapFull: .mapFull
+        case .mapResized: .mapResized
+        default: .failed(error)
+        }
+    }
+
+    /// Doubles the map, up to `maximumMapSize`, while no transaction of this process is open.
+    private func growMap() throws(LMDBError) {
+        try mapLock.withExclusive { () throws(LMDBError) in
+            let current = try info().mapSize
+            guard current < maximumMapSize else { throw .mapFull }
+            try lmdbCall { mdb_env_set_mapsize(handle, min(current * 2, maximumMapSize)) }
+        }
+    }
+
+    /// Adopts the larger map another process set (`mdb_env_set_mapsize` with 0).
+    func adoptMapSize() throws(LMDBError) {
+        try mapLock.withExclusive { () throws(LMDBError) in
+            try lmdbCall { mdb_env_set_mapsize(handle, 0) }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import AccountService
+import AccountStore
+import Authentication
+import PasswordHashing
+import Testing
+
+// What a login costs, counted rather than timed: scrypt derivations (PasswordHasher.derivationCount) and
+// durable commits (LMDBAccountStore.durableCommits).
+
+private let password = Array("pass-phrase".utf8)
+private let wrongPassword = Array("pass-Phrase".utf8)
+
+@Suite struct LoginCostTests {
+    @Test func twoStepLogin_samePassword_costsOneScrypt() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("ann")
+        fixture.clock.advance(by: 30)
+        let memo = PasswordMemo()
+        let before = fixture.hasher.derivationCount
+        let first = try fixture.service.login(user: "ann", password: password, code: .none, passwordMemo: memo)
+        #expect(first == .codeNeeded)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        let second = try fixture.service.login(
+            user: "ann",
+            password: password,
+            code: .totp(code),
+            attemptHeld: true,
+            passwordMemo: memo
+        )
+        #expect(second == .ok)
+        #expect(fixture.hasher.derivationCount - before == 1)
+    }
+
+    /// The memo answers for a wrong password and an unknown user exactly as for a right one: the second
+    /// request costs nothing more when the password is the same, one scrypt when it differs.
+    @Test func twoStepLogin_costsTheSame_forRightAndWrongPasswordAndUnknownUser() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("bea")
+        var costs: [[Int]] = []
+        var uid: UInt32 = 1000
+        for (user, first) in [("bea", password), ("bea", wrongPassword), ("nobody", password)] {
+            for second in [first, first.reversed()] {
+                fixture.clock.advance(by: 30)
+                // Each from its own peer, so that no throttle lock changes what is counted.
+                uid += 1
+                let memo = PasswordMemo()
+                let start = fixture.hasher.derivationCount
+                let answer = try fixture.service.login(
+                    user: user,
+                    password: first,
+                    code: .none,
+                    origin: .peer(uid: uid),
+                    passwordMemo: memo
+                )
+                #expect(answer == .codeNeeded)
+                let afterFirst = fixture.hasher.derivationCount
+                _ = try fixture.service.login(
+                    user: user,
+                    password: second,
+                    code: .totp(try oathtool(secret, at: fixture.clock.now)),
+                    origin: .peer(uid: uid),
+                    attemptHeld: true,
+                    passwordMemo: memo
+                )
+                costs.append([afterFirst - start, fixture.hasher.derivationCount - afterFirst])
+            }
+        }
+        #expect(costs == Array(repeating: [1, 0], count: 3).flatMap { [$0, [1, 1]] })
+    }
+
+    @Test func twoStepLogin_wrongPasswordRemembered_neverLetsTheCodeThrough() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("cid")
+        fixture.clock.advance(by: 30)
+        let memo = PasswordMemo()
+        let first = try fixture.service.login(user: "cid", password: wrongPassword, code: .none, passwordMemo: memo)
+        #expect(first == .codeNeeded)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        let answer = try fixture.service.login(
+            user: "cid",
+            password: wrongPassword,
+            code: .totp(code),
+            attemptHeld: true,
+            passwordMemo: memo
+        )
+        #expect(answer == .denied)
+        // A right password after a remembered wrong one is checked, and works.
+        let memo2 = PasswordMemo()
+        let again = try fixture.service.login(user: "cid", password: wrongPassword, code: .none, passwordMemo: memo2)
+        #expect(again == .codeNeeded)
+        let retry = try fixture.service.login(user: "cid", password: password, code: .totp(code), passwordMemo: memo2)
+        #expect(retry == .ok)
+    }
+
+    @Test func twoStepLogin_passwordChangedMeanwhile_isCheckedAgainstTheNewHash() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("dan")
+        fixture.clock.advance(by: 30)
+        let memo = PasswordMemo()
+        let first = try fixture.service.login(user: "dan", password: password, code: .none, passwordMemo: memo)
+        #expect(first == .codeNeeded)
+        try fixture.service.setPassword(caller: root, name: "dan", password: Array("another-phrase".utf8))
+        let answer = try fixture.service.login(
+            user: "dan",
+            password: password,
+            code: .totp(try oathtool(secret, at: fixture.clock.now)),
+            attemptHeld: true,
+            passwordMemo: memo
+        )
+        #expect(answer == .denied)
+    }
+
+    /// A code login commits twice: the throttle reservation, then the step with the throttle clear and the
+    /// audit record in one write.
+    @Test func codeLogin_commitsTwice_withTheAuditRecordAndTheClearedThrottle() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("eve")
+        fixture.clock.advance(by: 30)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        let before = fixture.store.durableCommits
+        #expect(try fixture.service.checkCode(user: "eve", code: .totp(code), origin: .host("203.0.113.9")) == .ok)
+        #expect(fixture.store.durableCommits - before == 2)
+        let key = ThrottleKey(subject: "eve", origin: .host("203.0.113.9"))
+        #expect(try fixture.store.throttleRecord(key).failures == 0)
+        #expect(try fixture.stored("eve")?.failureCount == 0)
+        let last = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        #expect(last?.action == .login && last?.outcome == .ok && last?.detail == "password+totp")
+    }
+
+    @Test func passwordLogin_withoutTwoFactor_commitsTwice() throws {
+        let fixture = try Fixture()
+        try fixture.add("fay")
+        let before = fixture.store.durableCommits
+        #expect(try fixture.service.login(user: "fay", password: password, code: .none, origin: .host("h")) == .ok)
+        #expect(fixture.store.durableCommits - before == 2)
+        #expect(try fixture.store.throttleRecord(ThrottleKey(subject: "fay", origin: .host("h"))).failures == 0)
+        let last = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        #expect(last?.action == .login && last?.outcome == .ok && last?.target?.value == "fay")
+    }
+}

@@ -1,0 +1,143 @@
+import AccountStore
+import Testing
+
+@testable import StoredRecords
+
+// Format 3 of the account record (graces and exemptions), format 2 of the organization record
+// (grace period and trusted networks), and the network type they store.
+
+private let base = Account(
+    name: try! AccountName("ann"),
+    passwordHash: "$scrypt$x",
+    twoFactor: .on(.self),
+    createdAt: 1,
+    updatedAt: 2
+)
+
+private func withGrants(_ account: Account) -> Account {
+    var account = account
+    account.graces = [
+        Grace(key: .remoteHost("2001:db8::7"), grantedAt: 10, expiresAt: 310),
+        Grace(key: .session(4_294_967_294), grantedAt: -1, expiresAt: .max),
+    ]
+    account.exemptions = [
+        Exemption(service: "cron", fromUID: 998, until: 99, grantedBy: .operator(uid: 0), grantedAt: 5),
+        Exemption(
+            service: "sshd",
+            fromUID: nil,
+            until: 100,
+            grantedBy: .account(try! AccountName("amy")),
+            grantedAt: 6
+        ),
+    ]
+    return account
+}
+
+@Test func accountRecord_format3_roundTripsGracesAndExemptions() throws {
+    let account = withGrants(base)
+    let bytes = AccountRecord.encode(account)
+    #expect(bytes.first == 3)
+    #expect(try AccountRecord.decode(bytes) == account)
+}
+
+@Test func accountRecord_format2_stillDecodes_withoutGrants() throws {
+    // A format-2 record is a format-3 record of an account without grants or more authenticators, minus
+    // the access section's two empty counts and the authenticators section (label 'default', drift,
+    // count, pending: 20 bytes).
+    var bytes = AccountRecord.encode(base)
+    #expect(bytes.suffix(8) == [0, 0, 0, 0, 0, 0, 0, 0])
+    bytes.removeLast(8 + 20)
+    bytes[0] = 2
+    #expect(try AccountRecord.decode(bytes) == base)
+}
+
+@Test func accountRecord_refusesDamagedAccessSections() throws {
+    let bytes = AccountRecord.encode(withGrants(base))
+    // Every truncation is refused, never misread.
+    for length in 0..<bytes.count {
+        #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(Array(bytes.prefix(length))) }
+    }
+    // An unknown grace key kind.
+    var unknownKind = AccountRecord.encode(base)
+    unknownKind.removeLast(8)
+    unknownKind += [0, 0, 0, 1, 9, 0, 0, 0, 0]
+    #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(unknownKind) }
+    // More graces than an account may hold.
+    var tooMany = AccountRecord.encode(base)
+    tooMany.removeLast(8)
+    tooMany += [0, 0, 0, UInt8(Account.maximumGraces + 1), 0, 0, 0, 0]
+    #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(tooMany) }
+}
+
+@Test func organizationRecord_format2_roundTrips_andFormat1StillDecodes() throws {
+    var organization = Organization(
+        name: try OrganizationName("acme"),
+        requiresTwoFactor: true,
+        createdAt: 1,
+        updatedAt: 2
+    )
+    let format1: [UInt8] =
+        [1, 0, 0, 0, 4] + Array("acme".utf8) + [1] + [0, 0, 0, 0, 0, 0, 0, 1] + [0, 0, 0, 0, 0, 0, 0, 2]
+    #expect(try OrganizationRecord.decode(format1) == organization)
+
+    organization.gracePeriod = 300
+    organization.trustedNetworks = [
+        try IPNetwork("192.0.2.0/24"), try IPNetwork("2001:db8::/32"), try IPNetwork("0.0.0.0/0"),
+    ]
+    let bytes = OrganizationRecord.encode(organization)
+    #expect(bytes.first == 2)
+    #expect(try OrganizationRecord.decode(bytes) == organization)
+    for length in 0..<bytes.count {
+        #expect(throws: RecordDecodingError.self) { try OrganizationRecord.decode(Array(bytes.prefix(length))) }
+    }
+    // A stored network with host bits set is damage, not a network.
+    var hostBits = OrganizationRecord.encode(
+        Organization(name: try OrganizationName("acme"), createdAt: 1, updatedAt: 2)
+    )
+    hostBits.removeLast(4)
+    hostBits += [0, 0, 0, 1, 0, 0, 0, 4, 10, 0, 0, 1, 8]
+    #expect(throws: RecordDecodingError.self) { try OrganizationRecord.decode(hostBits) }
+}
+
+@Test func ipNetwork_matchesAddressesOfItsFamilyOnly_andNeverANames() throws {
+    let v4 = try IPNetwork("192.0.2.0/24")
+    #expect(v4.contains(host: "192.0.2.0") && v4.contains(host: "192.0.2.255"))
+    #expect(v4.contains(host: "::ffff:192.0.2.1"))
+    #expect(!v4.contains(host: "192.0.3.0") && !v4.contains(host: "192.0.2.1.example") && !v4.contains(host: ""))
+    #expect(!v4.contains(host: " 192.0.2.1") && !v4.contains(host: "example.com") && !v4.contains(host: "::c000:201"))
+    let v6 = try IPNetwork("2001:db8::/32")
+    #expect(
+        v6.contains(host: "2001:db8:ffff::1") && !v6.contains(host: "2001:db9::1") && !v6.contains(host: "192.0.2.1")
+    )
+    #expect(!v6.contains(host: "2001:db8::1%eth0"))
+    let one = try IPNetwork("198.51.100.7")
+    #expect(
+        one.description == "198.51.100.7/32" && one.contains(host: "198.51.100.7")
+            && !one.contains(host: "198.51.100.8")
+    )
+    #expect(try IPNetwork("10.0.0.0/8").description == "10.0.0.0/8")
+    #expect(try IPNetwork("2001:DB8:0::/48").description == "2001:db8::/48")
+    #expect(try IPNetwork("0.0.0.0/0").contains(host: "203.0.113.9"))
+    for text in [
+        "10.0.0.1/8", "10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/ 8", "example.com/8", "10.0.0.0/8/8", "",
+    ] {
+        #expect(throws: InvalidValue.self, "\(text)") { try IPNetwork(text) }
+    }
+}
+
+@Test func account_graces_areBoundedAndExpire() throws {
+    var account = base
+    for index in 0..<(Account.maximumGraces + 3) {
+        account.grantGrace(.session(UInt32(index)), seconds: 100 + Int64(index), now: 0)
+    }
+    #expect(account.graces.count == Account.maximumGraces)
+    // The ones ending first made room.
+    #expect(account.activeGrace(for: .session(0), at: 0) == nil)
+    #expect(account.activeGrace(for: .session(UInt32(Account.maximumGraces + 2)), at: 0) != nil)
+    // A grace ends at its expiry, not one second later.
+    #expect(account.activeGrace(for: .session(5), at: 104) != nil)
+    #expect(account.activeGrace(for: .session(5), at: 105) == nil)
+    let swept = account.sweepExpiredGrants(at: 105)
+    #expect(swept)
+    #expect(account.graces.allSatisfy { $0.expiresAt > 105 })
+}

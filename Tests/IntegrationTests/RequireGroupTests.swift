@@ -1,0 +1,134 @@
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+// pam_twofactor.so's require_group= (issue 11, rollout by Unix group) through the real PAM library.
+// Users: root (a member of group root, and an enrolled account of the daemon), nobody (in no listed
+// group), daemon (a member of group daemon that the twofactor daemon does not know).
+
+/// Runs pamtester in a private mount namespace whose /dev/log is `logSocket`, so that the module's
+/// syslog lines reach the test and nothing else.
+private func pamtesterLogging(
+    _ service: PAMService,
+    _ user: String,
+    input: String,
+    logSocket: String
+) throws
+    -> CommandResult
+{
+    let script = """
+        set -e
+        mount --make-rprivate /
+        real=$(mktemp -d)
+        mount --rbind /dev "$real"
+        mount -t tmpfs tmpfs /dev
+        for device in null zero full random urandom tty; do
+            touch /dev/$device
+            mount --bind "$real/$device" /dev/$device
+        done
+        ln -s "$1" /dev/log
+        set +e
+        exec pamtester "$2" "$3" authenticate
+        """
+    return try run(
+        URL(fileURLWithPath: "/usr/bin/unshare"),
+        ["--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user],
+        input: input
+    )
+}
+
+/// The syslog lines received until one contains `words` (or none came for a few seconds).
+private func logLine(containing words: String, from receiver: DatagramReceiver) -> String? {
+    while let line = receiver.receive(timeoutSeconds: 5) {
+        if line.contains(words) { return line }
+    }
+    return nil
+}
+
+@Suite(.enabled(if: runningAsRoot, notRootMessage))
+struct RequireGroupTests {
+    struct Setup {
+        let daemon: DaemonProcess
+        let module: String
+        let secret: String
+        let step: Int64
+        let receiver: DatagramReceiver
+
+        init() throws {
+            daemon = try DaemonProcess()
+            try daemon.start()
+            module = try PAMModule.copy(into: daemon.directory)
+            (secret, step) = try daemon.enrolledAccount("root", password: "pw-root-2fa", period: 3600)
+            receiver = DatagramReceiver(path: daemon.directory.appendingPathComponent("log").path)
+        }
+
+        func code() throws -> String { try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600) }
+
+        /// The module in code_only mode with `options`, then pam_permit: whatever the module ignores passes.
+        func service(_ options: String) throws -> PAMService {
+            try PAMService([
+                "auth required \(module) socket=\(daemon.socketPath) code_only \(options)",
+                "auth required pam_permit.so",
+            ])
+        }
+    }
+
+    @Test func members_mustPassTheSecondFactor() throws {
+        let setup = try Setup()
+        let service = try setup.service("require_group=nogroup,root")
+        let withoutCode = try pamtesterLogging(service, "root", input: "\n", logSocket: setup.receiver.path)
+        #expect(!withoutCode.authenticated, "\(withoutCode.standardOutput)")
+        let withCode = try pamtesterLogging(
+            service,
+            "root",
+            input: "\(try setup.code())\n",
+            logSocket: setup.receiver.path
+        )
+        #expect(withCode.authenticated, "\(withCode.standardError)\n\(setup.daemon.log())")
+    }
+
+    @Test func everyoneElse_passesThrough_andIsLoggedWithTheReason() throws {
+        let setup = try Setup()
+        let service = try setup.service("require_group=root")
+        let result = try pamtesterLogging(service, "nobody", input: "", logSocket: setup.receiver.path)
+        #expect(result.authenticated, "\(result.standardError)")
+        #expect(!result.standardError.contains("Verification code"))
+        let line = logLine(containing: "user nobody passes through", from: setup.receiver)
+        #expect(line?.contains("not in group(s) root (require_group)") == true, "\(line ?? "no log line")")
+        // The daemon was never asked about nobody.
+        #expect(!setup.daemon.log().contains("nobody"))
+    }
+
+    @Test func aGroupThatDoesNotExist_isLogged_notSilent() throws {
+        let setup = try Setup()
+        let service = try setup.service("require_group=tfd-no-such-group")
+        let result = try pamtesterLogging(service, "root", input: "", logSocket: setup.receiver.path)
+        #expect(result.authenticated, "\(result.standardError)")
+        let line = logLine(containing: "user root passes through", from: setup.receiver)
+        #expect(line?.contains("no such group: tfd-no-such-group") == true, "\(line ?? "no log line")")
+    }
+
+    @Test func aMemberUnknownToTheDaemon_isDenied_evenWithNullok() throws {
+        let setup = try Setup()
+        let service = try setup.service("nullok require_group=daemon")
+        let member = try pamtesterLogging(service, "daemon", input: "123456\n", logSocket: setup.receiver.path)
+        #expect(!member.authenticated, "\(member.standardOutput)")
+        // Without require_group, nullok lets the same unknown user through: the option is what denies.
+        let lenient = try setup.service("nullok")
+        #expect(try pamtesterLogging(lenient, "daemon", input: "", logSocket: setup.receiver.path).authenticated)
+    }
+
+    @Test func aMalformedGroupList_isAConfigurationError() throws {
+        let setup = try Setup()
+        for options in ["require_group=", "require_group=,root", "require_group=root,", "require_group=a,,b"] {
+            let result = try pamtesterLogging(
+                try setup.service(options),
+                "nobody",
+                input: "",
+                logSocket: setup.receiver.path
+            )
+            #expect(!result.authenticated, "\(options)")
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Glibc
+import LMDB
+import Synchronization
+import Testing
+import TestSupport
+
+// Group commit (LMDB/GroupCommit.swift): each test holds the writer busy with a first write whose body waits
+// until the other writes are queued, so that they form one batch, deterministically.
+
+private struct Refused: Error, Equatable {}
+
+private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+private final class Fixture: Sendable {
+    let directory = TemporaryDirectory()
+    let environment: Environment
+    let database: Database
+
+    init(maximumMapSize: Int = 1 << 30) throws {
+        environment = try Environment(
+            path: directory.path,
+            mapSize: 1 << 20,
+            maximumMapSize: maximumMapSize,
+            maxDatabases: 4
+        )
+        let transaction = try environment.beginTransaction()
+        database = try transaction.openDatabase(named: "test")
+        try transaction.commit()
+    }
+
+    /// Starts a write that holds the writer until `count` more writes are queued behind it.
+    func holdWriter(until count: Int) -> pthread_t {
+        let started = Atomic(false)
+        let thread = startThread { [self] in
+            _ = try? environment.write { _ in
+                started.store(true, ordering: .sequentiallyConsistent)
+                while environment.writeStatistics.queued < count { sched_yield() }
+            }
+        }
+        while !started.load(ordering: .sequentiallyConsistent) { sched_yield() }
+        return thread
+    }
+
+    /// Runs `bodies` as concurrent writes, after a held write, and returns each one's outcome.
+    func batch(_ bodies: [@Sendable (borrowing Transaction) throws -> Void]) -> [Result<Void, any Error>] {
+        let holder = holdWriter(until: bodies.count)
+        let outcomes = Mutex<[Int: Result<Void, any Error>]>([:])
+        let threads = bodies.enumerated().map { index, body in
+            startThread { [self] in
+                let outcome = Result { try environment.write(body) }
+                outcomes.withLock { $0[index] = outcome }
+            }
+        }
+        for thread in threads + [holder] { pthread_join(thread, nil) }
+        return outcomes.withLock { all in bodies.indices.map { all[$0]! } }
+    }
+
+    func value(_ key: String) throws -> [UInt8]? {
+        try environment.read { transaction in try transaction.get(bytes(key), in: database) }
+    }
+}
+
+@Test func write_sameStepTwiceInOneBatch_exactlyOneWins() throws {
+    let fixture = try Fixture()
+    let database = fixture.database
+    let before = fixture.environment.writeStatistics
+    // The replay guard's shape: accept the step only if no step at least as late is recorded.
+    let claim: @Sendable (borrowing Transaction) throws -> Void = { transaction in
+        if try transaction.get(bytes("last-step"), in: database) != nil { throw Refused() }
+        try transaction.put(bytes("100"), for: bytes("last-step"), in: database)
+    }
+    let outcomes = fixture.batch([claim, claim])
+
+    #expect(outcomes.filter { (try? $0.get()) != nil }.count == 1)
+    #expect(outcomes.filter { if case .failure(let error) = $0 { error is Refused } else { false } }.count == 1)
+    #expect(try fixture.value("last-step") == bytes("100"))
+    let after = fixture.environment.writeStatistics
+    // The held write, then both claims in one commit.
+    #expect(after.requests - before.requests == 3)
+    #expect(after.commits - before.commits == 2)
+}
+
+@Test func write_failingRequestInABatch_leavesTheOthersApplied() throws {
+    let fixture = try Fixture()
+    let database = fixture.database
+    let outcomes = fixture.batch([
+        { transaction in try transaction.put(bytes("one"), for: bytes("k1"), in: database) },
+        { transaction in
+            try transaction.put(bytes("two"), for: bytes("k2"), in: database)
+            try transaction.put(bytes("changed"), for: bytes("k1"), in: database)
+            throw Refused()
+        },
+        { transaction in
+            // Never sees the refused write's change (it may run before or after the first write).
+            let first = try transaction.get(bytes("k1"), in: database)
+            try transaction.put(first ?? bytes("missing"), for: bytes("k3"), in: database)
+        },
+    ])
+
+    #expect((try? outcomes[0].get()) != nil)
+    #expect(throws: Refused.self) { try outcomes[1].get() }
+    #expect((try? outcomes[2].get()) != nil)
+    #expect(try fixture.value("k1") == bytes("one"))
+    #expect(try fixture.value("k2") == nil)
+    #expect(try fixture.value("k3") == bytes("one") || fixture.value("k3") == bytes("missing"))
+}
+
+@Test func write_returnsOnlyAfterItsBatchCommitted() throws {
+    let fixture = try Fixture()
+    let environment = fixture.environment
+    let database = fixture.database
+    let early = Atomic(0)
+    let threads = (0..<16).map { worker in
+        startThread {
+            for index in 0..<40 {
+                let seen = Mutex((transaction: 0, commits: 0))
+                try! environment.write { transaction in
+                    seen.withLock { $0 = (transaction.id, environment.writeStatistics.commits) }
+                    try transaction.put(bytes("\(index)"), for: bytes("w\(worker)"), in: database)
+                }
+                let (transaction, commits) = seen.withLock { $0 }
+                // Durable means committed: the environment's last transaction is at least this write's, and
+                // the writer counted the commit of this write's batch.
+                let committed = try! environment.info().lastTransactionID
+                if committed < transaction || environment.writeStatistics.commits <= commits {
+                    early.add(1, ordering: .relaxed)
+                }
+            }
+        }
+    }
+    for thread in threads { pthread_join(thread, nil) }
+
+    #expect(early.load(ordering: .relaxed) == 0)
+    let statistics = environment.writeStatistics
+    #expect(statistics.requests == 16 * 40)
+    // Callers outnumber commits: writes queued while the writer was busy shared a commit.
+    #expect(statistics.commits < statistics.requests)
+    #expect(try fixture.value("w15") == bytes("39"))
+}
+
+@Test func write_batchThatFillsTheMap_growsItAndAppliesEveryRequest() throws {
+    let fixture = try Fixture()
+    let database = fixture.database
+    let big = [UInt8](repeating: 1, count: 600 << 10)
+    let outcomes = fixture.batch((0..<4).map { index in
+        { transaction in try transaction.put(big, for: bytes("big\(index)"), in: database) }
+    })
+    for outcome in outcomes { #expect((try? outcome.get()) != nil) }
+    #expect(try fixture.environment.info().mapSize > 1 << 20)
+    #expect(try fixture.value("big3")?.count == big.count)
+}
+
+@Test func write_pastTheMaximumMapSize_failsTheWholeBatch_andNobodyReturnsSuccess() throws {
+    let fixture = try Fixture(maximumMapSize: 2 << 20)
+    let database = fixture.database
+    let outcomes = fixture.batch([
+        { transaction in try transaction.put(bytes("small"), for: bytes("small"), in: database) },
+        { transaction in try transaction.put([UInt8](repeating: 1, count: 4 << 20), for: bytes("huge"), in: database) },
+    ])
+    // The batch could not be committed, so neither write may report success.
+    for outcome in outcomes { #expect(throws: LMDBError.mapFull) { try outcome.get() } }
+    #expect(try fixture.value("small") == nil)
+    // The next write, alone, goes through.
+    try fixture.environment.write { transaction in try transaction.put(bytes("v"), for: bytes("small"), in: database) }
+    #expect(try fixture.value("small") == bytes("v"))
+}

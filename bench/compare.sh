@@ -1,0 +1,105 @@
+#!/bin/sh
+# make bench-compare: the same replay-protected TOTP check through pam_google_authenticator (DISALLOW_REUSE),
+# pam_oath (usersfile) and twofactord (its PAM module pam_twofactor.so code_only, and its own protocol
+# through twofactor-bench), measured one after the other in one run, with one PAM harness (pam-bench.c)
+# for the three modules, and a baseline of the machine in the same run (pam_permit: the PAM stack alone;
+# dd with O_DSYNC: synced 4 KiB writes per second).
+#
+# usage: bench/compare.sh BIN_DIR PAM_MODULE PAM_BENCH [SECONDS]
+set -eu
+bin=$1
+module=$(realpath "$2")
+harness=$(realpath "$3")
+seconds=${4:-10}
+users=2048
+secret=3132333435363738393031323334353637383930
+work=$(mktemp -d /tmp/tfcompare-XXXXXX)
+chmod 755 "$work"
+daemon=""
+cleanup() {
+    [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+mkdir -m 700 "$work/pam.d" "$work/ga" "$work/oath" "$work/state"
+results="$work/results.jsonl"
+run() { "$@" | tee -a "$results"; }
+
+echo "== machine baseline" >&2
+dd if=/dev/zero of="$work/probe" bs=4k count=1000 oflag=dsync 2>&1 | tail -1 |
+    awk '{ printf "{\"label\":\"dd 4 KiB O_DSYNC writes\",\"checks_per_s\":%.1f}\n", 1000 / $(NF-3) }' | tee -a "$results"
+rm -f "$work/probe"
+echo "auth required pam_permit.so" > "$work/pam.d/permit"
+run "$harness" --confdir "$work/pam.d" --service permit --users "$users" --secret "$secret" --period 1 \
+    --seconds "$seconds" --label "pam_permit (PAM stack alone), 1 process"
+
+echo "== pam_google_authenticator, DISALLOW_REUSE, 1 s steps, $users users" >&2
+base32=$(printf '%s' "$secret" | xxd -r -p | base32)
+i=0
+while [ $i -lt $users ]; do
+    printf '%s\n" TOTP_AUTH\n" DISALLOW_REUSE\n" STEP_SIZE 1\n" WINDOW_SIZE 3\n' "$base32" > "$work/ga/ga$i"
+    chmod 600 "$work/ga/ga$i"
+    i=$((i + 1))
+done
+echo "auth required pam_google_authenticator.so secret=$work/ga/\${USER} user=root" > "$work/pam.d/ga"
+for jobs in 1 2; do
+    run "$harness" --confdir "$work/pam.d" --service ga --user-prefix ga --users "$users" --secret "$secret" \
+        --period 1 --seconds "$seconds" --jobs "$jobs" --label "pam_google_authenticator, $jobs process(es)"
+done
+
+# pam_oath's TOTP steps are 30 s at least, so its counter mode (HOTP) is driven instead: the same
+# read-check-rewrite-fsync of the usersfile per accepted code. One usersfile per process (a shared file
+# fails concurrent logins).
+echo "== pam_oath, HOTP counters, one usersfile per process" >&2
+for jobs in 1 2; do
+    j=0
+    while [ $j -lt $jobs ]; do
+        printf 'HOTP oath%d - %s\n' "$j" "$secret" > "$work/oath/users$jobs-$j.oath"
+        chmod 600 "$work/oath/users$jobs-$j.oath"
+        j=$((j + 1))
+    done
+done
+echo "auth required pam_oath.so usersfile=$work/oath/users1-0.oath window=5 digits=6" > "$work/pam.d/oath1"
+run "$harness" --confdir "$work/pam.d" --service oath1 --user-prefix oath --users 1 --secret "$secret" --hotp 1 \
+    --seconds "$seconds" --label "pam_oath, 1 process"
+
+echo "== twofactord (release, --scrypt-log-n 10), $users accounts with 1 s steps" >&2
+"$bin/twofactord" --socket "$work/socket" --state-dir "$work/state" --scrypt-log-n 10 > "$work/daemon.log" 2>&1 &
+daemon=$!
+tries=0
+while [ ! -S "$work/socket" ]; do
+    tries=$((tries + 1))
+    [ $tries -gt 100 ] && { echo "twofactord did not start:" >&2; cat "$work/daemon.log" >&2; exit 1; }
+    sleep 0.1
+done
+run "$bin/twofactor-bench" verify --socket "$work/socket" --daemon-pid "$daemon" --connections 32 \
+    --seconds "$seconds" --accounts "$users" --export-secrets "$work/secrets" --json
+run "$bin/twofactor-bench" verify --socket "$work/socket" --daemon-pid "$daemon" --connections 1 \
+    --seconds "$seconds" --accounts 256 --json
+echo "auth required $module socket=$work/socket daemon_user=root code_only" > "$work/pam.d/twofactor"
+for jobs in 1 2; do
+    run "$harness" --confdir "$work/pam.d" --service twofactor --secrets-file "$work/secrets" --period 1 \
+        --seconds "$seconds" --jobs "$jobs" --label "pam_twofactor code_only, $jobs process(es)"
+done
+
+echo "== ratios (checks/s)" >&2
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+def rate(prefix, jobs=None):
+    for row in rows:
+        label = row.get("label") or "twofactor-bench %s conn" % row.get("connections", "?")
+        if label.startswith(prefix): return row["checks_per_s"]
+for row in rows:
+    label = row.get("label") or "twofactor-bench verify (protocol)"
+    print("%-52s %10.1f/s  p50 %s us  p99 %s us" % (label, row["checks_per_s"], row.get("p50_us", "-"), row.get("p99_us", "-")))
+ga1, oath1 = rate("pam_google_authenticator, 1"), rate("pam_oath, 1")
+tf_pam1, tf_pam2 = rate("pam_twofactor code_only, 1"), rate("pam_twofactor code_only, 2")
+protocol = [row["checks_per_s"] for row in rows if "label" not in row]
+print()
+print("pam_twofactor / pam_google_authenticator, 1 process: %.2f" % (tf_pam1 / ga1))
+print("pam_twofactor / pam_oath, 1 process:                 %.2f" % (tf_pam1 / oath1))
+print("pam_twofactor / pam_google_authenticator, 2 processes: %.2f" % (tf_pam2 / rate("pam_google_authenticator, 2")))
+if protocol:
+    print("twofactord protocol, 32 connections / pam_google_authenticator, 1 process: %.2f" % (protocol[0] / ga1))
+PY
