@@ -121,6 +121,31 @@ import TestSupport
         #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
     }
 
+    /// A server that stops answering without closing the connection (SIGSTOP): statement_timeout cannot
+    /// fire, so the client's own deadline must fail the call, closed, instead of hanging a worker for ever.
+    @Test func serverThatStopsAnswering_failsClosedAtTheDeadline() throws {
+        let cluster = try PostgresCluster()
+        var location = try PostgresLocation(url: try cluster.makeDatabase())
+        location.statementTimeoutMilliseconds = 200
+        let store = try PostgresAccountStore(
+            location: location,
+            password: PostgresPassword.load(file: cluster.passwordFile),
+            secretsKey: SecretsKey.random(path: "/nonexistent/test.key")
+        )
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        try cluster.signalServer(SIGSTOP)
+        let error = storeError { try store.recordAcceptedStep(7, for: alice, credential: enrolledCredential, at: 1) }
+        try cluster.signalServer(SIGCONT)
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a frozen server's answer was not refused: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("no answer") && message.contains("may or may not"), "\(message)")
+        #expect(try store.recordAcceptedStep(7, for: alice, credential: enrolledCredential, at: 2) == .accepted)
+        store.close()
+    }
+
     /// Needs a cluster of its own: stopping the shared one would fail every other test running meanwhile.
     @Test func serverDown_failsClosed_thenTheStoreReconnectsByItself_andSaysSo() throws {
         let cluster = try PostgresCluster()

@@ -104,7 +104,27 @@ public final class PostgresCluster: @unchecked Sendable {
         )
     }
 
+    /// Sends `signal` to the server and every process it started (SIGSTOP: a server that stops answering
+    /// without closing its connections, as a hung host or a cut network looks; SIGCONT resumes it).
+    public func signalServer(_ signal: Int32) throws(ClusterError) {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+            let line = text.split(separator: "\n").first, let server = pid_t(line)
+        else { throw ClusterError(description: "the server is not running (no postmaster.pid)") }
+        var processes = [server]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // Fields after the command name: state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == server { processes.append(pid) }
+        }
+        for pid in processes { kill(pid, signal) }
+    }
+
     deinit {
+        try? signalServer(SIGCONT)
         stop()
         try? FileManager.default.removeItem(atPath: directory)
         try? FileManager.default.removeItem(atPath: passwordFile)
