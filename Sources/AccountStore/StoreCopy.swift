@@ -24,7 +24,10 @@ public enum StoreCopy {
     static let page = 500
 
     /// Copies everything from `source` into the empty `target`.
-    public static func copy(from source: any AccountStore, to target: any AccountStore) throws(AccountStoreError)
+    public static func copy(
+        from source: any AccountStore,
+        to target: any AccountStore
+    ) throws(AccountStoreError)
         -> Counts
     {
         guard try target.accounts(in: nil, after: nil, limit: 1).isEmpty else {

@@ -71,7 +71,9 @@ final class ConnectionPool: Sendable {
         permits = DispatchSemaphore(value: location.poolSize)
     }
 
-    private static func tls(_ location: PostgresLocation) throws(AccountStoreError) -> PostgresConnection.Configuration.TLS {
+    private static func tls(
+        _ location: PostgresLocation
+    ) throws(AccountStoreError) -> PostgresConnection.Configuration.TLS {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch location.tls {
         case .disable: return .disable
@@ -142,11 +144,13 @@ final class ConnectionPool: Sendable {
     }
 
     private func checkIn(_ connection: PostgresConnection, healthy: Bool) {
-        let keep = healthy && !connection.isClosed && state.withLock { state in
-            guard !state.closed else { return false }
-            state.idle.append(connection)
-            return true
-        }
+        let keep =
+            healthy && !connection.isClosed
+            && state.withLock { state in
+                guard !state.closed else { return false }
+                state.idle.append(connection)
+                return true
+            }
         if !keep { _ = try? connection.close().wait() }
     }
 

@@ -119,9 +119,8 @@ enum Migrations {
                 guard try accounts.first?.decode(Int64.self) == 0 else {
                     throw AccountStoreError.corruptRecord(key: "meta/secrets-key-check")
                 }
-                try transaction.execute(
-                    "INSERT INTO meta (key, value) VALUES ('secrets-key-check', \(try SecretSealing.keyCheck(with: key).buffer))"
-                )
+                let keyCheck = try SecretSealing.keyCheck(with: key).buffer
+                try transaction.execute("INSERT INTO meta (key, value) VALUES ('secrets-key-check', \(keyCheck))")
             }
         }
     }

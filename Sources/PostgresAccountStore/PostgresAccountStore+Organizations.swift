@@ -90,9 +90,10 @@ extension PostgresAccountStore {
             // The row lock conflicts with the key-share lock `create` takes, so no member arrives meanwhile.
             let rows = try transaction.rows("SELECT 1 FROM organizations WHERE name = \(name.value) FOR UPDATE")
             guard !rows.isEmpty else { throw AccountStoreError.organizationNotFound(name) }
-            let count = try transaction.rows(
-                "SELECT count(*)::bigint FROM accounts WHERE organization = \(name.value)"
-            ).first?.decode(Int64.self) ?? 0
+            let count =
+                try transaction.rows(
+                    "SELECT count(*)::bigint FROM accounts WHERE organization = \(name.value)"
+                ).first?.decode(Int64.self) ?? 0
             guard count == 0 else { throw AccountStoreError.organizationNotEmpty(name, members: Int(count)) }
             try transaction.execute("DELETE FROM organizations WHERE name = \(name.value)")
         }

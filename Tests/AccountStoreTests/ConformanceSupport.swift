@@ -79,7 +79,9 @@ final class BackendFixture: @unchecked Sendable {
         case .postgresql:
             let database = try PostgresLocation(url: url!).database
             var bytes: [UInt8] = []
-            for (table, column) in [("accounts", "record"), ("organizations", "record"), ("meta", "value"), ("audit", "record")] {
+            for (table, column) in [
+                ("accounts", "record"), ("organizations", "record"), ("meta", "value"), ("audit", "record"),
+            ] {
                 let hex = try cluster!.psql("SELECT encode(\(column), 'hex') FROM \(table)", database: database)
                     .replacingOccurrences(of: "\n", with: "")
                 bytes += stride(from: 0, to: hex.count - 1, by: 2).compactMap { offset in

@@ -195,7 +195,14 @@ import TestSupport
             #expect(try store.recordAcceptedStep(4_242, for: alice, credential: enrolledCredential, at: 9) == .accepted)
             for time in UnixTime(1)...3 {
                 try store.appendAudit(
-                    AuditRecord(time: time, actor: .system, target: alice, organization: nil, action: .login, outcome: .ok)
+                    AuditRecord(
+                        time: time,
+                        actor: .system,
+                        target: alice,
+                        organization: nil,
+                        action: .login,
+                        outcome: .ok
+                    )
                 )
             }
             let counts = try StoreCopy.copy(from: store, to: try middle.open(key: middle.key))

@@ -42,9 +42,11 @@ import TestSupport
             Issue.record("a rename was not rejected")
             return
         }
-        guard case .organizationNotFound = storeError({
-            try store.update(alice.name) { $0.organization = try OrganizationName("none") }
-        }) else {
+        guard
+            case .organizationNotFound = storeError({
+                try store.update(alice.name) { $0.organization = try OrganizationName("none") }
+            })
+        else {
             Issue.record("a move into an unknown organization was not refused")
             return
         }
@@ -80,7 +82,9 @@ import TestSupport
         #expect(try store.memberCount(of: red) == 3)
         try store.update(accountName("c")) { $0.organization = try OrganizationName("blue") }
         #expect(try store.memberCount(of: red) == 2)
-        #expect(try store.accounts(in: OrganizationName("blue"), after: nil, limit: 10).map(\.name.value) == ["a", "c"])
+        #expect(
+            try store.accounts(in: OrganizationName("blue"), after: nil, limit: 10).map(\.name.value) == ["a", "c"]
+        )
         try store.remove(accountName("d"))
         #expect(try store.accounts(in: red, after: nil, limit: 10).map(\.name.value) == ["b"])
     }
@@ -139,9 +143,11 @@ import TestSupport
             #expect(try store.recordAcceptedStep(101, for: alice, credential: other, at: 5) == .replayed)
             let account = try store.account(named: alice)
             #expect(account?.lastAcceptedStep == 100 && account?.lastLoginAt == 5)
-            guard case .notFound = storeError({
-                try store.recordAcceptedStep(1, for: accountName("nobody"), credential: enrolledCredential, at: 5)
-            }) else {
+            guard
+                case .notFound = storeError({
+                    try store.recordAcceptedStep(1, for: accountName("nobody"), credential: enrolledCredential, at: 5)
+                })
+            else {
                 Issue.record("an unknown account's step was not refused with notFound")
                 return
             }
@@ -205,7 +211,9 @@ import TestSupport
         #expect(seen == nil, "an unprivileged origin must not see or count the account")
         #expect(try store.account(named: accountName("alice"))?.failureCount == 3)
         // A locked decision counts nothing.
-        #expect(try store.reserveAttempt(fromHost, at: 102) { _, _ in .locked(retryAfter: 5) } == .locked(retryAfter: 5))
+        #expect(
+            try store.reserveAttempt(fromHost, at: 102) { _, _ in .locked(retryAfter: 5) } == .locked(retryAfter: 5)
+        )
         _ = try store.reserveAttempt(fromHost, at: 103) { record, account in
             seen = account?.failureCount
             #expect(record.failures == 3 && record.lastFailureAt == 100)
@@ -226,8 +234,16 @@ import TestSupport
         }
         // Unknown subjects are throttled the same way, with no account behind them.
         let stranger = ThrottleKey(subject: "nobody", origin: .local)
-        #expect(try store.reserveAttempt(stranger, at: 106) { record, _ in record.failures == 0 ? .allowed : .locked(retryAfter: 1) } == .allowed)
-        #expect(try store.reserveAttempt(stranger, at: 107) { record, _ in record.failures == 0 ? .allowed : .locked(retryAfter: 1) } == .locked(retryAfter: 1))
+        #expect(
+            try store.reserveAttempt(stranger, at: 106) { record, _ in
+                record.failures == 0 ? .allowed : .locked(retryAfter: 1)
+            } == .allowed
+        )
+        #expect(
+            try store.reserveAttempt(stranger, at: 107) { record, _ in
+                record.failures == 0 ? .allowed : .locked(retryAfter: 1)
+            } == .locked(retryAfter: 1)
+        )
     }
 
     @Test(arguments: Backend.allCases)
@@ -295,12 +311,22 @@ import TestSupport
         #expect(all.map(\.time) == [8, 7, 6, 5, 4])
         #expect(all.map(\.sequence) == [8, 7, 6, 5, 4])
         #expect(all.first?.detail == "record 8" && all.first?.actor == .operator(uid: 0))
-        #expect(try store.auditRecords(matching: AuditFilter(target: ann), before: nil, limit: 100).map(\.time) == [8, 6, 4])
-        #expect(try store.auditRecords(matching: AuditFilter(since: 6), before: nil, limit: 100).map(\.time) == [8, 7, 6])
+        #expect(
+            try store.auditRecords(matching: AuditFilter(target: ann), before: nil, limit: 100).map(\.time) == [
+                8, 6, 4,
+            ]
+        )
+        #expect(
+            try store.auditRecords(matching: AuditFilter(since: 6), before: nil, limit: 100).map(\.time) == [8, 7, 6]
+        )
         #expect(try store.auditRecords(matching: AuditFilter(), before: 7, limit: 2).map(\.sequence) == [6, 5])
         #expect(
-            try store.auditRecords(matching: AuditFilter(organization: OrganizationName("other")), before: nil, limit: 9)
-                .isEmpty
+            try store.auditRecords(
+                matching: AuditFilter(organization: OrganizationName("other")),
+                before: nil,
+                limit: 9
+            )
+            .isEmpty
         )
         // Age: records 1,000 s newer push the old ones out, a few per append.
         for time in UnixTime(2_000)...2_002 {
@@ -308,7 +334,11 @@ import TestSupport
                 AuditRecord(time: time, actor: .system, target: nil, organization: nil, action: .login, outcome: .ok)
             )
         }
-        #expect(try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time) == [2_002, 2_001, 2_000])
+        #expect(
+            try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time) == [
+                2_002, 2_001, 2_000,
+            ]
+        )
     }
 
     @Test(arguments: Backend.allCases)
@@ -334,7 +364,10 @@ import TestSupport
         for secret in [enrolledSecret, pendingSecret, recoveryDigest] {
             #expect(!bytes(atRest, contain: secret), "a secret is stored in the clear")
         }
-        let wrong = try SecretsKey(bytes: Array(repeating: 0x5a, count: 32), path: fixture.directory.path + "/wrong.key")
+        let wrong = try SecretsKey(
+            bytes: Array(repeating: 0x5a, count: 32),
+            path: fixture.directory.path + "/wrong.key"
+        )
         guard case .storageFailure(let message) = storeError({ try fixture.open(key: wrong) }) else {
             Issue.record("a store opened with the wrong key")
             return

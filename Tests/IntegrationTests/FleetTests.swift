@@ -9,8 +9,10 @@ import TestSupport
 
     /// The flags of a daemon on `url`, with the test role's password file and a key file every daemon shares.
     static func storeArguments(url: String, cluster: PostgresCluster, keyDirectory: TemporaryDirectory) -> [String] {
-        ["--store", url, "--store-password-file", cluster.passwordFile,
-         "--secrets-key-file", keyDirectory.path + "/secrets.key"]
+        [
+            "--store", url, "--store-password-file", cluster.passwordFile,
+            "--secrets-key-file", keyDirectory.path + "/secrets.key",
+        ]
     }
 
     @Test func twoDaemonsSharingOneDatabase_shareAccounts_andACodeAcceptedByOneIsRefusedByTheOther() throws {
@@ -38,7 +40,9 @@ import TestSupport
         #expect(try hostA.login("bob", password: Self.password, code: bobCode).status == 0)
         #expect(try hostB.login("bob", password: Self.password, code: bobCode).status == 1)
         #expect(hostA.log().contains("serving from the PostgreSQL store"))
-        #expect(!hostA.log().contains(PostgresCluster.rolePassword) && !hostB.log().contains(PostgresCluster.rolePassword))
+        #expect(
+            !hostA.log().contains(PostgresCluster.rolePassword) && !hostB.log().contains(PostgresCluster.rolePassword)
+        )
     }
 
     @Test func postgresqlDown_loginsFailWithAnError_andTheDaemonReconnectsByItself() throws {
@@ -46,7 +50,9 @@ import TestSupport
         let cluster = try PostgresCluster()
         let keys = TemporaryDirectory()
         let daemon = try DaemonProcess()
-        try daemon.start(extraArguments: Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys))
+        try daemon.start(
+            extraArguments: Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys)
+        )
         let (secret, step) = try daemon.enrolledAccount("carol", password: Self.password, period: 3600)
         let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
 
@@ -75,7 +81,10 @@ import TestSupport
 
         let into = try run(
             Binaries.url("twofactord"),
-            ["--state-dir", single.stateDirectory, "--copy-store-to", url, "--store-password-file", cluster.passwordFile]
+            [
+                "--state-dir", single.stateDirectory, "--copy-store-to", url, "--store-password-file",
+                cluster.passwordFile,
+            ]
         )
         #expect(into.status == 0, "\(into.standardError)")
         #expect(into.standardOutput.contains("1 accounts"), "\(into.standardOutput)")
@@ -92,8 +101,10 @@ import TestSupport
         let again = try DaemonProcess()
         let out = try run(
             Binaries.url("twofactord"),
-            ["--store", url, "--store-password-file", cluster.passwordFile, "--secrets-key-file", key,
-             "--state-dir", fleet.stateDirectory, "--copy-store-to", again.stateDirectory]
+            [
+                "--store", url, "--store-password-file", cluster.passwordFile, "--secrets-key-file", key,
+                "--state-dir", fleet.stateDirectory, "--copy-store-to", again.stateDirectory,
+            ]
         )
         #expect(out.status == 0, "\(out.standardError)")
         try again.start(extraArguments: ["--secrets-key-file", key])
@@ -106,8 +117,10 @@ import TestSupport
         let daemon = try DaemonProcess()
         let result = try run(
             Binaries.url("twofactord"),
-            ["--state-dir", daemon.stateDirectory, "--store", "postgresql://tfd:Hunter2-secret@db.example/tfd",
-             "--check-config"]
+            [
+                "--state-dir", daemon.stateDirectory, "--store", "postgresql://tfd:Hunter2-secret@db.example/tfd",
+                "--check-config",
+            ]
         )
         #expect(result.status != 0)
         #expect(result.standardError.contains("store-password-file"), "\(result.standardError)")

@@ -69,8 +69,10 @@ public final class PostgresCluster: @unchecked Sendable {
             attributes: [.posixPermissions: 0o600]
         )
         try asServerUser(
-            [Self.binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync",
-             "-E", "UTF8", "--locale=C"],
+            [
+                Self.binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync",
+                "-E", "UTF8", "--locale=C",
+            ],
             what: "initdb"
         )
         let hba = """
@@ -146,8 +148,11 @@ public final class PostgresCluster: @unchecked Sendable {
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") throws(ClusterError) -> String {
         let result = Self.spawn(
-            ["/usr/bin/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-U", "postgres",
-             "-d", database, "-c", sql]
+            [
+                "/usr/bin/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-U",
+                "postgres",
+                "-d", database, "-c", sql,
+            ]
         )
         guard result.status == 0 else { throw ClusterError(description: "psql failed: \(result.output)") }
         return result.output
@@ -156,7 +161,8 @@ public final class PostgresCluster: @unchecked Sendable {
     private func asServerUser(_ arguments: [String], what: String) throws(ClusterError) {
         var command = arguments
         if let owner {
-            command = ["/usr/bin/setpriv", "--reuid", "\(owner.uid)", "--regid", "\(owner.gid)", "--clear-groups"]
+            command =
+                ["/usr/bin/setpriv", "--reuid", "\(owner.uid)", "--regid", "\(owner.gid)", "--clear-groups"]
                 + arguments
         }
         let result = Self.spawn(command)
