@@ -19,7 +19,7 @@ public final class PostgresCluster: @unchecked Sendable {
     public static let shared: Result<PostgresCluster, ClusterError> = Result { () throws(ClusterError) in
         let cluster = try PostgresCluster()
         sharedForExit = cluster
-        atexit { PostgresCluster.sharedForExit?.stop() }
+        atexit { PostgresCluster.sharedForExit?.discard() }
         return cluster
     }
     nonisolated(unsafe) private static var sharedForExit: PostgresCluster?
@@ -125,7 +125,11 @@ public final class PostgresCluster: @unchecked Sendable {
         for pid in processes { kill(pid, signal) }
     }
 
-    deinit {
+    deinit { discard() }
+
+    /// Stops the server and removes its files (the shared cluster's static value is never destroyed, so
+    /// the test process does this at exit).
+    func discard() {
         try? signalServer(SIGCONT)
         stop()
         try? FileManager.default.removeItem(atPath: directory)
