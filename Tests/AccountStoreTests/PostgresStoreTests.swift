@@ -61,6 +61,36 @@ import TestSupport
 }
 
 @Suite struct PostgresStoreTests {
+    /// A server that takes TLS connections only: `verify-full` with its certificate as the root and `require`
+    /// connect; `verify-full` with another root is refused, and so is `disable` (the server has no entry for
+    /// a connection without TLS), so the first two really went through TLS.
+    @Test func tls_verifyFullAndRequire_connect_anotherRootAndNoTLSAreRefused() throws {
+        let cluster = try PostgresCluster(tls: true)
+        try cluster.psql("CREATE DATABASE t_tls OWNER \(PostgresCluster.role)")
+        let password = try PostgresPassword.load(file: cluster.passwordFile)
+        let directory = TemporaryDirectory()
+        let key = SecretsKey.random(path: directory.path + "/secrets.key")
+        let otherRoot = directory.path + "/other-root.crt"
+        try PostgresCluster.makeSelfSignedCertificate(key: directory.path + "/other-root.key", certificate: otherRoot)
+        func open(_ mode: String, root: String?) throws -> PostgresAccountStore {
+            let url = cluster.tlsURL(database: "t_tls", mode: mode, rootCertificate: root)
+            return try PostgresAccountStore(location: try PostgresLocation(url: url), password: password, secretsKey: key)
+        }
+        let verified = try open("verify-full", root: cluster.certificateFile)
+        try verified.create(makeAccount("alice"))
+        verified.close()
+        let required = try open("require", root: cluster.certificateFile)
+        #expect(try required.account(named: accountName("alice"))?.name == accountName("alice"))
+        required.close()
+        for (mode, root) in [("verify-full", otherRoot), ("disable", nil)] {
+            guard case .storageFailure(let message) = storeError({ _ = try open(mode, root: root) }) else {
+                Issue.record("sslmode=\(mode) with root \(root ?? "none") connected")
+                continue
+            }
+            #expect(!message.contains(PostgresCluster.rolePassword))
+        }
+    }
+
     @Test func migrations_recordTheirVersion_andADatabaseFromANewerBinaryIsRefused() throws {
         let fixture = try BackendFixture(.postgresql)
         let database = try PostgresLocation(url: fixture.url!).database

@@ -31,13 +31,19 @@ public final class PostgresCluster: @unchecked Sendable {
     private var dataDirectory: String { directory + "/data" }
     private var logFile: String { directory + "/server.log" }
     private let owner: (uid: uid_t, gid: gid_t)?
+    /// With `tls`: the server also listens on loopback TCP at this port, for TLS connections only, with a
+    /// certificate for `localhost` signed by itself (`certificateFile`, also the root to trust).
+    public let tlsPort: Int?
+    public var certificateFile: String { directory + "/server.crt" }
+    /// The port of the server (and of its socket's name).
+    public var port: Int { tlsPort ?? 5432 }
 
     public struct ClusterError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// Creates and starts a new cluster.
-    public init() throws(ClusterError) {
+    /// Creates and starts a new cluster; with `tls`, one that also serves TLS on loopback.
+    public init(tls: Bool = false) throws(ClusterError) {
         guard access(Self.binaries + "/initdb", X_OK) == 0 else {
             throw ClusterError(
                 description: "PostgreSQL is not installed (\(Self.binaries)/initdb is missing): run make test-deps "
@@ -62,6 +68,7 @@ public final class PostgresCluster: @unchecked Sendable {
             owner = nil
         }
         chmod(directory, 0o700)
+        tlsPort = tls ? Self.freeLoopbackPort() : nil
         let passwordFile = self.passwordFile
         _ = FileManager.default.createFile(
             atPath: passwordFile,
@@ -75,10 +82,15 @@ public final class PostgresCluster: @unchecked Sendable {
             ],
             what: "initdb"
         )
-        let hba = """
+        var hba = """
             local all postgres trust
             local all all scram-sha-256
             """
+        if tls {
+            // TLS connections only over TCP: a client without TLS finds no matching line and is refused.
+            hba += "\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256"
+            try makeCertificate()
+        }
         guard FileManager.default.createFile(atPath: dataDirectory + "/pg_hba.conf", contents: Data(hba.utf8)) else {
             throw ClusterError(description: "cannot write pg_hba.conf in \(dataDirectory)")
         }
@@ -89,9 +101,16 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// Starts the server (again) and waits until it accepts connections.
     public func start() throws(ClusterError) {
-        let options =
-            "-c listen_addresses='' -c unix_socket_directories='\(socketDirectory)' -c fsync=off "
+        var options =
+            "-c unix_socket_directories='\(socketDirectory)' -c fsync=off "
             + "-c max_connections=400 -c shared_buffers=32MB"
+        if let tlsPort {
+            options +=
+                " -c listen_addresses='localhost' -c port=\(tlsPort) -c ssl=on"
+                + " -c ssl_cert_file='\(certificateFile)' -c ssl_key_file='\(directory)/server.key'"
+        } else {
+            options += " -c listen_addresses=''"
+        }
         try asServerUser(
             [Self.binaries + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-o", options, "-w", "-t", "60", "start"],
             what: "pg_ctl start"
@@ -153,13 +172,55 @@ public final class PostgresCluster: @unchecked Sendable {
     public func psql(_ sql: String, database: String = "postgres") throws(ClusterError) -> String {
         let result = Self.spawn(
             [
-                "/usr/bin/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-U",
-                "postgres",
+                "/usr/bin/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-p",
+                "\(port)", "-U", "postgres",
                 "-d", database, "-c", sql,
             ]
         )
         guard result.status == 0 else { throw ClusterError(description: "psql failed: \(result.output)") }
         return result.output
+    }
+
+    /// The URL of `database` over TLS on loopback, for the test role (a cluster made with `tls` only).
+    public func tlsURL(database: String, mode: String, rootCertificate: String?) -> String {
+        "postgresql://\(Self.role)@localhost:\(port)/\(database)?sslmode=\(mode)"
+            + (rootCertificate.map { "&sslrootcert=\($0)" } ?? "")
+    }
+
+    /// A self-signed certificate for `localhost` (and its key, readable by the server user only).
+    private func makeCertificate() throws(ClusterError) {
+        try Self.makeSelfSignedCertificate(key: directory + "/server.key", certificate: certificateFile)
+        if let owner {
+            chown(directory + "/server.key", owner.uid, owner.gid)
+            chown(certificateFile, owner.uid, owner.gid)
+        }
+    }
+
+    /// A self-signed certificate for `localhost` with openssl, for a server or as a root no server uses.
+    public static func makeSelfSignedCertificate(key: String, certificate: String) throws(ClusterError) {
+        let result = spawn([
+            "/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
+        ])
+        guard result.status == 0 else { throw ClusterError(description: "openssl req failed: \(result.output)") }
+        chmod(key, 0o600)
+    }
+
+    /// A TCP port on loopback that nothing listens on now.
+    private static func freeLoopbackPort() -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length)
+                return getsockname(socket, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     private func asServerUser(_ arguments: [String], what: String) throws(ClusterError) {
