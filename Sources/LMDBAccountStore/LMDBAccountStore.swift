@@ -247,26 +247,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         in transaction: borrowing Transaction
     ) throws -> StepAcceptance {
         var account = try Self.load(name, from: transaction, in: accounts)
-        let sealed = account
-        // The stored secrets are sealed (SealedSecrets.swift): the credential is compared with the opened
-        // one, opened only once the step is known to be later (a replay costs no decryption).
-        var opened: Account?
-        var openFailure: AccountStoreError?
-        let acceptance = account.acceptStep(
-            claim.step,
-            authenticator: claim.authenticator,
-            credentialMatches: { _ in
-                do throws(AccountStoreError) {
-                    opened = try self.opened(sealed)
-                } catch {
-                    openFailure = error
-                }
-                return opened?.authenticators.first { $0.label == claim.authenticator }?.credential == claim.credential
-            },
-            drift: claim.drift,
-            at: time
-        )
-        if let openFailure { throw openFailure }
+        let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
+            try opened(sealed)
+        }
         // Nothing was written when refused; the transaction is committed empty, which costs no sync.
         guard acceptance == .accepted else { return .replayed }
         alongside(&account)

@@ -168,26 +168,9 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         in transaction: Transaction
     ) throws -> StepAcceptance {
         var account = try Self.lock(name, in: transaction)
-        let sealed = account
-        // The stored secrets are sealed: the credential is compared with the opened one, opened only once
-        // the step is known to be later.
-        var opened: Account?
-        var openFailure: AccountStoreError?
-        let acceptance = account.acceptStep(
-            claim.step,
-            authenticator: claim.authenticator,
-            credentialMatches: { _ in
-                do throws(AccountStoreError) {
-                    opened = try self.opened(sealed)
-                } catch {
-                    openFailure = error
-                }
-                return opened?.authenticators.first { $0.label == claim.authenticator }?.credential == claim.credential
-            },
-            drift: claim.drift,
-            at: time
-        )
-        if let openFailure { throw openFailure }
+        let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
+            try opened(sealed)
+        }
         guard acceptance == .accepted else { return .replayed }
         alongside(&account)
         try Self.store(AccountRecord.encode(account), of: account, in: transaction)
