@@ -162,21 +162,26 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static func memberKey(_ account: Account) -> [UInt8] { memberPrefix(account.organization) + key(account.name) }
 
     public func create(_ account: Account) throws(AccountStoreError) {
-        try write { transaction in
-            guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
-                throw AccountStoreError.organizationNotFound(account.organization)
-            }
-            try transaction.put([], for: Self.memberKey(account), in: databases.members)
-            do {
-                try transaction.put(
-                    try sealedRecord(account),
-                    for: Self.key(account.name),
-                    in: accounts,
-                    flags: .noOverwrite
-                )
-            } catch let error as LMDBError where error == .keyExists {
-                throw AccountStoreError.alreadyExists(account.name)
-            }
+        try write { transaction in try insert(account, in: transaction) }
+    }
+
+    /// Writes a new account, sealed, and its entry in the member index, inside a write transaction; an
+    /// existing name throws `.alreadyExists` and an unknown organization `.organizationNotFound`, after
+    /// which the caller's transaction must be rolled back (throwing out of `write` does that).
+    func insert(_ account: Account, in transaction: borrowing Transaction) throws {
+        guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
+            throw AccountStoreError.organizationNotFound(account.organization)
+        }
+        try transaction.put([], for: Self.memberKey(account), in: databases.members)
+        do {
+            try transaction.put(
+                try sealedRecord(account),
+                for: Self.key(account.name),
+                in: accounts,
+                flags: .noOverwrite
+            )
+        } catch let error as LMDBError where error == .keyExists {
+            throw AccountStoreError.alreadyExists(account.name)
         }
     }
 
