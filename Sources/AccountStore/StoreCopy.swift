@@ -43,7 +43,11 @@ public enum StoreCopy {
             for organization in organizations {
                 if try target.organization(named: organization.name) != nil {
                     do {
-                        try target.updateOrganization(organization.name) { $0 = organization } eachMember: { _ in false }
+                        try target.updateOrganization(
+                            organization.name,
+                            { $0 = organization },
+                            eachMember: { _ in false }
+                        )
                     } catch {
                         throw error.storeError
                     }
