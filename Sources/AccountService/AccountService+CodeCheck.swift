@@ -26,7 +26,11 @@ public struct LoginOriginInfo: Sendable, Hashable {
     /// Client-supplied text reaches the log only as printable ASCII without spaces, so it cannot
     /// forge log lines or fields.
     static func loggable(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.prefix(255).map { $0.value > 0x20 && $0.value < 0x7F ? $0 : "?" }))
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.prefix(255).map { $0.value > 0x20 && $0.value < 0x7F ? $0 : "?" }
+            )
+        )
     }
 }
 
@@ -35,7 +39,9 @@ extension AccountService {
     public func reporting(_ origin: LoginOriginInfo) -> AccountService {
         var scoped = logger
         if !origin.service.isEmpty { scoped[metadataKey: "service"] = "\(LoginOriginInfo.loggable(origin.service))" }
-        if !origin.remoteHost.isEmpty { scoped[metadataKey: "rhost"] = "\(LoginOriginInfo.loggable(origin.remoteHost))" }
+        if !origin.remoteHost.isEmpty {
+            scoped[metadataKey: "rhost"] = "\(LoginOriginInfo.loggable(origin.remoteHost))"
+        }
         return AccountService(store: store, hasher: hasher, configuration: configuration, clock: clock, logger: scoped)
     }
 
@@ -55,6 +61,17 @@ extension AccountService {
             throw ServiceError(.noSuchAccount, "no account named '\(name)'")
         }
         let key = ThrottleKey(subject: name.value, origin: origin)
+        // The common case, a TOTP code for an enrolled account, is decided and written in one commit.
+        if !attemptHeld,
+            case .verifyCode(let text, _) = LoginPolicy.decide(
+                account: account,
+                passwordMatches: true,
+                code: code,
+                now: now
+            )
+        {
+            return try checkCodeInOneWrite(text, account: account, key: key, now: now, context: context)
+        }
         if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
@@ -112,6 +129,78 @@ extension AccountService {
             return try offerEnrollment(account, existing: existing, now: now)
         case .finishEnrollment(let text, let pending):
             return try finishEnrollmentAtLogin(text, pending, account: account, password: nil, now: now)
+        }
+    }
+
+    /// A TOTP code checked with one durable write (`AccountStore.checkAttempt`): the throttle decision, the
+    /// replay guard, the failure or the cleared throttle, and the audit record. The code is matched first,
+    /// against the account as read; only the store's answer reaches the caller, so a locked account's right
+    /// code is refused like any other, and the store's replay guard has the last word.
+    private func checkCodeInOneWrite(
+        _ code: String,
+        account: Account,
+        key: ThrottleKey,
+        now: UnixTime,
+        context: LoginContext
+    ) throws(ServiceError) -> LoginResult {
+        let organization = try accessOrganization(of: account)
+        var claim: StepClaim?
+        var matched: Authenticator?
+        var reason = "wrong code"
+        switch configuration.drift.match(code, among: account.authenticators, at: now) {
+        case .wrong:
+            break
+        case .replayed:
+            reason = "replayed code"
+        case .accepted(let authenticator, let step, let drift):
+            matched = authenticator
+            reason = "replayed code"
+            claim = StepClaim(
+                step: step,
+                authenticator: authenticator.label,
+                credential: authenticator.credential,
+                drift: drift
+            )
+        }
+        let name = account.name
+        let audit = AttemptAudit(
+            accepted: loginAudit(account, factors: "password+totp"),
+            denied: auditRecord(
+                .account(name),
+                .login,
+                .denied,
+                target: name,
+                organization: account.organization,
+                detail: reason
+            )
+        )
+        let verdict = try storing { () throws(AccountStoreError) in
+            try store.checkAttempt(
+                key,
+                of: name,
+                claiming: claim,
+                alongside: graceGrant(organization: organization, context: context, now: now),
+                at: now,
+                decide: throttleDecision(for: key, now: now),
+                audit: audit
+            )
+        }
+        switch verdict {
+        case .locked(let wait):
+            logger.info("code check refused: locked", metadata: ["user": "\(name)"])
+            return .locked(retryAfter: wait)
+        case .denied:
+            logger.info("login denied", metadata: ["user": "\(name)", "reason": "\(reason)"])
+            return .denied
+        case .accepted:
+            if let matched, let claim, claim.drift != matched.drift {
+                logger.notice(
+                    "authenticator clock drift learned",
+                    metadata: ["user": "\(name)", "authenticator": "\(matched.label)", "steps": "\(claim.drift)"]
+                )
+            }
+            loginSucceeded(account, factors: "password+totp", audited: true)
+            return .ok
         }
     }
 }

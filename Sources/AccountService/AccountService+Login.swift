@@ -143,21 +143,26 @@ extension AccountService {
     /// Takes the attempt's place in the throttle: nil when it may run (it is counted as a failure until
     /// `clearAttemptIfPassed`), else the seconds to wait.
     func reserveAttempt(_ key: ThrottleKey, now: UnixTime) throws(ServiceError) -> Int64? {
-        let policy = configuration.throttle
         let reservation = try storing { () throws(AccountStoreError) in
-            try store.reserveAttempt(key, at: now) { record, account in
-                if let account, key.origin.isPrivileged, let wait = policy.retryAfter(for: account, now: now) {
-                    return .locked(retryAfter: wait)
-                }
-                if let account, account.failureCount >= policy.hardLockAfter { return .locked(retryAfter: .max) }
-                if let wait = policy.retryAfter(failures: record.failures, lastFailure: record.lastFailureAt, now: now) {
-                    return .locked(retryAfter: wait)
-                }
-                return .allowed
-            }
+            try store.reserveAttempt(key, at: now, decide: throttleDecision(for: key, now: now))
         }
         if case .locked(let wait) = reservation { return wait }
         return nil
+    }
+
+    /// The throttle's rule for an attempt of `key`, given the key's record and, for a privileged origin, the account.
+    func throttleDecision(for key: ThrottleKey, now: UnixTime) -> (ThrottleRecord, Account?) -> AttemptReservation {
+        let policy = configuration.throttle
+        return { record, account in
+            if let account, key.origin.isPrivileged, let wait = policy.retryAfter(for: account, now: now) {
+                return .locked(retryAfter: wait)
+            }
+            if let account, account.failureCount >= policy.hardLockAfter { return .locked(retryAfter: .max) }
+            if let wait = policy.retryAfter(failures: record.failures, lastFailure: record.lastFailureAt, now: now) {
+                return .locked(retryAfter: wait)
+            }
+            return .allowed
+        }
     }
 
     /// An attempt that got past the password (and code) clears its failures; any other keeps them counted.
@@ -259,7 +264,7 @@ extension AccountService {
     }
 
     /// The audit record of a successful login, for the write that accepts it.
-    private func loginAudit(_ account: Account, factors: String) -> AuditRecord {
+    func loginAudit(_ account: Account, factors: String) -> AuditRecord {
         auditRecord(
             .account(account.name),
             .login,

@@ -83,6 +83,25 @@ public protocol AccountStore: Sendable {
         decide: (ThrottleRecord, Account?) -> AttemptReservation
     ) throws(AccountStoreError) -> AttemptReservation
 
+    /// A whole code check of `name`'s account as one durable write, where the store can (the default
+    /// implementation below makes `reserveAttempt`, `recordLogin` and `appendAudit` in turn):
+    /// - the throttle decision exactly as `reserveAttempt` takes it; when locked, nothing is written;
+    /// - when the attempt may run, `claim` goes through the replay guard as in `recordLogin` (with
+    ///   `alongside`). Accepted: `key` is cleared, `audit.accepted` appended, and no failure stays counted;
+    /// - no claim (a wrong code) or a refused one (a replay): the attempt is counted as `reserveAttempt`
+    ///   counts it and `audit.denied` appended.
+    /// The caller finds `claim` in an account it read before; the replay guard checks it again against the
+    /// account as stored. Only for checks that need no slow work: nothing slow may run inside the write.
+    func checkAttempt(
+        _ key: ThrottleKey,
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        audit: AttemptAudit
+    ) throws(AccountStoreError) -> AttemptVerdict
+
     /// Clears the key's failures (and, for a privileged origin, the account's) after a success.
     func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError)
 
@@ -177,6 +196,56 @@ extension AccountStore {
         if let audit { try appendAudit(audit) }
         return .accepted
     }
+
+    public func checkAttempt(
+        _ key: ThrottleKey,
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        audit: AttemptAudit
+    ) throws(AccountStoreError) -> AttemptVerdict {
+        if case .locked(let wait) = try reserveAttempt(key, at: time, decide: decide) {
+            return .locked(retryAfter: wait)
+        }
+        if let claim,
+            try recordLogin(
+                of: name,
+                claiming: claim,
+                alongside: alongside,
+                at: time,
+                clearing: key,
+                audit: audit.accepted
+            )
+                == .accepted
+        {
+            return .accepted
+        }
+        try appendAudit(audit.denied)
+        return .denied
+    }
+}
+
+/// The audit record `AccountStore.checkAttempt` appends for each outcome of the check.
+public struct AttemptAudit: Sendable {
+    public var accepted: AuditRecord
+    public var denied: AuditRecord
+
+    public init(accepted: AuditRecord, denied: AuditRecord) {
+        self.accepted = accepted
+        self.denied = denied
+    }
+}
+
+/// What `AccountStore.checkAttempt` decided.
+public enum AttemptVerdict: Sendable, Hashable {
+    /// The claimed step is durable: the check passed.
+    case accepted
+    /// No claim, or a refused one; the failure is counted.
+    case denied
+    /// Locked for this many more seconds (`Int64.max`: until unlocked); nothing was written.
+    case locked(retryAfter: Int64)
 }
 
 /// A code's time step, to be accepted for the authenticator (and credential) that produced it, with the

@@ -16,25 +16,70 @@ extension LMDBAccountStore {
         decide: (ThrottleRecord, Account?) -> AttemptReservation
     ) throws(AccountStoreError) -> AttemptReservation {
         try write { transaction in
-            let recordKey = Self.throttleKey(key)
-            var record = try Self.throttleRecord(recordKey, in: transaction, databases.throttle)
-            var account: Account?
-            if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
-                account = try transaction.get(Self.key(name), in: accounts).map { try Self.decode($0, key: Self.key(name)) }
-            }
-            let reservation = decide(record, account)
+            let attempt = try throttleState(of: key, in: transaction)
+            let reservation = decide(attempt.record, attempt.account)
             guard reservation == .allowed else { return reservation }
-            record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
-            record.lastFailureAt = time
-            try transaction.put(Self.encode(record), for: recordKey, in: databases.throttle)
-            if var counted = account {
-                counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
-                counted.lastFailureAt = time
-                try transaction.put(AccountRecord.encode(counted), for: Self.key(counted.name), in: accounts)
-            }
-            try pruneThrottle(transaction, now: time)
+            try countFailure(attempt, at: time, in: transaction)
             return .allowed
         }
+    }
+
+    /// The decision, the check's outcome and its writes in one nested transaction of one group commit. An
+    /// accepted check never counts its attempt, so it has nothing to undo.
+    public func checkAttempt(
+        _ key: ThrottleKey,
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        audit: AttemptAudit
+    ) throws(AccountStoreError) -> AttemptVerdict {
+        try write { transaction in
+            let attempt = try throttleState(of: key, in: transaction)
+            if case .locked(let wait) = decide(attempt.record, attempt.account) { return .locked(retryAfter: wait) }
+            if let claim, try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+            {
+                try clear(key, in: transaction)
+                try append(audit.accepted, in: transaction)
+                return .accepted
+            }
+            // A refused claim wrote nothing, so `attempt` is still the stored state.
+            try countFailure(attempt, at: time, in: transaction)
+            try append(audit.denied, in: transaction)
+            return .denied
+        }
+    }
+
+    /// A throttle key's record as stored, and for a privileged origin the account it counts against.
+    private struct ThrottleState {
+        var recordKey: [UInt8]
+        var record: ThrottleRecord
+        var account: Account?
+    }
+
+    private func throttleState(of key: ThrottleKey, in transaction: borrowing Transaction) throws -> ThrottleState {
+        let recordKey = Self.throttleKey(key)
+        let record = try Self.throttleRecord(recordKey, in: transaction, databases.throttle)
+        var account: Account?
+        if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
+            account = try transaction.get(Self.key(name), in: accounts).map { try Self.decode($0, key: Self.key(name)) }
+        }
+        return ThrottleState(recordKey: recordKey, record: record, account: account)
+    }
+
+    /// Counts one failure of the key (and of the account, for a privileged origin), and prunes a few old records.
+    private func countFailure(_ state: ThrottleState, at time: UnixTime, in transaction: borrowing Transaction) throws {
+        var record = state.record
+        record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
+        record.lastFailureAt = time
+        try transaction.put(Self.encode(record), for: state.recordKey, in: databases.throttle)
+        if var counted = state.account {
+            counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
+            counted.lastFailureAt = time
+            try transaction.put(AccountRecord.encode(counted), for: Self.key(counted.name), in: accounts)
+        }
+        try pruneThrottle(transaction, now: time)
     }
 
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
@@ -56,7 +101,13 @@ extension LMDBAccountStore {
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
         try write { transaction in
             let prefix = Array(subject.utf8) + [0]
-            let entries = try Self.range(in: databases.throttle, of: transaction, prefix: prefix, after: nil, limit: .max)
+            let entries = try Self.range(
+                in: databases.throttle,
+                of: transaction,
+                prefix: prefix,
+                after: nil,
+                limit: .max
+            )
             for (key, _) in entries { _ = try transaction.delete(key, in: databases.throttle) }
             guard let name = try? AccountName(subject), let bytes = try transaction.get(Self.key(name), in: accounts)
             else { return }
@@ -96,7 +147,9 @@ extension LMDBAccountStore {
         var reader = ByteReader(bytes)
         do {
             let failures = try reader.u32()
-            let last = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in try reader.i64() }
+            let last = try reader.optional { (reader: inout ByteReader) throws(RecordDecodingError) in
+                try reader.i64()
+            }
             guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
             return ThrottleRecord(failures: failures, lastFailureAt: last)
         } catch {

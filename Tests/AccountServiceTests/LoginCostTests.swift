@@ -110,21 +110,68 @@ private let wrongPassword = Array("pass-Phrase".utf8)
         #expect(answer == .denied)
     }
 
-    /// A code login commits twice: the throttle reservation, then the step with the throttle clear and the
-    /// audit record in one write.
-    @Test func codeLogin_commitsTwice_withTheAuditRecordAndTheClearedThrottle() throws {
+    /// A code check commits once: the throttle decision, the step, the cleared throttle and the audit record
+    /// are one write.
+    @Test func codeCheck_commitsOnce_withTheAuditRecordAndTheClearedThrottle() throws {
         let fixture = try Fixture()
         let secret = try fixture.enrolled("eve")
         fixture.clock.advance(by: 30)
         let code = try oathtool(secret, at: fixture.clock.now)
         let before = fixture.store.durableCommits
         #expect(try fixture.service.checkCode(user: "eve", code: .totp(code), origin: .host("203.0.113.9")) == .ok)
-        #expect(fixture.store.durableCommits - before == 2)
+        #expect(fixture.store.durableCommits - before == 1)
         let key = ThrottleKey(subject: "eve", origin: .host("203.0.113.9"))
         #expect(try fixture.store.throttleRecord(key).failures == 0)
         #expect(try fixture.stored("eve")?.failureCount == 0)
         let last = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
         #expect(last?.action == .login && last?.outcome == .ok && last?.detail == "password+totp")
+    }
+
+    /// A wrong or replayed code also commits once: the failure counted and the denial audited together. A
+    /// locked account's check writes nothing (its commit is empty, which LMDB does not sync), and its right
+    /// code is refused.
+    @Test func codeCheck_wrongOrReplayed_commitsOnce_andLockedCommitsNothing() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("gil")
+        fixture.clock.advance(by: 30)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        let wrong = String(code.reversed()) == code ? "000000" : String(code.reversed())
+        let key = ThrottleKey(subject: "gil", origin: .host("198.51.100.4"))
+        let origin = ThrottleOrigin.host("198.51.100.4")
+        var before = fixture.store.durableCommits
+        #expect(try fixture.service.checkCode(user: "gil", code: .totp(wrong), origin: origin) == .denied)
+        #expect(fixture.store.durableCommits - before == 1)
+        #expect(try fixture.store.throttleRecord(key).failures == 1)
+        var last = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        #expect(last?.outcome == .denied && last?.detail == "wrong code")
+
+        #expect(try fixture.service.checkCode(user: "gil", code: .totp(code), origin: origin) == .ok)
+        before = fixture.store.durableCommits
+        #expect(try fixture.service.checkCode(user: "gil", code: .totp(code), origin: origin) == .denied)
+        #expect(fixture.store.durableCommits - before == 1)
+        last = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        #expect(last?.outcome == .denied && last?.detail == "replayed code")
+
+        // Fail until locked, then a fresh right code is refused and nothing is written.
+        var answer = LoginResult.denied
+        for _ in 0..<20 where answer == .denied {
+            answer = try fixture.service.checkCode(user: "gil", code: .totp("000000"), origin: origin)
+        }
+        guard case .locked = answer else {
+            Issue.record("twenty wrong codes did not lock the account: \(answer)")
+            return
+        }
+        // The next step's code, inside the window, so that no clock change lifts the lock.
+        let fresh = try oathtool(secret, at: fixture.clock.now + 30)
+        let failures = try fixture.store.throttleRecord(key).failures
+        let auditBefore = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        guard case .locked = try fixture.service.checkCode(user: "gil", code: .totp(fresh), origin: origin) else {
+            Issue.record("a locked account's right code was not refused as locked")
+            return
+        }
+        #expect(try fixture.store.throttleRecord(key).failures == failures)
+        #expect(try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first == auditBefore)
+        #expect(try fixture.stored("gil")?.authenticators.first?.lastAcceptedStep == UInt64(fixture.clock.now / 30))
     }
 
     @Test func passwordLogin_withoutTwoFactor_commitsTwice() throws {

@@ -246,6 +246,129 @@ import TestSupport
         )
     }
 
+    /// `checkAttempt`: the throttle decision, the replay guard, the failure count and the audit record of one
+    /// code check, with the same outcome on every backend (LMDB in one write, others through the default).
+    @Test(arguments: Backend.allCases)
+    func checkAttempt_acceptsOnce_countsWhatFails_andWritesNothingWhenLocked(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        let alice = accountName("alice")
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        func audit(_ time: UnixTime) -> AttemptAudit {
+            AttemptAudit(
+                accepted: AuditRecord(
+                    time: time,
+                    actor: .account(alice),
+                    target: alice,
+                    organization: nil,
+                    action: .login,
+                    outcome: .ok
+                ),
+                denied: AuditRecord(
+                    time: time,
+                    actor: .account(alice),
+                    target: alice,
+                    organization: nil,
+                    action: .login,
+                    outcome: .denied
+                )
+            )
+        }
+        func check(_ step: UInt64?, at time: UnixTime, limit: UInt32 = 3) throws -> AttemptVerdict {
+            try store.checkAttempt(
+                key,
+                of: alice,
+                claiming: step.map {
+                    StepClaim(step: $0, authenticator: .enrolled, credential: enrolledCredential, drift: 0)
+                },
+                alongside: { $0.lastFailureAt = 1 },
+                at: time,
+                decide: { record, _ in record.failures < limit ? .allowed : .locked(retryAfter: 30) },
+                audit: audit(time)
+            )
+        }
+        func lastAudit() throws -> AuditRecord? {
+            try store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        }
+
+        // A wrong code (no claim) is counted, against the account too from a privileged origin, and audited.
+        #expect(try check(nil, at: 10) == .denied)
+        #expect(try store.account(named: alice)?.failureCount == 1)
+        #expect(try lastAudit()?.outcome == .denied && lastAudit()?.time == 10)
+        // An accepted step clears the throttle, runs `alongside`, and is audited.
+        #expect(try check(100, at: 11) == .accepted)
+        var account = try store.account(named: alice)
+        #expect(account?.lastAcceptedStep == 100 && account?.failureCount == 0 && account?.lastFailureAt == 1)
+        #expect(try lastAudit()?.outcome == .ok && lastAudit()?.time == 11)
+        _ = try store.reserveAttempt(key, at: 12) { record, _ in
+            #expect(record.failures == 0, "an accepted check must leave no failure behind")
+            return .locked(retryAfter: 1)
+        }
+        // The same step again is a replay: refused, counted and audited; the step stays.
+        #expect(try check(100, at: 13) == .denied)
+        #expect(try check(99, at: 14) == .denied)
+        account = try store.account(named: alice)
+        #expect(account?.lastAcceptedStep == 100 && account?.failureCount == 2)
+        // Locked: even a right, fresh step is refused, and nothing is written.
+        #expect(try check(nil, at: 15) == .denied)
+        let auditBefore = try lastAudit()
+        #expect(try check(101, at: 16) == .locked(retryAfter: 30))
+        account = try store.account(named: alice)
+        #expect(account?.lastAcceptedStep == 100 && account?.failureCount == 3)
+        #expect(try lastAudit() == auditBefore)
+        // Once the rule allows it again, the fresh step is accepted.
+        #expect(try check(101, at: 17, limit: 10) == .accepted)
+        #expect(try store.account(named: alice)?.lastAcceptedStep == 101)
+    }
+
+    /// Many checks of one step at once: exactly one is accepted, every other is a counted replay.
+    @Test(arguments: Backend.allCases)
+    func checkAttempt_raceOfManyThreadsOnOneStep_hasExactlyOneWinner(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        let alice = accountName("alice")
+        let accepted = Atomic(0)
+        let denied = Atomic(0)
+        onThreads(24) { thread in
+            let verdict = try? store.checkAttempt(
+                ThrottleKey(subject: "alice", origin: .peer(uid: 2000 + UInt32(thread))),
+                of: alice,
+                claiming: StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0),
+                alongside: { _ in },
+                at: 20,
+                decide: { _, _ in .allowed },
+                audit: AttemptAudit(
+                    accepted: AuditRecord(
+                        time: 20,
+                        actor: .account(alice),
+                        target: nil,
+                        organization: nil,
+                        action: .login,
+                        outcome: .ok
+                    ),
+                    denied: AuditRecord(
+                        time: 20,
+                        actor: .account(alice),
+                        target: nil,
+                        organization: nil,
+                        action: .login,
+                        outcome: .denied
+                    )
+                )
+            )
+            switch verdict {
+            case .accepted: accepted.add(1, ordering: .relaxed)
+            case .denied: denied.add(1, ordering: .relaxed)
+            default: break
+            }
+        }
+        #expect(accepted.load(ordering: .relaxed) == 1)
+        #expect(denied.load(ordering: .relaxed) == 23)
+        #expect(try store.account(named: alice)?.lastAcceptedStep == 500)
+    }
+
     @Test(arguments: Backend.allCases)
     func failures_areCounted_resetBySuccess_andUnknownUsersCostAWrite(_ backend: Backend) throws {
         let fixture = try BackendFixture(backend)
