@@ -116,9 +116,15 @@ let package = Package(
             ]
         ),
 
-        // The load generator (issue 9): a protocol client that creates accounts, computes its own codes
-        // and measures the daemon. Its logic lives in a module; the executable only parses arguments.
-        .target(name: "LoadGenerator", dependencies: ["DaemonClient", "Wire", "OneTimePassword"]),
+        // The load generator (issue 9): a protocol client that creates accounts (or preloads them into a
+        // fresh LMDB state directory), computes its own codes and measures the daemon. Its logic lives in a module; the executable only parses arguments.
+        .target(
+            name: "LoadGenerator",
+            dependencies: [
+                "DaemonClient", "Wire", "OneTimePassword", "AccountStore", "LMDBAccountStore", "StoredRecords",
+                "PasswordHashing", "OpenSSLCrypto",
+            ]
+        ),
         .executableTarget(
             name: "twofactor-bench",
             dependencies: ["LoadGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -22,12 +22,10 @@ extension AccountService {
         let (_, actor) = try authorize(caller, .revokeGraces, target: target, action: .graceRevoke)
         let now = clock()
         var ended = 0
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                ended = account.activeGraces(at: now).count
-                account.graces = []
-                account.updatedAt = now
-            }
+        try updating(target.name) { account in
+            ended = account.activeGraces(at: now).count
+            account.graces = []
+            account.updatedAt = now
         }
         audit(
             actor,
@@ -68,19 +66,17 @@ extension AccountService {
             throw ServiceError(.invalidArgument, "an exemption may last a year at most: give an earlier --until")
         }
         let exemption = Exemption(service: service, fromUID: fromUID, until: until, grantedBy: actor, grantedAt: now)
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                account.sweepExpiredGrants(at: now)
-                account.exemptions.removeAll { $0.service == service }
-                guard account.exemptions.count < Account.maximumExemptions else {
-                    throw ServiceError(
-                        .invalidArgument,
-                        "'\(account.name)' already has \(Account.maximumExemptions) exemptions: remove one first"
-                    )
-                }
-                account.exemptions.append(exemption)
-                account.updatedAt = now
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            account.sweepExpiredGrants(at: now)
+            account.exemptions.removeAll { $0.service == service }
+            guard account.exemptions.count < Account.maximumExemptions else {
+                throw ServiceError(
+                    .invalidArgument,
+                    "'\(account.name)' already has \(Account.maximumExemptions) exemptions: remove one first"
+                )
             }
+            account.exemptions.append(exemption)
+            account.updatedAt = now
         }
         let scope = "service \(service)" + (fromUID.map { " from uid \($0)" } ?? "") + " until \(until)"
         audit(actor, .exemptionAdd, .ok, target: target.name, organization: target.organization, detail: scope)
@@ -92,19 +88,17 @@ extension AccountService {
         let target = try target(name, for: caller)
         let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionRemove)
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                let before = account.exemptions.count
-                account.exemptions.removeAll { $0.service == service }
-                guard account.exemptions.count < before else {
-                    throw ServiceError(
-                        .invalidArgument,
-                        "'\(account.name)' has no exemption for service '\(service)': see `exempt list \(account.name)`"
-                    )
-                }
-                account.sweepExpiredGrants(at: now)
-                account.updatedAt = now
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            let before = account.exemptions.count
+            account.exemptions.removeAll { $0.service == service }
+            guard account.exemptions.count < before else {
+                throw ServiceError(
+                    .invalidArgument,
+                    "'\(account.name)' has no exemption for service '\(service)': see `exempt list \(account.name)`"
+                )
             }
+            account.sweepExpiredGrants(at: now)
+            account.updatedAt = now
         }
         audit(
             actor,

@@ -57,13 +57,11 @@ extension AccountService {
         try validatePassword(password, for: target.name)
         let newHash = try hash(password)
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                account.passwordHash = newHash
-                // Whoever knew the old password must not ride a grace it earned (issue 11).
-                account.graces = []
-                account.updatedAt = now
-            }
+        try updating(target.name) { account in
+            account.passwordHash = newHash
+            // Whoever knew the old password must not ride a grace it earned (issue 11).
+            account.graces = []
+            account.updatedAt = now
         }
         audit(actor, .passwordChange, .ok, target: target.name, organization: target.organization)
         logger.notice("password changed", metadata: ["user": "\(target.name)"])
@@ -133,13 +131,11 @@ extension AccountService {
         let target = try target(name, for: caller)
         let (_, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.clearAllAttempts(of: target.name.value)
-            try store.update(target.name) { account in
-                // A lock means someone guessed: graces end with it, so the next login shows a code.
-                account.graces = []
-                account.updatedAt = now
-            }
+        try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: target.name.value) }
+        try updating(target.name) { account in
+            // A lock means someone guessed: graces end with it, so the next login shows a code.
+            account.graces = []
+            account.updatedAt = now
         }
         audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])

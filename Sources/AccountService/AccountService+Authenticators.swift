@@ -39,11 +39,9 @@ extension AccountService {
             label: label,
             enrollment: try newEnrollment(for: target.name, parameters: parameters)
         )
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                try Self.checkCanAdd(label, to: account)
-                account.pendingAuthenticator = pending
-            }
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            try Self.checkCanAdd(label, to: account)
+            account.pendingAuthenticator = pending
         }
         logger.notice("authenticator add started", metadata: ["user": "\(target.name)", "authenticator": "\(label)"])
         return EnrollmentOffer(
@@ -77,26 +75,24 @@ extension AccountService {
             )
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                guard account.pendingAuthenticator == pending else {
-                    throw ServiceError(
-                        .noEnrollmentInProgress,
-                        "the authenticator being added changed meanwhile: start again"
-                    )
-                }
-                try Self.checkCanAdd(label, to: account)
-                account.authenticators.append(
-                    Authenticator(
-                        label: label,
-                        credential: pending.enrollment.credential,
-                        lastAcceptedStep: step,
-                        enrolledAt: now
-                    )
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            guard account.pendingAuthenticator == pending else {
+                throw ServiceError(
+                    .noEnrollmentInProgress,
+                    "the authenticator being added changed meanwhile: start again"
                 )
-                account.pendingAuthenticator = nil
-                account.updatedAt = now
             }
+            try Self.checkCanAdd(label, to: account)
+            account.authenticators.append(
+                Authenticator(
+                    label: label,
+                    credential: pending.enrollment.credential,
+                    lastAcceptedStep: step,
+                    enrolledAt: now
+                )
+            )
+            account.pendingAuthenticator = nil
+            account.updatedAt = now
         }
         audit(actor, .authenticatorAdd, .ok, target: target.name, organization: target.organization, detail: "\(label)")
         logger.notice("authenticator added", metadata: ["user": "\(target.name)", "authenticator": "\(label)"])
@@ -123,29 +119,27 @@ extension AccountService {
             action: .authenticatorRemove
         )
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                guard let index = account.authenticatorIndex(label) else {
-                    throw Self.noSuchAuthenticator(label, of: account.name)
-                }
-                // Re-checked inside the write: whether it is the last one decided who may remove it.
-                guard (account.authenticators.count == 1) == last else {
-                    throw ServiceError(
-                        .notPermitted,
-                        "the authenticators of '\(account.name)' changed meanwhile: try again"
-                    )
-                }
-                if last {
-                    Self.discardSecrets(&account)
-                    account.twoFactor = .off
-                    account.twoFactorChange = StateChange(actor: actor, time: now)
-                } else {
-                    account.authenticators.remove(at: index)
-                    // A grace may have been earned with the one removed (a lost phone): no login rides on it.
-                    account.graces = []
-                }
-                account.updatedAt = now
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            guard let index = account.authenticatorIndex(label) else {
+                throw Self.noSuchAuthenticator(label, of: account.name)
             }
+            // Re-checked inside the write: whether it is the last one decided who may remove it.
+            guard (account.authenticators.count == 1) == last else {
+                throw ServiceError(
+                    .notPermitted,
+                    "the authenticators of '\(account.name)' changed meanwhile: try again"
+                )
+            }
+            if last {
+                Self.discardSecrets(&account)
+                account.twoFactor = .off
+                account.twoFactorChange = StateChange(actor: actor, time: now)
+            } else {
+                account.authenticators.remove(at: index)
+                // A grace may have been earned with the one removed (a lost phone): no login rides on it.
+                account.graces = []
+            }
+            account.updatedAt = now
         }
         audit(
             actor,

@@ -25,7 +25,7 @@ extension AccountService {
         now: UnixTime
     ) throws(ServiceError) -> Bool {
         do {
-            try store.update(account.name) { stored in
+            try store.update(account.name) { (stored: inout Account) throws(WaiverWithdrawn) in
                 let current = CodeWaiverPolicy.waiver(
                     for: stored,
                     passwordMatches: stored.passwordHash == account.passwordHash,
@@ -39,10 +39,11 @@ extension AccountService {
                 stored.lastLoginAt = now
                 stored.updatedAt = now
             }
-        } catch .rejected(_ as WaiverWithdrawn) {
-            return false
         } catch {
-            throw ServiceError.from(error)
+            switch error {
+            case .rejected: return false
+            case .store(let error): throw ServiceError.from(error)
+            }
         }
         return true
     }

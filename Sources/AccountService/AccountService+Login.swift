@@ -237,7 +237,7 @@ extension AccountService {
     ) throws(ServiceError) -> LoginResult {
         var remaining = 0
         do {
-            try store.update(account.name) { stored in
+            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
                 guard case .on = stored.twoFactor, let index = RecoveryCodes.match(code, in: stored.recoveryCodes)
                 else { throw ServiceError(.wrongCode, "no such recovery code") }
                 stored.recoveryCodes.remove(at: index)
@@ -245,10 +245,11 @@ extension AccountService {
                 stored.updatedAt = now
                 remaining = stored.recoveryCodes.count
             }
-        } catch .rejected {
-            return try deny(account, user: account.name.value, now: now, reason: "wrong recovery code")
         } catch {
-            throw ServiceError.from(error)
+            switch error {
+            case .rejected: return try deny(account, user: account.name.value, now: now, reason: "wrong recovery code")
+            case .store(let error): throw ServiceError.from(error)
+            }
         }
         upgradePasswordHashIfNeeded(account, password: password)
         audit(
@@ -294,14 +295,12 @@ extension AccountService {
             return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
         }
         let pending = try newEnrollment(for: account.name, parameters: .standard)
-        try storing { () throws(AccountStoreError) in
-            try store.update(account.name) { stored in
-                guard stored.twoFactor == .pending else {
-                    throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
-                }
-                stored.pendingEnrollment = pending
-                stored.updatedAt = now
+        try updating(account.name) { (stored: inout Account) throws(ServiceError) in
+            guard stored.twoFactor == .pending else {
+                throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
             }
+            stored.pendingEnrollment = pending
+            stored.updatedAt = now
         }
         logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
         return .enroll(otpauthURI: try uri(for: account.name, pending.credential))
@@ -319,7 +318,7 @@ extension AccountService {
         }
         let (codes, hashes) = RecoveryCodes.issue()
         do {
-            try store.update(account.name) { stored in
+            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
                 try Self.finishEnrollment(
                     &stored,
                     pending,
@@ -331,10 +330,12 @@ extension AccountService {
                 )
                 stored.lastLoginAt = now
             }
-        } catch .rejected {
-            return try deny(account, user: account.name.value, now: now, reason: "enrollment code refused")
         } catch {
-            throw ServiceError.from(error)
+            switch error {
+            case .rejected:
+                return try deny(account, user: account.name.value, now: now, reason: "enrollment code refused")
+            case .store(let error): throw ServiceError.from(error)
+            }
         }
         upgradePasswordHashIfNeeded(account, password: password)
         audit(.account(account.name), .enroll, .ok, target: account.name, organization: account.organization, detail: "at login")
@@ -369,7 +370,10 @@ extension AccountService {
             }
             logger.notice("password hash upgraded", metadata: ["user": "\(account.name)"])
         } catch {
-            logger.warning("password hash upgrade failed", metadata: ["user": "\(account.name)", "error": "\(error)"])
+            logger.warning(
+                "password hash upgrade failed",
+                metadata: ["user": "\(account.name)", "error": "\(error.storeError)"]
+            )
         }
     }
 }

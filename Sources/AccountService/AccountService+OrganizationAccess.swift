@@ -45,14 +45,12 @@ extension AccountService {
             return parsed
         }
         let now = clock()
-        let organization = try storing { () throws(AccountStoreError) in
-            try store.updateOrganization(organizationName) { organization in
-                if let gracePeriod { organization.gracePeriod = gracePeriod }
-                if let networks { organization.trustedNetworks = networks }
-                organization.updatedAt = now
-            } eachMember: { _ in
-                false
-            }
+        let organization = try updatingOrganization(organizationName) { organization in
+            if let gracePeriod { organization.gracePeriod = gracePeriod }
+            if let networks { organization.trustedNetworks = networks }
+            organization.updatedAt = now
+        } eachMember: { _ in
+            false
         }
         var details: [String] = []
         if gracePeriod != nil {

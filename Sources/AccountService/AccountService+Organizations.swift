@@ -30,17 +30,15 @@ extension AccountService {
     ) throws(ServiceError) -> OrganizationStatus {
         let (organizationName, actor) = try managing(name, caller: caller, action: .organizationSet)
         let now = clock()
-        let organization = try storing { () throws(AccountStoreError) in
-            try store.updateOrganization(organizationName) { organization in
-                organization.requiresTwoFactor = requireTwoFactor
-                organization.updatedAt = now
-            } eachMember: { account in
-                guard requireTwoFactor, account.twoFactor == .off else { return false }
-                account.twoFactor = .pending
-                account.twoFactorChange = StateChange(actor: actor, time: now)
-                account.updatedAt = now
-                return true
-            }
+        let organization = try updatingOrganization(organizationName) { organization in
+            organization.requiresTwoFactor = requireTwoFactor
+            organization.updatedAt = now
+        } eachMember: { account in
+            guard requireTwoFactor, account.twoFactor == .off else { return false }
+            account.twoFactor = .pending
+            account.twoFactorChange = StateChange(actor: actor, time: now)
+            account.updatedAt = now
+            return true
         }
         audit(
             actor,

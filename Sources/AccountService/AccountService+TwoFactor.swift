@@ -24,9 +24,7 @@ extension AccountService {
             return EnrollmentOffer(otpauthURI: try uri(for: target.name, live.credential), expiresAt: live.expiresAt)
         }
         let pending = try newEnrollment(for: target.name, parameters: parameters)
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in account.pendingEnrollment = pending }
-        }
+        try updating(target.name) { account in account.pendingEnrollment = pending }
         logger.notice("enrollment started", metadata: ["user": "\(target.name)"])
         return EnrollmentOffer(otpauthURI: try uri(for: target.name, pending.credential), expiresAt: pending.expiresAt)
     }
@@ -50,18 +48,16 @@ extension AccountService {
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
         let (codes, hashes) = RecoveryCodes.issue()
-        let enrolled = try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                try Self.finishEnrollment(
-                    &account,
-                    pending,
-                    step: step,
-                    by: actor,
-                    capacity: capacity,
-                    recoveryCodes: hashes,
-                    now: now
-                )
-            }
+        let enrolled = try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            try Self.finishEnrollment(
+                &account,
+                pending,
+                step: step,
+                by: actor,
+                capacity: capacity,
+                recoveryCodes: hashes,
+                now: now
+            )
         }
         let action: AuditAction = capacity == .ownAccount ? .enable : .enroll
         audit(actor, action, .ok, target: target.name, organization: target.organization, detail: "\(enrolled.twoFactor)")
@@ -75,16 +71,14 @@ extension AccountService {
         let target = try target(name, for: caller)
         let (_, actor) = try authorize(caller, .forceTwoFactor, target: target, action: .force)
         let now = clock()
-        let forced = try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                switch account.twoFactor {
-                case .off: account.twoFactor = .pending
-                case .on(.self): account.twoFactor = .on(.enforced)
-                case .pending, .on(.enforced): return
-                }
-                account.twoFactorChange = StateChange(actor: actor, time: now)
-                account.updatedAt = now
+        let forced = try updating(target.name) { account in
+            switch account.twoFactor {
+            case .off: account.twoFactor = .pending
+            case .on(.self): account.twoFactor = .on(.enforced)
+            case .pending, .on(.enforced): return
             }
+            account.twoFactorChange = StateChange(actor: actor, time: now)
+            account.updatedAt = now
         }
         audit(actor, .force, .ok, target: target.name, organization: target.organization, detail: "\(forced.twoFactor)")
         logger.notice("two-factor required", metadata: ["user": "\(target.name)"])
@@ -96,21 +90,19 @@ extension AccountService {
         let target = try target(name, for: caller)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
-                if capacity == .ownAccount, account.twoFactor != .off, account.twoFactor != .on(.self) {
-                    throw ServiceError(
-                        .notPermitted,
-                        "two-factor on '\(account.name)' was required by an admin of '\(account.organization)' "
-                            + "or an operator: ask them to turn it off"
-                    )
-                }
-                Self.discardSecrets(&account)
-                account.twoFactor = .off
-                account.twoFactorChange = StateChange(actor: actor, time: now)
-                account.updatedAt = now
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
+            if capacity == .ownAccount, account.twoFactor != .off, account.twoFactor != .on(.self) {
+                throw ServiceError(
+                    .notPermitted,
+                    "two-factor on '\(account.name)' was required by an admin of '\(account.organization)' "
+                        + "or an operator: ask them to turn it off"
+                )
             }
+            Self.discardSecrets(&account)
+            account.twoFactor = .off
+            account.twoFactorChange = StateChange(actor: actor, time: now)
+            account.updatedAt = now
         }
         audit(actor, .disable, .ok, target: target.name, organization: target.organization)
         logger.notice("two-factor disabled", metadata: ["user": "\(target.name)"])
@@ -122,13 +114,11 @@ extension AccountService {
         let target = try target(name, for: caller)
         let (_, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                Self.discardSecrets(&account)
-                account.twoFactor = .pending
-                account.twoFactorChange = StateChange(actor: actor, time: now)
-                account.updatedAt = now
-            }
+        try updating(target.name) { account in
+            Self.discardSecrets(&account)
+            account.twoFactor = .pending
+            account.twoFactorChange = StateChange(actor: actor, time: now)
+            account.updatedAt = now
         }
         audit(actor, .reset, .ok, target: target.name, organization: target.organization)
         logger.notice("two-factor reset", metadata: ["user": "\(target.name)"])
@@ -141,14 +131,12 @@ extension AccountService {
         let (_, actor) = try authorize(caller, .issueRecoveryCodes, target: target, action: .recoveryCodesIssued)
         let (codes, hashes) = RecoveryCodes.issue()
         let now = clock()
-        try storing { () throws(AccountStoreError) in
-            try store.update(target.name) { account in
-                guard case .on = account.twoFactor else {
-                    throw ServiceError(.invalidArgument, "recovery codes come with an enrolled authenticator")
-                }
-                account.recoveryCodes = hashes
-                account.updatedAt = now
+        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+            guard case .on = account.twoFactor else {
+                throw ServiceError(.invalidArgument, "recovery codes come with an enrolled authenticator")
             }
+            account.recoveryCodes = hashes
+            account.updatedAt = now
         }
         audit(actor, .recoveryCodesIssued, .ok, target: target.name, organization: target.organization)
         logger.notice("recovery codes issued", metadata: ["user": "\(target.name)"])

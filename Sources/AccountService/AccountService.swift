@@ -46,7 +46,7 @@ public final class AccountService: Sendable {
         capacity: Capacity,
         recoveryCodes: [RecoveryCodeHash],
         now: UnixTime
-    ) throws {
+    ) throws(ServiceError) {
         guard account.pendingEnrollment == pending else {
             throw ServiceError(.noEnrollmentInProgress, "the enrollment changed meanwhile: start again")
         }
@@ -243,11 +243,50 @@ public final class AccountService: Sendable {
         do {
             return try body()
         } catch {
-            let serviceError = ServiceError.from(error)
-            if serviceError.kind == .storageFailure {
-                logger.error("store failure", metadata: ["error": "\(error)"])
-            }
-            throw serviceError
+            throw reported(error)
         }
+    }
+
+    /// `store.update` with a body that refuses with a `ServiceError`: the refusal is thrown as it is, an error
+    /// of the store as `storing` reports it.
+    @discardableResult
+    func updating(
+        _ name: AccountName,
+        _ body: (inout Account) throws(ServiceError) -> Void
+    ) throws(ServiceError) -> Account {
+        do {
+            return try store.update(name, body)
+        } catch {
+            switch error {
+            case .rejected(let refusal): throw refusal
+            case .store(let error): throw reported(error)
+            }
+        }
+    }
+
+    /// `store.updateOrganization`, reporting errors as `updating` does.
+    @discardableResult
+    func updatingOrganization(
+        _ name: OrganizationName,
+        _ body: (inout Organization) throws(ServiceError) -> Void,
+        eachMember: (inout Account) -> Bool
+    ) throws(ServiceError) -> Organization {
+        do {
+            return try store.updateOrganization(name, body, eachMember: eachMember)
+        } catch {
+            switch error {
+            case .rejected(let refusal): throw refusal
+            case .store(let error): throw reported(error)
+            }
+        }
+    }
+
+    /// The service's error for an error of the store; a storage failure is logged for the operator.
+    private func reported(_ error: AccountStoreError) -> ServiceError {
+        let serviceError = ServiceError.from(error)
+        if serviceError.kind == .storageFailure {
+            logger.error("store failure", metadata: ["error": "\(error)"])
+        }
+        return serviceError
     }
 }

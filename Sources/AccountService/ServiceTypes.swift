@@ -104,8 +104,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .organizationNotFound: ServiceError(.noSuchOrganization, error.description)
         case .organizationExists: ServiceError(.organizationExists, error.description)
         case .organizationNotEmpty: ServiceError(.organizationNotEmpty, error.description)
-        case .rejected(let inner as ServiceError): inner
-        case .rejected(let inner): ServiceError(.invalidArgument, "\(inner)")
+        case .invalidChange: ServiceError(.invalidArgument, error.description)
         case .unsupportedSchemaVersion, .corruptRecord, .storageFailure:
             ServiceError(.storageFailure, error.description)
         }

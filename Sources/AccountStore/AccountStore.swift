@@ -19,10 +19,14 @@ public protocol AccountStore: Sendable {
     func create(_ account: Account) throws(AccountStoreError)
 
     /// Reads the account, lets `body` change it, and writes it back, all in one write transaction.
-    /// Throws `.notFound` for an unknown name. An error thrown by `body` aborts the transaction and
-    /// is rethrown as `.rejected(error)`. The account's name must not be changed.
+    /// Throws `.store(.notFound)` for an unknown name. An error thrown by `body` (of the caller's own type)
+    /// aborts the transaction and is rethrown as `.rejected(error)`. The account's name must not be changed
+    /// (`.store(.invalidChange)`).
     @discardableResult
-    func update(_ name: AccountName, _ body: (inout Account) throws -> Void) throws(AccountStoreError) -> Account
+    func update<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account
 
     /// Removes the account. Throws `.notFound` for an unknown name.
     func remove(_ name: AccountName) throws(AccountStoreError)
@@ -45,11 +49,6 @@ public protocol AccountStore: Sendable {
         at time: UnixTime,
         alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
-
-    /// Counts a failed login. `name` nil means an unknown user: the store still commits a write
-    /// (a global counter), so that an unknown user costs what a known one does.
-    @discardableResult
-    func recordFailure(for name: AccountName?, at time: UnixTime) throws(AccountStoreError) -> UInt32
 
     /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
@@ -123,14 +122,15 @@ public protocol AccountStore: Sendable {
     func createOrganization(_ organization: Organization) throws(AccountStoreError)
 
     /// Changes an organization and, in the same write transaction, lets `eachMember` change each of
-    /// its accounts (it returns whether it changed the account). Throws `.organizationNotFound`.
-    /// Like `update`, the bodies may run more than once.
+    /// its accounts (it returns whether it changed the account). Throws `.store(.organizationNotFound)`;
+    /// like `update`, an error thrown by `body` is rethrown as `.rejected(error)` and the bodies may run
+    /// more than once.
     @discardableResult
-    func updateOrganization(
+    func updateOrganization<Rejection: Error>(
         _ name: OrganizationName,
-        _ body: (inout Organization) throws -> Void,
+        _ body: (inout Organization) throws(Rejection) -> Void,
         eachMember: (inout Account) -> Bool
-    ) throws(AccountStoreError) -> Organization
+    ) throws(UpdateError<Rejection>) -> Organization
 
     /// Removes an organization that has no accounts; throws `.organizationNotEmpty` otherwise.
     func removeOrganization(_ name: OrganizationName) throws(AccountStoreError)
@@ -283,8 +283,9 @@ public enum AccountStoreError: Error, Sendable, CustomStringConvertible {
     case corruptRecord(key: String)
     /// The storage layer failed (disk full, I/O error, permissions); `message` says which and what to do.
     case storageFailure(String)
-    /// The `update` body refused the change; nothing was written.
-    case rejected(any Error)
+    /// The change breaks a rule of the store (an account or organization cannot be renamed); nothing was
+    /// written.
+    case invalidChange(String)
 
     public var description: String {
         switch self {
@@ -300,7 +301,34 @@ public enum AccountStoreError: Error, Sendable, CustomStringConvertible {
                 + "run the twofactord that wrote it, or restore a backup"
         case .corruptRecord(let key): "the record '\(key)' is corrupt: restore the state directory from a backup"
         case .storageFailure(let message): message
-        case .rejected(let error): "\(error)"
+        case .invalidChange(let message): message
+        }
+    }
+}
+
+/// Why `AccountStore.update` or `updateOrganization` changed nothing: the store failed or refused the change,
+/// or the caller's body refused it with an error of the caller's own type. Either way nothing was written.
+public enum UpdateError<Rejection: Error>: Error {
+    case store(AccountStoreError)
+    case rejected(Rejection)
+}
+
+extension UpdateError {
+    /// The result of a write whose body returned its refusal instead of throwing it (a backend's write
+    /// path carries only the store's own errors), as `update` reports it.
+    public static func unwrap<Value>(_ outcome: Result<Value, Rejection>) throws(UpdateError) -> Value {
+        switch outcome {
+        case .success(let value): value
+        case .failure(let rejection): throw .rejected(rejection)
+        }
+    }
+}
+
+extension UpdateError where Rejection == Never {
+    /// The store's error, for a body that cannot refuse.
+    public var storeError: AccountStoreError {
+        switch self {
+        case .store(let error): error
         }
     }
 }

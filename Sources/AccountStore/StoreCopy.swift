@@ -42,7 +42,15 @@ public enum StoreCopy {
             let organizations = try source.organizations(after: lastOrganization, limit: page)
             for organization in organizations {
                 if try target.organization(named: organization.name) != nil {
-                    try target.updateOrganization(organization.name, { $0 = organization }, eachMember: { _ in false })
+                    do {
+                        try target.updateOrganization(
+                            organization.name,
+                            { $0 = organization },
+                            eachMember: { _ in false }
+                        )
+                    } catch {
+                        throw error.storeError
+                    }
                 } else {
                     try target.createOrganization(organization)
                 }

@@ -238,52 +238,10 @@ extension DaemonSettings {
             },
             show: { $0.codeCheckGroup ?? "" }
         ),
-        Key(
-            section: "daemon",
-            name: "workers",
-            reloadable: false,
-            parse: { settings, value in
-                guard let count = Int(value), (1...64).contains(count) else { return "must be 1 to 64" }
-                settings.workers = count
-                return nil
-            },
-            show: { "\($0.workers)" }
-        ),
-        Key(
-            section: "daemon",
-            name: "max-connections",
-            reloadable: false,
-            parse: { settings, value in
-                guard let count = Int(value), (2...1_000_000).contains(count) else { return "must be 2 to 1000000" }
-                settings.maximumConnections = count
-                return nil
-            },
-            show: { "\($0.maximumConnections)" }
-        ),
-        Key(
-            section: "daemon",
-            name: "request-deadline",
-            reloadable: false,
-            parse: { settings, value in
-                guard let seconds = Int64(value), (1...3600).contains(seconds) else {
-                    return "must be 1 to 3600 seconds"
-                }
-                settings.requestDeadline = seconds
-                return nil
-            },
-            show: { "\($0.requestDeadline)" }
-        ),
-        Key(
-            section: "daemon",
-            name: "scrypt-log-n",
-            reloadable: false,
-            parse: { settings, value in
-                guard let logN = UInt8(value), (10...22).contains(logN) else { return "must be 10 to 22" }
-                settings.scryptLogN = logN
-                return nil
-            },
-            show: { "\($0.scryptLogN)" }
-        ),
+        .integer("daemon", "workers", reloadable: false, \.workers, in: 1...64),
+        .integer("daemon", "max-connections", reloadable: false, \.maximumConnections, in: 2...1_000_000),
+        .integer("daemon", "request-deadline", reloadable: false, \.requestDeadline, in: 1...3600, unit: " seconds"),
+        .integer("daemon", "scrypt-log-n", reloadable: false, \.scryptLogN, in: 10...22),
         Key(
             section: "daemon",
             name: "issuer",
@@ -321,67 +279,17 @@ extension DaemonSettings {
             },
             show: { "\($0.gracePeriod)" }
         ),
-        Key(
-            section: "throttle",
-            name: "free-failures",
+        .integer("throttle", "free-failures", reloadable: true, \.throttle.freeFailures, in: 0...1000),
+        .integer("throttle", "base-delay", reloadable: true, \.throttle.baseDelay, in: 1...86_400, unit: " seconds"),
+        .integer("throttle", "max-delay", reloadable: true, \.throttle.maximumDelay, in: 1...604_800, unit: " seconds"),
+        .integer("enrollment", "lifetime", reloadable: true, \.enrollmentLifetime, in: 60...86_400, unit: " seconds"),
+        .integer(
+            "daemon",
+            "max-drift-steps",
             reloadable: true,
-            parse: { settings, value in
-                guard let count = UInt32(value), count <= 1000 else { return "must be 0 to 1000" }
-                settings.throttle.freeFailures = count
-                return nil
-            },
-            show: { "\($0.throttle.freeFailures)" }
-        ),
-        Key(
-            section: "throttle",
-            name: "base-delay",
-            reloadable: true,
-            parse: { settings, value in
-                guard let seconds = Int64(value), (1...86_400).contains(seconds) else {
-                    return "must be 1 to 86400 seconds"
-                }
-                settings.throttle.baseDelay = seconds
-                return nil
-            },
-            show: { "\($0.throttle.baseDelay)" }
-        ),
-        Key(
-            section: "throttle",
-            name: "max-delay",
-            reloadable: true,
-            parse: { settings, value in
-                guard let seconds = Int64(value), (1...604_800).contains(seconds) else {
-                    return "must be 1 to 604800 seconds"
-                }
-                settings.throttle.maximumDelay = seconds
-                return nil
-            },
-            show: { "\($0.throttle.maximumDelay)" }
-        ),
-        Key(
-            section: "enrollment",
-            name: "lifetime",
-            reloadable: true,
-            parse: { settings, value in
-                guard let seconds = Int64(value), (60...86_400).contains(seconds) else {
-                    return "must be 60 to 86400 seconds"
-                }
-                settings.enrollmentLifetime = seconds
-                return nil
-            },
-            show: { "\($0.enrollmentLifetime)" }
-        ),
-        Key(
-            section: "daemon",
-            name: "max-drift-steps",
-            reloadable: true,
-            parse: { settings, value in
-                let limit = Int32(DriftPolicy.defaultResyncRange)
-                guard let steps = Int32(value), (0...limit).contains(steps) else { return "must be 0 to \(limit) steps" }
-                settings.maximumDriftSteps = steps
-                return nil
-            },
-            show: { "\($0.maximumDriftSteps)" }
+            \.maximumDriftSteps,
+            in: 0...Int32(DriftPolicy.defaultResyncRange),
+            unit: " steps"
         ),
         Key(
             section: "audit",
@@ -406,4 +314,30 @@ extension DaemonSettings {
             show: { "\($0.auditRetention.maximumAge / 86_400)" }
         ),
     ]
+}
+
+extension DaemonSettings.Key {
+    /// A key holding a whole number within `range`; `unit` (such as " seconds") follows the bounds in the error.
+    static func integer<Number: FixedWidthInteger & Sendable>(
+        _ section: String,
+        _ name: String,
+        reloadable: Bool,
+        _ path: WritableKeyPath<DaemonSettings, Number> & Sendable,
+        in range: ClosedRange<Number>,
+        unit: String = ""
+    ) -> Self {
+        Self(
+            section: section,
+            name: name,
+            reloadable: reloadable,
+            parse: { settings, value in
+                guard let number = Number(value), range.contains(number) else {
+                    return "must be \(range.lowerBound) to \(range.upperBound)\(unit)"
+                }
+                settings[keyPath: path] = number
+                return nil
+            },
+            show: { "\($0[keyPath: path])" }
+        )
+    }
 }

@@ -11,7 +11,8 @@ import CLMDB
 // - the map grows only while no transaction of this process is open (`mdb_env_set_mapsize`'s rule): every
 //   transaction runs under `mapLock` shared and growing takes it exclusively. A batch that fills the map is
 //   rolled back, the map doubled, and the whole batch applied again, so a body may run more than once and
-//   must have no effects outside its transaction.
+//   must have no effects outside its transaction. A full map is noticed where LMDB reports it (`Transaction`
+//   tells the writer), not from what the body throws: a body may catch or convert errors freely.
 
 /// Counters of the group-commit writer, for tests and benchmarks.
 public struct WriteStatistics: Sendable, Hashable {
@@ -28,16 +29,26 @@ public struct WriteStatistics: Sendable, Hashable {
 final class WriteRequest {
     enum State { case queued, leading, done }
 
-    /// Dropped (by the writer, before the request is done) so that nothing holds the caller's closure once
-    /// its `withoutActuallyEscaping` ends.
-    var body: ((borrowing Transaction) throws -> Void)?
+    /// Runs the caller's body in its nested transaction and returns whether the body succeeded (its result or
+    /// error stays with the caller's `write`). Dropped (by the writer, before the request is done) so that
+    /// nothing holds the caller's closure once its `withoutActuallyEscaping` ends.
+    var body: ((borrowing Transaction) -> Bool)?
     let wakeUp = Condition()
     var state = State.queued
-    var error: (any Error)?
+    /// Why LMDB stored nothing of this write (its nested transaction or its batch's commit failed).
+    var error: LMDBError?
 
-    init(_ body: @escaping (borrowing Transaction) throws -> Void) {
+    init(_ body: @escaping (borrowing Transaction) -> Bool) {
         self.body = body
     }
+}
+
+/// Why a transaction of `Environment.read(_:)` or `write(_:)` changed nothing.
+public enum TransactionError<Failure: Error>: Error {
+    /// LMDB failed: the transaction could not begin or commit, or the map reached `maximumMapSize` (`.mapFull`).
+    case storage(LMDBError)
+    /// The body threw; its changes were rolled back.
+    case body(Failure)
 }
 
 /// The queue of writes waiting for the writer. `@unchecked Sendable`: every field is guarded by `lock`.
@@ -45,6 +56,8 @@ final class WriteQueue: @unchecked Sendable {
     let lock = Lock()
     var pending: [WriteRequest] = []
     var writerBusy = false
+    /// Set when an operation of the batch being applied found the map full (`Environment.noteMapFull()`).
+    var mapFilled = false
     var requests = 0
     var commits = 0
 }
@@ -55,38 +68,67 @@ extension Environment {
     /// Writes of concurrent callers are applied together (group commit): `body` runs in a nested transaction
     /// (`mdb_txn_begin` with a parent) of a transaction shared with the other writes of its batch, possibly
     /// on another thread while this one waits, and the batch is committed with one `mdb_txn_commit`.
-    /// An error thrown by `body` aborts only its own nested transaction and is rethrown here. `body` runs
-    /// again when the batch had to be retried after the map grew. An `LMDBError` thrown here that `body`
-    /// did not throw means nothing of this write was stored (the batch's commit failed, or the map reached
-    /// `maximumMapSize`: `.mapFull`).
-    public func write<Result>(_ body: (borrowing Transaction) throws -> Result) throws -> Result {
-        var result: Result?
-        try withoutActuallyEscaping(body) { body in
-            let request = WriteRequest { transaction in result = try body(transaction) }
-            try submit(request)
+    /// An error thrown by `body` aborts only its own nested transaction and is rethrown as `.body`. `body` runs
+    /// again when the batch had to be retried after the map grew. `.storage` means nothing of this write was
+    /// stored (the batch's commit failed, or the map reached `maximumMapSize`: `.mapFull`).
+    public func write<Result, Failure: Error>(
+        _ body: (borrowing Transaction) throws(Failure) -> Result
+    ) throws(TransactionError<Failure>) -> Result {
+        var outcome: Swift.Result<Result, Failure>?
+        let failure = withoutActuallyEscaping(body) { body -> LMDBError? in
+            let request = WriteRequest { transaction in
+                do throws(Failure) {
+                    outcome = .success(try body(transaction))
+                    return true
+                } catch {
+                    outcome = .failure(error)
+                    return false
+                }
+            }
+            submit(request)
+            return request.error
         }
-        guard let result else { preconditionFailure("a write returned neither a result nor an error") }
-        return result
+        if let failure { throw .storage(failure) }
+        guard let outcome else { preconditionFailure("a write returned neither a result nor an error") }
+        return try outcome.mapError { TransactionError.body($0) }.get()
     }
 
     /// Runs `body` in a read-only transaction. A map grown by another process is adopted and the read retried;
     /// reader slots left by dead processes are cleared once when every slot is taken.
-    public func read<Result>(_ body: (borrowing Transaction) throws -> Result) throws -> Result {
+    public func read<Result, Failure: Error>(
+        _ body: (borrowing Transaction) throws(Failure) -> Result
+    ) throws(TransactionError<Failure>) -> Result {
         var checkedReaders = false
         while true {
-            do {
-                return try mapLock.withShared { () throws -> Result in
+            let outcome: Swift.Result<Result, Failure>
+            do throws(LMDBError) {
+                outcome = try mapLock.withShared { () throws(LMDBError) -> Swift.Result<Result, Failure> in
                     let transaction = try beginTransaction(readOnly: true)
-                    let result = try body(transaction)
-                    transaction.abort()
-                    return result
+                    do throws(Failure) {
+                        let result = try body(transaction)
+                        transaction.abort()
+                        return .success(result)
+                    } catch {
+                        return .failure(error)
+                    }
                 }
-            } catch let error as LMDBError where error == .mapResized {
-                try adoptMapSize()
-            } catch let error as LMDBError where error == .readersFull && !checkedReaders {
-                checkedReaders = true
-                try readerCheck()
+            } catch {
+                do throws(LMDBError) {
+                    if error == .mapResized {
+                        try adoptMapSize()
+                        continue
+                    }
+                    if error == .readersFull && !checkedReaders {
+                        checkedReaders = true
+                        try readerCheck()
+                        continue
+                    }
+                } catch {
+                    throw .storage(error)
+                }
+                throw .storage(error)
             }
+            return try outcome.mapError { TransactionError.body($0) }.get()
         }
     }
 
@@ -101,7 +143,8 @@ extension Environment {
         }
     }
 
-    private func submit(_ request: WriteRequest) throws {
+    /// Queues `request` and returns when its batch was applied; `request.error` then says whether LMDB failed.
+    private func submit(_ request: WriteRequest) {
         let queue = writeQueue
         let leads = queue.lock.withLock { () -> Bool in
             queue.pending.append(request)
@@ -137,7 +180,6 @@ extension Environment {
                 }
             }
         }
-        if let error = request.error { throw error }
     }
 
     private enum BatchOutcome {
@@ -173,18 +215,23 @@ extension Environment {
         } catch {
             return Self.outcome(error)
         }
+        writeQueue.lock.withLock { writeQueue.mapFilled = false }
         for request in batch {
             request.error = nil
-            do {
+            do throws(LMDBError) {
                 let nested = try transaction.beginNested()
-                try request.body?(nested)
-                try nested.commit()
-            } catch let error as LMDBError where error == .mapFull || error == .mapResized {
+                if request.body?(nested) == true {
+                    try nested.commit()
+                } else {
+                    nested.abort()
+                }
+            } catch where error == .mapFull || error == .mapResized {
                 // The whole batch is retried; `transaction` is aborted as it goes out of scope.
                 return Self.outcome(error)
             } catch {
                 request.error = error
             }
+            if writeQueue.lock.withLock({ writeQueue.mapFilled }) { return .mapFull }
         }
         do throws(LMDBError) {
             try transaction.commit()
@@ -209,6 +256,12 @@ extension Environment {
             guard current < maximumMapSize else { throw .mapFull }
             try lmdbCall { mdb_env_set_mapsize(handle, min(current * 2, maximumMapSize)) }
         }
+    }
+
+    /// Tells the writer that an operation found the map full, so that it grows the map and applies the batch
+    /// again, whatever the body then does with the error.
+    func noteMapFull() {
+        writeQueue.lock.withLock { writeQueue.mapFilled = true }
     }
 
     /// Adopts the larger map another process set (`mdb_env_set_mapsize` with 0).

@@ -93,7 +93,7 @@ public struct Transaction: ~Copyable {
     public func put(_ value: [UInt8], for key: [UInt8], in database: Database, flags: PutFlags = []) throws(LMDBError) {
         try withValue(key) { (rawKey: inout MDB_val) throws(LMDBError) in
             try withValue(value) { (rawValue: inout MDB_val) throws(LMDBError) in
-                try lmdbCall { mdb_put(handle, database.handle, &rawKey, &rawValue, flags.rawValue) }
+                try changing { mdb_put(handle, database.handle, &rawKey, &rawValue, flags.rawValue) }
             }
         }
     }
@@ -103,12 +103,24 @@ public struct Transaction: ~Copyable {
     public func delete(_ key: [UInt8], in database: Database) throws(LMDBError) -> Bool {
         do throws(LMDBError) {
             try withValue(key) { (rawKey: inout MDB_val) throws(LMDBError) in
-                try lmdbCall { mdb_del(handle, database.handle, &rawKey, nil) }
+                try changing { mdb_del(handle, database.handle, &rawKey, nil) }
             }
         } catch .notFound {
             return false
         }
         return true
+    }
+
+    /// `lmdbCall` for an operation that changes the database. A full map (`MDB_MAP_FULL`) is also reported to
+    /// the environment's writer (GroupCommit.swift), which grows the map and applies the batch again, so a
+    /// body need not pass the error on unchanged.
+    private func changing(_ body: () -> Int32) throws(LMDBError) {
+        do throws(LMDBError) {
+            try lmdbCall(body)
+        } catch {
+            if error == .mapFull { environment.takeUnretainedValue().noteMapFull() }
+            throw error
+        }
     }
 
     /// The number of entries in `database`. The corresponding C function is `mdb_stat`.

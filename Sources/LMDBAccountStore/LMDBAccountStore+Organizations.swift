@@ -35,49 +35,66 @@ extension LMDBAccountStore {
 
     public func createOrganization(_ organization: Organization) throws(AccountStoreError) {
         try write { transaction in
-            do {
+            do throws(LMDBError) {
                 try transaction.put(
                     OrganizationRecord.encode(organization),
                     for: Self.key(organization.name),
                     in: databases.organizations,
                     flags: .noOverwrite
                 )
-            } catch let error as LMDBError where error == .keyExists {
+            } catch .keyExists {
                 throw AccountStoreError.organizationExists(organization.name)
             }
         }
     }
 
     @discardableResult
-    public func updateOrganization(
+    public func updateOrganization<Rejection: Error>(
         _ name: OrganizationName,
-        _ body: (inout Organization) throws -> Void,
+        _ body: (inout Organization) throws(Rejection) -> Void,
         eachMember: (inout Account) -> Bool
-    ) throws(AccountStoreError) -> Organization {
-        try write { transaction in
-            guard var organization = try Self.loadOrganization(name, from: transaction, in: databases.organizations)
-            else { throw AccountStoreError.organizationNotFound(name) }
-            do {
-                try body(&organization)
-            } catch {
-                throw AccountStoreError.rejected(error)
-            }
-            guard organization.name == name else {
-                throw AccountStoreError.rejected(InvalidValue("an organization cannot be renamed"))
-            }
-            try transaction.put(OrganizationRecord.encode(organization), for: Self.key(name), in: databases.organizations)
-            let prefix = Self.memberPrefix(name)
-            let members = try Self.range(in: databases.members, of: transaction, prefix: prefix, after: nil, limit: .max)
-            for (key, _) in members {
-                let accountKey = Array(key[prefix.count...])
-                guard let bytes = try transaction.get(accountKey, in: accounts) else { continue }
-                var account = try Self.decode(bytes, key: accountKey)
-                if eachMember(&account) {
-                    try transaction.put(AccountRecord.encode(account), for: accountKey, in: accounts)
+    ) throws(UpdateError<Rejection>) -> Organization {
+        let outcome: Result<Organization, Rejection>
+        do throws(AccountStoreError) {
+            outcome = try write { (transaction: borrowing Transaction) throws -> Result<Organization, Rejection> in
+                guard var organization = try Self.loadOrganization(name, from: transaction, in: databases.organizations)
+                else { throw AccountStoreError.organizationNotFound(name) }
+                do throws(Rejection) {
+                    try body(&organization)
+                } catch {
+                    // Nothing was put yet: the write is committed empty.
+                    return .failure(error)
                 }
+                guard organization.name == name else {
+                    throw AccountStoreError.invalidChange("an organization cannot be renamed")
+                }
+                try transaction.put(
+                    OrganizationRecord.encode(organization),
+                    for: Self.key(name),
+                    in: databases.organizations
+                )
+                let prefix = Self.memberPrefix(name)
+                let members = try Self.range(
+                    in: databases.members,
+                    of: transaction,
+                    prefix: prefix,
+                    after: nil,
+                    limit: .max
+                )
+                for (key, _) in members {
+                    let accountKey = Array(key[prefix.count...])
+                    guard let bytes = try transaction.get(accountKey, in: accounts) else { continue }
+                    var account = try Self.decode(bytes, key: accountKey)
+                    if eachMember(&account) {
+                        try transaction.put(AccountRecord.encode(account), for: accountKey, in: accounts)
+                    }
+                }
+                return .success(organization)
             }
-            return organization
+        } catch {
+            throw .store(error)
         }
+        return try UpdateError.unwrap(outcome)
     }
 
     public func removeOrganization(_ name: OrganizationName) throws(AccountStoreError) {

@@ -4,7 +4,8 @@ import OneTimePassword
 import StoredRecords
 
 /// The account store on LMDB: one environment in the state directory, with the named databases
-/// - `meta`: the schema version, the unknown-user failure counter and the audit sequence;
+/// - `meta`: the schema version, the audit sequence and the secrets-key check (stores written before
+///   this build may also hold an `unknown-user-failures` counter, which nothing reads or writes any more);
 /// - `accounts`: key = account name (UTF-8), value = an `AccountRecord`;
 /// - `organizations`: key = organization name, value = an `OrganizationRecord`;
 /// - `members`: the organization index, key = organization name, NUL, account name; value empty. Names
@@ -28,7 +29,6 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public static let schemaVersion: UInt32 = 2
 
     static let schemaVersionKey = Array("schema-version".utf8)
-    static let unknownUserFailuresKey = Array("unknown-user-failures".utf8)
     static let auditSequenceKey = Array("audit-sequence".utf8)
 
     let directory: String
@@ -162,52 +162,59 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static func memberKey(_ account: Account) -> [UInt8] { memberPrefix(account.organization) + key(account.name) }
 
     public func create(_ account: Account) throws(AccountStoreError) {
-        try write { transaction in
-            guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
-                throw AccountStoreError.organizationNotFound(account.organization)
-            }
-            try transaction.put([], for: Self.memberKey(account), in: databases.members)
-            do {
-                try transaction.put(
-                    try sealedRecord(account),
-                    for: Self.key(account.name),
-                    in: accounts,
-                    flags: .noOverwrite
-                )
-            } catch let error as LMDBError where error == .keyExists {
-                throw AccountStoreError.alreadyExists(account.name)
-            }
+        try write { transaction in try insert(account, in: transaction) }
+    }
+
+    /// Writes a new account, sealed, and its entry in the member index, inside a write transaction; an
+    /// existing name throws `.alreadyExists` and an unknown organization `.organizationNotFound`, after
+    /// which the caller's transaction must be rolled back (throwing out of `write` does that).
+    func insert(_ account: Account, in transaction: borrowing Transaction) throws {
+        guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
+            throw AccountStoreError.organizationNotFound(account.organization)
+        }
+        try transaction.put([], for: Self.memberKey(account), in: databases.members)
+        let record = try sealedRecord(account)
+        do throws(LMDBError) {
+            try transaction.put(record, for: Self.key(account.name), in: accounts, flags: .noOverwrite)
+        } catch .keyExists {
+            throw AccountStoreError.alreadyExists(account.name)
         }
     }
 
     /// `body` runs inside the write transaction; it may run more than once if the map has to grow, so it
-    /// must not have effects outside the account it is given.
+    /// must not have effects outside the account it is given. A refusal ends the write before anything was
+    /// put, so the transaction is committed empty.
     @discardableResult
-    public func update(
+    public func update<Rejection: Error>(
         _ name: AccountName,
-        _ body: (inout Account) throws -> Void
-    ) throws(AccountStoreError) -> Account {
-        try write { transaction in
-            let before = try opened(Self.load(name, from: transaction, in: accounts))
-            var account = before
-            do {
-                try body(&account)
-            } catch {
-                throw AccountStoreError.rejected(error)
-            }
-            guard account.name == name else {
-                throw AccountStoreError.rejected(InvalidValue("an account cannot be renamed"))
-            }
-            if account.organization != before.organization {
-                guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
-                    throw AccountStoreError.organizationNotFound(account.organization)
+        _ body: (inout Account) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        let outcome: Result<Account, Rejection>
+        do throws(AccountStoreError) {
+            outcome = try write { (transaction: borrowing Transaction) throws -> Result<Account, Rejection> in
+                let before = try opened(Self.load(name, from: transaction, in: accounts))
+                var account = before
+                do throws(Rejection) {
+                    try body(&account)
+                } catch {
+                    return .failure(error)
                 }
-                _ = try transaction.delete(Self.memberKey(before), in: databases.members)
-                try transaction.put([], for: Self.memberKey(account), in: databases.members)
+                guard account.name == name else {
+                    throw AccountStoreError.invalidChange("an account cannot be renamed")
+                }
+                if account.organization != before.organization {
+                    guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil
+                    else { throw AccountStoreError.organizationNotFound(account.organization) }
+                    _ = try transaction.delete(Self.memberKey(before), in: databases.members)
+                    try transaction.put([], for: Self.memberKey(account), in: databases.members)
+                }
+                try transaction.put(try sealedRecord(account), for: Self.key(name), in: accounts)
+                return .success(account)
             }
-            try transaction.put(try sealedRecord(account), for: Self.key(name), in: accounts)
-            return account
+        } catch {
+            throw .store(error)
         }
+        return try UpdateError.unwrap(outcome)
     }
 
     public func remove(_ name: AccountName) throws(AccountStoreError) {
@@ -280,24 +287,6 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         }
     }
 
-    @discardableResult
-    public func recordFailure(for name: AccountName?, at time: UnixTime) throws(AccountStoreError) -> UInt32 {
-        try write { transaction in
-            guard let name else {
-                let count = try Self.unknownUserFailures(in: transaction, meta: meta) &+ 1
-                try transaction.put(Self.encodeCounter(count), for: Self.unknownUserFailuresKey, in: meta)
-                return UInt32(clamping: count)
-            }
-            var account = try Self.load(name, from: transaction, in: accounts)
-            if account.failureCount < UInt32.max {
-                account.failureCount += 1
-            }
-            account.lastFailureAt = time
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
-            return account.failureCount
-        }
-    }
-
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
         try write { transaction in try markSuccess(of: name, at: time, in: transaction) }
     }
@@ -314,11 +303,6 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// share one: group commit), for tests and benchmarks.
     public var durableCommits: Int {
         environment.writeStatistics.commits
-    }
-
-    /// How many failed logins named an unknown user, since the store was created.
-    public func unknownUserFailureCount() throws(AccountStoreError) -> UInt64 {
-        try read { transaction in try Self.unknownUserFailures(in: transaction, meta: meta) }
     }
 
     // MARK: Records
@@ -343,12 +327,6 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             throw .corruptRecord(key: recordKey)
         }
         return account
-    }
-
-    static func unknownUserFailures(in transaction: borrowing Transaction, meta: Database) throws -> UInt64 {
-        guard let bytes = try transaction.get(unknownUserFailuresKey, in: meta) else { return 0 }
-        guard bytes.count == 8 else { throw AccountStoreError.corruptRecord(key: "meta/unknown-user-failures") }
-        return bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     static func encodeCounter(_ value: UInt64) -> [UInt8] {

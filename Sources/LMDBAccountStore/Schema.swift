@@ -51,12 +51,8 @@ enum Schema {
             }
             try transaction.commit()
             return databases
-        } catch let error as LMDBError {
-            throw LMDBAccountStore.storageFailure(error, directory: directory)
-        } catch let error as AccountStoreError {
-            throw error
         } catch {
-            throw .rejected(error)
+            throw LMDBAccountStore.storeError(error, directory: directory)
         }
     }
 

@@ -42,11 +42,20 @@ extension LMDBAccountStore {
         }
     }
 
-    private func storeError(_ error: any Error) -> AccountStoreError {
+    private func storeError(_ error: TransactionError<any Error>) -> AccountStoreError {
         switch error {
-        case let error as LMDBError: storageFailure(error)
+        case .storage(let error): storageFailure(error)
+        case .body(let error): Self.storeError(error, directory: directory)
+        }
+    }
+
+    /// The one place where what a body of this store threw becomes the store's error: the `LMDBError` of one of
+    /// its transaction's operations, or an `AccountStoreError` of its own checks (bodies throw nothing else).
+    static func storeError(_ error: any Error, directory: String) -> AccountStoreError {
+        switch error {
         case let error as AccountStoreError: error
-        default: .rejected(error)
+        case let error as LMDBError: storageFailure(error, directory: directory)
+        default: .storageFailure("unexpected error in \(directory): \(error): restart twofactord")
         }
     }
 

@@ -7,6 +7,12 @@ public struct BenchReport: Sendable {
     public var setupSeconds: Double
     public var elapsedSeconds: Double
     public var daemonPeakRSSKiB: Int?
+    /// Whether the accounts were written straight into the store (`--preload`) rather than through the protocol.
+    public var preloaded = false
+    /// The started daemon's `data.mdb` at the end of the run: its size, and the bytes it occupies on disk
+    /// (as du counts them); nil with `--socket`.
+    public var storeBytes: Int?
+    public var storeDiskBytes: Int?
     var tally: WorkerTally
 
     /// Every answered or failed request per second of the run (wrong codes and replays included).
@@ -51,6 +57,9 @@ public struct BenchReport: Sendable {
             ("account_wait_s", fixed(tally.accountWaitSeconds, 3)),
             ("daemon_peak_rss_kib", daemonPeakRSSKiB.map { "\($0)" } ?? "null"),
             ("first_error", tally.firstError.map(quoted) ?? "null"),
+            ("preloaded", preloaded ? "true" : "false"),
+            ("store_bytes", storeBytes.map { "\($0)" } ?? "null"),
+            ("store_disk_bytes", storeDiskBytes.map { "\($0)" } ?? "null"),
         ]
         return "{" + fields.map { quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
@@ -76,6 +85,10 @@ public struct BenchReport: Sendable {
             )
         }
         lines.append("  daemon peak RSS: " + (daemonPeakRSSKiB.map { "\($0) KiB" } ?? "unknown (pass --daemon-pid)"))
+        if let storeBytes, let storeDiskBytes {
+            let how = preloaded ? " (accounts preloaded)" : ""
+            lines.append("  store: data.mdb \(storeBytes) bytes, \(storeDiskBytes) bytes on disk" + how)
+        }
         if let first = tally.firstError { lines.append("  first error: \(first)") }
         return lines.joined(separator: "\n")
     }

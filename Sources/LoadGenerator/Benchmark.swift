@@ -19,6 +19,11 @@ public struct BenchOptions: Sendable {
     /// Write each created account's name and hex TOTP secret here (a new file, mode 0600), one per line, so
     /// another harness (`make bench-compare`'s PAM loop) can log them in.
     public var exportSecretsPath: String? = nil
+    /// Write the accounts straight into the started daemon's fresh state directory before it starts
+    /// (Preload.swift) instead of creating them through the protocol. Needs a started daemon.
+    public var preload = false
+    /// The started daemon's scrypt cost (log2 of N), which preloaded password hashes are made at.
+    public var scryptLogN: UInt8 = 10
 
     public init(
         plan: LoadPlan,
@@ -52,7 +57,16 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
     }
     let socketPath: String
     let daemonPID: Int32?
+    // Unique per run, so a run against a long-lived daemon never collides with an earlier one.
+    let prefix = "bench\(getpid())x\(BenchClock.unixSeconds() % 100_000)x"
+    var accounts: [BenchAccount] = []
+    var setupSeconds = 0.0
     if let given = options.socketPath {
+        guard !options.preload else {
+            throw BenchError(
+                "--preload writes into the state directory of a daemon the benchmark starts: drop --socket"
+            )
+        }
         socketPath = given
         daemonPID = options.daemonPID
     } else {
@@ -63,33 +77,51 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
         }
         directory = String(cString: made)
         chmod(made, 0o755)
+        if options.preload {
+            let stateDirectory = directory! + "/state"
+            progress("preloading \(options.accounts) accounts (period \(options.period) s) into \(stateDirectory)")
+            let setupStart = BenchClock.nanoseconds()
+            accounts = try preloadAccounts(
+                count: options.accounts,
+                period: options.period,
+                prefix: prefix,
+                stateDirectory: stateDirectory,
+                scryptLogN: options.scryptLogN,
+                progress: progress
+            )
+            setupSeconds = Double(BenchClock.nanoseconds() - setupStart) / 1e9
+            progress("preloaded \(accounts.count) accounts in \(fixed(setupSeconds, 1)) s")
+        }
         progress("starting \(options.daemonExecutable) in \(directory!)")
+        let startedAt = BenchClock.nanoseconds()
         let started = try BenchDaemon(
             executable: options.daemonExecutable,
             directory: directory!,
             arguments: options.daemonArguments
         )
+        progress("twofactord answered after \(fixed(Double(BenchClock.nanoseconds() - startedAt) / 1e9, 2)) s")
         daemon = started
         socketPath = started.socketPath
         daemonPID = started.pid
     }
 
-    progress("creating \(options.accounts) accounts with period \(options.period) s")
-    let setupStart = BenchClock.nanoseconds()
-    // Unique per run, so a run against a long-lived daemon never collides with an earlier one.
-    let prefix = "bench\(getpid())x\(BenchClock.unixSeconds() % 100_000)x"
-    let accounts = try createAccounts(
-        count: options.accounts,
-        period: options.period,
-        prefix: prefix,
-        socketPath: socketPath,
-        connections: options.plan.connections
-    )
-    let setupSeconds = Double(BenchClock.nanoseconds() - setupStart) / 1e9
+    if !options.preload {
+        progress("creating \(options.accounts) accounts with period \(options.period) s")
+        let setupStart = BenchClock.nanoseconds()
+        accounts = try createAccounts(
+            count: options.accounts,
+            period: options.period,
+            prefix: prefix,
+            socketPath: socketPath,
+            connections: options.plan.connections
+        )
+        setupSeconds = Double(BenchClock.nanoseconds() - setupStart) / 1e9
+    }
     if let path = options.exportSecretsPath { try exportSecrets(accounts, to: path) }
 
     progress("driving \(options.plan.connections) connections in mode \(options.plan.mode.rawValue)")
     let tally = drive(options.plan, accounts: accounts, socketPath: socketPath)
+    let storeSizes = directory.flatMap { fileSizes($0 + "/state/data.mdb") }
     return BenchReport(
         mode: options.plan.mode,
         connections: options.plan.connections,
@@ -98,6 +130,9 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
         setupSeconds: setupSeconds,
         elapsedSeconds: Double(tally.elapsedNanoseconds) / 1e9,
         daemonPeakRSSKiB: daemonPID.flatMap(peakResidentKiB(of:)),
+        preloaded: options.preload,
+        storeBytes: storeSizes?.bytes,
+        storeDiskBytes: storeSizes?.diskBytes,
         tally: tally
     )
 }

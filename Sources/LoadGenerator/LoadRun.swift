@@ -74,14 +74,17 @@ struct WorkerTally: Sendable {
     }
 }
 
-/// Drives `plan.connections` connections, each owning every `connections`-th account, so no two
-/// connections ever send a code for the same account and step.
+/// Drives `plan.connections` connections, each owning every `connections`-th account (in a random order), so
+/// no two connections ever send a code for the same account and step.
 func drive(_ plan: LoadPlan, accounts: [BenchAccount], socketPath: String) -> WorkerTally {
     let start = BenchClock.nanoseconds()
     let end = start + UInt64(plan.seconds * 1e9)
     let perWorkerLimit = plan.count.map { ($0 + plan.connections - 1) / plan.connections }
     let tallies = onThreads(plan.connections) { worker in
         var mine = stride(from: worker, to: accounts.count, by: plan.connections).map { accounts[$0] }
+        // Walked in a random order, so a run that reaches only part of a large pool (a million accounts in
+        // ten seconds) still touches records across the whole key space, not one contiguous run of pages.
+        mine.shuffle()
         var driver = Driver(mode: plan.mode, socketPath: socketPath)
         driver.run(&mine, until: end, limit: perWorkerLimit)
         driver.tally.elapsedNanoseconds = BenchClock.nanoseconds() - start

@@ -48,41 +48,50 @@ extension PostgresAccountStore {
     /// Locks the organization's row, then its members' rows in name order (the order every transaction that
     /// locks several accounts uses), and changes them in the same transaction.
     @discardableResult
-    public func updateOrganization(
+    public func updateOrganization<Rejection: Error>(
         _ name: OrganizationName,
-        _ body: (inout Organization) throws -> Void,
+        _ body: (inout Organization) throws(Rejection) -> Void,
         eachMember: (inout Account) -> Bool
-    ) throws(AccountStoreError) -> Organization {
-        try write { transaction in
-            let rows = try transaction.rows("SELECT record FROM organizations WHERE name = \(name.value) FOR UPDATE")
-            guard let row = rows.first else { throw AccountStoreError.organizationNotFound(name) }
-            var organization = try Self.decodeOrganization(try row.decode(ByteBuffer.self).bytes, name: name.value)
-            do {
-                try body(&organization)
-            } catch {
-                throw AccountStoreError.rejected(error)
-            }
-            guard organization.name == name else {
-                throw AccountStoreError.rejected(InvalidValue("an organization cannot be renamed"))
-            }
-            try transaction.execute(
-                """
-                UPDATE organizations SET record = \(OrganizationRecord.encode(organization).buffer)
-                WHERE name = \(name.value)
-                """
-            )
-            let members = try transaction.rows(
-                "SELECT name, record FROM accounts WHERE organization = \(name.value) ORDER BY name FOR UPDATE"
-            )
-            for member in members {
-                let (accountName, record) = try member.decode((String, ByteBuffer).self)
-                var account = try Self.decode(record.bytes, name: accountName)
-                if eachMember(&account) {
-                    try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+    ) throws(UpdateError<Rejection>) -> Organization {
+        let outcome: Result<Organization, Rejection>
+        do throws(AccountStoreError) {
+            outcome = try write { (transaction: Transaction) throws -> Result<Organization, Rejection> in
+                let rows = try transaction.rows(
+                    "SELECT record FROM organizations WHERE name = \(name.value) FOR UPDATE"
+                )
+                guard let row = rows.first else { throw AccountStoreError.organizationNotFound(name) }
+                var organization = try Self.decodeOrganization(try row.decode(ByteBuffer.self).bytes, name: name.value)
+                do throws(Rejection) {
+                    try body(&organization)
+                } catch {
+                    transaction.rollbackOnly = true
+                    return .failure(error)
                 }
+                guard organization.name == name else {
+                    throw AccountStoreError.invalidChange("an organization cannot be renamed")
+                }
+                try transaction.execute(
+                    """
+                    UPDATE organizations SET record = \(OrganizationRecord.encode(organization).buffer)
+                    WHERE name = \(name.value)
+                    """
+                )
+                let members = try transaction.rows(
+                    "SELECT name, record FROM accounts WHERE organization = \(name.value) ORDER BY name FOR UPDATE"
+                )
+                for member in members {
+                    let (accountName, record) = try member.decode((String, ByteBuffer).self)
+                    var account = try Self.decode(record.bytes, name: accountName)
+                    if eachMember(&account) {
+                        try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+                    }
+                }
+                return .success(organization)
             }
-            return organization
+        } catch {
+            throw .store(error)
         }
+        return try UpdateError.unwrap(outcome)
     }
 
     public func removeOrganization(_ name: OrganizationName) throws(AccountStoreError) {

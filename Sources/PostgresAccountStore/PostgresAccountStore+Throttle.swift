@@ -15,61 +15,112 @@ extension PostgresAccountStore {
         at time: UnixTime,
         decide: (ThrottleRecord, Account?) -> AttemptReservation
     ) throws(AccountStoreError) -> AttemptReservation {
-        let (subject, origin) = Self.throttleColumns(key)
-        return try write { transaction in
-            // The empty row makes the key's row exist, so that FOR UPDATE can serialize every attempt on it.
-            try transaction.execute(
-                """
-                INSERT INTO throttle (subject, origin, failures) VALUES (\(subject), \(origin), 0)
-                ON CONFLICT (subject, origin) DO NOTHING
-                """
-            )
-            let rows = try transaction.rows(
-                """
-                SELECT failures, last_failure_at FROM throttle WHERE subject = \(subject) AND origin = \(origin)
-                FOR UPDATE
-                """
-            )
-            var record = ThrottleRecord()
-            if let row = rows.first {
-                let (failures, last) = try row.decode((Int64, Int64?).self)
-                record = ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
-            }
-            var account: Account?
-            if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
-                let accountRows = try transaction.rows(
-                    "SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE"
-                )
-                account = try accountRows.first.map { try Self.decode($0, name: name.value) }
-            }
-            let reservation = decide(record, account)
+        try write { transaction in
+            let attempt = try lockThrottleState(of: key, in: transaction)
+            let reservation = decide(attempt.record, attempt.account)
             guard reservation == .allowed else {
                 // Nothing is counted, and the empty row goes with the rollback.
                 transaction.rollbackOnly = true
                 return reservation
             }
-            record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
-            try transaction.execute(
-                """
-                UPDATE throttle SET failures = \(Int64(record.failures)), last_failure_at = \(time)
-                WHERE subject = \(subject) AND origin = \(origin)
-                """
-            )
-            if var counted = account {
-                counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
-                counted.lastFailureAt = time
-                try Self.store(AccountRecord.encode(counted), of: counted, in: transaction)
-            }
-            // Rows another transaction holds are skipped: pruning never waits.
-            try transaction.execute(
-                """
-                DELETE FROM throttle WHERE (subject, origin) IN (
-                    SELECT subject, origin FROM throttle WHERE last_failure_at < \(time - Self.throttleMemory)
-                    LIMIT \(Self.throttlePrunePerWrite) FOR UPDATE SKIP LOCKED)
-                """
-            )
+            try countFailure(attempt, of: key, at: time, in: transaction)
             return .allowed
         }
+    }
+
+    /// The decision, the check's outcome and its writes in one transaction, so a fleet pays one commit per
+    /// code check. An accepted check never counts its attempt.
+    public func checkAttempt(
+        _ key: ThrottleKey,
+        of name: AccountName,
+        claiming claim: StepClaim?,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        audit: AttemptAudit
+    ) throws(AccountStoreError) -> AttemptVerdict {
+        try write { transaction in
+            let attempt = try lockThrottleState(of: key, in: transaction)
+            if case .locked(let wait) = decide(attempt.record, attempt.account) {
+                transaction.rollbackOnly = true
+                return .locked(retryAfter: wait)
+            }
+            if let claim, try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+            {
+                try clear(key, in: transaction)
+                try append(audit.accepted, in: transaction)
+                return .accepted
+            }
+            // A refused claim wrote nothing, so `attempt` is still the stored state.
+            try countFailure(attempt, of: key, at: time, in: transaction)
+            try append(audit.denied, in: transaction)
+            return .denied
+        }
+    }
+
+    /// A throttle key's row and, for a privileged origin, the account it counts against, both locked for
+    /// this transaction (in the lock order: the throttle row, then the account row).
+    private struct ThrottleState {
+        var record: ThrottleRecord
+        var account: Account?
+    }
+
+    private func lockThrottleState(of key: ThrottleKey, in transaction: Transaction) throws -> ThrottleState {
+        let (subject, origin) = Self.throttleColumns(key)
+        // The empty row makes the key's row exist, so that FOR UPDATE can serialize every attempt on it.
+        try transaction.execute(
+            """
+            INSERT INTO throttle (subject, origin, failures) VALUES (\(subject), \(origin), 0)
+            ON CONFLICT (subject, origin) DO NOTHING
+            """
+        )
+        let rows = try transaction.rows(
+            """
+            SELECT failures, last_failure_at FROM throttle WHERE subject = \(subject) AND origin = \(origin)
+            FOR UPDATE
+            """
+        )
+        var record = ThrottleRecord()
+        if let row = rows.first {
+            let (failures, last) = try row.decode((Int64, Int64?).self)
+            record = ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
+        }
+        var account: Account?
+        if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
+            let accountRows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
+            account = try accountRows.first.map { try Self.decode($0, name: name.value) }
+        }
+        return ThrottleState(record: record, account: account)
+    }
+
+    /// Counts one failure of the key (and of the account, for a privileged origin), and prunes a few old rows.
+    private func countFailure(
+        _ state: ThrottleState,
+        of key: ThrottleKey,
+        at time: UnixTime,
+        in transaction: Transaction
+    ) throws {
+        let (subject, origin) = Self.throttleColumns(key)
+        let failures = state.record.failures &+ 1 == 0 ? UInt32.max : state.record.failures + 1
+        try transaction.execute(
+            """
+            UPDATE throttle SET failures = \(Int64(failures)), last_failure_at = \(time)
+            WHERE subject = \(subject) AND origin = \(origin)
+            """
+        )
+        if var counted = state.account {
+            counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
+            counted.lastFailureAt = time
+            try Self.store(AccountRecord.encode(counted), of: counted, in: transaction)
+        }
+        // Rows another transaction holds are skipped: pruning never waits.
+        try transaction.execute(
+            """
+            DELETE FROM throttle WHERE (subject, origin) IN (
+                SELECT subject, origin FROM throttle WHERE last_failure_at < \(time - Self.throttleMemory)
+                LIMIT \(Self.throttlePrunePerWrite) FOR UPDATE SKIP LOCKED)
+            """
+        )
     }
 
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {

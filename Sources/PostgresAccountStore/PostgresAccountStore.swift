@@ -107,31 +107,41 @@ public final class PostgresAccountStore: AccountStore, Sendable {
 
     /// `body` runs inside the transaction, with the account's row locked; it may run more than once when
     /// the transaction collides with another daemon's, so it must not have effects outside the account.
+    /// A refusal rolls the transaction back.
     @discardableResult
-    public func update(
+    public func update<Rejection: Error>(
         _ name: AccountName,
-        _ body: (inout Account) throws -> Void
-    ) throws(AccountStoreError) -> Account {
-        try write { transaction in
-            let before = try opened(try Self.lock(name, in: transaction))
-            var account = before
-            do {
-                try body(&account)
-            } catch {
-                throw AccountStoreError.rejected(error)
+        _ body: (inout Account) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        let outcome: Result<Account, Rejection>
+        do throws(AccountStoreError) {
+            outcome = try write { (transaction: Transaction) throws -> Result<Account, Rejection> in
+                let before = try opened(try Self.lock(name, in: transaction))
+                var account = before
+                do throws(Rejection) {
+                    try body(&account)
+                } catch {
+                    transaction.rollbackOnly = true
+                    return .failure(error)
+                }
+                guard account.name == name else {
+                    throw AccountStoreError.invalidChange("an account cannot be renamed")
+                }
+                if account.organization != before.organization {
+                    let organization = try transaction.rows(
+                        "SELECT 1 FROM organizations WHERE name = \(account.organization.value) FOR KEY SHARE"
+                    )
+                    guard !organization.isEmpty else {
+                        throw AccountStoreError.organizationNotFound(account.organization)
+                    }
+                }
+                try Self.store(try sealedRecord(account), of: account, in: transaction)
+                return .success(account)
             }
-            guard account.name == name else {
-                throw AccountStoreError.rejected(InvalidValue("an account cannot be renamed"))
-            }
-            if account.organization != before.organization {
-                let organization = try transaction.rows(
-                    "SELECT 1 FROM organizations WHERE name = \(account.organization.value) FOR KEY SHARE"
-                )
-                guard !organization.isEmpty else { throw AccountStoreError.organizationNotFound(account.organization) }
-            }
-            try Self.store(try sealedRecord(account), of: account, in: transaction)
-            return account
+        } catch {
+            throw .store(error)
         }
+        return try UpdateError.unwrap(outcome)
     }
 
     public func remove(_ name: AccountName) throws(AccountStoreError) {
@@ -203,28 +213,6 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         }
     }
 
-    @discardableResult
-    public func recordFailure(for name: AccountName?, at time: UnixTime) throws(AccountStoreError) -> UInt32 {
-        guard let name else {
-            return try write { transaction in
-                let rows = try transaction.rows(
-                    """
-                    INSERT INTO counters (name, value) VALUES ('unknown-user-failures', 1)
-                    ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value
-                    """
-                )
-                return UInt32(clamping: try rows.first?.decode(Int64.self) ?? 0)
-            }
-        }
-        return try write { transaction in
-            var account = try Self.lock(name, in: transaction)
-            if account.failureCount < UInt32.max { account.failureCount += 1 }
-            account.lastFailureAt = time
-            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
-            return account.failureCount
-        }
-    }
-
     public func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError) {
         try write { transaction in try markSuccess(of: name, at: time, in: transaction) }
     }
@@ -235,14 +223,6 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         account.lastLoginAt = time
         account.updatedAt = time
         try Self.store(AccountRecord.encode(account), of: account, in: transaction)
-    }
-
-    /// How many failed logins named an unknown user, since the database was created.
-    public func unknownUserFailureCount() throws(AccountStoreError) -> UInt64 {
-        try read { transaction in
-            let rows = try transaction.rows("SELECT value FROM counters WHERE name = 'unknown-user-failures'")
-            return UInt64(clamping: try rows.first?.decode(Int64.self) ?? 0)
-        }
     }
 
     // MARK: Records

@@ -11,7 +11,8 @@ import PostgresNIO
 //   and the message says so): the daemon then answers an error, never `ok`;
 // - a serialization failure or deadlock (SQLSTATE 40001, 40P01) aborts and reruns the whole transaction,
 //   so a body may run more than once, as with LMDB;
-// - an error thrown by a body rolls the transaction back and is rethrown unchanged.
+// - an error thrown by a body rolls the transaction back and is rethrown unchanged; a body that refuses a change
+//   (`update`) sets `rollbackOnly` and returns its refusal instead.
 
 /// A transaction in progress: statements and the decision to roll back instead of committing.
 final class Transaction {
@@ -66,12 +67,9 @@ extension PostgresAccountStore {
                                 + "retry; if this persists, check the server for long transactions"
                         )
                     }
-                } catch let error as AccountStoreError {
-                    rollback(session)
-                    throw error
                 } catch {
                     rollback(session)
-                    throw .rejected(error)
+                    throw storeError(error)
                 }
             }
         }
@@ -87,13 +85,17 @@ extension PostgresAccountStore {
                     return try body(Transaction(session: session, location: location))
                 } catch is Retry where attempt < Self.attempts {
                     continue
-                } catch let error as AccountStoreError {
-                    throw error
                 } catch {
-                    throw .storageFailure("a statement on \(location) failed: \(error)")
+                    throw storeError(error)
                 }
             }
         }
+    }
+
+    /// The store's error for what a body threw: the `AccountStoreError` its statements (`Transaction.rows`)
+    /// and checks throw, or an error of PostgresNIO's own, untyped API (a column that does not decode).
+    private func storeError(_ error: any Error) -> AccountStoreError {
+        (error as? AccountStoreError) ?? .storageFailure("a statement on \(location) failed: \(error)")
     }
 
     private func rollback(_ session: Session) {

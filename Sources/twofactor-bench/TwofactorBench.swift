@@ -9,7 +9,8 @@ struct TwofactorBench: ParsableCommand {
         abstract: "Measure twofactord: checks per second, latency percentiles, errors and the daemon's peak memory.",
         discussion: """
             Starts its own twofactord on a fresh state directory under /tmp (or uses --socket), creates \
-            --accounts accounts through the protocol as an operator, enrolls each with a short TOTP period \
+            --accounts accounts through the protocol as an operator (or, with --preload, writes them into the \
+            state directory before the daemon starts), enrolls each with a short TOTP period \
             so that every account has a fresh code every period, then drives --connections connections, \
             one request at a time each, for --seconds (or --count requests). Codes are computed here; \
             each account's time step is used once, as the daemon requires.
@@ -89,6 +90,15 @@ struct BenchCommandOptions: ParsableArguments {
     )
     var exportSecrets: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Write the accounts straight into the started daemon's state directory before it starts, instead of "
+                + "through the protocol (for --accounts in the millions).",
+            discussion: "All accounts share one password hash; no audit records are written."
+        )
+    )
+    var preload = false
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
@@ -99,6 +109,12 @@ struct BenchCommandOptions: ParsableArguments {
         guard (1...3600).contains(period) else { throw ValidationError("--period must be 1 to 3600 seconds") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if daemonPID != nil, socket == nil { throw ValidationError("--daemon-pid goes with --socket") }
+        if socket != nil, preload {
+            throw ValidationError("--preload writes into the state directory of the daemon it starts; drop --socket")
+        }
+        if preload, !(10...22).contains(scryptLogN) {
+            throw ValidationError("--scrypt-log-n must be 10 to 22, as twofactord takes it")
+        }
         if socket != nil, daemon != nil {
             throw ValidationError("--daemon starts a daemon; --socket uses a running one")
         }
@@ -118,6 +134,8 @@ struct BenchCommandOptions: ParsableArguments {
             keepDirectory: keep
         )
         options.exportSecretsPath = exportSecrets
+        options.preload = preload
+        options.scryptLogN = UInt8(scryptLogN)
         var report: BenchReport
         do {
             report = try runBenchmark(options) { line in

@@ -13,7 +13,10 @@ import TestSupport
     let store = try fixture.open()
     let alice = accountName("alice")
     try store.create(makeAccount("alice"))
-    try store.recordFailure(for: alice, at: 1_500)
+    try store.update(alice) { account in
+        account.failureCount = 1
+        account.lastFailureAt = 1_500
+    }
 
     #expect(try store.recordAcceptedStep(100, for: alice, credential: enrolledCredential, at: 3_000) == .accepted)
     var stored = try #require(try store.account(named: alice))

@@ -34,14 +34,40 @@ import TestSupport
         }
         #expect(updated.role == .admin)
         #expect(try store.account(named: alice.name) == updated)
-        guard case .rejected = storeError({ try store.update(alice.name) { _ in throw BodyRefusal() } }) else {
-            Issue.record("a refusing body was not reported as rejected")
+        let refusal = #expect(throws: UpdateError<BodyRefusal>.self) {
+            try store.update(alice.name) { (account: inout Account) throws(BodyRefusal) in
+                account.passwordHash = "changed"
+                throw BodyRefusal()
+            }
+        }
+        guard case .rejected = refusal else {
+            Issue.record("a refusing body was not reported as rejected: \(String(describing: refusal))")
             return
         }
-        guard case .rejected = storeError({ try store.update(alice.name) { $0.name = accountName("eve") } }) else {
-            Issue.record("a rename was not rejected")
+        #expect(try store.account(named: alice.name) == updated)
+        guard case .invalidChange = storeError({ try store.update(alice.name) { $0.name = accountName("eve") } }) else {
+            Issue.record("a rename was not refused")
             return
         }
+        guard
+            case .invalidChange = storeError({
+                try store.updateOrganization(.default) { $0.name = try OrganizationName("other") } eachMember: { _ in false }
+            })
+        else {
+            Issue.record("an organization's rename was not refused")
+            return
+        }
+        let organizationRefusal = #expect(throws: UpdateError<BodyRefusal>.self) {
+            try store.updateOrganization(.default) { (organization: inout Organization) throws(BodyRefusal) in
+                organization.requiresTwoFactor = true
+                throw BodyRefusal()
+            } eachMember: { _ in false }
+        }
+        guard case .rejected = organizationRefusal else {
+            Issue.record("a refusing organization body was not reported as rejected")
+            return
+        }
+        #expect(try store.organization(named: .default)?.requiresTwoFactor == false)
         guard
             case .organizationNotFound = storeError({
                 try store.update(alice.name) { $0.organization = try OrganizationName("none") }
@@ -370,21 +396,20 @@ import TestSupport
     }
 
     @Test(arguments: Backend.allCases)
-    func failures_areCounted_resetBySuccess_andUnknownUsersCostAWrite(_ backend: Backend) throws {
+    func success_resetsTheFailureCount_andRecordsTheLoginTime(_ backend: Backend) throws {
         let fixture = try BackendFixture(backend)
         let store = try fixture.open()
         let alice = accountName("alice")
         try store.create(makeAccount("alice"))
-        #expect(try store.recordFailure(for: alice, at: 10) == 1)
-        #expect(try store.recordFailure(for: alice, at: 11) == 2)
-        #expect(try store.account(named: alice)?.lastFailureAt == 11)
+        try store.update(alice) { account in
+            account.failureCount = 2
+            account.lastFailureAt = 11
+        }
         try store.recordSuccess(for: alice, at: 12)
         let account = try store.account(named: alice)
-        #expect(account?.failureCount == 0 && account?.lastLoginAt == 12)
-        #expect(try store.recordFailure(for: nil, at: 13) == 1)
-        #expect(try store.recordFailure(for: nil, at: 14) == 2)
-        guard case .notFound = storeError({ try store.recordFailure(for: accountName("nobody"), at: 15) }) else {
-            Issue.record("a failure of an unknown account name did not throw notFound")
+        #expect(account?.failureCount == 0 && account?.lastLoginAt == 12 && account?.lastFailureAt == 11)
+        guard case .notFound = storeError({ try store.recordSuccess(for: accountName("nobody"), at: 15) }) else {
+            Issue.record("a success of an unknown account name did not throw notFound")
             return
         }
     }

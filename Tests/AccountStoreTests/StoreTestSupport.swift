@@ -62,9 +62,28 @@ func storeError<R>(
         return nil
     } catch let error as AccountStoreError {
         return error
+    } catch let error as any StoreErrorCarrying {
+        guard let carried = error.storeError else {
+            Issue.record("expected an AccountStoreError, got the body's \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+        return carried
     } catch {
         Issue.record("expected an AccountStoreError, got \(error)", sourceLocation: sourceLocation)
         return nil
+    }
+}
+
+/// An `UpdateError` of whatever rejection type a test's body has.
+protocol StoreErrorCarrying: Error {
+    /// The store's error, or nil when the body refused.
+    var storeError: AccountStoreError? { get }
+}
+
+extension UpdateError: StoreErrorCarrying {
+    var storeError: AccountStoreError? {
+        guard case .store(let error) = self else { return nil }
+        return error
     }
 }
 
