@@ -23,11 +23,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
-        // C at the edges: one system-library target per Debian library, one tiny C target for `struct ucred`.
+        // C at the edges: one system-library target per Debian library, one tiny C target for `struct ucred`,
+        // one for glibc's `mallopt` (its <malloc.h> is not in Swift's Glibc module).
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .target(name: "CPeerCredentials"),
+        .target(name: "CMallocArenas"),
 
         // Swift wrappers: the only importers of their C module.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
@@ -93,7 +95,7 @@ let package = Package(
             name: "twofactord",
             dependencies: [
                 "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PostgresAccountStore", "StoredRecords",
-                "PasswordHashing",
+                "PasswordHashing", "CMallocArenas",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

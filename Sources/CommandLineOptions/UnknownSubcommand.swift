@@ -53,9 +53,22 @@ extension ParsableCommand {
     /// subcommand as such (exit status 64, like every usage error).
     public static func main(sharedOptions: any ParsableArguments.Type) {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if let message = UnknownSubcommand.message(for: arguments, root: Self.self, shared: sharedOptions) {
-            exit(withError: ValidationError(message))
+        // ArgumentParser's `main(_:)`, with the typo check only where the parse failed: a command line
+        // that parses names no unknown subcommand, and the check (a trial parse of each option) cost
+        // about 40% of the instructions of a whole `twofactor login` process.
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            if let message = UnknownSubcommand.message(for: arguments, root: Self.self, shared: sharedOptions) {
+                exit(withError: ValidationError(message))
+            }
+            exit(withError: error)
         }
-        main(arguments)
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -241,7 +241,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         // Group commit runs each write in a nested LMDB transaction, whose page lists (about 3 MiB, freed at
         // its end) are allocated on whichever thread leads the batch; with glibc's default of one arena per
         // thread, each of those threads would keep them, doubling the daemon's resident memory under load.
-        _ = glibcMallopt(glibcArenaMax, 2)
+        MallocArenas.limit(to: 2)
         let source = self.source
         let loaded: (settings: DaemonSettings, fileFound: Bool)
         do {
@@ -372,10 +372,3 @@ struct TwofactorDaemon: AsyncParsableCommand {
         _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }
-
-/// glibc's `mallopt(3)`, which Swift's Glibc module leaves out (it is declared in <malloc.h>).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-
-/// `M_ARENA_MAX` from <malloc.h>: the most malloc arenas glibc creates.
-private let glibcArenaMax: Int32 = -8
