@@ -38,7 +38,7 @@ public enum AES256GCM {
         var tag = [UInt8](repeating: 0, count: tagSize)
         var length: Int32 = 0
         var total = 0
-        guard EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, key, nonce) == 1,
+        guard EVP_EncryptInit_ex(context.pointer, cipher, nil, key, nonce) == 1,
             associatedData.withUnsafeBufferPointer({
                 EVP_EncryptUpdate(context.pointer, nil, &length, $0.baseAddress, Int32($0.count))
             }) == 1,
@@ -81,7 +81,7 @@ public enum AES256GCM {
         let context = try Context()
         var plaintext = [UInt8](repeating: 0, count: sealed.count + 16)
         var length: Int32 = 0
-        guard EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, key, nonce) == 1,
+        guard EVP_DecryptInit_ex(context.pointer, cipher, nil, key, nonce) == 1,
             associatedData.withUnsafeBufferPointer({
                 EVP_DecryptUpdate(context.pointer, nil, &length, $0.baseAddress, Int32($0.count))
             }) == 1,
@@ -109,6 +109,13 @@ public enum AES256GCM {
         }
         return Array(plaintext.prefix(total + Int(length)))
     }
+
+    /// The cipher, fetched from OpenSSL's providers once for the process. Given `EVP_aes_256_gcm()`, OpenSSL 3
+    /// looks the algorithm up again on every init (a lock and string compares): a tenth of the daemon's CPU
+    /// per code check in the profile of docs/performance.md. A fetched `EVP_CIPHER` is immutable and may be
+    /// shared by threads; it is never freed.
+    private nonisolated(unsafe) static let cipher: OpaquePointer? =
+        EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) ?? EVP_aes_256_gcm()
 
     /// An `EVP_CIPHER_CTX`, freed when the value goes away.
     private final class Context {
