@@ -94,12 +94,19 @@ final class ForeignDaemon {
             "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", binary.path,
             "--socket", socketPath, "--state-dir", state.path, "--scrypt-log-n", "10",
         ]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
+        // Its log stays in the directory (opened here, by root), so that a start that fails says why.
+        let logPath = directory.appendingPathComponent("daemon.log").path
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardError = log
+        process.standardOutput = log
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while !RawSocket.canConnect(socketPath) {
-            guard process.isRunning, Date() < deadline else { throw Failure("the foreign twofactord did not start") }
+            guard process.isRunning, Date() < deadline else {
+                let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                throw Failure("the foreign twofactord did not start (running: \(process.isRunning)):\n\(text)")
+            }
             usleep(20_000)
         }
     }
