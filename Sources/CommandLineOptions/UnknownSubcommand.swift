@@ -54,8 +54,8 @@ extension ParsableCommand {
     public static func main(sharedOptions: any ParsableArguments.Type) {
         let arguments = Array(CommandLine.arguments.dropFirst())
         // ArgumentParser's `main(_:)`, with the typo check only where the parse failed: a command line
-        // that parses names no unknown subcommand, and the check (a trial parse of each option) cost
-        // about 40% of the instructions of a whole `twofactor login` process.
+        // that parses names no unknown subcommand, and skipping the check (a trial parse of each option)
+        // saves about 8% of the instructions of a whole `twofactor login` process (docs/performance.md).
         var command: any ParsableCommand
         do {
             command = try parseAsRoot(arguments)
