@@ -144,8 +144,7 @@ extension AccountService {
         context: LoginContext
     ) throws(ServiceError) -> LoginResult {
         let organization = try accessOrganization(of: account)
-        var claim: StepClaim?
-        var matched: Authenticator?
+        var matched: (authenticator: Authenticator, claim: StepClaim)?
         var reason = "wrong code"
         switch configuration.drift.match(code, among: account.authenticators, at: now) {
         case .wrong:
@@ -153,14 +152,9 @@ extension AccountService {
         case .replayed:
             reason = "replayed code"
         case .accepted(let authenticator, let step, let drift):
-            matched = authenticator
+            // Refused by the store only when the step was taken meanwhile.
             reason = "replayed code"
-            claim = StepClaim(
-                step: step,
-                authenticator: authenticator.label,
-                credential: authenticator.credential,
-                drift: drift
-            )
+            matched = (authenticator, StepClaim(authenticator, step: step, drift: drift))
         }
         let name = account.name
         let audit = AttemptAudit(
@@ -178,7 +172,7 @@ extension AccountService {
             try store.checkAttempt(
                 key,
                 of: name,
-                claiming: claim,
+                claiming: matched?.claim,
                 alongside: graceGrant(organization: organization, context: context, now: now),
                 at: now,
                 decide: throttleDecision(for: key, now: now),
@@ -193,12 +187,7 @@ extension AccountService {
             logger.info("login denied", metadata: ["user": "\(name)", "reason": "\(reason)"])
             return .denied
         case .accepted:
-            if let matched, let claim, claim.drift != matched.drift {
-                logger.notice(
-                    "authenticator clock drift learned",
-                    metadata: ["user": "\(name)", "authenticator": "\(matched.label)", "steps": "\(claim.drift)"]
-                )
-            }
+            if let matched { noteLearnedDrift(matched.claim, of: matched.authenticator, account: account) }
             loginSucceeded(account, factors: "password+totp", audited: true)
             return .ok
         }

@@ -198,15 +198,11 @@ extension AccountService {
         }
         // The step, the throttle clear and the audit record in one write: a login with a code commits once.
         let audit = loginAudit(account, factors: "password+totp")
+        let claim = StepClaim(authenticator, step: step, drift: drift)
         let acceptance = try storing { () throws(AccountStoreError) in
             try store.recordLogin(
                 of: account.name,
-                claiming: StepClaim(
-                    step: step,
-                    authenticator: authenticator.label,
-                    credential: authenticator.credential,
-                    drift: drift
-                ),
+                claiming: claim,
                 alongside: grace,
                 at: now,
                 clearing: key,
@@ -216,15 +212,19 @@ extension AccountService {
         guard acceptance == .accepted else {
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
         }
-        if drift != authenticator.drift {
-            logger.notice(
-                "authenticator clock drift learned",
-                metadata: ["user": "\(account.name)", "authenticator": "\(authenticator.label)", "steps": "\(drift)"]
-            )
-        }
+        noteLearnedDrift(claim, of: authenticator, account: account)
         upgradePasswordHashIfNeeded(account, password: password)
         loginSucceeded(account, factors: "password+totp", audited: true)
         return .ok
+    }
+
+    /// Logs the clock drift an accepted code taught its authenticator, when it changed.
+    func noteLearnedDrift(_ claim: StepClaim, of authenticator: Authenticator, account: Account) {
+        guard claim.drift != authenticator.drift else { return }
+        logger.notice(
+            "authenticator clock drift learned",
+            metadata: ["user": "\(account.name)", "authenticator": "\(authenticator.label)", "steps": "\(claim.drift)"]
+        )
     }
 
     /// Uses up one recovery code in place of a TOTP code: the code is removed in the same write that
@@ -338,7 +338,14 @@ extension AccountService {
             }
         }
         upgradePasswordHashIfNeeded(account, password: password)
-        audit(.account(account.name), .enroll, .ok, target: account.name, organization: account.organization, detail: "at login")
+        audit(
+            .account(account.name),
+            .enroll,
+            .ok,
+            target: account.name,
+            organization: account.organization,
+            detail: "at login"
+        )
         logger.notice("two-factor enrolled at login", metadata: ["user": "\(account.name)"])
         loginSucceeded(account, factors: "password+totp")
         return .enrolled(recoveryCodes: codes)
@@ -352,7 +359,14 @@ extension AccountService {
         reason: String
     ) throws(ServiceError) -> LoginResult {
         if let account {
-            audit(.account(account.name), .login, .denied, target: account.name, organization: account.organization, detail: reason)
+            audit(
+                .account(account.name),
+                .login,
+                .denied,
+                target: account.name,
+                organization: account.organization,
+                detail: reason
+            )
         }
         logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
         return .denied
@@ -375,5 +389,12 @@ extension AccountService {
                 metadata: ["user": "\(account.name)", "error": "\(error.storeError)"]
             )
         }
+    }
+}
+
+extension StepClaim {
+    /// The claim for a code `DriftPolicy` matched with `authenticator` at `step`, teaching `drift`.
+    init(_ authenticator: Authenticator, step: UInt64, drift: Int32) {
+        self.init(step: step, authenticator: authenticator.label, credential: authenticator.credential, drift: drift)
     }
 }
