@@ -74,9 +74,12 @@ XCTEST_FLAG = $(if $(shell grep -rlsE '^(@testable )?import XCTest' Tests),,--di
 
 # SwiftPM refuses an import of a package target that is not among the importer's dependencies
 # (PackageManifestTests also catches one that only a dependency's dependency brings along).
+# The whole suite takes about 5 minutes; a run still going after TEST_DEADLINE has a hung test, and
+# Tests/with-deadline.sh stops it and names the tests that never ended.
+TEST_DEADLINE ?= 25m
 test: test-deps pam-module
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
-	$(SWIFT) test --skip-build $(XCTEST_FLAG)
+	Tests/with-deadline.sh $(TEST_DEADLINE) $(SWIFT) test --skip-build $(XCTEST_FLAG)
 
 # The load generator starts its own release-built daemon (--scrypt-log-n 10) on a fresh state under /tmp.
 BENCH_ARGS ?= verify --connections 32 --seconds 10

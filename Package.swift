@@ -130,7 +130,8 @@ let package = Package(
             dependencies: ["LoadGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "CSpawnCloseFrom", path: "Tests/CSpawnCloseFrom"),
+        .target(name: "TestSupport", dependencies: ["CSpawnCloseFrom"], path: "Tests/TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"]),
         .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "TestSupport"]),

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 import Wire
 
@@ -357,26 +358,11 @@ final class KillableDaemon {
 
     func start() throws {
         let log = daemon.directory.appendingPathComponent("daemon.log").path
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Inherit nothing else: other tests' pipes and Foundation's per-process sockets are open in this
-        // test process, and a daemon holding copies would delay their ends.
-        for descriptor in Self.openDescriptors() where descriptor > 2 {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
-        }
         let arguments = [
             Binaries.url("twofactord").path, "--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory,
             "--scrypt-log-n", "10",
         ]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let result = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-        if result == EBADF { return try start() }
-        guard result == 0 else { throw Failure("posix_spawn: \(String(cString: strerror(result)))") }
+        pid = try ChildProcess.start(arguments, output: log)
         let deadline = Date().addingTimeInterval(30)
         while !RawSocket.canConnect(daemon.socketPath) {
             var status: Int32 = 0
@@ -385,21 +371,6 @@ final class KillableDaemon {
             }
             usleep(5_000)
         }
-    }
-
-    /// The descriptors open in this process now (another thread may close one meanwhile: then
-    /// posix_spawn fails with EBADF and `start` tries again).
-    static func openDescriptors() -> [Int32] {
-        guard let directory = opendir("/proc/self/fd") else { return [] }
-        defer { closedir(directory) }
-        var result: [Int32] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if let descriptor = Int32(name), descriptor != dirfd(directory) { result.append(descriptor) }
-        }
-        return result
     }
 
     func kill() {

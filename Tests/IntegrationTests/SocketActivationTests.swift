@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// systemd hands the daemon an already-listening socket as fd 3 (sd_listen_fds(3)).
@@ -9,7 +10,7 @@ import Testing
         let daemon = try DaemonProcess()
         // Not Foundation's Process: it takes the exec into twofactord for an exit, then blocks in
         // waitpid and stops reaping every other child of the test process.
-        let activator = try spawn([
+        let activator = try ChildProcess.start([
             "/usr/bin/systemd-socket-activate", "-l", daemon.socketPath,
             Binaries.url("twofactord").path,
             "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10",
@@ -18,8 +19,7 @@ import Testing
         ])
         defer {
             kill(activator, SIGTERM)
-            var status: Int32 = 0
-            waitpid(activator, &status, 0)
+            ChildProcess.wait(activator)
         }
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: daemon.socketPath), Date() < deadline { usleep(20_000) }
@@ -29,19 +29,4 @@ import Testing
         #expect(try daemon.login("alice", password: "pass-phrase").status == 0)
         #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("unused").path))
     }
-}
-
-/// Starts `arguments[0]` with posix_spawn, its output discarded; the caller waits for it.
-func spawn(_ arguments: [String]) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    let result = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-    guard result == 0 else { throw Failure("posix_spawn \(arguments[0]): \(String(cString: strerror(result)))") }
-    return pid
 }

@@ -28,7 +28,7 @@ import Testing
         let socketUnit = try String(contentsOf: units.appendingPathComponent("twofactord.socket"), encoding: .utf8)
         #expect(line(after: "ListenStream=", in: socketUnit) == "/run/twofactord/socket")
 
-        let activator = try spawn(
+        let activator = try ChildProcess.start(
             [
                 "/usr/bin/systemd-socket-activate", "-l", daemon.socketPath,
                 "-E", "NOTIFY_SOCKET=\(receiver.path)", "-E", "WATCHDOG_USEC=2000000", "-E", "JOURNAL_STREAM=8:1",
@@ -39,8 +39,7 @@ import Testing
         )
         defer {
             kill(activator, SIGTERM)
-            var status: Int32 = 0
-            waitpid(activator, &status, 0)
+            ChildProcess.wait(activator)
         }
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: daemon.socketPath), Date() < deadline { usleep(20_000) }

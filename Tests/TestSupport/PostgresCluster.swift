@@ -125,12 +125,20 @@ public final class PostgresCluster: @unchecked Sendable {
         )
     }
 
+    /// The server's process, while it runs.
+    public var serverProcess: pid_t? {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+            let line = text.split(separator: "\n").first
+        else { return nil }
+        return pid_t(line)
+    }
+
     /// Sends `signal` to the server and every process it started (SIGSTOP: a server that stops answering
     /// without closing its connections, as a hung host or a cut network looks; SIGCONT resumes it).
     public func signalServer(_ signal: Int32) throws(ClusterError) {
-        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
-            let line = text.split(separator: "\n").first, let server = pid_t(line)
-        else { throw ClusterError(description: "the server is not running (no postmaster.pid)") }
+        guard let server = serverProcess else {
+            throw ClusterError(description: "the server is not running (no postmaster.pid)")
+        }
         var processes = [server]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry),
@@ -239,26 +247,14 @@ public final class PostgresCluster: @unchecked Sendable {
         }
     }
 
-    /// Runs a command with posix_spawn (not Foundation's Process, see DEVELOPERS.md) and returns its
+    /// Runs a command (with `ChildProcess`, not Foundation's Process, see DEVELOPERS.md) and returns its
     /// status and its standard output and error, read from a file once it exited.
     static func spawn(_ arguments: [String]) -> (status: Int32, output: String) {
         let outputPath = "/tmp/tfd-pg-output-\(UUID().uuidString)"
         defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var pid: pid_t = 0
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
-        guard spawned == 0 else { return (-1, "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+        let pid: pid_t
+        do { pid = try ChildProcess.start(arguments, output: outputPath) } catch { return (-1, error.description) }
+        let status = ChildProcess.wait(pid)
+        return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
     }
 }
