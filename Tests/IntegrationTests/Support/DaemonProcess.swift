@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 
 /// A real twofactord on a temporary socket and state directory, with a cheap scrypt cost so
 /// that tests stay fast (the cost is a parameter of the same code path).
@@ -7,7 +8,7 @@ final class DaemonProcess: @unchecked Sendable {
     let directory: URL
     var socketPath: String { directory.appendingPathComponent("socket").path }
     var stateDirectory: String { directory.appendingPathComponent("state").path }
-    private(set) var process: Process?
+    private(set) var process: RunningChild?
     private var logFile: URL { directory.appendingPathComponent("daemon.log") }
 
     init() throws {
@@ -28,7 +29,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     deinit {
         if let process, process.isRunning {
-            process.terminate()
+            process.signal(SIGTERM)
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)
@@ -38,28 +39,10 @@ final class DaemonProcess: @unchecked Sendable {
     /// `launcher` (e.g. `["/usr/bin/prlimit", "--nofile=256:256"]`), that command execs the daemon.
     /// `environment` adds variables to the daemon's environment (NOTIFY_SOCKET, JOURNAL_STREAM...).
     func start(extraArguments: [String] = [], launcher: [String] = [], environment: [String: String] = [:]) throws {
-        let process = Process()
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
         let arguments =
-            ["--socket", socketPath, "--state-dir", stateDirectory, "--scrypt-log-n", "10", "--log-level", "debug"]
-            + extraArguments
-        if let command = launcher.first {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = launcher.dropFirst() + [Binaries.url("twofactord").path] + arguments
-        } else {
-            process.executableURL = Binaries.url("twofactord")
-            process.arguments = arguments
-        }
-        if !FileManager.default.fileExists(atPath: logFile.path) {
-            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: logFile)
-        log.seekToEndOfFile()
-        process.standardError = log
-        process.standardOutput = log
-        try process.run()
+            launcher + [Binaries.url("twofactord").path, "--socket", socketPath, "--state-dir", stateDirectory]
+            + ["--scrypt-log-n", "10", "--log-level", "debug"] + extraArguments
+        let process = try RunningChild(arguments, output: logFile.path, environment: environment)
         self.process = process
         let deadline = Date().addingTimeInterval(30)
         while !RawSocket.canConnect(socketPath) {
@@ -74,10 +57,9 @@ final class DaemonProcess: @unchecked Sendable {
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32 {
         guard let process else { return -1 }
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        process.signal(signal)
         self.process = nil
-        return process.terminationStatus
+        return process.waitUntilExit()
     }
 
     func log() -> String {

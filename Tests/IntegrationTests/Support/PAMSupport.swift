@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// PAM tests change /etc/pam.d and need pamtester to load modules as root, as CI runs them.
@@ -77,7 +78,7 @@ final class SilentListener {
 final class ForeignDaemon {
     let directory: URL
     var socketPath: String { directory.appendingPathComponent("socket").path }
-    private let process = Process()
+    private let process: RunningChild
 
     init(uid: UInt32) throws {
         directory = URL(fileURLWithPath: "/tmp/tfd-\(UUID().uuidString.prefix(8))")
@@ -89,18 +90,16 @@ final class ForeignDaemon {
             chown(path, uid, uid)
             chmod(path, path == state.path ? 0o700 : 0o755)
         }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = [
-            "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", binary.path,
-            "--socket", socketPath, "--state-dir", state.path, "--scrypt-log-n", "10",
-        ]
-        // Its log stays in the directory (opened here, by root), so that a start that fails says why.
+        // Its log stays in the directory (written by root's descriptor), so that a start that fails says why.
         let logPath = directory.appendingPathComponent("daemon.log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardError = log
-        process.standardOutput = log
-        try process.run()
+        let socketPath = directory.appendingPathComponent("socket").path
+        process = try RunningChild(
+            [
+                "/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", binary.path,
+                "--socket", socketPath, "--state-dir", state.path, "--scrypt-log-n", "10",
+            ],
+            output: logPath
+        )
         let deadline = Date().addingTimeInterval(30)
         while !RawSocket.canConnect(socketPath) {
             guard process.isRunning, Date() < deadline else {
@@ -112,7 +111,7 @@ final class ForeignDaemon {
     }
 
     deinit {
-        process.terminate()
+        process.signal(SIGTERM)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)
     }
