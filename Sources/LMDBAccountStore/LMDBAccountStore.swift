@@ -255,7 +255,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     ) throws -> StepAcceptance {
         var account = try Self.load(name, from: transaction, in: accounts)
         let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
-            try opened(sealed)
+            try opened(sealed, of: name, authenticator: claim.authenticator)
         }
         // Nothing was written when refused; the transaction is committed empty, which costs no sync.
         guard acceptance == .accepted else { return .replayed }

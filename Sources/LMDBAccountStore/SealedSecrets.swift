@@ -25,6 +25,19 @@ extension LMDBAccountStore {
         return opened
     }
 
+    /// One sealed authenticator credential of `name`, opened; one that does not open makes the record corrupt.
+    func opened(
+        _ credential: TOTPCredential,
+        of name: AccountName,
+        authenticator label: AuthenticatorLabel
+    ) throws(AccountStoreError) -> TOTPCredential {
+        let opened = keys.opening.lazy.compactMap {
+            SecretSealing.opened(credential, of: name, authenticator: label, with: $0)
+        }.first
+        guard let opened else { throw .corruptRecord(key: "accounts/" + name.value) }
+        return opened
+    }
+
     /// Checks the store's key against the key check, or, for a new or never-sealed store, seals every
     /// plaintext secret and writes the check, in one write transaction.
     func checkSecretsKey() throws(AccountStoreError) {

@@ -179,7 +179,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     ) throws -> StepAcceptance {
         var account = try Self.lock(name, in: transaction)
         let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
-            try opened(sealed)
+            try opened(sealed, of: name, authenticator: claim.authenticator)
         }
         guard acceptance == .accepted else { return .replayed }
         alongside(&account)
@@ -263,6 +263,17 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     func opened(_ account: Account) throws(AccountStoreError) -> Account {
         guard let opened = SecretSealing.unsealed(account, with: secretsKey) else {
             throw .corruptRecord(key: "accounts/" + account.name.value)
+        }
+        return opened
+    }
+
+    func opened(
+        _ credential: TOTPCredential,
+        of name: AccountName,
+        authenticator label: AuthenticatorLabel
+    ) throws(AccountStoreError) -> TOTPCredential {
+        guard let opened = SecretSealing.opened(credential, of: name, authenticator: label, with: secretsKey) else {
+            throw .corruptRecord(key: "accounts/" + name.value)
         }
         return opened
     }

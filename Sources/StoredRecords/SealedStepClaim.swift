@@ -1,24 +1,22 @@
 import AccountStore
 
 extension Account {
-    /// `acceptStep` for an account as a store keeps it, with its secrets sealed: `open` opens them, and is
-    /// called only once the step is known to be later than the authenticator's last one, so a replay costs
-    /// no decryption. Every backend runs this inside the write transaction that then stores the account.
+    /// `acceptStep` for an account as a store keeps it, with its secrets sealed: `open` opens the sealed
+    /// credential of the claimed authenticator (no other secret of the account), and is called only once the
+    /// step is known to be later than the authenticator's last one, so a replay costs no decryption. Every
+    /// backend runs this inside the write transaction that then stores the account.
     package mutating func acceptSealed(
         _ claim: StepClaim,
         at time: UnixTime,
-        opening open: (Account) throws(AccountStoreError) -> Account
+        opening open: (TOTPCredential) throws(AccountStoreError) -> TOTPCredential
     ) throws(AccountStoreError) -> StepAcceptance {
-        let sealed = self
         var openFailure: AccountStoreError?
         let acceptance = acceptStep(
             claim.step,
             authenticator: claim.authenticator,
-            credentialMatches: { _ in
+            credentialMatches: { sealed in
                 do throws(AccountStoreError) {
-                    let opened = try open(sealed)
-                    return opened.authenticators.first { $0.label == claim.authenticator }?.credential
-                        == claim.credential
+                    return try open(sealed) == claim.credential
                 } catch {
                     openFailure = error
                     return false

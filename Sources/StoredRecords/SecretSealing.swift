@@ -72,9 +72,10 @@ package enum SecretSealing {
         var account = account
         var authenticators = account.authenticators
         for index in authenticators.indices {
-            let data = authenticatorData(account.name, authenticators[index].label)
-            guard let secret = open(authenticators[index].credential.secret, data, key) else { return nil }
-            authenticators[index].credential.secret = secret
+            let authenticator = authenticators[index]
+            guard let credential = opened(authenticator.credential, of: account.name, authenticator: authenticator.label, with: key)
+            else { return nil }
+            authenticators[index].credential = credential
         }
         account.authenticators = authenticators
         if let pending = account.pendingAuthenticator {
@@ -92,6 +93,20 @@ package enum SecretSealing {
             account.recoveryCodes[index].digest = digest
         }
         return account
+    }
+
+    /// The sealed `credential` of `name`'s authenticator `label` with its secret opened, or nil when it does
+    /// not open: what the replay guard compares, without opening the account's other secrets.
+    package static func opened(
+        _ credential: TOTPCredential,
+        of name: AccountName,
+        authenticator label: AuthenticatorLabel,
+        with key: SecretsKey
+    ) -> TOTPCredential? {
+        guard let secret = open(credential.secret, authenticatorData(name, label), key) else { return nil }
+        var credential = credential
+        credential.secret = secret
+        return credential
     }
 
     /// A sealed constant that only `key` opens: stored once per store to recognize its key.
