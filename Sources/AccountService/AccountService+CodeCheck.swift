@@ -151,10 +151,10 @@ extension AccountService {
             break
         case .replayed:
             reason = "replayed code"
-        case .accepted(let authenticator, let step, let drift):
+        case .accepted(let authenticator, let step, let drift, let offset):
             // Refused by the store only when the step was taken meanwhile.
             reason = "replayed code"
-            matched = (authenticator, StepClaim(authenticator, step: step, drift: drift))
+            matched = (authenticator, StepClaim(authenticator, step: step, drift: drift, offset: offset))
         }
         let name = account.name
         let audit = AttemptAudit(

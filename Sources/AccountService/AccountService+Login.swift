@@ -188,17 +188,18 @@ extension AccountService {
         let authenticator: Authenticator
         let step: UInt64
         let drift: Int32
+        let offset: Int32?
         switch configuration.drift.match(code, among: account.authenticators, at: now) {
         case .wrong:
             return try deny(account, user: account.name.value, now: now, reason: "wrong code")
         case .replayed:
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
-        case .accepted(let matched, let matchedStep, let learned):
-            (authenticator, step, drift) = (matched, matchedStep, learned)
+        case .accepted(let matched, let matchedStep, let learned, let measured):
+            (authenticator, step, drift, offset) = (matched, matchedStep, learned, measured)
         }
         // The step, the throttle clear and the audit record in one write: a login with a code commits once.
         let audit = loginAudit(account, factors: "password+totp")
-        let claim = StepClaim(authenticator, step: step, drift: drift)
+        let claim = StepClaim(authenticator, step: step, drift: drift, offset: offset)
         let acceptance = try storing { () throws(AccountStoreError) in
             try store.recordLogin(
                 of: account.name,
@@ -393,8 +394,15 @@ extension AccountService {
 }
 
 extension StepClaim {
-    /// The claim for a code `DriftPolicy` matched with `authenticator` at `step`, teaching `drift`.
-    init(_ authenticator: Authenticator, step: UInt64, drift: Int32) {
-        self.init(step: step, authenticator: authenticator.label, credential: authenticator.credential, drift: drift)
+    /// The claim for a code `DriftPolicy` matched with `authenticator` at `step`, teaching `drift` and
+    /// measuring `offset`.
+    init(_ authenticator: Authenticator, step: UInt64, drift: Int32, offset: Int32?) {
+        self.init(
+            step: step,
+            authenticator: authenticator.label,
+            credential: authenticator.credential,
+            drift: drift,
+            offset: offset
+        )
     }
 }

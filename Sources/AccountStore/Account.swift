@@ -84,6 +84,8 @@ public struct Account: Sendable, Hashable {
     public var totpLabel: AuthenticatorLabel
     /// The clock offset of `totp` in steps (see `Authenticator.drift`).
     public var totpDrift: Int32
+    /// The offset the last accepted code of `totp` measured (see `Authenticator.lastOffset`).
+    public var totpLastOffset: Int32?
     /// The authenticators enrolled besides `totp`, in the order they were added.
     public var moreAuthenticators: [Authenticator]
     /// An authenticator being added with `2fa add`, not yet confirmed by a code.
@@ -108,6 +110,7 @@ public struct Account: Sendable, Hashable {
         recoveryCodes: [RecoveryCodeHash] = [],
         totpLabel: AuthenticatorLabel = .enrolled,
         totpDrift: Int32 = 0,
+        totpLastOffset: Int32? = nil,
         moreAuthenticators: [Authenticator] = [],
         pendingAuthenticator: PendingAuthenticator? = nil
     ) {
@@ -129,6 +132,7 @@ public struct Account: Sendable, Hashable {
         self.recoveryCodes = recoveryCodes
         self.totpLabel = totpLabel
         self.totpDrift = totpDrift
+        self.totpLastOffset = totpLastOffset
         self.moreAuthenticators = moreAuthenticators
         self.pendingAuthenticator = pendingAuthenticator
     }

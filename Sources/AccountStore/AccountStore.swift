@@ -32,7 +32,8 @@ public protocol AccountStore: Sendable {
     func remove(_ name: AccountName) throws(AccountStoreError)
 
     /// The replay guard: in one write transaction, records `step` as the last accepted step of the
-    /// account's authenticator labelled `label` (and `drift` as its learned clock offset) if the step is
+    /// account's authenticator labelled `label` (with `drift` as its learned clock offset and `offset` as
+    /// the one this code measured, `Authenticator.lastOffset`) if the step is
     /// later than the one recorded for it and it still holds `credential`, resets the failure count and
     /// records the login time (`Account.acceptStep` is the rule). Returns `.replayed` and changes nothing
     /// when `step` is not later, or when the authenticator changed or was removed meanwhile (a reset or
@@ -46,6 +47,7 @@ public protocol AccountStore: Sendable {
         authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
         drift: Int32,
+        offset: Int32?,
         at time: UnixTime,
         alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance
@@ -150,7 +152,7 @@ public protocol AccountStore: Sendable {
 }
 
 extension AccountStore {
-    /// `recordAcceptedStep` changing nothing else.
+    /// `recordAcceptedStep` changing nothing else, for a step whose drift is also its offset (a resync).
     public func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
@@ -165,6 +167,7 @@ extension AccountStore {
             authenticator: label,
             credential: credential,
             drift: drift,
+            offset: drift,
             at: time,
             alongside: { _ in }
         )
@@ -185,6 +188,7 @@ extension AccountStore {
                 authenticator: claim.authenticator,
                 credential: claim.credential,
                 drift: claim.drift,
+                offset: claim.offset,
                 at: time,
                 alongside: alongside
             )
@@ -249,18 +253,22 @@ public enum AttemptVerdict: Sendable, Hashable {
 }
 
 /// A code's time step, to be accepted for the authenticator (and credential) that produced it, with the
-/// clock drift it taught (`AccountStore.recordLogin`, `recordAcceptedStep`).
+/// clock drift it taught and the offset it measured (`AccountStore.recordLogin`, `recordAcceptedStep`).
 public struct StepClaim: Sendable, Hashable {
     public var step: UInt64
     public var authenticator: AuthenticatorLabel
     public var credential: TOTPCredential
     public var drift: Int32
+    /// The offset the code measured, nil when beyond the drift bound (`Authenticator.lastOffset`); a resync
+    /// measures the drift it sets.
+    public var offset: Int32?
 
-    public init(step: UInt64, authenticator: AuthenticatorLabel, credential: TOTPCredential, drift: Int32) {
+    public init(step: UInt64, authenticator: AuthenticatorLabel, credential: TOTPCredential, drift: Int32, offset: Int32?) {
         self.step = step
         self.authenticator = authenticator
         self.credential = credential
         self.drift = drift
+        self.offset = offset
     }
 }
 

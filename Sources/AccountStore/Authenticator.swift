@@ -34,6 +34,9 @@ public struct Authenticator: Sendable, Hashable {
     /// Its clock offset in steps, learned from its accepted codes (or set by a resync): its window of
     /// accepted codes is centred on the current step plus this.
     public var drift: Int32
+    /// The offset its last accepted code measured (its step minus the current one), when that was within
+    /// the drift bound: the drift moves only to an offset two accepted codes in a row measured.
+    public var lastOffset: Int32?
     public var enrolledAt: UnixTime?
 
     public init(
@@ -41,12 +44,14 @@ public struct Authenticator: Sendable, Hashable {
         credential: TOTPCredential,
         lastAcceptedStep: UInt64? = nil,
         drift: Int32 = 0,
+        lastOffset: Int32? = nil,
         enrolledAt: UnixTime? = nil
     ) {
         self.label = label
         self.credential = credential
         self.lastAcceptedStep = lastAcceptedStep
         self.drift = drift
+        self.lastOffset = lastOffset
         self.enrolledAt = enrolledAt
     }
 }
@@ -79,6 +84,7 @@ extension Account {
                 credential: totp,
                 lastAcceptedStep: lastAcceptedStep,
                 drift: totpDrift,
+                lastOffset: totpLastOffset,
                 enrolledAt: enrolledAt
             )
             return [first] + moreAuthenticators
@@ -89,6 +95,7 @@ extension Account {
                 enrolledAt = nil
                 totpLabel = .enrolled
                 totpDrift = 0
+                totpLastOffset = nil
                 moreAuthenticators = []
                 return
             }
@@ -96,6 +103,7 @@ extension Account {
             totpLabel = first.label
             lastAcceptedStep = first.lastAcceptedStep
             totpDrift = first.drift
+            totpLastOffset = first.lastOffset
             enrolledAt = first.enrolledAt
             moreAuthenticators = Array(newValue.dropFirst())
         }
@@ -106,7 +114,8 @@ extension Account {
         authenticators.firstIndex { $0.label == label }
     }
 
-    /// The replay guard's rule, the same for every backend: records `step` and the learned `drift` for
+    /// The replay guard's rule, the same for every backend: records `step`, the learned `drift` and the
+    /// measured `offset` (`Authenticator.lastOffset`) for
     /// the authenticator labelled `label` when it still holds `credential` and `step` is later than its
     /// last accepted step; resets the failure count and records the login time. Otherwise changes nothing
     /// and returns `.replayed`. `credential` is compared as given: a backend that keeps secrets sealed
@@ -116,6 +125,7 @@ extension Account {
         authenticator label: AuthenticatorLabel,
         credentialMatches: (TOTPCredential) -> Bool,
         drift: Int32,
+        offset: Int32?,
         at time: UnixTime
     ) -> StepAcceptance {
         var all = authenticators
@@ -125,6 +135,7 @@ extension Account {
         guard credentialMatches(all[index].credential) else { return .replayed }
         all[index].lastAcceptedStep = step
         all[index].drift = drift
+        all[index].lastOffset = offset
         authenticators = all
         failureCount = 0
         lastLoginAt = time

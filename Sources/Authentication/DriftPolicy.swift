@@ -7,6 +7,9 @@ import OneTimePassword
 // - the drift is learned only from accepted codes, and learning never moves it beyond `maximumDrift`
 //   steps: a code that matched further out is still accepted when it is in the window, but moves nothing,
 //   so a clock that keeps running away is followed up to the bound and then refused;
+// - the drift moves to an offset only when two accepted codes in a row measured it: a code typed late
+//   measures one step less than its device's clock, and one late code after another must not walk the
+//   window away from the current step of a device whose clock is right;
 // - a step at or before the authenticator's last accepted step is never accepted, whatever the drift or
 //   a resync: refused here already, and again by the store in the write that records the step (the guard
 //   that holds across races and crashes);
@@ -16,8 +19,9 @@ import OneTimePassword
 
 /// What a code matched among an account's authenticators.
 public enum CodeMatch: Sendable, Hashable {
-    /// `authenticator` matched at `step`, later than its last accepted step; record `drift` with the step.
-    case accepted(Authenticator, step: UInt64, drift: Int32)
+    /// `authenticator` matched at `step`, later than its last accepted step; record `drift` and the
+    /// measured `offset` (`Authenticator.lastOffset`) with the step.
+    case accepted(Authenticator, step: UInt64, drift: Int32, offset: Int32?)
     /// The code matched only at steps already used: a replay.
     case replayed
     case wrong
@@ -82,18 +86,25 @@ public struct DriftPolicy: Sendable, Hashable {
                 continue
             }
             if accepted == nil {
-                let drift = learnedDrift(step: step, now: totp.step(at: unixTime), previous: authenticator.drift)
-                accepted = .accepted(authenticator, step: step, drift: drift)
+                let learned = learnedDrift(step: step, now: totp.step(at: unixTime), of: authenticator)
+                accepted = .accepted(authenticator, step: step, drift: learned.drift, offset: learned.offset)
             }
         }
         return accepted ?? (replayed ? .replayed : .wrong)
     }
 
-    /// The drift to keep after a code matched at `step` when the current step is `now`: the offset it
-    /// measured when that is within the bound, else the drift as it was.
-    public func learnedDrift(step: UInt64, now: UInt64, previous: Int32) -> Int32 {
+    /// What a code of `authenticator` that matched at `step` when the current step is `now` teaches: the
+    /// offset it measured (nil beyond the bound), and the drift to keep: that offset when the previous
+    /// accepted code measured it too, else the drift as it was.
+    public func learnedDrift(
+        step: UInt64,
+        now: UInt64,
+        of authenticator: Authenticator
+    ) -> (drift: Int32, offset: Int32?) {
         let measured = Int64(clamping: step) - Int64(clamping: now)
-        return abs(measured) <= Int64(maximumDrift) ? Int32(measured) : previous
+        guard abs(measured) <= Int64(maximumDrift) else { return (authenticator.drift, nil) }
+        let offset = Int32(measured)
+        return (offset == authenticator.lastOffset ? offset : authenticator.drift, offset)
     }
 
     /// Looks for `first` and `second` at two consecutive steps within `resyncRange` of now, checking every

@@ -231,12 +231,13 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
         drift: Int32,
+        offset: Int32?,
         at time: UnixTime,
         alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
             try acceptStep(
-                StepClaim(step: step, authenticator: label, credential: credential, drift: drift),
+                StepClaim(step: step, authenticator: label, credential: credential, drift: drift, offset: offset),
                 for: name,
                 at: time,
                 alongside: alongside,

@@ -157,10 +157,11 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         authenticator label: AuthenticatorLabel,
         credential: TOTPCredential,
         drift: Int32,
+        offset: Int32?,
         at time: UnixTime,
         alongside: (inout Account) -> Void
     ) throws(AccountStoreError) -> StepAcceptance {
-        let claim = StepClaim(step: step, authenticator: label, credential: credential, drift: drift)
+        let claim = StepClaim(step: step, authenticator: label, credential: credential, drift: drift, offset: offset)
         return try write { transaction in
             let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
             if acceptance != .accepted { transaction.rollbackOnly = true }

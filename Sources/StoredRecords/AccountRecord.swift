@@ -3,11 +3,11 @@ import OneTimePassword
 
 /// The on-disk encoding of an `Account`: a small, versioned, big-endian binary format.
 ///
-/// Format version 3, field by field (version 1 is the same without the fields after updatedAt, version
-/// 2 without the authenticators and access sections; both are still read: a store written by an earlier
-/// release opens unchanged):
+/// Format version 4, field by field (version 1 is the same without the fields after updatedAt, version
+/// 2 without the authenticators, access and offsets sections, version 3 without the offsets section; all
+/// are still read: a store written by an earlier release opens unchanged):
 /// ```
-/// u8  format version (3)
+/// u8  format version (4)
 /// str name, str organization, u8 role, str passwordHash
 /// u8  two-factor state (0 off, 1 pending, 2 on) [+ u8 EnabledBy raw value when on]
 /// opt credential totp
@@ -22,6 +22,8 @@ import OneTimePassword
 ///         moreAuthenticators
 ///     opt (str label, credential, i64 expiresAt) pendingAuthenticator
 /// access section (version 3): graces and exemptions, see AccountRecord+Access.swift
+/// offsets section (version 4): opt u32 lastOffset (two's complement) of totp when it is present, then
+///     of each of moreAuthenticators
 ///
 /// str        = u32 byte count + UTF-8 bytes
 /// opt X      = u8 0 (absent) | u8 1 + X
@@ -31,7 +33,7 @@ import OneTimePassword
 /// Decoding is strict: every tag must be known, every name valid, and no byte may be left over, so a
 /// damaged record is reported instead of being half read. Decoding never traps on any input.
 package enum AccountRecord {
-    package static let formatVersion: UInt8 = 3
+    package static let formatVersion: UInt8 = 4
     /// No account has more recovery codes than this; a larger count is damage.
     package static let maximumRecoveryCodes = 64
 
@@ -72,10 +74,11 @@ package enum AccountRecord {
         }
         encodeAuthenticators(account, into: &writer)
         encodeAccessFields(account, into: &writer)
+        encodeOffsets(account, into: &writer)
         return writer.bytes
     }
 
-    /// Decodes a record, or throws when it is not a well-formed version 1, 2 or 3 record.
+    /// Decodes a record, or throws when it is not a well-formed version 1 to 4 record.
     package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Account {
         var reader = ByteReader(bytes)
         let version = try reader.u8()
@@ -133,6 +136,9 @@ package enum AccountRecord {
         if version >= 3 {
             try decodeAuthenticators(&reader, into: &account)
             try decodeAccessFields(&reader, into: &account)
+        }
+        if version >= 4 {
+            try decodeOffsets(&reader, into: &account)
         }
         guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }
         return account
@@ -216,6 +222,31 @@ package enum AccountRecord {
             let credential = try reader.credential()
             let enrollment = PendingEnrollment(credential: credential, expiresAt: try reader.i64())
             return PendingAuthenticator(label: label, enrollment: enrollment)
+        }
+    }
+}
+
+extension AccountRecord {
+    // MARK: Measured offsets (format 4)
+
+    private static func encodeOffsets(_ account: Account, into writer: inout ByteWriter) {
+        if account.totp != nil {
+            writer.optional(account.totpLastOffset) { $0.u32(UInt32(bitPattern: $1)) }
+        }
+        for authenticator in account.moreAuthenticators {
+            writer.optional(authenticator.lastOffset) { $0.u32(UInt32(bitPattern: $1)) }
+        }
+    }
+
+    private static func decodeOffsets(_ reader: inout ByteReader, into account: inout Account) throws(RecordDecodingError) {
+        let offset = { (reader: inout ByteReader) throws(RecordDecodingError) -> Int32 in
+            Int32(bitPattern: try reader.u32())
+        }
+        if account.totp != nil {
+            account.totpLastOffset = try reader.optional(offset)
+        }
+        for index in account.moreAuthenticators.indices {
+            account.moreAuthenticators[index].lastOffset = try reader.optional(offset)
         }
     }
 }

@@ -23,6 +23,7 @@ extension Account {
                 }
             },
             drift: claim.drift,
+            offset: claim.offset,
             at: time
         )
         if let openFailure { throw openFailure }

@@ -53,8 +53,13 @@ import TestSupport
     @Test func drift_withinTheBound_isFollowed_beyondItRefused() throws {
         let fixture = try Fixture()
         let secret = try fixture.enrolled("amy")
-        // The device's clock runs ahead, a step more at each login.
+        // The device's clock runs ahead, a step more every two logins: the first code at a new offset
+        // moves nothing, the second does.
         for (ahead, learned) in [(1, 1), (2, 2), (3, 2)] as [(Int64, Int32)] {
+            let before = try drift(fixture, "amy")
+            fixture.clock.advance(by: 300)
+            #expect(try login(fixture, "amy", try code(secret, fixture, steps: ahead)) == .ok)
+            #expect(try drift(fixture, "amy") == before)
             fixture.clock.advance(by: 300)
             #expect(try login(fixture, "amy", try code(secret, fixture, steps: ahead)) == .ok)
             #expect(try drift(fixture, "amy") == learned)
@@ -101,6 +106,27 @@ import TestSupport
             try service.login(user: "bo", password: password, code: .totp(try oathtool(secret, at: clock.now + 60)))
                 == .denied
         )
+    }
+
+    /// A device whose clock is right, and codes typed late: one step late twice in a row moves the window
+    /// a step back, which still holds the current step; a code two steps late after that is accepted but
+    /// moves nothing, so the device's current code still works. (Learning from every code alone moved the
+    /// window to [now-3, now-1], and the current code was refused until a resync.)
+    @Test func lateCodes_neverWalkTheWindowOffTheCurrentStep() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("abe")
+        for late in [-1, -1, -2] as [Int64] {
+            fixture.clock.advance(by: 300)
+            #expect(try login(fixture, "abe", try code(secret, fixture, steps: late)) == .ok)
+        }
+        #expect(try drift(fixture, "abe") == -1)
+        fixture.clock.advance(by: 300)
+        #expect(try login(fixture, "abe", try code(secret, fixture, steps: 0)) == .ok)
+        #expect(try drift(fixture, "abe") == -1)
+        // Two prompt codes in a row bring the window back.
+        fixture.clock.advance(by: 300)
+        #expect(try login(fixture, "abe", try code(secret, fixture, steps: 0)) == .ok)
+        #expect(try drift(fixture, "abe") == 0)
     }
 
     @Test func failedCodes_teachNothing() throws {
@@ -215,9 +241,11 @@ import TestSupport
             label: "phone",
             code: try oathtool(phone, at: fixture.clock.now)
         )
-        fixture.clock.advance(by: 300)
-        #expect(try login(fixture, "ivy", try code(phone, fixture, steps: -1)) == .ok)
-        #expect(try login(fixture, "ivy", try code(first, fixture, steps: 1)) == .ok)
+        for _ in 0..<2 {
+            fixture.clock.advance(by: 300)
+            #expect(try login(fixture, "ivy", try code(phone, fixture, steps: -1)) == .ok)
+            #expect(try login(fixture, "ivy", try code(first, fixture, steps: 1)) == .ok)
+        }
         let stored = try #require(try fixture.stored("ivy"))
         #expect(stored.authenticators.map(\.drift) == [1, -1])
     }

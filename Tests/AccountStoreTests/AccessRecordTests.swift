@@ -33,10 +33,10 @@ private func withGrants(_ account: Account) -> Account {
     return account
 }
 
-@Test func accountRecord_format3_roundTripsGracesAndExemptions() throws {
+@Test func accountRecord_roundTripsGracesAndExemptions() throws {
     let account = withGrants(base)
     let bytes = AccountRecord.encode(account)
-    #expect(bytes.first == 3)
+    #expect(bytes.first == AccountRecord.formatVersion)
     #expect(try AccountRecord.decode(bytes) == account)
 }
 

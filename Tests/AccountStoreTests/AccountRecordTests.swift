@@ -37,12 +37,14 @@ private let fullAccount = Account(
     ],
     totpLabel: try! AuthenticatorLabel("laptop"),
     totpDrift: -3,
+    totpLastOffset: -2,
     moreAuthenticators: [
         Authenticator(
             label: try! AuthenticatorLabel("phone"),
             credential: TOTPCredential(secret: [9, 8, 7], parameters: .standard),
             lastAcceptedStep: 58_000_100,
             drift: 2,
+            lastOffset: 1,
             enrolledAt: 1_749_600_000
         ),
         Authenticator(
@@ -109,13 +111,35 @@ func record_roundTrips_everyAlgorithm(_ algorithm: OTPAlgorithm) throws {
         + [0, 0, 0, 0]  // no more authenticators
         + [0]  // no authenticator being added
     let access: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]  // no graces, no exemptions
-    let expected = [3] + versionTwo.dropFirst() + authenticators + access
+    // No authenticator, so the offsets section (version 4) is empty.
+    let expected = [4] + versionTwo.dropFirst() + authenticators + access
     #expect(AccountRecord.encode(minimalAccount) == expected)
-    // Version 2 (before several authenticators and access grants) and version 1 (the first release: the
-    // fields up to updatedAt) still read.
+    // Version 3 (before measured offsets), version 2 (before several authenticators and access grants) and
+    // version 1 (the first release: the fields up to updatedAt) still read.
+    #expect(try AccountRecord.decode([3] + versionTwo.dropFirst() + authenticators + access) == minimalAccount)
     #expect(try AccountRecord.decode(versionTwo) == minimalAccount)
     let versionOne = [1] + versionTwo.dropFirst().dropLast(7)
     #expect(try AccountRecord.decode(Array(versionOne)) == minimalAccount)
+}
+
+/// Version 4 appends each authenticator's measured offset, the first's then the others' in order: a
+/// version 3 record of the same account reads with none.
+@Test func record_offsets_areTheLastSection_andVersion3ReadsWithout() throws {
+    var account = minimalAccount
+    account.totp = TOTPCredential(secret: [1, 2, 3], parameters: .standard)
+    account.totpLastOffset = -1
+    account.moreAuthenticators = [
+        Authenticator(label: try AuthenticatorLabel("phone"), credential: account.totp!, lastOffset: nil),
+        Authenticator(label: try AuthenticatorLabel("key"), credential: account.totp!, lastOffset: 2),
+    ]
+    let bytes = AccountRecord.encode(account)
+    let offsets: [UInt8] = [1, 0xff, 0xff, 0xff, 0xff] + [0] + [1, 0, 0, 0, 2]
+    #expect(Array(bytes.suffix(offsets.count)) == offsets)
+    let versionThree = [3] + bytes.dropFirst().dropLast(offsets.count)
+    var withoutOffsets = account
+    withoutOffsets.totpLastOffset = nil
+    withoutOffsets.moreAuthenticators[1].lastOffset = nil
+    #expect(try AccountRecord.decode(Array(versionThree)) == withoutOffsets)
 }
 
 @Test func record_duplicateOrInvalidAuthenticatorLabels_areRejected() {

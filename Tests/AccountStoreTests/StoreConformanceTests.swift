@@ -306,7 +306,7 @@ import TestSupport
                 key,
                 of: alice,
                 claiming: step.map {
-                    StepClaim(step: $0, authenticator: .enrolled, credential: enrolledCredential, drift: 0)
+                    StepClaim(step: $0, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0)
                 },
                 alongside: { $0.lastFailureAt = 1 },
                 at: time,
@@ -361,7 +361,7 @@ import TestSupport
             let verdict = try? store.checkAttempt(
                 ThrottleKey(subject: "alice", origin: .peer(uid: 2000 + UInt32(thread))),
                 of: alice,
-                claiming: StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0),
+                claiming: StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
                 alongside: { _ in },
                 at: 20,
                 decide: { _, _ in .allowed },
