@@ -10,10 +10,13 @@
  * - passwords and codes are wiped after use and never logged;
  * - with require_group=, a member of a listed group (primary or supplementary) is asked exactly as
  *   without it, and unknown to the daemon is denied even with nullok; everyone else passes through
- *   (PAM_IGNORE), and every pass-through is logged with its reason, so that a list matching nobody shows.
+ *   (PAM_IGNORE), and every pass-through is logged with its reason, so that a list matching nobody shows;
+ * - with PAM_SILENT the module shows no message (it still asks its questions, and still logs): an
+ *   enrollment, whose QR code and recovery codes are messages, is refused and logged instead.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -36,7 +39,20 @@ struct options {
     const char *require_group; /* comma-separated group names; NULL: everyone is asked */
     int timeout;
     int use_first_pass, try_first_pass, single_prompt, code_only, nullok, digits;
+    int silent; /* the application passed PAM_SILENT */
 };
+
+/* A PAM_TEXT_INFO (`error` 0) or PAM_ERROR_MSG message, unless the application asked for silence. */
+static void say(pam_handle_t *pamh, const struct options *o, int error, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(pam_handle_t *pamh, const struct options *o, int error, const char *format, ...) {
+    if (o->silent) return;
+    va_list arguments;
+    va_start(arguments, format);
+    if (error) pam_verror(pamh, format, arguments);
+    else pam_vinfo(pamh, format, arguments);
+    va_end(arguments);
+}
 
 /* Parses the module arguments; any unknown or malformed one is a configuration error (fail closed). */
 static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct options *o) {
@@ -166,7 +182,7 @@ static void grouped_secret(const char *uri, char *out, size_t capacity) {
     out[n] = 0;
 }
 
-/* Shows the enrollment (QR code, secret, URI) through PAM_TEXT_INFO. */
+/* Shows the enrollment (QR code, secret, URI) through PAM_TEXT_INFO (never with PAM_SILENT: see converse). */
 static void show_enrollment(pam_handle_t *pamh, const struct tfd_answer *a) {
     char secret[256];
     grouped_secret(a->text, secret, sizeof secret);
@@ -177,9 +193,10 @@ static void show_enrollment(pam_handle_t *pamh, const struct tfd_answer *a) {
 }
 
 /* The PAM answer for a daemon that could not be asked. */
-static int unavailable(pam_handle_t *pamh, const struct tfd_connection *c, enum tfd_status s) {
+static int unavailable(pam_handle_t *pamh, const struct options *o, const struct tfd_connection *c,
+                       enum tfd_status s) {
     pam_syslog(pamh, s == TFD_UNTRUSTED ? LOG_CRIT : LOG_ERR, "twofactord unavailable: %s", c->detail);
-    pam_error(pamh, "The two-factor login service is unavailable; try again later or ask the administrator.");
+    say(pamh, o, 1, "The two-factor login service is unavailable; try again later or ask the administrator.");
     return s == TFD_INVALID_INPUT ? PAM_AUTH_ERR : PAM_AUTHINFO_UNAVAIL;
 }
 
@@ -210,14 +227,14 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         int had_code = code && *code;
         wipe_free(code);
         code = NULL;
-        if (s != TFD_OK) { result = unavailable(pamh, c, s); break; }
+        if (s != TFD_OK) { result = unavailable(pamh, o, c, s); break; }
         if (a.type == TFD_ANSWER_ERROR) {
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
             if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)
                 result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
             else if (a.error_code == TFD_ERR_NOT_PERMITTED) result = PAM_AUTH_ERR;
             else result = PAM_AUTHINFO_UNAVAIL;
-            if (result != PAM_IGNORE) pam_error(pamh, "Login refused.");
+            if (result != PAM_IGNORE) say(pamh, o, 1, "Login refused.");
             tfd_answer_free(&a);
             break;
         }
@@ -226,19 +243,26 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
                 pam_info(pamh, "Two-factor login is now on. Your recovery codes, each good once in place of a code; "
                                "keep them somewhere safe, they are not shown again:\n%s", a.screen);
             if (a.type == TFD_ANSWER_RECOVERY_LOGIN)
-                pam_info(pamh, "Logged in with a recovery code; %u left.", a.recovery_left);
+                say(pamh, o, 0, "Logged in with a recovery code; %u left.", a.recovery_left);
             result = PAM_SUCCESS;
             tfd_answer_free(&a);
             break;
         }
         if (a.outcome == TFD_LOCKED) {
-            pam_error(pamh, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
+            say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
             result = PAM_MAXTRIES;
             tfd_answer_free(&a);
             break;
         }
         if (a.outcome == TFD_DENIED || (a.outcome == TFD_CODE_NEEDED && had_code)) {
-            pam_error(pamh, "Login refused.");
+            say(pamh, o, 1, "Login refused.");
+            tfd_answer_free(&a);
+            break;
+        }
+        if (a.outcome == TFD_ENROLL && o->silent) {
+            /* The QR code and the recovery codes are messages, which PAM_SILENT forbids. */
+            pam_syslog(pamh, LOG_NOTICE, "user %s must enroll, which needs messages, but the application passed "
+                       "PAM_SILENT; denying", user);
             tfd_answer_free(&a);
             break;
         }
@@ -251,16 +275,16 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         for (size_t i = 0; code[i]; i++)
             if (code[i] != ' ') code[kept++] = code[i];
         code[kept] = 0;
-        if (!*code) { pam_error(pamh, "Login refused."); break; }
+        if (!*code) { say(pamh, o, 1, "Login refused."); break; }
     }
     wipe_free(code);
     return result;
 }
 
 EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-    (void)flags;
     struct options o;
     if (!parse_options(pamh, argc, argv, &o)) return PAM_SERVICE_ERR;
+    o.silent = (flags & PAM_SILENT) != 0;
 
     const char *user = NULL;
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !*user) return PAM_USER_UNKNOWN;
@@ -301,7 +325,7 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
     enum tfd_status s = tfd_open(&c, o.socket, o.timeout, daemon_uid(o.daemon_user));
     if (s != TFD_OK) {
         wipe_free(entry);
-        return unavailable(pamh, &c, s);
+        return unavailable(pamh, &o, &c, s);
     }
     char code[9] = {0};
     int has_code = o.single_prompt && entry && split_code(entry, o.digits, code);

@@ -102,6 +102,41 @@ struct PAMModuleTests {
         #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
     }
 
+    /// PAM_SILENT: the questions are still asked, no message is shown, the verdict is the same.
+    @Test func silent_asksButShowsNoMessage() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        let refused = try service.authenticate("alice", input: "pw-alice\n000000\n", flags: "PAM_SILENT")
+        #expect(!refused.authenticated)
+        #expect(refused.standardError.contains("Verification code: "), "\(refused.standardError)")
+        #expect(!refused.standardError.contains("Login refused."), "\(refused.standardError)")
+        let loud = try service.authenticate("alice", input: "pw-alice\n000000\n")
+        #expect(loud.standardError.contains("Login refused."), "\(loud.standardError)")
+        let accepted = try service.authenticate(
+            "alice",
+            input: "pw-alice\n\(try setup.code())\n",
+            flags: "PAM_SILENT"
+        )
+        #expect(accepted.authenticated, "\(accepted.standardError)\n\(setup.daemon.log())")
+    }
+
+    /// An enrollment is messages (the QR code, then the recovery codes): with PAM_SILENT it is refused,
+    /// and the account stays pending for a login that may show them.
+    @Test func silent_pendingAccount_isDenied_andStaysPending() throws {
+        let setup = try Setup()
+        let added = try setup.daemon.ctl(
+            ["user", "add", "carol", "--require-2fa", "--password-stdin"],
+            input: "pw-carol\n"
+        )
+        #expect(added.status == 0, "\(added.standardError)")
+        let result = try setup.service().authenticate("carol", input: "pw-carol\n123456\n", flags: "PAM_SILENT")
+        #expect(!result.authenticated)
+        #expect(!(result.standardOutput + result.standardError).contains("QR code"), "\(result.standardOutput)")
+        #expect(!result.standardError.contains("Verification code: "), "\(result.standardError)")
+        let shown = try setup.daemon.ctl(["user", "show", "carol", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"pending\""), "\(shown.standardOutput)")
+    }
+
     @Test func stoppedDaemon_isDenied() throws {
         let setup = try Setup()
         let service = try setup.service()

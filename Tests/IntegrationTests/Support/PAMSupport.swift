@@ -44,11 +44,18 @@ final class PAMService {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// `pamtester SERVICE USER authenticate`, answering the prompts from `input` (one line each).
-    func authenticate(_ user: String, input: String, rhost: String? = nil, uid: UInt32? = nil) throws -> CommandResult {
+    /// pamtester's `authenticate`, with `flags` (such as "PAM_SILENT") passed to pam_authenticate.
+    func authenticate(
+        _ user: String,
+        input: String,
+        rhost: String? = nil,
+        uid: UInt32? = nil,
+        flags: String? = nil
+    ) throws -> CommandResult {
         let options = rhost.map { ["-I", "rhost=\($0)"] } ?? []
         return try run(
             URL(fileURLWithPath: "/usr/bin/pamtester"),
-            options + [name, user, "authenticate"],
+            options + [name, user, flags.map { "authenticate(\($0))" } ?? "authenticate"],
             input: input,
             uid: uid
         )
