@@ -57,12 +57,11 @@ extension AccountService {
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         let name = try existingName(user)
-        guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
-            throw ServiceError(.noSuchAccount, "no account named '\(name)'")
-        }
         let key = ThrottleKey(subject: name.value, origin: origin)
-        // The common case, a TOTP code for an enrolled account, is decided and written in one commit.
-        if !attemptHeld,
+        // The common case, a TOTP code for an enrolled account, is decided and written in one commit, from
+        // a read that opens only the authenticators' secrets.
+        if !attemptHeld, case .totp = code,
+            let account = try storing({ () throws(AccountStoreError) in try store.accountForCodeCheck(named: name) }),
             case .verifyCode(let text, _) = LoginPolicy.decide(
                 account: account,
                 passwordMatches: true,
@@ -71,6 +70,9 @@ extension AccountService {
             )
         {
             return try checkCodeInOneWrite(text, account: account, key: key, now: now, context: context)
+        }
+        guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
+            throw ServiceError(.noSuchAccount, "no account named '\(name)'")
         }
         if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])

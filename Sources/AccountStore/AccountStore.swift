@@ -8,6 +8,11 @@ public protocol AccountStore: Sendable {
     /// The account called `name`, or nil.
     func account(named name: AccountName) throws(AccountStoreError) -> Account?
 
+    /// The account called `name` as far as matching a TOTP code needs it, or nil: without its recovery
+    /// codes, pending enrollment and pending authenticator (`Account.forCodeCheck`), so a store that seals
+    /// secrets opens only its authenticators'. Never give it back to `create` or `update`.
+    func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account?
+
     /// Up to `limit` accounts in name order, starting after `after`, optionally of one organization.
     func accounts(
         in organization: OrganizationName?,
@@ -152,6 +157,10 @@ public protocol AccountStore: Sendable {
 }
 
 extension AccountStore {
+    public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try account(named: name)?.forCodeCheck
+    }
+
     /// `recordAcceptedStep` changing nothing else, for a step whose drift is also its offset (a resync).
     public func recordAcceptedStep(
         _ step: UInt64,

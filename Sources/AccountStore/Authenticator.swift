@@ -109,6 +109,16 @@ extension Account {
         }
     }
 
+    /// The account without what matching a TOTP code never reads: its recovery codes, pending enrollment and
+    /// pending authenticator (`AccountStore.accountForCodeCheck`).
+    public var forCodeCheck: Account {
+        var account = self
+        account.recoveryCodes = []
+        account.pendingEnrollment = nil
+        account.pendingAuthenticator = nil
+        return account
+    }
+
     /// The index in `authenticators` of the one labelled `label`, or nil.
     public func authenticatorIndex(_ label: AuthenticatorLabel) -> Int? {
         authenticators.firstIndex { $0.label == label }

@@ -98,6 +98,13 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         }
     }
 
+    public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try read { transaction in
+            guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
+            return try opened(Self.decode(bytes, key: Self.key(name)).forCodeCheck)
+        }
+    }
+
     /// Walks the `accounts` database in name order with a cursor; for one organization, walks its range of
     /// the `members` index instead, so listing one organization never reads other organizations' accounts.
     public func accounts(

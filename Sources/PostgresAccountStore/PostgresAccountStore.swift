@@ -56,6 +56,15 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         return try sealed.map(opened)
     }
 
+    public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
+        let sealed = try read { transaction in
+            try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value)").first.map {
+                try Self.decode($0, name: name.value)
+            }
+        }
+        return try sealed.map { (account) throws(AccountStoreError) in try opened(account.forCodeCheck) }
+    }
+
     public func accounts(
         in organization: OrganizationName?,
         after: AccountName?,

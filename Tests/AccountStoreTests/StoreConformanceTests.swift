@@ -8,6 +8,37 @@ import TestSupport
 // daemon relies on is stated here once, and a backend passes only if it behaves like the others.
 
 @Suite struct StoreConformanceTests {
+    /// The read a code check makes: the authenticators opened and everything else as stored, minus the
+    /// recovery codes and pending enrollments, which it never reads; the full read is unchanged.
+    @Test(arguments: Backend.allCases)
+    func accountForCodeCheck_opensTheAuthenticators_andLeavesOutTheRest(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        var alice = makeAccount("alice")
+        alice.moreAuthenticators = [
+            Authenticator(
+                label: try AuthenticatorLabel("phone"),
+                credential: TOTPCredential(secret: Array(21...40), parameters: .standard),
+                lastAcceptedStep: 7,
+                drift: 1,
+                lastOffset: 1
+            )
+        ]
+        alice.recoveryCodes = [RecoveryCodeHash(salt: [1, 2], digest: Array(repeating: 9, count: 32))]
+        alice.pendingEnrollment = PendingEnrollment(credential: enrolledCredential, expiresAt: 5_000)
+        alice.pendingAuthenticator = PendingAuthenticator(
+            label: try AuthenticatorLabel("tablet"),
+            enrollment: PendingEnrollment(credential: enrolledCredential, expiresAt: 5_000)
+        )
+        try store.create(alice)
+        let forCheck = try #require(try store.accountForCodeCheck(named: alice.name))
+        #expect(forCheck == alice.forCodeCheck)
+        #expect(forCheck.authenticators == alice.authenticators)
+        #expect(forCheck.recoveryCodes.isEmpty && forCheck.pendingEnrollment == nil)
+        #expect(try store.account(named: alice.name) == alice)
+        #expect(try store.accountForCodeCheck(named: accountName("nobody")) == nil)
+    }
+
     @Test(arguments: Backend.allCases)
     func accounts_createUpdateRemove(_ backend: Backend) throws {
         let fixture = try BackendFixture(backend)
