@@ -26,6 +26,15 @@ struct PAMModuleTests {
             try OathTool.code(secret: secret, at: (step + ahead) * 3600, period: 3600)
         }
 
+        /// Adds `user` with two-factor login required: pending, it enrolls at its first login.
+        func addPendingAccount(_ user: String, password: String) throws {
+            let added = try daemon.ctl(
+                ["user", "add", user, "--require-2fa", "--password-stdin"],
+                input: password + "\n"
+            )
+            guard added.status == 0 else { throw Failure("user add \(user): \(added.standardError)") }
+        }
+
         func service(_ options: String = "", socket: String? = nil) throws -> PAMService {
             try PAMService(["auth required \(module) socket=\(socket ?? daemon.socketPath) \(options)"])
         }
@@ -74,11 +83,7 @@ struct PAMModuleTests {
 
     @Test func pendingAccount_enrollsThroughPAM() throws {
         let setup = try Setup()
-        let added = try setup.daemon.ctl(
-            ["user", "add", "carol", "--require-2fa", "--password-stdin"],
-            input: "pw-carol\n"
-        )
-        #expect(added.status == 0, "\(added.standardError)")
+        try setup.addPendingAccount("carol", password: "pw-carol")
         let service = try setup.service()
         let result = try runInteractive(
             // pamtester's stdio buffers a pipe until exit; line buffering shows the QR code before
@@ -124,11 +129,7 @@ struct PAMModuleTests {
     /// and the account stays pending for a login that may show them.
     @Test func silent_pendingAccount_isDenied_andStaysPending() throws {
         let setup = try Setup()
-        let added = try setup.daemon.ctl(
-            ["user", "add", "carol", "--require-2fa", "--password-stdin"],
-            input: "pw-carol\n"
-        )
-        #expect(added.status == 0, "\(added.standardError)")
+        try setup.addPendingAccount("carol", password: "pw-carol")
         let result = try setup.service().authenticate("carol", input: "pw-carol\n123456\n", flags: "PAM_SILENT")
         #expect(!result.authenticated)
         #expect(!(result.standardOutput + result.standardError).contains("QR code"), "\(result.standardOutput)")
