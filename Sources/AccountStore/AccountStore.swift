@@ -272,7 +272,13 @@ public struct StepClaim: Sendable, Hashable {
     /// measures the drift it sets.
     public var offset: Int32?
 
-    public init(step: UInt64, authenticator: AuthenticatorLabel, credential: TOTPCredential, drift: Int32, offset: Int32?) {
+    public init(
+        step: UInt64,
+        authenticator: AuthenticatorLabel,
+        credential: TOTPCredential,
+        drift: Int32,
+        offset: Int32?
+    ) {
         self.step = step
         self.authenticator = authenticator
         self.credential = credential

@@ -238,7 +238,10 @@ extension AccountRecord {
         }
     }
 
-    private static func decodeOffsets(_ reader: inout ByteReader, into account: inout Account) throws(RecordDecodingError) {
+    private static func decodeOffsets(
+        _ reader: inout ByteReader,
+        into account: inout Account
+    ) throws(RecordDecodingError) {
         let offset = { (reader: inout ByteReader) throws(RecordDecodingError) -> Int32 in
             Int32(bitPattern: try reader.u32())
         }
@@ -254,7 +257,9 @@ extension AccountRecord {
 extension ByteReader {
     fileprivate mutating func authenticatorLabel() throws(RecordDecodingError) -> AuthenticatorLabel {
         let text = try string()
-        guard let label = try? AuthenticatorLabel(text) else { throw RecordDecodingError("invalid authenticator label") }
+        guard let label = try? AuthenticatorLabel(text) else {
+            throw RecordDecodingError("invalid authenticator label")
+        }
         return label
     }
 }

@@ -73,7 +73,13 @@ package enum SecretSealing {
         var authenticators = account.authenticators
         for index in authenticators.indices {
             let authenticator = authenticators[index]
-            guard let credential = opened(authenticator.credential, of: account.name, authenticator: authenticator.label, with: key)
+            guard
+                let credential = opened(
+                    authenticator.credential,
+                    of: account.name,
+                    authenticator: authenticator.label,
+                    with: key
+                )
             else { return nil }
             authenticators[index].credential = credential
         }

@@ -49,7 +49,10 @@ private let fullAccount = Account(
         ),
         Authenticator(
             label: try! AuthenticatorLabel("backup@home"),
-            credential: TOTPCredential(secret: [1], parameters: TOTPParameters(algorithm: .sha256, digits: 7, period: 10))
+            credential: TOTPCredential(
+                secret: [1],
+                parameters: TOTPParameters(algorithm: .sha256, digits: 7, period: 10)
+            )
         ),
     ],
     pendingAuthenticator: PendingAuthenticator(

@@ -82,7 +82,11 @@ import TestSupport
         }
         guard
             case .invalidChange = storeError({
-                try store.updateOrganization(.default) { $0.name = try OrganizationName("other") } eachMember: { _ in false }
+                try store.updateOrganization(.default) {
+                    $0.name = try OrganizationName("other")
+                } eachMember: { _ in
+                    false
+                }
             })
         else {
             Issue.record("an organization's rename was not refused")
@@ -92,7 +96,9 @@ import TestSupport
             try store.updateOrganization(.default) { (organization: inout Organization) throws(BodyRefusal) in
                 organization.requiresTwoFactor = true
                 throw BodyRefusal()
-            } eachMember: { _ in false }
+            } eachMember: { _ in
+                false
+            }
         }
         guard case .rejected = organizationRefusal else {
             Issue.record("a refusing organization body was not reported as rejected")
@@ -392,7 +398,13 @@ import TestSupport
             let verdict = try? store.checkAttempt(
                 ThrottleKey(subject: "alice", origin: .peer(uid: 2000 + UInt32(thread))),
                 of: alice,
-                claiming: StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+                claiming: StepClaim(
+                    step: 500,
+                    authenticator: .enrolled,
+                    credential: enrolledCredential,
+                    drift: 0,
+                    offset: 0
+                ),
                 alongside: { _ in },
                 at: 20,
                 decide: { _, _ in .allowed },

@@ -102,7 +102,10 @@ struct PAMModuleTests {
             return try OathTool.code(secret: secret, at: unixNow()) + "\n"
         }
         #expect(result.status == 0, "\(result.standardError)\n\(setup.daemon.log())")
-        #expect(result.standardOutput.contains("Your recovery codes"), "the codes are shown once: \(result.standardOutput)")
+        #expect(
+            result.standardOutput.contains("Your recovery codes"),
+            "the codes are shown once: \(result.standardOutput)"
+        )
         let shown = try setup.daemon.ctl(["user", "show", "carol", "--json"])
         #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
     }
@@ -285,7 +288,10 @@ struct PAMModuleTests {
             ("an unknown response type", [0, 0, 0, 5, 0xFE, 0, 0, 0, 2], false),
             ("a length prefix above the maximum", [0x7F, 0xFF, 0xFF, 0xFF], false),
             ("a request type as the answer", WireCodec.encodeRequest(.userShow(user: "alice"), id: 2), false),
-            ("recovery codes after an enrollment", WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]), id: 2), true),
+            (
+                "recovery codes after an enrollment",
+                WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]), id: 2), true
+            ),
             ("a recovery-code login", WireCodec.encodeResponse(.recoveryLogin(remaining: 3), id: 2), true),
             ("recovery codes, none", [0, 0, 0, 6, 0x94, 0, 0, 0, 2, 0], false),
             (

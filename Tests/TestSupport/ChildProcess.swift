@@ -38,7 +38,8 @@ public enum ChildProcess {
         }
         defer { variables.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = variables.isEmpty
+        let result =
+            variables.isEmpty
             ? posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
             : posix_spawn(&pid, arguments[0], &actions, nil, &argv, &variables)
         guard result == 0 else {
