@@ -72,6 +72,40 @@ import Testing
 }
 
 extension MakefileAndReadmeTests {
+    /// `make test` runs the suite through Tests/with-deadline.sh: a command that outlives the deadline is
+    /// stopped and the tests its event stream shows started but not ended are named; any other status
+    /// passes through. (Run from a temporary directory: the script stops this checkout's test process.)
+    @Test func withDeadline_stopsAHungRun_andNamesTheTestsThatNeverEnded() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deadline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Called as `fake --event-stream-output-path FILE --event-stream-version 0`, like swift test.
+        let fake = directory.appendingPathComponent("fake-swift-test")
+        let events = [
+            #"{"kind":"event","payload":{"kind":"testStarted","testID":"Fake.ends()"}}"#,
+            #"{"kind":"event","payload":{"kind":"testStarted","testID":"Fake\/hangs()"}}"#,
+            #"{"kind":"event","payload":{"kind":"testEnded","testID":"Fake.ends()"}}"#,
+        ]
+        try "#!/bin/sh\nprintf '%s\\n' \(events.map { "'\($0)'" }.joined(separator: " ")) > \"$2\"\nexec sleep 60\n"
+            .write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let script = Self.root.appendingPathComponent("Tests/with-deadline.sh").path
+        let started = Date()
+        let hung = try run(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "cd \"$1\" && exec \"$2\" 2s ./fake-swift-test", "sh", directory.path, script]
+        )
+        #expect(hung.status == 124, "\(hung.standardError)")
+        #expect(Date().timeIntervalSince(started) < 30)
+        #expect(hung.standardError.contains("did not finish within 2s"), "\(hung.standardError)")
+        #expect(hung.standardError.contains("  Fake/hangs()"), "\(hung.standardError)")
+        #expect(!hung.standardError.contains("Fake.ends()"), "\(hung.standardError)")
+
+        let failed = try run(URL(fileURLWithPath: script), ["10s", "/bin/sh", "-c", "exit 3", "sh"])
+        #expect(failed.status == 3)
+        #expect(!failed.standardError.contains("did not finish"))
+    }
+
     /// `make test` switches XCTest off (and with it XCTest's empty "Executed 0 tests" summaries)
     /// only while no test uses XCTest, so that no test is ever skipped.
     @Test func makeTest_runsXCTestOnlyWhenSomeTestUsesIt() throws {
