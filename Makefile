@@ -82,7 +82,7 @@ test: test-deps pam-module
 	Tests/with-deadline.sh $(TEST_DEADLINE) $(SWIFT) test --skip-build $(XCTEST_FLAG)
 
 # The load generator starts its own release-built daemon (--scrypt-log-n 10) on a fresh state under /tmp.
-BENCH_ARGS ?= verify --connections 32 --seconds 10
+BENCH_ARGS ?= verify --connections 32 --seconds 10 --accounts 16384 --preload
 
 bench: deps
 	$(SWIFT) build -c release --product twofactord
