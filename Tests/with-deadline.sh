@@ -13,7 +13,7 @@ started=$(mktemp)
 ended=$(mktemp)
 trap 'rm -f "$events" "$started" "$ended"' EXIT
 
-timeout --kill-after=30s "$deadline" "$@" --event-stream-output-path "$events" --event-stream-version 0
+timeout --foreground --kill-after=30s "$deadline" "$@" --event-stream-output-path "$events" --event-stream-version 0
 status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     # The test process outlives swift test: stop it, the daemons it started and its throwaway
