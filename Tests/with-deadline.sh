@@ -13,7 +13,10 @@ started=$(mktemp)
 ended=$(mktemp)
 trap 'rm -f "$events" "$started" "$ended"' EXIT
 
-timeout --foreground --kill-after=30s "$deadline" "$@" --event-stream-output-path "$events" --event-stream-version 0
+# In a session of its own, without a controlling terminal, as in CI: run from a terminal, the tools the
+# tests start would otherwise read their secrets from /dev/tty instead of the input the tests give them.
+timeout --foreground --kill-after=30s "$deadline" setsid --wait "$@" \
+    --event-stream-output-path "$events" --event-stream-version 0
 status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     # The test process outlives swift test: stop it, the daemons it started and its throwaway
