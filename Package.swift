@@ -122,7 +122,7 @@ let package = Package(
             name: "LoadGenerator",
             dependencies: [
                 "DaemonClient", "Wire", "OneTimePassword", "AccountStore", "LMDBAccountStore", "StoredRecords",
-                "PasswordHashing", "OpenSSLCrypto",
+                "PasswordHashing", "OpenSSLCrypto", "CommandLineUI",
             ]
         ),
         .executableTarget(

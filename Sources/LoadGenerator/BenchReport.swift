@@ -1,3 +1,5 @@
+import CommandLineUI
+
 /// The figures of one run. `json` is the machine-readable form (`--json`); `text` the human one.
 public struct BenchReport: Sendable {
     public var mode: BenchMode
@@ -110,18 +112,4 @@ func fixed(_ value: Double, _ places: Int) -> String {
 }
 
 /// A JSON string literal.
-func quoted(_ text: String) -> String {
-    var output = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": output += "\\\""
-        case "\\": output += "\\\\"
-        case "\n": output += "\\n"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: output.unicodeScalars.append(scalar)
-        }
-    }
-    return output + "\""
-}
+func quoted(_ text: String) -> String { JSONValue.string(text).text }
