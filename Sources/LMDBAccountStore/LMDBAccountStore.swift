@@ -92,16 +92,21 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     }
 
     public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
-        try read { transaction in
-            guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
-            return try opened(Self.decode(bytes, key: Self.key(name)))
-        }
+        try account(named: name, trimmed: { $0 })
     }
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try account(named: name, trimmed: \.forCodeCheck)
+    }
+
+    /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.
+    private func account(
+        named name: AccountName,
+        trimmed trim: (Account) -> Account
+    ) throws(AccountStoreError) -> Account? {
         try read { transaction in
             guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
-            return try opened(Self.decode(bytes, key: Self.key(name)).forCodeCheck)
+            return try opened(trim(Self.decode(bytes, key: Self.key(name))))
         }
     }
 

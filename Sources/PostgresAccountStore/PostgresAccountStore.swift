@@ -48,21 +48,24 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     // MARK: Accounts
 
     public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
-        let sealed = try read { transaction in
-            try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value)").first.map {
-                try Self.decode($0, name: name.value)
-            }
-        }
-        return try sealed.map(opened)
+        try account(named: name, trimmed: { $0 })
     }
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try account(named: name, trimmed: \.forCodeCheck)
+    }
+
+    /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.
+    private func account(
+        named name: AccountName,
+        trimmed trim: (Account) -> Account
+    ) throws(AccountStoreError) -> Account? {
         let sealed = try read { transaction in
             try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value)").first.map {
                 try Self.decode($0, name: name.value)
             }
         }
-        return try sealed.map { (account) throws(AccountStoreError) in try opened(account.forCodeCheck) }
+        return try sealed.map { (account) throws(AccountStoreError) in try opened(trim(account)) }
     }
 
     public func accounts(
