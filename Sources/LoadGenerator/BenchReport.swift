@@ -15,10 +15,16 @@ public struct BenchReport: Sendable {
     /// (as du counts them); nil with `--socket`.
     public var storeBytes: Int?
     public var storeDiskBytes: Int?
+    /// In `login` mode, the machine's raw scrypt rate measured in the same run.
+    public var rawScrypt: RawScryptRate?
     var tally: WorkerTally
 
     /// Every answered or failed request per second of the run (wrong codes and replays included).
     public var checksPerSecond: Double { elapsedSeconds > 0 ? Double(tally.requests) / elapsedSeconds : 0 }
+    /// Logins per second as a fraction of the raw scrypt rate: what the daemon adds to each derivation.
+    public var ofRawScrypt: Double? {
+        rawScrypt.flatMap { $0.perSecond > 0 ? checksPerSecond / $0.perSecond : nil }
+    }
     /// Requests that did not get the answer they must get: errors, transport failures, valid codes
     /// refused, wrong or replayed codes not denied.
     public var errors: Int { tally.errorResponses + tally.transportErrors + tally.validRefused + tally.badNotDenied }
@@ -62,6 +68,11 @@ public struct BenchReport: Sendable {
             ("preloaded", preloaded ? "true" : "false"),
             ("store_bytes", storeBytes.map { "\($0)" } ?? "null"),
             ("store_disk_bytes", storeDiskBytes.map { "\($0)" } ?? "null"),
+            ("raw_scrypt_per_s", rawScrypt.map { fixed($0.perSecond, 1) } ?? "null"),
+            ("raw_scrypt_before_per_s", rawScrypt.map { fixed($0.before, 1) } ?? "null"),
+            ("raw_scrypt_after_per_s", rawScrypt.map { fixed($0.after, 1) } ?? "null"),
+            ("raw_scrypt_threads", rawScrypt.map { "\($0.threads)" } ?? "null"),
+            ("of_raw_scrypt", ofRawScrypt.map { fixed($0, 3) } ?? "null"),
         ]
         return "{" + fields.map { quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
@@ -90,6 +101,13 @@ public struct BenchReport: Sendable {
         if let storeBytes, let storeDiskBytes {
             let how = preloaded ? " (accounts preloaded)" : ""
             lines.append("  store: data.mdb \(storeBytes) bytes, \(storeDiskBytes) bytes on disk" + how)
+        }
+        if let rawScrypt, let ofRawScrypt {
+            lines.append(
+                "  raw scrypt on \(rawScrypt.threads) threads: \(fixed(rawScrypt.perSecond, 1))/s "
+                    + "(\(fixed(rawScrypt.before, 1)) before the load, \(fixed(rawScrypt.after, 1)) after); "
+                    + "logins reached \(fixed(ofRawScrypt * 100, 1))% of it"
+            )
         }
         if let first = tally.firstError { lines.append("  first error: \(first)") }
         return lines.joined(separator: "\n")

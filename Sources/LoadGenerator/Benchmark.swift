@@ -24,6 +24,11 @@ public struct BenchOptions: Sendable {
     public var preload = false
     /// The started daemon's scrypt cost (log2 of N), which preloaded password hashes are made at.
     public var scryptLogN: UInt8 = 10
+    /// In `login` mode: measure the machine's raw scrypt rate at `scryptLogN` for this long before the load and
+    /// again after it (`RawScryptRate`), on `hashThreads` threads; 0 skips it.
+    public var rawScryptSeconds = 0.0
+    /// How many hashes the daemon runs at once: its `--workers` (2 unless given).
+    public var hashThreads = 2
 
     public init(
         plan: LoadPlan,
@@ -119,8 +124,19 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
     }
     if let path = options.exportSecretsPath { try exportSecrets(accounts, to: path) }
 
+    let measuresRawScrypt = options.plan.mode == .login && options.rawScryptSeconds > 0
+    func rawScrypt(_ when: String) -> Double {
+        progress("measuring raw scrypt (2^\(options.scryptLogN), \(options.hashThreads) threads) \(when) the load")
+        return measureRawScrypt(
+            logN: options.scryptLogN,
+            threads: options.hashThreads,
+            seconds: options.rawScryptSeconds
+        )
+    }
+    let rawBefore = measuresRawScrypt ? rawScrypt("before") : 0
     progress("driving \(options.plan.connections) connections in mode \(options.plan.mode.rawValue)")
     let tally = drive(options.plan, accounts: accounts, socketPath: socketPath)
+    let rawAfter = measuresRawScrypt ? rawScrypt("after") : 0
     let storeSizes = directory.flatMap { fileSizes($0 + "/state/data.mdb") }
     return BenchReport(
         mode: options.plan.mode,
@@ -133,6 +149,8 @@ public func runBenchmark(_ options: BenchOptions, progress: (String) -> Void) th
         preloaded: options.preload,
         storeBytes: storeSizes?.bytes,
         storeDiskBytes: storeSizes?.diskBytes,
+        rawScrypt: measuresRawScrypt
+            ? RawScryptRate(before: rawBefore, after: rawAfter, threads: options.hashThreads) : nil,
         tally: tally
     )
 }

@@ -81,6 +81,16 @@ struct BenchCommandOptions: ParsableArguments {
     @Option(help: "The started daemon's --workers, when given.")
     var workers: Int?
 
+    @Option(
+        name: .customLong("raw-scrypt-seconds"),
+        help: ArgumentHelp(
+            "login: measure the machine's raw scrypt rate for this long before the load and again after it; 0 skips it.",
+            discussion: "At --scrypt-log-n (give the running daemon's with --socket), on --workers threads (2, the "
+                + "daemon's default, unless given): logins/s are then reported as a fraction of it."
+        )
+    )
+    var rawScryptSeconds: Double = 3
+
     @Flag(help: "Keep the started daemon's directory (state and log) instead of removing it.")
     var keep = false
 
@@ -112,9 +122,11 @@ struct BenchCommandOptions: ParsableArguments {
         if socket != nil, preload {
             throw ValidationError("--preload writes into the state directory of the daemon it starts; drop --socket")
         }
-        if preload, !(10...22).contains(scryptLogN) {
+        if !(10...22).contains(scryptLogN) {
             throw ValidationError("--scrypt-log-n must be 10 to 22, as twofactord takes it")
         }
+        guard rawScryptSeconds >= 0 else { throw ValidationError("--raw-scrypt-seconds must be 0 or more") }
+        if let workers, !(1...64).contains(workers) { throw ValidationError("--workers must be 1 to 64") }
         if socket != nil, daemon != nil {
             throw ValidationError("--daemon starts a daemon; --socket uses a running one")
         }
@@ -136,6 +148,8 @@ struct BenchCommandOptions: ParsableArguments {
         options.exportSecretsPath = exportSecrets
         options.preload = preload
         options.scryptLogN = UInt8(scryptLogN)
+        options.rawScryptSeconds = rawScryptSeconds
+        options.hashThreads = workers ?? 2
         var report: BenchReport
         do {
             report = try runBenchmark(options) { line in

@@ -73,3 +73,28 @@ extension BenchmarkToolTests {
         #expect(Self.int(json, "errors") == 0, "\(json)")
     }
 }
+
+extension BenchmarkToolTests {
+    @Test func login_measuresRawScryptInTheSameRun_andReportsLoginsAsAFractionOfIt() throws {
+        let (status, json) = try Self.bench("login", ["--raw-scrypt-seconds", "0.3", "--workers", "1"])
+        #expect(status == 0, "\(json)")
+        let raw = try #require((json["raw_scrypt_per_s"] as? NSNumber)?.doubleValue, "\(json)")
+        let before = try #require((json["raw_scrypt_before_per_s"] as? NSNumber)?.doubleValue, "\(json)")
+        let after = try #require((json["raw_scrypt_after_per_s"] as? NSNumber)?.doubleValue, "\(json)")
+        let fraction = try #require((json["of_raw_scrypt"] as? NSNumber)?.doubleValue, "\(json)")
+        let logins = try #require((json["checks_per_s"] as? NSNumber)?.doubleValue, "\(json)")
+        #expect(before > 0 && after > 0, "\(json)")
+        #expect(abs(raw - (before + after) / 2) <= 0.1, "the rate is the mean of both measurements: \(json)")
+        #expect(Self.int(json, "raw_scrypt_threads") == 1, "one thread per hash the daemon runs at once: \(json)")
+        #expect(abs(fraction - logins / raw) <= 0.001, "\(json)")
+    }
+
+    @Test func rawScrypt_isMeasuredOnlyForLogins_andNotWhenSkipped() throws {
+        let (_, verify) = try Self.bench("verify", ["--raw-scrypt-seconds", "0.3"])
+        let (_, skipped) = try Self.bench("login", ["--raw-scrypt-seconds", "0"])
+        for json in [verify, skipped] {
+            #expect(json["raw_scrypt_per_s"] is NSNull, "\(json)")
+            #expect(json["of_raw_scrypt"] is NSNull, "\(json)")
+        }
+    }
+}
