@@ -81,13 +81,18 @@ test: test-deps pam-module
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	Tests/with-deadline.sh $(TEST_DEADLINE) $(SWIFT) test --skip-build $(XCTEST_FLAG)
 
+# Release builds (install, bench, bench-compare) carry the Swift runtime inside each program, so that installed
+# programs need nothing from the toolchain (a dynamic build loads it from the toolchain's folder) and start faster
+# (docs/performance.md). All of them use the same flags: switching flags rebuilds every module.
+RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib
+
 # The load generator starts its own release-built daemon (--scrypt-log-n 10) on a fresh state under /tmp.
 BENCH_ARGS ?= verify --connections 32 --seconds 10 --accounts 16384 --preload
 
 bench: deps
-	$(SWIFT) build -c release --product twofactord
-	$(SWIFT) build -c release --product twofactor-bench
-	$$($(SWIFT) build -c release --show-bin-path)/twofactor-bench $(BENCH_ARGS)
+	$(RELEASE_BUILD) --product twofactord
+	$(RELEASE_BUILD) --product twofactor-bench
+	$$($(RELEASE_BUILD) --show-bin-path)/twofactor-bench $(BENCH_ARGS)
 
 # The incumbents, installed from Debian when missing, and one PAM harness (bench/pam_bench.c) for every module.
 COMPARE_PACKAGES := libpam-google-authenticator libpam-oath libpam-modules xxd python3
@@ -100,9 +105,9 @@ $(PAM_BENCH): bench/pam_bench.c
 
 bench-compare: deps pam-module $(PAM_BENCH)
 	$(call install_missing,the PAM modules to compare against,$(COMPARE_PACKAGES))
-	$(SWIFT) build -c release --product twofactord
-	$(SWIFT) build -c release --product twofactor-bench
-	bench/compare.sh "$$($(SWIFT) build -c release --show-bin-path)" $(PAM_MODULE) $(PAM_BENCH) $(COMPARE_SECONDS)
+	$(RELEASE_BUILD) --product twofactord
+	$(RELEASE_BUILD) --product twofactor-bench
+	bench/compare.sh "$$($(RELEASE_BUILD) --show-bin-path)" $(PAM_MODULE) $(PAM_BENCH) $(COMPARE_SECONDS)
 
 clean:
 	rm -rf .build $(RUN_DIR)
@@ -126,7 +131,7 @@ INSTALLED = \
 
 install:
 	@bin="$(BIN_DIR)"; \
-	if [ -z "$$bin" ]; then $(SWIFT) build -c release && bin=$$($(SWIFT) build -c release --show-bin-path) || exit 1; fi; \
+	if [ -z "$$bin" ]; then $(RELEASE_BUILD) && bin=$$($(RELEASE_BUILD) --show-bin-path) || exit 1; fi; \
 	set -e; \
 	install -d -m 0755 "$(DESTDIR)$(PREFIX)/sbin" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/systemd/system" \
 		"$(DESTDIR)$(PREFIX)/lib/sysusers.d" "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d" "$(DESTDIR)$(PREFIX)/share/man/man1" \

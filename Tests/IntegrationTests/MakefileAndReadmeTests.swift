@@ -131,3 +131,54 @@ extension MakefileAndReadmeTests {
         #expect(testLine.contains("--disable-xctest") == !usesXCTest, "\(testLine)")
     }
 }
+
+extension MakefileAndReadmeTests {
+    /// Every release build of the Makefile (install, bench) links the Swift runtime into the programs, with one
+    /// set of flags, and installs or runs what that build made. Run with a fake `swift` that logs its arguments
+    /// and answers `--show-bin-path` with a folder of fake programs.
+    @Test func releaseBuilds_linkTheSwiftRuntimeStatically_withOneSetOfFlags() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("release-\(UUID().uuidString)")
+        let binaries = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: binaries, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("swift.log")
+        func script(_ name: String, in folder: URL, _ body: String) throws {
+            let url = folder.appendingPathComponent(name)
+            try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        }
+        try script(
+            "swift",
+            in: directory,
+            "echo \"$*\" >> '\(log.path)'\ncase \"$*\" in *--show-bin-path*) echo '\(binaries.path)';; esac"
+        )
+        for name in ["twofactord", "twofactorctl", "twofactor"] { try script(name, in: binaries, "exit 0") }
+        try script("twofactor-bench", in: binaries, "echo \"bench $*\" >> '\(log.path)'")
+
+        let destination = directory.appendingPathComponent("root")
+        let make = ["--no-print-directory", "-C", Self.root.path, "SWIFT=\(directory.path)/swift"]
+        let installed = try run(
+            URL(fileURLWithPath: "/usr/bin/make"),
+            make + ["install", "DESTDIR=\(destination.path)", "PREFIX=/usr", "PAM_MODULE=\(directory.path)/none.so"]
+        )
+        #expect(installed.status == 0, "\(installed.standardOutput)\(installed.standardError)")
+        let bench = try run(URL(fileURLWithPath: "/usr/bin/make"), make + ["bench", "BENCH_ARGS=verify --seconds 1"])
+        #expect(bench.status == 0, "\(bench.standardOutput)\(bench.standardError)")
+
+        let calls = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let builds = calls.filter { !$0.hasPrefix("bench ") }
+        #expect(builds.count >= 4, "install builds and asks for the folder, bench builds twice: \(calls)")
+        for call in builds {
+            #expect(
+                call.hasPrefix("build -c release --static-swift-stdlib"),
+                "a release build with other flags: \(call)"
+            )
+        }
+        #expect(calls.contains("bench verify --seconds 1"), "make bench runs the load generator it built: \(calls)")
+        let twofactor = destination.appendingPathComponent("usr/bin/twofactor")
+        #expect(
+            FileManager.default.contents(atPath: twofactor.path)
+                == FileManager.default.contents(atPath: binaries.appendingPathComponent("twofactor").path)
+        )
+    }
+}
