@@ -52,7 +52,6 @@ extension AccountService {
         user: String,
         code: CodeInput,
         origin: ThrottleOrigin = .local,
-        attemptHeld: Bool = false,
         context: LoginContext = .unknown
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
@@ -60,7 +59,7 @@ extension AccountService {
         let key = ThrottleKey(subject: name.value, origin: origin)
         // The common case, a TOTP code for an enrolled account, is decided and written in one commit, from
         // a read that opens only the authenticators' secrets.
-        if !attemptHeld, case .totp = code,
+        if case .totp = code,
             let account = try storing({ () throws(AccountStoreError) in try store.accountForCodeCheck(named: name) }),
             case .verifyCode(let text, _) = LoginPolicy.decide(
                 account: account,
@@ -74,7 +73,10 @@ extension AccountService {
         guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
             throw ServiceError(.noSuchAccount, "no account named '\(name)'")
         }
-        if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
+        // A check without a code checks nothing, so it is no attempt: it reads the lock only to answer `locked`
+        // before anyone is asked for a code. A check with a code is one attempt, counted before it is checked.
+        let wait = code == .none ? try previewAttempt(key, now: now) : try reserveAttempt(key, now: now)
+        if let wait {
             logger.info("code check refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         }

@@ -150,6 +150,15 @@ extension AccountService {
         return nil
     }
 
+    /// What `reserveAttempt` would answer now, without counting anything (`AccountStore.previewAttempt`).
+    func previewAttempt(_ key: ThrottleKey, now: UnixTime) throws(ServiceError) -> Int64? {
+        let reservation = try storing { () throws(AccountStoreError) in
+            try store.previewAttempt(key, decide: throttleDecision(for: key, now: now))
+        }
+        if case .locked(let wait) = reservation { return wait }
+        return nil
+    }
+
     /// The throttle's rule for an attempt of `key`, given the key's record and, for a privileged origin, the account.
     func throttleDecision(for key: ThrottleKey, now: UnixTime) -> (ThrottleRecord, Account?) -> AttemptReservation {
         let policy = configuration.throttle

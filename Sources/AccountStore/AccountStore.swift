@@ -89,6 +89,14 @@ public protocol AccountStore: Sendable {
         decide: (ThrottleRecord, Account?) -> AttemptReservation
     ) throws(AccountStoreError) -> AttemptReservation
 
+    /// The decision `reserveAttempt` would take for `key` now, read only: nothing is counted or written. For a
+    /// request that checks nothing (a code check asking what an account needs), so that it can answer `locked`
+    /// without being counted as an attempt.
+    func previewAttempt(
+        _ key: ThrottleKey,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation
+    ) throws(AccountStoreError) -> AttemptReservation
+
     /// A whole code check of `name`'s account as one durable write, where the store can (the default
     /// implementation below makes `reserveAttempt`, `recordLogin` and `appendAudit` in turn):
     /// - the throttle decision exactly as `reserveAttempt` takes it; when locked, nothing is written;

@@ -143,16 +143,15 @@ struct Dispatcher: Sendable {
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
             case .codeCheck(let user, let codeKind, let code, let origin):
-                let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                // A code check holds no attempt: without a code it counts none, with one it counts its own.
                 let (throttle, context) = loginOrigin(of: peer, origin)
                 let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
                     user: user,
-                    code: attempt.input,
+                    code: CodeInput(codeKind, code),
                     origin: throttle,
-                    attemptHeld: attempt.completesHeldAttempt,
                     context: context
                 )
-                session.heldAttempt = attempt.held(after: result)
+                session.heldAttempt = nil
                 return (Self.screenResponse(for: result), session)
             default:
                 break

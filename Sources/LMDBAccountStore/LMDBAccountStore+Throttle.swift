@@ -24,6 +24,16 @@ extension LMDBAccountStore {
         }
     }
 
+    public func previewAttempt(
+        _ key: ThrottleKey,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation
+    ) throws(AccountStoreError) -> AttemptReservation {
+        try read { transaction in
+            let attempt = try throttleState(of: key, in: transaction)
+            return decide(attempt.record, attempt.account)
+        }
+    }
+
     /// The decision, the check's outcome and its writes in one nested transaction of one group commit. An
     /// accepted check never counts its attempt, so it has nothing to undo.
     public func checkAttempt(

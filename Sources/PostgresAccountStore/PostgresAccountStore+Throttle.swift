@@ -28,6 +28,19 @@ extension PostgresAccountStore {
         }
     }
 
+    /// Read as `reserveAttempt` reads (the key's row locked, so the decision sees every attempt that committed
+    /// before it), then rolled back: nothing is counted.
+    public func previewAttempt(
+        _ key: ThrottleKey,
+        decide: (ThrottleRecord, Account?) -> AttemptReservation
+    ) throws(AccountStoreError) -> AttemptReservation {
+        try write { transaction in
+            let attempt = try lockThrottleState(of: key, in: transaction)
+            transaction.rollbackOnly = true
+            return decide(attempt.record, attempt.account)
+        }
+    }
+
     /// The decision, the check's outcome and its writes in one transaction, so a fleet pays one commit per
     /// code check. An accepted check never counts its attempt.
     public func checkAttempt(

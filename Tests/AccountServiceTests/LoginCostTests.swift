@@ -185,3 +185,49 @@ private let wrongPassword = Array("pass-Phrase".utf8)
         #expect(last?.action == .login && last?.outcome == .ok && last?.target?.value == "fay")
     }
 }
+
+extension LoginCostTests {
+    /// pam_twofactor.so `code_only` asks first what the account needs (a check without a code), then sends the
+    /// code. The question checks nothing, so it is no attempt: it commits nothing and counts nothing, and the
+    /// whole two-step check commits once.
+    @Test func codeCheck_withoutACode_commitsNothing_andTheTwoStepCheckCommitsOnce() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("hal")
+        fixture.clock.advance(by: 30)
+        let origin = ThrottleOrigin.host("192.0.2.7")
+        let key = ThrottleKey(subject: "hal", origin: origin)
+        let before = fixture.store.durableCommits
+        for _ in 0..<10 {
+            #expect(try fixture.service.checkCode(user: "hal", code: .none, origin: origin) == .codeNeeded)
+        }
+        #expect(fixture.store.durableCommits == before)
+        #expect(try fixture.store.throttleRecord(key).failures == 0)
+        #expect(try fixture.stored("hal")?.failureCount == 0)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        #expect(try fixture.service.checkCode(user: "hal", code: .totp(code), origin: origin) == .ok)
+        #expect(fixture.store.durableCommits - before == 1)
+    }
+
+    /// Questions never hide wrong codes: each wrong code counts, however many questions come between, and once
+    /// the key is locked the question itself is answered `locked`, before anyone is asked for a code.
+    @Test func codeCheck_wrongCodesBetweenQuestions_eachCount_andALockedKeyAnswersTheQuestionLocked() throws {
+        let fixture = try Fixture()
+        _ = try fixture.enrolled("ivy")
+        fixture.clock.advance(by: 30)
+        let origin = ThrottleOrigin.host("192.0.2.8")
+        let key = ThrottleKey(subject: "ivy", origin: origin)
+        var answer = LoginResult.codeNeeded
+        var wrongCodes: UInt32 = 0
+        while answer == .codeNeeded, wrongCodes < 20 {
+            #expect(try fixture.service.checkCode(user: "ivy", code: .totp("000000"), origin: origin) == .denied)
+            wrongCodes += 1
+            #expect(try fixture.store.throttleRecord(key).failures == wrongCodes)
+            answer = try fixture.service.checkCode(user: "ivy", code: .none, origin: origin)
+        }
+        guard case .locked = answer else {
+            Issue.record("twenty wrong codes did not lock the key: \(answer)")
+            return
+        }
+        #expect(try fixture.store.throttleRecord(key).failures == wrongCodes, "the locked question counted nothing")
+    }
+}

@@ -309,6 +309,41 @@ import TestSupport
         )
     }
 
+    /// `previewAttempt` decides on the same state as `reserveAttempt` (the key's record, and the account for a
+    /// privileged origin) and counts nothing, whatever it decides.
+    @Test(arguments: Backend.allCases)
+    func previewAttempt_decidesOnTheStoredCount_andCountsNothing(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        let fromHost = ThrottleKey(subject: "alice", origin: .host("10.0.0.1"))
+        for time in 100...101 { _ = try store.reserveAttempt(fromHost, at: Int64(time)) { _, _ in .allowed } }
+        var seen: (failures: UInt32, last: Int64?, account: UInt32?)?
+        for _ in 0..<3 {
+            let answer = try store.previewAttempt(fromHost) { record, account in
+                seen = (record.failures, record.lastFailureAt, account?.failureCount)
+                return .allowed
+            }
+            #expect(answer == .allowed)
+            #expect(seen?.failures == 2 && seen?.last == 101 && seen?.account == 2, "\(String(describing: seen))")
+        }
+        #expect(try store.previewAttempt(fromHost) { _, _ in .locked(retryAfter: 9) } == .locked(retryAfter: 9))
+        #expect(try store.account(named: accountName("alice"))?.failureCount == 2)
+        _ = try store.reserveAttempt(fromHost, at: 102) { record, _ in
+            #expect(record.failures == 2, "previews counted nothing")
+            return .locked(retryAfter: 1)
+        }
+        let stranger = ThrottleKey(subject: "nobody", origin: .local)
+        _ = try store.previewAttempt(stranger) { record, account in
+            #expect(record.failures == 0 && account == nil)
+            return .allowed
+        }
+        _ = try store.reserveAttempt(stranger, at: 103) { record, _ in
+            #expect(record.failures == 0, "a preview of an unknown key counts nothing either")
+            return .allowed
+        }
+    }
+
     /// `checkAttempt`: the throttle decision, the replay guard, the failure count and the audit record of one
     /// code check, with the same outcome on every backend (LMDB in one write, others through the default).
     @Test(arguments: Backend.allCases)

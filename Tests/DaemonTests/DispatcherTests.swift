@@ -1,3 +1,4 @@
+import Foundation
 import AccountService
 import AccountStore
 import Glibc
@@ -14,13 +15,14 @@ import Wire
 @Suite struct DispatcherTests {
     let directory = TemporaryDirectory(prefix: "dispatcher-tests")
     let dispatcher: Dispatcher
+    let store: LMDBAccountStore
     /// A peer that is no operator: not root, not the daemon's user, not in the (missing) operator group.
     let stranger = PeerCredentials(pid: 1, uid: 54_321, gid: 54_321)
     let root = PeerCredentials(pid: 1, uid: 0, gid: 0)
     static let password = Array("Dispatch-Passw0rd".utf8)
 
     init() throws {
-        let store = try LMDBAccountStore(directory: directory.path + "/state")
+        store = try LMDBAccountStore(directory: directory.path + "/state")
         let service = AccountService(
             store: store,
             hasher: PasswordHasher(cost: ScryptCost(logN: 10, r: 8, p: 1)),
@@ -42,7 +44,11 @@ import Wire
     }
 
     func login(_ user: String, password: [UInt8] = password, session: Session = Session()) -> (Response, Session) {
-        dispatcher.handle(.login(user: user, password: password, codeKind: .none, code: ""), from: stranger, session: session)
+        dispatcher.handle(
+            .login(user: user, password: password, codeKind: .none, code: ""),
+            from: stranger,
+            session: session
+        )
     }
 
     func errorCode(_ response: Response) -> ErrorCode? {
@@ -108,6 +114,60 @@ import Wire
         #expect(other.session.heldAttempt == nil)
     }
 
+    /// A code check never completes a Login's held attempt: it counts its own, and ends the hold.
+    @Test func aCodeCheckAfterAHeldLogin_countsItsOwnAttempt_andHoldsNone() throws {
+        try enroll("ann")
+        let wrong = Array("wrong-password".utf8)
+        let first = dispatcher.handle(
+            .login(user: "ann", password: wrong, codeKind: .none, code: ""),
+            from: root,
+            session: Session()
+        )
+        #expect(first.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(first.session.heldAttempt?.user == "ann")
+        let key = ThrottleKey(subject: "ann", origin: .local)
+        #expect(try store.throttleRecord(key).failures == 1)
+        let check = dispatcher.handle(
+            .codeCheck(user: "ann", codeKind: .totp, code: "000000", origin: LoginOrigin()),
+            from: root,
+            session: first.session
+        )
+        #expect(check.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        #expect(try store.throttleRecord(key).failures == 2)
+        #expect(check.session.heldAttempt == nil)
+        let question = dispatcher.handle(
+            .codeCheck(user: "ann", codeKind: .none, code: "", origin: LoginOrigin()),
+            from: root,
+            session: Session()
+        )
+        #expect(question.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(question.session.heldAttempt == nil)
+        #expect(try store.throttleRecord(key).failures == 2)
+    }
+
+    /// Turns two-factor on for `user`, confirming with oathtool's code at the fixture's clock.
+    func enroll(_ user: String) throws {
+        let begun = dispatcher.handle(
+            .enrollBegin(user: user, algorithm: .sha1, digits: 6, period: 30),
+            from: root,
+            session: Session()
+        )
+        guard case .enrollmentStarted(let uri, _) = begun.response,
+            let secret = uri.split(separator: "?").last?.split(separator: "&").first(where: { $0.hasPrefix("secret=") })
+        else { Issue.record("no enrollment: \(begun.response)"); return }
+        let oathtool = Process()
+        oathtool.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
+        oathtool.arguments = ["--totp", "-b", "-N", "@1900000000", String(secret.dropFirst("secret=".count))]
+        let output = Pipe()
+        oathtool.standardOutput = output
+        try oathtool.run()
+        oathtool.waitUntilExit()
+        let code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let confirmed = dispatcher.handle(.enrollConfirm(user: user, code: code), from: root, session: Session())
+        if case .error = confirmed.response { Issue.record("enrollment not confirmed: \(confirmed.response)") }
+    }
+
     @Test func sessionOfARemovedAccount_actsForNobody() {
         let (_, session) = login("bob")
         #expect(dispatcher.handle(.userRemove(user: "bob"), from: root, session: Session()).response == .done)
@@ -121,7 +181,9 @@ import Wire
             from: root,
             session: Session()
         )
-        guard case .userList(let accounts, let next) = list.response else { Issue.record("got \(list.response)"); return }
+        guard case .userList(let accounts, let next) = list.response else {
+            Issue.record("got \(list.response)"); return
+        }
         #expect(accounts.map(\.user) == ["amy", "ann", "bob"] && next.isEmpty)
         #expect(throws: Never.self) { try WireCodec.validate(list.response) }
     }
