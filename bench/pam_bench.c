@@ -155,6 +155,17 @@ int main(int argc, char **argv) {
     struct job_result *results = shared;
     uint32_t *latencies = (uint32_t *)(results + jobs);
 
+    /* Every code of the period that is running now may have been used already (by the previous run against the
+     * same users, or by the enrollment that created them), and each module rightly refuses it as a replay: start
+     * with the next period, whose codes are all fresh. */
+    if (!hotp) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        long long next_period = ((long long)wall.tv_sec / period + 1) * period;
+        double wait = (double)(next_period - wall.tv_sec) - (double)wall.tv_nsec / 1e9 + 0.02;
+        struct timespec pause = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
+        nanosleep(&pause, NULL);
+    }
     double start = now_seconds();
     for (int job = 0; job < jobs; job++) {
         pid_t pid = fork();
