@@ -76,15 +76,5 @@ func oathtool(
     digits: Int = 6,
     algorithm: String = "sha1"
 ) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
-    let hex = secret.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
-        .joined()
-    process.arguments = ["--totp=\(algorithm)", "-d", "\(digits)", "-s", "\(period)s", "-N", "@\(time)", hex]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    try OathTool.code(secret: secret, at: time, period: period, digits: digits, algorithm: algorithm)
 }

@@ -1,4 +1,3 @@
-import Foundation
 import AccountService
 import AccountStore
 import Glibc
@@ -155,15 +154,7 @@ import Wire
         guard case .enrollmentStarted(let uri, _) = begun.response,
             let secret = uri.split(separator: "?").last?.split(separator: "&").first(where: { $0.hasPrefix("secret=") })
         else { Issue.record("no enrollment: \(begun.response)"); return }
-        let oathtool = Process()
-        oathtool.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
-        oathtool.arguments = ["--totp", "-b", "-N", "@1900000000", String(secret.dropFirst("secret=".count))]
-        let output = Pipe()
-        oathtool.standardOutput = output
-        try oathtool.run()
-        oathtool.waitUntilExit()
-        let code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let code = try OathTool.code(secret: String(secret.dropFirst("secret=".count)), at: 1_900_000_000)
         let confirmed = dispatcher.handle(.enrollConfirm(user: user, code: code), from: root, session: Session())
         if case .error = confirmed.response { Issue.record("enrollment not confirmed: \(confirmed.response)") }
     }

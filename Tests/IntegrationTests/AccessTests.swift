@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 // Grace periods, trusted networks and scoped exemptions (issue 11) through the real daemon, the real
 // twofactorctl, and the real PAM module driven by pamtester (`-I rhost=HOST` sets the remote host).

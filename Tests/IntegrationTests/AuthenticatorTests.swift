@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Several authenticators, clock drift and resync (issue 11, items 2 and 3) through the real daemon,
 /// twofactorctl, twofactor and PAM. Every account uses a period of 3600 s, so "one step ahead" is an

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The README walkthrough, through the real binaries: add a user, enroll by QR code, log in.
 @Suite struct EnrollmentAndLoginTests {

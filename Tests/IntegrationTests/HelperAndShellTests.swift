@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// `twofactor helper` in both framings, and `twofactor shell`, against a real daemon.
 @Suite struct HelperAndShellTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Issue 7, point 13 and the key rotation of point 6, through `twofactorctl` while the daemon serves:
 /// the backup travels over the operator's own connection and the key is replaced without a restart.
@@ -62,7 +63,10 @@ import Testing
         )
         #expect(added.status == 0, "\(added.standardError)")
         let backup = daemon.directory.appendingPathComponent("boss.backup").path
-        let refused = try daemon.ctl(["--as", "boss", "--password-stdin", "backup", backup], input: "boss-pass-phrase\n")
+        let refused = try daemon.ctl(
+            ["--as", "boss", "--password-stdin", "backup", backup],
+            input: "boss-pass-phrase\n"
+        )
         #expect(refused.status == 1)
         #expect(refused.standardError.contains("operator rights"), "\(refused.standardError)")
         #expect(access(backup, F_OK) != 0, "a refused backup leaves no file")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// `twofactor pam` under pam_exec with expose_authtok, through the real PAM library.
 @Suite(.enabled(if: runningAsRoot, notRootMessage))

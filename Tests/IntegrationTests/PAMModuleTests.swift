@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Wire
+import TestSupport
 
 /// pam_twofactor.so through the real PAM library, driven by pamtester with piped answers.
 @Suite(.enabled(if: runningAsRoot, notRootMessage))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Wire
+import TestSupport
 
 /// A request that ran is always answered, in order; one refused for load never ran.
 @Suite struct PipeliningTests {
@@ -126,7 +127,13 @@ import Wire
         }
         _ = try ask(.hello(minVersion: 1, maxVersion: 1), id: 1)
         let added = try ask(
-            .userAdd(user: user, organization: "", role: .agent, requireTwoFactor: false, password: Array("pass-phrase".utf8)),
+            .userAdd(
+                user: user,
+                organization: "",
+                role: .agent,
+                requireTwoFactor: false,
+                password: Array("pass-phrase".utf8)
+            ),
             id: 2
         )
         guard case .done = added else { throw Failure("user add: \(added)") }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The stories of the service twofactord replaces, walked end to end with the real binaries.
 @Suite struct ProductStoriesTests {
@@ -58,7 +59,9 @@ import Testing
         #expect(login.status == 0, "\(login.standardError)")
         #expect(try org.state("amy") == "on/enforced")
         let trail = try org.audit(["amy"])
-        #expect(trail.contains { $0["action"] as? String == "reset" && ($0["actor"] as? [String: Any])?["operator"] != nil })
+        #expect(
+            trail.contains { $0["action"] as? String == "reset" && ($0["actor"] as? [String: Any])?["operator"] != nil }
+        )
     }
 
     /// An organization that requires 2FA: its members without it are asked at their next login.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Wire
+import TestSupport
 
 /// What must hold whatever clients do: no code accepted twice, bad input changes nothing.
 @Suite struct ReplayAndRobustnessTests {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Wire
+import TestSupport
 
 /// Issue 7, points 6, 7 and 11, through the real daemon: secrets sealed at rest, a wrong key or a bad state
 /// directory refused at start with a clear message, a full disk survived.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Every cell of shared/PRODUCT.md "Who may do what", allowed and refused, through the real daemon,
 /// `twofactorctl` and `twofactor`. The operator is this test process (root, or the daemon's own user).
@@ -103,7 +104,10 @@ import Testing
         let org = try OrganizationFixture()
         let agent = try org.ctl(["2fa", "force", "bob"], as: "ann")
         #expect(agent.status == 1)
-        #expect(agent.standardError.contains("an agent may act only on its own account 'ann'"), "\(agent.standardError)")
+        #expect(
+            agent.standardError.contains("an agent may act only on its own account 'ann'"),
+            "\(agent.standardError)"
+        )
         let outsider = try org.ctl(["2fa", "force", "olga"], as: "amy")
         #expect(outsider.status == 1)
         #expect(outsider.standardError.contains("no such account in your organization 'acme'"))

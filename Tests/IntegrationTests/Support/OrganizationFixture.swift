@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A running daemon with two organizations, as an operator (root, the test) set them up:
 /// `acme` with its admin `amy` and agents `ann` and `bob`, and `other` with its agent `olga`.
@@ -32,7 +33,12 @@ final class OrganizationFixture {
 
     /// Runs twofactorctl as `account` (`--as`, its password on standard input, and `code` after it when
     /// given), or as the operator when `account` is nil. `input` follows on standard input.
-    func ctl(_ arguments: [String], as account: String? = nil, code: String? = nil, input: String = "") throws
+    func ctl(
+        _ arguments: [String],
+        as account: String? = nil,
+        code: String? = nil,
+        input: String = ""
+    ) throws
         -> CommandResult
     {
         guard let account else { return try daemon.ctl(arguments, input: input) }
@@ -48,8 +54,9 @@ final class OrganizationFixture {
     /// The account as `user show --json` reports it to the operator.
     func show(_ name: String) throws -> [String: Any] {
         let shown = try daemon.ctl(["user", "show", name, "--json"])
-        guard shown.status == 0, let object = try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8))
-            as? [String: Any]
+        guard shown.status == 0,
+            let object = try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8))
+                as? [String: Any]
         else { throw Failure("user show \(name): \(shown.standardError)") }
         return object
     }
