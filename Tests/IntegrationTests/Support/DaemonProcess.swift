@@ -44,13 +44,7 @@ final class DaemonProcess: @unchecked Sendable {
             + ["--scrypt-log-n", "10", "--log-level", "debug"] + extraArguments
         let process = try RunningChild(arguments, output: logFile.path, environment: environment)
         self.process = process
-        let deadline = Date().addingTimeInterval(30)
-        while !RawSocket.canConnect(socketPath) {
-            guard process.isRunning, Date() < deadline else {
-                throw Failure("twofactord did not start listening:\n\(self.log())")
-            }
-            usleep(20_000)
-        }
+        try process.waitUntilListening(on: socketPath) { "twofactord did not start listening:\n\(self.log())" }
     }
 
     /// Sends `signal` and returns the exit status.
@@ -122,4 +116,15 @@ final class DaemonProcess: @unchecked Sendable {
 struct Failure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension RunningChild {
+    /// Returns once `socketPath` accepts connections; throws `whyNot()` when the process ends first or 30 s pass.
+    func waitUntilListening(on socketPath: String, whyNot: () -> String) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while !RawSocket.canConnect(socketPath) {
+            guard isRunning, Date() < deadline else { throw Failure(whyNot()) }
+            usleep(20_000)
+        }
+    }
 }

@@ -107,13 +107,9 @@ final class ForeignDaemon {
             ],
             output: logPath
         )
-        let deadline = Date().addingTimeInterval(30)
-        while !RawSocket.canConnect(socketPath) {
-            guard process.isRunning, Date() < deadline else {
-                let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                throw Failure("the foreign twofactord did not start (running: \(process.isRunning)):\n\(text)")
-            }
-            usleep(20_000)
+        try process.waitUntilListening(on: socketPath) { [process] in
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            return "the foreign twofactord did not start (running: \(process.isRunning)):\n\(text)"
         }
     }
 
