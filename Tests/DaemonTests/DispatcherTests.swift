@@ -151,10 +151,11 @@ import Wire
             from: root,
             session: Session()
         )
-        guard case .enrollmentStarted(let uri, _) = begun.response,
-            let secret = uri.split(separator: "?").last?.split(separator: "&").first(where: { $0.hasPrefix("secret=") })
-        else { Issue.record("no enrollment: \(begun.response)"); return }
-        let code = try OathTool.code(secret: String(secret.dropFirst("secret=".count)), at: 1_900_000_000)
+        guard case .enrollmentStarted(let uri, _) = begun.response, let secret = secretParameter(ofURI: uri) else {
+            Issue.record("no enrollment: \(begun.response)")
+            return
+        }
+        let code = try OathTool.code(secret: secret, at: 1_900_000_000)
         let confirmed = dispatcher.handle(.enrollConfirm(user: user, code: code), from: root, session: Session())
         if case .error = confirmed.response { Issue.record("enrollment not confirmed: \(confirmed.response)") }
     }

@@ -48,3 +48,8 @@ public enum OathTool {
         public init(message: String) { self.message = message }
     }
 }
+
+/// The `secret` parameter of an otpauth URI.
+public func secretParameter(ofURI uri: String) -> String? {
+    URLComponents(string: uri)?.queryItems?.first { $0.name == "secret" }?.value
+}

@@ -25,9 +25,4 @@ extension OathTool {
     }
 }
 
-/// The `secret` parameter of an otpauth URI.
-func secretParameter(ofURI uri: String) -> String? {
-    URLComponents(string: uri)?.queryItems?.first { $0.name == "secret" }?.value
-}
-
 func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
