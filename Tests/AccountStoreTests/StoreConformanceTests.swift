@@ -387,7 +387,8 @@ import TestSupport
             )
         }
         func lastAudit() throws -> AuditRecord? {
-            try store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+            let newest = try store.auditRecords(matching: AuditFilter(), before: nil, limit: 1)
+            return newest.first
         }
 
         // A wrong code (no claim) is counted, against the account too from a privileged origin, and audited.
