@@ -3,7 +3,8 @@
 # pam_oath (usersfile) and twofactord (its PAM module pam_twofactor.so code_only, and its own protocol
 # through twofactor-bench), measured one after the other in one run, with one PAM harness (pam-bench.c)
 # for the three modules, and a baseline of the machine in the same run (pam_permit: the PAM stack alone;
-# dd with O_DSYNC: synced 4 KiB writes per second).
+# dd with O_DSYNC: synced 4 KiB writes per second). Then bench/targets.sh measures the rest of issue 9's
+# targets, and the report ends with every target beside its figure from this run.
 #
 # usage: bench/compare.sh BIN_DIR PAM_MODULE PAM_BENCH [SECONDS]
 set -eu
@@ -92,10 +93,19 @@ for jobs in 1 2; do
         --seconds "$seconds" --jobs "$jobs" --label "pam_twofactor code_only, $jobs process(es)"
 done
 
+kill -TERM "$daemon" && wait "$daemon" || true
+daemon=""
+
+"$(dirname "$0")/targets.sh" "$bin" "$work" "$results" "$seconds"
+
 echo "== ratios (checks/s)" >&2
 python3 - "$results" <<'PY'
 import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+every_row = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+rows = [row for row in every_row if "target" not in row]
+targets = {}
+for row in every_row:
+    if "target" in row: targets.setdefault(row["target"], []).append(row)
 def rate(prefix, jobs=None):
     for row in rows:
         label = row.get("label") or "twofactor-bench %s conn" % row.get("connections", "?")
@@ -113,4 +123,34 @@ print("pam_twofactor / pam_google_authenticator, 2 processes: %.2f" % (tf_pam2 /
 if protocol:
     print("twofactord protocol, 32 connections, 16384 accounts / pam_google_authenticator, 1 process: %.2f"
           % (protocol[0] / ga1))
+
+# Issue 9's targets, each with its figure from this run. The rows above give the first three.
+verify = [row for row in rows if "label" not in row]
+many, one = verify[0], verify[1]
+logins = targets["password-logins"]
+login = targets["login-process"][0]
+idle, held = targets["idle"][0], targets["idle-connections"][0]
+million = targets["million-accounts"][0]
+def line(target, figure, met):
+    print("%-58s %-62s %s" % (target, figure, "met" if met else "missed"))
+print()
+print("== issue 9 targets, this run")
+line("30,000 checks/s, 32 connections", "%.0f/s (%.1fx pam_google_authenticator, 1 process)"
+     % (many["checks_per_s"], many["checks_per_s"] / ga1), many["checks_per_s"] >= 30000)
+line("p99 < 5 ms at that load", "%s us (p50 %s us)" % (many["p99_us"], many["p50_us"]), many["p99_us"] < 5000)
+oath_p50 = next(row["p50_us"] for row in rows if row.get("label", "").startswith("pam_oath, 1"))
+line("one connection p50 < 400 us", "%s us (pam_oath, 1 process: %s us)" % (one["p50_us"], oath_p50),
+     one["p50_us"] < 400)
+for row in logins:
+    line("password logins >= 90%% of raw scrypt (%s)" % row["label"].split(", ")[1],
+         "%.1f%%: %.1f logins/s, raw %.1f/s" % (100 * row["of_raw_scrypt"], row["checks_per_s"], row["raw_scrypt_per_s"]),
+         row["of_raw_scrypt"] >= 0.9)
+line("twofactor login < 5 ms median", "wall %.1f ms, cpu %.1f ms (/bin/true: wall %.1f ms)"
+     % (login["wall_ms"], login["cpu_ms"], login["true_wall_ms"]), login["wall_ms"] < 5)
+line("daemon idle < 20 MiB", "%.1f MiB" % (idle["rss_kib"] / 1024), idle["rss_kib"] < 20 * 1024)
+line("1,000 idle connections < 60 MiB", "%.1f MiB, %d of 1000 open" % (held["rss_kib"] / 1024, held["open"]),
+     held["rss_kib"] < 60 * 1024 and held["open"] == 1000)
+ratio = million["checks_per_s"] / many["checks_per_s"]
+line("1,000,000 accounts within 20% (of 16,384)", "%.2f: %.0f/s against %.0f/s, store %.0f MB"
+     % (ratio, million["checks_per_s"], many["checks_per_s"], million["store_bytes"] / 1e6), ratio >= 0.8)
 PY
