@@ -12,6 +12,7 @@ bin=$1
 module=$(realpath "$2")
 harness=$(realpath "$3")
 seconds=${4:-10}
+. "$(dirname "$0")/lib.sh"
 users=2048
 secret=3132333435363738393031323334353637383930
 work=$(mktemp -d /tmp/tfcompare-XXXXXX)
@@ -22,7 +23,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-mkdir -m 700 "$work/pam.d" "$work/ga" "$work/oath" "$work/state"
+mkdir -m 700 "$work/pam.d" "$work/ga" "$work/oath"
 results="$work/results.jsonl"
 run() { "$@" | tee -a "$results"; }
 
@@ -74,20 +75,13 @@ run "$bin/twofactor-bench" verify --daemon "$bin/twofactord" --preload --account
     --seconds "$seconds" --json
 
 echo "== twofactord (release, --scrypt-log-n 10), $users accounts with 1 s steps" >&2
-"$bin/twofactord" --socket "$work/socket" --state-dir "$work/state" --scrypt-log-n 10 > "$work/daemon.log" 2>&1 &
-daemon=$!
-tries=0
-while [ ! -S "$work/socket" ]; do
-    tries=$((tries + 1))
-    [ $tries -gt 100 ] && { echo "twofactord did not start:" >&2; cat "$work/daemon.log" >&2; exit 1; }
-    sleep 0.1
-done
+start_twofactord "$bin" pam "$work" --scrypt-log-n 10
 # The PAM harness's accounts get one request only: the load generator also sends the next step's code
 # when an account's current one is used, and two such codes in a row teach an account a drift of +1
 # step, after which the harness's codes that reach the daemon just after a new second began are refused.
-"$bin/twofactor-bench" verify --socket "$work/socket" --daemon-pid "$daemon" --connections 1 --count 1 \
+"$bin/twofactor-bench" verify --socket "$work/pam-socket" --daemon-pid "$daemon" --connections 1 --count 1 \
     --accounts "$users" --export-secrets "$work/secrets" --json > /dev/null
-echo "auth required $module socket=$work/socket daemon_user=root code_only" > "$work/pam.d/twofactor"
+echo "auth required $module socket=$work/pam-socket daemon_user=root code_only" > "$work/pam.d/twofactor"
 for jobs in 1 2; do
     run "$harness" --confdir "$work/pam.d" --service twofactor --secrets-file "$work/secrets" --period 1 \
         --seconds "$seconds" --jobs "$jobs" --label "pam_twofactor code_only, $jobs process(es)"

@@ -10,6 +10,7 @@ bin=$1
 work=$2
 results=$3
 seconds=${4:-10}
+. "$(dirname "$0")/lib.sh"
 daemon=""
 cleanup() {
     [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
@@ -33,18 +34,8 @@ echo "== password logins against raw scrypt (twofactor-bench login measures both
     tagged password-logins "twofactor-bench login, scrypt 2^10, 16 conn" | tee -a "$results"
 
 echo "== the idle daemon, 1,000 idle connections, twofactor login as a whole process" >&2
-state="$work/targets-state"
-socket="$work/targets-socket"
-"$bin/twofactord" --socket "$socket" --state-dir "$state" --scrypt-log-n 10 --max-connections 1200 \
-    > "$work/targets-daemon.log" 2>&1 &
-daemon=$!
-tries=0
-while [ ! -S "$socket" ]; do
-    tries=$((tries + 1))
-    [ $tries -gt 100 ] && { echo "twofactord did not start:" >&2; cat "$work/targets-daemon.log" >&2; exit 1; }
-    sleep 0.1
-done
-python3 - "$bin" "$socket" "$daemon" <<'PY' | tee -a "$results"
+start_twofactord "$bin" targets "$work" --scrypt-log-n 10 --max-connections 1200
+python3 - "$bin" "$work/targets-socket" "$daemon" <<'PY' | tee -a "$results"
 import json, os, resource, secrets, socket, statistics, subprocess, sys, time
 
 bin_dir, path, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
