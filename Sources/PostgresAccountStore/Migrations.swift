@@ -59,11 +59,7 @@ enum Migrations {
                 "CREATE INDEX audit_by_target ON audit (target, sequence)",
                 "CREATE INDEX audit_by_organization ON audit (organization, sequence)",
             ]
-        ),
-        (
-            "drop counters: unknown users are counted in throttle",
-            ["DROP TABLE IF EXISTS counters"]
-        ),
+        )
     ]
 
     static var latest: Int { all.count }

@@ -74,11 +74,7 @@ import TestSupport
         try PostgresCluster.makeSelfSignedCertificate(key: directory.path + "/other-root.key", certificate: otherRoot)
         func open(_ mode: String, root: String?) throws -> PostgresAccountStore {
             let url = cluster.tlsURL(database: "t_tls", mode: mode, rootCertificate: root)
-            return try PostgresAccountStore(
-                location: try PostgresLocation(url: url),
-                password: password,
-                secretsKey: key
-            )
+            return try PostgresAccountStore(location: try PostgresLocation(url: url), password: password, secretsKey: key)
         }
         let verified = try open("verify-full", root: cluster.certificateFile)
         try verified.create(makeAccount("alice"))
@@ -115,27 +111,6 @@ import TestSupport
             return
         }
         #expect(message.contains("schema version 99") && message.contains("upgrade twofactord"))
-    }
-
-    /// A database left at version 1 (with its never-used `counters` table) is brought to the latest version when
-    /// a daemon opens it, and its records are untouched.
-    @Test func aVersion1Database_isMigrated_andKeepsItsAccounts() throws {
-        let fixture = try BackendFixture(.postgresql)
-        let database = try PostgresLocation(url: fixture.url!).database
-        try fixture.open().create(makeAccount("alice"))
-        try fixture.cluster!.psql(
-            """
-            CREATE TABLE counters (name text COLLATE "C" PRIMARY KEY, value bigint NOT NULL);
-            DELETE FROM schema_migrations WHERE version > 1
-            """,
-            database: database
-        )
-
-        let store = try fixture.open() as! PostgresAccountStore
-        #expect(try store.databaseSchemaVersion() == 2)
-        let counters = try fixture.cluster!.psql("SELECT to_regclass('counters') IS NULL", database: database)
-        #expect(counters.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "the counters table was dropped")
-        #expect(try store.account(named: accountName("alice")) != nil)
     }
 
     @Test func daemonsStartingTogether_migrateOnce() throws {
