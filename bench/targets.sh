@@ -36,7 +36,7 @@ echo "== password logins against raw scrypt (twofactor-bench login measures both
 echo "== the idle daemon, 1,000 idle connections, twofactor login as a whole process" >&2
 start_twofactord "$bin" targets "$work" --scrypt-log-n 10 --max-connections 1200
 python3 - "$bin" "$work/targets-socket" "$daemon" <<'PY' | tee -a "$results"
-import json, os, resource, secrets, socket, statistics, subprocess, sys, time
+import json, resource, secrets, socket, statistics, subprocess, sys, time
 
 bin_dir, path, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
