@@ -121,12 +121,12 @@ if protocol:
 # Issue 9's targets, each with its figure from this run. The rows above give the first three.
 verify = [row for row in rows if "label" not in row]
 many, one = verify[0], verify[1]
-logins = targets["password-logins"]
-login = targets["login-process"][0]
-idle, held = targets["idle"][0], targets["idle-connections"][0]
-million = targets["million-accounts"][0]
 def line(target, figure, met):
     print("%-58s %-62s %s" % (target, figure, "met" if met else "missed"))
+def first(target):
+    # A step of bench/targets.sh that failed or was skipped left no row: say so instead of a figure.
+    if target in targets: return targets[target][0]
+    print("%-58s %s" % (target, "not measured in this run (see its output above)"))
 print()
 print("== issue 9 targets, this run")
 line("30,000 checks/s, 32 connections", "%.0f/s (%.1fx pam_google_authenticator, 1 process)"
@@ -135,16 +135,21 @@ line("p99 < 5 ms at that load", "%s us (p50 %s us)" % (many["p99_us"], many["p50
 oath_p50 = next(row["p50_us"] for row in rows if row.get("label", "").startswith("pam_oath, 1"))
 line("one connection p50 < 400 us", "%s us (pam_oath, 1 process: %s us)" % (one["p50_us"], oath_p50),
      one["p50_us"] < 400)
-for row in logins:
+if "password-logins" not in targets: first("password-logins")
+for row in targets.get("password-logins", []):
     line("password logins >= 90%% of raw scrypt (%s)" % row["label"].split(", ")[1],
          "%.1f%%: %.1f logins/s, raw %.1f/s" % (100 * row["of_raw_scrypt"], row["checks_per_s"], row["raw_scrypt_per_s"]),
          row["of_raw_scrypt"] >= 0.9)
-line("twofactor login < 5 ms median", "wall %.1f ms, cpu %.1f ms (/bin/true: wall %.1f ms)"
-     % (login["wall_ms"], login["cpu_ms"], login["true_wall_ms"]), login["wall_ms"] < 5)
-line("daemon idle < 20 MiB", "%.1f MiB" % (idle["rss_kib"] / 1024), idle["rss_kib"] < 20 * 1024)
-line("1,000 idle connections < 60 MiB", "%.1f MiB, %d of 1000 open" % (held["rss_kib"] / 1024, held["open"]),
-     held["rss_kib"] < 60 * 1024 and held["open"] == 1000)
-ratio = million["checks_per_s"] / many["checks_per_s"]
-line("1,000,000 accounts within 20% (of 16,384)", "%.2f: %.0f/s against %.0f/s, store %.0f MB"
-     % (ratio, million["checks_per_s"], many["checks_per_s"], million["store_bytes"] / 1e6), ratio >= 0.8)
+if login := first("login-process"):
+    line("twofactor login < 5 ms median", "wall %.1f ms, cpu %.1f ms (/bin/true: wall %.1f ms)"
+         % (login["wall_ms"], login["cpu_ms"], login["true_wall_ms"]), login["wall_ms"] < 5)
+if idle := first("idle"):
+    line("daemon idle < 20 MiB", "%.1f MiB" % (idle["rss_kib"] / 1024), idle["rss_kib"] < 20 * 1024)
+if held := first("idle-connections"):
+    line("1,000 idle connections < 60 MiB", "%.1f MiB, %d of 1000 open" % (held["rss_kib"] / 1024, held["open"]),
+         held["rss_kib"] < 60 * 1024 and held["open"] == 1000)
+if million := first("million-accounts"):
+    ratio = million["checks_per_s"] / many["checks_per_s"]
+    line("1,000,000 accounts within 20% (of 16,384)", "%.2f: %.0f/s against %.0f/s, store %.0f MB"
+         % (ratio, million["checks_per_s"], many["checks_per_s"], million["store_bytes"] / 1e6), ratio >= 0.8)
 PY
