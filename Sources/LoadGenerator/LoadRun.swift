@@ -134,11 +134,11 @@ private struct Driver {
                 continue
             }
             cursor = index + 1
-            check(&accounts[index], step: step)
+            check(&accounts[index], step: step, chosenAt: now)
         }
     }
 
-    private mutating func check(_ account: inout BenchAccount, step: UInt64) {
+    private mutating func check(_ account: inout BenchAccount, step: UInt64, chosenAt: Int64) {
         let code = account.totp.code(forStep: step)
         // Every tenth check is due to be wrong; it waits for an account with no failure pending.
         checks += 1
@@ -153,15 +153,16 @@ private struct Driver {
             return
         }
         tally.validSent += 1
+        let previousStep = account.lastStep
         let outcome = send(account, code: code)
         account.lastStep = step
         guard outcome == .ok else {
             if let outcome {
                 tally.validRefused += 1
-                let now = BenchClock.unixSeconds()
                 tally.firstError =
                     tally.firstError
-                    ?? "a fresh code for \(account.name) (step \(step), at \(now)) was answered \(outcome)"
+                    ?? Self.refusal(of: code, step: step, for: account, previousStep: previousStep, chosenAt: chosenAt)
+                    + " was answered \(outcome)"
             }
             account.failures += 1
             return
@@ -173,6 +174,24 @@ private struct Driver {
         let replayed = send(account, code: code)
         if replayed == .denied { tally.replaysDenied += 1 } else { countBad(replayed) }
         account.failures += 1
+    }
+
+    /// Describes a fresh code that was refused with what could explain it: the clock seconds when the code was
+    /// chosen and when it was answered (the daemon's window is one step either side of its own clock), the
+    /// account's step before it, and the neighbouring steps that share the code (the daemon matches the
+    /// earliest step of its window that has the code, so a code shared with a step already used is a replay).
+    private static func refusal(
+        of code: String,
+        step: UInt64,
+        for account: BenchAccount,
+        previousStep: UInt64,
+        chosenAt: Int64
+    ) -> String {
+        let answeredAt = BenchClock.unixSeconds()
+        let low = step >= 2 ? step - 2 : 0
+        let sharing = (low...step + 2).filter { $0 != step && account.totp.code(forStep: $0) == code }
+        return "a fresh code for \(account.name) (step \(step), chosen at \(chosenAt), answered at \(answeredAt), "
+            + "previous step \(previousStep), the same code at steps \(sharing.isEmpty ? "none" : "\(sharing)") nearby)"
     }
 
     /// A wrong or replayed code that was not denied; nil (an error) is already counted as one.
