@@ -109,18 +109,16 @@ for row in rows:
     print("%-52s %10.1f/s  p50 %s us  p99 %s us" % (label, row["checks_per_s"], row.get("p50_us", "-"), row.get("p99_us", "-")))
 ga1, oath1 = rate("pam_google_authenticator, 1"), rate("pam_oath, 1")
 tf_pam1, tf_pam2 = rate("pam_twofactor code_only, 1"), rate("pam_twofactor code_only, 2")
-protocol = [row["checks_per_s"] for row in rows if "label" not in row]
+verify = [row for row in rows if "label" not in row]  # twofactor-bench's rows: 32 connections, then 1
 print()
 print("pam_twofactor / pam_google_authenticator, 1 process: %.2f" % (tf_pam1 / ga1))
 print("pam_twofactor / pam_oath, 1 process:                 %.2f" % (tf_pam1 / oath1))
 print("pam_twofactor / pam_google_authenticator, 2 processes: %.2f" % (tf_pam2 / rate("pam_google_authenticator, 2")))
-if protocol:
-    print("twofactord protocol, 32 connections, 16384 accounts / pam_google_authenticator, 1 process: %.2f"
-          % (protocol[0] / ga1))
+many, one = verify[0], verify[1]
+print("twofactord protocol, 32 connections, 16384 accounts / pam_google_authenticator, 1 process: %.2f"
+      % (many["checks_per_s"] / ga1))
 
 # Issue 9's targets, each with its figure from this run. The rows above give the first three.
-verify = [row for row in rows if "label" not in row]
-many, one = verify[0], verify[1]
 def line(target, figure, met):
     print("%-58s %-62s %s" % (target, figure, "met" if met else "missed"))
 def first(target):
