@@ -23,6 +23,12 @@ import Testing
         }
     }
 
+    /// Writes an executable shell script: `#!/bin/sh`, then `body`.
+    static func writeScript(_ body: String, to url: URL) throws {
+        try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+    }
+
     /// Fakes of dpkg-query (nothing is installed), apt-get (chatty) and sudo, first on the PATH.
     static func fakeTools(aptSucceeds: Bool) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-apt-\(UUID().uuidString)")
@@ -33,11 +39,7 @@ import Testing
                 "echo 'Selecting previously unselected package x.'\necho 'Unpacking x ...'\nexit \(aptSucceeds ? 0 : 100)",
             "sudo": "exec \"$@\"",
         ]
-        for (name, body) in scripts {
-            let url = directory.appendingPathComponent(name)
-            try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
-        }
+        for (name, body) in scripts { try writeScript(body, to: directory.appendingPathComponent(name)) }
         return directory
     }
 
@@ -86,9 +88,10 @@ extension MakefileAndReadmeTests {
             #"{"kind":"event","payload":{"kind":"testStarted","testID":"Fake\/hangs()"}}"#,
             #"{"kind":"event","payload":{"kind":"testEnded","testID":"Fake.ends()"}}"#,
         ]
-        try "#!/bin/sh\nprintf '%s\\n' \(events.map { "'\($0)'" }.joined(separator: " ")) > \"$2\"\nexec sleep 60\n"
-            .write(to: fake, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        try Self.writeScript(
+            "printf '%s\\n' \(events.map { "'\($0)'" }.joined(separator: " ")) > \"$2\"\nexec sleep 60",
+            to: fake
+        )
         let script = Self.root.appendingPathComponent("Tests/with-deadline.sh").path
         let started = Date()
         let hung = try run(
@@ -143,9 +146,7 @@ extension MakefileAndReadmeTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = directory.appendingPathComponent("swift.log")
         func script(_ name: String, in folder: URL, _ body: String) throws {
-            let url = folder.appendingPathComponent(name)
-            try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+            try Self.writeScript(body, to: folder.appendingPathComponent(name))
         }
         try script(
             "swift",
