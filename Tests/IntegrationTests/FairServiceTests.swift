@@ -12,8 +12,9 @@ import Testing
         _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pass-phrase\n")
         let logLinesBefore = daemon.log().split(separator: "\n").count
 
-        let flood = try PeerFlood(daemon: daemon, connections: 100, mode: .flood, pipeline: 16)
+        let flood = try PeerFlood(daemon: daemon, connections: 100, mode: .flood, pipeline: 16, heavyAfter: 500)
         #expect(flood.connected == 100, "\(flood.readyLine)")
+        #expect(flood.heavyLine.hasPrefix("heavy "), "the flood must be heavy before root logs in: \(flood.heavyLine)")
         var statuses: [Int32] = []
         var errors: [String] = []
         for _ in 0..<5 {

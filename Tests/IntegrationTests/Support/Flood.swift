@@ -4,6 +4,9 @@ import Foundation
 /// so every test machine has it): `idle` connects and sends nothing; `flood` sends Hello and keeps
 /// `pipeline` logins for unknown users in flight on every connection, answering each answer with
 /// a new login. Both run until the test closes their standard input, then print what they saw.
+/// A flood can be made to return only once it is heavy, so that what the test does next happens
+/// under load however fast the daemon is (a release build answers 5 logins before a fixed-length
+/// flood has got going).
 final class PeerFlood {
     enum Mode: String {
         case idle
@@ -12,10 +15,22 @@ final class PeerFlood {
 
     private let child: PipedProcess
     private let output: BackgroundReader
+    /// What the script printed before `output` took over, past the lines read.
+    private var unread = Data()
     /// What the script printed once its connections were up, e.g. "ready 100".
     let readyLine: String
+    /// With `heavyAfter`: "heavy answers=500 busy=120" once the flood has had that many answers and a
+    /// fifth as many busy answers, or "weak answers=... busy=..." when 30 s passed first.
+    private(set) var heavyLine = ""
 
-    init(daemon: DaemonProcess, connections: Int, mode: Mode, pipeline: Int = 16, uid: UInt32 = 65534) throws {
+    init(
+        daemon: DaemonProcess,
+        connections: Int,
+        mode: Mode,
+        pipeline: Int = 16,
+        heavyAfter answers: Int = 0,
+        uid: UInt32 = 65534
+    ) throws {
         let script = daemon.directory.appendingPathComponent("flood.pl")
         if !FileManager.default.fileExists(atPath: script.path) {
             try Self.script.write(to: script, atomically: true, encoding: .utf8)
@@ -25,18 +40,26 @@ final class PeerFlood {
             URL(fileURLWithPath: "/usr/bin/setpriv"),
             [
                 "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/perl", script.path,
-                daemon.socketPath, "\(connections)", mode.rawValue, "\(pipeline)",
+                daemon.socketPath, "\(connections)", mode.rawValue, "\(pipeline)", "\(answers)",
             ]
         )
         _ = BackgroundReader(child.error)
-        var firstLine = Data()
-        while !firstLine.contains(UInt8(ascii: "\n")) {
-            let chunk = child.output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine.append(chunk)
-        }
-        readyLine = String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        readyLine = Self.line(from: child.output, after: &unread)
+        if answers > 0 { heavyLine = Self.line(from: child.output, after: &unread) }
         output = BackgroundReader(child.output)
+    }
+
+    /// The next line of the script's output; what came with it stays in `pending`.
+    private static func line(from pipe: Pipe, after pending: inout Data) -> String {
+        while !pending.contains(UInt8(ascii: "\n")) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+        }
+        let end = pending.firstIndex(of: UInt8(ascii: "\n")).map { pending.index(after: $0) } ?? pending.endIndex
+        let line = String(decoding: pending[..<end], as: UTF8.self)
+        pending = Data(pending[end...])
+        return line.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Connections the script holds open, from its ready line.
@@ -45,7 +68,7 @@ final class PeerFlood {
     /// Stops the script; returns its counts, e.g. ["answers": 5000, "busy": 3000, "closed": 0].
     func stop() throws -> [String: Int] {
         try child.closeInput()
-        let text = output.text()
+        let text = String(decoding: unread, as: UTF8.self) + output.text()
         child.process.waitUntilExit()
         var counts: [String: Int] = [:]
         for pair in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
@@ -62,7 +85,7 @@ final class PeerFlood {
         use IO::Select;
         use Socket qw(SOCK_STREAM);
 
-        my ($path, $count, $mode, $pipeline) = @ARGV;
+        my ($path, $count, $mode, $pipeline, $heavy) = @ARGV;
         sub str { return pack("n", length $_[0]) . $_[0]; }
         sub frame { my $body = pack("C N", $_[0], $_[1]) . $_[2]; return pack("N", length $body) . $body; }
         my $id = 1;
@@ -84,7 +107,12 @@ final class PeerFlood {
         print "ready ", scalar($select->handles), "\n";
         my $stdin = \*STDIN;
         $select->add($stdin);
+        my $deadline = time + 30;
         while (1) {
+            if ($heavy > 0 && ($answers >= $heavy && $busy >= $heavy / 5 || time > $deadline)) {
+                print(($answers >= $heavy ? "heavy" : "weak"), " answers=$answers busy=$busy\n");
+                $heavy = 0;
+            }
             for my $handle ($select->can_read(1)) {
                 if (fileno($handle) == 0) {
                     print "answers=$answers busy=$busy closed=$closed\n";
