@@ -19,9 +19,8 @@ import Testing
         var dependencies: Set<String>
     }
 
-    /// The targets as SwiftPM reads the manifest (`swift package dump-package`), with the module
-    /// names of their direct dependencies.
-    static func targets() throws -> [Target] {
+    /// The manifest's targets as SwiftPM reads them (`swift package dump-package`).
+    static func manifestTargets() throws -> [[String: Any]] {
         let root = MakefileAndReadmeTests.root
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dump-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -34,8 +33,13 @@ import Testing
         let manifest = try #require(
             try JSONSerialization.jsonObject(with: Data(dump.standardOutput.utf8)) as? [String: Any]
         )
-        let targets = try #require(manifest["targets"] as? [[String: Any]])
-        return try targets.map { target in
+        return try #require(manifest["targets"] as? [[String: Any]])
+    }
+
+    /// The targets, with the module names of their direct dependencies.
+    static func targets() throws -> [Target] {
+        let root = MakefileAndReadmeTests.root
+        return try manifestTargets().map { target in
             let name = try #require(target["name"] as? String)
             let type = target["type"] as? String
             let path = (target["path"] as? String) ?? ((type == "test" ? "Tests/" : "Sources/") + name)
@@ -88,6 +92,73 @@ import Testing
             }
         }
         #expect(undeclared.isEmpty, "\(undeclared.joined(separator: "\n"))")
+    }
+
+    /// The linker flags each executable target gives release builds.
+    static func releaseLinkerFlags() throws -> [String: [String]] {
+        var flags: [String: [String]] = [:]
+        for target in try manifestTargets() where target["type"] as? String == "executable" {
+            let name = try #require(target["name"] as? String)
+            for setting in (target["settings"] as? [[String: Any]]) ?? [] {
+                let condition = setting["condition"] as? [String: Any]
+                guard setting["tool"] as? String == "linker", condition?["config"] as? String == "release",
+                    let unsafe = (setting["kind"] as? [String: Any])?["unsafeFlags"] as? [String: Any],
+                    let values = unsafe["_0"] as? [String]
+                else { continue }
+                flags[name, default: []] += values
+            }
+        }
+        return flags
+    }
+
+    /// CI builds debug only, so the release link (`releaseLinking` in Package.swift) is tried here on a small
+    /// program that uses what it could break: Foundation and CoreFoundation linked statically (they look
+    /// symbols up at run time), a task on the concurrency runtime's global executor, and conformance lookups.
+    /// The toolchain's lld must take the flags, the program must run, and it must carry packed relocations
+    /// and export none of its own symbols.
+    @Test func releaseLinkFlags_linkAProgramThatRuns_withPackedRelocationsAndNoExports() throws {
+        let flags = try Self.releaseLinkerFlags()
+        #expect(Set(flags.keys) == ["twofactord", "twofactor", "twofactorctl", "twofactor-bench"], "\(flags)")
+        #expect(Set(flags.values).count == 1, "every program links the same way: \(flags)")
+        let releaseFlags = try #require(flags["twofactord"])
+        #expect(releaseFlags.contains("pack-relative-relocs") && releaseFlags.contains("--no-export-dynamic"))
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("link-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = """
+            import Foundation
+            let json = try JSONEncoder().encode(["answer": 42])
+            let formatted = String(format: "%05.1f", 3.25)
+            let date = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: 0))
+            let fromTask = await Task.detached { (1...10).reduce(0, +) }.value
+            let described = ([1, "two", 3.0] as [Any]).compactMap { $0 as? any CustomStringConvertible }.count
+            print(String(decoding: json, as: UTF8.self), formatted, date, fromTask, described)
+            """
+        let main = directory.appendingPathComponent("main.swift")
+        try source.write(to: main, atomically: true, encoding: .utf8)
+        let program = directory.appendingPathComponent("program")
+        let link = try run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["swiftc", "-O", "-static-stdlib", main.path, "-o", program.path] + releaseFlags
+        )
+        try #require(link.status == 0, "swiftc with the release link flags: \(link.standardError)")
+
+        let output = try run(program, [])
+        #expect(output.status == 0, "\(output.standardError)")
+        #expect(output.standardOutput == "{\"answer\":42} 003.2 1970-01-01T00:00:00Z 55 3\n")
+
+        let dynamic = try run(URL(fileURLWithPath: "/usr/bin/readelf"), ["--dynamic", "--wide", program.path])
+        #expect(dynamic.standardOutput.contains("(RELR)"), "no packed relocations:\n\(dynamic.standardOutput)")
+        // Defined symbols in the dynamic table (the undefined ones are what the program imports).
+        let symbols = try run(URL(fileURLWithPath: "/usr/bin/readelf"), ["--dyn-syms", "--wide", program.path])
+        let exported = symbols.standardOutput.split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count >= 8 && fields[1].allSatisfy(\.isHexDigit) && fields[6] != "UND"
+                && (fields[4] == "GLOBAL" || fields[4] == "WEAK")
+        }
+        // With `-export-dynamic` even this program exports five (`main`, `_start`, `__data_start`, ...).
+        #expect(exported.isEmpty, "the program exports \(exported.count) symbols:\n\(exported.prefix(20))")
     }
 
     @Test func theImportScannerSeesImports() throws {
