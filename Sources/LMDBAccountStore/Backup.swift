@@ -69,8 +69,9 @@ extension LMDBAccountStore {
         }
     }
 
-    /// Reads every account (decoding each record and opening its secrets, which checks the key) and every
-    /// organization. Returns how many of each; throws at the first damaged record.
+    /// Reads every account (decoding each record with its login state and opening its secrets, which checks
+    /// the key), every organization and every login state. Returns how many accounts and organizations;
+    /// throws at the first damaged record.
     public func check() throws(AccountStoreError) -> (accounts: Int, organizations: Int) {
         var accountCount = 0
         var after: AccountName?
@@ -88,6 +89,13 @@ extension LMDBAccountStore {
             guard page.count == 500, let last = page.last else { break }
             afterOrganization = last.name
         }
+        // Reading the accounts applied every login state that has an account; one without is damage too.
+        try read { transaction in
+            let states = try Self.range(in: databases.logins, of: transaction, prefix: [], after: nil, limit: .max)
+            for (key, _) in states where try transaction.get(key, in: accounts) == nil {
+                throw AccountStoreError.corruptRecord(key: "logins/" + String(decoding: key, as: UTF8.self))
+            }
+        }
         return (accountCount, organizationCount)
     }
 
@@ -101,7 +109,7 @@ extension LMDBAccountStore {
             let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
             var raised = 0
             for (key, value) in entries {
-                var account = try Self.decode(value, key: key)
+                var account = try decodeAccount(value, key: key, in: transaction)
                 // Every authenticator, each with its own period and clock drift: a code ahead by the drift
                 // plus one step may have been accepted since the backup.
                 var authenticators = account.authenticators
@@ -119,7 +127,7 @@ extension LMDBAccountStore {
                 if changed {
                     account.authenticators = authenticators
                     account.updatedAt = now
-                    try transaction.put(AccountRecord.encode(account), for: key, in: accounts)
+                    try putRecord(AccountRecord.encode(account), for: key, in: transaction)
                     raised += 1
                 }
             }

@@ -84,9 +84,9 @@ extension LMDBAccountStore {
                 for (key, _) in members {
                     let accountKey = Array(key[prefix.count...])
                     guard let bytes = try transaction.get(accountKey, in: accounts) else { continue }
-                    var account = try Self.decode(bytes, key: accountKey)
+                    var account = try decodeAccount(bytes, key: accountKey, in: transaction)
                     if eachMember(&account) {
-                        try transaction.put(AccountRecord.encode(account), for: accountKey, in: accounts)
+                        try putRecord(AccountRecord.encode(account), for: accountKey, in: transaction)
                     }
                 }
                 return .success(organization)

@@ -73,7 +73,9 @@ extension LMDBAccountStore {
         let record = try Self.throttleRecord(recordKey, in: transaction, databases.throttle)
         var account: Account?
         if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
-            account = try transaction.get(Self.key(name), in: accounts).map { try Self.decode($0, key: Self.key(name)) }
+            account = try transaction.get(Self.key(name), in: accounts).map {
+                try decodeAccount($0, key: Self.key(name), in: transaction)
+            }
         }
         return ThrottleState(recordKey: recordKey, record: record, account: account)
     }
@@ -84,10 +86,11 @@ extension LMDBAccountStore {
         record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
         record.lastFailureAt = time
         try transaction.put(Self.encode(record), for: state.recordKey, in: databases.throttle)
-        if var counted = state.account {
+        if let account = state.account {
+            var counted = account
             counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
             counted.lastFailureAt = time
-            try transaction.put(AccountRecord.encode(counted), for: Self.key(counted.name), in: accounts)
+            try save(counted, changedFrom: account, in: transaction)
         }
         try pruneThrottle(transaction, now: time)
     }
@@ -102,10 +105,11 @@ extension LMDBAccountStore {
         guard key.origin.isPrivileged, let name = try? AccountName(key.subject),
             let bytes = try transaction.get(Self.key(name), in: accounts)
         else { return }
-        var account = try Self.decode(bytes, key: Self.key(name))
-        guard account.failureCount != 0 else { return }
+        let before = try decodeAccount(bytes, key: Self.key(name), in: transaction)
+        guard before.failureCount != 0 else { return }
+        var account = before
         account.failureCount = 0
-        try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+        try save(account, changedFrom: before, in: transaction)
     }
 
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
@@ -121,10 +125,11 @@ extension LMDBAccountStore {
             for (key, _) in entries { _ = try transaction.delete(key, in: databases.throttle) }
             guard let name = try? AccountName(subject), let bytes = try transaction.get(Self.key(name), in: accounts)
             else { return }
-            var account = try Self.decode(bytes, key: Self.key(name))
+            let before = try decodeAccount(bytes, key: Self.key(name), in: transaction)
+            var account = before
             account.failureCount = 0
             account.lastFailureAt = nil
-            try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+            try save(account, changedFrom: before, in: transaction)
         }
     }
 

@@ -10,7 +10,10 @@ import StoredRecords
 /// - `organizations`: key = organization name, value = an `OrganizationRecord`;
 /// - `members`: the organization index, key = organization name, NUL, account name; value empty. Names
 ///   never contain NUL, so one organization's keys are one contiguous range;
-/// - `audit`: key = u64 big-endian sequence, value = an `AuditRecordCodec` record.
+/// - `audit`: key = u64 big-endian sequence, value = an `AuditRecordCodec` record;
+/// - `logins`: key = account name, value = a `LoginStateRecord`: what logins changed since the account's
+///   record was last written whole. Reads apply it to the record; a write of the whole record removes it
+///   (LMDBAccountStore+LoginState.swift).
 ///
 /// Every mutating method runs exactly one write (a nested transaction in a group-committed batch, see
 /// Transactions.swift), committed with LMDB's default sync, so when it returns the change is on disk;
@@ -24,9 +27,9 @@ import StoredRecords
 ///
 /// Open one store per state directory per process: LMDB's locks are per process.
 public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
-    /// The schema this build reads and writes. Version 1 (no organizations, members or audit databases)
-    /// is upgraded in place when it is opened.
-    public static let schemaVersion: UInt32 = 2
+    /// The schema this build reads and writes. Version 1 (no organizations, members or audit databases) and
+    /// version 2 (no `logins` database) are upgraded in place when they are opened.
+    public static let schemaVersion: UInt32 = 3
 
     static let schemaVersionKey = Array("schema-version".utf8)
     static let auditSequenceKey = Array("audit-sequence".utf8)
@@ -106,7 +109,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     ) throws(AccountStoreError) -> Account? {
         try read { transaction in
             guard let bytes = try transaction.get(Self.key(name), in: accounts) else { return nil }
-            return try opened(trim(Self.decode(bytes, key: Self.key(name))))
+            return try opened(trim(decodeAccount(bytes, key: Self.key(name), in: transaction)))
         }
     }
 
@@ -127,7 +130,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                     after: after.map(Self.key),
                     limit: limit
                 )
-                return try entries.map { try opened(Self.decode($0.value, key: $0.key)) }
+                return try entries.map { try opened(decodeAccount($0.value, key: $0.key, in: transaction)) }
             }
             let prefix = Self.memberPrefix(organization)
             let entries = try Self.range(
@@ -142,7 +145,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 guard let bytes = try transaction.get(nameKey, in: accounts) else {
                     throw AccountStoreError.corruptRecord(key: "members/" + String(decoding: key, as: UTF8.self))
                 }
-                return try opened(Self.decode(bytes, key: nameKey))
+                return try opened(decodeAccount(bytes, key: nameKey, in: transaction))
             }
         }
     }
@@ -187,7 +190,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         try transaction.put([], for: Self.memberKey(account), in: databases.members)
         let record = try sealedRecord(account)
         do throws(LMDBError) {
-            try transaction.put(record, for: Self.key(account.name), in: accounts, flags: .noOverwrite)
+            try putRecord(record, for: Self.key(account.name), in: transaction, flags: .noOverwrite)
         } catch .keyExists {
             throw AccountStoreError.alreadyExists(account.name)
         }
@@ -204,7 +207,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         let outcome: Result<Account, Rejection>
         do throws(AccountStoreError) {
             outcome = try write { (transaction: borrowing Transaction) throws -> Result<Account, Rejection> in
-                let before = try opened(Self.load(name, from: transaction, in: accounts))
+                let before = try opened(loadAccount(name, in: transaction))
                 var account = before
                 do throws(Rejection) {
                     try body(&account)
@@ -220,7 +223,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                     _ = try transaction.delete(Self.memberKey(before), in: databases.members)
                     try transaction.put([], for: Self.memberKey(account), in: databases.members)
                 }
-                try transaction.put(try sealedRecord(account), for: Self.key(name), in: accounts)
+                try putRecord(try sealedRecord(account), for: Self.key(name), in: transaction)
                 return .success(account)
             }
         } catch {
@@ -231,8 +234,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     public func remove(_ name: AccountName) throws(AccountStoreError) {
         try write { transaction in
-            let account = try Self.load(name, from: transaction, in: accounts)
+            let account = try loadAccount(name, in: transaction)
             _ = try transaction.delete(Self.key(name), in: accounts)
+            _ = try transaction.delete(Self.key(name), in: databases.logins)
             _ = try transaction.delete(Self.memberKey(account), in: databases.members)
         }
     }
@@ -266,14 +270,15 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         alongside: (inout Account) -> Void,
         in transaction: borrowing Transaction
     ) throws -> StepAcceptance {
-        var account = try Self.load(name, from: transaction, in: accounts)
+        let before = try loadAccount(name, in: transaction)
+        var account = before
         let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
             try opened(sealed, of: name, authenticator: claim.authenticator)
         }
         // Nothing was written when refused; the transaction is committed empty, which costs no sync.
         guard acceptance == .accepted else { return .replayed }
         alongside(&account)
-        try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+        try save(account, changedFrom: before, in: transaction)
         return .accepted
     }
 
@@ -305,11 +310,12 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     }
 
     func markSuccess(of name: AccountName, at time: UnixTime, in transaction: borrowing Transaction) throws {
-        var account = try Self.load(name, from: transaction, in: accounts)
+        let before = try loadAccount(name, in: transaction)
+        var account = before
         account.failureCount = 0
         account.lastLoginAt = time
         account.updatedAt = time
-        try transaction.put(AccountRecord.encode(account), for: Self.key(name), in: accounts)
+        try save(account, changedFrom: before, in: transaction)
     }
 
     /// How many durable commits the store's writes made since it was opened (several concurrent writes
@@ -323,18 +329,10 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     static func key(_ name: AccountName) -> [UInt8] { Array(name.value.utf8) }
     static func key(_ name: OrganizationName) -> [UInt8] { Array(name.value.utf8) }
 
-    static func load(
-        _ name: AccountName,
-        from transaction: borrowing Transaction,
-        in accounts: Database
-    ) throws -> Account {
-        guard let bytes = try transaction.get(key(name), in: accounts) else { throw AccountStoreError.notFound(name) }
-        return try decode(bytes, key: key(name))
-    }
-
-    /// Decodes an account record, checking that it is stored under its own name. Its TOTP secrets stay
-    /// sealed (see SealedSecrets.swift): code that only changes other fields writes them back untouched.
-    static func decode(_ bytes: [UInt8], key: [UInt8]) throws(AccountStoreError) -> Account {
+    /// Decodes an account record alone, checking that it is stored under its own name; `decodeAccount` adds
+    /// the account's login state. Its TOTP secrets stay sealed (see SealedSecrets.swift): code that only
+    /// changes other fields writes them back untouched.
+    static func decodeRecord(_ bytes: [UInt8], key: [UInt8]) throws(AccountStoreError) -> Account {
         let recordKey = "accounts/" + String(decoding: key, as: UTF8.self)
         guard let account = try? AccountRecord.decode(bytes), Array(account.name.value.utf8) == key else {
             throw .corruptRecord(key: recordKey)

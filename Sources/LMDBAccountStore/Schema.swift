@@ -10,10 +10,14 @@ struct Databases: Sendable {
     let members: Database
     let audit: Database
     let throttle: Database
+    /// What logins changed since an account's record was last written whole (LMDBAccountStore+LoginState.swift).
+    let logins: Database
 }
 
-/// Opening a store: the schema check, the first-start set-up and the upgrade from version 1, in one
+/// Opening a store: the schema check, the first-start set-up and the upgrades from versions 1 and 2, in one
 /// write transaction (database handles become usable by other transactions only once it commits).
+/// Version 3 added the `logins` database; a twofactord of version 2 would not read it, and so would take an
+/// account's record for its last login state and accept codes again: the version bump makes it refuse.
 enum Schema {
     static func open(_ environment: Environment, directory: String) throws(AccountStoreError) -> Databases {
         do {
@@ -21,7 +25,7 @@ enum Schema {
             // The version is read before anything else is opened, so a store of another schema is left untouched.
             let meta = try transaction.openDatabase(named: "meta")
             let stored = try storedVersion(transaction, meta: meta)
-            if let stored, stored != 1, stored != LMDBAccountStore.schemaVersion {
+            if let stored, !(1...LMDBAccountStore.schemaVersion).contains(stored) {
                 throw AccountStoreError.unsupportedSchemaVersion(
                     found: stored,
                     supported: LMDBAccountStore.schemaVersion
@@ -33,7 +37,8 @@ enum Schema {
                 organizations: try transaction.openDatabase(named: "organizations"),
                 members: try transaction.openDatabase(named: "members"),
                 audit: try transaction.openDatabase(named: "audit"),
-                throttle: try transaction.openDatabase(named: "throttle")
+                throttle: try transaction.openDatabase(named: "throttle"),
+                logins: try transaction.openDatabase(named: "logins")
             )
             if stored == nil {
                 // Accounts without a version means the meta record was lost, not a new store.
@@ -41,8 +46,10 @@ enum Schema {
                     throw AccountStoreError.corruptRecord(key: "meta/schema-version")
                 }
             }
+            if stored == nil || stored == 1 {
+                try addOrganizations(transaction, databases)
+            }
             if stored != LMDBAccountStore.schemaVersion {
-                try upgrade(transaction, databases)
                 try transaction.put(
                     LMDBAccountStore.encodeSchemaVersion(LMDBAccountStore.schemaVersion),
                     for: LMDBAccountStore.schemaVersionKey,
@@ -64,7 +71,7 @@ enum Schema {
 
     /// Creates the `default` organization, one organization for every other name accounts use, and the
     /// member index. For a new store only `default` is created.
-    private static func upgrade(_ transaction: borrowing Transaction, _ databases: Databases) throws {
+    private static func addOrganizations(_ transaction: borrowing Transaction, _ databases: Databases) throws {
         var names: Set<OrganizationName> = [.default]
         let entries = try LMDBAccountStore.range(
             in: databases.accounts,
@@ -74,7 +81,8 @@ enum Schema {
             limit: .max
         )
         for (key, value) in entries {
-            let account = try LMDBAccountStore.decode(value, key: key)
+            // A version 1 store has no login states: its records are whole.
+            let account = try LMDBAccountStore.decodeRecord(value, key: key)
             names.insert(account.organization)
             try transaction.put([], for: LMDBAccountStore.memberKey(account), in: databases.members)
         }

@@ -62,11 +62,11 @@ extension LMDBAccountStore {
             }
             let plaintext = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
             for (recordKey, value) in plaintext {
-                let account = try Self.decode(value, key: recordKey)
-                try transaction.put(
+                let account = try decodeAccount(value, key: recordKey, in: transaction)
+                try putRecord(
                     AccountRecord.encode(try SecretSealing.sealed(account, with: key)),
                     for: recordKey,
-                    in: accounts
+                    in: transaction
                 )
             }
             try transaction.put(
@@ -134,13 +134,13 @@ extension LMDBAccountStore: StoreMaintenance {
         return try writeHoldingWriterLock { transaction in
             let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
             for (recordKey, value) in entries {
-                let sealed = try Self.decode(value, key: recordKey)
+                let sealed = try decodeAccount(value, key: recordKey, in: transaction)
                 guard let account = oldKeys.lazy.compactMap({ SecretSealing.unsealed(sealed, with: $0) }).first
                 else { throw AccountStoreError.corruptRecord(key: "accounts/" + sealed.name.value) }
-                try transaction.put(
+                try putRecord(
                     AccountRecord.encode(try SecretSealing.sealed(account, with: newKey)),
                     for: recordKey,
-                    in: accounts
+                    in: transaction
                 )
             }
             try transaction.put(try SecretSealing.keyCheck(with: newKey), for: Self.secretsKeyCheckKey, in: meta)

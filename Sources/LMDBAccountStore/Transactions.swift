@@ -82,7 +82,8 @@ extension LMDBAccountStore {
         case LMDBError.readersFull.code:
             advice = "too many concurrent readers: restart twofactord"
         case LMDBError.mapFull.code:
-            advice = "the database in \(directory) reached the most twofactord maps "
+            advice =
+                "the database in \(directory) reached the most twofactord maps "
                 + "(\(maximumMapSize >> 30) GiB): remove unused accounts or restore a backup"
         default:
             advice = "check \(directory) and the system log, then restart twofactord"

@@ -178,7 +178,7 @@ struct BodyRefusal: Error {}
     }
 }
 
-@Test func newStore_recordsSchemaVersionTwo_andHasTheDefaultOrganization() throws {
+@Test func newStore_recordsSchemaVersionThree_andHasTheDefaultOrganization() throws {
     let fixture = StoreFixture()
     do {
         let store = try fixture.open()
@@ -186,7 +186,7 @@ struct BodyRefusal: Error {}
     }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 2])
+        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 3])
     }
 }
 
@@ -308,14 +308,14 @@ struct BodyRefusal: Error {}
     do { _ = try fixture.open() }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        try transaction.put([0, 0, 0, 3], for: Array("schema-version".utf8), in: meta)
+        try transaction.put([0, 0, 0, 4], for: Array("schema-version".utf8), in: meta)
     }
     let error = storeError { try fixture.open() }
     guard case .unsupportedSchemaVersion(let found, let supported) = error else {
         Issue.record("got \(String(describing: error))")
         return
     }
-    #expect(found == 3 && supported == 2)
+    #expect(found == 4 && supported == 3)
 }
 
 @Test func corruptRecord_isReportedWithItsKey() throws {
