@@ -100,7 +100,7 @@ import Testing
 
     @Test func add_byAnAdminForAnother_isRefused_byTheAccountItself_isAllowed() throws {
         let fixture = try Fixture()
-        try fixture.service.addAccount(
+        _ = try fixture.service.addAccount(
             caller: root,
             name: "boss",
             organization: nil,
