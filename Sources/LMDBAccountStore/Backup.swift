@@ -90,11 +90,18 @@ extension LMDBAccountStore {
             afterOrganization = last.name
         }
         // Reading the accounts applied every login state that has an account; one without is damage too.
-        try read { transaction in
-            let states = try Self.range(in: databases.logins, of: transaction, prefix: [], after: nil, limit: .max)
-            for (key, _) in states where try transaction.get(key, in: accounts) == nil {
-                throw AccountStoreError.corruptRecord(key: "logins/" + String(decoding: key, as: UTF8.self))
+        let orphan = try read { transaction in
+            try transaction.withCursor(in: databases.logins) { (cursor) throws(LMDBError) -> [UInt8]? in
+                var entry = try cursor.first()
+                while let current = entry {
+                    if try transaction.get(current.key, in: accounts) == nil { return current.key }
+                    entry = try cursor.next()
+                }
+                return nil
             }
+        }
+        if let orphan {
+            throw AccountStoreError.corruptRecord(key: "logins/" + String(decoding: orphan, as: UTF8.self))
         }
         return (accountCount, organizationCount)
     }
