@@ -85,9 +85,14 @@ private func rawEntries(_ fixture: StoreFixture, _ name: String) throws -> (reco
 
 @Test func failuresAndSuccesses_goToTheLoginState_andAnUpdateSeesThem() throws {
     let fixture = StoreFixture()
+    do { try fixture.open().create(makeAccount("alice")) }
+    let recordBefore = try rawEntries(fixture, "alice").record
+    do { try fixture.open().recordSuccess(for: alice, at: 3_000) }
+    let (record, state) = try rawEntries(fixture, "alice")
+    #expect(record == recordBefore, "a success rewrote the account record")
+    #expect(try LoginStateRecord.decode(try #require(state)).lastLoginAt == 3_000)
+
     let store = try fixture.open()
-    try store.create(makeAccount("alice"))
-    try store.recordSuccess(for: alice, at: 3_000)
     let seen = try store.update(alice) { account in
         #expect(account.lastLoginAt == 3_000 && account.updatedAt == 3_000)
         account.failureCount = 4
