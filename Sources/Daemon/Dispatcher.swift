@@ -145,11 +145,15 @@ struct Dispatcher: Sendable {
             case .codeCheck(let user, let codeKind, let code, let origin):
                 // A code check holds no attempt: without a code it counts none, with one it counts its own.
                 let (throttle, context) = loginOrigin(of: peer, origin)
+                // A member of the code-check group who is no operator (a set-group-ID program that any local
+                // user may run) shows the secret to whoever runs it: it enrolls only its own uid's account.
+                let mayEnroll = context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user
                 let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
                     user: user,
                     code: CodeInput(codeKind, code),
                     origin: throttle,
-                    context: context
+                    context: context,
+                    mayEnroll: mayEnroll
                 )
                 session.heldAttempt = nil
                 return (Self.screenResponse(for: result), session)

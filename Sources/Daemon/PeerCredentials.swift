@@ -55,12 +55,18 @@ public struct OperatorPolicy: Sendable {
         return group.gr_gid
     }
 
-    static func supplementaryGroups(ofUID uid: UInt32, primaryGID: UInt32) -> [gid_t] {
+    /// The user name of `uid` in the passwd database, or nil when it has none. May block on NSS.
+    static func loginName(ofUID uid: UInt32) -> String? {
         var passwd = Glibc.passwd()
         var result: UnsafeMutablePointer<Glibc.passwd>?
         var buffer = [CChar](repeating: 0, count: 16384)
         guard getpwuid_r(uid, &passwd, &buffer, buffer.count, &result) == 0, result != nil, let name = passwd.pw_name
-        else { return [] }
+        else { return nil }
+        return String(cString: name)
+    }
+
+    static func supplementaryGroups(ofUID uid: UInt32, primaryGID: UInt32) -> [gid_t] {
+        guard let name = loginName(ofUID: uid) else { return [] }
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))
         if getgrouplist(name, primaryGID, &groups, &count) == -1 {

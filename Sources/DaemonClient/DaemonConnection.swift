@@ -64,10 +64,15 @@ public final class DaemonConnection {
 
     deinit { socket.close() }
 
-    /// Whom a client trusts with a password: root, the caller itself (a daemon started with
-    /// `make run`), and `daemonUser` when that user exists.
-    public static func trustedDaemonUIDs(daemonUser: String = defaultDaemonUser) -> Set<UInt32> {
-        var uids: Set<UInt32> = [0, getuid()]
+    /// Whom a client trusts with a password: root, `daemonUser` when that user exists, and with
+    /// `trustingCaller` the caller itself (a daemon started with `make run`). A bridge that runs inside
+    /// another program's login (`twofactor pam` under su or sudo, a set-group-ID `twofactor shell`) must
+    /// not trust the caller: its real uid is the user who started that program, not the one logging in.
+    public static func trustedDaemonUIDs(
+        daemonUser: String = defaultDaemonUser,
+        trustingCaller: Bool = true
+    ) -> Set<UInt32> {
+        var uids: Set<UInt32> = trustingCaller ? [0, getuid()] : [0]
         var entry = passwd()
         var found: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)

@@ -9,7 +9,10 @@ import Wire
 // - the account is the caller's own (its real uid), never a name from the arguments or environment;
 // - the shell or command runs only after the daemon answered `ok`; Ctrl-C, end of input, an empty
 //   or wrong code, or a daemon that cannot be asked end the session;
-// - the socket comes from the command line only; no environment variable can point it elsewhere.
+// - the socket comes from the command line only; no environment variable can point it elsewhere;
+// - installed set-group-ID (to the daemon's code-check group), it keeps that group only until it has
+//   connected, and trusts no daemon run by the caller: nothing the caller starts through it, and no
+//   daemon the caller runs, ever gets the group.
 
 struct Shell: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,7 +42,7 @@ struct Shell: ParsableCommand {
     @Option(name: .customShort("c"), help: "Run this command with the shell instead of an interactive shell.")
     var command: String?
 
-    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root and you).")
+    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root).")
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
     func run() throws {
@@ -49,10 +52,15 @@ struct Shell: ParsableCommand {
             connection = try DaemonConnection(
                 socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: 30,
-                trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
+                trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser, trustingCaller: false)
             )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
+        }
+        // The daemon took this process's credentials when it connected (SO_PEERCRED), so a set-group-ID install
+        // has had all the use of its group it needs: the rest, the shell above all, runs as the caller alone.
+        guard Self.dropSetIDPrivileges() else {
+            throw finish(.daemonUnavailable, "cannot give up set-ID privileges: \(String(cString: strerror(errno)))")
         }
         let origin = LoginOrigin(service: "twofactor-shell", remoteHost: Self.remoteHost())
         var password: [UInt8]?
@@ -71,7 +79,12 @@ struct Shell: ParsableCommand {
                         origin: origin
                     )
                 } else {
-                    .codeCheck(user: account.name, codeKind: code.isEmpty ? .none : CodeKind(typed: code), code: code, origin: origin)
+                    .codeCheck(
+                        user: account.name,
+                        codeKind: code.isEmpty ? .none : CodeKind(typed: code),
+                        code: code,
+                        origin: origin
+                    )
                 }
             do {
                 answer = try connection.send(request)
@@ -132,6 +145,15 @@ struct Shell: ParsableCommand {
         var pointers = arguments.map { strdup($0) } + [nil]
         execv(path, &pointers)
         throw finish(.daemonUnavailable, "cannot start \(path): \(String(cString: strerror(errno)))")
+    }
+
+    /// Sets the real, effective and saved group and user IDs to the real ones, for good; whether it worked.
+    static func dropSetIDPrivileges() -> Bool {
+        let gid = getgid()
+        let uid = getuid()
+        // Setting the real ID as well makes the kernel set the saved ID too (setregid(2)), so nothing can take it back.
+        guard setregid(gid, gid) == 0, setreuid(uid, uid) == 0 else { return false }
+        return getegid() == gid && geteuid() == uid
     }
 
     /// The client address sshd reports; only logged by the daemon.

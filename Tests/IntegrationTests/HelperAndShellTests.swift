@@ -160,6 +160,41 @@ import TestSupport
     }
 
     @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func shell_installedSetGroupID_checksTheCodeAlone_thenRunsTheCommandWithoutTheGroup() throws {
+        let group = try ThrowawayGroup()
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--code-check-group", group.name])
+        let (secret, step) = try daemon.enrolledAccount("nobody", password: "pw-nobody", period: 3600)
+        let twofactor = daemon.directory.appendingPathComponent("twofactor")
+        try FileManager.default.copyItem(at: Binaries.url("twofactor"), to: twofactor)
+        chown(twofactor.path, 0, group.gid)
+        chmod(twofactor.path, 0o2755)
+        // Not a shell: dash and bash drop a set-group-ID themselves, which would hide whether the wrapper did.
+        let arguments = [
+            "shell", "--socket", daemon.socketPath, "--shell", "/usr/bin/python3", "-c",
+            "import os; print(os.getresgid(), os.getgroups())",
+        ]
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let result = try run(twofactor, arguments, input: "\(code)\n", uid: nobodyUID)
+        #expect(result.status == 0, "\(result.standardError)\n\(daemon.log())")
+        // The group let it check the code alone; the command then ran with none of it (real, effective, saved).
+        #expect(!result.standardError.contains("Password"), "\(result.standardError)")
+        #expect(result.standardOutput == "(\(nobodyUID), \(nobodyUID), \(nobodyUID)) []\n")
+
+        // Nor does it trust a daemon its caller runs: that daemon would answer `ok` to anything.
+        let foreign = try ForeignDaemon(uid: nobodyUID)
+        let fake = try run(
+            twofactor,
+            ["shell", "--socket", foreign.socketPath, "--shell", "/bin/sh", "-c", "echo shell-ran"],
+            input: "\(code)\n",
+            uid: nobodyUID
+        )
+        #expect(fake.status == 3)
+        #expect(!fake.standardOutput.contains("shell-ran"))
+        #expect(fake.standardError.contains("runs as uid \(nobodyUID)"), "\(fake.standardError)")
+    }
+
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
     func shell_forAnUnprivilegedUser_asksForThePasswordToo() throws {
         let daemon = try DaemonProcess()
         try daemon.start()

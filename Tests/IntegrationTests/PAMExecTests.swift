@@ -77,6 +77,22 @@ struct PAMExecTests {
         #expect(!(try setup.service().authenticate("alice", input: entry)).authenticated)
     }
 
+    /// Under su or sudo, pam_exec's child has the invoking user's real uid: a daemon that user runs is not trusted.
+    @Test func socketOfTheInvokingUser_isRefused_asUnderSu() throws {
+        let foreign = try ForeignDaemon(uid: nobodyUID)
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            [
+                "--ruid=\(nobodyUID)", "/usr/bin/env", "PAM_USER=alice", "PAM_TYPE=auth",
+                Binaries.url("twofactor").path,
+                "pam", "--socket", foreign.socketPath,
+            ],
+            input: "pw"
+        )
+        #expect(result.status == 3)
+        #expect(result.standardError.contains("runs as uid \(nobodyUID)"), "\(result.standardError)")
+    }
+
     @Test func socketOfAnotherUser_isRefused() throws {
         let foreign = try ForeignDaemon(uid: nobodyUID)
         let result = try run(

@@ -221,6 +221,47 @@ struct PAMModuleTests {
         #expect(root.authenticated, "\(root.standardError)")
     }
 
+    @Test func codeOnly_fromTheCodeCheckGroup_checksAnyCode_butEnrollsOnlyTheCallersOwnAccount() throws {
+        let group = try ThrowawayGroup()
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--code-check-group", group.name])
+        let module = try PAMModule.copy(into: daemon.directory)
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        for user in ["carol", "nobody"] {
+            let added = try daemon.ctl(
+                ["user", "add", user, "--require-2fa", "--password-stdin"],
+                input: "pw-\(user)-1\n"
+            )
+            try #require(added.status == 0, "\(added.standardError)")
+        }
+        let service = try PAMService(["auth required \(module) socket=\(daemon.socketPath) code_only"])
+        // A program installed set-group-ID to the code-check group, run by nobody.
+        func asGroupMember(_ user: String, input: String) throws -> CommandResult {
+            try run(
+                URL(fileURLWithPath: "/usr/bin/setpriv"),
+                [
+                    "--reuid=\(nobodyUID)", "--regid=\(group.gid)", "--clear-groups", "/usr/bin/pamtester",
+                    service.name,
+                    user, "authenticate",
+                ],
+                input: input
+            )
+        }
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let alice = try asGroupMember("alice", input: "\(code)\n")
+        #expect(alice.authenticated, "\(alice.standardError)\n\(daemon.log())")
+        // Another account's enrollment would show its secret to whoever runs the program.
+        let carol = try asGroupMember("carol", input: "\n")
+        #expect(!carol.authenticated)
+        #expect(!(carol.standardOutput + carol.standardError).contains("URI: "), "\(carol.standardOutput)")
+        #expect(carol.standardError.contains("Login refused."), "\(carol.standardError)")
+        let shown = try daemon.ctl(["user", "show", "carol", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"pending\""), "\(shown.standardOutput)")
+        // The caller's own account enrolls as at any login.
+        let own = try asGroupMember("nobody", input: "\n")
+        #expect(own.standardOutput.contains("URI: otpauth://"), "\(own.standardOutput)\n\(own.standardError)")
+    }
+
     @Test func codeOnly_unknownUser_passesThroughOnlyWithNullok() throws {
         let setup = try Setup()
         let base = "auth required \(setup.module) socket=\(setup.daemon.socketPath) code_only"

@@ -10,6 +10,23 @@ let notRootMessage: Comment = "PAM tests need root (they write a service file un
 /// The uid of `nobody`: a user that is neither root nor the test's daemon user.
 let nobodyUID: UInt32 = 65534
 
+/// A system group made for one test (`--code-check-group`), removed when the value goes away.
+final class ThrowawayGroup {
+    let name: String
+    let gid: UInt32
+
+    init() throws {
+        name = "tfd-\(UUID().uuidString.prefix(8).lowercased())"
+        let added = try run(URL(fileURLWithPath: "/usr/sbin/groupadd"), ["--system", name])
+        guard added.status == 0, let entry = getgrnam(name) else {
+            throw Failure("groupadd \(name) failed: \(added.standardError)")
+        }
+        gid = entry.pointee.gr_gid
+    }
+
+    deinit { _ = try? run(URL(fileURLWithPath: "/usr/sbin/groupdel"), [name]) }
+}
+
 /// The C module, built by `make pam-module` (which `make build` and `make test` run).
 enum PAMModule {
     static let root = String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/"))
