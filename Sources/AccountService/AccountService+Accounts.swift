@@ -31,6 +31,13 @@ extension AccountService {
                 try store.organization(named: organizationName)
             })
         else { throw ServiceError.from(.organizationNotFound(organizationName)) }
+        if role == .admin, let admin = try admin(of: organizationName) {
+            throw ServiceError(
+                .invalidArgument,
+                "'\(organizationName)' already has an admin, '\(admin.name)': an organization has one admin "
+                    + "(remove that account first, or add this one as an agent)"
+            )
+        }
         try validatePassword(password, for: accountName)
         let now = clock()
         let required = requireTwoFactor || rules.requiresTwoFactor
@@ -45,10 +52,29 @@ extension AccountService {
             twoFactorChange: required ? StateChange(actor: actor, time: now) : nil
         )
         try storing { () throws(AccountStoreError) in try store.create(account) }
-        audit(actor, .accountAdd, .ok, target: accountName, organization: organizationName,
-              detail: required ? "two-factor required" : "")
+        audit(
+            actor,
+            .accountAdd,
+            .ok,
+            target: accountName,
+            organization: organizationName,
+            detail: required ? "two-factor required" : ""
+        )
         logger.notice("account created", metadata: ["user": "\(accountName)", "org": "\(organizationName)"])
         return account
+    }
+
+    /// The first admin of `organization`, read page by page; nil when it has none.
+    private func admin(of organization: OrganizationName) throws(ServiceError) -> Account? {
+        var after: AccountName?
+        while true {
+            let page = try storing { () throws(AccountStoreError) in
+                try store.accounts(in: organization, after: after, limit: 500)
+            }
+            if let admin = page.first(where: { $0.role == .admin }) { return admin }
+            guard let last = page.last else { return nil }
+            after = last.name
+        }
     }
 
     public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) {
@@ -106,8 +132,9 @@ extension AccountService {
         )
         if capacity == .admin, case .account(let admin) = caller { organizationName = admin.organization }
         if let organizationName {
-            guard try storing({ () throws(AccountStoreError) in try store.organization(named: organizationName) })
-                != nil
+            guard
+                try storing({ () throws(AccountStoreError) in try store.organization(named: organizationName) })
+                    != nil
             else { throw ServiceError.from(.organizationNotFound(organizationName)) }
         }
         var page = try storing { () throws(AccountStoreError) in

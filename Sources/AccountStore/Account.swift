@@ -17,13 +17,23 @@ public enum EnabledBy: UInt8, Sendable, Hashable {
 }
 
 /// The two-factor states of shared/PRODUCT.md.
-public enum TwoFactorState: Sendable, Hashable {
+public enum TwoFactorState: Sendable, Hashable, CustomStringConvertible {
     /// No second factor.
     case off
     /// Required, but no authenticator enrolled yet: the next login enrolls one.
     case pending
     /// A TOTP secret is enrolled and every login needs a code.
     case on(EnabledBy)
+
+    /// As shared/PRODUCT.md writes it, and as the audit trail records it: `off`, `pending`, `on/self`, `on/enforced`.
+    public var description: String {
+        switch self {
+        case .off: "off"
+        case .pending: "pending"
+        case .on(.self): "on/self"
+        case .on(.enforced): "on/enforced"
+        }
+    }
 }
 
 /// A TOTP secret with the parameters it was enrolled with.

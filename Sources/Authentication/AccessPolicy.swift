@@ -3,7 +3,8 @@ import AccountStore
 // MUSTs of who may do what (shared/PRODUCT.md, "Who may do what"):
 // - deny by default: an operation is allowed only by one of the rules in `decide`;
 // - an operator may do everything to every account; nothing else in this file applies to it;
-// - an admin acts on the other accounts of its own organization, never outside it, and creates agents only;
+// - an admin acts on the agents of its own organization, never outside it, and creates agents only; another
+//   admin (an organization has one; a store may hold two from before that rule) it may only see;
 // - on itself, an admin is just an account: the rules of "the account itself" apply;
 // - an account may turn off only a second factor it turned on itself (`on`/`self`);
 // - a caller outside a target's scope gets the same refusal whether the target exists or not.
@@ -121,6 +122,9 @@ public enum AccessPolicy {
             return decideOnItself(caller, operation)
         }
         guard caller.role == .admin, target.organization == caller.organization else { return outOfScope(caller) }
+        if target.role == .admin, operation != .showAccount, operation != .readAudit {
+            return .refused("'\(target.name)' is an admin too: only an operator can change another admin's account")
+        }
         switch operation {
         case .enroll, .issueRecoveryCodes:
             return .refused(

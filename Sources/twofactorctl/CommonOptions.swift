@@ -27,7 +27,8 @@ struct CommonOptions: ParsableArguments {
 
     @Flag(
         name: .customLong("password-stdin"),
-        help: "Read passwords from standard input, one line each: the --as account's password first, then a new password."
+        help:
+            "Read passwords from standard input, one line each: the --as account's password first, then a new password."
     )
     var passwordStdin = false
 
@@ -167,7 +168,9 @@ final class DaemonSession {
         var answer = try exchange(.login(user: account, password: password, codeKind: .none, code: ""))
         if case .loginResult(.codeNeeded, _, _) = answer {
             let code = try readCode(for: account)
-            answer = try exchange(.login(user: account, password: password, codeKind: CodeKind(typed: code), code: code))
+            answer = try exchange(
+                .login(user: account, password: password, codeKind: CodeKind(typed: code), code: code)
+            )
         }
         switch answer {
         case .loginResult(.ok, _, _):
@@ -208,13 +211,20 @@ final class DaemonSession {
         case let code?:
             typed = code
         case nil:
-            let line = Terminal.standardInputIsTerminal
+            let line =
+                Terminal.standardInputIsTerminal
                 ? Terminal.readSecret(prompt: "Verification code for '\(account)': ") : Terminal.readLine()
             typed = line.map { String(decoding: $0, as: UTF8.self) }
         }
         // People copy codes as "123 456"; the daemon wants the characters alone.
         guard let code = typed?.filter({ $0 != " " }), !code.isEmpty else {
-            throw options.fail("no code given for '\(account)'", code: "usage", exitCode: 64)
+            // The daemon asks for a code after a wrong password too (it tells no password apart before a code).
+            throw options.fail(
+                "'\(account)' needs a code, and none was given: nothing was done (with --password-stdin, give the "
+                    + "code with --code - on the next line; if the account has no second factor, the password is wrong)",
+                code: "codeNeeded",
+                exitCode: 1
+            )
         }
         return code
     }

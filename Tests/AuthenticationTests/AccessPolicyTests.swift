@@ -58,9 +58,16 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
 
     @Test func createAccount_byAnAdmin_inAnotherOrganization_orAsAdmin_isRefused() {
         let elsewhere = Operation.createAccount(organization: otherAdmin.organization, role: .agent)
-        #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), elsewhere, target: nil), saying: "only an admin of 'other'"))
+        #expect(
+            isRefused(
+                AccessPolicy.decide(.account(acmeAdmin), elsewhere, target: nil),
+                saying: "only an admin of 'other'"
+            )
+        )
         let anotherAdmin = Operation.createAccount(organization: acmeAdmin.organization, role: .admin)
-        #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), anotherAdmin, target: nil), saying: "only an operator"))
+        #expect(
+            isRefused(AccessPolicy.decide(.account(acmeAdmin), anotherAdmin, target: nil), saying: "only an operator")
+        )
     }
 
     @Test func createAccount_byAnAgent_isRefused() {
@@ -72,6 +79,26 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
     @Test func createAccount_byAnOperator_isAllowedAnywhere() {
         let operation = Operation.createAccount(organization: otherAdmin.organization, role: .admin)
         #expect(isAllowed(AccessPolicy.decide(root, operation, target: nil), as: .operator))
+    }
+
+    // MARK: another admin of the same organization (a store may hold two from before one admin per organization)
+
+    @Test(arguments: [
+        Operation.forceTwoFactor, .resetTwoFactor, .disableTwoFactor, .unlock, .removeAccount, .setPassword,
+        .resyncAuthenticator, .removeAuthenticator(last: true),
+    ])
+    func changes_toAnotherAdminOfTheOrganization_areRefused_onlyAnOperatorMakesThem(_ operation: Operation) {
+        let amos = member("amos", "acme", .admin, .on(.self))
+        #expect(
+            isRefused(AccessPolicy.decide(.account(acmeAdmin), operation, target: amos), saying: "only an operator")
+        )
+        #expect(isAllowed(AccessPolicy.decide(root, operation, target: amos), as: .operator))
+    }
+
+    @Test(arguments: [Operation.showAccount, .readAudit])
+    func anotherAdminOfTheOrganization_isStillSeen(_ operation: Operation) {
+        let amos = member("amos", "acme", .admin, .on(.self))
+        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), operation, target: amos), as: .admin))
     }
 
     // MARK: force, reset, unlock: the organization's admin or an operator, never the account itself
@@ -95,15 +122,22 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
     func adminActions_byAnAgent_onAnotherAccount_areRefused(_ operation: Operation) {
         let ann = member("ann", "acme", .agent)
         let bob = member("bob", "acme", .agent)
-        #expect(isRefused(AccessPolicy.decide(.account(ann), operation, target: bob), saying: "only on its own account"))
+        #expect(
+            isRefused(AccessPolicy.decide(.account(ann), operation, target: bob), saying: "only on its own account")
+        )
     }
 
     @Test(arguments: [Operation.forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount])
     func adminActions_onItself_areRefused_evenForAnAdmin(_ operation: Operation) {
         let ann = member("ann", "acme", .agent)
-        #expect(isRefused(AccessPolicy.decide(.account(ann), operation, target: ann), saying: "cannot do this to itself"))
         #expect(
-            isRefused(AccessPolicy.decide(.account(acmeAdmin), operation, target: acmeAdmin), saying: "cannot do this to itself")
+            isRefused(AccessPolicy.decide(.account(ann), operation, target: ann), saying: "cannot do this to itself")
+        )
+        #expect(
+            isRefused(
+                AccessPolicy.decide(.account(acmeAdmin), operation, target: acmeAdmin),
+                saying: "cannot do this to itself"
+            )
         )
     }
 
@@ -123,7 +157,12 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
     }
 
     @Test func disable_byAnAdminOnItself_whenEnforced_isRefused_likeAnyAccount() {
-        #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), .disableTwoFactor, target: acmeAdmin), saying: "required by"))
+        #expect(
+            isRefused(
+                AccessPolicy.decide(.account(acmeAdmin), .disableTwoFactor, target: acmeAdmin),
+                saying: "required by"
+            )
+        )
     }
 
     @Test(arguments: [TwoFactorState.on(.self), .on(.enforced), .pending])
@@ -138,9 +177,13 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
     @Test func recoveryCodes_bySelfWithTwoFactorOn_isAllowed_andNotByTheAdmin() {
         let ann = member("ann", "acme", .agent, .on(.enforced))
         #expect(isAllowed(AccessPolicy.decide(.account(ann), .issueRecoveryCodes, target: ann), as: .ownAccount))
-        #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), .issueRecoveryCodes, target: ann), saying: "only 'ann'"))
+        #expect(
+            isRefused(AccessPolicy.decide(.account(acmeAdmin), .issueRecoveryCodes, target: ann), saying: "only 'ann'")
+        )
         let off = member("ann", "acme", .agent, .off)
-        #expect(isRefused(AccessPolicy.decide(.account(off), .issueRecoveryCodes, target: off), saying: "enroll one first"))
+        #expect(
+            isRefused(AccessPolicy.decide(.account(off), .issueRecoveryCodes, target: off), saying: "enroll one first")
+        )
     }
 
     // MARK: status and audit: own, own organization, all
@@ -151,7 +194,9 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
         let bob = member("bob", "acme", .agent)
         let olga = member("olga", "other", .agent)
         #expect(isAllowed(AccessPolicy.decide(.account(ann), operation, target: ann), as: .ownAccount))
-        #expect(isRefused(AccessPolicy.decide(.account(ann), operation, target: bob), saying: "only on its own account"))
+        #expect(
+            isRefused(AccessPolicy.decide(.account(ann), operation, target: bob), saying: "only on its own account")
+        )
         #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), operation, target: bob), as: .admin))
         #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), operation, target: olga), saying: "no such account"))
         #expect(isAllowed(AccessPolicy.decide(root, operation, target: olga), as: .operator))
@@ -159,22 +204,46 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
 
     @Test func listAccounts_adminOwnOrganizationOnly_agentNever() {
         let ann = member("ann", "acme", .agent)
-        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), .listAccounts(organization: nil), target: nil), as: .admin))
+        #expect(
+            isAllowed(
+                AccessPolicy.decide(.account(acmeAdmin), .listAccounts(organization: nil), target: nil),
+                as: .admin
+            )
+        )
         #expect(
             isRefused(
-                AccessPolicy.decide(.account(acmeAdmin), .listAccounts(organization: otherAdmin.organization), target: nil),
+                AccessPolicy.decide(
+                    .account(acmeAdmin),
+                    .listAccounts(organization: otherAdmin.organization),
+                    target: nil
+                ),
                 saying: "only its own organization"
             )
         )
-        #expect(isRefused(AccessPolicy.decide(.account(ann), .listAccounts(organization: nil), target: nil), saying: "agent"))
+        #expect(
+            isRefused(
+                AccessPolicy.decide(.account(ann), .listAccounts(organization: nil), target: nil),
+                saying: "agent"
+            )
+        )
     }
 
     // MARK: organizations and anonymous callers
 
     @Test func manageOrganizations_isForOperatorsOnly() {
         #expect(isAllowed(AccessPolicy.decide(root, .manageOrganizations, target: nil), as: .operator))
-        #expect(isRefused(AccessPolicy.decide(.account(acmeAdmin), .manageOrganizations, target: nil), saying: "only an operator"))
-        #expect(isAllowed(AccessPolicy.decide(.account(acmeAdmin), .showOrganization(acmeAdmin.organization), target: nil), as: .admin))
+        #expect(
+            isRefused(
+                AccessPolicy.decide(.account(acmeAdmin), .manageOrganizations, target: nil),
+                saying: "only an operator"
+            )
+        )
+        #expect(
+            isAllowed(
+                AccessPolicy.decide(.account(acmeAdmin), .showOrganization(acmeAdmin.organization), target: nil),
+                as: .admin
+            )
+        )
     }
 
     @Test(arguments: [Operation.showAccount, .enroll, .disableTwoFactor, .unlock, .manageOrganizations])

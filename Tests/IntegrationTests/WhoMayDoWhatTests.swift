@@ -231,6 +231,20 @@ import TestSupport
         _ = try org.enable("amy")
         let agent = try org.ctl(["2fa", "reset", "amy"], as: "ann")
         #expect(agent.status == 1)
+        // Another admin: of another organization, and none in amy's own, which has one admin.
+        try org.add("oz", organization: "other", role: "admin")
+        let otherAdmin = try org.ctl(["2fa", "reset", "amy"], as: "oz")
+        #expect(otherAdmin.status == 1)
+        let secondAdmin = try org.daemon.ctl(
+            ["user", "add", "amos", "--org", "acme", "--role", "admin", "--password-stdin"],
+            input: "amos-Passw0rd!\n"
+        )
+        #expect(secondAdmin.status == 1)
+        #expect(
+            secondAdmin.standardError.contains("'acme' already has an admin, 'amy'"),
+            "\(secondAdmin.standardError)"
+        )
+        #expect(try org.daemon.ctl(["user", "show", "amos"]).status != 0)
         #expect(try org.state("amy") == "on/self")
         #expect(try org.daemon.ctl(["2fa", "reset", "amy"]).status == 0)
         let (login, _) = try org.loginEnrolling("amy")
@@ -254,6 +268,19 @@ import TestSupport
         for _ in 0..<5 { _ = try org.daemon.login("olga", password: "wrong-guess") }
         #expect(try org.daemon.ctl(["unlock", "olga"]).status == 0)
         #expect(try org.daemon.login("olga", password: org.password("olga")).status == 0)
+    }
+
+    // MARK: --as with a wrong password: the daemon asks for a code (no password oracle), and none comes
+
+    @Test func asAnAccount_withAWrongPasswordAndNoCode_isRefused_sayingACodeIsNeeded() throws {
+        let org = try OrganizationFixture()
+        let wrong = try org.daemon.ctl(
+            ["--as", "bob", "--password-stdin", "user", "show", "bob"],
+            input: "not-bobs-password\n"
+        )
+        #expect(wrong.status == 1)
+        #expect(wrong.standardError.contains("'bob' needs a code, and none was given: nothing was done"))
+        #expect(try org.daemon.login("bob", password: org.password("bob")).status == 0)
     }
 
     // MARK: see status: own, own organization, all
@@ -289,7 +316,14 @@ import TestSupport
         #expect(own.allSatisfy { $0["target"] as? String == "bob" })
         let organization = try org.audit(as: "amy")
         #expect(!organization.isEmpty && organization.allSatisfy { $0["organization"] as? String == "acme" })
-        #expect(organization.contains { $0["action"] as? String == "enable" && $0["target"] as? String == "ann" })
+        // The detail names the state as PRODUCT.md does, not as Swift prints the enum.
+        #expect(
+            organization.contains {
+                $0["action"] as? String == "enable" && $0["target"] as? String == "ann"
+                    && $0["detail"] as? String == "on/self"
+            },
+            "\(organization)"
+        )
         let all = try org.audit()
         #expect(all.contains { $0["target"] as? String == "olga" && $0["action"] as? String == "login" })
         #expect(
