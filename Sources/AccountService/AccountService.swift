@@ -51,7 +51,11 @@ public final class AccountService: Sendable {
             throw ServiceError(.noEnrollmentInProgress, "the enrollment changed meanwhile: start again")
         }
         if let last = account.lastAcceptedStep, step <= last {
-            throw ServiceError(.wrongCode, "that code was already used: wait for the next code")
+            throw ServiceError(
+                .wrongCode,
+                "this account already used a code of this time step (perhaps of its previous authenticator): "
+                    + "wait for the next code"
+            )
         }
         let enabledBy: EnabledBy =
             switch (account.twoFactor, capacity) {
@@ -164,7 +168,10 @@ public final class AccountService: Sendable {
             }
             logger.notice(
                 "request refused",
-                metadata: ["action": "\(action?.rawValue ?? "read")", "caller": "\(caller.actor.map { "\($0)" } ?? "anonymous")"]
+                metadata: [
+                    "action": "\(action?.rawValue ?? "read")",
+                    "caller": "\(caller.actor.map { "\($0)" } ?? "anonymous")",
+                ]
             )
             throw ServiceError(.notPermitted, message)
         }
@@ -218,14 +225,16 @@ public final class AccountService: Sendable {
     /// The account `name` as the caller may know it: a caller who may not see it is told it does not exist
     /// in its scope, the same whether it exists or not.
     func target(_ name: String, for caller: Caller) throws(ServiceError) -> Account {
-        if case .anonymous = caller, case .refused(let message) = AccessPolicy.decide(caller, .showAccount, target: nil) {
+        if case .anonymous = caller, case .refused(let message) = AccessPolicy.decide(caller, .showAccount, target: nil)
+        {
             throw ServiceError(.notPermitted, message)
         }
         do {
             return try existingAccount(name)
-        } catch where error.kind == .noSuchAccount {
+        } catch  where error.kind == .noSuchAccount {
             if case .account(let account) = caller {
-                let message = account.role == .admin
+                let message =
+                    account.role == .admin
                     ? "no such account in your organization '\(account.organization)'"
                     : "an agent may act only on its own account '\(account.name)'"
                 throw ServiceError(.notPermitted, message)

@@ -197,6 +197,30 @@ import Testing
         #expect(try login(fixture, "hal", try oathtool(phone, at: fixture.clock.now)) == .denied)
     }
 
+    @Test func enroll_againInTheSameTimeStep_isRefusedWithAMessageThatSaysWhy() throws {
+        let fixture = try Fixture()
+        _ = try fixture.enrolled("hal")
+        let offer = try fixture.service.beginEnrollment(caller: root, name: "hal", parameters: .standard)
+        let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
+        // The new secret's code has never been used, but its step is the one the account last accepted.
+        #expect {
+            try fixture.service.confirmEnrollment(
+                caller: root,
+                name: "hal",
+                code: try oathtool(secret, at: fixture.clock.now)
+            )
+        } throws: { error in
+            (error as? ServiceError)?.message.contains("already used a code of this time step") == true
+        }
+        #expect(try fixture.stored("hal")?.pendingEnrollment != nil)
+        fixture.clock.advance(by: 30)
+        try fixture.service.confirmEnrollment(
+            caller: root,
+            name: "hal",
+            code: try oathtool(secret, at: fixture.clock.now)
+        )
+    }
+
     @Test func codeCheck_acceptsEveryAuthenticator_once() throws {
         let fixture = try Fixture()
         _ = try fixture.enrolled("ida")
