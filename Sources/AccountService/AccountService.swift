@@ -163,7 +163,8 @@ public final class AccountService: Sendable {
                     action,
                     .refused,
                     target: target?.name,
-                    organization: target?.organization ?? organization
+                    organization: target?.organization ?? organization,
+                    detail: message
                 )
             }
             logger.notice(
@@ -210,8 +211,21 @@ public final class AccountService: Sendable {
             organization: organization,
             action: action,
             outcome: outcome,
-            detail: detail
+            detail: Self.clipped(detail, toBytes: Self.maximumAuditDetailBytes)
         )
+    }
+
+    /// What an audit record's detail may hold, as AuditList carries it (docs/protocol.md).
+    static let maximumAuditDetailBytes = 128
+
+    /// `text` cut after its last whole character that fits in `limit` bytes of UTF-8.
+    static func clipped(_ text: String, toBytes limit: Int) -> String {
+        var kept = ""
+        for character in text {
+            guard kept.utf8.count + character.utf8.count <= limit else { break }
+            kept.append(character)
+        }
+        return kept
     }
 
     /// The account `name`, or a `noSuchAccount` error.

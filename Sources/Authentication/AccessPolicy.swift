@@ -128,8 +128,9 @@ public enum AccessPolicy {
         switch operation {
         case .enroll, .issueRecoveryCodes:
             return .refused(
-                "only '\(target.name)' can enroll its authenticator or get recovery codes: it enrolls at its next "
-                    + "login, or with `2fa enable --as \(target.name)`"
+                "only '\(target.name)' can enroll its authenticator or get recovery codes: with "
+                    + "`2fa enable --as \(target.name)`, or at its next login once two-factor login is required "
+                    + "(`2fa force \(target.name)`)"
             )
         default:
             return .allowed(.admin)
@@ -159,7 +160,9 @@ public enum AccessPolicy {
             return last ? decideOnItself(account, .disableTwoFactor) : .allowed(.ownAccount)
         case .forceTwoFactor, .resetTwoFactor, .unlock, .removeAccount, .manageExemptions, .resyncAuthenticator:
             return .refused(
-                "an account cannot do this to itself: ask an admin of '\(account.organization)' or an operator"
+                account.role == .admin
+                    ? "an admin cannot do this to its own account: ask an operator"
+                    : "an account cannot do this to itself: ask an admin of '\(account.organization)' or an operator"
             )
         case .createAccount, .listAccounts, .showOrganization, .manageOrganizations:
             return .refused("not permitted")

@@ -59,7 +59,10 @@ import Testing
         let ann = try #require(try fixture.stored("ann"))
         #expect(ann.twoFactor == .on(.self))
         #expect(ann.twoFactorChange?.actor == .account(ann.name))
-        #expect(kind { () throws(ServiceError) in try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann") } == nil)
+        #expect(
+            kind { () throws(ServiceError) in try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann") }
+                == nil
+        )
         #expect(try fixture.stored("ann")?.twoFactor == .off)
     }
 
@@ -73,12 +76,19 @@ import Testing
         guard case .enroll(let uri) = offer else { Issue.record("a pending login did not offer enrollment"); return }
         let secret = try OTPAuthURI(parsing: uri).secret
         let first = try oathtool(secret, at: fixture.clock.now)
-        guard case .enrolled = try fixture.service.login(user: "ann", password: Array(Self.password.utf8), code: .totp(first))
+        guard
+            case .enrolled = try fixture.service.login(
+                user: "ann",
+                password: Array(Self.password.utf8),
+                code: .totp(first)
+            )
         else { Issue.record("the first code did not finish enrollment"); return }
         ann = try #require(try fixture.stored("ann"))
         #expect(ann.twoFactor == .on(.enforced))
 
-        let refused = kind { () throws(ServiceError) in try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann") }
+        let refused = kind { () throws(ServiceError) in
+            try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann")
+        }
         #expect(refused == .notPermitted)
         #expect(try fixture.stored("ann")?.twoFactor == .on(.enforced), "a refused action changes nothing")
         // Nor can the agent get around it by enrolling again: the state stays enforced.
@@ -105,8 +115,41 @@ import Testing
         // An unknown name gets the same refusal, so an admin cannot probe other organizations.
         let unknown = kind { () throws(ServiceError) in try fixture.service.forceTwoFactor(caller: amy, name: "ghost") }
         #expect(unknown == .notPermitted)
-        let audit = try fixture.service.auditTrail(caller: root, account: nil, organization: "other", since: nil, before: nil, limit: 10)
+        let audit = try fixture.service.auditTrail(
+            caller: root,
+            account: nil,
+            organization: "other",
+            since: nil,
+            before: nil,
+            limit: 10
+        )
         #expect(audit.first?.outcome == .refused && audit.first?.action == .force)
+        // The record says why, as the caller was told.
+        #expect(audit.first?.detail == "no such account in your organization 'acme'")
+    }
+
+    @Test func aRefusalsAuditDetail_isClippedToWhatAuditListCarries() throws {
+        // Long names make the refusal longer than the 128 bytes an AuditList detail may hold.
+        let organization = String(repeating: "o", count: 60)
+        let agent = String(repeating: "a", count: 60)
+        _ = try fixture.service.addOrganization(caller: root, name: organization, requireTwoFactor: false)
+        try add(agent, organization: organization, required: true)
+        let itself = try caller(agent)
+        let refused = kind { () throws(ServiceError) in
+            try fixture.service.disableTwoFactor(caller: itself, name: agent)
+        }
+        #expect(refused == .notPermitted)
+        let audit = try fixture.service.auditTrail(
+            caller: root,
+            account: agent,
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 10
+        )
+        let detail = try #require(audit.first { $0.outcome == .refused }?.detail)
+        #expect(detail.utf8.count <= 128 && detail.utf8.count > 100, "\(detail)")
+        #expect(detail.hasPrefix("two-factor on '\(agent)' was required by an admin of 'ooo"), "\(detail)")
     }
 
     @Test func agentCallingAnAdminAction_isRefused() throws {
@@ -124,13 +167,22 @@ import Testing
             #expect(code.count == 19 && code.split(separator: "-").count == 4, "\(code)")
         }
         let password = Array(Self.password.utf8)
-        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(codes[3])) == .recovered(remaining: 9))
+        #expect(
+            try fixture.service.login(user: "ann", password: password, code: .recovery(codes[3]))
+                == .recovered(remaining: 9)
+        )
         #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(codes[3])) == .denied)
         // Typed in lower case and without dashes, another code still works.
         let relaxed = codes[4].lowercased().replacingOccurrences(of: "-", with: "")
-        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(relaxed)) == .recovered(remaining: 8))
+        #expect(
+            try fixture.service.login(user: "ann", password: password, code: .recovery(relaxed))
+                == .recovered(remaining: 8)
+        )
         // A right recovery code with a wrong password is denied and not used up.
-        #expect(try fixture.service.login(user: "ann", password: Array("wrong-password".utf8), code: .recovery(codes[5])) == .denied)
+        #expect(
+            try fixture.service.login(user: "ann", password: Array("wrong-password".utf8), code: .recovery(codes[5]))
+                == .denied
+        )
         #expect(try fixture.stored("ann")?.recoveryCodes.count == 8)
         let stored = try #require(try fixture.stored("ann"))
         for code in codes { #expect(!stored.recoveryCodes.contains { $0.digest == Array(code.utf8) }) }
@@ -142,7 +194,10 @@ import Testing
         #expect(Set(new).isDisjoint(with: old))
         let password = Array(Self.password.utf8)
         #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(old[0])) == .denied)
-        #expect(try fixture.service.login(user: "ann", password: password, code: .recovery(new[0])) == .recovered(remaining: 9))
+        #expect(
+            try fixture.service.login(user: "ann", password: password, code: .recovery(new[0]))
+                == .recovered(remaining: 9)
+        )
     }
 
     @Test func reset_discardsSecretAndCodes_andTheOldCodeNoLongerLogsIn() throws {
@@ -195,14 +250,35 @@ import Testing
         let (secret, _) = try enroll("ann", as: try caller("ann"))
         _ = try fixture.service.login(user: "olga", password: Array(Self.password.utf8), code: .none)
         _ = try fixture.service.login(user: "ann", password: Array("not-the-password".utf8), code: .totp("123456"))
-        let own = try fixture.service.auditTrail(caller: try caller("ann"), account: nil, organization: nil, since: nil, before: nil, limit: 50)
+        let own = try fixture.service.auditTrail(
+            caller: try caller("ann"),
+            account: nil,
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 50
+        )
         #expect(!own.isEmpty && own.allSatisfy { $0.target?.value == "ann" })
         #expect(own.contains { $0.action == .enable && $0.outcome == .ok })
         #expect(own.contains { $0.action == .login && $0.outcome == .denied })
-        let organization = try fixture.service.auditTrail(caller: try caller("amy"), account: nil, organization: nil, since: nil, before: nil, limit: 50)
+        let organization = try fixture.service.auditTrail(
+            caller: try caller("amy"),
+            account: nil,
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 50
+        )
         #expect(organization.allSatisfy { $0.organization?.value == "acme" })
         #expect(!organization.contains { $0.target?.value == "olga" })
-        let all = try fixture.service.auditTrail(caller: root, account: nil, organization: nil, since: nil, before: nil, limit: 50)
+        let all = try fixture.service.auditTrail(
+            caller: root,
+            account: nil,
+            organization: nil,
+            since: nil,
+            before: nil,
+            limit: 50
+        )
         #expect(all.contains { $0.target?.value == "olga" })
         let base32 = Base32.encode(secret)
         for record in all {

@@ -133,10 +133,11 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
         #expect(
             isRefused(AccessPolicy.decide(.account(ann), operation, target: ann), saying: "cannot do this to itself")
         )
+        // The admin is told whom to ask: not "an admin of acme", which it is.
         #expect(
             isRefused(
                 AccessPolicy.decide(.account(acmeAdmin), operation, target: acmeAdmin),
-                saying: "cannot do this to itself"
+                saying: "an admin cannot do this to its own account: ask an operator"
             )
         )
     }
@@ -280,7 +281,7 @@ private func isRefused(_ decision: AccessDecision, saying words: String) -> Bool
         let bob = member("bob", "acme", .agent)
         let cases: [(Caller, Account, String)] = [
             (.account(ann), ann, "cannot do this to itself"),
-            (.account(acmeAdmin), acmeAdmin, "cannot do this to itself"),
+            (.account(acmeAdmin), acmeAdmin, "cannot do this to its own account"),
             (.account(bob), ann, "only on its own"),
             (.account(otherAdmin), ann, "no such account"),
             (.anonymous, ann, "operator rights"),
