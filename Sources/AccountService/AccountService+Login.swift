@@ -8,7 +8,8 @@ import OneTimePassword
 //   (`AccountStore.reserveAttempt`): the attempt is counted first and the count cleared on success, so
 //   no more password checks run than the throttle allows, whatever the parallelism;
 // - a stranger's failures count against (account, that peer's uid) only; failures through privileged
-//   peers count against the account (and the remote host), toward its hard lock;
+//   peers count against the account (and the remote host), toward its hard lock, and a name without an
+//   account is counted and locked the same way, so that `locked` never tells which accounts exist;
 // - no password oracle: until a code has been checked, the answer and the work are the same for a right
 //   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
 //   without a code (or, when the operator set one up, a 2FA-on account's right password under a grace, from
@@ -159,14 +160,16 @@ extension AccountService {
         return nil
     }
 
-    /// The throttle's rule for an attempt of `key`, given the key's record and, for a privileged origin, the account.
-    func throttleDecision(for key: ThrottleKey, now: UnixTime) -> (ThrottleRecord, Account?) -> AttemptReservation {
+    /// The throttle's rule for an attempt of `key`, given the key's record and, for a privileged origin, the
+    /// account-wide failures (an account's own, or the stand-in's of a name without one: alike on purpose).
+    func throttleDecision(for key: ThrottleKey, now: UnixTime) -> ThrottleDecision {
         let policy = configuration.throttle
-        return { record, account in
-            if let account, key.origin.isPrivileged, let wait = policy.retryAfter(for: account, now: now) {
+        return { record, accountWide in
+            if let accountWide, key.origin.isPrivileged,
+                let wait = policy.retryAfter(accountWide: accountWide, now: now)
+            {
                 return .locked(retryAfter: wait)
             }
-            if let account, account.failureCount >= policy.hardLockAfter { return .locked(retryAfter: .max) }
             if let wait = policy.retryAfter(failures: record.failures, lastFailure: record.lastFailureAt, now: now) {
                 return .locked(retryAfter: wait)
             }

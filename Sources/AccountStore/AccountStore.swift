@@ -79,14 +79,15 @@ public protocol AccountStore: Sendable {
     // MARK: Throttling
 
     /// The lock decision and the failure count as one atomic step: in one write transaction, decides with
-    /// `decide` (given the key's record and, for a privileged origin, the account's own counter) whether
-    /// the attempt may run; when it may, counts it as a failure of the key (and, for a privileged origin,
-    /// of the account named `key.subject`, if there is one) before the caller checks anything. However
-    /// many attempts run in parallel, no more run than the limits allow.
+    /// `decide` (given the key's record and, for a privileged origin, the subject's account-wide failures:
+    /// `ThrottleDecision`) whether the attempt may run; when it may, counts it as a failure of the key (and,
+    /// for a privileged origin, of the account named `key.subject`, or of the stand-in counter of a name
+    /// without an account) before the caller checks anything. However many attempts run in parallel, no
+    /// more run than the limits allow.
     func reserveAttempt(
         _ key: ThrottleKey,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation
+        decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation
 
     /// The decision `reserveAttempt` would take for `key` now, read only: nothing is counted or written. For a
@@ -94,7 +95,7 @@ public protocol AccountStore: Sendable {
     /// without being counted as an attempt.
     func previewAttempt(
         _ key: ThrottleKey,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation
+        decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation
 
     /// A whole code check of `name`'s account as one durable write, where the store can (the default
@@ -112,14 +113,16 @@ public protocol AccountStore: Sendable {
         claiming claim: StepClaim?,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        decide: ThrottleDecision,
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict
 
-    /// Clears the key's failures (and, for a privileged origin, the account's) after a success.
+    /// Clears the key's failures (and, for a privileged origin, the account's, or the stand-in counter of a
+    /// name without an account) after a success.
     func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError)
 
-    /// Clears every throttle record of `subject` and the account's own counter (unlock).
+    /// Clears every throttle record of `subject`, the stand-in counter of a name without an account included,
+    /// and the account's own counter (unlock).
     func clearAllAttempts(of subject: String) throws(AccountStoreError)
 
     // MARK: Organizations
@@ -224,7 +227,7 @@ extension AccountStore {
         claiming claim: StepClaim?,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        decide: ThrottleDecision,
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict {
         if case .locked(let wait) = try reserveAttempt(key, at: time, decide: decide) {

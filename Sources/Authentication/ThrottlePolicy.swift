@@ -6,7 +6,7 @@ import AccountStore
 /// delay that doubles with every further failure, from `baseDelay` up to `maximumDelay` seconds, counted
 /// from the last failure. A success resets the key. Separately, an account whose failures through
 /// privileged peers (sshd, login: the PAM paths) reach `hardLockAfter` in a row is locked until an admin or
-/// operator unlocks it.
+/// operator unlocks it; so is a name without an account, whose failures the store counts in its place.
 public struct ThrottlePolicy: Sendable, Hashable {
     public var freeFailures: UInt32
     public var baseDelay: Int64
@@ -43,7 +43,13 @@ public struct ThrottlePolicy: Sendable, Hashable {
     /// Seconds the account must still wait at `now` because of its failures through privileged peers,
     /// or nil when it may try. A hard-locked account waits `Int64.max`: until it is unlocked.
     public func retryAfter(for account: Account, now: UnixTime) -> Int64? {
-        if account.failureCount >= hardLockAfter { return .max }
-        return retryAfter(failures: account.failureCount, lastFailure: account.lastFailureAt, now: now)
+        retryAfter(accountWide: account.accountWideFailures, now: now)
+    }
+
+    /// `retryAfter(for:now:)` over the account-wide failures the store counted: an account's own, or the
+    /// stand-in's of a name without an account, which is locked by the same rule.
+    public func retryAfter(accountWide: ThrottleRecord, now: UnixTime) -> Int64? {
+        if accountWide.failures >= hardLockAfter { return .max }
+        return retryAfter(failures: accountWide.failures, lastFailure: accountWide.lastFailureAt, now: now)
     }
 }

@@ -2,9 +2,12 @@ import AccountStore
 import LMDB
 import StoredRecords
 
-// The `throttle` database: key = subject, NUL, origin ("u" + uid | "h" + host | "l"), value = u32 failures,
-// opt i64 last failure. Records of quiet keys are dropped a few at a time, so names sprayed by an attacker
-// cannot grow the database without bound.
+// The `throttle` database: key = subject, NUL, origin ("u" + uid | "h" + host | "l" | "a"), value = u32
+// failures, opt i64 last failure. "a" is no origin but the subject as a whole: the account-wide counter of a
+// name without an account, standing in for `Account.failureCount`/`lastFailureAt` (`ThrottleDecision`).
+// Records of quiet keys, stand-ins included, are dropped a few at a time, so names sprayed by an attacker
+// cannot grow the database without bound. A daemon without stand-ins reads them as records of an origin it
+// never asks for: it prunes them and `clearAllAttempts` deletes them with the subject's other records.
 extension LMDBAccountStore {
     /// A record whose last failure is older than this is forgotten (its lock expired long ago).
     static let throttleMemory: Int64 = 2 * 86_400
@@ -13,11 +16,11 @@ extension LMDBAccountStore {
     public func reserveAttempt(
         _ key: ThrottleKey,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation
+        decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation {
         try write { transaction in
             let attempt = try throttleState(of: key, in: transaction)
-            let reservation = decide(attempt.record, attempt.account)
+            let reservation = decide(attempt.record, attempt.accountWide?.failures)
             guard reservation == .allowed else { return reservation }
             try countFailure(attempt, at: time, in: transaction)
             return .allowed
@@ -26,11 +29,11 @@ extension LMDBAccountStore {
 
     public func previewAttempt(
         _ key: ThrottleKey,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation
+        decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation {
         try read { transaction in
             let attempt = try throttleState(of: key, in: transaction)
-            return decide(attempt.record, attempt.account)
+            return decide(attempt.record, attempt.accountWide?.failures)
         }
     }
 
@@ -42,12 +45,14 @@ extension LMDBAccountStore {
         claiming claim: StepClaim?,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        decide: ThrottleDecision,
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict {
         try write { transaction in
             let attempt = try throttleState(of: key, in: transaction)
-            if case .locked(let wait) = decide(attempt.record, attempt.account) { return .locked(retryAfter: wait) }
+            if case .locked(let wait) = decide(attempt.record, attempt.accountWide?.failures) {
+                return .locked(retryAfter: wait)
+            }
             if let claim, try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction) == .accepted
             {
                 try clear(key, in: transaction)
@@ -61,36 +66,65 @@ extension LMDBAccountStore {
         }
     }
 
-    /// A throttle key's record as stored, and for a privileged origin the account it counts against.
+    /// A throttle key's record as stored, and for a privileged origin what counts against the subject as a whole.
     private struct ThrottleState {
         var recordKey: [UInt8]
         var record: ThrottleRecord
-        var account: Account?
+        var accountWide: AccountWideCounter?
+    }
+
+    /// The account-wide failures of a subject: the account's own, or a stand-in's when no account has its name.
+    private enum AccountWideCounter {
+        case account(Account)
+        case standIn(recordKey: [UInt8], record: ThrottleRecord)
+
+        var failures: ThrottleRecord {
+            switch self {
+            case .account(let account): account.accountWideFailures
+            case .standIn(_, let record): record
+            }
+        }
     }
 
     private func throttleState(of key: ThrottleKey, in transaction: borrowing Transaction) throws -> ThrottleState {
         let recordKey = Self.throttleKey(key)
         let record = try Self.throttleRecord(recordKey, in: transaction, databases.throttle)
-        var account: Account?
-        if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
-            account = try transaction.get(Self.key(name), in: accounts).map {
-                try decodeAccount($0, key: Self.key(name), in: transaction)
+        var accountWide: AccountWideCounter?
+        if key.origin.isPrivileged {
+            if let account = try existingAccount(named: key.subject, in: transaction) {
+                accountWide = .account(account)
+            } else {
+                let standInKey = Self.standInKey(of: key.subject)
+                let standIn = try Self.throttleRecord(standInKey, in: transaction, databases.throttle)
+                accountWide = .standIn(recordKey: standInKey, record: standIn)
             }
         }
-        return ThrottleState(recordKey: recordKey, record: record, account: account)
+        return ThrottleState(recordKey: recordKey, record: record, accountWide: accountWide)
     }
 
-    /// Counts one failure of the key (and of the account, for a privileged origin), and prunes a few old records.
+    /// The account called `subject`, or nil when there is none (or `subject` could not be an account name).
+    private func existingAccount(named subject: String, in transaction: borrowing Transaction) throws -> Account? {
+        guard let name = try? AccountName(subject), let bytes = try transaction.get(Self.key(name), in: accounts)
+        else { return nil }
+        return try decodeAccount(bytes, key: Self.key(name), in: transaction)
+    }
+
+    /// Counts one failure of the key (and of the subject as a whole, for a privileged origin), and prunes a few
+    /// old records.
     private func countFailure(_ state: ThrottleState, at time: UnixTime, in transaction: borrowing Transaction) throws {
         var record = state.record
-        record.failures = record.failures &+ 1 == 0 ? .max : record.failures + 1
-        record.lastFailureAt = time
+        record.countFailure(at: time)
         try transaction.put(Self.encode(record), for: state.recordKey, in: databases.throttle)
-        if let account = state.account {
+        switch state.accountWide {
+        case .account(let account):
             var counted = account
-            counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
-            counted.lastFailureAt = time
+            counted.accountWideFailures.countFailure(at: time)
             try save(counted, changedFrom: account, in: transaction)
+        case .standIn(let standInKey, var standIn):
+            standIn.countFailure(at: time)
+            try transaction.put(Self.encode(standIn), for: standInKey, in: databases.throttle)
+        case nil:
+            break
         }
         try pruneThrottle(transaction, now: time)
     }
@@ -102,10 +136,11 @@ extension LMDBAccountStore {
     /// `clearAttempts`, inside a write transaction; writes nothing when there is nothing to clear.
     func clear(_ key: ThrottleKey, in transaction: borrowing Transaction) throws {
         _ = try transaction.delete(Self.throttleKey(key), in: databases.throttle)
-        guard key.origin.isPrivileged, let name = try? AccountName(key.subject),
-            let bytes = try transaction.get(Self.key(name), in: accounts)
-        else { return }
-        let before = try decodeAccount(bytes, key: Self.key(name), in: transaction)
+        guard key.origin.isPrivileged else { return }
+        guard let before = try existingAccount(named: key.subject, in: transaction) else {
+            _ = try transaction.delete(Self.standInKey(of: key.subject), in: databases.throttle)
+            return
+        }
         guard before.failureCount != 0 else { return }
         var account = before
         account.failureCount = 0
@@ -114,7 +149,8 @@ extension LMDBAccountStore {
 
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
         try write { transaction in
-            let prefix = Array(subject.utf8) + [0]
+            // Every origin's record and the stand-in's.
+            let prefix = Self.throttleSubject(subject) + [0]
             let entries = try Self.range(
                 in: databases.throttle,
                 of: transaction,
@@ -123,9 +159,7 @@ extension LMDBAccountStore {
                 limit: .max
             )
             for (key, _) in entries { _ = try transaction.delete(key, in: databases.throttle) }
-            guard let name = try? AccountName(subject), let bytes = try transaction.get(Self.key(name), in: accounts)
-            else { return }
-            let before = try decodeAccount(bytes, key: Self.key(name), in: transaction)
+            guard let before = try existingAccount(named: subject, in: transaction) else { return }
             var account = before
             account.failureCount = 0
             account.lastFailureAt = nil
@@ -146,7 +180,16 @@ extension LMDBAccountStore {
             case .host(let host): Array("h".utf8) + Array(host.utf8.prefix(255))
             case .local: Array("l".utf8)
             }
-        return Array(key.subject.utf8.prefix(128)) + [0] + origin
+        return throttleSubject(key.subject) + [0] + origin
+    }
+
+    /// The key of the stand-in for the account-wide counter of a subject without an account.
+    static func standInKey(of subject: String) -> [UInt8] {
+        throttleSubject(subject) + [0] + Array("a".utf8)
+    }
+
+    static func throttleSubject(_ subject: String) -> [UInt8] {
+        Array(subject.utf8.prefix(128))
     }
 
     private static func throttleRecord(

@@ -3,8 +3,10 @@ import PostgresNIO
 import StoredRecords
 
 // The `throttle` table: one row per (subject, origin), origin written as on LMDB ("u" + uid, "h" + host,
-// "l"). Rows of quiet keys are dropped a few at a time, so names sprayed by an attacker cannot grow the
-// table without bound. Lock order, here and everywhere: the throttle row, then the account row.
+// "l", and "a" for the stand-in account-wide counter of a name without an account). Rows of quiet keys,
+// stand-ins included, are dropped a few at a time, so names sprayed by an attacker cannot grow the table
+// without bound. Lock order, here and everywhere: the key's throttle row, then the account row, then the
+// stand-in row.
 extension PostgresAccountStore {
     /// A row whose last failure is older than this is forgotten (its lock expired long ago), as on LMDB.
     static let throttleMemory: Int64 = 2 * 86_400
@@ -13,11 +15,11 @@ extension PostgresAccountStore {
     public func reserveAttempt(
         _ key: ThrottleKey,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation
+        decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation {
         try write { transaction in
             let attempt = try lockThrottleState(of: key, in: transaction)
-            let reservation = decide(attempt.record, attempt.account)
+            let reservation = decide(attempt.record, attempt.accountWide?.failures)
             guard reservation == .allowed else {
                 // Nothing is counted, and the empty row goes with the rollback.
                 transaction.rollbackOnly = true
@@ -32,12 +34,12 @@ extension PostgresAccountStore {
     /// before it), then rolled back: nothing is counted.
     public func previewAttempt(
         _ key: ThrottleKey,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation
+        decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation {
         try write { transaction in
             let attempt = try lockThrottleState(of: key, in: transaction)
             transaction.rollbackOnly = true
-            return decide(attempt.record, attempt.account)
+            return decide(attempt.record, attempt.accountWide?.failures)
         }
     }
 
@@ -49,12 +51,12 @@ extension PostgresAccountStore {
         claiming claim: StepClaim?,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
-        decide: (ThrottleRecord, Account?) -> AttemptReservation,
+        decide: ThrottleDecision,
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict {
         try write { transaction in
             let attempt = try lockThrottleState(of: key, in: transaction)
-            if case .locked(let wait) = decide(attempt.record, attempt.account) {
+            if case .locked(let wait) = decide(attempt.record, attempt.accountWide?.failures) {
                 transaction.rollbackOnly = true
                 return .locked(retryAfter: wait)
             }
@@ -71,15 +73,47 @@ extension PostgresAccountStore {
         }
     }
 
-    /// A throttle key's row and, for a privileged origin, the account it counts against, both locked for
-    /// this transaction (in the lock order: the throttle row, then the account row).
+    /// A throttle key's row and, for a privileged origin, what counts against the subject as a whole (the
+    /// account, or the stand-in row of a name without one), all locked for this transaction in the lock order.
     private struct ThrottleState {
         var record: ThrottleRecord
-        var account: Account?
+        var accountWide: AccountWideCounter?
+    }
+
+    /// The account-wide failures of a subject: the account's own, or a stand-in's when no account has its name.
+    private enum AccountWideCounter {
+        case account(Account)
+        case standIn(ThrottleRecord)
+
+        var failures: ThrottleRecord {
+            switch self {
+            case .account(let account): account.accountWideFailures
+            case .standIn(let record): record
+            }
+        }
     }
 
     private func lockThrottleState(of key: ThrottleKey, in transaction: Transaction) throws -> ThrottleState {
         let (subject, origin) = Self.throttleColumns(key)
+        let record = try Self.lockThrottleRow(subject: subject, origin: origin, in: transaction)
+        var accountWide: AccountWideCounter?
+        if key.origin.isPrivileged {
+            if let account = try Self.lockExistingAccount(named: key.subject, in: transaction) {
+                accountWide = .account(account)
+            } else {
+                let standIn = try Self.lockThrottleRow(subject: subject, origin: Self.standInOrigin, in: transaction)
+                accountWide = .standIn(standIn)
+            }
+        }
+        return ThrottleState(record: record, accountWide: accountWide)
+    }
+
+    /// The throttle row of (subject, origin), locked for this transaction; an empty one when none was stored.
+    private static func lockThrottleRow(
+        subject: String,
+        origin: String,
+        in transaction: Transaction
+    ) throws -> ThrottleRecord {
         // The empty row makes the key's row exist, so that FOR UPDATE can serialize every attempt on it.
         try transaction.execute(
             """
@@ -93,20 +127,21 @@ extension PostgresAccountStore {
             FOR UPDATE
             """
         )
-        var record = ThrottleRecord()
-        if let row = rows.first {
-            let (failures, last) = try row.decode((Int64, Int64?).self)
-            record = ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
-        }
-        var account: Account?
-        if key.origin.isPrivileged, let name = try? AccountName(key.subject) {
-            let accountRows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
-            account = try accountRows.first.map { try Self.decode($0, name: name.value) }
-        }
-        return ThrottleState(record: record, account: account)
+        guard let row = rows.first else { return ThrottleRecord() }
+        let (failures, last) = try row.decode((Int64, Int64?).self)
+        return ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
     }
 
-    /// Counts one failure of the key (and of the account, for a privileged origin), and prunes a few old rows.
+    /// The account called `subject`, its row locked for this transaction, or nil when there is none (or
+    /// `subject` could not be an account name).
+    private static func lockExistingAccount(named subject: String, in transaction: Transaction) throws -> Account? {
+        guard let name = try? AccountName(subject) else { return nil }
+        let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
+        return try rows.first.map { try decode($0, name: name.value) }
+    }
+
+    /// Counts one failure of the key (and of the subject as a whole, for a privileged origin), and prunes a
+    /// few old rows.
     private func countFailure(
         _ state: ThrottleState,
         of key: ThrottleKey,
@@ -114,17 +149,18 @@ extension PostgresAccountStore {
         in transaction: Transaction
     ) throws {
         let (subject, origin) = Self.throttleColumns(key)
-        let failures = state.record.failures &+ 1 == 0 ? UInt32.max : state.record.failures + 1
-        try transaction.execute(
-            """
-            UPDATE throttle SET failures = \(Int64(failures)), last_failure_at = \(time)
-            WHERE subject = \(subject) AND origin = \(origin)
-            """
-        )
-        if var counted = state.account {
-            counted.failureCount = counted.failureCount &+ 1 == 0 ? .max : counted.failureCount + 1
-            counted.lastFailureAt = time
+        var record = state.record
+        record.countFailure(at: time)
+        try Self.storeThrottleRow(record, subject: subject, origin: origin, in: transaction)
+        switch state.accountWide {
+        case .account(var counted):
+            counted.accountWideFailures.countFailure(at: time)
             try Self.store(AccountRecord.encode(counted), of: counted, in: transaction)
+        case .standIn(var standIn):
+            standIn.countFailure(at: time)
+            try Self.storeThrottleRow(standIn, subject: subject, origin: Self.standInOrigin, in: transaction)
+        case nil:
+            break
         }
         // Rows another transaction holds are skipped: pruning never waits.
         try transaction.execute(
@@ -136,6 +172,21 @@ extension PostgresAccountStore {
         )
     }
 
+    /// Writes the counts of a row `lockThrottleRow` locked (and so made exist).
+    private static func storeThrottleRow(
+        _ record: ThrottleRecord,
+        subject: String,
+        origin: String,
+        in transaction: Transaction
+    ) throws {
+        try transaction.execute(
+            """
+            UPDATE throttle SET failures = \(Int64(record.failures)), last_failure_at = \(record.lastFailureAt)
+            WHERE subject = \(subject) AND origin = \(origin)
+            """
+        )
+    }
+
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
         try write { transaction in try clear(key, in: transaction) }
     }
@@ -143,10 +194,13 @@ extension PostgresAccountStore {
     func clear(_ key: ThrottleKey, in transaction: Transaction) throws {
         let (subject, origin) = Self.throttleColumns(key)
         try transaction.execute("DELETE FROM throttle WHERE subject = \(subject) AND origin = \(origin)")
-        guard key.origin.isPrivileged, let name = try? AccountName(key.subject) else { return }
-        let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
-        guard let row = rows.first else { return }
-        var account = try Self.decode(row, name: name.value)
+        guard key.origin.isPrivileged else { return }
+        guard var account = try Self.lockExistingAccount(named: key.subject, in: transaction) else {
+            try transaction.execute(
+                "DELETE FROM throttle WHERE subject = \(subject) AND origin = \(Self.standInOrigin)"
+            )
+            return
+        }
         guard account.failureCount != 0 else { return }
         account.failureCount = 0
         try Self.store(AccountRecord.encode(account), of: account, in: transaction)
@@ -155,14 +209,18 @@ extension PostgresAccountStore {
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
         let column = Self.subjectColumn(subject)
         try write { transaction in
-            try transaction.execute("DELETE FROM throttle WHERE subject = \(column)")
-            guard let name = try? AccountName(subject) else { return }
-            let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
-            guard let row = rows.first else { return }
-            var account = try Self.decode(row, name: name.value)
-            account.failureCount = 0
-            account.lastFailureAt = nil
-            try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+            // In the lock order: the origins' rows, the account, the stand-in.
+            try transaction.execute(
+                "DELETE FROM throttle WHERE subject = \(column) AND origin <> \(Self.standInOrigin)"
+            )
+            if var account = try Self.lockExistingAccount(named: subject, in: transaction) {
+                account.failureCount = 0
+                account.lastFailureAt = nil
+                try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+            }
+            try transaction.execute(
+                "DELETE FROM throttle WHERE subject = \(column) AND origin = \(Self.standInOrigin)"
+            )
         }
     }
 
@@ -189,6 +247,9 @@ extension PostgresAccountStore {
             }
         return (subjectColumn(key.subject), origin)
     }
+
+    /// The origin column of the stand-in account-wide counter of a name without an account.
+    static let standInOrigin = "a"
 
     static func subjectColumn(_ subject: String) -> String {
         // PostgreSQL text cannot hold NUL; a subject is a name the client sent, so drop any.

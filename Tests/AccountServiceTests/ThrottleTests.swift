@@ -33,7 +33,10 @@ import Testing
             try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .peer(uid: 4242))
                 == .locked(retryAfter: 30)
         )
-        #expect(try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .peer(uid: 1000)) == .ok)
+        #expect(
+            try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .peer(uid: 1000))
+                == .ok
+        )
         #expect(try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .local) == .ok)
         #expect(try fixture.stored("ann")?.failureCount == 0, "a stranger never touches the account's own counter")
     }
@@ -43,10 +46,16 @@ import Testing
             _ = try fixture.service.login(user: "ann", password: Self.wrong, code: .none, origin: .host("203.0.113.9"))
         }
         #expect(try fixture.stored("ann")?.failureCount == 5)
-        let locked = try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .host("198.51.100.1"))
+        let locked = try fixture.service.login(
+            user: "ann",
+            password: Self.password,
+            code: .none,
+            origin: .host("198.51.100.1")
+        )
         #expect(locked == .locked(retryAfter: 30), "the account itself backs off")
         #expect(
-            try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .peer(uid: 1000)) == .ok,
+            try fixture.service.login(user: "ann", password: Self.password, code: .none, origin: .peer(uid: 1000))
+                == .ok,
             "a local user is not locked out by remote guesses"
         )
     }
@@ -62,13 +71,60 @@ import Testing
         #expect(known.suffix(2).allSatisfy { if case .locked = $0 { true } else { false } })
     }
 
+    /// Failures from one host lock a name without an account for every other host exactly as they lock an
+    /// account: otherwise an attacker with two addresses learns which accounts exist.
+    @Test func unknownUsers_areLockedForEveryHost_likeKnownOnes() throws {
+        func history(_ user: String) throws -> [LoginResult] {
+            var answers: [LoginResult] = []
+            for _ in 0..<6 {
+                answers.append(
+                    try fixture.service.login(
+                        user: user,
+                        password: Self.wrong,
+                        code: .none,
+                        origin: .host("203.0.113.9")
+                    )
+                )
+            }
+            answers.append(
+                try fixture.service.login(user: user, password: Self.wrong, code: .none, origin: .host("198.51.100.1"))
+            )
+            return answers
+        }
+        let known = try history("ann")
+        let unknown = try history("ghost")
+        #expect(known == Array(repeating: .codeNeeded, count: 5) + [.locked(retryAfter: 30), .locked(retryAfter: 30)])
+        #expect(unknown == known)
+    }
+
+    @Test func aHundredFailuresOfAnUnknownName_throughPrivilegedPeers_lockItLikeAKnownOne() throws {
+        for _ in 0..<100 {
+            for user in ["ann", "ghost"] {
+                _ = try fixture.service.login(user: user, password: Self.wrong, code: .totp("1"), origin: .host("h1"))
+            }
+            fixture.clock.advance(by: 3601)
+        }
+        for user in ["ann", "ghost"] {
+            for origin in [ThrottleOrigin.host("h2"), .local] {
+                #expect(
+                    try fixture.service.login(user: user, password: Self.wrong, code: .none, origin: origin)
+                        == .locked(retryAfter: .max),
+                    "\(user) from \(origin)"
+                )
+            }
+        }
+    }
+
     @Test func whileThrottled_aRightPasswordAndCodeAreLocked_andTheReplayStepIsUntouched() throws {
         let secret = try fixture.enrolled("cid")
         let step = try fixture.stored("cid")?.lastAcceptedStep
         for _ in 0..<5 { _ = try fixture.service.login(user: "cid", password: Self.wrong, code: .totp("000000")) }
         fixture.clock.advance(by: 5)
         let code = try oathtool(secret, at: fixture.clock.now + 30)
-        #expect(try fixture.service.login(user: "cid", password: Self.password, code: .totp(code)) == .locked(retryAfter: 25))
+        #expect(
+            try fixture.service.login(user: "cid", password: Self.password, code: .totp(code))
+                == .locked(retryAfter: 25)
+        )
         #expect(try fixture.stored("cid")?.lastAcceptedStep == step)
         fixture.clock.advance(by: 25)
         #expect(try fixture.service.login(user: "cid", password: Self.password, code: .totp(code)) == .ok)
@@ -91,9 +147,13 @@ import Testing
             _ = try fixture.service.login(user: "ann", password: Self.wrong, code: .totp("1"), origin: .local)
             fixture.clock.advance(by: 3601)
         }
-        #expect(try fixture.service.login(user: "ann", password: Self.password, code: .none) == .locked(retryAfter: .max))
+        #expect(
+            try fixture.service.login(user: "ann", password: Self.password, code: .none) == .locked(retryAfter: .max)
+        )
         fixture.clock.advance(by: 30 * 86_400)
-        #expect(try fixture.service.login(user: "ann", password: Self.password, code: .none) == .locked(retryAfter: .max))
+        #expect(
+            try fixture.service.login(user: "ann", password: Self.password, code: .none) == .locked(retryAfter: .max)
+        )
         #expect(try fixture.service.status(caller: root, name: "ann").lockedUntil == .max)
         try fixture.service.unlock(caller: root, name: "ann")
         #expect(try fixture.service.login(user: "ann", password: Self.password, code: .none) == .ok)

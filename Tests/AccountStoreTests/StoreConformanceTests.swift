@@ -267,9 +267,9 @@ import TestSupport
         // A privileged origin counts toward the account itself, and `decide` sees that count.
         #expect(try store.account(named: accountName("alice"))?.failureCount == 3)
         var seen: UInt32?
-        _ = try store.reserveAttempt(fromPeer, at: 101) { record, account in
-            seen = account?.failureCount
-            return record.failures == 0 && account == nil ? .allowed : .locked(retryAfter: 1)
+        _ = try store.reserveAttempt(fromPeer, at: 101) { record, accountWide in
+            seen = accountWide?.failures
+            return record.failures == 0 && accountWide == nil ? .allowed : .locked(retryAfter: 1)
         }
         #expect(seen == nil, "an unprivileged origin must not see or count the account")
         #expect(try store.account(named: accountName("alice"))?.failureCount == 3)
@@ -277,8 +277,8 @@ import TestSupport
         #expect(
             try store.reserveAttempt(fromHost, at: 102) { _, _ in .locked(retryAfter: 5) } == .locked(retryAfter: 5)
         )
-        _ = try store.reserveAttempt(fromHost, at: 103) { record, account in
-            seen = account?.failureCount
+        _ = try store.reserveAttempt(fromHost, at: 103) { record, accountWide in
+            seen = accountWide?.failures
             #expect(record.failures == 3 && record.lastFailureAt == 100)
             return .locked(retryAfter: 1)
         }
@@ -309,6 +309,78 @@ import TestSupport
         )
     }
 
+    /// A name without an account is counted as a whole exactly like an account, so that a lock reached from one
+    /// host answers every other host alike and `locked` never tells which accounts exist; an unlock clears both.
+    @Test(arguments: Backend.allCases)
+    func throttle_aNameWithoutAnAccount_isLockedAsAWholeLikeAnAccount_untilUnlocked(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("bob"))
+        // A hard lock after 4 failures of the subject as a whole; each key alone would allow 10.
+        var seen: [ThrottleRecord?] = []
+        func attempt(_ subject: String, _ origin: ThrottleOrigin, at time: UnixTime) throws -> AttemptReservation {
+            try store.reserveAttempt(ThrottleKey(subject: subject, origin: origin), at: time) { record, accountWide in
+                seen.append(accountWide)
+                if let accountWide, accountWide.failures >= 4 { return .locked(retryAfter: .max) }
+                return record.failures < 10 ? .allowed : .locked(retryAfter: 30)
+            }
+        }
+        func history(of subject: String) throws -> [AttemptReservation] {
+            var answers: [AttemptReservation] = []
+            for time in 100..<105 { answers.append(try attempt(subject, .host("192.0.2.7"), at: UnixTime(time))) }
+            answers.append(try attempt(subject, .host("198.51.100.1"), at: 105))
+            answers.append(try attempt(subject, .local, at: 106))
+            // An unprivileged peer neither sees nor feeds the subject's counter.
+            answers.append(try attempt(subject, .peer(uid: 1000), at: 107))
+            try store.clearAllAttempts(of: subject)
+            answers.append(try attempt(subject, .host("198.51.100.1"), at: 108))
+            return answers
+        }
+
+        let account = try history(of: "bob")
+        let accountSaw = seen
+        seen = []
+        let stranger = try history(of: "ghost")
+        let locked = AttemptReservation.locked(retryAfter: .max)
+        #expect(account == [.allowed, .allowed, .allowed, .allowed, locked, locked, locked, .allowed, .allowed])
+        #expect(stranger == account, "a name without an account must answer exactly like an account")
+        let counted = ThrottleRecord(failures: 4, lastFailureAt: 103)
+        #expect(accountSaw.count == 9 && accountSaw[4...6].allSatisfy { $0 == counted } && accountSaw[7] == nil)
+        #expect(seen == accountSaw, "the decision must see the same counts for both")
+        #expect(accountSaw.last == ThrottleRecord(), "an unlock clears the account's counter")
+    }
+
+    /// The stand-in counter of a name without an account is a throttle record like the others: forgotten once
+    /// quiet for the store's throttle memory (two days). An account's own counter is never forgotten.
+    @Test(arguments: Backend.allCases)
+    func throttle_aQuietNameWithoutAnAccount_isForgotten_anAccountsCounterIsNot(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("bob"))
+        for subject in ["bob", "ghost"] {
+            for time in 100..<104 {
+                let key = ThrottleKey(subject: subject, origin: .host("192.0.2.7"))
+                _ = try store.reserveAttempt(key, at: UnixTime(time)) { _, _ in .allowed }
+            }
+        }
+        // Every write prunes a few quiet records (LMDB from a random place: enough writes reach them all).
+        let later: UnixTime = 103 + 2 * 86_400 + 1
+        for uid in 0..<64 {
+            let key = ThrottleKey(subject: "somebody", origin: .peer(uid: UInt32(uid)))
+            _ = try store.reserveAttempt(key, at: later) { _, _ in .allowed }
+        }
+        func accountWide(of subject: String) throws -> ThrottleRecord? {
+            var seen: ThrottleRecord?
+            _ = try store.previewAttempt(ThrottleKey(subject: subject, origin: .host("198.51.100.1"))) { _, counted in
+                seen = counted
+                return .allowed
+            }
+            return seen
+        }
+        #expect(try accountWide(of: "bob") == ThrottleRecord(failures: 4, lastFailureAt: 103))
+        #expect(try accountWide(of: "ghost") == ThrottleRecord())
+    }
+
     /// `previewAttempt` decides on the same state as `reserveAttempt` (the key's record, and the account for a
     /// privileged origin) and counts nothing, whatever it decides.
     @Test(arguments: Backend.allCases)
@@ -320,8 +392,8 @@ import TestSupport
         for time in 100...101 { _ = try store.reserveAttempt(fromHost, at: Int64(time)) { _, _ in .allowed } }
         var seen: (failures: UInt32, last: Int64?, account: UInt32?)?
         for _ in 0..<3 {
-            let answer = try store.previewAttempt(fromHost) { record, account in
-                seen = (record.failures, record.lastFailureAt, account?.failureCount)
+            let answer = try store.previewAttempt(fromHost) { record, accountWide in
+                seen = (record.failures, record.lastFailureAt, accountWide?.failures)
                 return .allowed
             }
             #expect(answer == .allowed)
@@ -334,8 +406,8 @@ import TestSupport
             return .locked(retryAfter: 1)
         }
         let stranger = ThrottleKey(subject: "nobody", origin: .local)
-        _ = try store.previewAttempt(stranger) { record, account in
-            #expect(record.failures == 0 && account == nil)
+        _ = try store.previewAttempt(stranger) { record, accountWide in
+            #expect(record.failures == 0 && accountWide == ThrottleRecord())
             return .allowed
         }
         _ = try store.reserveAttempt(stranger, at: 103) { record, _ in

@@ -67,6 +67,24 @@ struct PAMModuleTests {
         #expect(!result.standardOutput.lowercased().contains("password"))
     }
 
+    /// What sshd's user sees from a second address after wrong passwords from a first: the same for a name
+    /// without an account as for an account, so the lock tells no one which accounts exist.
+    @Test func wrongPasswordsFromOneHost_lockAnUnknownUserForOtherHosts_likeAnAccount() throws {
+        let setup = try Setup()
+        let service = try setup.service()
+        func answerFromASecondHost(_ user: String) throws -> String {
+            for _ in 0..<5 {
+                let wrong = try service.authenticate(user, input: "wrong\n000000\n", rhost: "192.0.2.7")
+                #expect(wrong.standardError.contains("Login refused."), "\(user): \(wrong.standardError)")
+            }
+            return try service.authenticate(user, input: "wrong\n000000\n", rhost: "198.51.100.1").standardError
+        }
+        let known = try answerFromASecondHost("alice")
+        let unknown = try answerFromASecondHost("ghost")
+        #expect(known.contains("Too many failed attempts"), "\(known)")
+        #expect(unknown.contains("Too many failed attempts"), "\(unknown)\n\(setup.daemon.log())")
+    }
+
     @Test func replayedCode_isDenied() throws {
         let setup = try Setup()
         let service = try setup.service()
