@@ -62,7 +62,9 @@ public final class AccountService: Sendable {
             case (.off, .ownAccount), (.on(.self), .ownAccount): .self
             default: .enforced
             }
-        if account.twoFactor != .on(enabledBy) {
+        // A pending account enrolling keeps who required it: that is who may undo it.
+        let requirementStands = account.twoFactor == .pending && enabledBy == .enforced
+        if account.twoFactor != .on(enabledBy), !requirementStands {
             account.twoFactorChange = StateChange(actor: actor, time: now)
         }
         account.twoFactor = .on(enabledBy)

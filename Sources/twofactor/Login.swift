@@ -65,6 +65,7 @@ struct Login: ParsableCommand {
                 "Two-factor authentication is now on for '\(user)'.\n\n"
                     + "Recovery codes: each works once in place of a code from the app. Keep them somewhere safe;\n"
                     + "they are not shown again.\n\n" + codes.map { "  \($0)\n" }.joined() + "\n"
+                    + "Logged in as '\(user)'.\n"
             )
             return
         case .recoveryLogin(let remaining):

@@ -189,8 +189,9 @@ struct TwoFactorReset: ParsableCommand {
         commandName: "reset",
         abstract: "Discard an account's authenticator and recovery codes; it enrolls again at its next login.",
         discussion: """
-            For a lost phone: the state becomes pending. For an operator, or an admin (with --as) of the \
-            account's organization; an admin who lost its own authenticator asks an operator.
+            For a lost phone: the state becomes pending, whatever it was, so an account whose two-factor \
+            authentication was off must enroll at its next login too. For an operator, or an admin (with --as) \
+            of the account's organization; an admin who lost its own authenticator asks an operator.
             """
     )
 

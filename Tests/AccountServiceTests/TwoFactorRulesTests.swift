@@ -85,6 +85,8 @@ import Testing
         else { Issue.record("the first code did not finish enrollment"); return }
         ann = try #require(try fixture.stored("ann"))
         #expect(ann.twoFactor == .on(.enforced))
+        // Who required it is still who set it, not the agent that enrolled.
+        #expect(ann.twoFactorChange?.actor == .account(try AccountName("amy")))
 
         let refused = kind { () throws(ServiceError) in
             try fixture.service.disableTwoFactor(caller: .account(ann), name: "ann")

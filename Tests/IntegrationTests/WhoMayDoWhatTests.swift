@@ -249,6 +249,7 @@ import TestSupport
         #expect(try org.daemon.ctl(["2fa", "reset", "amy"]).status == 0)
         let (login, _) = try org.loginEnrolling("amy")
         #expect(login.status == 0, "\(login.standardError)")
+        #expect(login.standardError.contains("Logged in as 'amy'."), "\(login.standardError)")
         #expect(try org.state("amy") == "on/enforced")
     }
 
