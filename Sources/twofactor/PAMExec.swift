@@ -8,8 +8,9 @@ import Wire
 // MUSTs of `twofactor pam`:
 // - exit 0 only when the daemon answered `ok` to this login; every other path exits non-zero;
 // - the socket comes from the command line (the PAM configuration), never from the environment;
-// - the user and the origin come from pam_exec's PAM_USER, PAM_SERVICE and PAM_RHOST, which the
-//   user cannot set in pam_exec's environment; the password arrives on standard input only.
+// - the user and the origin come from the PAM items pam_exec appends to its child's environment
+//   (PAM_USER, PAM_SERVICE, PAM_RHOST), never from the PAM environment before them, which pam_env may
+//   fill from a file the user writes; the password arrives on standard input only.
 
 struct PAMExec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,22 +100,45 @@ struct PAMExec: ParsableCommand {
     }
 }
 
-/// What pam_exec puts in its child's environment. pam_exec builds that environment from the PAM
-/// items, so a user cannot choose these values.
+/// The PAM items pam_exec passes its child. pam_exec's environment is the PAM environment first
+/// (pam_getenvlist, which pam_env may fill, even from a file the user writes), then the items that are set,
+/// from PAM_SERVICE (always set) on, then PAM_TYPE. So an item is read only after the last PAM_SERVICE entry:
+/// a PAM_RHOST or PAM_USER that the PAM environment holds before it is never taken for the item.
 struct PAMEnvironment {
-    var user: String? { value("PAM_USER") }
-    var type: String? { value("PAM_TYPE") }
+    private let items: [String: String]
+
+    init(_ entries: [String] = PAMEnvironment.processEnvironment()) {
+        let itemsStart = entries.lastIndex { $0.hasPrefix("PAM_SERVICE=") } ?? entries.startIndex
+        var items: [String: String] = [:]
+        for entry in entries[itemsStart...] {
+            guard let equals = entry.firstIndex(of: "=") else { continue }
+            items[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        self.items = items
+    }
+
+    var user: String? { items["PAM_USER"] }
+    var type: String? { items["PAM_TYPE"] }
     var origin: LoginOrigin {
         // A value over the protocol's limit is dropped rather than cut inside a UTF-8 sequence.
-        let service = value("PAM_SERVICE") ?? ""
-        let host = value("PAM_RHOST") ?? ""
+        let service = items["PAM_SERVICE"] ?? ""
+        let host = items["PAM_RHOST"] ?? ""
         return LoginOrigin(
             service: service.utf8.count <= 64 ? service : "",
             remoteHost: host.utf8.count <= 255 ? host : ""
         )
     }
 
-    private func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+    /// This process's environment, in order.
+    static func processEnvironment() -> [String] {
+        var entries: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            entries.append(String(cString: pointer))
+            entry += 1
+        }
+        return entries
+    }
 }
 
 /// Moves a trailing run of `digits` ASCII digits out of `entry` ("password123456"), or nil.

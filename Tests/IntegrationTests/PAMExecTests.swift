@@ -77,6 +77,30 @@ struct PAMExecTests {
         #expect(!(try setup.service().authenticate("alice", input: entry)).authenticated)
     }
 
+    /// pam_exec hands its child the PAM environment (pam_getenvlist) first, then the PAM items from PAM_SERVICE on
+    /// (pam_exec(8): "the user can have control over the environment"): a PAM_RHOST before the items must not
+    /// pass for the item. The environment is laid out here as pam_exec lays it out.
+    @Test func aRemoteHostFromThePAMEnvironment_isNotTakenForTheItem() throws {
+        let setup = try Setup()
+        let trusted = try setup.daemon.ctl(["org", "set", "default", "--trusted-network", "198.51.100.0/24"])
+        try #require(trusted.status == 0, "\(trusted.standardError)")
+        func pam(_ environment: [String]) throws -> CommandResult {
+            try run(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                ["-i"] + environment + [
+                    "PAM_TYPE=auth", Binaries.url("twofactor").path, "pam", "--socket", setup.daemon.socketPath,
+                    "--single-prompt",
+                ],
+                input: "pw-alice"
+            )
+        }
+        // The password alone: only a trusted network could let alice in without her code.
+        let fromTheEnvironment = try pam(["PAM_RHOST=198.51.100.7", "PAM_SERVICE=sshd", "PAM_USER=alice"])
+        #expect(fromTheEnvironment.status == 1, "\(fromTheEnvironment.standardError)\n\(setup.daemon.log())")
+        let asTheItem = try pam(["PAM_SERVICE=sshd", "PAM_USER=alice", "PAM_RHOST=198.51.100.7"])
+        #expect(asTheItem.status == 0, "\(asTheItem.standardError)\n\(setup.daemon.log())")
+    }
+
     /// Under su or sudo, pam_exec's child has the invoking user's real uid: a daemon that user runs is not trusted.
     @Test func socketOfTheInvokingUser_isRefused_asUnderSu() throws {
         let foreign = try ForeignDaemon(uid: nobodyUID)
