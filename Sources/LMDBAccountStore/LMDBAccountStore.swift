@@ -52,8 +52,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// Opens or creates the store in `directory`.
     ///
     /// The directory is created with mode 0700 if missing; one that group or others can write is refused.
-    /// A new store is made only in a directory holding neither `data.mdb` nor `secrets.key`; a key without its
-    /// database, an empty or truncated `data.mdb` is refused with what to do (StateDirectory.swift). Reader slots
+    /// A new store is made only in a directory holding none of `data.mdb`, `secrets.key` and `lock.mdb`; a key or
+    /// lock file without its database, an empty or truncated `data.mdb` is refused with what to do
+    /// (StateDirectory.swift). Reader slots
     /// left by crashed processes are cleared (`mdb_reader_check`). A new store gets the current schema version
     /// and the `default` organization; a version 1 or 2 store is upgraded; a store with another version is
     /// refused with `.unsupportedSchemaVersion`.

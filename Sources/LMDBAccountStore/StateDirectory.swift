@@ -10,8 +10,9 @@ import StoredRecords
 /// - it MUST NOT be a symbolic link (it is opened with `O_NOFOLLOW`, and checked with `fstat` on that
 ///   descriptor, so no link is followed between the check and the use);
 /// - it MUST be a directory owned by the user running twofactord, with mode 0700;
-/// - a new store is made only where there is neither `data.mdb` nor `secrets.key`: a key without its
-///   database, or an empty `data.mdb`, means a store was there and is lost, and is refused;
+/// - a new store is made only where there is none of `data.mdb`, `secrets.key` and `lock.mdb`: a key or a
+///   lock file without its database, or an empty `data.mdb`, means a store was there and is lost, and is
+///   refused;
 /// - `data.mdb` and `lock.mdb` are opened relative to that descriptor with `O_NOFOLLOW` (`lock.mdb` created,
 ///   mode 0600, unless read-only; a new `data.mdb` is left to LMDB, which writes its first pages at once):
 ///   a planted link is refused, never followed; each MUST be a regular file with one link, owned by the
@@ -23,7 +24,7 @@ enum StateDirectory {
 
     /// What `prepare` found.
     struct Contents {
-        /// Neither `data.mdb` nor `secrets.key` was there: the store is to be made.
+        /// None of `data.mdb`, `secrets.key` and `lock.mdb` was there: the store is to be made.
         var isNew: Bool
         /// Whether `lock.mdb` is there (a read-only open does not create it).
         var hasLockFile: Bool
@@ -32,27 +33,31 @@ enum StateDirectory {
     static func prepare(_ path: String, readOnly: Bool) throws(AccountStoreError) -> Contents {
         let directory = try openDirectory(path, creating: !readOnly)
         defer { close(directory) }
-        let isNew: Bool
-        if let size = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: !readOnly) {
-            guard size > 0 else { throw emptyDatabase(path) }
-            isNew = false
-        } else if faccessat(directory, SecretsKey.defaultFileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0 {
+        let dataSize = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: !readOnly)
+        let hasLockFile =
+            try checkedFile(lockFile, in: directory, path: path, creating: false, writable: !readOnly) != nil
+        let hasKey = faccessat(directory, SecretsKey.defaultFileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+        if let dataSize {
+            guard dataSize > 0 else { throw emptyDatabase(path) }
+        } else if hasKey || hasLockFile {
+            // lock.mdb too: with the key elsewhere (a systemd credential), it is what a lost database leaves.
+            let left = (hasKey ? [SecretsKey.defaultFileName] : []) + (hasLockFile ? [lockFile] : [])
             throw .storageFailure(
-                "\(path)/\(dataFile) is missing but \(path)/\(SecretsKey.defaultFileName) is there, so this "
-                    + "directory held a store: restore its database from a backup (twofactord --state-dir \(path) "
-                    + "--restore-from FILE); to start a new, empty store on purpose, move "
-                    + "\(SecretsKey.defaultFileName) out of \(path)"
+                "\(path)/\(dataFile) is missing but \(left.map { path + "/" + $0 }.joined(separator: " and ")) "
+                    + (left.count == 1 ? "is" : "are") + " there, so this directory held a store: restore its "
+                    + "database from a backup (twofactord --state-dir \(path) --restore-from FILE); to start a new, "
+                    + "empty store on purpose, move \(left.joined(separator: " and ")) out of \(path)"
             )
         } else if readOnly {
             throw .storageFailure(
                 "there is no store in \(path) (no \(dataFile)): check --state-dir; twofactord makes a new "
                     + "store there when it first starts"
             )
-        } else {
-            isNew = true
         }
-        let lock = try checkedFile(lockFile, in: directory, path: path, creating: !readOnly, writable: !readOnly)
-        return Contents(isNew: isNew, hasLockFile: lock != nil)
+        if !readOnly && !hasLockFile {
+            _ = try checkedFile(lockFile, in: directory, path: path, creating: true, writable: true)
+        }
+        return Contents(isNew: dataSize == nil, hasLockFile: hasLockFile || !readOnly)
     }
 
     /// For a restore: the checked directory (created when missing), which MUST hold no database, or only an

@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 
 @testable import LMDBAccountStore
+@testable import StoredRecords
 
 // A store is made only in a directory holding neither data.mdb nor secrets.key; a lost, emptied or truncated
 // database, or a database without its key, is refused with what to do, and nothing is written (audit round b,
@@ -53,8 +54,26 @@ private func populated(_ fixture: StoreFixture) throws {
     try populated(fixture)
     #expect(unlink(fixture.path + "/data.mdb") == 0)
     let message = refusal { try fixture.open() }
-    #expect(message.contains("data.mdb is missing but \(fixture.path)/secrets.key is there"), "\(message)")
-    #expect(message.contains("move secrets.key out of"))
+    #expect(
+        message.contains("data.mdb is missing but \(fixture.path)/secrets.key and \(fixture.path)/lock.mdb are there"),
+        "\(message)"
+    )
+    #expect(message.contains("move secrets.key and lock.mdb out of"))
+    #expect(access(fixture.path + "/data.mdb", F_OK) != 0, "a new store was made")
+}
+
+@Test func open_missingDataFile_withTheKeyElsewhere_isRefusedByItsLockFile() throws {
+    let fixture = StoreFixture()
+    // As with a systemd credential: the directory never holds the key.
+    let key = try SecretsKey(bytes: Array(repeating: 5, count: 32), path: fixture.directory.path + "/credential")
+    do {
+        let store = try LMDBAccountStore(directory: fixture.path, secretsKey: key)
+        try store.create(makeAccount("alice"))
+    }
+    #expect(unlink(fixture.path + "/data.mdb") == 0)
+    let message = refusal { try LMDBAccountStore(directory: fixture.path, secretsKey: key) }
+    #expect(message.contains("data.mdb is missing but \(fixture.path)/lock.mdb is there"), "\(message)")
+    #expect(message.contains("move lock.mdb out of"))
     #expect(access(fixture.path + "/data.mdb", F_OK) != 0, "a new store was made")
 }
 

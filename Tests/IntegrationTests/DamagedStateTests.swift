@@ -92,7 +92,10 @@ import Testing
         #expect(missingCheck.status == 1, "--check called a missing data.mdb \(missingCheck.standardOutput)")
         #expect(missingCheck.standardError.contains("\(data) is missing but"), "\(missingCheck.standardError)")
         let missingStart = try startupFailure(daemon, [])
-        #expect(missingStart.status == 1 && missingStart.log.contains("move secrets.key out of"), "\(missingStart.log)")
+        #expect(
+            missingStart.status == 1 && missingStart.log.contains("move secrets.key and lock.mdb out of"),
+            "\(missingStart.log)"
+        )
         #expect(access(data, F_OK) != 0, "a missing data.mdb became a new store")
 
         let empty = daemon.directory.appendingPathComponent("empty.backup").path
