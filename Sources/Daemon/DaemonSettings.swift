@@ -167,7 +167,7 @@ extension DaemonSettings {
             name: "state-dir",
             reloadable: false,
             parse: { settings, value in
-                guard !value.isEmpty else { return "must name a directory" }
+                guard value.hasPrefix("/") else { return "must be an absolute path" }
                 settings.stateDirectory = value
                 return nil
             },
@@ -247,7 +247,9 @@ extension DaemonSettings {
             name: "issuer",
             reloadable: true,
             parse: { settings, value in
-                guard !value.isEmpty, !value.contains(":") else { return "must be a non-empty name without ':'" }
+                guard !value.isEmpty, !value.contains(":"), value.unicodeScalars.allSatisfy(isPrintable) else {
+                    return "must be a non-empty name of printable characters, without ':'"
+                }
                 settings.issuer = value
                 return nil
             },
@@ -339,5 +341,14 @@ extension DaemonSettings.Key {
             },
             show: { "\($0[keyPath: path])" }
         )
+    }
+}
+
+/// Whether `scalar` shows as itself: not a control character (C0, DEL, C1, NUL), a format character (such as a
+/// bidirectional override) or a line or paragraph separator, none of which belongs in a name shown to users.
+private func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: false
+    default: true
     }
 }

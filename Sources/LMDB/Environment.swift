@@ -1,4 +1,5 @@
 import CLMDB
+import Glibc
 
 /// An LMDB environment: one data file plus its lock file, holding named databases.
 ///
@@ -26,6 +27,9 @@ public final class Environment: @unchecked Sendable {
         public static let readOnly = Flags(rawValue: UInt32(MDB_RDONLY))
         /// `MDB_NORDAHEAD`: turn off OS read-ahead, useful when the database is larger than RAM.
         public static let noReadAhead = Flags(rawValue: UInt32(MDB_NORDAHEAD))
+        /// `MDB_NOLOCK`: use no lock file; only for a file no other process can have open (a backup being
+        /// checked), since readers and writers then no longer see each other.
+        public static let noLock = Flags(rawValue: UInt32(MDB_NOLOCK))
     }
 
     /// Sizes and counters of an open environment, from `mdb_env_info`.
@@ -55,6 +59,10 @@ public final class Environment: @unchecked Sendable {
     /// `mdb_env_set_maxreaders` and `mdb_env_open`. On any failure the handle is closed with
     /// `mdb_env_close`, as the C docs require ("If this function fails, mdb_env_close() must be called").
     ///
+    /// A data file shorter than the pages its meta page lists throws `.truncated` before any of those pages
+    /// is read: liblmdb maps them past the end of the file, and the first read of one kills the process
+    /// with SIGBUS.
+    ///
     /// - Parameters:
     ///   - path: The directory holding `data.mdb` and `lock.mdb` (it must exist), or the data file itself
     ///     with `.noSubdirectory`.
@@ -82,6 +90,7 @@ public final class Environment: @unchecked Sendable {
             try lmdbCall { mdb_env_set_maxreaders(created, UInt32(maxReaders)) }
             let allFlags = flags.rawValue | UInt32(MDB_NOTLS)
             try lmdbCall { mdb_env_open(created, path, allFlags, permissions) }
+            try Self.refuseTruncatedDataFile(created)
         } catch {
             mdb_env_close(created)
             throw error
@@ -92,6 +101,22 @@ public final class Environment: @unchecked Sendable {
 
     deinit {
         mdb_env_close(handle)
+    }
+
+    /// Throws `.truncated` when the data file is shorter than (last page number + 1) × page size, the size
+    /// the newest meta page says it has. The corresponding C functions are `mdb_env_info`, `mdb_env_stat`
+    /// and `mdb_env_get_fd`.
+    private static func refuseTruncatedDataFile(_ handle: OpaquePointer) throws(LMDBError) {
+        var info = MDB_envinfo()
+        try lmdbCall { mdb_env_info(handle, &info) }
+        var statistics = MDB_stat()
+        try lmdbCall { mdb_env_stat(handle, &statistics) }
+        var descriptor: mdb_filehandle_t = -1
+        try lmdbCall { mdb_env_get_fd(handle, &descriptor) }
+        var file = stat()
+        guard fstat(descriptor, &file) == 0 else { throw LMDBError(code: errno) }
+        let (needed, overflow) = (info.me_last_pgno + 1).multipliedReportingOverflow(by: Int(statistics.ms_psize))
+        if overflow || file.st_size < needed { throw .truncated }
     }
 
     /// Clears reader slots left behind by processes that died, and returns how many it cleared.

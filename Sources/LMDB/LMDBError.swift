@@ -38,9 +38,13 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let badValueSize = LMDBError(code: MDB_BAD_VALSIZE)
     /// `MDB_BAD_DBI`: the database handle is not valid in this transaction.
     public static let badDatabase = LMDBError(code: MDB_BAD_DBI)
+    /// Not a liblmdb code but this wrapper's own (below liblmdb's range, `MDB_KEYEXIST` to `MDB_LAST_ERRCODE`):
+    /// the data file is shorter than its meta page says, so reading it would fault (`Environment.init`).
+    public static let truncated = LMDBError(code: MDB_KEYEXIST - 1)
 
     /// The message of `mdb_strerror`, which covers both LMDB codes and `errno` values.
     public var description: String {
+        if self == .truncated { return "the data file is shorter than the pages its meta page lists (truncated)" }
         guard let message = mdb_strerror(code) else { return "LMDB error \(code)" }
         return "\(String(cString: message)) (LMDB error \(code))"
     }

@@ -8,8 +8,11 @@ import StoredRecords
 ///   where an old secret could linger, are not copied; secrets in it stay sealed, and the key is not in it;
 /// - the backup file is created new (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600) in a directory that group
 ///   and others cannot write: an existing file or a planted link is refused, never followed or overwritten;
-/// - a restore only fills an empty state directory, and then raises every enrolled account's replay step
-///   past the current one, so a code used after the backup was taken cannot be accepted again.
+/// - a restore only fills a state directory without a database, only with a whole backup of a known schema
+///   sealed with the key it will be opened with, and only by renaming a synced copy into place: a failed
+///   restore leaves the directory as it was;
+/// - after a restore every enrolled account's replay step is raised past the current one, so a code used
+///   after the backup was taken cannot be accepted again.
 extension LMDBAccountStore {
     /// Writes a consistent, compacted copy of the database to a new file at `path`, while the store keeps serving.
     public func backup(to path: String) throws(AccountStoreError) {
@@ -143,40 +146,143 @@ extension LMDBAccountStore {
     }
 
     /// Copies the backup at `backup` into `directory`, which must hold no database yet (a new or empty
-    /// state directory). Open the store afterwards and call `raiseReplaySteps(now:)`.
-    public static func restore(from backup: String, into directory: String) throws(AccountStoreError) {
-        try StateDirectory.prepare(directory)
-        let source = Glibc.open(backup, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard source >= 0 else {
-            throw .storageFailure("cannot open the backup \(backup): \(FileText.systemMessage(errno))")
+    /// state directory, or one whose `data.mdb` is empty). Open the store afterwards and call
+    /// `raiseReplaySteps(now:)`.
+    ///
+    /// The backup is checked before anything is written, and its copy again before it becomes `data.mdb`: it
+    /// must be a whole LMDB file (not truncated) with a schema version this build reads, sealed with
+    /// `secretsKey` (nil: the directory's own `secrets.key`, which must exist). The copy goes to a temporary
+    /// file in `directory`, is synced, then renamed into place, so a restore that fails or is killed leaves
+    /// no `data.mdb` behind.
+    public static func restore(
+        from backup: String,
+        into directory: String,
+        secretsKey: SecretsKey?
+    ) throws(AccountStoreError) {
+        try StateDirectory.prepareForRestore(directory)
+        let key: SecretsKey
+        if let secretsKey { key = secretsKey } else { key = try restoringKey(directory) }
+        try checkBackup(backup, sealedWith: key)
+        let staged = directory + "/" + StateDirectory.dataFile + ".restoring"
+        // A restore killed before its rename left this file; nothing else uses the name.
+        unlink(staged)
+        do throws(AccountStoreError) {
+            try copyFile(backup, to: staged)
+            try checkBackup(staged, sealedWith: key, named: backup)
+        } catch {
+            unlink(staged)
+            throw error
         }
-        defer { close(source) }
-        let target = Glibc.open(directory + "/data.mdb", O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard target >= 0 else {
-            throw .storageFailure("cannot open \(directory)/data.mdb: \(FileText.systemMessage(errno))")
+        guard rename(staged, directory + "/" + StateDirectory.dataFile) == 0 else {
+            let message = FileText.systemMessage(errno)
+            unlink(staged)
+            throw .storageFailure("cannot move the restored copy into \(directory)/data.mdb: \(message)")
         }
-        defer { close(target) }
-        var info = stat()
-        guard fstat(target, &info) == 0, info.st_size == 0 else {
+        StateDirectory.syncEntries(directory)
+    }
+
+    /// The key a restore into `directory` opens the backup with when none is given: the directory's own, which
+    /// must be there, since a new key could not open the backup's secrets.
+    private static func restoringKey(_ directory: String) throws(AccountStoreError) -> SecretsKey {
+        let path = directory + "/" + SecretsKey.defaultFileName
+        guard access(path, F_OK) == 0 else {
             throw .storageFailure(
-                "\(directory) already holds a database: move its data.mdb and lock.mdb away before restoring"
+                "a restore needs the key the backup's secrets were sealed with: put it at \(path) (mode 0600), "
+                    + "or give it with --secrets-key-file"
             )
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
-            guard count >= 0 else {
-                throw .storageFailure("cannot read the backup \(backup): \(FileText.systemMessage(errno))")
+        return try SecretsKey.load(path: path, create: false)
+    }
+
+    /// Throws unless the file at `path` is a whole twofactord database sealed with `key`. Opened read-only,
+    /// without a lock file, so the check writes nothing; `named` is the file the operator knows it by.
+    private static func checkBackup(
+        _ path: String,
+        sealedWith key: SecretsKey,
+        named name: String? = nil
+    ) throws(AccountStoreError) {
+        let name = name ?? path
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            throw .storageFailure("cannot open the backup \(name): \(FileText.systemMessage(errno))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw .storageFailure("the backup \(name) is not a plain file (a link is not followed)")
+        }
+        guard info.st_size > 0 else {
+            throw .storageFailure("the backup \(name) is empty: restore from another backup")
+        }
+        let found: (version: [UInt8]?, keyCheck: [UInt8]?)
+        do throws(LMDBError) {
+            let environment = try Environment(
+                path: path,
+                mapSize: 1 << 20,
+                maxDatabases: 8,
+                flags: [.noSubdirectory, .readOnly, .noLock]
+            )
+            let transaction = try environment.beginTransaction(readOnly: true)
+            do throws(LMDBError) {
+                let meta = try transaction.openDatabase(named: "meta", create: false)
+                found = (
+                    try transaction.get(schemaVersionKey, in: meta),
+                    try transaction.get(secretsKeyCheckKey, in: meta)
+                )
+            } catch .notFound {
+                found = (nil, nil)
             }
-            if count == 0 { break }
-            let written = buffer.withUnsafeBytes { Glibc.write(target, $0.baseAddress, count) }
-            guard written == count else {
-                ftruncate(target, 0)
-                throw .storageFailure("cannot write \(directory)/data.mdb: \(FileText.systemMessage(errno))")
+        } catch {
+            let advice =
+                error == .truncated
+                ? "it is truncated (shorter than the pages it lists)" : "it is damaged or not a twofactord backup"
+            throw .storageFailure(
+                "cannot restore the backup \(name): \(advice) (\(error)): restore from another backup"
+            )
+        }
+        guard let versionBytes = found.version else {
+            throw .storageFailure(
+                "the backup \(name) holds no schema version, so it is not a twofactord backup: restore from another one"
+            )
+        }
+        let version = versionBytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard versionBytes.count == 4, (1...schemaVersion).contains(version) else {
+            throw .unsupportedSchemaVersion(found: version, supported: schemaVersion)
+        }
+        if let check = found.keyCheck {
+            guard SecretSealing.isKeyCheck(check, of: key) else {
+                throw .storageFailure(
+                    "the backup \(name) was sealed with another key than \(key.path): give the key file that was in "
+                        + "use when the backup was taken with --secrets-key-file"
+                )
             }
         }
-        guard fsync(target) == 0 else {
-            throw .storageFailure("cannot write \(directory)/data.mdb: \(FileText.systemMessage(errno))")
+    }
+
+    /// Copies `source` into a new file `target` (mode 0600, never through a link) and syncs it.
+    private static func copyFile(_ source: String, to target: String) throws(AccountStoreError) {
+        let input = Glibc.open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard input >= 0 else {
+            throw .storageFailure("cannot open the backup \(source): \(FileText.systemMessage(errno))")
+        }
+        defer { close(input) }
+        let output = Glibc.open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else {
+            throw .storageFailure("cannot create \(target): \(FileText.systemMessage(errno))")
+        }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+            guard count >= 0 else {
+                throw .storageFailure("cannot read the backup \(source): \(FileText.systemMessage(errno))")
+            }
+            if count == 0 { break }
+            let written = buffer.withUnsafeBytes { Glibc.write(output, $0.baseAddress, count) }
+            guard written == count else {
+                throw .storageFailure("cannot write \(target): \(FileText.systemMessage(errno))")
+            }
+        }
+        guard fsync(output) == 0 else {
+            throw .storageFailure("cannot write \(target): \(FileText.systemMessage(errno))")
         }
     }
 

@@ -1,4 +1,5 @@
 import AccountStore
+import Glibc
 import LMDB
 import OneTimePassword
 import StoredRecords
@@ -51,42 +52,103 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// Opens or creates the store in `directory`.
     ///
     /// The directory is created with mode 0700 if missing; one that group or others can write is refused.
-    /// Reader slots left by crashed processes are cleared (`mdb_reader_check`). A new store gets the current
-    /// schema version and the `default` organization; a version 1 store is upgraded; a store with another
-    /// version is refused with `.unsupportedSchemaVersion`.
+    /// A new store is made only in a directory holding none of `data.mdb`, `secrets.key` and `lock.mdb`; a key or
+    /// lock file without its database, an empty or truncated `data.mdb` is refused with what to do
+    /// (StateDirectory.swift). Reader slots
+    /// left by crashed processes are cleared (`mdb_reader_check`). A new store gets the current schema version
+    /// and the `default` organization; a version 1 or 2 store is upgraded; a store with another version is
+    /// refused with `.unsupportedSchemaVersion`.
     ///
     /// TOTP secrets are sealed under `secretsKey` (see SealedSecrets.swift); without one, the key file
-    /// `secrets.key` in `directory` is read, or created with a fresh random key on first use.
+    /// `secrets.key` in `directory` is read, or created with a fresh random key together with a new store.
     ///
     /// - Parameter initialMapSize: The map size to start with; the map doubles whenever it fills up.
     /// - Parameter auditRetention: How much of the audit trail to keep.
+    /// - Parameter readOnly: Open an existing store without creating or changing anything (`--check`): no
+    ///   directory, key or lock file is made, no schema upgraded; writes fail.
     public init(
         directory: String,
         initialMapSize: Int = 16 << 20,
         auditRetention: AuditRetention = .standard,
-        secretsKey: SecretsKey? = nil
+        secretsKey: SecretsKey? = nil,
+        readOnly: Bool = false
     ) throws(AccountStoreError) {
-        try StateDirectory.prepare(directory)
+        let contents = try StateDirectory.prepare(directory, readOnly: readOnly)
         self.directory = directory
         self.auditRetention = auditRetention
-        if let secretsKey {
-            keys = KeyHolder(secretsKey)
-        } else {
-            keys = KeyHolder(try SecretsKey.load(path: directory + "/" + SecretsKey.defaultFileName, create: true))
+        // A new store that fails half-way is taken away again, or its key alone would block the next start.
+        let removeIfNew = { if contents.isNew { StateDirectory.removeNewStore(directory, withKey: secretsKey == nil) } }
+        do throws(AccountStoreError) {
+            if let secretsKey {
+                keys = KeyHolder(secretsKey)
+            } else {
+                keys = KeyHolder(try Self.directoryKey(directory, creating: contents.isNew))
+            }
+            environment = try Self.openEnvironment(
+                directory,
+                initialMapSize: initialMapSize,
+                readOnly: readOnly,
+                contents
+            )
+            databases = try Schema.open(environment, directory: directory, readOnly: readOnly)
+        } catch {
+            removeIfNew()
+            throw error
         }
+        do throws(AccountStoreError) {
+            try checkSecretsKey(readOnly: readOnly)
+        } catch {
+            removeIfNew()
+            throw error
+        }
+        if contents.isNew { StateDirectory.syncEntries(directory) }
+    }
+
+    private static func openEnvironment(
+        _ directory: String,
+        initialMapSize: Int,
+        readOnly: Bool,
+        _ contents: StateDirectory.Contents
+    ) throws(AccountStoreError) -> Environment {
         do throws(LMDBError) {
-            environment = try Environment(
+            var flags: Environment.Flags = []
+            if readOnly {
+                // Without lock.mdb no process has the store open; a read-only open must not create one.
+                flags = contents.hasLockFile ? [.readOnly] : [.readOnly, .noLock]
+            }
+            let environment = try Environment(
                 path: directory,
                 mapSize: initialMapSize,
-                maximumMapSize: Self.maximumMapSize,
-                maxDatabases: 8
+                maximumMapSize: maximumMapSize,
+                maxDatabases: 8,
+                flags: flags
             )
-            try environment.readerCheck()
+            if !readOnly { try environment.readerCheck() }
+            return environment
         } catch {
-            throw Self.storageFailure(error, directory: directory)
+            throw storageFailure(error, directory: directory)
         }
-        databases = try Schema.open(environment, directory: directory)
-        try checkSecretsKey()
+    }
+
+    /// Whether `directory` holds a database file: a key for it must be the one its secrets were sealed with,
+    /// so none is created for it.
+    public static func holdsDatabase(_ directory: String) -> Bool {
+        var info = stat()
+        return lstat(directory + "/" + StateDirectory.dataFile, &info) == 0
+    }
+
+    /// The directory's own `secrets.key`, created only together with a new store: a new key cannot open an
+    /// existing database, and writing one would leave the operator a wrong key to remove before restoring.
+    private static func directoryKey(_ directory: String, creating: Bool) throws(AccountStoreError) -> SecretsKey {
+        let path = directory + "/" + SecretsKey.defaultFileName
+        var info = stat()
+        if !creating && lstat(path, &info) != 0 && errno == ENOENT {
+            throw .storageFailure(
+                "\(path) is missing, and \(directory)/\(StateDirectory.dataFile) holds a database sealed with it: "
+                    + "put back the key file that belongs to this database, or give it with --secrets-key-file"
+            )
+        }
+        return try SecretsKey.load(path: path, create: creating)
     }
 
     /// The big-endian encoding of a schema version, as stored under `meta/schema-version`.

@@ -18,49 +18,108 @@ struct Databases: Sendable {
 /// write transaction (database handles become usable by other transactions only once it commits).
 /// Version 3 added the `logins` database; a twofactord of version 2 would not read it, and so would take an
 /// account's record for its last login state and accept codes again: the version bump makes it refuse.
+/// A store without a schema version is set up only when LMDB's main database is empty: a first start that
+/// was interrupted before its first commit. Anything else without a version is damage, never a new store.
+/// A read-only open (`--check`) changes nothing: it needs the current version and every database in place.
 enum Schema {
-    static func open(_ environment: Environment, directory: String) throws(AccountStoreError) -> Databases {
+    static func open(
+        _ environment: Environment,
+        directory: String,
+        readOnly: Bool
+    ) throws(AccountStoreError) -> Databases {
         do {
-            let transaction = try environment.beginTransaction()
-            // The version is read before anything else is opened, so a store of another schema is left untouched.
-            let meta = try transaction.openDatabase(named: "meta")
-            let stored = try storedVersion(transaction, meta: meta)
-            if let stored, !(1...LMDBAccountStore.schemaVersion).contains(stored) {
-                throw AccountStoreError.unsupportedSchemaVersion(
-                    found: stored,
-                    supported: LMDBAccountStore.schemaVersion
-                )
-            }
-            let databases = Databases(
-                meta: meta,
-                accounts: try transaction.openDatabase(named: "accounts"),
-                organizations: try transaction.openDatabase(named: "organizations"),
-                members: try transaction.openDatabase(named: "members"),
-                audit: try transaction.openDatabase(named: "audit"),
-                throttle: try transaction.openDatabase(named: "throttle"),
-                logins: try transaction.openDatabase(named: "logins")
-            )
-            if stored == nil {
-                // Accounts without a version means the meta record was lost, not a new store.
-                guard try transaction.count(in: databases.accounts) == 0 else {
-                    throw AccountStoreError.corruptRecord(key: "meta/schema-version")
-                }
-            }
-            if stored == nil || stored == 1 {
-                try addOrganizations(transaction, databases)
-            }
-            if stored != LMDBAccountStore.schemaVersion {
-                try transaction.put(
-                    LMDBAccountStore.encodeSchemaVersion(LMDBAccountStore.schemaVersion),
-                    for: LMDBAccountStore.schemaVersionKey,
-                    in: meta
-                )
-            }
-            try transaction.commit()
-            return databases
+            return readOnly ? try openReadOnly(environment, directory: directory) : try openForWriting(environment)
         } catch {
             throw LMDBAccountStore.storeError(error, directory: directory)
         }
+    }
+
+    private static func openForWriting(_ environment: Environment) throws -> Databases {
+        let transaction = try environment.beginTransaction()
+        let neverSetUp = try isEmpty(transaction)
+        // The version is read before anything else is opened, so a store of another schema is left untouched.
+        let meta = try transaction.openDatabase(named: "meta")
+        let stored = try storedVersion(transaction, meta: meta)
+        if let stored, !(1...LMDBAccountStore.schemaVersion).contains(stored) {
+            throw AccountStoreError.unsupportedSchemaVersion(found: stored, supported: LMDBAccountStore.schemaVersion)
+        }
+        if stored == nil && !neverSetUp {
+            throw AccountStoreError.corruptRecord(key: "meta/schema-version")
+        }
+        let databases = Databases(
+            meta: meta,
+            accounts: try transaction.openDatabase(named: "accounts"),
+            organizations: try transaction.openDatabase(named: "organizations"),
+            members: try transaction.openDatabase(named: "members"),
+            audit: try transaction.openDatabase(named: "audit"),
+            throttle: try transaction.openDatabase(named: "throttle"),
+            logins: try transaction.openDatabase(named: "logins")
+        )
+        if stored == nil || stored == 1 {
+            try addOrganizations(transaction, databases)
+        }
+        if stored != LMDBAccountStore.schemaVersion {
+            try transaction.put(
+                LMDBAccountStore.encodeSchemaVersion(LMDBAccountStore.schemaVersion),
+                for: LMDBAccountStore.schemaVersionKey,
+                in: meta
+            )
+        }
+        try transaction.commit()
+        return databases
+    }
+
+    private static func openReadOnly(_ environment: Environment, directory: String) throws -> Databases {
+        let transaction = try environment.beginTransaction(readOnly: true)
+        guard let meta = try existingDatabase(named: "meta", in: transaction) else {
+            guard try isEmpty(transaction) else { throw AccountStoreError.corruptRecord(key: "meta/schema-version") }
+            throw AccountStoreError.storageFailure(
+                "the database in \(directory) was never set up (its first start was interrupted): start twofactord "
+                    + "to set it up"
+            )
+        }
+        switch try storedVersion(transaction, meta: meta) {
+        case LMDBAccountStore.schemaVersion:
+            break
+        case nil:
+            throw AccountStoreError.corruptRecord(key: "meta/schema-version")
+        case let stored? where stored < LMDBAccountStore.schemaVersion:
+            throw AccountStoreError.storageFailure(
+                "the store in \(directory) has schema version \(stored), which twofactord upgrades to "
+                    + "\(LMDBAccountStore.schemaVersion) when it starts: start it once, then check again"
+            )
+        case let stored?:
+            throw AccountStoreError.unsupportedSchemaVersion(found: stored, supported: LMDBAccountStore.schemaVersion)
+        }
+        let databases = Databases(
+            meta: meta,
+            accounts: try transaction.openDatabase(named: "accounts", create: false),
+            organizations: try transaction.openDatabase(named: "organizations", create: false),
+            members: try transaction.openDatabase(named: "members", create: false),
+            audit: try transaction.openDatabase(named: "audit", create: false),
+            throttle: try transaction.openDatabase(named: "throttle", create: false),
+            logins: try transaction.openDatabase(named: "logins", create: false)
+        )
+        // Committing a read-only transaction keeps the handles it opened for the environment's later ones.
+        try transaction.commit()
+        return databases
+    }
+
+    /// The named database, or nil when there is none (a read-only transaction cannot create it).
+    private static func existingDatabase(
+        named name: String,
+        in transaction: borrowing Transaction
+    ) throws(LMDBError) -> Database? {
+        do {
+            return try transaction.openDatabase(named: name, create: false)
+        } catch .notFound {
+            return nil
+        }
+    }
+
+    /// Whether LMDB's main database, which lists the named databases, holds nothing.
+    private static func isEmpty(_ transaction: borrowing Transaction) throws -> Bool {
+        try transaction.count(in: transaction.openDatabase(named: nil, create: false)) == 0
     }
 
     private static func storedVersion(_ transaction: borrowing Transaction, meta: Database) throws -> UInt32? {

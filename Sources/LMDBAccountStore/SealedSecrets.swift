@@ -39,25 +39,28 @@ extension LMDBAccountStore {
     }
 
     /// Checks the store's key against the key check, or, for a new or never-sealed store, seals every
-    /// plaintext secret and writes the check, in one write transaction.
-    func checkSecretsKey() throws(AccountStoreError) {
+    /// plaintext secret and writes the check, in one write transaction. Read-only, a never-sealed store with
+    /// accounts is refused instead: checking it would mean sealing it.
+    func checkSecretsKey(readOnly: Bool) throws(AccountStoreError) {
         let key = secretsKey
         let meta = databases.meta
         let accounts = databases.accounts
-        try write { transaction in
-            if let check = try transaction.get(Self.secretsKeyCheckKey, in: meta) {
-                guard SecretSealing.isKeyCheck(check, of: key) else {
-                    // A rotation interrupted between its commit and the rename leaves the new key beside the old.
-                    let interrupted =
-                        access(key.path + ".new", F_OK) == 0
-                        ? " (an interrupted --rotate-key left \(key.path).new: if it is newer, move it to \(key.path))"
-                        : ""
+        guard !readOnly else {
+            try read { transaction in
+                if let check = try transaction.get(Self.secretsKeyCheckKey, in: meta) {
+                    try Self.refuseWrongKey(key, check: check)
+                } else if try transaction.count(in: accounts) > 0 {
                     throw AccountStoreError.storageFailure(
-                        "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
-                            + "restore the key file that belongs to this state directory (see --secrets-key-file)"
-                            + interrupted
+                        "the secrets in \(directory) are not sealed yet: start twofactord once to seal them, "
+                            + "then check again"
                     )
                 }
+            }
+            return
+        }
+        try write { transaction in
+            if let check = try transaction.get(Self.secretsKeyCheckKey, in: meta) {
+                try Self.refuseWrongKey(key, check: check)
                 return
             }
             let plaintext = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
@@ -75,6 +78,21 @@ extension LMDBAccountStore {
                 in: meta
             )
         }
+    }
+
+    /// Throws when `key` is not the key that wrote the key check `check`.
+    static func refuseWrongKey(_ key: SecretsKey, check: [UInt8]) throws(AccountStoreError) {
+        guard !SecretSealing.isKeyCheck(check, of: key) else { return }
+        // A rotation interrupted between its commit and the rename leaves the new key beside the old.
+        let interrupted =
+            access(key.path + ".new", F_OK) == 0
+            ? " (an interrupted --rotate-key left \(key.path).new: if it is newer, move it to \(key.path))"
+            : ""
+        throw .storageFailure(
+            "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
+                + "restore the key file that belongs to this state directory (see --secrets-key-file)"
+                + interrupted
+        )
     }
 }
 

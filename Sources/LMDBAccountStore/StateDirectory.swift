@@ -4,21 +4,103 @@ import StoredRecords
 
 /// The checks on the state directory and its LMDB files, made before LMDB opens anything. They keep
 /// another local user from pointing twofactord (often root) at a file of their choosing, the class of
-/// oath-toolkit's CVE-2024-47191:
-/// - the directory is created with mode 0700 when missing (its parent must exist);
+/// oath-toolkit's CVE-2024-47191, and keep a lost database from silently becoming a new, empty one:
+/// - the directory is created with mode 0700 when missing (its parent must exist), except by a read-only
+///   open (`--check`), which creates nothing;
 /// - it MUST NOT be a symbolic link (it is opened with `O_NOFOLLOW`, and checked with `fstat` on that
 ///   descriptor, so no link is followed between the check and the use);
 /// - it MUST be a directory owned by the user running twofactord, with mode 0700;
-/// - `data.mdb` and `lock.mdb` are opened (or created, mode 0600) relative to that descriptor with
-///   `O_NOFOLLOW`: a planted link is refused, never followed; each MUST be a regular file with one
-///   link, owned by the user running twofactord, with mode 0600.
+/// - a new store is made only where there is none of `data.mdb`, `secrets.key` and `lock.mdb`: a key or a
+///   lock file without its database, or an empty `data.mdb`, means a store was there and is lost, and is
+///   refused;
+/// - `data.mdb` and `lock.mdb` are opened relative to that descriptor with `O_NOFOLLOW` (`lock.mdb` created,
+///   mode 0600, unless read-only; a new `data.mdb` is left to LMDB, which writes its first pages at once):
+///   a planted link is refused, never followed; each MUST be a regular file with one link, owned by the
+///   user running twofactord, with mode 0600.
 /// LMDB then opens the files by path; nobody but their owner can replace them in a 0700 directory.
 enum StateDirectory {
-    /// The files LMDB keeps in the state directory.
-    static let databaseFiles = ["data.mdb", "lock.mdb"]
+    static let dataFile = "data.mdb"
+    static let lockFile = "lock.mdb"
 
-    static func prepare(_ path: String) throws(AccountStoreError) {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+    /// What `prepare` found.
+    struct Contents {
+        /// None of `data.mdb`, `secrets.key` and `lock.mdb` was there: the store is to be made.
+        var isNew: Bool
+        /// Whether `lock.mdb` is there (a read-only open does not create it).
+        var hasLockFile: Bool
+    }
+
+    static func prepare(_ path: String, readOnly: Bool) throws(AccountStoreError) -> Contents {
+        let directory = try openDirectory(path, creating: !readOnly)
+        defer { close(directory) }
+        let dataSize = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: !readOnly)
+        let hasLockFile =
+            try checkedFile(lockFile, in: directory, path: path, creating: false, writable: !readOnly) != nil
+        let hasKey = faccessat(directory, SecretsKey.defaultFileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+        if let dataSize {
+            guard dataSize > 0 else { throw emptyDatabase(path) }
+        } else if hasKey || hasLockFile {
+            // lock.mdb too: with the key elsewhere (a systemd credential), it is what a lost database leaves.
+            let left = (hasKey ? [SecretsKey.defaultFileName] : []) + (hasLockFile ? [lockFile] : [])
+            throw .storageFailure(
+                "\(path)/\(dataFile) is missing but \(left.map { path + "/" + $0 }.joined(separator: " and ")) "
+                    + (left.count == 1 ? "is" : "are") + " there, so this directory held a store: restore its "
+                    + "database from a backup (twofactord --state-dir \(path) --restore-from FILE); to start a new, "
+                    + "empty store on purpose, move \(left.joined(separator: " and ")) out of \(path)"
+            )
+        } else if readOnly {
+            throw .storageFailure(
+                "there is no store in \(path) (no \(dataFile)): check --state-dir; twofactord makes a new "
+                    + "store there when it first starts"
+            )
+        }
+        if !readOnly && !hasLockFile {
+            _ = try checkedFile(lockFile, in: directory, path: path, creating: true, writable: true)
+        }
+        return Contents(isNew: dataSize == nil, hasLockFile: hasLockFile || !readOnly)
+    }
+
+    /// For a restore: the checked directory (created when missing), which MUST hold no database, or only an
+    /// empty `data.mdb` (what a lost database leaves, and what `prepare` tells the operator to restore).
+    static func prepareForRestore(_ path: String) throws(AccountStoreError) {
+        let directory = try openDirectory(path, creating: true)
+        defer { close(directory) }
+        if let size = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: true), size > 0 {
+            throw .storageFailure(
+                "\(path) already holds a database: move its \(dataFile) and \(lockFile) away before restoring"
+            )
+        }
+        _ = try checkedFile(lockFile, in: directory, path: path, creating: false, writable: true)
+    }
+
+    /// Removes the files of a new store whose opening failed (its key too, when it made it), so the directory
+    /// counts as new again.
+    static func removeNewStore(_ path: String, withKey: Bool) {
+        for name in [dataFile, lockFile] + (withKey ? [SecretsKey.defaultFileName] : []) {
+            unlink(path + "/" + name)
+        }
+        syncEntries(path)
+    }
+
+    /// Makes the directory entries of files just created or renamed in `path` durable.
+    static func syncEntries(_ path: String) {
+        let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { return }
+        fsync(directory)
+        close(directory)
+    }
+
+    static func emptyDatabase(_ path: String) -> AccountStoreError {
+        .storageFailure(
+            "\(path)/\(dataFile) is empty, so the database it held is lost: restore it from a backup "
+                + "(twofactord --state-dir \(path) --restore-from FILE); to start a new, empty store on purpose, "
+                + "move \(dataFile), \(lockFile) and \(SecretsKey.defaultFileName) out of \(path)"
+        )
+    }
+
+    /// The checked directory, opened without following a link; created (mode 0700) when missing and `creating`.
+    private static func openDirectory(_ path: String, creating: Bool) throws(AccountStoreError) -> Int32 {
+        if creating && mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw .storageFailure(
                 "cannot create the state directory \(path): \(FileText.systemMessage(errno)): "
                     + "create its parent directory or choose another --state-dir"
@@ -40,40 +122,52 @@ enum StateDirectory {
                 throw .storageFailure(
                     "the state directory \(path) is not a directory: move it away or choose another --state-dir"
                 )
+            case ENOENT where !creating:
+                throw .storageFailure("there is no store in \(path): the directory does not exist: check --state-dir")
             default:
                 throw .storageFailure("cannot open the state directory \(path): \(FileText.systemMessage(code))")
             }
         }
-        defer { close(directory) }
         var info = stat()
         guard fstat(directory, &info) == 0 else {
-            throw .storageFailure("cannot inspect the state directory \(path): \(FileText.systemMessage(errno))")
+            let code = errno
+            close(directory)
+            throw .storageFailure("cannot inspect the state directory \(path): \(FileText.systemMessage(code))")
         }
         let user = geteuid()
         guard info.st_uid == user else {
+            close(directory)
             throw .storageFailure(
                 "the state directory \(path) is owned by uid \(info.st_uid), not by uid \(user) which runs "
                     + "twofactord: run chown \(user) \(path), or choose another --state-dir"
             )
         }
         guard info.st_mode & 0o777 == 0o700 else {
+            close(directory)
             throw .storageFailure(
                 "the state directory \(path) has mode \(FileText.octal(info.st_mode)), not 0700: run chmod 700 \(path)"
             )
         }
-        for name in databaseFiles {
-            try checkFile(name, in: directory, path: path)
-        }
+        return directory
     }
 
-    /// Opens (creating it empty when missing, which LMDB takes for a new database) one database file
-    /// without following a link, and checks what it is through the descriptor.
-    private static func checkFile(_ name: String, in directory: Int32, path: String) throws(AccountStoreError) {
+    /// Opens one database file without following a link (creating it empty when missing and `creating`) and
+    /// checks what it is through the descriptor. Returns its size in bytes, or nil when it is missing.
+    private static func checkedFile(
+        _ name: String,
+        in directory: Int32,
+        path: String,
+        creating: Bool,
+        writable: Bool
+    ) throws(AccountStoreError) -> Int? {
         let filePath = path + "/" + name
         // O_NONBLOCK: opening a planted FIFO or device must not hang or have effects before it is refused.
-        let file = openat(directory, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        let flags = (writable ? O_RDWR : O_RDONLY) | (creating ? O_CREAT : 0) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
+        let file = openat(directory, name, flags, 0o600)
         guard file >= 0 else {
             switch errno {
+            case ENOENT where !creating:
+                return nil
             case ELOOP:
                 throw .storageFailure(
                     "\(filePath) is a symbolic link, which twofactord does not follow: remove it, "
@@ -108,5 +202,6 @@ enum StateDirectory {
                 "\(filePath) has mode \(FileText.octal(info.st_mode)), not 0600: run chmod 600 \(filePath)"
             )
         }
+        return Int(info.st_size)
     }
 }

@@ -77,6 +77,10 @@ extension LMDBAccountStore {
             advice = "the system is out of memory: free memory, then restart twofactord"
         case LMDBError.panic.code:
             advice = "restart twofactord; if this persists, restore \(directory) from a backup"
+        case LMDBError.truncated.code:
+            advice =
+                "\(directory)/data.mdb is truncated: move its data.mdb and lock.mdb away, then restore it from a "
+                + "backup (twofactord --state-dir \(directory) --restore-from FILE)"
         case LMDBError.corrupted.code, LMDBError.invalid.code, LMDBError.versionMismatch.code:
             advice = "the database in \(directory) is damaged or not a twofactord database: restore it from a backup"
         case LMDBError.readersFull.code:

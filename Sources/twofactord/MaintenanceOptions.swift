@@ -33,7 +33,8 @@ struct MaintenanceOptions: ParsableArguments {
 
     @Flag(
         name: .customLong("rotate-key"),
-        help: "Re-seal every secret under a new random key, replace the key file, then exit (twofactorctl key rotate does it while serving)."
+        help:
+            "Re-seal every secret under a new random key, replace the key file, then exit (twofactorctl key rotate does it while serving)."
     )
     var rotateKey = false
 
@@ -62,7 +63,8 @@ struct MaintenanceOptions: ParsableArguments {
         if let copyStoreTo {
             let target = try OpenedStore.openTarget(copyStoreTo, settings: settings, logger: logger)
             let counts = try StoreCopy.copy(from: opened.store, to: target)
-            return "copied \(counts.organizations) organizations, \(counts.accounts) accounts (with their replay steps) "
+            return
+                "copied \(counts.organizations) organizations, \(counts.accounts) accounts (with their replay steps) "
                 + "and \(counts.auditRecords) audit records into \(copyStoreTo)"
         }
         switch opened {
@@ -88,9 +90,15 @@ struct MaintenanceOptions: ParsableArguments {
         }
     }
 
-    /// Runs before the store opens: a restore fills the empty state directory.
-    func prepare(stateDirectory: String) throws {
-        if let restoreFrom { try LMDBAccountStore.restore(from: restoreFrom, into: stateDirectory) }
+    /// Runs before the store opens: a restore fills the empty state directory, with the backup checked
+    /// against the key the store will open with.
+    func prepare(settings: DaemonSettings) throws {
+        guard let restoreFrom else { return }
+        try LMDBAccountStore.restore(
+            from: restoreFrom,
+            into: settings.stateDirectory,
+            secretsKey: try OpenedStore.configuredKey(settings, mayCreate: false)
+        )
     }
 
     /// Runs on the open store and returns what to print.

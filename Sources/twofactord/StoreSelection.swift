@@ -33,24 +33,38 @@ enum OpenedStore {
         settings.store ?? settings.stateDirectory
     }
 
-    static func open(settings: DaemonSettings, logger: Logger) throws -> OpenedStore {
+    /// `readOnly` (`--check`): an LMDB store is opened without creating or changing anything.
+    static func open(settings: DaemonSettings, logger: Logger, readOnly: Bool = false) throws -> OpenedStore {
         guard let url = settings.store else {
-            return .lmdb(try openLMDB(directory: settings.stateDirectory, settings: settings))
+            return .lmdb(try openLMDB(directory: settings.stateDirectory, settings: settings, readOnly: readOnly))
         }
         return .postgres(try openPostgres(url: url, settings: settings, logger: logger))
     }
 
-    /// The key from --secrets-key-file or the systemd credential; nil: the store directory's own.
-    static func configuredKey(_ settings: DaemonSettings) throws(AccountStoreError) -> SecretsKey? {
+    /// The key from --secrets-key-file or the systemd credential; nil: the store directory's own. A missing
+    /// --secrets-key-file is created only when `mayCreate`.
+    static func configuredKey(
+        _ settings: DaemonSettings,
+        mayCreate: Bool = true
+    ) throws(AccountStoreError)
+        -> SecretsKey?
+    {
         guard let location = SecretsKey.configuredLocation(explicit: settings.secretsKeyFile) else { return nil }
-        return try SecretsKey.load(path: location.path, create: location.create)
+        return try SecretsKey.load(path: location.path, create: location.create && mayCreate)
     }
 
-    static func openLMDB(directory: String, settings: DaemonSettings) throws(AccountStoreError) -> LMDBAccountStore {
-        try LMDBAccountStore(
+    /// A key file is created only for a new store: a new key cannot open an existing database.
+    static func openLMDB(
+        directory: String,
+        settings: DaemonSettings,
+        readOnly: Bool = false
+    ) throws(AccountStoreError) -> LMDBAccountStore {
+        let mayCreateKey = !readOnly && !LMDBAccountStore.holdsDatabase(directory)
+        return try LMDBAccountStore(
             directory: directory,
             auditRetention: settings.auditRetention,
-            secretsKey: try configuredKey(settings)
+            secretsKey: try configuredKey(settings, mayCreate: mayCreateKey),
+            readOnly: readOnly
         )
     }
 

@@ -60,8 +60,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
     @Option(
         name: .customLong("secrets-key-file"),
         help: ArgumentHelp(
-            "The 32-byte key that seals TOTP secrets, created when missing. Default: the systemd credential "
-                + "twofactord-key when present, else secrets.key in the state directory.",
+            "The 32-byte key that seals TOTP secrets, created with a new store when missing. Default: the "
+                + "systemd credential twofactord-key when present, else secrets.key in the state directory.",
             valueName: "path"
         )
     )
@@ -283,8 +283,8 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
         let opened: OpenedStore
         do {
-            if settings.store == nil { try maintenance.prepare(stateDirectory: settings.stateDirectory) }
-            opened = try OpenedStore.open(settings: settings, logger: logger)
+            if settings.store == nil { try maintenance.prepare(settings: settings) }
+            opened = try OpenedStore.open(settings: settings, logger: logger, readOnly: maintenance.check)
         } catch {
             logger.critical(
                 settings.store == nil ? "cannot open the state directory" : "cannot open the PostgreSQL store",

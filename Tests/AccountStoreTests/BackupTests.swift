@@ -1,5 +1,6 @@
 import AccountStore
 import Glibc
+import LMDB
 import Testing
 import TestSupport
 
@@ -32,7 +33,7 @@ private func fileSize(_ path: String) -> Int {
     #expect(fileSize(backup) < fileSize(fixture.path + "/data.mdb"), "the copy is compacted")
 
     let restored = fixture.directory.path + "/restored"
-    try LMDBAccountStore.restore(from: backup, into: restored)
+    try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key)
     let store = try LMDBAccountStore(directory: restored, secretsKey: key)
     #expect(try store.check().accounts == 1)
     #expect(try store.account(named: accountName("alice"))?.totp == enrolledCredential)
@@ -79,9 +80,113 @@ private func fileSize(_ path: String) -> Int {
     let before = fileSize(fixture.path + "/data.mdb")
     guard
         case .storageFailure(let message) = storeError({
-            try LMDBAccountStore.restore(from: backup, into: fixture.path)
+            try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil)
         })
     else { return }
     #expect(message.contains("already holds a database"))
     #expect(fileSize(fixture.path + "/data.mdb") == before)
+}
+
+/// A backup of a store with 200 accounts, and its key, for the restore refusals below.
+private func takeBackup(_ fixture: StoreFixture) throws -> (backup: String, key: SecretsKey) {
+    let backup = fixture.directory.path + "/store.backup"
+    let store = try fixture.open()
+    for index in 0..<200 { try store.create(makeAccount("user\(index)")) }
+    try store.backup(to: backup)
+    return (backup, try SecretsKey.load(path: fixture.path + "/secrets.key", create: false))
+}
+
+private func copy(_ source: String, to target: String, length: Int? = nil) throws {
+    let input = open(source, O_RDONLY)
+    var bytes = [UInt8](repeating: 0, count: fileSize(source))
+    #expect(bytes.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) } == bytes.count)
+    close(input)
+    let descriptor = open(target, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    let kept = Array(bytes.prefix(length ?? bytes.count))
+    #expect(kept.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } == kept.count)
+    close(descriptor)
+}
+
+private func isEmptyDirectory(_ path: String) -> Bool {
+    guard let stream = opendir(path) else { return false }
+    defer { closedir(stream) }
+    var count = 0
+    while readdir(stream) != nil { count += 1 }
+    return count == 2
+}
+
+@Test func restore_truncatedBackup_isRefusedAndLeavesTheDirectoryAsItWas_thenTheGoodOneRestores() throws {
+    let fixture = StoreFixture()
+    let (backup, key) = try takeBackup(fixture)
+    let truncated = fixture.directory.path + "/truncated.backup"
+    try copy(backup, to: truncated, length: fileSize(backup) / 2)
+    let restored = fixture.directory.path + "/restored"
+    guard
+        case .storageFailure(let message) = storeError({
+            try LMDBAccountStore.restore(from: truncated, into: restored, secretsKey: key)
+        })
+    else { return }
+    #expect(message.contains("cannot restore the backup \(truncated): it is truncated"), "\(message)")
+    #expect(isEmptyDirectory(restored), "the failed restore left files behind")
+
+    try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key)
+    #expect(try LMDBAccountStore(directory: restored, secretsKey: key).check().accounts == 200)
+}
+
+@Test func restore_emptyBackup_orOneWithoutASchemaVersion_isRefused() throws {
+    let fixture = StoreFixture()
+    let key = try SecretsKey(bytes: Array(repeating: 9, count: 32), path: fixture.directory.path + "/key")
+    let empty = fixture.directory.path + "/empty.backup"
+    close(open(empty, O_CREAT | O_EXCL | O_WRONLY, 0o600))
+    let restored = fixture.directory.path + "/restored"
+    guard
+        case .storageFailure(let emptyMessage) = storeError({
+            try LMDBAccountStore.restore(from: empty, into: restored, secretsKey: key)
+        })
+    else { return }
+    #expect(emptyMessage.contains("the backup \(empty) is empty"), "\(emptyMessage)")
+
+    // An LMDB file that is not a twofactord store: no meta database, no schema version.
+    let foreign = fixture.directory.path + "/foreign.backup"
+    do {
+        let environment = try Environment(path: foreign, mapSize: 1 << 20, maxDatabases: 2, flags: [.noSubdirectory])
+        let transaction = try environment.beginTransaction()
+        try transaction.put([1], for: [1], in: try transaction.openDatabase(named: "other"))
+        try transaction.commit()
+    }
+    guard
+        case .storageFailure(let foreignMessage) = storeError({
+            try LMDBAccountStore.restore(from: foreign, into: restored, secretsKey: key)
+        })
+    else { return }
+    #expect(foreignMessage.contains("holds no schema version"), "\(foreignMessage)")
+    #expect(isEmptyDirectory(restored))
+}
+
+@Test func restore_withAnotherKeyOrWithoutOne_isRefusedBeforeAnythingIsWritten() throws {
+    let fixture = StoreFixture()
+    let (backup, _) = try takeBackup(fixture)
+    let restored = fixture.directory.path + "/restored"
+    let other = try SecretsKey(bytes: Array(repeating: 1, count: 32), path: fixture.directory.path + "/other.key")
+    guard
+        case .storageFailure(let wrong) = storeError({
+            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: other)
+        })
+    else { return }
+    #expect(wrong.contains("was sealed with another key than \(other.path)"), "\(wrong)")
+    guard
+        case .storageFailure(let missing) = storeError({
+            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: nil)
+        })
+    else { return }
+    #expect(missing.contains("a restore needs the key"), "\(missing)")
+    #expect(isEmptyDirectory(restored))
+}
+
+@Test func restore_overAnEmptiedDataFile_withTheDirectoryKey_bringsTheStoreBack() throws {
+    let fixture = StoreFixture()
+    let (backup, _) = try takeBackup(fixture)
+    #expect(truncate(fixture.path + "/data.mdb", 0) == 0)
+    try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil)
+    #expect(try fixture.open().check().accounts == 200)
 }

@@ -200,6 +200,8 @@ struct BodyRefusal: Error {}
     // (label 'default', drift, count, pending: 20 bytes) and the access section (two counts).
     let versionOne: [UInt8] = [1] + AccountRecord.encode(carol).dropFirst().dropLast(4 + 3 + 20 + 8)
     #expect(mkdir(fixture.path, 0o700) == 0)
+    // Its key file, which a store of the first release had beside its database too.
+    try SecretsKey.write(SecretsKey.random(path: fixture.path + "/secrets.key"), to: fixture.path + "/secrets.key")
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta")
         try transaction.put([0, 0, 0, 1], for: Array("schema-version".utf8), in: meta)

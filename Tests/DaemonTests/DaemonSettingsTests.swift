@@ -33,12 +33,35 @@ import Testing
         ("[daemon]\nsocket-mode = 999\n", "line 2: socket-mode takes an octal mode"),
         ("[daemon]\nlog-level = loud\n", "log-level must be trace, debug"),
         ("workers = 3\n", "/etc/t.conf line 1: 'workers' comes before any [section]"),
+        // Audit round b, finding 4: control characters reached otpauth URIs, and a relative state directory
+        // depended on the directory the daemon was started from.
+        (
+            "[daemon]\nissuer = tw\u{0}o\u{1b}[31mRED\n",
+            "/etc/t.conf line 2: issuer must be a non-empty name of printable"
+        ),
+        ("[daemon]\nissuer = Example\u{7f}\n", "/etc/t.conf line 2: issuer must be a non-empty name of printable"),
+        ("[daemon]\nissuer = Ex\u{202e}elpma\n", "/etc/t.conf line 2: issuer must be a non-empty name of printable"),
+        ("[daemon]\n\nstate-dir = relative/dir\n", "/etc/t.conf line 3: state-dir must be an absolute path"),
     ])
     func file_refusesBadKeysAndValues_sayingWhere(text: String, message: String) {
         var settings = DaemonSettings()
         #expect {
             try settings.apply(file: text, path: "/etc/t.conf")
         } throws: { "\($0)".contains(message) }
+    }
+
+    @Test func flags_followTheFileRules_forTheIssuerAndTheStateDirectory() throws {
+        for (flag, value) in [("--issuer", "tw\u{1b}[31mRED"), ("--issuer", "a\u{85}b"), ("--state-dir", "state")] {
+            var settings = DaemonSettings()
+            #expect("\(flag) \(value.debugDescription) is refused") {
+                try settings.apply(flags: [(flag: flag, value: value)])
+            } throws: { "\($0)".contains(flag) }
+        }
+        var settings = DaemonSettings()
+        try settings.apply(flags: [
+            (flag: "--issuer", value: "Exämple Corp · 東京"), (flag: "--state-dir", value: "/srv/tfd"),
+        ])
+        #expect(settings.issuer == "Exämple Corp · 東京" && settings.stateDirectory == "/srv/tfd")
     }
 
     @Test func validate_refusesAMaximumDelayBelowTheBase() throws {

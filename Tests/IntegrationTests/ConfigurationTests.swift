@@ -32,6 +32,28 @@ import Testing
         )
     }
 
+    /// Audit round b, finding 4: an issuer with control characters reached otpauth URIs, and a relative
+    /// state-dir was accepted though socket must be absolute.
+    @Test func checkConfig_refusesAnIssuerWithControlCharactersAndARelativeStateDir_sayingWhere() throws {
+        let daemon = try DaemonProcess()
+        let path = daemon.directory.appendingPathComponent("twofactord.conf").path
+        for (text, message) in [
+            (
+                "[daemon]\nissuer = tw\u{0}o\u{1b}[31mRED\n",
+                "\(path) line 2: issuer must be a non-empty name of printable"
+            ),
+            ("[daemon]\nstate-dir = relative/dir\n", "\(path) line 2: state-dir must be an absolute path"),
+        ] {
+            try Self.write(text, to: path)
+            let result = try run(Binaries.url("twofactord"), ["--config", path, "--check-config"])
+            #expect(result.status == 78, "\(text.debugDescription) was accepted: \(result.standardOutput)")
+            #expect(result.standardError.contains(message), "\(result.standardError)")
+        }
+        let flag = try run(Binaries.url("twofactord"), ["--check-config", "--issuer", "tw\u{1b}[31mRED"])
+        #expect(flag.status == 64, "\(flag.standardOutput)")
+        #expect(flag.standardError.contains("--issuer must be a non-empty name of printable"), "\(flag.standardError)")
+    }
+
     @Test func checkConfig_namesEveryKeyThatHelpListsAsAFlag() throws {
         let help = try run(Binaries.url("twofactord"), ["--help"]).standardOutput
         let shown = try run(Binaries.url("twofactord"), ["--config", "/dev/null/none", "--check-config"])

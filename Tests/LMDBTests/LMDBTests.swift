@@ -216,3 +216,23 @@ private func openDatabase(_ environment: Environment, _ name: String = "test") t
     _ = try write.openDatabase(named: "one")
     #expect(throws: LMDBError.databasesFull) { _ = try write.openDatabase(named: "two") }
 }
+
+@Test func open_truncatedDataFile_throwsTruncated_insteadOfMappingPagesPastItsEnd() throws {
+    let directory = TemporaryDirectory()
+    do {
+        let environment = try openEnvironment(directory)
+        let database = try openDatabase(environment)
+        let write = try environment.beginTransaction()
+        for index in 0..<200 { try write.put(Array(repeating: 7, count: 500), for: bytes("key\(index)"), in: database) }
+        try write.commit()
+    }
+    var info = stat()
+    #expect(stat(directory.path + "/data.mdb", &info) == 0 && info.st_size > 8 * 4096)
+    // Two pages: the meta pages survive, the pages they list do not; reading one would be SIGBUS.
+    #expect(truncate(directory.path + "/data.mdb", 2 * 4096) == 0)
+    #expect(throws: LMDBError.truncated) { _ = try openEnvironment(directory) }
+    #expect(throws: LMDBError.truncated) {
+        _ = try Environment(path: directory.path, mapSize: 1 << 20, maxDatabases: 4, flags: [.readOnly])
+    }
+    #expect(LMDBError.truncated.description.contains("truncated"))
+}
