@@ -134,6 +134,11 @@ public protocol AccountStore: Sendable {
         limit: Int
     ) throws(AccountStoreError) -> [String: ThrottleListing]
 
+    /// A 32-byte key for the purpose `label` names, derived from the secrets key the store seals with: the same
+    /// after a restart and on every host sharing the store, and not computable without the secrets key. It
+    /// changes when the secrets key is rotated.
+    func derivedKey(label: String) -> [UInt8]
+
     // MARK: Organizations
 
     func organization(named name: OrganizationName) throws(AccountStoreError) -> Organization?

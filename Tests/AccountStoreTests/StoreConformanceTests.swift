@@ -1,4 +1,5 @@
 import AccountStore
+import OpenSSLCrypto
 import StoredRecords
 import Synchronization
 import Testing
@@ -411,6 +412,23 @@ import TestSupport
 
         try store.clearAllAttempts(of: "bob")
         #expect(try store.throttleRecords(of: ["bob"], matching: everyRecent, limit: 10).isEmpty)
+    }
+
+    /// The key unknown names' fingerprints use: a function of the secrets key and the label alone, so the same
+    /// whenever a store opens with that key (after a restart, on another host of a fleet), and another per label.
+    @Test(arguments: Backend.allCases)
+    func derivedKey_dependsOnTheSecretsKeyAndTheLabelOnly(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        let first = store.derivedKey(label: "twofactord name fingerprint v1")
+        #expect(first.count == 32 && first != fixture.key.bytes)
+        #expect(store.derivedKey(label: "another purpose") != first)
+        let expected = HMAC.authenticationCode(
+            for: Array("twofactord name fingerprint v1".utf8),
+            key: fixture.key.bytes,
+            using: .sha256
+        )
+        #expect(first == expected, "HMAC-SHA256 of the label under the secrets key, as documented")
     }
 
     /// The stand-in counter of a name without an account is a throttle record like the others: forgotten once
