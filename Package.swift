@@ -160,7 +160,7 @@ let package = Package(
             name: "AccountStoreTests",
             dependencies: [
                 "AccountStore", "LMDBAccountStore", "PostgresAccountStore", "StoredRecords", "LMDB", "OneTimePassword",
-                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "OpenSSLCrypto", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "AuthenticationTests", dependencies: ["Authentication", "AccountStore", "OneTimePassword"]),

@@ -93,17 +93,49 @@ extension AccountService {
         logger.notice("password changed", metadata: ["user": "\(target.name)"])
     }
 
-    public func status(caller: Caller, name: String) throws(ServiceError) -> AccountStatus {
+    /// The account and its locks: the account-wide one, and up to `originLocksShown` of the origins locked out.
+    public func status(caller: Caller, name: String, originLocksShown: Int) throws(ServiceError) -> AccountStatus {
         let target = try target(name, for: caller)
         try authorize(caller, .showAccount, target: target, action: nil)
-        return status(of: target)
+        return try statuses(of: [target], originLocksShown: originLocksShown)[0]
     }
 
-    func status(of account: Account) -> AccountStatus {
+    /// The accounts' statuses at one instant, their origins' locks read in one store call.
+    func statuses(of accounts: [Account], originLocksShown: Int) throws(ServiceError) -> [AccountStatus] {
         let now = clock()
-        let wait = configuration.throttle.retryAfter(for: account, now: now)
-        // A hard lock has no end: `.max` says "until unlocked".
-        return AccountStatus(account: account, lockedUntil: wait.map { $0 == .max ? .max : now + $0 })
+        let policy = configuration.throttle
+        // A key below the free failures, or whose last failure is older than the longest delay, holds no lock.
+        let filter = ThrottleFilter(
+            minimumFailures: policy.freeFailures,
+            failedSince: now - policy.maximumDelay,
+            accepts: { policy.retryAfter(failures: $0.failures, lastFailure: $0.lastFailureAt, now: now) != nil }
+        )
+        let listings = try storing { () throws(AccountStoreError) in
+            try store.throttleRecords(of: accounts.map(\.name.value), matching: filter, limit: originLocksShown)
+        }
+        return accounts.map { account in
+            let wait = policy.retryAfter(for: account, now: now)
+            let listing = listings[account.name.value] ?? ThrottleListing()
+            let originLocks = listing.records.map { listed in
+                let remaining = policy.retryAfter(
+                    failures: listed.record.failures,
+                    lastFailure: listed.record.lastFailureAt,
+                    now: now
+                )
+                return OriginLock(
+                    origin: listed.origin,
+                    failures: listed.record.failures,
+                    lockedUntil: now + (remaining ?? 0)
+                )
+            }
+            return AccountStatus(
+                account: account,
+                // A hard lock has no end: `.max` says "until unlocked".
+                lockedUntil: wait.map { $0 == .max ? .max : now + $0 },
+                originLocks: originLocks,
+                lockedOrigins: listing.total
+            )
+        }
     }
 
     /// One page of accounts in name order; `next` is where the following page starts, nil at the end.
@@ -140,9 +172,10 @@ extension AccountService {
         var page = try storing { () throws(AccountStoreError) in
             try store.accounts(in: organizationName, after: start, limit: limit + 1)
         }
-        guard page.count > limit else { return (page.map(status(of:)), nil) }
+        // A list tells only whether origins are locked, not which.
+        guard page.count > limit else { return (try statuses(of: page, originLocksShown: 0), nil) }
         page.removeLast(page.count - limit)
-        return (page.map(status(of:)), page.last?.name)
+        return (try statuses(of: page, originLocksShown: 0), page.last?.name)
     }
 
     public func removeAccount(caller: Caller, name: String) throws(ServiceError) {

@@ -42,7 +42,7 @@ extension AccountService {
         }
         // Only an existing account's name reaches the log or the throttle database: anything else may be
         // a password typed into the user field (or forge log lines), so it is kept as a keyed fingerprint.
-        let logName = account?.name.value ?? NameFingerprint.of(user)
+        let logName = account?.name.value ?? nameFingerprint.of(user)
         let key = ThrottleKey(subject: logName, origin: origin)
         // A login completing the attempt its `codeNeeded` answer held was counted then; it is not counted twice.
         if !attemptHeld, let wait = try reserveAttempt(key, now: now) {

@@ -15,6 +15,7 @@ public final class AccountService: Sendable {
     let configuration: ServiceConfiguration
     let clock: @Sendable () -> UnixTime
     let logger: Logger
+    let nameFingerprint: NameFingerprint
 
     public init(
         store: any AccountStore,
@@ -28,6 +29,7 @@ public final class AccountService: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        nameFingerprint = NameFingerprint(store: store)
     }
 
     // MARK: Shared steps

@@ -59,8 +59,19 @@ public struct EnrollmentOffer: Sendable, Hashable {
 /// An account as `user show` reports it: the record and what follows from it now.
 public struct AccountStatus: Sendable, Hashable {
     public var account: Account
-    /// Until when logins are refused after too many failures; nil when not locked.
+    /// Until when logins are refused after too many failures through privileged peers; nil when not locked.
     public var lockedUntil: UnixTime?
+    /// The origins locked out now by their own failures, latest failure first: as many as were asked for.
+    public var originLocks: [OriginLock] = []
+    /// How many origins are locked out now, listed in `originLocks` or not.
+    public var lockedOrigins: Int = 0
+}
+
+/// One origin (a local uid, a remote host, the local console) that the throttle refuses for an account now.
+public struct OriginLock: Sendable, Hashable {
+    public var origin: ThrottleOrigin
+    public var failures: UInt32
+    public var lockedUntil: UnixTime
 }
 
 /// An organization with its member count.

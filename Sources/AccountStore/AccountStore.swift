@@ -125,6 +125,20 @@ public protocol AccountStore: Sendable {
     /// and the account's own counter (unlock).
     func clearAllAttempts(of subject: String) throws(AccountStoreError)
 
+    /// For each of `subjects`, its throttle records by origin that `filter` accepts (the stand-in counter of a
+    /// name without an account is no origin's, and is never listed), latest failure first: at most `limit`
+    /// of them, and how many the filter accepted in all. A subject with none is missing from the answer.
+    func throttleRecords(
+        of subjects: [String],
+        matching filter: ThrottleFilter,
+        limit: Int
+    ) throws(AccountStoreError) -> [String: ThrottleListing]
+
+    /// A 32-byte key for the purpose `label` names, derived from the secrets key the store seals with: the same
+    /// after a restart and on every host sharing the store, and not computable without the secrets key. It
+    /// changes when the secrets key is rotated.
+    func derivedKey(label: String) -> [UInt8]
+
     // MARK: Organizations
 
     func organization(named name: OrganizationName) throws(AccountStoreError) -> Organization?

@@ -68,3 +68,70 @@ public enum AttemptReservation: Sendable, Hashable {
     /// Locked for this many more seconds (`Int64.max`: until unlocked); nothing was counted.
     case locked(retryAfter: Int64)
 }
+
+/// The failures counted for one origin of a subject, as `AccountStore.throttleRecords` lists them.
+public struct OriginThrottleRecord: Sendable, Hashable {
+    public var origin: ThrottleOrigin
+    public var record: ThrottleRecord
+
+    public init(origin: ThrottleOrigin, record: ThrottleRecord) {
+        self.origin = origin
+        self.record = record
+    }
+}
+
+/// Which throttle records `AccountStore.throttleRecords` lists. The store reads only records with at least
+/// `minimumFailures` failures, the last at or after `failedSince` (a query a database can answer from its
+/// columns), and lists those of them that `accepts`: for `user show`, the ones that hold a lock now.
+public struct ThrottleFilter {
+    public var minimumFailures: UInt32
+    public var failedSince: UnixTime
+    public var accepts: (ThrottleRecord) -> Bool
+
+    public init(minimumFailures: UInt32, failedSince: UnixTime, accepts: @escaping (ThrottleRecord) -> Bool) {
+        self.minimumFailures = minimumFailures
+        self.failedSince = failedSince
+        self.accepts = accepts
+    }
+
+    /// Whether `record` passes the whole filter; stores that cannot ask their database use this.
+    public func matches(_ record: ThrottleRecord) -> Bool {
+        guard record.failures >= minimumFailures, let last = record.lastFailureAt, last >= failedSince else {
+            return false
+        }
+        return accepts(record)
+    }
+}
+
+/// One subject's listed throttle records: the latest failures first, at most the limit asked for, and how
+/// many records the filter accepted in all.
+public struct ThrottleListing: Sendable, Hashable {
+    public var records: [OriginThrottleRecord]
+    public var total: Int
+
+    public init(records: [OriginThrottleRecord] = [], total: Int = 0) {
+        self.records = records
+        self.total = total
+    }
+
+    /// Keeps the accepted records in listing order: latest failure first, then by origin so the order is stable.
+    public static func listing(of accepted: [OriginThrottleRecord], limit: Int) -> ThrottleListing {
+        let ordered = accepted.sorted { left, right in
+            let (leftTime, rightTime) = (left.record.lastFailureAt ?? 0, right.record.lastFailureAt ?? 0)
+            if leftTime != rightTime { return leftTime > rightTime }
+            return left.origin.sortKey < right.origin.sortKey
+        }
+        return ThrottleListing(records: Array(ordered.prefix(max(0, limit))), total: accepted.count)
+    }
+}
+
+extension ThrottleOrigin {
+    /// Orders origins of the same last failure: uids, then hosts, then the local console.
+    fileprivate var sortKey: String {
+        switch self {
+        case .peer(let uid): "u" + String(repeating: "0", count: 10 - String(uid).count) + String(uid)
+        case .host(let host): "h" + host
+        case .local: "l"
+        }
+    }
+}

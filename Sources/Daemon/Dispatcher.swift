@@ -238,7 +238,12 @@ struct Dispatcher: Sendable {
             try service.setPassword(caller: caller, name: user, password: password)
             return .done
         case .userShow(let user):
-            return .userInfo(AccountInfo(try service.status(caller: caller, name: user)))
+            let status = try service.status(
+                caller: caller,
+                name: user,
+                originLocksShown: WireProtocol.maximumOriginLocks
+            )
+            return .userInfo(AccountInfo(status), originLocks: status.originLocks.map(OriginLockInfo.init))
         case .userList(let organization, let after, let limit):
             let page = try service.accounts(
                 caller: caller,
@@ -438,8 +443,28 @@ extension AccountInfo {
             enrolledAt: unix(account.enrolledAt),
             lastLoginAt: unix(account.lastLoginAt),
             recoveryCodes: UInt8(clamping: account.recoveryCodes.count),
-            lockedUntil: unix(status.lockedUntil)
+            lockedUntil: unix(status.lockedUntil),
+            lockedOrigins: UInt32(clamping: status.lockedOrigins)
         )
+    }
+}
+
+extension OriginLockInfo {
+    init(_ lock: OriginLock) {
+        let origin: Origin =
+            switch lock.origin {
+            case .peer(let uid): .uid(uid)
+            case .host(let host): .host(Self.clipped(host))
+            case .local: .local
+            }
+        self.init(origin: origin, failures: lock.failures, lockedUntil: UInt64(max(1, lock.lockedUntil)))
+    }
+
+    /// A host within the protocol's 255 bytes, cut at a character boundary (the stores keep 255 bytes too).
+    private static func clipped(_ host: String) -> String {
+        var host = host
+        while host.utf8.count > 255 { host.removeLast() }
+        return host
     }
 }
 

@@ -167,6 +167,48 @@ extension LMDBAccountStore {
         }
     }
 
+    /// Walks each subject's range of keys, as `clearAllAttempts` does.
+    public func throttleRecords(
+        of subjects: [String],
+        matching filter: ThrottleFilter,
+        limit: Int
+    ) throws(AccountStoreError) -> [String: ThrottleListing] {
+        try read { transaction in
+            var listings: [String: ThrottleListing] = [:]
+            for subject in subjects {
+                let prefix = Self.throttleSubject(subject) + [0]
+                let entries = try Self.range(
+                    in: databases.throttle,
+                    of: transaction,
+                    prefix: prefix,
+                    after: nil,
+                    limit: .max
+                )
+                var accepted: [OriginThrottleRecord] = []
+                for (key, value) in entries {
+                    guard let origin = Self.throttleOrigin(key.dropFirst(prefix.count)) else { continue }
+                    let record = try Self.decodeThrottleRecord(value, key: key)
+                    if filter.matches(record) { accepted.append(OriginThrottleRecord(origin: origin, record: record)) }
+                }
+                if !accepted.isEmpty { listings[subject] = .listing(of: accepted, limit: limit) }
+            }
+            return listings
+        }
+    }
+
+    /// The origin a throttle key names after its subject and NUL; nil for the stand-in ("a") and anything
+    /// this build does not write.
+    static func throttleOrigin(_ bytes: ArraySlice<UInt8>) -> ThrottleOrigin? {
+        guard let kind = bytes.first else { return nil }
+        let rest = bytes.dropFirst()
+        switch kind {
+        case UInt8(ascii: "u"): return UInt32(String(decoding: rest, as: UTF8.self)).map { .peer(uid: $0) }
+        case UInt8(ascii: "h") where !rest.isEmpty: return .host(String(decoding: rest, as: UTF8.self))
+        case UInt8(ascii: "l") where rest.isEmpty: return .local
+        default: return nil
+        }
+    }
+
     /// The failures counted for `key`, for tests and `user show`.
     public func throttleRecord(_ key: ThrottleKey) throws(AccountStoreError) -> ThrottleRecord {
         try read { transaction in try Self.throttleRecord(Self.throttleKey(key), in: transaction, databases.throttle) }

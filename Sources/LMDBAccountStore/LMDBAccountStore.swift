@@ -151,6 +151,11 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         return try SecretsKey.load(path: path, create: creating)
     }
 
+    /// Derived from the key in use when called: after a rotation, from the new one.
+    public func derivedKey(label: String) -> [UInt8] {
+        secretsKey.derivedKey(label: label)
+    }
+
     /// The big-endian encoding of a schema version, as stored under `meta/schema-version`.
     public static func encodeSchemaVersion(_ version: UInt32) -> [UInt8] {
         [UInt8(version >> 24), UInt8(version >> 16 & 0xff), UInt8(version >> 8 & 0xff), UInt8(version & 0xff)]

@@ -237,6 +237,50 @@ extension PostgresAccountStore {
         }
     }
 
+    /// One query for all the subjects; the database applies the filter's columns, Swift the rest.
+    public func throttleRecords(
+        of subjects: [String],
+        matching filter: ThrottleFilter,
+        limit: Int
+    ) throws(AccountStoreError) -> [String: ThrottleListing] {
+        guard !subjects.isEmpty else { return [:] }
+        var subjectOf: [String: String] = [:]
+        for subject in subjects { subjectOf[Self.subjectColumn(subject)] = subject }
+        let columns = Array(subjectOf.keys)
+        let accepted = try read { transaction in
+            let rows = try transaction.rows(
+                """
+                SELECT subject, origin, failures, last_failure_at FROM throttle
+                WHERE subject = ANY(\(columns)) AND origin <> \(Self.standInOrigin)
+                AND failures >= \(Int64(filter.minimumFailures)) AND last_failure_at >= \(filter.failedSince)
+                """
+            )
+            var accepted: [String: [OriginThrottleRecord]] = [:]
+            for row in rows {
+                let (column, originText, failures, last) = try row.decode((String, String, Int64, Int64?).self)
+                let record = ThrottleRecord(failures: UInt32(clamping: failures), lastFailureAt: last)
+                guard let subject = subjectOf[column], let origin = Self.throttleOrigin(originText),
+                    filter.matches(record)
+                else { continue }
+                accepted[subject, default: []].append(OriginThrottleRecord(origin: origin, record: record))
+            }
+            return accepted
+        }
+        return accepted.mapValues { ThrottleListing.listing(of: $0, limit: limit) }
+    }
+
+    /// The origin an `origin` column names; nil for the stand-in ("a") and anything this build does not write.
+    static func throttleOrigin(_ text: String) -> ThrottleOrigin? {
+        guard let kind = text.first else { return nil }
+        let rest = String(text.dropFirst())
+        switch kind {
+        case "u": return UInt32(rest).map { .peer(uid: $0) }
+        case "h" where !rest.isEmpty: return .host(rest)
+        case "l" where rest.isEmpty: return .local
+        default: return nil
+        }
+    }
+
     /// The subject cut as on LMDB (128 bytes) and the origin as LMDB spells it.
     static func throttleColumns(_ key: ThrottleKey) -> (subject: String, origin: String) {
         let origin =

@@ -42,6 +42,12 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     /// The schema version of the database.
     public func databaseSchemaVersion() throws(AccountStoreError) -> Int { try Migrations.version(of: self) }
 
+    /// Every host of a fleet holds the same secrets key (the database's key check refuses another), so every
+    /// host derives the same key.
+    public func derivedKey(label: String) -> [UInt8] {
+        secretsKey.derivedKey(label: label)
+    }
+
     /// Closes the idle connections; the store must not be used afterwards.
     public func close() { pool.close() }
 

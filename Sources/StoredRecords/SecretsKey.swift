@@ -30,6 +30,12 @@ public struct SecretsKey: Sendable {
         self.path = path
     }
 
+    /// A 32-byte key for one purpose named by `label`, derived as HMAC-SHA256(key, label): the same wherever
+    /// this key is, unknown to whoever lacks it, and unrelated to the key itself or to another label's.
+    package func derivedKey(label: String) -> [UInt8] {
+        HMAC.authenticationCode(for: Array(label.utf8), key: bytes, using: .sha256)
+    }
+
     /// A fresh random key (not yet written anywhere).
     public static func random(path: String) -> SecretsKey {
         // 32 bytes is the only size `init` checks for, so this cannot fail.

@@ -117,7 +117,9 @@ public enum Response: Sendable, Equatable {
     case done
     /// `retryAfter` is non-zero only for `.locked`; `otpauthURI` is non-empty exactly for `.enroll`.
     case loginResult(outcome: LoginOutcome, retryAfter: UInt32, otpauthURI: String)
-    case userInfo(AccountInfo)
+    /// `originLocks` lists the first `min(info.lockedOrigins, WireProtocol.maximumOriginLocks)` locked origins,
+    /// latest failure first.
+    case userInfo(AccountInfo, originLocks: [OriginLockInfo])
     /// An empty `next` means this was the last page; otherwise pass it as `after`.
     case userList([AccountInfo], next: String)
     /// `expiresAt` is in Unix seconds.

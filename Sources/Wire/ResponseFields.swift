@@ -13,8 +13,10 @@ enum ResponseFields {
             writer.u8(outcome.rawValue)
             writer.u32(retryAfter)
             writer.str(otpauthURI)
-        case .userInfo(let info):
+        case .userInfo(let info, let originLocks):
             encode(info, into: &writer)
+            writer.u8(UInt8(clamping: originLocks.count))
+            for lock in originLocks.prefix(Int(UInt8.max)) { encode(lock, into: &writer) }
         case .userList(let accounts, let next):
             writer.u16(UInt16(clamping: accounts.count))
             for info in accounts.prefix(Int(UInt16.max)) { encode(info, into: &writer) }
@@ -76,7 +78,15 @@ enum ResponseFields {
             }
             return .loginResult(outcome: outcome, retryAfter: retryAfter, otpauthURI: otpauthURI)
         case .userInfo:
-            return .userInfo(try decodeAccountInfo(&reader))
+            let info = try decodeAccountInfo(&reader)
+            let count = try reader.u8("count")
+            let listed = min(Int(info.lockedOrigins), WireProtocol.maximumOriginLocks)
+            guard count == listed else {
+                throw .malformed("'count' must be \(listed) for \(info.lockedOrigins) locked origins, not \(count)")
+            }
+            var originLocks: [OriginLockInfo] = []
+            for _ in 0..<count { originLocks.append(try decodeOriginLock(&reader)) }
+            return .userInfo(info, originLocks: originLocks)
         case .userListReply:
             let count = try reader.u16("count")
             guard count <= WireProtocol.maximumPageSize else {
@@ -153,6 +163,43 @@ enum ResponseFields {
         writer.u64(info.lastLoginAt)
         writer.u8(info.recoveryCodes)
         writer.u64(info.lockedUntil)
+        writer.u32(info.lockedOrigins)
+    }
+
+    private static func encode(_ lock: OriginLockInfo, into writer: inout ByteWriter) {
+        switch lock.origin {
+        case .uid(let uid):
+            writer.u8(1)
+            writer.u32(uid)
+            writer.str("")
+        case .host(let host):
+            writer.u8(2)
+            writer.u32(0)
+            writer.str(host)
+        case .local:
+            writer.u8(3)
+            writer.u32(0)
+            writer.str("")
+        }
+        writer.u32(lock.failures)
+        writer.u64(lock.lockedUntil)
+    }
+
+    private static func decodeOriginLock(_ reader: inout ByteReader) throws(WireError) -> OriginLockInfo {
+        let kind = try reader.u8("originKind")
+        let uid = try reader.u32("uid")
+        let host = try reader.str("host", Limits.originHost)
+        let origin: OriginLockInfo.Origin
+        switch kind {
+        case 1 where host.isEmpty: origin = .uid(uid)
+        case 2 where uid == 0 && !host.isEmpty: origin = .host(host)
+        case 3 where uid == 0 && host.isEmpty: origin = .local
+        default: throw .malformed("a locked origin must be kind 1 to 3 with only the uid or host its kind uses")
+        }
+        let failures = try reader.u32("failures")
+        let lockedUntil = try reader.u64("lockedUntil")
+        guard lockedUntil > 0 else { throw .malformed("a locked origin's 'lockedUntil' must not be 0") }
+        return OriginLockInfo(origin: origin, failures: failures, lockedUntil: lockedUntil)
     }
 
     private static func encode(_ actor: ActorInfo, into writer: inout ByteWriter) {
@@ -245,7 +292,8 @@ enum ResponseFields {
             enrolledAt: try reader.u64("enrolledAt"),
             lastLoginAt: try reader.u64("lastLoginAt"),
             recoveryCodes: try reader.u8("recoveryCodes"),
-            lockedUntil: try reader.u64("lockedUntil")
+            lockedUntil: try reader.u64("lockedUntil"),
+            lockedOrigins: try reader.u32("lockedOrigins")
         )
     }
 }

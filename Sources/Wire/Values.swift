@@ -151,8 +151,11 @@ public struct AccountInfo: Sendable, Hashable {
     public var lastLoginAt: UInt64
     /// Unused recovery codes.
     public var recoveryCodes: UInt8
-    /// Unix seconds until which logins are refused; 0 when not locked.
+    /// Unix seconds until which logins are refused for failures through privileged peers (the account-wide
+    /// lock); 0 when not locked, `UInt64(Int64.max)` or more: until unlocked.
     public var lockedUntil: UInt64
+    /// How many origins (local uids, remote hosts, the local console) are locked out now by their own failures.
+    public var lockedOrigins: UInt32
 
     public init(
         user: String,
@@ -170,7 +173,8 @@ public struct AccountInfo: Sendable, Hashable {
         enrolledAt: UInt64 = 0,
         lastLoginAt: UInt64 = 0,
         recoveryCodes: UInt8 = 0,
-        lockedUntil: UInt64 = 0
+        lockedUntil: UInt64 = 0,
+        lockedOrigins: UInt32 = 0
     ) {
         self.user = user
         self.organization = organization
@@ -187,6 +191,30 @@ public struct AccountInfo: Sendable, Hashable {
         self.enrolledAt = enrolledAt
         self.lastLoginAt = lastLoginAt
         self.recoveryCodes = recoveryCodes
+        self.lockedUntil = lockedUntil
+        self.lockedOrigins = lockedOrigins
+    }
+}
+
+/// One origin locked out of an account by its own failures, as UserInfo lists it.
+public struct OriginLockInfo: Sendable, Hashable {
+    public enum Origin: Sendable, Hashable {
+        /// An unprivileged local peer.
+        case uid(UInt32)
+        /// The remote host a privileged peer reported: 1 to 255 bytes.
+        case host(String)
+        /// A privileged peer without a remote host (a console login, sudo).
+        case local
+    }
+
+    public var origin: Origin
+    public var failures: UInt32
+    /// Unix seconds; more than 0.
+    public var lockedUntil: UInt64
+
+    public init(origin: Origin, failures: UInt32, lockedUntil: UInt64) {
+        self.origin = origin
+        self.failures = failures
         self.lockedUntil = lockedUntil
     }
 }

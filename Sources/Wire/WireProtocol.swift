@@ -19,9 +19,12 @@ public enum WireProtocol {
     public static let headerLength = 4
 
     /// The most bytes one encoded AccountInfo record can take: three strings of at most 64 bytes with
-    /// their length prefixes (user, organization, the name of who set the state) and 60 bytes of numbers.
+    /// their length prefixes (user, organization, the name of who set the state) and 64 bytes of numbers.
     public static let maximumAccountInfoLength =
-        (2 + 64) + (2 + 64) + 1 + 1 + 1 + 1 + 2 + 4 + 8 + 8 + (1 + 4 + 2 + 64) + 8 + 8 + 8 + 1 + 8
+        (2 + 64) + (2 + 64) + 1 + 1 + 1 + 1 + 2 + 4 + 8 + 8 + (1 + 4 + 2 + 64) + 8 + 8 + 8 + 1 + 8 + 4
+
+    /// The most locked origins one UserInfo lists; AccountInfo's `lockedOrigins` counts the others too.
+    public static let maximumOriginLocks = 20
 
     /// The most records a UserList answer may carry, and the largest `limit` a request may ask for: as
     /// many of the largest records as fit in one response body with the type, id, count and `next`.

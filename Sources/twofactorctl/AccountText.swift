@@ -62,9 +62,44 @@ enum AccountText {
         return lines.joined(separator: "\n")
     }
 
+    /// One line per locked origin, e.g. `locked for uid 65534 (nobody) until 2026-11-29 08:15:36 UTC, 6 failures`,
+    /// and how many more there are.
+    static func originLockLines(_ info: AccountInfo, _ locks: [OriginLockInfo]) -> [String] {
+        var lines = locks.map { lock in
+            let failures = lock.failures == 1 ? "1 failure" : "\(lock.failures) failures"
+            return "locked for \(originText(lock.origin)) until \(TimeText.format(lock.lockedUntil)), \(failures)"
+        }
+        let unlisted = Int(info.lockedOrigins) - locks.count
+        if unlisted > 0 {
+            lines.append(
+                "locked for \(unlisted) more origin\(unlisted == 1 ? "" : "s") (twofactorctl unlock clears all)"
+            )
+        }
+        return lines
+    }
+
+    static func originText(_ origin: OriginLockInfo.Origin) -> String {
+        switch origin {
+        case .uid(let uid): "uid \(uid)" + (UserNames.name(of: uid).map { " (\($0))" } ?? "")
+        case .host(let host): "host \(host)"
+        case .local: "local logins (console, sudo)"
+        }
+    }
+
+    /// The LOCKED column: the account-wide lock, else whether any origin is locked out.
+    static func lockColumn(_ info: AccountInfo) -> String {
+        if info.lockedUntil > 0 { return lockText(info.lockedUntil) }
+        switch info.lockedOrigins {
+        case 0: return "no"
+        case 1: return "yes (1 origin)"
+        default: return "yes (\(info.lockedOrigins) origins)"
+        }
+    }
+
     /// A lock's end, or that it lasts until an admin or operator unlocks the account.
     static func lockText(_ lockedUntil: UInt64) -> String {
-        lockedUntil >= UInt64(Int64.max) ? "until unlocked (too many failures)" : "until " + TimeText.format(lockedUntil)
+        lockedUntil >= UInt64(Int64.max)
+            ? "until unlocked (too many failures)" : "until " + TimeText.format(lockedUntil)
     }
 
     static func table(_ infos: [AccountInfo]) -> String {
@@ -76,7 +111,7 @@ enum AccountText {
                     info.user, info.organization, role(info.role), state + (enabledBy.map { "/\($0)" } ?? ""),
                     actor(info.stateSetBy) ?? "-",
                     info.lastLoginAt > 0 ? TimeText.format(info.lastLoginAt) : "never",
-                    info.lockedUntil > 0 ? lockText(info.lockedUntil) : "no",
+                    lockColumn(info),
                 ]
             }
         )
@@ -121,9 +156,26 @@ enum AccountText {
             ("lastLoginAt", time(info.lastLoginAt)),
             ("failureCount", .number(Int64(info.failureCount))),
             ("lockedUntil", time(info.lockedUntil)),
+            ("lockedOrigins", .number(Int64(info.lockedOrigins))),
             ("createdAt", .number(Int64(clamping: info.createdAt))),
             ("updatedAt", .number(Int64(clamping: info.updatedAt))),
         ]
         return .object(members)
+    }
+
+    /// `{"origin": "uid", "uid": 65534, ...}`, `{"origin": "host", "host": "192.0.2.7", ...}` or `{"origin": "local", ...}`.
+    static func json(_ lock: OriginLockInfo) -> JSONValue {
+        let origin: [(String, JSONValue)] =
+            switch lock.origin {
+            case .uid(let uid): [("origin", .string("uid")), ("uid", .number(Int64(uid)))]
+            case .host(let host): [("origin", .string("host")), ("host", .string(host))]
+            case .local: [("origin", .string("local"))]
+            }
+        return .object(
+            origin + [
+                ("failures", .number(Int64(lock.failures))),
+                ("lockedUntil", .number(Int64(clamping: lock.lockedUntil))),
+            ]
+        )
     }
 }

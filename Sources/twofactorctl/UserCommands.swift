@@ -70,7 +70,7 @@ struct UserPasswd: ParsableCommand {
 struct UserShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show an account: role, organization, two-factor state and who set it, lock, graces, exemptions.",
+        abstract: "Show an account: role, organization, two-factor state and who set it, locks, graces, exemptions.",
         discussion: "An account sees itself, an admin its organization, an operator every account."
     )
 
@@ -81,7 +81,7 @@ struct UserShow: ParsableCommand {
         let session = try options.open()
         defer { session.close() }
         let response = try session.send(.userShow(user: name))
-        guard case .userInfo(let info) = response else { throw options.unexpected(response) }
+        guard case .userInfo(let info, let originLocks) = response else { throw options.unexpected(response) }
         let access = try session.send(.accessShow(user: name))
         guard case .accessInfo(let graces, let exemptions) = access else { throw options.unexpected(access) }
         var authenticators: [AuthenticatorInfo] = []
@@ -91,13 +91,15 @@ struct UserShow: ParsableCommand {
             authenticators = list
         }
         if options.json, case .object(var members) = AccountText.json(info) {
+            members.append(("originLocks", .array(originLocks.map(AccountText.json))))
             members.append(("authenticators", AuthenticatorText.json(authenticators)))
             members.append(("graces", .array(graces.map(AccessText.json))))
             members.append(("exemptions", .array(exemptions.map(AccessText.json))))
             print(JSONValue.object(members).text)
         } else {
             let lines =
-                [AccountText.details(info)] + AuthenticatorText.lines(authenticators) + AccessText.graceLines(graces)
+                [AccountText.details(info)] + AccountText.originLockLines(info, originLocks)
+                + AuthenticatorText.lines(authenticators) + AccessText.graceLines(graces)
                 + AccessText.exemptionLines(exemptions)
             print(lines.joined(separator: "\n"))
         }

@@ -1,4 +1,5 @@
 import AccountStore
+import OpenSSLCrypto
 import StoredRecords
 import Synchronization
 import Testing
@@ -348,6 +349,86 @@ import TestSupport
         #expect(accountSaw.count == 9 && accountSaw[4...6].allSatisfy { $0 == counted } && accountSaw[7] == nil)
         #expect(seen == accountSaw, "the decision must see the same counts for both")
         #expect(accountSaw.last == ThrottleRecord(), "an unlock clears the account's counter")
+    }
+
+    /// `user show` reads an account's records by origin: the filter's columns, then its test, latest failure
+    /// first, cut at the limit with the full count; the stand-in counter and other subjects' records never show.
+    @Test(arguments: Backend.allCases)
+    func throttleRecords_listAnAccountsOrigins_filtered_latestFirst(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("bob"))
+        func fail(_ subject: String, _ origin: ThrottleOrigin, times: Int, from start: UnixTime) throws {
+            for time in start..<start + UnixTime(times) {
+                _ = try store.reserveAttempt(ThrottleKey(subject: subject, origin: origin), at: time) { _, _ in .allowed
+                }
+            }
+        }
+        try fail("bob", .peer(uid: 65534), times: 6, from: 100)
+        try fail("bob", .host("192.0.2.7"), times: 5, from: 200)
+        try fail("bob", .local, times: 7, from: 300)
+        try fail("bob", .host("198.51.100.1"), times: 2, from: 400)  // too few failures
+        try fail("bob", .peer(uid: 1000), times: 9, from: 10)  // its last failure too old
+        try fail("bo", .peer(uid: 65534), times: 9, from: 500)  // a subject that is bob's prefix
+        try fail("ghost", .host("192.0.2.7"), times: 9, from: 600)  // a stand-in counter beside it
+
+        let everyRecent = ThrottleFilter(minimumFailures: 5, failedSince: 50, accepts: { _ in true })
+        let listed = try store.throttleRecords(of: ["bob", "bo", "ghost", "nobody"], matching: everyRecent, limit: 2)
+        #expect(
+            listed["bob"]
+                == ThrottleListing(
+                    records: [
+                        OriginThrottleRecord(origin: .local, record: ThrottleRecord(failures: 7, lastFailureAt: 306)),
+                        OriginThrottleRecord(
+                            origin: .host("192.0.2.7"),
+                            record: ThrottleRecord(failures: 5, lastFailureAt: 204)
+                        ),
+                    ],
+                    total: 3
+                )
+        )
+        #expect(
+            listed["ghost"]?.records == [
+                OriginThrottleRecord(
+                    origin: .host("192.0.2.7"),
+                    record: ThrottleRecord(failures: 9, lastFailureAt: 608)
+                )
+            ]
+        )
+        #expect(
+            listed["bo"]?.records == [
+                OriginThrottleRecord(origin: .peer(uid: 65534), record: ThrottleRecord(failures: 9, lastFailureAt: 508))
+            ]
+        )
+        #expect(listed["nobody"] == nil)
+
+        let peersOnly = ThrottleFilter(minimumFailures: 1, failedSince: 0) { $0.failures == 6 || $0.failures == 9 }
+        let peers = try store.throttleRecords(of: ["bob"], matching: peersOnly, limit: 10)
+        #expect(
+            peers["bob"]?.records.map(\.origin) == [.peer(uid: 65534), .peer(uid: 1000)],
+            "\(String(describing: peers))"
+        )
+        #expect(try store.throttleRecords(of: ["bob"], matching: everyRecent, limit: 0)["bob"]?.total == 3)
+
+        try store.clearAllAttempts(of: "bob")
+        #expect(try store.throttleRecords(of: ["bob"], matching: everyRecent, limit: 10).isEmpty)
+    }
+
+    /// The key unknown names' fingerprints use: a function of the secrets key and the label alone, so the same
+    /// whenever a store opens with that key (after a restart, on another host of a fleet), and another per label.
+    @Test(arguments: Backend.allCases)
+    func derivedKey_dependsOnTheSecretsKeyAndTheLabelOnly(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        let first = store.derivedKey(label: "twofactord name fingerprint v1")
+        #expect(first.count == 32 && first != fixture.key.bytes)
+        #expect(store.derivedKey(label: "another purpose") != first)
+        let expected = HMAC.authenticationCode(
+            for: Array("twofactord name fingerprint v1".utf8),
+            key: fixture.key.bytes,
+            using: .sha256
+        )
+        #expect(first == expected, "HMAC-SHA256 of the label under the secrets key, as documented")
     }
 
     /// The stand-in counter of a name without an account is a throttle record like the others: forgotten once

@@ -32,11 +32,13 @@ private func serveOneRequest(
     let server = TestServer()
     defer { server.finish() }
     let received = Mailbox<(UInt32, Request)>()
-    serveOneRequest(server, received: received) { id, _ in WireCodec.encodeResponse(.userInfo(account), id: id) }
+    serveOneRequest(server, received: received) { id, _ in
+        WireCodec.encodeResponse(.userInfo(account, originLocks: []), id: id)
+    }
 
     let connection = try DaemonConnection(socketPath: server.path)
     #expect(connection.version == 1)
-    #expect(try connection.send(.userShow(user: "bob")) == .userInfo(account))
+    #expect(try connection.send(.userShow(user: "bob")) == .userInfo(account, originLocks: []))
     connection.close()
     server.finish()
     #expect(received.value?.1 == .userShow(user: "bob"))

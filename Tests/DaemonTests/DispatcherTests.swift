@@ -74,7 +74,7 @@ import Wire
         #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
         #expect(session.account?.value == "ann")
         let own = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: session)
-        guard case .userInfo(let info) = own.response else { Issue.record("got \(own.response)"); return }
+        guard case .userInfo(let info, _) = own.response else { Issue.record("got \(own.response)"); return }
         #expect(info.user == "ann")
         #expect(own.session == session)
         let other = dispatcher.handle(.userShow(user: "bob"), from: stranger, session: session)

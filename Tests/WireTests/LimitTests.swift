@@ -136,7 +136,12 @@ private func enrollBegin(algorithm: UInt8 = 0, digits: UInt8 = 0, period: Int = 
 @Test func hostileResponseBodies_areMalformed() {
     let record =
         str("bob") + str("acme") + [1, 0, 0, 0] + u16(0) + [0, 0, 0, 0] + Array(repeating: 0, count: 16)
-        + [0, 0, 0, 0, 0] + str("") + Array(repeating: 0, count: 8 * 3 + 1 + 8)
+        + [0, 0, 0, 0, 0] + str("") + Array(repeating: 0, count: 8 * 3 + 1 + 8 + 4)
+    // The same record with one locked origin, and that origin's fields (kind, uid, host, failures, lockedUntil).
+    let lockedRecord = Array(record.dropLast(4)) + [0, 0, 0, 1]
+    func originLock(kind: UInt8, uid: UInt8 = 0, host: String = "", lockedUntil: UInt8 = 1) -> [UInt8] {
+        [kind, 0, 0, 0, uid] + str(host) + [0, 0, 0, 6] + Array(repeating: 0, count: 7) + [lockedUntil]
+    }
     let bodies: [(String, [UInt8])] = [
         ("retryAfter with outcome ok", [0x90, 0, 0, 0, 1, 0, 0, 0, 0, 1] + str("")),
         ("enroll without a URI", [0x90, 0, 0, 0, 1, 2, 0, 0, 0, 0] + str("")),
@@ -148,18 +153,30 @@ private func enrollBegin(algorithm: UInt8 = 0, digits: UInt8 = 0, period: Int = 
             [0x92, 0, 0, 0, 1] + u16(WireProtocol.maximumPageSize + 1)
                 + Array(repeating: record, count: WireProtocol.maximumPageSize + 1).flatMap { $0 } + str("")
         ),
-        ("actor kind 4", [0x91, 0, 0, 0, 1] + record.dropLast(36) + [4, 0, 0, 0, 0] + str("") + Array(repeating: 0, count: 33)),
-        ("operator actor with a name", [0x91, 0, 0, 0, 1] + record.dropLast(36) + [1, 0, 0, 0, 0] + str("x") + Array(repeating: 0, count: 33)),
+        ("actor kind 4", [0x91, 0, 0, 0, 1] + record.dropLast(40) + [4, 0, 0, 0, 0] + str("") + Array(repeating: 0, count: 37) + [0]),
+        ("operator actor with a name", [0x91, 0, 0, 0, 1] + record.dropLast(40) + [1, 0, 0, 0, 0] + str("x") + Array(repeating: 0, count: 37) + [0]),
+        ("user info without its count of locked origins", [0x91, 0, 0, 0, 1] + record),
+        ("more locked origins listed than locked", [0x91, 0, 0, 0, 1] + record + [1] + originLock(kind: 1)),
+        ("fewer locked origins listed than locked", [0x91, 0, 0, 0, 1] + lockedRecord + [0]),
+        ("locked origin kind 4", [0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 4)),
+        ("locked uid with a host", [0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 1, uid: 5, host: "h")),
+        ("locked host without one", [0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 2)),
+        ("locked host with a uid", [0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 2, uid: 5, host: "h")),
+        ("locked local with a uid", [0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 3, uid: 5)),
+        ("locked origin until 0", [0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 1, lockedUntil: 0)),
         ("recovery codes count 0", [0x94, 0, 0, 0, 1, 0]),
         ("recovery codes count 17", [0x94, 0, 0, 0, 1, 17] + Array(repeating: str("c"), count: 17).flatMap { $0 }),
         ("organization flags 2", [0x96, 0, 0, 0, 1] + str("acme") + [2] + Array(repeating: 0, count: 20)),
         ("audit action empty", [0x98, 0, 0, 0, 1] + u16(1) + Array(repeating: 0, count: 16) + [0, 0, 0, 0, 0] + str("") + str("") + str("") + str("") + str("ok") + str("") + Array(repeating: 0, count: 8)),
         ("count above the records", [0x92, 0, 0, 0, 1] + u16(2) + record + str("")),
         ("empty URI in EnrollmentStarted", [0x93, 0, 0, 0, 1] + str("") + Array(repeating: 0, count: 8)),
-        ("record with an empty organization", [0x91, 0, 0, 0, 1] + str("bob") + str("") + record.dropFirst(11)),
-        ("record with twoFactor 4", [0x91, 0, 0, 0, 1] + str("bob") + str("acme") + [1, 4] + record.dropFirst(13)),
+        ("record with an empty organization", [0x91, 0, 0, 0, 1] + str("bob") + str("") + record.dropFirst(11) + [0]),
+        ("record with twoFactor 4", [0x91, 0, 0, 0, 1] + str("bob") + str("acme") + [1, 4] + record.dropFirst(13) + [0]),
     ]
-    #expect(responseError([0x91, 0, 0, 0, 1] + record) == nil)
+    #expect(responseError([0x91, 0, 0, 0, 1] + record + [0]) == nil)
+    #expect(responseError([0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 1, uid: 5)) == nil)
+    #expect(responseError([0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 2, host: "h")) == nil)
+    #expect(responseError([0x91, 0, 0, 0, 1] + lockedRecord + [1] + originLock(kind: 3)) == nil)
     #expect(responseError([0x92, 0, 0, 0, 1] + u16(1) + record + str("")) == nil)
     for (name, body) in bodies {
         #expect(responseError(body)?.code == .malformedRequest, "\(name)")

@@ -95,7 +95,8 @@ let sampleResponses: [Response] = [
     .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""),
     .loginResult(outcome: .locked, retryAfter: .max, otpauthURI: ""),
     .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: String(repeating: "o", count: 1024)),
-    .userInfo(sampleAccount),
+    .userInfo(sampleAccount, originLocks: []),
+    .userInfo(lockedSampleAccount, originLocks: [sampleOriginLock]),
     .userInfo(
         AccountInfo(
             user: longest64,
@@ -113,7 +114,16 @@ let sampleResponses: [Response] = [
             enrolledAt: .max,
             lastLoginAt: .max,
             recoveryCodes: .max,
-            lockedUntil: .max
+            lockedUntil: .max,
+            lockedOrigins: .max
+        ),
+        originLocks: Array(
+            repeating: OriginLockInfo(
+                origin: .host(String(repeating: "h", count: 255)),
+                failures: .max,
+                lockedUntil: .max
+            ),
+            count: WireProtocol.maximumOriginLocks
         )
     ),
     .userInfo(
@@ -128,8 +138,13 @@ let sampleResponses: [Response] = [
             failureCount: 0,
             createdAt: 1,
             updatedAt: 1,
-            stateSetBy: .daemon
-        )
+            stateSetBy: .daemon,
+            lockedOrigins: 2
+        ),
+        originLocks: [
+            OriginLockInfo(origin: .local, failures: 5, lockedUntil: 1),
+            OriginLockInfo(origin: .uid(0), failures: 0, lockedUntil: 2),
+        ]
     ),
     .userList([], next: ""),
     .userList(Array(repeating: sampleAccount, count: WireProtocol.maximumPageSize), next: longest64),
@@ -240,10 +255,13 @@ let sampleResponses: [Response] = [
         recoveryCodes: .max,
         lockedUntil: .max
     )
-    // UserInfo frame = 4 length bytes + 5 header bytes + one record.
-    #expect(WireCodec.encodeResponse(.userInfo(largest), id: 0).count - 9 == WireProtocol.maximumAccountInfoLength)
-    #expect(WireProtocol.maximumAccountInfoLength == 262)
-    #expect(WireProtocol.maximumPageSize == 249)
+    // UserInfo frame = 4 length bytes + 5 header bytes + one record + a count of no locked origins.
+    #expect(
+        WireCodec.encodeResponse(.userInfo(largest, originLocks: []), id: 0).count - 10
+            == WireProtocol.maximumAccountInfoLength
+    )
+    #expect(WireProtocol.maximumAccountInfoLength == 266)
+    #expect(WireProtocol.maximumPageSize == 246)
 }
 
 @Test func userList_ofMoreThanOneFrame_failsValidationAsTooLarge() {

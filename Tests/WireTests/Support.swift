@@ -69,4 +69,13 @@ let sampleAccount = AccountInfo(
     stateSetAt: 1_700_000_300
 )
 
+/// `sampleAccount` with one origin locked out, as docs/protocol.md's UserInfo example shows it.
+let lockedSampleAccount: AccountInfo = {
+    var info = sampleAccount
+    info.lockedOrigins = 1
+    return info
+}()
+
+let sampleOriginLock = OriginLockInfo(origin: .uid(65534), failures: 6, lockedUntil: 1_700_000_330)
+
 let exampleURI = "otpauth://totp/twofactord:alice?secret=JBSWY3DPEHPK3PXP&issuer=twofactord"
