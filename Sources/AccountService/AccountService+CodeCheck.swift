@@ -42,7 +42,15 @@ extension AccountService {
         if !origin.remoteHost.isEmpty {
             scoped[metadataKey: "rhost"] = "\(LoginOriginInfo.loggable(origin.remoteHost))"
         }
-        return AccountService(store: store, hasher: hasher, configuration: configuration, clock: clock, logger: scoped)
+        // The same fingerprint key: deriving it again for every request would cost an HMAC each.
+        return AccountService(
+            store: store,
+            hasher: hasher,
+            configuration: configuration,
+            clock: clock,
+            logger: scoped,
+            nameFingerprint: nameFingerprint
+        )
     }
 
     /// Checks `code` for `user` without a password. With `.none`, says what the account needs:

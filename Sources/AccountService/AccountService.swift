@@ -17,19 +17,37 @@ public final class AccountService: Sendable {
     let logger: Logger
     let nameFingerprint: NameFingerprint
 
-    public init(
+    public convenience init(
         store: any AccountStore,
         hasher: PasswordHasher,
         configuration: ServiceConfiguration = ServiceConfiguration(),
         clock: @escaping @Sendable () -> UnixTime,
         logger: Logger
     ) {
+        self.init(
+            store: store,
+            hasher: hasher,
+            configuration: configuration,
+            clock: clock,
+            logger: logger,
+            nameFingerprint: NameFingerprint(store: store)
+        )
+    }
+
+    init(
+        store: any AccountStore,
+        hasher: PasswordHasher,
+        configuration: ServiceConfiguration,
+        clock: @escaping @Sendable () -> UnixTime,
+        logger: Logger,
+        nameFingerprint: NameFingerprint
+    ) {
         self.store = store
         self.hasher = hasher
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        nameFingerprint = NameFingerprint(store: store)
+        self.nameFingerprint = nameFingerprint
     }
 
     // MARK: Shared steps
