@@ -9,7 +9,9 @@ import Wire
 // - exit 0 only when the daemon answered `ok` to this login; every other path exits non-zero;
 // - the socket comes from the command line (the PAM configuration), never from the environment;
 // - the user and the origin come from pam_exec's PAM_USER, PAM_SERVICE and PAM_RHOST, which the
-//   user cannot set in pam_exec's environment; the password arrives on standard input only.
+//   user cannot set in pam_exec's environment; the password arrives on standard input only;
+// - a real uid other than root (su or sudo run by a local user; pam_exec keeps it unless given
+//   `seteuid`) is reported as the invoker, so that the daemon throttles that user, not the account.
 
 struct PAMExec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,7 +76,7 @@ struct PAMExec: ParsableCommand {
             password: entry,
             codeKind: code.isEmpty ? .none : CodeKind(typed: code),
             code: code,
-            origin: environment.origin
+            origin: environment.origin(invokerUID: LoginOrigin.invoker(realUID: getuid()))
         )
         let answer: Response
         do {
@@ -104,13 +106,15 @@ struct PAMExec: ParsableCommand {
 struct PAMEnvironment {
     var user: String? { value("PAM_USER") }
     var type: String? { value("PAM_TYPE") }
-    var origin: LoginOrigin {
+    /// The origin pam_exec describes, with the invoker the process itself knows.
+    func origin(invokerUID: UInt32?) -> LoginOrigin {
         // A value over the protocol's limit is dropped rather than cut inside a UTF-8 sequence.
         let service = value("PAM_SERVICE") ?? ""
         let host = value("PAM_RHOST") ?? ""
         return LoginOrigin(
             service: service.utf8.count <= 64 ? service : "",
-            remoteHost: host.utf8.count <= 255 ? host : ""
+            remoteHost: host.utf8.count <= 255 ? host : "",
+            invokerUID: invokerUID
         )
     }
 
