@@ -17,10 +17,14 @@ import OneTimePassword
 public struct LoginOriginInfo: Sendable, Hashable {
     public var service: String
     public var remoteHost: String
+    /// The user who ran su or sudo, as the PAM module inside it reported; nil when there is none or
+    /// the peer was not privileged enough to be believed.
+    public var invokerUID: UInt32?
 
-    public init(service: String, remoteHost: String) {
+    public init(service: String, remoteHost: String, invokerUID: UInt32? = nil) {
         self.service = service
         self.remoteHost = remoteHost
+        self.invokerUID = invokerUID
     }
 
     /// Client-supplied text reaches the log only as printable ASCII without spaces, so it cannot
@@ -35,13 +39,14 @@ public struct LoginOriginInfo: Sendable, Hashable {
 }
 
 extension AccountService {
-    /// The same service with every log line carrying `origin` (the PAM service and remote host).
+    /// The same service with every log line carrying `origin` (the PAM service, remote host and invoker).
     public func reporting(_ origin: LoginOriginInfo) -> AccountService {
         var scoped = logger
         if !origin.service.isEmpty { scoped[metadataKey: "service"] = "\(LoginOriginInfo.loggable(origin.service))" }
         if !origin.remoteHost.isEmpty {
             scoped[metadataKey: "rhost"] = "\(LoginOriginInfo.loggable(origin.remoteHost))"
         }
+        if let invoker = origin.invokerUID { scoped[metadataKey: "invoker-uid"] = "\(invoker)" }
         // The same fingerprint key: deriving it again for every request would cost an HMAC each.
         return AccountService(
             store: store,

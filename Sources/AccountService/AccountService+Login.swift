@@ -7,9 +7,10 @@ import OneTimePassword
 // - the lock decision and the failure count are one atomic step taken before any password is checked
 //   (`AccountStore.reserveAttempt`): the attempt is counted first and the count cleared on success, so
 //   no more password checks run than the throttle allows, whatever the parallelism;
-// - a stranger's failures count against (account, that peer's uid) only; failures through privileged
-//   peers count against the account (and the remote host), toward its hard lock, and a name without an
-//   account is counted and locked the same way, so that `locked` never tells which accounts exist;
+// - a stranger's failures count against (account, that peer's uid) only, and so do those of a user who
+//   ran su or sudo (the invoker a privileged peer reports); other failures through privileged peers count
+//   against the account (and the remote host), toward its hard lock, and a name without an account is
+//   counted and locked the same way, so that `locked` never tells which accounts exist;
 // - no password oracle: until a code has been checked, the answer and the work are the same for a right
 //   password, a wrong one and an unknown user; only a 2FA-off account's right password answers `ok`
 //   without a code (or, when the operator set one up, a 2FA-on account's right password under a grace, from

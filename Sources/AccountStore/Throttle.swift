@@ -1,13 +1,14 @@
 /// Where a login attempt comes from, as far as throttling is concerned: a stranger's failures must not
 /// lock the account for anyone else (shared/PRODUCT.md "Logging in", and the hardening rules).
 public enum ThrottleOrigin: Sendable, Hashable {
-    /// An unprivileged local peer, by uid: its failures count against (account, uid) only.
+    /// An unprivileged local peer, or the user who ran su or sudo (the invoker a privileged peer reports),
+    /// by uid: its failures count against (account, uid) only.
     case peer(uid: UInt32)
-    /// A privileged peer (sshd, login, su through PAM) reporting the remote host: its failures count
+    /// A privileged peer (sshd, login through PAM) reporting the remote host: its failures count
     /// against (account, host) and toward the account's hard lock (the name's, for a name without an account).
     case host(String)
-    /// A privileged peer without a remote host (a local console login, sudo): its failures count against
-    /// the account itself.
+    /// A privileged peer without a remote host or invoker (a local console login, cron): its failures
+    /// count against the account itself.
     case local
 
     /// Whether failures from here count toward the account's own counter and hard lock (for a name without an

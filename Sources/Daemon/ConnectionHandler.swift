@@ -116,7 +116,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func dispatch(_ request: Request, id: UInt32, context: ChannelHandlerContext) {
         let dispatcher = self.dispatcher
         let peer = self.peer
-        let holder = self.holder
+        let holder = self.holder.charged(for: request)
         let session = self.session
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         // Every line the request causes is charged to the peer (see RateLimitedLogHandler).

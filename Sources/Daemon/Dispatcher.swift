@@ -131,7 +131,7 @@ struct Dispatcher: Sendable {
             case .loginFrom(let user, let password, let codeKind, let code, let origin):
                 let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
                 let (throttle, context) = loginOrigin(of: peer, origin)
-                let result = try service.reporting(LoginOriginInfo(origin)).login(
+                let result = try service.reporting(LoginOriginInfo(origin, from: context)).login(
                     user: user,
                     password: password,
                     code: attempt.input,
@@ -148,7 +148,7 @@ struct Dispatcher: Sendable {
                 // A member of the code-check group who is no operator (a set-group-ID program that any local
                 // user may run) shows the secret to whoever runs it: it enrolls only its own uid's account.
                 let mayEnroll = context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user
-                let result = try service.reporting(LoginOriginInfo(origin)).checkCode(
+                let result = try service.reporting(LoginOriginInfo(origin, from: context)).checkCode(
                     user: user,
                     code: CodeInput(codeKind, code),
                     origin: throttle,
@@ -196,12 +196,15 @@ struct Dispatcher: Sendable {
     }
 
     /// Whose failures a login counts against: an unprivileged peer's against its own uid only, so that one
-    /// local user cannot lock out another; a privileged peer's (sshd, login, su through PAM) against the
-    /// account, and the remote host it reports. May block on NSS: runs on a worker.
+    /// local user cannot lock out another; a privileged peer's (sshd, login through PAM) against the
+    /// account, and the remote host it reports. A privileged peer's login for an invoker (su or sudo, which
+    /// any local user can run) counts against the invoker's uid only, exactly as if that user had sent it;
+    /// an unprivileged peer's invoker is ignored, since its own uid is what it would be throttled by anyway.
+    /// May block on NSS: runs on a worker.
     ///
     /// With it, for grace periods, trusted networks and exemptions, what the daemon itself knows of the peer:
     /// whether it is privileged (so its remote host is believed), its uid, and its audit login session (read
-    /// from /proc by the daemon, never sent by the client).
+    /// from /proc by the daemon, never sent by the client). An invoker changes none of these.
     func loginOrigin(
         of peer: PeerCredentials,
         _ origin: LoginOrigin,
@@ -209,7 +212,13 @@ struct Dispatcher: Sendable {
     ) -> (ThrottleOrigin, LoginContext) {
         let privileged = operators.isOperator(peer)
         let throttle: ThrottleOrigin =
-            !privileged ? .peer(uid: peer.uid) : origin.remoteHost.isEmpty ? .local : .host(origin.remoteHost)
+            if !privileged {
+                .peer(uid: peer.uid)
+            } else if let invoker = origin.invokerUID {
+                .peer(uid: invoker)
+            } else {
+                origin.remoteHost.isEmpty ? .local : .host(origin.remoteHost)
+            }
         let context = LoginContext(
             peerIsPrivileged: privileged,
             peerUID: peer.uid,
@@ -479,7 +488,30 @@ extension CodeInput {
 }
 
 extension LoginOriginInfo {
-    init(_ origin: LoginOrigin) { self.init(service: origin.service, remoteHost: origin.remoteHost) }
+    /// The invoker is logged only when it was believed (`Dispatcher.loginOrigin`).
+    init(_ origin: LoginOrigin, from context: LoginContext) {
+        self.init(
+            service: origin.service,
+            remoteHost: origin.remoteHost,
+            invokerUID: context.peerIsPrivileged ? origin.invokerUID : nil
+        )
+    }
+}
+
+extension ShareHolder {
+    /// Whose share of the workers `request` takes: a privileged peer's login for an invoker (su or sudo run
+    /// by a local user) takes the invoker's, as if that user had sent it, so that one user running many `su`
+    /// cannot crowd out the logins root carries for everyone (sshd). Believed only from an operator peer, as
+    /// in `Dispatcher.loginOrigin`.
+    func charged(for request: Request) -> ShareHolder {
+        let origin: LoginOrigin? =
+            switch request {
+            case .loginFrom(_, _, _, _, let origin), .codeCheck(_, _, _, let origin): origin
+            default: nil
+            }
+        guard isOperator, let invoker = origin?.invokerUID else { return self }
+        return ShareHolder(uid: invoker, isOperator: false)
+    }
 }
 
 /// One login request as the throttle sees it: which code it carries, and whether it completes the attempt a

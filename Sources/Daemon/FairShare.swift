@@ -2,7 +2,8 @@
 // - at most `total` places are held in all;
 // - peers that are not operators hold at most `total - reservedForOperators` places together, and
 //   one such uid at most `perPeer`: one local user can neither fill it for other users nor for root;
-// - operators (root carries every login through PAM) are bounded by the total only;
+// - operators (root carries every login through PAM) are bounded by the total only; a login root
+//   carries for an invoker (su, sudo) is charged to the invoker as a non-operator (`ShareHolder.charged`);
 // - a decision is a pure function of the counts: no clock, no I/O.
 
 /// How a resource is divided between peers.

@@ -12,7 +12,9 @@
  *   without it, and unknown to the daemon is denied even with nullok; everyone else passes through
  *   (PAM_IGNORE), and every pass-through is logged with its reason, so that a list matching nobody shows;
  * - with PAM_SILENT the module shows no message (it still asks its questions, and still logs): an
- *   enrollment, whose QR code and recovery codes are messages, is refused and logged instead.
+ *   enrollment, whose QR code and recovery codes are messages, is refused and logged instead;
+ * - a process whose real uid is not root (su, sudo, run by a local user) reports that uid as the
+ *   invoker (LoginFromInvoker, CodeCheckFromInvoker), so that its failures lock out no one else.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -218,12 +221,18 @@ static int split_code(char *entry, int digits, char code[9]) {
  */
 static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_connection *c, const char *user,
                     const char *password, const char *first_code, const char *service, const char *rhost) {
+    /*
+     * In su or sudo (setuid root) the real uid is the user who ran them, which that user cannot change;
+     * in sshd, login or cron it is 0. The daemon throttles such a login by that user, so that guessing
+     * through `su victim` cannot lock the victim out of sshd.
+     */
+    uid_t invoker = getuid();
     char *code = first_code ? strdup(first_code) : NULL;
     int result = PAM_AUTH_ERR;
     for (int round = 0; round < 3; round++) {
         struct tfd_answer a;
-        enum tfd_status s = password ? tfd_login_from(c, user, password, code, service, rhost, &a)
-                                     : tfd_code_check(c, user, code, service, rhost, &a);
+        enum tfd_status s = password ? tfd_login_from(c, user, password, code, service, rhost, invoker, &a)
+                                     : tfd_code_check(c, user, code, service, rhost, invoker, &a);
         int had_code = code && *code;
         wipe_free(code);
         code = NULL;

@@ -33,6 +33,11 @@ static void put_u16(struct writer *w, unsigned value) {
     put_u8(w, value & 0xFF);
 }
 
+static void put_u32(struct writer *w, uint32_t value) {
+    put_u16(w, value >> 16);
+    put_u16(w, value & 0xFFFF);
+}
+
 /* A str field of at most `maximum` bytes (docs/protocol.md, "Field types"). */
 static void put_str(struct writer *w, const char *text, size_t minimum, size_t maximum) {
     size_t length = text ? strlen(text) : 0;
@@ -319,25 +324,31 @@ static void put_code(struct writer *w, const char *code) {
     put_str(w, has_code ? code : "", has_code ? 1 : 0, 32);
 }
 
+/* The origin fields; the trailing invokerUID only when there is an invoker (1 to 4294967294). */
+static void put_origin(struct writer *w, const char *service, const char *rhost, uid_t invoker) {
+    put_str(w, service, 0, 64);
+    put_str(w, rhost, 0, 255);
+    if (invoker == (uid_t)-1) w->failed = 1;
+    else if (invoker != 0) put_u32(w, (uint32_t)invoker);
+}
+
 enum tfd_status tfd_login_from(struct tfd_connection *c, const char *user, const char *password, const char *code,
-                               const char *service, const char *rhost, struct tfd_answer *answer) {
+                               const char *service, const char *rhost, uid_t invoker, struct tfd_answer *answer) {
     struct writer w = {.length = 9};
     put_str(&w, user, 1, 64);
     put_str(&w, password, 0, 256);
     put_code(&w, code);
-    put_str(&w, service, 0, 64);
-    put_str(&w, rhost, 0, 255);
-    return exchange(c, &w, 0x11, answer, NULL);
+    put_origin(&w, service, rhost, invoker);
+    return exchange(c, &w, invoker ? 0x13 : 0x11, answer, NULL);
 }
 
 enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const char *code, const char *service,
-                               const char *rhost, struct tfd_answer *answer) {
+                               const char *rhost, uid_t invoker, struct tfd_answer *answer) {
     struct writer w = {.length = 9};
     put_str(&w, user, 1, 64);
     put_code(&w, code);
-    put_str(&w, service, 0, 64);
-    put_str(&w, rhost, 0, 255);
-    return exchange(c, &w, 0x12, answer, NULL);
+    put_origin(&w, service, rhost, invoker);
+    return exchange(c, &w, invoker ? 0x14 : 0x12, answer, NULL);
 }
 
 void tfd_answer_free(struct tfd_answer *answer) {

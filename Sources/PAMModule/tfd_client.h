@@ -62,12 +62,15 @@ struct tfd_connection {
 enum tfd_status tfd_open(struct tfd_connection *c, const char *path, int timeout_seconds, uid_t trusted_uid);
 void tfd_close(struct tfd_connection *c);
 
-/* LoginFrom (0x11). code is NULL or "" for none. */
+/*
+ * LoginFrom (0x11), or LoginFromInvoker (0x13) when invoker is not 0. code is NULL or "" for none.
+ * invoker is the process's real uid (getuid()): inside su or sudo the user who ran them, 0 in sshd or login.
+ */
 enum tfd_status tfd_login_from(struct tfd_connection *c, const char *user, const char *password, const char *code,
-                               const char *service, const char *rhost, struct tfd_answer *answer);
-/* CodeCheck (0x12). code is NULL or "" for none. */
+                               const char *service, const char *rhost, uid_t invoker, struct tfd_answer *answer);
+/* CodeCheck (0x12), or CodeCheckFromInvoker (0x14) when invoker is not 0. code is NULL or "" for none. */
 enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const char *code, const char *service,
-                               const char *rhost, struct tfd_answer *answer);
+                               const char *rhost, uid_t invoker, struct tfd_answer *answer);
 
 void tfd_answer_free(struct tfd_answer *answer);
 

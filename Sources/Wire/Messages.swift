@@ -29,10 +29,12 @@ public enum Request: Sendable, Equatable {
     /// Empty strings and zeros mean no filter; `before` 0 starts at the newest record.
     case auditQuery(user: String, organization: String, since: UInt64, before: UInt64, limit: UInt16)
     /// A Login that also says where it comes from (PAM service, remote host). `code` is empty exactly
-    /// when `codeKind` is `.none`. An `enroll` answer comes as `.enrollScreen`.
+    /// when `codeKind` is `.none`. An `enroll` answer comes as `.enrollScreen`. Sent as LoginFromInvoker
+    /// when `origin` has an invoker.
     case loginFrom(user: String, password: [UInt8], codeKind: CodeKind, code: String, origin: LoginOrigin)
     /// Checks a code without a password, for stacks where another module checked the password.
-    /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs.
+    /// Privileged peers only. An empty `code` (kind `.none`) asks what the account needs. Sent as
+    /// CodeCheckFromInvoker when `origin` has an invoker.
     case codeCheck(user: String, codeKind: CodeKind, code: String, origin: LoginOrigin)
     /// Operators only: takes a consistent, compacted snapshot of the store for this connection to read.
     case backupBegin
@@ -87,8 +89,8 @@ public enum Request: Sendable, Equatable {
         case .recoveryCodesIssue: .recoveryCodesIssue
         case .unlock: .unlock
         case .auditQuery: .auditQuery
-        case .loginFrom: .loginFrom
-        case .codeCheck: .codeCheck
+        case .loginFrom(_, _, _, _, let origin): origin.invokerUID == nil ? .loginFrom : .loginFromInvoker
+        case .codeCheck(_, _, _, let origin): origin.invokerUID == nil ? .codeCheck : .codeCheckFromInvoker
         case .backupBegin: .backupBegin
         case .backupRead: .backupRead
         case .keyRotate: .keyRotate

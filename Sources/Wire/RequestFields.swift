@@ -24,6 +24,8 @@ enum Limits {
     static let next = 0...64
     static let originService = 0...64
     static let originHost = 0...255
+    /// Neither root (whose logins carry no invoker) nor (uid_t)-1.
+    static let invokerUID: ClosedRange<UInt32> = 1...0xFFFF_FFFE
     static let screen = 0...32768
     static let backupChunk = 0...WireProtocol.maximumBackupChunkLength
     static let keyFile = 1...1024
@@ -125,16 +127,17 @@ enum RequestFields {
             let password = try reader.strBytes("password", Limits.loginPassword)
             let (codeKind, code) = try decodeCode(&reader)
             return .login(user: user, password: password, codeKind: codeKind, code: code)
-        case .loginFrom:
+        case .loginFrom, .loginFromInvoker:
             let user = try reader.str("user", Limits.user)
             let password = try reader.strBytes("password", Limits.loginPassword)
             let (codeKind, code) = try decodeCode(&reader)
-            let origin = try LoginOrigin.decode(&reader)
+            let origin = try LoginOrigin.decode(&reader, withInvoker: type == .loginFromInvoker)
             return .loginFrom(user: user, password: password, codeKind: codeKind, code: code, origin: origin)
-        case .codeCheck:
+        case .codeCheck, .codeCheckFromInvoker:
             let user = try reader.str("user", Limits.user)
             let (codeKind, code) = try decodeCode(&reader)
-            return .codeCheck(user: user, codeKind: codeKind, code: code, origin: try LoginOrigin.decode(&reader))
+            let origin = try LoginOrigin.decode(&reader, withInvoker: type == .codeCheckFromInvoker)
+            return .codeCheck(user: user, codeKind: codeKind, code: code, origin: origin)
         case .userAdd:
             let user = try reader.str("user", Limits.user)
             let organization = try reader.str("organization", Limits.organization)

@@ -84,6 +84,8 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
     case auditQuery = 0x40
     case loginFrom = 0x11
     case codeCheck = 0x12
+    case loginFromInvoker = 0x13
+    case codeCheckFromInvoker = 0x14
     case backupBegin = 0x50
     case backupRead = 0x51
     case keyRotate = 0x52

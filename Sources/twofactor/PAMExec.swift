@@ -10,7 +10,9 @@ import Wire
 // - the socket comes from the command line (the PAM configuration), never from the environment;
 // - the user and the origin come from the PAM items pam_exec appends to its child's environment
 //   (PAM_USER, PAM_SERVICE, PAM_RHOST), never from the PAM environment before them, which pam_env may
-//   fill from a file the user writes; the password arrives on standard input only.
+//   fill from a file the user writes; the password arrives on standard input only;
+// - a real uid other than root (su or sudo run by a local user; pam_exec keeps it unless given
+//   `seteuid`) is reported as the invoker, so that the daemon throttles that user, not the account.
 
 struct PAMExec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,7 +77,7 @@ struct PAMExec: ParsableCommand {
             password: entry,
             codeKind: code.isEmpty ? .none : CodeKind(typed: code),
             code: code,
-            origin: environment.origin
+            origin: environment.origin(invokerUID: LoginOrigin.invoker(realUID: getuid()))
         )
         let answer: Response
         do {
@@ -119,13 +121,15 @@ struct PAMEnvironment {
 
     var user: String? { items["PAM_USER"] }
     var type: String? { items["PAM_TYPE"] }
-    var origin: LoginOrigin {
+    /// The origin pam_exec describes, with the invoker the process itself knows.
+    func origin(invokerUID: UInt32?) -> LoginOrigin {
         // A value over the protocol's limit is dropped rather than cut inside a UTF-8 sequence.
         let service = items["PAM_SERVICE"] ?? ""
         let host = items["PAM_RHOST"] ?? ""
         return LoginOrigin(
             service: service.utf8.count <= 64 ? service : "",
-            remoteHost: host.utf8.count <= 255 ? host : ""
+            remoteHost: host.utf8.count <= 255 ? host : "",
+            invokerUID: invokerUID
         )
     }
 

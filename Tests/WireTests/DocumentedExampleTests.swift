@@ -202,6 +202,31 @@ let documentedExamples: [(hex: String, message: Example)] = [
         .request(3, .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")))
     ),
     (
+        "00000022 13 00000004 0005 616c696365 0007 68756e74657232 00 0000 0002 7375 0000 000003e8",
+        .request(
+            4,
+            .loginFrom(
+                user: "alice",
+                password: Array("hunter2".utf8),
+                codeKind: .none,
+                code: "",
+                origin: LoginOrigin(service: "su", invokerUID: 1000)
+            )
+        )
+    ),
+    (
+        "00000021 14 00000005 0005 616c696365 01 0006 313233343536 0004 7375646f 0000 000003e8",
+        .request(
+            5,
+            .codeCheck(
+                user: "alice",
+                codeKind: .totp,
+                code: "123456",
+                origin: LoginOrigin(service: "sudo", invokerUID: 1000)
+            )
+        )
+    ),
+    (
         "00000052 a0 00000003 0049"
             + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
             + " 44504548504b33505850266973737565723d74776f666163746f7264 0000",

@@ -62,6 +62,19 @@ let sampleRequests: [Request] = [
         origin: LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
     ),
     .codeCheck(user: "alice", codeKind: .none, code: "", origin: LoginOrigin(service: "sudo")),
+    .loginFrom(
+        user: "alice",
+        password: Array("pw".utf8),
+        codeKind: .none,
+        code: "",
+        origin: LoginOrigin(service: "su", invokerUID: 1)
+    ),
+    .codeCheck(
+        user: "alice",
+        codeKind: .recovery,
+        code: "abcd-efgh",
+        origin: LoginOrigin(service: "sudo", remoteHost: "192.0.2.7", invokerUID: 0xFFFF_FFFE)
+    ),
     .graceRevoke(user: "bob"),
     .accessShow(user: "bob"),
     .organizationAccessSet(organization: "acme", gracePeriod: .unchanged, trustedNetworks: nil),

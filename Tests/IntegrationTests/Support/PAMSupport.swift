@@ -62,20 +62,21 @@ final class PAMService {
 
     /// `pamtester SERVICE USER authenticate`, answering the prompts from `input` (one line each).
     /// pamtester's `authenticate`, with `flags` (such as "PAM_SILENT") passed to pam_authenticate.
+    /// With `uid` pamtester runs as that user; with `realUID` it keeps euid 0 and gets that real uid, as
+    /// a setuid-root program such as su does when that user runs it.
     func authenticate(
         _ user: String,
         input: String,
         rhost: String? = nil,
         uid: UInt32? = nil,
+        realUID: UInt32? = nil,
         flags: String? = nil
     ) throws -> CommandResult {
         let options = rhost.map { ["-I", "rhost=\($0)"] } ?? []
-        return try run(
-            URL(fileURLWithPath: "/usr/bin/pamtester"),
-            options + [name, user, flags.map { "authenticate(\($0))" } ?? "authenticate"],
-            input: input,
-            uid: uid
-        )
+        let pamtester =
+            ["/usr/bin/pamtester"] + options + [name, user, flags.map { "authenticate(\($0))" } ?? "authenticate"]
+        let command = realUID.map { ["/usr/bin/setpriv", "--ruid=\($0)"] + pamtester } ?? pamtester
+        return try run(URL(fileURLWithPath: command[0]), Array(command.dropFirst()), input: input, uid: uid)
     }
 }
 
