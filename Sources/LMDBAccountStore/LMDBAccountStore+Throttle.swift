@@ -150,21 +150,29 @@ extension LMDBAccountStore {
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
         try write { transaction in
             // Every origin's record and the stand-in's.
-            let prefix = Self.throttleSubject(subject) + [0]
-            let entries = try Self.range(
-                in: databases.throttle,
-                of: transaction,
-                prefix: prefix,
-                after: nil,
-                limit: .max
-            )
-            for (key, _) in entries { _ = try transaction.delete(key, in: databases.throttle) }
+            for (key, _) in try throttleEntries(of: subject, in: transaction) {
+                _ = try transaction.delete(key, in: databases.throttle)
+            }
             guard let before = try existingAccount(named: subject, in: transaction) else { return }
             var account = before
             account.failureCount = 0
             account.lastFailureAt = nil
             try save(account, changedFrom: before, in: transaction)
         }
+    }
+
+    /// Every throttle record of `subject` (each origin's, and a stand-in's), in key order.
+    private func throttleEntries(
+        of subject: String,
+        in transaction: borrowing Transaction
+    ) throws(LMDBError) -> [Cursor.Entry] {
+        try Self.range(
+            in: databases.throttle,
+            of: transaction,
+            prefix: Self.throttleSubject(subject) + [0],
+            after: nil,
+            limit: .max
+        )
     }
 
     /// Walks each subject's range of keys, as `clearAllAttempts` does.
@@ -177,13 +185,7 @@ extension LMDBAccountStore {
             var listings: [String: ThrottleListing] = [:]
             for subject in subjects {
                 let prefix = Self.throttleSubject(subject) + [0]
-                let entries = try Self.range(
-                    in: databases.throttle,
-                    of: transaction,
-                    prefix: prefix,
-                    after: nil,
-                    limit: .max
-                )
+                let entries = try throttleEntries(of: subject, in: transaction)
                 var accepted: [OriginThrottleRecord] = []
                 for (key, value) in entries {
                     guard let origin = Self.throttleOrigin(key.dropFirst(prefix.count)) else { continue }
