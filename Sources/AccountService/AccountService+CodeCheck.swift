@@ -61,13 +61,14 @@ extension AccountService {
     /// Checks `code` for `user` without a password. With `.none`, says what the account needs:
     /// `.ok` (no second factor), `.codeNeeded`, or `.enroll` for a pending account. Throws
     /// `noSuchAccount` for an unknown user: only privileged peers may ask, and they may list accounts anyway.
-    /// Without `mayEnroll`, a pending account's enrollment is neither offered nor finished here (`notPermitted`).
+    /// When `mayEnroll` says no (it is asked only for a pending account), the enrollment is neither offered nor
+    /// finished here (`notPermitted`).
     public func checkCode(
         user: String,
         code: CodeInput,
         origin: ThrottleOrigin = .local,
         context: LoginContext = .unknown,
-        mayEnroll: Bool = true
+        mayEnroll: () -> Bool = { true }
     ) throws(ServiceError) -> LoginResult {
         let now = clock()
         let name = try existingName(user)
@@ -116,15 +117,17 @@ extension AccountService {
         now: UnixTime,
         context: LoginContext,
         key: ThrottleKey,
-        mayEnroll: Bool,
+        mayEnroll: () -> Bool,
         cleared: inout Bool
     ) throws(ServiceError) -> LoginResult {
         let name = account.name
-        let enrollsElsewhere = ServiceError(
-            .notPermitted,
-            "'\(name)' has no authenticator yet, and only the account's own login may enroll one: "
-                + "'\(name)' logs in once with `twofactor login \(name)` or through sshd"
-        )
+        func enrollsElsewhere() -> ServiceError {
+            ServiceError(
+                .notPermitted,
+                "'\(name)' has no authenticator yet, and only the account's own login may enroll one: "
+                    + "'\(name)' logs in once with `twofactor login \(name)` or through sshd"
+            )
+        }
         let organization = try accessOrganization(of: account)
         // The password was checked by another module: the rest is a login's second half, shared with Login.
         switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
@@ -159,10 +162,10 @@ extension AccountService {
         case .useRecoveryCode(let text):
             return try useRecoveryCode(text, account: account, password: nil, now: now)
         case .startEnrollment(let existing):
-            guard mayEnroll else { throw enrollsElsewhere }
+            guard mayEnroll() else { throw enrollsElsewhere() }
             return try offerEnrollment(account, existing: existing, now: now)
         case .finishEnrollment(let text, let pending):
-            guard mayEnroll else { throw enrollsElsewhere }
+            guard mayEnroll() else { throw enrollsElsewhere() }
             return try finishEnrollmentAtLogin(text, pending, account: account, password: nil, now: now)
         }
     }

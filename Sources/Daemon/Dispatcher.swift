@@ -147,7 +147,8 @@ struct Dispatcher: Sendable {
                 let (throttle, context) = loginOrigin(of: peer, origin)
                 // A member of the code-check group who is no operator (a set-group-ID program that any local
                 // user may run) shows the secret to whoever runs it: it enrolls only its own uid's account.
-                let mayEnroll = context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user
+                // Asked only for a pending account, since the passwd lookup may go to the network (NSS).
+                let mayEnroll = { context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user }
                 let result = try service.reporting(LoginOriginInfo(origin, from: context)).checkCode(
                     user: user,
                     code: CodeInput(codeKind, code),
