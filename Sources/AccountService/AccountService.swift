@@ -233,22 +233,12 @@ public final class AccountService: Sendable {
             organization: organization,
             action: action,
             outcome: outcome,
-            detail: Self.clipped(detail, toBytes: Self.maximumAuditDetailBytes)
+            detail: detail.clipped(toUTF8Bytes: Self.maximumAuditDetailBytes)
         )
     }
 
     /// What an audit record's detail may hold, as AuditList carries it (docs/protocol.md).
     static let maximumAuditDetailBytes = 128
-
-    /// `text` cut after its last whole character that fits in `limit` bytes of UTF-8.
-    static func clipped(_ text: String, toBytes limit: Int) -> String {
-        var kept = ""
-        for character in text {
-            guard kept.utf8.count + character.utf8.count <= limit else { break }
-            kept.append(character)
-        }
-        return kept
-    }
 
     /// The account `name`, or a `noSuchAccount` error.
     func existingAccount(_ name: String) throws(ServiceError) -> Account {

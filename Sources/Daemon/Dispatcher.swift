@@ -464,17 +464,11 @@ extension OriginLockInfo {
         let origin: Origin =
             switch lock.origin {
             case .peer(let uid): .uid(uid)
-            case .host(let host): .host(Self.clipped(host))
+            // The stores keep 255 bytes too; the protocol's limit, cut at a character boundary.
+            case .host(let host): .host(host.clipped(toUTF8Bytes: 255))
             case .local: .local
             }
         self.init(origin: origin, failures: lock.failures, lockedUntil: UInt64(max(1, lock.lockedUntil)))
-    }
-
-    /// A host within the protocol's 255 bytes, cut at a character boundary (the stores keep 255 bytes too).
-    private static func clipped(_ host: String) -> String {
-        var host = host
-        while host.utf8.count > 255 { host.removeLast() }
-        return host
     }
 }
 
