@@ -184,5 +184,11 @@ let package = Package(
         .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
         .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
+        .testTarget(
+            name: "TwofactorClientTests",
+            dependencies: [
+                "twofactor", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ]
 )

@@ -23,9 +23,12 @@ public struct ConnectionOptions: ParsableArguments {
 
     /// The socket to connect to: `--socket`, else `$TWOFACTORD_SOCKET` when set and not empty,
     /// else the installed daemon's socket.
-    public var socketPath: String {
+    public var socketPath: String { Self.socketPath(given: socket) }
+
+    /// `socketPath` for a `--socket` value parsed elsewhere (nil: not given).
+    public static func socketPath(given socket: String?) -> String {
         if let socket { return socket }
-        if let value = getenv(Self.environmentVariable), value.pointee != 0 { return String(cString: value) }
+        if let value = getenv(environmentVariable), value.pointee != 0 { return String(cString: value) }
         return DaemonConnection.defaultSocketPath
     }
 

@@ -28,13 +28,25 @@ struct Login: ParsableCommand {
     @Argument(help: "The account to log in as.") var user: String
 
     func run() throws {
+        try LoginSession(socketPath: options.socketPath, user: user, invertColors: invert).run()
+    }
+}
+
+/// One `twofactor login`, whatever parsed its command line: ArgumentParser through `Login`, or
+/// `QuickLoginArguments` for the plain command lines that scripts and login wrappers run.
+struct LoginSession {
+    let socketPath: String
+    let user: String
+    let invertColors: Bool
+
+    func run() throws(ExitCode) {
         let interactive = Terminal.standardInputIsTerminal
         guard let password = interactive ? Terminal.readSecret(prompt: "Password: ") : Terminal.readLine() else {
             throw finish(.usage, "no password given")
         }
         let connection: DaemonConnection
         do {
-            connection = try DaemonConnection(socketPath: options.socketPath)
+            connection = try DaemonConnection(socketPath: socketPath)
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
         }
@@ -48,7 +60,7 @@ struct Login: ParsableCommand {
             answer = try attempt(connection, password: password, code: code)
         } else if case .loginResult(.enroll, _, let uri) = answer {
             Terminal.writeError("Two-factor authentication is required for '\(user)'.\n")
-            Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invert))
+            Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors))
             guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
                 throw finish(.denied, "no code given: enrollment not finished, login denied")
             }
@@ -89,7 +101,8 @@ struct Login: ParsableCommand {
         }
     }
 
-    private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws -> Response {
+    private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws(ExitCode) -> Response
+    {
         do {
             return try connection.send(
                 .login(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandLineOptions
+import Glibc
 
 @main
 struct Twofactor: ParsableCommand {
@@ -18,7 +19,18 @@ struct Twofactor: ParsableCommand {
     /// receive it through their own `@OptionGroup var options: ConnectionOptions`.
     @OptionGroup var options: ConnectionOptions
 
-    static func main() { main(sharedOptions: ConnectionOptions.self) }
+    static func main() {
+        if let quick = QuickLoginArguments(CommandLine.arguments.dropFirst()) {
+            let session = LoginSession(
+                socketPath: ConnectionOptions.socketPath(given: quick.socket),
+                user: quick.user,
+                invertColors: quick.invert
+            )
+            do throws(ExitCode) { try session.run() } catch { Glibc.exit(error.rawValue) }
+            return
+        }
+        main(sharedOptions: ConnectionOptions.self)
+    }
 }
 
 /// The documented exit statuses: scripts and PAM glue depend on them.
