@@ -19,20 +19,20 @@ public final class DaemonConnection {
     private var socket: UnixSocket
     private var nextID: UInt32 = 1
 
-    /// The user twofactord runs as when installed (see `trustedDaemonUIDs`).
+    /// The user twofactord runs as when installed (see `TrustedDaemon`).
     public static let defaultDaemonUser = "twofactord"
 
     /// The uid of the process that answered on the socket (SO_PEERCRED).
     public let peerUID: UInt32
 
     /// Connects to `socketPath`, sets a receive and send timeout of `timeoutSeconds`, checks that
-    /// the listening process runs as one of `trustedUIDs`, and exchanges the Hello. Throws
+    /// `trusted` trusts the listening process's uid, and exchanges the Hello. Throws
     /// `daemonUnreachable` with a hint when nothing listens there, and `untrustedDaemon` before
     /// sending anything when someone else listens there.
     public init(
         socketPath: String,
         timeoutSeconds: Int = 60,
-        trustedUIDs: Set<UInt32> = DaemonConnection.trustedDaemonUIDs()
+        trusted: TrustedDaemon = TrustedDaemon()
     ) throws(ClientError) {
         self.socketPath = socketPath
         socket = try UnixSocket(connectingTo: socketPath, timeoutSeconds: timeoutSeconds)
@@ -42,7 +42,7 @@ public final class DaemonConnection {
             socket.close()
             throw error
         }
-        guard trustedUIDs.contains(peerUID) else {
+        guard trusted.trusts(peerUID) else {
             socket.close()
             throw ClientError(.untrustedDaemon(path: socketPath, uid: peerUID))
         }
@@ -63,24 +63,6 @@ public final class DaemonConnection {
     }
 
     deinit { socket.close() }
-
-    /// Whom a client trusts with a password: root, `daemonUser` when that user exists, and with
-    /// `trustingCaller` the caller itself (a daemon started with `make run`). A bridge that runs inside
-    /// another program's login (`twofactor pam` under su or sudo, a set-group-ID `twofactor shell`) must
-    /// not trust the caller: its real uid is the user who started that program, not the one logging in.
-    public static func trustedDaemonUIDs(
-        daemonUser: String = defaultDaemonUser,
-        trustingCaller: Bool = true
-    ) -> Set<UInt32> {
-        var uids: Set<UInt32> = trustingCaller ? [0, getuid()] : [0]
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        if getpwnam_r(daemonUser, &entry, &buffer, buffer.count, &found) == 0, found != nil {
-            uids.insert(entry.pw_uid)
-        }
-        return uids
-    }
 
     /// Sends `request` with a fresh id and returns the daemon's answer. An `.error` answer is
     /// returned, not thrown: it is the daemon's decision, with a message for the user.
@@ -144,5 +126,30 @@ public final class DaemonConnection {
         } catch {
             throw ClientError(.protocolViolation(error.message))
         }
+    }
+}
+
+/// Whom a client trusts with a password: root, `daemonUser` when that user exists, and with
+/// `trustingCaller` the caller itself (a daemon started with `make run`). A bridge that runs inside
+/// another program's login (`twofactor pam` under su or sudo, a set-group-ID `twofactor shell`) must
+/// not trust the caller: its real uid is the user who started that program, not the one logging in.
+public struct TrustedDaemon: Sendable {
+    public var daemonUser: String
+    public var trustingCaller: Bool
+
+    public init(daemonUser: String = DaemonConnection.defaultDaemonUser, trustingCaller: Bool = true) {
+        self.daemonUser = daemonUser
+        self.trustingCaller = trustingCaller
+    }
+
+    /// Root and the caller are known without a passwd lookup, which may load an NSS module or ask the
+    /// network; `daemonUser` is looked up only for another peer.
+    public func trusts(_ uid: UInt32) -> Bool {
+        if uid == 0 || (trustingCaller && uid == getuid()) { return true }
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        return getpwnam_r(daemonUser, &entry, &buffer, buffer.count, &found) == 0 && found != nil
+            && entry.pw_uid == uid
     }
 }

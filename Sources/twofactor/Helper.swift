@@ -99,7 +99,7 @@ struct Helper: ParsableCommand {
             if connection == nil {
                 connection = try DaemonConnection(
                     socketPath: options.socketPath,
-                    trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser)
+                    trusted: TrustedDaemon(daemonUser: daemonUser)
                 )
             }
             return Self.json(for: try connection!.send(request), id: id)

@@ -66,7 +66,7 @@ struct PAMExec: ParsableCommand {
             connection = try DaemonConnection(
                 socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: timeout,
-                trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser, trustingCaller: false)
+                trusted: TrustedDaemon(daemonUser: daemonUser, trustingCaller: false)
             )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")

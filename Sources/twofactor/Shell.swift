@@ -52,7 +52,7 @@ struct Shell: ParsableCommand {
             connection = try DaemonConnection(
                 socketPath: options.socketPathIgnoringEnvironment,
                 timeoutSeconds: 30,
-                trustedUIDs: DaemonConnection.trustedDaemonUIDs(daemonUser: daemonUser, trustingCaller: false)
+                trusted: TrustedDaemon(daemonUser: daemonUser, trustingCaller: false)
             )
         } catch {
             throw finish(.daemonUnavailable, "\(error)")

@@ -1,3 +1,4 @@
+import Glibc
 import DaemonClient
 import Testing
 import Wire
@@ -195,4 +196,16 @@ private func serveOneRequest(
     } catch {
         #expect("\(error)".contains("too many connections"), "\(error)")
     }
+}
+
+@Test func trustedDaemon_isRootTheCallerOrTheDaemonUser() throws {
+    let nobody = try #require(getpwnam("nobody")).pointee.pw_uid
+    #expect(TrustedDaemon(daemonUser: "nobody").trusts(0))
+    #expect(TrustedDaemon(daemonUser: "nobody").trusts(nobody))
+    #expect(TrustedDaemon(daemonUser: "nobody", trustingCaller: false).trusts(nobody))
+    #expect(!TrustedDaemon(daemonUser: "nobody").trusts(nobody - 1))
+    #expect(!TrustedDaemon(daemonUser: "twofactord-tests-no-such-user").trusts(nobody))
+    // The caller's own uid, unless it is not to be trusted (a bridge inside su, sudo or a set-ID program).
+    #expect(TrustedDaemon(daemonUser: "nobody").trusts(getuid()))
+    if getuid() != 0 { #expect(!TrustedDaemon(daemonUser: "nobody", trustingCaller: false).trusts(getuid())) }
 }
