@@ -13,11 +13,14 @@ public final class DaemonConnection {
     /// The socket path this connection was opened on.
     public let socketPath: String
 
-    /// The protocol version agreed in the Hello.
+    /// The protocol version agreed in the Hello: 0 until the first answer was read.
     public private(set) var version: UInt16 = 0
 
     private var socket: UnixSocket
     private var nextID: UInt32 = 1
+    /// The Hello is written on connecting and its answer read just before the first request's, so that a
+    /// client making one request (`twofactor login`, `twofactor pam`) waits for one round trip, not two.
+    private var helloAnswerPending = false
 
     /// The user twofactord runs as when installed (see `TrustedDaemon`).
     public static let defaultDaemonUser = "twofactord"
@@ -26,9 +29,10 @@ public final class DaemonConnection {
     public let peerUID: UInt32
 
     /// Connects to `socketPath`, sets a receive and send timeout of `timeoutSeconds`, checks that
-    /// `trusted` trusts the listening process's uid, and exchanges the Hello. Throws
-    /// `daemonUnreachable` with a hint when nothing listens there, and `untrustedDaemon` before
-    /// sending anything when someone else listens there.
+    /// `trusted` trusts the listening process's uid, and sends the Hello. Throws `daemonUnreachable`
+    /// with a hint when nothing listens there, and `untrustedDaemon` before sending anything when
+    /// someone else listens there. A daemon refusing the Hello (another protocol version, too many
+    /// connections) makes the first `send` throw.
     public init(
         socketPath: String,
         timeoutSeconds: Int = 60,
@@ -47,18 +51,15 @@ public final class DaemonConnection {
             throw ClientError(.untrustedDaemon(path: socketPath, uid: peerUID))
         }
         let version = WireProtocol.currentVersion
-        switch try send(.hello(minVersion: version, maxVersion: version)) {
-        case .helloReply(version):
-            self.version = version
-        case .error(.unsupportedVersion, let message):
-            close()
-            throw ClientError(.protocolViolation("twofactord does not speak protocol version \(version): \(message)"))
-        case .error(let code, let message):
-            close()
-            throw ClientError(.protocolViolation("twofactord refused the hello with \(code): \(message)"))
-        case let other:
-            close()
-            throw ClientError(.protocolViolation("twofactord answered the hello with \(other.type)"))
+        let hello = WireCodec.encodeRequest(.hello(minVersion: version, maxVersion: version), id: nextID)
+        nextID += 1
+        helloAnswerPending = true
+        do {
+            try socket.writeAll(hello)
+        } catch {
+            // A daemon past its connection cap answers (busy) and closes before reading anything.
+            try readHelloAnswer()
+            throw error
         }
     }
 
@@ -85,12 +86,14 @@ public final class DaemonConnection {
             } catch {
                 // A daemon refusing a connection past its cap answers (busy, id 0) and closes before
                 // reading anything, so writing can fail while its answer is already waiting to be read.
+                try readHelloAnswer()
                 guard let (answerID, response) = try? readResponse(), answerID == 0, case .error = response else {
                     throw error
                 }
                 close()
                 return response
             }
+            try readHelloAnswer()
             let (answerID, response) = try readResponse()
             // The daemon answers with id 0 a frame it could not read, and a connection past its cap
             // (busy, then it closes): such an error concerns us whatever its code.
@@ -105,6 +108,33 @@ public final class DaemonConnection {
         } catch {
             close()
             throw error
+        }
+    }
+
+    /// Reads the answer to the Hello sent on connecting, once; throws when the daemon refused it.
+    private func readHelloAnswer() throws(ClientError) {
+        guard helloAnswerPending else { return }
+        helloAnswerPending = false
+        let expected = WireProtocol.currentVersion
+        let answer: Response
+        do throws(ClientError) {
+            answer = try readResponse().1
+        } catch {
+            close()
+            throw error
+        }
+        switch answer {
+        case .helloReply(expected):
+            version = expected
+        case .error(.unsupportedVersion, let message):
+            close()
+            throw ClientError(.protocolViolation("twofactord does not speak protocol version \(expected): \(message)"))
+        case .error(let code, let message):
+            close()
+            throw ClientError(.protocolViolation("twofactord refused the hello with \(code): \(message)"))
+        case let other:
+            close()
+            throw ClientError(.protocolViolation("twofactord answered the hello with \(other.type)"))
         }
     }
 

@@ -38,8 +38,8 @@ private func serveOneRequest(
     }
 
     let connection = try DaemonConnection(socketPath: server.path)
-    #expect(connection.version == 1)
     #expect(try connection.send(.userShow(user: "bob")) == .userInfo(account, originLocks: []))
+    #expect(connection.version == 1)
     connection.close()
     server.finish()
     #expect(received.value?.1 == .userShow(user: "bob"))
@@ -135,15 +135,17 @@ private func serveOneRequest(
     #expect(received.value?.1 == .userRemove(user: "bob"))
 }
 
-@Test func init_whenTheDaemonRefusesTheVersion_isAProtocolViolation() {
+@Test func send_whenTheDaemonRefusedTheVersion_isAProtocolViolation() throws {
     let server = TestServer()
     defer { server.finish() }
     server.serve { connection in
         guard let (id, _) = connection.readRequest() else { return }
         connection.answer(.error(code: .unsupportedVersion, message: "this daemon speaks version 2 only"), id: id)
     }
-    let error = #expect(throws: ClientError.self) { try DaemonConnection(socketPath: server.path) }
+    let connection = try DaemonConnection(socketPath: server.path)
+    let error = #expect(throws: ClientError.self) { try connection.send(.userShow(user: "bob")) }
     #expect(error?.description.contains("this daemon speaks version 2 only") == true)
+    #expect(throws: ClientError(.connectionClosed)) { try connection.send(.userShow(user: "bob")) }
 }
 
 @Test func init_withAMissingSocket_isDaemonUnreachableWithAHint() {
@@ -191,11 +193,30 @@ private func serveOneRequest(
         )
     }
     do {
-        _ = try DaemonConnection(socketPath: server.path)
+        let connection = try DaemonConnection(socketPath: server.path)
+        _ = try connection.send(.userShow(user: "bob"))
         Issue.record("the connection must fail")
     } catch {
         #expect("\(error)".contains("too many connections"), "\(error)")
     }
+}
+
+@Test func send_firstRequest_goesOutWithTheHello_withoutWaitingForItsAnswer() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    // This daemon answers nothing until it has read both frames: a client waiting for the Hello's answer
+    // before sending its request would time out.
+    server.serve { connection in
+        guard let (helloID, hello) = connection.readRequest(), case .hello = hello,
+            let (id, _) = connection.readRequest()
+        else { return }
+        connection.answer(.helloReply(version: WireProtocol.currentVersion), id: helloID)
+        connection.answer(.done, id: id)
+    }
+    let connection = try DaemonConnection(socketPath: server.path, timeoutSeconds: 2)
+    #expect(connection.version == 0)
+    #expect(try connection.send(.userRemove(user: "bob")) == .done)
+    #expect(connection.version == WireProtocol.currentVersion)
 }
 
 @Test func trustedDaemon_isRootTheCallerOrTheDaemonUser() throws {
