@@ -11,8 +11,9 @@ import StoredRecords
 /// - a restore only fills a state directory without a database, only with a whole backup of a known schema
 ///   sealed with the key it will be opened with, and only by renaming a synced copy into place: a failed
 ///   restore leaves the directory as it was;
-/// - after a restore every enrolled account's replay step is raised past the current one, so a code used
-///   after the backup was taken cannot be accepted again.
+/// - the copy's replay steps are raised before that rename, every enrolled account's past the current one,
+///   so a code used after the backup was taken cannot be accepted again: a `data.mdb` that a restore put in
+///   place, even one that was killed right after, never holds the backup's steps.
 extension LMDBAccountStore {
     /// Writes a consistent, compacted copy of the database to a new file at `path`, while the store keeps serving.
     public func backup(to path: String) throws(AccountStoreError) {
@@ -109,11 +110,10 @@ extension LMDBAccountStore {
         return (accountCount, organizationCount)
     }
 
-    /// After a restore: sets the last accepted step of every enrolled authenticator to the step after the
+    /// For a restore's copy: sets the last accepted step of every enrolled authenticator to the step after the
     /// current one plus its clock drift (the latest step a code could have been accepted for), so codes used
     /// since the backup are refused. Returns how many accounts were raised.
-    @discardableResult
-    public func raiseReplaySteps(now: UnixTime) throws(AccountStoreError) -> Int {
+    func raiseReplaySteps(now: UnixTime) throws(AccountStoreError) -> Int {
         let accounts = databases.accounts
         return try write { transaction in
             let entries = try Self.range(in: accounts, of: transaction, prefix: [], after: nil, limit: .max)
@@ -146,39 +146,50 @@ extension LMDBAccountStore {
     }
 
     /// Copies the backup at `backup` into `directory`, which must hold no database yet (a new or empty
-    /// state directory, or one whose `data.mdb` is empty). Open the store afterwards and call
-    /// `raiseReplaySteps(now:)`.
+    /// state directory, or one whose `data.mdb` is empty), with every replay step raised for the time `now`.
+    /// Returns how many accounts were raised.
     ///
-    /// The backup is checked before anything is written, and its copy again before it becomes `data.mdb`: it
-    /// must be a whole LMDB file (not truncated) with a schema version this build reads, sealed with
-    /// `secretsKey` (nil: the directory's own `secrets.key`, which must exist). The copy goes to a temporary
-    /// file in `directory`, is synced, then renamed into place, so a restore that fails or is killed leaves
-    /// no `data.mdb` behind.
+    /// The backup is checked before anything is written, and its copy again before it is opened: it must be a
+    /// whole LMDB file (not truncated) with a schema version this build reads, sealed with `secretsKey` (nil:
+    /// the directory's own `secrets.key`, which must exist). The copy goes to `restoring/data.mdb` in
+    /// `directory` and is synced; opened there as a store (which upgrades an older schema), it gets its replay
+    /// steps raised in one durable commit; only then is it renamed to `data.mdb`. So a restore that fails or
+    /// is killed leaves no `data.mdb` behind (the state directory refuses to open while `restoring` is there,
+    /// saying to restore again), and a `data.mdb` it leaves is one whose steps are raised.
+    @discardableResult
     public static func restore(
         from backup: String,
         into directory: String,
-        secretsKey: SecretsKey?
-    ) throws(AccountStoreError) {
+        secretsKey: SecretsKey?,
+        now: UnixTime
+    ) throws(AccountStoreError) -> Int {
         try StateDirectory.prepareForRestore(directory)
         let key: SecretsKey
         if let secretsKey { key = secretsKey } else { key = try restoringKey(directory) }
         try checkBackup(backup, sealedWith: key)
-        let staged = directory + "/" + StateDirectory.dataFile + ".restoring"
-        // A restore killed before its rename left this file; nothing else uses the name.
-        unlink(staged)
+        let staging = directory + "/" + StateDirectory.restoringDirectory
+        let staged = staging + "/" + StateDirectory.dataFile
+        let raised: Int
         do throws(AccountStoreError) {
+            try StateDirectory.makeStaging(staging)
             try copyFile(backup, to: staged)
             try checkBackup(staged, sealedWith: key, named: backup)
+            // The staged store is closed when this statement ends, before its file becomes data.mdb.
+            raised = try LMDBAccountStore(directory: staging, secretsKey: key).raiseReplaySteps(now: now)
         } catch {
-            unlink(staged)
+            StateDirectory.removeStaging(staging)
             throw error
         }
+        // Removed first, so a restore killed after its rename leaves at most an empty directory.
+        unlink(staging + "/" + StateDirectory.lockFile)
         guard rename(staged, directory + "/" + StateDirectory.dataFile) == 0 else {
             let message = FileText.systemMessage(errno)
-            unlink(staged)
+            StateDirectory.removeStaging(staging)
             throw .storageFailure("cannot move the restored copy into \(directory)/data.mdb: \(message)")
         }
+        rmdir(staging)
         StateDirectory.syncEntries(directory)
+        return raised
     }
 
     /// The key a restore into `directory` opens the backup with when none is given: the directory's own, which

@@ -12,7 +12,8 @@ import StoredRecords
 /// - it MUST be a directory owned by the user running twofactord, with mode 0700;
 /// - a new store is made only where there is none of `data.mdb`, `secrets.key` and `lock.mdb`: a key or a
 ///   lock file without its database, or an empty `data.mdb`, means a store was there and is lost, and is
-///   refused;
+///   refused; so is a restore's `restoring` directory without a database, left by a restore that was killed
+///   before it renamed its copy into place;
 /// - `data.mdb` and `lock.mdb` are opened relative to that descriptor with `O_NOFOLLOW` (`lock.mdb` created,
 ///   mode 0600, unless read-only; a new `data.mdb` is left to LMDB, which writes its first pages at once):
 ///   a planted link is refused, never followed; each MUST be a regular file with one link, owned by the
@@ -21,6 +22,8 @@ import StoredRecords
 enum StateDirectory {
     static let dataFile = "data.mdb"
     static let lockFile = "lock.mdb"
+    /// Where a restore stages its copy (Backup.swift).
+    static let restoringDirectory = "restoring"
 
     /// What `prepare` found.
     struct Contents {
@@ -37,6 +40,13 @@ enum StateDirectory {
         let hasLockFile =
             try checkedFile(lockFile, in: directory, path: path, creating: false, writable: !readOnly) != nil
         let hasKey = faccessat(directory, SecretsKey.defaultFileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+        if (dataSize ?? 0) == 0 && faccessat(directory, restoringDirectory, F_OK, AT_SYMLINK_NOFOLLOW) == 0 {
+            throw .storageFailure(
+                "a restore into \(path) did not finish (it left \(path)/\(restoringDirectory)), so there is no "
+                    + "store yet: run it again (twofactord --state-dir \(path) --restore-from FILE), which raises "
+                    + "every replay step before the database is put in place"
+            )
+        }
         if let dataSize {
             guard dataSize > 0 else { throw emptyDatabase(path) }
         } else if hasKey || hasLockFile {
@@ -61,7 +71,8 @@ enum StateDirectory {
     }
 
     /// For a restore: the checked directory (created when missing), which MUST hold no database, or only an
-    /// empty `data.mdb` (what a lost database leaves, and what `prepare` tells the operator to restore).
+    /// empty `data.mdb` (what a lost database leaves, and what `prepare` tells the operator to restore). What
+    /// an earlier restore left in `restoring` is removed.
     static func prepareForRestore(_ path: String) throws(AccountStoreError) {
         let directory = try openDirectory(path, creating: true)
         defer { close(directory) }
@@ -71,6 +82,23 @@ enum StateDirectory {
             )
         }
         _ = try checkedFile(lockFile, in: directory, path: path, creating: false, writable: true)
+        removeStaging(path + "/" + restoringDirectory)
+    }
+
+    /// Creates a restore's staging directory, mode 0700 like the state directory it is in.
+    static func makeStaging(_ staging: String) throws(AccountStoreError) {
+        guard mkdir(staging, 0o700) == 0 else {
+            let code = errno
+            let advice =
+                code == EEXIST ? ": it holds files a restore does not make; move it away, then restore again" : ""
+            throw .storageFailure("cannot create \(staging) for the restore: \(FileText.systemMessage(code))" + advice)
+        }
+    }
+
+    /// Removes a restore's staging directory with the files a restore puts in it.
+    static func removeStaging(_ staging: String) {
+        for name in [dataFile, lockFile] { unlink(staging + "/" + name) }
+        rmdir(staging)
     }
 
     /// Removes the files of a new store whose opening failed (its key too, when it made it), so the directory

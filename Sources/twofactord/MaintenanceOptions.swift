@@ -91,30 +91,30 @@ struct MaintenanceOptions: ParsableArguments {
     }
 
     /// Runs before the store opens: a restore fills the empty state directory, with the backup checked
-    /// against the key the store will open with.
-    func prepare(settings: DaemonSettings) throws {
-        guard let restoreFrom else { return }
-        try LMDBAccountStore.restore(
+    /// against the key the store will open with and its replay steps raised before it is put in place.
+    /// Returns what to print for a job done here, nil for the others.
+    func prepare(settings: DaemonSettings) throws -> String? {
+        guard let restoreFrom else { return nil }
+        let raised = try LMDBAccountStore.restore(
             from: restoreFrom,
             into: settings.stateDirectory,
-            secretsKey: try OpenedStore.configuredKey(settings, mayCreate: false)
+            secretsKey: try OpenedStore.configuredKey(settings, mayCreate: false),
+            now: Int64(time(nil))
         )
+        return "restored; the replay step of \(raised) enrolled accounts was raised to the current time step"
     }
 
-    /// Runs on the open store and returns what to print.
+    /// Runs --check, --backup or --rotate-key on the open store and returns what to print (`prepare` did
+    /// --restore-from).
     func run(_ store: LMDBAccountStore) throws -> String {
-        if check {
-            let counts = try store.check()
-            return "ok: schema \(LMDBAccountStore.schemaVersion), \(counts.accounts) accounts and "
-                + "\(counts.organizations) organizations read, every secret opened with the key"
-        }
         if let backup {
             try store.backup(to: backup)
             return "backup written to \(backup); keep the secrets key separately, the backup cannot be read without it"
         }
         if rotateKey { return try rotate(store) }
-        let raised = try store.raiseReplaySteps(now: Int64(time(nil)))
-        return "restored; the replay step of \(raised) enrolled accounts was raised to the current time step"
+        let counts = try store.check()
+        return "ok: schema \(LMDBAccountStore.schemaVersion), \(counts.accounts) accounts and "
+            + "\(counts.organizations) organizations read, every secret opened with the key"
     }
 
     /// See `LMDBAccountStore.rotateSecretsKey()`: the new key is staged beside the old one, the store

@@ -282,8 +282,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
         configuration.codeCheckGroup = settings.codeCheckGroup
 
         let opened: OpenedStore
+        var prepared: String?
         do {
-            if settings.store == nil { try maintenance.prepare(settings: settings) }
+            if settings.store == nil { prepared = try maintenance.prepare(settings: settings) }
             opened = try OpenedStore.open(settings: settings, logger: logger, readOnly: maintenance.check)
         } catch {
             logger.critical(
@@ -294,7 +295,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         }
         if maintenance.isRequested {
             do {
-                print(try maintenance.run(opened, settings: settings, logger: logger))
+                print(try prepared ?? maintenance.run(opened, settings: settings, logger: logger))
                 return
             } catch {
                 logger.critical("maintenance failed", metadata: ["error": "\(error)"])

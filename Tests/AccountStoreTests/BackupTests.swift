@@ -33,12 +33,11 @@ private func fileSize(_ path: String) -> Int {
     #expect(fileSize(backup) < fileSize(fixture.path + "/data.mdb"), "the copy is compacted")
 
     let restored = fixture.directory.path + "/restored"
-    try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key)
+    // At time 3000 with a 30 s period the current step is 100: 101 (one step of drift) may have been used.
+    #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
     let store = try LMDBAccountStore(directory: restored, secretsKey: key)
     #expect(try store.check().accounts == 1)
     #expect(try store.account(named: accountName("alice"))?.totp == enrolledCredential)
-    // At time 3000 with a 30 s period the current step is 100: 101 (one step of drift) may have been used.
-    #expect(try store.raiseReplaySteps(now: 3_000) == 1)
     let alice = accountName("alice")
     #expect(try store.recordAcceptedStep(101, for: alice, credential: enrolledCredential, at: 3_000) == .replayed)
     #expect(try store.recordAcceptedStep(102, for: alice, credential: enrolledCredential, at: 3_030) == .accepted)
@@ -80,7 +79,7 @@ private func fileSize(_ path: String) -> Int {
     let before = fileSize(fixture.path + "/data.mdb")
     guard
         case .storageFailure(let message) = storeError({
-            try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil)
+            try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil, now: 3_000)
         })
     else { return }
     #expect(message.contains("already holds a database"))
@@ -123,13 +122,13 @@ private func isEmptyDirectory(_ path: String) -> Bool {
     let restored = fixture.directory.path + "/restored"
     guard
         case .storageFailure(let message) = storeError({
-            try LMDBAccountStore.restore(from: truncated, into: restored, secretsKey: key)
+            try LMDBAccountStore.restore(from: truncated, into: restored, secretsKey: key, now: 3_000)
         })
     else { return }
     #expect(message.contains("cannot restore the backup \(truncated): it is truncated"), "\(message)")
     #expect(isEmptyDirectory(restored), "the failed restore left files behind")
 
-    try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key)
+    try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000)
     #expect(try LMDBAccountStore(directory: restored, secretsKey: key).check().accounts == 200)
 }
 
@@ -141,7 +140,7 @@ private func isEmptyDirectory(_ path: String) -> Bool {
     let restored = fixture.directory.path + "/restored"
     guard
         case .storageFailure(let emptyMessage) = storeError({
-            try LMDBAccountStore.restore(from: empty, into: restored, secretsKey: key)
+            try LMDBAccountStore.restore(from: empty, into: restored, secretsKey: key, now: 3_000)
         })
     else { return }
     #expect(emptyMessage.contains("the backup \(empty) is empty"), "\(emptyMessage)")
@@ -156,7 +155,7 @@ private func isEmptyDirectory(_ path: String) -> Bool {
     }
     guard
         case .storageFailure(let foreignMessage) = storeError({
-            try LMDBAccountStore.restore(from: foreign, into: restored, secretsKey: key)
+            try LMDBAccountStore.restore(from: foreign, into: restored, secretsKey: key, now: 3_000)
         })
     else { return }
     #expect(foreignMessage.contains("holds no schema version"), "\(foreignMessage)")
@@ -170,13 +169,13 @@ private func isEmptyDirectory(_ path: String) -> Bool {
     let other = try SecretsKey(bytes: Array(repeating: 1, count: 32), path: fixture.directory.path + "/other.key")
     guard
         case .storageFailure(let wrong) = storeError({
-            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: other)
+            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: other, now: 3_000)
         })
     else { return }
     #expect(wrong.contains("was sealed with another key than \(other.path)"), "\(wrong)")
     guard
         case .storageFailure(let missing) = storeError({
-            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: nil)
+            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: nil, now: 3_000)
         })
     else { return }
     #expect(missing.contains("a restore needs the key"), "\(missing)")
@@ -187,6 +186,104 @@ private func isEmptyDirectory(_ path: String) -> Bool {
     let fixture = StoreFixture()
     let (backup, _) = try takeBackup(fixture)
     #expect(truncate(fixture.path + "/data.mdb", 0) == 0)
-    try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil)
+    try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil, now: 3_000)
     #expect(try fixture.open().check().accounts == 200)
+}
+
+/// The daemon, killed at any moment of `--restore-from`, must never find the backup's replay steps in place:
+/// the file a restore renames to `data.mdb` already has them raised. Read-only first, so that nothing but the
+/// restore can have raised them, then as the daemon opens it.
+@Test func restore_putsInPlaceADataFileWhoseReplayStepsAreAlreadyRaised() throws {
+    let fixture = StoreFixture()
+    let backup = fixture.directory.path + "/store.backup"
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        try store.create(makeAccount("bob"))
+        _ = try store.recordAcceptedStep(7, for: accountName("alice"), credential: enrolledCredential, at: 1_000)
+        let bob = accountName("bob")
+        _ = try store.recordAcceptedStep(
+            8,
+            for: bob,
+            authenticator: .enrolled,
+            credential: enrolledCredential,
+            drift: 2,
+            at: 1_000
+        )
+        try store.backup(to: backup)
+    }
+    #expect(truncate(fixture.path + "/data.mdb", 0) == 0)
+    try LMDBAccountStore.restore(from: backup, into: fixture.path, secretsKey: nil, now: 3_000)
+    // LMDB must not have one file open twice in a process: the staged store was closed before the rename.
+    #expect(!openFiles().contains { $0.hasPrefix(fixture.path + "/restoring/") }, "\(openFiles())")
+
+    // At time 3000 the current step is 100: one step ahead may have been used, and bob's clock drift more.
+    let expected = ["alice": UInt64(101), "bob": 103]
+    for readOnly in [true, false] {
+        let store = try LMDBAccountStore(directory: fixture.path, readOnly: readOnly)
+        for (name, step) in expected {
+            #expect(
+                try store.account(named: accountName(name))?.lastAcceptedStep == step,
+                "\(name), read-only \(readOnly)"
+            )
+        }
+    }
+    #expect(access(fixture.path + "/restoring", F_OK) != 0, "the restore left its staging directory")
+}
+
+/// What this process's file descriptors point at.
+private func openFiles() -> [String] {
+    var targets: [String] = []
+    guard let stream = opendir("/proc/self/fd") else { return targets }
+    defer { closedir(stream) }
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/fd/" + name, &buffer, buffer.count - 1)
+        if length > 0 {
+            targets.append(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+    return targets
+}
+
+/// The names and sizes of the files in `path` and one level below.
+private func listing(_ path: String) -> [String: Int] {
+    var found: [String: Int] = [:]
+    guard let stream = opendir(path) else { return found }
+    defer { closedir(stream) }
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name != ".", name != ".." else { continue }
+        found[name] = fileSize(path + "/" + name)
+        for (inner, size) in listing(path + "/" + name) { found[name + "/" + inner] = size }
+    }
+    return found
+}
+
+/// What a restore killed before its rename leaves: its staged copy, with the backup's replay steps, and no
+/// `data.mdb`. Neither the daemon nor `--check` may take that for a directory without a store (the daemon
+/// would make a new, empty one); both say to restore again, and `--check` writes nothing.
+@Test func restore_killedBeforeItsRename_isRefusedAtOpenAndCheck_sayingToRestoreAgain() throws {
+    let fixture = StoreFixture()
+    let (backup, key) = try takeBackup(fixture)
+    let target = fixture.directory.path + "/target"
+    #expect(mkdir(target, 0o700) == 0 && mkdir(target + "/restoring", 0o700) == 0)
+    try copy(backup, to: target + "/restoring/data.mdb")
+    let left = listing(target)
+
+    for readOnly in [true, false] {
+        guard
+            case .storageFailure(let message) = storeError({
+                try LMDBAccountStore(directory: target, secretsKey: key, readOnly: readOnly)
+            })
+        else { return }
+        #expect(message.contains("a restore into \(target) did not finish"), "\(message)")
+        #expect(message.contains("--restore-from"), "\(message)")
+        #expect(listing(target) == left, "read-only \(readOnly) changed the directory")
+    }
+
+    #expect(try LMDBAccountStore.restore(from: backup, into: target, secretsKey: key, now: 3_000) == 200)
+    #expect(listing(target).keys.sorted() == ["data.mdb"])
+    #expect(try LMDBAccountStore(directory: target, secretsKey: key).check().accounts == 200)
 }

@@ -32,9 +32,9 @@ import TestSupport
         #expect(try daemon.login("alice", password: "alice-pass-phrase", code: code).status == 0, "\(daemon.log())")
     }
 
-    /// `twofactord --backup` while the daemon serves, `--restore-from` into a new state directory, `--check`;
-    /// a code used after the backup was taken is refused by the restored store.
-    @Test func backupWhileServing_restore_check_refuseCodesUsedAfterTheBackup() throws {
+    /// A stopped daemon with alice enrolled, a `twofactord --backup` taken while it served, and the code
+    /// alice used after the backup was taken.
+    private func backupThenACodeUsed() throws -> (daemon: DaemonProcess, backup: String, code: String) {
         let daemon = try DaemonProcess()
         try daemon.start()
         let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
@@ -45,11 +45,16 @@ import TestSupport
         )
         #expect(taken.status == 0, "\(taken.standardError)")
         #expect(taken.standardOutput.contains("backup written to \(backup)"))
-        // After the backup, a code is used.
         let next = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
         #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 0)
         #expect(daemon.stop() == 0)
+        return (daemon, backup, next)
+    }
 
+    /// `twofactord --backup` while the daemon serves, `--restore-from` into a new state directory, `--check`;
+    /// a code used after the backup was taken is refused by the restored store.
+    @Test func backupWhileServing_restore_check_refuseCodesUsedAfterTheBackup() throws {
+        let (daemon, backup, next) = try backupThenACodeUsed()
         let restored = try DaemonProcess()
         let key = ["--secrets-key-file", daemon.stateDirectory + "/secrets.key"]
         let restore = try run(
@@ -66,6 +71,51 @@ import TestSupport
 
         try restored.start(extraArguments: key)
         #expect(try restored.login("alice", password: "alice-pass-phrase", code: next).status == 1, "replayed")
+    }
+
+    /// `--restore-from` SIGKILLed the moment its copy is renamed to data.mdb (by a preloaded `rename` that
+    /// kills the process once it returns): the next start must still refuse the code used after the backup.
+    @Test func restoreKilledRightAfterItsRename_theNextStartStillRefusesCodesUsedAfterTheBackup() throws {
+        let (daemon, backup, next) = try backupThenACodeUsed()
+        let killer = try Self.buildKillAfterRename(in: daemon.directory)
+        let restored = try DaemonProcess()
+        let key = ["--secrets-key-file", daemon.stateDirectory + "/secrets.key"]
+        let restore = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", restored.stateDirectory, "--restore-from", backup] + key,
+            environment: ["LD_PRELOAD": killer.path]
+        )
+        #expect(restore.status == SIGKILL, "the restore was not killed: \(restore.status) \(restore.standardError)")
+        #expect(access(restored.stateDirectory + "/data.mdb", F_OK) == 0, "killed before its rename")
+
+        try restored.start(extraArguments: key)
+        #expect(try restored.login("alice", password: "alice-pass-phrase", code: next).status == 1, "replayed")
+    }
+
+    /// A shared object whose `rename` SIGKILLs the process right after a rename to a `data.mdb` succeeded.
+    static func buildKillAfterRename(in directory: URL) throws -> URL {
+        let source = directory.appendingPathComponent("kill-after-rename.c")
+        let library = directory.appendingPathComponent("kill-after-rename.so")
+        try """
+        #define _GNU_SOURCE
+        #include <dlfcn.h>
+        #include <signal.h>
+        #include <string.h>
+        #include <unistd.h>
+        int rename(const char *from, const char *to) {
+            int (*real)(const char *, const char *) = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+            int result = real(from, to);
+            size_t length = strlen(to);
+            if (result == 0 && length >= 9 && strcmp(to + length - 9, "/data.mdb") == 0) kill(getpid(), SIGKILL);
+            return result;
+        }
+        """.write(to: source, atomically: true, encoding: .utf8)
+        let compiled = try run(
+            URL(fileURLWithPath: "/usr/bin/cc"),
+            ["-shared", "-fPIC", "-o", library.path, source.path, "-ldl"]
+        )
+        guard compiled.status == 0 else { throw Failure("cc: \(compiled.standardError)") }
+        return library
     }
 
     @Test func rotateKey_resealsUnderANewKeyFile_andLoginsGoOn() throws {
