@@ -196,5 +196,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 
-    static func malformed(_ message: String) -> WireError { WireError(code: .malformedRequest, message: message) }
+    @usableFromInline static func malformed(_ message: String) -> WireError {
+        WireError(code: .malformedRequest, message: message)
+    }
 }

@@ -16,8 +16,12 @@ public enum WireCodec {
 
     /// Checks a 4-byte length prefix against the minimum and `maximum` (pass
     /// `WireProtocol.maximumRequestBodyLength` or `maximumResponseBodyLength`) and returns the
-    /// body length. Call it before buffering the body.
-    public static func bodyLength(ofHeader header: some Collection<UInt8>, maximum: Int) throws(WireError) -> Int {
+    /// body length. Call it before buffering the body. Inlinable, so that each caller gets it specialized for its
+    /// collection: a client starts without paying the generic version's runtime type lookups.
+    @inlinable public static func bodyLength(
+        ofHeader header: some Collection<UInt8>,
+        maximum: Int
+    ) throws(WireError) -> Int {
         guard header.count == WireProtocol.headerLength else {
             throw .malformed("a length prefix is 4 bytes, not \(header.count)")
         }
