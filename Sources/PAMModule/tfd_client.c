@@ -200,14 +200,11 @@ static enum tfd_status decode(struct tfd_connection *c, const unsigned char *bod
     return TFD_OK;
 }
 
-/* Sends the frame in `w` (type and fields after the 5-byte header slot) and reads its answer. */
-static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsigned char type,
-                                struct tfd_answer *a, unsigned char *raw_type) {
-    enum tfd_status s;
-    unsigned char header[4], *body = NULL;
-    uint32_t id = c->next_id++;
+/* Frames `w` (type and fields after the 5-byte header slot) with a fresh id, sends it and wipes it. */
+static enum tfd_status send_frame(struct tfd_connection *c, struct writer *w, unsigned char type, uint32_t *id,
+                                  long long deadline) {
+    *id = c->next_id++;
     size_t body_length = w->length - 4;
-    memset(a, 0, sizeof *a);
     if (w->failed || body_length > MAX_REQUEST_BODY) {
         snprintf(c->detail, sizeof c->detail, "a value is longer than the protocol allows");
         explicit_bzero(w->bytes, sizeof w->bytes);
@@ -218,36 +215,67 @@ static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsi
     w->bytes[2] = (unsigned char)(body_length >> 8);
     w->bytes[3] = (unsigned char)body_length;
     w->bytes[4] = type;
-    w->bytes[5] = (unsigned char)(id >> 24);
-    w->bytes[6] = (unsigned char)(id >> 16);
-    w->bytes[7] = (unsigned char)(id >> 8);
-    w->bytes[8] = (unsigned char)id;
-    long long deadline = now_ms() + c->timeout_ms;
-    s = write_all(c, w->bytes, w->length, deadline);
+    w->bytes[5] = (unsigned char)(*id >> 24);
+    w->bytes[6] = (unsigned char)(*id >> 16);
+    w->bytes[7] = (unsigned char)(*id >> 8);
+    w->bytes[8] = (unsigned char)*id;
+    enum tfd_status s = write_all(c, w->bytes, w->length, deadline);
     explicit_bzero(w->bytes, sizeof w->bytes);
-    if (s == TFD_OK) s = read_exactly(c, header, 4, deadline);
-    if (s == TFD_OK) {
-        uint32_t length = (uint32_t)header[0] << 24 | (uint32_t)header[1] << 16 | (uint32_t)header[2] << 8 | header[3];
-        if (length < MIN_BODY || length > MAX_RESPONSE_BODY) {
-            snprintf(c->detail, sizeof c->detail, "the daemon sent a frame length of %u", length);
-            s = TFD_PROTOCOL;
-        } else if ((body = malloc(length)) == NULL) {
-            s = TFD_PROTOCOL;
-        } else {
-            s = read_exactly(c, body, length, deadline);
-            if (s == TFD_OK && raw_type) {
-                /* The Hello's answer is checked by the caller from the raw body. */
-                *raw_type = body[0];
-                uint32_t answer_id =
-                    (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
-                if (body[0] == 0x81 && length == 7 && answer_id == id) a->error_code = (unsigned)body[5] << 8 | body[6];
-                else s = decode(c, body, length, id, a);
-            } else if (s == TFD_OK) {
-                s = decode(c, body, length, id, a);
-            }
-            free(body);
-        }
+    return s;
+}
+
+/* Reads one answer's body into a new buffer the caller frees. */
+static enum tfd_status read_frame(struct tfd_connection *c, long long deadline, unsigned char **body,
+                                  uint32_t *length) {
+    unsigned char header[4];
+    *body = NULL;
+    enum tfd_status s = read_exactly(c, header, 4, deadline);
+    if (s != TFD_OK) return s;
+    *length = (uint32_t)header[0] << 24 | (uint32_t)header[1] << 16 | (uint32_t)header[2] << 8 | header[3];
+    if (*length < MIN_BODY || *length > MAX_RESPONSE_BODY) {
+        snprintf(c->detail, sizeof c->detail, "the daemon sent a frame length of %u", *length);
+        return TFD_PROTOCOL;
     }
+    if ((*body = malloc(*length)) == NULL) return TFD_PROTOCOL;
+    s = read_exactly(c, *body, *length, deadline);
+    if (s != TFD_OK) {
+        free(*body);
+        *body = NULL;
+    }
+    return s;
+}
+
+/* The Hello goes out with the first request (tfd_open only sends it), so its answer comes first. */
+static enum tfd_status read_hello_answer(struct tfd_connection *c, long long deadline) {
+    if (!c->hello_pending) return TFD_OK;
+    c->hello_pending = 0;
+    unsigned char *body;
+    uint32_t length;
+    enum tfd_status s = read_frame(c, deadline, &body, &length);
+    if (s != TFD_OK) return s;
+    uint32_t id = (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
+    /* HelloReply: type 0x81, the Hello's id, version 1. */
+    if (body[0] != 0x81 || length != 7 || id != c->hello_id || body[5] != 0 || body[6] != 1) {
+        snprintf(c->detail, sizeof c->detail, "the daemon refused protocol version 1 (answer type 0x%02x)", body[0]);
+        s = TFD_PROTOCOL;
+    }
+    free(body);
+    return s;
+}
+
+/* Sends the frame in `w` and reads its answer (after the Hello's, the first time). */
+static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsigned char type,
+                                struct tfd_answer *a) {
+    memset(a, 0, sizeof *a);
+    long long deadline = now_ms() + c->timeout_ms;
+    uint32_t id;
+    enum tfd_status s = send_frame(c, w, type, &id, deadline);
+    if (s == TFD_OK) s = read_hello_answer(c, deadline);
+    unsigned char *body = NULL;
+    uint32_t length = 0;
+    if (s == TFD_OK) s = read_frame(c, deadline, &body, &length);
+    if (s == TFD_OK) s = decode(c, body, length, id, a);
+    free(body);
     if (s == TFD_TIMEOUT) snprintf(c->detail, sizeof c->detail, "no answer within %d ms", c->timeout_ms);
     return s;
 }
@@ -297,16 +325,13 @@ enum tfd_status tfd_open(struct tfd_connection *c, const char *path, int timeout
     for (int i = 0; i < 4; i++) put_u8(&w, magic[i]);
     put_u16(&w, 1);
     put_u16(&w, 1);
-    struct tfd_answer a;
-    unsigned char type = 0;
-    enum tfd_status s = exchange(c, &w, 0x01, &a, &type);
-    if (s == TFD_OK && (type != 0x81 || a.error_code != 1)) {
-        snprintf(c->detail, sizeof c->detail, "the daemon refused protocol version 1 (answer type 0x%02x)", type);
-        s = TFD_PROTOCOL;
+    enum tfd_status s = send_frame(c, &w, 0x01, &c->hello_id, now_ms() + c->timeout_ms);
+    if (s != TFD_OK) {
+        tfd_close(c);
+        return s;
     }
-    tfd_answer_free(&a);
-    if (s != TFD_OK) tfd_close(c);
-    return s;
+    c->hello_pending = 1;
+    return TFD_OK;
 }
 
 void tfd_close(struct tfd_connection *c) {
@@ -339,7 +364,7 @@ enum tfd_status tfd_login_from(struct tfd_connection *c, const char *user, const
     put_str(&w, password, 0, 256);
     put_code(&w, code);
     put_origin(&w, service, rhost, invoker);
-    return exchange(c, &w, invoker ? 0x13 : 0x11, answer, NULL);
+    return exchange(c, &w, invoker ? 0x13 : 0x11, answer);
 }
 
 enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const char *code, const char *service,
@@ -348,7 +373,7 @@ enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const
     put_str(&w, user, 1, 64);
     put_code(&w, code);
     put_origin(&w, service, rhost, invoker);
-    return exchange(c, &w, invoker ? 0x14 : 0x12, answer, NULL);
+    return exchange(c, &w, invoker ? 0x14 : 0x12, answer);
 }
 
 void tfd_answer_free(struct tfd_answer *answer) {

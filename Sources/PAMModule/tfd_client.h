@@ -55,10 +55,15 @@ struct tfd_connection {
     int timeout_ms;
     uint32_t next_id;
     uid_t peer_uid;
+    int hello_pending;      /* the Hello was sent; its answer is read before the first request's */
+    uint32_t hello_id;
     char detail[256];       /* why the last call failed, for syslog; never holds a secret */
 };
 
-/* Connects, checks the peer (uid 0 or trusted_uid; pass (uid_t)-1 for root only) and exchanges the Hello. */
+/*
+ * Connects, checks the peer (uid 0 or trusted_uid; pass (uid_t)-1 for root only) and sends the Hello, whose
+ * answer the first request reads before its own: one round trip fewer. A refused Hello fails that request.
+ */
 enum tfd_status tfd_open(struct tfd_connection *c, const char *path, int timeout_seconds, uid_t trusted_uid);
 void tfd_close(struct tfd_connection *c);
 

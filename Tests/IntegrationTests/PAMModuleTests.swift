@@ -371,6 +371,26 @@ struct PAMModuleTests {
         #expect(result.authenticated == authenticates, "\(name): \(result.standardError)")
     }
 
+    /// The Hello goes out with the first request: this daemon answers nothing until it has read both, so a
+    /// module that waited for the Hello's answer would time out.
+    @Test func firstRequest_goesOutWithTheHello_withoutWaitingForItsAnswer() throws {
+        let setup = try Setup()
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, ok], readingAhead: 2)
+        let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
+        #expect(result.authenticated, "\(result.standardError)")
+    }
+
+    @Test func aRefusedHello_failsTheLogin() throws {
+        let setup = try Setup()
+        let refusal = WireCodec.encodeResponse(.error(code: .unsupportedVersion, message: "version 2 only"), id: 1)
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [refusal, ok])
+        let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
+        #expect(!result.authenticated, "\(result.standardError)")
+    }
+
     @Test func unknownOption_failsClosed() throws {
         let setup = try Setup()
         let result = try setup.service("use_frist_pass").authenticate("alice", input: "pw-alice\n\(try setup.code())\n")

@@ -140,11 +140,12 @@ final class ForeignDaemon {
 
 /// A fake daemon on a Unix socket (run by root, so a client trusts it) that answers the frames of
 /// one connection with `answers`, in order, whatever they ask: for answers no daemon should send.
+/// With `readingAhead`, it reads that many frames before it answers any.
 final class ScriptedDaemon {
     let path: String
     private let descriptor: Int32
 
-    init(in directory: URL, answers: [[UInt8]]) throws {
+    init(in directory: URL, answers: [[UInt8]], readingAhead: Int = 0) throws {
         path = directory.appendingPathComponent("scripted.sock").path
         let listener = ListeningSocket.make(path)
         guard listener >= 0 else { throw Failure("cannot listen on \(path)") }
@@ -153,10 +154,13 @@ final class ScriptedDaemon {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
             defer { close(connection) }
-            for answer in answers {
-                guard let header = Self.read(connection, 4) else { return }
-                let length = header.reduce(0) { $0 << 8 | Int($1) }
-                guard Self.read(connection, length) != nil else { return }
+            let readFrame = { () -> Bool in
+                guard let header = Self.read(connection, 4) else { return false }
+                return Self.read(connection, header.reduce(0) { $0 << 8 | Int($1) }) != nil
+            }
+            for _ in 0..<readingAhead { guard readFrame() else { return } }
+            for (index, answer) in answers.enumerated() {
+                if index >= readingAhead { guard readFrame() else { return } }
                 _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
             // Hold the connection open until the client gives up.
