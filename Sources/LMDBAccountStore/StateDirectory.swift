@@ -127,7 +127,7 @@ enum StateDirectory {
     }
 
     /// The checked directory, opened without following a link; created (mode 0700) when missing and `creating`.
-    private static func openDirectory(_ path: String, creating: Bool) throws(AccountStoreError) -> Int32 {
+    static func openDirectory(_ path: String, creating: Bool) throws(AccountStoreError) -> Int32 {
         if creating && mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw .storageFailure(
                 "cannot create the state directory \(path): \(FileText.systemMessage(errno)): "

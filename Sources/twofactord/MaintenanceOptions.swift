@@ -50,6 +50,10 @@ struct MaintenanceOptions: ParsableArguments {
 
     var isRequested: Bool { check || backup != nil || restoreFrom != nil || rotateKey || copyStoreTo != nil }
 
+    /// Whether this run must be the only one on its LMDB state directory (`StateDirectoryLock`): serving,
+    /// and every job but the two that only read.
+    var needsTheStateDirectoryAlone: Bool { !check && backup == nil }
+
     func validate() throws {
         guard [check, backup != nil, restoreFrom != nil, rotateKey, copyStoreTo != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError(

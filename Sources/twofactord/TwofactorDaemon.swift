@@ -283,7 +283,13 @@ struct TwofactorDaemon: AsyncParsableCommand {
 
         let opened: OpenedStore
         var prepared: String?
+        // Held until the process ends: a daemon or a writing job is alone on its state directory.
+        var stateLock: StateDirectoryLock?
+        defer { withExtendedLifetime(stateLock) {} }
         do {
+            if settings.store == nil, maintenance.needsTheStateDirectoryAlone {
+                stateLock = try StateDirectoryLock(settings.stateDirectory)
+            }
             if settings.store == nil { prepared = try maintenance.prepare(settings: settings) }
             opened = try OpenedStore.open(settings: settings, logger: logger, readOnly: maintenance.check)
         } catch {

@@ -1,4 +1,5 @@
 import AccountStore
+import Foundation
 import Glibc
 import LMDBAccountStore
 import Testing
@@ -118,4 +119,36 @@ func open_directoryWithModeOtherThan0700_isRefused(mode: mode_t) throws {
         #expect(info.st_mode & 0o777 == 0o600, "\(name)")
         #expect(info.st_uid == geteuid())
     }
+}
+
+@Test func stateDirectoryLock_isHeldByOneAtATime_andReleasedWithItsHolder() throws {
+    let fixture = StoreFixture()
+    var first: StateDirectoryLock? = try StateDirectoryLock(fixture.path)
+    // flock locks belong to an open file description, so a second open in this process conflicts too.
+    let error = storeError { _ = try StateDirectoryLock(fixture.path) }
+    guard case .storageFailure(let message) = error else {
+        Issue.record("expected a storage failure, got \(String(describing: error))")
+        return
+    }
+    #expect(message.contains("another twofactord is using \(fixture.path)"))
+    #expect(message.contains("stop it first"))
+    withExtendedLifetime(first) {}
+    first = nil
+    #expect(throws: Never.self) { _ = try StateDirectoryLock(fixture.path) }
+}
+
+@Test func stateDirectoryLock_addsNoFile_andRefusesALinkedDirectory() throws {
+    let fixture = StoreFixture()
+    let lock = try StateDirectoryLock(fixture.path)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.path).isEmpty)
+    withExtendedLifetime(lock) {}
+    let elsewhere = fixture.directory.path + "/elsewhere"
+    #expect(mkdir(elsewhere, 0o700) == 0)
+    #expect(symlink(elsewhere, fixture.directory.path + "/linked") == 0)
+    let error = storeError { _ = try StateDirectoryLock(fixture.directory.path + "/linked") }
+    guard case .storageFailure(let message) = error else {
+        Issue.record("expected a storage failure, got \(String(describing: error))")
+        return
+    }
+    #expect(message.contains("symbolic link"))
 }

@@ -145,6 +145,44 @@ import TestSupport
         #expect(try daemon.login("alice", password: "alice-pass-phrase", code: next).status == 0, "\(daemon.log())")
     }
 
+    @Test func aStateDirectoryInUse_isRefusedToAKeyRotationAndASecondDaemon_untilTheDaemonEnds() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        let keyFile = URL(fileURLWithPath: daemon.stateDirectory + "/secrets.key")
+        let key = try Data(contentsOf: keyFile)
+
+        let rotation = try run(Binaries.url("twofactord"), ["--state-dir", daemon.stateDirectory, "--rotate-key"])
+        #expect(rotation.status == 1)
+        #expect(rotation.standardError.contains("another twofactord is using \(daemon.stateDirectory)"), "\(rotation)")
+        #expect(rotation.standardError.contains("stop it first"), "\(rotation)")
+        #expect(try Data(contentsOf: keyFile) == key)
+        #expect(access(keyFile.path + ".new", F_OK) != 0)
+
+        // Bounded, so that a second daemon that does start fails the test instead of hanging it.
+        let second = try run(
+            URL(fileURLWithPath: "/usr/bin/timeout"),
+            [
+                "10", Binaries.url("twofactord").path, "--state-dir", daemon.stateDirectory, "--socket",
+                daemon.directory.appendingPathComponent("s2").path,
+            ]
+        )
+        #expect(second.status == 1)
+        #expect(second.standardError.contains("another twofactord is using"), "\(second)")
+        // Reading jobs run beside the daemon.
+        let check = try run(Binaries.url("twofactord"), ["--state-dir", daemon.stateDirectory, "--check"])
+        #expect(check.status == 0, "\(check)")
+
+        // The first daemon still serves, with the key it had.
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try daemon.login("alice", password: "alice-pass-phrase", code: code).status == 0, "\(daemon.log())")
+
+        // A killed daemon leaves no lock behind.
+        #expect(daemon.stop(signal: SIGKILL) != 0)
+        let after = try run(Binaries.url("twofactord"), ["--state-dir", daemon.stateDirectory, "--rotate-key"])
+        #expect(after.status == 0, "\(after)")
+    }
+
     @Test func wrongSecretsKeyFile_isAClearStartupError() throws {
         let daemon = try DaemonProcess()
         let keyFile = daemon.directory.appendingPathComponent("first.key").path

@@ -1,0 +1,33 @@
+import AccountStore
+import Glibc
+import StoredRecords
+
+/// One process at a time works on a state directory: the serving daemon, or a maintenance job that writes
+/// (`--restore-from`, `--rotate-key`, `--copy-store-to`). Each holds an exclusive `flock` on the directory
+/// itself for as long as it lives, so no file is added to it, and the kernel drops the lock when the process
+/// ends, however it ends: a killed daemon leaves no stale lock. Without it, a key rotation beside a running
+/// daemon would rename a new key over the one the daemon keeps sealing new secrets with, losing those.
+/// Reading jobs (`--check`, `--backup`) take no lock: they read one consistent LMDB snapshot.
+public final class StateDirectoryLock {
+    private let descriptor: Int32
+
+    /// Takes the lock on `path` (created, mode 0700, when missing; checked as the store checks it), or
+    /// throws at once, changing nothing, when another process holds it.
+    public init(_ path: String) throws(AccountStoreError) {
+        let directory = try StateDirectory.openDirectory(path, creating: true)
+        guard flock(directory, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(directory)
+            if code == EWOULDBLOCK {
+                throw .storageFailure(
+                    "another twofactord is using \(path) (a daemon serving it, or a restore, key rotation or copy): "
+                        + "stop it first (systemctl stop twofactord.service twofactord.socket), then run this again"
+                )
+            }
+            throw .storageFailure("cannot lock the state directory \(path): \(FileText.systemMessage(code))")
+        }
+        descriptor = directory
+    }
+
+    deinit { close(descriptor) }
+}
