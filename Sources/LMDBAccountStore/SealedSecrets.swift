@@ -84,14 +84,18 @@ extension LMDBAccountStore {
     static func refuseWrongKey(_ key: SecretsKey, check: [UInt8]) throws(AccountStoreError) {
         guard !SecretSealing.isKeyCheck(check, of: key) else { return }
         // A rotation interrupted between its commit and the rename leaves the new key beside the old.
-        let interrupted =
-            access(key.path + ".new", F_OK) == 0
-            ? " (an interrupted --rotate-key left \(key.path).new: if it is newer, move it to \(key.path))"
-            : ""
+        let staged = key.path + ".new"
+        if let stagedKey = try? SecretsKey.load(path: staged, create: false),
+            SecretSealing.isKeyCheck(check, of: stagedKey)
+        {
+            throw .storageFailure(
+                "the database's secrets are sealed with \(staged), which a key rotation that did not finish left "
+                    + "beside \(key.path): move it there (mv \(staged) \(key.path)), then start twofactord again"
+            )
+        }
         throw .storageFailure(
             "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
                 + "restore the key file that belongs to this state directory (see --secrets-key-file)"
-                + interrupted
         )
     }
 }
@@ -117,6 +121,13 @@ extension LMDBAccountStore: StoreMaintenance {
             )
         }
         let staged = path + ".new"
+        if access(staged, F_OK) == 0 {
+            // This store opened with the key at `path`, so a rotation that left this file never committed.
+            throw .storageFailure(
+                "\(staged) is left from a key rotation that did not finish; the store is sealed with \(path), so "
+                    + "that file is not needed: remove it, then rotate again"
+            )
+        }
         let newKey = SecretsKey.random(path: path)
         try SecretsKey.write(newKey, to: staged)
         let count: Int

@@ -248,10 +248,45 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
     try SecretsKey.write(try key(7, fixture), to: oldKey.path + ".new")
     let store = try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
     try store.create(enrolledAccount("alice"))
-    guard case .storageFailure = storeError({ _ = try store.rotateSecretsKey() }) else {
+    guard case .storageFailure(let message) = storeError({ _ = try store.rotateSecretsKey() }) else {
         Issue.record("a rotation over a leftover KEY.new must be refused")
         return
     }
+    #expect(message.contains("\(oldKey.path).new is left from a key rotation that did not finish"), "\(message)")
+    #expect(message.contains("remove it, then rotate again"), "\(message)")
     #expect(try SecretsKey.load(path: oldKey.path, create: false).bytes == oldKey.bytes)
     #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
+}
+
+/// What a rotation killed between its commit and its rename leaves: the store sealed with KEY.new, the old
+/// key still at KEY. The refusal says which file opens the store and what to do.
+@Test func openWithTheOldKey_afterARotationKilledBeforeItsRename_namesTheStagedKeyThatOpensTheStore() throws {
+    let fixture = StoreFixture()
+    let oldKey = try key(1, fixture)
+    try SecretsKey.write(oldKey, to: oldKey.path)
+    do {
+        let store = try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+        try store.create(enrolledAccount("alice"))
+        _ = try store.rotateSecretsKey()
+    }
+    #expect(rename(oldKey.path, oldKey.path + ".new") == 0)
+    try SecretsKey.write(oldKey, to: oldKey.path)
+    guard
+        case .storageFailure(let message) = storeError({
+            try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+        })
+    else { return }
+    #expect(message.contains("sealed with \(oldKey.path).new"), "\(message)")
+    #expect(message.contains("mv \(oldKey.path).new \(oldKey.path)"), "\(message)")
+
+    // A KEY.new that opens nothing is not named.
+    try SecretsKey.write(try key(7, fixture), to: oldKey.path + ".other")
+    #expect(rename(oldKey.path + ".other", oldKey.path + ".new") == 0)
+    guard
+        case .storageFailure(let other) = storeError({
+            try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+        })
+    else { return }
+    #expect(!other.contains(".new"), "\(other)")
+    #expect(other.contains("is not the key this database's secrets were sealed with"), "\(other)")
 }
