@@ -33,12 +33,13 @@ enum OpenedStore {
         settings.store ?? settings.stateDirectory
     }
 
-    /// `readOnly` (`--check`): an LMDB store is opened without creating or changing anything.
+    /// `readOnly` (`--check`): an LMDB store is opened without creating or changing anything, and for
+    /// PostgreSQL no key file is made.
     static func open(settings: DaemonSettings, logger: Logger, readOnly: Bool = false) throws -> OpenedStore {
         guard let url = settings.store else {
             return .lmdb(try openLMDB(directory: settings.stateDirectory, settings: settings, readOnly: readOnly))
         }
-        return .postgres(try openPostgres(url: url, settings: settings, logger: logger))
+        return .postgres(try openPostgres(url: url, settings: settings, logger: logger, mayCreateKey: !readOnly))
     }
 
     /// The key from --secrets-key-file or the systemd credential; nil: the store directory's own. A missing
@@ -70,8 +71,14 @@ enum OpenedStore {
 
     /// Every host of a fleet must use the same key: without --secrets-key-file or a credential it is
     /// `secrets.key` in the state directory, created on first use (then copy it to the other hosts; a host
-    /// with another key is refused at start by the database's key check).
-    static func openPostgres(url: String, settings: DaemonSettings, logger: Logger) throws -> PostgresAccountStore {
+    /// with another key is refused at start by the database's key check). Without `mayCreateKey` (`--check`)
+    /// a missing key is an error, not a new file.
+    static func openPostgres(
+        url: String,
+        settings: DaemonSettings,
+        logger: Logger,
+        mayCreateKey: Bool = true
+    ) throws -> PostgresAccountStore {
         let location: PostgresLocation
         do {
             location = try PostgresLocation(url: url)
@@ -80,12 +87,15 @@ enum OpenedStore {
         }
         let password = try PostgresPassword.load(file: settings.storePasswordFile)
         let key: SecretsKey
-        if let configured = try configuredKey(settings) {
+        if let configured = try configuredKey(settings, mayCreate: mayCreateKey) {
             key = configured
         } else {
             // The state directory holds only the key here; made like LMDB's (0700) when missing.
-            mkdir(settings.stateDirectory, 0o700)
-            key = try SecretsKey.load(path: settings.stateDirectory + "/" + SecretsKey.defaultFileName, create: true)
+            if mayCreateKey { mkdir(settings.stateDirectory, 0o700) }
+            key = try SecretsKey.load(
+                path: settings.stateDirectory + "/" + SecretsKey.defaultFileName,
+                create: mayCreateKey
+            )
         }
         return try PostgresAccountStore(
             location: location,

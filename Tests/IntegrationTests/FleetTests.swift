@@ -113,6 +113,35 @@ import TestSupport
         #expect(shown.status == 0, "\(shown.standardError)")
     }
 
+    @Test func check_ofAPostgresqlStore_makesNoKeyFile() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let url = try cluster.makeDatabase()
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: Self.storeArguments(url: url, cluster: cluster, keyDirectory: keys))
+        _ = try daemon.enrolledAccount("alice", password: Self.password, period: 3600)
+        #expect(daemon.stop() == 0)
+        let store = ["--store", url, "--store-password-file", cluster.passwordFile]
+
+        let missing = keys.path + "/not-there.key"
+        let named = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--check", "--secrets-key-file", missing] + store
+        )
+        #expect(named.status == 1, "\(named)")
+        #expect(access(missing, F_OK) != 0, "--check made a key file")
+        let emptyState = daemon.directory.appendingPathComponent("no-state").path
+        let defaulted = try run(Binaries.url("twofactord"), ["--state-dir", emptyState, "--check"] + store)
+        #expect(defaulted.status == 1, "\(defaulted)")
+        #expect(access(emptyState, F_OK) != 0, "--check made a state directory and a key in it")
+
+        let good = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--check", "--secrets-key-file", keys.path + "/secrets.key"] + store
+        )
+        #expect(good.status == 0, "\(good)")
+    }
+
     @Test func storeURL_withAPassword_isRefused_withoutEchoingIt() throws {
         let daemon = try DaemonProcess()
         let result = try run(
