@@ -21,6 +21,7 @@ public final class DaemonConnection {
     /// The Hello is written on connecting and its answer read just before the first request's, so that a
     /// client making one request (`twofactor login`, `twofactor pam`) waits for one round trip, not two.
     private var helloAnswerPending = false
+    private var helloID: UInt32 = 0
 
     /// The user twofactord runs as when installed (see `TrustedDaemon`).
     public static let defaultDaemonUser = "twofactord"
@@ -51,8 +52,9 @@ public final class DaemonConnection {
             throw ClientError(.untrustedDaemon(path: socketPath, uid: peerUID))
         }
         let version = WireProtocol.currentVersion
-        let hello = WireCodec.encodeRequest(.hello(minVersion: version, maxVersion: version), id: nextID)
+        helloID = nextID
         nextID += 1
+        let hello = WireCodec.encodeRequest(.hello(minVersion: version, maxVersion: version), id: helloID)
         helloAnswerPending = true
         do {
             try socket.writeAll(hello)
@@ -116,15 +118,15 @@ public final class DaemonConnection {
         guard helloAnswerPending else { return }
         helloAnswerPending = false
         let expected = WireProtocol.currentVersion
-        let answer: Response
+        let (answerID, answer): (UInt32, Response)
         do throws(ClientError) {
-            answer = try readResponse().1
+            (answerID, answer) = try readResponse()
         } catch {
             close()
             throw error
         }
         switch answer {
-        case .helloReply(expected):
+        case .helloReply(expected) where answerID == helloID:
             version = expected
         case .error(.unsupportedVersion, let message):
             close()

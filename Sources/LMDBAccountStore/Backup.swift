@@ -164,6 +164,7 @@ extension LMDBAccountStore {
         now: UnixTime
     ) throws(AccountStoreError) -> Int {
         try StateDirectory.prepareForRestore(directory)
+        let unfinished = StateDirectory.hasUnfinishedRestore(directory)
         let key: SecretsKey
         if let secretsKey { key = secretsKey } else { key = try restoringKey(directory) }
         try checkBackup(backup, sealedWith: key)
@@ -171,20 +172,20 @@ extension LMDBAccountStore {
         let staged = staging + "/" + StateDirectory.dataFile
         let raised: Int
         do throws(AccountStoreError) {
-            try StateDirectory.makeStaging(staging)
+            try StateDirectory.startStaging(staging, in: directory)
             try copyFile(backup, to: staged)
             try checkBackup(staged, sealedWith: key, named: backup)
             // The staged store is closed when this statement ends, before its file becomes data.mdb.
             raised = try LMDBAccountStore(directory: staging, secretsKey: key).raiseReplaySteps(now: now)
         } catch {
-            StateDirectory.removeStaging(staging)
+            StateDirectory.removeStaging(staging, keepingTheMark: unfinished)
             throw error
         }
         // Removed first, so a restore killed after its rename leaves at most an empty directory.
         unlink(staging + "/" + StateDirectory.lockFile)
         guard rename(staged, directory + "/" + StateDirectory.dataFile) == 0 else {
             let message = FileText.systemMessage(errno)
-            StateDirectory.removeStaging(staging)
+            StateDirectory.removeStaging(staging, keepingTheMark: unfinished)
             throw .storageFailure("cannot move the restored copy into \(directory)/data.mdb: \(message)")
         }
         rmdir(staging)

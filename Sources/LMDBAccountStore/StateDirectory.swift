@@ -71,8 +71,7 @@ enum StateDirectory {
     }
 
     /// For a restore: the checked directory (created when missing), which MUST hold no database, or only an
-    /// empty `data.mdb` (what a lost database leaves, and what `prepare` tells the operator to restore). What
-    /// an earlier restore left in `restoring` is removed.
+    /// empty `data.mdb` (what a lost database leaves, and what `prepare` tells the operator to restore).
     static func prepareForRestore(_ path: String) throws(AccountStoreError) {
         let directory = try openDirectory(path, creating: true)
         defer { close(directory) }
@@ -82,23 +81,38 @@ enum StateDirectory {
             )
         }
         _ = try checkedFile(lockFile, in: directory, path: path, creating: false, writable: true)
-        removeStaging(path + "/" + restoringDirectory)
     }
 
-    /// Creates a restore's staging directory, mode 0700 like the state directory it is in.
-    static func makeStaging(_ staging: String) throws(AccountStoreError) {
-        guard mkdir(staging, 0o700) == 0 else {
+    /// Whether a restore into `path` was killed before its rename (it left `restoring`).
+    static func hasUnfinishedRestore(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path + "/" + restoringDirectory, &info) == 0
+    }
+
+    /// Empties what an earlier restore left in `staging`, or creates it (mode 0700 like the state directory
+    /// it is in); either way its entry is synced before anything is copied into it, so that a restore cut by
+    /// a power loss leaves the mark the state directory is refused by.
+    static func startStaging(_ staging: String, in path: String) throws(AccountStoreError) {
+        // The name a restore of the previous release staged its copy under, with the backup's steps unraised.
+        unlink(path + "/" + dataFile + ".restoring")
+        for name in [dataFile, lockFile] { unlink(staging + "/" + name) }
+        var info = stat()
+        let exists = lstat(staging, &info) == 0
+        guard exists ? info.st_mode & S_IFMT == S_IFDIR : mkdir(staging, 0o700) == 0 else {
             let code = errno
             let advice =
-                code == EEXIST ? ": it holds files a restore does not make; move it away, then restore again" : ""
-            throw .storageFailure("cannot create \(staging) for the restore: \(FileText.systemMessage(code))" + advice)
+                exists
+                ? ": it is not a directory; move it away, then restore again" : ": \(FileText.systemMessage(code))"
+            throw .storageFailure("cannot use \(staging) for the restore" + advice)
         }
+        syncEntries(path)
     }
 
-    /// Removes a restore's staging directory with the files a restore puts in it.
-    static func removeStaging(_ staging: String) {
+    /// Removes the files a restore puts in `staging`, and `staging` itself unless `keepingTheMark`: a restore
+    /// that fails after an earlier one was killed must leave the directory refused, as it found it.
+    static func removeStaging(_ staging: String, keepingTheMark: Bool = false) {
         for name in [dataFile, lockFile] { unlink(staging + "/" + name) }
-        rmdir(staging)
+        if !keepingTheMark { rmdir(staging) }
     }
 
     /// Removes the files of a new store whose opening failed (its key too, when it made it), so the directory

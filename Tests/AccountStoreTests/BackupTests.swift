@@ -283,6 +283,19 @@ private func listing(_ path: String) -> [String: Int] {
         #expect(listing(target) == left, "read-only \(readOnly) changed the directory")
     }
 
+    // A retry that fails (a mistyped backup path, a damaged backup) keeps the mark: the directory is still
+    // refused, never taken for a new store.
+    for bad in [fixture.directory.path + "/no-such.backup", fixture.directory.path + "/empty.backup"] {
+        if bad.hasSuffix("empty.backup") { #expect(creat(bad, 0o600) >= 0) }
+        #expect(
+            storeError({ try LMDBAccountStore.restore(from: bad, into: target, secretsKey: key, now: 3_000) }) != nil
+        )
+        guard
+            case .storageFailure(let message) = storeError({ try LMDBAccountStore(directory: target, secretsKey: key) })
+        else { return }
+        #expect(message.contains("a restore into \(target) did not finish"), "\(message)")
+    }
+
     #expect(try LMDBAccountStore.restore(from: backup, into: target, secretsKey: key, now: 3_000) == 200)
     #expect(listing(target).keys.sorted() == ["data.mdb"])
     #expect(try LMDBAccountStore(directory: target, secretsKey: key).check().accounts == 200)

@@ -230,3 +230,19 @@ private func serveOneRequest(
     #expect(TrustedDaemon(daemonUser: "nobody").trusts(getuid()))
     if getuid() != 0 { #expect(!TrustedDaemon(daemonUser: "nobody", trustingCaller: false).trusts(getuid())) }
 }
+
+@Test func send_whenTheHelloReplyCarriesAnotherID_isAProtocolViolation() throws {
+    let server = TestServer()
+    defer { server.finish() }
+    server.serve { connection in
+        guard connection.readRequest() != nil, let (id, _) = connection.readRequest() else { return }
+        connection.answer(.helloReply(version: WireProtocol.currentVersion), id: 99)
+        connection.answer(.done, id: id)
+    }
+    let connection = try DaemonConnection(socketPath: server.path, timeoutSeconds: 2)
+    let error = #expect(throws: ClientError.self) { try connection.send(.userRemove(user: "bob")) }
+    guard case .protocolViolation? = error?.kind else {
+        Issue.record("expected a protocol violation, got \(String(describing: error))")
+        return
+    }
+}
