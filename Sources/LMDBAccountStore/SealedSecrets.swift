@@ -83,19 +83,43 @@ extension LMDBAccountStore {
     /// Throws when `key` is not the key that wrote the key check `check`.
     static func refuseWrongKey(_ key: SecretsKey, check: [UInt8]) throws(AccountStoreError) {
         guard !SecretSealing.isKeyCheck(check, of: key) else { return }
-        // A rotation interrupted between its commit and the rename leaves the new key beside the old.
-        let staged = key.path + ".new"
-        if let stagedKey = try? SecretsKey.load(path: staged, create: false),
-            SecretSealing.isKeyCheck(check, of: stagedKey)
-        {
+        let staged = stagedKeyPath(key.path)
+        if isKey(at: staged, of: check) {
             throw .storageFailure(
-                "the database's secrets are sealed with \(staged), which a key rotation that did not finish left "
-                    + "beside \(key.path): move it there (mv \(staged) \(key.path)), then start twofactord again"
+                "the secrets in this database are sealed with the key in \(staged), not \(key.path): a key rotation "
+                    + "committed but was stopped before it renamed \(staged) over \(key.path); finish it: "
+                    + "mv \(staged) \(key.path), then start again"
             )
         }
         throw .storageFailure(
             "the secrets key \(key.path) is not the key this database's secrets were sealed with: "
                 + "restore the key file that belongs to this state directory (see --secrets-key-file)"
+        )
+    }
+
+    /// Where a rotation writes the new key before its commit, to rename it over `keyPath` after.
+    static func stagedKeyPath(_ keyPath: String) -> String { keyPath + ".new" }
+
+    /// Whether the file at `path` holds the key that wrote the key check `check`; false when it holds no key.
+    static func isKey(at path: String, of check: [UInt8]) -> Bool {
+        guard let key = try? SecretsKey.load(path: path, create: false) else { return false }
+        return SecretSealing.isKeyCheck(check, of: key)
+    }
+
+    /// The error for a rotation that finds `KEY.new` already there, saying what it is left from.
+    private func leftoverStagedKey(_ staged: String) throws(AccountStoreError) -> AccountStoreError {
+        let meta = databases.meta
+        let check = try read { transaction in try transaction.get(Self.secretsKeyCheckKey, in: meta) }
+        if let check, Self.isKey(at: staged, of: check) {
+            return .storageFailure(
+                "the secrets are sealed with the key in \(staged), which an earlier rotation could not rename over "
+                    + "\(secretsKey.path): mv \(staged) \(secretsKey.path), then rotate again"
+            )
+        }
+        return .storageFailure(
+            "\(staged) is left over from a key rotation that was stopped before it committed: this store's secrets "
+                + "are sealed with \(secretsKey.path), not with it, so it is safe to remove: rm \(staged), then "
+                + "rotate again"
         )
     }
 }
@@ -106,9 +130,10 @@ extension LMDBAccountStore: StoreMaintenance {
     /// The new key is written beside the old one first (`KEY.new`, created new, mode 0600), then every
     /// secret is re-sealed and the key check rewritten in one write transaction, then `KEY.new` is renamed
     /// over `KEY`: a crash at any point leaves a key file that opens the store (after a crash between the
-    /// commit and the rename, the startup error names `KEY.new`). The writer lock is held from the
-    /// transaction until this store seals with the new key, so no write in between uses the old one;
-    /// readers that began before the commit still open secrets with the old key.
+    /// commit and the rename, the startup error says to move `KEY.new` over `KEY`; before the commit, the
+    /// next rotation says `KEY.new` is safe to remove). The writer lock is held from the transaction until
+    /// this store seals with the new key, so no write in between uses the old one; readers that began
+    /// before the commit still open secrets with the old key.
     public func rotateSecretsKey() throws(AccountStoreError) -> KeyRotation {
         let path = secretsKey.path
         if let credentials = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !credentials.isEmpty,
@@ -120,14 +145,9 @@ extension LMDBAccountStore: StoreMaintenance {
                     + "as the credential"
             )
         }
-        let staged = path + ".new"
-        if access(staged, F_OK) == 0 {
-            // This store opened with the key at `path`, so a rotation that left this file never committed.
-            throw .storageFailure(
-                "\(staged) is left from a key rotation that did not finish; the store is sealed with \(path), so "
-                    + "that file is not needed: remove it, then rotate again"
-            )
-        }
+        let staged = Self.stagedKeyPath(path)
+        var info = stat()
+        if lstat(staged, &info) == 0 { throw try leftoverStagedKey(staged) }
         let newKey = SecretsKey.random(path: path)
         try SecretsKey.write(newKey, to: staged)
         let count: Int

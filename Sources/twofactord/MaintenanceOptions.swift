@@ -7,8 +7,9 @@ import Logging
 
 /// The one-shot maintenance modes of twofactord: each opens the store (with its checks and key), does one
 /// job, prints what it did and exits, instead of serving. They run as root or the daemon's user, who alone
-/// can read the state directory, so no path crosses the socket's privilege boundary; LMDB lets them run
-/// while the daemon serves (`--backup` and `--check` read one consistent snapshot).
+/// can read the state directory, so no path crosses the socket's privilege boundary. `--backup` and `--check`
+/// read one consistent LMDB snapshot, so they run while the daemon serves; the others refuse to run beside it
+/// (`needsTheStateDirectoryAlone`).
 struct MaintenanceOptions: ParsableArguments {
     @Flag(name: .customLong("check"), help: "Check the schema, every record and the secrets key, then exit.")
     var check = false
@@ -66,7 +67,9 @@ struct MaintenanceOptions: ParsableArguments {
     func run(_ opened: OpenedStore, settings: DaemonSettings, logger: Logger) throws -> String {
         if let copyStoreTo {
             let target = try OpenedStore.openTarget(copyStoreTo, settings: settings, logger: logger)
-            let counts = try StoreCopy.copy(from: opened.store, to: target)
+            let counts = try withExtendedLifetime(target.lock) {
+                try StoreCopy.copy(from: opened.store, to: target.store)
+            }
             return
                 "copied \(counts.organizations) organizations, \(counts.accounts) accounts (with their replay steps) "
                 + "and \(counts.auditRecords) audit records into \(copyStoreTo)"

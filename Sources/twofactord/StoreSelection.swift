@@ -106,14 +106,22 @@ enum OpenedStore {
         )
     }
 
-    /// The store a copy goes into: a `postgresql://` URL, or an LMDB state directory.
-    static func openTarget(_ target: String, settings: DaemonSettings, logger: Logger) throws -> any AccountStore {
-        if PostgresLocation.isURL(target) { return try openPostgres(url: target, settings: settings, logger: logger) }
+    /// The store a copy goes into: a `postgresql://` URL, or an LMDB state directory, locked like the source
+    /// (no daemon may serve a store while it is filled): keep the lock until the copy is done.
+    static func openTarget(
+        _ target: String,
+        settings: DaemonSettings,
+        logger: Logger
+    ) throws -> (store: any AccountStore, lock: StateDirectoryLock?) {
+        if PostgresLocation.isURL(target) {
+            return (try openPostgres(url: target, settings: settings, logger: logger), nil)
+        }
         guard target.hasPrefix("/") else {
             throw AccountStoreError.storageFailure(
                 "--copy-store-to takes a postgresql:// URL or the absolute path of an LMDB state directory"
             )
         }
-        return try openLMDB(directory: target, settings: settings)
+        let lock = try StateDirectoryLock(target)
+        return (try openLMDB(directory: target, settings: settings), lock)
     }
 }

@@ -252,15 +252,36 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
         Issue.record("a rotation over a leftover KEY.new must be refused")
         return
     }
-    #expect(message.contains("\(oldKey.path).new is left from a key rotation that did not finish"), "\(message)")
-    #expect(message.contains("remove it, then rotate again"), "\(message)")
+    // The store opened with KEY, so KEY.new is from a rotation stopped before its commit.
+    #expect(
+        message.contains("\(oldKey.path).new is left over from a key rotation that was stopped before"),
+        "\(message)"
+    )
+    #expect(message.contains("safe to remove: rm \(oldKey.path).new"), "\(message)")
     #expect(try SecretsKey.load(path: oldKey.path, create: false).bytes == oldKey.bytes)
+    #expect(try SecretsKey.load(path: oldKey.path + ".new", create: false).bytes == key(7, fixture).bytes)
     #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
 }
 
-/// What a rotation killed between its commit and its rename leaves: the store sealed with KEY.new, the old
-/// key still at KEY. The refusal says which file opens the store and what to do.
-@Test func openWithTheOldKey_afterARotationKilledBeforeItsRename_namesTheStagedKeyThatOpensTheStore() throws {
+@Test func rotateSecretsKey_whenKEYnewIsTheKeyInUse_saysToMoveIt_notToRemoveIt() throws {
+    let fixture = StoreFixture()
+    let oldKey = try key(1, fixture)
+    try SecretsKey.write(oldKey, to: oldKey.path)
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+    try store.create(enrolledAccount("alice"))
+    _ = try store.rotateSecretsKey()
+    // As if the rotation's rename had failed: the key the store now seals with is (also) in KEY.new.
+    try SecretsKey.write(try SecretsKey.load(path: oldKey.path, create: false), to: oldKey.path + ".new")
+    guard case .storageFailure(let message) = storeError({ _ = try store.rotateSecretsKey() }) else {
+        Issue.record("a rotation over KEY.new must be refused")
+        return
+    }
+    #expect(message.contains("mv \(oldKey.path).new \(oldKey.path)"), "\(message)")
+    #expect(!message.contains("safe to remove"), "\(message)")
+    #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
+}
+
+@Test func open_afterARotationStoppedBetweenCommitAndRename_saysToMoveKEYnewOverKEY() throws {
     let fixture = StoreFixture()
     let oldKey = try key(1, fixture)
     try SecretsKey.write(oldKey, to: oldKey.path)
@@ -269,24 +290,48 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
         try store.create(enrolledAccount("alice"))
         _ = try store.rotateSecretsKey()
     }
+    // What a kill between the commit and the rename leaves: the old key in KEY, the new one in KEY.new.
     #expect(rename(oldKey.path, oldKey.path + ".new") == 0)
     try SecretsKey.write(oldKey, to: oldKey.path)
-    guard
-        case .storageFailure(let message) = storeError({
-            try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
-        })
-    else { return }
-    #expect(message.contains("sealed with \(oldKey.path).new"), "\(message)")
+    let error = storeError {
+        _ = try LMDBAccountStore(
+            directory: fixture.path,
+            secretsKey: try SecretsKey.load(path: oldKey.path, create: false)
+        )
+    }
+    guard case .storageFailure(let message) = error else {
+        Issue.record("expected a storage failure, got \(String(describing: error))")
+        return
+    }
+    #expect(message.contains("a key rotation committed but was stopped before it renamed"), "\(message)")
     #expect(message.contains("mv \(oldKey.path).new \(oldKey.path)"), "\(message)")
 
-    // A KEY.new that opens nothing is not named.
-    try SecretsKey.write(try key(7, fixture), to: oldKey.path + ".other")
-    #expect(rename(oldKey.path + ".other", oldKey.path + ".new") == 0)
+    #expect(rename(oldKey.path + ".new", oldKey.path) == 0)
+    let store = try LMDBAccountStore(
+        directory: fixture.path,
+        secretsKey: try SecretsKey.load(path: oldKey.path, create: false)
+    )
+    #expect(try store.account(named: accountName("alice")) == enrolledAccount("alice"))
+}
+
+@Test func open_withAWrongKey_andAKEYnewThatIsWrongToo_doesNotSayToMoveIt() throws {
+    let fixture = StoreFixture()
+    let rightKey = try key(1, fixture)
+    do {
+        let store = try LMDBAccountStore(directory: fixture.path, secretsKey: rightKey)
+        try store.create(enrolledAccount("alice"))
+    }
+    let wrongKey = try key(2, fixture)
+    try SecretsKey.write(wrongKey, to: wrongKey.path)
+    try SecretsKey.write(try key(3, fixture), to: wrongKey.path + ".new")
     guard
-        case .storageFailure(let other) = storeError({
-            try LMDBAccountStore(directory: fixture.path, secretsKey: oldKey)
+        case .storageFailure(let message) = storeError({
+            try LMDBAccountStore(directory: fixture.path, secretsKey: wrongKey)
         })
-    else { return }
-    #expect(!other.contains(".new"), "\(other)")
-    #expect(other.contains("is not the key this database's secrets were sealed with"), "\(other)")
+    else {
+        Issue.record("a wrong key must be refused")
+        return
+    }
+    #expect(message.contains("\(wrongKey.path) is not the key this database's secrets were sealed with"), "\(message)")
+    #expect(!message.contains(".new"), "\(message)")
 }

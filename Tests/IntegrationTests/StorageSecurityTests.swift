@@ -183,6 +183,23 @@ import TestSupport
         #expect(after.status == 0, "\(after)")
     }
 
+    @Test func copyStoreTo_aStateDirectoryADaemonServes_isRefused_andCopiesNothing() throws {
+        let source = try DaemonProcess()
+        try source.start()
+        _ = try source.enrolledAccount("alice", password: "alice-pass-phrase", period: 3600)
+        #expect(source.stop() == 0)
+        let served = try DaemonProcess()
+        try served.start()
+
+        let copy = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", source.stateDirectory, "--copy-store-to", served.stateDirectory]
+        )
+        #expect(copy.status == 1)
+        #expect(copy.standardError.contains("another twofactord is using \(served.stateDirectory)"), "\(copy)")
+        #expect(try served.ctl(["user", "show", "alice"]).status != 0, "the copy went into a store being served")
+    }
+
     @Test func wrongSecretsKeyFile_isAClearStartupError() throws {
         let daemon = try DaemonProcess()
         let keyFile = daemon.directory.appendingPathComponent("first.key").path
