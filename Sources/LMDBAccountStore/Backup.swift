@@ -163,8 +163,7 @@ extension LMDBAccountStore {
         secretsKey: SecretsKey?,
         now: UnixTime
     ) throws(AccountStoreError) -> Int {
-        try StateDirectory.prepareForRestore(directory)
-        let unfinished = StateDirectory.hasUnfinishedRestore(directory)
+        let unfinished = try StateDirectory.prepareForRestore(directory)
         let key: SecretsKey
         if let secretsKey { key = secretsKey } else { key = try restoringKey(directory) }
         try checkBackup(backup, sealedWith: key)

@@ -40,7 +40,7 @@ enum StateDirectory {
         let hasLockFile =
             try checkedFile(lockFile, in: directory, path: path, creating: false, writable: !readOnly) != nil
         let hasKey = faccessat(directory, SecretsKey.defaultFileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0
-        if (dataSize ?? 0) == 0 && faccessat(directory, restoringDirectory, F_OK, AT_SYMLINK_NOFOLLOW) == 0 {
+        if (dataSize ?? 0) == 0 && hasUnfinishedRestore(directory) {
             throw .storageFailure(
                 "a restore into \(path) did not finish (it left \(path)/\(restoringDirectory)), so there is no "
                     + "store yet: run it again (twofactord --state-dir \(path) --restore-from FILE), which raises "
@@ -72,7 +72,8 @@ enum StateDirectory {
 
     /// For a restore: the checked directory (created when missing), which MUST hold no database, or only an
     /// empty `data.mdb` (what a lost database leaves, and what `prepare` tells the operator to restore).
-    static func prepareForRestore(_ path: String) throws(AccountStoreError) {
+    /// Returns whether an earlier restore into it was killed before its rename.
+    static func prepareForRestore(_ path: String) throws(AccountStoreError) -> Bool {
         let directory = try openDirectory(path, creating: true)
         defer { close(directory) }
         if let size = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: true), size > 0 {
@@ -81,12 +82,12 @@ enum StateDirectory {
             )
         }
         _ = try checkedFile(lockFile, in: directory, path: path, creating: false, writable: true)
+        return hasUnfinishedRestore(directory)
     }
 
-    /// Whether a restore into `path` was killed before its rename (it left `restoring`).
-    static func hasUnfinishedRestore(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path + "/" + restoringDirectory, &info) == 0
+    /// Whether a restore into the opened state directory was killed before its rename (it left `restoring`).
+    private static func hasUnfinishedRestore(_ directory: Int32) -> Bool {
+        faccessat(directory, restoringDirectory, F_OK, AT_SYMLINK_NOFOLLOW) == 0
     }
 
     /// Empties what an earlier restore left in `staging`, or creates it (mode 0700 like the state directory
