@@ -46,11 +46,11 @@ extension AccountService {
         let logName = account?.name.value ?? nameFingerprint.of(user)
         let key = ThrottleKey(subject: logName, origin: origin)
         // A login completing the attempt its `codeNeeded` answer held was counted then; it is not counted twice.
+        // A refusal while locked is logged, not audited: the failures that locked the key are in the trail, and a
+        // refusal that costs the daemon no write can neither push those out of the capped trail nor tell, by
+        // its time, an account from a name without one.
         if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
-            if let account {
-                audit(.account(account.name), .login, .locked, target: account.name, organization: account.organization)
-            }
             return .locked(retryAfter: wait)
         }
 
@@ -76,12 +76,16 @@ extension AccountService {
         let result: LoginResult
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
-            result = try deny(
-                account,
-                user: logName,
-                now: now,
-                reason: account == nil ? "unknown user" : passwordMatches ? "wrong code" : "wrong password"
-            )
+            if let account {
+                result = try deny(
+                    account,
+                    user: logName,
+                    now: now,
+                    reason: passwordMatches ? "wrong code" : "wrong password"
+                )
+            } else {
+                result = denyUnknownName(logName, key: key)
+            }
         case .succeed:
             guard let account else { return .denied }
             // The success, the throttle clear and the audit record in one write.
@@ -367,22 +371,32 @@ extension AccountService {
 
     /// Denies; the failure was counted when the attempt was reserved.
     func deny(
-        _ account: Account?,
+        _ account: Account,
         user: String,
         now: UnixTime,
         reason: String
     ) throws(ServiceError) -> LoginResult {
-        if let account {
-            audit(
-                .account(account.name),
-                .login,
-                .denied,
-                target: account.name,
-                organization: account.organization,
-                detail: reason
-            )
-        }
+        audit(
+            .account(account.name),
+            .login,
+            .denied,
+            target: account.name,
+            organization: account.organization,
+            detail: reason
+        )
         logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
+        return .denied
+    }
+
+    /// `deny` for a name without an account: no audit record, but a write that takes as long as appending one
+    /// (`AccountStore.recordDenialOfUnknownName`), whose failure is logged as an audit record's would be.
+    func denyUnknownName(_ logName: String, key: ThrottleKey) -> LoginResult {
+        do {
+            try store.recordDenialOfUnknownName(key)
+        } catch {
+            logger.error("denial not recorded", metadata: ["user": "\(logName)", "error": "\(error)"])
+        }
+        logger.info("login denied", metadata: ["user": "\(logName)", "reason": "unknown user"])
         return .denied
     }
 

@@ -117,6 +117,13 @@ public protocol AccountStore: Sendable {
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict
 
+    /// The durable write a denied login of a name without an account makes in place of the audit record an
+    /// account's denial appends: the key's throttle record (counted by `reserveAttempt`) and the audit sequence,
+    /// written again unchanged, in one commit of about the pages an appended record takes. No record is kept,
+    /// since names sprayed by an attacker would push real records out of the capped trail, but the denial takes
+    /// as long as an account's, so its time does not tell whether the account exists.
+    func recordDenialOfUnknownName(_ key: ThrottleKey) throws(AccountStoreError)
+
     /// Clears the key's failures (and, for a privileged origin, the account's, or the stand-in counter of a
     /// name without an account) after a success.
     func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError)

@@ -18,7 +18,8 @@ import CLMDB
 public struct WriteStatistics: Sendable, Hashable {
     /// Write requests the writer applied (whether their body succeeded or threw).
     public var requests: Int
-    /// Batches whose transaction was committed durably.
+    /// Batches whose transaction was committed durably: those that changed something (LMDB neither writes nor
+    /// syncs a transaction that changed nothing).
     public var commits: Int
     /// Writes waiting for the writer now (not counting the batch it is applying).
     public var queued: Int
@@ -161,11 +162,11 @@ extension Environment {
                 defer { queue.pending.removeAll(keepingCapacity: true) }
                 return queue.pending
             }
-            let committed = apply(batch)
+            let wrote = apply(batch)
             for applied in batch { applied.body = nil }
             queue.lock.withLock {
                 queue.requests += batch.count
-                if committed { queue.commits += 1 }
+                if wrote { queue.commits += 1 }
                 for waiting in batch where waiting !== request {
                     waiting.state = .done
                     waiting.wakeUp.signal()
@@ -183,20 +184,21 @@ extension Environment {
     }
 
     private enum BatchOutcome {
-        case committed
+        /// Whether the transaction changed anything, and so was written and synced.
+        case committed(wrote: Bool)
         case failed(LMDBError)
         case mapFull
         case mapResized
     }
 
-    /// Applies and commits one batch, growing the map as needed; returns whether it committed. Every request
-    /// that did not succeed has its `error` set.
+    /// Applies and commits one batch, growing the map as needed; returns whether it wrote a durable commit.
+    /// Every request that did not succeed has its `error` set.
     private func apply(_ batch: [WriteRequest]) -> Bool {
         while true {
             let outcome = mapLock.withShared { attempt(batch) }
             do throws(LMDBError) {
                 switch outcome {
-                case .committed: return true
+                case .committed(let wrote): return wrote
                 case .failed(let error): throw error
                 case .mapFull: try growMap()
                 case .mapResized: try adoptMapSize()
@@ -225,7 +227,7 @@ extension Environment {
                 } else {
                     nested.abort()
                 }
-            } catch where error == .mapFull || error == .mapResized {
+            } catch  where error == .mapFull || error == .mapResized {
                 // The whole batch is retried; `transaction` is aborted as it goes out of scope.
                 return Self.outcome(error)
             } catch {
@@ -233,12 +235,14 @@ extension Environment {
             }
             if writeQueue.lock.withLock({ writeQueue.mapFilled }) { return .mapFull }
         }
+        let previous: Int
         do throws(LMDBError) {
+            previous = try info().lastTransactionID
             try transaction.commit()
         } catch {
             return Self.outcome(error)
         }
-        return .committed
+        return .committed(wrote: (try? info().lastTransactionID) != previous)
     }
 
     private static func outcome(_ error: LMDBError) -> BatchOutcome {

@@ -129,6 +129,18 @@ extension LMDBAccountStore {
         try pruneThrottle(transaction, now: time)
     }
 
+    public func recordDenialOfUnknownName(_ key: ThrottleKey) throws(AccountStoreError) {
+        try write { transaction in
+            // The pages `append` dirties: the meta database's (the sequence) and one record's leaf.
+            let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta)
+            try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
+            let recordKey = Self.throttleKey(key)
+            if let record = try transaction.get(recordKey, in: databases.throttle) {
+                try transaction.put(record, for: recordKey, in: databases.throttle)
+            }
+        }
+    }
+
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
         try write { transaction in try clear(key, in: transaction) }
     }

@@ -187,6 +187,16 @@ extension PostgresAccountStore {
         )
     }
 
+    /// One row written again unchanged, as an audit record would be one row inserted.
+    public func recordDenialOfUnknownName(_ key: ThrottleKey) throws(AccountStoreError) {
+        let (subject, origin) = Self.throttleColumns(key)
+        try write { transaction in
+            try transaction.execute(
+                "UPDATE throttle SET failures = failures WHERE subject = \(subject) AND origin = \(origin)"
+            )
+        }
+    }
+
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {
         try write { transaction in try clear(key, in: transaction) }
     }

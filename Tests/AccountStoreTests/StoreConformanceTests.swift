@@ -497,6 +497,44 @@ import TestSupport
         }
     }
 
+    /// The write in place of an unknown name's denial record changes nothing that can be read: the counts, the
+    /// audit trail and its sequence stay as they were, and a key without a record gets none.
+    @Test(arguments: Backend.allCases)
+    func recordDenialOfUnknownName_changesNothingThatCanBeRead(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        let keys = [
+            ThrottleKey(subject: "unknown-1a2b", origin: .peer(uid: 1000)),
+            ThrottleKey(subject: "unknown-1a2b", origin: .host("192.0.2.7")),
+        ]
+        for (index, key) in keys.enumerated() {
+            _ = try store.reserveAttempt(key, at: 50 + Int64(index)) { _, _ in .allowed }
+        }
+        try store.appendAudit(
+            AuditRecord(time: 60, actor: .system, target: nil, organization: nil, action: .login, outcome: .denied)
+        )
+        let everything = ThrottleFilter(minimumFailures: 0, failedSince: 0) { _ in true }
+        let counts = try store.throttleRecords(of: ["unknown-1a2b"], matching: everything, limit: 10)
+        let trail = try store.auditRecords(matching: AuditFilter(), before: nil, limit: 10)
+
+        for key in keys + [ThrottleKey(subject: "never-tried", origin: .local)] {
+            try store.recordDenialOfUnknownName(key)
+        }
+        #expect(try store.throttleRecords(of: ["unknown-1a2b"], matching: everything, limit: 10) == counts)
+        #expect(try store.throttleRecords(of: ["never-tried"], matching: everything, limit: 10).isEmpty)
+        #expect(try store.auditRecords(matching: AuditFilter(), before: nil, limit: 10) == trail)
+        try store.appendAudit(
+            AuditRecord(time: 61, actor: .system, target: nil, organization: nil, action: .login, outcome: .denied)
+        )
+        let next = try store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        #expect(next?.sequence == (trail.first?.sequence ?? 0) + 1)
+        _ = try store.reserveAttempt(keys[1], at: 70) { record, accountWide in
+            #expect(record == ThrottleRecord(failures: 1, lastFailureAt: 51))
+            #expect(accountWide == ThrottleRecord(failures: 1, lastFailureAt: 51), "the stand-in's count")
+            return .allowed
+        }
+    }
+
     /// `checkAttempt`: the throttle decision, the replay guard, the failure count and the audit record of one
     /// code check, with the same outcome on every backend (LMDB in one write, others through the default).
     @Test(arguments: Backend.allCases)
