@@ -56,7 +56,10 @@ extension AccountService {
 
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
         // which differs after an operator changed it): learn those costs once from the store.
-        hasher.seedStoredCosts { (try? store.accounts(in: nil, after: nil, limit: 64))?.map(\.passwordHash) ?? [] }
+        hasher.seedStoredCosts {
+            (try? store.accounts(in: nil, after: nil, limit: 64))?.map { ($0.name.value, $0.passwordHash) } ?? []
+        }
+        if let account { hasher.noteStoredHash(account.passwordHash, of: account.name.value) }
         let storedHash = account?.passwordHash
         let passwordMatches: Bool
         if let known = passwordMemo?.recall(user: user, password: password, storedHash: storedHash) {

@@ -45,14 +45,12 @@ public struct PasswordHasher: Sendable {
         guard cost.isAcceptable else { throw .cryptoFailure("the configured cost \(cost) is out of range") }
         let salt = SecureRandom.bytes(count: Self.saltLength)
         let hash = try derive(password, salt: salt, cost: cost, length: Self.hashLength)
-        storedCosts.note(cost)
         return PHCString(cost: cost, salt: salt, hash: hash).text
     }
 
     /// Recomputes the hash with the parameters stored in `phc` and compares in constant time.
     public func verify(_ password: some Collection<UInt8>, against phc: String) throws(PasswordHashError) -> Bool {
         let stored = try PHCString(parsing: phc)
-        storedCosts.note(stored.cost)
         let computed = try derive(password, salt: stored.salt, cost: stored.cost, length: stored.hash.count)
         return ConstantTime.equals(computed, stored.hash)
     }
@@ -64,16 +62,26 @@ public struct PasswordHasher: Sendable {
         return stored.cost != cost || stored.hash.count != Self.hashLength || stored.salt.count != Self.saltLength
     }
 
-    /// The cost of the dummy verify for an unknown user: the most common cost among the last stored
-    /// hashes this hasher handled (see `seedStoredCosts`), or the configured cost before any.
+    /// The cost of the dummy verify for an unknown user: the most common cost among the stored hashes of the
+    /// last accounts this hasher met (`seedStoredCosts`, `noteStoredHash`), or the configured cost before any.
     public var unknownUserCost: ScryptCost {
         storedCosts.mostCommon ?? cost
     }
 
     /// Learns the costs of hashes already in the store, once per process: call it with a sample of
-    /// stored PHC strings before the first unknown-user verify. Later calls do not run `hashes`.
-    public func seedStoredCosts(_ hashes: () -> [String]) {
-        storedCosts.seedOnce { hashes().compactMap { try? PHCString(parsing: $0).cost } }
+    /// stored PHC strings, each with its owner (the account's name), before the first unknown-user verify.
+    /// Later calls do not run `hashes`.
+    public func seedStoredCosts(_ hashes: () -> [(owner: String, phc: String)]) {
+        storedCosts.seedOnce {
+            hashes().compactMap { owner, phc in (try? PHCString(parsing: phc)).map { (owner, $0.cost) } }
+        }
+    }
+
+    /// Remembers the cost of `owner`'s stored hash, met by a login, for `unknownUserCost`: in place of what was
+    /// remembered of `owner`, so that one account weighs one place however often it logs in.
+    public func noteStoredHash(_ phc: String, of owner: String) {
+        guard let stored = try? PHCString(parsing: phc) else { return }
+        storedCosts.note(stored.cost, of: owner)
     }
 
     /// How many scrypt derivations this hasher and its copies ran (hash, verify and unknown-user verify alike),
