@@ -66,7 +66,8 @@ public final class Environment: @unchecked Sendable {
     /// - Parameters:
     ///   - path: The directory holding `data.mdb` and `lock.mdb` (it must exist), or the data file itself
     ///     with `.noSubdirectory`.
-    ///   - mapSize: The initial map size in bytes; the largest the database can grow before `.mapFull`.
+    ///   - mapSize: The initial map size in bytes; the largest the database can grow before `.mapFull`. 0 takes
+    ///     the size an existing data file's meta page records (its writer's), never less than its data.
     ///   - maxDatabases: How many named databases may be opened.
     ///   - maxReaders: How many read transactions may be live at once.
     ///   - flags: Extra options.
@@ -162,10 +163,24 @@ public final class Environment: @unchecked Sendable {
     /// `descriptor`; with `compact`, free pages are left out and pages renumbered, so nothing freed (an old
     /// secret, a removed account) reaches the copy. The caller opens, syncs and closes the file.
     /// The corresponding C function is `mdb_env_copyfd2` (with `MDB_CP_COMPACT`).
-    /// The copy's read transaction keeps the map from growing meanwhile.
+    /// The copy's read transaction keeps the map from growing meanwhile. In a process that only reads (a backup
+    /// beside the daemon), the writer may have grown the data past this process's map: the copy's
+    /// `mdb_txn_begin` then fails with `MDB_MAP_RESIZED` before anything is written, and the copy adopts the
+    /// new size and begins again.
     public func copy(toDescriptor descriptor: Int32, compact: Bool) throws(LMDBError) {
-        try mapLock.withShared { () throws(LMDBError) in
-            try lmdbCall { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+        let start = lseek(descriptor, 0, SEEK_CUR)
+        while true {
+            do throws(LMDBError) {
+                try mapLock.withShared { () throws(LMDBError) in
+                    try lmdbCall { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+                }
+                return
+            } catch {
+                // Begun again only when nothing reached the file, which LMDB's copy functions guarantee for this
+                // error; the check keeps a partial copy from being written twice should that ever change.
+                guard error == .mapResized, lseek(descriptor, 0, SEEK_CUR) == start else { throw error }
+                try adoptMapSize()
+            }
         }
     }
 

@@ -6,8 +6,14 @@ import StoredRecords
 /// Backup, check and restore. The MUSTs:
 /// - a backup is one consistent, compacted copy (`mdb_env_copyfd2` with `MDB_CP_COMPACT`): free pages,
 ///   where an old secret could linger, are not copied; secrets in it stay sealed, and the key is not in it;
-/// - the backup file is created new (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600) in a directory that group
-///   and others cannot write: an existing file or a planted link is refused, never followed or overwritten;
+/// - `twofactord --backup` changes nothing in the state directory: it opens no store (no schema upgrade, no
+///   record decoded, no key read or made), only the LMDB environment, read-only (`MDB_RDONLY`), and it is
+///   refused where there is no store to copy, as the store's own checks refuse the directory;
+/// - the backup file gets its name only once it is whole and synced (written into an unnamed file of its
+///   directory, `O_TMPFILE`, then linked), in a directory that group and others cannot write: an existing
+///   file or a planted link at that name is refused, never followed or overwritten, and a backup that fails
+///   or is killed leaves no file (on a file system without unnamed files: created new with
+///   `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600, and removed when the backup fails);
 /// - a restore only fills a state directory without a database, only with a whole backup of a known schema
 ///   sealed with the key it will be opened with, and only by renaming a synced copy into place: a failed
 ///   restore leaves the directory as it was;
@@ -15,27 +21,116 @@ import StoredRecords
 ///   so a code used after the backup was taken cannot be accepted again: a `data.mdb` that a restore put in
 ///   place, even one that was killed right after, never holds the backup's steps.
 extension LMDBAccountStore {
+    /// Writes a consistent, compacted copy of the store in `directory` to a new file at `path`, and returns the
+    /// schema version it holds, without opening the store: the environment alone is opened read-only, and read
+    /// in one LMDB read transaction, so a daemon may serve the store meanwhile, and a store of an older schema
+    /// is copied as it is (a restore upgrades it). Refused, writing nothing, where the directory holds no store,
+    /// an empty or truncated `data.mdb`, or what an unfinished restore left.
+    ///
+    /// A process that has the store open backs it up with `backup(to:)` instead: LMDB allows one environment
+    /// per file per process.
+    public static func backup(of directory: String, to path: String) throws(AccountStoreError) -> UInt32 {
+        try refuseSharedParent(of: path, what: "the backup")
+        try refuseExisting(path)
+        let source = try StateDirectory.BackupSource(directory)
+        // The environment is closed before the directory (and a shared lock on it) is let go.
+        return try withExtendedLifetime(source) { () throws(AccountStoreError) -> UInt32 in
+            let environment: Environment
+            do throws(LMDBError) {
+                // Map size 0: the size the daemon last recorded in the data file.
+                environment = try Environment(
+                    path: directory,
+                    mapSize: 0,
+                    maxDatabases: 8,
+                    flags: source.hasLockFile ? [.readOnly] : [.readOnly, .noLock]
+                )
+            } catch {
+                throw storageFailure(error, directory: directory)
+            }
+            let version = try Schema.version(of: environment, directory: directory)
+            try writeBackup(of: environment, in: directory, to: path)
+            return version
+        }
+    }
+
     /// Writes a consistent, compacted copy of the database to a new file at `path`, while the store keeps serving.
     public func backup(to path: String) throws(AccountStoreError) {
         try Self.refuseSharedParent(of: path, what: "the backup")
-        let file = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard file >= 0 else {
-            throw .storageFailure(
-                "cannot create the backup \(path): \(FileText.systemMessage(errno)): "
-                    + "give a new file name in a directory only you can write"
-            )
+        try Self.refuseExisting(path)
+        try Self.writeBackup(of: environment, in: directory, to: path)
+    }
+
+    /// Refuses a backup file name that is taken, before anything is copied (linking the whole copy to it
+    /// refuses it again, atomically).
+    private static func refuseExisting(_ path: String) throws(AccountStoreError) {
+        var info = stat()
+        guard lstat(path, &info) != 0 else { throw cannotCreateBackup(path, EEXIST) }
+    }
+
+    private static func cannotCreateBackup(_ path: String, _ code: Int32) -> AccountStoreError {
+        .storageFailure(
+            "cannot create the backup \(path): \(FileText.systemMessage(code)): "
+                + "give a new file name in a directory only you can write"
+        )
+    }
+
+    /// Creates the file `path` (mode 0600) holding a compacted copy of `environment`, synced; see the MUSTs
+    /// above. The name appears only once the file is whole.
+    private static func writeBackup(
+        of environment: Environment,
+        in directory: String,
+        to path: String
+    ) throws(AccountStoreError) {
+        let parent = parentDirectory(of: path)
+        var file: Int32 = -1
+        // linkat(2) names an unnamed file through its /proc/self/fd link, so /proc must be there.
+        if let unnamedFile, access("/proc/self/fd", X_OK) == 0 {
+            file = Glibc.open(parent, unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
+            guard file >= 0 || errno == EOPNOTSUPP || errno == EISDIR else { throw cannotCreateBackup(path, errno) }
+        }
+        let unnamed = file >= 0
+        if !unnamed {
+            file = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard file >= 0 else { throw cannotCreateBackup(path, errno) }
         }
         defer { close(file) }
         do throws(AccountStoreError) {
-            try copyCompacted(into: file)
+            do throws(LMDBError) {
+                try environment.copy(toDescriptor: file, compact: true)
+            } catch {
+                // Mostly the backup's own file system (full, failing); else a damaged page of the store.
+                let advice =
+                    error.code == ENOSPC || error.code == EDQUOT
+                    ? ": free space there or give a file elsewhere" : ""
+                throw .storageFailure("cannot copy \(directory) to the backup \(path): \(error)" + advice)
+            }
+            guard fsync(file) == 0 else {
+                throw .storageFailure("cannot write the backup \(path): \(FileText.systemMessage(errno))")
+            }
+            // Fails with EEXIST when anything took the name meanwhile, a link too: nothing is overwritten or followed.
+            if unnamed && linkat(AT_FDCWD, "/proc/self/fd/\(file)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0 {
+                throw cannotCreateBackup(path, errno)
+            }
         } catch {
-            unlink(path)
+            if !unnamed { unlink(path) }
             throw error
         }
-        guard fsync(file) == 0 else {
-            unlink(path)
-            throw .storageFailure("cannot write the backup \(path): \(FileText.systemMessage(errno))")
-        }
+        StateDirectory.syncEntries(parent)
+    }
+
+    /// `O_TMPFILE`, which Glibc's Swift module leaves out (it needs `_GNU_SOURCE`): `020000000 | O_DIRECTORY`
+    /// where Linux takes the generic value (asm-generic/fcntl.h); elsewhere nil, and backups are written under
+    /// their own name.
+    private static var unnamedFile: Int32? {
+        #if os(Linux) && (arch(x86_64) || arch(arm64))
+            0o20000000 | O_DIRECTORY
+        #else
+            nil
+        #endif
+    }
+
+    private static func parentDirectory(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
     }
 
     /// A compacted copy in an unlinked file of the state directory (which only the daemon's user can read),
@@ -298,7 +393,7 @@ extension LMDBAccountStore {
     }
 
     static func refuseSharedParent(of path: String, what: String) throws(AccountStoreError) {
-        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let parent = parentDirectory(of: path)
         var info = stat()
         guard lstat(parent, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw .storageFailure("cannot create \(what) \(path): \(parent) is not a directory")

@@ -66,14 +66,17 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// - Parameter auditRetention: How much of the audit trail to keep.
     /// - Parameter readOnly: Open an existing store without creating or changing anything (`--check`): no
     ///   directory, key or lock file is made, no schema upgraded; writes fail.
+    /// - Parameter mayCreate: Whether a new store is made where there is none (serving). Without it (a job on
+    ///   an existing store, `--rotate-key`) a directory without a store is refused, and nothing is created.
     public init(
         directory: String,
         initialMapSize: Int = 16 << 20,
         auditRetention: AuditRetention = .standard,
         secretsKey: SecretsKey? = nil,
-        readOnly: Bool = false
+        readOnly: Bool = false,
+        mayCreate: Bool = true
     ) throws(AccountStoreError) {
-        let contents = try StateDirectory.prepare(directory, readOnly: readOnly)
+        let contents = try StateDirectory.prepare(directory, readOnly: readOnly, mayCreate: mayCreate)
         self.directory = directory
         self.auditRetention = auditRetention
         // A new store that fails half-way is taken away again, or its key alone would block the next start.

@@ -21,6 +21,7 @@ struct Databases: Sendable {
 /// A store without a schema version is set up only when LMDB's main database is empty: a first start that
 /// was interrupted before its first commit. Anything else without a version is damage, never a new store.
 /// A read-only open (`--check`) changes nothing: it needs the current version and every database in place.
+/// A backup opens no store: it reads the version alone (`version(of:directory:)`) and copies any.
 enum Schema {
     static func open(
         _ environment: Environment,
@@ -69,8 +70,27 @@ enum Schema {
         return databases
     }
 
-    private static func openReadOnly(_ environment: Environment, directory: String) throws -> Databases {
-        let transaction = try environment.beginTransaction(readOnly: true)
+    /// The schema version of the store in `environment`, read in one read transaction: for a backup, which
+    /// copies the store as it is, whatever its version (a restore upgrades an older one). A database that was
+    /// never set up or has no version is refused, as a read-only open refuses it.
+    static func version(of environment: Environment, directory: String) throws(AccountStoreError) -> UInt32 {
+        do {
+            return try environment.read { (transaction: borrowing Transaction) throws -> UInt32 in
+                try existingVersion(transaction, directory: directory).version
+            }
+        } catch {
+            switch error {
+            case .storage(let error): throw LMDBAccountStore.storageFailure(error, directory: directory)
+            case .body(let error): throw LMDBAccountStore.storeError(error, directory: directory)
+            }
+        }
+    }
+
+    /// The `meta` database and the version it holds, in a transaction that may not create anything.
+    private static func existingVersion(
+        _ transaction: borrowing Transaction,
+        directory: String
+    ) throws -> (meta: Database, version: UInt32) {
         guard let meta = try existingDatabase(named: "meta", in: transaction) else {
             guard try isEmpty(transaction) else { throw AccountStoreError.corruptRecord(key: "meta/schema-version") }
             throw AccountStoreError.storageFailure(
@@ -78,17 +98,24 @@ enum Schema {
                     + "to set it up"
             )
         }
-        switch try storedVersion(transaction, meta: meta) {
+        guard let version = try storedVersion(transaction, meta: meta) else {
+            throw AccountStoreError.corruptRecord(key: "meta/schema-version")
+        }
+        return (meta, version)
+    }
+
+    private static func openReadOnly(_ environment: Environment, directory: String) throws -> Databases {
+        let transaction = try environment.beginTransaction(readOnly: true)
+        let (meta, version) = try existingVersion(transaction, directory: directory)
+        switch version {
         case LMDBAccountStore.schemaVersion:
             break
-        case nil:
-            throw AccountStoreError.corruptRecord(key: "meta/schema-version")
-        case let stored? where stored < LMDBAccountStore.schemaVersion:
+        case let stored where stored < LMDBAccountStore.schemaVersion:
             throw AccountStoreError.storageFailure(
                 "the store in \(directory) has schema version \(stored), which twofactord upgrades to "
                     + "\(LMDBAccountStore.schemaVersion) when it starts: start it once, then check again"
             )
-        case let stored?:
+        case let stored:
             throw AccountStoreError.unsupportedSchemaVersion(found: stored, supported: LMDBAccountStore.schemaVersion)
         }
         let databases = Databases(

@@ -5,8 +5,9 @@ import StoredRecords
 /// The checks on the state directory and its LMDB files, made before LMDB opens anything. They keep
 /// another local user from pointing twofactord (often root) at a file of their choosing, the class of
 /// oath-toolkit's CVE-2024-47191, and keep a lost database from silently becoming a new, empty one:
-/// - the directory is created with mode 0700 when missing (its parent must exist), except by a read-only
-///   open (`--check`), which creates nothing;
+/// - the directory is created with mode 0700 when missing (its parent must exist), except for a job on an
+///   existing store (`--check`, `--backup`, `--rotate-key`, the source of `--copy-store-to`), which creates
+///   nothing and is refused where there is no store;
 /// - it MUST NOT be a symbolic link (it is opened with `O_NOFOLLOW`, and checked with `fstat` on that
 ///   descriptor, so no link is followed between the check and the use);
 /// - it MUST be a directory owned by the user running twofactord, with mode 0700;
@@ -14,6 +15,8 @@ import StoredRecords
 ///   lock file without its database, or an empty `data.mdb`, means a store was there and is lost, and is
 ///   refused; so is a restore's `restoring` directory without a database, left by a restore that was killed
 ///   before it renamed its copy into place;
+/// - a backup opens nothing for writing and creates nothing: without `lock.mdb` it reads without LMDB's lock
+///   file, holding a shared `flock` on the directory meanwhile so that no daemon or writing job starts;
 /// - `data.mdb` and `lock.mdb` are opened relative to that descriptor with `O_NOFOLLOW` (`lock.mdb` created,
 ///   mode 0600, unless read-only; a new `data.mdb` is left to LMDB, which writes its first pages at once):
 ///   a planted link is refused, never followed; each MUST be a regular file with one link, owned by the
@@ -33,12 +36,32 @@ enum StateDirectory {
         var hasLockFile: Bool
     }
 
-    static func prepare(_ path: String, readOnly: Bool) throws(AccountStoreError) -> Contents {
-        let directory = try openDirectory(path, creating: !readOnly)
+    /// Checks the state directory before the store opens (creating the directory and `lock.mdb` unless
+    /// `readOnly`). Without `mayCreate` the directory must hold a store: one without any is refused, and
+    /// nothing is created for it.
+    static func prepare(_ path: String, readOnly: Bool, mayCreate: Bool = true) throws(AccountStoreError) -> Contents {
+        let creating = mayCreate && !readOnly
+        let directory = try openDirectory(path, creating: creating)
         defer { close(directory) }
-        let dataSize = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: !readOnly)
+        let contents = try inspect(directory, path: path, writable: !readOnly, mayBeNew: creating)
+        if !readOnly && !contents.hasLockFile {
+            _ = try checkedFile(lockFile, in: directory, path: path, creating: true, writable: true)
+        }
+        return Contents(isNew: contents.isNew, hasLockFile: contents.hasLockFile || !readOnly)
+    }
+
+    /// What the opened state directory holds, each file checked (opened for writing when `writable`): a store
+    /// (a `data.mdb` that is not empty), or, when `mayBeNew`, none of its files. Anything else is refused,
+    /// saying what to do.
+    private static func inspect(
+        _ directory: Int32,
+        path: String,
+        writable: Bool,
+        mayBeNew: Bool
+    ) throws(AccountStoreError) -> Contents {
+        let dataSize = try checkedFile(dataFile, in: directory, path: path, creating: false, writable: writable)
         let hasLockFile =
-            try checkedFile(lockFile, in: directory, path: path, creating: false, writable: !readOnly) != nil
+            try checkedFile(lockFile, in: directory, path: path, creating: false, writable: writable) != nil
         let hasKey = faccessat(directory, SecretsKey.defaultFileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0
         if (dataSize ?? 0) == 0 && hasUnfinishedRestore(directory) {
             throw .storageFailure(
@@ -58,16 +81,47 @@ enum StateDirectory {
                     + "database from a backup (twofactord --state-dir \(path) --restore-from FILE); to start a new, "
                     + "empty store on purpose, move \(left.joined(separator: " and ")) out of \(path)"
             )
-        } else if readOnly {
+        } else if !mayBeNew {
             throw .storageFailure(
                 "there is no store in \(path) (no \(dataFile)): check --state-dir; twofactord makes a new "
                     + "store there when it first starts"
             )
         }
-        if !readOnly && !hasLockFile {
-            _ = try checkedFile(lockFile, in: directory, path: path, creating: true, writable: true)
+        return Contents(isNew: dataSize == nil, hasLockFile: hasLockFile)
+    }
+
+    /// The state directory a backup copies, opened read-only and checked like the store's, holding a store.
+    /// It stays open, and locked shared when it has no `lock.mdb`, until the value goes away.
+    final class BackupSource {
+        private let descriptor: Int32
+        /// Whether `lock.mdb` is there: the copy registers as a reader in it, as every reader of a store being
+        /// served does, so the daemon keeps the pages it reads; without it the copy reads without a lock file.
+        let hasLockFile: Bool
+
+        init(_ path: String) throws(AccountStoreError) {
+            let directory = try openDirectory(path, creating: false)
+            let contents: Contents
+            do throws(AccountStoreError) {
+                contents = try inspect(directory, path: path, writable: false, mayBeNew: false)
+                // Without lock.mdb no process has the store open; keep one from opening it while the copy reads.
+                if !contents.hasLockFile && flock(directory, LOCK_SH | LOCK_NB) != 0 {
+                    let code = errno
+                    throw AccountStoreError.storageFailure(
+                        code == EWOULDBLOCK
+                            ? "another twofactord is using \(path) (a daemon starting, or a restore, key rotation or "
+                                + "copy): back up once it is serving or done"
+                            : "cannot lock the state directory \(path): \(FileText.systemMessage(code))"
+                    )
+                }
+            } catch {
+                close(directory)
+                throw error
+            }
+            descriptor = directory
+            hasLockFile = contents.hasLockFile
         }
-        return Contents(isNew: dataSize == nil, hasLockFile: hasLockFile || !readOnly)
+
+        deinit { close(descriptor) }
     }
 
     /// For a restore: the checked directory (created when missing), which MUST hold no database, or only an

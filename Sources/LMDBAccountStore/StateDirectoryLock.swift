@@ -7,20 +7,23 @@ import StoredRecords
 /// itself for as long as it lives, so no file is added to it, and the kernel drops the lock when the process
 /// ends, however it ends: a killed daemon leaves no stale lock. Without it, a key rotation beside a running
 /// daemon would rename a new key over the one the daemon keeps sealing new secrets with, losing those.
-/// Reading jobs (`--check`, `--backup`) take no lock: they read one consistent LMDB snapshot.
+/// Reading jobs (`--check`, `--backup`) take no lock: they read one consistent LMDB snapshot (a backup of a store
+/// without `lock.mdb`, which no process has open, locks the directory shared while it copies:
+/// `StateDirectory.BackupSource`).
 public final class StateDirectoryLock {
     private let descriptor: Int32
 
-    /// Takes the lock on `path` (created, mode 0700, when missing; checked as the store checks it), or
-    /// throws at once, changing nothing, when another process holds it.
-    public init(_ path: String) throws(AccountStoreError) {
-        let directory = try StateDirectory.openDirectory(path, creating: true)
+    /// Takes the lock on `path` (checked as the store checks it; created, mode 0700, when missing and
+    /// `creating`, else refused), or throws at once, changing nothing, when another process holds it.
+    public init(_ path: String, creating: Bool = true) throws(AccountStoreError) {
+        let directory = try StateDirectory.openDirectory(path, creating: creating)
         guard flock(directory, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(directory)
             if code == EWOULDBLOCK {
                 throw .storageFailure(
-                    "another twofactord is using \(path) (a daemon serving it, or a restore, key rotation or copy): "
+                    "another twofactord is using \(path) (a daemon serving it, or a restore, key rotation, copy or "
+                        + "backup): "
                         + "stop it first (systemctl stop twofactord.service twofactord.socket), then run this again"
                 )
             }

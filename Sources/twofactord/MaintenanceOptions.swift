@@ -9,7 +9,9 @@ import Logging
 /// job, prints what it did and exits, instead of serving. They run as root or the daemon's user, who alone
 /// can read the state directory, so no path crosses the socket's privilege boundary. `--backup` and `--check`
 /// read one consistent LMDB snapshot, so they run while the daemon serves; the others refuse to run beside it
-/// (`needsTheStateDirectoryAlone`).
+/// (`needsTheStateDirectoryAlone`). `--backup` of LMDB opens no store at all, only the LMDB environment,
+/// read-only, so that it changes nothing in the state directory. Only serving and `--restore-from` make
+/// anything where there is no store (`mayCreateAStore`); every other job is refused there.
 struct MaintenanceOptions: ParsableArguments {
     @Flag(name: .customLong("check"), help: "Check the schema, every record and the secrets key, then exit.")
     var check = false
@@ -17,7 +19,8 @@ struct MaintenanceOptions: ParsableArguments {
     @Option(
         name: .customLong("backup"),
         help: ArgumentHelp(
-            "Write a consistent, compacted copy of the database to a new file (mode 0600), then exit.",
+            "Write a consistent, compacted copy of the database to a new file (mode 0600), changing nothing in "
+                + "the state directory, then exit.",
             valueName: "file"
         )
     )
@@ -51,9 +54,23 @@ struct MaintenanceOptions: ParsableArguments {
 
     var isRequested: Bool { check || backup != nil || restoreFrom != nil || rotateKey || copyStoreTo != nil }
 
+    /// The flag of the job requested, for log lines.
+    var job: String? {
+        let jobs = [
+            ("--check", check), ("--backup", backup != nil), ("--restore-from", restoreFrom != nil),
+            ("--rotate-key", rotateKey), ("--copy-store-to", copyStoreTo != nil),
+        ]
+        return jobs.first { $0.1 }?.0
+    }
+
     /// Whether this run must be the only one on its LMDB state directory (`StateDirectoryLock`): serving,
     /// and every job but the two that only read.
     var needsTheStateDirectoryAlone: Bool { !check && backup == nil }
+
+    /// Whether this run may make a new store (directory, key, `lock.mdb`, `data.mdb`) where there is none:
+    /// serving does, and a restore fills an empty state directory. Every other job works on the store that is
+    /// there: a key rotation or a copy of a new, empty store would only hide a mistyped --state-dir.
+    var mayCreateAStore: Bool { !isRequested || restoreFrom != nil }
 
     func validate() throws {
         guard [check, backup != nil, restoreFrom != nil, rotateKey, copyStoreTo != nil].filter({ $0 }).count <= 1 else {
@@ -111,13 +128,23 @@ struct MaintenanceOptions: ParsableArguments {
         return "restored; the replay step of \(raised) enrolled accounts was raised to the current time step"
     }
 
-    /// Runs --check, --backup or --rotate-key on the open store and returns what to print (`prepare` did
-    /// --restore-from).
+    /// --backup of an LMDB state directory, run instead of opening the store: the copy is made from the
+    /// environment opened read-only, so nothing in the state directory changes, whatever the store's schema
+    /// (`LMDBAccountStore.backup(of:to:)`). Returns what to print, or nil when there is no such job (PostgreSQL's
+    /// --backup is refused by `run`).
+    func backUpWithoutOpening(_ settings: DaemonSettings) throws -> String? {
+        guard settings.store == nil, let backup else { return nil }
+        let version = try LMDBAccountStore.backup(of: settings.stateDirectory, to: backup)
+        let current = LMDBAccountStore.schemaVersion
+        let newer =
+            version > current ? ", newer than this twofactord's \(current): restore it with one that reads it" : ""
+        return "backup written to \(backup) (schema \(version)\(newer)); keep the secrets key separately, the "
+            + "backup cannot be read without it"
+    }
+
+    /// Runs --check or --rotate-key on the open store and returns what to print (`prepare` did --restore-from,
+    /// `backUpWithoutOpening` --backup).
     func run(_ store: LMDBAccountStore) throws -> String {
-        if let backup {
-            try store.backup(to: backup)
-            return "backup written to \(backup); keep the secrets key separately, the backup cannot be read without it"
-        }
         if rotateKey { return try rotate(store) }
         let counts = try store.check()
         return "ok: schema \(LMDBAccountStore.schemaVersion), \(counts.accounts) accounts and "

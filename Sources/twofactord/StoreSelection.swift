@@ -34,12 +34,27 @@ enum OpenedStore {
     }
 
     /// `readOnly` (`--check`): an LMDB store is opened without creating or changing anything, and for
-    /// PostgreSQL no key file is made.
-    static func open(settings: DaemonSettings, logger: Logger, readOnly: Bool = false) throws -> OpenedStore {
+    /// PostgreSQL no key file is made. Without `mayCreate` (a job on an existing store) nothing is created
+    /// either: an LMDB state directory without a store is refused, and no key file is made.
+    static func open(
+        settings: DaemonSettings,
+        logger: Logger,
+        readOnly: Bool = false,
+        mayCreate: Bool = true
+    ) throws -> OpenedStore {
         guard let url = settings.store else {
-            return .lmdb(try openLMDB(directory: settings.stateDirectory, settings: settings, readOnly: readOnly))
+            return .lmdb(
+                try openLMDB(
+                    directory: settings.stateDirectory,
+                    settings: settings,
+                    readOnly: readOnly,
+                    mayCreate: mayCreate
+                )
+            )
         }
-        return .postgres(try openPostgres(url: url, settings: settings, logger: logger, mayCreateKey: !readOnly))
+        return .postgres(
+            try openPostgres(url: url, settings: settings, logger: logger, mayCreateKey: !readOnly && mayCreate)
+        )
     }
 
     /// The key from --secrets-key-file or the systemd credential; nil: the store directory's own. A missing
@@ -58,14 +73,16 @@ enum OpenedStore {
     static func openLMDB(
         directory: String,
         settings: DaemonSettings,
-        readOnly: Bool = false
+        readOnly: Bool = false,
+        mayCreate: Bool = true
     ) throws(AccountStoreError) -> LMDBAccountStore {
-        let mayCreateKey = !readOnly && !LMDBAccountStore.holdsDatabase(directory)
+        let mayCreateKey = mayCreate && !readOnly && !LMDBAccountStore.holdsDatabase(directory)
         return try LMDBAccountStore(
             directory: directory,
             auditRetention: settings.auditRetention,
             secretsKey: try configuredKey(settings, mayCreate: mayCreateKey),
-            readOnly: readOnly
+            readOnly: readOnly,
+            mayCreate: mayCreate
         )
     }
 

@@ -281,6 +281,18 @@ struct TwofactorDaemon: AsyncParsableCommand {
         )
         configuration.codeCheckGroup = settings.codeCheckGroup
 
+        do {
+            if let written = try maintenance.backUpWithoutOpening(settings) {
+                print(written)
+                return
+            }
+        } catch {
+            logger.critical(
+                "--backup failed",
+                metadata: ["store": "\(OpenedStore.describe(settings))", "error": "\(error)"]
+            )
+            throw ExitCode(1)
+        }
         let opened: OpenedStore
         var prepared: String?
         // Held until the process ends: a daemon or a writing job is alone on its state directory.
@@ -288,13 +300,19 @@ struct TwofactorDaemon: AsyncParsableCommand {
         defer { withExtendedLifetime(stateLock) {} }
         do {
             if settings.store == nil, maintenance.needsTheStateDirectoryAlone {
-                stateLock = try StateDirectoryLock(settings.stateDirectory)
+                stateLock = try StateDirectoryLock(settings.stateDirectory, creating: maintenance.mayCreateAStore)
             }
             if settings.store == nil { prepared = try maintenance.prepare(settings: settings) }
-            opened = try OpenedStore.open(settings: settings, logger: logger, readOnly: maintenance.check)
+            opened = try OpenedStore.open(
+                settings: settings,
+                logger: logger,
+                readOnly: maintenance.check,
+                mayCreate: maintenance.mayCreateAStore
+            )
         } catch {
+            let failed = settings.store == nil ? "cannot open the state directory" : "cannot open the PostgreSQL store"
             logger.critical(
-                settings.store == nil ? "cannot open the state directory" : "cannot open the PostgreSQL store",
+                "\(maintenance.job.map { $0 + ": " } ?? "")\(failed)",
                 metadata: ["store": "\(OpenedStore.describe(settings))", "error": "\(error)"]
             )
             throw ExitCode(1)

@@ -300,3 +300,121 @@ private func listing(_ path: String) -> [String: Int] {
     #expect(listing(target).keys.sorted() == ["data.mdb"])
     #expect(try LMDBAccountStore(directory: target, secretsKey: key).check().accounts == 200)
 }
+
+/// The bytes of every file in `path` but LMDB's lock file, whose reader table every reader uses.
+private func contents(_ path: String) -> [String: [UInt8]] {
+    var found: [String: [UInt8]] = [:]
+    for name in listing(path).keys {
+        guard name != "lock.mdb" else {
+            found[name] = []
+            continue
+        }
+        let input = open(path + "/" + name, O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: max(0, fileSize(path + "/" + name)))
+        if input >= 0 {
+            _ = bytes.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            close(input)
+        }
+        found[name] = bytes
+    }
+    return found
+}
+
+/// The schema version in the `meta` database of the store in `path`, read without a lock file.
+private func schemaVersion(in path: String) throws -> [UInt8]? {
+    let environment = try Environment(path: path, mapSize: 1 << 20, maxDatabases: 8, flags: [.readOnly, .noLock])
+    let transaction = try environment.beginTransaction(readOnly: true)
+    return try transaction.get(
+        Array("schema-version".utf8),
+        in: try transaction.openDatabase(named: "meta", create: false)
+    )
+}
+
+/// `twofactord --backup` of a store of schema 2, which opening it would upgrade: the state directory stays
+/// byte for byte as it was (no lock.mdb is made where there is none), the backup holds schema 2, and a
+/// restore upgrades the copy it restores.
+@Test func backupOfAStateDirectory_ofAnOlderSchema_changesNothingThere_andRestoresUpgraded() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        _ = try store.recordAcceptedStep(7, for: accountName("alice"), credential: enrolledCredential, at: 1_000)
+    }
+    try fixture.withRawWrite { transaction in
+        let meta = try transaction.openDatabase(named: "meta", create: false)
+        try transaction.put([0, 0, 0, 2], for: Array("schema-version".utf8), in: meta)
+    }
+    let key = try SecretsKey.load(path: fixture.path + "/secrets.key", create: false)
+    for withLockFile in [true, false] {
+        if !withLockFile { #expect(unlink(fixture.path + "/lock.mdb") == 0) }
+        let before = contents(fixture.path)
+        let backup = fixture.directory.path + "/schema-2-\(withLockFile).backup"
+        #expect(try LMDBAccountStore.backup(of: fixture.path, to: backup) == 2)
+        #expect(contents(fixture.path) == before, "the backup changed the state directory")
+        #expect(try schemaVersion(in: fixture.path) == [0, 0, 0, 2])
+        var info = stat()
+        #expect(lstat(backup, &info) == 0 && info.st_mode & 0o777 == 0o600)
+
+        let restored = fixture.directory.path + "/restored-\(withLockFile)"
+        #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
+        #expect(try schemaVersion(in: restored) == [0, 0, 0, 3])
+        let store = try LMDBAccountStore(directory: restored, secretsKey: key)
+        #expect(try store.account(named: accountName("alice"))?.lastAcceptedStep == 101)
+    }
+}
+
+/// A missing or empty state directory, an empty data.mdb, and what an unfinished restore left: `--backup`
+/// refuses each, saying why, and creates nothing, neither a store to copy nor the backup.
+@Test func backupOfAStateDirectory_withoutAStore_isRefused_andCreatesNothing() throws {
+    let fixture = StoreFixture()
+    let backup = fixture.directory.path + "/store.backup"
+    let missing = fixture.directory.path + "/missing"
+    let empty = fixture.directory.path + "/empty"
+    let emptied = fixture.directory.path + "/emptied"
+    let unfinished = fixture.directory.path + "/unfinished"
+    for path in [empty, emptied, unfinished] { #expect(mkdir(path, 0o700) == 0) }
+    #expect(creat(emptied + "/data.mdb", 0o600) >= 0)
+    #expect(mkdir(unfinished + "/restoring", 0o700) == 0)
+    let cases = [
+        (missing, "there is no store in \(missing): the directory does not exist"),
+        (empty, "there is no store in \(empty) (no data.mdb): check --state-dir"),
+        (emptied, "\(emptied)/data.mdb is empty"),
+        (unfinished, "a restore into \(unfinished) did not finish"),
+    ]
+    for (path, expected) in cases {
+        let before = listing(path)
+        guard case .storageFailure(let message) = storeError({ try LMDBAccountStore.backup(of: path, to: backup) })
+        else { continue }
+        #expect(message.contains(expected), "\(message)")
+        #expect(listing(path) == before, "\(path) changed")
+        #expect(access(missing, F_OK) != 0, "the missing state directory was created")
+        #expect(access(backup, F_OK) != 0, "a backup was written")
+    }
+}
+
+/// Without `lock.mdb` a backup reads without LMDB's lock file, so no writer may start meanwhile: it holds the
+/// state directory's lock shared while it copies, and is refused while a daemon or writing job holds it.
+/// With `lock.mdb` (a daemon serving) it registers as a reader there, and runs beside the lock's holder.
+@Test func backupOfAStateDirectory_withoutItsLockFile_isRefusedWhileAWriterHoldsTheDirectory() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+    }
+    var held: StateDirectoryLock? = try StateDirectoryLock(fixture.path)
+    let served = fixture.directory.path + "/served.backup"
+    #expect(try LMDBAccountStore.backup(of: fixture.path, to: served) == LMDBAccountStore.schemaVersion)
+
+    #expect(unlink(fixture.path + "/lock.mdb") == 0)
+    let backup = fixture.directory.path + "/store.backup"
+    guard case .storageFailure(let message) = storeError({ try LMDBAccountStore.backup(of: fixture.path, to: backup) })
+    else { return }
+    #expect(message.contains("another twofactord is using \(fixture.path)"), "\(message)")
+    #expect(access(backup, F_OK) != 0)
+
+    #expect(held != nil)
+    held = nil
+    #expect(try LMDBAccountStore.backup(of: fixture.path, to: backup) == LMDBAccountStore.schemaVersion)
+    // The backup let the directory go: a writer may take it again.
+    #expect(throws: Never.self) { _ = try StateDirectoryLock(fixture.path) }
+}

@@ -236,3 +236,37 @@ private func openDatabase(_ environment: Environment, _ name: String = "test") t
     }
     #expect(LMDBError.truncated.description.contains("truncated"))
 }
+
+/// A copy by a handle that only reads (a backup beside the daemon, in a process of its own) after the writer
+/// grew the data past that handle's map: LMDB refuses the copy's read transaction (`MDB_MAP_RESIZED`) before
+/// anything is written, and the copy adopts the writer's map size and is made whole.
+@Test func copy_afterTheWriterGrewTheDataPastTheReadersMap_adoptsTheNewSizeAndCopiesEverything() throws {
+    let directory = TemporaryDirectory()
+    let writer = try openEnvironment(directory)
+    let database = try openDatabase(writer)
+    // Without the lock file: one process must not open LMDB's lock file through two handles.
+    let reader = try Environment(path: directory.path, mapSize: 0, maxDatabases: 4, flags: [.readOnly, .noLock])
+    #expect(try reader.info().mapSize == 1 << 20)
+    let big = [UInt8](repeating: 1, count: 600 << 10)
+    for index in 0..<4 {
+        try writer.write { (transaction: borrowing Transaction) throws(LMDBError) in
+            try transaction.put(big, for: bytes("big\(index)"), in: database)
+        }
+    }
+    #expect(try writer.info().mapSize > 1 << 20)
+
+    let copyPath = directory.path + "/copy.mdb"
+    let file = open(copyPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    try #require(file >= 0)
+    try reader.copy(toDescriptor: file, compact: true)
+    close(file)
+    let copy = try Environment(
+        path: copyPath,
+        mapSize: 0,
+        maxDatabases: 4,
+        flags: [.noSubdirectory, .readOnly, .noLock]
+    )
+    let read = try copy.beginTransaction(readOnly: true)
+    let copied = try read.openDatabase(named: "test", create: false)
+    for index in 0..<4 { #expect(try read.get(bytes("big\(index)"), in: copied) == big) }
+}
