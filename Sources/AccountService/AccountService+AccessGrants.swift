@@ -16,11 +16,12 @@ extension AccountService {
     /// The longest an exemption may run: a year. Automation that needs longer should be given a key instead.
     public static let maximumExemptionLength: Int64 = 366 * 86_400
 
-    /// Ends every grace period of the account at once.
+    /// Ends every grace period of the account at once. With none running, nothing is written or audited.
     public func revokeGraces(caller: Caller, name: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .graceRevoke)
         let (_, actor) = try authorize(caller, .revokeGraces, target: target, action: .graceRevoke)
         let now = clock()
+        guard !target.activeGraces(at: now).isEmpty else { return }
         var ended = 0
         try updating(target.name) { account in
             ended = account.activeGraces(at: now).count
@@ -43,7 +44,7 @@ extension AccountService {
         caller: Caller,
         name: String
     ) throws(ServiceError) -> (graces: [Grace], exemptions: [Exemption]) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: nil)
         try authorize(caller, .showAccount, target: target, action: nil)
         let now = clock()
         return (target.activeGraces(at: now), target.activeExemptions(at: now))
@@ -57,7 +58,7 @@ extension AccountService {
         until: UnixTime,
         fromUID: UInt32?
     ) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .exemptionAdd)
         let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionAdd)
         try Self.validateService(service)
         let now = clock()
@@ -85,7 +86,7 @@ extension AccountService {
 
     /// Removes the account's exemption for `service`; refuses when there is none.
     public func removeExemption(caller: Caller, name: String, service: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .exemptionRemove)
         let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionRemove)
         let now = clock()
         try updating(target.name) { (account: inout Account) throws(ServiceError) in

@@ -23,7 +23,7 @@ extension AccountService {
             caller,
             .createAccount(organization: organizationName, role: role),
             target: nil,
-            organization: organizationName,
+            requested: "\(accountName) in \(organizationName)",
             action: .accountAdd
         )
         guard
@@ -77,10 +77,13 @@ extension AccountService {
         }
     }
 
+    /// Sets the account's password; an account's own new password counts as a change of it to itself
+    /// (`spendSelfServiceChange`).
     public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) {
-        let target = try target(name, for: caller)
-        let (_, actor) = try authorize(caller, .setPassword, target: target, action: .passwordChange)
+        let target = try target(name, for: caller, action: .passwordChange)
+        let (capacity, actor) = try authorize(caller, .setPassword, target: target, action: .passwordChange)
         try validatePassword(password, for: target.name)
+        try spendSelfServiceChange(capacity, by: actor, "password")
         let newHash = try hash(password)
         let now = clock()
         try updating(target.name) { account in
@@ -95,7 +98,7 @@ extension AccountService {
 
     /// The account and its locks: the account-wide one, and up to `originLocksShown` of the origins locked out.
     public func status(caller: Caller, name: String, originLocksShown: Int) throws(ServiceError) -> AccountStatus {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: nil)
         try authorize(caller, .showAccount, target: target, action: nil)
         return try statuses(of: [target], originLocksShown: originLocksShown)[0]
     }
@@ -159,7 +162,6 @@ extension AccountService {
             caller,
             .listAccounts(organization: organizationName),
             target: nil,
-            organization: organizationName,
             action: nil
         )
         if capacity == .admin, case .account(let admin) = caller { organizationName = admin.organization }
@@ -179,7 +181,7 @@ extension AccountService {
     }
 
     public func removeAccount(caller: Caller, name: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .accountRemove)
         let (_, actor) = try authorize(caller, .removeAccount, target: target, action: .accountRemove)
         try storing { () throws(AccountStoreError) in try store.remove(target.name) }
         audit(actor, .accountRemove, .ok, target: target.name, organization: target.organization)
@@ -188,7 +190,7 @@ extension AccountService {
 
     /// Clears the failure count and the lock.
     public func unlock(caller: Caller, name: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .unlock)
         let (_, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
         let now = clock()
         try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: target.name.value) }
@@ -217,7 +219,7 @@ extension AccountService {
             return try OrganizationName(organization)
         }
         if let account {
-            let target = try target(account, for: caller)
+            let target = try target(account, for: caller, action: nil)
             try authorize(caller, .readAudit, target: target, action: nil)
             filter.target = target.name
         } else {

@@ -5,6 +5,8 @@ import OneTimePassword
 // MUSTs of the authenticator operations (issue 11, items 2 and 3):
 // - every change is decided by `AccessPolicy` first (adding as enrolling; removing the last authenticator
 //   as disabling 2FA; resync for admins and operators only); a refusal changes nothing and is audited;
+// - the label is validated and looked up only after that: a caller outside the account's scope learns
+//   nothing of its authenticators, nor whether it exists (security review of 2026-12-06, finding A);
 // - an authenticator is added only once a right code from it confirms it, and that code's step becomes
 //   its last accepted step, so the confirming code cannot log in afterwards;
 // - every change re-checks, inside the store's write, what it read before: a concurrent change makes it
@@ -15,16 +17,17 @@ import OneTimePassword
 extension AccountService {
     /// Draws a secret for a new authenticator `label` of an account whose 2FA is on; it is added only when
     /// `confirmAuthenticator` gets a right code for it. A pending one with the same label and parameters
-    /// that is still valid is offered again.
+    /// that is still valid is offered again without a write; a new one counts as a change of the account to
+    /// itself (`spendSelfServiceChange`).
     public func beginAuthenticator(
         caller: Caller,
         name: String,
         label: String,
         parameters: TOTPParameters
     ) throws(ServiceError) -> EnrollmentOffer {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .authenticatorAdd)
+        let (capacity, actor) = try authorize(caller, .enroll, target: target, action: .authenticatorAdd)
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
-        try authorize(caller, .enroll, target: target, action: .authenticatorAdd)
         try Self.checkCanAdd(label, to: target)
         let now = clock()
         if let live = target.pendingAuthenticator, live.label == label, live.enrollment.expiresAt > now,
@@ -39,6 +42,7 @@ extension AccountService {
             label: label,
             enrollment: try newEnrollment(for: target.name, parameters: parameters)
         )
+        try spendSelfServiceChange(capacity, by: actor, "authenticator add")
         try updating(target.name) { (account: inout Account) throws(ServiceError) in
             try Self.checkCanAdd(label, to: account)
             account.pendingAuthenticator = pending
@@ -52,9 +56,9 @@ extension AccountService {
 
     /// Adds the pending authenticator `label` when `code` is right for it.
     public func confirmAuthenticator(caller: Caller, name: String, label: String, code: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
-        let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
+        let target = try target(name, for: caller, action: .authenticatorAdd)
         let (_, actor) = try authorize(caller, .enroll, target: target, action: .authenticatorAdd)
+        let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         let now = clock()
         guard let pending = target.pendingAuthenticator, pending.label == label, pending.enrollment.expiresAt > now
         else {
@@ -100,17 +104,15 @@ extension AccountService {
 
     /// The account's authenticators, for `2fa list` and `user show`.
     public func authenticators(caller: Caller, name: String) throws(ServiceError) -> [Authenticator] {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: nil)
         try authorize(caller, .showAccount, target: target, action: nil)
         return target.authenticators
     }
 
     /// Removes the authenticator `label`. Removing the last one turns 2FA off, as `disableTwoFactor` does,
-    /// and is allowed to whoever may disable it.
+    /// and is allowed to whoever may disable it; with one authenticator, that decides whatever the label.
     public func removeAuthenticator(caller: Caller, name: String, label: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
-        let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
-        guard target.authenticatorIndex(label) != nil else { throw Self.noSuchAuthenticator(label, of: target.name) }
+        let target = try target(name, for: caller, action: .authenticatorRemove)
         let last = target.authenticators.count == 1
         let (_, actor) = try authorize(
             caller,
@@ -118,6 +120,8 @@ extension AccountService {
             target: target,
             action: .authenticatorRemove
         )
+        let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
+        guard target.authenticatorIndex(label) != nil else { throw Self.noSuchAuthenticator(label, of: target.name) }
         let now = clock()
         try updating(target.name) { (account: inout Account) throws(ServiceError) in
             guard let index = account.authenticatorIndex(label) else {
@@ -162,9 +166,9 @@ extension AccountService {
         first: String,
         second: String
     ) throws(ServiceError) -> Int32 {
-        let target = try target(name, for: caller)
-        let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
+        let target = try target(name, for: caller, action: .resync)
         let (_, actor) = try authorize(caller, .resyncAuthenticator, target: target, action: .resync)
+        let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         guard let authenticator = target.authenticators.first(where: { $0.label == label }) else {
             throw Self.noSuchAuthenticator(label, of: target.name)
         }

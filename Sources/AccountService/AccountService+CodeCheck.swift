@@ -54,7 +54,8 @@ extension AccountService {
             configuration: configuration,
             clock: clock,
             logger: scoped,
-            nameFingerprint: nameFingerprint
+            nameFingerprint: nameFingerprint,
+            limits: limits
         )
     }
 

@@ -21,7 +21,7 @@ extension AccountService {
             caller,
             .manageOrganizations,
             target: nil,
-            organization: organizationName,
+            requested: organizationName.value,
             action: .organizationSet
         )
         if case .some(.some(let seconds)) = gracePeriod, !(0...Self.maximumGracePeriod).contains(seconds) {

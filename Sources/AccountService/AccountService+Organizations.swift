@@ -111,7 +111,7 @@ extension AccountService {
             caller,
             .manageOrganizations,
             target: nil,
-            organization: organizationName,
+            requested: organizationName.value,
             action: action
         )
         return (organizationName, actor)

@@ -3,27 +3,32 @@ import Authentication
 import OneTimePassword
 
 // MUSTs of the two-factor operations:
-// - every change is decided by `AccessPolicy` first; a refusal changes nothing and is audited;
+// - every change is decided by `AccessPolicy` first; a refusal changes nothing and is audited (within the
+//   account's budget, `AccountLimits`);
+// - a request that would change nothing writes nothing and is not audited (a disable of a state already off, a
+//   force of a state already required), and an account's own changes are bounded per minute (`AccountLimits`);
 // - a state is never weakened by the account alone when an admin or operator required it;
 // - an enrollment changes the state only once a right code confirms it, and then hands out a fresh set
 //   of recovery codes, shown once and stored as hashes.
 
 extension AccountService {
-    /// Draws a new secret and keeps it as the account's pending enrollment; a pending enrollment that is
-    /// still valid is offered again, so one scan is enough. The current two-factor state stands until
-    /// `confirmEnrollment` succeeds.
+    /// Draws a new secret and keeps it as the account's pending enrollment; a pending enrollment with the same
+    /// parameters that is still valid is offered again without a write, so one scan is enough. The current
+    /// two-factor state stands until `confirmEnrollment` succeeds. A new one counts as a change of the account
+    /// to itself (`spendSelfServiceChange`).
     public func beginEnrollment(
         caller: Caller,
         name: String,
         parameters: TOTPParameters
     ) throws(ServiceError) -> EnrollmentOffer {
-        let target = try target(name, for: caller)
-        try authorize(caller, .enroll, target: target, action: .enroll)
+        let target = try target(name, for: caller, action: .enroll)
+        let (capacity, actor) = try authorize(caller, .enroll, target: target, action: .enroll)
         let now = clock()
         if let live = target.pendingEnrollment, live.expiresAt > now, live.credential.parameters == parameters {
             return EnrollmentOffer(otpauthURI: try uri(for: target.name, live.credential), expiresAt: live.expiresAt)
         }
         let pending = try newEnrollment(for: target.name, parameters: parameters)
+        try spendSelfServiceChange(capacity, by: actor, "enrollment")
         try updating(target.name) { account in account.pendingEnrollment = pending }
         logger.notice("enrollment started", metadata: ["user": "\(target.name)"])
         return EnrollmentOffer(otpauthURI: try uri(for: target.name, pending.credential), expiresAt: pending.expiresAt)
@@ -33,7 +38,7 @@ extension AccountService {
     /// codes. The code's step becomes the last accepted one, so it cannot be used again to log in.
     @discardableResult
     public func confirmEnrollment(caller: Caller, name: String, code: String) throws(ServiceError) -> [String] {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .enroll)
         let (capacity, actor) = try authorize(caller, .enroll, target: target, action: .enroll)
         let now = clock()
         guard let pending = target.pendingEnrollment, pending.expiresAt > now else {
@@ -60,21 +65,30 @@ extension AccountService {
             )
         }
         let action: AuditAction = capacity == .ownAccount ? .enable : .enroll
-        audit(actor, action, .ok, target: target.name, organization: target.organization, detail: "\(enrolled.twoFactor)")
+        audit(
+            actor,
+            action,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: "\(enrolled.twoFactor)"
+        )
         logger.notice("two-factor enrolled", metadata: ["user": "\(target.name)"])
         return codes
     }
 
     /// Requires two-factor authentication: `off` becomes `pending` (the next login enrolls), `on`/`self`
-    /// becomes `on`/`enforced`. Already required: nothing changes.
+    /// becomes `on`/`enforced`. Already required: nothing changes, nothing is written or audited.
     public func forceTwoFactor(caller: Caller, name: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .force)
         let (_, actor) = try authorize(caller, .forceTwoFactor, target: target, action: .force)
+        guard !Self.isRequired(target.twoFactor) else { return }
         let now = clock()
         let forced = try updating(target.name) { account in
             switch account.twoFactor {
             case .off: account.twoFactor = .pending
             case .on(.self): account.twoFactor = .on(.enforced)
+            // Required meanwhile: the record is written back as it is.
             case .pending, .on(.enforced): return
             }
             account.twoFactorChange = StateChange(actor: actor, time: now)
@@ -85,10 +99,12 @@ extension AccountService {
     }
 
     /// Turns two-factor authentication off and discards the secret, the pending enrollment and the
-    /// recovery codes. The account itself may do this only to a state it set itself.
+    /// recovery codes. The account itself may do this only to a state it set itself. Already off with nothing
+    /// to discard: nothing is written or audited.
     public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .disable)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
+        guard !Self.isDisabled(target) else { return }
         let now = clock()
         try updating(target.name) { (account: inout Account) throws(ServiceError) in
             // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
@@ -111,7 +127,7 @@ extension AccountService {
     /// Discards the secret and the recovery codes and sets `pending`: the next login enrolls a new
     /// authenticator. How an admin who lost its phone gets back in (an operator resets it).
     public func resetTwoFactor(caller: Caller, name: String) throws(ServiceError) {
-        let target = try target(name, for: caller)
+        let target = try target(name, for: caller, action: .reset)
         let (_, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
         let now = clock()
         try updating(target.name) { account in
@@ -124,11 +140,18 @@ extension AccountService {
         logger.notice("two-factor reset", metadata: ["user": "\(target.name)"])
     }
 
-    /// Replaces the account's recovery codes with a new set and returns it.
+    /// Replaces the account's recovery codes with a new set and returns it. A change of the account to itself
+    /// (`spendSelfServiceChange`): each one is written and audited, so an account gets a few a minute.
     @discardableResult
     public func issueRecoveryCodes(caller: Caller, name: String) throws(ServiceError) -> [String] {
-        let target = try target(name, for: caller)
-        let (_, actor) = try authorize(caller, .issueRecoveryCodes, target: target, action: .recoveryCodesIssued)
+        let target = try target(name, for: caller, action: .recoveryCodesIssued)
+        let (capacity, actor) = try authorize(
+            caller,
+            .issueRecoveryCodes,
+            target: target,
+            action: .recoveryCodesIssued
+        )
+        try spendSelfServiceChange(capacity, by: actor, "recovery codes")
         let (codes, hashes) = RecoveryCodes.issue()
         let now = clock()
         try updating(target.name) { (account: inout Account) throws(ServiceError) in
@@ -141,6 +164,18 @@ extension AccountService {
         audit(actor, .recoveryCodesIssued, .ok, target: target.name, organization: target.organization)
         logger.notice("recovery codes issued", metadata: ["user": "\(target.name)"])
         return codes
+    }
+
+    private static func isRequired(_ state: TwoFactorState) -> Bool {
+        state == .pending || state == .on(.enforced)
+    }
+
+    /// Off, with nothing that `disableTwoFactor` would discard.
+    private static func isDisabled(_ account: Account) -> Bool {
+        var disabled = account
+        discardSecrets(&disabled)
+        disabled.twoFactor = .off
+        return disabled == account
     }
 
     static func discardSecrets(_ account: inout Account) {

@@ -16,13 +16,17 @@ public final class AccountService: Sendable {
     let clock: @Sendable () -> UnixTime
     let logger: Logger
     let nameFingerprint: NameFingerprint
+    let limits: AccountLimits
 
+    /// `limits`: what each account may still cause this minute; a daemon hands the same one to the service
+    /// a reload builds, so that a SIGHUP does not start every account's count afresh.
     public convenience init(
         store: any AccountStore,
         hasher: PasswordHasher,
         configuration: ServiceConfiguration = ServiceConfiguration(),
         clock: @escaping @Sendable () -> UnixTime,
-        logger: Logger
+        logger: Logger,
+        limits: AccountLimits = AccountLimits()
     ) {
         self.init(
             store: store,
@@ -30,7 +34,8 @@ public final class AccountService: Sendable {
             configuration: configuration,
             clock: clock,
             logger: logger,
-            nameFingerprint: NameFingerprint(store: store)
+            nameFingerprint: NameFingerprint(store: store),
+            limits: limits
         )
     }
 
@@ -40,7 +45,8 @@ public final class AccountService: Sendable {
         configuration: ServiceConfiguration,
         clock: @escaping @Sendable () -> UnixTime,
         logger: Logger,
-        nameFingerprint: NameFingerprint
+        nameFingerprint: NameFingerprint,
+        limits: AccountLimits
     ) {
         self.store = store
         self.hasher = hasher
@@ -48,6 +54,7 @@ public final class AccountService: Sendable {
         self.clock = clock
         self.logger = logger
         self.nameFingerprint = nameFingerprint
+        self.limits = limits
     }
 
     // MARK: Shared steps
@@ -166,12 +173,16 @@ public final class AccountService: Sendable {
     }
 
     /// Decides `operation` with `AccessPolicy`; a refusal is audited and thrown as `notPermitted`.
+    ///
+    /// An account's refusal is audited under its own organization, never one it names: `target` is given only
+    /// when the caller may see it (`target(_:for:action:)` refuses the rest), and `requested` says in the
+    /// record's detail what else was asked for (an organization, an account to create).
     @discardableResult
     func authorize(
         _ caller: Caller,
         _ operation: Operation,
         target: Account?,
-        organization: OrganizationName? = nil,
+        requested: String? = nil,
         action: AuditAction?
     ) throws(ServiceError) -> (capacity: Capacity, actor: Actor) {
         switch AccessPolicy.decide(caller, operation, target: target) {
@@ -179,28 +190,45 @@ public final class AccountService: Sendable {
             guard let actor = caller.actor else { throw ServiceError(.notPermitted, "not permitted") }
             return (capacity, actor)
         case .refused(let message):
-            if let actor = caller.actor, let action {
-                audit(
-                    actor,
-                    action,
-                    .refused,
-                    target: target?.name,
-                    organization: target?.organization ?? organization,
-                    detail: message
-                )
-            }
-            logger.notice(
-                "request refused",
-                metadata: [
-                    "action": "\(action?.rawValue ?? "read")",
-                    "caller": "\(caller.actor.map { "\($0)" } ?? "anonymous")",
-                ]
-            )
-            throw ServiceError(.notPermitted, message)
+            throw refusal(message, of: caller, action: action, target: target?.name, requested: requested)
         }
     }
 
+    /// Audits and logs a refusal of `caller`, and returns it to throw. The record carries the caller's own
+    /// organization, so that no account can write into another organization's trail.
+    private func refusal(
+        _ message: String,
+        of caller: Caller,
+        action: AuditAction?,
+        target: AccountName?,
+        requested: String?
+    ) -> ServiceError {
+        if let actor = caller.actor, let action {
+            let organization: OrganizationName? =
+                if case .account(let account) = caller { account.organization } else { nil }
+            audit(
+                actor,
+                action,
+                .refused,
+                target: target,
+                organization: organization,
+                detail: requested.map { "\($0): \(message)" } ?? message
+            )
+        }
+        logger.notice(
+            "request refused",
+            metadata: [
+                "action": "\(action?.rawValue ?? "read")",
+                "caller": "\(caller.actor.map { "\($0)" } ?? "anonymous")",
+            ]
+        )
+        return ServiceError(.notPermitted, message)
+    }
+
     /// Appends to the audit trail. The action already happened, so a failure here is logged, not thrown.
+    ///
+    /// A refused or failed request of an account is audited within the account's budget (`AccountLimits`);
+    /// past it, the refusal is only logged, and the next record audited for the account says how many were not.
     func audit(
         _ actor: Actor,
         _ action: AuditAction,
@@ -209,6 +237,22 @@ public final class AccountService: Sendable {
         organization: OrganizationName?,
         detail: String = ""
     ) {
+        var detail = detail
+        if case .account(let name) = actor, outcome == .refused || outcome == .failed {
+            switch limits.spendRefusalRecord(of: name, now: clock()) {
+            case .exhausted:
+                logger.notice(
+                    "refusal not audited: the account's refusals this minute are audited already",
+                    metadata: ["action": "\(action.rawValue)", "actor": "\(actor)", "outcome": "\(outcome.rawValue)"]
+                )
+                return
+            case .granted(let suppressed) where suppressed > 0:
+                let count = " (+\(suppressed) earlier not audited)"
+                detail = detail.clipped(toUTF8Bytes: Self.maximumAuditDetailBytes - count.utf8.count) + count
+            case .granted:
+                break
+            }
+        }
         let record = auditRecord(actor, action, outcome, target: target, organization: organization, detail: detail)
         do {
             try store.appendAudit(record)
@@ -248,24 +292,35 @@ public final class AccountService: Sendable {
         return account
     }
 
-    /// The account `name` as the caller may know it: a caller who may not see it is told it does not exist
-    /// in its scope, the same whether it exists or not.
-    func target(_ name: String, for caller: Caller) throws(ServiceError) -> Account {
-        if case .anonymous = caller, case .refused(let message) = AccessPolicy.decide(caller, .showAccount, target: nil)
-        {
-            throw ServiceError(.notPermitted, message)
-        }
-        do {
-            return try existingAccount(name)
-        } catch  where error.kind == .noSuchAccount {
-            if case .account(let account) = caller {
-                let message =
-                    account.role == .admin
-                    ? "no such account in your organization '\(account.organization)'"
-                    : "an agent may act only on its own account '\(account.name)'"
-                throw ServiceError(.notPermitted, message)
+    /// The account `name` as the caller may know it. A name outside the caller's scope (`AccessPolicy.scope`)
+    /// is refused exactly as a name without an account: the same answer, and the same audit record when
+    /// `action` is given (under the caller's organization, the name in the detail, no target), so that neither
+    /// the answer, nor the writes, nor the trail an admin reads tells whether it exists. An agent's scope is
+    /// decided from the name alone, without reading it; an operator is told that an account does not exist.
+    func target(_ name: String, for caller: Caller, action: AuditAction?) throws(ServiceError) -> Account {
+        switch caller {
+        case .anonymous:
+            if case .refused(let message) = AccessPolicy.decide(caller, .showAccount, target: nil) {
+                throw refusal(message, of: caller, action: action, target: nil, requested: nil)
             }
-            throw error
+            throw ServiceError(.notPermitted, "not permitted")
+        case .operator:
+            return try existingAccount(name)
+        case .account(let account):
+            let accountName = try existingName(name)
+            if AccessPolicy.scope(of: account, mayInclude: accountName),
+                let found = try storing({ () throws(AccountStoreError) in try store.account(named: accountName) }),
+                AccessPolicy.scope(of: account, includes: found)
+            {
+                return found
+            }
+            throw refusal(
+                AccessPolicy.outOfScope(account),
+                of: caller,
+                action: action,
+                target: nil,
+                requested: accountName.value
+            )
         }
     }
 

@@ -7,7 +7,8 @@ import AccountStore
 //   admin (an organization has one; a store may hold two from before that rule) it may only see;
 // - on itself, an admin is just an account: the rules of "the account itself" apply;
 // - an account may turn off only a second factor it turned on itself (`on`/`self`);
-// - a caller outside a target's scope gets the same refusal whether the target exists or not.
+// - a caller outside a target's scope gets the same refusal whether the target exists or not; an account's scope
+//   (`scope(of:includes:)`) is itself, and for an admin its organization's accounts too.
 
 /// Who is asking, as the daemon established it from the socket peer and the connection's last login.
 public enum Caller: Sendable, Hashable {
@@ -117,11 +118,10 @@ public enum AccessPolicy {
         default:
             break
         }
-        guard let target else { return outOfScope(caller) }
+        guard let target, scope(of: caller, includes: target) else { return .refused(outOfScope(caller)) }
         if target.name == caller.name {
             return decideOnItself(caller, operation)
         }
-        guard caller.role == .admin, target.organization == caller.organization else { return outOfScope(caller) }
         if target.role == .admin, operation != .showAccount, operation != .readAudit {
             return .refused("'\(target.name)' is an admin too: only an operator can change another admin's account")
         }
@@ -169,9 +169,22 @@ public enum AccessPolicy {
         }
     }
 
-    private static func outOfScope(_ caller: Account) -> AccessDecision {
+    /// Whether `caller` may know of `target` at all: itself, and for an admin every account of its organization.
+    /// Outside it, an account is refused with `outOfScope`, exactly as a name without an account.
+    public static func scope(of caller: Account, includes target: Account) -> Bool {
+        target.name == caller.name || (caller.role == .admin && target.organization == caller.organization)
+    }
+
+    /// Whether an account named `name` can be in `caller`'s scope: an agent's scope is its own name, so
+    /// any other name is refused without reading it.
+    public static func scope(of caller: Account, mayInclude name: AccountName) -> Bool {
+        caller.role == .admin || name == caller.name
+    }
+
+    /// The one refusal for an account outside `caller`'s scope and for a name without an account.
+    public static func outOfScope(_ caller: Account) -> String {
         caller.role == .admin
-            ? .refused("no such account in your organization '\(caller.organization)'")
-            : .refused("an agent may act only on its own account '\(caller.name)'")
+            ? "no such account in your organization '\(caller.organization)'"
+            : "an agent may act only on its own account '\(caller.name)'"
     }
 }

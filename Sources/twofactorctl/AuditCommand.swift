@@ -9,7 +9,9 @@ struct Audit: ParsableCommand {
         discussion: """
             Every enrollment, login, force, enable, disable, reset, recovery-code use, unlock and refused \
             administrative action, with its time, actor, target and outcome; never a password, secret or code. \
-            An account sees its own records, an admin its organization's, an operator all.
+            An account sees its own records, an admin its organization's, an operator all. An account's \
+            refusals are recorded under its own organization, at most 5 a minute (the rest are logged, and \
+            its next record says how many); a request that changes nothing is not recorded.
             """
     )
 

@@ -333,13 +333,16 @@ struct TwofactorDaemon: AsyncParsableCommand {
         // `workers` bounds the hashes that run at once (each holds scrypt's memory); the daemon has more
         // threads than that, for the logins that wait on a group commit rather than on the CPU.
         let hasher = PasswordHasher(cost: cost, concurrentHashes: settings.workers)
+        // One per daemon: a reload keeps what each account may still cause this minute.
+        let limits = AccountLimits()
         let makeService: @Sendable (DaemonSettings) -> AccountService = { settings in
             AccountService(
                 store: store,
                 hasher: hasher,
                 configuration: Self.serviceConfiguration(settings),
                 clock: { Int64(time(nil)) },
-                logger: logger
+                logger: logger,
+                limits: limits
             )
         }
         let services = ServiceSlot(makeService(settings))
