@@ -23,7 +23,7 @@ extension AccountService {
         let now = clock()
         guard !target.activeGraces(at: now).isEmpty else { return }
         var ended = 0
-        try updating(target.name) { account in
+        try updating(target.name, as: caller) { account in
             ended = account.activeGraces(at: now).count
             account.graces = []
             account.updatedAt = now
@@ -67,7 +67,7 @@ extension AccountService {
             throw ServiceError(.invalidArgument, "an exemption may last a year at most: give an earlier --until")
         }
         let exemption = Exemption(service: service, fromUID: fromUID, until: until, grantedBy: actor, grantedAt: now)
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             account.sweepExpiredGrants(at: now)
             account.exemptions.removeAll { $0.service == service }
             guard account.exemptions.count < Account.maximumExemptions else {
@@ -89,7 +89,7 @@ extension AccountService {
         let target = try target(name, for: caller, action: .exemptionRemove)
         let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionRemove)
         let now = clock()
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             let before = account.exemptions.count
             account.exemptions.removeAll { $0.service == service }
             guard account.exemptions.count < before else {

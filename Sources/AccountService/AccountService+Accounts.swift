@@ -77,16 +77,18 @@ extension AccountService {
         }
     }
 
-    /// Sets the account's password; an account's own new password counts as a change of it to itself
-    /// (`spendSelfServiceChange`).
-    public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) {
+    /// Sets the account's password; returns the account as the change left it (a session that changed its own
+    /// password goes on with it: `AccountSession.continued(after:)`). An account's own new password counts as a
+    /// change of it to itself (`spendSelfServiceChange`).
+    @discardableResult
+    public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .passwordChange)
         let (capacity, actor) = try authorize(caller, .setPassword, target: target, action: .passwordChange)
         try validatePassword(password, for: target.name)
         try spendSelfServiceChange(capacity, by: actor, "password")
         let newHash = try hash(password)
         let now = clock()
-        try updating(target.name) { account in
+        let changed = try updating(target.name, as: caller) { account in
             account.passwordHash = newHash
             // Whoever knew the old password must not ride a grace it earned (issue 11).
             account.graces = []
@@ -94,6 +96,7 @@ extension AccountService {
         }
         audit(actor, .passwordChange, .ok, target: target.name, organization: target.organization)
         logger.notice("password changed", metadata: ["user": "\(target.name)"])
+        return changed
     }
 
     /// The account and its locks: the account-wide one, and up to `originLocksShown` of the origins locked out.
@@ -194,7 +197,7 @@ extension AccountService {
         let (_, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
         let now = clock()
         try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: target.name.value) }
-        try updating(target.name) { account in
+        try updating(target.name, as: caller) { account in
             // A lock means someone guessed: graces end with it, so the next login shows a code.
             account.graces = []
             account.updatedAt = now

@@ -43,7 +43,7 @@ extension AccountService {
             enrollment: try newEnrollment(for: target.name, parameters: parameters)
         )
         try spendSelfServiceChange(capacity, by: actor, "authenticator add")
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             try Self.checkCanAdd(label, to: account)
             account.pendingAuthenticator = pending
         }
@@ -54,8 +54,14 @@ extension AccountService {
         )
     }
 
-    /// Adds the pending authenticator `label` when `code` is right for it.
-    public func confirmAuthenticator(caller: Caller, name: String, label: String, code: String) throws(ServiceError) {
+    /// Adds the pending authenticator `label` when `code` is right for it; returns the account as it is now.
+    @discardableResult
+    public func confirmAuthenticator(
+        caller: Caller,
+        name: String,
+        label: String,
+        code: String
+    ) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .authenticatorAdd)
         let (_, actor) = try authorize(caller, .enroll, target: target, action: .authenticatorAdd)
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
@@ -79,7 +85,7 @@ extension AccountService {
             )
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        let added = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             guard account.pendingAuthenticator == pending else {
                 throw ServiceError(
                     .noEnrollmentInProgress,
@@ -100,6 +106,7 @@ extension AccountService {
         }
         audit(actor, .authenticatorAdd, .ok, target: target.name, organization: target.organization, detail: "\(label)")
         logger.notice("authenticator added", metadata: ["user": "\(target.name)", "authenticator": "\(label)"])
+        return added
     }
 
     /// The account's authenticators, for `2fa list` and `user show`.
@@ -111,7 +118,9 @@ extension AccountService {
 
     /// Removes the authenticator `label`. Removing the last one turns 2FA off, as `disableTwoFactor` does,
     /// and is allowed to whoever may disable it; with one authenticator, that decides whatever the label.
-    public func removeAuthenticator(caller: Caller, name: String, label: String) throws(ServiceError) {
+    /// Returns the account as it is now.
+    @discardableResult
+    public func removeAuthenticator(caller: Caller, name: String, label: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .authenticatorRemove)
         let last = target.authenticators.count == 1
         let (_, actor) = try authorize(
@@ -123,7 +132,7 @@ extension AccountService {
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         guard target.authenticatorIndex(label) != nil else { throw Self.noSuchAuthenticator(label, of: target.name) }
         let now = clock()
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        let removed = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             guard let index = account.authenticatorIndex(label) else {
                 throw Self.noSuchAuthenticator(label, of: account.name)
             }
@@ -154,6 +163,7 @@ extension AccountService {
             detail: last ? "\(label), the last: two-factor off" : "\(label)"
         )
         logger.notice("authenticator removed", metadata: ["user": "\(target.name)", "authenticator": "\(label)"])
+        return removed
     }
 
     /// Sets the clock drift of authenticator `label` from two codes it showed one after the other (RFC 4226

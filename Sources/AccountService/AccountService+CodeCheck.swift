@@ -155,19 +155,18 @@ extension AccountService {
             return try acceptCode(
                 text,
                 account: account,
-                password: nil,
                 clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
             )
         case .useRecoveryCode(let text):
-            return try useRecoveryCode(text, account: account, password: nil, now: now)
+            return try useRecoveryCode(text, account: account, now: now)
         case .startEnrollment(let existing):
             guard mayEnroll() else { throw enrollsElsewhere() }
             return try offerEnrollment(account, existing: existing, now: now)
         case .finishEnrollment(let text, let pending):
             guard mayEnroll() else { throw enrollsElsewhere() }
-            return try finishEnrollmentAtLogin(text, pending, account: account, password: nil, now: now)
+            return try finishEnrollmentAtLogin(text, pending, account: account, now: now).0
         }
     }
 

@@ -35,6 +35,52 @@ extension AccountService {
         context: LoginContext = .unknown,
         passwordMemo: PasswordMemo? = nil
     ) throws(ServiceError) -> LoginResult {
+        try openSession(
+            user: user,
+            password: password,
+            code: code,
+            origin: origin,
+            attemptHeld: attemptHeld,
+            context: context,
+            passwordMemo: passwordMemo
+        ).result
+    }
+
+    /// Decides a Login as `login` does; one that logs in also opens a session for the account as this login
+    /// found it, with this login's own changes (an enrollment it finished, a password hash it upgraded): a
+    /// change someone else made meanwhile is not in it, so such a session is refused at its first request.
+    public func openSession(
+        user: String,
+        password: [UInt8],
+        code: CodeInput,
+        origin: ThrottleOrigin = .local,
+        attemptHeld: Bool = false,
+        context: LoginContext = .unknown,
+        passwordMemo: PasswordMemo? = nil
+    ) throws(ServiceError) -> (result: LoginResult, session: AccountSession?) {
+        let (result, account) = try decideLogin(
+            user: user,
+            password: password,
+            code: code,
+            origin: origin,
+            attemptHeld: attemptHeld,
+            context: context,
+            passwordMemo: passwordMemo
+        )
+        guard result.logsIn, let account else { return (result, nil) }
+        return (result, session(for: upgradePasswordHashIfNeeded(account, password: password)))
+    }
+
+    /// `login`'s decision, and the account as the login left it (meaningful only when it logs in).
+    private func decideLogin(
+        user: String,
+        password: [UInt8],
+        code: CodeInput,
+        origin: ThrottleOrigin,
+        attemptHeld: Bool,
+        context: LoginContext,
+        passwordMemo: PasswordMemo?
+    ) throws(ServiceError) -> (LoginResult, Account?) {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
         let name = try? AccountName(user)
@@ -51,7 +97,7 @@ extension AccountService {
         // its time, an account from a name without one.
         if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
-            return .locked(retryAfter: wait)
+            return (.locked(retryAfter: wait), nil)
         }
 
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
@@ -77,6 +123,7 @@ extension AccountService {
         let organization = try accessOrganization(of: account)
 
         let result: LoginResult
+        var loggedIn = account
         switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
         case .deny:
             if let account {
@@ -90,7 +137,7 @@ extension AccountService {
                 result = denyUnknownName(logName, key: key)
             }
         case .succeed:
-            guard let account else { return .denied }
+            guard let account else { return (.denied, nil) }
             // The success, the throttle clear and the audit record in one write.
             let audit = loginAudit(account, factors: "password")
             try storing { () throws(AccountStoreError) in
@@ -103,9 +150,8 @@ extension AccountService {
                     audit: audit
                 )
             }
-            upgradePasswordHashIfNeeded(account, password: password)
             loginSucceeded(account, factors: "password", audited: true)
-            return .ok
+            return (.ok, account)
         case .askForCode:
             if let account,
                 let waiver = CodeWaiverPolicy.waiver(
@@ -116,7 +162,6 @@ extension AccountService {
                     now: now
                 ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
             {
-                upgradePasswordHashIfNeeded(account, password: password)
                 loginSucceeded(account, factors: "password, no code: " + waiver.reason)
                 result = .ok
             } else {
@@ -125,28 +170,28 @@ extension AccountService {
                 result = .codeNeeded
             }
         case .verifyCode(let text, _):
-            guard let account else { return .denied }
+            guard let account else { return (.denied, nil) }
             // Accepting the code clears the attempt in the same write.
-            return try acceptCode(
+            let accepted = try acceptCode(
                 text,
                 account: account,
-                password: password,
                 clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
             )
+            return (accepted, account)
         case .useRecoveryCode(let text):
-            guard let account else { return .denied }
-            result = try useRecoveryCode(text, account: account, password: password, now: now)
+            guard let account else { return (.denied, nil) }
+            result = try useRecoveryCode(text, account: account, now: now)
         case .startEnrollment(let existing):
-            guard let account else { return .denied }
+            guard let account else { return (.denied, nil) }
             result = try offerEnrollment(account, existing: existing, now: now)
         case .finishEnrollment(let text, let pending):
-            guard let account else { return .denied }
-            result = try finishEnrollmentAtLogin(text, pending, account: account, password: password, now: now)
+            guard let account else { return (.denied, nil) }
+            (result, loggedIn) = try finishEnrollmentAtLogin(text, pending, account: account, now: now)
         }
         try clearAttemptIfPassed(key, result)
-        return result
+        return (result, loggedIn)
     }
 
     /// Takes the attempt's place in the throttle: nil when it may run (it is counted as a failure until
@@ -200,7 +245,6 @@ extension AccountService {
     func acceptCode(
         _ code: String,
         account: Account,
-        password: [UInt8]?,
         clearing key: ThrottleKey?,
         now: UnixTime,
         grace: (inout Account) -> Void = { _ in }
@@ -234,7 +278,6 @@ extension AccountService {
             return try deny(account, user: account.name.value, now: now, reason: "replayed code")
         }
         noteLearnedDrift(claim, of: authenticator, account: account)
-        upgradePasswordHashIfNeeded(account, password: password)
         loginSucceeded(account, factors: "password+totp", audited: true)
         return .ok
     }
@@ -253,7 +296,6 @@ extension AccountService {
     func useRecoveryCode(
         _ code: String,
         account: Account,
-        password: [UInt8]?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         var remaining = 0
@@ -272,7 +314,6 @@ extension AccountService {
             case .store(let error): throw ServiceError.from(error)
             }
         }
-        upgradePasswordHashIfNeeded(account, password: password)
         audit(
             .account(account.name),
             .recoveryCodeUsed,
@@ -316,7 +357,7 @@ extension AccountService {
             return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
         }
         let pending = try newEnrollment(for: account.name, parameters: .standard)
-        try updating(account.name) { (stored: inout Account) throws(ServiceError) in
+        try updating(account.name, as: nil) { (stored: inout Account) throws(ServiceError) in
             guard stored.twoFactor == .pending else {
                 throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
             }
@@ -327,19 +368,25 @@ extension AccountService {
         return .enroll(otpauthURI: try uri(for: account.name, pending.credential))
     }
 
+    /// Finishes the enrollment a pending account's login offered; returns the answer and the account as this
+    /// login left it.
     func finishEnrollmentAtLogin(
         _ code: String,
         _ pending: PendingEnrollment,
         account: Account,
-        password: [UInt8]?,
         now: UnixTime
-    ) throws(ServiceError) -> LoginResult {
+    ) throws(ServiceError) -> (LoginResult, Account) {
         guard let step = matchingStep(code, for: pending.credential, now: now) else {
-            return try deny(account, user: account.name.value, now: now, reason: "wrong enrollment code")
+            return (try deny(account, user: account.name.value, now: now, reason: "wrong enrollment code"), account)
         }
         let (codes, hashes) = RecoveryCodes.issue()
+        let enrolled: Account
         do {
-            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+            enrolled = try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+                // The session this login opens is for the account as the login checked it (AccountSession.swift).
+                guard CredentialStamp(stored) == CredentialStamp(account) else {
+                    throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
+                }
                 try Self.finishEnrollment(
                     &stored,
                     pending,
@@ -354,11 +401,12 @@ extension AccountService {
         } catch {
             switch error {
             case .rejected:
-                return try deny(account, user: account.name.value, now: now, reason: "enrollment code refused")
+                return (
+                    try deny(account, user: account.name.value, now: now, reason: "enrollment code refused"), account
+                )
             case .store(let error): throw ServiceError.from(error)
             }
         }
-        upgradePasswordHashIfNeeded(account, password: password)
         audit(
             .account(account.name),
             .enroll,
@@ -369,7 +417,7 @@ extension AccountService {
         )
         logger.notice("two-factor enrolled at login", metadata: ["user": "\(account.name)"])
         loginSucceeded(account, factors: "password+totp")
-        return .enrolled(recoveryCodes: codes)
+        return (.enrolled(recoveryCodes: codes), enrolled)
     }
 
     /// Denies; the failure was counted when the attempt was reserved.
@@ -404,21 +452,27 @@ extension AccountService {
     }
 
     /// A hash made with older scrypt parameters is replaced after a successful login, the one moment
-    /// the daemon holds the plain password. A failure here never fails the login.
-    func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]?) {
-        guard let password, hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password)
-        else { return }
+    /// the daemon holds the plain password. A failure here never fails the login. Returns `account` with the
+    /// hash it has now: the new one when this replaced the one `account` has, else as it was.
+    func upgradePasswordHashIfNeeded(_ account: Account, password: [UInt8]) -> Account {
+        guard hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password) else { return account }
         let oldHash = account.passwordHash
+        var upgraded = account
         do {
             try store.update(account.name) { stored in
-                if stored.passwordHash == oldHash { stored.passwordHash = newHash }
+                if stored.passwordHash == oldHash {
+                    stored.passwordHash = newHash
+                    upgraded.passwordHash = newHash
+                }
             }
             logger.notice("password hash upgraded", metadata: ["user": "\(account.name)"])
+            return upgraded
         } catch {
             logger.warning(
                 "password hash upgrade failed",
                 metadata: ["user": "\(account.name)", "error": "\(error.storeError)"]
             )
+            return account
         }
     }
 }

@@ -29,15 +29,20 @@ extension AccountService {
         }
         let pending = try newEnrollment(for: target.name, parameters: parameters)
         try spendSelfServiceChange(capacity, by: actor, "enrollment")
-        try updating(target.name) { account in account.pendingEnrollment = pending }
+        try updating(target.name, as: caller) { account in account.pendingEnrollment = pending }
         logger.notice("enrollment started", metadata: ["user": "\(target.name)"])
         return EnrollmentOffer(otpauthURI: try uri(for: target.name, pending.credential), expiresAt: pending.expiresAt)
     }
 
     /// Turns 2FA on with the pending secret when `code` is right for it, and returns the new recovery
-    /// codes. The code's step becomes the last accepted one, so it cannot be used again to log in.
+    /// codes and the account as it is now. The code's step becomes the last accepted one, so it cannot be used
+    /// again to log in.
     @discardableResult
-    public func confirmEnrollment(caller: Caller, name: String, code: String) throws(ServiceError) -> [String] {
+    public func confirmEnrollment(
+        caller: Caller,
+        name: String,
+        code: String
+    ) throws(ServiceError) -> (recoveryCodes: [String], account: Account) {
         let target = try target(name, for: caller, action: .enroll)
         let (capacity, actor) = try authorize(caller, .enroll, target: target, action: .enroll)
         let now = clock()
@@ -53,7 +58,7 @@ extension AccountService {
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
         let (codes, hashes) = RecoveryCodes.issue()
-        let enrolled = try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        let enrolled = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             try Self.finishEnrollment(
                 &account,
                 pending,
@@ -74,7 +79,7 @@ extension AccountService {
             detail: "\(enrolled.twoFactor)"
         )
         logger.notice("two-factor enrolled", metadata: ["user": "\(target.name)"])
-        return codes
+        return (codes, enrolled)
     }
 
     /// Requires two-factor authentication: `off` becomes `pending` (the next login enrolls), `on`/`self`
@@ -84,7 +89,7 @@ extension AccountService {
         let (_, actor) = try authorize(caller, .forceTwoFactor, target: target, action: .force)
         guard !Self.isRequired(target.twoFactor) else { return }
         let now = clock()
-        let forced = try updating(target.name) { account in
+        let forced = try updating(target.name, as: caller) { account in
             switch account.twoFactor {
             case .off: account.twoFactor = .pending
             case .on(.self): account.twoFactor = .on(.enforced)
@@ -100,13 +105,14 @@ extension AccountService {
 
     /// Turns two-factor authentication off and discards the secret, the pending enrollment and the
     /// recovery codes. The account itself may do this only to a state it set itself. Already off with nothing
-    /// to discard: nothing is written or audited.
-    public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) {
+    /// to discard: nothing is written or audited. Returns the account as it is now.
+    @discardableResult
+    public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .disable)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
-        guard !Self.isDisabled(target) else { return }
+        guard !Self.isDisabled(target) else { return target }
         let now = clock()
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        let disabled = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
             if capacity == .ownAccount, account.twoFactor != .off, account.twoFactor != .on(.self) {
                 throw ServiceError(
@@ -122,6 +128,7 @@ extension AccountService {
         }
         audit(actor, .disable, .ok, target: target.name, organization: target.organization)
         logger.notice("two-factor disabled", metadata: ["user": "\(target.name)"])
+        return disabled
     }
 
     /// Discards the secret and the recovery codes and sets `pending`: the next login enrolls a new
@@ -130,7 +137,7 @@ extension AccountService {
         let target = try target(name, for: caller, action: .reset)
         let (_, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
         let now = clock()
-        try updating(target.name) { account in
+        try updating(target.name, as: caller) { account in
             Self.discardSecrets(&account)
             account.twoFactor = .pending
             account.twoFactorChange = StateChange(actor: actor, time: now)
@@ -154,7 +161,7 @@ extension AccountService {
         try spendSelfServiceChange(capacity, by: actor, "recovery codes")
         let (codes, hashes) = RecoveryCodes.issue()
         let now = clock()
-        try updating(target.name) { (account: inout Account) throws(ServiceError) in
+        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             guard case .on = account.twoFactor else {
                 throw ServiceError(.invalidArgument, "recovery codes come with an enrolled authenticator")
             }

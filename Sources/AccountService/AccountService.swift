@@ -160,16 +160,33 @@ public final class AccountService: Sendable {
         try validated { () throws(InvalidValue) in try AccountName(name) }
     }
 
-    /// The caller a request runs as: the account logged in on the connection when there is one (re-read, so
-    /// a removed account or a changed role counts at once), else the operator when the peer is one.
-    public func caller(session: AccountName?, operatorUID: UInt32?) throws(ServiceError) -> Caller {
-        if let session {
-            // A removed account acts for nobody; the peer keeps what it is by itself.
-            if let account = try storing({ () throws(AccountStoreError) in try store.account(named: session) }) {
-                return .account(account)
-            }
+    /// The caller a request runs as: the account logged in on the connection when there is one, else the operator
+    /// when the peer is one. A session's account is read again for each request, so that a changed role counts
+    /// at once; a session whose account was removed, made again, or had its credentials changed by someone
+    /// else since it logged in, or that is older than the session lifetime, acts for nobody: the request is
+    /// refused, even from an operator peer, which logged in to act as the account (AccountSession.swift).
+    public func caller(session: AccountSession?, operatorUID: UInt32?) throws(ServiceError) -> Caller {
+        guard let session else { return operatorUID.map { .operator(uid: $0) } ?? .anonymous }
+        let now = clock()
+        guard now - session.loggedInAt < configuration.sessionLifetime else {
+            logger.notice("request refused: session expired", metadata: ["user": "\(session.name)"])
+            throw ServiceError(
+                .notPermitted,
+                "log in again: this connection logged in as '\(session.name)' more than "
+                    + "\(configuration.sessionLifetime) seconds ago (--session-lifetime)"
+            )
         }
-        return operatorUID.map { .operator(uid: $0) } ?? .anonymous
+        let account = try storing { () throws(AccountStoreError) in try store.account(named: session.name) }
+        guard let account, session.holds(for: account) else {
+            logger.notice("request refused: credentials changed since the login", metadata: ["user": "\(session.name)"])
+            throw Self.sessionEnded(session.name)
+        }
+        return .account(account)
+    }
+
+    /// The session a Login that logged in as `account` opens, `account` being the record as that login left it.
+    func session(for account: Account) -> AccountSession {
+        AccountSession(account, loggedInAt: clock())
     }
 
     /// Decides `operation` with `AccessPolicy`; a refusal is audited and thrown as `notPermitted`.
@@ -338,14 +355,20 @@ public final class AccountService: Sendable {
     }
 
     /// `store.update` with a body that refuses with a `ServiceError`: the refusal is thrown as it is, an error
-    /// of the store as `storing` reports it.
+    /// of the store as `storing` reports it. A write `caller` makes to its own account is refused, in the same
+    /// transaction, when the account no longer has the credentials its session logged in with; nil: a write
+    /// of a login, which has no caller.
     @discardableResult
     func updating(
         _ name: AccountName,
+        as caller: Caller?,
         _ body: (inout Account) throws(ServiceError) -> Void
     ) throws(ServiceError) -> Account {
         do {
-            return try store.update(name, body)
+            return try store.update(name) { (account: inout Account) throws(ServiceError) in
+                try Self.checkSession(of: caller, stillHoldsFor: account)
+                try body(&account)
+            }
         } catch {
             switch error {
             case .rejected(let refusal): throw refusal

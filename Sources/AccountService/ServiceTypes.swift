@@ -16,6 +16,12 @@ public struct ServiceConfiguration: Sendable {
     public var gracePeriod: Int64 = 0
     /// The largest clock drift, in steps, that an authenticator learns from its accepted codes.
     public var maximumDrift: Int32
+    /// Seconds a connection acts for the account it logged in as (`--session-lifetime`); then it must log in
+    /// again, however busy it keeps (AccountSession.swift).
+    public var sessionLifetime: Int64 = ServiceConfiguration.defaultSessionLifetime
+    /// One hour: far longer than any client holds a login (`twofactorctl --as` sends one request; an
+    /// enrollment waits at most the enrollment lifetime for its code).
+    public static let defaultSessionLifetime: Int64 = 3600
 
     public init(
         issuer: String = "twofactord",

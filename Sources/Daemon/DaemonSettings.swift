@@ -42,6 +42,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public static let maximumGracePeriod = AccountService.maximumGracePeriod
     /// The largest clock drift, in steps, an authenticator learns from its accepted codes.
     public var maximumDriftSteps: Int32 = DriftPolicy.defaultMaximumDrift
+    /// Seconds a connection acts for the account it logged in as; then it must log in again.
+    public var sessionLifetime: Int64 = ServiceConfiguration.defaultSessionLifetime
 
     /// The installed configuration file, read when it exists.
     public static let defaultPath = "/etc/twofactord/twofactord.conf"
@@ -281,6 +283,7 @@ extension DaemonSettings {
             },
             show: { "\($0.gracePeriod)" }
         ),
+        .integer("daemon", "session-lifetime", reloadable: true, \.sessionLifetime, in: 60...86_400, unit: " seconds"),
         .integer("throttle", "free-failures", reloadable: true, \.throttle.freeFailures, in: 0...1000),
         .integer("throttle", "base-delay", reloadable: true, \.throttle.baseDelay, in: 1...86_400, unit: " seconds"),
         .integer("throttle", "max-delay", reloadable: true, \.throttle.maximumDelay, in: 1...604_800, unit: " seconds"),

@@ -6,7 +6,11 @@ import Wire
 
 extension Dispatcher {
     /// The authenticator requests (issue 11, items 2 and 3); `AccessPolicy` decides inside the service.
-    func performAuthenticator(_ request: Request, caller: Caller) throws(ServiceError) -> Response {
+    func performAuthenticator(
+        _ request: Request,
+        caller: Caller,
+        session: inout Session
+    ) throws(ServiceError) -> Response {
         switch request {
         case .authenticatorAddBegin(let user, let label, let algorithm, let digits, let period):
             let parameters = TOTPParameters(
@@ -17,14 +21,16 @@ extension Dispatcher {
             let offer = try service.beginAuthenticator(caller: caller, name: user, label: label, parameters: parameters)
             return .enrollmentStarted(otpauthURI: offer.otpauthURI, expiresAt: UInt64(max(0, offer.expiresAt)))
         case .authenticatorAddConfirm(let user, let label, let code):
-            try service.confirmAuthenticator(caller: caller, name: user, label: label, code: code)
+            session.renew(
+                after: try service.confirmAuthenticator(caller: caller, name: user, label: label, code: code)
+            )
             return .done
         case .authenticatorList(let user):
             return .authenticatorList(
                 try service.authenticators(caller: caller, name: user).map(AuthenticatorInfo.init)
             )
         case .authenticatorRemove(let user, let label):
-            try service.removeAuthenticator(caller: caller, name: user, label: label)
+            session.renew(after: try service.removeAuthenticator(caller: caller, name: user, label: label))
             return .done
         case .authenticatorResync(let user, let label, let firstCode, let secondCode):
             try service.resyncAuthenticator(

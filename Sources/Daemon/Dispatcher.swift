@@ -27,8 +27,10 @@ enum Privilege: Sendable {
 
 /// What a connection remembers from one request to the next.
 struct Session: Sendable, Equatable {
-    /// The account a Login answered `ok` made the connection act for, until the next Login.
-    var account: AccountName?
+    /// The account a Login answered `ok` made the connection act for, as it was then, until the next Login.
+    /// It acts for nobody once that account's credentials change, except by this session's own requests
+    /// (AccountSession.swift).
+    var account: AccountSession?
     /// A login answered `codeNeeded`: its attempt stays counted by the throttle, and the very next request,
     /// if it is the same user's login with a code, completes that attempt instead of counting another.
     /// So a person's two-step login counts once, and nothing about the password shows in the count.
@@ -37,9 +39,15 @@ struct Session: Sendable, Equatable {
     /// it) when the last byte was read or the connection closes.
     var backup: StoreSnapshot?
 
-    init(account: AccountName? = nil, heldAttempt: HeldAttempt? = nil) {
+    init(account: AccountSession? = nil, heldAttempt: HeldAttempt? = nil) {
         self.account = account
         self.heldAttempt = heldAttempt
+    }
+
+    /// After a request of this session changed `account`: when that is the session's own account, the session
+    /// goes on with it as the change left it (the service checked, in that write, that it still held).
+    mutating func renew(after account: Account) {
+        self.account = self.account?.continued(after: account)
     }
 }
 
@@ -117,7 +125,7 @@ struct Dispatcher: Sendable {
                 // A Login opens a session for administration (`twofactorctl --as`): it never skips the code
                 // (no grace, trusted network or exemption), so an admin's step-up always takes one.
                 let (origin, _) = loginOrigin(of: peer, LoginOrigin(), readingSession: false)
-                let result = try service.login(
+                let (result, opened) = try service.openSession(
                     user: user,
                     password: password,
                     code: attempt.input,
@@ -125,7 +133,7 @@ struct Dispatcher: Sendable {
                     attemptHeld: attempt.completesHeldAttempt,
                     passwordMemo: attempt.passwordMemo
                 )
-                session.account = result.logsIn ? try? AccountName(user) : nil
+                session.account = opened
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.response(for: result), session)
             case .loginFrom(let user, let password, let codeKind, let code, let origin):
@@ -173,7 +181,7 @@ struct Dispatcher: Sendable {
                 )
             }
             let caller = try service.caller(session: session.account, operatorUID: operatorUID)
-            return (try perform(request, caller: caller, peer: peer), session)
+            return (try perform(request, caller: caller, peer: peer, session: &session), session)
         } catch {
             // Only a failure whose details are withheld costs the (possibly slow) group lookup.
             let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
@@ -230,7 +238,14 @@ struct Dispatcher: Sendable {
         return (throttle, context)
     }
 
-    private func perform(_ request: Request, caller: Caller, peer: PeerCredentials) throws(ServiceError) -> Response {
+    /// Runs `request` as `caller`. A change the session makes to its own account's credentials carries the
+    /// session over to the account as that change left it.
+    private func perform(
+        _ request: Request,
+        caller: Caller,
+        peer: PeerCredentials,
+        session: inout Session
+    ) throws(ServiceError) -> Response {
         switch request {
         case .hello, .login, .loginFrom, .codeCheck, .backupBegin, .backupRead, .keyRotate:
             return .error(code: .malformedRequest, message: "this request is not served here")
@@ -245,7 +260,7 @@ struct Dispatcher: Sendable {
             )
             return .done
         case .userSetPassword(let user, let password):
-            try service.setPassword(caller: caller, name: user, password: password)
+            session.renew(after: try service.setPassword(caller: caller, name: user, password: password))
             return .done
         case .userShow(let user):
             let status = try service.status(
@@ -274,9 +289,11 @@ struct Dispatcher: Sendable {
             let offer = try service.beginEnrollment(caller: caller, name: user, parameters: parameters)
             return .enrollmentStarted(otpauthURI: offer.otpauthURI, expiresAt: UInt64(max(0, offer.expiresAt)))
         case .enrollConfirm(let user, let code):
-            return .recoveryCodes(try service.confirmEnrollment(caller: caller, name: user, code: code))
+            let (codes, enrolled) = try service.confirmEnrollment(caller: caller, name: user, code: code)
+            session.renew(after: enrolled)
+            return .recoveryCodes(codes)
         case .twoFactorDisable(let user):
-            try service.disableTwoFactor(caller: caller, name: user)
+            session.renew(after: try service.disableTwoFactor(caller: caller, name: user))
             return .done
         case .twoFactorForce(let user):
             try service.forceTwoFactor(caller: caller, name: user)
@@ -324,7 +341,7 @@ struct Dispatcher: Sendable {
             return try performAccess(request, caller: caller)
         case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
             .authenticatorResync:
-            return try performAuthenticator(request, caller: caller)
+            return try performAuthenticator(request, caller: caller, session: &session)
         }
     }
 
@@ -535,15 +552,5 @@ struct LoginAttempt {
     func held(after result: LoginResult) -> HeldAttempt? {
         guard case .none = input, result == .codeNeeded else { return nil }
         return HeldAttempt(user: user, until: Int64(time(nil)) + HeldAttempt.lifetime, passwordMemo: passwordMemo)
-    }
-}
-
-extension LoginResult {
-    /// A Login with this result makes the connection act for the account.
-    var logsIn: Bool {
-        switch self {
-        case .ok, .enrolled, .recovered: true
-        case .codeNeeded, .enroll, .denied, .locked: false
-        }
     }
 }

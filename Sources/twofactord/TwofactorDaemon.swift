@@ -167,6 +167,15 @@ struct TwofactorDaemon: AsyncParsableCommand {
     var maximumDriftSteps: String?
 
     @Option(
+        name: .customLong("session-lifetime"),
+        help: """
+            Seconds a connection acts for the account it logged in as (twofactorctl --as), however busy it \
+            keeps; then it must log in again. 60 to 86400, default \(defaults.sessionLifetime).
+            """
+    )
+    var sessionLifetime: String?
+
+    @Option(
         name: .customLong("audit-max-records"),
         help: """
             The audit trail keeps at most this many records; the oldest go first. \
@@ -220,7 +229,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             ("--socket-mode", socketMode), ("--scrypt-log-n", scryptLogN), ("--workers", workers),
             ("--max-connections", maxConnections), ("--request-deadline", requestDeadline), ("--issuer", issuer),
             ("--enrollment-lifetime", enrollmentLifetime), ("--grace-period", gracePeriod),
-            ("--max-drift-steps", maximumDriftSteps),
+            ("--max-drift-steps", maximumDriftSteps), ("--session-lifetime", sessionLifetime),
             ("--audit-max-records", auditMaximumRecords), ("--audit-max-days", auditMaximumDays),
             ("--log-level", logLevel), ("--throttle-free-failures", freeFailures),
             ("--throttle-base-delay", baseDelay), ("--throttle-max-delay", maximumDelay),
@@ -392,6 +401,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             maximumDrift: settings.maximumDriftSteps
         )
         configuration.gracePeriod = settings.gracePeriod
+        configuration.sessionLifetime = settings.sessionLifetime
         return configuration
     }
 

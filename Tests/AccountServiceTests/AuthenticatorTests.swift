@@ -170,7 +170,9 @@ import Testing
         #expect(try fixture.stored("gus")?.twoFactor == .on(.enforced))
         // With a second one, the account may remove either: it stays protected.
         _ = try add(fixture, "gus", "phone", as: gus)
-        try fixture.service.removeAuthenticator(caller: gus, name: "gus", label: "default")
+        // A caller is the account as it logged in (its session's stamp): now the account with two authenticators.
+        let added = Caller.account(try #require(try fixture.stored("gus")))
+        try fixture.service.removeAuthenticator(caller: added, name: "gus", label: "default")
         #expect(try fixture.stored("gus")?.authenticators.map(\.label.value) == ["phone"])
         // The operator may remove the last one: two-factor is then off, as after `2fa disable`.
         try fixture.service.removeAuthenticator(caller: root, name: "gus", label: "phone")

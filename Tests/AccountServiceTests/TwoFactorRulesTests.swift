@@ -41,7 +41,7 @@ import Testing
             caller: caller,
             name: name,
             code: try oathtool(secret, at: fixture.clock.now)
-        )
+        ).recoveryCodes
         return (secret, codes)
     }
 

@@ -20,6 +20,17 @@ import Testing
         #expect(settings.socket == DaemonSettings().socket)
     }
 
+    @Test func sessionLifetime_isAReloadableKey_fromAMinuteToADay() throws {
+        #expect(DaemonSettings().sessionLifetime == 3600)
+        var settings = DaemonSettings()
+        try settings.apply(file: "[daemon]\nsession-lifetime = 600\n", path: "/etc/t.conf")
+        #expect(settings.sessionLifetime == 600)
+        #expect(throws: DaemonSettings.Problem.self) {
+            try settings.apply(flags: [(flag: "--session-lifetime", value: "59")])
+        }
+        #expect(DaemonSettings.keys.first { $0.name == "session-lifetime" }?.reloadable == true)
+    }
+
     @Test(arguments: [
         (
             "[daemon]\nwokers = 3\n",

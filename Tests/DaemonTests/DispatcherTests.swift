@@ -72,7 +72,7 @@ import Wire
     @Test func loginOk_opensASession_thatActsForTheAccount() throws {
         let (answer, session) = login("ann")
         #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
-        #expect(session.account?.value == "ann")
+        #expect(session.account?.name.value == "ann")
         let own = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: session)
         guard case .userInfo(let info, _) = own.response else { Issue.record("got \(own.response)"); return }
         #expect(info.user == "ann")

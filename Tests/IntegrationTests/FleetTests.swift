@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import Wire
 
 /// Issue 10 through the real binaries: twofactord processes sharing one PostgreSQL database (a throwaway
 /// cluster, see PostgresCluster), codes from oathtool.
@@ -43,6 +44,38 @@ import TestSupport
         #expect(
             !hostA.log().contains(PostgresCluster.rolePassword) && !hostB.log().contains(PostgresCluster.rolePassword)
         )
+    }
+
+    /// A session on one host ends when another host changes the account: the stamp is computed from the shared
+    /// record, with its secrets opened, so its own changes on PostgreSQL carry it over as on LMDB.
+    @Test(.enabled(if: runningAsRoot, "the logged-in connection is nobody's, through setpriv"))
+    func aSessionOnOneHost_keepsItsOwnChange_andEndsWithAResetThroughAnother() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let arguments = Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys)
+        let hostA = try DaemonProcess()
+        let hostB = try DaemonProcess()
+        try hostA.start(extraArguments: arguments)
+        try hostB.start(extraArguments: arguments)
+        let (secret, step) = try hostA.enrolledAccount("erin", password: Self.password, period: 3600)
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+
+        let connection = try PeerConnection(daemon: hostA)
+        let login = connection.call(
+            .login(user: "erin", password: Array(Self.password.utf8), codeKind: .totp, code: code)
+        )
+        #expect(login == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), "\(hostA.log())")
+        #expect(connection.call(.userSetPassword(user: "erin", password: Array("erins-own-Passw0rd".utf8))) == .done)
+        guard case .userInfo? = connection.call(.userShow(user: "erin")) else {
+            Issue.record("the session's own password change on PostgreSQL logged it out")
+            return
+        }
+        #expect(try hostB.ctl(["2fa", "reset", "erin"]).status == 0)
+        guard case .error(.notPermitted, let message)? = connection.call(.userShow(user: "erin")) else {
+            Issue.record("a reset through host B left the session on host A acting for erin")
+            return
+        }
+        #expect(message.hasPrefix("log in again"), "\(message)")
     }
 
     @Test func postgresqlDown_loginsFailWithAnError_andTheDaemonReconnectsByItself() throws {

@@ -68,6 +68,18 @@ final class DaemonProcess: @unchecked Sendable {
         return try run(try executable("twofactorctl", runnableBy: uid), command, input: input, uid: uid)
     }
 
+    /// Starts `twofactorctl GROUP COMMAND --socket PATH ARGS...` (as `uid`, through setpriv) and leaves it
+    /// running, for a test that types its input a line at a time.
+    func startCtl(_ arguments: [String], uid: UInt32? = nil) throws -> PipedProcess {
+        let command = Array(arguments.prefix(2)) + ["--socket", socketPath] + arguments.dropFirst(2)
+        let executable = try executable("twofactorctl", runnableBy: uid)
+        guard let uid else { return try PipedProcess(executable, command) }
+        return try PipedProcess(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable.path] + command
+        )
+    }
+
     /// Runs `twofactor login USER`, typing the password and, when given, the code as two lines.
     func login(_ user: String, password: String, code: String? = nil, uid: UInt32? = nil) throws -> CommandResult {
         let input = password + "\n" + (code.map { $0 + "\n" } ?? "")
