@@ -55,62 +55,6 @@ public final class AccountLimits: Sendable {
     }
 }
 
-/// A fixed window of `perKey` uses per key and `inAll` for all keys together, every `interval` seconds. A pure
-/// value: the caller gives the time.
-struct WindowBudget<Key: Hashable & Sendable>: Sendable {
-    enum Decision: Sendable, Equatable {
-        /// Granted; `suppressedBefore` uses of this key were refused since the last one granted.
-        case granted(suppressedBefore: Int)
-        /// Refused; a use may be granted again in `retryAfter` seconds.
-        case exhausted(retryAfter: Int64)
-    }
-
-    private struct Window: Sendable {
-        var start: Int64
-        var used: Int
-        var suppressed: Int
-    }
-
-    let interval: Int64
-    let perKey: Int
-    let inAll: Int
-    private var windows: [Key: Window] = [:]
-    private var all: Window?
-
-    init(interval: Int64, perKey: Int, inAll: Int) {
-        self.interval = max(1, interval)
-        self.perKey = max(1, perKey)
-        self.inAll = max(1, inAll)
-    }
-
-    /// A window ends after `interval` seconds, or at once when the clock went back.
-    private func isOver(_ window: Window, at now: Int64) -> Bool {
-        now < window.start || now - window.start >= interval
-    }
-
-    mutating func spend(_ key: Key, now: Int64) -> Decision {
-        if all.map({ isOver($0, at: now) }) ?? true {
-            all = Window(start: now, used: 0, suppressed: 0)
-            // Keys whose window ended and whose refusals were reported are forgotten, so the table stays small.
-            windows = windows.filter { !isOver($0.value, at: now) || $0.value.suppressed > 0 }
-        }
-        var window = windows[key] ?? Window(start: now, used: 0, suppressed: 0)
-        if isOver(window, at: now) { window = Window(start: now, used: 0, suppressed: window.suppressed) }
-        guard window.used < perKey, let shared = all, shared.used < inAll else {
-            window.suppressed += 1
-            windows[key] = window
-            let ends = window.used < perKey ? (all?.start ?? now) : window.start
-            return .exhausted(retryAfter: max(1, ends + interval - now))
-        }
-        let suppressed = window.suppressed
-        window.used += 1
-        window.suppressed = 0
-        all?.used += 1
-        windows[key] = window
-        return .granted(suppressedBefore: suppressed)
-    }
-}
-
 extension AccountService {
     /// Counts a change an account makes to itself (`capacity` `.ownAccount`) against its budget, and refuses it
     /// past the budget: logged, not audited, as a locked login is. Changes by an admin or operator are not counted.

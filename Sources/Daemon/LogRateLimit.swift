@@ -1,66 +1,15 @@
+import Authentication
 import Glibc
 import Logging
 import Synchronization
 
 // MUSTs of log rate limiting:
-// - a peer that is not an operator causes at most `linesPerInterval` log lines per `interval`
-//   seconds per key (its uid, or its uid and a kind of refusal); what it causes beyond that is
-//   counted, not written, and the count is reported on the key's next written line;
-// - all non-operator peers together cause at most `globalLinesPerInterval` lines per interval, so
-//   that many uids cannot add up to an unbounded log either;
-// - lines caused by operators, or by the daemon itself, are never dropped;
-// - a decision is a pure function of the counts and the given time.
-
-/// What may be written for one key: a budget of lines per interval.
-struct LogRateLimit: Sendable {
-    enum Decision: Sendable, Equatable {
-        /// Write the line; `suppressedBefore` lines of this key were dropped since the last one written.
-        case write(suppressedBefore: Int)
-        case drop
-    }
-
-    private struct Window: Sendable {
-        var start: Int64
-        var written: Int
-        var suppressed: Int
-    }
-
-    let interval: Int64
-    let linesPerInterval: Int
-    let globalLinesPerInterval: Int
-    private var windows: [String: Window] = [:]
-    private var global: Window?
-
-    init(interval: Int64, linesPerInterval: Int, globalLinesPerInterval: Int = .max) {
-        self.interval = max(1, interval)
-        self.linesPerInterval = max(1, linesPerInterval)
-        self.globalLinesPerInterval = max(1, globalLinesPerInterval)
-    }
-
-    /// Decides whether a line for `key` is written at `now` (seconds).
-    mutating func admit(_ key: String, now: Int64) -> Decision {
-        if global == nil || now - global!.start >= interval {
-            global = Window(start: now, written: 0, suppressed: 0)
-            // Keys quiet for a whole interval are forgotten, so the table cannot grow without bound.
-            windows = windows.filter { now - $0.value.start < interval || $0.value.suppressed > 0 }
-        }
-        var window = windows[key] ?? Window(start: now, written: 0, suppressed: 0)
-        if now - window.start >= interval {
-            window = Window(start: now, written: 0, suppressed: window.suppressed)
-        }
-        guard window.written < linesPerInterval, global!.written < globalLinesPerInterval else {
-            window.suppressed += 1
-            windows[key] = window
-            return .drop
-        }
-        let suppressed = window.suppressed
-        window.written += 1
-        window.suppressed = 0
-        global!.written += 1
-        windows[key] = window
-        return .write(suppressedBefore: suppressed)
-    }
-}
+// - a peer that is not an operator causes at most `linesPerPeer` log lines per `interval` seconds per key
+//   (its uid, or its uid and a kind of refusal); what it causes beyond that is counted, not written, and the
+//   count is reported on the key's next written line (`WindowBudget`);
+// - all non-operator peers together cause at most `linesInAll` lines per interval, so that many uids cannot
+//   add up to an unbounded log either;
+// - lines caused by operators, or by the daemon itself, are never dropped.
 
 /// The peer whose request the current thread is serving, for log rate limiting. Bound by the
 /// connection handler around the work it does for a peer; unbound for the daemon's own lines.
@@ -68,9 +17,9 @@ enum PeerLogContext {
     @TaskLocal static var current: ShareHolder?
 }
 
-/// Shares one `LogRateLimit` between every logger of the process.
+/// Shares one budget of log lines between every logger of the process.
 public final class LogRateLimiter: Sendable {
-    private let limit: Mutex<LogRateLimit>
+    private let limit: Mutex<WindowBudget<String>>
     private let clock: @Sendable () -> Int64
 
     /// By default a peer may cause 20 lines per minute, and all non-operator peers 200.
@@ -80,15 +29,13 @@ public final class LogRateLimiter: Sendable {
         linesInAll: Int = 200,
         clock: (@Sendable () -> Int64)? = nil
     ) {
-        limit = Mutex(
-            LogRateLimit(interval: interval, linesPerInterval: linesPerPeer, globalLinesPerInterval: linesInAll)
-        )
+        limit = Mutex(WindowBudget(interval: interval, perKey: linesPerPeer, inAll: linesInAll))
         self.clock = clock ?? { monotonicSeconds() }
     }
 
-    func admit(_ key: String) -> LogRateLimit.Decision {
+    func admit(_ key: String) -> WindowBudget<String>.Decision {
         let now = clock()
-        return limit.withLock { $0.admit(key, now: now) }
+        return limit.withLock { $0.spend(key, now: now) }
     }
 }
 
@@ -120,7 +67,7 @@ final class RefusalLog: Sendable {
     }
 
     func refused(_ holder: ShareHolder, _ what: String, reason: String) {
-        guard case .write(let suppressed) = limiter.admit("\(holder.uid) \(what) \(reason)") else { return }
+        guard case .granted(let suppressed) = limiter.admit("\(holder.uid) \(what) \(reason)") else { return }
         logger.warning(
             "refused: \(what)",
             metadata: [
@@ -130,7 +77,7 @@ final class RefusalLog: Sendable {
     }
 }
 
-/// A log handler that drops what a non-operator peer causes beyond its budget (see `LogRateLimit`).
+/// A log handler that drops what a non-operator peer causes beyond its budget (see `LogRateLimiter`).
 public struct RateLimitedLogHandler: LogHandler {
     private var inner: any LogHandler
     private let limiter: LogRateLimiter
@@ -145,7 +92,7 @@ public struct RateLimitedLogHandler: LogHandler {
             inner.log(event: event)
             return
         }
-        guard case .write(let suppressed) = limiter.admit("uid \(peer.uid)") else { return }
+        guard case .granted(let suppressed) = limiter.admit("uid \(peer.uid)") else { return }
         var event = event
         if suppressed > 0 {
             event.metadata = (event.metadata ?? [:]).merging(["suppressed-before": "\(suppressed)"]) { $1 }

@@ -1,3 +1,4 @@
+import Authentication
 import Testing
 
 @testable import Daemon
@@ -66,18 +67,23 @@ import Testing
     }
 
     @Test func logLimit_writesABudgetPerKey_thenCountsWhatItDrops() {
-        var limit = LogRateLimit(interval: 60, linesPerInterval: 2)
-        #expect(limit.admit("uid 65534", now: 0) == .write(suppressedBefore: 0))
-        #expect(limit.admit("uid 65534", now: 1) == .write(suppressedBefore: 0))
-        for second in 2..<60 { #expect(limit.admit("uid 65534", now: Int64(second)) == .drop) }
-        #expect(limit.admit("uid 1000", now: 30) == .write(suppressedBefore: 0), "another key has its own budget")
-        #expect(limit.admit("uid 65534", now: 60) == .write(suppressedBefore: 58), "the next line reports the drops")
+        var limit = WindowBudget<String>(interval: 60, perKey: 2)
+        #expect(limit.spend("uid 65534", now: 0) == .granted(suppressedBefore: 0))
+        #expect(limit.spend("uid 65534", now: 1) == .granted(suppressedBefore: 0))
+        for second in 2..<60 {
+            #expect(limit.spend("uid 65534", now: Int64(second)) == .exhausted(retryAfter: 60 - Int64(second)))
+        }
+        #expect(limit.spend("uid 1000", now: 30) == .granted(suppressedBefore: 0), "another key has its own budget")
+        #expect(limit.spend("uid 65534", now: 60) == .granted(suppressedBefore: 58), "the next line reports the drops")
     }
 
     @Test func logLimit_boundsAllKeysTogether() {
-        var limit = LogRateLimit(interval: 60, linesPerInterval: 5, globalLinesPerInterval: 3)
-        for uid in 0..<3 { #expect(limit.admit("uid \(uid)", now: 0) == .write(suppressedBefore: 0)) }
-        #expect(limit.admit("uid 99", now: 0) == .drop, "many uids cannot add up to an unbounded log")
-        #expect(limit.admit("uid 99", now: 61) == .write(suppressedBefore: 1))
+        var limit = WindowBudget<String>(interval: 60, perKey: 5, inAll: 3)
+        for uid in 0..<3 { #expect(limit.spend("uid \(uid)", now: 0) == .granted(suppressedBefore: 0)) }
+        #expect(
+            limit.spend("uid 99", now: 0) == .exhausted(retryAfter: 60),
+            "many uids cannot add up to an unbounded log"
+        )
+        #expect(limit.spend("uid 99", now: 61) == .granted(suppressedBefore: 1))
     }
 }
