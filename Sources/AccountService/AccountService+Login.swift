@@ -68,7 +68,10 @@ extension AccountService {
             passwordMemo: passwordMemo
         )
         guard result.logsIn, let account else { return (result, nil) }
-        return (result, session(for: upgradePasswordHashIfNeeded(account, password: password)))
+        let upgraded = upgradePasswordHashIfNeeded(account, password: password)
+        // Only a login that got in teaches the unknown-user cost: anyone may try a wrong password on any account.
+        hasher.noteStoredHash(upgraded.passwordHash, of: upgraded.name.value)
+        return (result, session(for: upgraded))
     }
 
     /// `login`'s decision, and the account as the login left it (meaningful only when it logs in).
@@ -84,12 +87,17 @@ extension AccountService {
         let now = clock()
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
         let name = try? AccountName(user)
-        let account = try name.flatMap { name throws(ServiceError) in
-            try storing { () throws(AccountStoreError) in try store.account(named: name) }
+        // Before the throttle decision, only whether the account exists: its record is decoded and its secrets
+        // opened after it, so that a `locked` answer, which writes nothing to mask it, takes as long for an
+        // account with 2FA, one without and a name without one.
+        let existing = try name.flatMap { name throws(ServiceError) in
+            try storing { () throws(AccountStoreError) in try store.accountExists(named: name) } ? name : nil
         }
         // Only an existing account's name reaches the log or the throttle database: anything else may be
-        // a password typed into the user field (or forge log lines), so it is kept as a keyed fingerprint.
-        let logName = account?.name.value ?? nameFingerprint.of(user)
+        // a password typed into the user field (or forge log lines), so it is kept as a keyed fingerprint,
+        // computed for every name so that its HMAC does not tell them apart either.
+        let fingerprint = nameFingerprint.of(user)
+        let logName = existing?.value ?? fingerprint
         let key = ThrottleKey(subject: logName, origin: origin)
         // A login completing the attempt its `codeNeeded` answer held was counted then; it is not counted twice.
         // A refusal while locked is logged, not audited: the failures that locked the key are in the trail, and a
@@ -99,13 +107,16 @@ extension AccountService {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
             return (.locked(retryAfter: wait), nil)
         }
+        // Nil also when the account was removed since: the login then goes on as for a name without one.
+        let account = try existing.flatMap { name throws(ServiceError) in
+            try storing { () throws(AccountStoreError) in try store.account(named: name) }
+        }
 
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,
         // which differs after an operator changed it): learn those costs once from the store.
         hasher.seedStoredCosts {
             (try? store.accounts(in: nil, after: nil, limit: 64))?.map { ($0.name.value, $0.passwordHash) } ?? []
         }
-        if let account { hasher.noteStoredHash(account.passwordHash, of: account.name.value) }
         let storedHash = account?.passwordHash
         let passwordMatches: Bool
         if let known = passwordMemo?.recall(user: user, password: password, storedHash: storedHash) {

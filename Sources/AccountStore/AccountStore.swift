@@ -8,6 +8,10 @@ public protocol AccountStore: Sendable {
     /// The account called `name`, or nil.
     func account(named name: AccountName) throws(AccountStoreError) -> Account?
 
+    /// Whether an account called `name` exists, without decoding its record or opening its secrets: what a
+    /// login asks before its throttle decision, so that a `locked` answer takes as long for every name.
+    func accountExists(named name: AccountName) throws(AccountStoreError) -> Bool
+
     /// The account called `name` as far as matching a TOTP code needs it, or nil: without its recovery
     /// codes, pending enrollment and pending authenticator (`Account.forCodeCheck`), so a store that seals
     /// secrets opens only its authenticators'. Never give it back to `create` or `update`.

@@ -3,6 +3,7 @@ import Glibc
 import LMDB
 import OneTimePassword
 import StoredRecords
+import Synchronization
 
 /// The account store on LMDB: one environment in the state directory, with the named databases
 /// - `meta`: the schema version, the audit sequence and the secrets-key check (stores written before
@@ -45,6 +46,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// Taken shared by every write, exclusively by a key rotation across its write and the switch to the new key
     /// (SealedSecrets.swift), so no write seals with the old key after the rotation committed.
     let writerLock = ReadWriteLock()
+    /// How many account records had their secrets opened (`opened`), for tests: what a request read.
+    let openedRecords = Atomic(0)
 
     var meta: Database { databases.meta }
     var accounts: Database { databases.accounts }
@@ -166,6 +169,10 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     public func account(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name, trimmed: { $0 })
+    }
+
+    public func accountExists(named name: AccountName) throws(AccountStoreError) -> Bool {
+        try read { transaction in try transaction.get(Self.key(name), in: accounts) != nil }
     }
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
@@ -390,6 +397,11 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     /// How many durable commits the store's writes made since it was opened (several concurrent writes
     /// share one: group commit), for tests and benchmarks.
+    /// How many account records were read with their secrets opened since the store was opened, for tests.
+    public var accountRecordsOpened: Int {
+        openedRecords.load(ordering: .relaxed)
+    }
+
     public var durableCommits: Int {
         environment.writeStatistics.commits
     }

@@ -19,6 +19,7 @@ extension LMDBAccountStore {
     /// `account` as decoded from its record, with its secrets opened; a secret that does not open (damage,
     /// or a secret moved from another account) makes the record corrupt.
     func opened(_ account: Account) throws(AccountStoreError) -> Account {
+        openedRecords.add(1, ordering: .relaxed)
         guard let opened = keys.opening.lazy.compactMap({ SecretSealing.unsealed(account, with: $0) }).first else {
             throw .corruptRecord(key: "accounts/" + account.name.value)
         }

@@ -57,6 +57,12 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         try account(named: name, trimmed: { $0 })
     }
 
+    public func accountExists(named name: AccountName) throws(AccountStoreError) -> Bool {
+        try read { transaction in
+            try !transaction.rows("SELECT 1 FROM accounts WHERE name = \(name.value)").isEmpty
+        }
+    }
+
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name, trimmed: \.forCodeCheck)
     }
