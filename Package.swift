@@ -174,8 +174,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Wire", "AccountService", "AccountStore", "LMDBAccountStore", "PasswordHashing",
-                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "Daemon", "Wire", "AccountService", "AccountStore", "Authentication", "LMDBAccountStore",
+                "PasswordHashing", "TestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -2,62 +2,84 @@ import AccountStore
 import Authentication
 import Synchronization
 
-// MUSTs of the per-account limits (security review of 2026-12-06, findings B and D):
+// MUSTs of the per-account limits (security review of 2026-12-06, findings B and D; re-review, N3 and N4):
 // - an account causes at most `refusalRecordsPerAccount` audit records of refused or failed requests per
-//   `interval`, and all accounts together at most `refusalRecordsInAll`; beyond that a refusal is logged,
-//   not audited, and counted, and the account's next audited refusal says how many were not: so a flood of
-//   refusals cannot push other records out of the capped trail;
+//   `interval`, and the accounts of one organization together at most `refusalRecordsPerOrganization`; beyond
+//   that a refusal is logged, not audited, and counted, and the account's next audited refusal says how many
+//   were not: so a flood of refusals cannot push other records out of the capped trail, and the accounts of
+//   one organization can hold back the refusal records of that organization only, never another's;
 // - an account changes its own password, enrollment, authenticators being added or recovery codes at most
-//   `selfServiceChangesPerAccount` times per `interval`; beyond that the change is refused (and logged), so a
-//   flood of changes that each write cannot keep the disk syncing or the trail filling;
+//   `selfServiceChangesPerAccount` times per `interval`, and an admin changes the accounts of its organization
+//   (its own excepted) at most `adminChangesPerAccount` times; beyond that the change is refused (and logged,
+//   not audited), so a flood of changes that each write cannot keep the disk syncing or the trail filling;
 // - operators are never limited, as their log lines are never dropped;
-// - a decision depends only on the account and the time, never on the target of the request: a refusal
-//   costs the same whether the account it names exists;
+// - a decision depends only on the account, its organization and the time, never on the target of the
+//   request: a refusal costs the same whether the account it names exists;
 // - the counts live in memory: a restart forgets them, a SIGHUP reload keeps them (the new service is given
 //   the same `AccountLimits`).
 
-/// What each account may still cause in the current minute: audit records of refusals, and changes to itself.
-/// One per daemon, shared by every `AccountService` it builds.
+/// What each account may still cause in the current minute: audit records of refusals, and changes to itself
+/// or, for an admin, to its organization's accounts. One per daemon, shared by every `AccountService` it builds.
 public final class AccountLimits: Sendable {
     /// Seconds of one window.
     public static let interval: Int64 = 60
     /// Audit records of refused or failed requests one account causes per window.
     public static let refusalRecordsPerAccount = 5
-    /// Such records all accounts together cause per window.
-    public static let refusalRecordsInAll = 100
+    /// Such records the accounts of one organization together cause per window.
+    public static let refusalRecordsPerOrganization = 100
     /// Changes an account makes to itself per window (`AccountService.spendSelfServiceChange`).
     public static let selfServiceChangesPerAccount = 10
+    /// Changes an admin makes to other accounts of its organization per window (`AccountService.spendAdminChange`):
+    /// one a second on average, more than a person at `twofactorctl` makes, and at most 60 `ok` records a minute:
+    /// one admin alone would take more than a day to turn the 100,000-record trail over.
+    public static let adminChangesPerAccount = 60
 
-    private let refusals: Mutex<WindowBudget<AccountName>>
+    private struct RefusalBudgets: Sendable {
+        var accounts: WindowBudget<AccountName>
+        var organizations: WindowBudget<OrganizationName>
+    }
+
+    private let refusals: Mutex<RefusalBudgets>
     private let changes: Mutex<WindowBudget<AccountName>>
+    private let adminChanges: Mutex<WindowBudget<AccountName>>
 
     public init() {
         refusals = Mutex(
-            WindowBudget(
-                interval: Self.interval,
-                perKey: Self.refusalRecordsPerAccount,
-                inAll: Self.refusalRecordsInAll
+            RefusalBudgets(
+                accounts: WindowBudget(interval: Self.interval, perKey: Self.refusalRecordsPerAccount),
+                organizations: WindowBudget(interval: Self.interval, perKey: Self.refusalRecordsPerOrganization)
             )
         )
-        changes = Mutex(
-            WindowBudget(interval: Self.interval, perKey: Self.selfServiceChangesPerAccount, inAll: .max)
-        )
+        changes = Mutex(WindowBudget(interval: Self.interval, perKey: Self.selfServiceChangesPerAccount))
+        adminChanges = Mutex(WindowBudget(interval: Self.interval, perKey: Self.adminChangesPerAccount))
     }
 
-    /// Whether `account` may cause one more audit record of a refusal or failure at `now`.
-    func spendRefusalRecord(of account: AccountName, now: UnixTime) -> WindowBudget<AccountName>.Decision {
-        refusals.withLock { $0.spend(account, now: now) }
+    /// Whether `account`, of `organization`, may cause one more audit record of a refusal or failure at `now`.
+    func spendRefusalRecord(
+        of account: AccountName,
+        in organization: OrganizationName,
+        now: UnixTime
+    ) -> WindowBudget<AccountName>.Decision {
+        refusals.withLock { budgets in
+            budgets.accounts.spend(account, now: now, alongWith: organization, in: &budgets.organizations)
+        }
     }
 
     /// Whether `account` may make one more change to itself at `now`.
     func spendSelfServiceChange(of account: AccountName, now: UnixTime) -> WindowBudget<AccountName>.Decision {
         changes.withLock { $0.spend(account, now: now) }
     }
+
+    /// Whether the admin `account` may make one more change to another account at `now`.
+    func spendAdminChange(of account: AccountName, now: UnixTime) -> WindowBudget<AccountName>.Decision {
+        adminChanges.withLock { $0.spend(account, now: now) }
+    }
 }
 
 extension AccountService {
     /// Counts a change an account makes to itself (`capacity` `.ownAccount`) against its budget, and refuses it
-    /// past the budget: logged, not audited, as a locked login is. Changes by an admin or operator are not counted.
+    /// past the budget: logged, not audited, as a locked login is. Changes by an admin or operator are not counted
+    /// here (an admin's: `spendAdminChange`).
     func spendSelfServiceChange(_ capacity: Capacity, by actor: Actor, _ change: String) throws(ServiceError) {
         guard capacity == .ownAccount, case .account(let name) = actor else { return }
         guard case .exhausted(let wait) = limits.spendSelfServiceChange(of: name, now: clock()) else { return }
@@ -66,6 +88,25 @@ extension AccountService {
             .notPermitted,
             "'\(name)' changed its own password or two-factor settings \(AccountLimits.selfServiceChangesPerAccount) "
                 + "times within a minute: try again in \(wait) seconds"
+        )
+    }
+
+    /// Counts a change an admin makes to another account of its organization (`capacity` `.admin`) against the
+    /// admin's budget, and refuses it past the budget: logged, not audited, as `spendSelfServiceChange` does.
+    /// Call it once the request is known to change something, just before the write (and before slow work such
+    /// as hashing a password): a request that changes nothing, or that a check before it refuses, costs nothing.
+    /// An operator's changes are not counted.
+    func spendAdminChange(_ capacity: Capacity, by actor: Actor, _ change: AuditAction) throws(ServiceError) {
+        guard capacity == .admin, case .account(let name) = actor else { return }
+        guard case .exhausted(let wait) = limits.spendAdminChange(of: name, now: clock()) else { return }
+        logger.notice(
+            "change refused: too many this minute",
+            metadata: ["user": "\(name)", "change": "\(change.rawValue)"]
+        )
+        throw ServiceError(
+            .notPermitted,
+            "'\(name)' changed accounts of its organization \(AccountLimits.adminChangesPerAccount) times within a "
+                + "minute: try again in \(wait) seconds"
         )
     }
 }

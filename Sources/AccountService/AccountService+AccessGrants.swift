@@ -4,7 +4,9 @@ import Authentication
 // MUSTs of grace and exemption administration:
 // - who may do what is `AccessPolicy`'s decision (`.revokeGraces`, `.manageExemptions`, `.showAccount`);
 // - an exemption names one PAM service, ends at a time in the future no further than a year ahead, and is
-//   audited when added, removed and used; expired ones are swept whenever the account is written here.
+//   audited when added, removed and used; expired ones are swept whenever the account is written here;
+// - a request that would change nothing writes nothing and is not audited (a revoke without a running grace, an
+//   exemption added again as it is), and an admin's changes are bounded per minute (`spendAdminChange`).
 
 /// One exemption with the account it belongs to, as `exempt list` shows it.
 public struct AccountExemption: Sendable, Hashable {
@@ -19,9 +21,10 @@ extension AccountService {
     /// Ends every grace period of the account at once. With none running, nothing is written or audited.
     public func revokeGraces(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .graceRevoke)
-        let (_, actor) = try authorize(caller, .revokeGraces, target: target, action: .graceRevoke)
+        let (capacity, actor) = try authorize(caller, .revokeGraces, target: target, action: .graceRevoke)
         let now = clock()
         guard !target.activeGraces(at: now).isEmpty else { return }
+        try spendAdminChange(capacity, by: actor, .graceRevoke)
         var ended = 0
         try updating(target.name, as: caller) { account in
             ended = account.activeGraces(at: now).count
@@ -50,7 +53,8 @@ extension AccountService {
         return (target.activeGraces(at: now), target.activeExemptions(at: now))
     }
 
-    /// Adds (or replaces) the account's exemption for `service`.
+    /// Adds (or replaces) the account's exemption for `service`. The same exemption (service, uid and end) already
+    /// there: nothing is written or audited, and it keeps who granted it when.
     public func addExemption(
         caller: Caller,
         name: String,
@@ -59,13 +63,16 @@ extension AccountService {
         fromUID: UInt32?
     ) throws(ServiceError) {
         let target = try target(name, for: caller, action: .exemptionAdd)
-        let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionAdd)
+        let (capacity, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionAdd)
         try Self.validateService(service)
         let now = clock()
         guard until > now else { throw ServiceError(.invalidArgument, "the exemption must end in the future") }
         guard until - now <= Self.maximumExemptionLength else {
             throw ServiceError(.invalidArgument, "an exemption may last a year at most: give an earlier --until")
         }
+        guard !target.exemptions.contains(where: { Self.isSame($0, service: service, fromUID: fromUID, until: until) })
+        else { return }
+        try spendAdminChange(capacity, by: actor, .exemptionAdd)
         let exemption = Exemption(service: service, fromUID: fromUID, until: until, grantedBy: actor, grantedAt: now)
         try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             account.sweepExpiredGrants(at: now)
@@ -84,20 +91,19 @@ extension AccountService {
         logger.notice("exemption added", metadata: ["user": "\(target.name)", "scope": "\(scope)"])
     }
 
-    /// Removes the account's exemption for `service`; refuses when there is none.
+    /// Removes the account's exemption for `service`; refuses when there is none, writing and auditing nothing.
     public func removeExemption(caller: Caller, name: String, service: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .exemptionRemove)
-        let (_, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionRemove)
+        let (capacity, actor) = try authorize(caller, .manageExemptions, target: target, action: .exemptionRemove)
+        guard target.exemptions.contains(where: { $0.service == service }) else {
+            throw Self.noSuchExemption(service, of: target.name)
+        }
+        try spendAdminChange(capacity, by: actor, .exemptionRemove)
         let now = clock()
         try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             let before = account.exemptions.count
             account.exemptions.removeAll { $0.service == service }
-            guard account.exemptions.count < before else {
-                throw ServiceError(
-                    .invalidArgument,
-                    "'\(account.name)' has no exemption for service '\(service)': see `exempt list \(account.name)`"
-                )
-            }
+            guard account.exemptions.count < before else { throw Self.noSuchExemption(service, of: account.name) }
             account.sweepExpiredGrants(at: now)
             account.updatedAt = now
         }
@@ -126,6 +132,17 @@ extension AccountService {
             }
         }
         return (found, page.next)
+    }
+
+    private static func isSame(_ exemption: Exemption, service: String, fromUID: UInt32?, until: UnixTime) -> Bool {
+        exemption.service == service && exemption.fromUID == fromUID && exemption.until == until
+    }
+
+    private static func noSuchExemption(_ service: String, of name: AccountName) -> ServiceError {
+        ServiceError(
+            .invalidArgument,
+            "'\(name)' has no exemption for service '\(service)': see `exempt list \(name)`"
+        )
     }
 
     static func validateService(_ service: String) throws(ServiceError) {

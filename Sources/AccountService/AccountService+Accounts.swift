@@ -19,7 +19,7 @@ extension AccountService {
             if case .account(let admin) = caller { return admin.organization }
             return OrganizationName.default
         }
-        let (_, actor) = try authorize(
+        let (capacity, actor) = try authorize(
             caller,
             .createAccount(organization: organizationName, role: role),
             target: nil,
@@ -39,6 +39,7 @@ extension AccountService {
             )
         }
         try validatePassword(password, for: accountName)
+        try spendAdminChange(capacity, by: actor, .accountAdd)
         let now = clock()
         let required = requireTwoFactor || rules.requiresTwoFactor
         let account = Account(
@@ -79,13 +80,15 @@ extension AccountService {
 
     /// Sets the account's password; returns the account as the change left it (a session that changed its own
     /// password goes on with it: `AccountSession.continued(after:)`). An account's own new password counts as a
-    /// change of it to itself (`spendSelfServiceChange`).
+    /// change of it to itself (`spendSelfServiceChange`), an admin's to an agent as one of the admin's changes
+    /// (`spendAdminChange`).
     @discardableResult
     public func setPassword(caller: Caller, name: String, password: [UInt8]) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .passwordChange)
         let (capacity, actor) = try authorize(caller, .setPassword, target: target, action: .passwordChange)
         try validatePassword(password, for: target.name)
         try spendSelfServiceChange(capacity, by: actor, "password")
+        try spendAdminChange(capacity, by: actor, .passwordChange)
         let newHash = try hash(password)
         let now = clock()
         let changed = try updating(target.name, as: caller) { account in
@@ -185,17 +188,21 @@ extension AccountService {
 
     public func removeAccount(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .accountRemove)
-        let (_, actor) = try authorize(caller, .removeAccount, target: target, action: .accountRemove)
+        let (capacity, actor) = try authorize(caller, .removeAccount, target: target, action: .accountRemove)
+        try spendAdminChange(capacity, by: actor, .accountRemove)
         try storing { () throws(AccountStoreError) in try store.remove(target.name) }
         audit(actor, .accountRemove, .ok, target: target.name, organization: target.organization)
         logger.notice("account removed", metadata: ["user": "\(target.name)"])
     }
 
-    /// Clears the failure count and the lock.
+    /// Clears the failure counts, and with them the locks, and ends the graces. With no failure counted and no
+    /// grace running, nothing is written or audited.
     public func unlock(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .unlock)
-        let (_, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
+        let (capacity, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
         let now = clock()
+        guard try hasFailures(target) || !target.activeGraces(at: now).isEmpty else { return }
+        try spendAdminChange(capacity, by: actor, .unlock)
         try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: target.name.value) }
         try updating(target.name, as: caller) { account in
             // A lock means someone guessed: graces end with it, so the next login shows a code.
@@ -204,6 +211,18 @@ extension AccountService {
         }
         audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])
+    }
+
+    /// Whether a failure is counted for the account: its own count, or any origin's record. (A stand-in counter of
+    /// its name, left from before it existed, counts for no account, and is not looked at.) Read only: a failure
+    /// counted after this is one counted after the unlock.
+    private func hasFailures(_ account: Account) throws(ServiceError) -> Bool {
+        if account.failureCount != 0 || account.lastFailureAt != nil { return true }
+        let anyFailure = ThrottleFilter(minimumFailures: 1, failedSince: .min, accepts: { _ in true })
+        let listings = try storing { () throws(AccountStoreError) in
+            try store.throttleRecords(of: [account.name.value], matching: anyFailure, limit: 0)
+        }
+        return listings[account.name.value].map { $0.total > 0 } ?? false
     }
 
     /// The audit trail the caller may read, newest first: an agent its own records, an admin its

@@ -4,7 +4,8 @@ import OneTimePassword
 
 // MUSTs of the authenticator operations (issue 11, items 2 and 3):
 // - every change is decided by `AccessPolicy` first (adding as enrolling; removing the last authenticator
-//   as disabling 2FA; resync for admins and operators only); a refusal changes nothing and is audited;
+//   as disabling 2FA; resync for admins and operators only); a refusal changes nothing and is audited; an
+//   admin's removals and resyncs count among its changes (`spendAdminChange`);
 // - the label is validated and looked up only after that: a caller outside the account's scope learns
 //   nothing of its authenticators, nor whether it exists (security review of 2026-12-06, finding A);
 // - an authenticator is added only once a right code from it confirms it, and that code's step becomes
@@ -123,7 +124,7 @@ extension AccountService {
     public func removeAuthenticator(caller: Caller, name: String, label: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .authenticatorRemove)
         let last = target.authenticators.count == 1
-        let (_, actor) = try authorize(
+        let (capacity, actor) = try authorize(
             caller,
             .removeAuthenticator(last: last),
             target: target,
@@ -131,6 +132,7 @@ extension AccountService {
         )
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         guard target.authenticatorIndex(label) != nil else { throw Self.noSuchAuthenticator(label, of: target.name) }
+        try spendAdminChange(capacity, by: actor, .authenticatorRemove)
         let now = clock()
         let removed = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             guard let index = account.authenticatorIndex(label) else {
@@ -177,7 +179,7 @@ extension AccountService {
         second: String
     ) throws(ServiceError) -> Int32 {
         let target = try target(name, for: caller, action: .resync)
-        let (_, actor) = try authorize(caller, .resyncAuthenticator, target: target, action: .resync)
+        let (capacity, actor) = try authorize(caller, .resyncAuthenticator, target: target, action: .resync)
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         guard let authenticator = target.authenticators.first(where: { $0.label == label }) else {
             throw Self.noSuchAuthenticator(label, of: target.name)
@@ -196,6 +198,7 @@ extension AccountService {
                     + "steps of now, or one was already used: enter two new codes shown one after the other"
             )
         }
+        try spendAdminChange(capacity, by: actor, .resync)
         // The same write as a login's: refused when the step is not later or the authenticator changed.
         let acceptance = try storing { () throws(AccountStoreError) in
             try store.recordAcceptedStep(

@@ -9,7 +9,8 @@ extension AccountService {
 
     /// Changes an organization's grace period and trusted networks (operators only). `gracePeriod`: nil
     /// leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization).
-    /// `trustedNetworks`: nil leaves them, a list replaces them (empty: none).
+    /// `trustedNetworks`: nil leaves them, a list replaces them (empty: none). When that changes nothing (each
+    /// setting given is the current one), nothing is written or audited.
     public func setOrganizationAccess(
         caller: Caller,
         name: String,
@@ -43,6 +44,16 @@ extension AccountService {
                 if !parsed.contains(network) { parsed.append(network) }
             }
             return parsed
+        }
+        guard
+            let current = try storing({ () throws(AccountStoreError) in
+                try store.organization(named: organizationName)
+            })
+        else { throw ServiceError.from(.organizationNotFound(organizationName)) }
+        if gracePeriod.map({ $0 == current.gracePeriod }) ?? true,
+            networks.map({ $0 == current.trustedNetworks }) ?? true
+        {
+            return current
         }
         let now = clock()
         let organization = try updatingOrganization(organizationName) { organization in

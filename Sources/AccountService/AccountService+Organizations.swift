@@ -22,13 +22,22 @@ extension AccountService {
     }
 
     /// Changes whether the organization requires two-factor authentication. Turning it on moves every
-    /// member in `off` to `pending` in the same write; turning it off changes no member.
+    /// member in `off` to `pending` in the same write; turning it off changes no member. When that changes
+    /// nothing (the rule stands, and no member is `off` while it requires 2FA), nothing is written or audited.
     public func setOrganization(
         caller: Caller,
         name: String,
         requireTwoFactor: Bool
     ) throws(ServiceError) -> OrganizationStatus {
         let (organizationName, actor) = try managing(name, caller: caller, action: .organizationSet)
+        let current = try storing { () throws(AccountStoreError) in try store.organization(named: organizationName) }
+        if let current, current.requiresTwoFactor == requireTwoFactor {
+            // Required already, it still moves members that were turned `off` since to `pending`.
+            let movesMembers = requireTwoFactor ? try hasMemberWithoutTwoFactor(organizationName) : false
+            if !movesMembers {
+                return OrganizationStatus(organization: current, members: try memberCount(organizationName))
+            }
+        }
         let now = clock()
         let organization = try updatingOrganization(organizationName) { organization in
             organization.requiresTwoFactor = requireTwoFactor
@@ -94,6 +103,19 @@ extension AccountService {
         try storing { () throws(AccountStoreError) in try store.removeOrganization(organizationName) }
         audit(actor, .organizationRemove, .ok, target: nil, organization: organizationName)
         logger.notice("organization removed", metadata: ["org": "\(organizationName)"])
+    }
+
+    /// Whether a member of the organization has 2FA `off`, read page by page.
+    private func hasMemberWithoutTwoFactor(_ organization: OrganizationName) throws(ServiceError) -> Bool {
+        var after: AccountName?
+        while true {
+            let page = try storing { () throws(AccountStoreError) in
+                try store.accounts(in: organization, after: after, limit: 500)
+            }
+            if page.contains(where: { $0.twoFactor == .off }) { return true }
+            guard let last = page.last else { return false }
+            after = last.name
+        }
     }
 
     private func memberCount(_ name: OrganizationName) throws(ServiceError) -> Int {

@@ -6,7 +6,8 @@ import OneTimePassword
 // - every change is decided by `AccessPolicy` first; a refusal changes nothing and is audited (within the
 //   account's budget, `AccountLimits`);
 // - a request that would change nothing writes nothing and is not audited (a disable of a state already off, a
-//   force of a state already required), and an account's own changes are bounded per minute (`AccountLimits`);
+//   force of a state already required, a reset of an account already pending with nothing to discard), and an
+//   account's own changes and an admin's changes to other accounts are bounded per minute (`AccountLimits`);
 // - a state is never weakened by the account alone when an admin or operator required it;
 // - an enrollment changes the state only once a right code confirms it, and then hands out a fresh set
 //   of recovery codes, shown once and stored as hashes.
@@ -86,8 +87,9 @@ extension AccountService {
     /// becomes `on`/`enforced`. Already required: nothing changes, nothing is written or audited.
     public func forceTwoFactor(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .force)
-        let (_, actor) = try authorize(caller, .forceTwoFactor, target: target, action: .force)
+        let (capacity, actor) = try authorize(caller, .forceTwoFactor, target: target, action: .force)
         guard !Self.isRequired(target.twoFactor) else { return }
+        try spendAdminChange(capacity, by: actor, .force)
         let now = clock()
         let forced = try updating(target.name, as: caller) { account in
             switch account.twoFactor {
@@ -111,6 +113,7 @@ extension AccountService {
         let target = try target(name, for: caller, action: .disable)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
         guard !Self.isDisabled(target) else { return target }
+        try spendAdminChange(capacity, by: actor, .disable)
         let now = clock()
         let disabled = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
             // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
@@ -132,10 +135,13 @@ extension AccountService {
     }
 
     /// Discards the secret and the recovery codes and sets `pending`: the next login enrolls a new
-    /// authenticator. How an admin who lost its phone gets back in (an operator resets it).
+    /// authenticator. How an admin who lost its phone gets back in (an operator resets it). Already pending with
+    /// nothing to discard: nothing is written or audited.
     public func resetTwoFactor(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .reset)
-        let (_, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
+        let (capacity, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
+        guard !Self.isReset(target) else { return }
+        try spendAdminChange(capacity, by: actor, .reset)
         let now = clock()
         try updating(target.name, as: caller) { account in
             Self.discardSecrets(&account)
@@ -183,6 +189,14 @@ extension AccountService {
         discardSecrets(&disabled)
         disabled.twoFactor = .off
         return disabled == account
+    }
+
+    /// Pending, with nothing that `resetTwoFactor` would discard.
+    private static func isReset(_ account: Account) -> Bool {
+        var reset = account
+        discardSecrets(&reset)
+        reset.twoFactor = .pending
+        return reset == account
     }
 
     static func discardSecrets(_ account: inout Account) {

@@ -244,8 +244,11 @@ public final class AccountService: Sendable {
 
     /// Appends to the audit trail. The action already happened, so a failure here is logged, not thrown.
     ///
-    /// A refused or failed request of an account is audited within the account's budget (`AccountLimits`);
-    /// past it, the refusal is only logged, and the next record audited for the account says how many were not.
+    /// A refused or failed request of an account is audited within the budgets of the account and of
+    /// `organization` (`AccountLimits`); past them, the refusal is only logged, and the next record audited for
+    /// the account says how many were not. Such a record's organization is always the account's own: `refusal`
+    /// gives the caller's, and a failure (a wrong code) is of the account itself or of an account in its admin's
+    /// organization.
     func audit(
         _ actor: Actor,
         _ action: AuditAction,
@@ -256,10 +259,10 @@ public final class AccountService: Sendable {
     ) {
         var detail = detail
         if case .account(let name) = actor, outcome == .refused || outcome == .failed {
-            switch limits.spendRefusalRecord(of: name, now: clock()) {
+            switch limits.spendRefusalRecord(of: name, in: organization ?? .default, now: clock()) {
             case .exhausted:
                 logger.notice(
-                    "refusal not audited: the account's refusals this minute are audited already",
+                    "refusal not audited: the account's or its organization's refusals this minute are audited already",
                     metadata: ["action": "\(action.rawValue)", "actor": "\(actor)", "outcome": "\(outcome.rawValue)"]
                 )
                 return

@@ -1,6 +1,9 @@
 // MUSTs of a window budget (the per-account limits of AccountService, the log lines of the daemon):
 // - a key gets at most `perKey` uses per window of `interval` seconds, and all keys together `inAll`; a use
 //   beyond that is refused and counted, and the count is reported with the key's next granted use;
+// - a use spent together with a group's use in a second budget (`spend(_:now:alongWith:in:)`) is granted only
+//   when both have room, and then counted in both; refused, it is counted in neither, only as refused for the
+//   key: a key at its own limit cannot use up its group's budget;
 // - the table forgets keys whose window ended and whose refusals were reported, so it stays small;
 // - a decision is a pure function of the counts and the given time (a clock that went back ends a window).
 
@@ -39,19 +42,57 @@ public struct WindowBudget<Key: Hashable & Sendable>: Sendable {
 
     /// Spends one use of `key` at `now` (seconds), or counts it as refused.
     public mutating func spend(_ key: Key, now: Int64) -> Decision {
+        let window = currentWindow(of: key, at: now)
+        if let wait = refusal(of: window, at: now) { return refuse(key, window, retryAfter: wait) }
+        return grant(key, window)
+    }
+
+    /// Spends one use of `key` at `now` and one of `group` in `groups`, or neither: refused by either budget,
+    /// the use is counted as refused for `key` alone, and reported with its next granted use. For a limit per
+    /// key within a limit per group (each account's refusals within its organization's).
+    public mutating func spend<Group>(
+        _ key: Key,
+        now: Int64,
+        alongWith group: Group,
+        in groups: inout WindowBudget<Group>
+    ) -> Decision {
+        let window = currentWindow(of: key, at: now)
+        let groupWindow = groups.currentWindow(of: group, at: now)
+        if let wait = refusal(of: window, at: now) ?? groups.refusal(of: groupWindow, at: now) {
+            return refuse(key, window, retryAfter: wait)
+        }
+        _ = groups.grant(group, groupWindow)
+        return grant(key, window)
+    }
+
+    /// The window of `key` at `now`, after starting a new window for all keys when the last one ended.
+    private mutating func currentWindow(of key: Key, at now: Int64) -> Window {
         if all.map({ isOver($0, at: now) }) ?? true {
             all = Window(start: now, used: 0, suppressed: 0)
             // Keys whose window ended and whose refusals were reported are forgotten, so the table stays small.
             windows = windows.filter { !isOver($0.value, at: now) || $0.value.suppressed > 0 }
         }
-        var window = windows[key] ?? Window(start: now, used: 0, suppressed: 0)
-        if isOver(window, at: now) { window = Window(start: now, used: 0, suppressed: window.suppressed) }
-        guard window.used < perKey, let shared = all, shared.used < inAll else {
-            window.suppressed += 1
-            windows[key] = window
-            let ends = window.used < perKey ? (all?.start ?? now) : window.start
-            return .exhausted(retryAfter: max(1, ends + interval - now))
-        }
+        let window = windows[key] ?? Window(start: now, used: 0, suppressed: 0)
+        return isOver(window, at: now) ? Window(start: now, used: 0, suppressed: window.suppressed) : window
+    }
+
+    /// The seconds until `window` (current) may be granted a use again; nil when it may be now.
+    private func refusal(of window: Window, at now: Int64) -> Int64? {
+        guard let shared = all else { return nil }
+        guard window.used >= perKey || shared.used >= inAll else { return nil }
+        let ends = window.used < perKey ? shared.start : window.start
+        return max(1, ends + interval - now)
+    }
+
+    private mutating func refuse(_ key: Key, _ window: Window, retryAfter: Int64) -> Decision {
+        var window = window
+        window.suppressed += 1
+        windows[key] = window
+        return .exhausted(retryAfter: retryAfter)
+    }
+
+    private mutating func grant(_ key: Key, _ window: Window) -> Decision {
+        var window = window
         let suppressed = window.suppressed
         window.used += 1
         window.suppressed = 0

@@ -283,10 +283,11 @@ private struct Cost: Equatable, CustomStringConvertible {
         #expect(failures.allSatisfy { $0.action == .enroll && $0.outcome == .failed })
     }
 
-    /// Finding B: many accounts flooding together are bounded as a whole too.
-    @Test func refusalsOfManyAccounts_areBoundedAltogether() throws {
+    /// Finding B: many accounts of one organization flooding together are bounded as a whole too (per
+    /// organization: `AdminCostTests.refusalsPastOneOrganizationsCap_doNotHoldBackAnothersRecords`).
+    @Test func refusalsOfManyAccountsOfOneOrganization_areBoundedTogether() throws {
         let fixture = try Fixture()
-        let accounts = AccountLimits.refusalRecordsInAll / AccountLimits.refusalRecordsPerAccount + 5
+        let accounts = AccountLimits.refusalRecordsPerOrganization / AccountLimits.refusalRecordsPerAccount + 5
         let sequence = try newestSequence(fixture)
         for index in 0..<accounts {
             let agent = try fixture.add("agent\(index)")
@@ -297,7 +298,7 @@ private struct Cost: Equatable, CustomStringConvertible {
             }
         }
         let refused = try records(fixture, after: sequence).filter { $0.outcome == .refused }
-        #expect(refused.count == AccountLimits.refusalRecordsInAll)
+        #expect(refused.count == AccountLimits.refusalRecordsPerOrganization)
     }
 
     /// Finding D: a self-service request that changes nothing commits nothing and audits nothing: revoking

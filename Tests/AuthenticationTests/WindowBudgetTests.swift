@@ -1,0 +1,24 @@
+import Authentication
+import Testing
+
+@Suite struct WindowBudgetTests {
+    /// A use spent along with its group's is granted only when both have room; a key at its own limit does not
+    /// use up its group's budget, and a refusal by the group is reported with the key's next granted use.
+    @Test func spendAlongWithAGroup_grantsOnlyWhenBothHaveRoom_andCountsARefusalForTheKeyAlone() {
+        var keys = WindowBudget<String>(interval: 60, perKey: 2)
+        var groups = WindowBudget<String>(interval: 60, perKey: 3)
+        #expect(keys.spend("a1", now: 0, alongWith: "a", in: &groups) == .granted(suppressedBefore: 0))
+        #expect(keys.spend("a1", now: 0, alongWith: "a", in: &groups) == .granted(suppressedBefore: 0))
+        for _ in 0..<10 {
+            #expect(keys.spend("a1", now: 10, alongWith: "a", in: &groups) == .exhausted(retryAfter: 50))
+        }
+        #expect(keys.spend("a2", now: 20, alongWith: "a", in: &groups) == .granted(suppressedBefore: 0))
+        #expect(
+            keys.spend("a3", now: 30, alongWith: "a", in: &groups) == .exhausted(retryAfter: 30),
+            "the group's budget is spent"
+        )
+        #expect(keys.spend("b1", now: 30, alongWith: "b", in: &groups) == .granted(suppressedBefore: 0))
+        #expect(keys.spend("a3", now: 60, alongWith: "a", in: &groups) == .granted(suppressedBefore: 1))
+        #expect(keys.spend("a1", now: 60, alongWith: "a", in: &groups) == .granted(suppressedBefore: 10))
+    }
+}
