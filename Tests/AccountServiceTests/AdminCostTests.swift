@@ -49,19 +49,6 @@ private func answer(_ body: () throws -> Void) -> String {
         )
     }
 
-    private func caller(_ fixture: Fixture, _ name: String) throws -> Caller {
-        .account(try #require(try fixture.stored(name)))
-    }
-
-    private func newestSequence(_ fixture: Fixture) throws -> UInt64 {
-        try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first?.sequence ?? 0
-    }
-
-    private func records(_ fixture: Fixture, after sequence: UInt64) throws -> [AuditRecord] {
-        try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 10_000)
-            .filter { $0.sequence > sequence }
-    }
-
     /// N3: Unlock of an account with nothing to unlock, Reset of an account already pending with nothing to
     /// discard, ExemptAdd of the exemption already there, ExemptRemove of one that is not, and an operator's
     /// OrganizationSet and OrganizationAccessSet to the settings already in place answer as before and commit and
@@ -69,7 +56,7 @@ private func answer(_ body: () throws -> Void) -> String {
     /// (2,500 and 3,357 records a second from one admin), the organization requests 2 and one.
     @Test func adminRequestsThatChangeNothing_commitNothingAndAuditNothing() throws {
         let fixture = try fixture()
-        let adm = try caller(fixture, "adm")
+        let adm = try fixture.caller("adm")
         let until: UnixTime = fixture.clock.now + 86_400
         try fixture.service.addExemption(caller: adm, name: "alice", service: "cron", until: until, fromUID: 7)
         _ = try fixture.service.setOrganizationAccess(
@@ -78,7 +65,7 @@ private func answer(_ body: () throws -> Void) -> String {
             gracePeriod: .some(600),
             trustedNetworks: ["192.0.2.0/24"]
         )
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         let commits = fixture.store.durableCommits
         for _ in 0..<20 {
             try fixture.service.unlock(caller: adm, name: "alice")
@@ -103,7 +90,7 @@ private func answer(_ body: () throws -> Void) -> String {
             )
         }
         #expect(fixture.store.durableCommits == commits)
-        #expect(try records(fixture, after: sequence).isEmpty)
+        #expect(try fixture.auditRecords(after: sequence).isEmpty)
         #expect(try fixture.stored("bob")?.twoFactor == .pending)
         #expect(try fixture.stored("alice")?.exemptions.map(\.grantedAt) == [fixture.clock.now])
 
@@ -116,7 +103,7 @@ private func answer(_ body: () throws -> Void) -> String {
         try fixture.service.disableTwoFactor(caller: root, name: "alice")
         _ = try fixture.service.setOrganization(caller: root, name: "acme", requireTwoFactor: true)
         #expect(try fixture.stored("alice")?.twoFactor == .pending)
-        let changes = try records(fixture, after: sequence).map(\.action)
+        let changes = try fixture.auditRecords(after: sequence).map(\.action)
         #expect(
             changes.filter { $0 != .login }
                 == [.organizationSet, .disable, .organizationSet, .exemptionAdd, .unlock],
@@ -130,9 +117,9 @@ private func answer(_ body: () throws -> Void) -> String {
     /// changes a second from one admin, each audited.
     @Test func anAdminsChangesToOtherAccounts_areBoundedPerMinute_anOperatorsAreNot() throws {
         let fixture = try fixture()
-        let adm = try caller(fixture, "adm")
+        let adm = try fixture.caller("adm")
         let budget = AccountLimits.adminChangesPerAccount
-        var sequence = try newestSequence(fixture)
+        var sequence = try fixture.newestAuditSequence()
         for index in 0..<budget {
             if index.isMultiple(of: 2) {
                 try fixture.service.forceTwoFactor(caller: adm, name: "alice")
@@ -140,9 +127,9 @@ private func answer(_ body: () throws -> Void) -> String {
                 try fixture.service.disableTwoFactor(caller: adm, name: "alice")
             }
         }
-        #expect(try records(fixture, after: sequence).count == budget)
+        #expect(try fixture.auditRecords(after: sequence).count == budget)
         let commits = fixture.store.durableCommits
-        sequence = try newestSequence(fixture)
+        sequence = try fixture.newestAuditSequence()
         let refusals = [
             answer { try fixture.service.forceTwoFactor(caller: adm, name: "alice") },
             answer { try fixture.service.resetTwoFactor(caller: adm, name: "alice") },
@@ -170,7 +157,7 @@ private func answer(_ body: () throws -> Void) -> String {
         // A request that changes nothing is still answered.
         try fixture.service.disableTwoFactor(caller: adm, name: "alice")
         #expect(fixture.store.durableCommits == commits)
-        #expect(try records(fixture, after: sequence).isEmpty)
+        #expect(try fixture.auditRecords(after: sequence).isEmpty)
         #expect(try fixture.stored("alice")?.twoFactor == .off)
 
         // An operator is not bounded.
@@ -181,7 +168,7 @@ private func answer(_ body: () throws -> Void) -> String {
                 try fixture.service.disableTwoFactor(caller: root, name: "alice")
             }
         }
-        #expect(try records(fixture, after: sequence).count == budget * 2)
+        #expect(try fixture.auditRecords(after: sequence).count == budget * 2)
 
         fixture.clock.advance(by: AccountLimits.interval)
         try fixture.service.forceTwoFactor(caller: adm, name: "alice")
@@ -196,22 +183,22 @@ private func answer(_ body: () throws -> Void) -> String {
         let fixture = try fixture()
         let perAccount = AccountLimits.refusalRecordsPerAccount
         let agents = AccountLimits.refusalRecordsPerOrganization / perAccount + 5
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         for index in 0..<agents {
             try add(fixture, "flood\(index)", in: "acme")
-            let agent = try caller(fixture, "flood\(index)")
+            let agent = try fixture.caller("flood\(index)")
             for _ in 0..<perAccount + 1 {
                 _ = answer { try fixture.service.forceTwoFactor(caller: agent, name: "alice") }
             }
         }
-        let acme = try records(fixture, after: sequence).filter { $0.outcome == .refused }
+        let acme = try fixture.auditRecords(after: sequence).filter { $0.outcome == .refused }
         #expect(acme.count == AccountLimits.refusalRecordsPerOrganization)
         #expect(acme.allSatisfy { $0.organization?.value == "acme" })
 
-        let oz = try caller(fixture, "oz")
+        let oz = try fixture.caller("oz")
         let refused = answer { try fixture.service.forceTwoFactor(caller: oz, name: "alice") }
         #expect(refused == "notPermitted: an agent may act only on its own account 'oz'")
-        let others = try records(fixture, after: sequence).filter { $0.organization?.value == "other" }
+        let others = try fixture.auditRecords(after: sequence).filter { $0.organization?.value == "other" }
         #expect(others.map(\.outcome) == [.refused], "\(others)")
     }
 }

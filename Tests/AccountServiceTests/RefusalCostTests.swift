@@ -136,27 +136,14 @@ private struct Cost: Equatable, CustomStringConvertible {
         return fixture
     }
 
-    private func caller(_ fixture: Fixture, _ name: String) throws -> Caller {
-        .account(try #require(try fixture.stored(name)))
-    }
-
-    private func newestSequence(_ fixture: Fixture) throws -> UInt64 {
-        try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first?.sequence ?? 0
-    }
-
-    private func records(_ fixture: Fixture, after sequence: UInt64) throws -> [AuditRecord] {
-        try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1000)
-            .filter { $0.sequence > sequence }
-    }
-
     /// Runs `request` on `name` as `caller` in a fresh minute (so the caller's audit budget is whole) and says
     /// what it cost, with the name it asked for written as NAME.
     private func cost(_ fixture: Fixture, _ request: Request, as caller: Caller, on name: String) throws -> Cost {
         fixture.clock.advance(by: AccountLimits.interval)
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         let commits = fixture.store.durableCommits
         let answer = answer { try request.run(fixture.service, caller, name) }
-        let appended = try records(fixture, after: sequence).map {
+        let appended = try fixture.auditRecords(after: sequence).map {
             "\($0.actor) \($0.action.rawValue) \($0.outcome.rawValue) target=\($0.target?.value ?? "-") "
                 + "org=\($0.organization?.value ?? "-") \($0.detail.replacing(name, with: "NAME"))"
         }
@@ -176,7 +163,7 @@ private struct Cost: Equatable, CustomStringConvertible {
     func outOfScope_answersCommitsAndAuditsAlike_forAnAccountAndANameWithoutOne(label: String) throws {
         let fixture = try fixtureWithTwoOrganizations()
         for callerName in ["mallory", "oz"] {
-            let caller = try caller(fixture, callerName)
+            let caller = try fixture.caller(callerName)
             // None of these is the caller's to see: oz, the admin of `other`, may see mallory no more than the rest.
             let targets = ["alice", "bob", "adm", "carol"] + (callerName == "oz" ? ["mallory"] : []) + ["ghost"]
             for request in requestsNaming(label: label) {
@@ -207,7 +194,7 @@ private struct Cost: Equatable, CustomStringConvertible {
     @Test func organizationRequests_areRefusedAlike_andAuditedUnderTheCallersOrganization() throws {
         let fixture = try fixtureWithTwoOrganizations()
         for callerName in ["mallory", "oz"] {
-            let caller = try caller(fixture, callerName)
+            let caller = try fixture.caller(callerName)
             let ownOrganization = callerName == "mallory" ? "default" : "other"
             for request in requestsNamingAnOrganization {
                 let costs = try ["acme", "nowhere"].map { try cost(fixture, request, as: caller, on: $0) }
@@ -222,7 +209,7 @@ private struct Cost: Equatable, CustomStringConvertible {
         }
         // acme's admin reads nothing of it.
         let acme = try fixture.service.auditTrail(
-            caller: try caller(fixture, "adm"),
+            caller: try fixture.caller("adm"),
             account: nil,
             organization: nil,
             since: nil,
@@ -238,8 +225,8 @@ private struct Cost: Equatable, CustomStringConvertible {
     /// from one agent), replacing the whole capped trail in under a minute.
     @Test func aFloodOfRefusals_leavesAtMostTheBudgetOfRecords_andSaysHowManyWereNot() throws {
         let fixture = try fixtureWithTwoOrganizations()
-        let mallory = try caller(fixture, "mallory")
-        let sequence = try newestSequence(fixture)
+        let mallory = try fixture.caller("mallory")
+        let sequence = try fixture.newestAuditSequence()
         let commits = fixture.store.durableCommits
         let flood = 200
         for index in 0..<flood {
@@ -248,16 +235,16 @@ private struct Cost: Equatable, CustomStringConvertible {
             #expect(refused == "notPermitted: an agent may act only on its own account 'mallory'")
         }
         #expect(fixture.store.durableCommits - commits == AccountLimits.refusalRecordsPerAccount)
-        #expect(try records(fixture, after: sequence).count == AccountLimits.refusalRecordsPerAccount)
+        #expect(try fixture.auditRecords(after: sequence).count == AccountLimits.refusalRecordsPerAccount)
 
         // Another account's refusal in the same minute is audited.
-        let carol = try caller(fixture, "carol")
+        let carol = try fixture.caller("carol")
         _ = answer { try fixture.service.forceTwoFactor(caller: carol, name: "alice") }
-        #expect(try records(fixture, after: sequence).count == AccountLimits.refusalRecordsPerAccount + 1)
+        #expect(try fixture.auditRecords(after: sequence).count == AccountLimits.refusalRecordsPerAccount + 1)
 
         fixture.clock.advance(by: AccountLimits.interval)
         _ = answer { try fixture.service.forceTwoFactor(caller: mallory, name: "alice") }
-        let next = try #require(try records(fixture, after: sequence).first)
+        let next = try #require(try fixture.auditRecords(after: sequence).first)
         let notAudited = flood - AccountLimits.refusalRecordsPerAccount
         #expect(next.actor == .account(try AccountName("mallory")) && next.outcome == .refused)
         #expect(next.detail.hasSuffix("(+\(notAudited) earlier not audited)"), "\(next.detail)")
@@ -267,9 +254,9 @@ private struct Cost: Equatable, CustomStringConvertible {
     /// Finding B: wrong codes at the account's own enrollment are failures audited within the same budget.
     @Test func aFloodOfWrongEnrollmentCodes_leavesAtMostTheBudgetOfRecords() throws {
         let fixture = try fixtureWithTwoOrganizations()
-        let mallory = try caller(fixture, "mallory")
+        let mallory = try fixture.caller("mallory")
         _ = try fixture.service.beginEnrollment(caller: mallory, name: "mallory", parameters: .standard)
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         let commits = fixture.store.durableCommits
         for _ in 0..<100 {
             let wrong = answer {
@@ -278,7 +265,7 @@ private struct Cost: Equatable, CustomStringConvertible {
             #expect(wrong.hasPrefix("wrongCode: "))
         }
         #expect(fixture.store.durableCommits - commits == AccountLimits.refusalRecordsPerAccount)
-        let failures = try records(fixture, after: sequence)
+        let failures = try fixture.auditRecords(after: sequence)
         #expect(failures.count == AccountLimits.refusalRecordsPerAccount)
         #expect(failures.allSatisfy { $0.action == .enroll && $0.outcome == .failed })
     }
@@ -288,7 +275,7 @@ private struct Cost: Equatable, CustomStringConvertible {
     @Test func refusalsOfManyAccountsOfOneOrganization_areBoundedTogether() throws {
         let fixture = try Fixture()
         let accounts = AccountLimits.refusalRecordsPerOrganization / AccountLimits.refusalRecordsPerAccount + 5
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         for index in 0..<accounts {
             let agent = try fixture.add("agent\(index)")
             for _ in 0..<AccountLimits.refusalRecordsPerAccount * 2 {
@@ -297,7 +284,7 @@ private struct Cost: Equatable, CustomStringConvertible {
                 }
             }
         }
-        let refused = try records(fixture, after: sequence).filter { $0.outcome == .refused }
+        let refused = try fixture.auditRecords(after: sequence).filter { $0.outcome == .refused }
         #expect(refused.count == AccountLimits.refusalRecordsPerOrganization)
     }
 
@@ -307,14 +294,14 @@ private struct Cost: Equatable, CustomStringConvertible {
     /// second from one agent).
     @Test func aRequestThatChangesNothing_commitsNothing() throws {
         let fixture = try fixtureWithTwoOrganizations()
-        let mallory = try caller(fixture, "mallory")
-        let adm = try caller(fixture, "adm")
+        let mallory = try fixture.caller("mallory")
+        let adm = try fixture.caller("adm")
         try fixture.service.forceTwoFactor(caller: adm, name: "alice")
         _ = try fixture.service.beginEnrollment(caller: mallory, name: "mallory", parameters: .standard)
         // Disabling discards the enrollment in progress: a change, written once.
         try fixture.service.disableTwoFactor(caller: mallory, name: "mallory")
         #expect(try fixture.stored("mallory")?.pendingEnrollment == nil)
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         let commits = fixture.store.durableCommits
         for _ in 0..<20 {
             try fixture.service.revokeGraces(caller: mallory, name: "mallory")
@@ -323,7 +310,7 @@ private struct Cost: Equatable, CustomStringConvertible {
             try fixture.service.revokeGraces(caller: root, name: "alice")
         }
         #expect(fixture.store.durableCommits == commits)
-        #expect(try records(fixture, after: sequence).isEmpty)
+        #expect(try fixture.auditRecords(after: sequence).isEmpty)
         #expect(try fixture.stored("alice")?.twoFactor == .pending)
     }
 
@@ -333,10 +320,10 @@ private struct Cost: Equatable, CustomStringConvertible {
     /// operator or admin is not bounded. Before: 2,311 enrollments a second, each a synced commit.
     @Test func anAccountsOwnChanges_areBoundedPerMinute() throws {
         let fixture = try fixtureWithTwoOrganizations()
-        let bob = try caller(fixture, "bob")
+        let bob = try fixture.caller("bob")
         let budget = AccountLimits.selfServiceChangesPerAccount
         var commits = fixture.store.durableCommits
-        let sequence = try newestSequence(fixture)
+        let sequence = try fixture.newestAuditSequence()
         for index in 0..<budget * 3 {
             let parameters = TOTPParameters(algorithm: .sha1, digits: 6, period: 30 + index)
             let offer = answer {
@@ -363,7 +350,7 @@ private struct Cost: Equatable, CustomStringConvertible {
             #expect(refused.hasPrefix("notPermitted: 'bob' changed its own"), "\(change): \(refused)")
         }
         #expect(fixture.store.durableCommits - commits == budget)
-        #expect(try records(fixture, after: sequence).isEmpty)
+        #expect(try fixture.auditRecords(after: sequence).isEmpty)
 
         // An operator is not bounded.
         commits = fixture.store.durableCommits

@@ -8,6 +8,7 @@ import OneTimePassword
 import PasswordHashing
 import Synchronization
 import TestSupport
+import Testing
 
 /// The caller of every administrative call in these tests, unless a test says otherwise.
 let root = Caller.operator(uid: 0)
@@ -56,6 +57,32 @@ struct Fixture {
 
     func stored(_ name: String) throws -> Account? {
         try store.account(named: try AccountName(name))
+    }
+
+    /// Another service over the same store, with `hasher`: the daemon restarted with other scrypt settings.
+    func service(hashingWith hasher: PasswordHasher) -> AccountService {
+        let clock = self.clock
+        return AccountService(
+            store: store,
+            hasher: hasher,
+            clock: { clock.now },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+
+    /// The account `name` as a caller (logged in on a connection).
+    func caller(_ name: String) throws -> Caller {
+        .account(try #require(try stored(name)))
+    }
+
+    /// The sequence of the newest audit record, 0 before any.
+    func newestAuditSequence() throws -> UInt64 {
+        try store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first?.sequence ?? 0
+    }
+
+    /// The audit records appended after `sequence`, newest first.
+    func auditRecords(after sequence: UInt64) throws -> [AuditRecord] {
+        try store.auditRecords(matching: AuditFilter(), before: nil, limit: 10_000).filter { $0.sequence > sequence }
     }
 
     /// Adds `name` and enrolls it; returns its secret. The confirming code's step is the clock's.

@@ -1,5 +1,4 @@
 import AccountService
-import Logging
 import PasswordHashing
 import Testing
 
@@ -10,12 +9,7 @@ import Testing
         _ = try first.add("ann")
         // The same store served by a daemon restarted with a higher --scrypt-log-n.
         let hasher = PasswordHasher(cost: ScryptCost(logN: 12, r: 8, p: 1))
-        let service = AccountService(
-            store: first.store,
-            hasher: hasher,
-            clock: { first.clock.now },
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
+        let service = first.service(hashingWith: hasher)
         #expect(try service.login(user: "nobody-here", password: Array("pw".utf8), code: .none) == .codeNeeded)
         #expect(hasher.unknownUserCost == old, "the dummy scrypt must cost what ann's stored hash costs")
     }
@@ -28,12 +22,7 @@ import Testing
         let first = try Fixture(cost: old)
         for name in ["u1", "u2", "u3"] { _ = try first.add(name) }
         let hasher = PasswordHasher(cost: ScryptCost(logN: 11, r: 8, p: 1))
-        let service = AccountService(
-            store: first.store,
-            hasher: hasher,
-            clock: { first.clock.now },
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
+        let service = first.service(hashingWith: hasher)
         let password = Array("mallory's own pass-phrase".utf8)
         _ = try service.addAccount(
             caller: .operator(uid: 0),
@@ -56,12 +45,7 @@ import Testing
         // The first 64 names, the store's sample at the first login, all have the old cost.
         for index in 0..<64 { _ = try first.add("a\(index)") }
         let hasher = PasswordHasher(cost: ScryptCost(logN: 11, r: 8, p: 1))
-        let service = AccountService(
-            store: first.store,
-            hasher: hasher,
-            clock: { first.clock.now },
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
+        let service = first.service(hashingWith: hasher)
         let later = (0..<65).map { "z\($0)" }
         for name in later {
             _ = try service.addAccount(
