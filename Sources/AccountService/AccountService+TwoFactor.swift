@@ -112,7 +112,12 @@ extension AccountService {
     public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .disable)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
-        guard !Self.isDisabled(target) else { return target }
+        guard !Self.isDisabled(target) else {
+            // Nothing is written, so no write checks the session; the account read here may already carry
+            // someone else's change, which the session must not go on with.
+            try Self.checkSession(of: caller, stillHoldsFor: target)
+            return target
+        }
         try spendAdminChange(capacity, by: actor, .disable)
         let now = clock()
         let disabled = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in

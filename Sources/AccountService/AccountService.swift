@@ -161,10 +161,10 @@ public final class AccountService: Sendable {
     }
 
     /// The caller a request runs as: the account logged in on the connection when there is one, else the operator
-    /// when the peer is one. A session's account is read again for each request, so that a changed role counts
-    /// at once; a session whose account was removed, made again, or had its credentials changed by someone
-    /// else since it logged in, or that is older than the session lifetime, acts for nobody: the request is
-    /// refused, even from an operator peer, which logged in to act as the account (AccountSession.swift).
+    /// when the peer is one. A session's account is read again for each request; a session whose account was
+    /// removed, made again, or had its credentials changed by someone else since it logged in, or that is older
+    /// than the session lifetime, acts for nobody: the request is refused, even from an operator peer, which
+    /// logged in to act as the account (AccountSession.swift).
     public func caller(session: AccountSession?, operatorUID: UInt32?) throws(ServiceError) -> Caller {
         guard let session else { return operatorUID.map { .operator(uid: $0) } ?? .anonymous }
         let now = clock()

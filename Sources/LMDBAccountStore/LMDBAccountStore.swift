@@ -395,13 +395,13 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         try save(account, changedFrom: before, in: transaction)
     }
 
-    /// How many durable commits the store's writes made since it was opened (several concurrent writes
-    /// share one: group commit), for tests and benchmarks.
     /// How many account records were read with their secrets opened since the store was opened, for tests.
     public var accountRecordsOpened: Int {
         openedRecords.load(ordering: .relaxed)
     }
 
+    /// How many durable commits the store's writes made since it was opened (several concurrent writes
+    /// share one: group commit), for tests and benchmarks.
     public var durableCommits: Int {
         environment.writeStatistics.commits
     }

@@ -80,6 +80,17 @@ struct MaintenanceOptions: ParsableArguments {
         }
     }
 
+    /// Refuses, before anything is opened or connected, a job that works only on an LMDB state directory when
+    /// the store is PostgreSQL: opening it would already apply the store's migrations.
+    func refuseLMDBOnlyJob(with settings: DaemonSettings) throws {
+        guard settings.store != nil, backup != nil || restoreFrom != nil || rotateKey else { return }
+        throw ValidationError(Self.lmdbOnly)
+    }
+
+    static let lmdbOnly =
+        "--backup, --restore-from and --rotate-key work on the LMDB store; for PostgreSQL use the server's own "
+        + "backups (pg_dump, pg_basebackup; see docs/fleet.md)"
+
     /// Runs on the open store and returns what to print.
     func run(_ opened: OpenedStore, settings: DaemonSettings, logger: Logger) throws -> String {
         if let copyStoreTo {
@@ -94,12 +105,7 @@ struct MaintenanceOptions: ParsableArguments {
         switch opened {
         case .lmdb(let store): return try run(store)
         case .postgres(let store):
-            guard check else {
-                throw ValidationError(
-                    "--backup, --restore-from and --rotate-key work on the LMDB store; for PostgreSQL use the "
-                        + "server's own backups (pg_dump, pg_basebackup; see docs/fleet.md)"
-                )
-            }
+            guard check else { throw ValidationError(Self.lmdbOnly) }
             var accounts = 0
             var after: AccountName?
             // Listing opens every secret, so a record the key cannot open fails the check.

@@ -290,6 +290,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         )
         configuration.codeCheckGroup = settings.codeCheckGroup
 
+        try maintenance.refuseLMDBOnlyJob(with: settings)
         do {
             if let written = try maintenance.backUpWithoutOpening(settings) {
                 print(written)

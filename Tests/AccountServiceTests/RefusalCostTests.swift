@@ -294,12 +294,13 @@ private struct Cost: Equatable, CustomStringConvertible {
     /// second from one agent).
     @Test func aRequestThatChangesNothing_commitsNothing() throws {
         let fixture = try fixtureWithTwoOrganizations()
-        let mallory = try fixture.caller("mallory")
+        var mallory = try fixture.caller("mallory")
         let adm = try fixture.caller("adm")
         try fixture.service.forceTwoFactor(caller: adm, name: "alice")
         _ = try fixture.service.beginEnrollment(caller: mallory, name: "mallory", parameters: .standard)
-        // Disabling discards the enrollment in progress: a change, written once.
-        try fixture.service.disableTwoFactor(caller: mallory, name: "mallory")
+        // Disabling discards the enrollment in progress: a change, written once. The caller goes on with the
+        // account as its own change left it, as its session does.
+        mallory = .account(try fixture.service.disableTwoFactor(caller: mallory, name: "mallory"))
         #expect(try fixture.stored("mallory")?.pendingEnrollment == nil)
         let sequence = try fixture.newestAuditSequence()
         let commits = fixture.store.durableCommits

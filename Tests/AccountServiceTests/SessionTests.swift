@@ -73,6 +73,28 @@ import Testing
         )
     }
 
+    /// The request's caller is read before its target: a change that lands between the two reads must not pass
+    /// to the session through a request that writes nothing (a disable of 2FA already off), whose answer the
+    /// dispatcher continues the session with. Before, it returned the account as the second read found it,
+    /// the operator's new password included.
+    @Test func aNoOpDisable_readAfterAnOperatorsPasswordChange_isRefused_notCarriedOver() throws {
+        try add("bob")
+        let session = try logIn("bob")
+        guard case .success(let before) = caller(session) else {
+            Issue.record("bob's session does not act for bob")
+            return
+        }
+        try fixture.service.setPassword(caller: root, name: "bob", password: Array("operator-chosen-2".utf8))
+        let disabled = Result { () throws(ServiceError) in
+            try fixture.service.disableTwoFactor(caller: before, name: "bob")
+        }
+        guard case .failure(let error) = disabled else {
+            Issue.record("the disable answered, and its account would carry the new password into the session")
+            return
+        }
+        #expect(error.kind == .notPermitted && error.message.hasPrefix("log in again"), "\(error)")
+    }
+
     @Test func twoFactorForce_reset_andDisable_byAnother_endTheSession() throws {
         try add("amy", role: .admin)
         for (name, change) in [

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// twofactord's maintenance modes on the state directory they are given: `--backup` changes nothing there
@@ -194,5 +195,21 @@ import Testing
         )
         guard compiled.status == 0 else { throw Failure("cc: \(compiled.standardError)") }
         return library
+    }
+
+    /// The jobs that work only on an LMDB state directory are refused with a PostgreSQL store before anything is
+    /// opened: before, the store was connected to (and its migrations applied) first, and `--restore-from` also
+    /// made the state directory and a key. The URL names a server that does not exist, so a job that still
+    /// connected would fail with a connection error instead of the usage error.
+    @Test func lmdbOnlyJobs_withAPostgresqlStore_areRefusedBeforeAnythingIsOpened() throws {
+        let directory = TemporaryDirectory(prefix: "lmdb-only-jobs")
+        let state = directory.path + "/state"
+        let store = "postgresql://twofactord@localhost/twofactord?host=\(directory.path)/no-server"
+        for job in [["--rotate-key"], ["--backup", directory.path + "/backup"], ["--restore-from", "/nonexistent"]] {
+            let result = try twofactord(["--store", store, "--state-dir", state] + job)
+            #expect(result.status == 64, "\(job): \(result.standardError)")
+            #expect(result.standardError.contains("work on the LMDB store"), "\(job): \(result.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: state), "\(job) made the state directory")
+        }
     }
 }
