@@ -8,45 +8,19 @@ import Testing
 // bounded per minute, an operator's are not; and the refusal records of one organization's accounts are capped
 // per organization, so they cannot hold back another organization's.
 
-private let password = Array("pass-phrase".utf8)
-
 /// How a request ended, as the caller sees it.
-private func answer(_ body: () throws -> Void) -> String {
-    do {
-        try body()
-        return "done"
-    } catch let error as ServiceError {
-        return "\(error.kind): \(error.message)"
-    } catch {
-        return "\(error)"
-    }
-}
-
 @Suite struct AdminCostTests {
     /// acme: `adm`, its admin, and the agents `alice` (2FA off) and `bob` (2FA pending); other: `oz`, an agent.
     private func fixture() throws -> Fixture {
         let fixture = try Fixture()
-        for organization in ["acme", "other"] {
-            _ = try fixture.service.addOrganization(caller: root, name: organization, requireTwoFactor: false)
-        }
+        try fixture.addOrganizations("acme", "other")
         for (name, organization, role) in [
             ("adm", "acme", Role.admin), ("alice", "acme", .agent), ("bob", "acme", .agent), ("oz", "other", .agent),
         ] {
-            try add(fixture, name, in: organization, role: role)
+            try fixture.add(name, organization: organization, role: role)
         }
         try fixture.service.forceTwoFactor(caller: root, name: "bob")
         return fixture
-    }
-
-    private func add(_ fixture: Fixture, _ name: String, in organization: String, role: Role = .agent) throws {
-        _ = try fixture.service.addAccount(
-            caller: root,
-            name: name,
-            organization: organization,
-            role: role,
-            requireTwoFactor: false,
-            password: password
-        )
     }
 
     /// N3: Unlock of an account with nothing to unlock, Reset of an account already pending with nothing to
@@ -185,7 +159,7 @@ private func answer(_ body: () throws -> Void) -> String {
         let agents = AccountLimits.refusalRecordsPerOrganization / perAccount + 5
         let sequence = try fixture.newestAuditSequence()
         for index in 0..<agents {
-            try add(fixture, "flood\(index)", in: "acme")
+            try fixture.add("flood\(index)", organization: "acme")
             let agent = try fixture.caller("flood\(index)")
             for _ in 0..<perAccount + 1 {
                 _ = answer { try fixture.service.forceTwoFactor(caller: agent, name: "alice") }

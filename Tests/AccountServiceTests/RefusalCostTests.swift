@@ -21,17 +21,6 @@ private struct Request: Sendable {
 }
 
 /// How a request ended, as the caller sees it.
-private func answer(_ body: () throws -> Void) -> String {
-    do {
-        try body()
-        return "done"
-    } catch let error as ServiceError {
-        return "\(error.kind): \(error.message)"
-    } catch {
-        return "\(error)"
-    }
-}
-
 /// Every request that names an account, each with the authenticator label `label` where it takes one.
 private func requestsNaming(label: String) -> [Request] {
     [
@@ -109,20 +98,11 @@ private struct Cost: Equatable, CustomStringConvertible {
     /// (the reviewer's agent) and `carol`; other: `oz`, an admin.
     private func fixtureWithTwoOrganizations() throws -> Fixture {
         let fixture = try Fixture()
-        for organization in ["acme", "other"] {
-            _ = try fixture.service.addOrganization(caller: root, name: organization, requireTwoFactor: false)
-        }
+        try fixture.addOrganizations("acme", "other")
         for (name, organization, role) in [
             ("adm", "acme", Role.admin), ("alice", "acme", .agent), ("bob", "acme", .agent), ("oz", "other", .admin),
         ] {
-            _ = try fixture.service.addAccount(
-                caller: root,
-                name: name,
-                organization: organization,
-                role: role,
-                requireTwoFactor: false,
-                password: password
-            )
+            try fixture.add(name, organization: organization, role: role)
         }
         try fixture.add("mallory")
         try fixture.add("carol")

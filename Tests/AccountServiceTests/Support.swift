@@ -42,17 +42,28 @@ struct Fixture {
         )
     }
 
-    /// Adds an agent of the default organization.
+    /// Adds an account, by default an agent of the default organization.
     @discardableResult
-    func add(_ name: String, password: String = "pass-phrase", requireTwoFactor: Bool = false) throws -> Account {
+    func add(
+        _ name: String,
+        password: String = "pass-phrase",
+        requireTwoFactor: Bool = false,
+        organization: String? = nil,
+        role: Role = .agent
+    ) throws -> Account {
         try service.addAccount(
             caller: root,
             name: name,
-            organization: nil,
-            role: .agent,
+            organization: organization,
+            role: role,
             requireTwoFactor: requireTwoFactor,
             password: Array(password.utf8)
         )
+    }
+
+    /// Adds organizations that do not require 2FA.
+    func addOrganizations(_ names: String...) throws {
+        for name in names { _ = try service.addOrganization(caller: root, name: name, requireTwoFactor: false) }
     }
 
     func stored(_ name: String) throws -> Account? {
@@ -104,4 +115,16 @@ func oathtool(
     algorithm: String = "sha1"
 ) throws -> String {
     try OathTool.code(secret: secret, at: time, period: period, digits: digits, algorithm: algorithm)
+}
+
+/// What a request answered: "done", or the refusal's kind and message.
+func answer(_ body: () throws -> Void) -> String {
+    do {
+        try body()
+        return "done"
+    } catch let error as ServiceError {
+        return "\(error.kind): \(error.message)"
+    } catch {
+        return "\(error)"
+    }
 }
