@@ -82,12 +82,11 @@ extension AccountService {
     /// here (an admin's: `spendAdminChange`).
     func spendSelfServiceChange(_ capacity: Capacity, by actor: Actor, _ change: String) throws(ServiceError) {
         guard capacity == .ownAccount, case .account(let name) = actor else { return }
-        guard case .exhausted(let wait) = limits.spendSelfServiceChange(of: name, now: clock()) else { return }
-        logger.notice("change refused: too many this minute", metadata: ["user": "\(name)", "change": "\(change)"])
-        throw ServiceError(
-            .notPermitted,
-            "'\(name)' changed its own password or two-factor settings \(AccountLimits.selfServiceChangesPerAccount) "
-                + "times within a minute: try again in \(wait) seconds"
+        try refuse(
+            limits.spendSelfServiceChange(of: name, now: clock()),
+            of: name,
+            change: change,
+            "changed its own password or two-factor settings \(AccountLimits.selfServiceChangesPerAccount) times"
         )
     }
 
@@ -98,15 +97,24 @@ extension AccountService {
     /// An operator's changes are not counted.
     func spendAdminChange(_ capacity: Capacity, by actor: Actor, _ change: AuditAction) throws(ServiceError) {
         guard capacity == .admin, case .account(let name) = actor else { return }
-        guard case .exhausted(let wait) = limits.spendAdminChange(of: name, now: clock()) else { return }
-        logger.notice(
-            "change refused: too many this minute",
-            metadata: ["user": "\(name)", "change": "\(change.rawValue)"]
+        try refuse(
+            limits.spendAdminChange(of: name, now: clock()),
+            of: name,
+            change: change.rawValue,
+            "changed accounts of its organization \(AccountLimits.adminChangesPerAccount) times"
         )
-        throw ServiceError(
-            .notPermitted,
-            "'\(name)' changed accounts of its organization \(AccountLimits.adminChangesPerAccount) times within a "
-                + "minute: try again in \(wait) seconds"
-        )
+    }
+
+    /// Refuses a change past its budget (`decision` exhausted): logged, not audited; `done` says what the account
+    /// did too often.
+    private func refuse(
+        _ decision: WindowBudget<AccountName>.Decision,
+        of name: AccountName,
+        change: String,
+        _ done: String
+    ) throws(ServiceError) {
+        guard case .exhausted(let wait) = decision else { return }
+        logger.notice("change refused: too many this minute", metadata: ["user": "\(name)", "change": "\(change)"])
+        throw ServiceError(.notPermitted, "'\(name)' \(done) within a minute: try again in \(wait) seconds")
     }
 }

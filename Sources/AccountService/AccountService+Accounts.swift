@@ -67,12 +67,20 @@ extension AccountService {
 
     /// The first admin of `organization`, read page by page; nil when it has none.
     private func admin(of organization: OrganizationName) throws(ServiceError) -> Account? {
+        try firstMember(of: organization) { $0.role == .admin }
+    }
+
+    /// The first member of `organization`, in name order, that `matches`, read a page at a time; nil when none.
+    func firstMember(
+        of organization: OrganizationName,
+        where matches: (Account) -> Bool
+    ) throws(ServiceError) -> Account? {
         var after: AccountName?
         while true {
             let page = try storing { () throws(AccountStoreError) in
                 try store.accounts(in: organization, after: after, limit: 500)
             }
-            if let admin = page.first(where: { $0.role == .admin }) { return admin }
+            if let found = page.first(where: matches) { return found }
             guard let last = page.last else { return nil }
             after = last.name
         }

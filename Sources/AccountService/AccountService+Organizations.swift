@@ -107,15 +107,7 @@ extension AccountService {
 
     /// Whether a member of the organization has 2FA `off`, read page by page.
     private func hasMemberWithoutTwoFactor(_ organization: OrganizationName) throws(ServiceError) -> Bool {
-        var after: AccountName?
-        while true {
-            let page = try storing { () throws(AccountStoreError) in
-                try store.accounts(in: organization, after: after, limit: 500)
-            }
-            if page.contains(where: { $0.twoFactor == .off }) { return true }
-            guard let last = page.last else { return false }
-            after = last.name
-        }
+        try firstMember(of: organization) { $0.twoFactor == .off } != nil
     }
 
     private func memberCount(_ name: OrganizationName) throws(ServiceError) -> Int {

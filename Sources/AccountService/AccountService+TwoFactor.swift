@@ -112,7 +112,7 @@ extension AccountService {
     public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .disable)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
-        guard !Self.isDisabled(target) else {
+        guard !Self.isAlready(.off, target) else {
             // Nothing is written, so no write checks the session; the account read here may already carry
             // someone else's change, which the session must not go on with.
             try Self.checkSession(of: caller, stillHoldsFor: target)
@@ -145,7 +145,7 @@ extension AccountService {
     public func resetTwoFactor(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .reset)
         let (capacity, actor) = try authorize(caller, .resetTwoFactor, target: target, action: .reset)
-        guard !Self.isReset(target) else { return }
+        guard !Self.isAlready(.pending, target) else { return }
         try spendAdminChange(capacity, by: actor, .reset)
         let now = clock()
         try updating(target.name, as: caller) { account in
@@ -188,20 +188,12 @@ extension AccountService {
         state == .pending || state == .on(.enforced)
     }
 
-    /// Off, with nothing that `disableTwoFactor` would discard.
-    private static func isDisabled(_ account: Account) -> Bool {
-        var disabled = account
-        discardSecrets(&disabled)
-        disabled.twoFactor = .off
-        return disabled == account
-    }
-
-    /// Pending, with nothing that `resetTwoFactor` would discard.
-    private static func isReset(_ account: Account) -> Bool {
-        var reset = account
-        discardSecrets(&reset)
-        reset.twoFactor = .pending
-        return reset == account
+    /// Whether `account` is in `state` with nothing that a disable (`.off`) or a reset (`.pending`) would discard.
+    private static func isAlready(_ state: TwoFactorState, _ account: Account) -> Bool {
+        var cleared = account
+        discardSecrets(&cleared)
+        cleared.twoFactor = state
+        return cleared == account
     }
 
     static func discardSecrets(_ account: inout Account) {

@@ -41,7 +41,7 @@ extension LMDBAccountStore {
                 environment = try Environment(
                     path: directory,
                     mapSize: 0,
-                    maxDatabases: 8,
+                    maxDatabases: Self.maxDatabases,
                     flags: source.hasLockFile ? [.readOnly] : [.readOnly, .noLock]
                 )
             } catch {
@@ -323,7 +323,7 @@ extension LMDBAccountStore {
             let environment = try Environment(
                 path: path,
                 mapSize: 1 << 20,
-                maxDatabases: 8,
+                maxDatabases: Self.maxDatabases,
                 flags: [.noSubdirectory, .readOnly, .noLock]
             )
             let transaction = try environment.beginTransaction(readOnly: true)

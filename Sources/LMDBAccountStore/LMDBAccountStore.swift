@@ -35,6 +35,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     static let schemaVersionKey = Array("schema-version".utf8)
     static let auditSequenceKey = Array("audit-sequence".utf8)
+    /// The named databases an environment of the store may open: those the type's comment lists, with room to spare.
+    static let maxDatabases = 8
 
     let directory: String
     let keys: KeyHolder
@@ -126,7 +128,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 path: directory,
                 mapSize: initialMapSize,
                 maximumMapSize: maximumMapSize,
-                maxDatabases: 8,
+                maxDatabases: Self.maxDatabases,
                 flags: flags
             )
             if !readOnly { try environment.readerCheck() }

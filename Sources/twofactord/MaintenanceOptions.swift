@@ -52,16 +52,18 @@ struct MaintenanceOptions: ParsableArguments {
     )
     var copyStoreTo: String?
 
-    var isRequested: Bool { check || backup != nil || restoreFrom != nil || rotateKey || copyStoreTo != nil }
-
-    /// The flag of the job requested, for log lines.
-    var job: String? {
-        let jobs = [
+    /// The flags of the jobs given (at most one passes `validate`).
+    private var requested: [String] {
+        [
             ("--check", check), ("--backup", backup != nil), ("--restore-from", restoreFrom != nil),
             ("--rotate-key", rotateKey), ("--copy-store-to", copyStoreTo != nil),
-        ]
-        return jobs.first { $0.1 }?.0
+        ].filter(\.1).map(\.0)
     }
+
+    var isRequested: Bool { !requested.isEmpty }
+
+    /// The flag of the job requested, for log lines.
+    var job: String? { requested.first }
 
     /// Whether this run must be the only one on its LMDB state directory (`StateDirectoryLock`): serving,
     /// and every job but the two that only read.
@@ -73,7 +75,7 @@ struct MaintenanceOptions: ParsableArguments {
     var mayCreateAStore: Bool { !isRequested || restoreFrom != nil }
 
     func validate() throws {
-        guard [check, backup != nil, restoreFrom != nil, rotateKey, copyStoreTo != nil].filter({ $0 }).count <= 1 else {
+        guard requested.count <= 1 else {
             throw ValidationError(
                 "--check, --backup, --restore-from, --rotate-key and --copy-store-to cannot be combined"
             )
