@@ -85,7 +85,15 @@ extension AccountService {
                 now: now
             )
         {
-            return try checkCodeInOneWrite(text, account: account, key: key, now: now, context: context)
+            return try checkCodeInOneWrite(
+                text,
+                account: account,
+                key: key,
+                organization: try accessOrganization(of: account),
+                context: context,
+                now: now,
+                attempt: "code check"
+            )
         }
         guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
             throw ServiceError(.noSuchAccount, "no account named '\(name)'")
@@ -173,15 +181,17 @@ extension AccountService {
     /// A TOTP code checked with one durable write (`AccountStore.checkAttempt`): the throttle decision, the
     /// replay guard, the failure or the cleared throttle, and the audit record. The code is matched first,
     /// against the account as read; only the store's answer reaches the caller, so a locked account's right
-    /// code is refused like any other, and the store's replay guard has the last word.
-    private func checkCodeInOneWrite(
+    /// code is refused like any other, and the store's replay guard has the last word. `attempt` names the
+    /// request in the log.
+    func checkCodeInOneWrite(
         _ code: String,
         account: Account,
         key: ThrottleKey,
+        organization: Organization?,
+        context: LoginContext,
         now: UnixTime,
-        context: LoginContext
+        attempt: String
     ) throws(ServiceError) -> LoginResult {
-        let organization = try accessOrganization(of: account)
         var matched: (authenticator: Authenticator, claim: StepClaim)?
         var reason = "wrong code"
         switch configuration.drift.match(code, among: account.authenticators, at: now) {
@@ -197,20 +207,12 @@ extension AccountService {
         let name = account.name
         let audit = AttemptAudit(
             accepted: loginAudit(account, factors: "password+totp"),
-            denied: auditRecord(
-                .account(name),
-                .login,
-                .denied,
-                target: name,
-                organization: account.organization,
-                detail: reason
-            )
+            denied: loginDenial(account, reason: reason)
         )
         let verdict = try storing { () throws(AccountStoreError) in
             try store.checkAttempt(
                 key,
-                of: name,
-                claiming: matched?.claim,
+                claiming: matched.map { .step($0.claim, of: name) } ?? .failed,
                 alongside: graceGrant(organization: organization, context: context, now: now),
                 at: now,
                 decide: throttleDecision(for: key, now: now),
@@ -219,7 +221,7 @@ extension AccountService {
         }
         switch verdict {
         case .locked(let wait):
-            logger.info("code check refused: locked", metadata: ["user": "\(name)"])
+            logger.info("\(attempt) refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         case .denied:
             logger.info("login denied", metadata: ["user": "\(name)", "reason": "\(reason)"])

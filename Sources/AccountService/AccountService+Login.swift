@@ -4,9 +4,12 @@ import OneTimePassword
 
 // MUSTs of a login:
 // - `.ok` is returned only after the accepted code's step is durable in the store (the replay guard);
-// - the lock decision and the failure count are one atomic step taken before any password is checked
-//   (`AccountStore.reserveAttempt`): the attempt is counted first and the count cleared on success, so
-//   no more password checks run than the throttle allows, whatever the parallelism;
+// - the lock decision and the failure count are one atomic step, taken in the durable write that decides the
+//   login (`AccountStore.checkAttempt`), or before any other write when it takes several
+//   (`AccountStore.reserveAttempt`); nothing is answered before it, so however many logins run in parallel,
+//   no more outcomes reach a client than the throttle allows. The password is hashed after a preview of the
+//   lock (which writes nothing): a login that raced into a lock meanwhile is answered `locked`, its hash
+//   thrown away;
 // - a stranger's failures count against (account, that peer's uid) only, and so do those of a user who
 //   ran su or sudo (the invoker a privileged peer reports); other failures through privileged peers count
 //   against the account (and the remote host), toward its hard lock, and a name without an account is
@@ -103,7 +106,9 @@ extension AccountService {
         // A refusal while locked is logged, not audited: the failures that locked the key are in the trail, and a
         // refusal that costs the daemon no write can neither push those out of the capped trail nor tell, by
         // its time, an account from a name without one.
-        if !attemptHeld, let wait = try reserveAttempt(key, now: now) {
+        // This is only a preview, which writes nothing: the decision is taken again, and the attempt counted, in
+        // the write that decides the login, or before any other write when it takes several.
+        if !attemptHeld, let wait = try previewAttempt(key, now: now) {
             logger.info("login refused: locked", metadata: ["user": "\(logName)"])
             return (.locked(retryAfter: wait), nil)
         }
@@ -133,9 +138,30 @@ extension AccountService {
         // Read for every login, known user or not, so that the work does not depend on the password.
         let organization = try accessOrganization(of: account)
 
+        let decision = LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now)
+        if !attemptHeld {
+            if let decided = try decideInOneWrite(
+                decision,
+                account: account,
+                passwordMatches: passwordMatches,
+                logName: logName,
+                key: key,
+                organization: organization,
+                context: context,
+                now: now
+            ) {
+                return decided
+            }
+            // The rest take several writes (a waiver, a recovery code, an enrollment): the attempt is counted first.
+            if let wait = try reserveAttempt(key, now: now) {
+                logger.info("login refused: locked", metadata: ["user": "\(logName)"])
+                return (.locked(retryAfter: wait), nil)
+            }
+        }
+
         let result: LoginResult
         var loggedIn = account
-        switch LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now) {
+        switch decision {
         case .deny:
             if let account {
                 result = try deny(
@@ -203,6 +229,91 @@ extension AccountService {
         }
         try clearAttemptIfPassed(key, result)
         return (result, loggedIn)
+    }
+
+    /// The decisions a login can take in one durable write (`AccountStore.checkAttempt`): the throttle decision
+    /// taken again (a login racing this one may have locked the key since the preview), the attempt counted or
+    /// passed, and its audit record. Nil for the rest, which need other writes. Nothing is answered before that
+    /// write is durable, so the password hashed before it tells the client nothing the throttle did not allow.
+    private func decideInOneWrite(
+        _ decision: LoginDecision,
+        account: Account?,
+        passwordMatches: Bool,
+        logName: String,
+        key: ThrottleKey,
+        organization: Organization?,
+        context: LoginContext,
+        now: UnixTime
+    ) throws(ServiceError) -> (LoginResult, Account?)? {
+        let claim: AttemptClaim
+        let audit: AttemptAudit
+        let reason: String
+        switch decision {
+        case .deny:
+            reason = account == nil ? "unknown user" : passwordMatches ? "wrong code" : "wrong password"
+            claim = .failed
+            audit = AttemptAudit(
+                accepted: nil,
+                denied: account.map { .record(loginDenial($0, reason: reason)) } ?? .maskingUnknownName
+            )
+        case .succeed:
+            guard let account else { return (.denied, nil) }
+            (claim, reason) = (.passed(account.name), "")
+            audit = AttemptAudit(accepted: loginAudit(account, factors: "password"), denied: .none)
+        case .askForCode:
+            let waiver = account.flatMap { account in
+                CodeWaiverPolicy.waiver(
+                    for: account,
+                    passwordMatches: passwordMatches,
+                    organization: organization,
+                    context: context,
+                    now: now
+                )
+            }
+            guard waiver == nil else { return nil }
+            // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
+            (claim, reason) = (.failed, "")
+            audit = AttemptAudit(accepted: nil, denied: .none)
+        case .verifyCode(let text, _):
+            guard let account else { return (.denied, nil) }
+            let result = try checkCodeInOneWrite(
+                text,
+                account: account,
+                key: key,
+                organization: organization,
+                context: context,
+                now: now,
+                attempt: "login"
+            )
+            return (result, account)
+        case .useRecoveryCode, .startEnrollment, .finishEnrollment:
+            return nil
+        }
+        let verdict = try storing { () throws(AccountStoreError) in
+            try store.checkAttempt(
+                key,
+                claiming: claim,
+                alongside: { _ in },
+                at: now,
+                decide: throttleDecision(for: key, now: now),
+                audit: audit
+            )
+        }
+        switch verdict {
+        case .locked(let wait):
+            logger.info("login refused: locked", metadata: ["user": "\(logName)"])
+            return (.locked(retryAfter: wait), nil)
+        case .denied where decision == .askForCode:
+            logger.info("login needs a code", metadata: ["user": "\(logName)"])
+            return (.codeNeeded, nil)
+        case .denied:
+            logger.info("login denied", metadata: ["user": "\(logName)", "reason": "\(reason)"])
+            return (.denied, nil)
+        case .accepted:
+            guard let account else { return (.denied, nil) }
+            loginSucceeded(account, factors: "password", audited: true)
+            return (.ok, account)
+        }
     }
 
     /// Takes the attempt's place in the throttle: nil when it may run (it is counted as a failure until
@@ -431,7 +542,7 @@ extension AccountService {
         return (.enrolled(recoveryCodes: codes), enrolled)
     }
 
-    /// Denies; the failure was counted when the attempt was reserved.
+    /// Denies an attempt counted already (reserved, or held since its `codeNeeded` answer).
     func deny(
         _ account: Account,
         user: String,
@@ -448,6 +559,18 @@ extension AccountService {
         )
         logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
         return .denied
+    }
+
+    /// The audit record `deny` appends, for a write that appends it itself (`AccountStore.checkAttempt`).
+    func loginDenial(_ account: Account, reason: String) -> AuditRecord {
+        auditRecord(
+            .account(account.name),
+            .login,
+            .denied,
+            target: account.name,
+            organization: account.organization,
+            detail: reason
+        )
     }
 
     /// `deny` for a name without an account: no audit record, but a write that takes as long as appending one

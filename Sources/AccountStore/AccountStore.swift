@@ -102,19 +102,20 @@ public protocol AccountStore: Sendable {
         decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation
 
-    /// A whole code check of `name`'s account as one durable write, where the store can (the default
-    /// implementation below makes `reserveAttempt`, `recordLogin` and `appendAudit` in turn):
+    /// A whole attempt (a code check, or a login once its password was hashed) as one durable write, where the
+    /// store can (the default implementation below makes `reserveAttempt`, `recordLogin` and the denial's write
+    /// in turn):
     /// - the throttle decision exactly as `reserveAttempt` takes it; when locked, nothing is written;
-    /// - when the attempt may run, `claim` goes through the replay guard as in `recordLogin` (with
-    ///   `alongside`). Accepted: `key` is cleared, `audit.accepted` appended, and no failure stays counted;
-    /// - no claim (a wrong code) or a refused one (a replay): the attempt is counted as `reserveAttempt`
-    ///   counts it and `audit.denied` appended.
-    /// The caller finds `claim` in an account it read before; the replay guard checks it again against the
-    /// account as stored. Only for checks that need no slow work: nothing slow may run inside the write.
+    /// - when the attempt may run, a `.step` claim goes through the replay guard as in `recordLogin` (with
+    ///   `alongside`), and `.passed` records the success as `recordLogin` without a claim. Accepted: `key` is
+    ///   cleared, `audit.accepted` appended, and no failure stays counted;
+    /// - `.failed`, or a refused step (a replay): the attempt is counted as `reserveAttempt` counts it, and
+    ///   `audit.denied` written.
+    /// The caller decides the claim from an account it read before; the replay guard checks a step again
+    /// against the account as stored. Nothing slow may run inside the write: a password is hashed before.
     func checkAttempt(
         _ key: ThrottleKey,
-        of name: AccountName,
-        claiming claim: StepClaim?,
+        claiming claim: AttemptClaim,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
         decide: ThrottleDecision,
@@ -248,8 +249,7 @@ extension AccountStore {
 
     public func checkAttempt(
         _ key: ThrottleKey,
-        of name: AccountName,
-        claiming claim: StepClaim?,
+        claiming claim: AttemptClaim,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
         decide: ThrottleDecision,
@@ -258,40 +258,81 @@ extension AccountStore {
         if case .locked(let wait) = try reserveAttempt(key, at: time, decide: decide) {
             return .locked(retryAfter: wait)
         }
-        if let claim,
-            try recordLogin(
+        let accepted: StepAcceptance
+        switch claim {
+        case .step(let step, let name):
+            accepted = try recordLogin(
                 of: name,
-                claiming: claim,
+                claiming: step,
                 alongside: alongside,
                 at: time,
                 clearing: key,
                 audit: audit.accepted
             )
-                == .accepted
-        {
-            return .accepted
+        case .passed(let name):
+            accepted = try recordLogin(
+                of: name,
+                claiming: nil,
+                alongside: { _ in },
+                at: time,
+                clearing: key,
+                audit: audit.accepted
+            )
+        case .failed:
+            accepted = .replayed
         }
-        try appendAudit(audit.denied)
+        if accepted == .accepted { return .accepted }
+        switch audit.denied {
+        case .record(let record): try appendAudit(record)
+        case .maskingUnknownName: try recordDenialOfUnknownName(key)
+        case .none: break
+        }
         return .denied
     }
 }
 
-/// The audit record `AccountStore.checkAttempt` appends for each outcome of the check.
-public struct AttemptAudit: Sendable {
-    public var accepted: AuditRecord
-    public var denied: AuditRecord
+/// What an attempt claims in `AccountStore.checkAttempt`.
+public enum AttemptClaim: Sendable, Hashable {
+    /// A code's step for `name`'s account, accepted only through the replay guard.
+    case step(StepClaim, of: AccountName)
+    /// Nothing left to check: `name`'s login passed without a code (a right password where none is needed).
+    case passed(AccountName)
+    /// Nothing that can pass: a wrong password or code, a name without an account, or a login whose attempt
+    /// stays counted until its code comes.
+    case failed
+}
 
-    public init(accepted: AuditRecord, denied: AuditRecord) {
+/// What `AccountStore.checkAttempt` writes to the audit trail for each outcome of the attempt.
+public struct AttemptAudit: Sendable {
+    public var accepted: AuditRecord?
+    public var denied: DenialRecord
+
+    public init(accepted: AuditRecord?, denied: DenialRecord) {
         self.accepted = accepted
         self.denied = denied
     }
+
+    public init(accepted: AuditRecord, denied: AuditRecord) {
+        self.init(accepted: accepted, denied: .record(denied))
+    }
+}
+
+/// The trail's part of a denied attempt.
+public enum DenialRecord: Sendable {
+    /// Appended.
+    case record(AuditRecord)
+    /// No record, for a name without an account, but the pages appending one would write are written again
+    /// unchanged, so that the denial takes as long as an account's (`AccountStore.recordDenialOfUnknownName`).
+    case maskingUnknownName
+    /// Nothing: the attempt is only counted (a login asked for its code).
+    case none
 }
 
 /// What `AccountStore.checkAttempt` decided.
 public enum AttemptVerdict: Sendable, Hashable {
-    /// The claimed step is durable: the check passed.
+    /// The claimed step, or the success, is durable: the attempt passed.
     case accepted
-    /// No claim, or a refused one; the failure is counted.
+    /// A failed claim, or a refused step; the failure is counted.
     case denied
     /// Locked for this many more seconds (`Int64.max`: until unlocked); nothing was written.
     case locked(retryAfter: Int64)

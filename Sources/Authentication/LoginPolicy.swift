@@ -5,7 +5,8 @@ import AccountStore
 //   that tells them apart; without a code, all three ask for one, as a right password of an account
 //   with 2FA on does (no password oracle);
 // - a locked account is refused before its password is checked: that is the throttle's decision
-//   (`ThrottlePolicy`), taken with the failure count in one store write before this one runs;
+//   (`ThrottlePolicy`), previewed before the password is hashed and taken again, with the failure count,
+//   in the store write that carries out this decision (AccountService+Login.swift);
 // - an account with 2FA on never succeeds without a code (TOTP or recovery); a `pending` account
 //   never succeeds without finishing enrollment, and a recovery code cannot finish one;
 // - the decision only says which code to check: accepting it (the replay guard) is the store's job.

@@ -31,6 +31,25 @@ extension LMDBAccountStore {
         try prune(transaction, now: record.time)
     }
 
+    /// Writes again, unchanged, what `append` writes: the sequence, the newest record (the leaf a new one
+    /// joins) and, when the trail is full, the oldest (the leaf `prune` drops one from). So a denial that
+    /// keeps no record (`recordDenialOfUnknownName`) dirties the pages a denial that keeps one does.
+    func rewriteAuditTail(in transaction: borrowing Transaction) throws {
+        let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta)
+        try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
+        let audit = databases.audit
+        let newest = try transaction.withCursor(in: audit) { (cursor: borrowing Cursor) throws(LMDBError) in
+            try cursor.last()
+        }
+        guard let (key, value) = newest else { return }
+        try transaction.put(value, for: key, in: audit)
+        guard UInt64(try transaction.count(in: audit)) >= auditRetention.maximumRecords,
+            let (oldestKey, oldestValue) = try Self.range(in: audit, of: transaction, prefix: [], after: nil, limit: 1)
+                .first
+        else { return }
+        try transaction.put(oldestValue, for: oldestKey, in: audit)
+    }
+
     private func prune(_ transaction: borrowing Transaction, now: UnixTime) throws {
         let retention = auditRetention
         let audit = databases.audit

@@ -37,12 +37,11 @@ extension LMDBAccountStore {
         }
     }
 
-    /// The decision, the check's outcome and its writes in one nested transaction of one group commit. An
-    /// accepted check never counts its attempt, so it has nothing to undo.
+    /// The decision, the attempt's outcome and its writes in one nested transaction of one group commit. An
+    /// accepted attempt never counts itself, so it has nothing to undo.
     public func checkAttempt(
         _ key: ThrottleKey,
-        of name: AccountName,
-        claiming claim: StepClaim?,
+        claiming claim: AttemptClaim,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
         decide: ThrottleDecision,
@@ -53,15 +52,28 @@ extension LMDBAccountStore {
             if case .locked(let wait) = decide(attempt.record, attempt.accountWide?.failures) {
                 return .locked(retryAfter: wait)
             }
-            if let claim, try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction) == .accepted
-            {
+            var passed = false
+            switch claim {
+            case .step(let step, let name):
+                passed = try acceptStep(step, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+            case .passed(let name):
+                try markSuccess(of: name, at: time, in: transaction)
+                passed = true
+            case .failed:
+                break
+            }
+            if passed {
                 try clear(key, in: transaction)
-                try append(audit.accepted, in: transaction)
+                if let record = audit.accepted { try append(record, in: transaction) }
                 return .accepted
             }
-            // A refused claim wrote nothing, so `attempt` is still the stored state.
+            // A refused step wrote nothing, so `attempt` is still the stored state.
             try countFailure(attempt, at: time, in: transaction)
-            try append(audit.denied, in: transaction)
+            switch audit.denied {
+            case .record(let record): try append(record, in: transaction)
+            case .maskingUnknownName: try rewriteAuditTail(in: transaction)
+            case .none: break
+            }
             return .denied
         }
     }
@@ -130,15 +142,7 @@ extension LMDBAccountStore {
     }
 
     public func recordDenialOfUnknownName(_ key: ThrottleKey) throws(AccountStoreError) {
-        try write { transaction in
-            // The pages `append` dirties: the meta database's (the sequence) and one record's leaf.
-            let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta)
-            try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
-            let recordKey = Self.throttleKey(key)
-            if let record = try transaction.get(recordKey, in: databases.throttle) {
-                try transaction.put(record, for: recordKey, in: databases.throttle)
-            }
-        }
+        try write { transaction in try rewriteAuditTail(in: transaction) }
     }
 
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {

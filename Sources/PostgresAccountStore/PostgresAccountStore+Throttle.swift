@@ -43,12 +43,11 @@ extension PostgresAccountStore {
         }
     }
 
-    /// The decision, the check's outcome and its writes in one transaction, so a fleet pays one commit per
-    /// code check. An accepted check never counts its attempt.
+    /// The decision, the attempt's outcome and its writes in one transaction, so a fleet pays one commit per
+    /// code check or login. An accepted attempt never counts itself.
     public func checkAttempt(
         _ key: ThrottleKey,
-        of name: AccountName,
-        claiming claim: StepClaim?,
+        claiming claim: AttemptClaim,
         alongside: (inout Account) -> Void,
         at time: UnixTime,
         decide: ThrottleDecision,
@@ -60,15 +59,28 @@ extension PostgresAccountStore {
                 transaction.rollbackOnly = true
                 return .locked(retryAfter: wait)
             }
-            if let claim, try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction) == .accepted
-            {
+            var passed = false
+            switch claim {
+            case .step(let step, let name):
+                passed = try acceptStep(step, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+            case .passed(let name):
+                try markSuccess(of: name, at: time, in: transaction)
+                passed = true
+            case .failed:
+                break
+            }
+            if passed {
                 try clear(key, in: transaction)
-                try append(audit.accepted, in: transaction)
+                if let record = audit.accepted { try append(record, in: transaction) }
                 return .accepted
             }
-            // A refused claim wrote nothing, so `attempt` is still the stored state.
+            // A refused step wrote nothing, so `attempt` is still the stored state.
             try countFailure(attempt, of: key, at: time, in: transaction)
-            try append(audit.denied, in: transaction)
+            switch audit.denied {
+            case .record(let record): try append(record, in: transaction)
+            case .maskingUnknownName: try rewriteThrottleRow(of: key, in: transaction)
+            case .none: break
+            }
             return .denied
         }
     }
@@ -187,14 +199,16 @@ extension PostgresAccountStore {
         )
     }
 
-    /// One row written again unchanged, as an audit record would be one row inserted.
     public func recordDenialOfUnknownName(_ key: ThrottleKey) throws(AccountStoreError) {
+        try write { transaction in try rewriteThrottleRow(of: key, in: transaction) }
+    }
+
+    /// One row written again unchanged, as an audit record would be one row inserted.
+    func rewriteThrottleRow(of key: ThrottleKey, in transaction: Transaction) throws {
         let (subject, origin) = Self.throttleColumns(key)
-        try write { transaction in
-            try transaction.execute(
-                "UPDATE throttle SET failures = failures WHERE subject = \(subject) AND origin = \(origin)"
-            )
-        }
+        try transaction.execute(
+            "UPDATE throttle SET failures = failures WHERE subject = \(subject) AND origin = \(origin)"
+        )
     }
 
     public func clearAttempts(_ key: ThrottleKey) throws(AccountStoreError) {

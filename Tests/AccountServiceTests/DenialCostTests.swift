@@ -40,8 +40,8 @@ private let wrongPassword = Array("pass-Phrase".utf8)
             #expect(answer == .denied, "\(user)")
             commits[user] = fixture.store.durableCommits - before
         }
-        // The throttle reservation, then the denial's audit record or the write in its place.
-        #expect(commits == Dictionary(uniqueKeysWithValues: Self.subjects.map { ($0, 2) }))
+        // One write: the attempt counted, with the denial's audit record or the write in its place.
+        #expect(commits == Dictionary(uniqueKeysWithValues: Self.subjects.map { ($0, 1) }))
     }
 
     /// The two-step login of the clients: without a code first (`codeNeeded` for everyone), then with one.

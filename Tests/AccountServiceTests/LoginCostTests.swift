@@ -1,7 +1,9 @@
 import AccountService
 import AccountStore
 import Authentication
+import Logging
 import PasswordHashing
+import Synchronization
 import Testing
 
 // What a login costs, counted rather than timed: scrypt derivations (PasswordHasher.derivationCount) and
@@ -174,12 +176,14 @@ private let wrongPassword = Array("pass-Phrase".utf8)
         #expect(try fixture.stored("gil")?.authenticators.first?.lastAcceptedStep == UInt64(fixture.clock.now / 30))
     }
 
-    @Test func passwordLogin_withoutTwoFactor_commitsTwice() throws {
+    /// A login decided by its password alone commits once: the throttle decision, the success, the cleared
+    /// throttle and the audit record are one write, made after the password was hashed.
+    @Test func passwordLogin_withoutTwoFactor_commitsOnce() throws {
         let fixture = try Fixture()
         try fixture.add("fay")
         let before = fixture.store.durableCommits
         #expect(try fixture.service.login(user: "fay", password: password, code: .none, origin: .host("h")) == .ok)
-        #expect(fixture.store.durableCommits - before == 2)
+        #expect(fixture.store.durableCommits - before == 1)
         #expect(try fixture.store.throttleRecord(ThrottleKey(subject: "fay", origin: .host("h"))).failures == 0)
         let last = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
         #expect(last?.action == .login && last?.outcome == .ok && last?.target?.value == "fay")
@@ -229,5 +233,66 @@ extension LoginCostTests {
             return
         }
         #expect(try fixture.store.throttleRecord(key).failures == wrongCodes, "the locked question counted nothing")
+    }
+}
+
+extension LoginCostTests {
+    /// A login with its password and code also commits once, as a code check does.
+    @Test func passwordAndCodeLogin_commitsOnce() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("gus")
+        fixture.clock.advance(by: 30)
+        let code = try oathtool(secret, at: fixture.clock.now)
+        let before = fixture.store.durableCommits
+        #expect(
+            try fixture.service.login(user: "gus", password: password, code: .totp(code), origin: .host("h")) == .ok
+        )
+        #expect(fixture.store.durableCommits - before == 1)
+        #expect(try fixture.stored("gus")?.lastAcceptedStep == UInt64(fixture.clock.now / 30))
+    }
+
+    /// The password is hashed after a preview of the lock, and the login decided in a write that takes the
+    /// decision again. A login that races into a lock (here failures are counted while its password is hashed)
+    /// is refused as locked after its hash: its right password and code tell nothing, and nothing is written.
+    @Test(arguments: [true, false])
+    func aLoginRacingIntoALock_isRefusedAsLocked_afterItsHash_andWritesNothing(withACode: Bool) throws {
+        let fixture = try Fixture()
+        let user = withACode ? "kim" : "lou"
+        let secret = withACode ? try fixture.enrolled(user) : nil
+        if !withACode { try fixture.add(user) }
+        fixture.clock.advance(by: 30)
+        let key = ThrottleKey(subject: user, origin: .peer(uid: 7000))
+        let (store, clock, hasher) = (fixture.store, fixture.clock, fixture.hasher)
+        let hashesBefore = hasher.derivationCount
+        let locked = Mutex(false)
+        // The first clock reading after the hash locks the key, as other logins of the same peer would.
+        let service = AccountService(
+            store: store,
+            hasher: hasher,
+            clock: {
+                if hasher.derivationCount > hashesBefore, !locked.withLock({ $0 }) {
+                    locked.withLock { $0 = true }
+                    for _ in 0..<ThrottlePolicy.standard.freeFailures {
+                        _ = try? store.reserveAttempt(key, at: clock.now) { _, _ in .allowed }
+                    }
+                }
+                return clock.now
+            },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let before = try fixture.stored(user)
+        let newest = try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first
+        let code: CodeInput = try secret.map { .totp(try oathtool($0, at: clock.now)) } ?? .none
+        let answer = try service.login(user: user, password: password, code: code, origin: .peer(uid: 7000))
+        #expect(locked.withLock { $0 }, "the key was not locked during the login")
+        #expect(hasher.derivationCount - hashesBefore == 1)
+        guard case .locked = answer else {
+            Issue.record("a login racing into a lock answered \(answer)")
+            return
+        }
+        let after = try fixture.stored(user)
+        #expect(after?.lastAcceptedStep == before?.lastAcceptedStep && after?.lastLoginAt == before?.lastLoginAt)
+        #expect(try fixture.store.throttleRecord(key).failures == ThrottlePolicy.standard.freeFailures)
+        #expect(try fixture.store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first == newest)
     }
 }

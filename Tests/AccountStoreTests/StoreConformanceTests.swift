@@ -567,10 +567,18 @@ import TestSupport
         func check(_ step: UInt64?, at time: UnixTime, limit: UInt32 = 3) throws -> AttemptVerdict {
             try store.checkAttempt(
                 key,
-                of: alice,
                 claiming: step.map {
-                    StepClaim(step: $0, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0)
-                },
+                    .step(
+                        StepClaim(
+                            step: $0,
+                            authenticator: .enrolled,
+                            credential: enrolledCredential,
+                            drift: 0,
+                            offset: 0
+                        ),
+                        of: alice
+                    )
+                } ?? .failed,
                 alongside: { $0.lastFailureAt = 1 },
                 at: time,
                 decide: { record, _ in record.failures < limit ? .allowed : .locked(retryAfter: 30) },
@@ -612,6 +620,93 @@ import TestSupport
         #expect(try store.account(named: alice)?.lastAcceptedStep == 101)
     }
 
+    /// `checkAttempt` for a login decided without a code: `.passed` records the success and clears the throttle,
+    /// `.failed` counts, and the denial writes a record, nothing, or (for a name without an account) no record
+    /// in a write that leaves the trail as it was.
+    @Test(arguments: Backend.allCases)
+    func checkAttempt_passedAndFailedClaims_recordTheSuccessOrCountTheFailure(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("bob"))
+        let bob = accountName("bob")
+        let key = ThrottleKey(subject: "bob", origin: .host("192.0.2.9"))
+        let ok = AuditRecord(
+            time: 0,
+            actor: .account(bob),
+            target: bob,
+            organization: nil,
+            action: .login,
+            outcome: .ok
+        )
+        func attempt(
+            _ claim: AttemptClaim,
+            at time: UnixTime,
+            key: ThrottleKey = key,
+            denied: DenialRecord = .none,
+            limit: UInt32 = 10
+        ) throws -> AttemptVerdict {
+            var accepted = ok
+            accepted.time = time
+            return try store.checkAttempt(
+                key,
+                claiming: claim,
+                alongside: { _ in },
+                at: time,
+                decide: { record, _ in record.failures < limit ? .allowed : .locked(retryAfter: 30) },
+                audit: AttemptAudit(accepted: accepted, denied: denied)
+            )
+        }
+        func trail() throws -> [AuditRecord] {
+            try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100)
+        }
+        func failures(_ key: ThrottleKey) throws -> ThrottleRecord {
+            var seen = ThrottleRecord(failures: 0, lastFailureAt: nil)
+            _ = try store.previewAttempt(key) { record, _ in
+                seen = record
+                return .allowed
+            }
+            return seen
+        }
+
+        // A login asked for its code: counted, against the account too from a privileged origin, not audited.
+        #expect(try attempt(.failed, at: 10) == .denied)
+        #expect(try attempt(.failed, at: 11) == .denied)
+        #expect(try failures(key).failures == 2)
+        #expect(try store.account(named: bob)?.failureCount == 2)
+        #expect(try trail().isEmpty)
+        // Locked: a right password is refused, and nothing is written.
+        #expect(try attempt(.passed(bob), at: 12, limit: 2) == .locked(retryAfter: 30))
+        #expect(try store.account(named: bob)?.lastLoginAt == nil)
+        #expect(try failures(key).failures == 2 && trail().isEmpty)
+        // Passed: the success, the cleared throttle and the record, together.
+        #expect(try attempt(.passed(bob), at: 13) == .accepted)
+        var account = try store.account(named: bob)
+        #expect(account?.lastLoginAt == 13 && account?.failureCount == 0)
+        #expect(try failures(key).failures == 0)
+        #expect(try trail().map(\.time) == [13])
+        // A denial with its record.
+        var denial = ok
+        (denial.time, denial.outcome) = (14, .denied)
+        #expect(try attempt(.failed, at: 14, denied: .record(denial)) == .denied)
+        #expect(try trail().map(\.time) == [14, 13])
+        account = try store.account(named: bob)
+        #expect(account?.failureCount == 1 && account?.lastLoginAt == 13)
+
+        // A name without an account: counted (its stand-in too), and the trail stays as it was.
+        let unknown = ThrottleKey(subject: "unknown-5e6f", origin: .host("192.0.2.9"))
+        let before = try trail()
+        #expect(try attempt(.failed, at: 15, key: unknown, denied: .maskingUnknownName) == .denied)
+        #expect(try attempt(.failed, at: 16, key: unknown, denied: .maskingUnknownName) == .denied)
+        #expect(try trail() == before)
+        _ = try store.previewAttempt(unknown) { record, accountWide in
+            #expect(record == ThrottleRecord(failures: 2, lastFailureAt: 16))
+            #expect(accountWide == ThrottleRecord(failures: 2, lastFailureAt: 16), "the stand-in's count")
+            return .allowed
+        }
+        try store.appendAudit(denial)
+        #expect(try trail().first?.sequence == (before.first?.sequence ?? 0) + 1)
+    }
+
     /// Many checks of one step at once: exactly one is accepted, every other is a counted replay.
     @Test(arguments: Backend.allCases)
     func checkAttempt_raceOfManyThreadsOnOneStep_hasExactlyOneWinner(_ backend: Backend) throws {
@@ -624,13 +719,9 @@ import TestSupport
         onThreads(24) { thread in
             let verdict = try? store.checkAttempt(
                 ThrottleKey(subject: "alice", origin: .peer(uid: 2000 + UInt32(thread))),
-                of: alice,
-                claiming: StepClaim(
-                    step: 500,
-                    authenticator: .enrolled,
-                    credential: enrolledCredential,
-                    drift: 0,
-                    offset: 0
+                claiming: .step(
+                    StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+                    of: alice
                 ),
                 alongside: { _ in },
                 at: 20,
