@@ -113,8 +113,10 @@ extension AccountService {
             return (.locked(retryAfter: wait), nil)
         }
         // Nil also when the account was removed since: the login then goes on as for a name without one.
+        // With 2FA on, only the authenticators' secrets are opened: not the recovery codes (matched inside the
+        // write that spends one), so a login of an enrolled account opens one secret, not eleven.
         let account = try existing.flatMap { name throws(ServiceError) in
-            try storing { () throws(AccountStoreError) in try store.account(named: name) }
+            try storing { () throws(AccountStoreError) in try store.accountForLogin(named: name) }
         }
 
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,

@@ -17,6 +17,10 @@ public protocol AccountStore: Sendable {
     /// secrets opens only its authenticators'. Never give it back to `create` or `update`.
     func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account?
 
+    /// The account called `name` as a login needs it, or nil (`Account.forLogin`): with 2FA on, as
+    /// `accountForCodeCheck` reads it; otherwise whole. Never give it back to `create` or `update`.
+    func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account?
+
     /// Up to `limit` accounts in name order, starting after `after`, optionally of one organization.
     func accounts(
         in organization: OrganizationName?,
@@ -196,6 +200,10 @@ public protocol AccountStore: Sendable {
 extension AccountStore {
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name)?.forCodeCheck
+    }
+
+    public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try account(named: name)?.forLogin
     }
 
     /// `recordAcceptedStep` changing nothing else, for a step whose drift is also its offset (a resync).

@@ -119,6 +119,13 @@ extension Account {
         return account
     }
 
+    /// The account as a login reads it (`AccountStore.accountForLogin`): with 2FA on, `forCodeCheck`, since
+    /// such a login matches a TOTP code or spends a recovery code inside the write that removes it, reading
+    /// nothing else; otherwise whole, since a pending account's login shows or finishes its enrollment.
+    public var forLogin: Account {
+        if case .on = twoFactor { forCodeCheck } else { self }
+    }
+
     /// The index in `authenticators` of the one labelled `label`, or nil.
     public func authenticatorIndex(_ label: AuthenticatorLabel) -> Int? {
         authenticators.firstIndex { $0.label == label }

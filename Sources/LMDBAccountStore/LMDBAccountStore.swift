@@ -181,6 +181,10 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         try account(named: name, trimmed: \.forCodeCheck)
     }
 
+    public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try account(named: name, trimmed: \.forLogin)
+    }
+
     /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.
     private func account(
         named name: AccountName,

@@ -67,6 +67,10 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         try account(named: name, trimmed: \.forCodeCheck)
     }
 
+    public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
+        try account(named: name, trimmed: \.forLogin)
+    }
+
     /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.
     private func account(
         named name: AccountName,

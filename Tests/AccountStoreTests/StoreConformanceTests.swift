@@ -38,6 +38,16 @@ import TestSupport
         #expect(forCheck.recoveryCodes.isEmpty && forCheck.pendingEnrollment == nil)
         #expect(try store.account(named: alice.name) == alice)
         #expect(try store.accountForCodeCheck(named: accountName("nobody")) == nil)
+
+        // A login reads an account with 2FA on as a code check does, and a pending one whole (its enrollment).
+        #expect(try store.accountForLogin(named: alice.name) == alice.forCodeCheck)
+        var bob = makeAccount("bob")
+        bob.twoFactor = .pending
+        bob.authenticators = []
+        bob.pendingEnrollment = PendingEnrollment(credential: enrolledCredential, expiresAt: 5_000)
+        try store.create(bob)
+        #expect(try store.accountForLogin(named: bob.name) == bob)
+        #expect(try store.accountForLogin(named: accountName("nobody")) == nil)
     }
 
     @Test(arguments: Backend.allCases)
