@@ -35,5 +35,10 @@ public struct ConnectionOptions: ParsableArguments {
     /// The socket for callers that must not take it from the environment (a login shell or the
     /// PAM paths, where the environment belongs to the user being authenticated): `--socket`,
     /// else the installed daemon's socket.
-    public var socketPathIgnoringEnvironment: String { socket ?? DaemonConnection.defaultSocketPath }
+    public var socketPathIgnoringEnvironment: String { Self.socketPathIgnoringEnvironment(given: socket) }
+
+    /// `socketPathIgnoringEnvironment` for a `--socket` value parsed elsewhere (nil: not given).
+    public static func socketPathIgnoringEnvironment(given socket: String?) -> String {
+        socket ?? DaemonConnection.defaultSocketPath
+    }
 }

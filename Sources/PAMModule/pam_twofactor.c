@@ -198,6 +198,12 @@ static void show_enrollment(pam_handle_t *pamh, const struct tfd_answer *a) {
 /* The PAM answer for a daemon that could not be asked. */
 static int unavailable(pam_handle_t *pamh, const struct options *o, const struct tfd_connection *c,
                        enum tfd_status s) {
+    if (s == TFD_BUSY) {
+        /* Past its connection cap: the daemon's own words, as the twofactor command shows them. */
+        pam_syslog(pamh, LOG_ERR, "twofactord is busy: %s", c->detail);
+        say(pamh, o, 1, "The two-factor login service is busy; try again in a moment.");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
     pam_syslog(pamh, s == TFD_UNTRUSTED ? LOG_CRIT : LOG_ERR, "twofactord unavailable: %s", c->detail);
     say(pamh, o, 1, "The two-factor login service is unavailable; try again later or ask the administrator.");
     return s == TFD_INVALID_INPUT ? PAM_AUTH_ERR : PAM_AUTHINFO_UNAVAIL;

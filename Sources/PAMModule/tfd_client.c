@@ -245,6 +245,40 @@ static enum tfd_status read_frame(struct tfd_connection *c, long long deadline, 
     return s;
 }
 
+/*
+ * Whether `body` is the daemon's Error busy for the whole connection (id 0, or `id`); if so, its message goes
+ * to `detail`, which is otherwise left as it was.
+ */
+static int is_busy(struct tfd_connection *c, const unsigned char *body, uint32_t length, uint32_t id) {
+    char kept[sizeof c->detail];
+    memcpy(kept, c->detail, sizeof kept);
+    struct tfd_answer a;
+    int busy = decode(c, body, length, id, &a) == TFD_OK && a.type == TFD_ANSWER_ERROR && a.error_code == TFD_ERR_BUSY;
+    if (busy) copy_text(c->detail, sizeof c->detail, (const unsigned char *)a.text, strlen(a.text));
+    else memcpy(c->detail, kept, sizeof kept);
+    tfd_answer_free(&a);
+    return busy;
+}
+
+/*
+ * A daemon past its connection cap answers (Error busy, id 0) and closes before reading anything, so a send
+ * can fail while that answer waits to be read: then that answer, TFD_BUSY, is the reason, not the send.
+ */
+static enum tfd_status after_failed_send(struct tfd_connection *c, enum tfd_status failed, long long deadline) {
+    if (failed != TFD_PROTOCOL) return failed;
+    char kept[sizeof c->detail];
+    memcpy(kept, c->detail, sizeof kept);
+    unsigned char *body;
+    uint32_t length;
+    if (read_frame(c, deadline, &body, &length) == TFD_OK) {
+        int busy = is_busy(c, body, length, 0);
+        free(body);
+        if (busy) return TFD_BUSY;
+    }
+    memcpy(c->detail, kept, sizeof kept);
+    return failed;
+}
+
 /* The Hello goes out with the first request (tfd_open only sends it), so its answer comes first. */
 static enum tfd_status read_hello_answer(struct tfd_connection *c, long long deadline) {
     if (!c->hello_pending) return TFD_OK;
@@ -255,7 +289,9 @@ static enum tfd_status read_hello_answer(struct tfd_connection *c, long long dea
     if (s != TFD_OK) return s;
     uint32_t id = (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
     /* HelloReply: type 0x81, the Hello's id, version 1. */
-    if (body[0] != 0x81 || length != 7 || id != c->hello_id || body[5] != 0 || body[6] != 1) {
+    if (body[0] == TFD_ANSWER_ERROR && is_busy(c, body, length, c->hello_id)) {
+        s = TFD_BUSY;
+    } else if (body[0] != 0x81 || length != 7 || id != c->hello_id || body[5] != 0 || body[6] != 1) {
         snprintf(c->detail, sizeof c->detail, "the daemon refused protocol version 1 (answer type 0x%02x)", body[0]);
         s = TFD_PROTOCOL;
     }
@@ -270,6 +306,7 @@ static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsi
     long long deadline = now_ms() + c->timeout_ms;
     uint32_t id;
     enum tfd_status s = send_frame(c, w, type, &id, deadline);
+    if (s != TFD_OK) s = after_failed_send(c, s, deadline);
     if (s == TFD_OK) s = read_hello_answer(c, deadline);
     unsigned char *body = NULL;
     uint32_t length = 0;
@@ -325,7 +362,9 @@ enum tfd_status tfd_open(struct tfd_connection *c, const char *path, int timeout
     for (int i = 0; i < 4; i++) put_u8(&w, magic[i]);
     put_u16(&w, 1);
     put_u16(&w, 1);
-    enum tfd_status s = send_frame(c, &w, 0x01, &c->hello_id, now_ms() + c->timeout_ms);
+    long long deadline = now_ms() + c->timeout_ms;
+    enum tfd_status s = send_frame(c, &w, 0x01, &c->hello_id, deadline);
+    if (s != TFD_OK) s = after_failed_send(c, s, deadline);
     if (s != TFD_OK) {
         tfd_close(c);
         return s;

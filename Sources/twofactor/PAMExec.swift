@@ -33,20 +33,48 @@ struct PAMExec: ParsableCommand {
     var singlePrompt = false
 
     @Option(name: .long, help: "The length of the code at the end of the password with --single-prompt (6 to 8).")
-    var digits: Int = 6
+    var digits: Int = Self.defaultDigits
 
     @Option(name: .long, help: "Seconds to wait for the daemon.")
-    var timeout: Int = 10
+    var timeout: Int = Self.defaultTimeout
 
     @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root).")
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
+    static let defaultDigits = 6
+    static let digitsRange = 6...8
+    static let defaultTimeout = 10
+    static let timeoutRange = 1...600
+
     func validate() throws {
-        guard (6...8).contains(digits) else { throw ValidationError("--digits must be 6, 7 or 8") }
-        guard (1...600).contains(timeout) else { throw ValidationError("--timeout must be 1 to 600 seconds") }
+        guard Self.digitsRange.contains(digits) else { throw ValidationError("--digits must be 6, 7 or 8") }
+        guard Self.timeoutRange.contains(timeout) else {
+            throw ValidationError("--timeout must be 1 to 600 seconds")
+        }
     }
 
     func run() throws {
+        try PAMCheck(
+            socketPath: options.socketPathIgnoringEnvironment,
+            singlePrompt: singlePrompt,
+            digits: digits,
+            timeout: timeout,
+            daemonUser: daemonUser
+        ).run()
+    }
+}
+
+/// One `twofactor pam`, whatever parsed its command line: ArgumentParser through `PAMExec`, or
+/// `QuickPAMArguments` for the plain command lines that pam_exec runs.
+struct PAMCheck {
+    /// From the command line only (see the MUSTs above).
+    let socketPath: String
+    let singlePrompt: Bool
+    let digits: Int
+    let timeout: Int
+    let daemonUser: String
+
+    func run() throws(ExitCode) {
         let environment = PAMEnvironment()
         if let type = environment.type, type != "auth" {
             throw finish(.denied, "pam_exec called this for '\(type)': use it in the auth stack only")
@@ -64,7 +92,7 @@ struct PAMExec: ParsableCommand {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(
-                socketPath: options.socketPathIgnoringEnvironment,
+                socketPath: socketPath,
                 timeoutSeconds: timeout,
                 trusted: TrustedDaemon(daemonUser: daemonUser, trustingCaller: false)
             )

@@ -20,14 +20,26 @@ struct Twofactor: ParsableCommand {
     @OptionGroup var options: ConnectionOptions
 
     static func main() {
-        if let quick = QuickLoginArguments(CommandLine.arguments.dropFirst()) {
-            let session = LoginSession(
-                socketPath: ConnectionOptions.socketPath(given: quick.socket),
-                user: quick.user,
-                invertColors: quick.invert
-            )
-            do throws(ExitCode) { try session.run() } catch { Glibc.exit(error.rawValue) }
-            return
+        let arguments = CommandLine.arguments.dropFirst()
+        do throws(ExitCode) {
+            if let quick = QuickLoginArguments(arguments) {
+                return try LoginSession(
+                    socketPath: ConnectionOptions.socketPath(given: quick.socket),
+                    user: quick.user,
+                    invertColors: quick.invert
+                ).run()
+            }
+            if let quick = QuickPAMArguments(arguments) {
+                return try PAMCheck(
+                    socketPath: ConnectionOptions.socketPathIgnoringEnvironment(given: quick.socket),
+                    singlePrompt: quick.singlePrompt,
+                    digits: quick.digits,
+                    timeout: quick.timeout,
+                    daemonUser: quick.daemonUser
+                ).run()
+            }
+        } catch {
+            Glibc.exit(error.rawValue)
         }
         main(sharedOptions: ConnectionOptions.self)
     }

@@ -15,9 +15,9 @@ struct PAMModuleTests {
         let secret: String
         let step: Int64
 
-        init() throws {
+        init(daemonArguments: [String] = []) throws {
             daemon = try DaemonProcess()
-            try daemon.start()
+            try daemon.start(extraArguments: daemonArguments)
             module = try PAMModule.copy(into: daemon.directory)
             (secret, step) = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
         }
@@ -389,6 +389,52 @@ struct PAMModuleTests {
         let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [refusal, ok])
         let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
         #expect(!result.authenticated, "\(result.standardError)")
+    }
+
+    /// A daemon past its connection cap answers busy and closes before reading anything, so the module's sends
+    /// may fail: it says the daemon is busy, in its log and to the user, and the service is still unavailable.
+    @Test func daemonAtItsConnectionCap_isReportedBusy() throws {
+        let setup = try Setup(daemonArguments: ["--max-connections", "2"])
+        // Connections that finished their Hello hold both places (root's places are the whole cap).
+        let held = (0..<2).compactMap { _ in WireClient(path: setup.daemon.socketPath) }
+        #expect(held.count == 2)
+        let receiver = DatagramReceiver(path: setup.daemon.directory.appendingPathComponent("log").path)
+        let result = try pamtesterLogging(
+            try setup.service(),
+            "alice",
+            input: "pw-alice\n\(try setup.code())\n",
+            logSocket: receiver.path
+        )
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("service is busy; try again"), "\(result.standardError)")
+        let line = logLine(containing: "twofactord", from: receiver)
+        #expect(line?.contains("twofactord is busy: the daemon has too many connections") == true, "\(line ?? "none")")
+        #expect(setup.daemon.log().contains("refused: a connection"), "\(setup.daemon.log())")
+        // The PAM result is what it was: the service could not be asked (PAM_AUTHINFO_UNAVAIL).
+        let verdict = logLine(containing: "user alice:", from: receiver)
+        #expect(verdict?.contains("cannot retrieve authentication info") == true, "\(verdict ?? "none")")
+    }
+
+    /// The same busy answer when the daemon read the Hello and the login first: it stands where the Hello's
+    /// answer should, and the module reports it as busy, not as a refused protocol version.
+    @Test func busyAnswerToTheHello_isReportedBusy() throws {
+        let setup = try Setup()
+        let busy = WireCodec.encodeResponse(
+            .error(code: .busy, message: "the daemon has too many connections: try again in a moment"),
+            id: 0
+        )
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [busy], readingAhead: 2)
+        let receiver = DatagramReceiver(path: setup.daemon.directory.appendingPathComponent("log").path)
+        let result = try pamtesterLogging(
+            try setup.service("timeout=2", socket: fake.path),
+            "alice",
+            input: "pw-alice\n",
+            logSocket: receiver.path
+        )
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("service is busy; try again"), "\(result.standardError)")
+        let line = logLine(containing: "twofactord", from: receiver)
+        #expect(line?.contains("twofactord is busy: the daemon has too many connections") == true, "\(line ?? "none")")
     }
 
     @Test func unknownOption_failsClosed() throws {

@@ -7,45 +7,6 @@ import TestSupport
 // Users: root (a member of group root, and an enrolled account of the daemon), nobody (in no listed
 // group), daemon (a member of group daemon that the twofactor daemon does not know).
 
-/// Runs pamtester in a private mount namespace whose /dev/log is `logSocket`, so that the module's
-/// syslog lines reach the test and nothing else.
-private func pamtesterLogging(
-    _ service: PAMService,
-    _ user: String,
-    input: String,
-    logSocket: String
-) throws
-    -> CommandResult
-{
-    let script = """
-        set -e
-        mount --make-rprivate /
-        real=$(mktemp -d)
-        mount --rbind /dev "$real"
-        mount -t tmpfs tmpfs /dev
-        for device in null zero full random urandom tty; do
-            touch /dev/$device
-            mount --bind "$real/$device" /dev/$device
-        done
-        ln -s "$1" /dev/log
-        set +e
-        exec pamtester "$2" "$3" authenticate
-        """
-    return try run(
-        URL(fileURLWithPath: "/usr/bin/unshare"),
-        ["--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user],
-        input: input
-    )
-}
-
-/// The syslog lines received until one contains `words` (or none came for a few seconds).
-private func logLine(containing words: String, from receiver: DatagramReceiver) -> String? {
-    while let line = receiver.receive(timeoutSeconds: 5) {
-        if line.contains(words) { return line }
-    }
-    return nil
-}
-
 @Suite(.enabled(if: runningAsRoot, notRootMessage))
 struct RequireGroupTests {
     struct Setup {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import TestSupport
 import Testing
 
 @testable import twofactor
@@ -49,11 +48,8 @@ import Testing
             "login", "login", "login", "--socket", "--socket", "--socket=/s", "/s", "/s", "lena", "lena", "--invert",
             "help", "--socket=", "--socket=-x", "-h", "--help", "--", "-", "-x", "", "=", "login=x",
         ]
-        var random = SeededGenerator(seed: 0x2FA_0001)
         var accepted = 0
-        for _ in 0..<20_000 {
-            let count = Int(random.next() % 6)
-            let arguments = (0..<count).map { _ in words[Int(random.next() % UInt64(words.count))] }
+        for arguments in drawnCommandLines(from: words, seed: 0x2FA_0001, maximumLength: 6) {
             guard let quick = QuickLoginArguments(arguments) else { continue }
             accepted += 1
             #expect(parsedByArgumentParser(arguments) == quick, "\(arguments)")
