@@ -203,15 +203,21 @@ extension AccountService {
         logger.notice("account removed", metadata: ["user": "\(target.name)"])
     }
 
-    /// Clears the failure counts, and with them the locks, and ends the graces. With no failure counted and no
-    /// grace running, nothing is written or audited.
+    /// Clears the failure counts, and with them the locks, the account's resync locks included, and ends the
+    /// graces. With no failure counted (of a login or of a resync) and no grace running, nothing is written or
+    /// audited.
     public func unlock(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .unlock)
         let (capacity, actor) = try authorize(caller, .unlock, target: target, action: .unlock)
         let now = clock()
-        guard try hasFailures(target) || !target.activeGraces(at: now).isEmpty else { return }
+        let failures = try failures(of: target)
+        guard failures.ofLogins || failures.ofResyncs || !target.activeGraces(at: now).isEmpty else { return }
         try spendAdminChange(capacity, by: actor, .unlock)
         try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: target.name.value) }
+        if failures.ofResyncs {
+            let resyncs = Self.resyncThrottleSubject(of: target.name)
+            try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: resyncs) }
+        }
         try updating(target.name, as: caller) { account in
             // A lock means someone guessed: graces end with it, so the next login shows a code.
             account.graces = []
@@ -221,16 +227,19 @@ extension AccountService {
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])
     }
 
-    /// Whether a failure is counted for the account: its own count, or any origin's record. (A stand-in counter of
-    /// its name, left from before it existed, counts for no account, and is not looked at.) Read only: a failure
-    /// counted after this is one counted after the unlock.
-    private func hasFailures(_ account: Account) throws(ServiceError) -> Bool {
-        if account.failureCount != 0 || account.lastFailureAt != nil { return true }
+    /// Whether a failure is counted for the account's logins (its own count, or any origin's record), and for
+    /// resyncs of it (any uid's record). (A stand-in counter of its name, left from before it existed, counts for
+    /// no account, and is not looked at.) Read only: a failure counted after this is one counted after the
+    /// unlock.
+    private func failures(of account: Account) throws(ServiceError) -> (ofLogins: Bool, ofResyncs: Bool) {
+        let resyncs = Self.resyncThrottleSubject(of: account.name)
         let anyFailure = ThrottleFilter(minimumFailures: 1, failedSince: .min, accepts: { _ in true })
         let listings = try storing { () throws(AccountStoreError) in
-            try store.throttleRecords(of: [account.name.value], matching: anyFailure, limit: 0)
+            try store.throttleRecords(of: [account.name.value, resyncs], matching: anyFailure, limit: 0)
         }
-        return listings[account.name.value].map { $0.total > 0 } ?? false
+        let counted = { (subject: String) in listings[subject].map { $0.total > 0 } ?? false }
+        let ownCount = account.failureCount != 0 || account.lastFailureAt != nil
+        return (ownCount || counted(account.name.value), counted(resyncs))
     }
 
     /// The audit trail the caller may read, newest first: an agent its own records, an admin its

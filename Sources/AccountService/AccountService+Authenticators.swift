@@ -13,7 +13,13 @@ import OneTimePassword
 // - every change re-checks, inside the store's write, what it read before: a concurrent change makes it
 //   refuse instead of overwrite;
 // - a resync records the second code's step as the last accepted one: neither code works again, and no
-//   code at or before them ever does.
+//   code at or before them ever does;
+// - an account's resync is a code check, throttled as a login is (`reserveAttempt` before the codes are
+//   checked, cleared when they are accepted), under its own key (`resyncThrottleKey`): the target's resyncs
+//   from the caller's uid, which no login of the target counts against, so failed resyncs never lock the
+//   target's logins; a locked resync is logged, not audited, as a locked login is. An unlock of the target
+//   clears every uid's resync key with its own. An operator's resyncs are not throttled (operators are never
+//   limited, and may reset the second factor outright).
 
 extension AccountService {
     /// Draws a secret for a new authenticator `label` of an account whose 2FA is on; it is added only when
@@ -170,13 +176,16 @@ extension AccountService {
 
     /// Sets the clock drift of authenticator `label` from two codes it showed one after the other (RFC 4226
     /// section 7.4), searched within `DriftPolicy.resyncRange` steps of now; returns the drift in steps.
+    /// `peerUID` is the uid of the process that sent the request: an admin's failed resyncs are throttled
+    /// per target account and that uid (`resyncThrottleKey`).
     @discardableResult
     public func resyncAuthenticator(
         caller: Caller,
         name: String,
         label: String,
         first: String,
-        second: String
+        second: String,
+        peerUID: UInt32
     ) throws(ServiceError) -> Int32 {
         let target = try target(name, for: caller, action: .resync)
         let (capacity, actor) = try authorize(caller, .resyncAuthenticator, target: target, action: .resync)
@@ -185,6 +194,16 @@ extension AccountService {
             throw Self.noSuchAuthenticator(label, of: target.name)
         }
         let now = clock()
+        // Counted before the codes are checked, as a login's attempt is; an operator is not throttled.
+        let key: ThrottleKey? =
+            if case .account = caller { Self.resyncThrottleKey(target.name, peerUID: peerUID) } else { nil }
+        if let key, let wait = try reserveAttempt(key, now: now) {
+            logger.info("resync refused: locked", metadata: ["user": "\(target.name)", "actor": "\(actor)"])
+            throw ServiceError(
+                .notPermitted,
+                "too many wrong codes in resyncs of '\(target.name)': try again in \(wait) seconds"
+            )
+        }
         let step: UInt64
         let drift: Int32
         switch configuration.drift.resync(first, second, for: authenticator, at: now) {
@@ -214,6 +233,7 @@ extension AccountService {
             audit(actor, .resync, .failed, target: target.name, organization: target.organization, detail: "\(label)")
             throw ServiceError(.wrongCode, "one of the codes was already used: enter two new codes")
         }
+        if let key { try storing { () throws(AccountStoreError) in try store.clearAttempts(key) } }
         audit(
             actor,
             .resync,
@@ -227,6 +247,19 @@ extension AccountService {
             metadata: ["user": "\(target.name)", "authenticator": "\(label)", "steps": "\(drift)"]
         )
         return drift
+    }
+
+    /// The throttle key of resyncs of `target` from `peerUID`. Its subject is no account's name (a name never
+    /// holds `/`, and the fingerprint of a name without an account never does either) and its origin an
+    /// unprivileged one, so its failures count against this key alone: never toward a lock of the target's own
+    /// logins, its account-wide counter, or any other account's, and not of another admin's uid either.
+    static func resyncThrottleKey(_ target: AccountName, peerUID: UInt32) -> ThrottleKey {
+        ThrottleKey(subject: resyncThrottleSubject(of: target), origin: .peer(uid: peerUID))
+    }
+
+    /// The subject of every uid's resync key of `target`: what `unlock` clears besides the target's own.
+    static func resyncThrottleSubject(of target: AccountName) -> String {
+        "\(target.value)/resync"
     }
 
     private static func checkCanAdd(_ label: AuthenticatorLabel, to account: Account) throws(ServiceError) {

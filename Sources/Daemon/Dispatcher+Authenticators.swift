@@ -9,6 +9,7 @@ extension Dispatcher {
     func performAuthenticator(
         _ request: Request,
         caller: Caller,
+        peer: PeerCredentials,
         session: inout Session
     ) throws(ServiceError) -> Response {
         switch request {
@@ -38,7 +39,8 @@ extension Dispatcher {
                 name: user,
                 label: label,
                 first: firstCode,
-                second: secondCode
+                second: secondCode,
+                peerUID: peer.uid
             )
             return .done
         default:

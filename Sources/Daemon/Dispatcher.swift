@@ -341,7 +341,7 @@ struct Dispatcher: Sendable {
             return try performAccess(request, caller: caller)
         case .authenticatorAddBegin, .authenticatorAddConfirm, .authenticatorList, .authenticatorRemove,
             .authenticatorResync:
-            return try performAuthenticator(request, caller: caller, session: &session)
+            return try performAuthenticator(request, caller: caller, peer: peer, session: &session)
         }
     }
 

@@ -151,7 +151,7 @@ struct UserRemove: ParsableCommand {
 struct Unlock: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unlock",
-        abstract: "Clear an account's failed logins and lock.",
+        abstract: "Clear an account's failed logins and lock, and its failed resyncs' locks.",
         discussion: "For an operator, or an admin (with --as) of the account's organization."
     )
 

@@ -42,7 +42,8 @@ import TestSupport
                 name: name,
                 label: "default",
                 first: first,
-                second: second
+                second: second,
+                peerUID: 1000
             )
             return nil
         } catch {

@@ -50,7 +50,14 @@ private func requestsNaming(label: String) -> [Request] {
             try $0.removeAuthenticator(caller: $1, name: $2, label: label)
         },
         Request(label: "AuthenticatorResync \(label)") {
-            try $0.resyncAuthenticator(caller: $1, name: $2, label: label, first: "123456", second: "654321")
+            try $0.resyncAuthenticator(
+                caller: $1,
+                name: $2,
+                label: label,
+                first: "123456",
+                second: "654321",
+                peerUID: 1000
+            )
         },
         Request(label: "UserShow", audited: false) { _ = try $0.status(caller: $1, name: $2, originLocksShown: 20) },
         Request(label: "AuthenticatorList", audited: false) { _ = try $0.authenticators(caller: $1, name: $2) },
