@@ -51,6 +51,13 @@ struct CommonOptions: ParsableArguments {
     /// Connects and, with `--as`, logs in as that account, so that every request sent on the returned
     /// session acts for it. An unreachable daemon or a refused login is reported and ends the program.
     func open() throws -> DaemonSession {
+        try open(preparing: {}).session
+    }
+
+    /// `open()` for a request that needs more input first (a new password): `prepare` reads it before a recovery
+    /// code is sent, so that input that ends the program (passwords that differ) never spends one. With any
+    /// other login, `prepare` runs once the login is done, so a wrong password is told before it asks.
+    func open<Input>(preparing prepare: () throws -> Input) throws -> (session: DaemonSession, input: Input) {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(socketPath: socket)
@@ -58,10 +65,11 @@ struct CommonOptions: ParsableArguments {
             throw fail("\(error)", code: "daemonUnreachable", exitCode: 3)
         }
         let session = DaemonSession(connection: connection, options: self)
+        var input: Input?
         if let actingAccount {
-            try session.logIn(as: actingAccount)
+            try session.logIn(as: actingAccount, beforeRecoveryCode: { input = try prepare() })
         }
-        return session
+        return (session, try input ?? prepare())
     }
 
     /// Sends one request on a new session; a refusal or an unreachable daemon is reported and ends the program.
@@ -154,8 +162,9 @@ final class DaemonSession {
         }
     }
 
-    /// Logs in as `account` with its password and, when the daemon asks for one, its code.
-    func logIn(as account: String) throws {
+    /// Logs in as `account` with its password and, when the daemon asks for one, its code. `beforeRecoveryCode`
+    /// runs just before a recovery code is sent (the Login spends it), and only then.
+    func logIn(as account: String, beforeRecoveryCode: () throws -> Void = {}) throws {
         let password: [UInt8]?
         if options.passwordStdin {
             password = Terminal.readLine()
@@ -168,6 +177,7 @@ final class DaemonSession {
         var answer = try exchange(.login(user: account, password: password, codeKind: .none, code: ""))
         if case .loginResult(.codeNeeded, _, _) = answer {
             let code = try readCode(for: account)
+            if CodeKind(typed: code) == .recovery { try beforeRecoveryCode() }
             answer = try exchange(
                 .login(user: account, password: password, codeKind: CodeKind(typed: code), code: code)
             )

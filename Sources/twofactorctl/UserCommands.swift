@@ -22,9 +22,8 @@ struct UserAdd: ParsableCommand {
     var requireTwoFactor = false
 
     func run() throws {
-        let session = try options.open()
+        let (session, password) = try options.open(preparing: options.readNewPassword)
         defer { session.close() }
-        let password = try options.readNewPassword()
         let request = Request.userAdd(
             user: name,
             organization: org ?? "",
@@ -58,9 +57,8 @@ struct UserPasswd: ParsableCommand {
     @Argument(help: "The account's login name.") var name: String
 
     func run() throws {
-        let session = try options.open()
+        let (session, password) = try options.open(preparing: options.readNewPassword)
         defer { session.close() }
-        let password = try options.readNewPassword()
         let response = try session.send(.userSetPassword(user: name, password: password))
         guard case .done = response else { throw options.unexpected(response) }
         options.reportDone("Password of '\(name)' changed.")

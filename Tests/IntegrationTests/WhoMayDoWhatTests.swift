@@ -219,6 +219,10 @@ import TestSupport
         let again = try org.daemon.login("amy", password: org.password("amy"), code: codes[0])
         #expect(again.status == 1)
         #expect(try org.show("amy")["recoveryCodes"] as? Int == 9)
+        // A step-up that ends before its login, for want of the new password it reads first, spends no code.
+        let noPassword = try org.ctl(["user", "passwd", "ann"], as: "amy", code: codes[1])
+        #expect(noPassword.status == 64, "\(noPassword.standardError)")
+        #expect(try org.show("amy")["recoveryCodes"] as? Int == 9)
         // With a recovery code the admin can also act: it replaces its codes.
         let renewed = try org.ctl(["2fa", "recovery-codes", "--json"], as: "amy", code: codes[1])
         #expect(renewed.status == 0, "\(renewed.standardError)")
