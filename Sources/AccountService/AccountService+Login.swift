@@ -263,15 +263,13 @@ extension AccountService {
             (claim, reason) = (.passed(account.name), "")
             audit = AttemptAudit(accepted: loginAudit(account, factors: "password"), denied: .none)
         case .askForCode:
-            let waiver = account.flatMap { account in
-                CodeWaiverPolicy.waiver(
-                    for: account,
-                    passwordMatches: passwordMatches,
-                    organization: organization,
-                    context: context,
-                    now: now
-                )
-            }
+            let waiver = CodeWaiverPolicy.waiver(
+                for: account,
+                passwordMatches: passwordMatches,
+                organization: organization,
+                context: context,
+                now: now
+            )
             guard waiver == nil else { return nil }
             // The same for a right password, a wrong one and an unknown user; the attempt stays counted.
             (claim, reason) = (.failed, "")

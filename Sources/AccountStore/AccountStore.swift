@@ -106,9 +106,7 @@ public protocol AccountStore: Sendable {
         decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation
 
-    /// A whole attempt (a code check, or a login once its password was hashed) as one durable write, where the
-    /// store can (the default implementation below makes `reserveAttempt`, `recordLogin` and the denial's write
-    /// in turn):
+    /// A whole attempt (a code check, or a login once its password was hashed) as one durable write:
     /// - the throttle decision exactly as `reserveAttempt` takes it; when locked, nothing is written;
     /// - when the attempt may run, a `.step` claim goes through the replay guard as in `recordLogin` (with
     ///   `alongside`), and `.passed` records the success as `recordLogin` without a claim. Accepted: `key` is
@@ -253,49 +251,6 @@ extension AccountStore {
         if let key { try clearAttempts(key) }
         if let audit { try appendAudit(audit) }
         return .accepted
-    }
-
-    public func checkAttempt(
-        _ key: ThrottleKey,
-        claiming claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
-        at time: UnixTime,
-        decide: ThrottleDecision,
-        audit: AttemptAudit
-    ) throws(AccountStoreError) -> AttemptVerdict {
-        if case .locked(let wait) = try reserveAttempt(key, at: time, decide: decide) {
-            return .locked(retryAfter: wait)
-        }
-        let accepted: StepAcceptance
-        switch claim {
-        case .step(let step, let name):
-            accepted = try recordLogin(
-                of: name,
-                claiming: step,
-                alongside: alongside,
-                at: time,
-                clearing: key,
-                audit: audit.accepted
-            )
-        case .passed(let name):
-            accepted = try recordLogin(
-                of: name,
-                claiming: nil,
-                alongside: { _ in },
-                at: time,
-                clearing: key,
-                audit: audit.accepted
-            )
-        case .failed:
-            accepted = .replayed
-        }
-        if accepted == .accepted { return .accepted }
-        switch audit.denied {
-        case .record(let record): try appendAudit(record)
-        case .maskingUnknownName: try recordDenialOfUnknownName(key)
-        case .none: break
-        }
-        return .denied
     }
 }
 

@@ -336,17 +336,19 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
         }
     }
 
+    /* Every attempt that reaches the daemon, or fails to, ends with its verdict in the log. */
+    int result;
     struct tfd_connection c;
     enum tfd_status s = tfd_open(&c, o.socket, o.timeout, daemon_uid(o.daemon_user));
     if (s != TFD_OK) {
-        wipe_free(entry);
-        return unavailable(pamh, &o, &c, s);
+        result = unavailable(pamh, &o, &c, s);
+    } else {
+        char code[9] = {0};
+        int has_code = o.single_prompt && entry && split_code(entry, o.digits, code);
+        result = converse(pamh, &o, &c, user, o.code_only ? NULL : entry, has_code ? code : NULL, service, rhost);
+        explicit_bzero(code, sizeof code);
+        tfd_close(&c);
     }
-    char code[9] = {0};
-    int has_code = o.single_prompt && entry && split_code(entry, o.digits, code);
-    int result = converse(pamh, &o, &c, user, o.code_only ? NULL : entry, has_code ? code : NULL, service, rhost);
-    explicit_bzero(code, sizeof code);
-    tfd_close(&c);
     wipe_free(entry);
     pam_syslog(pamh, result == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE, "user %s: %s", user, pam_strerror(pamh, result));
     return result;

@@ -546,7 +546,7 @@ import TestSupport
     }
 
     /// `checkAttempt`: the throttle decision, the replay guard, the failure count and the audit record of one
-    /// code check, with the same outcome on every backend (LMDB in one write, others through the default).
+    /// code check, with the same outcome on every backend.
     @Test(arguments: Backend.allCases)
     func checkAttempt_acceptsOnce_countsWhatFails_andWritesNothingWhenLocked(_ backend: Backend) throws {
         let fixture = try BackendFixture(backend)
