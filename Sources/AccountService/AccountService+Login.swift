@@ -114,9 +114,14 @@ extension AccountService {
         }
         // Nil also when the account was removed since: the login then goes on as for a name without one.
         // With 2FA on, only the authenticators' secrets are opened: not the recovery codes (matched inside the
-        // write that spends one), so a login of an enrolled account opens one secret, not eleven.
-        let account = try existing.flatMap { name throws(ServiceError) in
-            try storing { () throws(AccountStoreError) in try store.accountForLogin(named: name) }
+        // write that spends one), so a login of an enrolled account opens one secret, not eleven. A name without
+        // an account has a stand-in read in its place, at the same cost (`AccountStore.accountForLogin`).
+        let account = try storing { () throws(AccountStoreError) -> Account? in
+            guard let existing else {
+                try store.readStandInForLogin()
+                return nil
+            }
+            return try store.accountForLogin(named: existing)
         }
 
         // An unknown user's dummy scrypt runs at the cost stored hashes have (not the configured one,

@@ -18,8 +18,15 @@ public protocol AccountStore: Sendable {
     func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account?
 
     /// The account called `name` as a login needs it, or nil (`Account.forLogin`): with 2FA on, as
-    /// `accountForCodeCheck` reads it; otherwise whole. Never give it back to `create` or `update`.
+    /// `accountForCodeCheck` reads it; otherwise whole. Never give it back to `create` or `update`. The read
+    /// costs the same for every name: a name without an account has a stand-in record read in its place, and
+    /// an account with no secret to open has the stand-in's opened, so that the time of a login's answer tells
+    /// neither whether the account exists nor whether its 2FA is on.
     func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account?
+
+    /// The read `accountForLogin` makes for a name without an account, for a login of a name that could not be
+    /// one.
+    func readStandInForLogin() throws(AccountStoreError)
 
     /// Up to `limit` accounts in name order, starting after `after`, optionally of one organization.
     func accounts(
@@ -198,10 +205,6 @@ public protocol AccountStore: Sendable {
 extension AccountStore {
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name)?.forCodeCheck
-    }
-
-    public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
-        try account(named: name)?.forLogin
     }
 
     /// `recordAcceptedStep` changing nothing else, for a step whose drift is also its offset (a resync).

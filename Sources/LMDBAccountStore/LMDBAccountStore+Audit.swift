@@ -32,8 +32,9 @@ extension LMDBAccountStore {
     }
 
     /// Writes again, unchanged, what `append` writes: the sequence, the newest record (the leaf a new one
-    /// joins) and, when the trail is full, the oldest (the leaf `prune` drops one from). So a denial that
-    /// keeps no record (`recordDenialOfUnknownName`) dirties the pages a denial that keeps one does.
+    /// joins, its bytes encoded again as a new record's are) and, when the trail is full, the oldest (the leaf
+    /// `prune` drops one from, after reading the oldest records as it does). So a denial that keeps no record
+    /// (`recordDenialOfUnknownName`) dirties the pages, and does about the work, of a denial that keeps one.
     func rewriteAuditTail(in transaction: borrowing Transaction) throws {
         let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta)
         try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
@@ -42,10 +43,14 @@ extension LMDBAccountStore {
             try cursor.last()
         }
         guard let (key, value) = newest else { return }
-        try transaction.put(value, for: key, in: audit)
-        guard UInt64(try transaction.count(in: audit)) >= auditRetention.maximumRecords,
-            let (oldestKey, oldestValue) = try Self.range(in: audit, of: transaction, prefix: [], after: nil, limit: 1)
-                .first
+        // Encoded again as `append` encodes a new record; the bytes written are the stored ones either way (the
+        // comparison keeps the encoding from being optimized away).
+        let encoded = (try? AuditRecordCodec.decode(value)).map(AuditRecordCodec.encode)
+        try transaction.put(encoded == value ? encoded ?? value : value, for: key, in: audit)
+        let count = UInt64(try transaction.count(in: audit))
+        let oldest = try Self.range(in: audit, of: transaction, prefix: [], after: nil, limit: Self.auditPrunePerAppend)
+        guard let (oldestKey, oldestValue) = oldest.first, (try? AuditRecordCodec.decode(oldestValue)) != nil,
+            count >= auditRetention.maximumRecords
         else { return }
         try transaction.put(oldestValue, for: oldestKey, in: audit)
     }

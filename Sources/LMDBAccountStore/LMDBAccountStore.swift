@@ -50,6 +50,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     let writerLock = ReadWriteLock()
     /// How many account records had their secrets opened (`opened`), for tests: what a request read.
     let openedRecords = Atomic(0)
+    /// The login stand-in (LMDBAccountStore+LoginStandIn.swift), sealed with the key whose bytes it holds.
+    let loginStandIn = Mutex<SealedStandIn?>(nil)
 
     var meta: Database { databases.meta }
     var accounts: Database { databases.accounts }
@@ -179,10 +181,6 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name, trimmed: \.forCodeCheck)
-    }
-
-    public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
-        try account(named: name, trimmed: \.forLogin)
     }
 
     /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.

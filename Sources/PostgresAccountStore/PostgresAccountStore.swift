@@ -17,6 +17,8 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     let secretsKey: SecretsKey
     let auditRetention: AuditRetention
     let pool: ConnectionPool
+    /// What a login reads for a name without an account (PostgresAccountStore+LoginStandIn.swift).
+    let loginStandIn: SealedStandIn
 
     /// Connects, applies the migrations this database lacks (refusing a newer schema) and checks the
     /// secrets key, so that a store that opens is ready to serve.
@@ -32,6 +34,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         self.location = location
         self.secretsKey = secretsKey
         self.auditRetention = auditRetention
+        loginStandIn = try SealedStandIn(sealedWith: secretsKey)
         pool = try ConnectionPool(location: location, password: password, logger: logger)
         try Migrations.apply(to: self)
     }
@@ -65,10 +68,6 @@ public final class PostgresAccountStore: AccountStore, Sendable {
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name, trimmed: \.forCodeCheck)
-    }
-
-    public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
-        try account(named: name, trimmed: \.forLogin)
     }
 
     /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.

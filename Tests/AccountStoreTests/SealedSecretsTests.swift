@@ -335,3 +335,26 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
     #expect(message.contains("\(wrongKey.path) is not the key this database's secrets were sealed with"), "\(message)")
     #expect(!message.contains(".new"), "\(message)")
 }
+
+/// A login of a name without an account reads a stand-in sealed with the store's key (LoginStandIn.swift): after
+/// key rotations it is sealed again, so such a login never fails for a key the stand-in was sealed with before.
+@Test func loginReads_ofEveryName_goOnAcrossKeyRotations() throws {
+    let fixture = StoreFixture()
+    let key = try key(1, fixture)
+    try SecretsKey.write(key, to: key.path)
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: key)
+    try store.create(enrolledAccount("alice"))
+    var bob = makeAccount("bob")
+    (bob.twoFactor, bob.authenticators) = (.off, [])
+    try store.create(bob)
+    for rotation in 0...2 {
+        if rotation > 0 { _ = try store.rotateSecretsKey() }
+        let opened = store.accountRecordsOpened
+        #expect(try store.accountForLogin(named: accountName("nobody")) == nil, "rotation \(rotation)")
+        try store.readStandInForLogin()
+        #expect(try store.accountForLogin(named: accountName("bob"))?.twoFactor == .off)
+        #expect(try store.accountForLogin(named: accountName("alice"))?.authenticators.count == 1)
+        // One record opened by each read, the stand-in's included.
+        #expect(store.accountRecordsOpened - opened == 4, "rotation \(rotation)")
+    }
+}
