@@ -48,6 +48,9 @@ import TestSupport
         try store.create(bob)
         #expect(try store.accountForLogin(named: bob.name) == bob)
         #expect(try store.accountForLogin(named: accountName("nobody")) == nil)
+        // A name that could not be an account reads the stand-in as a missing one does, and reads nothing else.
+        try store.readStandInForLogin()
+        #expect(try store.accountForLogin(named: LoginStandIn.name) == nil)
     }
 
     @Test(arguments: Backend.allCases)
