@@ -243,6 +243,13 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         wipe_free(code);
         code = NULL;
         if (s != TFD_OK) { result = unavailable(pamh, o, c, s); break; }
+        if (a.type == TFD_ANSWER_ERROR && a.error_code == TFD_ERR_BUSY) {
+            /* Busy for this request (every worker taken), told as the connection cap is. */
+            snprintf(c->detail, sizeof c->detail, "%.*s", (int)sizeof c->detail - 1, a.text);
+            result = unavailable(pamh, o, c, TFD_BUSY);
+            tfd_answer_free(&a);
+            break;
+        }
         if (a.type == TFD_ANSWER_ERROR) {
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
             if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)

@@ -437,6 +437,31 @@ struct PAMModuleTests {
         #expect(line?.contains("twofactord is busy: the daemon has too many connections") == true, "\(line ?? "none")")
     }
 
+    /// A request the daemon refuses busy (its workers all taken) is told as the connection cap is, not as a
+    /// refused login.
+    @Test func busyAnswerToTheLogin_isReportedBusy() throws {
+        let setup = try Setup()
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
+        let busy = WireCodec.encodeResponse(
+            .error(code: .busy, message: "the daemon is busy: try again in a moment"),
+            id: 2
+        )
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, busy], readingAhead: 2)
+        let receiver = DatagramReceiver(path: setup.daemon.directory.appendingPathComponent("log").path)
+        let result = try pamtesterLogging(
+            try setup.service("timeout=2", socket: fake.path),
+            "alice",
+            input: "pw-alice\n",
+            logSocket: receiver.path
+        )
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("service is busy; try again"), "\(result.standardError)")
+        let line = logLine(containing: "twofactord", from: receiver)
+        #expect(line?.contains("twofactord is busy: the daemon is busy") == true, "\(line ?? "none")")
+        let verdict = logLine(containing: "user alice:", from: receiver)
+        #expect(verdict?.contains("cannot retrieve authentication info") == true, "\(verdict ?? "none")")
+    }
+
     @Test func unknownOption_failsClosed() throws {
         let setup = try Setup()
         let result = try setup.service("use_frist_pass").authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
