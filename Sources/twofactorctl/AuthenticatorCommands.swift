@@ -149,13 +149,17 @@ struct TwoFactorResync: ParsableCommand {
     @Argument(help: "The account's login name.") var name: String
     @Option(help: "The authenticator to resynchronize.") var label: String
 
+    /// Logs in first (with `--as`), as every command does, then reads the two codes: fresh when they are sent.
     func run() throws {
+        let session = try options.open()
+        defer { session.close() }
         let first = try readCode(prompt: "First code: ", options: options)
         let second = try readCode(prompt: "Next code (wait for it to change): ", options: options)
-        try options.expectDone(
-            .authenticatorResync(user: name, label: label, firstCode: first, secondCode: second),
-            success: "Authenticator '\(label)' of '\(name)' resynchronized."
+        let response = try session.send(
+            .authenticatorResync(user: name, label: label, firstCode: first, secondCode: second)
         )
+        guard case .done = response else { throw options.unexpected(response) }
+        options.reportDone("Authenticator '\(label)' of '\(name)' resynchronized.")
     }
 }
 

@@ -8,11 +8,11 @@ import TestSupport
     @Test func anAdminsFailedResyncs_areThrottled_theTargetStillLogsIn_andAnUnlockEndsTheLock() throws {
         let org = try OrganizationFixture()
         let (secret, step, _) = try org.enable("ann")
-        // `2fa resync` reads its two codes before it logs in: they come first on standard input.
+        // `2fa resync` logs in first, as every command does, then reads its two codes.
         func resync(_ first: String, _ second: String) throws -> CommandResult {
             try org.daemon.ctl(
                 ["2fa", "resync", "ann", "--label", "default", "--as", "amy", "--password-stdin"],
-                input: "\(first)\n\(second)\n\(org.password("amy"))\n"
+                input: "\(org.password("amy"))\n\(first)\n\(second)\n"
             )
         }
         for _ in 0..<5 {
