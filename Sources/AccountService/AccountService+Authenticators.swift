@@ -217,7 +217,13 @@ extension AccountService {
                     + "steps of now, or one was already used: enter two new codes shown one after the other"
             )
         }
-        try spendAdminChange(capacity, by: actor, .resync)
+        do {
+            try spendAdminChange(capacity, by: actor, .resync)
+        } catch {
+            // Right codes, refused for the admin's budget alone: no failure, so the attempt is not left counted.
+            if let key { try storing { () throws(AccountStoreError) in try store.clearAttempts(key) } }
+            throw error
+        }
         // The same write as a login's: refused when the step is not later or the authenticator changed.
         let acceptance = try storing { () throws(AccountStoreError) in
             try store.recordAcceptedStep(

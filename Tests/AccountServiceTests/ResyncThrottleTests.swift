@@ -126,4 +126,23 @@ import Testing
         let (first, second) = try rightPair(ahead: 3)
         #expect(resync(first, second, as: root, uid: 0) == "done")
     }
+
+    /// Two right codes refused only because the admin used up its changes of the minute are no failure: the
+    /// attempt is not left counted against the admin's resyncs.
+    @Test func rightCodes_refusedForTheAdminsBudget_countNoFailure() throws {
+        let amy = try fixture.caller("amy")
+        try fixture.add("bob", organization: "acme")
+        for index in 0..<AccountLimits.adminChangesPerAccount {
+            if index.isMultiple(of: 2) {
+                try fixture.service.forceTwoFactor(caller: amy, name: "bob")
+            } else {
+                try fixture.service.disableTwoFactor(caller: amy, name: "bob")
+            }
+        }
+        let (first, second) = try rightPair(ahead: 2)
+        let refused = resync(first, second, as: amy)
+        #expect(refused.hasPrefix("notPermitted") && refused.contains("within a minute"), "\(refused)")
+        let key = ThrottleKey(subject: "ann/resync", origin: .peer(uid: 1000))
+        #expect(try fixture.store.throttleRecord(key).failures == 0)
+    }
 }
