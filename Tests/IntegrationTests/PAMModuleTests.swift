@@ -415,38 +415,19 @@ struct PAMModuleTests {
         #expect(verdict?.contains("cannot retrieve authentication info") == true, "\(verdict ?? "none")")
     }
 
-    /// The same busy answer when the daemon read the Hello and the login first: it stands where the Hello's
-    /// answer should, and the module reports it as busy, not as a refused protocol version.
-    @Test func busyAnswerToTheHello_isReportedBusy() throws {
+    /// A busy answer from a daemon that read the Hello and the login first: in place of the Hello's answer (at
+    /// its connection cap), or of the login's (every worker taken). Either way the module reports it as busy,
+    /// not as a refused protocol version or a refused login, and logs its verdict.
+    @Test(arguments: [false, true])
+    func busyAnswer_isReportedBusy(afterTheHello: Bool) throws {
         let setup = try Setup()
-        let busy = WireCodec.encodeResponse(
-            .error(code: .busy, message: "the daemon has too many connections: try again in a moment"),
-            id: 0
-        )
-        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [busy], readingAhead: 2)
-        let receiver = DatagramReceiver(path: setup.daemon.directory.appendingPathComponent("log").path)
-        let result = try pamtesterLogging(
-            try setup.service("timeout=2", socket: fake.path),
-            "alice",
-            input: "pw-alice\n",
-            logSocket: receiver.path
-        )
-        #expect(!result.authenticated)
-        #expect(result.standardError.contains("service is busy; try again"), "\(result.standardError)")
-        let line = logLine(containing: "twofactord", from: receiver)
-        #expect(line?.contains("twofactord is busy: the daemon has too many connections") == true, "\(line ?? "none")")
-    }
-
-    /// A request the daemon refuses busy (its workers all taken) is told as the connection cap is, not as a
-    /// refused login.
-    @Test func busyAnswerToTheLogin_isReportedBusy() throws {
-        let setup = try Setup()
+        let message =
+            afterTheHello
+            ? "the daemon is busy: try again in a moment" : "the daemon has too many connections: try again in a moment"
+        let busy = WireCodec.encodeResponse(.error(code: .busy, message: message), id: afterTheHello ? 2 : 0)
         let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
-        let busy = WireCodec.encodeResponse(
-            .error(code: .busy, message: "the daemon is busy: try again in a moment"),
-            id: 2
-        )
-        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, busy], readingAhead: 2)
+        let answers = afterTheHello ? [hello, busy] : [busy]
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: answers, readingAhead: 2)
         let receiver = DatagramReceiver(path: setup.daemon.directory.appendingPathComponent("log").path)
         let result = try pamtesterLogging(
             try setup.service("timeout=2", socket: fake.path),
@@ -457,7 +438,7 @@ struct PAMModuleTests {
         #expect(!result.authenticated)
         #expect(result.standardError.contains("service is busy; try again"), "\(result.standardError)")
         let line = logLine(containing: "twofactord", from: receiver)
-        #expect(line?.contains("twofactord is busy: the daemon is busy") == true, "\(line ?? "none")")
+        #expect(line?.contains("twofactord is busy: \(message)") == true, "\(line ?? "none")")
         let verdict = logLine(containing: "user alice:", from: receiver)
         #expect(verdict?.contains("cannot retrieve authentication info") == true, "\(verdict ?? "none")")
     }
