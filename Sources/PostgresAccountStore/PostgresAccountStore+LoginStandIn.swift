@@ -5,16 +5,10 @@ import StoredRecords
 // the stand-in decoded and opened where no row came back, and its secret opened for an account with none.
 extension PostgresAccountStore {
     public func accountForLogin(named name: AccountName) throws(AccountStoreError) -> Account? {
-        let sealed = try read { transaction in
-            try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value)").first.map {
-                try Self.decode($0, name: name.value)
-            }
-        }
-        guard let sealed else {
+        guard let account = try account(named: name, trimmed: \.forLogin) else {
             try openStandIn()
             return nil
         }
-        let account = try opened(sealed.forLogin)
         if account.hasNoSecrets {
             _ = try opened(loginStandIn.credential, of: LoginStandIn.name, authenticator: .enrolled)
         }

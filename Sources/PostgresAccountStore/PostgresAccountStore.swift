@@ -71,7 +71,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     }
 
     /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.
-    private func account(
+    func account(
         named name: AccountName,
         trimmed trim: (Account) -> Account
     ) throws(AccountStoreError) -> Account? {
