@@ -83,8 +83,10 @@ test: test-deps pam-module
 
 # Release builds (install, bench, bench-compare) carry the Swift runtime inside each program, so that installed
 # programs need nothing from the toolchain (a dynamic build loads it from the toolchain's folder) and start faster
-# (docs/performance.md). All of them use the same flags: switching flags rebuilds every module.
-RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib
+# (docs/performance.md). All of them use the same flags: switching flags rebuilds every module. Installed programs
+# look for no library in their own folder (SwiftPM adds $ORIGIN to each program's RUNPATH otherwise): they
+# run as root, under pam_exec too, and need only the system's libraries.
+RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath
 
 # The load generator starts its own release-built daemon (--scrypt-log-n 10) on a fresh state under /tmp.
 BENCH_ARGS ?= verify --connections 32 --seconds 10 --accounts 16384 --preload

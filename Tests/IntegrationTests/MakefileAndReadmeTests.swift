@@ -171,7 +171,7 @@ extension MakefileAndReadmeTests {
         #expect(builds.count >= 4, "install builds and asks for the folder, bench builds twice: \(calls)")
         for call in builds {
             #expect(
-                call.hasPrefix("build -c release --static-swift-stdlib"),
+                call.hasPrefix("build -c release --static-swift-stdlib --disable-local-rpath"),
                 "a release build with other flags: \(call)"
             )
         }

@@ -114,8 +114,8 @@ import Testing
     /// CI builds debug only, so the release link (`releaseLinking` in Package.swift) is tried here on a small
     /// program that uses what it could break: Foundation and CoreFoundation linked statically (they look
     /// symbols up at run time), a task on the concurrency runtime's global executor, and conformance lookups.
-    /// The toolchain's lld must take the flags, the program must run, and it must carry packed relocations
-    /// and export none of its own symbols.
+    /// The toolchain's lld must take the flags, the program must run, and it must carry packed relocations,
+    /// export none of its own symbols, and load no C++ runtime or unwinder (`link/` names their archives).
     @Test func releaseLinkFlags_linkAProgramThatRuns_withPackedRelocationsAndNoExports() throws {
         let flags = try Self.releaseLinkerFlags()
         #expect(Set(flags.keys) == ["twofactord", "twofactor", "twofactorctl", "twofactor-bench"], "\(flags)")
@@ -150,6 +150,12 @@ import Testing
 
         let dynamic = try run(URL(fileURLWithPath: "/usr/bin/readelf"), ["--dynamic", "--wide", program.path])
         #expect(dynamic.standardOutput.contains("(RELR)"), "no packed relocations:\n\(dynamic.standardOutput)")
+        let needed = dynamic.standardOutput.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(needed.contains { $0.contains("[libc.so.6]") }, "\(needed)")
+        #expect(
+            !needed.contains { $0.contains("libstdc++") || $0.contains("libgcc_s") },
+            "the program loads the C++ runtime or unwinder:\n\(needed.joined(separator: "\n"))"
+        )
         // Defined symbols in the dynamic table (the undefined ones are what the program imports).
         let symbols = try run(URL(fileURLWithPath: "/usr/bin/readelf"), ["--dyn-syms", "--wide", program.path])
         let exported = symbols.standardOutput.split(separator: "\n").filter { line in
