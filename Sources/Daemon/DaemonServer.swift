@@ -107,7 +107,11 @@ public final class DaemonServer: Service {
         let maximumQueued = 32
         let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
         let requestDeadline = TimeAmount.seconds(configuration.requestDeadlineSeconds)
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // One event loop accepts and serves every connection: with a group of loops, each accepted connection went
+        // from the accepting loop to its own and back twice before its first read (NIO's accept path), a tenth to a
+        // third of a millisecond of a one-request client's wait. The loops only frame requests and hand them to the
+        // workers, which one loop keeps up with (docs/performance.md, `twofactor login` process start).
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             // A peer that shuts down its sending side still gets the answers to what it sent.
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
