@@ -16,7 +16,7 @@ import PackageDescription
 // enqueues with libdispatch's `dispatch_async_f`). Together 3.8 MiB less in the idle daemon. The C++
 // runtime and unwinder that the Swift runtime needs are linked in too: `link/` holds linker scripts named
 // libstdc++.so and libgcc_s.so that name GCC's static archives, as Swift's own `-static-executable` links
-// them. Loading libstdc++.so and resolving its symbols took a third of a millisecond at every start.
+// them. Loading libstdc++.so and resolving its symbols took almost half a millisecond at every start.
 let releaseLinking: [LinkerSetting] = [
     .unsafeFlags(
         [

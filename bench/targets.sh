@@ -89,21 +89,17 @@ def timed(argv, stdin=b""):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
-def median_ms(samples, field):
-    return statistics.median(sample[field] for sample in samples) * 1000
+def medians(argv, stdin=b"", runs=30, warmups=3):
+    for _ in range(warmups):
+        timed(argv, stdin)
+    samples = [timed(argv, stdin) for _ in range(runs)]
+    return statistics.median(s[0] for s in samples) * 1000, statistics.median(s[1] for s in samples) * 1000
 
-# What starting any process costs this harness, /bin/true, is measured in turn with each login, so that both see
-# the same moments of a shared machine, whose speed changes from one second to the next.
-login = [bin_dir + "/twofactor", "login", "--socket", path, "lena"]
-for _ in range(3):
-    timed(login, password)
-logins, trues = [], []
-for _ in range(100):
-    logins.append(timed(login, password))
-    trues.append(timed(["/bin/true"]))
-login_wall, login_cpu = median_ms(logins, 0), median_ms(logins, 1)
-true_wall, true_cpu = median_ms(trues, 0), median_ms(trues, 1)
-print(json.dumps({"target": "login-process", "label": "twofactor login, whole process (100 runs, medians)",
+login_wall, login_cpu = medians([bin_dir + "/twofactor", "login", "--socket", path, "lena"], password)
+# What starting any process costs this harness, measured the same way in the same run. Not interleaved with
+# the logins: so interleaved, /bin/true took a fifth longer (likely sharing the cores with the end of each login).
+true_wall, true_cpu = medians(["/bin/true"])
+print(json.dumps({"target": "login-process", "label": "twofactor login, whole process (30 runs, medians)",
                   "wall_ms": round(login_wall, 2), "cpu_ms": round(login_cpu, 2),
                   "true_wall_ms": round(true_wall, 2), "true_cpu_ms": round(true_cpu, 2)}))
 PY
