@@ -13,23 +13,51 @@ import StoredRecords
 public final class StateDirectoryLock {
     private let descriptor: Int32
 
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
     /// Takes the lock on `path` (checked as the store checks it; created, mode 0700, when missing and
     /// `creating`, else refused), or throws at once, changing nothing, when another process holds it.
-    public init(_ path: String, creating: Bool = true) throws(AccountStoreError) {
+    public convenience init(_ path: String, creating: Bool = true) throws(AccountStoreError) {
+        guard let descriptor = try Self.lockIfFree(path, creating: creating) else {
+            throw .storageFailure(
+                "another twofactord is using \(path) (a daemon serving it, or a restore, key rotation, copy or "
+                    + "backup): "
+                    + "stop it first (systemctl stop twofactord.service twofactord.socket), then run this again"
+            )
+        }
+        self.init(descriptor: descriptor)
+    }
+
+    /// Takes the lock on `path`, waiting while another process holds it: `whileWaiting` runs before each try
+    /// after the first, once a second. For a daemon that socket activation starts while an offline job works on
+    /// the directory: it serves the connections waiting on its socket once the job ends, instead of failing
+    /// until systemd stops starting it.
+    public static func waitingForIt(
+        _ path: String,
+        creating: Bool = true,
+        whileWaiting: () -> Void
+    ) throws(AccountStoreError) -> StateDirectoryLock {
+        while true {
+            if let descriptor = try lockIfFree(path, creating: creating) {
+                return StateDirectoryLock(descriptor: descriptor)
+            }
+            whileWaiting()
+            sleep(1)
+        }
+    }
+
+    /// The locked directory's descriptor, or nil when another process holds the lock.
+    private static func lockIfFree(_ path: String, creating: Bool) throws(AccountStoreError) -> Int32? {
         let directory = try StateDirectory.openDirectory(path, creating: creating)
         guard flock(directory, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(directory)
-            if code == EWOULDBLOCK {
-                throw .storageFailure(
-                    "another twofactord is using \(path) (a daemon serving it, or a restore, key rotation, copy or "
-                        + "backup): "
-                        + "stop it first (systemctl stop twofactord.service twofactord.socket), then run this again"
-                )
-            }
+            if code == EWOULDBLOCK { return nil }
             throw .storageFailure("cannot lock the state directory \(path): \(FileText.systemMessage(code))")
         }
-        descriptor = directory
+        return directory
     }
 
     deinit { close(descriptor) }

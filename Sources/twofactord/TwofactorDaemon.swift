@@ -310,7 +310,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         defer { withExtendedLifetime(stateLock) {} }
         do {
             if settings.store == nil, maintenance.needsTheStateDirectoryAlone {
-                stateLock = try StateDirectoryLock(settings.stateDirectory, creating: maintenance.mayCreateAStore)
+                stateLock = try lockStateDirectory(settings, listener: listener, logger: logger)
             }
             if settings.store == nil { prepared = try maintenance.prepare(settings: settings) }
             opened = try OpenedStore.open(
@@ -391,6 +391,35 @@ struct TwofactorDaemon: AsyncParsableCommand {
         } catch {
             logger.critical("twofactord stopped on an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
+        }
+    }
+
+    /// The state directory's lock, held by a serving daemon or a writing job. A daemon that socket activation
+    /// started while an offline job (a restore, key rotation or copy) holds the directory waits for the job to end,
+    /// telling systemd why and that its start takes longer, then serves the connections that waited on its
+    /// socket: failing instead, it would be restarted until systemd gave up, and the socket unit with it. Anything
+    /// else is refused at once.
+    private func lockStateDirectory(
+        _ settings: DaemonSettings,
+        listener: DaemonConfiguration.Listener,
+        logger: Logger
+    ) throws(AccountStoreError) -> StateDirectoryLock {
+        guard !maintenance.isRequested, case .inheritedDescriptor = listener else {
+            return try StateDirectoryLock(settings.stateDirectory, creating: maintenance.mayCreateAStore)
+        }
+        let notifier = SystemdNotifier()
+        var toldWhy = false
+        return try StateDirectoryLock.waitingForIt(settings.stateDirectory, creating: maintenance.mayCreateAStore) {
+            if !toldWhy {
+                toldWhy = true
+                logger.warning(
+                    "another twofactord (a restore, key rotation or copy) is using the state directory: waiting for it to end",
+                    metadata: ["state-dir": "\(settings.stateDirectory)"]
+                )
+            }
+            notifier.send(
+                "STATUS=Waiting for \(settings.stateDirectory), which another twofactord is using\nEXTEND_TIMEOUT_USEC=5000000"
+            )
         }
     }
 

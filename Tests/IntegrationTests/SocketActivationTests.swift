@@ -29,4 +29,51 @@ import Testing
         #expect(try daemon.login("alice", password: "pass-phrase").status == 0)
         #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("unused").path))
     }
+
+    /// An offline job (a restore, key rotation or copy) holds the state directory while a login arrives on the
+    /// socket: the daemon that socket activation starts waits for the job and then serves the login, where it
+    /// used to exit at once and leave the login without an answer.
+    @Test func aDaemonActivatedWhileAnOfflineJobHoldsTheStateDirectory_waitsForIt_thenServes() throws {
+        let daemon = try DaemonProcess()
+        // The test holds the lock as a job does (StateDirectoryLock: flock on the directory itself).
+        let job = open(daemon.stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(job >= 0 && flock(job, LOCK_EX | LOCK_NB) == 0)
+        var jobEnded = false
+        defer { if !jobEnded { close(job) } }
+        let log = daemon.directory.appendingPathComponent("activated.log").path
+        let activator = try ChildProcess.start(
+            [
+                "/usr/bin/systemd-socket-activate", "-l", daemon.socketPath,
+                Binaries.url("twofactord").path,
+                "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10",
+            ],
+            output: log
+        )
+        defer {
+            kill(activator, SIGTERM)
+            ChildProcess.wait(activator)
+        }
+        let listening = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: daemon.socketPath), Date() < listening { usleep(20_000) }
+
+        let adding = try daemon.startCtl(["user", "add", "alice", "--password-stdin"])
+        let output = BackgroundReader(adding.error)
+        adding.type("pass-phrase\n")
+        try adding.closeInput()
+        sleep(3)
+        #expect(
+            adding.process.isRunning,
+            "answered while the job held the directory: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+        )
+
+        close(job)
+        jobEnded = true
+        let answered = Date().addingTimeInterval(20)
+        while adding.process.isRunning, Date() < answered { usleep(20_000) }
+        try #require(!adding.process.isRunning, "no answer after the job ended")
+        #expect(adding.process.terminationStatus == 0, "\(output.text())")
+        #expect(try daemon.login("alice", password: "pass-phrase").status == 0)
+        let logged = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(logged.contains("is using the state directory: waiting for it to end"), "\(logged)")
+    }
 }
