@@ -413,12 +413,14 @@ struct TwofactorDaemon: AsyncParsableCommand {
             if !toldWhy {
                 toldWhy = true
                 logger.warning(
-                    "another twofactord (a restore, key rotation or copy) is using the state directory: waiting for it to end",
+                    "another twofactord (a restore, key rotation or copy) holds the state directory: waiting",
                     metadata: ["state-dir": "\(settings.stateDirectory)"]
                 )
             }
+            // systemd then waits 5 s more for READY=1 (sd_notify(3)); the next line comes in one.
             notifier.send(
-                "STATUS=Waiting for \(settings.stateDirectory), which another twofactord is using\nEXTEND_TIMEOUT_USEC=5000000"
+                "STATUS=Waiting for \(settings.stateDirectory), which another twofactord is using\n"
+                    + "EXTEND_TIMEOUT_USEC=5000000"
             )
         }
     }

@@ -74,6 +74,6 @@ import Testing
         #expect(adding.process.terminationStatus == 0, "\(output.text())")
         #expect(try daemon.login("alice", password: "pass-phrase").status == 0)
         let logged = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(logged.contains("is using the state directory: waiting for it to end"), "\(logged)")
+        #expect(logged.contains("holds the state directory: waiting"), "\(logged)")
     }
 }
