@@ -32,7 +32,7 @@ extension LMDBAccountStore {
     public static func backup(of directory: String, to path: String) throws(AccountStoreError) -> UInt32 {
         try refuseSharedParent(of: path, what: "the backup")
         try refuseExisting(path)
-        let source = try StateDirectory.BackupSource(directory)
+        let source = try StateDirectory.ReadOnlySource(directory, for: "back up")
         // The environment is closed before the directory (and a shared lock on it) is let go.
         return try withExtendedLifetime(source) { () throws(AccountStoreError) -> UInt32 in
             let environment: Environment

@@ -45,6 +45,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     let environment: Environment
     let databases: Databases
     let auditRetention: AuditRetention
+    /// A read-only store (`--check`) keeps its directory open, locked shared when it has no `lock.mdb`, so that
+    /// no daemon or writing job starts on it while it reads without LMDB's lock file.
+    private let readOnlySource: StateDirectory.ReadOnlySource?
     /// Taken shared by every write, exclusively by a key rotation across its write and the switch to the new key
     /// (SealedSecrets.swift), so no write seals with the old key after the rotation committed.
     let writerLock = ReadWriteLock()
@@ -84,6 +87,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         mayCreate: Bool = true
     ) throws(AccountStoreError) {
         let contents = try StateDirectory.prepare(directory, readOnly: readOnly, mayCreate: mayCreate)
+        readOnlySource = readOnly ? try StateDirectory.ReadOnlySource(directory, for: "check it") : nil
         self.directory = directory
         self.auditRetention = auditRetention
         // A new store that fails half-way is taken away again, or its key alone would block the next start.

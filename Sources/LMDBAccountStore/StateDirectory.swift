@@ -15,8 +15,8 @@ import StoredRecords
 ///   lock file without its database, or an empty `data.mdb`, means a store was there and is lost, and is
 ///   refused; so is a restore's `restoring` directory without a database, left by a restore that was killed
 ///   before it renamed its copy into place;
-/// - a backup opens nothing for writing and creates nothing: without `lock.mdb` it reads without LMDB's lock
-///   file, holding a shared `flock` on the directory meanwhile so that no daemon or writing job starts;
+/// - a backup and `--check` open nothing for writing and create nothing: without `lock.mdb` they read without
+///   LMDB's lock file, holding a shared `flock` on the directory meanwhile so that no daemon or writing job starts;
 /// - `data.mdb` and `lock.mdb` are opened relative to that descriptor with `O_NOFOLLOW` (`lock.mdb` created,
 ///   mode 0600, unless read-only; a new `data.mdb` is left to LMDB, which writes its first pages at once):
 ///   a planted link is refused, never followed; each MUST be a regular file with one link, owned by the
@@ -90,26 +90,28 @@ enum StateDirectory {
         return Contents(isNew: dataSize == nil, hasLockFile: hasLockFile)
     }
 
-    /// The state directory a backup copies, opened read-only and checked like the store's, holding a store.
-    /// It stays open, and locked shared when it has no `lock.mdb`, until the value goes away.
-    final class BackupSource {
+    /// The state directory a reading job (a backup, `--check`) reads, opened read-only and checked like the
+    /// store's, holding a store. It stays open, and locked shared when it has no `lock.mdb`, until the value goes
+    /// away.
+    final class ReadOnlySource {
         private let descriptor: Int32
-        /// Whether `lock.mdb` is there: the copy registers as a reader in it, as every reader of a store being
-        /// served does, so the daemon keeps the pages it reads; without it the copy reads without a lock file.
+        /// Whether `lock.mdb` is there: the job registers as a reader in it, as every reader of a store being
+        /// served does, so the daemon keeps the pages it reads; without it the job reads without a lock file.
         let hasLockFile: Bool
 
-        init(_ path: String) throws(AccountStoreError) {
+        /// `job` ("back up", "check") ends the message that refuses it while another process holds the directory.
+        init(_ path: String, for job: String) throws(AccountStoreError) {
             let directory = try openDirectory(path, creating: false)
             let contents: Contents
             do throws(AccountStoreError) {
                 contents = try inspect(directory, path: path, writable: false, mayBeNew: false)
-                // Without lock.mdb no process has the store open; keep one from opening it while the copy reads.
+                // Without lock.mdb no process has the store open; keep one from opening it while the job reads.
                 if !contents.hasLockFile && flock(directory, LOCK_SH | LOCK_NB) != 0 {
                     let code = errno
                     throw AccountStoreError.storageFailure(
                         code == EWOULDBLOCK
                             ? "another twofactord is using \(path) (a daemon starting, or a restore, key rotation or "
-                                + "copy): back up once it is serving or done"
+                                + "copy): \(job) once it is serving or done"
                             : "cannot lock the state directory \(path): \(FileText.systemMessage(code))"
                     )
                 }

@@ -7,9 +7,9 @@ import StoredRecords
 /// itself for as long as it lives, so no file is added to it, and the kernel drops the lock when the process
 /// ends, however it ends: a killed daemon leaves no stale lock. Without it, a key rotation beside a running
 /// daemon would rename a new key over the one the daemon keeps sealing new secrets with, losing those.
-/// Reading jobs (`--check`, `--backup`) take no lock: they read one consistent LMDB snapshot (a backup of a store
-/// without `lock.mdb`, which no process has open, locks the directory shared while it copies:
-/// `StateDirectory.BackupSource`).
+/// Reading jobs (`--check`, `--backup`) take no lock: they read one consistent LMDB snapshot (on a store without
+/// `lock.mdb`, which no process has open, they lock the directory shared while they read:
+/// `StateDirectory.ReadOnlySource`).
 public final class StateDirectoryLock {
     private let descriptor: Int32
 

@@ -395,6 +395,38 @@ private func schemaVersion(in path: String) throws -> [UInt8]? {
 /// Without `lock.mdb` a backup reads without LMDB's lock file, so no writer may start meanwhile: it holds the
 /// state directory's lock shared while it copies, and is refused while a daemon or writing job holds it.
 /// With `lock.mdb` (a daemon serving) it registers as a reader there, and runs beside the lock's holder.
+/// `--check` opens the store read-only; without `lock.mdb` it reads without LMDB's lock file, so it locks the
+/// directory shared as a backup does.
+@Test func aReadOnlyStore_withoutItsLockFile_isRefusedWhileAWriterHoldsTheDirectory_andHoldsItOffWhileOpen() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+    }
+    #expect(unlink(fixture.path + "/lock.mdb") == 0)
+    var held: StateDirectoryLock? = try StateDirectoryLock(fixture.path)
+    guard
+        case .storageFailure(let message) = storeError({
+            _ = try LMDBAccountStore(directory: fixture.path, readOnly: true)
+        })
+    else { return }
+    #expect(message.contains("another twofactord is using \(fixture.path)"), "\(message)")
+    #expect(message.contains("check it once it is serving or done"), "\(message)")
+
+    #expect(held != nil)
+    held = nil
+    do {
+        let checked = try LMDBAccountStore(directory: fixture.path, readOnly: true)
+        #expect(try checked.account(named: accountName("alice")) != nil)
+        guard case .storageFailure(let refused) = storeError({ _ = try StateDirectoryLock(fixture.path) }) else {
+            return
+        }
+        #expect(refused.contains("another twofactord is using"), "\(refused)")
+    }
+    // The read-only store let the directory go: a writer may take it again.
+    #expect(throws: Never.self) { _ = try StateDirectoryLock(fixture.path) }
+}
+
 @Test func backupOfAStateDirectory_withoutItsLockFile_isRefusedWhileAWriterHoldsTheDirectory() throws {
     let fixture = StoreFixture()
     do {
