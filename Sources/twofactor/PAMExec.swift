@@ -79,7 +79,13 @@ struct PAMCheck {
         if let type = environment.type, type != "auth" {
             throw finish(.denied, "pam_exec called this for '\(type)': use it in the auth stack only")
         }
-        guard let user = environment.user, !user.isEmpty else { throw finish(.usage, "PAM_USER is not set") }
+        guard let user = environment.user, !user.isEmpty else {
+            throw finish(
+                .usage,
+                "PAM_USER is not set after the last PAM_SERVICE: run this from pam_exec (auth, expose_authtok), "
+                    + "which appends both in that order"
+            )
+        }
         var entry = readAll(STDIN_FILENO, limit: 512)
         defer { wipe(&entry) }
         // pam_exec sends no terminator; one typed by hand (tests, scripts) is not part of the password.

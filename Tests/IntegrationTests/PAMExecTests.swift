@@ -101,6 +101,24 @@ struct PAMExecTests {
         #expect(asTheItem.status == 0, "\(asTheItem.standardError)\n\(setup.daemon.log())")
     }
 
+    /// The user, too, is only taken from the items: a PAM_USER before them is no login's user.
+    @Test func aUserFromThePAMEnvironment_isNotTakenForTheItem() throws {
+        let setup = try Setup()
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "-i", "PAM_USER=alice", "PAM_SERVICE=sshd", "PAM_TYPE=auth", Binaries.url("twofactor").path, "pam",
+                "--socket", setup.daemon.socketPath,
+            ],
+            input: "pw-alice"
+        )
+        #expect(result.status == 64, "\(result.standardError)")
+        #expect(
+            result.standardError.contains("PAM_USER is not set after the last PAM_SERVICE"),
+            "\(result.standardError)"
+        )
+    }
+
     /// Under su or sudo, pam_exec's child has the invoking user's real uid: a daemon that user runs is not trusted.
     @Test func socketOfTheInvokingUser_isRefused_asUnderSu() throws {
         let foreign = try ForeignDaemon(uid: nobodyUID)
