@@ -71,11 +71,64 @@ extension AccountService {
         context: LoginContext = .unknown,
         mayEnroll: () -> Bool = { true }
     ) throws(ServiceError) -> LoginResult {
+        let check = try startCodeCheck(user: user, code: code, origin: origin, context: context)
+        guard let oneWrite = check.oneWrite else {
+            return try checkCodeInSteps(check, code: code, context: context, mayEnroll: mayEnroll)
+        }
+        return finish(oneWrite.report, try storing { () throws(AccountStoreError) in try oneWrite.write(to: store) })
+    }
+
+    /// `checkCode` for a caller that does not wait for the durable write of the common case (a TOTP code for an
+    /// enrolled account): `answer` gets the outcome once it is known, possibly on the store's writer thread, as a
+    /// closure that logs it when called, so that the caller logs it where it wants to (not on that thread).
+    /// Every other check runs at once, on this thread, as `checkCode` runs it.
+    public func checkCode(
+        user: String,
+        code: CodeInput,
+        origin: ThrottleOrigin,
+        context: LoginContext,
+        mayEnroll: () -> Bool,
+        answer: @escaping (_ outcome: @escaping @Sendable () throws(ServiceError) -> LoginResult) -> Void
+    ) {
+        let check: CodeCheck
+        do throws(ServiceError) {
+            check = try startCodeCheck(user: user, code: code, origin: origin, context: context)
+        } catch {
+            return answer { () throws(ServiceError) in throw error }
+        }
+        guard let oneWrite = check.oneWrite else {
+            let outcome = Result { () throws(ServiceError) in
+                try checkCodeInSteps(check, code: code, context: context, mayEnroll: mayEnroll)
+            }
+            return answer { () throws(ServiceError) in try outcome.get() }
+        }
+        let report = oneWrite.report
+        oneWrite.write(to: store) { verdict in
+            answer { () throws(ServiceError) in
+                self.finish(report, try verdict.mapError { self.reported($0) }.get())
+            }
+        }
+    }
+
+    /// A code check as far as it goes before anything is written: the common case (a TOTP code for an
+    /// enrolled account) decided up to its one write, from a read that opens only the authenticators' secrets.
+    private struct CodeCheck {
+        var name: AccountName
+        var key: ThrottleKey
+        var now: UnixTime
+        var oneWrite: OneWriteCodeCheck?
+    }
+
+    private func startCodeCheck(
+        user: String,
+        code: CodeInput,
+        origin: ThrottleOrigin,
+        context: LoginContext
+    ) throws(ServiceError) -> CodeCheck {
         let now = clock()
         let name = try existingName(user)
         let key = ThrottleKey(subject: name.value, origin: origin)
-        // The common case, a TOTP code for an enrolled account, is decided and written in one commit, from
-        // a read that opens only the authenticators' secrets.
+        var check = CodeCheck(name: name, key: key, now: now)
         if case .totp = code,
             let account = try storing({ () throws(AccountStoreError) in try store.accountForCodeCheck(named: name) }),
             case .verifyCode(let text, _) = LoginPolicy.decide(
@@ -85,7 +138,7 @@ extension AccountService {
                 now: now
             )
         {
-            return try checkCodeInOneWrite(
+            check.oneWrite = oneWriteCodeCheck(
                 text,
                 account: account,
                 key: key,
@@ -95,6 +148,17 @@ extension AccountService {
                 attempt: "code check"
             )
         }
+        return check
+    }
+
+    /// Every other code check: the attempt reserved, then its steps, each written on its own.
+    private func checkCodeInSteps(
+        _ check: CodeCheck,
+        code: CodeInput,
+        context: LoginContext,
+        mayEnroll: () -> Bool
+    ) throws(ServiceError) -> LoginResult {
+        let (name, key, now) = (check.name, check.key, check.now)
         guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: name) }) else {
             throw ServiceError(.noSuchAccount, "no account named '\(name)'")
         }
@@ -192,6 +256,28 @@ extension AccountService {
         now: UnixTime,
         attempt: String
     ) throws(ServiceError) -> LoginResult {
+        let oneWrite = oneWriteCodeCheck(
+            code,
+            account: account,
+            key: key,
+            organization: organization,
+            context: context,
+            now: now,
+            attempt: attempt
+        )
+        return finish(oneWrite.report, try storing { () throws(AccountStoreError) in try oneWrite.write(to: store) })
+    }
+
+    /// `checkCodeInOneWrite` up to its write: the code matched against the account as read.
+    func oneWriteCodeCheck(
+        _ code: String,
+        account: Account,
+        key: ThrottleKey,
+        organization: Organization?,
+        context: LoginContext,
+        now: UnixTime,
+        attempt: String
+    ) -> OneWriteCodeCheck {
         var matched: (authenticator: Authenticator, claim: StepClaim)?
         var reason = "wrong code"
         switch configuration.drift.match(code, among: account.authenticators, at: now) {
@@ -204,32 +290,72 @@ extension AccountService {
             reason = "replayed code"
             matched = (authenticator, StepClaim(authenticator, step: step, drift: drift, offset: offset))
         }
-        let name = account.name
-        let audit = AttemptAudit(
-            accepted: loginAudit(account, factors: "password+totp"),
-            denied: loginDenial(account, reason: reason)
-        )
-        let verdict = try storing { () throws(AccountStoreError) in
-            try store.checkAttempt(
-                key,
-                claiming: matched.map { .step($0.claim, of: name) } ?? .failed,
-                alongside: graceGrant(organization: organization, context: context, now: now),
-                at: now,
-                decide: throttleDecision(for: key, now: now),
-                audit: audit
+        return OneWriteCodeCheck(
+            report: CodeCheckReport(account: account, attempt: attempt, reason: reason, matched: matched),
+            key: key,
+            claim: matched.map { .step($0.claim, of: account.name) } ?? .failed,
+            alongside: graceGrant(organization: organization, context: context, now: now),
+            now: now,
+            decide: throttleDecision(for: key, now: now),
+            audit: AttemptAudit(
+                accepted: loginAudit(account, factors: "password+totp"),
+                denied: loginDenial(account, reason: reason)
             )
-        }
+        )
+    }
+
+    /// What the store said of a one-write code check, logged and answered.
+    func finish(_ check: CodeCheckReport, _ verdict: AttemptVerdict) -> LoginResult {
+        let name = check.account.name
         switch verdict {
         case .locked(let wait):
-            logger.info("\(attempt) refused: locked", metadata: ["user": "\(name)"])
+            logger.info("\(check.attempt) refused: locked", metadata: ["user": "\(name)"])
             return .locked(retryAfter: wait)
         case .denied:
-            logger.info("login denied", metadata: ["user": "\(name)", "reason": "\(reason)"])
+            logger.info("login denied", metadata: ["user": "\(name)", "reason": "\(check.reason)"])
             return .denied
         case .accepted:
-            if let matched { noteLearnedDrift(matched.claim, of: matched.authenticator, account: account) }
-            loginSucceeded(account, factors: "password+totp", audited: true)
+            if let matched = check.matched {
+                noteLearnedDrift(matched.claim, of: matched.authenticator, account: check.account)
+            }
+            loginSucceeded(check.account, factors: "password+totp", audited: true)
             return .ok
         }
+    }
+}
+
+/// What a one-write code check logs once the store answered: the account as read, the request's name in the
+/// log, why a denial is one, and the authenticator and step the code matched.
+struct CodeCheckReport: Sendable {
+    var account: Account
+    var attempt: String
+    var reason: String
+    var matched: (authenticator: Authenticator, claim: StepClaim)?
+}
+
+/// A code check decided up to its one durable write (`AccountService.oneWriteCodeCheck`).
+struct OneWriteCodeCheck {
+    var report: CodeCheckReport
+    var key: ThrottleKey
+    var claim: AttemptClaim
+    var alongside: (inout Account) -> Void
+    var now: UnixTime
+    var decide: ThrottleDecision
+    var audit: AttemptAudit
+
+    func write(to store: any AccountStore) throws(AccountStoreError) -> AttemptVerdict {
+        try store.checkAttempt(key, claiming: claim, alongside: alongside, at: now, decide: decide, audit: audit)
+    }
+
+    func write(to store: any AccountStore, whenDurable: @escaping (Result<AttemptVerdict, AccountStoreError>) -> Void) {
+        store.checkAttempt(
+            key,
+            claiming: claim,
+            alongside: alongside,
+            at: now,
+            decide: decide,
+            audit: audit,
+            whenDurable: whenDurable
+        )
     }
 }

@@ -398,7 +398,7 @@ public final class AccountService: Sendable {
     }
 
     /// The service's error for an error of the store; a storage failure is logged for the operator.
-    private func reported(_ error: AccountStoreError) -> ServiceError {
+    func reported(_ error: AccountStoreError) -> ServiceError {
         let serviceError = ServiceError.from(error)
         if serviceError.kind == .storageFailure {
             logger.error("store failure", metadata: ["error": "\(error)"])

@@ -131,6 +131,20 @@ public protocol AccountStore: Sendable {
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict
 
+    /// `checkAttempt` for a caller that does not wait for the durable write: returns once the attempt is queued
+    /// (or done), and `completion` gets the verdict or the error once the write is durable. It may run on
+    /// another thread, between the store's writes: it must be short and must not call the store. A store
+    /// that cannot queue a write runs it at once (the default).
+    func checkAttempt(
+        _ key: ThrottleKey,
+        claiming claim: AttemptClaim,
+        alongside: @escaping (inout Account) -> Void,
+        at time: UnixTime,
+        decide: @escaping ThrottleDecision,
+        audit: AttemptAudit,
+        whenDurable completion: @escaping (Result<AttemptVerdict, AccountStoreError>) -> Void
+    )
+
     /// The durable write a denied login of a name without an account makes in place of the audit record an
     /// account's denial appends: the key's throttle record (counted by `reserveAttempt`) and the audit sequence,
     /// written again unchanged, in one commit of about the pages an appended record takes. No record is kept,
@@ -203,6 +217,22 @@ public protocol AccountStore: Sendable {
 }
 
 extension AccountStore {
+    public func checkAttempt(
+        _ key: ThrottleKey,
+        claiming claim: AttemptClaim,
+        alongside: @escaping (inout Account) -> Void,
+        at time: UnixTime,
+        decide: @escaping ThrottleDecision,
+        audit: AttemptAudit,
+        whenDurable completion: @escaping (Result<AttemptVerdict, AccountStoreError>) -> Void
+    ) {
+        completion(
+            Result { () throws(AccountStoreError) in
+                try checkAttempt(key, claiming: claim, alongside: alongside, at: time, decide: decide, audit: audit)
+            }
+        )
+    }
+
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name)?.forCodeCheck
     }

@@ -120,12 +120,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let session = self.session
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         // Every line the request causes is charged to the peer (see RateLimitedLogHandler).
-        workers.run(on: context.eventLoop, for: holder) {
-            PeerLogContext.$current.withValue(holder) { dispatcher.handle(request, from: peer, session: session) }
+        // A code check's outcome may come from the store's writer thread; it is logged here, on the event loop.
+        workers.run(on: context.eventLoop, for: holder) { answer in
+            PeerLogContext.$current.withValue(holder) {
+                dispatcher.handle(request, from: peer, session: session) { answered in answer(answered) }
+            }
         }.whenComplete { result in
             let (handler, context) = loopBound.value
             switch result {
-            case .success(let answer):
+            case .success(let answered):
+                let answer = PeerLogContext.$current.withValue(holder) { answered() }
                 handler.session = answer.session
                 handler.answer(answer.response, id: id, context: context)
             case .failure(let error as WorkerPool.Overloaded):

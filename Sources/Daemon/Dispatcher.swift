@@ -151,20 +151,14 @@ struct Dispatcher: Sendable {
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.screenResponse(for: result), session)
             case .codeCheck(let user, let codeKind, let code, let origin):
-                // A code check holds no attempt: without a code it counts none, with one it counts its own.
-                let (throttle, context) = loginOrigin(of: peer, origin)
-                // A member of the code-check group who is no operator (a set-group-ID program that any local
-                // user may run) shows the secret to whoever runs it: it enrolls only its own uid's account.
-                // Asked only for a pending account, since the passwd lookup may go to the network (NSS).
-                let mayEnroll = { context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user }
-                let result = try service.reporting(LoginOriginInfo(origin, from: context)).checkCode(
+                let check = codeCheck(user, from: peer, origin)
+                let result = try check.service.checkCode(
                     user: user,
                     code: CodeInput(codeKind, code),
-                    origin: throttle,
-                    context: context,
-                    mayEnroll: mayEnroll
+                    origin: check.throttle,
+                    context: check.context,
+                    mayEnroll: check.mayEnroll
                 )
-                session.heldAttempt = nil
                 return (Self.screenResponse(for: result), session)
             default:
                 break
@@ -183,11 +177,68 @@ struct Dispatcher: Sendable {
             let caller = try service.caller(session: session.account, operatorUID: operatorUID)
             return (try perform(request, caller: caller, peer: peer, session: &session), session)
         } catch {
-            // Only a failure whose details are withheld costs the (possibly slow) group lookup.
-            let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
-            let message = Self.message(for: error, toOperator: toOperator)
-            return (.error(code: Self.errorCode(for: error.kind), message: message), session)
+            return (response(for: error, to: peer), session)
         }
+    }
+
+    /// `handle`, for a caller that does not wait for a code check's durable write: `answer` gets the answer
+    /// once it is known, possibly on the store's writer thread, as a closure that logs the check's outcome
+    /// when called (`AccountService.checkCode(user:code:origin:context:mayEnroll:answer:)`), for the caller to
+    /// call where it logs. Every other request is answered at once, on this thread, as `handle` answers it.
+    func handle(
+        _ request: Request,
+        from peer: PeerCredentials,
+        session: Session,
+        answer: @escaping (_ answered: @escaping @Sendable () -> (response: Response, session: Session)) -> Void
+    ) {
+        guard case .codeCheck(let user, let codeKind, let code, let origin) = request,
+            operators.isOperator(peer) || codeCheckers?.isOperator(peer) == true
+        else {
+            let answered = handle(request, from: peer, session: session)
+            return answer { answered }
+        }
+        var after = session
+        after.heldAttempt = nil
+        let session = after
+        let check = codeCheck(user, from: peer, origin)
+        check.service.checkCode(
+            user: user,
+            code: CodeInput(codeKind, code),
+            origin: check.throttle,
+            context: check.context,
+            mayEnroll: check.mayEnroll
+        ) { outcome in
+            answer {
+                do throws(ServiceError) {
+                    return (Self.screenResponse(for: try outcome()), session)
+                } catch {
+                    return (self.response(for: error, to: peer), session)
+                }
+            }
+        }
+    }
+
+    /// A CodeCheck's parts, for a peer that may send it. A code check holds no attempt: without a code it
+    /// counts none, with one it counts its own.
+    private func codeCheck(
+        _ user: String,
+        from peer: PeerCredentials,
+        _ origin: LoginOrigin
+    ) -> (service: AccountService, throttle: ThrottleOrigin, context: LoginContext, mayEnroll: () -> Bool) {
+        let (throttle, context) = loginOrigin(of: peer, origin)
+        // A member of the code-check group who is no operator (a set-group-ID program that any local
+        // user may run) shows the secret to whoever runs it: it enrolls only its own uid's account.
+        // Asked only for a pending account, since the passwd lookup may go to the network (NSS).
+        let mayEnroll = { context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user }
+        return (service.reporting(LoginOriginInfo(origin, from: context)), throttle, context, mayEnroll)
+    }
+
+    /// The error answer to `peer` for `error`.
+    private func response(for error: ServiceError, to peer: PeerCredentials) -> Response {
+        // Only a failure whose details are withheld costs the (possibly slow) group lookup.
+        let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
+        let message = Self.message(for: error, toOperator: toOperator)
+        return .error(code: Self.errorCode(for: error.kind), message: message)
     }
 
     /// Storage and internal failures carry paths and system details (the daemon logs them in full).

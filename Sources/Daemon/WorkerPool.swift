@@ -19,8 +19,8 @@ final class WorkerPool: Sendable {
     /// A queued request; `release` gives its place back and is called before its future settles,
     /// so that whoever sees the answer can use the place again at once.
     private struct Job: Sendable {
-        let run: @Sendable (_ release: () -> Void) -> Void
-        let cancel: @Sendable (_ release: () -> Void) -> Void
+        let run: @Sendable (_ release: @escaping @Sendable () -> Void) -> Void
+        let cancel: @Sendable (_ release: @escaping @Sendable () -> Void) -> Void
     }
 
     private let pool: NIOThreadPool
@@ -46,12 +46,23 @@ final class WorkerPool: Sendable {
         for holder: ShareHolder = ShareHolder(uid: 0, isOperator: true),
         _ body: @escaping @Sendable () -> T
     ) -> EventLoopFuture<T> {
+        run(on: eventLoop, for: holder, answering: { answer in answer(body()) })
+    }
+
+    /// `run` for a body that may answer after it returns (a write it does not wait for): it gets `answer`, to
+    /// call once, from any thread. The request keeps its place in the pool until then.
+    func run<T: Sendable>(
+        on eventLoop: EventLoop,
+        for holder: ShareHolder = ShareHolder(uid: 0, isOperator: true),
+        answering body: @escaping @Sendable (_ answer: @escaping @Sendable (T) -> Void) -> Void
+    ) -> EventLoopFuture<T> {
         let promise = eventLoop.makePromise(of: T.self)
         let job = Job(
             run: { release in
-                let value = body()
-                release()
-                promise.succeed(value)
+                body { value in
+                    release()
+                    promise.succeed(value)
+                }
             },
             cancel: { release in
                 release()
@@ -65,7 +76,7 @@ final class WorkerPool: Sendable {
         // One slot per admitted job; the slot runs the job that is due, which may be another peer's.
         pool.submit { state in
             guard let (holder, job) = self.queue.withLock({ $0.next() }) else { return }
-            let release = { self.queue.withLock { $0.finished(for: holder) } }
+            let release: @Sendable () -> Void = { self.queue.withLock { $0.finished(for: holder) } }
             if state == .active { job.run(release) } else { job.cancel(release) }
         }
         return promise.futureResult

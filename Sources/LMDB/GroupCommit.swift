@@ -1,4 +1,5 @@
 import CLMDB
+import Glibc
 
 // MUSTs of the write path (every write through `Environment.write(_:)`):
 // - one writer at a time applies the pending requests of many callers in one LMDB write transaction, each
@@ -8,6 +9,12 @@ import CLMDB
 //   batch return: nobody learns that a change happened before it is on disk. When the commit fails, every
 //   caller of the batch gets the error;
 // - the batch closes when the writer is free: a lone request is applied at once and waits for nobody;
+// - a caller that waits (`write(_:)`) and is handed the writer applies one batch, then hands the writer on:
+//   to a waiting caller in the queue, else, when only writes whose callers do not wait are queued, to a
+//   thread of its own. So a caller that waits is never held up by writes queued after its batch. One that does
+//   not wait (`write(_:whenDurable:)`) and finds the writer free applies batches until the queue is empty;
+//   its completion, and every other, runs only after its batch was committed, and must be short and must
+//   not write (it runs on the writer's thread, between batches);
 // - the map grows only while no transaction of this process is open (`mdb_env_set_mapsize`'s rule): every
 //   transaction runs under `mapLock` shared and growing takes it exclusively. A batch that fills the map is
 //   rolled back, the map doubled, and the whole batch applied again, so a body may run more than once and
@@ -26,7 +33,8 @@ public struct WriteStatistics: Sendable, Hashable {
 }
 
 /// One caller's write, waiting in the queue. Its fields are read and written with the queue's lock held,
-/// except `error`, which only the writer of its batch sets before it marks the request done under the lock.
+/// except `error`, which only the writer of its batch sets before it marks the request done under the lock,
+/// and `whenDone`, which only the writer runs once the request is done.
 final class WriteRequest {
     enum State { case queued, leading, done }
 
@@ -38,10 +46,22 @@ final class WriteRequest {
     var state = State.queued
     /// Why LMDB stored nothing of this write (its nested transaction or its batch's commit failed).
     var error: LMDBError?
+    /// For a caller that does not wait: run by the writer, with `error`, once the request's batch was applied.
+    var whenDone: ((LMDBError?) -> Void)?
+    /// Whether a caller waits for the request (on `wakeUp`), rather than being told through `whenDone`.
+    let callerWaits: Bool
 
-    init(_ body: @escaping (borrowing Transaction) -> Bool) {
+    init(_ body: @escaping (borrowing Transaction) -> Bool, whenDone: ((LMDBError?) -> Void)? = nil) {
         self.body = body
+        self.whenDone = whenDone
+        self.callerWaits = whenDone == nil
     }
+}
+
+/// What the body of a write whose caller does not wait returned or threw, kept until the writer reports it.
+/// Set and read only by the writer's thread.
+final class DeferredOutcome<Value> {
+    var value: Swift.Result<Value, any Error>?
 }
 
 /// Why a transaction of `Environment.read(_:)` or `write(_:)` changed nothing.
@@ -92,6 +112,42 @@ extension Environment {
         if let failure { throw .storage(failure) }
         guard let outcome else { preconditionFailure("a write returned neither a result nor an error") }
         return try outcome.mapError { TransactionError.body($0) }.get()
+    }
+
+    /// `write(_:)` for a caller that does not wait: queues `body` and returns at once, possibly after applying
+    /// batches itself when the writer was free. `completion` gets what `write(_:)` would have returned or
+    /// thrown, once that is known and the change durable; it runs on the writer's thread, between batches,
+    /// so it must be short and must not write.
+    public func write<Result>(
+        _ body: @escaping (borrowing Transaction) throws -> Result,
+        whenDurable completion: @escaping (Swift.Result<Result, TransactionError<any Error>>) -> Void
+    ) {
+        let outcome = DeferredOutcome<Result>()
+        let request = WriteRequest(
+            { transaction in
+                do {
+                    outcome.value = .success(try body(transaction))
+                    return true
+                } catch {
+                    outcome.value = .failure(error)
+                    return false
+                }
+            },
+            whenDone: { failure in
+                if let failure { return completion(.failure(.storage(failure))) }
+                guard let value = outcome.value else {
+                    preconditionFailure("a write returned neither a result nor an error")
+                }
+                completion(value.mapError { TransactionError.body($0) })
+            }
+        )
+        let leads = writeQueue.lock.withLock { () -> Bool in
+            writeQueue.pending.append(request)
+            if writeQueue.writerBusy { return false }
+            writeQueue.writerBusy = true
+            return true
+        }
+        if leads { lead(as: request) }
     }
 
     /// Runs `body` in a read-only transaction. A map grown by another process is adopted and the read retried;
@@ -156,31 +212,75 @@ extension Environment {
             while request.state == .queued { request.wakeUp.wait(queue.lock) }
             return request.state == .leading
         }
-        if leads {
-            // Everything queued up to now, this request included, is one batch.
+        if leads { lead(as: request) }
+    }
+
+    /// Applies the queued writes, batch after batch, as the file's MUSTs say: for `caller`, a request whose
+    /// caller waits, one batch; for a caller that does not wait, or for a writer thread (nil), until the queue
+    /// is empty.
+    private func lead(as caller: WriteRequest?) {
+        enum Next { case stop, applyNextBatch, startWriterThread }
+        let queue = writeQueue
+        let callerWaits = caller?.callerWaits ?? false
+        while true {
+            // Everything queued up to now is one batch.
             let batch = queue.lock.withLock { () -> [WriteRequest] in
                 defer { queue.pending.removeAll(keepingCapacity: true) }
                 return queue.pending
             }
             let wrote = apply(batch)
             for applied in batch { applied.body = nil }
-            queue.lock.withLock {
+            let next = queue.lock.withLock { () -> Next in
                 queue.requests += batch.count
                 if wrote { queue.commits += 1 }
-                for waiting in batch where waiting !== request {
-                    waiting.state = .done
-                    waiting.wakeUp.signal()
+                for request in batch {
+                    request.state = .done
+                    if request.callerWaits && request !== caller { request.wakeUp.signal() }
                 }
-                request.state = .done
-                // Whoever queued meanwhile is the next batch; its first caller writes it.
-                if let next = queue.pending.first {
-                    next.state = .leading
-                    next.wakeUp.signal()
-                } else {
+                if queue.pending.isEmpty {
                     queue.writerBusy = false
+                    return .stop
                 }
+                guard callerWaits else { return .applyNextBatch }
+                // Whoever queued meanwhile is the next batch: a caller that waits writes it, else a thread.
+                guard let waiting = queue.pending.first(where: \.callerWaits) else { return .startWriterThread }
+                waiting.state = .leading
+                waiting.wakeUp.signal()
+                return .stop
+            }
+            for request in batch {
+                request.whenDone?(request.error)
+                request.whenDone = nil
+            }
+            switch next {
+            case .stop: return
+            case .applyNextBatch: continue
+            case .startWriterThread:
+                // Without a thread (the process is out of them), the caller applies the rest itself.
+                if startWriterThread() { return }
             }
         }
+    }
+
+    /// Starts a thread that applies the queued writes until the queue is empty; false when none could start.
+    private func startWriterThread() -> Bool {
+        var thread = pthread_t()
+        let environment = Unmanaged.passRetained(self).toOpaque()
+        let started = pthread_create(
+            &thread,
+            nil,
+            { raw in
+                Unmanaged<Environment>.fromOpaque(raw!).takeRetainedValue().lead(as: nil)
+                return nil
+            },
+            environment
+        )
+        guard started == 0 else {
+            Unmanaged<Environment>.fromOpaque(environment).release()
+            return false
+        }
+        pthread_detach(thread)
+        return true
     }
 
     private enum BatchOutcome {

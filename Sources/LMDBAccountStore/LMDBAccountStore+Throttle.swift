@@ -48,34 +48,79 @@ extension LMDBAccountStore {
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict {
         try write { transaction in
-            let attempt = try throttleState(of: key, in: transaction)
-            if case .locked(let wait) = decide(attempt.record, attempt.accountWide?.failures) {
-                return .locked(retryAfter: wait)
-            }
-            var passed = false
-            switch claim {
-            case .step(let step, let name):
-                passed = try acceptStep(step, for: name, at: time, alongside: alongside, in: transaction) == .accepted
-            case .passed(let name):
-                try markSuccess(of: name, at: time, in: transaction)
-                passed = true
-            case .failed:
-                break
-            }
-            if passed {
-                try clear(key, in: transaction)
-                if let record = audit.accepted { try append(record, in: transaction) }
-                return .accepted
-            }
-            // A refused step wrote nothing, so `attempt` is still the stored state.
-            try countFailure(attempt, at: time, in: transaction)
-            switch audit.denied {
-            case .record(let record): try append(record, in: transaction)
-            case .maskingUnknownName: try rewriteAuditTail(in: transaction)
-            case .none: break
-            }
-            return .denied
+            try decideAttempt(key, claim, alongside: alongside, at: time, decide: decide, audit: audit, in: transaction)
         }
+    }
+
+    /// `checkAttempt` without waiting: see `AccountStore`. The write is queued under `writerLock` like any other,
+    /// so a key rotation, which holds it exclusively, finds no such write queued before its own (a write queued
+    /// before the rotation's is applied before it, with the key it was queued under).
+    public func checkAttempt(
+        _ key: ThrottleKey,
+        claiming claim: AttemptClaim,
+        alongside: @escaping (inout Account) -> Void,
+        at time: UnixTime,
+        decide: @escaping ThrottleDecision,
+        audit: AttemptAudit,
+        whenDurable completion: @escaping (Result<AttemptVerdict, AccountStoreError>) -> Void
+    ) {
+        let directory = directory
+        writerLock.withShared {
+            environment.write(
+                { transaction in
+                    try self.decideAttempt(
+                        key,
+                        claim,
+                        alongside: alongside,
+                        at: time,
+                        decide: decide,
+                        audit: audit,
+                        in: transaction
+                    )
+                },
+                whenDurable: { outcome in
+                    completion(outcome.mapError { Self.storeError($0, directory: directory) })
+                }
+            )
+        }
+    }
+
+    private func decideAttempt(
+        _ key: ThrottleKey,
+        _ claim: AttemptClaim,
+        alongside: (inout Account) -> Void,
+        at time: UnixTime,
+        decide: ThrottleDecision,
+        audit: AttemptAudit,
+        in transaction: borrowing Transaction
+    ) throws -> AttemptVerdict {
+        let attempt = try throttleState(of: key, in: transaction)
+        if case .locked(let wait) = decide(attempt.record, attempt.accountWide?.failures) {
+            return .locked(retryAfter: wait)
+        }
+        var passed = false
+        switch claim {
+        case .step(let step, let name):
+            passed = try acceptStep(step, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+        case .passed(let name):
+            try markSuccess(of: name, at: time, in: transaction)
+            passed = true
+        case .failed:
+            break
+        }
+        if passed {
+            try clear(key, in: transaction)
+            if let record = audit.accepted { try append(record, in: transaction) }
+            return .accepted
+        }
+        // A refused step wrote nothing, so `attempt` is still the stored state.
+        try countFailure(attempt, at: time, in: transaction)
+        switch audit.denied {
+        case .record(let record): try append(record, in: transaction)
+        case .maskingUnknownName: try rewriteAuditTail(in: transaction)
+        case .none: break
+        }
+        return .denied
     }
 
     /// A throttle key's record as stored, and for a privileged origin what counts against the subject as a whole.

@@ -43,9 +43,13 @@ extension LMDBAccountStore {
     }
 
     private func storeError(_ error: TransactionError<any Error>) -> AccountStoreError {
+        Self.storeError(error, directory: directory)
+    }
+
+    static func storeError(_ error: TransactionError<any Error>, directory: String) -> AccountStoreError {
         switch error {
-        case .storage(let error): storageFailure(error)
-        case .body(let error): Self.storeError(error, directory: directory)
+        case .storage(let error): storageFailure(error, directory: directory)
+        case .body(let error): storeError(error, directory: directory)
         }
     }
 

@@ -1,6 +1,8 @@
 import AccountStore
+import Dispatch
 import Glibc
 import OneTimePassword
+import Synchronization
 import Testing
 import TestSupport
 
@@ -357,4 +359,62 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
         // One record opened by each read, the stand-in's included.
         #expect(store.accountRecordsOpened - opened == 4, "rotation \(rotation)")
     }
+}
+
+/// Code checks whose callers do not wait for the write go on through key rotations: each is applied before the
+/// rotation's write or after the store seals with the new key, so none fails to open its account's secret.
+@Test func checkAttemptsWhenDurable_duringKeyRotations_allOpenTheirSecrets() throws {
+    let fixture = StoreFixture()
+    let firstKey = try key(1, fixture)
+    try SecretsKey.write(firstKey, to: firstKey.path)
+    let store = try LMDBAccountStore(directory: fixture.path, secretsKey: firstKey)
+    let names = (0..<4).map { accountName("user\($0)") }
+    for name in names { try store.create(enrolledAccount(name.value)) }
+    let stop = Atomic(false)
+    let accepted = Atomic(0)
+    let failed = Atomic(0)
+    let threads = names.map { name in
+        startThread {
+            var step: UInt64 = 8
+            while !stop.load(ordering: .relaxed) {
+                let heard = DispatchSemaphore(value: 0)
+                store.checkAttempt(
+                    ThrottleKey(subject: name.value, origin: .local),
+                    claiming: .step(
+                        StepClaim(
+                            step: step,
+                            authenticator: .enrolled,
+                            credential: TOTPCredential(secret: enrolledSecret, parameters: .standard),
+                            drift: 0,
+                            offset: 0
+                        ),
+                        of: name
+                    ),
+                    alongside: { _ in },
+                    at: 100,
+                    decide: { _, _ in .allowed },
+                    audit: AttemptAudit(accepted: nil, denied: .none),
+                    whenDurable: { outcome in
+                        if case .success(.accepted) = outcome {
+                            accepted.add(1, ordering: .relaxed)
+                        } else {
+                            failed.add(1, ordering: .relaxed)
+                        }
+                        heard.signal()
+                    }
+                )
+                heard.wait()
+                step += 1
+            }
+        }
+    }
+    for _ in 0..<20 {
+        _ = try store.rotateSecretsKey()
+        usleep(2_000)
+    }
+    stop.store(true, ordering: .relaxed)
+    for thread in threads { pthread_join(thread, nil) }
+    #expect(failed.load(ordering: .relaxed) == 0)
+    #expect(accepted.load(ordering: .relaxed) > 20)
+    for name in names { #expect(try store.account(named: name)?.totp?.secret == enrolledSecret) }
 }

@@ -1,4 +1,6 @@
 import AccountStore
+import Dispatch
+import Glibc
 import OpenSSLCrypto
 import StoredRecords
 import Synchronization
@@ -723,42 +725,74 @@ import TestSupport
     /// Many checks of one step at once: exactly one is accepted, every other is a counted replay.
     @Test(arguments: Backend.allCases)
     func checkAttempt_raceOfManyThreadsOnOneStep_hasExactlyOneWinner(_ backend: Backend) throws {
+        try raceOnOneStep(backend) { store, key, claim, audit in
+            try? store.checkAttempt(
+                key,
+                claiming: claim,
+                alongside: { _ in },
+                at: 20,
+                decide: { _, _ in .allowed },
+                audit: audit
+            )
+        }
+    }
+
+    /// The same race through `checkAttempt(…whenDurable:)`, whose callers do not wait for the write: one winner,
+    /// and every caller hears back once.
+    @Test(arguments: Backend.allCases)
+    func checkAttemptWhenDurable_raceOfManyThreadsOnOneStep_hasExactlyOneWinner(_ backend: Backend) throws {
+        try raceOnOneStep(backend) { store, key, claim, audit in
+            let heard = DispatchSemaphore(value: 0)
+            let verdicts = Mutex<[AttemptVerdict?]>([])
+            store.checkAttempt(
+                key,
+                claiming: claim,
+                alongside: { _ in },
+                at: 20,
+                decide: { _, _ in .allowed },
+                audit: audit,
+                whenDurable: { outcome in
+                    verdicts.withLock { $0.append(try? outcome.get()) }
+                    heard.signal()
+                }
+            )
+            heard.wait()
+            // A second report would come from the same batch, right after the first.
+            usleep(1_000)
+            return verdicts.withLock { $0.count == 1 ? $0[0] : nil }
+        }
+    }
+
+    /// 24 threads claim step 500 of alice, each under its own throttle key, through `check`.
+    private func raceOnOneStep(
+        _ backend: Backend,
+        _ check:
+            @escaping @Sendable (any AccountStore, ThrottleKey, AttemptClaim, AttemptAudit) throws -> AttemptVerdict?
+    ) throws {
         let fixture = try BackendFixture(backend)
         let store = try fixture.open()
         try store.create(makeAccount("alice"))
         let alice = accountName("alice")
         let accepted = Atomic(0)
         let denied = Atomic(0)
-        onThreads(24) { thread in
-            let verdict = try? store.checkAttempt(
-                ThrottleKey(subject: "alice", origin: .peer(uid: 2000 + UInt32(thread))),
-                claiming: .step(
-                    StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
-                    of: alice
-                ),
-                alongside: { _ in },
-                at: 20,
-                decide: { _, _ in .allowed },
-                audit: AttemptAudit(
-                    accepted: AuditRecord(
-                        time: 20,
-                        actor: .account(alice),
-                        target: nil,
-                        organization: nil,
-                        action: .login,
-                        outcome: .ok
-                    ),
-                    denied: AuditRecord(
-                        time: 20,
-                        actor: .account(alice),
-                        target: nil,
-                        organization: nil,
-                        action: .login,
-                        outcome: .denied
-                    )
-                )
+        func record(_ outcome: AuditOutcome) -> AuditRecord {
+            AuditRecord(
+                time: 20,
+                actor: .account(alice),
+                target: nil,
+                organization: nil,
+                action: .login,
+                outcome: outcome
             )
-            switch verdict {
+        }
+        let audit = AttemptAudit(accepted: record(.ok), denied: record(.denied))
+        let claim = AttemptClaim.step(
+            StepClaim(step: 500, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+            of: alice
+        )
+        onThreads(24) { thread in
+            let key = ThrottleKey(subject: "alice", origin: .peer(uid: 2000 + UInt32(thread)))
+            switch try? check(store, key, claim, audit) {
             case .accepted: accepted.add(1, ordering: .relaxed)
             case .denied: denied.add(1, ordering: .relaxed)
             default: break

@@ -147,9 +147,11 @@ private final class Fixture: Sendable {
     let fixture = try Fixture()
     let database = fixture.database
     let big = [UInt8](repeating: 1, count: 600 << 10)
-    let outcomes = fixture.batch((0..<4).map { index in
-        { transaction in try transaction.put(big, for: bytes("big\(index)"), in: database) }
-    })
+    let outcomes = fixture.batch(
+        (0..<4).map { index in
+            { transaction in try transaction.put(big, for: bytes("big\(index)"), in: database) }
+        }
+    )
     for outcome in outcomes { #expect((try? outcome.get()) != nil) }
     #expect(try fixture.environment.info().mapSize > 1 << 20)
     #expect(try fixture.value("big3")?.count == big.count)
@@ -161,15 +163,17 @@ private final class Fixture: Sendable {
     let fixture = try Fixture()
     let database = fixture.database
     let big = [UInt8](repeating: 1, count: 600 << 10)
-    let outcomes = fixture.batch((0..<4).map { index in
-        { transaction in
-            do {
-                try transaction.put(big, for: bytes("big\(index)"), in: database)
-            } catch {
-                throw Refused()
+    let outcomes = fixture.batch(
+        (0..<4).map { index in
+            { transaction in
+                do {
+                    try transaction.put(big, for: bytes("big\(index)"), in: database)
+                } catch {
+                    throw Refused()
+                }
             }
         }
-    })
+    )
     for outcome in outcomes { #expect((try? outcome.get()) != nil) }
     #expect(try fixture.environment.info().mapSize > 1 << 20)
     #expect(try fixture.value("big3")?.count == big.count)
@@ -193,4 +197,158 @@ private final class Fixture: Sendable {
     // The next write, alone, goes through.
     try fixture.environment.write { transaction in try transaction.put(bytes("v"), for: bytes("small"), in: database) }
     #expect(try fixture.value("small") == bytes("v"))
+}
+
+// Writes whose callers do not wait (`write(_:whenDurable:)`).
+
+/// A one-shot flag a test thread can wait on, with a deadline so that a wrong writer order fails instead of hanging.
+private final class Flag: Sendable {
+    private let raised = Atomic(false)
+
+    func raise() { raised.store(true, ordering: .sequentiallyConsistent) }
+
+    /// Whether the flag was raised within `seconds`.
+    func wait(seconds: Double) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let deadline = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + seconds
+        while !raised.load(ordering: .sequentiallyConsistent) {
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 > deadline { return false }
+            usleep(1_000)
+        }
+        return true
+    }
+}
+
+@Test func writeWhenDurable_reportsEachOutcomeOnlyAfterItsBatchCommitted() throws {
+    let fixture = try Fixture()
+    let environment = fixture.environment
+    let database = fixture.database
+    let early = Atomic(0)
+    let reported = Atomic(0)
+    let refusedAsThrown = Atomic(0)
+    let threads = (0..<16).map { worker in
+        startThread {
+            for index in 0..<40 {
+                let done = Flag()
+                let seen = Mutex((transaction: 0, commits: 0))
+                environment.write(
+                    { transaction in
+                        seen.withLock { $0 = (transaction.id, environment.writeStatistics.commits) }
+                        try transaction.put(bytes("\(index)"), for: bytes("w\(worker)"), in: database)
+                        if index % 10 == 9 { throw Refused() }
+                        return index
+                    },
+                    whenDurable: { outcome in
+                        // A write that stored something is reported once it is committed (a refused one may
+                        // have been alone in a batch that wrote nothing).
+                        let (transaction, commits) = seen.withLock { $0 }
+                        let committed = try! environment.info().lastTransactionID
+                        if (try? outcome.get()) != nil,
+                            committed < transaction || environment.writeStatistics.commits <= commits
+                        {
+                            early.add(1, ordering: .relaxed)
+                        }
+                        switch outcome {
+                        case .success(let value) where value == index && index % 10 != 9:
+                            reported.add(1, ordering: .relaxed)
+                        case .failure(.body(let error)) where error is Refused && index % 10 == 9:
+                            refusedAsThrown.add(1, ordering: .relaxed)
+                        default:
+                            break
+                        }
+                        done.raise()
+                    }
+                )
+                precondition(done.wait(seconds: 30), "a write was never reported")
+            }
+        }
+    }
+    for thread in threads { pthread_join(thread, nil) }
+
+    #expect(early.load(ordering: .relaxed) == 0)
+    #expect(reported.load(ordering: .relaxed) == 16 * 36)
+    #expect(refusedAsThrown.load(ordering: .relaxed) == 16 * 4)
+    let statistics = environment.writeStatistics
+    #expect(statistics.requests == 16 * 40)
+    #expect(statistics.commits < statistics.requests)
+    // The refused tenth write of each worker left the ninth's value.
+    #expect(try fixture.value("w15") == bytes("38"))
+}
+
+/// A caller that waits and writes a batch leaves the writes queued behind it, whose callers do not wait, to a
+/// thread of their own: here those writes cannot finish until that caller has returned.
+@Test func aWaitingCallerThatWritesABatch_returns_withoutApplyingTheWritesOfCallersWhoDoNotWait() throws {
+    let fixture = try Fixture()
+    let environment = fixture.environment
+    let database = fixture.database
+    let queuedBehind = 4
+    let writing = Flag()
+    let waitingCallerReturned = Flag()
+    let reported = Atomic(0)
+    let heldUp = Atomic(0)
+    let waiting = startThread {
+        try! environment.write { transaction in
+            writing.raise()
+            while environment.writeStatistics.queued < queuedBehind { sched_yield() }
+            try transaction.put(bytes("first"), for: bytes("waiting"), in: database)
+        }
+        waitingCallerReturned.raise()
+    }
+    try #require(writing.wait(seconds: 30))
+    for index in 0..<queuedBehind {
+        // The writer is busy: each is queued, and this thread goes on at once.
+        environment.write(
+            { transaction in
+                if !waitingCallerReturned.wait(seconds: 2) { heldUp.add(1, ordering: .relaxed) }
+                try transaction.put(bytes("\(index)"), for: bytes("d\(index)"), in: database)
+            },
+            whenDurable: { outcome in
+                if (try? outcome.get()) != nil { reported.add(1, ordering: .relaxed) }
+            }
+        )
+    }
+    pthread_join(waiting, nil)
+    let allReported = Flag()
+    let watcher = startThread {
+        while reported.load(ordering: .relaxed) < queuedBehind { usleep(1_000) }
+        allReported.raise()
+    }
+    #expect(allReported.wait(seconds: 30))
+    pthread_join(watcher, nil)
+    #expect(heldUp.load(ordering: .relaxed) == 0)
+    #expect(try fixture.value("waiting") == bytes("first"))
+    for index in 0..<queuedBehind { #expect(try fixture.value("d\(index)") == bytes("\(index)")) }
+}
+
+/// A caller that does not wait and finds the writer free writes on: the batch of a waiting caller queued behind
+/// it too, and that caller returns with its result.
+@Test func aCallerWhoDoesNotWait_writesTheBatchOfAWaitingCallerQueuedBehindIt() throws {
+    let fixture = try Fixture()
+    let environment = fixture.environment
+    let database = fixture.database
+    let writing = Flag()
+    let reported = Flag()
+    let leader = startThread {
+        environment.write(
+            { transaction in
+                writing.raise()
+                while environment.writeStatistics.queued < 1 { sched_yield() }
+                try transaction.put(bytes("first"), for: bytes("deferred"), in: database)
+            },
+            whenDurable: { outcome in if (try? outcome.get()) != nil { reported.raise() } }
+        )
+    }
+    try #require(writing.wait(seconds: 30))
+    let result = try environment.write { transaction in
+        try transaction.put(bytes("second"), for: bytes("waiting"), in: database)
+        return 2
+    }
+    pthread_join(leader, nil)
+    #expect(result == 2)
+    #expect(reported.wait(seconds: 30))
+    #expect(try fixture.value("deferred") == bytes("first"))
+    #expect(try fixture.value("waiting") == bytes("second"))
+    #expect(fixture.environment.writeStatistics.commits == 2)
 }
