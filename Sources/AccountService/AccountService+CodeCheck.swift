@@ -75,7 +75,7 @@ extension AccountService {
         guard let oneWrite = check.oneWrite else {
             return try checkCodeInSteps(check, code: code, context: context, mayEnroll: mayEnroll)
         }
-        return finish(oneWrite.report, try storing { () throws(AccountStoreError) in try oneWrite.write(to: store) })
+        return try commit(oneWrite)
     }
 
     /// `checkCode` for a caller that does not wait for the durable write of the common case (a TOTP code for an
@@ -243,32 +243,10 @@ extension AccountService {
     }
 
     /// A TOTP code checked with one durable write (`AccountStore.checkAttempt`): the throttle decision, the
-    /// replay guard, the failure or the cleared throttle, and the audit record. The code is matched first,
-    /// against the account as read; only the store's answer reaches the caller, so a locked account's right
-    /// code is refused like any other, and the store's replay guard has the last word. `attempt` names the
-    /// request in the log.
-    func checkCodeInOneWrite(
-        _ code: String,
-        account: Account,
-        key: ThrottleKey,
-        organization: Organization?,
-        context: LoginContext,
-        now: UnixTime,
-        attempt: String
-    ) throws(ServiceError) -> LoginResult {
-        let oneWrite = oneWriteCodeCheck(
-            code,
-            account: account,
-            key: key,
-            organization: organization,
-            context: context,
-            now: now,
-            attempt: attempt
-        )
-        return finish(oneWrite.report, try storing { () throws(AccountStoreError) in try oneWrite.write(to: store) })
-    }
-
-    /// `checkCodeInOneWrite` up to its write: the code matched against the account as read.
+    /// replay guard, the failure or the cleared throttle, and the audit record. The code is matched here,
+    /// against the account as read; only the store's answer reaches the caller (`commit` or
+    /// `OneWriteCodeCheck.write(to:whenDurable:)`, then `finish`), so a locked account's right code is refused
+    /// like any other, and the store's replay guard has the last word. `attempt` names the request in the log.
     func oneWriteCodeCheck(
         _ code: String,
         account: Account,
@@ -302,6 +280,11 @@ extension AccountService {
                 denied: loginDenial(account, reason: reason)
             )
         )
+    }
+
+    /// A one-write code check written, its outcome logged and answered.
+    func commit(_ check: OneWriteCodeCheck) throws(ServiceError) -> LoginResult {
+        finish(check.report, try storing { () throws(AccountStoreError) in try check.write(to: store) })
     }
 
     /// What the store said of a one-write code check, logged and answered.

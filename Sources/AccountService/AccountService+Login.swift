@@ -281,14 +281,16 @@ extension AccountService {
             audit = AttemptAudit(accepted: nil, denied: .none)
         case .verifyCode(let text, _):
             guard let account else { return (.denied, nil) }
-            let result = try checkCodeInOneWrite(
-                text,
-                account: account,
-                key: key,
-                organization: organization,
-                context: context,
-                now: now,
-                attempt: "login"
+            let result = try commit(
+                oneWriteCodeCheck(
+                    text,
+                    account: account,
+                    key: key,
+                    organization: organization,
+                    context: context,
+                    now: now,
+                    attempt: "login"
+                )
             )
             return (result, account)
         case .useRecoveryCode, .startEnrollment, .finishEnrollment:
