@@ -52,9 +52,9 @@ extension LMDBAccountStore {
         }
     }
 
-    /// `checkAttempt` without waiting: see `AccountStore`. The write is queued under `writerLock` like any other,
-    /// so a key rotation, which holds it exclusively, finds no such write queued before its own (a write queued
-    /// before the rotation's is applied before it, with the key it was queued under).
+    /// `checkAttempt` without waiting: see `AccountStore`. The write is queued under `writerLock`, as every other
+    /// write runs, so none is queued while a key rotation (which holds the lock exclusively) runs: a write
+    /// queued before the rotation's is applied before it, under the key its secret was sealed with.
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
