@@ -70,17 +70,23 @@ struct TwoFactorAdd: ParsableCommand {
         print(EnrollmentScreen.render(otpauthURI: uri, invertColors: enrollment.invert))
         // A script reading the secret through a pipe must see it before we wait for the code.
         fflush(nil)
-        let code = try readCode(
-            prompt: "Enter the \(enrollment.digits)-digit code the new authenticator shows: ",
-            options: options
+        let prompt = "Enter the \(enrollment.digits)-digit code the new authenticator shows: "
+        let confirmed = try session.confirm(
+            reading: { try readCode(prompt: prompt, options: options) },
+            { confirmation(account, code: $0) }
         )
-        try finish(account, code: code, session: session)
+        try finish(account, with: confirmed)
+    }
+
+    private func confirmation(_ account: String, code: String) -> Request {
+        .authenticatorAddConfirm(user: account, label: label, code: code.filter { $0 != " " })
     }
 
     private func finish(_ account: String, code: String, session: DaemonSession) throws {
-        let response = try session.send(
-            .authenticatorAddConfirm(user: account, label: label, code: code.filter { $0 != " " })
-        )
+        try finish(account, with: session.send(confirmation(account, code: code)))
+    }
+
+    private func finish(_ account: String, with response: Response) throws {
         guard case .done = response else { throw options.unexpected(response) }
         options.reportDone("Authenticator '\(label)' added to '\(account)'.")
     }

@@ -147,13 +147,36 @@ final class DaemonSession {
 
     /// Sends a request; an Error answer is reported and ends the program.
     func send(_ request: Request) throws -> Response {
-        let response = try exchange(request)
+        try reported(exchange(request))
+    }
+
+    /// The answer as `send` takes it: an Error answer is reported and ends the program.
+    private func reported(_ response: Response) throws -> Response {
         if case .error(let code, let message) = response {
             throw options.fail(message, code: "\(code)", exitCode: 1)
         }
         return response
     }
 
+    /// The last step of a QR-code dialogue: reads a code and sends `confirmation` of it. A wrong code is said
+    /// and the next one read, `codesAsked` in all (one with JSON output, which takes one answer), each wrong one
+    /// in the audit trail. Returns the answer to the accepted code; any other Error answer ends the program.
+    func confirm(reading readCode: () throws -> String, _ confirmation: (String) -> Request) throws -> Response {
+        for attempt in 1...(options.json ? 1 : Self.codesAsked) {
+            let response = try exchange(confirmation(try readCode()))
+            if case .error(.wrongCode, let message) = response, attempt < Self.codesAsked, !options.json {
+                printError(message)
+                continue
+            }
+            return try reported(response)
+        }
+        preconditionFailure("the last code's answer is always returned")
+    }
+
+    /// How many codes a QR-code dialogue reads before it gives up.
+    static let codesAsked = 3
+
+    /// Sends a request and returns the answer, an Error answer too; only a daemon out of reach ends the program.
     private func exchange(_ request: Request) throws -> Response {
         do {
             return try connection.send(request)

@@ -55,15 +55,32 @@ struct EnrollmentOptions: ParsableArguments {
         // A script reading the secret through a pipe must see it before we wait for the code.
         fflush(nil)
         let prompt = "Enter the \(digits)-digit code the app shows: "
-        let typed = Terminal.standardInputIsTerminal ? Terminal.readSecret(prompt: prompt) : Terminal.readLine()
-        guard let code = typed.map({ String(decoding: $0, as: UTF8.self) }), !code.isEmpty else {
-            throw options.fail("no code given: two-factor authentication stays as it was", code: "usage", exitCode: 1)
-        }
-        try finish(name, code: code, session: session, options: options)
+        let confirmed = try session.confirm(
+            reading: {
+                let typed = Terminal.standardInputIsTerminal ? Terminal.readSecret(prompt: prompt) : Terminal.readLine()
+                guard let code = typed.map({ String(decoding: $0, as: UTF8.self) }), !code.isEmpty else {
+                    throw options.fail(
+                        "no code given: two-factor authentication stays as it was",
+                        code: "usage",
+                        exitCode: 1
+                    )
+                }
+                return code
+            },
+            { confirmation(name, code: $0) }
+        )
+        try finish(name, with: confirmed, options: options)
+    }
+
+    private func confirmation(_ name: String, code: String) -> Request {
+        .enrollConfirm(user: name, code: code.filter { $0 != " " })
     }
 
     private func finish(_ name: String, code: String, session: DaemonSession, options: CommonOptions) throws {
-        let response = try session.send(.enrollConfirm(user: name, code: code.filter { $0 != " " }))
+        try finish(name, with: session.send(confirmation(name, code: code)), options: options)
+    }
+
+    private func finish(_ name: String, with response: Response, options: CommonOptions) throws {
         guard case .recoveryCodes(let codes) = response else { throw options.unexpected(response) }
         printRecoveryCodes(codes, json: options.json, heading: "Two-factor authentication is on for '\(name)'.")
     }
@@ -88,8 +105,9 @@ struct TwoFactorEnroll: ParsableCommand {
         commandName: "enroll",
         abstract: "Enroll an authenticator app for an account, as an operator.",
         discussion: """
-            Shows a QR code to scan, asks for the first code, and turns two-factor authentication on only \
-            when that code is right; then shows the account's recovery codes once. An enrollment made by an \
+            Shows a QR code to scan, asks for the first code (again after a wrong one, three codes in all), \
+            and turns two-factor authentication on only when that code is right; then shows the account's \
+            recovery codes once. An enrollment made by an \
             operator counts as enforced: the account cannot turn it off alone. For scripts: --begin prints the \
             otpauth URI, and --confirm CODE finishes the enrollment. An account enrolls itself with `2fa enable`.
             """

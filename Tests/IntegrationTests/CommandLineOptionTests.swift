@@ -78,7 +78,7 @@ import Testing
             "twofactorctl", [],
             "1 the daemon refused the request (the message says why), 3 the daemon could not be reached"
         ),
-        ("twofactorctl", ["2fa", "enroll"], "asks for the first code, and turns two-factor authentication on only"),
+        ("twofactorctl", ["2fa", "enroll"], "asks for the first code (again after a wrong one, three codes in all)"),
         ("twofactor", [], "2 the account is locked for a while, 3 the daemon could not be reached"),
         ("twofactor", ["login"], "on the terminal without echo. When standard input is not a terminal, reads them"),
         ("twofactord", [], "Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the"),

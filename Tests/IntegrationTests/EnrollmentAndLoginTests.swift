@@ -39,6 +39,42 @@ import TestSupport
         #expect(login.status == 0, "\(login.standardError)")
     }
 
+    /// A mistyped first code asks again, the QR code still on the screen; after three wrong ones it gives up.
+    @Test(arguments: [1, 3])
+    func enroll_wrongCodes_askAgain_upToThree(wrongCodes: Int) throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let added = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "correct horse\n")
+        #expect(added.status == 0, "\(added.standardError)")
+
+        let enrolled = try runInteractive(
+            Binaries.url("twofactorctl"),
+            ["2fa", "enroll", "--socket", daemon.socketPath, "erin"],
+            firstInput: "",
+            markerOnStandardError: false,
+            marker: "URI: "
+        ) { shown in
+            let uri = try #require(line(after: "URI: ", in: shown))
+            let secret = try #require(secretParameter(ofURI: uri))
+            let right = try OathTool.code(secret: secret, at: unixNow())
+            // Codes far from the right one, so that none is a neighbouring step's.
+            let wrong = (1...wrongCodes).map { String(format: "%06d", (Int(right)! + 500_000 + $0) % 1_000_000) }
+            return (wrong + [right]).joined(separator: "\n") + "\n"
+        }
+        let wrongAnswers = enrolled.standardError.components(separatedBy: "the code is wrong").count - 1
+        let shown = try daemon.ctl(["user", "show", "erin", "--json"])
+        if wrongCodes < 3 {
+            #expect(enrolled.status == 0, "\(enrolled.standardError)")
+            #expect(wrongAnswers == wrongCodes, "\(enrolled.standardError)")
+            #expect(enrolled.standardOutput.contains("Two-factor authentication is on for 'erin'."))
+            #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
+        } else {
+            #expect(enrolled.status == 1, "\(enrolled.standardError)")
+            #expect(wrongAnswers == 3, "\(enrolled.standardError)")
+            #expect(!shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
+        }
+    }
+
     @Test func login_withPasswordAndCode_succeedsOnce() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
