@@ -52,17 +52,10 @@ import TestSupport
     /// The QR-code dialogue of `2fa add` asks again after a mistyped code, as `2fa enroll` does.
     @Test func add_aWrongCode_asksAgain_andTheRightOneAddsIt() throws {
         let setup = try Setup(phone: false)
-        let added = try runInteractive(
-            Binaries.url("twofactorctl"),
-            ["2fa", "add", "amy", "--label", "tablet", "--socket", setup.daemon.socketPath],
-            firstInput: "",
-            markerOnStandardError: false,
-            marker: "URI: "
-        ) { shown in
-            let uri = try #require(line(after: "URI: ", in: shown))
-            let secret = try #require(secretParameter(ofURI: uri))
-            let right = try OathTool.code(secret: secret, at: unixNow())
-            return String(format: "%06d", (Int(right)! + 500_000) % 1_000_000) + "\n" + right + "\n"
+        let added = try runQRCodeDialogue(
+            ["2fa", "add", "amy", "--label", "tablet", "--socket", setup.daemon.socketPath]
+        ) { secret in
+            [try wrongCode(for: secret), try OathTool.code(secret: secret, at: unixNow())]
         }
         #expect(added.status == 0, "\(added.standardError)")
         #expect(added.standardError.contains("the code is wrong"), "\(added.standardError)")

@@ -47,19 +47,8 @@ import TestSupport
         let added = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "correct horse\n")
         #expect(added.status == 0, "\(added.standardError)")
 
-        let enrolled = try runInteractive(
-            Binaries.url("twofactorctl"),
-            ["2fa", "enroll", "--socket", daemon.socketPath, "erin"],
-            firstInput: "",
-            markerOnStandardError: false,
-            marker: "URI: "
-        ) { shown in
-            let uri = try #require(line(after: "URI: ", in: shown))
-            let secret = try #require(secretParameter(ofURI: uri))
-            let right = try OathTool.code(secret: secret, at: unixNow())
-            // Codes far from the right one, so that none is a neighbouring step's.
-            let wrong = (1...wrongCodes).map { String(format: "%06d", (Int(right)! + 500_000 + $0) % 1_000_000) }
-            return (wrong + [right]).joined(separator: "\n") + "\n"
+        let enrolled = try runQRCodeDialogue(["2fa", "enroll", "--socket", daemon.socketPath, "erin"]) { secret in
+            try (1...wrongCodes).map { try wrongCode(for: secret, $0) } + [OathTool.code(secret: secret, at: unixNow())]
         }
         let wrongAnswers = enrolled.standardError.components(separatedBy: "the code is wrong").count - 1
         let shown = try daemon.ctl(["user", "show", "erin", "--json"])

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs a command that shows something before it asks for more input, as a person would use it:
 /// type `firstInput`, wait until `stream` shows a complete line starting with `marker`, then type
@@ -47,4 +48,30 @@ func line(after marker: String, in text: String) -> String? {
         }
     }
     return nil
+}
+
+/// Runs a twofactorctl QR-code dialogue (`2fa enroll`, `2fa add`): waits for the otpauth URI it shows, then
+/// types, one line each, the codes `codes` makes of its secret.
+func runQRCodeDialogue(
+    _ arguments: [String],
+    typing codes: (_ secret: String) throws -> [String]
+) throws -> CommandResult {
+    try runInteractive(
+        Binaries.url("twofactorctl"),
+        arguments,
+        firstInput: "",
+        markerOnStandardError: false,
+        marker: "URI: "
+    ) { shown in
+        guard let uri = line(after: "URI: ", in: shown), let secret = secretParameter(ofURI: uri) else {
+            throw Failure("no otpauth URI with a secret was shown: \(shown)")
+        }
+        return try codes(secret).map { $0 + "\n" }.joined()
+    }
+}
+
+/// A code of `secret` that no step near now has: the right one moved half the code space away.
+func wrongCode(for secret: String, _ variant: Int = 0) throws -> String {
+    let right = try OathTool.code(secret: secret, at: unixNow())
+    return String(format: "%06d", (Int(right)! + 500_000 + variant) % 1_000_000)
 }
