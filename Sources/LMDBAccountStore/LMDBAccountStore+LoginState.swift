@@ -14,6 +14,7 @@ import StoredRecords
 extension LMDBAccountStore {
     /// The account stored under `key`: its record with its login state applied.
     func decodeAccount(_ record: [UInt8], key: [UInt8], in transaction: borrowing Transaction) throws -> Account {
+        decodedRecords.add(1, ordering: .relaxed)
         let account = try Self.decodeRecord(record, key: key)
         guard let bytes = try transaction.get(key, in: databases.logins) else { return account }
         guard let state = try? LoginStateRecord.decode(bytes), let applied = state.applied(to: account) else {

@@ -98,18 +98,27 @@ extension LMDBAccountStore {
         if case .locked(let wait) = decide(attempt.record, attempt.accountWide?.failures) {
             return .locked(retryAfter: wait)
         }
-        var passed = false
+        var passedBy: AccountName?
         switch claim {
         case .step(let step, let name):
-            passed = try acceptStep(step, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+            let stored = attempt.account(named: name)
+            let acceptance = try acceptStep(
+                step,
+                for: name,
+                at: time,
+                alongside: alongside,
+                in: transaction,
+                stored: stored
+            )
+            if acceptance == .accepted { passedBy = name }
         case .passed(let name):
-            try markSuccess(of: name, at: time, in: transaction)
-            passed = true
+            try markSuccess(of: name, at: time, in: transaction, stored: attempt.account(named: name))
+            passedBy = name
         case .failed:
             break
         }
-        if passed {
-            try clear(key, in: transaction)
+        if let passedBy {
+            try clear(key, in: transaction, resetBySuccessOf: passedBy)
             if let record = audit.accepted { try append(record, in: transaction) }
             return .accepted
         }
@@ -128,6 +137,12 @@ extension LMDBAccountStore {
         var recordKey: [UInt8]
         var record: ThrottleRecord
         var accountWide: AccountWideCounter?
+
+        /// The account read for `accountWide`, when it is `name`'s: nothing was written since, so reading it
+        /// again would give the same.
+        func account(named name: AccountName) -> Account? {
+            if case .account(let account) = accountWide, account.name == name { account } else { nil }
+        }
     }
 
     /// The account-wide failures of a subject: the account's own, or a stand-in's when no account has its name.
@@ -194,10 +209,16 @@ extension LMDBAccountStore {
         try write { transaction in try clear(key, in: transaction) }
     }
 
-    /// `clearAttempts`, inside a write transaction; writes nothing when there is nothing to clear.
-    func clear(_ key: ThrottleKey, in transaction: borrowing Transaction) throws {
+    /// `clearAttempts`, inside a write transaction; writes nothing when there is nothing to clear. After a
+    /// success of `name` in this transaction (`acceptStep`, `markSuccess`), which reset that account's
+    /// failure count, the key of that name needs only its own record deleted.
+    func clear(
+        _ key: ThrottleKey,
+        in transaction: borrowing Transaction,
+        resetBySuccessOf name: AccountName? = nil
+    ) throws {
         _ = try transaction.delete(Self.throttleKey(key), in: databases.throttle)
-        guard key.origin.isPrivileged else { return }
+        guard key.origin.isPrivileged, name?.value != key.subject else { return }
         guard let before = try existingAccount(named: key.subject, in: transaction) else {
             _ = try transaction.delete(Self.standInKey(of: key.subject), in: databases.throttle)
             return

@@ -53,6 +53,8 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     let writerLock = ReadWriteLock()
     /// How many account records had their secrets opened (`opened`), for tests: what a request read.
     let openedRecords = Atomic(0)
+    /// How many account records were decoded (`decodeAccount`), for tests: what a write read.
+    let decodedRecords = Atomic(0)
     /// The login stand-in (LMDBAccountStore+LoginStandIn.swift), sealed with the key whose bytes it holds.
     let loginStandIn = Mutex<SealedStandIn?>(nil)
 
@@ -348,14 +350,17 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     }
 
     /// The replay guard of `recordAcceptedStep`, inside a write transaction (`Account.acceptStep` is the rule).
+    /// `stored`, when given, is `name`'s account as this transaction holds it, read through `decodeAccount`
+    /// with nothing of it written since, so that it is not decoded again.
     func acceptStep(
         _ claim: StepClaim,
         for name: AccountName,
         at time: UnixTime,
         alongside: (inout Account) -> Void,
-        in transaction: borrowing Transaction
+        in transaction: borrowing Transaction,
+        stored: Account? = nil
     ) throws -> StepAcceptance {
-        let before = try loadAccount(name, in: transaction)
+        let before = try stored ?? loadAccount(name, in: transaction)
         var account = before
         let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
             try opened(sealed, of: name, authenticator: claim.authenticator)
@@ -384,7 +389,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
             } else {
                 try markSuccess(of: name, at: time, in: transaction)
             }
-            if let key { try clear(key, in: transaction) }
+            if let key { try clear(key, in: transaction, resetBySuccessOf: name) }
             if let audit { try append(audit, in: transaction) }
             return .accepted
         }
@@ -394,8 +399,14 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         try write { transaction in try markSuccess(of: name, at: time, in: transaction) }
     }
 
-    func markSuccess(of name: AccountName, at time: UnixTime, in transaction: borrowing Transaction) throws {
-        let before = try loadAccount(name, in: transaction)
+    /// Resets `name`'s failure count and records the login; `stored` as for `acceptStep`.
+    func markSuccess(
+        of name: AccountName,
+        at time: UnixTime,
+        in transaction: borrowing Transaction,
+        stored: Account? = nil
+    ) throws {
+        let before = try stored ?? loadAccount(name, in: transaction)
         var account = before
         account.failureCount = 0
         account.lastLoginAt = time
@@ -406,6 +417,12 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     /// How many account records were read with their secrets opened since the store was opened, for tests.
     public var accountRecordsOpened: Int {
         openedRecords.load(ordering: .relaxed)
+    }
+
+    /// How many account records were decoded, with their login state applied, since the store was opened, for
+    /// tests.
+    public var accountRecordsDecoded: Int {
+        decodedRecords.load(ordering: .relaxed)
     }
 
     /// How many durable commits the store's writes made since it was opened (several concurrent writes

@@ -221,3 +221,36 @@ private func rawEntries(_ fixture: StoreFixture, _ name: String) throws -> (reco
         #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 3])
     }
 }
+
+/// A code check's write decodes the account once: the throttle decision of a privileged origin, the replay
+/// guard and the clearing of the failure count share the record read first (docs/performance.md), and still
+/// leave the account as the conformance tests require.
+@Test func checkAttempt_fromAPrivilegedOrigin_decodesTheAccountOnce() throws {
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    try store.create(makeAccount("alice"))
+    let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+    func check(_ claim: AttemptClaim, at time: UnixTime) throws -> (AttemptVerdict, decoded: Int) {
+        let before = store.accountRecordsDecoded
+        let verdict = try store.checkAttempt(
+            key,
+            claiming: claim,
+            alongside: { _ in },
+            at: time,
+            decide: { _, _ in .allowed },
+            audit: AttemptAudit(accepted: nil, denied: .none)
+        )
+        return (verdict, store.accountRecordsDecoded - before)
+    }
+    let step = AttemptClaim.step(
+        StepClaim(step: 100, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+        of: alice
+    )
+
+    #expect(try check(.failed, at: 2_000) == (.denied, 1))
+    #expect(try store.account(named: alice)?.failureCount == 1)
+    #expect(try check(step, at: 2_001) == (.accepted, 1))
+    #expect(try check(.passed(alice), at: 2_002) == (.accepted, 1))
+    let account = try #require(try store.account(named: alice))
+    #expect(account.lastAcceptedStep == 100 && account.failureCount == 0 && account.lastLoginAt == 2_002)
+}

@@ -722,6 +722,33 @@ import TestSupport
         #expect(try trail().first?.sequence == (before.first?.sequence ?? 0) + 1)
     }
 
+    /// A success under a privileged key whose subject is another account than the claim's: the key's subject
+    /// has its failure count cleared, as under its own name (the LMDB store reads it again only then).
+    @Test(arguments: Backend.allCases)
+    func checkAttempt_successUnderTheKeyOfAnotherName_clearsThatNamesFailures(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("carol"))
+        try store.create(makeAccount("dave"))
+        let (carol, dave) = (accountName("carol"), accountName("dave"))
+        func attempt(_ claim: AttemptClaim, at time: UnixTime) throws -> AttemptVerdict {
+            try store.checkAttempt(
+                ThrottleKey(subject: "carol", origin: .host("192.0.2.11")),
+                claiming: claim,
+                alongside: { _ in },
+                at: time,
+                decide: { _, _ in .allowed },
+                audit: AttemptAudit(accepted: nil, denied: .none)
+            )
+        }
+
+        #expect(try attempt(.failed, at: 10) == .denied)
+        #expect(try store.account(named: carol)?.failureCount == 1)
+        #expect(try attempt(.passed(dave), at: 11) == .accepted)
+        #expect(try store.account(named: carol)?.failureCount == 0)
+        #expect(try store.account(named: dave)?.lastLoginAt == 11)
+    }
+
     /// Many checks of one step at once: exactly one is accepted, every other is a counted replay.
     @Test(arguments: Backend.allCases)
     func checkAttempt_raceOfManyThreadsOnOneStep_hasExactlyOneWinner(_ backend: Backend) throws {
