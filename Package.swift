@@ -190,6 +190,7 @@ let package = Package(
         .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
         .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "OneTimePassword"]),
         .testTarget(
             name: "TwofactorClientTests",
             dependencies: [

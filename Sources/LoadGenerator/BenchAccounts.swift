@@ -13,6 +13,16 @@ struct BenchAccount: Sendable {
     /// Failures since the last success, as the daemon counts them for this (account, origin):
     /// the benchmark never lets this reach the daemon's lock threshold.
     var failures = 0
+
+    /// Whether the code of `step` is also the code of a step at most two before it that this account has
+    /// used. The daemon takes a code for the earliest step of its window that has it, so it refuses such a
+    /// code as a replay, rightly, and the benchmark does not send it.
+    func repeatsAUsedCode(atStep step: UInt64) -> Bool {
+        let earliest = step >= 2 ? step - 2 : 0
+        guard lastStep >= earliest else { return false }
+        let code = totp.code(forStep: step)
+        return (earliest..<step).contains { $0 <= lastStep && totp.code(forStep: $0) == code }
+    }
 }
 
 /// Creates `count` accounts through the protocol, as an operator would with twofactorctl: UserAdd,

@@ -57,6 +57,7 @@ public struct BenchReport: Sendable {
             ("valid_sent", "\(tally.validSent)"),
             ("valid_accepted", "\(tally.validAccepted)"),
             ("valid_refused", "\(tally.validRefused)"),
+            ("repeated_codes_skipped", "\(tally.repeatedCodesSkipped)"),
             ("wrong_sent", "\(tally.wrongSent)"),
             ("wrong_denied", "\(tally.wrongDenied)"),
             ("replays_sent", "\(tally.replaysSent)"),
@@ -89,6 +90,11 @@ public struct BenchReport: Sendable {
                 + "valid codes refused \(tally.validRefused), "
                 + "wrong or replayed codes not denied \(tally.badNotDenied))",
         ]
+        if tally.repeatedCodesSkipped > 0 {
+            lines.append(
+                "  fresh steps skipped, their code being that of a step just used: \(tally.repeatedCodesSkipped)"
+            )
+        }
         if tally.wrongSent > 0 { lines.append("  wrong codes: \(tally.wrongSent) sent, \(tally.wrongDenied) denied") }
         if tally.replaysSent > 0 { lines.append("  replays: \(tally.replaysSent) sent, \(tally.replaysDenied) denied") }
         if tally.accountWaitSeconds > 0 {

@@ -38,6 +38,9 @@ struct WorkerTally: Sendable {
     var validAccepted = 0
     /// Valid, fresh codes that were not answered `ok`.
     var validRefused = 0
+    /// Fresh steps not sent because their code is the code of a step the account used just before
+    /// (`BenchAccount.repeatsAUsedCode(atStep:)`).
+    var repeatedCodesSkipped = 0
     var wrongSent = 0
     var wrongDenied = 0
     var replaysSent = 0
@@ -59,6 +62,7 @@ struct WorkerTally: Sendable {
         validSent += other.validSent
         validAccepted += other.validAccepted
         validRefused += other.validRefused
+        repeatedCodesSkipped += other.repeatedCodesSkipped
         wrongSent += other.wrongSent
         wrongDenied += other.wrongDenied
         replaysSent += other.replaysSent
@@ -122,10 +126,14 @@ private struct Driver {
                 let index = (cursor + probe) % accounts.count
                 let current = accounts[index].totp.step(at: now)
                 let step = max(accounts[index].lastStep + 1, current)
-                if step <= current + 1 {
-                    chosen = (index, step)
-                    break
+                guard step <= current + 1 else { continue }
+                if accounts[index].repeatsAUsedCode(atStep: step) {
+                    accounts[index].lastStep = step
+                    tally.repeatedCodesSkipped += 1
+                    continue
                 }
+                chosen = (index, step)
+                break
             }
             guard let (index, step) = chosen else {
                 let before = BenchClock.nanoseconds()
