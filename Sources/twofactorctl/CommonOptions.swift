@@ -51,13 +51,16 @@ struct CommonOptions: ParsableArguments {
     /// Connects and, with `--as`, logs in as that account, so that every request sent on the returned
     /// session acts for it. An unreachable daemon or a refused login is reported and ends the program.
     func open() throws -> DaemonSession {
-        try open(preparing: {}).session
+        try open(preparing: { _ in }).session
     }
 
     /// `open()` for a request that needs more input first (a new password): `prepare` reads it before a recovery
-    /// code is sent, so that input that ends the program (passwords that differ) never spends one. With any
-    /// other login, `prepare` runs once the login is done, so a wrong password is told before it asks.
-    func open<Input>(preparing prepare: () throws -> Input) throws -> (session: DaemonSession, input: Input) {
+    /// code is sent, so that input that ends the program (passwords that differ) never spends one; it then gets
+    /// no session. With any other login, `prepare` runs once the login is done, so a wrong password is told
+    /// before it asks, and gets the session, to ask the daemon first.
+    func open<Input>(
+        preparing prepare: (DaemonSession?) throws -> Input
+    ) throws -> (session: DaemonSession, input: Input) {
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(socketPath: socket)
@@ -67,9 +70,9 @@ struct CommonOptions: ParsableArguments {
         let session = DaemonSession(connection: connection, options: self)
         var input: Input?
         if let actingAccount {
-            try session.logIn(as: actingAccount, beforeRecoveryCode: { input = try prepare() })
+            try session.logIn(as: actingAccount, beforeRecoveryCode: { input = try prepare(nil) })
         }
-        return (session, try input ?? prepare())
+        return (session, try input ?? prepare(session))
     }
 
     /// Sends one request on a new session; a refusal or an unreachable daemon is reported and ends the program.
@@ -148,6 +151,13 @@ final class DaemonSession {
     /// Sends a request; an Error answer is reported and ends the program.
     func send(_ request: Request) throws -> Response {
         try reported(exchange(request))
+    }
+
+    /// Whether the daemon shows this caller the account `name` (UserShow answers with it). Its Error answer,
+    /// the same for a name without an account and for one out of the caller's scope, is false, not reported.
+    func shows(account name: String) throws -> Bool {
+        if case .userInfo = try exchange(.userShow(user: name)) { return true }
+        return false
     }
 
     /// The answer as `send` takes it: an Error answer is reported and ends the program.

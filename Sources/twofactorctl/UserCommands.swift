@@ -22,7 +22,18 @@ struct UserAdd: ParsableCommand {
     var requireTwoFactor = false
 
     func run() throws {
-        let (session, password) = try options.open(preparing: options.readNewPassword)
+        let (session, password) = try options.open(preparing: { session in
+            // A name the caller can see is taken: said before the new password is asked. Another organization's
+            // is not shown to an admin, and the add itself says it is taken (docs/security.md).
+            if let session, try session.shows(account: name) {
+                throw options.fail(
+                    "an account named '\(name)' already exists",
+                    code: "\(ErrorCode.accountExists)",
+                    exitCode: 1
+                )
+            }
+            return try options.readNewPassword()
+        })
         defer { session.close() }
         let request = Request.userAdd(
             user: name,
@@ -57,7 +68,7 @@ struct UserPasswd: ParsableCommand {
     @Argument(help: "The account's login name.") var name: String
 
     func run() throws {
-        let (session, password) = try options.open(preparing: options.readNewPassword)
+        let (session, password) = try options.open(preparing: { _ in try options.readNewPassword() })
         defer { session.close() }
         let response = try session.send(.userSetPassword(user: name, password: password))
         guard case .done = response else { throw options.unexpected(response) }
