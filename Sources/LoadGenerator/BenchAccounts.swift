@@ -14,14 +14,15 @@ struct BenchAccount: Sendable {
     /// the benchmark never lets this reach the daemon's lock threshold.
     var failures = 0
 
-    /// Whether the code of `step` is also the code of a step at most two before it that this account has
-    /// used. The daemon takes a code for the earliest step of its window that has it, so it refuses such a
-    /// code as a replay, rightly, and the benchmark does not send it.
-    func repeatsAUsedCode(atStep step: UInt64) -> Bool {
-        let earliest = step >= 2 ? step - 2 : 0
-        guard lastStep >= earliest else { return false }
+    /// The code of `step`, unless it is also the code of a step at most two before it that this account has
+    /// used: the daemon takes a code for the earliest step of its window that has it, so it refuses such a
+    /// code as a replay, rightly, and the benchmark does not send it (nil).
+    func code(ofFreshStep step: UInt64) -> String? {
         let code = totp.code(forStep: step)
-        return (earliest..<step).contains { $0 <= lastStep && totp.code(forStep: $0) == code }
+        let earliest = step >= 2 ? step - 2 : 0
+        guard lastStep >= earliest else { return code }
+        let repeated = (earliest..<step).contains { $0 <= lastStep && totp.code(forStep: $0) == code }
+        return repeated ? nil : code
     }
 }
 

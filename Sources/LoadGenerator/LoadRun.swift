@@ -39,7 +39,7 @@ struct WorkerTally: Sendable {
     /// Valid, fresh codes that were not answered `ok`.
     var validRefused = 0
     /// Fresh steps not sent because their code is the code of a step the account used just before
-    /// (`BenchAccount.repeatsAUsedCode(atStep:)`).
+    /// (`BenchAccount.code(ofFreshStep:)`).
     var repeatedCodesSkipped = 0
     var wrongSent = 0
     var wrongDenied = 0
@@ -121,33 +121,32 @@ private struct Driver {
             // The next account with a step it has not used yet: the current one, or the next one,
             // which the daemon's window of one step also accepts.
             let now = BenchClock.unixSeconds()
-            var chosen: (index: Int, step: UInt64)?
+            var chosen: (index: Int, step: UInt64, code: String)?
             for probe in 0..<accounts.count {
                 let index = (cursor + probe) % accounts.count
                 let current = accounts[index].totp.step(at: now)
                 let step = max(accounts[index].lastStep + 1, current)
                 guard step <= current + 1 else { continue }
-                if accounts[index].repeatsAUsedCode(atStep: step) {
+                guard let code = accounts[index].code(ofFreshStep: step) else {
                     accounts[index].lastStep = step
                     tally.repeatedCodesSkipped += 1
                     continue
                 }
-                chosen = (index, step)
+                chosen = (index, step, code)
                 break
             }
-            guard let (index, step) = chosen else {
+            guard let (index, step, code) = chosen else {
                 let before = BenchClock.nanoseconds()
                 BenchClock.sleepToNextSecond(orUntil: end)
                 tally.accountWaitSeconds += Double(BenchClock.nanoseconds() - before) / 1e9
                 continue
             }
             cursor = index + 1
-            check(&accounts[index], step: step, chosenAt: now)
+            check(&accounts[index], step: step, code: code, chosenAt: now)
         }
     }
 
-    private mutating func check(_ account: inout BenchAccount, step: UInt64, chosenAt: Int64) {
-        let code = account.totp.code(forStep: step)
+    private mutating func check(_ account: inout BenchAccount, step: UInt64, code: String, chosenAt: Int64) {
         // Every tenth check is due to be wrong; it waits for an account with no failure pending.
         checks += 1
         if mode == .mixed, checks % 10 == 0 { wrongDue = true }

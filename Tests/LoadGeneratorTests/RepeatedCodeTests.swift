@@ -16,11 +16,11 @@ private func account(lastStep: UInt64) throws -> BenchAccount {
 }
 
 @Test func aStepSharingItsCodeWithTheStepJustUsed_isSkipped() throws {
-    #expect(try account(lastStep: 531_216).repeatsAUsedCode(atStep: 531_217))
+    #expect(try account(lastStep: 531_216).code(ofFreshStep: 531_217) == nil)
 }
 
 @Test func aStepSharingItsCodeWithAStepNotUsed_orWithNone_isSent() throws {
-    #expect(try !account(lastStep: 531_215).repeatsAUsedCode(atStep: 531_217), "531216 was not used")
-    #expect(try !account(lastStep: 531_217).repeatsAUsedCode(atStep: 531_218), "no step before shares its code")
-    #expect(try !account(lastStep: 0).repeatsAUsedCode(atStep: 531_217))
+    #expect(try account(lastStep: 531_215).code(ofFreshStep: 531_217) == "582618", "531216 was not used")
+    #expect(try account(lastStep: 531_217).code(ofFreshStep: 531_218) == "356287", "no step before shares its code")
+    #expect(try account(lastStep: 0).code(ofFreshStep: 531_217) == "582618")
 }
