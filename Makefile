@@ -123,7 +123,7 @@ BIN_DIR ?=
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 PAM_DIR ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/security /lib/$(MULTIARCH)/security) /usr/lib/security)
 INSTALLED = \
-	$(PREFIX)/sbin/twofactord $(PREFIX)/bin/twofactorctl $(PREFIX)/bin/twofactor \
+	$(PREFIX)/sbin/twofactord $(PREFIX)/sbin/twofactord-postgres $(PREFIX)/bin/twofactorctl $(PREFIX)/bin/twofactor \
 	$(PREFIX)/lib/systemd/system/twofactord.service $(PREFIX)/lib/systemd/system/twofactord.socket \
 	$(PREFIX)/lib/sysusers.d/twofactord.conf $(PREFIX)/lib/tmpfiles.d/twofactord.conf \
 	$(PREFIX)/share/man/man1/twofactor.1 $(PREFIX)/share/man/man5/twofactord.conf.5 \
@@ -139,7 +139,7 @@ install:
 		"$(DESTDIR)$(PREFIX)/lib/sysusers.d" "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d" "$(DESTDIR)$(PREFIX)/share/man/man1" \
 		"$(DESTDIR)$(PREFIX)/share/man/man5" "$(DESTDIR)$(PREFIX)/share/man/man8" \
 		"$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples"; \
-	install -m 0755 "$$bin/twofactord" "$(DESTDIR)$(PREFIX)/sbin/twofactord"; \
+	install -m 0755 "$$bin/twofactord" "$$bin/twofactord-postgres" "$(DESTDIR)$(PREFIX)/sbin/"; \
 	install -m 0755 "$$bin/twofactorctl" "$$bin/twofactor" "$(DESTDIR)$(PREFIX)/bin/"; \
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' systemd/twofactord.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \
 	chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \

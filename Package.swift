@@ -31,6 +31,7 @@ let package = Package(
     name: "twofactord",
     products: [
         .executable(name: "twofactord", targets: ["twofactord"]),
+        .executable(name: "twofactord-postgres", targets: ["twofactord-postgres"]),
         .executable(name: "twofactor", targets: ["twofactor"]),
         .executable(name: "twofactorctl", targets: ["twofactorctl"]),
         .executable(name: "twofactor-bench", targets: ["twofactor-bench"]),
@@ -110,15 +111,34 @@ let package = Package(
             dependencies: ["DaemonClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        // The daemon's flags, settings and start: serving, or one maintenance job. The store a fleet shares
+        // (PostgreSQL) comes from the program that runs it, so that `twofactord` links no PostgresNIO (and with
+        // it no Foundation, CoreFoundation or ICU): see FleetStore.swift.
+        .target(
+            name: "TwofactordCommand",
+            dependencies: [
+                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "StoredRecords", "PasswordHashing",
+                "CMallocArenas",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "twofactord",
             dependencies: [
-                "Daemon", "AccountService", "AccountStore", "LMDBAccountStore", "PostgresAccountStore", "StoredRecords",
-                "PasswordHashing", "CMallocArenas",
+                "TwofactordCommand", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            linkerSettings: releaseLinking
+        ),
+        .executableTarget(
+            name: "twofactord-postgres",
+            dependencies: [
+                "TwofactordCommand", "PostgresAccountStore", "AccountStore", "StoredRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             linkerSettings: releaseLinking
         ),

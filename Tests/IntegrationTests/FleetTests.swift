@@ -188,4 +188,60 @@ import Wire
         #expect(result.standardError.contains("store-password-file"), "\(result.standardError)")
         #expect(!result.standardError.contains("Hunter2-secret"))
     }
+
+    /// twofactord links no PostgreSQL store: for one it runs twofactord-postgres in its own process, so the
+    /// process that serves keeps the id its starter knows (socket activation's LISTEN_PID, the unit's main PID).
+    @Test func twofactordWithAPostgresStore_becomesTwofactordPostgres_inTheSameProcess() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let daemon = try DaemonProcess()
+        try daemon.start(
+            extraArguments: Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys)
+        )
+        let pid = try #require(daemon.process?.processIdentifier)
+        let program = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+        #expect(program == Binaries.url("twofactord-postgres").path, "\(program)")
+        let (secret, step) = try daemon.enrolledAccount("nina", password: Self.password, period: 3600)
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        #expect(try daemon.login("nina", password: Self.password, code: code).status == 0, "\(daemon.log())")
+
+        let lmdb = try DaemonProcess()
+        try lmdb.start()
+        let lmdbPID = try #require(lmdb.process?.processIdentifier)
+        let lmdbProgram = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(lmdbPID)/exe")
+        #expect(lmdbProgram == Binaries.url("twofactord").path, "\(lmdbProgram)")
+    }
+
+    /// Without twofactord-postgres beside it, twofactord still serves LMDB, and refuses a PostgreSQL store (as
+    /// --store or as the target of a copy) saying what is missing, before it opens or creates anything.
+    @Test func twofactordWithoutTwofactordPostgres_servesLMDB_andRefusesAPostgresStore_sayingWhatIsMissing() throws {
+        let alone = TemporaryDirectory()
+        let program = URL(fileURLWithPath: alone.path).appendingPathComponent("twofactord")
+        try FileManager.default.copyItem(at: Binaries.url("twofactord"), to: program)
+        let daemon = try DaemonProcess()
+        let untouched = daemon.directory.appendingPathComponent("untouched").path
+        for job in [["--store", "postgresql://tfd@db.example/tfd"], ["--copy-store-to", "postgres://db.example/tfd"]] {
+            let result = try run(program, ["--state-dir", untouched, "--socket", untouched + ".socket"] + job)
+            #expect(result.status == 1, "\(job): \(result)")
+            #expect(
+                result.standardError.contains(alone.path + "/twofactord-postgres cannot be run")
+                    && result.standardError.contains("install it beside twofactord"),
+                "\(result.standardError)"
+            )
+            #expect(access(untouched, F_OK) != 0 && access(untouched + ".socket", F_OK) != 0, "\(job) made files")
+        }
+
+        let served = try RunningChild(
+            [
+                program.path, "--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory, "--scrypt-log-n",
+                "10",
+            ],
+            output: daemon.directory.appendingPathComponent("alone.log").path
+        )
+        defer {
+            served.signal(SIGTERM)
+            _ = served.waitUntilExit()
+        }
+        try served.waitUntilListening(on: daemon.socketPath) { "twofactord alone did not serve LMDB" }
+    }
 }

@@ -40,7 +40,8 @@ import Testing
         #expect(installed.status == 0, "\(installed.standardOutput)\(installed.standardError)")
         let files = Self.tree(destination)
         let expected: [String: Int] = [
-            "/usr/sbin/twofactord": 0o755, "/usr/bin/twofactorctl": 0o755, "/usr/bin/twofactor": 0o755,
+            "/usr/sbin/twofactord": 0o755, "/usr/sbin/twofactord-postgres": 0o755, "/usr/bin/twofactorctl": 0o755,
+            "/usr/bin/twofactor": 0o755,
             "/usr/lib/systemd/system/twofactord.service": 0o644, "/usr/lib/systemd/system/twofactord.socket": 0o644,
             "/usr/lib/sysusers.d/twofactord.conf": 0o644, "/usr/lib/tmpfiles.d/twofactord.conf": 0o644,
             "/usr/share/man/man1/twofactor.1": 0o644, "/usr/share/man/man5/twofactord.conf.5": 0o644,

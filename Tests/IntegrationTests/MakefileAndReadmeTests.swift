@@ -153,7 +153,9 @@ extension MakefileAndReadmeTests {
             in: directory,
             "echo \"$*\" >> '\(log.path)'\ncase \"$*\" in *--show-bin-path*) echo '\(binaries.path)';; esac"
         )
-        for name in ["twofactord", "twofactorctl", "twofactor"] { try script(name, in: binaries, "exit 0") }
+        for name in ["twofactord", "twofactord-postgres", "twofactorctl", "twofactor"] {
+            try script(name, in: binaries, "exit 0")
+        }
         try script("twofactor-bench", in: binaries, "echo \"bench $*\" >> '\(log.path)'")
 
         let destination = directory.appendingPathComponent("root")

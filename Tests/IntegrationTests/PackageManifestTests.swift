@@ -94,6 +94,27 @@ import Testing
         #expect(undeclared.isEmpty, "\(undeclared.joined(separator: "\n"))")
     }
 
+    /// The LMDB daemon links no PostgreSQL store: PostgresNIO would bring Foundation, CoreFoundation and ICU
+    /// along, about 4 MiB of the idle daemon (FleetStore.swift). twofactord-postgres links it.
+    @Test func twofactord_dependsOnNoPostgresModule_andTwofactordPostgresDoes() throws {
+        let targets = Dictionary(uniqueKeysWithValues: try Self.targets().map { ($0.name, $0) })
+        func closure(of name: String) -> Set<String> {
+            var seen: Set<String> = []
+            var pending = [name]
+            while let next = pending.popLast() {
+                for dependency in targets[next]?.dependencies ?? [] where seen.insert(dependency).inserted {
+                    pending.append(dependency)
+                }
+            }
+            return seen
+        }
+        let postgres: Set<String> = ["PostgresAccountStore", "PostgresNIO"]
+        let lmdbDaemon = closure(of: "twofactord")
+        #expect(lmdbDaemon.contains("TwofactordCommand") && lmdbDaemon.contains("LMDBAccountStore"), "\(lmdbDaemon)")
+        #expect(lmdbDaemon.isDisjoint(with: postgres), "\(lmdbDaemon.intersection(postgres).sorted())")
+        #expect(closure(of: "twofactord-postgres").isSuperset(of: postgres))
+    }
+
     /// The linker flags each executable target gives release builds.
     static func releaseLinkerFlags() throws -> [String: [String]] {
         var flags: [String: [String]] = [:]
@@ -118,7 +139,10 @@ import Testing
     /// export none of its own symbols, and load no C++ runtime or unwinder (`link/` names their archives).
     @Test func releaseLinkFlags_linkAProgramThatRuns_withPackedRelocationsAndNoExports() throws {
         let flags = try Self.releaseLinkerFlags()
-        #expect(Set(flags.keys) == ["twofactord", "twofactor", "twofactorctl", "twofactor-bench"], "\(flags)")
+        #expect(
+            Set(flags.keys) == ["twofactord", "twofactord-postgres", "twofactor", "twofactorctl", "twofactor-bench"],
+            "\(flags)"
+        )
         #expect(Set(flags.values).count == 1, "every program links the same way: \(flags)")
         let releaseFlags = try #require(flags["twofactord"])
         #expect(releaseFlags.contains("pack-relative-relocs") && releaseFlags.contains("--no-export-dynamic"))

@@ -9,27 +9,33 @@ import PasswordHashing
 import ServiceLifecycle
 import StoredRecords
 
-@main
-struct TwofactorDaemon: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "twofactord",
-        abstract: "The twofactord two-factor login daemon.",
-        // Paragraphs, not lines: ArgumentParser wraps them to the terminal's width.
-        discussion: """
-            Serves logins (password plus TOTP code) and account administration on a Unix socket. \
-            Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the \
-            requests in flight. Under systemd socket activation it serves the inherited socket and \
-            ignores --socket.
+/// twofactord's flags and what it does with them: serve, or run one maintenance job. Both daemon programs run
+/// it, `twofactord` without the PostgreSQL store and `twofactord-postgres` with it (`FleetStore`).
+public struct DaemonProgram: ParsableArguments {
+    /// The help of a daemon program called `commandName`.
+    public static func configuration(commandName: String) -> CommandConfiguration {
+        CommandConfiguration(
+            commandName: commandName,
+            abstract: "The twofactord two-factor login daemon.",
+            // Paragraphs, not lines: ArgumentParser wraps them to the terminal's width.
+            discussion: """
+                Serves logins (password plus TOTP code) and account administration on a Unix socket. \
+                Runs in the foreground and logs to standard error; SIGTERM or SIGINT stop it after the \
+                requests in flight. Under systemd socket activation it serves the inherited socket and \
+                ignores --socket.
 
-            Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
-            file is also a flag here, which wins over the file. SIGHUP reads the file again and \
-            applies the log level, the issuer, the enrollment lifetime, the maximum drift and the throttle \
-            limits; other changes need a restart.
+                Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
+                file is also a flag here, which wins over the file. SIGHUP reads the file again and \
+                applies the log level, the issuer, the enrollment lifetime, the maximum drift and the throttle \
+                limits; other changes need a restart.
 
-            Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
-            failed, 64 a usage error, 78 a configuration error.
-            """
-    )
+                Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
+                failed, 64 a usage error, 78 a configuration error.
+                """
+        )
+    }
+
+    public init() {}
 
     static let defaults = DaemonSettings()
 
@@ -237,7 +243,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
         return SettingsSource(file: config, flags: given.compactMap { name, value in value.map { .init(name, $0) } })
     }
 
-    func validate() throws {
+    public func validate() throws {
         var settings = DaemonSettings()
         do {
             try settings.apply(flags: source.flags.map { (flag: $0.name, value: $0.value) })
@@ -246,7 +252,10 @@ struct TwofactorDaemon: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    /// Serves, or runs the maintenance job asked for. `fleetStore` opens a PostgreSQL store; without it (in
+    /// `twofactord`), a run that needs one becomes `twofactord-postgres` (`FleetProgram`) once the settings
+    /// are read, before anything is opened.
+    public func run(fleetStore: (any FleetStore.Type)?) async throws {
         // Group commit runs each write in a nested LMDB transaction, whose page lists (about 3 MiB, freed at
         // its end) are allocated on whichever thread leads the batch; with glibc's default of one arena per
         // thread, each of those threads would keep them, doubling the daemon's resident memory under load.
@@ -264,6 +273,14 @@ struct TwofactorDaemon: AsyncParsableCommand {
             let origin = loaded.fileFound ? "file \(source.path)" : "no file at \(source.path): built-in defaults"
             print("# twofactord: the settings in force (\(origin), then flags)\n" + settings.rendered(), terminator: "")
             return
+        }
+        if fleetStore == nil, FleetProgram.isNeeded(store: settings.store, copyTarget: maintenance.copyStoreTo) {
+            do {
+                try FleetProgram.replaceThisProcess()
+            } catch {
+                Self.printError("twofactord: \(error)")
+                throw ExitCode(1)
+            }
         }
 
         let threshold = DaemonLogHandler.Threshold(settings.logLevel)
@@ -315,6 +332,7 @@ struct TwofactorDaemon: AsyncParsableCommand {
             if settings.store == nil { prepared = try maintenance.prepare(settings: settings) }
             opened = try OpenedStore.open(
                 settings: settings,
+                fleetStore: fleetStore,
                 logger: logger,
                 readOnly: maintenance.check,
                 mayCreate: maintenance.mayCreateAStore
@@ -329,7 +347,9 @@ struct TwofactorDaemon: AsyncParsableCommand {
         }
         if maintenance.isRequested {
             do {
-                print(try prepared ?? maintenance.run(opened, settings: settings, logger: logger))
+                print(
+                    try prepared ?? maintenance.run(opened, settings: settings, fleetStore: fleetStore, logger: logger)
+                )
                 return
             } catch {
                 logger.critical("maintenance failed", metadata: ["error": "\(error)"])

@@ -94,9 +94,19 @@ struct MaintenanceOptions: ParsableArguments {
         + "backups (pg_dump, pg_basebackup; see docs/fleet.md)"
 
     /// Runs on the open store and returns what to print.
-    func run(_ opened: OpenedStore, settings: DaemonSettings, logger: Logger) throws -> String {
+    func run(
+        _ opened: OpenedStore,
+        settings: DaemonSettings,
+        fleetStore: (any FleetStore.Type)?,
+        logger: Logger
+    ) throws -> String {
         if let copyStoreTo {
-            let target = try OpenedStore.openTarget(copyStoreTo, settings: settings, logger: logger)
+            let target = try OpenedStore.openTarget(
+                copyStoreTo,
+                settings: settings,
+                fleetStore: fleetStore,
+                logger: logger
+            )
             let counts = try withExtendedLifetime(target.lock) {
                 try StoreCopy.copy(from: opened.store, to: target.store)
             }
@@ -106,7 +116,7 @@ struct MaintenanceOptions: ParsableArguments {
         }
         switch opened {
         case .lmdb(let store): return try run(store)
-        case .postgres(let store):
+        case .fleet(let store, let opener):
             guard check else { throw ValidationError(Self.lmdbOnly) }
             var accounts = 0
             var after: AccountName?
@@ -117,7 +127,7 @@ struct MaintenanceOptions: ParsableArguments {
                 guard let last = page.last, page.count == 500 else { break }
                 after = last.name
             }
-            return "ok: PostgreSQL schema \(try store.databaseSchemaVersion()), \(accounts) accounts read, "
+            return "ok: PostgreSQL schema \(try opener.schemaVersion(of: store)), \(accounts) accounts read, "
                 + "every secret opened with the key"
         }
     }

@@ -3,20 +3,19 @@ import Daemon
 import Glibc
 import LMDBAccountStore
 import Logging
-import PostgresAccountStore
 import StoredRecords
 
 /// The store twofactord serves from: LMDB in the state directory (the default, for one host), or
-/// PostgreSQL (`--store postgresql://...`, for a fleet of hosts sharing accounts and the replay guard).
-/// Both seal secrets under the same key, found the same way.
+/// PostgreSQL (`--store postgresql://...`, for a fleet of hosts sharing accounts and the replay guard),
+/// opened by the program's `FleetStore`. Both seal secrets under the same key, found the same way.
 enum OpenedStore {
     case lmdb(LMDBAccountStore)
-    case postgres(PostgresAccountStore)
+    case fleet(any AccountStore, opener: any FleetStore.Type)
 
     var store: any AccountStore {
         switch self {
         case .lmdb(let store): store
-        case .postgres(let store): store
+        case .fleet(let store, _): store
         }
     }
 
@@ -24,7 +23,7 @@ enum OpenedStore {
     var maintenance: (any StoreMaintenance)? {
         switch self {
         case .lmdb(let store): store
-        case .postgres: nil
+        case .fleet: nil
         }
     }
 
@@ -38,6 +37,7 @@ enum OpenedStore {
     /// either: an LMDB state directory without a store is refused, and no key file is made.
     static func open(
         settings: DaemonSettings,
+        fleetStore: (any FleetStore.Type)?,
         logger: Logger,
         readOnly: Bool = false,
         mayCreate: Bool = true
@@ -52,8 +52,16 @@ enum OpenedStore {
                 )
             )
         }
-        return .postgres(
-            try openPostgres(url: url, settings: settings, logger: logger, mayCreateKey: !readOnly && mayCreate)
+        let opener = try FleetProgram.linked(fleetStore)
+        return .fleet(
+            try openFleet(
+                url: url,
+                with: opener,
+                settings: settings,
+                logger: logger,
+                mayCreateKey: !readOnly && mayCreate
+            ),
+            opener: opener
         )
     }
 
@@ -90,19 +98,13 @@ enum OpenedStore {
     /// `secrets.key` in the state directory, created on first use (then copy it to the other hosts; a host
     /// with another key is refused at start by the database's key check). Without `mayCreateKey` (`--check`)
     /// a missing key is an error, not a new file.
-    static func openPostgres(
+    static func openFleet(
         url: String,
+        with opener: any FleetStore.Type,
         settings: DaemonSettings,
         logger: Logger,
         mayCreateKey: Bool = true
-    ) throws -> PostgresAccountStore {
-        let location: PostgresLocation
-        do {
-            location = try PostgresLocation(url: url)
-        } catch {
-            throw AccountStoreError.storageFailure("--store: \(error)")
-        }
-        let password = try PostgresPassword.load(file: settings.storePasswordFile)
+    ) throws -> any AccountStore {
         let key: SecretsKey
         if let configured = try configuredKey(settings, mayCreate: mayCreateKey) {
             key = configured
@@ -114,9 +116,9 @@ enum OpenedStore {
                 create: mayCreateKey
             )
         }
-        return try PostgresAccountStore(
-            location: location,
-            password: password,
+        return try opener.open(
+            url: url,
+            passwordFile: settings.storePasswordFile,
             secretsKey: key,
             auditRetention: settings.auditRetention,
             logger: logger
@@ -128,10 +130,12 @@ enum OpenedStore {
     static func openTarget(
         _ target: String,
         settings: DaemonSettings,
+        fleetStore: (any FleetStore.Type)?,
         logger: Logger
     ) throws -> (store: any AccountStore, lock: StateDirectoryLock?) {
-        if PostgresLocation.isURL(target) {
-            return (try openPostgres(url: target, settings: settings, logger: logger), nil)
+        if FleetProgram.isStoreURL(target) {
+            let opener = try FleetProgram.linked(fleetStore)
+            return (try openFleet(url: target, with: opener, settings: settings, logger: logger), nil)
         }
         guard target.hasPrefix("/") else {
             throw AccountStoreError.storageFailure(
