@@ -244,4 +244,36 @@ import Wire
         }
         try served.waitUntilListening(on: daemon.socketPath) { "twofactord alone did not serve LMDB" }
     }
+
+    /// Socket activation and sd_notify carry over: twofactord-postgres, in the process the activator started,
+    /// serves the inherited socket (LISTEN_PID names that process) and tells the service manager it is ready.
+    @Test func socketActivatedWithAPostgresStore_twofactordPostgresServesTheInheritedSocket_andNotifiesReady() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let daemon = try DaemonProcess()
+        let receiver = DatagramReceiver(path: daemon.directory.appendingPathComponent("notify").path)
+        let activator = try ChildProcess.start(
+            [
+                "/usr/bin/systemd-socket-activate", "-l", daemon.socketPath, "-E", "NOTIFY_SOCKET=\(receiver.path)",
+                Binaries.url("twofactord").path, "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10",
+            ] + Self.storeArguments(url: try cluster.makeDatabase(), cluster: cluster, keyDirectory: keys)
+        )
+        defer {
+            kill(activator, SIGTERM)
+            ChildProcess.wait(activator)
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: daemon.socketPath), Date() < deadline { usleep(20_000) }
+
+        // The first connection starts the daemon.
+        let added = try daemon.ctl(["user", "add", "olga", "--password-stdin"], input: Self.password + "\n")
+        #expect(added.status == 0, "\(added.standardError)")
+        var messages: [String] = []
+        while !messages.contains(where: { $0.contains("READY=1") }), let message = receiver.receive() {
+            messages.append(message)
+        }
+        #expect(messages.contains { $0.contains("READY=1") && $0.contains("STATUS=Serving on fd 3") }, "\(messages)")
+        let program = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(activator)/exe")
+        #expect(program == Binaries.url("twofactord-postgres").path, "\(program)")
+    }
 }
