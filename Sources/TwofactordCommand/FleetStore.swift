@@ -56,11 +56,13 @@ enum FleetProgram {
         let ownPath = String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let directory = ownPath.lastIndex(of: "/").map { String(ownPath[..<$0]) } ?? "."
         let path = directory + "/" + name
-        let arguments = [path] + CommandLine.arguments.dropFirst()
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        // The arguments as the kernel gave them (`CommandLine.arguments` would have repaired bytes that are
+        // not UTF-8), after the new program's path.
+        let program = strdup(path)
+        var argv = [program] + (1..<Int(CommandLine.argc)).map { CommandLine.unsafeArgv[$0] } + [nil]
         execv(path, &argv)
         let problem = String(cString: strerror(errno))
-        for argument in argv { free(argument) }
+        free(program)
         throw Unavailable(
             reason: "\(path) cannot be run (\(problem)): install it beside twofactord, as make install does"
         )
