@@ -193,7 +193,7 @@ extension DaemonSettings {
             reloadable: false,
             parse: { settings, value in
                 // Empty: LMDB in the state directory. The URL is read in full when the store opens.
-                guard value.isEmpty || value.hasPrefix("postgresql://") || value.hasPrefix("postgres://") else {
+                guard value.isEmpty || StoreLocation.isPostgresURL(value) else {
                     return "must be a postgresql:// URL, or empty for LMDB in the state directory"
                 }
                 let parts = value.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)

@@ -46,11 +46,6 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { url }
 
-    /// Whether `text` names a PostgreSQL store rather than a directory.
-    public static func isURL(_ text: String) -> Bool {
-        text.hasPrefix("postgresql://") || text.hasPrefix("postgres://")
-    }
-
     /// Why a URL was refused.
     public struct Problem: Error, Sendable, CustomStringConvertible {
         public let description: String
@@ -58,7 +53,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     public init(url: String) throws(Problem) {
         self.url = url
-        guard let schemeEnd = url.firstRange(of: "://"), Self.isURL(url) else {
+        guard let schemeEnd = url.firstRange(of: "://"), StoreLocation.isPostgresURL(url) else {
             throw Problem(description: "the store '\(url)' is not a postgresql:// URL")
         }
         var rest = String(url[schemeEnd.upperBound...])

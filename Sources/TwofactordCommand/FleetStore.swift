@@ -27,14 +27,9 @@ public protocol FleetStore {
 enum FleetProgram {
     static let name = "twofactord-postgres"
 
-    /// What `--store` and `--copy-store-to` take as a PostgreSQL store rather than an LMDB state directory.
-    static func isStoreURL(_ text: String) -> Bool {
-        text.hasPrefix("postgresql://") || text.hasPrefix("postgres://")
-    }
-
     /// Whether a run with these settings works on a PostgreSQL store.
     static func isNeeded(store: String?, copyTarget: String?) -> Bool {
-        store != nil || copyTarget.map(isStoreURL) == true
+        store != nil || copyTarget.map(StoreLocation.isPostgresURL) == true
     }
 
     /// The opener of a program that links one; this is not reached in `twofactord`, which became

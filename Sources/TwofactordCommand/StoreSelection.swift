@@ -133,7 +133,7 @@ enum OpenedStore {
         fleetStore: (any FleetStore.Type)?,
         logger: Logger
     ) throws -> (store: any AccountStore, lock: StateDirectoryLock?) {
-        if FleetProgram.isStoreURL(target) {
+        if StoreLocation.isPostgresURL(target) {
             let opener = try FleetProgram.linked(fleetStore)
             return (try openFleet(url: target, with: opener, settings: settings, logger: logger), nil)
         }
