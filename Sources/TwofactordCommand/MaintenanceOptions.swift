@@ -116,7 +116,7 @@ struct MaintenanceOptions: ParsableArguments {
         }
         switch opened {
         case .lmdb(let store): return try run(store)
-        case .fleet(let store, let opener):
+        case .fleet(let store):
             guard check else { throw ValidationError(Self.lmdbOnly) }
             var accounts = 0
             var after: AccountName?
@@ -127,8 +127,8 @@ struct MaintenanceOptions: ParsableArguments {
                 guard let last = page.last, page.count == 500 else { break }
                 after = last.name
             }
-            return "ok: PostgreSQL schema \(try opener.schemaVersion(of: store)), \(accounts) accounts read, "
-                + "every secret opened with the key"
+            let schema = try FleetProgram.linked(fleetStore).schemaVersion(of: store)
+            return "ok: PostgreSQL schema \(schema), \(accounts) accounts read, every secret opened with the key"
         }
     }
 

@@ -10,12 +10,12 @@ import StoredRecords
 /// opened by the program's `FleetStore`. Both seal secrets under the same key, found the same way.
 enum OpenedStore {
     case lmdb(LMDBAccountStore)
-    case fleet(any AccountStore, opener: any FleetStore.Type)
+    case fleet(any AccountStore)
 
     var store: any AccountStore {
         switch self {
         case .lmdb(let store): store
-        case .fleet(let store, _): store
+        case .fleet(let store): store
         }
     }
 
@@ -52,16 +52,14 @@ enum OpenedStore {
                 )
             )
         }
-        let opener = try FleetProgram.linked(fleetStore)
         return .fleet(
             try openFleet(
                 url: url,
-                with: opener,
+                with: fleetStore,
                 settings: settings,
                 logger: logger,
                 mayCreateKey: !readOnly && mayCreate
-            ),
-            opener: opener
+            )
         )
     }
 
@@ -100,11 +98,12 @@ enum OpenedStore {
     /// a missing key is an error, not a new file.
     static func openFleet(
         url: String,
-        with opener: any FleetStore.Type,
+        with fleetStore: (any FleetStore.Type)?,
         settings: DaemonSettings,
         logger: Logger,
         mayCreateKey: Bool = true
     ) throws -> any AccountStore {
+        let opener = try FleetProgram.linked(fleetStore)
         let key: SecretsKey
         if let configured = try configuredKey(settings, mayCreate: mayCreateKey) {
             key = configured
@@ -134,8 +133,7 @@ enum OpenedStore {
         logger: Logger
     ) throws -> (store: any AccountStore, lock: StateDirectoryLock?) {
         if StoreLocation.isPostgresURL(target) {
-            let opener = try FleetProgram.linked(fleetStore)
-            return (try openFleet(url: target, with: opener, settings: settings, logger: logger), nil)
+            return (try openFleet(url: target, with: fleetStore, settings: settings, logger: logger), nil)
         }
         guard target.hasPrefix("/") else {
             throw AccountStoreError.storageFailure(
