@@ -202,7 +202,56 @@ extension LMDBAccountStore {
         if let orphan {
             throw AccountStoreError.corruptRecord(key: "logins/" + String(decoding: orphan, as: UTF8.self))
         }
+        try checkAuditTrail()
         return (accountCount, organizationCount)
+    }
+
+    /// Every audit record decodes and is indexed under its organization's part, every index entry has its
+    /// record, and each part's count is its number of records.
+    private func checkAuditTrail() throws(AccountStoreError) {
+        let audit = databases.audit
+        let index = databases.auditByOrganization
+        try read { transaction in
+            var counts: [[UInt8]: UInt64] = [:]
+            var after: [UInt8]?
+            while true {
+                let page = try Self.range(in: audit, of: transaction, prefix: [], after: after, limit: 1000)
+                for (key, value) in page {
+                    let sequence = Self.decodeCounter(key)
+                    guard let record = try? AuditRecordCodec.decode(value) else {
+                        throw AccountStoreError.corruptRecord(key: "audit/\(sequence)")
+                    }
+                    let part = Self.auditPart(record.organization)
+                    guard try transaction.get(part + key, in: index) != nil else {
+                        throw AccountStoreError.corruptRecord(key: "audit-organizations/\(sequence)")
+                    }
+                    counts[part, default: 0] += 1
+                }
+                guard page.count == 1000 else { break }
+                after = page.last?.key
+            }
+            // Every record has its entry, so an entry more than its part's records is one without a record.
+            guard try transaction.count(in: index) == counts.values.reduce(0, +) else {
+                throw AccountStoreError.corruptRecord(key: "audit-organizations")
+            }
+            let countKeys = try Self.range(
+                in: meta,
+                of: transaction,
+                prefix: Self.auditCountPrefix,
+                after: nil,
+                limit: .max
+            )
+            for (key, _) in countKeys {
+                let part = Array(key.dropFirst(Self.auditCountPrefix.count))
+                guard try Self.counter(key, in: transaction, meta: meta) == counts[part, default: 0] else {
+                    throw AccountStoreError.corruptRecord(
+                        key: "meta/" + String(decoding: key.dropLast(), as: UTF8.self)
+                    )
+                }
+                counts[part] = nil
+            }
+            guard counts.isEmpty else { throw AccountStoreError.corruptRecord(key: "meta/audit-count") }
+        }
     }
 
     /// For a restore's copy: sets the last accepted step of every enrolled authenticator to the step after the

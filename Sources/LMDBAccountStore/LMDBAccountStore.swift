@@ -13,6 +13,9 @@ import Synchronization
 /// - `members`: the organization index, key = organization name, NUL, account name; value empty. Names
 ///   never contain NUL, so one organization's keys are one contiguous range;
 /// - `audit`: key = u64 big-endian sequence, value = an `AuditRecordCodec` record;
+/// - `audit-organizations`: the audit trail by organization, key = organization name, NUL, u64 big-endian
+///   sequence (a NUL and the sequence for a record of no organization); value empty. `meta` holds each
+///   organization's count of records (LMDBAccountStore+Audit.swift);
 /// - `logins`: key = account name, value = a `LoginStateRecord`: what logins changed since the account's
 ///   record was last written whole. Reads apply it to the record; a write of the whole record removes it
 ///   (LMDBAccountStore+LoginState.swift).
@@ -29,14 +32,15 @@ import Synchronization
 ///
 /// Open one store per state directory per process: LMDB's locks are per process.
 public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
-    /// The schema this build reads and writes. Version 1 (no organizations, members or audit databases) and
-    /// version 2 (no `logins` database) are upgraded in place when they are opened.
-    public static let schemaVersion: UInt32 = 3
+    /// The schema this build reads and writes. Version 1 (no organizations, members or audit databases),
+    /// version 2 (no `logins` database) and version 3 (no `audit-organizations` database) are upgraded in place
+    /// when they are opened.
+    public static let schemaVersion: UInt32 = 4
 
     static let schemaVersionKey = Array("schema-version".utf8)
     static let auditSequenceKey = Array("audit-sequence".utf8)
     /// The named databases an environment of the store may open: those the type's comment lists, with room to spare.
-    static let maxDatabases = 8
+    static let maxDatabases = 12
 
     let directory: String
     let keys: KeyHolder

@@ -9,15 +9,20 @@ struct Databases: Sendable {
     let organizations: Database
     let members: Database
     let audit: Database
+    /// The audit trail by organization: each record's index entry under its organization's part
+    /// (LMDBAccountStore+Audit.swift).
+    let auditByOrganization: Database
     let throttle: Database
     /// What logins changed since an account's record was last written whole (LMDBAccountStore+LoginState.swift).
     let logins: Database
 }
 
-/// Opening a store: the schema check, the first-start set-up and the upgrades from versions 1 and 2, in one
+/// Opening a store: the schema check, the first-start set-up and the upgrades from versions 1 to 3, in one
 /// write transaction (database handles become usable by other transactions only once it commits).
 /// Version 3 added the `logins` database; a twofactord of version 2 would not read it, and so would take an
 /// account's record for its last login state and accept codes again: the version bump makes it refuse.
+/// Version 4 added `audit-organizations` and the counts of each organization's part of the trail; a
+/// twofactord of version 3 would append records without them and so leave them wrong.
 /// A store without a schema version is set up only when LMDB's main database is empty: a first start that
 /// was interrupted before its first commit. Anything else without a version is damage, never a new store.
 /// A read-only open (`--check`) changes nothing: it needs the current version and every database in place.
@@ -53,11 +58,15 @@ enum Schema {
             organizations: try transaction.openDatabase(named: "organizations"),
             members: try transaction.openDatabase(named: "members"),
             audit: try transaction.openDatabase(named: "audit"),
+            auditByOrganization: try transaction.openDatabase(named: "audit-organizations"),
             throttle: try transaction.openDatabase(named: "throttle"),
             logins: try transaction.openDatabase(named: "logins")
         )
         if stored == nil || stored == 1 {
             try addOrganizations(transaction, databases)
+        }
+        if let stored, stored < 4 {
+            try indexAuditTrail(transaction, databases)
         }
         if stored != LMDBAccountStore.schemaVersion {
             try transaction.put(
@@ -124,6 +133,7 @@ enum Schema {
             organizations: try transaction.openDatabase(named: "organizations", create: false),
             members: try transaction.openDatabase(named: "members", create: false),
             audit: try transaction.openDatabase(named: "audit", create: false),
+            auditByOrganization: try transaction.openDatabase(named: "audit-organizations", create: false),
             throttle: try transaction.openDatabase(named: "throttle", create: false),
             logins: try transaction.openDatabase(named: "logins", create: false)
         )
@@ -179,6 +189,32 @@ enum Schema {
                 OrganizationRecord.encode(organization),
                 for: LMDBAccountStore.key(name),
                 in: databases.organizations
+            )
+        }
+    }
+
+    /// Indexes every record of the audit trail under its organization's part and counts each part. A record
+    /// that cannot be decoded stays unindexed: `--check` reports it, and the age limit drops it in time.
+    private static func indexAuditTrail(_ transaction: borrowing Transaction, _ databases: Databases) throws {
+        var counts: [[UInt8]: UInt64] = [:]
+        let records = try LMDBAccountStore.range(
+            in: databases.audit,
+            of: transaction,
+            prefix: [],
+            after: nil,
+            limit: .max
+        )
+        for (key, value) in records {
+            guard let record = try? AuditRecordCodec.decode(value) else { continue }
+            let part = LMDBAccountStore.auditPart(record.organization)
+            try transaction.put([], for: part + key, in: databases.auditByOrganization)
+            counts[part, default: 0] += 1
+        }
+        for (part, count) in counts {
+            try transaction.put(
+                LMDBAccountStore.encodeCounter(count),
+                for: LMDBAccountStore.auditCountPrefix + part,
+                in: databases.meta
             )
         }
     }

@@ -59,7 +59,25 @@ enum Migrations {
                 "CREATE INDEX audit_by_target ON audit (target, sequence)",
                 "CREATE INDEX audit_by_organization ON audit (organization, sequence)",
             ]
-        )
+        ),
+        (
+            "the number of audit records of each organization",
+            [
+                """
+                CREATE TABLE audit_counts (
+                    organization text COLLATE "C" NOT NULL,
+                    shard smallint NOT NULL,
+                    records bigint NOT NULL,
+                    PRIMARY KEY (organization, shard)
+                )
+                """,
+                """
+                INSERT INTO audit_counts (organization, shard, records)
+                SELECT coalesce(organization, ''), (sequence % \(PostgresAccountStore.auditCountShards))::smallint, count(*)
+                FROM audit GROUP BY 1, 2
+                """,
+            ]
+        ),
     ]
 
     static var latest: Int { all.count }

@@ -5,10 +5,20 @@ import StoredRecords
 // MUSTs of the audit trail, as on LMDB:
 // - a record is appended in one durable write, with a sequence number never used before (an identity
 //   column: increasing, never reused, possibly with gaps after a rollback);
-// - the trail never grows past the retention limits: each append drops the oldest records beyond them,
-//   looking at a bounded number of the oldest rows, so one append never turns into a long transaction.
+// - each organization's part of the trail (and the records of no organization, as one more part) is kept
+//   within the retention limits on its own: an append drops the oldest records of its own part beyond
+//   `maximumRecords`, and the trail's oldest records beyond `maximumAge`, a bounded number of each, so one
+//   append never turns into a long transaction;
+// - `audit_counts` holds each part's number of records (the part of no organization under ''), changed in the
+//   transaction that appends or drops them. A part's count is split over `auditCountShards` rows by sequence,
+//   so that appends of one organization from many connections (every login's) do not all wait for one row's
+//   lock until their commit; a concurrent append's record is counted once it commits, so a part may pass
+//   the limit by the appends in flight, and the next appends drop the excess.
 extension PostgresAccountStore {
     static let auditPrunePerAppend: Int64 = 8
+    /// Part of the schema (migration 2 counts by it, and a record's count is taken from its own shard's row
+    /// when it is dropped): never changed.
+    static let auditCountShards: Int64 = 16
 
     public func appendAudit(_ record: AuditRecord) throws(AccountStoreError) {
         try write { transaction in try append(record, in: transaction) }
@@ -20,23 +30,69 @@ extension PostgresAccountStore {
         stored.sequence = 0
         let bytes = AuditRecordCodec.encode(stored)
         let retention = auditRetention
-        let maximumRecords = Int64(clamping: retention.maximumRecords)
-        let rows = try transaction.rows(
+        let organization = record.organization?.value
+        let part = organization ?? ""
+        let counted = try transaction.rows(
             """
-            INSERT INTO audit (time, target, organization, record)
-            VALUES (\(record.time), \(record.target?.value), \(record.organization?.value), \(bytes.buffer))
-            RETURNING sequence
+            WITH appended AS (
+                INSERT INTO audit (time, target, organization, record)
+                VALUES (\(record.time), \(record.target?.value), \(organization), \(bytes.buffer))
+                RETURNING sequence
+            ), counted AS (
+                INSERT INTO audit_counts (organization, shard, records)
+                SELECT \(part), (sequence % \(Self.auditCountShards))::smallint, 1 FROM appended
+                ON CONFLICT (organization, shard) DO UPDATE SET records = audit_counts.records + 1
+                RETURNING shard, records
+            )
+            SELECT (SELECT records FROM counted) + coalesce((
+                SELECT sum(records) FROM audit_counts
+                WHERE organization = \(part) AND shard <> (SELECT shard FROM counted)
+            ), 0)::bigint, (SELECT time FROM audit ORDER BY sequence LIMIT 1)
             """
         )
-        let sequence = try rows.first?.decode(Int64.self) ?? 0
+        let (records, oldestTime) = try counted.first?.decode((Int64, Int64?).self) ?? (Int64(0), nil)
+        let excess = min(records - Int64(clamping: retention.maximumRecords), Self.auditPrunePerAppend)
+        if excess > 0 {
+            // The part's oldest records, through audit_by_organization (NULL is not `=` to anything).
+            let oldest: PostgresQuery =
+                if let organization {
+                    "SELECT sequence FROM audit WHERE organization = \(organization) ORDER BY sequence LIMIT \(excess)"
+                } else {
+                    "SELECT sequence FROM audit WHERE organization IS NULL ORDER BY sequence LIMIT \(excess)"
+                }
+            var binds = oldest.binds
+            binds.append(part)
+            try transaction.execute(
+                PostgresQuery(
+                    unsafeSQL: """
+                        WITH dropped AS (
+                            DELETE FROM audit WHERE sequence IN (\(oldest.sql))
+                            RETURNING (sequence % \(Self.auditCountShards))::smallint AS shard
+                        )
+                        UPDATE audit_counts SET records = audit_counts.records - parts.dropped
+                        FROM (SELECT shard, count(*) AS dropped FROM dropped GROUP BY shard) AS parts
+                        WHERE audit_counts.organization = $\(binds.count) AND audit_counts.shard = parts.shard
+                        """,
+                    binds: binds
+                )
+            )
+        }
+        // The trail's oldest records, when the oldest is past the age limit (a round trip saved otherwise).
+        guard let oldestTime, record.time - oldestTime > retention.maximumAge else { return }
         try transaction.execute(
             """
-            DELETE FROM audit WHERE sequence IN (
-                SELECT sequence FROM (
-                    SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
-                ) AS oldest
-                WHERE sequence <= \(sequence) - \(maximumRecords) OR \(record.time) - time > \(retention.maximumAge)
+            WITH dropped AS (
+                DELETE FROM audit WHERE sequence IN (
+                    SELECT sequence FROM (
+                        SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
+                    ) AS oldest
+                    WHERE \(record.time) - time > \(retention.maximumAge)
+                )
+                RETURNING coalesce(organization, '') AS part, (sequence % \(Self.auditCountShards))::smallint AS shard
             )
+            UPDATE audit_counts SET records = audit_counts.records - parts.dropped
+            FROM (SELECT part, shard, count(*) AS dropped FROM dropped GROUP BY part, shard) AS parts
+            WHERE audit_counts.organization = parts.part AND audit_counts.shard = parts.shard
             """
         )
     }

@@ -184,7 +184,8 @@ public struct DaemonProgram: ParsableArguments {
     @Option(
         name: .customLong("audit-max-records"),
         help: """
-            The audit trail keeps at most this many records; the oldest go first. \
+            Each organization's part of the audit trail keeps at most this many records; its oldest go \
+            first, so no organization can push another's records out. \
             Default \(defaults.auditRetention.maximumRecords).
             """
     )

@@ -357,7 +357,7 @@ private func schemaVersion(in path: String) throws -> [UInt8]? {
 
         let restored = fixture.directory.path + "/restored-\(withLockFile)"
         #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
-        #expect(try schemaVersion(in: restored) == [0, 0, 0, 3])
+        #expect(try schemaVersion(in: restored) == [0, 0, 0, 4])
         let store = try LMDBAccountStore(directory: restored, secretsKey: key)
         #expect(try store.account(named: accountName("alice"))?.lastAcceptedStep == 101)
     }

@@ -178,7 +178,7 @@ struct BodyRefusal: Error {}
     }
 }
 
-@Test func newStore_recordsSchemaVersionThree_andHasTheDefaultOrganization() throws {
+@Test func newStore_recordsSchemaVersionFour_andHasTheDefaultOrganization() throws {
     let fixture = StoreFixture()
     do {
         let store = try fixture.open()
@@ -186,7 +186,7 @@ struct BodyRefusal: Error {}
     }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 3])
+        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 4])
     }
 }
 
@@ -258,7 +258,9 @@ struct BodyRefusal: Error {}
     outsider.twoFactor = .off
     outsider.totp = nil
     try store.create(outsider)
-    let changed = try store.updateOrganization(try OrganizationName("acme")) { $0.requiresTwoFactor = true } eachMember: {
+    let changed = try store.updateOrganization(try OrganizationName("acme")) {
+        $0.requiresTwoFactor = true
+    } eachMember: {
         account in
         guard account.twoFactor == .off else { return false }
         account.twoFactor = .pending
@@ -293,7 +295,9 @@ struct BodyRefusal: Error {}
     let all = try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100)
     #expect(all.map(\.time) == [8, 7, 6, 5, 4])
     #expect(all.map(\.sequence) == [8, 7, 6, 5, 4])
-    #expect(try store.auditRecords(matching: AuditFilter(target: ann), before: nil, limit: 100).map(\.time) == [8, 6, 4])
+    #expect(
+        try store.auditRecords(matching: AuditFilter(target: ann), before: nil, limit: 100).map(\.time) == [8, 6, 4]
+    )
     #expect(try store.auditRecords(matching: AuditFilter(since: 6), before: nil, limit: 100).map(\.time) == [8, 7, 6])
     #expect(try store.auditRecords(matching: AuditFilter(), before: 7, limit: 2).map(\.sequence) == [6, 5])
     // Age: a record 1,000 s newer than the rest pushes them all out, in steps of a few per append.
@@ -302,7 +306,9 @@ struct BodyRefusal: Error {}
             AuditRecord(time: time, actor: .system, target: nil, organization: nil, action: .login, outcome: .ok)
         )
     }
-    #expect(try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time) == [2_002, 2_001, 2_000])
+    #expect(
+        try store.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time) == [2_002, 2_001, 2_000]
+    )
 }
 
 @Test func reopen_withAnotherSchemaVersion_isRefused() throws {
@@ -310,14 +316,14 @@ struct BodyRefusal: Error {}
     do { _ = try fixture.open() }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        try transaction.put([0, 0, 0, 4], for: Array("schema-version".utf8), in: meta)
+        try transaction.put([0, 0, 0, 5], for: Array("schema-version".utf8), in: meta)
     }
     let error = storeError { try fixture.open() }
     guard case .unsupportedSchemaVersion(let found, let supported) = error else {
         Issue.record("got \(String(describing: error))")
         return
     }
-    #expect(found == 4 && supported == 3)
+    #expect(found == 5 && supported == 4)
 }
 
 @Test func corruptRecord_isReportedWithItsKey() throws {

@@ -218,7 +218,7 @@ private func rawEntries(_ fixture: StoreFixture, _ name: String) throws -> (reco
     }
     try fixture.withRawWrite { transaction in
         let meta = try transaction.openDatabase(named: "meta", create: false)
-        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 3])
+        #expect(try transaction.get(Array("schema-version".utf8), in: meta) == [0, 0, 0, 4])
     }
 }
 

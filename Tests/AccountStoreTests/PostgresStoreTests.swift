@@ -74,7 +74,11 @@ import TestSupport
         try PostgresCluster.makeSelfSignedCertificate(key: directory.path + "/other-root.key", certificate: otherRoot)
         func open(_ mode: String, root: String?) throws -> PostgresAccountStore {
             let url = cluster.tlsURL(database: "t_tls", mode: mode, rootCertificate: root)
-            return try PostgresAccountStore(location: try PostgresLocation(url: url), password: password, secretsKey: key)
+            return try PostgresAccountStore(
+                location: try PostgresLocation(url: url),
+                password: password,
+                secretsKey: key
+            )
         }
         let verified = try open("verify-full", root: cluster.certificateFile)
         try verified.create(makeAccount("alice"))
@@ -111,6 +115,51 @@ import TestSupport
             return
         }
         #expect(message.contains("schema version 99") && message.contains("upgrade twofactord"))
+    }
+
+    /// Migration 2 counts the audit trail a database of version 1 already holds, organization by organization.
+    @Test func migrationTwo_countsEachOrganizationsAuditRecords() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = try PostgresLocation(url: fixture.url!).database
+        let retention = AuditRetention(maximumRecords: 3, maximumAge: 1_000_000)
+        let north = try OrganizationName("north")
+        do {
+            let store = try fixture.open(retention: retention)
+            for (time, organization) in [(1, north), (2, nil), (3, north), (4, north), (5, nil)]
+                as [(UnixTime, OrganizationName?)]
+            {
+                try store.appendAudit(
+                    AuditRecord(
+                        time: time,
+                        actor: .system,
+                        target: nil,
+                        organization: organization,
+                        action: .unlock,
+                        outcome: .ok
+                    )
+                )
+            }
+        }
+        try fixture.cluster!.psql(
+            "DROP TABLE audit_counts; DELETE FROM schema_migrations WHERE version = 2",
+            database: database
+        )
+        let store = try fixture.open(retention: retention)
+        let counts = try fixture.cluster!.psql(
+            "SELECT organization || '=' || sum(records) FROM audit_counts GROUP BY organization ORDER BY organization",
+            database: database
+        )
+        #expect(
+            counts.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) } == [
+                "=2", "north=3",
+            ]
+        )
+        // North is full: its next record drops its oldest.
+        try store.appendAudit(
+            AuditRecord(time: 6, actor: .system, target: nil, organization: north, action: .unlock, outcome: .ok)
+        )
+        let kept = try store.auditRecords(matching: AuditFilter(organization: north), before: nil, limit: 9)
+        #expect(kept.map(\.time) == [6, 4, 3])
     }
 
     @Test func daemonsStartingTogether_migrateOnce() throws {

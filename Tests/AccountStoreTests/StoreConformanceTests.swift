@@ -924,6 +924,55 @@ import TestSupport
         )
     }
 
+    /// An organization that writes many records turns over its own part of the trail, not another's: each
+    /// organization, and the records of no organization, keep up to `maximumRecords` of their own.
+    @Test(arguments: Backend.allCases)
+    func audit_keepsEachOrganizationsPartWithinTheLimit_soOneCannotPushOutAnothers(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open(retention: AuditRetention(maximumRecords: 3, maximumAge: 1_000_000))
+        let quiet = try OrganizationName("quiet")
+        let loud = try OrganizationName("loud")
+        func append(_ time: UnixTime, _ organization: OrganizationName?) throws {
+            try store.appendAudit(
+                AuditRecord(
+                    time: time,
+                    actor: .operator(uid: 0),
+                    target: nil,
+                    organization: organization,
+                    action: .unlock,
+                    outcome: .ok
+                )
+            )
+        }
+        func times(_ organization: OrganizationName?, before: UInt64? = nil) throws -> [UnixTime] {
+            try store.auditRecords(matching: AuditFilter(organization: organization), before: before, limit: 100)
+                .map(\.time)
+        }
+        for time in UnixTime(1)...3 { try append(time, quiet) }
+        for time in UnixTime(4)...23 { try append(time, loud) }
+        for time in UnixTime(24)...25 { try append(time, nil) }
+        #expect(try times(quiet) == [3, 2, 1])
+        #expect(try times(loud) == [23, 22, 21])
+        #expect(try times(nil) == [25, 24, 23, 22, 21, 3, 2, 1])
+        let newest = try store.auditRecords(matching: AuditFilter(organization: loud), before: nil, limit: 1)
+        #expect(newest.map(\.time) == [23])
+        let sequence = try #require(newest.first?.sequence)
+        #expect(try times(loud, before: sequence) == [22, 21])
+        #expect(
+            try store.auditRecords(matching: AuditFilter(organization: loud), before: sequence, limit: 1).map(\.time)
+                == [22]
+        )
+
+        // Records dropped for their age leave their part's count: a part emptied that way takes three again.
+        try append(2_000_000, loud)
+        #expect(try times(nil) == [2_000_000])
+        for time in UnixTime(2_000_001)...2_000_003 { try append(time, quiet) }
+        #expect(try times(quiet) == [2_000_003, 2_000_002, 2_000_001])
+        try append(2_000_004, quiet)
+        #expect(try times(quiet) == [2_000_004, 2_000_003, 2_000_002])
+        #expect(try times(loud) == [2_000_000])
+    }
+
     @Test(arguments: Backend.allCases)
     func secrets_areSealedAtRest_openWithTheKey_andAWrongKeyIsRefused(_ backend: Backend) throws {
         let fixture = try BackendFixture(backend)

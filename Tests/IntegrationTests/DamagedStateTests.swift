@@ -68,7 +68,7 @@ import Testing
         #expect(restored.status == 0, "\(restored.standardError)")
         let check = try twofactord(["--state-dir", target, "--check"] + key)
         #expect(
-            check.standardOutput.contains("ok: schema 3, 31 accounts"),
+            check.standardOutput.contains("ok: schema 4, 31 accounts"),
             "\(check.standardOutput) \(check.standardError)"
         )
     }

@@ -57,7 +57,7 @@ import Testing
             let restore = try twofactord(["--state-dir", restored.stateDirectory, "--restore-from", backup] + key)
             #expect(restore.status == 0, "\(restore.standardError)")
             let check = try twofactord(["--state-dir", restored.stateDirectory, "--check"] + key)
-            #expect(check.standardOutput.contains("ok: schema 3, 1 accounts"), "\(check.standardOutput) \(check)")
+            #expect(check.standardOutput.contains("ok: schema 4, 1 accounts"), "\(check.standardOutput) \(check)")
         }
     }
 
@@ -82,7 +82,7 @@ import Testing
         let key = ["--secrets-key-file", daemon.stateDirectory + "/secrets.key"]
         #expect(try twofactord(["--state-dir", restored.stateDirectory, "--restore-from", backup] + key).status == 0)
         let check = try twofactord(["--state-dir", restored.stateDirectory, "--check"] + key)
-        #expect(check.standardOutput.contains("ok: schema 3, 1 accounts"), "\(check)")
+        #expect(check.standardOutput.contains("ok: schema 4, 1 accounts"), "\(check)")
     }
 
     /// Before, each of these made a new store (data.mdb, lock.mdb, secrets.key, and the directory itself when
