@@ -244,6 +244,10 @@ extension AccountService {
 
     /// The audit trail the caller may read, newest first: an agent its own records, an admin its
     /// organization's, an operator everything.
+    ///
+    /// Names are reused: an account removed and made again, perhaps in another organization, leaves its
+    /// records under the old one's name. So an account reads the records of a name only within the
+    /// organization that name is in now, and its own records only from when it was made.
     public func auditTrail(
         caller: Caller,
         account: String?,
@@ -257,10 +261,12 @@ extension AccountService {
             guard let organization else { return nil }
             return try OrganizationName(organization)
         }
+        var subject: Account?
         if let account {
             let target = try target(account, for: caller, action: nil)
             try authorize(caller, .readAudit, target: target, action: nil)
             filter.target = target.name
+            subject = target
         } else {
             switch caller {
             case .operator: break
@@ -271,9 +277,16 @@ extension AccountService {
                 filter.organization = own.organization
             case .account(let own):
                 filter.target = own.name
+                subject = own
             case .anonymous:
                 try authorize(caller, .readAudit, target: nil, action: nil)
             }
+        }
+        if case .account(let own) = caller, let subject {
+            // Another organization's records of the name are an earlier account's: nothing to read.
+            guard filter.organization == nil || filter.organization == subject.organization else { return [] }
+            filter.organization = subject.organization
+            if subject.name == own.name { filter.since = max(filter.since ?? own.createdAt, own.createdAt) }
         }
         return try storing { () throws(AccountStoreError) in
             try store.auditRecords(matching: filter, before: before, limit: limit)

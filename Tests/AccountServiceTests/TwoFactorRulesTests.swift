@@ -296,6 +296,45 @@ import Testing
         }
     }
 
+    /// A name made again after its account was removed does not bring the old account's records with it:
+    /// not from another organization, for the account or its admin, and not from before it was made, for
+    /// the account itself.
+    @Test func auditTrail_ofAReusedName_showsNoRecordOfTheEarlierAccount() throws {
+        try add("ola", organization: "other", role: .admin)
+        try add("kim")
+        try fixture.service.forceTwoFactor(caller: root, name: "kim")
+        try fixture.service.removeAccount(caller: root, name: "kim")
+        fixture.clock.advance(by: 60)
+        try add("kim", organization: "other")
+        func trail(_ caller: Caller, account: String? = nil, organization: String? = nil) throws -> [AuditRecord] {
+            try fixture.service.auditTrail(
+                caller: caller,
+                account: account,
+                organization: organization,
+                since: nil,
+                before: nil,
+                limit: 50
+            )
+        }
+        let everything = try trail(root, account: "kim")
+        #expect(everything.map(\.action) == [.accountAdd, .accountRemove, .force, .accountAdd])
+        let newKim = try caller("kim")
+        #expect(try trail(newKim).map(\.action) == [.accountAdd])
+        #expect(try trail(newKim, account: "kim").map(\.action) == [.accountAdd])
+        #expect(try trail(newKim, organization: "acme").isEmpty)
+        #expect(try trail(try caller("ola"), account: "kim").map(\.action) == [.accountAdd])
+
+        // Made again in the same organization: its admin reads the name's history there, the account only
+        // its own.
+        try fixture.service.removeAccount(caller: root, name: "kim")
+        fixture.clock.advance(by: 60)
+        try add("kim", organization: "other")
+        #expect(try trail(try caller("kim")).map(\.action) == [.accountAdd])
+        #expect(
+            try trail(try caller("ola"), account: "kim").map(\.action) == [.accountAdd, .accountRemove, .accountAdd]
+        )
+    }
+
     @Test func enrollmentOffer_isTheSameSecretUntilItExpires() throws {
         try fixture.service.forceTwoFactor(caller: root, name: "ann")
         let password = Array(Self.password.utf8)
