@@ -50,11 +50,12 @@ extension LMDBAccountStore {
         try dropExpired(transaction, now: record.time)
     }
 
-    /// Writes again, unchanged, what `append` writes for a record of no organization: the sequence, the
-    /// newest record (the leaf a new one joins, its bytes encoded again as a new record's are), the part's
-    /// newest index entry and its count and, when the part is full, its oldest record (the leaves `dropOldest`
-    /// drops from, after reading them as it does). So a denial that keeps no record
-    /// (`recordDenialOfUnknownName`) dirties the pages, and does about the work, of a denial that keeps one.
+    /// Writes again, unchanged, what `append` writes for a record of the `default` organization (where the
+    /// accounts of a daemon without organizations are): the sequence, the newest record (the leaf a new one
+    /// joins, its bytes encoded again as a new record's are), the part's newest index entry and its count and,
+    /// when the part is full, its oldest record (the leaves `dropOldest` drops from, after reading them as it
+    /// does). So a denial that keeps no record (`recordDenialOfUnknownName`) dirties the pages, and does about
+    /// the work, of a denial of an account that keeps one.
     func rewriteAuditTail(in transaction: borrowing Transaction) throws {
         let sequence = try Self.counter(Self.auditSequenceKey, in: transaction, meta: meta)
         try transaction.put(Self.encodeCounter(sequence), for: Self.auditSequenceKey, in: meta)
@@ -67,7 +68,7 @@ extension LMDBAccountStore {
         // comparison keeps the encoding from being optimized away).
         let encoded = (try? AuditRecordCodec.decode(value)).map(AuditRecordCodec.encode)
         try transaction.put(encoded == value ? encoded ?? value : value, for: key, in: audit)
-        let part = Self.auditPart(nil)
+        let part = Self.auditPart(.default)
         let count = try addToAuditCount(of: part, 0, in: transaction)
         let index = databases.auditByOrganization
         let partNewest = try transaction.withCursor(in: index) { (cursor: borrowing Cursor) throws(LMDBError) in
