@@ -169,9 +169,9 @@ extension LMDBAccountStore {
     }
 
     /// Reads every account (decoding each record with its login state and opening its secrets, which checks
-    /// the key), every organization and every login state. Returns how many accounts and organizations;
-    /// throws at the first damaged record.
-    public func check() throws(AccountStoreError) -> (accounts: Int, organizations: Int) {
+    /// the key), every organization, every login state and the audit trail with its index. Returns how many
+    /// accounts, organizations and audit records; throws at the first damaged record.
+    public func check() throws(AccountStoreError) -> (accounts: Int, organizations: Int, auditRecords: Int) {
         var accountCount = 0
         var after: AccountName?
         while true {
@@ -202,16 +202,16 @@ extension LMDBAccountStore {
         if let orphan {
             throw AccountStoreError.corruptRecord(key: "logins/" + String(decoding: orphan, as: UTF8.self))
         }
-        try checkAuditTrail()
-        return (accountCount, organizationCount)
+        let auditRecords = try checkAuditTrail()
+        return (accountCount, organizationCount, auditRecords)
     }
 
     /// Every audit record decodes and is indexed under its organization's part, every index entry has its
-    /// record, and each part's count is its number of records.
-    private func checkAuditTrail() throws(AccountStoreError) {
+    /// record, and each part's count is its number of records. Returns how many records.
+    private func checkAuditTrail() throws(AccountStoreError) -> Int {
         let audit = databases.audit
         let index = databases.auditByOrganization
-        try read { transaction in
+        return try read { transaction in
             var counts: [[UInt8]: UInt64] = [:]
             var after: [UInt8]?
             while true {
@@ -231,7 +231,8 @@ extension LMDBAccountStore {
                 after = page.last?.key
             }
             // Every record has its entry, so an entry more than its part's records is one without a record.
-            guard try transaction.count(in: index) == counts.values.reduce(0, +) else {
+            let total = counts.values.reduce(0, +)
+            guard try transaction.count(in: index) == total else {
                 throw AccountStoreError.corruptRecord(key: "audit-organizations")
             }
             let countKeys = try Self.range(
@@ -251,6 +252,7 @@ extension LMDBAccountStore {
                 counts[part] = nil
             }
             guard counts.isEmpty else { throw AccountStoreError.corruptRecord(key: "meta/audit-count") }
+            return Int(total)
         }
     }
 

@@ -166,7 +166,8 @@ struct MaintenanceOptions: ParsableArguments {
         if rotateKey { return try rotate(store) }
         let counts = try store.check()
         return "ok: schema \(LMDBAccountStore.schemaVersion), \(counts.accounts) accounts and "
-            + "\(counts.organizations) organizations read, every secret opened with the key"
+            + "\(counts.organizations) organizations read, every secret opened with the key, "
+            + "\(counts.auditRecords) audit records and their index checked"
     }
 
     /// See `LMDBAccountStore.rotateSecretsKey()`: the new key is staged beside the old one, the store
