@@ -10,15 +10,18 @@ import StoredRecords
 //   `maximumRecords`, and the trail's oldest records beyond `maximumAge`, a bounded number of each, so one
 //   append never turns into a long transaction;
 // - `audit_counts` holds each part's number of records (the part of no organization under ''), changed in the
-//   transaction that appends or drops them. A part's count is split over `auditCountShards` rows by sequence,
-//   so that appends of one organization from many connections (every login's) do not all wait for one row's
-//   lock until their commit; a concurrent append's record is counted once it commits, so a part may pass
-//   the limit by the appends in flight, and the next appends drop the excess.
+//   transaction that appends or drops them. A part's count is the sum of `auditCountShards` rows, an append
+//   counting its record in the row of its sequence, so that appends of one organization from many
+//   connections (every login's) do not all wait for one row's lock until their commit; a row may go below
+//   zero. A concurrent append's record is counted once it commits, so a part may pass the limit by the
+//   appends in flight, and the next appends drop the excess; it never drops a record the limit keeps
+//   (`dropOldest`).
 extension PostgresAccountStore {
     static let auditPrunePerAppend: Int64 = 8
-    /// Part of the schema (migration 2 counts by it, and a record's count is taken from its own shard's row
-    /// when it is dropped): never changed.
+    /// Part of the schema (migration 2 counts by it): never changed.
     static let auditCountShards: Int64 = 16
+    /// The first key of the advisory lock that serializes pruning of one part (the second: the part's hash).
+    static let auditPruneLock: Int32 = 0x61_75_64  // "aud"
 
     public func appendAudit(_ record: AuditRecord) throws(AccountStoreError) {
         try write { transaction in try append(record, in: transaction) }
@@ -47,35 +50,13 @@ extension PostgresAccountStore {
             SELECT (SELECT records FROM counted) + coalesce((
                 SELECT sum(records) FROM audit_counts
                 WHERE organization = \(part) AND shard <> (SELECT shard FROM counted)
-            ), 0)::bigint, (SELECT time FROM audit ORDER BY sequence LIMIT 1)
+            ), 0)::bigint, (SELECT shard FROM counted), (SELECT time FROM audit ORDER BY sequence LIMIT 1)
             """
         )
-        let (records, oldestTime) = try counted.first?.decode((Int64, Int64?).self) ?? (Int64(0), nil)
-        let excess = min(records - Int64(clamping: retention.maximumRecords), Self.auditPrunePerAppend)
-        if excess > 0 {
-            // The part's oldest records, through audit_by_organization (NULL is not `=` to anything).
-            let oldest: PostgresQuery =
-                if let organization {
-                    "SELECT sequence FROM audit WHERE organization = \(organization) ORDER BY sequence LIMIT \(excess)"
-                } else {
-                    "SELECT sequence FROM audit WHERE organization IS NULL ORDER BY sequence LIMIT \(excess)"
-                }
-            var binds = oldest.binds
-            binds.append(part)
-            try transaction.execute(
-                PostgresQuery(
-                    unsafeSQL: """
-                        WITH dropped AS (
-                            DELETE FROM audit WHERE sequence IN (\(oldest.sql))
-                            RETURNING (sequence % \(Self.auditCountShards))::smallint AS shard
-                        )
-                        UPDATE audit_counts SET records = audit_counts.records - parts.dropped
-                        FROM (SELECT shard, count(*) AS dropped FROM dropped GROUP BY shard) AS parts
-                        WHERE audit_counts.organization = $\(binds.count) AND audit_counts.shard = parts.shard
-                        """,
-                    binds: binds
-                )
-            )
+        guard let row = counted.first else { return }
+        let (records, shard, oldestTime) = try row.decode((Int64, Int16, Int64?).self)
+        if records > Int64(clamping: retention.maximumRecords) {
+            try dropOldest(of: organization, countedIn: shard, in: transaction)
         }
         // The trail's oldest records, when the oldest is past the age limit (a round trip saved otherwise).
         guard let oldestTime, record.time - oldestTime > retention.maximumAge else { return }
@@ -94,6 +75,47 @@ extension PostgresAccountStore {
             FROM (SELECT part, shard, count(*) AS dropped FROM dropped GROUP BY part, shard) AS parts
             WHERE audit_counts.organization = parts.part AND audit_counts.shard = parts.shard
             """
+        )
+    }
+
+    /// Drops the oldest records of `organization`'s part beyond the limit, a bounded number, and takes them
+    /// off the count in `shard`, the row this append already holds (a part's count is the sum of its rows, so
+    /// any of them will do, and taking no other row's lock here, no prune waits for a row held by an append
+    /// waiting for this prune). The count an append reads beside concurrent appends may include theirs before
+    /// their records can be seen, so dropping by it could drop a record the limit keeps: pruning of one part
+    /// takes an advisory lock (held to the commit) and counts the part again after it, in a statement of its
+    /// own, which sees every committed prune. Only a part past its limit takes the lock.
+    private func dropOldest(
+        of organization: String?,
+        countedIn shard: Int16,
+        in transaction: Transaction
+    ) throws {
+        let part = organization ?? ""
+        try transaction.execute("SELECT pg_advisory_xact_lock(\(Self.auditPruneLock), hashtext(\(part)))")
+        // The part's oldest records, through audit_by_organization (NULL is not `=` to anything).
+        let partCondition = organization == nil ? "organization IS NULL" : "organization = $1"
+        var binds = PostgresBindings()
+        binds.append(part)
+        binds.append(Int64(clamping: auditRetention.maximumRecords))
+        binds.append(Self.auditPrunePerAppend)
+        binds.append(shard)
+        try transaction.execute(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH dropped AS (
+                        DELETE FROM audit WHERE sequence IN (
+                            SELECT sequence FROM audit WHERE \(partCondition) ORDER BY sequence
+                            LIMIT least($3, greatest(0, (
+                                SELECT coalesce(sum(records), 0) FROM audit_counts WHERE organization = $1
+                            ) - $2))
+                        )
+                        RETURNING 1
+                    )
+                    UPDATE audit_counts SET records = records - (SELECT count(*) FROM dropped)
+                    WHERE organization = $1 AND shard = $4
+                    """,
+                binds: binds
+            )
         )
     }
 

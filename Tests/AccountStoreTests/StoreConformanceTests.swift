@@ -973,6 +973,38 @@ import TestSupport
         #expect(try times(loud) == [2_000_000])
     }
 
+    /// Appends of one organization from many threads at once (the daemons of a fleet): its part may pass the
+    /// limit while they run, by the appends in flight, and the appends after them bring it back to exactly the
+    /// limit, so its count stayed right.
+    @Test(arguments: Backend.allCases)
+    func audit_concurrentAppendsOfOneOrganization_keepItsCountRight(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open(retention: AuditRetention(maximumRecords: 5, maximumAge: 1_000_000))
+        let loud = try OrganizationName("loud")
+        @Sendable func append(_ time: UnixTime) throws {
+            try store.appendAudit(
+                AuditRecord(time: time, actor: .system, target: nil, organization: loud, action: .unlock, outcome: .ok)
+            )
+        }
+        func kept() throws -> Int {
+            try store.auditRecords(matching: AuditFilter(organization: loud), before: nil, limit: 100).count
+        }
+        let failures = Atomic(0)
+        onThreads(8) { thread in
+            for index in 0..<20 {
+                do { try append(UnixTime(1 + thread * 20 + index)) } catch { failures.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        let during = try kept()
+        #expect((5...13).contains(during), "\(during) records")
+        for time in UnixTime(200)...203 {
+            try append(time)
+            let now = try kept()
+            #expect(now == 5, "\(now) records after \(time)")
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func secrets_areSealedAtRest_openWithTheKey_andAWrongKeyIsRefused(_ backend: Backend) throws {
         let fixture = try BackendFixture(backend)
