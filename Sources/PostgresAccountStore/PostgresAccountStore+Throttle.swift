@@ -44,7 +44,9 @@ extension PostgresAccountStore {
     }
 
     /// The decision, the attempt's outcome and its writes in one transaction, so a fleet pays one commit per
-    /// code check or login. An accepted attempt never counts itself.
+    /// code check or login. An accepted attempt never counts itself. The account the throttle decision locked
+    /// (a privileged origin's, of the key's own name) is the one the step or the success and the clear are
+    /// taken on: a row this transaction holds is not read again.
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
@@ -59,18 +61,34 @@ extension PostgresAccountStore {
                 transaction.rollbackOnly = true
                 return .locked(retryAfter: wait)
             }
+            // The subject's account as this transaction holds it, once locked.
+            var held: Account?
+            if case .account(let account) = attempt.accountWide { held = account }
+            func locked(_ name: AccountName) throws -> Account {
+                if let held, held.name == name { return held }
+                return try Self.lock(name, in: transaction)
+            }
             var passed = false
             switch claim {
             case .step(let step, let name):
-                passed = try acceptStep(step, for: name, at: time, alongside: alongside, in: transaction) == .accepted
+                let (acceptance, stored) = try acceptStep(
+                    step,
+                    on: locked(name),
+                    at: time,
+                    alongside: alongside,
+                    in: transaction
+                )
+                passed = acceptance == .accepted
+                if held?.name == name { held = stored }
             case .passed(let name):
-                try markSuccess(of: name, at: time, in: transaction)
+                let stored = try markSuccess(on: locked(name), at: time, in: transaction)
+                if held?.name == name { held = stored }
                 passed = true
             case .failed:
                 break
             }
             if passed {
-                try clear(key, in: transaction)
+                try clear(key, holding: held, in: transaction)
                 if let record = audit.accepted { try append(record, in: transaction) }
                 return .accepted
             }
@@ -126,17 +144,14 @@ extension PostgresAccountStore {
         origin: String,
         in transaction: Transaction
     ) throws -> ThrottleRecord {
-        // The empty row makes the key's row exist, so that FOR UPDATE can serialize every attempt on it.
-        try transaction.execute(
-            """
-            INSERT INTO throttle (subject, origin, failures) VALUES (\(subject), \(origin), 0)
-            ON CONFLICT (subject, origin) DO NOTHING
-            """
-        )
+        // An empty row when none is stored, so that every attempt on the key waits for this row's lock; the
+        // update that changes nothing takes that lock on a stored row, after the attempts before it committed,
+        // and returns what they left.
         let rows = try transaction.rows(
             """
-            SELECT failures, last_failure_at FROM throttle WHERE subject = \(subject) AND origin = \(origin)
-            FOR UPDATE
+            INSERT INTO throttle (subject, origin, failures) VALUES (\(subject), \(origin), 0)
+            ON CONFLICT (subject, origin) DO UPDATE SET failures = throttle.failures
+            RETURNING failures, last_failure_at
             """
         )
         guard let row = rows.first else { return ThrottleRecord() }
@@ -148,6 +163,7 @@ extension PostgresAccountStore {
     /// `subject` could not be an account name).
     private static func lockExistingAccount(named subject: String, in transaction: Transaction) throws -> Account? {
         guard let name = try? AccountName(subject) else { return nil }
+        transaction.counters.accountRowsLocked.add(1, ordering: .relaxed)
         let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
         return try rows.first.map { try decode($0, name: name.value) }
     }
@@ -215,11 +231,17 @@ extension PostgresAccountStore {
         try write { transaction in try clear(key, in: transaction) }
     }
 
-    func clear(_ key: ThrottleKey, in transaction: Transaction) throws {
+    /// Clears `key`'s failures and, for a privileged origin, the subject's account-wide ones. `held` is the
+    /// subject's account as this transaction holds it, when it does (it is not read again).
+    func clear(_ key: ThrottleKey, holding held: Account? = nil, in transaction: Transaction) throws {
         let (subject, origin) = Self.throttleColumns(key)
         try transaction.execute("DELETE FROM throttle WHERE subject = \(subject) AND origin = \(origin)")
         guard key.origin.isPrivileged else { return }
-        guard var account = try Self.lockExistingAccount(named: key.subject, in: transaction) else {
+        let subjectAccount =
+            if let held, held.name.value == key.subject { held } else {
+                try Self.lockExistingAccount(named: key.subject, in: transaction)
+            }
+        guard var account = subjectAccount else {
             try transaction.execute(
                 "DELETE FROM throttle WHERE subject = \(subject) AND origin = \(Self.standInOrigin)"
             )

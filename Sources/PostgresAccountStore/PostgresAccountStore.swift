@@ -19,6 +19,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     let pool: ConnectionPool
     /// What a login reads for a name without an account (PostgresAccountStore+LoginStandIn.swift).
     let loginStandIn: SealedStandIn
+    let counters = TransactionCounters()
 
     /// Connects, applies the migrations this database lacks (refusing a newer schema) and checks the
     /// secrets key, so that a store that opens is ready to serve.
@@ -50,6 +51,10 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     public func derivedKey(label: String) -> [UInt8] {
         secretsKey.derivedKey(label: label)
     }
+
+    /// How many account rows the store's transactions read `FOR UPDATE` since it was opened, for tests: what a
+    /// write read.
+    public var accountRowsLocked: Int { counters.accountRowsLocked.load(ordering: .relaxed) }
 
     /// Closes the idle connections; the store must not be used afterwards.
     public func close() { pool.close() }
@@ -205,14 +210,27 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         alongside: (inout Account) -> Void,
         in transaction: Transaction
     ) throws -> StepAcceptance {
-        var account = try Self.lock(name, in: transaction)
+        try acceptStep(claim, on: Self.lock(name, in: transaction), at: time, alongside: alongside, in: transaction)
+            .acceptance
+    }
+
+    /// `acceptStep` on an account whose row this transaction holds (`lock`), as it was read; returns the
+    /// account as it is stored afterwards.
+    func acceptStep(
+        _ claim: StepClaim,
+        on locked: Account,
+        at time: UnixTime,
+        alongside: (inout Account) -> Void,
+        in transaction: Transaction
+    ) throws -> (acceptance: StepAcceptance, account: Account) {
+        var account = locked
         let acceptance = try account.acceptSealed(claim, at: time) { (sealed) throws(AccountStoreError) in
-            try opened(sealed, of: name, authenticator: claim.authenticator)
+            try opened(sealed, of: locked.name, authenticator: claim.authenticator)
         }
-        guard acceptance == .accepted else { return .replayed }
+        guard acceptance == .accepted else { return (.replayed, locked) }
         alongside(&account)
         try Self.store(AccountRecord.encode(account), of: account, in: transaction)
-        return .accepted
+        return (.accepted, account)
     }
 
     /// A login's writes in one transaction, so a fleet pays one commit per login: the step or the success,
@@ -246,17 +264,25 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     }
 
     func markSuccess(of name: AccountName, at time: UnixTime, in transaction: Transaction) throws {
-        var account = try Self.lock(name, in: transaction)
+        try markSuccess(on: Self.lock(name, in: transaction), at: time, in: transaction)
+    }
+
+    /// `markSuccess` on an account whose row this transaction holds, as it was read; returns it as stored.
+    @discardableResult
+    func markSuccess(on locked: Account, at time: UnixTime, in transaction: Transaction) throws -> Account {
+        var account = locked
         account.failureCount = 0
         account.lastLoginAt = time
         account.updatedAt = time
         try Self.store(AccountRecord.encode(account), of: account, in: transaction)
+        return account
     }
 
     // MARK: Records
 
     /// The account's row, locked until the transaction ends, decoded with its secrets still sealed.
     static func lock(_ name: AccountName, in transaction: Transaction) throws -> Account {
+        transaction.counters.accountRowsLocked.add(1, ordering: .relaxed)
         let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
         guard let row = rows.first else { throw AccountStoreError.notFound(name) }
         return try decode(row, name: name.value)

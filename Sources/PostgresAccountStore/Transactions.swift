@@ -1,6 +1,7 @@
 import AccountStore
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 // The one read path and the one write path of `PostgresAccountStore`. MUSTs:
 // - every change runs in one transaction (BEGIN ... COMMIT) on one connection; a read-modify-write reads
@@ -18,12 +19,14 @@ import PostgresNIO
 final class Transaction {
     let session: Session
     let location: PostgresLocation
+    let counters: TransactionCounters
     /// Set by a body that decided to change nothing: the transaction is rolled back, not committed.
     var rollbackOnly = false
 
-    init(session: Session, location: PostgresLocation) {
+    init(session: Session, location: PostgresLocation, counters: TransactionCounters) {
         self.session = session
         self.location = location
+        self.counters = counters
     }
 
     /// Runs a statement and returns its rows; a failure becomes `.storageFailure`, or `Retry` for a
@@ -40,6 +43,12 @@ final class Transaction {
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
 }
 
+/// What the store's transactions did, counted for tests.
+final class TransactionCounters: Sendable {
+    /// Account rows read `FOR UPDATE` (`PostgresAccountStore.lock`, `lockExistingAccount`).
+    let accountRowsLocked = Atomic(0)
+}
+
 /// Thrown inside a transaction to have it run again.
 struct Retry: Error {}
 
@@ -53,7 +62,7 @@ extension PostgresAccountStore {
             var attempt = 0
             while true {
                 attempt += 1
-                let transaction = Transaction(session: session, location: location)
+                let transaction = Transaction(session: session, location: location, counters: counters)
                 do {
                     try transaction.execute("BEGIN")
                     let result = try body(transaction)
@@ -82,7 +91,7 @@ extension PostgresAccountStore {
             while true {
                 attempt += 1
                 do {
-                    return try body(Transaction(session: session, location: location))
+                    return try body(Transaction(session: session, location: location, counters: counters))
                 } catch is Retry where attempt < Self.attempts {
                     continue
                 } catch {

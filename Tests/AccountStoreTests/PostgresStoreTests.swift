@@ -162,6 +162,56 @@ import TestSupport
         #expect(kept.map(\.time) == [6, 4, 3])
     }
 
+    /// A code check's transaction takes the step, or the success, and the clear on the account the throttle
+    /// decision of a privileged origin locked: one round trip for the account, not three.
+    @Test func checkAttempt_fromAPrivilegedOrigin_locksTheAccountRowOnce() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let store = try fixture.open() as! PostgresAccountStore
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        func check(_ claim: AttemptClaim, at time: UnixTime) throws -> (AttemptVerdict, locked: Int) {
+            let before = store.accountRowsLocked
+            let verdict = try store.checkAttempt(
+                key,
+                claiming: claim,
+                alongside: { _ in },
+                at: time,
+                decide: { _, _ in .allowed },
+                audit: AttemptAudit(accepted: nil, denied: .none)
+            )
+            return (verdict, store.accountRowsLocked - before)
+        }
+        let step = AttemptClaim.step(
+            StepClaim(step: 100, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+            of: alice
+        )
+
+        #expect(try check(.failed, at: 2_000) == (.denied, 1))
+        #expect(try store.account(named: alice)?.failureCount == 1)
+        #expect(try check(step, at: 2_001) == (.accepted, 1))
+        #expect(try check(step, at: 2_001) == (.denied, 1))
+        #expect(try check(.passed(alice), at: 2_002) == (.accepted, 1))
+        let account = try #require(try store.account(named: alice))
+        #expect(account.lastAcceptedStep == 100 && account.failureCount == 0 && account.lastLoginAt == 2_002)
+        // A peer's key locks no account for its decision: the step's write locks it once.
+        let peer = ThrottleKey(subject: "alice", origin: .peer(uid: 1000))
+        let before = store.accountRowsLocked
+        let later = AttemptClaim.step(
+            StepClaim(step: 101, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+            of: alice
+        )
+        let verdict = try store.checkAttempt(
+            peer,
+            claiming: later,
+            alongside: { _ in },
+            at: 2_003,
+            decide: { _, _ in .allowed },
+            audit: AttemptAudit(accepted: nil, denied: .none)
+        )
+        #expect(verdict == .accepted && store.accountRowsLocked - before == 1)
+    }
+
     @Test func daemonsStartingTogether_migrateOnce() throws {
         let fixture = try BackendFixture(.postgresql)
         let failures = Mutex<[String]>([])
