@@ -108,6 +108,35 @@ extension AccountStore {
     }
 }
 
+/// A code check's one write (`checkAttempt`) of `claim` under `key`, the throttle allowing it and no audit
+/// record kept, and how much `count` grew meanwhile: what the write read, by the store's own test count.
+func checkAttempt(
+    _ claim: AttemptClaim,
+    under key: ThrottleKey,
+    at time: UnixTime,
+    on store: some AccountStore,
+    counting count: () -> Int
+) throws -> (AttemptVerdict, counted: Int) {
+    let before = count()
+    let verdict = try store.checkAttempt(
+        key,
+        claiming: claim,
+        alongside: { _ in },
+        at: time,
+        decide: { _, _ in .allowed },
+        audit: AttemptAudit(accepted: nil, denied: .none)
+    )
+    return (verdict, count() - before)
+}
+
+/// The claim of a code for `step` of the enrolled authenticator of `makeAccount`'s account `name`.
+func stepClaim(_ step: UInt64, of name: AccountName) -> AttemptClaim {
+    .step(
+        StepClaim(step: step, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
+        of: name
+    )
+}
+
 /// Runs `body` on `count` threads at once (real threads: the store blocks) and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let threads = (0..<count).map { index in startThread { body(index) } }

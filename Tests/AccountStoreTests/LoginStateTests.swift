@@ -230,22 +230,10 @@ private func rawEntries(_ fixture: StoreFixture, _ name: String) throws -> (reco
     let store = try fixture.open()
     try store.create(makeAccount("alice"))
     let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
-    func check(_ claim: AttemptClaim, at time: UnixTime) throws -> (AttemptVerdict, decoded: Int) {
-        let before = store.accountRecordsDecoded
-        let verdict = try store.checkAttempt(
-            key,
-            claiming: claim,
-            alongside: { _ in },
-            at: time,
-            decide: { _, _ in .allowed },
-            audit: AttemptAudit(accepted: nil, denied: .none)
-        )
-        return (verdict, store.accountRecordsDecoded - before)
+    func check(_ claim: AttemptClaim, at time: UnixTime) throws -> (AttemptVerdict, counted: Int) {
+        try checkAttempt(claim, under: key, at: time, on: store) { store.accountRecordsDecoded }
     }
-    let step = AttemptClaim.step(
-        StepClaim(step: 100, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
-        of: alice
-    )
+    let step = stepClaim(100, of: alice)
 
     #expect(try check(.failed, at: 2_000) == (.denied, 1))
     #expect(try store.account(named: alice)?.failureCount == 1)

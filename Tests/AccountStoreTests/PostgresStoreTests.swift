@@ -170,22 +170,10 @@ import TestSupport
         let alice = accountName("alice")
         try store.create(makeAccount("alice"))
         let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
-        func check(_ claim: AttemptClaim, at time: UnixTime) throws -> (AttemptVerdict, locked: Int) {
-            let before = store.accountRowsLocked
-            let verdict = try store.checkAttempt(
-                key,
-                claiming: claim,
-                alongside: { _ in },
-                at: time,
-                decide: { _, _ in .allowed },
-                audit: AttemptAudit(accepted: nil, denied: .none)
-            )
-            return (verdict, store.accountRowsLocked - before)
+        func check(_ claim: AttemptClaim, at time: UnixTime) throws -> (AttemptVerdict, counted: Int) {
+            try checkAttempt(claim, under: key, at: time, on: store) { store.accountRowsLocked }
         }
-        let step = AttemptClaim.step(
-            StepClaim(step: 100, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
-            of: alice
-        )
+        let step = stepClaim(100, of: alice)
 
         #expect(try check(.failed, at: 2_000) == (.denied, 1))
         #expect(try store.account(named: alice)?.failureCount == 1)
@@ -196,20 +184,10 @@ import TestSupport
         #expect(account.lastAcceptedStep == 100 && account.failureCount == 0 && account.lastLoginAt == 2_002)
         // A peer's key locks no account for its decision: the step's write locks it once.
         let peer = ThrottleKey(subject: "alice", origin: .peer(uid: 1000))
-        let before = store.accountRowsLocked
-        let later = AttemptClaim.step(
-            StepClaim(step: 101, authenticator: .enrolled, credential: enrolledCredential, drift: 0, offset: 0),
-            of: alice
-        )
-        let verdict = try store.checkAttempt(
-            peer,
-            claiming: later,
-            alongside: { _ in },
-            at: 2_003,
-            decide: { _, _ in .allowed },
-            audit: AttemptAudit(accepted: nil, denied: .none)
-        )
-        #expect(verdict == .accepted && store.accountRowsLocked - before == 1)
+        let later = try checkAttempt(stepClaim(101, of: alice), under: peer, at: 2_003, on: store) {
+            store.accountRowsLocked
+        }
+        #expect(later == (.accepted, 1))
     }
 
     @Test func daemonsStartingTogether_migrateOnce() throws {
