@@ -132,6 +132,11 @@ extension LMDBAccountStore {
         }
     }
 
+    /// Whether `key` is an index entry of `part`: the part's key and a sequence.
+    private static func isIndexKey(_ key: [UInt8], of part: [UInt8]) -> Bool {
+        key.count == part.count + 8 && key.starts(with: part)
+    }
+
     /// The newest index entry of `part`, older than sequence `before` when given.
     private static func last(
         in part: [UInt8],
@@ -142,8 +147,8 @@ extension LMDBAccountStore {
         let bound = before.map { part + encodeCounter($0) } ?? (part.dropLast() + [1])
         let after = try cursor.seek(atOrAfter: bound)
         let entry = after == nil ? try cursor.last() : try cursor.previous()
-        guard let entry, entry.key.count == part.count + 8, entry.key.starts(with: part) else { return nil }
-        return entry.key
+        guard let key = entry?.key, isIndexKey(key, of: part) else { return nil }
+        return key
     }
 
     public func auditRecords(
@@ -212,7 +217,7 @@ extension LMDBAccountStore {
                     if filter.matches(record) { result.append(record) }
                 }
                 let previous = try cursor.previous()
-                key = previous.flatMap { $0.key.count == part.count + 8 && $0.key.starts(with: part) ? $0.key : nil }
+                key = previous.flatMap { Self.isIndexKey($0.key, of: part) ? $0.key : nil }
             }
             return .success(result)
         }.get()

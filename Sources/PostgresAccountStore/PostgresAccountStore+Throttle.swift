@@ -163,9 +163,7 @@ extension PostgresAccountStore {
     /// `subject` could not be an account name).
     private static func lockExistingAccount(named subject: String, in transaction: Transaction) throws -> Account? {
         guard let name = try? AccountName(subject) else { return nil }
-        transaction.counters.accountRowsLocked.add(1, ordering: .relaxed)
-        let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
-        return try rows.first.map { try decode($0, name: name.value) }
+        return try lockIfExists(name, in: transaction)
     }
 
     /// Counts one failure of the key (and of the subject as a whole, for a privileged origin), and prunes a

@@ -282,10 +282,15 @@ public final class PostgresAccountStore: AccountStore, Sendable {
 
     /// The account's row, locked until the transaction ends, decoded with its secrets still sealed.
     static func lock(_ name: AccountName, in transaction: Transaction) throws -> Account {
+        guard let account = try lockIfExists(name, in: transaction) else { throw AccountStoreError.notFound(name) }
+        return account
+    }
+
+    /// `lock`, or nil when there is no such account.
+    static func lockIfExists(_ name: AccountName, in transaction: Transaction) throws -> Account? {
         transaction.counters.accountRowsLocked.add(1, ordering: .relaxed)
         let rows = try transaction.rows("SELECT record FROM accounts WHERE name = \(name.value) FOR UPDATE")
-        guard let row = rows.first else { throw AccountStoreError.notFound(name) }
-        return try decode(row, name: name.value)
+        return try rows.first.map { try decode($0, name: name.value) }
     }
 
     /// Writes an account's record (already sealed) and its organization column.
