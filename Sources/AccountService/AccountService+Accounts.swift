@@ -31,6 +31,22 @@ extension AccountService {
                 try store.organization(named: organizationName)
             })
         else { throw ServiceError.from(.organizationNotFound(organizationName)) }
+        // Before anything that could tell whether the name is taken: the refusal is the same either way.
+        if capacity == .admin, !rules.adminMayAdd(accountName) {
+            let allowed =
+                rules.agentNames.isEmpty
+                ? "an operator adds its accounts, or lets its admin add some names with "
+                : "the names its admin may add are " + rules.agentNames.map(\.value).joined(separator: " ")
+                    + "; an operator adds others, or changes them with "
+            throw refusal(
+                "an admin of '\(organizationName)' may not add '\(accountName)': \(allowed)"
+                    + "twofactorctl org set \(organizationName) --agent-name PATTERN",
+                of: caller,
+                action: .accountAdd,
+                target: nil,
+                requested: "\(accountName) in \(organizationName)"
+            )
+        }
         if role == .admin, let admin = try admin(of: organizationName) {
             throw ServiceError(
                 .invalidArgument,

@@ -6,16 +6,19 @@ extension AccountService {
     public static let maximumGracePeriod: Int64 = 86_400
     /// The most networks an organization may trust (as many as one OrganizationAccessSet carries).
     public static let maximumTrustedNetworks = 16
+    /// The most agent name patterns an organization may have (as many as one OrganizationAccessSet carries).
+    public static let maximumAgentNames = 16
 
-    /// Changes an organization's grace period and trusted networks (operators only). `gracePeriod`: nil
-    /// leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization).
-    /// `trustedNetworks`: nil leaves them, a list replaces them (empty: none). When that changes nothing (each
-    /// setting given is the current one), nothing is written or audited.
+    /// Changes an organization's grace period, trusted networks and agent names (operators only). `gracePeriod`:
+    /// nil leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization).
+    /// `trustedNetworks` and `agentNames`: nil leaves them, a list replaces them (empty: none). When that changes
+    /// nothing (each setting given is the current one), nothing is written or audited.
     public func setOrganizationAccess(
         caller: Caller,
         name: String,
         gracePeriod: Int64??,
-        trustedNetworks: [String]?
+        trustedNetworks: [String]?,
+        agentNames: [String]? = nil
     ) throws(ServiceError) -> Organization {
         let organizationName = try validated { () throws(InvalidValue) in try OrganizationName(name) }
         let (_, actor) = try authorize(
@@ -45,13 +48,28 @@ extension AccountService {
             }
             return parsed
         }
+        let patterns = try agentNames.map { texts throws(ServiceError) in
+            guard texts.count <= Self.maximumAgentNames else {
+                throw ServiceError(
+                    .invalidArgument,
+                    "an organization has \(Self.maximumAgentNames) agent name patterns at most"
+                )
+            }
+            var parsed: [AccountNamePattern] = []
+            for text in texts {
+                let pattern = try validated { () throws(InvalidValue) in try AccountNamePattern(text) }
+                if !parsed.contains(pattern) { parsed.append(pattern) }
+            }
+            return parsed
+        }
         guard
             let current = try storing({ () throws(AccountStoreError) in
                 try store.organization(named: organizationName)
             })
         else { throw ServiceError.from(.organizationNotFound(organizationName)) }
         if gracePeriod.map({ $0 == current.gracePeriod }) ?? true,
-            networks.map({ $0 == current.trustedNetworks }) ?? true
+            networks.map({ $0 == current.trustedNetworks }) ?? true,
+            patterns.map({ $0 == current.agentNames }) ?? true
         {
             return current
         }
@@ -59,6 +77,7 @@ extension AccountService {
         let organization = try updatingOrganization(organizationName) { organization in
             if let gracePeriod { organization.gracePeriod = gracePeriod }
             if let networks { organization.trustedNetworks = networks }
+            if let patterns { organization.agentNames = patterns }
             organization.updatedAt = now
         } eachMember: { _ in
             false
@@ -71,6 +90,12 @@ extension AccountService {
             details.append(
                 networks.isEmpty
                     ? "no trusted networks" : "trusted networks " + networks.map(\.description).joined(separator: " ")
+            )
+        }
+        if let patterns {
+            details.append(
+                patterns.isEmpty
+                    ? "no agent names" : "agent names " + patterns.map(\.value).joined(separator: " ")
             )
         }
         audit(

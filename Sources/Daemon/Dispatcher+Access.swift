@@ -19,7 +19,7 @@ extension Dispatcher {
                     ExemptionInfo($0, user: user)
                 }
             )
-        case .organizationAccessSet(let organization, let gracePeriod, let networks):
+        case .organizationAccessSet(let organization, let gracePeriod, let networks, let agentNames):
             let change: Int64?? =
                 switch gracePeriod {
                 case .unchanged: nil
@@ -30,7 +30,8 @@ extension Dispatcher {
                 caller: caller,
                 name: organization,
                 gracePeriod: change,
-                trustedNetworks: networks
+                trustedNetworks: networks,
+                agentNames: agentNames
             )
             return .organizationAccess(OrganizationAccessInfo(changed))
         case .organizationAccessShow(let organization):
@@ -98,7 +99,8 @@ extension OrganizationAccessInfo {
         self.init(
             name: organization.name.value,
             gracePeriod: organization.gracePeriod.map { UInt32(clamping: $0) },
-            trustedNetworks: organization.trustedNetworks.map(\.description)
+            trustedNetworks: organization.trustedNetworks.map(\.description),
+            agentNames: organization.agentNames.map(\.value)
         )
     }
 }

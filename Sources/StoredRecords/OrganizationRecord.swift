@@ -2,16 +2,19 @@ import AccountStore
 
 /// The on-disk encodings of organizations and audit records, in the style of `AccountRecord`.
 /// ```
-/// organization: u8 format (2), str name, u8 flags (bit 0: requires 2FA), i64 createdAt, i64 updatedAt,
-///               opt i64 gracePeriod, u32 count + count x (blob address (4 or 16 bytes), u8 prefix) trustedNetworks
-///               (format 1, still read, ends after updatedAt)
+/// organization: u8 format (3), str name, u8 flags (bit 0: requires 2FA), i64 createdAt, i64 updatedAt,
+///               opt i64 gracePeriod, u32 count + count x (blob address (4 or 16 bytes), u8 prefix) trustedNetworks,
+///               u32 count + count x str agentNames
+///               (formats 1 and 2, still read, end after updatedAt and after trustedNetworks: no agent names)
 /// audit:        u8 format (1), u64 sequence, i64 time, actor, opt str target, opt str organization,
 ///               str action, str outcome, str detail
 /// ```
 package enum OrganizationRecord {
-    package static let formatVersion: UInt8 = 2
+    package static let formatVersion: UInt8 = 3
     /// No organization trusts more networks than this; a larger count is damage.
     package static let maximumTrustedNetworks = 64
+    /// No organization has more agent name patterns than this; a larger count is damage.
+    package static let maximumAgentNames = 64
 
     package static func encode(_ organization: Organization) -> [UInt8] {
         var writer = ByteWriter()
@@ -26,13 +29,15 @@ package enum OrganizationRecord {
             writer.blob(network.address)
             writer.u8(network.prefixLength)
         }
+        writer.u32(UInt32(organization.agentNames.count))
+        for pattern in organization.agentNames { writer.string(pattern.value) }
         return writer.bytes
     }
 
     package static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Organization {
         var reader = ByteReader(bytes)
         let version = try reader.u8()
-        guard version == 1 || version == formatVersion else { throw RecordDecodingError("unknown organization format") }
+        guard (1...formatVersion).contains(version) else { throw RecordDecodingError("unknown organization format") }
         let name = try reader.organizationName()
         let flags = try reader.u8()
         guard flags & ~1 == 0 else { throw RecordDecodingError("unknown organization flags") }
@@ -56,6 +61,16 @@ package enum OrganizationRecord {
                     throw RecordDecodingError("malformed trusted network")
                 }
                 organization.trustedNetworks.append(network)
+            }
+        }
+        if version >= 3 {
+            let count = Int(try reader.u32())
+            guard count <= maximumAgentNames else { throw RecordDecodingError("too many agent name patterns") }
+            for _ in 0..<count {
+                guard let pattern = try? AccountNamePattern(try reader.string()) else {
+                    throw RecordDecodingError("malformed agent name pattern")
+                }
+                organization.agentNames.append(pattern)
             }
         }
         guard reader.isAtEnd else { throw RecordDecodingError("trailing bytes") }

@@ -57,17 +57,22 @@ public struct OrganizationAccessInfo: Sendable, Hashable {
     public var gracePeriod: UInt32?
     /// CIDR texts, such as 192.0.2.0/24.
     public var trustedNetworks: [String]
+    /// The name patterns its admin may give new agents, such as `acme-*`; empty: only operators add accounts.
+    public var agentNames: [String]
 
-    public init(name: String, gracePeriod: UInt32?, trustedNetworks: [String]) {
+    public init(name: String, gracePeriod: UInt32?, trustedNetworks: [String], agentNames: [String] = []) {
         self.name = name
         self.gracePeriod = gracePeriod
         self.trustedNetworks = trustedNetworks
+        self.agentNames = agentNames
     }
 }
 
 extension WireProtocol {
     /// The most networks one OrganizationAccessSet or OrganizationAccess carries.
     public static let maximumTrustedNetworks = 16
+    /// The most agent name patterns one OrganizationAccessSet or OrganizationAccess carries.
+    public static let maximumAgentNames = 16
     /// The most graces or exemptions of one account an AccessInfo carries.
     public static let maximumAccessGrants = 16
     /// The most accounts one ExemptList page covers (each with up to `maximumAccessGrants` exemptions).
@@ -77,6 +82,7 @@ extension WireProtocol {
 extension Limits {
     static let service = 1...64
     static let network = 1...64
+    static let agentName = 1...64
     static let graceKey = 1...255
 }
 
@@ -85,7 +91,7 @@ enum AccessFields {
         switch request {
         case .graceRevoke(let user), .accessShow(let user):
             writer.str(user)
-        case .organizationAccessSet(let organization, let gracePeriod, let trustedNetworks):
+        case .organizationAccessSet(let organization, let gracePeriod, let trustedNetworks, let agentNames):
             writer.str(organization)
             switch gracePeriod {
             case .unchanged:
@@ -101,6 +107,9 @@ enum AccessFields {
             writer.u8(trustedNetworks == nil ? 0 : 1)
             writer.u8(UInt8(clamping: trustedNetworks?.count ?? 0))
             for network in (trustedNetworks ?? []).prefix(Int(UInt8.max)) { writer.str(network) }
+            writer.u8(agentNames == nil ? 0 : 1)
+            writer.u8(UInt8(clamping: agentNames?.count ?? 0))
+            for pattern in (agentNames ?? []).prefix(Int(UInt8.max)) { writer.str(pattern) }
         case .organizationAccessShow(let organization):
             writer.str(organization)
         case .exemptAdd(let user, let service, let until, let fromUID):
@@ -148,10 +157,21 @@ enum AccessFields {
             }
             var networks: [String] = []
             for _ in 0..<count { networks.append(try reader.str("network", Limits.network)) }
+            let replaceNames = try reader.u8("setAgentNames")
+            guard replaceNames <= 1 else { throw .malformed("'setAgentNames' must be 0 or 1, not \(replaceNames)") }
+            let nameCount = try reader.u8("nameCount")
+            guard Int(nameCount) <= WireProtocol.maximumAgentNames, replaceNames == 1 || nameCount == 0 else {
+                throw .malformed(
+                    "'nameCount' must be 0 to \(WireProtocol.maximumAgentNames), and 0 unless 'setAgentNames' is 1"
+                )
+            }
+            var names: [String] = []
+            for _ in 0..<nameCount { names.append(try reader.str("agentName", Limits.agentName)) }
             return .organizationAccessSet(
                 organization: organization,
                 gracePeriod: gracePeriod,
-                trustedNetworks: replace == 1 ? networks : nil
+                trustedNetworks: replace == 1 ? networks : nil,
+                agentNames: replaceNames == 1 ? names : nil
             )
         case .organizationAccessShow:
             return .organizationAccessShow(organization: try reader.str("organization", Limits.storedOrganization))
@@ -193,6 +213,8 @@ enum AccessFields {
             writer.u32(info.gracePeriod ?? 0)
             writer.u8(UInt8(clamping: info.trustedNetworks.count))
             for network in info.trustedNetworks.prefix(Int(UInt8.max)) { writer.str(network) }
+            writer.u8(UInt8(clamping: info.agentNames.count))
+            for pattern in info.agentNames.prefix(Int(UInt8.max)) { writer.str(pattern) }
         case .exemptionList(let exemptions, let next):
             encode(exemptions, into: &writer)
             writer.str(next)
@@ -234,11 +256,18 @@ enum AccessFields {
             }
             var networks: [String] = []
             for _ in 0..<count { networks.append(try reader.str("network", Limits.network)) }
+            let nameCount = try reader.u8("nameCount")
+            guard Int(nameCount) <= WireProtocol.maximumAgentNames else {
+                throw .malformed("'nameCount' must be at most \(WireProtocol.maximumAgentNames), not \(nameCount)")
+            }
+            var names: [String] = []
+            for _ in 0..<nameCount { names.append(try reader.str("agentName", Limits.agentName)) }
             return .organizationAccess(
                 OrganizationAccessInfo(
                     name: name,
                     gracePeriod: hasGracePeriod == 1 ? seconds : nil,
-                    trustedNetworks: networks
+                    trustedNetworks: networks,
+                    agentNames: names
                 )
             )
         case .exemptionList:

@@ -46,8 +46,14 @@ public enum Request: Sendable, Equatable {
     case graceRevoke(user: String)
     /// Asks for the account's running graces and exemptions; answered with AccessInfo.
     case accessShow(user: String)
-    /// Changes an organization's grace period and, when `trustedNetworks` is non-nil, replaces its networks.
-    case organizationAccessSet(organization: String, gracePeriod: GracePeriodSetting, trustedNetworks: [String]?)
+    /// Changes an organization's grace period and, when `trustedNetworks` or `agentNames` is non-nil, replaces its
+    /// networks or the name patterns its admin may give new agents.
+    case organizationAccessSet(
+        organization: String,
+        gracePeriod: GracePeriodSetting,
+        trustedNetworks: [String]?,
+        agentNames: [String]? = nil
+    )
     /// Answered with OrganizationAccess.
     case organizationAccessShow(organization: String)
     /// `until` in Unix seconds; `fromUID` nil: from any privileged peer.

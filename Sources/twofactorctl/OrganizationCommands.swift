@@ -31,12 +31,22 @@ struct OrganizationSet: ParsableCommand {
             daemon's --grace-period). --trusted-network CIDR (repeatable, replaces the list): logins whose \
             remote host is an address in one of these networks need only the password; --no-trusted-networks \
             clears the list. Only the PAM module running as root reports a remote host the daemon believes.
+
+            --agent-name PATTERN (repeatable, replaces the list): the names the organization's admin may give \
+            new agents, where * stands for any characters and ? for one (acme-*, ann, *); --no-agent-names \
+            clears the list, and then only an operator adds accounts to it, as for a new organization. An \
+            account's name is its login on the hosts that ask twofactord: an admin allowed * may claim the login \
+            of any user who has no account yet, root too.
             """
     )
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The organization's name.") var name: String
-    @Flag(name: .customLong("require-2fa"), inversion: .prefixedNo, help: "Whether every member must use two-factor authentication.")
+    @Flag(
+        name: .customLong("require-2fa"),
+        inversion: .prefixedNo,
+        help: "Whether every member must use two-factor authentication."
+    )
     var requireTwoFactor: Bool?
     @Option(
         name: .customLong("grace-period"),
@@ -49,16 +59,29 @@ struct OrganizationSet: ParsableCommand {
     )
     var trustedNetworks: [String] = []
     @Flag(name: .customLong("no-trusted-networks"), help: "Trust no network.") var noTrustedNetworks = false
+    @Option(
+        name: .customLong("agent-name"),
+        help: "A name, or a pattern with * and ?, that the admin may give new agents; repeat for several."
+    )
+    var agentNames: [String] = []
+    @Flag(name: .customLong("no-agent-names"), help: "Let only operators add accounts.") var noAgentNames = false
+
+    private var changesAccess: Bool {
+        gracePeriod != nil || !trustedNetworks.isEmpty || noTrustedNetworks || !agentNames.isEmpty || noAgentNames
+    }
 
     func validate() throws {
-        guard requireTwoFactor != nil || gracePeriod != nil || !trustedNetworks.isEmpty || noTrustedNetworks else {
+        guard requireTwoFactor != nil || changesAccess else {
             throw ValidationError(
-                "say what to change: --require-2fa, --no-require-2fa, --grace-period, --trusted-network or "
-                    + "--no-trusted-networks"
+                "say what to change: --require-2fa, --no-require-2fa, --grace-period, --trusted-network, "
+                    + "--no-trusted-networks, --agent-name or --no-agent-names"
             )
         }
         guard !(noTrustedNetworks && !trustedNetworks.isEmpty) else {
             throw ValidationError("--no-trusted-networks and --trusted-network contradict each other: give one")
+        }
+        guard !(noAgentNames && !agentNames.isEmpty) else {
+            throw ValidationError("--no-agent-names and --agent-name contradict each other: give one")
         }
         if let gracePeriod, gracePeriod != "default", UInt32(gracePeriod) == nil {
             throw ValidationError("--grace-period takes a number of seconds, or 'default'")
@@ -78,7 +101,7 @@ struct OrganizationSet: ParsableCommand {
                     : "Two-factor authentication is no longer required in '\(name)'."
             )
         }
-        if gracePeriod != nil || !trustedNetworks.isEmpty || noTrustedNetworks {
+        if changesAccess {
             let grace: GracePeriodSetting =
                 switch gracePeriod {
                 case nil: .unchanged
@@ -86,8 +109,14 @@ struct OrganizationSet: ParsableCommand {
                 case let text?: .seconds(UInt32(text) ?? 0)
                 }
             let networks: [String]? = noTrustedNetworks ? [] : trustedNetworks.isEmpty ? nil : trustedNetworks
+            let names: [String]? = noAgentNames ? [] : agentNames.isEmpty ? nil : agentNames
             let response = try session.send(
-                .organizationAccessSet(organization: name, gracePeriod: grace, trustedNetworks: networks)
+                .organizationAccessSet(
+                    organization: name,
+                    gracePeriod: grace,
+                    trustedNetworks: networks,
+                    agentNames: names
+                )
             )
             guard case .organizationAccess(let access) = response else { throw options.unexpected(response) }
             done.append(OrganizationText.accessSummary(access))
@@ -112,6 +141,7 @@ struct OrganizationShow: ParsableCommand {
         if options.json, case .object(var members) = OrganizationText.json(info) {
             members.append(("gracePeriod", access.gracePeriod.map { .number(Int64($0)) } ?? .null))
             members.append(("trustedNetworks", .array(access.trustedNetworks.map { .string($0) })))
+            members.append(("agentNames", .array(access.agentNames.map { .string($0) })))
             print(JSONValue.object(members).text)
         } else {
             print(OrganizationText.details(info) + "\n" + OrganizationText.accessDetails(access))
@@ -173,13 +203,19 @@ enum OrganizationText {
             "grace period: " + (access.gracePeriod.map { $0 == 0 ? "off" : "\($0) s" } ?? "the daemon's"),
             "trusted:      "
                 + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " ")),
+            "agent names:  " + agentNames(access),
         ].joined(separator: "\n")
     }
 
     static func accessSummary(_ access: OrganizationAccessInfo) -> String {
         "In '\(access.name)': grace period "
             + (access.gracePeriod.map { $0 == 0 ? "off" : "\($0) s" } ?? "the daemon's") + "; trusted networks "
-            + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " ")) + "."
+            + (access.trustedNetworks.isEmpty ? "none" : access.trustedNetworks.joined(separator: " "))
+            + "; agent names " + agentNames(access) + "."
+    }
+
+    private static func agentNames(_ access: OrganizationAccessInfo) -> String {
+        access.agentNames.isEmpty ? "none (only operators add accounts)" : access.agentNames.joined(separator: " ")
     }
 
     static func table(_ infos: [OrganizationInfo]) -> String {

@@ -69,7 +69,7 @@ private func withGrants(_ account: Account) -> Account {
     #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(tooMany) }
 }
 
-@Test func organizationRecord_format2_roundTrips_andFormat1StillDecodes() throws {
+@Test func organizationRecord_format3_roundTrips_andFormats1And2StillDecode() throws {
     var organization = Organization(
         name: try OrganizationName("acme"),
         requiresTwoFactor: true,
@@ -84,8 +84,17 @@ private func withGrants(_ account: Account) -> Account {
     organization.trustedNetworks = [
         try IPNetwork("192.0.2.0/24"), try IPNetwork("2001:db8::/32"), try IPNetwork("0.0.0.0/0"),
     ]
+    // Format 2 ends after the trusted networks: an organization of before agent names, whose admin adds none.
+    let format2: [UInt8] =
+        [2, 0, 0, 0, 4] + Array("acme".utf8) + [1] + [0, 0, 0, 0, 0, 0, 0, 1] + [0, 0, 0, 0, 0, 0, 0, 2]
+        + [1, 0, 0, 0, 0, 0, 0, 1, 44] + [0, 0, 0, 1, 0, 0, 0, 4, 192, 0, 2, 0, 24]
+    var asFormat2 = organization
+    asFormat2.trustedNetworks = [try IPNetwork("192.0.2.0/24")]
+    #expect(try OrganizationRecord.decode(format2) == asFormat2)
+
+    organization.agentNames = [try AccountNamePattern("acme-*"), try AccountNamePattern("ann")]
     let bytes = OrganizationRecord.encode(organization)
-    #expect(bytes.first == 2)
+    #expect(bytes.first == 3)
     #expect(try OrganizationRecord.decode(bytes) == organization)
     for length in 0..<bytes.count {
         #expect(throws: RecordDecodingError.self) { try OrganizationRecord.decode(Array(bytes.prefix(length))) }
@@ -94,9 +103,37 @@ private func withGrants(_ account: Account) -> Account {
     var hostBits = OrganizationRecord.encode(
         Organization(name: try OrganizationName("acme"), createdAt: 1, updatedAt: 2)
     )
-    hostBits.removeLast(4)
-    hostBits += [0, 0, 0, 1, 0, 0, 0, 4, 10, 0, 0, 1, 8]
+    hostBits.removeLast(8)
+    hostBits += [0, 0, 0, 1, 0, 0, 0, 4, 10, 0, 0, 1, 8] + [0, 0, 0, 0]
     #expect(throws: RecordDecodingError.self) { try OrganizationRecord.decode(hostBits) }
+    // So is a stored pattern that is no pattern.
+    var badPattern = OrganizationRecord.encode(
+        Organization(name: try OrganizationName("acme"), createdAt: 1, updatedAt: 2)
+    )
+    badPattern.removeLast(4)
+    badPattern += [0, 0, 0, 1, 0, 0, 0, 3] + Array("a b".utf8)
+    #expect(throws: RecordDecodingError.self) { try OrganizationRecord.decode(badPattern) }
+}
+
+@Test func agentNamePattern_matchesWhatItsWildcardsStandFor_andNothingElse() throws {
+    func matches(_ pattern: String, _ name: String) throws -> Bool {
+        try AccountNamePattern(pattern).matches(try AccountName(name))
+    }
+    #expect(try matches("ann", "ann") && !matches("ann", "anna") && !matches("ann", "an") && !matches("ann", "Ann"))
+    #expect(try matches("acme-*", "acme-") && matches("acme-*", "acme-bob") && !matches("acme-*", "acme"))
+    #expect(try !matches("acme-*", "root") && !matches("acme-*", "xacme-bob"))
+    #expect(
+        try matches("*", "root") && matches("*-ops", "a-ops") && matches("*-ops", "b-ops")
+            && !matches("*-ops", "b-opsx")
+    )
+    #expect(try matches("a?c", "abc") && !matches("a?c", "ac") && !matches("a?c", "abbc"))
+    // A star that must give back what it took, more than once.
+    #expect(try matches("*a*b", "xaab") && matches("a*b*c", "abbbcbc") && !matches("a*b*c", "abbbcb"))
+    #expect(try matches("**x", "x") && !matches("*x*y", "yx"))
+
+    for bad in ["", "a b", "-*", ".*", "a/b", String(repeating: "*", count: 65)] {
+        #expect(throws: InvalidValue.self, "\(bad)") { try AccountNamePattern(bad) }
+    }
 }
 
 @Test func ipNetwork_matchesAddressesOfItsFamilyOnly_andNeverANames() throws {

@@ -102,8 +102,14 @@ let documentedExamples: [(hex: String, message: Example)] = [
         .request(9, .enrollConfirm(user: "alice", code: "123456"))
     ),
     ("0000000c 32 0000000a 0005 616c696365", .request(10, .twoFactorDisable(user: "alice"))),
-    ("0000000c 25 0000000b 000461636d6501", .request(11, .organizationAdd(organization: "acme", requireTwoFactor: true))),
-    ("0000000c 26 0000000c 000461636d6500", .request(12, .organizationSet(organization: "acme", requireTwoFactor: false))),
+    (
+        "0000000c 25 0000000b 000461636d6501",
+        .request(11, .organizationAdd(organization: "acme", requireTwoFactor: true))
+    ),
+    (
+        "0000000c 26 0000000c 000461636d6500",
+        .request(12, .organizationSet(organization: "acme", requireTwoFactor: false))
+    ),
     ("0000000b 27 0000000d 000461636d65", .request(13, .organizationShow(organization: "acme"))),
     (
         "00000020 96 0000000d 000461636d650100000003000000006553f100000000006553f22c",
@@ -179,7 +185,8 @@ let documentedExamples: [(hex: String, message: Example)] = [
             22,
             .error(
                 code: .notPermitted,
-                message: "two-factor on 'bob' was required by an admin of 'acme' or an operator: ask them to turn it off"
+                message:
+                    "two-factor on 'bob' was required by an admin of 'acme' or an operator: ask them to turn it off"
             )
         )
     ),
@@ -269,7 +276,7 @@ let documentedExamples: [(hex: String, message: Example)] = [
         )
     ),
     (
-        "00000020 4a 0000000c 000461636d65 02 0000012c 01 01 000c3139322e302e322e302f3234",
+        "00000022 4a 0000000c 000461636d65 02 0000012c 01 01 000c3139322e302e322e302f3234 00 00",
         .request(
             12,
             .organizationAccessSet(organization: "acme", gracePeriod: .seconds(300), trustedNetworks: ["192.0.2.0/24"])
@@ -277,15 +284,16 @@ let documentedExamples: [(hex: String, message: Example)] = [
     ),
     ("0000000b 4b 0000000d 000461636d65", .request(13, .organizationAccessShow(organization: "acme"))),
     (
-        "0000002e bd 0000000d 000461636d65 00 00000000 02 000c3139322e302e322e302f3234"
-            + " 000d323030313a6462383a3a2f3332",
+        "00000037 bd 0000000d 000461636d65 00 00000000 02 000c3139322e302e322e302f3234"
+            + " 000d323030313a6462383a3a2f3332 01 000661636d652d2a",
         .response(
             13,
             .organizationAccess(
                 OrganizationAccessInfo(
                     name: "acme",
                     gracePeriod: nil,
-                    trustedNetworks: ["192.0.2.0/24", "2001:db8::/32"]
+                    trustedNetworks: ["192.0.2.0/24", "2001:db8::/32"],
+                    agentNames: ["acme-*"]
                 )
             )
         )
@@ -350,7 +358,10 @@ let documentedExamples: [(hex: String, message: Example)] = [
             ])
         )
     ),
-    ("00000013 44 0000000a 0005616c696365000570686f6e65", .request(10, .authenticatorRemove(user: "alice", label: "phone"))),
+    (
+        "00000013 44 0000000a 0005616c696365000570686f6e65",
+        .request(10, .authenticatorRemove(user: "alice", label: "phone"))
+    ),
     (
         "00000023 45 0000000b 0005616c696365000570686f6e6500063132333435360006363534333231",
         .request(11, .authenticatorResync(user: "alice", label: "phone", firstCode: "123456", secondCode: "654321"))

@@ -84,6 +84,13 @@ let sampleRequests: [Request] = [
         gracePeriod: .seconds(86_400),
         trustedNetworks: Array(repeating: "2001:db8:ffff:ffff:ffff:ffff:ffff:0/112", count: 16)
     ),
+    .organizationAccessSet(organization: "acme", gracePeriod: .unchanged, trustedNetworks: nil, agentNames: []),
+    .organizationAccessSet(
+        organization: "acme",
+        gracePeriod: .unchanged,
+        trustedNetworks: ["10.0.0.0/8"],
+        agentNames: Array(repeating: String(repeating: "*", count: 32), count: 15) + [String(repeating: "a", count: 64)]
+    ),
     .organizationAccessShow(organization: "acme"),
     .exemptAdd(user: "bob", service: "cron", until: .max, fromUID: nil),
     .exemptAdd(user: "bob", service: String(repeating: "s", count: 64), until: 1, fromUID: .max),
@@ -91,7 +98,13 @@ let sampleRequests: [Request] = [
     .exemptList(after: "", limit: 1),
     .exemptList(after: String(repeating: "a", count: 64), limit: UInt16(WireProtocol.maximumExemptionPageSize)),
     .authenticatorAddBegin(user: "alice", label: "phone", algorithm: .default, digits: 0, period: 0),
-    .authenticatorAddBegin(user: longest64, label: String(repeating: "l", count: 32), algorithm: .sha512, digits: 8, period: 3600),
+    .authenticatorAddBegin(
+        user: longest64,
+        label: String(repeating: "l", count: 32),
+        algorithm: .sha512,
+        digits: 8,
+        period: 3600
+    ),
     .authenticatorAddConfirm(user: "alice", label: "p", code: "123456"),
     .authenticatorList(user: "alice"),
     .authenticatorRemove(user: "alice", label: "phone"),
@@ -165,7 +178,9 @@ let sampleResponses: [Response] = [
     .recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]),
     .recoveryCodes(Array(repeating: String(repeating: "c", count: 32), count: WireProtocol.maximumRecoveryCodes)),
     .recoveryLogin(remaining: 0),
-    .organizationInfo(OrganizationInfo(name: longest64, requiresTwoFactor: true, members: .max, createdAt: .max, updatedAt: 0)),
+    .organizationInfo(
+        OrganizationInfo(name: longest64, requiresTwoFactor: true, members: .max, createdAt: .max, updatedAt: 0)
+    ),
     .organizationList([], next: ""),
     .auditList([], next: 0),
     .auditList(
@@ -199,6 +214,9 @@ let sampleResponses: [Response] = [
     ),
     .organizationAccess(OrganizationAccessInfo(name: "acme", gracePeriod: 0, trustedNetworks: ["10.0.0.0/8"])),
     .organizationAccess(OrganizationAccessInfo(name: "acme", gracePeriod: nil, trustedNetworks: [])),
+    .organizationAccess(
+        OrganizationAccessInfo(name: "acme", gracePeriod: nil, trustedNetworks: [], agentNames: ["acme-*", "ann"])
+    ),
     .exemptionList([], next: ""),
     .exemptionList(
         [ExemptionInfo(user: "bob", service: "sshd", fromUID: nil, until: 3, grantedAt: 1)],
@@ -206,7 +224,15 @@ let sampleResponses: [Response] = [
     ),
     .authenticatorList([]),
     .authenticatorList([
-        AuthenticatorInfo(label: "default", algorithm: .sha1, digits: 6, period: 30, enrolledAt: 1, lastUsedAt: 30, drift: -2),
+        AuthenticatorInfo(
+            label: "default",
+            algorithm: .sha1,
+            digits: 6,
+            period: 30,
+            enrolledAt: 1,
+            lastUsedAt: 30,
+            drift: -2
+        ),
         AuthenticatorInfo(
             label: String(repeating: "l", count: 32),
             algorithm: .sha512,

@@ -3,8 +3,8 @@ import Testing
 import TestSupport
 
 /// A running daemon with two organizations, as an operator (root, the test) set them up:
-/// `acme` with its admin `amy` and agents `ann` and `bob`, and `other` with its agent `olga`.
-/// Every account's password is `<name>-Passw0rd!`.
+/// `acme` with its admin `amy` and agents `ann` and `bob`, and `other` with its agent `olga`. amy may add
+/// agents of any name (`org set acme --agent-name '*'`). Every account's password is `<name>-Passw0rd!`.
 final class OrganizationFixture {
     let daemon: DaemonProcess
 
@@ -15,6 +15,8 @@ final class OrganizationFixture {
             let added = try daemon.ctl(["org", "add", organization])
             guard added.status == 0 else { throw Failure("org add: \(added.standardError)") }
         }
+        let allowed = try daemon.ctl(["org", "set", "acme", "--agent-name", "*"])
+        guard allowed.status == 0 else { throw Failure("org set: \(allowed.standardError)") }
         try add("amy", organization: "acme", role: "admin")
         try add("ann", organization: "acme")
         try add("bob", organization: "acme")
