@@ -9,14 +9,29 @@
 public enum GraceKey: Sendable, Hashable, CustomStringConvertible {
     /// The remote host a privileged client (sshd through the PAM module) reported in the request.
     case remoteHost(String)
-    /// The kernel's audit login session of a local client (`/proc/PID/sessionid`, set by pam_loginuid).
-    case session(UInt32)
+    /// The kernel's audit login session of a local client (`/proc/PID/sessionid`, set by pam_loginuid), on the
+    /// boot of the host it was read on.
+    case session(LoginSession)
 
     public var description: String {
         switch self {
         case .remoteHost(let host): "host \(host)"
-        case .session(let id): "session \(id)"
+        case .session(let session): "session \(session.id)"
         }
+    }
+}
+
+/// A local login session: the kernel numbers them from 1 again at every boot, and every host of a fleet
+/// numbers its own, so the number alone names a different session after a reboot or on another host. The boot
+/// (`/proc/sys/kernel/random/boot_id`, random for each boot of each host) makes it one session.
+public struct LoginSession: Sendable, Hashable {
+    /// The 16 bytes of the boot id; empty for a session stored before boots were (no running boot has it).
+    public var boot: [UInt8]
+    public var id: UInt32
+
+    public init(boot: [UInt8], id: UInt32) {
+        self.boot = boot
+        self.id = id
     }
 }
 

@@ -6,8 +6,8 @@ import AccountStore
 //   the uniform `codeNeeded` (no password oracle);
 // - what the client reports (remote host, PAM service) is believed only from a privileged peer (sshd,
 //   login, sudo through PAM, running as root): an ordinary local user cannot claim to be a trusted host;
-// - a local grace is keyed by the kernel's audit session of the peer, read by the daemon, never sent by
-//   the client; a request that carries a remote host never uses the local session;
+// - a local grace is keyed by the kernel's audit session of the peer and the boot it belongs to, read by the
+//   daemon, never sent by the client; a request that carries a remote host never uses the local session;
 // - an expired grace or exemption never applies; everything here is off until an operator sets it.
 
 /// Where a login comes from, as the daemon itself established it from the socket peer and the request.
@@ -21,7 +21,7 @@ public struct LoginContext: Sendable, Hashable {
     /// The peer is root, the daemon's user or an operator: what it reports is believed.
     public var peerIsPrivileged: Bool
     /// The peer's audit login session, when the request carries no remote host and the peer has one.
-    public var session: UInt32?
+    public var session: LoginSession?
 
     /// A login about whose origin nothing is known: nothing is ever waived for it.
     public static let unknown = LoginContext(
@@ -32,13 +32,13 @@ public struct LoginContext: Sendable, Hashable {
         peerSession: nil
     )
 
-    /// `peerSession` is the peer's `/proc/PID/sessionid` (nil when unset, 4294967295).
+    /// `peerSession` is the peer's `/proc/PID/sessionid` (nil when unset, 4294967295) on this boot.
     public init(
         peerIsPrivileged: Bool,
         peerUID: UInt32?,
         reportedRemoteHost: String,
         service: String,
-        peerSession: UInt32?
+        peerSession: LoginSession?
     ) {
         self.peerIsPrivileged = peerIsPrivileged
         self.peerUID = peerUID

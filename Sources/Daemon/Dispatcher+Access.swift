@@ -71,7 +71,7 @@ extension GraceInfo {
         let (kind, key): (Kind, String) =
             switch grace.key {
             case .remoteHost(let host): (.remoteHost, host)
-            case .session(let id): (.session, "\(id)")
+            case .session(let session): (.session, "\(session.id)")
             }
         self.init(
             kind: kind,

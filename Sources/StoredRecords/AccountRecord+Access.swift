@@ -5,7 +5,9 @@ import AccountStore
 // u32 count + count x grace       graces
 // u32 count + count x exemption   exemptions
 //
-// grace     = u8 key kind (1 remote host + str host | 2 session + u32 id), i64 grantedAt, i64 expiresAt
+// grace     = u8 key kind (1 remote host + str host | 3 session + blob boot (16 bytes) + u32 id
+//             | 2 session + u32 id, from before boots were kept: still read, matching no session), i64 grantedAt,
+//             i64 expiresAt
 // exemption = str service, opt u32 fromUID, i64 until, actor grantedBy, i64 grantedAt
 // ```
 // Kept in its own functions so that it merges mechanically with the other format-3 section.
@@ -17,9 +19,10 @@ extension AccountRecord {
             case .remoteHost(let host):
                 writer.u8(1)
                 writer.string(host)
-            case .session(let id):
-                writer.u8(2)
-                writer.u32(id)
+            case .session(let session):
+                writer.u8(3)
+                writer.blob(session.boot)
+                writer.u32(session.id)
             }
             writer.i64(grace.grantedAt)
             writer.i64(grace.expiresAt)
@@ -42,7 +45,11 @@ extension AccountRecord {
             let key: GraceKey
             switch try reader.u8() {
             case 1: key = .remoteHost(try reader.string())
-            case 2: key = .session(try reader.u32())
+            case 2: key = .session(LoginSession(boot: [], id: try reader.u32()))
+            case 3:
+                let boot = try reader.blob()
+                guard boot.count == 16 else { throw RecordDecodingError("malformed boot id") }
+                key = .session(LoginSession(boot: boot, id: try reader.u32()))
             default: throw RecordDecodingError("unknown grace key")
             }
             let grantedAt = try reader.i64()

@@ -21,14 +21,23 @@ private func remote(_ host: String, privileged: Bool = true, service: String = "
     )
 }
 
-/// A local login (sudo, a screen locker) from a process in audit session `session`.
-private func local(session: UInt32?, uid: UInt32 = 0, service: String = "sudo") -> LoginContext {
+/// The boot id of the tests' host, as the daemon reads it; `otherBoot`, that of a later boot or another host.
+private let thisBoot: [UInt8] = Array(repeating: 0xB0, count: 16)
+private let otherBoot: [UInt8] = Array(repeating: 0xB1, count: 16)
+
+/// A local login (sudo, a screen locker) from a process in audit session `session` of `boot`.
+private func local(
+    session: UInt32?,
+    boot: [UInt8] = thisBoot,
+    uid: UInt32 = 0,
+    service: String = "sudo"
+) -> LoginContext {
     LoginContext(
         peerIsPrivileged: uid == 0,
         peerUID: uid,
         reportedRemoteHost: "",
         service: service,
-        peerSession: session
+        peerSession: session.map { LoginSession(boot: boot, id: $0) }
     )
 }
 
@@ -183,6 +192,9 @@ extension Fixture {
         #expect(
             try service.login(user: "ann", password: password, code: .none, context: local(session: nil)) == .codeNeeded
         )
+        // The same number after a reboot, or on another host of a fleet, is another session.
+        let elsewhere = local(session: 7, boot: otherBoot)
+        #expect(try service.login(user: "ann", password: password, code: .none, context: elsewhere) == .codeNeeded)
         // Without a session nothing is granted.
         try fixture.service.revokeGraces(caller: root, name: "ann")
         #expect(try fixture.loginWithCode("ann", secret, service, local(session: nil)) == .ok)
@@ -201,7 +213,7 @@ extension Fixture {
                 peerUID: privileged ? 0 : 1000,
                 reportedRemoteHost: "192.0.2.7",
                 service: "sshd",
-                peerSession: 7
+                peerSession: LoginSession(boot: thisBoot, id: 7)
             )
             #expect(context.graceKey == (privileged ? .remoteHost("192.0.2.7") : nil))
             #expect(try service.login(user: "ann", password: password, code: .none, context: context) == .codeNeeded)

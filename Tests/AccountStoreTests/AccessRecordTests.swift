@@ -18,7 +18,7 @@ private func withGrants(_ account: Account) -> Account {
     var account = account
     account.graces = [
         Grace(key: .remoteHost("2001:db8::7"), grantedAt: 10, expiresAt: 310),
-        Grace(key: .session(4_294_967_294), grantedAt: -1, expiresAt: .max),
+        Grace(key: .session(LoginSession(boot: Array(1...16), id: 4_294_967_294)), grantedAt: -1, expiresAt: .max),
     ]
     account.exemptions = [
         Exemption(service: "cron", fromUID: 998, until: 99, grantedBy: .operator(uid: 0), grantedAt: 5),
@@ -162,18 +162,39 @@ private func withGrants(_ account: Account) -> Account {
     }
 }
 
+@Test func accountRecord_sessionGraceOfBeforeBoots_stillDecodes_andMatchesNoSession() throws {
+    // Key kind 2: a session number alone, which names another session after a reboot or on another host.
+    var bytes = AccountRecord.encode(base)
+    bytes.removeLast(8)
+    bytes += [0, 0, 0, 1, 2, 0, 0, 0, 7] + [0, 0, 0, 0, 0, 0, 0, 10] + [0, 0, 0, 0, 0, 0, 1, 54] + [0, 0, 0, 0]
+    let account = try AccountRecord.decode(bytes)
+    #expect(account.graces == [Grace(key: .session(LoginSession(boot: [], id: 7)), grantedAt: 10, expiresAt: 310)])
+    for boot in [[UInt8](repeating: 0, count: 16), Array(1...16)] {
+        #expect(account.activeGrace(for: .session(LoginSession(boot: boot, id: 7)), at: 20) == nil)
+    }
+    // A boot id that is not 16 bytes is damage.
+    var shortBoot = AccountRecord.encode(base)
+    shortBoot.removeLast(8)
+    shortBoot += [0, 0, 0, 1, 3, 0, 0, 0, 2, 1, 2, 0, 0, 0, 7] + Array(repeating: 0, count: 16) + [0, 0, 0, 0]
+    #expect(throws: RecordDecodingError.self) { try AccountRecord.decode(shortBoot) }
+}
+
 @Test func account_graces_areBoundedAndExpire() throws {
+    let boot: [UInt8] = Array(repeating: 7, count: 16)
     var account = base
     for index in 0..<(Account.maximumGraces + 3) {
-        account.grantGrace(.session(UInt32(index)), seconds: 100 + Int64(index), now: 0)
+        account.grantGrace(.session(LoginSession(boot: boot, id: UInt32(index))), seconds: 100 + Int64(index), now: 0)
     }
     #expect(account.graces.count == Account.maximumGraces)
     // The ones ending first made room.
-    #expect(account.activeGrace(for: .session(0), at: 0) == nil)
-    #expect(account.activeGrace(for: .session(UInt32(Account.maximumGraces + 2)), at: 0) != nil)
+    #expect(account.activeGrace(for: .session(LoginSession(boot: boot, id: 0)), at: 0) == nil)
+    #expect(
+        account.activeGrace(for: .session(LoginSession(boot: boot, id: UInt32(Account.maximumGraces + 2))), at: 0)
+            != nil
+    )
     // A grace ends at its expiry, not one second later.
-    #expect(account.activeGrace(for: .session(5), at: 104) != nil)
-    #expect(account.activeGrace(for: .session(5), at: 105) == nil)
+    #expect(account.activeGrace(for: .session(LoginSession(boot: boot, id: 5)), at: 104) != nil)
+    #expect(account.activeGrace(for: .session(LoginSession(boot: boot, id: 5)), at: 105) == nil)
     let swept = account.sweepExpiredGrants(at: 105)
     #expect(swept)
     #expect(account.graces.allSatisfy { $0.expiresAt > 105 })
