@@ -41,7 +41,7 @@ public struct ServiceConfiguration: Sendable {
     public var drift: DriftPolicy { DriftPolicy(window: codeWindow, maximumDrift: maximumDrift) }
 }
 
-/// The answer to a login, as shared/PRODUCT.md "Logging in" lists them.
+/// The answer to a login, as docs/product.md "Logging in" lists them.
 public enum LoginResult: Sendable, Hashable {
     case ok
     /// The login finished an enrollment: show these one-time recovery codes once.

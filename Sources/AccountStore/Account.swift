@@ -16,7 +16,7 @@ public enum EnabledBy: UInt8, Sendable, Hashable {
     case enforced = 2
 }
 
-/// The two-factor states of shared/PRODUCT.md.
+/// The two-factor states of docs/product.md.
 public enum TwoFactorState: Sendable, Hashable, CustomStringConvertible {
     /// No second factor.
     case off
@@ -25,7 +25,7 @@ public enum TwoFactorState: Sendable, Hashable, CustomStringConvertible {
     /// A TOTP secret is enrolled and every login needs a code.
     case on(EnabledBy)
 
-    /// As shared/PRODUCT.md writes it, and as the audit trail records it: `off`, `pending`, `on/self`, `on/enforced`.
+    /// As docs/product.md writes it, and as the audit trail records it: `off`, `pending`, `on/self`, `on/enforced`.
     public var description: String {
         switch self {
         case .off: "off"

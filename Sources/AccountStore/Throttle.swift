@@ -1,5 +1,5 @@
 /// Where a login attempt comes from, as far as throttling is concerned: a stranger's failures must not
-/// lock the account for anyone else (shared/PRODUCT.md "Logging in", and the hardening rules).
+/// lock the account for anyone else (docs/product.md "Logging in", and the hardening rules).
 public enum ThrottleOrigin: Sendable, Hashable {
     /// An unprivileged local peer, or the user who ran su or sudo (the invoker a privileged peer reports),
     /// by uid: its failures count against (account, uid) only.

@@ -1,6 +1,6 @@
 import AccountStore
 
-// MUSTs of who may do what (shared/PRODUCT.md, "Who may do what"):
+// MUSTs of who may do what (docs/product.md, "Who may do what"):
 // - deny by default: an operation is allowed only by one of the rules in `decide`;
 // - an operator may do everything to every account; nothing else in this file applies to it;
 // - an admin acts on the agents of its own organization, never outside it, and creates agents only; another

@@ -257,6 +257,14 @@ extension DaemonSettings {
             },
             show: { $0.issuer }
         ),
+        .integer(
+            "daemon",
+            "max-drift-steps",
+            reloadable: true,
+            \.maximumDriftSteps,
+            in: 0...Int32(DriftPolicy.defaultResyncRange),
+            unit: " steps"
+        ),
         Key(
             section: "daemon",
             name: "log-level",
@@ -288,14 +296,6 @@ extension DaemonSettings {
         .integer("throttle", "base-delay", reloadable: true, \.throttle.baseDelay, in: 1...86_400, unit: " seconds"),
         .integer("throttle", "max-delay", reloadable: true, \.throttle.maximumDelay, in: 1...604_800, unit: " seconds"),
         .integer("enrollment", "lifetime", reloadable: true, \.enrollmentLifetime, in: 60...86_400, unit: " seconds"),
-        .integer(
-            "daemon",
-            "max-drift-steps",
-            reloadable: true,
-            \.maximumDriftSteps,
-            in: 0...Int32(DriftPolicy.defaultResyncRange),
-            unit: " steps"
-        ),
         Key(
             section: "audit",
             name: "max-records",

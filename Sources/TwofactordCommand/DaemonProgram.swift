@@ -26,8 +26,8 @@ public struct DaemonProgram: ParsableArguments {
 
                 Settings come from the configuration file (see twofactord.conf(5)), and every key of the \
                 file is also a flag here, which wins over the file. SIGHUP reads the file again and \
-                applies the log level, the issuer, the enrollment lifetime, the maximum drift and the throttle \
-                limits; other changes need a restart.
+                applies the log level, the issuer, the grace period, the session lifetime, the enrollment \
+                lifetime, the maximum drift and the throttle limits; other changes need a restart.
 
                 Exit status: 0 after a clean stop or a successful --check-config, 1 when the daemon \
                 failed, 64 a usage error, 78 a configuration error.

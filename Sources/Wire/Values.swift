@@ -4,7 +4,7 @@ public enum WireRole: UInt8, Sendable, Hashable, CaseIterable {
     case admin = 2
 }
 
-/// An account's two-factor state as the wire carries it (the states of PRODUCT.md).
+/// An account's two-factor state as the wire carries it (the states of docs/product.md).
 public enum WireTwoFactorState: UInt8, Sendable, Hashable, CaseIterable {
     /// No second factor.
     case off = 0

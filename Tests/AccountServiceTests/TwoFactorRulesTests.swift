@@ -4,7 +4,7 @@ import Authentication
 import OneTimePassword
 import Testing
 
-/// The rules of shared/PRODUCT.md through the service and a real LMDB store: who set a state decides
+/// The rules of docs/product.md through the service and a real LMDB store: who set a state decides
 /// who may undo it, recovery codes work once, organizations require 2FA, the audit trail is scoped.
 @Suite struct TwoFactorRulesTests {
     static let password = "Tr1cky-Passw0rd"

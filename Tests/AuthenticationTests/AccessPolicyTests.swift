@@ -3,7 +3,7 @@ import Testing
 
 @testable import Authentication
 
-// One test per cell of shared/PRODUCT.md "Who may do what", allowed and refused, plus the edges the
+// One test per cell of docs/product.md "Who may do what", allowed and refused, plus the edges the
 // table implies: another organization, an agent asking for an admin action, an admin acting on itself.
 
 private func member(_ name: String, _ organization: String, _ role: Role, _ state: TwoFactorState = .off) -> Account {

@@ -99,6 +99,13 @@ import Testing
         for key in DaemonSettings.keys { #expect(text.contains("\n\(key.name) = "), "\(key.name)") }
     }
 
+    /// max-drift-steps sat after [enrollment] in the key table, so --check-config printed a second [daemon].
+    @Test func rendered_printsEachSectionHeaderOnce() {
+        let headers = DaemonSettings().rendered().split(separator: "\n").filter { $0.hasPrefix("[") }.map(String.init)
+        #expect(headers.count == Set(headers).count, "\(headers)")
+        #expect(Set(headers) == Set(DaemonSettings.keys.map { "[\($0.section)]" }))
+    }
+
     @Test func everyKeyHasItsOwnFlag() {
         let flags = DaemonSettings.keys.map(\.flag)
         #expect(Set(flags).count == flags.count)

@@ -54,6 +54,40 @@ import Testing
         #expect(flag.standardError.contains("--issuer must be a non-empty name of printable"), "\(flag.standardError)")
     }
 
+    /// twofactord.conf(5) says the example has every key at its default; it lacked max-drift-steps.
+    @Test func exampleFile_showsEveryKeyAtItsDefault() throws {
+        func settings(_ text: String, commented: Bool) -> Set<String> {
+            var section = ""
+            var found = Set<String>()
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("[") {
+                    section = String(line)
+                } else if line.hasPrefix(commented ? "# " : ""), let equals = line.firstIndex(of: "=") {
+                    let key = line[..<equals].dropFirst(commented ? 2 : 0).trimmingCharacters(in: .whitespaces)
+                    // The example follows a value with a remark in parentheses, such as "(reloadable)".
+                    let rest = line[line.index(after: equals)...]
+                    let value = rest[..<(rest.firstIndex(of: "(") ?? rest.endIndex)].trimmingCharacters(
+                        in: .whitespaces
+                    )
+                    found.insert("\(section) \(key) = \(value)")
+                }
+            }
+            return found
+        }
+        let example = try String(
+            contentsOf: MakefileAndReadmeTests.root.appendingPathComponent("examples/twofactord.conf"),
+            encoding: .utf8
+        )
+        let defaults = try run(Binaries.url("twofactord"), ["--check-config"]).standardOutput
+        let shown = settings(example, commented: true)
+        let expected = settings(
+            defaults.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n"),
+            commented: false
+        )
+        #expect(expected.count >= 20)
+        #expect(shown == expected, "missing: \(expected.subtracting(shown)), wrong: \(shown.subtracting(expected))")
+    }
+
     @Test func checkConfig_namesEveryKeyThatHelpListsAsAFlag() throws {
         let help = try run(Binaries.url("twofactord"), ["--help"]).standardOutput
         let shown = try run(Binaries.url("twofactord"), ["--config", "/dev/null/none", "--check-config"])

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Every cell of shared/PRODUCT.md "Who may do what", allowed and refused, through the real daemon,
+/// Every cell of docs/product.md "Who may do what", allowed and refused, through the real daemon,
 /// `twofactorctl` and `twofactor`. The operator is this test process (root, or the daemon's own user).
 @Suite struct WhoMayDoWhatTests {
     // MARK: enroll (scan QR, confirm code) -> on/self: the account itself only
@@ -321,7 +321,7 @@ import TestSupport
         #expect(own.allSatisfy { $0["target"] as? String == "bob" })
         let organization = try org.audit(as: "amy")
         #expect(!organization.isEmpty && organization.allSatisfy { $0["organization"] as? String == "acme" })
-        // The detail names the state as PRODUCT.md does, not as Swift prints the enum.
+        // The detail names the state as docs/product.md does, not as Swift prints the enum.
         #expect(
             organization.contains {
                 $0["action"] as? String == "enable" && $0["target"] as? String == "ann"
