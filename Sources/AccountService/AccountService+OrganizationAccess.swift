@@ -35,32 +35,14 @@ extension AccountService {
             )
         }
         let networks = try trustedNetworks.map { texts throws(ServiceError) in
-            guard texts.count <= Self.maximumTrustedNetworks else {
-                throw ServiceError(
-                    .invalidArgument,
-                    "an organization trusts \(Self.maximumTrustedNetworks) networks at most"
-                )
+            try distinct(texts, atMost: Self.maximumTrustedNetworks, of: "trusted networks") {
+                (text) throws(InvalidValue) in try IPNetwork(text)
             }
-            var parsed: [IPNetwork] = []
-            for text in texts {
-                let network = try validated { () throws(InvalidValue) in try IPNetwork(text) }
-                if !parsed.contains(network) { parsed.append(network) }
-            }
-            return parsed
         }
         let patterns = try agentNames.map { texts throws(ServiceError) in
-            guard texts.count <= Self.maximumAgentNames else {
-                throw ServiceError(
-                    .invalidArgument,
-                    "an organization has \(Self.maximumAgentNames) agent name patterns at most"
-                )
+            try distinct(texts, atMost: Self.maximumAgentNames, of: "agent name patterns") {
+                (text) throws(InvalidValue) in try AccountNamePattern(text)
             }
-            var parsed: [AccountNamePattern] = []
-            for text in texts {
-                let pattern = try validated { () throws(InvalidValue) in try AccountNamePattern(text) }
-                if !parsed.contains(pattern) { parsed.append(pattern) }
-            }
-            return parsed
         }
         guard
             let current = try storing({ () throws(AccountStoreError) in
@@ -108,5 +90,23 @@ extension AccountService {
         )
         logger.notice("organization access changed", metadata: ["org": "\(organizationName)"])
         return organization
+    }
+
+    /// `texts` parsed, each value once, in their order; at most `maximum` of them.
+    private func distinct<Value: Equatable>(
+        _ texts: [String],
+        atMost maximum: Int,
+        of kind: String,
+        parse: (String) throws(InvalidValue) -> Value
+    ) throws(ServiceError) -> [Value] {
+        guard texts.count <= maximum else {
+            throw ServiceError(.invalidArgument, "an organization has \(maximum) \(kind) at most")
+        }
+        var values: [Value] = []
+        for text in texts {
+            let value = try validated { () throws(InvalidValue) in try parse(text) }
+            if !values.contains(value) { values.append(value) }
+        }
+        return values
     }
 }
