@@ -10,6 +10,9 @@ import OneTimePassword
 //   no more outcomes reach a client than the throttle allows. The password is hashed after a preview of the
 //   lock (which writes nothing): a login that raced into a lock meanwhile is answered `locked`, its hash
 //   thrown away;
+// - every password checked is a counted attempt: the one exception, a login completing the attempt its
+//   `codeNeeded` answer held, is the same user sending the same password again with its code, so that it adds
+//   no guess (PasswordMemo.swift);
 // - a stranger's failures count against (account, that peer's uid) only, and so do those of a user who
 //   ran su or sudo (the invoker a privileged peer reports); other failures through privileged peers count
 //   against the account (and the remote host), toward its hard lock, and a name without an account is
@@ -25,7 +28,9 @@ import OneTimePassword
 extension AccountService {
     /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
-    /// (the same user's login without a code, just answered `codeNeeded` on the same connection). `context`
+    /// (the same user's login without a code, just answered `codeNeeded` on the same connection); it holds only
+    /// when `passwordMemo` is that login's memo and this login sends the same password
+    /// (`PasswordMemo.holdsCheck`): any other is a guess of its own, checked against the lock and counted. `context`
     /// says what the daemon knows of the peer, for grace periods, trusted networks and exemptions.
     /// `passwordMemo` keeps this login's password check for the next (PasswordMemo.swift): given a memo
     /// that already holds a check of the same password, the password is not hashed again.
@@ -88,6 +93,9 @@ extension AccountService {
         passwordMemo: PasswordMemo?
     ) throws(ServiceError) -> (LoginResult, Account?) {
         let now = clock()
+        // Only the password the held attempt counted completes it: another password is a new guess, and a guess
+        // that skipped the lock and the count would double what the throttle allows.
+        let attemptHeld = attemptHeld && passwordMemo?.holdsCheck(of: password, for: user) == true
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
         let name = try? AccountName(user)
         // Before the throttle decision, only whether the account exists: its record is decoded and its secrets
