@@ -153,7 +153,13 @@ extension AccountService {
         // Read for every login, known user or not, so that the work does not depend on the password.
         let organization = try accessOrganization(of: account)
 
-        let decision = LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now)
+        let decision = LoginPolicy.decide(
+            account: account,
+            organization: organization,
+            passwordMatches: passwordMatches,
+            code: code,
+            now: now
+        )
         if !attemptHeld {
             if let decided = try decideInOneWrite(
                 decision,
@@ -237,10 +243,16 @@ extension AccountService {
             result = try useRecoveryCode(text, account: account, now: now)
         case .startEnrollment(let existing):
             guard let account else { return (.denied, nil) }
-            result = try offerEnrollment(account, existing: existing, now: now)
+            result = try offerEnrollment(account, existing: existing, organization: organization, now: now)
         case .finishEnrollment(let text, let pending):
             guard let account else { return (.denied, nil) }
-            (result, loggedIn) = try finishEnrollmentAtLogin(text, pending, account: account, now: now)
+            (result, loggedIn) = try finishEnrollmentAtLogin(
+                text,
+                pending,
+                account: account,
+                organization: organization,
+                now: now
+            )
         }
         try clearAttemptIfPassed(key, result)
         return (result, loggedIn)
@@ -484,9 +496,13 @@ extension AccountService {
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 
+    /// Shows the enrollment a pending account's login must finish: `existing` when it is still valid, else a new
+    /// one. An `off` member of an organization that requires 2FA (`organization`, as this login read it) is
+    /// pending (OrganizationRequirement.swift): the write that keeps its new enrollment also records it so.
     func offerEnrollment(
         _ account: Account,
         existing: PendingEnrollment?,
+        organization: Organization?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         if let existing {
@@ -494,15 +510,48 @@ extension AccountService {
             return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
         }
         let pending = try newEnrollment(for: account.name, parameters: .standard)
+        var required = false
         try updating(account.name, as: nil) { (stored: inout Account) throws(ServiceError) in
-            guard stored.twoFactor == .pending else {
+            guard OrganizationRequirement.effectiveState(of: stored, in: organization) == .pending else {
                 throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
             }
+            required = Self.applyOrganizationRequirement(&stored, organization, now: now)
             stored.pendingEnrollment = pending
             stored.updatedAt = now
         }
+        if required { noteOrganizationRequirement(account) }
         logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
         return .enroll(otpauthURI: try uri(for: account.name, pending.credential))
+    }
+
+    /// Moves an `off` member of an organization that requires 2FA to `pending`, set by the daemon; true when it
+    /// did. Runs inside the write that offers or finishes the member's enrollment.
+    static func applyOrganizationRequirement(
+        _ account: inout Account,
+        _ organization: Organization?,
+        now: UnixTime
+    ) -> Bool {
+        guard account.twoFactor == .off, OrganizationRequirement.requiresTwoFactor(of: account, in: organization)
+        else { return false }
+        account.twoFactor = .pending
+        account.twoFactorChange = StateChange(actor: .system, time: now)
+        return true
+    }
+
+    /// Audits and logs that a login found a member `off` in an organization that requires 2FA, and made it pending.
+    func noteOrganizationRequirement(_ account: Account) {
+        audit(
+            .system,
+            .force,
+            .ok,
+            target: account.name,
+            organization: account.organization,
+            detail: "pending: '\(account.organization)' requires two-factor authentication"
+        )
+        logger.notice(
+            "two-factor required by the organization: pending",
+            metadata: ["user": "\(account.name)", "org": "\(account.organization)"]
+        )
     }
 
     /// Finishes the enrollment a pending account's login offered; returns the answer and the account as this
@@ -511,6 +560,7 @@ extension AccountService {
         _ code: String,
         _ pending: PendingEnrollment,
         account: Account,
+        organization: Organization?,
         now: UnixTime
     ) throws(ServiceError) -> (LoginResult, Account) {
         guard let step = matchingStep(code, for: pending.credential, now: now) else {
@@ -518,12 +568,15 @@ extension AccountService {
         }
         let (codes, hashes) = RecoveryCodes.issue()
         let enrolled: Account
+        var required = false
         do {
             enrolled = try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
                 // The session this login opens is for the account as the login checked it (AccountSession.swift).
                 guard CredentialStamp(stored) == CredentialStamp(account) else {
                     throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
                 }
+                // Required by the organization: the enrollment is `enforced`, as any that a requirement asked for.
+                required = Self.applyOrganizationRequirement(&stored, organization, now: now)
                 try Self.finishEnrollment(
                     &stored,
                     pending,
@@ -544,6 +597,7 @@ extension AccountService {
             case .store(let error): throw ServiceError.from(error)
             }
         }
+        if required { noteOrganizationRequirement(account) }
         audit(
             .account(account.name),
             .enroll,

@@ -213,7 +213,7 @@ public final class AccountService: Sendable {
 
     /// Audits and logs a refusal of `caller`, and returns it to throw. The record carries the caller's own
     /// organization, so that no account can write into another organization's trail.
-    private func refusal(
+    func refusal(
         _ message: String,
         of caller: Caller,
         action: AuditAction?,
