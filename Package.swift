@@ -193,8 +193,9 @@ let package = Package(
         .testTarget(
             name: "AccountServiceTests",
             dependencies: [
-                "AccountService", "LMDBAccountStore", "AccountStore", "Authentication", "OneTimePassword",
-                "PasswordHashing", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "AccountService", "LMDBAccountStore", "PostgresAccountStore", "StoredRecords", "AccountStore",
+                "Authentication", "OneTimePassword", "PasswordHashing", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -124,8 +124,9 @@ extension AccountService {
     }
 
     /// Removes the authenticator `label`. Removing the last one turns 2FA off, as `disableTwoFactor` does,
-    /// and is allowed to whoever may disable it; with one authenticator, that decides whatever the label.
-    /// Returns the account as it is now.
+    /// and is allowed to whoever may disable it; with one authenticator, that decides whatever the label. As
+    /// there, while the organization requires 2FA the account itself is refused, and an admin or operator leaves
+    /// the account `pending`. Returns the account as it is now.
     @discardableResult
     public func removeAuthenticator(caller: Caller, name: String, label: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .authenticatorRemove)
@@ -138,6 +139,10 @@ extension AccountService {
         )
         let label = try validated { () throws(InvalidValue) in try AuthenticatorLabel(label) }
         guard target.authenticatorIndex(label) != nil else { throw Self.noSuchAuthenticator(label, of: target.name) }
+        let withoutAny =
+            last
+            ? try stateWithoutSecondFactor(of: target, capacity: capacity, caller: caller, action: .authenticatorRemove)
+            : .off
         try spendAdminChange(capacity, by: actor, .authenticatorRemove)
         let now = clock()
         let removed = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
@@ -153,7 +158,7 @@ extension AccountService {
             }
             if last {
                 Self.discardSecrets(&account)
-                account.twoFactor = .off
+                account.twoFactor = withoutAny
                 account.twoFactorChange = StateChange(actor: actor, time: now)
             } else {
                 account.authenticators.remove(at: index)
@@ -168,7 +173,11 @@ extension AccountService {
             .ok,
             target: target.name,
             organization: target.organization,
-            detail: last ? "\(label), the last: two-factor off" : "\(label)"
+            detail: !last
+                ? "\(label)"
+                : withoutAny == .off
+                    ? "\(label), the last: two-factor off"
+                    : "\(label), the last: two-factor \(Self.requirementNote(withoutAny, of: target))"
         )
         logger.notice("authenticator removed", metadata: ["user": "\(target.name)", "authenticator": "\(label)"])
         return removed

@@ -10,7 +10,8 @@ import OneTimePassword
 // - every wrong or replayed code counts toward the account's throttle, and a locked account is
 //   refused before anything is checked;
 // - an account without a second factor answers `.ok` without touching the store: there is no code
-//   to check, and the password was checked elsewhere (so its failure count is not reset here);
+//   to check, and the password was checked elsewhere (so its failure count is not reset here); an `off`
+//   member of an organization that requires 2FA has one to enroll, as at a Login (LoginPolicy.swift);
 // - no code is ever logged, and no password is ever involved (so no hash upgrade can happen here).
 
 /// Where a login comes from, as the client reports it; only ever logged.
@@ -130,23 +131,26 @@ extension AccountService {
         let key = ThrottleKey(subject: name.value, origin: origin)
         var check = CodeCheck(name: name, key: key, now: now)
         if case .totp = code,
-            let account = try storing({ () throws(AccountStoreError) in try store.accountForCodeCheck(named: name) }),
-            case .verifyCode(let text, _) = LoginPolicy.decide(
+            let account = try storing({ () throws(AccountStoreError) in try store.accountForCodeCheck(named: name) })
+        {
+            let organization = try accessOrganization(of: account)
+            if case .verifyCode(let text, _) = LoginPolicy.decide(
                 account: account,
+                organization: organization,
                 passwordMatches: true,
                 code: code,
                 now: now
-            )
-        {
-            check.oneWrite = oneWriteCodeCheck(
-                text,
-                account: account,
-                key: key,
-                organization: try accessOrganization(of: account),
-                context: context,
-                now: now,
-                attempt: "code check"
-            )
+            ) {
+                check.oneWrite = oneWriteCodeCheck(
+                    text,
+                    account: account,
+                    key: key,
+                    organization: organization,
+                    context: context,
+                    now: now,
+                    attempt: "code check"
+                )
+            }
         }
         return check
     }
@@ -203,7 +207,14 @@ extension AccountService {
         }
         let organization = try accessOrganization(of: account)
         // The password was checked by another module: the rest is a login's second half, shared with Login.
-        switch LoginPolicy.decide(account: account, passwordMatches: true, code: code, now: now) {
+        let decision = LoginPolicy.decide(
+            account: account,
+            organization: organization,
+            passwordMatches: true,
+            code: code,
+            now: now
+        )
+        switch decision {
         case .deny:
             return try deny(account, user: name.value, now: now, reason: "wrong code")
         case .succeed:
@@ -235,10 +246,11 @@ extension AccountService {
             return try useRecoveryCode(text, account: account, now: now)
         case .startEnrollment(let existing):
             guard mayEnroll() else { throw enrollsElsewhere() }
-            return try offerEnrollment(account, existing: existing, now: now)
+            return try offerEnrollment(account, existing: existing, organization: organization, now: now)
         case .finishEnrollment(let text, let pending):
             guard mayEnroll() else { throw enrollsElsewhere() }
-            return try finishEnrollmentAtLogin(text, pending, account: account, now: now).0
+            return try finishEnrollmentAtLogin(text, pending, account: account, organization: organization, now: now)
+                .0
         }
     }
 

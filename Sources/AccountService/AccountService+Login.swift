@@ -10,6 +10,9 @@ import OneTimePassword
 //   no more outcomes reach a client than the throttle allows. The password is hashed after a preview of the
 //   lock (which writes nothing): a login that raced into a lock meanwhile is answered `locked`, its hash
 //   thrown away;
+// - every password checked is a counted attempt: the one exception, a login completing the attempt its
+//   `codeNeeded` answer held, is the same user sending the same password again with its code, so that it adds
+//   no guess (PasswordMemo.swift);
 // - a stranger's failures count against (account, that peer's uid) only, and so do those of a user who
 //   ran su or sudo (the invoker a privileged peer reports); other failures through privileged peers count
 //   against the account (and the remote host), toward its hard lock, and a name without an account is
@@ -25,7 +28,9 @@ import OneTimePassword
 extension AccountService {
     /// Decides one login attempt from `origin`. Throws only when the store fails; the caller answers with
     /// an error, never with `.ok`. `attemptHeld` says that this login completes an attempt already counted
-    /// (the same user's login without a code, just answered `codeNeeded` on the same connection). `context`
+    /// (the same user's login without a code, just answered `codeNeeded` on the same connection); it holds only
+    /// when `passwordMemo` is that login's memo and this login sends the same password
+    /// (`PasswordMemo.holdsCheck`): any other is a guess of its own, checked against the lock and counted. `context`
     /// says what the daemon knows of the peer, for grace periods, trusted networks and exemptions.
     /// `passwordMemo` keeps this login's password check for the next (PasswordMemo.swift): given a memo
     /// that already holds a check of the same password, the password is not hashed again.
@@ -88,6 +93,9 @@ extension AccountService {
         passwordMemo: PasswordMemo?
     ) throws(ServiceError) -> (LoginResult, Account?) {
         let now = clock()
+        // Only the password the held attempt counted completes it: another password is a new guess, and a guess
+        // that skipped the lock and the count would double what the throttle allows.
+        let attemptHeld = attemptHeld && passwordMemo?.holdsCheck(of: password, for: user) == true
         // A name that could never exist is an unknown user, not a separate error: the answer must not differ.
         let name = try? AccountName(user)
         // Before the throttle decision, only whether the account exists: its record is decoded and its secrets
@@ -145,7 +153,13 @@ extension AccountService {
         // Read for every login, known user or not, so that the work does not depend on the password.
         let organization = try accessOrganization(of: account)
 
-        let decision = LoginPolicy.decide(account: account, passwordMatches: passwordMatches, code: code, now: now)
+        let decision = LoginPolicy.decide(
+            account: account,
+            organization: organization,
+            passwordMatches: passwordMatches,
+            code: code,
+            now: now
+        )
         if !attemptHeld {
             if let decided = try decideInOneWrite(
                 decision,
@@ -229,10 +243,16 @@ extension AccountService {
             result = try useRecoveryCode(text, account: account, now: now)
         case .startEnrollment(let existing):
             guard let account else { return (.denied, nil) }
-            result = try offerEnrollment(account, existing: existing, now: now)
+            result = try offerEnrollment(account, existing: existing, organization: organization, now: now)
         case .finishEnrollment(let text, let pending):
             guard let account else { return (.denied, nil) }
-            (result, loggedIn) = try finishEnrollmentAtLogin(text, pending, account: account, now: now)
+            (result, loggedIn) = try finishEnrollmentAtLogin(
+                text,
+                pending,
+                account: account,
+                organization: organization,
+                now: now
+            )
         }
         try clearAttemptIfPassed(key, result)
         return (result, loggedIn)
@@ -476,9 +496,13 @@ extension AccountService {
         logger.info("login ok", metadata: ["user": "\(account.name)", "factors": "\(factors)"])
     }
 
+    /// Shows the enrollment a pending account's login must finish: `existing` when it is still valid, else a new
+    /// one. An `off` member of an organization that requires 2FA (`organization`, as this login read it) is
+    /// pending (OrganizationRequirement.swift): the write that keeps its new enrollment also records it so.
     func offerEnrollment(
         _ account: Account,
         existing: PendingEnrollment?,
+        organization: Organization?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         if let existing {
@@ -486,15 +510,48 @@ extension AccountService {
             return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
         }
         let pending = try newEnrollment(for: account.name, parameters: .standard)
+        var required = false
         try updating(account.name, as: nil) { (stored: inout Account) throws(ServiceError) in
-            guard stored.twoFactor == .pending else {
+            guard OrganizationRequirement.effectiveState(of: stored, in: organization) == .pending else {
                 throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
             }
+            required = Self.applyOrganizationRequirement(&stored, organization, now: now)
             stored.pendingEnrollment = pending
             stored.updatedAt = now
         }
+        if required { noteOrganizationRequirement(account) }
         logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
         return .enroll(otpauthURI: try uri(for: account.name, pending.credential))
+    }
+
+    /// Moves an `off` member of an organization that requires 2FA to `pending`, set by the daemon; true when it
+    /// did. Runs inside the write that offers or finishes the member's enrollment.
+    static func applyOrganizationRequirement(
+        _ account: inout Account,
+        _ organization: Organization?,
+        now: UnixTime
+    ) -> Bool {
+        guard account.twoFactor == .off, OrganizationRequirement.requiresTwoFactor(of: account, in: organization)
+        else { return false }
+        account.twoFactor = .pending
+        account.twoFactorChange = StateChange(actor: .system, time: now)
+        return true
+    }
+
+    /// Audits and logs that a login found a member `off` in an organization that requires 2FA, and made it pending.
+    func noteOrganizationRequirement(_ account: Account) {
+        audit(
+            .system,
+            .force,
+            .ok,
+            target: account.name,
+            organization: account.organization,
+            detail: "pending: '\(account.organization)' requires two-factor authentication"
+        )
+        logger.notice(
+            "two-factor required by the organization: pending",
+            metadata: ["user": "\(account.name)", "org": "\(account.organization)"]
+        )
     }
 
     /// Finishes the enrollment a pending account's login offered; returns the answer and the account as this
@@ -503,6 +560,7 @@ extension AccountService {
         _ code: String,
         _ pending: PendingEnrollment,
         account: Account,
+        organization: Organization?,
         now: UnixTime
     ) throws(ServiceError) -> (LoginResult, Account) {
         guard let step = matchingStep(code, for: pending.credential, now: now) else {
@@ -510,12 +568,15 @@ extension AccountService {
         }
         let (codes, hashes) = RecoveryCodes.issue()
         let enrolled: Account
+        var required = false
         do {
             enrolled = try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
                 // The session this login opens is for the account as the login checked it (AccountSession.swift).
                 guard CredentialStamp(stored) == CredentialStamp(account) else {
                     throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
                 }
+                // Required by the organization: the enrollment is `enforced`, as any that a requirement asked for.
+                required = Self.applyOrganizationRequirement(&stored, organization, now: now)
                 try Self.finishEnrollment(
                     &stored,
                     pending,
@@ -536,6 +597,7 @@ extension AccountService {
             case .store(let error): throw ServiceError.from(error)
             }
         }
+        if required { noteOrganizationRequirement(account) }
         audit(
             .account(account.name),
             .enroll,

@@ -8,7 +8,9 @@ import OneTimePassword
 // - a request that would change nothing writes nothing and is not audited (a disable of a state already off, a
 //   force of a state already required, a reset of an account already pending with nothing to discard), and an
 //   account's own changes and an admin's changes to other accounts are bounded per minute (`AccountLimits`);
-// - a state is never weakened by the account alone when an admin or operator required it;
+// - a state is never weakened by the account alone when an admin or operator required it, nor when its
+//   organization requires 2FA; an admin or operator who turns it off there leaves the account `pending`, never
+//   `off` (OrganizationRequirement.swift);
 // - an enrollment changes the state only once a right code confirms it, and then hands out a fresh set
 //   of recovery codes, shown once and stored as hashes.
 
@@ -106,13 +108,16 @@ extension AccountService {
     }
 
     /// Turns two-factor authentication off and discards the secret, the pending enrollment and the
-    /// recovery codes. The account itself may do this only to a state it set itself. Already off with nothing
-    /// to discard: nothing is written or audited. Returns the account as it is now.
+    /// recovery codes. The account itself may do this only to a state it set itself, and never while its
+    /// organization requires 2FA; an admin or operator may, but there the account is left `pending` (its next
+    /// login enrolls), not `off`. Already in that state with nothing to discard: nothing is written or audited.
+    /// Returns the account as it is now.
     @discardableResult
     public func disableTwoFactor(caller: Caller, name: String) throws(ServiceError) -> Account {
         let target = try target(name, for: caller, action: .disable)
         let (capacity, actor) = try authorize(caller, .disableTwoFactor, target: target, action: .disable)
-        guard !Self.isAlready(.off, target) else {
+        let resulting = try stateWithoutSecondFactor(of: target, capacity: capacity, caller: caller, action: .disable)
+        guard !Self.isAlready(resulting, target) else {
             // Nothing is written, so no write checks the session; the account read here may already carry
             // someone else's change, which the session must not go on with.
             try Self.checkSession(of: caller, stillHoldsFor: target)
@@ -130,13 +135,49 @@ extension AccountService {
                 )
             }
             Self.discardSecrets(&account)
-            account.twoFactor = .off
+            account.twoFactor = resulting
             account.twoFactorChange = StateChange(actor: actor, time: now)
             account.updatedAt = now
         }
-        audit(actor, .disable, .ok, target: target.name, organization: target.organization)
-        logger.notice("two-factor disabled", metadata: ["user": "\(target.name)"])
+        audit(
+            actor,
+            .disable,
+            .ok,
+            target: target.name,
+            organization: target.organization,
+            detail: Self.requirementNote(resulting, of: target)
+        )
+        logger.notice("two-factor disabled", metadata: ["user": "\(target.name)", "state": "\(resulting)"])
         return disabled
+    }
+
+    /// The state a disable (or the removal of the last authenticator) leaves the target in: `off`, or `pending`
+    /// while its organization requires 2FA. The account itself is refused there (the refusal audited as
+    /// `action`), as it is for a state an admin or operator required.
+    func stateWithoutSecondFactor(
+        of target: Account,
+        capacity: Capacity,
+        caller: Caller,
+        action: AuditAction
+    ) throws(ServiceError) -> TwoFactorState {
+        let organization = try accessOrganization(of: target)
+        let resulting = OrganizationRequirement.stateWithoutSecondFactor(of: target, in: organization)
+        if resulting != .off, capacity == .ownAccount {
+            throw refusal(
+                OrganizationRequirement.refusalToTurnOff(target),
+                of: caller,
+                action: action,
+                target: target.name,
+                requested: nil
+            )
+        }
+        return resulting
+    }
+
+    /// The audit detail of a change that left `target` without a second factor: empty for `off`, why for
+    /// `pending`.
+    static func requirementNote(_ state: TwoFactorState, of target: Account) -> String {
+        state == .off ? "" : "\(state): '\(target.organization)' requires two-factor authentication"
     }
 
     /// Discards the secret and the recovery codes and sets `pending`: the next login enrolls a new

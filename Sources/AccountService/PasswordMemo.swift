@@ -10,7 +10,10 @@ import Synchronization
 // - it keeps no password: only an HMAC of it under a key that never leaves the process, and the stored
 //   hash it was checked against, so a password changed meanwhile is checked again;
 // - it lives on one connection, serves only the next request, and only for a short time (the daemon's
-//   held attempt).
+//   held attempt);
+// - it is what tells the Login that completes a held attempt from a new guess: only the same user with the same
+//   password (its HMAC compared in constant time) completes it; any other Login is an attempt of its own, checked
+//   against the lock and counted (`holdsCheck`).
 
 /// What a Login learned about a password, kept on the connection for the Login with the code that follows.
 public final class PasswordMemo: Sendable {
@@ -36,6 +39,17 @@ public final class PasswordMemo: Sendable {
                 ConstantTime.equals(entry.digest, digest)
             else { return nil }
             return entry.matched
+        }
+    }
+
+    /// Whether this memo holds a check of `password` for `user`, against whatever stored hash: the Login that
+    /// completes a held attempt must be the one that was counted, the same user with the same password. The
+    /// password is compared as its HMAC, in constant time, and is not kept.
+    public func holdsCheck(of password: [UInt8], for user: String) -> Bool {
+        let digest = Self.digest(password)
+        return entry.withLock { entry in
+            guard let entry, entry.user == user else { return false }
+            return ConstantTime.equals(entry.digest, digest)
         }
     }
 

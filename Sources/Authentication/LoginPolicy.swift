@@ -9,6 +9,8 @@ import AccountStore
 //   in the store write that carries out this decision (AccountService+Login.swift);
 // - an account with 2FA on never succeeds without a code (TOTP or recovery); a `pending` account
 //   never succeeds without finishing enrollment, and a recovery code cannot finish one;
+// - an `off` member of an organization that requires 2FA is decided as `pending`, whatever path left it
+//   `off` (OrganizationRequirement.swift): no password alone logs in there;
 // - the decision only says which code to check: accepting it (the replay guard) is the store's job.
 
 /// What the client sent besides the user name and password.
@@ -39,10 +41,17 @@ public enum LoginDecision: Sendable, Hashable {
 
 public enum LoginPolicy {
     /// Decides a login once the password has been checked (against a dummy hash for an unknown user).
-    public static func decide(account: Account?, passwordMatches: Bool, code: CodeInput, now: UnixTime) -> LoginDecision
-    {
+    /// `organization` is the account's organization as read for this login: its requirement makes an `off`
+    /// member `pending`.
+    public static func decide(
+        account: Account?,
+        organization: Organization?,
+        passwordMatches: Bool,
+        code: CodeInput,
+        now: UnixTime
+    ) -> LoginDecision {
         guard let account, passwordMatches else { return code == .none ? .askForCode : .deny }
-        switch account.twoFactor {
+        switch OrganizationRequirement.effectiveState(of: account, in: organization) {
         case .off:
             return .succeed
         case .on:

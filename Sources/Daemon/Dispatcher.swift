@@ -32,8 +32,9 @@ struct Session: Sendable, Equatable {
     /// (AccountSession.swift).
     var account: AccountSession?
     /// A login answered `codeNeeded`: its attempt stays counted by the throttle, and the very next request,
-    /// if it is the same user's login with a code, completes that attempt instead of counting another.
-    /// So a person's two-step login counts once, and nothing about the password shows in the count.
+    /// if it is the same user's login with a code and the same password, completes that attempt instead of
+    /// counting another. So a person's two-step login counts once, nothing about the password shows in the count,
+    /// and every other password sent is counted.
     var heldAttempt: HeldAttempt?
     /// The snapshot a BackupBegin took, read by the BackupReads that follow; dropped (and its file with
     /// it) when the last byte was read or the connection closes.
@@ -121,7 +122,7 @@ struct Dispatcher: Sendable {
         do {
             switch request {
             case .login(let user, let password, let codeKind, let code):
-                let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let attempt = LoginAttempt(user: user, password: password, codeKind: codeKind, code: code, held: held)
                 // A Login opens a session for administration (`twofactorctl --as`): it never skips the code
                 // (no grace, trusted network or exemption), so an admin's step-up always takes one.
                 let (origin, _) = loginOrigin(of: peer, LoginOrigin(), readingSession: false)
@@ -137,7 +138,7 @@ struct Dispatcher: Sendable {
                 session.heldAttempt = attempt.held(after: result)
                 return (Self.response(for: result), session)
             case .loginFrom(let user, let password, let codeKind, let code, let origin):
-                let attempt = LoginAttempt(user: user, codeKind: codeKind, code: code, held: held)
+                let attempt = LoginAttempt(user: user, password: password, codeKind: codeKind, code: code, held: held)
                 let (throttle, context) = loginOrigin(of: peer, origin)
                 let result = try service.reporting(LoginOriginInfo(origin, from: context)).login(
                     user: user,
@@ -578,7 +579,10 @@ extension ShareHolder {
 }
 
 /// One login request as the throttle sees it: which code it carries, and whether it completes the attempt a
-/// `codeNeeded` answer held on the connection.
+/// `codeNeeded` answer held on the connection. Only a login with a code, of the same user, with the same password
+/// (compared through the held memo: `PasswordMemo.holdsCheck`), before the hold expires, completes it; any other
+/// is a new attempt, checked against the lock and counted, so that a held attempt never lets a second password
+/// be checked for free.
 struct LoginAttempt {
     let user: String
     let input: CodeInput
@@ -587,11 +591,16 @@ struct LoginAttempt {
     /// completing that attempt reads it.
     let passwordMemo: PasswordMemo?
 
-    init(user: String, codeKind: CodeKind, code: String, held: HeldAttempt?) {
+    init(user: String, password: [UInt8], codeKind: CodeKind, code: String, held: HeldAttempt?) {
         self.user = user
         input = CodeInput(codeKind, code)
         let now = Int64(time(nil))
-        completesHeldAttempt = codeKind != .none && held.map { $0.user == user && $0.until >= now } == true
+        completesHeldAttempt =
+            codeKind != .none
+            && held.map { held in
+                held.user == user && held.until >= now
+                    && held.passwordMemo?.holdsCheck(of: password, for: user) == true
+            } == true
         if case .none = input {
             passwordMemo = PasswordMemo()
         } else {

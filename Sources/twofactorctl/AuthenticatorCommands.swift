@@ -120,7 +120,9 @@ struct TwoFactorRemove: ParsableCommand {
         abstract: "Remove one of an account's authenticators.",
         discussion: """
             Its codes stop working at once. Removing the last one turns two-factor authentication off, and is \
-            allowed to whoever may turn it off (`2fa disable`): an account only when it turned it on itself.
+            allowed to whoever may turn it off (`2fa disable`): an account only when it turned it on itself and \
+            its organization does not require it; in an organization that requires it, the account is left \
+            pending.
             """
     )
 
@@ -134,7 +136,12 @@ struct TwoFactorRemove: ParsableCommand {
         let account = try accountName(name, options)
         try options.expectDone(
             .authenticatorRemove(user: account, label: label),
-            success: "Authenticator '\(label)' removed from '\(account)'."
+            leaving: account,
+            success: "Authenticator '\(label)' removed from '\(account)'.",
+            pending: {
+                "Authenticator '\(label)' removed from '\(account)', its last, and '\($0)' requires two-factor "
+                    + "authentication"
+            }
         )
     }
 }

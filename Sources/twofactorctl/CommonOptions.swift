@@ -89,6 +89,35 @@ struct CommonOptions: ParsableArguments {
         reportDone(message)
     }
 
+    /// Sends a request that may leave `user` without a second factor (`2fa disable`, removing the last
+    /// authenticator), and says what it left. The daemon answers Done either way; on the same session the account
+    /// is read back, so that an account left `pending` (its organization requires two-factor authentication, so
+    /// its next login enrolls) is told as such, and JSON output carries the state as `twoFactor`.
+    /// `pending` gets the organization's name and says what happened.
+    func expectDone(
+        _ request: Request,
+        leaving user: String,
+        success message: String,
+        pending: (_ organization: String) -> String
+    ) throws {
+        let session = try open()
+        defer { session.close() }
+        let response = try session.send(request)
+        guard case .done = response else { throw unexpected(response) }
+        let info = try session.account(named: user)
+        let state = info.map { AccountText.state($0.twoFactor).name }
+        if json {
+            print(JSONValue.object([("ok", .bool(true))] + (state.map { [("twoFactor", .string($0))] } ?? [])).text)
+        } else if let info, info.twoFactor == .pending {
+            print(
+                pending(info.organization) + ": '\(user)' is pending, and enrolls a new authenticator at its next "
+                    + "login."
+            )
+        } else {
+            print(message)
+        }
+    }
+
     func reportDone(_ message: String) {
         if json {
             print(JSONValue.object([("ok", .bool(true))]).text)
@@ -151,6 +180,13 @@ final class DaemonSession {
     /// Sends a request; an Error answer is reported and ends the program.
     func send(_ request: Request) throws -> Response {
         try reported(exchange(request))
+    }
+
+    /// The account `name` as UserShow answers it, or nil when the daemon shows it not to this caller (after a
+    /// request that changed the account: it may have been removed, or the session ended, since).
+    func account(named name: String) throws -> AccountInfo? {
+        if case .userInfo(let info, _) = try exchange(.userShow(user: name)) { return info }
+        return nil
     }
 
     /// Whether the daemon shows this caller the account `name` (UserShow answers with it). Its Error answer,

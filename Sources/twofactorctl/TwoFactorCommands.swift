@@ -164,8 +164,10 @@ struct TwoFactorDisable: ParsableCommand {
         abstract: "Turn two-factor authentication off and discard the secret.",
         discussion: """
             An account (with --as) may turn off only what it turned on itself (on/self); when an admin or \
-            operator required it (pending, on/enforced), ask them. Admins (own organization) and operators may \
-            turn it off for any account they manage.
+            operator required it (pending, on/enforced), or its organization requires two-factor \
+            authentication, ask them. Admins (own organization) and operators may turn it off for any account \
+            they manage; in an organization that requires it, the account is left pending (it enrolls again at \
+            its next login), not off.
             """
     )
 
@@ -175,7 +177,9 @@ struct TwoFactorDisable: ParsableCommand {
     func run() throws {
         try options.expectDone(
             .twoFactorDisable(user: name),
-            success: "Two-factor authentication is off for '\(name)'."
+            leaving: name,
+            success: "Two-factor authentication is off for '\(name)'.",
+            pending: { "The authenticator of '\(name)' is discarded, but '\($0)' requires two-factor authentication" }
         )
     }
 }

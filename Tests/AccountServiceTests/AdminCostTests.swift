@@ -73,14 +73,17 @@ import Testing
         try fixture.service.unlock(caller: adm, name: "alice")
         try fixture.service.addExemption(caller: adm, name: "alice", service: "cron", until: until + 1, fromUID: 7)
         _ = try fixture.service.setOrganization(caller: root, name: "acme", requireTwoFactor: true)
-        // Required, but a member turned off since: the same request moves it to pending again.
+        // A disable there leaves the member pending, which it is already: nothing to write or audit.
         try fixture.service.disableTwoFactor(caller: root, name: "alice")
+        #expect(try fixture.stored("alice")?.twoFactor == .pending)
+        // Required, but a member left off since (no request does that any more: a restore of an older store, a
+        // race with the requirement): the same request moves it to pending again.
+        try fixture.store.update(try AccountName("alice")) { $0.twoFactor = .off }
         _ = try fixture.service.setOrganization(caller: root, name: "acme", requireTwoFactor: true)
         #expect(try fixture.stored("alice")?.twoFactor == .pending)
         let changes = try fixture.auditRecords(after: sequence).map(\.action)
         #expect(
-            changes.filter { $0 != .login }
-                == [.organizationSet, .disable, .organizationSet, .exemptionAdd, .unlock],
+            changes.filter { $0 != .login } == [.organizationSet, .organizationSet, .exemptionAdd, .unlock],
             "\(changes)"
         )
     }

@@ -25,6 +25,81 @@ import Testing
         #expect(right == .codeNeeded && wrong == .codeNeeded && unknown == .codeNeeded)
     }
 
+    /// A held attempt (`codeNeeded`, then the Login with the code) counts once only when both send the same
+    /// password: a Login that says it completes one but sends another password is a guess of its own, checked
+    /// against the lock and counted, so the throttle's five free failures are five passwords checked.
+    @Test func aHeldAttempt_completedWithAnotherPassword_countsThatGuess_andTheLockComesOnTime() throws {
+        _ = try fixture.enrolled("bea")
+        let origin = ThrottleOrigin.peer(uid: 4343)
+        let key = ThrottleKey(subject: "bea", origin: origin)
+        var answers: [LoginResult] = []
+        for guess in 0..<4 {
+            let memo = PasswordMemo()
+            answers.append(
+                try fixture.service.login(
+                    user: "bea",
+                    password: Array("guess-\(guess)-a".utf8),
+                    code: .none,
+                    origin: origin,
+                    passwordMemo: memo
+                )
+            )
+            answers.append(
+                try fixture.service.login(
+                    user: "bea",
+                    password: Array("guess-\(guess)-b".utf8),
+                    code: .totp("123456"),
+                    origin: origin,
+                    attemptHeld: true,
+                    passwordMemo: memo
+                )
+            )
+        }
+        #expect(answers.prefix(5) == [.codeNeeded, .denied, .codeNeeded, .denied, .codeNeeded])
+        #expect(answers.dropFirst(5).allSatisfy { $0 == .locked(retryAfter: 30) }, "\(answers)")
+        #expect(try fixture.store.throttleRecord(key).failures == 5)
+        // The right password too waits for the lock, held attempt or not.
+        let memo = PasswordMemo()
+        #expect(
+            try fixture.service.login(
+                user: "bea",
+                password: Self.password,
+                code: .totp("123456"),
+                origin: origin,
+                attemptHeld: true,
+                passwordMemo: memo
+            ) == .locked(retryAfter: 30)
+        )
+    }
+
+    /// The same password twice completes the held attempt: a person's two-step login counts once.
+    @Test func aHeldAttempt_completedWithTheSamePassword_countsOnce() throws {
+        _ = try fixture.enrolled("bea")
+        let origin = ThrottleOrigin.peer(uid: 4344)
+        let key = ThrottleKey(subject: "bea", origin: origin)
+        for _ in 0..<3 {
+            let memo = PasswordMemo()
+            let first = try fixture.service.login(
+                user: "bea",
+                password: Self.wrong,
+                code: .none,
+                origin: origin,
+                passwordMemo: memo
+            )
+            #expect(first == .codeNeeded)
+            let second = try fixture.service.login(
+                user: "bea",
+                password: Self.wrong,
+                code: .totp("123456"),
+                origin: origin,
+                attemptHeld: true,
+                passwordMemo: memo
+            )
+            #expect(second == .denied)
+        }
+        #expect(try fixture.store.throttleRecord(key).failures == 3)
+    }
+
     @Test func aStrangersFailures_doNotLockTheAccountForOthers() throws {
         for _ in 0..<20 {
             _ = try fixture.service.login(user: "ann", password: Self.wrong, code: .none, origin: .peer(uid: 4242))

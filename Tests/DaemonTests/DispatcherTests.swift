@@ -113,6 +113,67 @@ import Wire
         #expect(other.session.heldAttempt == nil)
     }
 
+    /// A held attempt is completed only by the same user with the same password: a Login with a code and
+    /// another password is a guess of its own, checked against the lock and counted, so a peer speaking the
+    /// protocol gets the throttle's five free failures, not twice as many passwords checked.
+    @Test func aHeldAttempt_thenAnotherPassword_countsEveryGuess_andLocksAfterTheFreeFailures() throws {
+        try enroll("ann")
+        let key = ThrottleKey(subject: "ann", origin: .peer(uid: stranger.uid))
+        var session = Session()
+        var answers: [Response] = []
+        var counted: [UInt32] = []
+        for guess in 0..<5 {
+            for (codeKind, code, suffix) in [(CodeKind.none, "", "a"), (.totp, "000000", "b")] {
+                let sent = dispatcher.handle(
+                    .login(
+                        user: "ann",
+                        password: Array("guess-\(guess)-\(suffix)".utf8),
+                        codeKind: codeKind,
+                        code: code
+                    ),
+                    from: stranger,
+                    session: session
+                )
+                answers.append(sent.response)
+                counted.append(try store.throttleRecord(key).failures)
+                session = sent.session
+            }
+        }
+        let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
+        let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: "")
+        let locked = Response.loginResult(outcome: .locked, retryAfter: 30, otpauthURI: "")
+        #expect(Array(answers.prefix(5)) == [codeNeeded, denied, codeNeeded, denied, codeNeeded])
+        #expect(answers.dropFirst(5).allSatisfy { $0 == locked }, "\(answers)")
+        #expect(counted == [1, 2, 3, 4, 5, 5, 5, 5, 5, 5], "one failure for each password checked")
+        // The right password after a held wrong one is no completion either: it waits for the lock.
+        let held = login("ann", password: Array("guess-5-a".utf8))
+        #expect(held.0 == locked)
+        let right = dispatcher.handle(
+            .login(user: "ann", password: Self.password, codeKind: .totp, code: "000000"),
+            from: stranger,
+            session: held.1
+        )
+        #expect(right.response == locked)
+    }
+
+    /// The honest two-step login (the same password twice) still counts once, however often it is repeated.
+    @Test func aHeldAttempt_thenTheSamePasswordWithACode_countsOnce() throws {
+        try enroll("ann")
+        let key = ThrottleKey(subject: "ann", origin: .peer(uid: stranger.uid))
+        let wrong = Array("wrong-password".utf8)
+        for round in 1...3 {
+            let first = login("ann", password: wrong)
+            #expect(first.0 == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+            let second = dispatcher.handle(
+                .login(user: "ann", password: wrong, codeKind: .totp, code: "000000"),
+                from: stranger,
+                session: first.1
+            )
+            #expect(second.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+            #expect(try store.throttleRecord(key).failures == UInt32(round))
+        }
+    }
+
     /// A code check never completes a Login's held attempt: it counts its own, and ends the hold.
     @Test func aCodeCheckAfterAHeldLogin_countsItsOwnAttempt_andHoldsNone() throws {
         try enroll("ann")
@@ -199,15 +260,68 @@ import Wire
 }
 
 @Suite struct HeldAttemptTests {
-    @Test func aTwoStepLogin_countsOnce_andOnlyForTheSameUserRightAfter() {
-        let none = LoginAttempt(user: "ann", codeKind: .none, code: "", held: nil)
-        let held = none.held(after: .codeNeeded)
-        #expect(held?.user == "ann")
+    static let password = Array("Held-Passw0rd".utf8)
+
+    /// The memo of a login without a code, as the service leaves it after checking `password` for `user`.
+    static func heldLogin(_ user: String, password: [UInt8] = password) throws -> HeldAttempt? {
+        let directory = TemporaryDirectory(prefix: "held-attempt-tests")
+        defer { withExtendedLifetime(directory) {} }
+        let service = AccountService(
+            store: try LMDBAccountStore(directory: directory.path + "/state"),
+            hasher: PasswordHasher(cost: ScryptCost(logN: 10, r: 8, p: 1)),
+            clock: { 1_900_000_000 },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let none = LoginAttempt(user: user, password: password, codeKind: .none, code: "", held: nil)
+        #expect(
+            try service.login(user: user, password: password, code: .none, passwordMemo: none.passwordMemo)
+                == .codeNeeded
+        )
         #expect(none.held(after: .denied) == nil && none.held(after: .ok) == nil)
-        #expect(LoginAttempt(user: "ann", codeKind: .totp, code: "123456", held: held).completesHeldAttempt)
-        #expect(!LoginAttempt(user: "bob", codeKind: .totp, code: "123456", held: held).completesHeldAttempt)
-        #expect(!LoginAttempt(user: "ann", codeKind: .none, code: "", held: held).completesHeldAttempt)
-        let stale = HeldAttempt(user: "ann", until: 1)
-        #expect(!LoginAttempt(user: "ann", codeKind: .totp, code: "123456", held: stale).completesHeldAttempt)
+        return none.held(after: .codeNeeded)
+    }
+
+    @Test func aTwoStepLogin_countsOnce_andOnlyForTheSameUserRightAfter() throws {
+        let held = try Self.heldLogin("ann")
+        #expect(held?.user == "ann")
+        let password = Self.password
+        #expect(
+            LoginAttempt(user: "ann", password: password, codeKind: .totp, code: "123456", held: held)
+                .completesHeldAttempt
+        )
+        #expect(
+            !LoginAttempt(user: "bob", password: password, codeKind: .totp, code: "123456", held: held)
+                .completesHeldAttempt
+        )
+        #expect(
+            !LoginAttempt(user: "ann", password: password, codeKind: .none, code: "", held: held).completesHeldAttempt
+        )
+        let stale = HeldAttempt(user: "ann", until: 1, passwordMemo: held?.passwordMemo)
+        #expect(
+            !LoginAttempt(user: "ann", password: password, codeKind: .totp, code: "123456", held: stale)
+                .completesHeldAttempt
+        )
+    }
+
+    /// Only the password the held attempt counted completes it; another one, even one character apart, is a
+    /// new attempt, and so is any Login when the hold has no memo to compare with.
+    @Test func aHeldAttempt_isCompletedOnlyWithTheSamePassword() throws {
+        let held = try Self.heldLogin("ann")
+        for other in ["Held-Passw0rD", "Held-Passw0rd ", "", "wrong"] {
+            let attempt = LoginAttempt(
+                user: "ann",
+                password: Array(other.utf8),
+                codeKind: .totp,
+                code: "123456",
+                held: held
+            )
+            #expect(!attempt.completesHeldAttempt, "\(other)")
+            #expect(attempt.passwordMemo == nil, "a new attempt checks its password itself")
+        }
+        let withoutMemo = HeldAttempt(user: "ann", until: .max)
+        #expect(
+            !LoginAttempt(user: "ann", password: Self.password, codeKind: .totp, code: "123456", held: withoutMemo)
+                .completesHeldAttempt
+        )
     }
 }

@@ -183,6 +183,58 @@ import TestSupport
         #expect(try org.state("bob") == "off")
     }
 
+    // MARK: disable 2FA in an organization that requires it: never back to the password alone
+
+    /// Security review of 2026-12-07, hole A: with `org set --require-2fa` (which moves only `off` members to
+    /// `pending`), a member enrolled on its own turned 2FA off and logged in with its password alone. Now the
+    /// member is refused, saying to ask its admin; the admin's disable leaves it `pending`, and says so; its next
+    /// login enrolls, and no `twofactor login` with the password alone gets in. On both stores.
+    @Test(arguments: [false, true])
+    func disable_inAnOrganizationRequiringTwoFactor_neverLeavesAPasswordOnlyLogin(postgresql: Bool) throws {
+        let org = try OrganizationFixture(postgresql: postgresql)
+        let (secret, step, _) = try org.enable("ann")
+        let (amySecret, amyStep, _) = try org.enable("amy")
+        _ = try org.enable("bob")
+        let required = try org.ctl(["org", "set", "acme", "--require-2fa"])
+        #expect(required.status == 0, "\(required.standardError)")
+        #expect(try org.state("ann") == "on/self", "the requirement moves only off members")
+
+        let itself = try org.ctl(["2fa", "disable", "ann"], as: "ann", code: try org.nextCode(secret, after: step))
+        #expect(itself.status == 1)
+        #expect(
+            itself.standardError.contains("'acme' requires two-factor authentication of its members"),
+            "\(itself.standardError)"
+        )
+        #expect(itself.standardError.contains("ask an admin of 'acme' or an operator"), "\(itself.standardError)")
+        #expect(try org.state("ann") == "on/self")
+        let passwordOnly = try org.daemon.login("ann", password: org.password("ann"))
+        #expect(passwordOnly.status != 0, "ann logged in with the password alone:\n\(passwordOnly.standardOutput)")
+
+        let byAdmin = try org.ctl(
+            ["2fa", "disable", "ann"],
+            as: "amy",
+            code: try org.nextCode(amySecret, after: amyStep)
+        )
+        #expect(byAdmin.status == 0, "\(byAdmin.standardError)")
+        #expect(byAdmin.standardOutput.contains("'ann' is pending"), "\(byAdmin.standardOutput)")
+        #expect(try org.state("ann") == "pending")
+        let afterAdmin = try org.daemon.login("ann", password: org.password("ann"))
+        #expect(afterAdmin.status != 0, "ann logged in with the password alone:\n\(afterAdmin.standardOutput)")
+
+        // The operator's removal of bob's last authenticator leaves bob pending too (JSON says so).
+        let removed = try org.daemon.ctl(["2fa", "remove", "bob", "--label", "default", "--json"])
+        #expect(removed.status == 0, "\(removed.standardError)")
+        #expect(removed.standardOutput.contains("\"twoFactor\""), "\(removed.standardOutput)")
+        #expect(removed.standardOutput.contains("\"pending\""), "\(removed.standardOutput)")
+        #expect(try org.state("bob") == "pending")
+        #expect(try org.daemon.login("bob", password: org.password("bob")).status != 0)
+
+        // ann's next login shows the QR code, and the first code finishes the enrollment: required, so enforced.
+        let (enrolled, _) = try org.loginEnrolling("ann")
+        #expect(enrolled.status == 0, "\(enrolled.standardError)")
+        #expect(try org.state("ann") == "on/enforced")
+    }
+
     // MARK: reset (discard the secret; re-enroll at next login)
 
     @Test func reset_byTheAdminAndByAnOperator_thenTheNextLoginEnrolls() throws {

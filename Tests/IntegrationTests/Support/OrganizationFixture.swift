@@ -7,10 +7,25 @@ import TestSupport
 /// agents of any name (`org set acme --agent-name '*'`). Every account's password is `<name>-Passw0rd!`.
 final class OrganizationFixture {
     let daemon: DaemonProcess
+    /// The secrets key's folder of a daemon on PostgreSQL, kept as long as the daemon runs.
+    private let keys = TemporaryDirectory()
 
-    init() throws {
+    /// The daemon serves from its own LMDB state directory, or with `postgresql`, from a database of its own
+    /// on the shared test cluster.
+    init(postgresql: Bool = false) throws {
         daemon = try DaemonProcess()
-        try daemon.start()
+        if postgresql {
+            let cluster = try PostgresCluster.shared.get()
+            try daemon.start(
+                extraArguments: FleetTests.storeArguments(
+                    url: try cluster.makeDatabase(),
+                    cluster: cluster,
+                    keyDirectory: keys
+                )
+            )
+        } else {
+            try daemon.start()
+        }
         for organization in ["acme", "other"] {
             let added = try daemon.ctl(["org", "add", organization])
             guard added.status == 0 else { throw Failure("org add: \(added.standardError)") }
