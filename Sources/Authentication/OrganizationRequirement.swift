@@ -1,6 +1,6 @@
 import AccountStore
 
-// MUSTs of an organization's two-factor requirement (shared/PRODUCT.md, "Two-factor states": `off` is
+// MUSTs of an organization's two-factor requirement (docs/product.md, "Two-factor states": `off` is
 // "password only (unless the organization requires 2FA: then `pending`)"):
 // - no member of an organization that requires 2FA logs in with its password alone: a login, and a code check,
 //   take such a member left `off` (a race with `org set --require-2fa`, a restore, a copy, an older daemon) for

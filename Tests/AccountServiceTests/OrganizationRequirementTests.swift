@@ -10,7 +10,7 @@ import StoredRecords
 import Testing
 import TestSupport
 
-/// An organization's two-factor requirement (shared/PRODUCT.md: `off` is "password only (unless the organization
+/// An organization's two-factor requirement (docs/product.md: `off` is "password only (unless the organization
 /// requires 2FA: then `pending`)"), through the service: the account itself cannot turn it off, an admin or
 /// operator who does leaves it `pending`, and a member left `off` anyway (a restore, a race with the
 /// requirement) is taken for `pending` by a Login and a code check alike, on LMDB and PostgreSQL.
