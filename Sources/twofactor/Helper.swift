@@ -9,7 +9,10 @@ import Wire
 // - one answer per request, in order, each a JSON object with either the daemon's answer or an
 //   "error" sentence; a request the helper cannot read is answered, not fatal;
 // - passwords and codes are never echoed back, logged or put in an error;
-// - native-messaging frames are checked against a limit before they are buffered.
+// - native-messaging frames are checked against a limit before they are buffered;
+// - a self-service request is sent only while the connection acts for that request's user (its last login
+//   answered ok): run by root or an operator, the helper would otherwise lend the peer's rights to whoever
+//   writes its input.
 
 struct Helper: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +28,8 @@ struct Helper: ParsableCommand {
             after an enrollment, "recoveryCodesLeft" after a recovery code), {"otpauthURI":..., \
             "expiresAt":...}, {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to \
             twofactord stays open between requests, so after a login the self-service requests act for \
-            that account.
+            that account; they are refused until a login of their user is answered ok, and after any other \
+            answer to a login.
             """
     )
 
@@ -45,9 +49,15 @@ struct Helper: ParsableCommand {
     /// Requests larger than this are refused unread: no field of the protocol comes close.
     static let maximumRequestLength = 16384
 
-    func run() throws {
+    /// The helper's connection to twofactord, and the account its last login made it act for.
+    struct Link {
         var connection: DaemonConnection?
-        defer { connection?.close() }
+        var account: String?
+    }
+
+    func run() throws {
+        var link = Link()
+        defer { link.connection?.close() }
         var framing = HelperFraming(native: nativeMessaging, limit: Self.maximumRequestLength)
         while true {
             let message: [UInt8]
@@ -60,13 +70,13 @@ struct Helper: ParsableCommand {
             case .message(let bytes): message = bytes
             }
             var request = Array(message)
-            let answer = handle(&request, connection: &connection)
+            let answer = handle(&request, link: &link)
             wipe(&request)
             framing.write(answer)
         }
     }
 
-    private func handle(_ bytes: inout [UInt8], connection: inout DaemonConnection?) -> JSONValue {
+    private func handle(_ bytes: inout [UInt8], link: inout Link) -> JSONValue {
         let json: JSONValue
         do {
             json = try JSONValue(parsing: bytes)
@@ -95,17 +105,37 @@ struct Helper: ParsableCommand {
         case "disable": request = .twoFactorDisable(user: user)
         default: return Self.failure("unknown op '\(op)': use login, enroll-begin, enroll-confirm or disable", id: id)
         }
+        let isLogin = if case .login = request { true } else { false }
+        // Without a login of `user`, the daemon would take the request as the peer's own: an operator's, when
+        // the helper runs as root.
+        guard isLogin || link.account == user else {
+            return Self.failure(
+                "log in as '\(user)' first: the helper acts only for the account logged in on its connection",
+                id: id,
+                code: "notPermitted"
+            )
+        }
         do {
-            if connection == nil {
-                connection = try DaemonConnection(
+            if link.connection == nil {
+                link.connection = try DaemonConnection(
                     socketPath: options.socketPath,
                     trusted: TrustedDaemon(daemonUser: daemonUser)
                 )
             }
-            return Self.json(for: try connection!.send(request), id: id)
+            let response = try link.connection!.send(request)
+            if isLogin { link.account = Self.logsIn(response) ? user : nil }
+            return Self.json(for: response, id: id)
         } catch {
-            connection = nil  // closed by the failure; the next request reconnects
+            link = Link()  // closed by the failure; the next request reconnects, acting for nobody
             return Self.failure(error.description, id: id, code: "daemonUnavailable")
+        }
+    }
+
+    /// Whether a login's answer makes the connection act for its account (docs/protocol.md).
+    static func logsIn(_ response: Response) -> Bool {
+        switch response {
+        case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin: true
+        default: false
         }
     }
 

@@ -70,6 +70,41 @@ import TestSupport
         #expect(shownAccount.standardOutput.contains("\"twoFactor\":\"on\""), "\(shownAccount.standardOutput)")
     }
 
+    /// Run by root (this test), an operator, the helper must not lend that right to whoever writes its input:
+    /// a self-service request goes out only while its user is logged in on the connection.
+    @Test func helper_runByAnOperator_sendsNoSelfServiceRequest_withoutALoginOfItsUser() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        _ = try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
+        let input = """
+            {"op":"enroll-begin","user":"bob"}
+            {"op":"disable","user":"alice"}
+            {"op":"login","user":"bob","password":"wrong"}
+            {"op":"disable","user":"alice"}
+            {"op":"login","user":"bob","password":"pw-bob-123"}
+            {"op":"enroll-confirm","user":"alice","code":"123456"}
+            {"op":"disable","user":"alice"}
+            {"op":"login","user":"bob","password":"wrong-again"}
+            {"op":"enroll-begin","user":"bob"}
+
+            """
+        let result = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: input)
+        let answers = try objects(result.standardOutput)
+        try #require(answers.count == 9, "\(result.standardOutput)")
+        for index in [0, 1, 3, 5, 6, 8] {
+            #expect(answers[index]["code"] as? String == "notPermitted", "\(index): \(answers[index])")
+            #expect((answers[index]["error"] as? String)?.contains("log in as") == true, "\(index): \(answers[index])")
+        }
+        #expect(answers[2]["outcome"] as? String == "codeNeeded", "a wrong password without a code, as every other")
+        #expect(answers[4]["outcome"] as? String == "ok")
+        #expect(answers[7]["outcome"] as? String == "codeNeeded")
+        let alice = try daemon.ctl(["user", "show", "alice", "--json"])
+        #expect(alice.standardOutput.contains("\"twoFactor\":\"on\""), "\(alice.standardOutput)")
+        let bob = try daemon.ctl(["user", "show", "bob", "--json"])
+        #expect(bob.standardOutput.contains("\"twoFactor\":\"off\""), "\(bob.standardOutput)")
+    }
+
     @Test func helper_nativeMessaging_roundTrips() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
