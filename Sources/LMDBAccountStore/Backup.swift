@@ -369,6 +369,15 @@ extension LMDBAccountStore {
         guard info.st_size > 0 else {
             throw .storageFailure("the backup \(name) is empty: restore from another backup")
         }
+        // What a restore reads becomes every account's password hash and two-factor state: only a file that no
+        // one else could have written or swapped.
+        guard info.st_uid == geteuid() || info.st_uid == 0, info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
+            throw .storageFailure(
+                "refusing to restore \(name): it is owned by another user or writable by group or others, who "
+                    + "could have changed it; if you trust its contents, chown it to yourself and chmod 600 it"
+            )
+        }
+        try refuseSharedParent(of: path, what: "the backup", doing: "restore")
         let found: (version: [UInt8]?, keyCheck: [UInt8]?)
         do throws(LMDBError) {
             let environment = try Environment(
@@ -404,13 +413,22 @@ extension LMDBAccountStore {
         guard versionBytes.count == 4, (1...schemaVersion).contains(version) else {
             throw .unsupportedSchemaVersion(found: version, supported: schemaVersion)
         }
-        if let check = found.keyCheck {
-            guard SecretSealing.isKeyCheck(check, of: key) else {
+        guard let check = found.keyCheck else {
+            // Every store of schema 2 and later was opened by a twofactord that seals secrets, which writes the
+            // check: without it, the store would be sealed again as if it were plaintext, its secrets lost.
+            guard version < 2 else {
                 throw .storageFailure(
-                    "the backup \(name) was sealed with another key than \(key.path): give the key file that was in "
-                        + "use when the backup was taken with --secrets-key-file"
+                    "the backup \(name) has lost its secrets key check, which every twofactord backup of schema 2 "
+                        + "and later holds: it was altered or damaged: restore from another backup"
                 )
             }
+            return
+        }
+        guard SecretSealing.isKeyCheck(check, of: key) else {
+            throw .storageFailure(
+                "the backup \(name) was sealed with another key than \(key.path): give the key file that was in "
+                    + "use when the backup was taken with --secrets-key-file"
+            )
         }
     }
 
@@ -443,15 +461,17 @@ extension LMDBAccountStore {
         }
     }
 
-    static func refuseSharedParent(of path: String, what: String) throws(AccountStoreError) {
+    /// Refuses `path` when its directory is one that group or others can write, so could replace it in (to
+    /// `doing` it: create it, or restore from it).
+    static func refuseSharedParent(of path: String, what: String, doing: String = "create") throws(AccountStoreError) {
         let parent = parentDirectory(of: path)
         var info = stat()
         guard lstat(parent, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-            throw .storageFailure("cannot create \(what) \(path): \(parent) is not a directory")
+            throw .storageFailure("cannot \(doing) \(what) \(path): \(parent) is not a directory")
         }
         guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
             throw .storageFailure(
-                "refusing to create \(what) \(path): \(parent) is writable by group or others, who could "
+                "refusing to \(doing) \(what) \(path): \(parent) is writable by group or others, who could "
                     + "replace it; choose a directory only you can write"
             )
         }

@@ -450,3 +450,53 @@ private func schemaVersion(in path: String) throws -> [UInt8]? {
     // The backup let the directory go: a writer may take it again.
     #expect(throws: Never.self) { _ = try StateDirectoryLock(fixture.path) }
 }
+
+/// A backup whose secrets key check was taken out would be sealed again as plaintext under whatever key the
+/// restore is given, its secrets lost while `--check` says ok: every backup of schema 2 and later has one.
+@Test func restore_ofABackupWithoutItsKeyCheck_isRefusedBeforeAnythingIsWritten() throws {
+    let fixture = StoreFixture()
+    let (backup, key) = try takeBackup(fixture)
+    do {
+        let environment = try Environment(path: backup, mapSize: 1 << 26, maxDatabases: 16, flags: [.noSubdirectory])
+        let transaction = try environment.beginTransaction()
+        _ = try transaction.delete(Array("secrets-key-check".utf8), in: try transaction.openDatabase(named: "meta"))
+        try transaction.commit()
+    }
+    let restored = fixture.directory.path + "/restored"
+    guard
+        case .storageFailure(let message) = storeError({
+            try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000)
+        })
+    else { return }
+    #expect(message.contains("has lost its secrets key check"), "\(message)")
+    #expect(isEmptyDirectory(restored))
+}
+
+/// What a restore reads becomes every account's password hash and two-factor state: a file or folder someone
+/// else could write is refused.
+@Test func restore_ofABackupOthersCouldHaveWritten_isRefused() throws {
+    let fixture = StoreFixture()
+    let (backup, key) = try takeBackup(fixture)
+    let restored = fixture.directory.path + "/restored"
+    func refusal() -> String {
+        guard
+            case .storageFailure(let message) = storeError({
+                try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000)
+            })
+        else { return "no refusal" }
+        return message
+    }
+    #expect(chmod(backup, 0o620) == 0)
+    #expect(refusal().contains("writable by group or others, who could have changed it"), "\(refusal())")
+    #expect(chmod(backup, 0o600) == 0)
+    if geteuid() == 0 {
+        #expect(chown(backup, 1000, 1000) == 0)
+        #expect(refusal().contains("owned by another user"), "\(refusal())")
+        #expect(chown(backup, 0, 0) == 0)
+    }
+    #expect(chmod(fixture.directory.path, 0o777) == 0)
+    #expect(refusal().contains("is writable by group or others, who could replace it"), "\(refusal())")
+    #expect(chmod(fixture.directory.path, 0o700) == 0)
+    #expect(isEmptyDirectory(restored) || access(restored, F_OK) != 0)
+    #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 200)
+}
