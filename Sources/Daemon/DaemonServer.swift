@@ -146,7 +146,9 @@ public final class DaemonServer: Service {
         case .path(let path):
             try SocketPath.prepare(path)
             let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            guard chmod(path, mode_t(configuration.socketMode)) == 0 else {
+            // Not through a link: in a folder others can write, the socket could be swapped for a link to any
+            // file between the bind and this call, and that file would get the socket's mode.
+            guard fchmodat(AT_FDCWD, path, mode_t(configuration.socketMode), AT_SYMLINK_NOFOLLOW) == 0 else {
                 let reason = String(cString: strerror(errno))
                 try? await channel.close()
                 throw SocketPath.Problem(description: "cannot set the mode of '\(path)': \(reason)")

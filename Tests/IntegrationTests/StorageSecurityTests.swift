@@ -7,6 +7,16 @@ import TestSupport
 /// Issue 7, points 6, 7 and 11, through the real daemon: secrets sealed at rest, a wrong key or a bad state
 /// directory refused at start with a clear message, a full disk survived.
 @Suite struct StorageSecurityTests {
+    /// The socket gets `--socket-mode` (set without following a link: DaemonServer.bind).
+    @Test func socket_getsTheModeAsked() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--socket-mode", "0640"])
+        var info = stat()
+        #expect(lstat(daemon.socketPath, &info) == 0)
+        #expect(info.st_mode & S_IFMT == S_IFSOCK)
+        #expect(info.st_mode & 0o7777 == 0o640, "\(String(info.st_mode & 0o7777, radix: 8))")
+    }
+
     @Test func dataFile_holdsNoEnrolledOrPendingSecret() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
