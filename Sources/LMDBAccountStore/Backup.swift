@@ -475,5 +475,11 @@ extension LMDBAccountStore {
                     + "replace it; choose a directory only you can write"
             )
         }
+        guard info.st_uid == geteuid() || info.st_uid == 0 else {
+            throw .storageFailure(
+                "refusing to \(doing) \(what) \(path): \(parent) belongs to another user, who could replace it; "
+                    + "choose a directory only you can write"
+            )
+        }
     }
 }

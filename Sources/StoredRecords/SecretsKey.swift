@@ -116,6 +116,12 @@ public struct SecretsKey: Sendable {
                     + "choose another --secrets-key-file"
             )
         }
+        guard parentInfo.st_uid == geteuid() || parentInfo.st_uid == 0 else {
+            throw .storageFailure(
+                "refusing to create the secrets key \(path): \(parent) belongs to another user, who could replace "
+                    + "it; choose another --secrets-key-file"
+            )
+        }
         let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else {
             throw .storageFailure(

@@ -500,3 +500,15 @@ private func schemaVersion(in path: String) throws -> [UInt8]? {
     #expect(isEmptyDirectory(restored) || access(restored, F_OK) != 0)
     #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 200)
 }
+
+/// Another user's directory, even one only it can write: that user could rename or replace the backup.
+@Test func backup_intoAnotherUsersDirectory_isRefused() throws {
+    guard geteuid() == 0 else { return }
+    let fixture = StoreFixture()
+    let store = try fixture.open()
+    let theirs = fixture.directory.path + "/theirs"
+    #expect(mkdir(theirs, 0o755) == 0 && chown(theirs, 1000, 1000) == 0)
+    guard case .storageFailure(let message) = storeError({ try store.backup(to: theirs + "/backup") }) else { return }
+    #expect(message.contains("belongs to another user"), "\(message)")
+    #expect(access(theirs + "/backup", F_OK) != 0)
+}

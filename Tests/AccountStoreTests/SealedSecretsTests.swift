@@ -181,6 +181,20 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
         #expect(message.contains("owned by uid 65534"))
     }
 
+    @Test func newKeyFile_inAnotherUsersDirectory_isRefused() throws {
+        guard geteuid() == 0 else { return }
+        let fixture = StoreFixture()
+        let theirs = fixture.directory.path + "/theirs"
+        #expect(mkdir(theirs, 0o755) == 0 && chown(theirs, 1000, 1000) == 0)
+        let error = storeError { try SecretsKey.write(try key(6, fixture), to: theirs + "/new.key") }
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a key was written into another user's directory")
+            return
+        }
+        #expect(message.contains("belongs to another user"), "\(message)")
+        #expect(access(theirs + "/new.key", F_OK) != 0)
+    }
+
     @Test func keyFileOfWrongLength_isRefused() throws {
         let fixture = StoreFixture()
         let path = fixture.directory.path + "/short.key"
