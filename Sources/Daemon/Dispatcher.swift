@@ -285,7 +285,7 @@ struct Dispatcher: Sendable {
             peerUID: peer.uid,
             reportedRemoteHost: origin.remoteHost,
             service: origin.service,
-            peerSession: readingSession && origin.remoteHost.isEmpty ? AuditSession.of(pid: peer.pid) : nil
+            peerSession: readingSession && origin.remoteHost.isEmpty ? peer.session : nil
         )
         return (throttle, context)
     }

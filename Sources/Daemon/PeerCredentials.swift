@@ -1,3 +1,4 @@
+import AccountStore
 import CPeerCredentials
 import Glibc
 import NIOCore
@@ -8,11 +9,15 @@ public struct PeerCredentials: Sendable, Hashable {
     public var pid: Int32
     public var uid: UInt32
     public var gid: UInt32
+    /// The peer's audit login session (AuditSession.swift), read with the credentials: read later through the
+    /// pid, it would be that of whichever process has the pid by then, once the peer has exited.
+    public var session: LoginSession?
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+    public init(pid: Int32, uid: UInt32, gid: UInt32, session: LoginSession? = nil) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
+        self.session = session
     }
 
     /// Reads SO_PEERCRED from an accepted Unix-socket channel.
@@ -24,7 +29,9 @@ public struct PeerCredentials: Sendable, Hashable {
             level: SocketOptionLevel(SOL_SOCKET),
             name: SocketOptionName(SO_PEERCRED)
         )
-        return credentials.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+        return credentials.map {
+            PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid, session: AuditSession.of(pid: $0.pid))
+        }
     }
 }
 
