@@ -131,9 +131,10 @@ extension AccountService {
         let key = ThrottleKey(subject: name.value, origin: origin)
         var check = CodeCheck(name: name, key: key, now: now)
         if case .totp = code,
-            let account = try storing({ () throws(AccountStoreError) in try store.accountForCodeCheck(named: name) })
+            let (account, organization) = try storing({ () throws(AccountStoreError) in
+                try store.accountForCodeCheckWithOrganization(named: name)
+            })
         {
-            let organization = try accessOrganization(of: account)
             if case .verifyCode(let text, _) = LoginPolicy.decide(
                 account: account,
                 organization: organization,

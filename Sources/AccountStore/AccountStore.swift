@@ -17,6 +17,12 @@ public protocol AccountStore: Sendable {
     /// secrets opens only its authenticators'. Never give it back to `create` or `update`.
     func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account?
 
+    /// `accountForCodeCheck`, with the organization it belongs to (nil when that has no record), or nil without
+    /// an account: in one read where the backend can (a round trip fewer per code check on PostgreSQL).
+    func accountForCodeCheckWithOrganization(
+        named name: AccountName
+    ) throws(AccountStoreError) -> (account: Account, organization: Organization?)?
+
     /// The account called `name` as a login needs it, or nil (`Account.forLogin`): with 2FA on, as
     /// `accountForCodeCheck` reads it; otherwise whole. Never give it back to `create` or `update`. The read
     /// costs the same for every name: a name without an account has a stand-in record read in its place, and
@@ -235,6 +241,13 @@ extension AccountStore {
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name)?.forCodeCheck
+    }
+
+    public func accountForCodeCheckWithOrganization(
+        named name: AccountName
+    ) throws(AccountStoreError) -> (account: Account, organization: Organization?)? {
+        guard let account = try accountForCodeCheck(named: name) else { return nil }
+        return (account, try organization(named: account.organization))
     }
 
     /// `recordAcceptedStep` changing nothing else, for a step whose drift is also its offset (a resync).

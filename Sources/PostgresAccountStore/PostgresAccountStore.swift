@@ -55,6 +55,8 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     /// How many account rows the store's transactions read `FOR UPDATE` since it was opened, for tests: what a
     /// write read.
     public var accountRowsLocked: Int { counters.accountRowsLocked.load(ordering: .relaxed) }
+    /// How many statements this store sent, for tests that count round trips.
+    public var statementsSent: Int { counters.statements.load(ordering: .relaxed) }
 
     /// Closes the idle connections; the store must not be used afterwards.
     public func close() { pool.close() }
@@ -73,6 +75,29 @@ public final class PostgresAccountStore: AccountStore, Sendable {
 
     public func accountForCodeCheck(named name: AccountName) throws(AccountStoreError) -> Account? {
         try account(named: name, trimmed: \.forCodeCheck)
+    }
+
+    public func accountForCodeCheckWithOrganization(
+        named name: AccountName
+    ) throws(AccountStoreError) -> (account: Account, organization: Organization?)? {
+        let sealed = try read { transaction in
+            try transaction.rows(
+                """
+                SELECT a.record, o.record FROM accounts a LEFT JOIN organizations o ON o.name = a.organization
+                WHERE a.name = \(name.value)
+                """
+            ).first.map { row in
+                let (accountRecord, organizationRecord) = try row.decode((ByteBuffer, ByteBuffer?).self)
+                let account = try Self.decode(accountRecord.bytes, name: name.value)
+                let organization = try organizationRecord.map { (record) throws(AccountStoreError) in
+                    try Self.decodeOrganization(record.bytes, name: account.organization.value)
+                }
+                return (account, organization)
+            }
+        }
+        return try sealed.map { (account, organization) throws(AccountStoreError) in
+            (try opened(account.forCodeCheck), organization)
+        }
     }
 
     /// The record of `name`, decoded, given to `trim`, then opened: only the secrets `trim` keeps are opened.

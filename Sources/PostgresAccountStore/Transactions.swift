@@ -32,6 +32,7 @@ final class Transaction {
     /// Runs a statement and returns its rows; a failure becomes `.storageFailure`, or `Retry` for a
     /// serialization failure or deadlock.
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        counters.statements.add(1, ordering: .relaxed)
         do {
             return try session.query(query)
         } catch {
@@ -47,6 +48,8 @@ final class Transaction {
 final class TransactionCounters: Sendable {
     /// Account rows read `FOR UPDATE` (`PostgresAccountStore.lock`, `lockExistingAccount`).
     let accountRowsLocked = Atomic(0)
+    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN and COMMIT included).
+    let statements = Atomic(0)
 }
 
 /// Thrown inside a transaction to have it run again.

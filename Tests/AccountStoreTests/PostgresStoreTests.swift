@@ -190,6 +190,23 @@ import TestSupport
         #expect(later == (.accepted, 1))
     }
 
+    /// What a code check reads before its transaction, the account and its organization's rules, is one round
+    /// trip.
+    @Test func accountForCodeCheckWithOrganization_isOneStatement() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let store = try fixture.open() as! PostgresAccountStore
+        var acme = Organization(name: try OrganizationName("acme"), requiresTwoFactor: true, createdAt: 1, updatedAt: 1)
+        acme.gracePeriod = 60
+        try store.createOrganization(acme)
+        var alice = makeAccount("alice")
+        alice.organization = acme.name
+        try store.create(alice)
+        let before = store.statementsSent
+        let read = try #require(try store.accountForCodeCheckWithOrganization(named: alice.name))
+        #expect(store.statementsSent - before == 1)
+        #expect(read.account == alice.forCodeCheck && read.organization == acme)
+    }
+
     @Test func daemonsStartingTogether_migrateOnce() throws {
         let fixture = try BackendFixture(.postgresql)
         let failures = Mutex<[String]>([])

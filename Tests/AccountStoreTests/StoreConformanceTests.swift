@@ -40,6 +40,12 @@ import TestSupport
         #expect(forCheck.recoveryCodes.isEmpty && forCheck.pendingEnrollment == nil)
         #expect(try store.account(named: alice.name) == alice)
         #expect(try store.accountForCodeCheck(named: accountName("nobody")) == nil)
+        // With its organization, as the code check reads it.
+        let withOrganization = try #require(try store.accountForCodeCheckWithOrganization(named: alice.name))
+        #expect(withOrganization.account == alice.forCodeCheck)
+        #expect(withOrganization.organization == (try store.organization(named: alice.organization)))
+        #expect(withOrganization.organization?.name == alice.organization)
+        #expect(try store.accountForCodeCheckWithOrganization(named: accountName("nobody")) == nil)
 
         // A login reads an account with 2FA on as a code check does, and a pending one whole (its enrollment).
         #expect(try store.accountForLogin(named: alice.name) == alice.forCodeCheck)
