@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <grp.h>
 #include <pwd.h>
@@ -101,44 +102,100 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
 }
 
 /*
+ * The NSS lookups of require_group, with a buffer grown until the entry fits: 1 found, 0 no such entry,
+ * -1 the lookup failed (a directory service down, an entry too large to read), which must not pass for
+ * "not a member", or a member would skip the second factor.
+ */
+#define LOOKUP_BUFFER_LIMIT (1 << 20)
+
+static int lookup_user(const char *name, struct passwd *entry, char **buffer) {
+    for (size_t size = 4096; size <= LOOKUP_BUFFER_LIMIT; size *= 2) {
+        char *grown = realloc(*buffer, size);
+        if (!grown) return -1;
+        *buffer = grown;
+        struct passwd *found = NULL;
+        int error = getpwnam_r(name, entry, *buffer, size, &found);
+        if (error == ERANGE) continue;
+        if (error == 0 || error == ENOENT) return found ? 1 : 0;
+        return -1;
+    }
+    return -1;
+}
+
+static int lookup_group(const char *name, struct group *entry, char **buffer) {
+    for (size_t size = 16384; size <= LOOKUP_BUFFER_LIMIT; size *= 2) {
+        char *grown = realloc(*buffer, size);
+        if (!grown) return -1;
+        *buffer = grown;
+        struct group *found = NULL;
+        int error = getgrnam_r(name, entry, *buffer, size, &found);
+        if (error == ERANGE) continue;
+        if (error == 0 || error == ENOENT) return found ? 1 : 0;
+        return -1;
+    }
+    return -1;
+}
+
+/*
  * Whether `user` is a member (primary or supplementary) of one of the comma-separated groups in
- * `groups`: 1 yes, 0 no. When 0, `reason` says why, for the log (no such user, no such group, not a member).
+ * `groups`: 1 yes, 0 no, -1 a lookup failed (the caller denies). When not 1, `reason` says why, for the log
+ * (no such user, no such group, not a member, which lookup failed).
  */
 static int in_required_group(const char *user, const char *groups, char *reason, size_t capacity) {
-    struct passwd entry, *found = NULL;
-    char buffer[4096];
-    if (getpwnam_r(user, &entry, buffer, sizeof buffer, &found) != 0 || !found) {
+    struct passwd entry;
+    char *buffer = NULL;
+    int user_found = lookup_user(user, &entry, &buffer);
+    if (user_found <= 0) {
+        free(buffer);
+        if (user_found < 0) {
+            snprintf(reason, capacity, "cannot look up the Unix user (NSS failed)");
+            return -1;
+        }
         snprintf(reason, capacity, "no Unix user of that name, so in none of the groups %s", groups);
         return 0;
     }
+    gid_t primary = entry.pw_gid;
     int count = 64;
     gid_t list[64];
     gid_t *member_of = list;
     gid_t *allocated = NULL;
-    if (getgrouplist(user, found->pw_gid, member_of, &count) == -1) {
-        allocated = calloc((size_t)count, sizeof *allocated);
-        if (!allocated || getgrouplist(user, found->pw_gid, allocated, &count) == -1) count = 0;
+    if (getgrouplist(user, primary, member_of, &count) == -1) {
+        allocated = count > 0 ? calloc((size_t)count, sizeof *allocated) : NULL;
+        if (!allocated || getgrouplist(user, primary, allocated, &count) == -1) {
+            free(allocated);
+            free(buffer);
+            snprintf(reason, capacity, "cannot list the Unix groups of the user (NSS failed)");
+            return -1;
+        }
         member_of = allocated;
     }
+    free(buffer);
+    buffer = NULL;
     char names[512];
     snprintf(names, sizeof names, "%s", groups);
     char missing[512] = "";
     int member = 0;
     char *save = NULL;
-    for (char *name = strtok_r(names, ",", &save); name && !member; name = strtok_r(NULL, ",", &save)) {
-        struct group group, *group_found = NULL;
-        char group_buffer[16384];
-        if (getgrnam_r(name, &group, group_buffer, sizeof group_buffer, &group_found) != 0 || !group_found) {
+    for (char *name = strtok_r(names, ",", &save); name && member == 0; name = strtok_r(NULL, ",", &save)) {
+        struct group group;
+        int group_found = lookup_group(name, &group, &buffer);
+        if (group_found < 0) {
+            snprintf(reason, capacity, "cannot look up the group %s (NSS failed, or too large to read)", name);
+            member = -1;
+            break;
+        }
+        if (group_found == 0) {
             size_t used = strlen(missing);
             snprintf(missing + used, sizeof missing - used, "%s%s", used ? "," : "", name);
             continue;
         }
-        if (group_found->gr_gid == found->pw_gid) member = 1;
-        for (int i = 0; i < count && member_of && !member; i++)
-            if (member_of[i] == group_found->gr_gid) member = 1;
+        if (group.gr_gid == primary) member = 1;
+        for (int i = 0; i < count && !member; i++)
+            if (member_of[i] == group.gr_gid) member = 1;
     }
+    free(buffer);
     free(allocated);
-    if (!member) {
+    if (member == 0) {
         if (*missing)
             snprintf(reason, capacity, "not in group(s) %s (no such group: %s)", groups, missing);
         else
@@ -312,7 +369,12 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !*user) return PAM_USER_UNKNOWN;
     if (o.require_group) {
         char reason[1024];
-        if (!in_required_group(user, o.require_group, reason, sizeof reason)) {
+        int member = in_required_group(user, o.require_group, reason, sizeof reason);
+        if (member < 0) {
+            pam_syslog(pamh, LOG_ERR, "user %s: %s (require_group); denying", user, reason);
+            return PAM_AUTHINFO_UNAVAIL;
+        }
+        if (!member) {
             /* The rollout's edge: logged every time, so that a group list matching nobody is seen. */
             pam_syslog(pamh, LOG_NOTICE, "user %s passes through without a second factor: %s (require_group)", user,
                        reason);

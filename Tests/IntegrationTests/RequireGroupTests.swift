@@ -61,6 +61,34 @@ struct RequireGroupTests {
         #expect(!setup.daemon.log().contains("nobody"))
     }
 
+    /// A group entry larger than a first lookup buffer (16 KiB here) is read whole: before, the lookup failed
+    /// with ERANGE, was taken for "no such group", and its members passed through without a second factor.
+    @Test func aMemberOfAGroupTooLargeForOneLookupBuffer_mustStillPassTheSecondFactor() throws {
+        let setup = try Setup()
+        let members = ["root"] + (0..<2_000).map { String(format: "tfd-member%05d", $0) }
+        let groups = try String(contentsOfFile: "/etc/group", encoding: .utf8)
+        let file = setup.daemon.directory.appendingPathComponent("group").path
+        try (groups + "tfd-big-group:x:42424:" + members.joined(separator: ",") + "\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let service = try setup.service("require_group=tfd-big-group")
+        let withoutCode = try pamtesterLogging(
+            service,
+            "root",
+            input: "\n",
+            logSocket: setup.receiver.path,
+            groupFile: file
+        )
+        #expect(!withoutCode.authenticated, "a member passed without a code: \(withoutCode.standardOutput)")
+        let withCode = try pamtesterLogging(
+            service,
+            "root",
+            input: "\(try setup.code())\n",
+            logSocket: setup.receiver.path,
+            groupFile: file
+        )
+        #expect(withCode.authenticated, "\(withCode.standardError)\n\(setup.daemon.log())")
+    }
+
     @Test func aGroupThatDoesNotExist_isLogged_notSilent() throws {
         let setup = try Setup()
         let service = try setup.service("require_group=tfd-no-such-group")

@@ -81,12 +81,13 @@ final class PAMService {
 }
 
 /// Runs pamtester in a private mount namespace whose /dev/log is `logSocket`, so that the module's
-/// syslog lines reach the test and nothing else.
+/// syslog lines reach the test and nothing else; with `groupFile`, that file is /etc/group there.
 func pamtesterLogging(
     _ service: PAMService,
     _ user: String,
     input: String,
-    logSocket: String
+    logSocket: String,
+    groupFile: String = ""
 ) throws
     -> CommandResult
 {
@@ -101,12 +102,13 @@ func pamtesterLogging(
             mount --bind "$real/$device" /dev/$device
         done
         ln -s "$1" /dev/log
+        if [ -n "$4" ]; then mount --bind "$4" /etc/group; fi
         set +e
         exec pamtester "$2" "$3" authenticate
         """
     return try run(
         URL(fileURLWithPath: "/usr/bin/unshare"),
-        ["--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user],
+        ["--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user, groupFile],
         input: input
     )
 }
