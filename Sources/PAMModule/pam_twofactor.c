@@ -350,10 +350,11 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
         if (!code) { result = PAM_CONV_ERR; break; }
         /* People copy codes as "123 456"; the daemon wants the characters alone. */
-        size_t kept = 0;
-        for (size_t i = 0; code[i]; i++)
+        size_t kept = 0, typed = strlen(code);
+        for (size_t i = 0; i < typed; i++)
             if (code[i] != ' ') code[kept++] = code[i];
-        code[kept] = 0;
+        /* What was typed past the kept digits is wiped too: wipe_free stops at the first NUL. */
+        explicit_bzero(code + kept, typed - kept);
         if (!*code) { say(pamh, o, 1, "Login refused."); break; }
     }
     wipe_free(code);

@@ -312,6 +312,8 @@ static enum tfd_status exchange(struct tfd_connection *c, struct writer *w, unsi
     uint32_t length = 0;
     if (s == TFD_OK) s = read_frame(c, deadline, &body, &length);
     if (s == TFD_OK) s = decode(c, body, length, id, a);
+    /* An answer may carry recovery codes or the otpauth URI (the secret): it leaves no copy in freed memory. */
+    if (body) explicit_bzero(body, length);
     free(body);
     if (s == TFD_TIMEOUT) snprintf(c->detail, sizeof c->detail, "no answer within %d ms", c->timeout_ms);
     return s;
@@ -416,6 +418,8 @@ enum tfd_status tfd_code_check(struct tfd_connection *c, const char *user, const
 }
 
 void tfd_answer_free(struct tfd_answer *answer) {
+    if (answer->screen) explicit_bzero(answer->screen, strlen(answer->screen));
     free(answer->screen);
     answer->screen = NULL;
+    explicit_bzero(answer->text, sizeof answer->text);
 }
