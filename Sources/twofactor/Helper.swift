@@ -125,6 +125,9 @@ struct Helper: ParsableCommand {
             let response = try link.connection!.send(request)
             if isLogin { link.account = Self.logsIn(response) ? user : nil }
             return Self.json(for: response, id: id)
+        } catch let error as ClientError where error.kind.wasNotSent {
+            // Nothing was sent: the connection, and whom it acts for, stay as they were.
+            return Self.failure(error.description, id: id)
         } catch {
             link = Link()  // closed by the failure; the next request reconnects, acting for nobody
             return Self.failure(error.description, id: id, code: "daemonUnavailable")
@@ -231,5 +234,12 @@ struct HelperFraming {
             if got > 0 { offset += got } else if got < 0, errno == EINTR { continue } else { return nil }
         }
         return bytes
+    }
+}
+
+extension ClientError.Kind {
+    /// A request refused before anything was sent (a value past a protocol limit).
+    fileprivate var wasNotSent: Bool {
+        if case .invalidInput = self { true } else { false }
     }
 }
