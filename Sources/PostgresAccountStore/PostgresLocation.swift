@@ -9,7 +9,11 @@ import Glibc
 /// - a URL that carries a password (`USER:PASSWORD@`, or `password=`) is refused: a URL is shown in `ps`,
 ///   in unit files and in logs; the password comes from a file (`passwordFile`) or a systemd credential;
 /// - `description` never contains a password, so it may appear in every log line and error;
-/// - an unknown parameter is an error, never ignored (a misspelt `sslmode` must not silently mean no TLS).
+/// - an unknown parameter is an error, never ignored (a misspelt `sslmode` must not silently mean no TLS);
+/// - `sslrootcert` is taken only with `sslmode=verify-full`, the one mode that checks the server: with libpq,
+///   `require` and a root certificate means a checked CA, so a URL copied from libpq must not look checked here;
+/// - only a loopback address, as parsed (or `localhost`), goes without TLS by default; a name that merely
+///   starts with `127.` is a name.
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     /// How TLS is used, as libpq's `sslmode` names it (only the modes that mean what they say).
     public enum TLSMode: String, Sendable, CaseIterable {
@@ -160,9 +164,25 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         } else {
             endpoint = .tcp(host: host, port: port)
             // A remote server gets checked TLS unless the URL says otherwise; loopback needs none.
-            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
-            self.tls = tls ?? (loopback ? .disable : .verifyFull)
+            self.tls = tls ?? (Self.isLoopback(host) ? .disable : .verifyFull)
         }
+        if rootCertificateFile != nil, self.tls != .verifyFull {
+            throw Problem(
+                description: "sslrootcert is used only with sslmode=verify-full (the server's certificate checked "
+                    + "against it); with sslmode=\(self.tls.rawValue) nothing would check it: use verify-full, or "
+                    + "drop sslrootcert"
+            )
+        }
+    }
+
+    /// Whether `host` is `localhost` or a loopback address (127.0.0.0/8, ::1), parsed as an address.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { $0.elementsEqual([UInt8](repeating: 0, count: 15) + [1]) }
     }
 
     private static func percentDecoded(_ text: String) throws(Problem) -> String {

@@ -36,6 +36,23 @@ import TestSupport
         #expect(remote.statementTimeoutMilliseconds == 2_000)
         #expect(try PostgresLocation(url: "postgresql://tfd@127.0.0.1/fleet").tls == .disable)
         #expect(try PostgresLocation(url: "postgresql://tfd@db.example/fleet?sslmode=require").tls == .require)
+        // Only an address that is loopback, as parsed, goes without TLS; names that look like one are names.
+        for loopback in ["127.0.0.1", "127.8.9.10", "[::1]", "localhost"] {
+            #expect(try PostgresLocation(url: "postgresql://tfd@\(loopback)/fleet").tls == .disable, "\(loopback)")
+        }
+        for name in ["127.db.corp.example", "127.0.0.1.nip.io", "128.0.0.1", "[::2]"] {
+            #expect(try PostgresLocation(url: "postgresql://tfd@\(name)/fleet").tls == .verifyFull, "\(name)")
+        }
+        // A root certificate is checked only by verify-full: with libpq, require and a root certificate check the
+        // CA, so that URL must not look checked here.
+        let checked = try PostgresLocation(url: "postgresql://tfd@db.example/fleet?sslrootcert=/etc/ssl/db-ca.pem")
+        #expect(checked.tls == .verifyFull && checked.rootCertificateFile == "/etc/ssl/db-ca.pem")
+        for unchecked in [
+            "postgresql://tfd@db.example/fleet?sslmode=require&sslrootcert=/etc/ssl/db-ca.pem",
+            "postgresql://tfd@127.0.0.1/fleet?sslrootcert=/etc/ssl/db-ca.pem",
+        ] {
+            #expect(throws: PostgresLocation.Problem.self, "\(unchecked)") { try PostgresLocation(url: unchecked) }
+        }
         for bad in [
             "postgresql://tfd@db.example/fleet?sslmode=prefer", "postgresql://tfd@db.example/fleet?sslmod=disable",
             "postgresql://db.example/fleet", "postgresql://tfd@/fleet?host=/run&sslmode=require",
@@ -83,7 +100,7 @@ import TestSupport
         let verified = try open("verify-full", root: cluster.certificateFile)
         try verified.create(makeAccount("alice"))
         verified.close()
-        let required = try open("require", root: cluster.certificateFile)
+        let required = try open("require", root: nil)
         #expect(try required.account(named: accountName("alice"))?.name == accountName("alice"))
         required.close()
         for (mode, root) in [("verify-full", otherRoot), ("disable", nil)] {
