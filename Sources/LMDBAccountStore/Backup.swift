@@ -81,7 +81,7 @@ extension LMDBAccountStore {
         in directory: String,
         to path: String
     ) throws(AccountStoreError) {
-        let parent = parentDirectory(of: path)
+        let parent = ParentDirectory.of(path)
         var file: Int32 = -1
         // linkat(2) names an unnamed file through its /proc/self/fd link, so /proc must be there.
         if let unnamedFile, access("/proc/self/fd", X_OK) == 0 {
@@ -127,10 +127,6 @@ extension LMDBAccountStore {
         #else
             nil
         #endif
-    }
-
-    private static func parentDirectory(of path: String) -> String {
-        path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
     }
 
     /// A compacted copy in an unlinked file of the state directory (which only the daemon's user can read),
@@ -461,25 +457,14 @@ extension LMDBAccountStore {
         }
     }
 
-    /// Refuses `path` when its directory is one that group or others can write, so could replace it in (to
-    /// `doing` it: create it, or restore from it).
+    /// Refuses `path` when another user could replace it in its directory (to `doing` it: create it, or restore
+    /// from it).
     static func refuseSharedParent(of path: String, what: String, doing: String = "create") throws(AccountStoreError) {
-        let parent = parentDirectory(of: path)
-        var info = stat()
-        guard lstat(parent, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-            throw .storageFailure("cannot \(doing) \(what) \(path): \(parent) is not a directory")
-        }
-        guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw .storageFailure(
-                "refusing to \(doing) \(what) \(path): \(parent) is writable by group or others, who could "
-                    + "replace it; choose a directory only you can write"
-            )
-        }
-        guard info.st_uid == geteuid() || info.st_uid == 0 else {
-            throw .storageFailure(
-                "refusing to \(doing) \(what) \(path): \(parent) belongs to another user, who could replace it; "
-                    + "choose a directory only you can write"
-            )
-        }
+        try ParentDirectory.refuseShared(
+            path,
+            what: what,
+            doing: doing,
+            advice: "choose a directory only you can write"
+        )
     }
 }

@@ -105,23 +105,8 @@ public struct SecretsKey: Sendable {
     /// Writes `key` to a new file at `path` (never over an existing file or through a link), mode 0600,
     /// synced with its directory, so a crash leaves either no file or the whole key.
     public static func write(_ key: SecretsKey, to path: String) throws(AccountStoreError) {
-        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        var parentInfo = stat()
-        guard lstat(parent, &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
-            throw .storageFailure("cannot create the secrets key \(path): \(parent) is not a directory")
-        }
-        guard parentInfo.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw .storageFailure(
-                "refusing to create the secrets key \(path): \(parent) is writable by group or others; "
-                    + "choose another --secrets-key-file"
-            )
-        }
-        guard parentInfo.st_uid == geteuid() || parentInfo.st_uid == 0 else {
-            throw .storageFailure(
-                "refusing to create the secrets key \(path): \(parent) belongs to another user, who could replace "
-                    + "it; choose another --secrets-key-file"
-            )
-        }
+        try ParentDirectory.refuseShared(path, what: "the secrets key", advice: "choose another --secrets-key-file")
+        let parent = ParentDirectory.of(path)
         let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else {
             throw .storageFailure(

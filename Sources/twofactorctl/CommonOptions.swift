@@ -192,8 +192,7 @@ final class DaemonSession {
     /// Whether the daemon shows this caller the account `name` (UserShow answers with it). Its Error answer,
     /// the same for a name without an account and for one out of the caller's scope, is false, not reported.
     func shows(account name: String) throws -> Bool {
-        if case .userInfo = try exchange(.userShow(user: name)) { return true }
-        return false
+        try account(named: name) != nil
     }
 
     /// The answer as `send` takes it: an Error answer is reported and ends the program.
