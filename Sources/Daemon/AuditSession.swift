@@ -8,9 +8,15 @@ enum AuditSession {
     /// The value of a process outside any login session.
     static let unset: UInt32 = 4_294_967_295
 
-    /// The session of process `pid`, or nil when it has none or cannot be read (it exited, no /proc), or
-    /// the boot is unknown.
-    static func of(pid: Int32) -> LoginSession? {
+    /// The session of the peer `pid`, or nil when it has none or cannot be read (it exited, no /proc), or
+    /// the boot is unknown. The pid is read first and `process` asked after, so a pid another process took
+    /// once the peer had exited yields nil, not that process's session.
+    static func of(pid: Int32, process: PeerProcess) -> LoginSession? {
+        guard process.isRunning, let session = of(pid: pid), process.isRunning else { return nil }
+        return session
+    }
+
+    private static func of(pid: Int32) -> LoginSession? {
         guard pid > 0, let boot = bootID, let text = firstLine(of: "/proc/\(pid)/sessionid", limit: 16),
             let id = UInt32(text), id != unset
         else { return nil }

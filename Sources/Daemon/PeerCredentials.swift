@@ -20,7 +20,8 @@ public struct PeerCredentials: Sendable, Hashable {
         self.session = session
     }
 
-    /// Reads SO_PEERCRED from an accepted Unix-socket channel.
+    /// Reads SO_PEERCRED from an accepted Unix-socket channel, and the peer's login session while a pidfd
+    /// (SO_PEERPIDFD) shows the pid still belongs to the peer.
     static func read(from channel: Channel) -> EventLoopFuture<PeerCredentials> {
         guard let provider = channel as? SocketOptionProvider else {
             return channel.eventLoop.makeFailedFuture(ChannelError.operationUnsupported)
@@ -29,9 +30,54 @@ public struct PeerCredentials: Sendable, Hashable {
             level: SocketOptionLevel(SOL_SOCKET),
             name: SocketOptionName(SO_PEERCRED)
         )
-        return credentials.map {
-            PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid, session: AuditSession.of(pid: $0.pid))
+        return credentials.flatMap { credentials in
+            peerProcess(from: provider).map { process in
+                defer { process.close() }
+                return PeerCredentials(
+                    pid: credentials.pid,
+                    uid: credentials.uid,
+                    gid: credentials.gid,
+                    session: AuditSession.of(pid: credentials.pid, process: process)
+                )
+            }
         }
+    }
+
+    private static func peerProcess(from provider: SocketOptionProvider) -> EventLoopFuture<PeerProcess> {
+        let descriptor: EventLoopFuture<CInt> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(TWOFACTORD_SO_PEERPIDFD)
+        )
+        return descriptor.map { PeerProcess.pinned(descriptor: $0) }.recover { error in
+            (error as? IOError)?.errnoCode == ENOPROTOOPT ? .unpinned : .gone
+        }
+    }
+}
+
+/// What tells that the pid SO_PEERCRED gave still names the process that connected: once the peer has
+/// exited, another process may get its pid, and with it lend its own session.
+enum PeerProcess {
+    /// A pidfd of the peer: anything read through the pid counts only while the pidfd shows the peer running.
+    case pinned(descriptor: CInt)
+    /// A kernel before SO_PEERPIDFD (Linux 6.5): the pid is trusted as it is, and a peer that exits between
+    /// its connect and the accept could lend the session of whichever process gets its pid.
+    case unpinned
+    /// The peer had exited before the accept, or its pidfd could not be had: it has no session.
+    case gone
+
+    /// True unless the pidfd shows the peer has exited (it turns readable then).
+    var isRunning: Bool {
+        switch self {
+        case .pinned(let descriptor):
+            var event = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            return poll(&event, 1, 0) == 0
+        case .unpinned: return true
+        case .gone: return false
+        }
+    }
+
+    func close() {
+        if case .pinned(let descriptor) = self { _ = Glibc.close(descriptor) }
     }
 }
 

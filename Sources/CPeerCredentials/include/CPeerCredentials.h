@@ -11,4 +11,8 @@ typedef struct twofactord_ucred {
     gid_t gid;
 } twofactord_ucred;
 
+/// `SO_PEERPIDFD` (Linux 6.5): a pidfd of the process that connected, the one SO_PEERCRED names.
+/// Debian 12's kernel headers predate it, so its number is given here; older kernels answer ENOPROTOOPT.
+#define TWOFACTORD_SO_PEERPIDFD 77
+
 #endif
