@@ -46,7 +46,7 @@ public struct PeerCredentials: Sendable, Hashable {
     private static func peerProcess(from provider: SocketOptionProvider) -> EventLoopFuture<PeerProcess> {
         let descriptor: EventLoopFuture<CInt> = provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET),
-            name: SocketOptionName(TWOFACTORD_SO_PEERPIDFD)
+            name: SocketOptionName(PeerProcess.socketOption)
         )
         return descriptor.map { PeerProcess.pinned(descriptor: $0) }.recover { error in
             (error as? IOError)?.errnoCode == ENOPROTOOPT ? .unpinned : .gone
@@ -64,6 +64,9 @@ enum PeerProcess {
     case unpinned
     /// The peer had exited before the accept, or its pidfd could not be had: it has no session.
     case gone
+
+    /// SO_PEERPIDFD, which Debian 12's headers lack.
+    static let socketOption = TWOFACTORD_SO_PEERPIDFD
 
     /// True unless the pidfd shows the peer has exited (it turns readable then).
     var isRunning: Bool {

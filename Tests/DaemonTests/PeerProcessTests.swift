@@ -1,5 +1,4 @@
 import AccountStore
-import CPeerCredentials
 import Glibc
 import Testing
 import TestSupport
@@ -61,19 +60,20 @@ struct PeerProcessTests {
     }
 }
 
-private func peerCredentials(of connection: Int32) throws -> twofactord_ucred {
-    var credentials = twofactord_ucred()
-    var length = socklen_t(MemoryLayout<twofactord_ucred>.size)
+/// The pid, uid and gid of struct ucred.
+private func peerCredentials(of connection: Int32) throws -> (pid: Int32, uid: UInt32, gid: UInt32) {
+    var credentials: [Int32] = [0, 0, 0]
+    var length = socklen_t(MemoryLayout<Int32>.size * 3)
     guard getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else {
         throw Failure("SO_PEERCRED: errno \(errno)")
     }
-    return credentials
+    return (credentials[0], UInt32(bitPattern: credentials[1]), UInt32(bitPattern: credentials[2]))
 }
 
 private func peerPIDFD(of connection: Int32) throws -> Int32 {
     var descriptor: Int32 = -1
     var length = socklen_t(MemoryLayout<Int32>.size)
-    guard getsockopt(connection, SOL_SOCKET, TWOFACTORD_SO_PEERPIDFD, &descriptor, &length) == 0 else {
+    guard getsockopt(connection, SOL_SOCKET, PeerProcess.socketOption, &descriptor, &length) == 0 else {
         throw Failure("SO_PEERPIDFD: errno \(errno)")
     }
     return descriptor
