@@ -62,6 +62,9 @@ public final class DaemonServer: Service {
                 "per-uid": "\(connections.limits.perPeer)",
             ]
         )
+        if let reason = AuditSession.whyUnreadable {
+            logger.notice("local session graces cannot apply, graces by remote host still do: \(reason)")
+        }
         notifier.send("READY=1\nSTATUS=Serving on \(describe(configuration.listener))")
 
         try await withGracefulShutdownHandler {

@@ -140,6 +140,46 @@ struct GracePeriodPAMTests {
     }
 }
 
+/// A daemon that cannot read its peers' login sessions says so when it starts: under the shipped unit's
+/// ProcSubset=pid and ProtectProc=invisible a configured grace serves remote hosts only.
+@Suite(.enabled(if: runningAsRoot, notRootMessage))
+struct SessionVisibilityTests {
+    static let notice = "local session graces cannot apply"
+
+    /// A new mount namespace whose /proc is mounted with `procOptions` (since Linux 5.8 each mount of /proc has
+    /// its own), where the shell execs the daemon, with `asUser` in front of it: the daemon keeps the child's pid.
+    static func launcher(procOptions: String, asUser: [String] = []) -> [String] {
+        let script =
+            "mount -t proc -o \(procOptions) proc /proc || exit 90; exec " + asUser.joined(separator: " ") + " \"$@\""
+        return ["/usr/bin/unshare", "--mount", "/bin/sh", "-c", script, "sh"]
+    }
+
+    @Test func aDaemonThatCanReadSessions_saysNothing() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        #expect(!daemon.log().contains(Self.notice), "\(daemon.log())")
+    }
+
+    @Test func aHiddenBootID_isTold() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(launcher: Self.launcher(procOptions: "subset=pid"))
+        #expect(
+            daemon.log().contains("\(Self.notice), graces by remote host still do: /proc/sys/kernel/random/boot_id"),
+            "\(daemon.log())"
+        )
+    }
+
+    @Test func hiddenProcessesOfOtherUsers_areTold() throws {
+        let daemon = try DaemonProcess()
+        for path in [daemon.directory.path, daemon.stateDirectory] {
+            #expect(chown(path, nobodyUID, nobodyUID) == 0)
+        }
+        let nobody = ["/usr/bin/setpriv", "--reuid=\(nobodyUID)", "--regid=\(nobodyUID)", "--clear-groups"]
+        try daemon.start(launcher: Self.launcher(procOptions: "hidepid=invisible", asUser: nobody))
+        #expect(daemon.log().contains("\(Self.notice), graces by remote host still do: /proc hides"), "\(daemon.log())")
+    }
+}
+
 @Suite(.enabled(if: runningAsRoot, notRootMessage))
 struct TrustedNetworkPAMTests {
     @Test func trustedNetwork_skipsTheCodeInside_andNotOutside() throws {
