@@ -62,18 +62,59 @@ import TestSupport
         }
     }
 
-    @Test func passwordFile_openToOthers_isRefused_andItsNewlineDropped() throws {
+    @Test func passwordFile_readableByGroupOrOthers_isRefused_0600And0400AreRead_andItsNewlineDropped() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/db-password"
         #expect(FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db\n".utf8)))
-        chmod(path, 0o644)
-        guard case .storageFailure(let message) = storeError({ try PostgresPassword.load(file: path) }) else {
-            Issue.record("a password file others can read was accepted")
+        for mode: mode_t in [0o640, 0o644, 0o604, 0o620] {
+            chmod(path, mode)
+            let error = storeError { try PostgresPassword.load(file: path, credentials: nil) }
+            guard case .storageFailure(let message) = error else {
+                Issue.record("a password file of mode \(String(mode, radix: 8)) was read")
+                continue
+            }
+            #expect(message.contains("chmod 600 \(path)") && !message.contains("Sw0rdfish"), "\(message)")
+        }
+        for mode: mode_t in [0o600, 0o400] {
+            chmod(path, mode)
+            #expect(try PostgresPassword.load(file: path, credentials: nil) == "Sw0rdfish-db")
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "chown to another user needs root"))
+    func passwordFile_ownedByAnotherUser_isRefused_sayingWhatToDo() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/db-password"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db\n".utf8)))
+        chmod(path, 0o600)
+        #expect(chown(path, 65534, 65534) == 0)
+        guard
+            case .storageFailure(let message) = storeError({ try PostgresPassword.load(file: path, credentials: nil) })
+        else {
+            Issue.record("a password file owned by uid 65534 was read")
             return
         }
-        #expect(message.contains("chmod 600"))
-        chmod(path, 0o600)
-        #expect(try PostgresPassword.load(file: path) == "Sw0rdfish-db")
+        #expect(message.contains("uid 65534") && message.contains("chown root \(path)"), "\(message)")
+        #expect(!message.contains("Sw0rdfish"))
+    }
+
+    /// systemd grants a credential to the service's user by owning it to that user, or through an ACL, whose
+    /// mask shows as the file's group bits (0440); both are read. Open to others it is refused like a file.
+    @Test func passwordCredential_ofSystemd_isRead_evenWithAnACLMaskInItsGroupBits() throws {
+        let credentials = TemporaryDirectory()
+        let path = credentials.path + "/" + PostgresPassword.credentialName
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db".utf8)))
+        for mode: mode_t in [0o400, 0o440] {
+            chmod(path, mode)
+            #expect(try PostgresPassword.load(file: nil, credentials: credentials.path) == "Sw0rdfish-db")
+        }
+        chmod(path, 0o444)
+        if case .storageFailure(let message) = storeError({
+            try PostgresPassword.load(file: nil, credentials: credentials.path)
+        }) {
+            #expect(message.contains("chmod 600"), "\(message)")
+        }
+        #expect(try PostgresPassword.load(file: nil, credentials: TemporaryDirectory().path) == nil)
     }
 }
 
