@@ -34,7 +34,8 @@ final class ConnectionPool: Sendable {
     }
     private let state = Mutex(State())
 
-    init(location: PostgresLocation, password: String?, logger: Logger) throws(AccountStoreError) {
+    /// `readOnly`: every transaction of the pool's connections is read-only (`--check`).
+    init(location: PostgresLocation, password: String?, readOnly: Bool, logger: Logger) throws(AccountStoreError) {
         self.location = location
         self.logger = logger
         eventLoops = MultiThreadedEventLoopGroup.singleton
@@ -66,6 +67,9 @@ final class ConnectionPool: Sendable {
             ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),
             ("idle_in_transaction_session_timeout", "\(max(location.statementTimeoutMilliseconds * 4, 10_000))"),
         ]
+        if readOnly {
+            configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+        }
         self.configuration = configuration
         answerDeadline = .milliseconds(location.statementTimeoutMilliseconds + 5_000)
         permits = DispatchSemaphore(value: location.poolSize)

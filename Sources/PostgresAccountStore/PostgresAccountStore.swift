@@ -24,20 +24,29 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     /// Connects, applies the migrations this database lacks (refusing a newer schema) and checks the
     /// secrets key, so that a store that opens is ready to serve.
     ///
-    /// - Parameter password: The database password, from `PostgresPassword.load`; nil for trust or peer login.
+    /// - Parameters:
+    ///   - password: The database password, from `PostgresPassword.load`; nil for trust or peer login.
+    ///   - readOnly: For `--check`: apply no migration and write nothing. A database without the schema this
+    ///     build writes is refused, saying what a daemon would do with it; the connections are read-only, so
+    ///     every write through the store fails.
     public init(
         location: PostgresLocation,
         password: String?,
         secretsKey: SecretsKey,
         auditRetention: AuditRetention = .standard,
+        readOnly: Bool = false,
         logger: Logger = Logger(label: "twofactord.postgres")
     ) throws(AccountStoreError) {
         self.location = location
         self.secretsKey = secretsKey
         self.auditRetention = auditRetention
         loginStandIn = try SealedStandIn(sealedWith: secretsKey)
-        pool = try ConnectionPool(location: location, password: password, logger: logger)
-        try Migrations.apply(to: self)
+        pool = try ConnectionPool(location: location, password: password, readOnly: readOnly, logger: logger)
+        if readOnly {
+            try Migrations.inspect(self)
+        } else {
+            try Migrations.apply(to: self)
+        }
     }
 
     /// The schema version this build writes.

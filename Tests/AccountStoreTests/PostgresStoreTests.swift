@@ -175,6 +175,53 @@ import TestSupport
         #expect(message.contains("schema version 99") && message.contains("upgrade twofactord"))
     }
 
+    /// `--check` opens the store read-only and changes nothing: a database without the schema, or with an older
+    /// one, is reported with what a daemon would do and left as it was; a newer one and another key are refused;
+    /// the current one is read, on connections that cannot write.
+    @Test func readOnlyOpen_migratesNothing_andSaysWhatItFound() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let cluster = try #require(fixture.cluster)
+        let database = try PostgresLocation(url: fixture.url!).database
+        func tables() throws -> [String] {
+            try cluster.psql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+                database: database
+            ).split(whereSeparator: \.isNewline).map(String.init)
+        }
+        guard case .storageFailure(let empty) = storeError({ try fixture.open(readOnly: true) }) else {
+            Issue.record("a read-only open of an empty database succeeded")
+            return
+        }
+        #expect(empty.contains("no twofactord schema yet") && empty.contains("nothing was changed"), "\(empty)")
+        #expect(try tables() == [], "a read-only open created tables")
+
+        _ = try fixture.open()
+        try cluster.psql("DROP TABLE audit_counts; DELETE FROM schema_migrations WHERE version = 2", database: database)
+        let versionOne = try tables()
+        guard case .storageFailure(let older) = storeError({ try fixture.open(readOnly: true) }) else {
+            Issue.record("a read-only open of a database of version 1 succeeded")
+            return
+        }
+        #expect(older.contains("schema version 1, older") && older.contains(Migrations.all[1].description), "\(older)")
+        #expect(try tables() == versionOne, "a read-only open migrated")
+
+        _ = try fixture.open()
+        let store = try fixture.open(readOnly: true) as! PostgresAccountStore
+        #expect(try store.databaseSchemaVersion() == PostgresAccountStore.schemaVersion)
+        #expect(storeError { try store.create(makeAccount("alice")) } != nil, "a read-only store wrote")
+        let otherKey = SecretsKey.random(path: fixture.directory.path + "/other.key")
+        #expect(storeError { try fixture.open(key: otherKey, readOnly: true) } != nil)
+        try cluster.psql(
+            "INSERT INTO schema_migrations (version, description) VALUES (99, 'from the future')",
+            database: database
+        )
+        guard case .storageFailure(let newer) = storeError({ try fixture.open(readOnly: true) }) else {
+            Issue.record("a read-only open of a newer schema succeeded")
+            return
+        }
+        #expect(newer.contains("schema version 99") && newer.contains("upgrade twofactord"), "\(newer)")
+    }
+
     /// Migration 2 counts the audit trail a database of version 1 already holds, organization by organization.
     @Test func migrationTwo_countsEachOrganizationsAuditRecords() throws {
         let fixture = try BackendFixture(.postgresql)
