@@ -8,7 +8,8 @@ import StoredRecords
 // - each organization's part of the trail (and the records of no organization, as one more part) is kept
 //   within the retention limits on its own: an append drops the oldest records of its own part beyond
 //   `maximumRecords`, and the trail's oldest records beyond `maximumAge`, a bounded number of each, so one
-//   append never turns into a long transaction;
+//   append never turns into a long transaction; a record's age is taken by the earlier of the appending host's
+//   clock and the server's, so a host whose clock runs ahead cannot drop the records of the others early;
 // - `audit_counts` holds each part's number of records (the part of no organization under ''), changed in the
 //   transaction that appends or drops them. A part's count is the sum of `auditCountShards` rows, an append
 //   counting its record in the row of its sequence, so that appends of one organization from many
@@ -50,16 +51,20 @@ extension PostgresAccountStore {
             SELECT (SELECT records FROM counted) + coalesce((
                 SELECT sum(records) FROM audit_counts
                 WHERE organization = \(part) AND shard <> (SELECT shard FROM counted)
-            ), 0)::bigint, (SELECT shard FROM counted), (SELECT time FROM audit ORDER BY sequence LIMIT 1)
+            ), 0)::bigint, (SELECT shard FROM counted), (SELECT time FROM audit ORDER BY sequence LIMIT 1),
+            \(unescaped: Self.serverTime)
             """
         )
         guard let row = counted.first else { return }
-        let (records, shard, oldestTime) = try row.decode((Int64, Int16, Int64?).self)
+        let (records, shard, oldestTime, serverTime) = try row.decode((Int64, Int16, Int64?, Int64).self)
         if records > Int64(clamping: retention.maximumRecords) {
             try dropOldest(of: organization, countedIn: shard, in: transaction)
         }
+        // Age by this host's clock and the server's, the earlier of the two: a host whose clock runs ahead must
+        // not drop the records other hosts wrote just now.
+        let now = min(record.time, serverTime)
         // The trail's oldest records, when the oldest is past the age limit (a round trip saved otherwise).
-        guard let oldestTime, record.time - oldestTime > retention.maximumAge else { return }
+        guard let oldestTime, now - oldestTime > retention.maximumAge else { return }
         try transaction.execute(
             """
             WITH dropped AS (
@@ -67,7 +72,7 @@ extension PostgresAccountStore {
                     SELECT sequence FROM (
                         SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
                     ) AS oldest
-                    WHERE \(record.time) - time > \(retention.maximumAge)
+                    WHERE \(now) - time > \(retention.maximumAge)
                 )
                 RETURNING coalesce(organization, '') AS part, (sequence % \(Self.auditCountShards))::smallint AS shard
             )

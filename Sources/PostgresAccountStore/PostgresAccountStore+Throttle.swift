@@ -188,11 +188,19 @@ extension PostgresAccountStore {
         case nil:
             break
         }
-        // Rows another transaction holds are skipped: pruning never waits.
+        try pruneQuietThrottleRows(at: time, in: transaction)
+    }
+
+    /// Drops a few rows whose last failure is older than `throttleMemory` by this host's clock (`time`) and by
+    /// the server's: a host whose clock runs ahead must not drop the rows other hosts counted just now (their
+    /// failures forgotten early would allow more guesses), and one whose clock runs behind drops later. Rows
+    /// another transaction holds are skipped: pruning never waits.
+    private func pruneQuietThrottleRows(at time: UnixTime, in transaction: Transaction) throws {
         try transaction.execute(
             """
             DELETE FROM throttle WHERE (subject, origin) IN (
-                SELECT subject, origin FROM throttle WHERE last_failure_at < \(time - Self.throttleMemory)
+                SELECT subject, origin FROM throttle
+                WHERE last_failure_at < least(\(time), \(unescaped: Self.serverTime)) - \(Self.throttleMemory)
                 LIMIT \(Self.throttlePrunePerWrite) FOR UPDATE SKIP LOCKED)
             """
         )

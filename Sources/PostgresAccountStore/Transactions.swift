@@ -59,6 +59,11 @@ extension PostgresAccountStore {
     /// How often a transaction that lost a serialization race or a deadlock is tried in all.
     static let attempts = 8
 
+    /// The server's clock in Unix seconds, as SQL (the transaction's start). Together with the calling host's,
+    /// it decides which rows every host shares are old enough to prune, so that one host's clock alone cannot
+    /// (docs/fleet.md, "Clocks").
+    static let serverTime = "extract(epoch FROM now())::bigint"
+
     /// Runs `body` in a read-write transaction and commits it; see the MUSTs at the top of this file.
     func write<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
         try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in

@@ -267,6 +267,39 @@ import TestSupport
         #expect(kept.map(\.time) == [6, 4, 3])
     }
 
+    /// What is old enough to prune is decided by the server's clock as well as the host's: a host whose clock is
+    /// a month ahead must not prune the throttle rows and audit records another host wrote just now (forgotten
+    /// failures would allow more guesses), and still prunes what is old by both clocks.
+    @Test func pruning_byAHostWhoseClockIsFarAhead_keepsWhatAnotherHostWroteNow() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let retention = AuditRetention(maximumRecords: 1_000, maximumAge: 86_400)
+        let onTime = try fixture.open(retention: retention) as! PostgresAccountStore
+        let ahead = try fixture.open(retention: retention)
+        let now = UnixTime(time(nil))
+        let future = now + 30 * 86_400
+        func audit(at time: UnixTime) -> AuditRecord {
+            AuditRecord(time: time, actor: .system, target: nil, organization: nil, action: .login, outcome: .ok)
+        }
+        let recent = ThrottleKey(subject: "mallory", origin: .host("192.0.2.7"))
+        let old = ThrottleKey(subject: "eve", origin: .host("192.0.2.8"))
+        _ = try onTime.reserveAttempt(recent, at: now) { _, _ in .allowed }
+        _ = try onTime.reserveAttempt(old, at: now - 3 * 86_400) { _, _ in .allowed }
+        try onTime.appendAudit(audit(at: now))
+
+        for uid in UInt32(0)..<16 {
+            _ = try ahead.reserveAttempt(ThrottleKey(subject: "somebody", origin: .peer(uid: uid)), at: future) {
+                _,
+                _ in
+                .allowed
+            }
+            try ahead.appendAudit(audit(at: future))
+        }
+        #expect(try onTime.throttleRecord(recent) == ThrottleRecord(failures: 1, lastFailureAt: now))
+        #expect(try onTime.throttleRecord(old) == ThrottleRecord(), "a row old by both clocks was kept")
+        let times = try onTime.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time)
+        #expect(times.count == 17 && times.last == now, "\(times.count) records, the oldest at \(times.last ?? 0)")
+    }
+
     /// A code check's transaction takes the step, or the success, and the clear on the account the throttle
     /// decision of a privileged origin locked: one round trip for the account, not three.
     @Test func checkAttempt_fromAPrivilegedOrigin_locksTheAccountRowOnce() throws {
