@@ -61,7 +61,8 @@ final class ConnectionPool: Sendable {
         configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
         // Set at connection start, so they hold for every statement: a statement (lock waits included)
         // that runs too long fails closed, and a daemon that stalls inside a transaction cannot hold row
-        // locks (an account's replay step) for long.
+        // locks (an account's replay step) for long. PgBouncer in transaction mode drops startup parameters,
+        // so every transaction also sets its statement timeout itself (`Transaction.begin`).
         configuration.options.additionalStartupParameters = [
             ("application_name", "twofactord"),
             ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),

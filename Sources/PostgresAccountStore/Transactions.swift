@@ -4,9 +4,10 @@ import PostgresNIO
 import Synchronization
 
 // The one read path and the one write path of `PostgresAccountStore`. MUSTs:
-// - every change runs in one transaction (BEGIN ... COMMIT) on one connection; a read-modify-write reads
-//   its rows with SELECT ... FOR UPDATE, so a second daemon doing the same waits and then sees the first
-//   one's committed result (two daemons racing one code: exactly one wins);
+// - every change runs in one transaction (BEGIN ... COMMIT) on one connection, with its own statement timeout
+//   (`SET LOCAL`, so the bound holds behind PgBouncer too); a read-modify-write reads its rows with
+//   SELECT ... FOR UPDATE, so a second daemon doing the same waits and then sees the first one's committed
+//   result (two daemons racing one code: exactly one wins);
 // - a method returns normally only after the server acknowledged COMMIT; if the connection fails before
 //   that acknowledgement, the call throws `.storageFailure` (the change may or may not have been made,
 //   and the message says so): the daemon then answers an error, never `ok`;
@@ -42,13 +43,23 @@ final class Transaction {
     }
 
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
+
+    /// BEGIN, then the statement timeout for this transaction alone. The timeout is a startup parameter of every
+    /// connection too, but PgBouncer in transaction mode drops those: without `SET LOCAL`, a statement behind it
+    /// could wait on a lock for as long as the server's default allows (no limit). It costs a round trip:
+    /// PostgresNIO speaks only the extended protocol, which takes one statement per query, and sends no query
+    /// before the previous one was answered (docs/performance.md, the PostgreSQL store).
+    func begin() throws {
+        try execute("BEGIN")
+        try execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(location.statementTimeoutMilliseconds)"))
+    }
 }
 
 /// What the store's transactions did, counted for tests.
 final class TransactionCounters: Sendable {
     /// Account rows read `FOR UPDATE` (`PostgresAccountStore.lock`, `lockExistingAccount`).
     let accountRowsLocked = Atomic(0)
-    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN and COMMIT included).
+    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN, its SET LOCAL and COMMIT included).
     let statements = Atomic(0)
 }
 
@@ -72,7 +83,7 @@ extension PostgresAccountStore {
                 attempt += 1
                 let transaction = Transaction(session: session, location: location, counters: counters)
                 do {
-                    try transaction.execute("BEGIN")
+                    try transaction.begin()
                     let result = try body(transaction)
                     try transaction.execute(transaction.rollbackOnly ? "ROLLBACK" : "COMMIT")
                     return result

@@ -345,6 +345,21 @@ import TestSupport
         #expect(read.account == alice.forCodeCheck && read.organization == acme)
     }
 
+    /// A code check's transaction, counted: BEGIN, its statement timeout (`SET LOCAL`, which holds behind
+    /// PgBouncer), the throttle row, the account locked, its update, the throttle cleared, COMMIT; an audit
+    /// record would be one more.
+    @Test func codeCheck_isOneTransactionOfSevenStatements() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let store = try fixture.open() as! PostgresAccountStore
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
+            store.statementsSent
+        }
+        #expect(counted == (.accepted, 7))
+    }
+
     @Test func daemonsStartingTogether_migrateOnce() throws {
         let fixture = try BackendFixture(.postgresql)
         let failures = Mutex<[String]>([])
@@ -381,6 +396,30 @@ import TestSupport
         #expect(message.contains("statement_timeout"))
         #expect(try store.account(named: alice)?.lastAcceptedStep == nil)
         #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
+    }
+
+    /// PgBouncer in transaction mode drops the connection's startup parameters, statement_timeout among them, so
+    /// every transaction sets its own: on a session whose timeout was cleared (as a bouncer's server connection
+    /// has none), a statement longer than the store's timeout is still cancelled.
+    @Test func transaction_onASessionWithoutTheStartupTimeout_isStillCancelledAtTheTimeout() throws {
+        let fixture = try BackendFixture(.postgresql)
+        var location = try PostgresLocation(url: fixture.url!)
+        location.statementTimeoutMilliseconds = 200
+        location.poolSize = 1
+        let store = try PostgresAccountStore(
+            location: location,
+            password: PostgresPassword.load(file: fixture.cluster!.passwordFile),
+            secretsKey: fixture.key
+        )
+        // On the pool's one connection, the one the transaction below runs on.
+        try store.read { session in try session.execute("SET statement_timeout = 0") }
+        let error = storeError { try store.write { transaction in try transaction.execute("SELECT pg_sleep(1.5)") } }
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a statement past the store's statement_timeout ran to its end: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("statement_timeout"), "\(message)")
+        store.close()
     }
 
     /// A server that stops answering without closing the connection (SIGSTOP): statement_timeout cannot
