@@ -307,5 +307,6 @@ struct QueryFailure: Error {
     let error: any Error
     let sqlState: String?
 
-    var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+    var isRetryable: Bool { sqlState == "40001" || isDeadlock }
+    var isDeadlock: Bool { sqlState == "40P01" }
 }

@@ -16,7 +16,11 @@ import StoredRecords
 //   connections (every login's) do not all wait for one row's lock until their commit; a row may go below
 //   zero. A concurrent append's record is counted once it commits, so a part may pass the limit by the
 //   appends in flight, and the next appends drop the excess; it never drops a record the limit keeps
-//   (`dropOldest`).
+//   (`dropOldest`);
+// - an append comes last in its transaction, and takes its locks in this order: its count row; then, past the
+//   part's limit, the part's prune lock (advisory) and the part's oldest records, which it may wait for; then,
+//   past the age limit, old records and their count rows, only those no one else holds (`dropAged`, which
+//   never waits). So nothing an append waits for is held by a transaction that waits for it.
 extension PostgresAccountStore {
     static let auditPrunePerAppend: Int64 = 8
     /// Part of the schema (migration 2 counts by it): never changed.
@@ -65,14 +69,29 @@ extension PostgresAccountStore {
         let now = min(record.time, serverTime)
         // The trail's oldest records, when the oldest is past the age limit (a round trip saved otherwise).
         guard let oldestTime, now - oldestTime > retention.maximumAge else { return }
+        try dropAged(before: now - retention.maximumAge, in: transaction)
+    }
+
+    /// Drops the trail's oldest records (a bounded number) whose time is before `limit`, and takes them off
+    /// their parts' counts, without waiting for any lock: the oldest records no other transaction holds, and of
+    /// those only the ones whose count row no other append holds (this append holds its own). Appends dropping
+    /// at once would otherwise wait for the same oldest records and for each other's count rows, each holding
+    /// what the other waits for. What is left goes at a later append.
+    private func dropAged(before limit: UnixTime, in transaction: Transaction) throws {
         try transaction.execute(
             """
-            WITH dropped AS (
+            WITH oldest AS (
+                SELECT sequence, time, coalesce(organization, '') AS part,
+                    (sequence % \(Self.auditCountShards))::smallint AS shard
+                FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend) FOR UPDATE SKIP LOCKED
+            ), aged AS (
+                SELECT * FROM oldest WHERE time < \(limit)
+            ), counts AS (
+                SELECT organization, shard FROM audit_counts WHERE (organization, shard) IN (SELECT part, shard FROM aged)
+                FOR UPDATE SKIP LOCKED
+            ), dropped AS (
                 DELETE FROM audit WHERE sequence IN (
-                    SELECT sequence FROM (
-                        SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
-                    ) AS oldest
-                    WHERE \(now) - time > \(retention.maximumAge)
+                    SELECT sequence FROM aged JOIN counts ON counts.organization = aged.part AND counts.shard = aged.shard
                 )
                 RETURNING coalesce(organization, '') AS part, (sequence % \(Self.auditCountShards))::smallint AS shard
             )

@@ -66,6 +66,9 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     public var accountRowsLocked: Int { counters.accountRowsLocked.load(ordering: .relaxed) }
     /// How many statements this store sent, for tests that count round trips.
     public var statementsSent: Int { counters.statements.load(ordering: .relaxed) }
+    /// How often the server broke a deadlock by failing one of this store's transactions (which then ran
+    /// again), for tests: with every transaction taking its locks in one order (Transactions.swift), never.
+    public var deadlocksRetried: Int { counters.deadlocks.load(ordering: .relaxed) }
 
     /// Closes the idle connections; the store must not be used afterwards.
     public func close() { pool.close() }

@@ -37,7 +37,10 @@ final class Transaction {
         do {
             return try session.query(query)
         } catch {
-            if error.isRetryable { throw Retry() }
+            if error.isRetryable {
+                if error.isDeadlock { counters.deadlocks.add(1, ordering: .relaxed) }
+                throw Retry()
+            }
             throw PostgresAccountStore.storageFailure(error, location: location)
         }
     }
@@ -61,6 +64,8 @@ final class TransactionCounters: Sendable {
     let accountRowsLocked = Atomic(0)
     /// Statements sent, each a round trip (`Transaction.rows`; BEGIN, its SET LOCAL and COMMIT included).
     let statements = Atomic(0)
+    /// Statements the server failed to break a deadlock, each transaction then run again.
+    let deadlocks = Atomic(0)
 }
 
 /// Thrown inside a transaction to have it run again.

@@ -328,6 +328,69 @@ import TestSupport
         #expect(later == (.accepted, 1))
     }
 
+    /// Appends that drop the trail's old records at once, through two daemons, never deadlock, and every part's
+    /// count stays its number of records. The trail is 3,000 records past the age limit, each append dropping
+    /// up to 8 of them, so the appends keep colliding on the oldest records and on the counts' rows.
+    @Test func auditAppends_droppingOldRecordsAtOnceThroughTwoStores_neverDeadlock_andKeepTheCounts() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let cluster = try #require(fixture.cluster)
+        let database = try PostgresLocation(url: fixture.url!).database
+        try cluster.psql("ALTER DATABASE \(database) SET deadlock_timeout = '10ms'")
+        let retention = AuditRetention(maximumRecords: 100_000, maximumAge: 100)
+        let stores = [
+            try fixture.open(retention: retention) as! PostgresAccountStore,
+            try fixture.open(retention: retention) as! PostgresAccountStore,
+        ]
+        let north = try OrganizationName("north")
+        @Sendable func record(at time: UnixTime, of organization: OrganizationName?) -> AuditRecord {
+            AuditRecord(
+                time: time,
+                actor: .system,
+                target: nil,
+                organization: organization,
+                action: .login,
+                outcome: .ok
+            )
+        }
+        try stores[0].appendAudit(record(at: 1, of: north))
+        try stores[0].appendAudit(record(at: 1, of: nil))
+        try cluster.psql(
+            """
+            INSERT INTO audit (time, target, organization, record)
+            SELECT time, target, organization, record FROM audit, generate_series(1, 1500);
+            DELETE FROM audit_counts;
+            INSERT INTO audit_counts (organization, shard, records)
+            SELECT coalesce(organization, ''), (sequence % 16)::smallint, count(*) FROM audit GROUP BY 1, 2
+            """,
+            database: database
+        )
+        let failures = Mutex<[String]>([])
+        onThreads(4) { thread in
+            for round in 0..<150 {
+                do {
+                    try stores[thread % 2].appendAudit(record(at: 1_000, of: round.isMultiple(of: 2) ? north : nil))
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(stores.map(\.deadlocksRetried) == [0, 0])
+        let mismatched = try cluster.psql(
+            """
+            SELECT count(*) FROM (SELECT coalesce(organization, '') AS part, count(*) AS records FROM audit GROUP BY 1) a
+            FULL JOIN (SELECT organization AS part, sum(records) AS records FROM audit_counts GROUP BY 1) c USING (part)
+            WHERE a.records IS DISTINCT FROM c.records AND coalesce(c.records, 0) <> coalesce(a.records, 0)
+            """,
+            database: database
+        )
+        #expect(mismatched.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "a part's count drifted")
+        // Appends that found the oldest records held dropped the next ones: the old records went (all of them in
+        // the runs seen; half is asked, so that a slow machine does not fail it).
+        let old = try cluster.psql("SELECT count(*) FROM audit WHERE time = 1", database: database)
+        #expect(Int(old.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 <= 1_500 } == true, "\(old)")
+    }
+
     /// What a code check reads before its transaction, the account and its organization's rules, is one round
     /// trip.
     @Test func accountForCodeCheckWithOrganization_isOneStatement() throws {
