@@ -271,7 +271,9 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     }
 
     /// A login's writes in one transaction, so a fleet pays one commit per login: the step or the success,
-    /// the throttle key cleared and the audit record appended.
+    /// the throttle key cleared and the audit record appended. In the lock order (Transactions.swift): the key's
+    /// throttle row goes first (a replayed step rolls its deletion back), then the account, which the clear of a
+    /// privileged origin's account-wide count then takes as it holds it.
     public func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
@@ -281,16 +283,26 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         audit: AuditRecord?
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
+            if let key { try deleteThrottleRow(of: key, in: transaction) }
+            let locked = try Self.lock(name, in: transaction)
+            let stored: Account
             if let claim {
-                let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
+                let (acceptance, account) = try acceptStep(
+                    claim,
+                    on: locked,
+                    at: time,
+                    alongside: alongside,
+                    in: transaction
+                )
                 guard acceptance == .accepted else {
                     transaction.rollbackOnly = true
                     return acceptance
                 }
+                stored = account
             } else {
-                try markSuccess(of: name, at: time, in: transaction)
+                stored = try markSuccess(on: locked, at: time, in: transaction)
             }
-            if let key { try clear(key, in: transaction) }
+            if let key { try clearAccountWide(of: key, holding: stored, in: transaction) }
             if let audit { try append(audit, in: transaction) }
             return .accepted
         }

@@ -14,7 +14,24 @@ import Synchronization
 // - a serialization failure or deadlock (SQLSTATE 40001, 40P01) aborts and reruns the whole transaction,
 //   so a body may run more than once, as with LMDB;
 // - an error thrown by a body rolls the transaction back and is rethrown unchanged; a body that refuses a change
-//   (`update`) sets `rollbackOnly` and returns its refusal instead.
+//   (`update`) sets `rollbackOnly` and returns its refusal instead;
+// - every transaction takes its locks in the order below, never one of a kind after one of a later kind, so
+//   that no two transactions wait for each other: a deadlock, which the server breaks after deadlock_timeout
+//   (a second by default) by failing one of them, to be run again. `deadlocksRetried` counts them; tests expect
+//   none.
+//
+// The lock order:
+// 1. an organization's row, FOR UPDATE (`updateOrganization`, `removeOrganization`) or FOR KEY SHARE (`create`).
+//    `update` takes an account's new organization FOR KEY SHARE after the account: that waits only for a
+//    transaction holding the organization FOR UPDATE, which locks only the organization's members, and the
+//    account is not one of them yet;
+// 2. throttle rows of keys: the key's own (subject, origin) row, or all of a subject's origins in origin order
+//    (`clearAllAttempts`); a login deletes its key's row before it locks the account (`recordLogin`);
+// 3. account rows, several in name order (an organization's members); a login or a code check locks one, its
+//    throttle key's subject being the account's name;
+// 4. the stand-in throttle row (subject, "a") of a name without an account;
+// 5. the audit trail, last: see PostgresAccountStore+Audit.swift.
+// Pruning quiet throttle rows takes only rows no one holds (SKIP LOCKED) and never waits.
 
 /// A transaction in progress: statements and the decision to roll back instead of committing.
 final class Transaction {

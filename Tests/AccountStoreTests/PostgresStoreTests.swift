@@ -328,6 +328,52 @@ import TestSupport
         #expect(later == (.accepted, 1))
     }
 
+    /// Every transaction takes its row locks in one order (Transactions.swift), so logins recorded through one
+    /// daemon and attempts checked through another, on one account and one key at once, never deadlock. The
+    /// server looks for deadlocks after deadlock_timeout (a second by default): 10 ms here, so that a deadlock
+    /// costs little and many would show in a run this long.
+    @Test func recordLoginAndCheckAttempt_onOneAccountThroughTwoStores_neverDeadlock() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = try PostgresLocation(url: fixture.url!).database
+        try fixture.cluster!.psql("ALTER DATABASE \(database) SET deadlock_timeout = '10ms'")
+        let stores = [try fixture.open() as! PostgresAccountStore, try fixture.open() as! PostgresAccountStore]
+        let alice = accountName("alice")
+        try stores[0].create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        let failures = Mutex<[String]>([])
+        onThreads(4) { thread in
+            let store = stores[thread % 2]
+            for round in 0..<300 {
+                let time = UnixTime(10_000 + round)
+                do {
+                    if thread < 2 {
+                        _ = try store.recordLogin(
+                            of: alice,
+                            claiming: nil,
+                            alongside: { _ in },
+                            at: time,
+                            clearing: key,
+                            audit: nil
+                        )
+                    } else {
+                        _ = try store.checkAttempt(
+                            key,
+                            claiming: round.isMultiple(of: 3) ? .passed(alice) : .failed,
+                            alongside: { _ in },
+                            at: time,
+                            decide: { _, _ in .allowed },
+                            audit: AttemptAudit(accepted: nil, denied: .none)
+                        )
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(stores.map(\.deadlocksRetried) == [0, 0])
+    }
+
     /// Appends that drop the trail's old records at once, through two daemons, never deadlock, and every part's
     /// count stays its number of records. The trail is 3,000 records past the age limit, each append dropping
     /// up to 8 of them, so the appends keep colliding on the oldest records and on the counts' rows.
