@@ -34,7 +34,8 @@ final class ConnectionPool: Sendable {
     }
     private let state = Mutex(State())
 
-    init(location: PostgresLocation, password: String?, logger: Logger) throws(AccountStoreError) {
+    /// `readOnly`: every transaction of the pool's connections is read-only (`--check`).
+    init(location: PostgresLocation, password: String?, readOnly: Bool, logger: Logger) throws(AccountStoreError) {
         self.location = location
         self.logger = logger
         eventLoops = MultiThreadedEventLoopGroup.singleton
@@ -60,12 +61,16 @@ final class ConnectionPool: Sendable {
         configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
         // Set at connection start, so they hold for every statement: a statement (lock waits included)
         // that runs too long fails closed, and a daemon that stalls inside a transaction cannot hold row
-        // locks (an account's replay step) for long.
+        // locks (an account's replay step) for long. PgBouncer in transaction mode drops startup parameters,
+        // so every transaction also sets its statement timeout itself (`Transaction.begin`).
         configuration.options.additionalStartupParameters = [
             ("application_name", "twofactord"),
             ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),
             ("idle_in_transaction_session_timeout", "\(max(location.statementTimeoutMilliseconds * 4, 10_000))"),
         ]
+        if readOnly {
+            configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+        }
         self.configuration = configuration
         answerDeadline = .milliseconds(location.statementTimeoutMilliseconds + 5_000)
         permits = DispatchSemaphore(value: location.poolSize)
@@ -302,5 +307,6 @@ struct QueryFailure: Error {
     let error: any Error
     let sqlState: String?
 
-    var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+    var isRetryable: Bool { sqlState == "40001" || isDeadlock }
+    var isDeadlock: Bool { sqlState == "40P01" }
 }

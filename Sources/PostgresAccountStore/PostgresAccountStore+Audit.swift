@@ -8,14 +8,19 @@ import StoredRecords
 // - each organization's part of the trail (and the records of no organization, as one more part) is kept
 //   within the retention limits on its own: an append drops the oldest records of its own part beyond
 //   `maximumRecords`, and the trail's oldest records beyond `maximumAge`, a bounded number of each, so one
-//   append never turns into a long transaction;
+//   append never turns into a long transaction; a record's age is taken by the earlier of the appending host's
+//   clock and the server's, so a host whose clock runs ahead cannot drop the records of the others early;
 // - `audit_counts` holds each part's number of records (the part of no organization under ''), changed in the
 //   transaction that appends or drops them. A part's count is the sum of `auditCountShards` rows, an append
 //   counting its record in the row of its sequence, so that appends of one organization from many
 //   connections (every login's) do not all wait for one row's lock until their commit; a row may go below
 //   zero. A concurrent append's record is counted once it commits, so a part may pass the limit by the
 //   appends in flight, and the next appends drop the excess; it never drops a record the limit keeps
-//   (`dropOldest`).
+//   (`dropOldest`);
+// - an append comes last in its transaction, and takes its locks in this order: its count row; then, past the
+//   part's limit, the part's prune lock (advisory) and the part's oldest records, which it may wait for; then,
+//   past the age limit, old records and their count rows, only those no one else holds (`dropAged`, which
+//   never waits). So nothing an append waits for is held by a transaction that waits for it.
 extension PostgresAccountStore {
     static let auditPrunePerAppend: Int64 = 8
     /// Part of the schema (migration 2 counts by it): never changed.
@@ -50,24 +55,43 @@ extension PostgresAccountStore {
             SELECT (SELECT records FROM counted) + coalesce((
                 SELECT sum(records) FROM audit_counts
                 WHERE organization = \(part) AND shard <> (SELECT shard FROM counted)
-            ), 0)::bigint, (SELECT shard FROM counted), (SELECT time FROM audit ORDER BY sequence LIMIT 1)
+            ), 0)::bigint, (SELECT shard FROM counted), (SELECT time FROM audit ORDER BY sequence LIMIT 1),
+            \(unescaped: Self.serverTime)
             """
         )
         guard let row = counted.first else { return }
-        let (records, shard, oldestTime) = try row.decode((Int64, Int16, Int64?).self)
+        let (records, shard, oldestTime, serverTime) = try row.decode((Int64, Int16, Int64?, Int64).self)
         if records > Int64(clamping: retention.maximumRecords) {
             try dropOldest(of: organization, countedIn: shard, in: transaction)
         }
+        // Age by this host's clock and the server's, the earlier of the two: a host whose clock runs ahead must
+        // not drop the records other hosts wrote just now.
+        let now = min(record.time, serverTime)
         // The trail's oldest records, when the oldest is past the age limit (a round trip saved otherwise).
-        guard let oldestTime, record.time - oldestTime > retention.maximumAge else { return }
+        guard let oldestTime, now - oldestTime > retention.maximumAge else { return }
+        try dropAged(before: now - retention.maximumAge, in: transaction)
+    }
+
+    /// Drops the trail's oldest records (a bounded number) whose time is before `limit`, and takes them off
+    /// their parts' counts, without waiting for any lock: the oldest records no other transaction holds, and of
+    /// those only the ones whose count row no other append holds (this append holds its own). Appends dropping
+    /// at once would otherwise wait for the same oldest records and for each other's count rows, each holding
+    /// what the other waits for. What is left goes at a later append.
+    private func dropAged(before limit: UnixTime, in transaction: Transaction) throws {
         try transaction.execute(
             """
-            WITH dropped AS (
+            WITH oldest AS (
+                SELECT sequence, time, coalesce(organization, '') AS part,
+                    (sequence % \(Self.auditCountShards))::smallint AS shard
+                FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend) FOR UPDATE SKIP LOCKED
+            ), aged AS (
+                SELECT * FROM oldest WHERE time < \(limit)
+            ), counts AS (
+                SELECT organization, shard FROM audit_counts WHERE (organization, shard) IN (SELECT part, shard FROM aged)
+                FOR UPDATE SKIP LOCKED
+            ), dropped AS (
                 DELETE FROM audit WHERE sequence IN (
-                    SELECT sequence FROM (
-                        SELECT sequence, time FROM audit ORDER BY sequence LIMIT \(Self.auditPrunePerAppend)
-                    ) AS oldest
-                    WHERE \(record.time) - time > \(retention.maximumAge)
+                    SELECT sequence FROM aged JOIN counts ON counts.organization = aged.part AND counts.shard = aged.shard
                 )
                 RETURNING coalesce(organization, '') AS part, (sequence % \(Self.auditCountShards))::smallint AS shard
             )

@@ -5,8 +5,8 @@ import StoredRecords
 // The `throttle` table: one row per (subject, origin), origin written as on LMDB ("u" + uid, "h" + host,
 // "l", and "a" for the stand-in account-wide counter of a name without an account). Rows of quiet keys,
 // stand-ins included, are dropped a few at a time, so names sprayed by an attacker cannot grow the table
-// without bound. Lock order, here and everywhere: the key's throttle row, then the account row, then the
-// stand-in row.
+// without bound. Locks are taken in the order at the top of Transactions.swift: the key's throttle row, then
+// the account row, then the stand-in row.
 extension PostgresAccountStore {
     /// A row whose last failure is older than this is forgotten (its lock expired long ago), as on LMDB.
     static let throttleMemory: Int64 = 2 * 86_400
@@ -188,11 +188,19 @@ extension PostgresAccountStore {
         case nil:
             break
         }
-        // Rows another transaction holds are skipped: pruning never waits.
+        try pruneQuietThrottleRows(at: time, in: transaction)
+    }
+
+    /// Drops a few rows whose last failure is older than `throttleMemory` by this host's clock (`time`) and by
+    /// the server's: a host whose clock runs ahead must not drop the rows other hosts counted just now (their
+    /// failures forgotten early would allow more guesses), and one whose clock runs behind drops later. Rows
+    /// another transaction holds are skipped: pruning never waits.
+    private func pruneQuietThrottleRows(at time: UnixTime, in transaction: Transaction) throws {
         try transaction.execute(
             """
             DELETE FROM throttle WHERE (subject, origin) IN (
-                SELECT subject, origin FROM throttle WHERE last_failure_at < \(time - Self.throttleMemory)
+                SELECT subject, origin FROM throttle
+                WHERE last_failure_at < least(\(time), \(unescaped: Self.serverTime)) - \(Self.throttleMemory)
                 LIMIT \(Self.throttlePrunePerWrite) FOR UPDATE SKIP LOCKED)
             """
         )
@@ -232,14 +240,26 @@ extension PostgresAccountStore {
     /// Clears `key`'s failures and, for a privileged origin, the subject's account-wide ones. `held` is the
     /// subject's account as this transaction holds it, when it does (it is not read again).
     func clear(_ key: ThrottleKey, holding held: Account? = nil, in transaction: Transaction) throws {
+        try deleteThrottleRow(of: key, in: transaction)
+        try clearAccountWide(of: key, holding: held, in: transaction)
+    }
+
+    /// Deletes `key`'s own row, which locks it until the transaction ends.
+    func deleteThrottleRow(of key: ThrottleKey, in transaction: Transaction) throws {
         let (subject, origin) = Self.throttleColumns(key)
         try transaction.execute("DELETE FROM throttle WHERE subject = \(subject) AND origin = \(origin)")
+    }
+
+    /// For a privileged origin, clears the subject's account-wide failures: the account's count (`held`, when
+    /// this transaction holds the account, is not read again), or the stand-in row of a name without one.
+    func clearAccountWide(of key: ThrottleKey, holding held: Account?, in transaction: Transaction) throws {
         guard key.origin.isPrivileged else { return }
         let subjectAccount =
             if let held, held.name.value == key.subject { held } else {
                 try Self.lockExistingAccount(named: key.subject, in: transaction)
             }
         guard var account = subjectAccount else {
+            let subject = Self.subjectColumn(key.subject)
             try transaction.execute(
                 "DELETE FROM throttle WHERE subject = \(subject) AND origin = \(Self.standInOrigin)"
             )
@@ -253,9 +273,13 @@ extension PostgresAccountStore {
     public func clearAllAttempts(of subject: String) throws(AccountStoreError) {
         let column = Self.subjectColumn(subject)
         try write { transaction in
-            // In the lock order: the origins' rows, the account, the stand-in.
+            // In the lock order: the origins' rows (in origin order), the account, the stand-in.
             try transaction.execute(
-                "DELETE FROM throttle WHERE subject = \(column) AND origin <> \(Self.standInOrigin)"
+                """
+                DELETE FROM throttle WHERE (subject, origin) IN (
+                    SELECT subject, origin FROM throttle WHERE subject = \(column) AND origin <> \(Self.standInOrigin)
+                    ORDER BY origin FOR UPDATE)
+                """
             )
             if var account = try Self.lockExistingAccount(named: subject, in: transaction) {
                 account.failureCount = 0

@@ -24,20 +24,29 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     /// Connects, applies the migrations this database lacks (refusing a newer schema) and checks the
     /// secrets key, so that a store that opens is ready to serve.
     ///
-    /// - Parameter password: The database password, from `PostgresPassword.load`; nil for trust or peer login.
+    /// - Parameters:
+    ///   - password: The database password, from `PostgresPassword.load`; nil for trust or peer login.
+    ///   - readOnly: For `--check`: apply no migration and write nothing. A database without the schema this
+    ///     build writes is refused, saying what a daemon would do with it; the connections are read-only, so
+    ///     every write through the store fails.
     public init(
         location: PostgresLocation,
         password: String?,
         secretsKey: SecretsKey,
         auditRetention: AuditRetention = .standard,
+        readOnly: Bool = false,
         logger: Logger = Logger(label: "twofactord.postgres")
     ) throws(AccountStoreError) {
         self.location = location
         self.secretsKey = secretsKey
         self.auditRetention = auditRetention
         loginStandIn = try SealedStandIn(sealedWith: secretsKey)
-        pool = try ConnectionPool(location: location, password: password, logger: logger)
-        try Migrations.apply(to: self)
+        pool = try ConnectionPool(location: location, password: password, readOnly: readOnly, logger: logger)
+        if readOnly {
+            try Migrations.inspect(self)
+        } else {
+            try Migrations.apply(to: self)
+        }
     }
 
     /// The schema version this build writes.
@@ -57,6 +66,9 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     public var accountRowsLocked: Int { counters.accountRowsLocked.load(ordering: .relaxed) }
     /// How many statements this store sent, for tests that count round trips.
     public var statementsSent: Int { counters.statements.load(ordering: .relaxed) }
+    /// How often the server broke a deadlock by failing one of this store's transactions (which then ran
+    /// again), for tests: with every transaction taking its locks in one order (Transactions.swift), never.
+    public var deadlocksRetried: Int { counters.deadlocks.load(ordering: .relaxed) }
 
     /// Closes the idle connections; the store must not be used afterwards.
     public func close() { pool.close() }
@@ -259,7 +271,9 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     }
 
     /// A login's writes in one transaction, so a fleet pays one commit per login: the step or the success,
-    /// the throttle key cleared and the audit record appended.
+    /// the throttle key cleared and the audit record appended. In the lock order (Transactions.swift): the key's
+    /// throttle row goes first (a replayed step rolls its deletion back), then the account, which the clear of a
+    /// privileged origin's account-wide count then takes as it holds it.
     public func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
@@ -269,16 +283,26 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         audit: AuditRecord?
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
+            if let key { try deleteThrottleRow(of: key, in: transaction) }
+            let locked = try Self.lock(name, in: transaction)
+            let stored: Account
             if let claim {
-                let acceptance = try acceptStep(claim, for: name, at: time, alongside: alongside, in: transaction)
+                let (acceptance, account) = try acceptStep(
+                    claim,
+                    on: locked,
+                    at: time,
+                    alongside: alongside,
+                    in: transaction
+                )
                 guard acceptance == .accepted else {
                     transaction.rollbackOnly = true
                     return acceptance
                 }
+                stored = account
             } else {
-                try markSuccess(of: name, at: time, in: transaction)
+                stored = try markSuccess(on: locked, at: time, in: transaction)
             }
-            if let key { try clear(key, in: transaction) }
+            if let key { try clearAccountWide(of: key, holding: stored, in: transaction) }
             if let audit { try append(audit, in: transaction) }
             return .accepted
         }

@@ -4,16 +4,34 @@ import PostgresNIO
 import Synchronization
 
 // The one read path and the one write path of `PostgresAccountStore`. MUSTs:
-// - every change runs in one transaction (BEGIN ... COMMIT) on one connection; a read-modify-write reads
-//   its rows with SELECT ... FOR UPDATE, so a second daemon doing the same waits and then sees the first
-//   one's committed result (two daemons racing one code: exactly one wins);
+// - every change runs in one transaction (BEGIN ... COMMIT) on one connection, with its own statement timeout
+//   (`SET LOCAL`, so the bound holds behind PgBouncer too); a read-modify-write reads its rows with
+//   SELECT ... FOR UPDATE, so a second daemon doing the same waits and then sees the first one's committed
+//   result (two daemons racing one code: exactly one wins);
 // - a method returns normally only after the server acknowledged COMMIT; if the connection fails before
 //   that acknowledgement, the call throws `.storageFailure` (the change may or may not have been made,
 //   and the message says so): the daemon then answers an error, never `ok`;
 // - a serialization failure or deadlock (SQLSTATE 40001, 40P01) aborts and reruns the whole transaction,
 //   so a body may run more than once, as with LMDB;
 // - an error thrown by a body rolls the transaction back and is rethrown unchanged; a body that refuses a change
-//   (`update`) sets `rollbackOnly` and returns its refusal instead.
+//   (`update`) sets `rollbackOnly` and returns its refusal instead;
+// - every transaction takes its locks in the order below, never one of a kind after one of a later kind, so
+//   that no two transactions wait for each other: a deadlock, which the server breaks after deadlock_timeout
+//   (a second by default) by failing one of them, to be run again. `deadlocksRetried` counts them; tests expect
+//   none.
+//
+// The lock order:
+// 1. an organization's row, FOR UPDATE (`updateOrganization`, `removeOrganization`) or FOR KEY SHARE (`create`).
+//    `update` takes an account's new organization FOR KEY SHARE after the account: that waits only for a
+//    transaction holding the organization FOR UPDATE, which locks only the organization's members, and the
+//    account is not one of them yet;
+// 2. throttle rows of keys: the key's own (subject, origin) row, or all of a subject's origins in origin order
+//    (`clearAllAttempts`); a login deletes its key's row before it locks the account (`recordLogin`);
+// 3. account rows, several in name order (an organization's members); a login or a code check locks one, its
+//    throttle key's subject being the account's name;
+// 4. the stand-in throttle row (subject, "a") of a name without an account;
+// 5. the audit trail, last: see PostgresAccountStore+Audit.swift.
+// Pruning quiet throttle rows takes only rows no one holds (SKIP LOCKED) and never waits.
 
 /// A transaction in progress: statements and the decision to roll back instead of committing.
 final class Transaction {
@@ -36,20 +54,35 @@ final class Transaction {
         do {
             return try session.query(query)
         } catch {
-            if error.isRetryable { throw Retry() }
+            if error.isRetryable {
+                if error.isDeadlock { counters.deadlocks.add(1, ordering: .relaxed) }
+                throw Retry()
+            }
             throw PostgresAccountStore.storageFailure(error, location: location)
         }
     }
 
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
+
+    /// BEGIN, then the statement timeout for this transaction alone. The timeout is a startup parameter of every
+    /// connection too, but PgBouncer in transaction mode drops those: without `SET LOCAL`, a statement behind it
+    /// could wait on a lock for as long as the server's default allows (no limit). It costs a round trip:
+    /// PostgresNIO speaks only the extended protocol, which takes one statement per query, and sends no query
+    /// before the previous one was answered (docs/performance.md, the PostgreSQL store).
+    func begin() throws {
+        try execute("BEGIN")
+        try execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(location.statementTimeoutMilliseconds)"))
+    }
 }
 
 /// What the store's transactions did, counted for tests.
 final class TransactionCounters: Sendable {
     /// Account rows read `FOR UPDATE` (`PostgresAccountStore.lock`, `lockExistingAccount`).
     let accountRowsLocked = Atomic(0)
-    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN and COMMIT included).
+    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN, its SET LOCAL and COMMIT included).
     let statements = Atomic(0)
+    /// Statements the server failed to break a deadlock, each transaction then run again.
+    let deadlocks = Atomic(0)
 }
 
 /// Thrown inside a transaction to have it run again.
@@ -59,6 +92,11 @@ extension PostgresAccountStore {
     /// How often a transaction that lost a serialization race or a deadlock is tried in all.
     static let attempts = 8
 
+    /// The server's clock in Unix seconds, as SQL (the transaction's start). Together with the calling host's,
+    /// it decides which rows every host shares are old enough to prune, so that one host's clock alone cannot
+    /// (docs/fleet.md, "Clocks").
+    static let serverTime = "extract(epoch FROM now())::bigint"
+
     /// Runs `body` in a read-write transaction and commits it; see the MUSTs at the top of this file.
     func write<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
         try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in
@@ -67,7 +105,7 @@ extension PostgresAccountStore {
                 attempt += 1
                 let transaction = Transaction(session: session, location: location, counters: counters)
                 do {
-                    try transaction.execute("BEGIN")
+                    try transaction.begin()
                     let result = try body(transaction)
                     try transaction.execute(transaction.rollbackOnly ? "ROLLBACK" : "COMMIT")
                     return result

@@ -10,11 +10,13 @@ import StoredRecords
 /// `twofactord` links none of it: a run that needs the store becomes `twofactord-postgres` (`FleetProgram`).
 public protocol FleetStore {
     /// The store at `url`, its secrets sealed under `secretsKey`; `passwordFile` as `--store-password-file`.
+    /// `readOnly` (`--check`): nothing is migrated or written, and a schema that would be is reported instead.
     static func open(
         url: String,
         passwordFile: String?,
         secretsKey: SecretsKey,
         auditRetention: AuditRetention,
+        readOnly: Bool,
         logger: Logger
     ) throws -> any AccountStore
 

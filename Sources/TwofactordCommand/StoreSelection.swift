@@ -32,8 +32,8 @@ enum OpenedStore {
         settings.store ?? settings.stateDirectory
     }
 
-    /// `readOnly` (`--check`): an LMDB store is opened without creating or changing anything, and for
-    /// PostgreSQL no key file is made. Without `mayCreate` (a job on an existing store) nothing is created
+    /// `readOnly` (`--check`): a store is opened without creating or changing anything (for PostgreSQL: no
+    /// migration, no key file). Without `mayCreate` (a job on an existing store) nothing is created
     /// either: an LMDB state directory without a store is refused, and no key file is made.
     static func open(
         settings: DaemonSettings,
@@ -58,6 +58,7 @@ enum OpenedStore {
                 with: fleetStore,
                 settings: settings,
                 logger: logger,
+                readOnly: readOnly,
                 mayCreateKey: !readOnly && mayCreate
             )
         )
@@ -95,12 +96,13 @@ enum OpenedStore {
     /// Every host of a fleet must use the same key: without --secrets-key-file or a credential it is
     /// `secrets.key` in the state directory, created on first use (then copy it to the other hosts; a host
     /// with another key is refused at start by the database's key check). Without `mayCreateKey` (`--check`)
-    /// a missing key is an error, not a new file.
+    /// a missing key is an error, not a new file; `readOnly` (`--check`) migrates and writes nothing.
     static func openFleet(
         url: String,
         with fleetStore: (any FleetStore.Type)?,
         settings: DaemonSettings,
         logger: Logger,
+        readOnly: Bool = false,
         mayCreateKey: Bool = true
     ) throws -> any AccountStore {
         let opener = try FleetProgram.linked(fleetStore)
@@ -120,6 +122,7 @@ enum OpenedStore {
             passwordFile: settings.storePasswordFile,
             secretsKey: key,
             auditRetention: settings.auditRetention,
+            readOnly: readOnly,
             logger: logger
         )
     }

@@ -11,6 +11,7 @@ enum PostgresFleetStore: FleetStore {
         passwordFile: String?,
         secretsKey: SecretsKey,
         auditRetention: AuditRetention,
+        readOnly: Bool,
         logger: Logger
     ) throws -> any AccountStore {
         let location: PostgresLocation
@@ -24,6 +25,7 @@ enum PostgresFleetStore: FleetStore {
             password: try PostgresPassword.load(file: passwordFile),
             secretsKey: secretsKey,
             auditRetention: auditRetention,
+            readOnly: readOnly,
             logger: logger
         )
     }

@@ -41,11 +41,13 @@ final class BackendFixture: @unchecked Sendable {
 
     var stateDirectory: String { directory.path + "/state" }
 
-    /// Opens the store; with LMDB, release the previous one first (one handle per process).
+    /// Opens the store; with LMDB, release the previous one first (one handle per process). `readOnly`: as
+    /// `--check` opens it.
     func open(
         retention: AuditRetention = .standard,
         key: SecretsKey? = nil,
         statementTimeoutMilliseconds: Int64? = nil,
+        readOnly: Bool = false,
         logger: Logger = Logger(label: "test")
     ) throws -> any AccountStore {
         let key = key ?? self.key
@@ -55,7 +57,8 @@ final class BackendFixture: @unchecked Sendable {
                 directory: stateDirectory,
                 initialMapSize: 1 << 20,
                 auditRetention: retention,
-                secretsKey: key
+                secretsKey: key,
+                readOnly: readOnly
             )
         case .postgresql:
             var location = try PostgresLocation(url: url!)
@@ -65,6 +68,7 @@ final class BackendFixture: @unchecked Sendable {
                 password: try PostgresPassword.load(file: cluster!.passwordFile),
                 secretsKey: key,
                 auditRetention: retention,
+                readOnly: readOnly,
                 logger: logger
             )
         }

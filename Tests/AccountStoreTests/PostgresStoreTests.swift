@@ -62,18 +62,59 @@ import TestSupport
         }
     }
 
-    @Test func passwordFile_openToOthers_isRefused_andItsNewlineDropped() throws {
+    @Test func passwordFile_readableByGroupOrOthers_isRefused_0600And0400AreRead_andItsNewlineDropped() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/db-password"
         #expect(FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db\n".utf8)))
-        chmod(path, 0o644)
-        guard case .storageFailure(let message) = storeError({ try PostgresPassword.load(file: path) }) else {
-            Issue.record("a password file others can read was accepted")
+        for mode: mode_t in [0o640, 0o644, 0o604, 0o620] {
+            chmod(path, mode)
+            let error = storeError { try PostgresPassword.load(file: path, credentials: nil) }
+            guard case .storageFailure(let message) = error else {
+                Issue.record("a password file of mode \(String(mode, radix: 8)) was read")
+                continue
+            }
+            #expect(message.contains("chmod 600 \(path)") && !message.contains("Sw0rdfish"), "\(message)")
+        }
+        for mode: mode_t in [0o600, 0o400] {
+            chmod(path, mode)
+            #expect(try PostgresPassword.load(file: path, credentials: nil) == "Sw0rdfish-db")
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "chown to another user needs root"))
+    func passwordFile_ownedByAnotherUser_isRefused_sayingWhatToDo() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/db-password"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db\n".utf8)))
+        chmod(path, 0o600)
+        #expect(chown(path, 65534, 65534) == 0)
+        guard
+            case .storageFailure(let message) = storeError({ try PostgresPassword.load(file: path, credentials: nil) })
+        else {
+            Issue.record("a password file owned by uid 65534 was read")
             return
         }
-        #expect(message.contains("chmod 600"))
-        chmod(path, 0o600)
-        #expect(try PostgresPassword.load(file: path) == "Sw0rdfish-db")
+        #expect(message.contains("uid 65534") && message.contains("chown root \(path)"), "\(message)")
+        #expect(!message.contains("Sw0rdfish"))
+    }
+
+    /// systemd grants a credential to the service's user by owning it to that user, or through an ACL, whose
+    /// mask shows as the file's group bits (0440); both are read. Open to others it is refused like a file.
+    @Test func passwordCredential_ofSystemd_isRead_evenWithAnACLMaskInItsGroupBits() throws {
+        let credentials = TemporaryDirectory()
+        let path = credentials.path + "/" + PostgresPassword.credentialName
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("Sw0rdfish-db".utf8)))
+        for mode: mode_t in [0o400, 0o440] {
+            chmod(path, mode)
+            #expect(try PostgresPassword.load(file: nil, credentials: credentials.path) == "Sw0rdfish-db")
+        }
+        chmod(path, 0o444)
+        if case .storageFailure(let message) = storeError({
+            try PostgresPassword.load(file: nil, credentials: credentials.path)
+        }) {
+            #expect(message.contains("chmod 600"), "\(message)")
+        }
+        #expect(try PostgresPassword.load(file: nil, credentials: TemporaryDirectory().path) == nil)
     }
 }
 
@@ -134,6 +175,53 @@ import TestSupport
         #expect(message.contains("schema version 99") && message.contains("upgrade twofactord"))
     }
 
+    /// `--check` opens the store read-only and changes nothing: a database without the schema, or with an older
+    /// one, is reported with what a daemon would do and left as it was; a newer one and another key are refused;
+    /// the current one is read, on connections that cannot write.
+    @Test func readOnlyOpen_migratesNothing_andSaysWhatItFound() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let cluster = try #require(fixture.cluster)
+        let database = try PostgresLocation(url: fixture.url!).database
+        func tables() throws -> [String] {
+            try cluster.psql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+                database: database
+            ).split(whereSeparator: \.isNewline).map(String.init)
+        }
+        guard case .storageFailure(let empty) = storeError({ try fixture.open(readOnly: true) }) else {
+            Issue.record("a read-only open of an empty database succeeded")
+            return
+        }
+        #expect(empty.contains("no twofactord schema yet") && empty.contains("nothing was changed"), "\(empty)")
+        #expect(try tables() == [], "a read-only open created tables")
+
+        _ = try fixture.open()
+        try cluster.psql("DROP TABLE audit_counts; DELETE FROM schema_migrations WHERE version = 2", database: database)
+        let versionOne = try tables()
+        guard case .storageFailure(let older) = storeError({ try fixture.open(readOnly: true) }) else {
+            Issue.record("a read-only open of a database of version 1 succeeded")
+            return
+        }
+        #expect(older.contains("schema version 1, older") && older.contains(Migrations.all[1].description), "\(older)")
+        #expect(try tables() == versionOne, "a read-only open migrated")
+
+        _ = try fixture.open()
+        let store = try fixture.open(readOnly: true) as! PostgresAccountStore
+        #expect(try store.databaseSchemaVersion() == PostgresAccountStore.schemaVersion)
+        #expect(storeError { try store.create(makeAccount("alice")) } != nil, "a read-only store wrote")
+        let otherKey = SecretsKey.random(path: fixture.directory.path + "/other.key")
+        #expect(storeError { try fixture.open(key: otherKey, readOnly: true) } != nil)
+        try cluster.psql(
+            "INSERT INTO schema_migrations (version, description) VALUES (99, 'from the future')",
+            database: database
+        )
+        guard case .storageFailure(let newer) = storeError({ try fixture.open(readOnly: true) }) else {
+            Issue.record("a read-only open of a newer schema succeeded")
+            return
+        }
+        #expect(newer.contains("schema version 99") && newer.contains("upgrade twofactord"), "\(newer)")
+    }
+
     /// Migration 2 counts the audit trail a database of version 1 already holds, organization by organization.
     @Test func migrationTwo_countsEachOrganizationsAuditRecords() throws {
         let fixture = try BackendFixture(.postgresql)
@@ -179,6 +267,39 @@ import TestSupport
         #expect(kept.map(\.time) == [6, 4, 3])
     }
 
+    /// What is old enough to prune is decided by the server's clock as well as the host's: a host whose clock is
+    /// a month ahead must not prune the throttle rows and audit records another host wrote just now (forgotten
+    /// failures would allow more guesses), and still prunes what is old by both clocks.
+    @Test func pruning_byAHostWhoseClockIsFarAhead_keepsWhatAnotherHostWroteNow() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let retention = AuditRetention(maximumRecords: 1_000, maximumAge: 86_400)
+        let onTime = try fixture.open(retention: retention) as! PostgresAccountStore
+        let ahead = try fixture.open(retention: retention)
+        let now = UnixTime(time(nil))
+        let future = now + 30 * 86_400
+        func audit(at time: UnixTime) -> AuditRecord {
+            AuditRecord(time: time, actor: .system, target: nil, organization: nil, action: .login, outcome: .ok)
+        }
+        let recent = ThrottleKey(subject: "mallory", origin: .host("192.0.2.7"))
+        let old = ThrottleKey(subject: "eve", origin: .host("192.0.2.8"))
+        _ = try onTime.reserveAttempt(recent, at: now) { _, _ in .allowed }
+        _ = try onTime.reserveAttempt(old, at: now - 3 * 86_400) { _, _ in .allowed }
+        try onTime.appendAudit(audit(at: now))
+
+        for uid in UInt32(0)..<16 {
+            _ = try ahead.reserveAttempt(ThrottleKey(subject: "somebody", origin: .peer(uid: uid)), at: future) {
+                _,
+                _ in
+                .allowed
+            }
+            try ahead.appendAudit(audit(at: future))
+        }
+        #expect(try onTime.throttleRecord(recent) == ThrottleRecord(failures: 1, lastFailureAt: now))
+        #expect(try onTime.throttleRecord(old) == ThrottleRecord(), "a row old by both clocks was kept")
+        let times = try onTime.auditRecords(matching: AuditFilter(), before: nil, limit: 100).map(\.time)
+        #expect(times.count == 17 && times.last == now, "\(times.count) records, the oldest at \(times.last ?? 0)")
+    }
+
     /// A code check's transaction takes the step, or the success, and the clear on the account the throttle
     /// decision of a privileged origin locked: one round trip for the account, not three.
     @Test func checkAttempt_fromAPrivilegedOrigin_locksTheAccountRowOnce() throws {
@@ -207,6 +328,115 @@ import TestSupport
         #expect(later == (.accepted, 1))
     }
 
+    /// Every transaction takes its row locks in one order (Transactions.swift), so logins recorded through one
+    /// daemon and attempts checked through another, on one account and one key at once, never deadlock. The
+    /// server looks for deadlocks after deadlock_timeout (a second by default): 10 ms here, so that a deadlock
+    /// costs little and many would show in a run this long.
+    @Test func recordLoginAndCheckAttempt_onOneAccountThroughTwoStores_neverDeadlock() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = try PostgresLocation(url: fixture.url!).database
+        try fixture.cluster!.psql("ALTER DATABASE \(database) SET deadlock_timeout = '10ms'")
+        let stores = [try fixture.open() as! PostgresAccountStore, try fixture.open() as! PostgresAccountStore]
+        let alice = accountName("alice")
+        try stores[0].create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        let failures = Mutex<[String]>([])
+        onThreads(4) { thread in
+            let store = stores[thread % 2]
+            for round in 0..<300 {
+                let time = UnixTime(10_000 + round)
+                do {
+                    if thread < 2 {
+                        _ = try store.recordLogin(
+                            of: alice,
+                            claiming: nil,
+                            alongside: { _ in },
+                            at: time,
+                            clearing: key,
+                            audit: nil
+                        )
+                    } else {
+                        _ = try store.checkAttempt(
+                            key,
+                            claiming: round.isMultiple(of: 3) ? .passed(alice) : .failed,
+                            alongside: { _ in },
+                            at: time,
+                            decide: { _, _ in .allowed },
+                            audit: AttemptAudit(accepted: nil, denied: .none)
+                        )
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(stores.map(\.deadlocksRetried) == [0, 0])
+    }
+
+    /// Appends that drop the trail's old records at once, through two daemons, never deadlock, and every part's
+    /// count stays its number of records. The trail is 3,000 records past the age limit, each append dropping
+    /// up to 8 of them, so the appends keep colliding on the oldest records and on the counts' rows.
+    @Test func auditAppends_droppingOldRecordsAtOnceThroughTwoStores_neverDeadlock_andKeepTheCounts() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let cluster = try #require(fixture.cluster)
+        let database = try PostgresLocation(url: fixture.url!).database
+        try cluster.psql("ALTER DATABASE \(database) SET deadlock_timeout = '10ms'")
+        let retention = AuditRetention(maximumRecords: 100_000, maximumAge: 100)
+        let stores = [
+            try fixture.open(retention: retention) as! PostgresAccountStore,
+            try fixture.open(retention: retention) as! PostgresAccountStore,
+        ]
+        let north = try OrganizationName("north")
+        @Sendable func record(at time: UnixTime, of organization: OrganizationName?) -> AuditRecord {
+            AuditRecord(
+                time: time,
+                actor: .system,
+                target: nil,
+                organization: organization,
+                action: .login,
+                outcome: .ok
+            )
+        }
+        try stores[0].appendAudit(record(at: 1, of: north))
+        try stores[0].appendAudit(record(at: 1, of: nil))
+        try cluster.psql(
+            """
+            INSERT INTO audit (time, target, organization, record)
+            SELECT time, target, organization, record FROM audit, generate_series(1, 1500);
+            DELETE FROM audit_counts;
+            INSERT INTO audit_counts (organization, shard, records)
+            SELECT coalesce(organization, ''), (sequence % 16)::smallint, count(*) FROM audit GROUP BY 1, 2
+            """,
+            database: database
+        )
+        let failures = Mutex<[String]>([])
+        onThreads(4) { thread in
+            for round in 0..<150 {
+                do {
+                    try stores[thread % 2].appendAudit(record(at: 1_000, of: round.isMultiple(of: 2) ? north : nil))
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(stores.map(\.deadlocksRetried) == [0, 0])
+        let mismatched = try cluster.psql(
+            """
+            SELECT count(*) FROM (SELECT coalesce(organization, '') AS part, count(*) AS records FROM audit GROUP BY 1) a
+            FULL JOIN (SELECT organization AS part, sum(records) AS records FROM audit_counts GROUP BY 1) c USING (part)
+            WHERE a.records IS DISTINCT FROM c.records AND coalesce(c.records, 0) <> coalesce(a.records, 0)
+            """,
+            database: database
+        )
+        #expect(mismatched.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "a part's count drifted")
+        // Appends that found the oldest records held dropped the next ones: the old records went (all of them in
+        // the runs seen; half is asked, so that a slow machine does not fail it).
+        let old = try cluster.psql("SELECT count(*) FROM audit WHERE time = 1", database: database)
+        #expect(Int(old.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 <= 1_500 } == true, "\(old)")
+    }
+
     /// What a code check reads before its transaction, the account and its organization's rules, is one round
     /// trip.
     @Test func accountForCodeCheckWithOrganization_isOneStatement() throws {
@@ -222,6 +452,21 @@ import TestSupport
         let read = try #require(try store.accountForCodeCheckWithOrganization(named: alice.name))
         #expect(store.statementsSent - before == 1)
         #expect(read.account == alice.forCodeCheck && read.organization == acme)
+    }
+
+    /// A code check's transaction, counted: BEGIN, its statement timeout (`SET LOCAL`, which holds behind
+    /// PgBouncer), the throttle row, the account locked, its update, the throttle cleared, COMMIT; an audit
+    /// record would be one more.
+    @Test func codeCheck_isOneTransactionOfSevenStatements() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let store = try fixture.open() as! PostgresAccountStore
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
+            store.statementsSent
+        }
+        #expect(counted == (.accepted, 7))
     }
 
     @Test func daemonsStartingTogether_migrateOnce() throws {
@@ -260,6 +505,30 @@ import TestSupport
         #expect(message.contains("statement_timeout"))
         #expect(try store.account(named: alice)?.lastAcceptedStep == nil)
         #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
+    }
+
+    /// PgBouncer in transaction mode drops the connection's startup parameters, statement_timeout among them, so
+    /// every transaction sets its own: on a session whose timeout was cleared (as a bouncer's server connection
+    /// has none), a statement longer than the store's timeout is still cancelled.
+    @Test func transaction_onASessionWithoutTheStartupTimeout_isStillCancelledAtTheTimeout() throws {
+        let fixture = try BackendFixture(.postgresql)
+        var location = try PostgresLocation(url: fixture.url!)
+        location.statementTimeoutMilliseconds = 200
+        location.poolSize = 1
+        let store = try PostgresAccountStore(
+            location: location,
+            password: PostgresPassword.load(file: fixture.cluster!.passwordFile),
+            secretsKey: fixture.key
+        )
+        // On the pool's one connection, the one the transaction below runs on.
+        try store.read { session in try session.execute("SET statement_timeout = 0") }
+        let error = storeError { try store.write { transaction in try transaction.execute("SELECT pg_sleep(1.5)") } }
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a statement past the store's statement_timeout ran to its end: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("statement_timeout"), "\(message)")
+        store.close()
     }
 
     /// A server that stops answering without closing the connection (SIGSTOP): statement_timeout cannot

@@ -175,6 +175,36 @@ import Wire
         #expect(good.status == 0, "\(good)")
     }
 
+    /// A check changes nothing: on an empty database it says the schema is missing and a daemon would create
+    /// it, and creates no table.
+    @Test func check_ofAnEmptyDatabase_createsNoTable_andSaysADaemonWouldCreateTheSchema() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let url = try cluster.makeDatabase()
+        let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+        let keyFile = keys.path + "/secrets.key"
+        #expect(FileManager.default.createFile(atPath: keyFile, contents: key, attributes: [.posixPermissions: 0o600]))
+        let daemon = try DaemonProcess()
+        let check = try run(
+            Binaries.url("twofactord"),
+            ["--state-dir", daemon.stateDirectory, "--check"]
+                + Self.storeArguments(url: url, cluster: cluster, keyDirectory: keys)
+        )
+        #expect(check.status == 1, "\(check)")
+        #expect(
+            check.standardError.contains("no twofactord schema yet")
+                && check.standardError.contains("nothing was changed"),
+            "\(check.standardError)"
+        )
+        // The URL is postgresql://ROLE@/DATABASE?host=...
+        let database = try #require(url.split(separator: "@/").last?.split(separator: "?").first)
+        let tables = try cluster.psql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            database: String(database)
+        )
+        #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "--check created tables")
+    }
+
     @Test func storeURL_withAPassword_isRefused_withoutEchoingIt() throws {
         let daemon = try DaemonProcess()
         let result = try run(
