@@ -9,9 +9,10 @@ SWIFT ?= swift
 # zbarimg and rsvg-convert to scan our QR codes, systemd-socket-activate for socket activation, setpriv to run as another user,
 # systemd-analyze for the units, mandoc to lint the man pages and man for the units' Documentation= links,
 # pamtester to drive the PAM module through the real PAM library, readelf and nm to check what it links and exports,
-# postgresql for the throwaway cluster the PostgreSQL store's tests start as the postgres user).
+# postgresql for the throwaway cluster the PostgreSQL store's tests start as the postgres user, pgbouncer to put
+# in front of it in transaction mode).
 DEB_PACKAGES := pkg-config liblmdb-dev libssl-dev libqrencode-dev libpam0g-dev
-TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db pamtester binutils postgresql
+TEST_PACKAGES := oathtool zbar-tools librsvg2-bin systemd util-linux mandoc man-db pamtester binutils postgresql pgbouncer
 RUN_DIR := $(CURDIR)/.run
 # The PAM module is C linked by cc, not SwiftPM: a SwiftPM library would drag the Swift runtime into sshd.
 PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.h)

@@ -33,10 +33,13 @@ final class ConnectionPool: Sendable {
         var abandoned: [EventLoopFuture<PostgresQueryResult>] = []
     }
     private let state = Mutex(State())
+    private let parametersDropped = Atomic(false)
+    private let readOnly: Bool
 
     /// `readOnly`: every transaction of the pool's connections is read-only (`--check`).
     init(location: PostgresLocation, password: String?, readOnly: Bool, logger: Logger) throws(AccountStoreError) {
         self.location = location
+        self.readOnly = readOnly
         self.logger = logger
         eventLoops = MultiThreadedEventLoopGroup.singleton
         var configuration: PostgresConnection.Configuration
@@ -61,12 +64,11 @@ final class ConnectionPool: Sendable {
         configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
         // Set at connection start, so they hold for every statement: a statement (lock waits included)
         // that runs too long fails closed, and a daemon that stalls inside a transaction cannot hold row
-        // locks (an account's replay step) for long. PgBouncer in transaction mode drops startup parameters,
-        // so every transaction also sets its statement timeout itself (`Transaction.begin`).
+        // locks (an account's replay step) for long. A pooler (PgBouncer) may drop them: `probeTimeouts`.
         configuration.options.additionalStartupParameters = [
             ("application_name", "twofactord"),
             ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),
-            ("idle_in_transaction_session_timeout", "\(max(location.statementTimeoutMilliseconds * 4, 10_000))"),
+            ("idle_in_transaction_session_timeout", "\(Self.idleInTransactionMilliseconds(location))"),
         ]
         if readOnly {
             configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
@@ -136,6 +138,7 @@ final class ConnectionPool: Sendable {
                 return !state.reachable
             }
             if wasDown { logger.notice("reconnected to PostgreSQL", metadata: ["store": "\(location)"]) }
+            try probeTimeouts(on: connection)
             return connection
         } catch {
             let failure = Self.message(for: error, location: location, connecting: true)
@@ -146,6 +149,52 @@ final class ConnectionPool: Sendable {
             if wasUp { logger.error("cannot reach PostgreSQL", metadata: ["error": "\(failure)"]) }
             throw .storageFailure(failure)
         }
+    }
+
+    /// Whether every transaction must set its parameters itself: the startup parameters did not reach the server.
+    var startupParametersDropped: Bool { parametersDropped.load(ordering: .relaxed) }
+
+    /// The statement that gives a transaction what the startup parameters would have, for
+    /// `startupParametersDropped`: its timeouts, and for a read-only pool, read-only.
+    var settingTransactionParameters: PostgresQuery {
+        PostgresQuery(
+            unsafeSQL: "SELECT set_config('statement_timeout', '\(location.statementTimeoutMilliseconds)', true), "
+                + "set_config('idle_in_transaction_session_timeout', '\(Self.idleInTransactionMilliseconds(location))', true)"
+                + (readOnly ? ", set_config('transaction_read_only', 'on', true)" : "")
+        )
+    }
+
+    /// How long a transaction may sit idle: a daemon that stalls inside one releases its row locks after this.
+    private static func idleInTransactionMilliseconds(_ location: PostgresLocation) -> Int64 {
+        max(location.statementTimeoutMilliseconds * 4, 10_000)
+    }
+
+    /// Asks a new connection's server which statement_timeout is in force. A pooler in transaction mode (PgBouncer)
+    /// drops startup parameters, and its operator must have it ignore them (`ignore_startup_parameters`), so there
+    /// the server's default holds, usually no limit: then every transaction sets its timeouts (one round trip
+    /// more each), and the notice says how to make that unnecessary. Sticky: the pooler stays.
+    private func probeTimeouts(on connection: PostgresConnection) throws(AccountStoreError) {
+        guard !startupParametersDropped else { return }
+        let session = Session(connection: connection, pool: self)
+        let setting: String?
+        do {
+            let rows = try session.query("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
+            setting = try rows.first?.decode(String.self)
+        } catch {
+            _ = try? connection.close().wait()
+            throw .storageFailure(Self.message(for: error, location: location, connecting: true))
+        }
+        guard setting != "\(location.statementTimeoutMilliseconds)" else { return }
+        parametersDropped.store(true, ordering: .relaxed)
+        logger.notice(
+            """
+            statement_timeout did not reach the PostgreSQL server (a pooler such as PgBouncer drops startup \
+            parameters): each transaction sets it, one round trip more; ALTER ROLE \(location.user) SET \
+            statement_timeout = \(location.statementTimeoutMilliseconds) and SET \
+            idle_in_transaction_session_timeout = \(Self.idleInTransactionMilliseconds(location)) on the server spare that
+            """,
+            metadata: ["store": "\(location)", "server-setting": "\(setting ?? "none")"]
+        )
     }
 
     private func checkIn(_ connection: PostgresConnection, healthy: Bool) {

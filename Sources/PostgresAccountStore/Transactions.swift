@@ -4,10 +4,10 @@ import PostgresNIO
 import Synchronization
 
 // The one read path and the one write path of `PostgresAccountStore`. MUSTs:
-// - every change runs in one transaction (BEGIN ... COMMIT) on one connection, with its own statement timeout
-//   (`SET LOCAL`, so the bound holds behind PgBouncer too); a read-modify-write reads its rows with
-//   SELECT ... FOR UPDATE, so a second daemon doing the same waits and then sees the first one's committed
-//   result (two daemons racing one code: exactly one wins);
+// - every change runs in one transaction (BEGIN ... COMMIT) on one connection, under the store's statement
+//   timeout (a startup parameter; where a pooler dropped it, set by the transaction itself: `begin`); a
+//   read-modify-write reads its rows with SELECT ... FOR UPDATE, so a second daemon doing the same waits and
+//   then sees the first one's committed result (two daemons racing one code: exactly one wins);
 // - a method returns normally only after the server acknowledged COMMIT; if the connection fails before
 //   that acknowledgement, the call throws `.storageFailure` (the change may or may not have been made,
 //   and the message says so): the daemon then answers an error, never `ok`;
@@ -64,14 +64,12 @@ final class Transaction {
 
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
 
-    /// BEGIN, then the statement timeout for this transaction alone. The timeout is a startup parameter of every
-    /// connection too, but PgBouncer in transaction mode drops those: without `SET LOCAL`, a statement behind it
-    /// could wait on a lock for as long as the server's default allows (no limit). It costs a round trip:
-    /// PostgresNIO speaks only the extended protocol, which takes one statement per query, and sends no query
-    /// before the previous one was answered (docs/performance.md, the PostgreSQL store).
+    /// BEGIN, and where the connections' startup parameters did not reach the server (a pooler such as PgBouncer
+    /// drops them), the timeouts for this transaction alone: one round trip more, since PostgresNIO speaks only the
+    /// extended protocol, one statement per query, one query at a time (docs/performance.md, the PostgreSQL store).
     func begin() throws {
         try execute("BEGIN")
-        try execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(location.statementTimeoutMilliseconds)"))
+        if session.pool.startupParametersDropped { try execute(session.pool.settingTransactionParameters) }
     }
 }
 
@@ -79,7 +77,7 @@ final class Transaction {
 final class TransactionCounters: Sendable {
     /// Account rows read `FOR UPDATE` (`PostgresAccountStore.lock`, `lockExistingAccount`).
     let accountRowsLocked = Atomic(0)
-    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN, its SET LOCAL and COMMIT included).
+    /// Statements sent, each a round trip (`Transaction.rows`; BEGIN, the timeouts where set, and COMMIT included).
     let statements = Atomic(0)
     /// Statements the server failed to break a deadlock, each transaction then run again.
     let deadlocks = Atomic(0)

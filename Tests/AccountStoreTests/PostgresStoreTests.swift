@@ -457,7 +457,10 @@ import TestSupport
     /// A code check's transaction, counted: BEGIN, its statement timeout (`SET LOCAL`, which holds behind
     /// PgBouncer), the throttle row, the account locked, its update, the throttle cleared, COMMIT; an audit
     /// record would be one more.
-    @Test func codeCheck_isOneTransactionOfSevenStatements() throws {
+    /// A code check is one transaction of six statements: BEGIN, the throttle row, the account, the step, the
+    /// audit record and COMMIT. Directly on the server, the connection's startup parameters hold: no statement sets
+    /// the timeouts again.
+    @Test func codeCheck_isOneTransactionOfSixStatements() throws {
         let fixture = try BackendFixture(.postgresql)
         let store = try fixture.open() as! PostgresAccountStore
         let alice = accountName("alice")
@@ -466,7 +469,7 @@ import TestSupport
         let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
             store.statementsSent
         }
-        #expect(counted == (.accepted, 7))
+        #expect(counted == (.accepted, 6))
     }
 
     @Test func daemonsStartingTogether_migrateOnce() throws {
@@ -507,28 +510,52 @@ import TestSupport
         #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
     }
 
-    /// PgBouncer in transaction mode drops the connection's startup parameters, statement_timeout among them, so
-    /// every transaction sets its own: on a session whose timeout was cleared (as a bouncer's server connection
-    /// has none), a statement longer than the store's timeout is still cancelled.
-    @Test func transaction_onASessionWithoutTheStartupTimeout_isStillCancelledAtTheTimeout() throws {
-        let fixture = try BackendFixture(.postgresql)
-        var location = try PostgresLocation(url: fixture.url!)
-        location.statementTimeoutMilliseconds = 200
-        location.poolSize = 1
+    /// PgBouncer in transaction mode drops the connections' startup parameters (docs/fleet.md has it ignore them),
+    /// so the server's default, no limit, would hold. The store sees that when it connects, and then every
+    /// transaction sets its timeouts itself: one statement more, and a statement past the timeout is cancelled.
+    @Test func behindPgBouncer_everyTransactionSetsItsTimeouts() throws {
+        let cluster = try PostgresCluster()
+        try cluster.startBouncer()
+        var location = try PostgresLocation(url: cluster.throughBouncer(try cluster.makeDatabase()))
+        location.statementTimeoutMilliseconds = 300
+        let secretsKey = SecretsKey.random(path: "/nonexistent/test.key")
         let store = try PostgresAccountStore(
             location: location,
-            password: PostgresPassword.load(file: fixture.cluster!.passwordFile),
-            secretsKey: fixture.key
+            password: PostgresPassword.load(file: cluster.passwordFile),
+            secretsKey: secretsKey
         )
-        // On the pool's one connection, the one the transaction below runs on.
-        try store.read { session in try session.execute("SET statement_timeout = 0") }
-        let error = storeError { try store.write { transaction in try transaction.execute("SELECT pg_sleep(1.5)") } }
+        defer { store.close() }
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
+            store.statementsSent
+        }
+        #expect(counted == (.accepted, 7))
+
+        let error = storeError { try store.write { transaction in try transaction.execute("SELECT pg_sleep(2)") } }
         guard case .storageFailure(let message) = error else {
             Issue.record("a statement past the store's statement_timeout ran to its end: \(String(describing: error))")
             return
         }
         #expect(message.contains("statement_timeout"), "\(message)")
-        store.close()
+
+        // `--check`'s store: read-only, which was a startup parameter too.
+        let checking = try PostgresAccountStore(
+            location: location,
+            password: PostgresPassword.load(file: cluster.passwordFile),
+            secretsKey: secretsKey,
+            readOnly: true
+        )
+        defer { checking.close() }
+        let write = storeError {
+            try checking.write { transaction in try transaction.execute("CREATE TABLE t (x int)") }
+        }
+        guard case .storageFailure(let refusal) = write else {
+            Issue.record("a read-only store wrote through PgBouncer: \(String(describing: write))")
+            return
+        }
+        #expect(refusal.contains("25006"), "\(refusal)")
     }
 
     /// A server that stops answering without closing the connection (SIGSTOP): statement_timeout cannot

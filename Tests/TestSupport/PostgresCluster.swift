@@ -158,6 +158,7 @@ public final class PostgresCluster: @unchecked Sendable {
     /// the test process does this at exit).
     func discard() {
         try? signalServer(SIGCONT)
+        stopBouncer()
         stop()
         try? FileManager.default.removeItem(atPath: directory)
         try? FileManager.default.removeItem(atPath: passwordFile)
@@ -187,6 +188,55 @@ public final class PostgresCluster: @unchecked Sendable {
         )
         guard result.status == 0 else { throw ClusterError(description: "psql failed: \(result.output)") }
         return result.output
+    }
+
+    /// The port of the PgBouncer in front of the cluster (`startBouncer`), on the same socket directory.
+    public static let bouncerPort = 6432
+
+    /// Starts PgBouncer in transaction mode in front of this cluster, configured as docs/fleet.md says: it passes
+    /// the role's logins on with the same password, and ignores the startup parameters it cannot pass on.
+    public func startBouncer() throws(ClusterError) {
+        let configuration = """
+            [databases]
+            * = host=\(socketDirectory) port=\(port)
+            [pgbouncer]
+            listen_addr =
+            listen_port = \(Self.bouncerPort)
+            unix_socket_dir = \(socketDirectory)
+            auth_type = scram-sha-256
+            auth_file = \(directory)/bouncer-users.txt
+            pool_mode = transaction
+            ignore_startup_parameters = statement_timeout,idle_in_transaction_session_timeout,default_transaction_read_only
+            logfile = \(directory)/bouncer.log
+            pidfile = \(directory)/bouncer.pid
+            """
+        let files = [
+            ("bouncer.ini", configuration),
+            ("bouncer-users.txt", "\"\(Self.role)\" \"\(Self.rolePassword)\"\n"),
+        ]
+        for (name, text) in files {
+            let path = directory + "/" + name
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                throw ClusterError(description: "cannot write \(path)")
+            }
+            if let owner { chown(path, owner.uid, owner.gid) }
+        }
+        try asServerUser(["/usr/sbin/pgbouncer", "-d", "-q", directory + "/bouncer.ini"], what: "pgbouncer")
+        for _ in 0..<200 where access(socketDirectory + "/.s.PGSQL.\(Self.bouncerPort)", F_OK) != 0 {
+            usleep(25_000)
+        }
+    }
+
+    /// `url` (of `makeDatabase`) through the PgBouncer of `startBouncer`.
+    public func throughBouncer(_ url: String) -> String {
+        url + "&port=\(Self.bouncerPort)"
+    }
+
+    private func stopBouncer() {
+        guard let text = try? String(contentsOfFile: directory + "/bouncer.pid", encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
+        kill(pid, SIGTERM)
     }
 
     /// The URL of `database` over TLS on loopback, for the test role (a cluster made with `tls` only).
