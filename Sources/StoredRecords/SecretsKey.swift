@@ -54,6 +54,14 @@ public struct SecretsKey: Sendable {
         return nil
     }
 
+    /// Whether `path` is the systemd credential. Its group bits may show read: where the credentials' file system
+    /// takes ACLs, systemd grants the service's user access through one, whose mask shows as the group bits.
+    private static func isCredential(_ path: String) -> Bool {
+        guard let credentials = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !credentials.isEmpty
+        else { return false }
+        return path == credentials + "/" + credentialName
+    }
+
     /// Reads the key at `path`, first creating it with a fresh random key when it is missing and `create`.
     public static func load(path: String, create: Bool) throws(AccountStoreError) -> SecretsKey {
         var file = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
@@ -85,7 +93,7 @@ public struct SecretsKey: Sendable {
                     + "twofactord: someone else may know it; replace it only together with its database"
             )
         }
-        guard info.st_mode & 0o077 == 0 else {
+        guard info.st_mode & (isCredential(path) ? 0o037 : 0o077) == 0 else {
             throw .storageFailure(
                 "the secrets key \(path) has mode \(FileText.octal(info.st_mode)), so others may read "
                     + "or change it: run chmod 600 \(path), and rotate the key if others may have read it"

@@ -60,4 +60,33 @@ import Testing
         // The credential sealed the secret: no key was made in the state directory.
         #expect(!FileManager.default.fileExists(atPath: daemon.stateDirectory + "/secrets.key"))
     }
+
+    /// Where the credentials' file system takes ACLs, systemd gives the service's user the credential through one,
+    /// whose mask shows as the group bits (0440): the daemon takes that key, and still refuses one others may read.
+    @Test func credentialKey_withAnACLMaskInItsGroupBits_isTaken_oneOthersMayReadIsNot() throws {
+        let daemon = try DaemonProcess()
+        let credentials = daemon.directory.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(
+            at: credentials,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        let key = credentials.appendingPathComponent("twofactord-key")
+        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: key)
+        let environment = ["CREDENTIALS_DIRECTORY": credentials.path]
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: key.path)
+        let refused = try run(
+            Binaries.url("twofactord"),
+            ["--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10"],
+            environment: environment
+        )
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("chmod 600"), "\(refused.standardError)")
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o440], ofItemAtPath: key.path)
+        try daemon.start(environment: environment)
+        _ = try daemon.enrolledAccount("bob", password: "clementine-7")
+        #expect(!FileManager.default.fileExists(atPath: daemon.stateDirectory + "/secrets.key"))
+    }
 }
