@@ -260,6 +260,11 @@ final class ConnectionPool: Sendable {
         case .server where state == "57014":
             return "a statement on \(location) ran past statement_timeout and was cancelled: check the server's "
                 + "load and locks (pg_stat_activity); nothing was changed"
+        case .server where text.hasPrefix("unsupported startup parameter"):
+            return
+                "a pooler in front of PostgreSQL at \(location) refused a startup parameter (\(text)): for PgBouncer, "
+                + "set ignore_startup_parameters = statement_timeout,idle_in_transaction_session_timeout,"
+                + "default_transaction_read_only in pgbouncer.ini (docs/fleet.md)"
         case .server where state.hasPrefix("57P") || state.hasPrefix("08"):
             return "the PostgreSQL server at \(location) is shutting down or unavailable (\(text)): "
                 + "twofactord reconnects by itself once it is back"

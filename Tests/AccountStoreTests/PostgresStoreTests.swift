@@ -558,6 +558,26 @@ import TestSupport
         #expect(refusal.contains("25006"), "\(refusal)")
     }
 
+    /// PgBouncer refuses a client that sends a startup parameter it was not told to ignore: the error says which
+    /// setting of pgbouncer.ini the store needs.
+    @Test func behindPgBouncerNotIgnoringTheStartupParameters_theErrorSaysWhatToSet() throws {
+        let cluster = try PostgresCluster()
+        try cluster.startBouncer(ignoringStartupParameters: false)
+        let location = try PostgresLocation(url: cluster.throughBouncer(try cluster.makeDatabase()))
+        let error = storeError {
+            _ = try PostgresAccountStore(
+                location: location,
+                password: PostgresPassword.load(file: cluster.passwordFile),
+                secretsKey: SecretsKey.random(path: "/nonexistent/test.key")
+            )
+        }
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a store opened through a bouncer that refuses its parameters: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("ignore_startup_parameters = statement_timeout,"), "\(message)")
+    }
+
     /// A server that stops answering without closing the connection (SIGSTOP): statement_timeout cannot
     /// fire, so the client's own deadline must fail the call, closed, instead of hanging a worker for ever.
     @Test func serverThatStopsAnswering_failsClosedAtTheDeadline() throws {

@@ -194,8 +194,12 @@ public final class PostgresCluster: @unchecked Sendable {
     public static let bouncerPort = 6432
 
     /// Starts PgBouncer in transaction mode in front of this cluster, configured as docs/fleet.md says: it passes
-    /// the role's logins on with the same password, and ignores the startup parameters it cannot pass on.
-    public func startBouncer() throws(ClusterError) {
+    /// the role's logins on with the same password, and ignores the startup parameters it cannot pass on (unless
+    /// `ignoringStartupParameters` is false, as an operator who did not read that far would have it).
+    public func startBouncer(ignoringStartupParameters: Bool = true) throws(ClusterError) {
+        let ignored =
+            ignoringStartupParameters
+            ? "statement_timeout,idle_in_transaction_session_timeout,default_transaction_read_only" : ""
         let configuration = """
             [databases]
             * = host=\(socketDirectory) port=\(port)
@@ -206,7 +210,7 @@ public final class PostgresCluster: @unchecked Sendable {
             auth_type = scram-sha-256
             auth_file = \(directory)/bouncer-users.txt
             pool_mode = transaction
-            ignore_startup_parameters = statement_timeout,idle_in_transaction_session_timeout,default_transaction_read_only
+            ignore_startup_parameters = \(ignored)
             logfile = \(directory)/bouncer.log
             pidfile = \(directory)/bouncer.pid
             """
