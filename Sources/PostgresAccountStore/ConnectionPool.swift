@@ -34,7 +34,8 @@ final class ConnectionPool: Sendable {
     }
     private let state = Mutex(State())
     private let parametersDropped = Atomic(false)
-    private let readOnly: Bool
+    /// Every transaction is read-only (`--check`).
+    let readOnly: Bool
 
     /// `readOnly`: every transaction of the pool's connections is read-only (`--check`).
     init(location: PostgresLocation, password: String?, readOnly: Bool, logger: Logger) throws(AccountStoreError) {
@@ -126,6 +127,7 @@ final class ConnectionPool: Sendable {
             return (state.nextID, state.closed)
         }
         guard !closed else { throw .storageFailure("the PostgreSQL store \(location) was closed") }
+        let connected: PostgresConnection
         do {
             let connection = try PostgresConnection.connect(
                 on: eventLoops.next(),
@@ -138,8 +140,7 @@ final class ConnectionPool: Sendable {
                 return !state.reachable
             }
             if wasDown { logger.notice("reconnected to PostgreSQL", metadata: ["store": "\(location)"]) }
-            try probeTimeouts(on: connection)
-            return connection
+            connected = connection
         } catch {
             let failure = Self.message(for: error, location: location, connecting: true)
             let wasUp = state.withLock { state in
@@ -149,6 +150,8 @@ final class ConnectionPool: Sendable {
             if wasUp { logger.error("cannot reach PostgreSQL", metadata: ["error": "\(failure)"]) }
             throw .storageFailure(failure)
         }
+        try probeStartupParameters(on: connected)
+        return connected
     }
 
     /// Whether every transaction must set its parameters itself: the startup parameters did not reach the server.
@@ -169,31 +172,49 @@ final class ConnectionPool: Sendable {
         max(location.statementTimeoutMilliseconds * 4, 10_000)
     }
 
-    /// Asks a new connection's server which statement_timeout is in force. A pooler in transaction mode (PgBouncer)
-    /// drops startup parameters, and its operator must have it ignore them (`ignore_startup_parameters`), so there
-    /// the server's default holds, usually no limit: then every transaction sets its timeouts (one round trip
-    /// more each), and the notice says how to make that unnecessary. Sticky: the pooler stays.
-    private func probeTimeouts(on connection: PostgresConnection) throws(AccountStoreError) {
+    /// The startup parameters as this pool sends them, by name.
+    private var startupParameters: [String: String] {
+        var parameters = [
+            "statement_timeout": "\(location.statementTimeoutMilliseconds)",
+            "idle_in_transaction_session_timeout": "\(Self.idleInTransactionMilliseconds(location))",
+        ]
+        if readOnly { parameters["default_transaction_read_only"] = "on" }
+        return parameters
+    }
+
+    /// Asks a new connection's server whether it took the startup parameters from this connection: each in force
+    /// with the value sent, and set by the client (`source` 'client'). A pooler in transaction mode never gives
+    /// that. PgBouncer drops startup parameters (its operator has it ignore them), and a later transaction may run
+    /// on another server connection than the one asked, with whatever settings the role has or other clients left;
+    /// a value that matches by another source proves nothing about that connection. So unless every parameter came
+    /// from this client, every transaction sets them itself (one statement more each), for good: the pooler stays.
+    private func probeStartupParameters(on connection: PostgresConnection) throws(AccountStoreError) {
         guard !startupParametersDropped else { return }
+        let expected = startupParameters
         let session = Session(connection: connection, pool: self)
-        let setting: String?
+        var found: [String: String] = [:]
         do {
-            let rows = try session.query("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
-            setting = try rows.first?.decode(String.self)
+            let names = expected.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let rows = try session.query(
+                PostgresQuery(unsafeSQL: "SELECT name, setting, source FROM pg_settings WHERE name IN (\(names))")
+            )
+            for row in rows {
+                let (name, setting, source) = try row.decode((String, String, String).self)
+                found[name] = source == "client" ? setting : "\(setting) (\(source))"
+            }
         } catch {
             _ = try? connection.close().wait()
             throw .storageFailure(Self.message(for: error, location: location, connecting: true))
         }
-        guard setting != "\(location.statementTimeoutMilliseconds)" else { return }
+        guard found != expected else { return }
         parametersDropped.store(true, ordering: .relaxed)
+        let seen = expected.keys.sorted().map { "\($0)=\(found[$0] ?? "none")" }.joined(separator: " ")
         logger.notice(
             """
-            statement_timeout did not reach the PostgreSQL server (a pooler such as PgBouncer drops startup \
-            parameters): each transaction sets it, one round trip more; ALTER ROLE \(location.user) SET \
-            statement_timeout = \(location.statementTimeoutMilliseconds) and SET \
-            idle_in_transaction_session_timeout = \(Self.idleInTransactionMilliseconds(location)) on the server spare that
+            the PostgreSQL server did not take the connection's startup parameters as sent (a pooler such as \
+            PgBouncer in between): each transaction sets its timeouts itself, one statement more
             """,
-            metadata: ["store": "\(location)", "server-setting": "\(setting ?? "none")"]
+            metadata: ["store": "\(location)", "server-settings": "\(seen)"]
         )
     }
 

@@ -98,34 +98,43 @@ extension PostgresAccountStore {
     /// Runs `body` in a read-write transaction and commits it; see the MUSTs at the top of this file.
     func write<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
         try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in
-            var attempt = 0
-            while true {
-                attempt += 1
-                let transaction = Transaction(session: session, location: location, counters: counters)
-                do {
-                    try transaction.begin()
-                    let result = try body(transaction)
-                    try transaction.execute(transaction.rollbackOnly ? "ROLLBACK" : "COMMIT")
-                    return result
-                } catch is Retry {
-                    rollback(session)
-                    if attempt >= Self.attempts {
-                        throw .storageFailure(
-                            "a transaction on \(location) kept colliding with other daemons (\(attempt) tries): "
-                                + "retry; if this persists, check the server for long transactions"
-                        )
-                    }
-                } catch {
-                    rollback(session)
-                    throw storeError(error)
+            try inTransaction(on: session, body)
+        }
+    }
+
+    private func inTransaction<Result>(
+        on session: Session,
+        _ body: (Transaction) throws -> Result
+    ) throws(AccountStoreError) -> Result {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let transaction = Transaction(session: session, location: location, counters: counters)
+            do {
+                try transaction.begin()
+                let result = try body(transaction)
+                try transaction.execute(transaction.rollbackOnly ? "ROLLBACK" : "COMMIT")
+                return result
+            } catch is Retry {
+                rollback(session)
+                if attempt >= Self.attempts {
+                    throw .storageFailure(
+                        "a transaction on \(location) kept colliding with other daemons (\(attempt) tries): "
+                            + "retry; if this persists, check the server for long transactions"
+                    )
                 }
+            } catch {
+                rollback(session)
+                throw storeError(error)
             }
         }
     }
 
-    /// Runs `body` outside an explicit transaction: for single statements, which the server runs atomically.
+    /// Runs `body` outside an explicit transaction: for single statements, which the server runs atomically. A
+    /// read-only pool (`--check`) whose startup parameters a pooler dropped reads in a read-only transaction.
     func read<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
         try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in
+            if pool.readOnly && pool.startupParametersDropped { return try inTransaction(on: session, body) }
             var attempt = 0
             while true {
                 attempt += 1

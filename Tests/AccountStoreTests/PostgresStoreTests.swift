@@ -109,11 +109,15 @@ import TestSupport
             #expect(try PostgresPassword.load(file: nil, credentials: credentials.path) == "Sw0rdfish-db")
         }
         chmod(path, 0o444)
-        if case .storageFailure(let message) = storeError({
-            try PostgresPassword.load(file: nil, credentials: credentials.path)
-        }) {
-            #expect(message.contains("chmod 600"), "\(message)")
+        guard
+            case .storageFailure(let message) = storeError({
+                try PostgresPassword.load(file: nil, credentials: credentials.path)
+            })
+        else {
+            Issue.record("a credential others may read was read")
+            return
         }
+        #expect(message.contains("chmod 600"), "\(message)")
         #expect(try PostgresPassword.load(file: nil, credentials: TemporaryDirectory().path) == nil)
     }
 }
@@ -454,12 +458,9 @@ import TestSupport
         #expect(read.account == alice.forCodeCheck && read.organization == acme)
     }
 
-    /// A code check's transaction, counted: BEGIN, its statement timeout (`SET LOCAL`, which holds behind
-    /// PgBouncer), the throttle row, the account locked, its update, the throttle cleared, COMMIT; an audit
-    /// record would be one more.
-    /// A code check is one transaction of six statements: BEGIN, the throttle row, the account, the step, the
-    /// audit record and COMMIT. Directly on the server, the connection's startup parameters hold: no statement sets
-    /// the timeouts again.
+    /// A code check's transaction, counted: BEGIN, the throttle row, the account locked, its update, the throttle
+    /// cleared, COMMIT (an audit record would be one more). Directly on the server the connection's startup
+    /// parameters hold: no statement sets the timeouts again.
     @Test func codeCheck_isOneTransactionOfSixStatements() throws {
         let fixture = try BackendFixture(.postgresql)
         let store = try fixture.open() as! PostgresAccountStore
@@ -511,12 +512,19 @@ import TestSupport
     }
 
     /// PgBouncer in transaction mode drops the connections' startup parameters (docs/fleet.md has it ignore them),
-    /// so the server's default, no limit, would hold. The store sees that when it connects, and then every
-    /// transaction sets its timeouts itself: one statement more, and a statement past the timeout is cancelled.
+    /// and a later transaction may run on another server connection than the one the store asked about. Here the
+    /// role carries the very values the store asks for, so the server connection it asks shows them, but not as
+    /// the client's: every transaction still sets its timeouts itself (one statement more, and a statement past the
+    /// timeout is cancelled), and a read-only store reads in read-only transactions.
     @Test func behindPgBouncer_everyTransactionSetsItsTimeouts() throws {
         let cluster = try PostgresCluster()
         try cluster.startBouncer()
-        var location = try PostgresLocation(url: cluster.throughBouncer(try cluster.makeDatabase()))
+        let url = try cluster.makeDatabase()
+        let database = try #require(url.components(separatedBy: "@/").last?.split(separator: "?").first)
+        for (name, value) in [("statement_timeout", 300), ("idle_in_transaction_session_timeout", 10_000)] {
+            try cluster.psql("ALTER ROLE \(PostgresCluster.role) IN DATABASE \(database) SET \(name) = \(value)")
+        }
+        var location = try PostgresLocation(url: cluster.throughBouncer(url))
         location.statementTimeoutMilliseconds = 300
         let secretsKey = SecretsKey.random(path: "/nonexistent/test.key")
         let store = try PostgresAccountStore(
@@ -556,6 +564,12 @@ import TestSupport
             return
         }
         #expect(refusal.contains("25006"), "\(refusal)")
+        let read = storeError { try checking.read { transaction in try transaction.execute("CREATE TABLE u (x int)") } }
+        guard case .storageFailure(let readRefusal) = read else {
+            Issue.record("a read-only store's read wrote through PgBouncer: \(String(describing: read))")
+            return
+        }
+        #expect(readRefusal.contains("25006"), "\(readRefusal)")
     }
 
     /// PgBouncer refuses a client that sends a startup parameter it was not told to ignore: the error says which
