@@ -26,14 +26,15 @@ enum AuditSession {
     /// Why the daemon cannot read its peers' sessions, when it can tell: then no local grace applies. Under the
     /// shipped unit both reasons hold, and a drop-in must undo both to have local graces.
     static var whyUnreadable: String? {
+        var reasons: [String] = []
         if bootID == nil {
-            return "/proc/sys/kernel/random/boot_id cannot be read (systemd's ProcSubset=pid hides it)"
+            reasons.append("/proc/sys/kernel/random/boot_id cannot be read (systemd's ProcSubset=pid hides it)")
         }
         let parent = getppid()
         if parent > 0, access("/proc/\(parent)/sessionid", R_OK) != 0 {
-            return "/proc hides other users' processes (systemd's ProtectProc=invisible, or hidepid)"
+            reasons.append("/proc hides other users' processes (systemd's ProtectProc=invisible, or hidepid)")
         }
-        return nil
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
     }
 
     /// The 16 bytes of `/proc/sys/kernel/random/boot_id`, random for each boot of each host; read once, since

@@ -73,7 +73,9 @@ enum PeerProcess {
         switch self {
         case .pinned(let descriptor):
             var event = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            return poll(&event, 1, 0) == 0
+            var ready = poll(&event, 1, 0)
+            while ready < 0 && errno == EINTR { ready = poll(&event, 1, 0) }
+            return ready == 0
         case .unpinned: return true
         case .gone: return false
         }

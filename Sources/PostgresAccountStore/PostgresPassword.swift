@@ -48,12 +48,13 @@ public enum PostgresPassword {
         guard count >= 0, count <= 4096 else {
             throw .storageFailure("the database password file \(path) cannot be read or is longer than 4096 bytes")
         }
-        var password = Array(bytes.prefix(count))
-        while let last = password.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
-            password.removeLast()
+        var length = max(count, 0)
+        while length > 0, bytes[length - 1] == UInt8(ascii: "\n") || bytes[length - 1] == UInt8(ascii: "\r") {
+            length -= 1
         }
-        guard !password.isEmpty else { throw .storageFailure("the database password file \(path) is empty") }
-        return String(decoding: password, as: UTF8.self)
+        defer { bytes.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) } }
+        guard length > 0 else { throw .storageFailure("the database password file \(path) is empty") }
+        return String(decoding: bytes[..<length], as: UTF8.self)
     }
 
     /// Refuses a file that someone other than root or this daemon's user owns, or that group or others may

@@ -1,5 +1,8 @@
 import AccountStore
 import Glibc
+import NIOCore
+import NIOPosix
+import Synchronization
 import Testing
 import TestSupport
 
@@ -14,9 +17,7 @@ struct PeerProcessTests {
 
     @Test func aSessionReadThroughThePid_countsOnlyWhileThePeersPidfdShowsItRunning() throws {
         let listener = try UnixListener(path: directory.path + "/socket")
-        let peer = try RunningChild(
-            inNewSession("exec perl -MIO::Socket::UNIX -e '\(connectAndWait)' \(listener.path)")
-        )
+        let peer = try connectedPeer(to: listener.path, output: directory.path + "/peer.out")
         defer { peer.signal(SIGKILL); peer.waitUntilExit() }
         let connection = try listener.accept()
         defer { close(connection) }
@@ -38,8 +39,63 @@ struct PeerProcessTests {
         #expect(AuditSession.of(pid: other.processIdentifier, process: .gone) == nil)
     }
 
-    /// Perl that connects to the socket named by its argument and waits to be killed.
-    private let connectAndWait = "IO::Socket::UNIX->new(Peer => $ARGV[0]) or die qq(connect: $!); sleep 60"
+    /// Through the daemon's own path (`PeerCredentials.read` on an accepted NIO channel): a peer killed before
+    /// the accept but not yet reaped still has its pid and a readable session in /proc, which a read by pid alone
+    /// would lend; a peer still running is read.
+    @Test func theAcceptedChannel_givesTheSessionOfARunningPeer_andNoneOfOneThatExitedBeforeTheAccept() throws {
+        let path = directory.path + "/nio-socket"
+        let accepted = Accepted()
+        let server = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
+            .serverChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelInitializer { channel in
+                PeerCredentials.read(from: channel).map { peer in accepted.peers.withLock { $0.append(peer) } }
+            }
+            .bind(unixDomainSocketPath: path).wait()
+        defer { try? server.close().wait() }
+
+        func acceptOne(expecting count: Int) throws -> PeerCredentials {
+            server.read()
+            for _ in 0..<1000 where accepted.peers.withLock({ $0.count }) < count { usleep(10_000) }
+            return try #require(accepted.peers.withLock { $0.count == count ? $0.last : nil })
+        }
+
+        let running = try connectedPeer(to: path, output: directory.path + "/running.out")
+        defer { running.signal(SIGKILL); running.waitUntilExit() }
+        let runningSession = try #require(try sessionOnceStarted(of: running.processIdentifier))
+        let first = try acceptOne(expecting: 1)
+        #expect(first.pid == running.processIdentifier)
+        #expect(first.session == runningSession)
+
+        let exited = try connectedPeer(to: path, output: directory.path + "/exited.out")
+        defer { exited.waitUntilExit() }
+        let exitedSession = try #require(try sessionOnceStarted(of: exited.processIdentifier))
+        kill(exited.processIdentifier, SIGKILL)
+        for _ in 0..<500 where !isZombie(exited.processIdentifier) { usleep(10_000) }
+        #expect(AuditSession.of(pid: exited.processIdentifier, process: .unpinned) == exitedSession)
+        let second = try acceptOne(expecting: 2)
+        #expect(second.pid == exited.processIdentifier)
+        #expect(second.session == nil)
+    }
+
+    /// A process in a new login session, connected to the socket at `path` (it says so in `output`) and waiting.
+    private func connectedPeer(to path: String, output: String) throws -> RunningChild {
+        let script =
+            "$| = 1; IO::Socket::UNIX->new(Peer => $ARGV[0]) or die qq(connect: $!); print qq(connected\\n); sleep 60"
+        let peer = try RunningChild(inNewSession("exec perl -MIO::Socket::UNIX -e '\(script)' \(path)"), output: output)
+        for _ in 0..<1000 {
+            if ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("connected") { return peer }
+            usleep(10_000)
+        }
+        peer.signal(SIGKILL)
+        peer.waitUntilExit()
+        throw Failure("the peer did not connect: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+    }
+
+    private func isZombie(_ pid: pid_t) -> Bool {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let end = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: end)...].hasPrefix(" Z")
+    }
 
     /// A shell that starts a login session as pam_loginuid does (root may write its loginuid), then runs `script`.
     private func inNewSession(_ script: String) -> [String] {
@@ -88,6 +144,10 @@ private let kernelGivesPeerPIDFDs: Bool = {
     close(descriptor)
     return true
 }()
+
+private final class Accepted: Sendable {
+    let peers = Mutex<[PeerCredentials]>([])
+}
 
 private struct Failure: Error, CustomStringConvertible {
     let description: String

@@ -178,6 +178,20 @@ struct SessionVisibilityTests {
         try daemon.start(launcher: Self.launcher(procOptions: "hidepid=invisible", asUser: nobody))
         #expect(daemon.log().contains("\(Self.notice), graces by remote host still do: /proc hides"), "\(daemon.log())")
     }
+
+    /// The shipped unit hides both: the notice names both, so that a drop-in undoing one is not taken for enough.
+    @Test func bothHidden_asUnderTheShippedUnit_areBothTold() throws {
+        let daemon = try DaemonProcess()
+        for path in [daemon.directory.path, daemon.stateDirectory] {
+            #expect(chown(path, nobodyUID, nobodyUID) == 0)
+        }
+        let nobody = ["/usr/bin/setpriv", "--reuid=\(nobodyUID)", "--regid=\(nobodyUID)", "--clear-groups"]
+        try daemon.start(launcher: Self.launcher(procOptions: "subset=pid,hidepid=invisible", asUser: nobody))
+        #expect(
+            daemon.log().contains("boot_id cannot be read (systemd's ProcSubset=pid hides it); /proc hides"),
+            "\(daemon.log())"
+        )
+    }
 }
 
 @Suite(.enabled(if: runningAsRoot, notRootMessage))
