@@ -169,24 +169,25 @@ struct SessionVisibilityTests {
         )
     }
 
-    @Test func hiddenProcessesOfOtherUsers_areTold() throws {
+    /// A daemon run as nobody under a /proc mounted with `procOptions`.
+    private func daemonAsNobody(procOptions: String) throws -> DaemonProcess {
         let daemon = try DaemonProcess()
         for path in [daemon.directory.path, daemon.stateDirectory] {
             #expect(chown(path, nobodyUID, nobodyUID) == 0)
         }
         let nobody = ["/usr/bin/setpriv", "--reuid=\(nobodyUID)", "--regid=\(nobodyUID)", "--clear-groups"]
-        try daemon.start(launcher: Self.launcher(procOptions: "hidepid=invisible", asUser: nobody))
+        try daemon.start(launcher: Self.launcher(procOptions: procOptions, asUser: nobody))
+        return daemon
+    }
+
+    @Test func hiddenProcessesOfOtherUsers_areTold() throws {
+        let daemon = try daemonAsNobody(procOptions: "hidepid=invisible")
         #expect(daemon.log().contains("\(Self.notice), graces by remote host still do: /proc hides"), "\(daemon.log())")
     }
 
     /// The shipped unit hides both: the notice names both, so that a drop-in undoing one is not taken for enough.
     @Test func bothHidden_asUnderTheShippedUnit_areBothTold() throws {
-        let daemon = try DaemonProcess()
-        for path in [daemon.directory.path, daemon.stateDirectory] {
-            #expect(chown(path, nobodyUID, nobodyUID) == 0)
-        }
-        let nobody = ["/usr/bin/setpriv", "--reuid=\(nobodyUID)", "--regid=\(nobodyUID)", "--clear-groups"]
-        try daemon.start(launcher: Self.launcher(procOptions: "subset=pid,hidepid=invisible", asUser: nobody))
+        let daemon = try daemonAsNobody(procOptions: "subset=pid,hidepid=invisible")
         #expect(
             daemon.log().contains("boot_id cannot be read (systemd's ProcSubset=pid hides it); /proc hides"),
             "\(daemon.log())"

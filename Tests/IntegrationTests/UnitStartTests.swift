@@ -11,15 +11,7 @@ import Testing
     @Test func units_startOnFirstConnection_notifyReady_andSealWithTheCredentialKey() throws {
         let daemon = try DaemonProcess()
         let receiver = DatagramReceiver(path: daemon.directory.appendingPathComponent("notify").path)
-        let credentials = daemon.directory.appendingPathComponent("credentials")
-        try FileManager.default.createDirectory(
-            at: credentials,
-            withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700]
-        )
-        let key = credentials.appendingPathComponent("twofactord-key")
-        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: key)
-        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: key.path)
+        let (credentials, _) = try credentialKey(for: daemon, mode: 0o400)
 
         let units = try SystemdUnitTests.renderedUnits()
         defer { try? FileManager.default.removeItem(at: units) }
@@ -65,17 +57,9 @@ import Testing
     /// whose mask shows as the group bits (0440): the daemon takes that key, and still refuses one others may read.
     @Test func credentialKey_withAnACLMaskInItsGroupBits_isTaken_oneOthersMayReadIsNot() throws {
         let daemon = try DaemonProcess()
-        let credentials = daemon.directory.appendingPathComponent("credentials")
-        try FileManager.default.createDirectory(
-            at: credentials,
-            withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700]
-        )
-        let key = credentials.appendingPathComponent("twofactord-key")
-        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: key)
+        let (credentials, key) = try credentialKey(for: daemon, mode: 0o444)
         let environment = ["CREDENTIALS_DIRECTORY": credentials.path]
 
-        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: key.path)
         let refused = try run(
             Binaries.url("twofactord"),
             ["--socket", daemon.socketPath, "--state-dir", daemon.stateDirectory, "--scrypt-log-n", "10"],
@@ -88,5 +72,19 @@ import Testing
         try daemon.start(environment: environment)
         _ = try daemon.enrolledAccount("bob", password: "clementine-7")
         #expect(!FileManager.default.fileExists(atPath: daemon.stateDirectory + "/secrets.key"))
+    }
+
+    /// A credentials directory beside `daemon`'s state, as systemd makes one, with a random `twofactord-key` of `mode`.
+    private func credentialKey(for daemon: DaemonProcess, mode: Int) throws -> (directory: URL, key: URL) {
+        let credentials = daemon.directory.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(
+            at: credentials,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        let key = credentials.appendingPathComponent("twofactord-key")
+        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: key)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: key.path)
+        return (credentials, key)
     }
 }
