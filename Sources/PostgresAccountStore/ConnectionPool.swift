@@ -169,7 +169,7 @@ final class ConnectionPool: Sendable {
 
     /// How long a transaction may sit idle: a daemon that stalls inside one releases its row locks after this.
     private static func idleInTransactionMilliseconds(_ location: PostgresLocation) -> Int64 {
-        max(location.statementTimeoutMilliseconds * 4, 10_000)
+        min(max(location.statementTimeoutMilliseconds * 4, 10_000), Int64(Int32.max))
     }
 
     /// The startup parameters as this pool sends them, by name.
@@ -202,9 +202,13 @@ final class ConnectionPool: Sendable {
                 let (name, setting, source) = try row.decode((String, String, String).self)
                 found[name] = source == "client" ? setting : "\(setting) (\(source))"
             }
+        } catch let failure as QueryFailure where failure.sqlState != nil {
+            // The server answered, but not with the settings (pg_settings revoked, say): nothing proves them.
+            found = [:]
         } catch {
             _ = try? connection.close().wait()
-            throw .storageFailure(Self.message(for: error, location: location, connecting: true))
+            let cause = (error as? QueryFailure)?.error ?? error
+            throw .storageFailure(Self.message(for: cause, location: location, connecting: true))
         }
         guard found != expected else { return }
         parametersDropped.store(true, ordering: .relaxed)

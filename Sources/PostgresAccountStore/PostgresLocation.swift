@@ -122,8 +122,9 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             case "user": self.user = value
             case "dbname": self.database = value
             case "statement_timeout":
-                guard let milliseconds = Int64(value), milliseconds > 0 else {
-                    throw Problem(description: "statement_timeout takes milliseconds, more than 0")
+                // PostgreSQL takes at most 2^31-1 ms (about 24 days) and refuses a connection asking more.
+                guard let milliseconds = Int64(value), (1...Int64(Int32.max)).contains(milliseconds) else {
+                    throw Problem(description: "statement_timeout takes milliseconds, from 1 to 2147483647")
                 }
                 statementTimeoutMilliseconds = milliseconds
             case "connect_timeout":

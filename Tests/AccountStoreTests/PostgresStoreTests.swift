@@ -24,6 +24,22 @@ import TestSupport
         }
     }
 
+    /// PostgreSQL refuses a connection asking for more than 2^31-1 ms; the URL is refused first, saying the range.
+    @Test func url_statementTimeout_isRefusedOutsideWhatPostgreSQLTakes() throws {
+        for value in ["0", "2147483648", "9223372036854775807", "-5", "soon"] {
+            do {
+                _ = try PostgresLocation(
+                    url: "postgresql://tfd@/twofactord?host=/run/postgresql&statement_timeout=\(value)"
+                )
+                Issue.record("statement_timeout=\(value) was accepted")
+            } catch {
+                #expect(error.description.contains("from 1 to 2147483647"), "\(error)")
+            }
+        }
+        let longest = try PostgresLocation(url: "postgresql://tfd@/t?host=/run/postgresql&statement_timeout=2147483647")
+        #expect(longest.statementTimeoutMilliseconds == 2_147_483_647)
+    }
+
     @Test func url_socketDirectory_tcpDefaults_andTLSModes() throws {
         let socket = try PostgresLocation(url: "postgresql://tfd@/twofactord?host=/run/postgresql")
         #expect(socket.endpoint == .unixSocket(path: "/run/postgresql/.s.PGSQL.5432"))
@@ -570,6 +586,28 @@ import TestSupport
             return
         }
         #expect(readRefusal.contains("25006"), "\(readRefusal)")
+    }
+
+    /// A server that will not show its settings (`pg_settings` revoked) proves nothing: the store still opens, and
+    /// every transaction sets its parameters itself.
+    @Test func settingsTheServerWillNotShow_countAsDropped() throws {
+        let cluster = try PostgresCluster()
+        let url = try cluster.makeDatabase()
+        let database = try #require(url.components(separatedBy: "@/").last?.split(separator: "?").first)
+        try cluster.psql("REVOKE SELECT ON pg_catalog.pg_settings FROM PUBLIC", database: String(database))
+        let store = try PostgresAccountStore(
+            location: PostgresLocation(url: url),
+            password: PostgresPassword.load(file: cluster.passwordFile),
+            secretsKey: SecretsKey.random(path: "/nonexistent/test.key")
+        )
+        defer { store.close() }
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
+            store.statementsSent
+        }
+        #expect(counted == (.accepted, 7))
     }
 
     /// PgBouncer refuses a client that sends a startup parameter it was not told to ignore: the error says which
