@@ -480,12 +480,7 @@ import TestSupport
     @Test func codeCheck_isOneTransactionOfSixStatements() throws {
         let fixture = try BackendFixture(.postgresql)
         let store = try fixture.open() as! PostgresAccountStore
-        let alice = accountName("alice")
-        try store.create(makeAccount("alice"))
-        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
-        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
-            store.statementsSent
-        }
+        let counted = try statementsOfAnAcceptedCodeCheck(on: store)
         #expect(counted == (.accepted, 6))
     }
 
@@ -536,7 +531,7 @@ import TestSupport
         let cluster = try PostgresCluster()
         try cluster.startBouncer()
         let url = try cluster.makeDatabase()
-        let database = try #require(url.components(separatedBy: "@/").last?.split(separator: "?").first)
+        let database = try databaseName(of: url)
         for (name, value) in [("statement_timeout", 300), ("idle_in_transaction_session_timeout", 10_000)] {
             try cluster.psql("ALTER ROLE \(PostgresCluster.role) IN DATABASE \(database) SET \(name) = \(value)")
         }
@@ -549,12 +544,7 @@ import TestSupport
             secretsKey: secretsKey
         )
         defer { store.close() }
-        let alice = accountName("alice")
-        try store.create(makeAccount("alice"))
-        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
-        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
-            store.statementsSent
-        }
+        let counted = try statementsOfAnAcceptedCodeCheck(on: store)
         #expect(counted == (.accepted, 7))
 
         let error = storeError { try store.write { transaction in try transaction.execute("SELECT pg_sleep(2)") } }
@@ -593,20 +583,15 @@ import TestSupport
     @Test func settingsTheServerWillNotShow_countAsDropped() throws {
         let cluster = try PostgresCluster()
         let url = try cluster.makeDatabase()
-        let database = try #require(url.components(separatedBy: "@/").last?.split(separator: "?").first)
-        try cluster.psql("REVOKE SELECT ON pg_catalog.pg_settings FROM PUBLIC", database: String(database))
+        let database = try databaseName(of: url)
+        try cluster.psql("REVOKE SELECT ON pg_catalog.pg_settings FROM PUBLIC", database: database)
         let store = try PostgresAccountStore(
             location: PostgresLocation(url: url),
             password: PostgresPassword.load(file: cluster.passwordFile),
             secretsKey: SecretsKey.random(path: "/nonexistent/test.key")
         )
         defer { store.close() }
-        let alice = accountName("alice")
-        try store.create(makeAccount("alice"))
-        let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
-        let counted = try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) {
-            store.statementsSent
-        }
+        let counted = try statementsOfAnAcceptedCodeCheck(on: store)
         #expect(counted == (.accepted, 7))
     }
 
@@ -735,4 +720,17 @@ import TestSupport
         #expect(try store.recordAcceptedStep(4_242, for: alice, credential: enrolledCredential, at: 10) == .replayed)
         #expect(try store.recordAcceptedStep(4_243, for: alice, credential: enrolledCredential, at: 10) == .accepted)
     }
+}
+
+/// The statements a code check's transaction sends, accepted for a new account `alice` of `store`.
+private func statementsOfAnAcceptedCodeCheck(on store: PostgresAccountStore) throws -> (AttemptVerdict, counted: Int) {
+    let alice = accountName("alice")
+    try store.create(makeAccount("alice"))
+    let key = ThrottleKey(subject: "alice", origin: .host("192.0.2.7"))
+    return try checkAttempt(stepClaim(100, of: alice), under: key, at: 2_000, on: store) { store.statementsSent }
+}
+
+/// The database of a `PostgresCluster.makeDatabase()` URL.
+private func databaseName(of url: String) throws -> String {
+    String(try #require(url.components(separatedBy: "@/").last?.split(separator: "?").first))
 }
