@@ -65,7 +65,7 @@ final class ConnectionPool: Sendable {
         configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
         // Set at connection start, so they hold for every statement: a statement (lock waits included)
         // that runs too long fails closed, and a daemon that stalls inside a transaction cannot hold row
-        // locks (an account's replay step) for long. A pooler (PgBouncer) may drop them: `probeTimeouts`.
+        // locks (an account's replay step) for long. A pooler (PgBouncer) may drop them: `probeStartupParameters`.
         configuration.options.additionalStartupParameters = [
             ("application_name", "twofactord"),
             ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),

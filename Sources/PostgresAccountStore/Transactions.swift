@@ -64,9 +64,9 @@ final class Transaction {
 
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
 
-    /// BEGIN, and where the connections' startup parameters did not reach the server (a pooler such as PgBouncer
-    /// drops them), the timeouts for this transaction alone: one round trip more, since PostgresNIO speaks only the
-    /// extended protocol, one statement per query, one query at a time (docs/performance.md, the PostgreSQL store).
+    /// BEGIN, and where the connections' startup parameters did not reach the server as sent (a pooler such as
+    /// PgBouncer drops them), those parameters for this transaction alone: one round trip more, since PostgresNIO
+    /// speaks only the extended protocol, one statement per query, one query at a time (docs/performance.md).
     func begin() throws {
         try execute("BEGIN")
         if session.pool.startupParametersDropped { try execute(session.pool.settingTransactionParameters) }
