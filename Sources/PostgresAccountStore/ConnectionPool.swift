@@ -36,6 +36,11 @@ final class ConnectionPool: Sendable {
     private let parametersDropped = Atomic(false)
     /// Every transaction is read-only (`--check`).
     let readOnly: Bool
+    /// `guardedParameters` by name, as a probe expects to find them (`probeStartupParameters`).
+    private let guardedStartupParameters: [String: String]
+    /// The statement that gives a transaction what its startup parameters would have, for
+    /// `startupParametersDropped`.
+    let settingTransactionParameters: PostgresQuery
 
     /// `readOnly`: every transaction of the pool's connections is read-only (`--check`).
     init(location: PostgresLocation, password: String?, readOnly: Bool, logger: Logger) throws(AccountStoreError) {
@@ -66,14 +71,14 @@ final class ConnectionPool: Sendable {
         // Set at connection start, so they hold for every statement: a statement (lock waits included)
         // that runs too long fails closed, and a daemon that stalls inside a transaction cannot hold row
         // locks (an account's replay step) for long. A pooler (PgBouncer) may drop them: `probeStartupParameters`.
-        configuration.options.additionalStartupParameters = [
-            ("application_name", "twofactord"),
-            ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),
-            ("idle_in_transaction_session_timeout", "\(Self.idleInTransactionMilliseconds(location))"),
-        ]
-        if readOnly {
-            configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+        let guarded = Self.guardedParameters(location, readOnly: readOnly)
+        configuration.options.additionalStartupParameters = [("application_name", "twofactord")] + guarded
+        guardedStartupParameters = Dictionary(uniqueKeysWithValues: guarded)
+        // In a transaction, read-only is the transaction's own setting, not the default for later ones.
+        let settings = guarded.map { name, value in
+            "set_config('\(name == "default_transaction_read_only" ? "transaction_read_only" : name)', '\(value)', true)"
         }
+        settingTransactionParameters = PostgresQuery(unsafeSQL: "SELECT " + settings.joined(separator: ", "))
         self.configuration = configuration
         answerDeadline = .milliseconds(location.statementTimeoutMilliseconds + 5_000)
         permits = DispatchSemaphore(value: location.poolSize)
@@ -157,29 +162,17 @@ final class ConnectionPool: Sendable {
     /// Whether every transaction must set its parameters itself: the startup parameters did not reach the server.
     var startupParametersDropped: Bool { parametersDropped.load(ordering: .relaxed) }
 
-    /// The statement that gives a transaction what the startup parameters would have, for
-    /// `startupParametersDropped`: its timeouts, and for a read-only pool, read-only.
-    var settingTransactionParameters: PostgresQuery {
-        PostgresQuery(
-            unsafeSQL: "SELECT set_config('statement_timeout', '\(location.statementTimeoutMilliseconds)', true), "
-                + "set_config('idle_in_transaction_session_timeout', '\(Self.idleInTransactionMilliseconds(location))', true)"
-                + (readOnly ? ", set_config('transaction_read_only', 'on', true)" : "")
-        )
-    }
-
     /// How long a transaction may sit idle: a daemon that stalls inside one releases its row locks after this.
     private static func idleInTransactionMilliseconds(_ location: PostgresLocation) -> Int64 {
         min(max(location.statementTimeoutMilliseconds * 4, 10_000), Int64(Int32.max))
     }
 
-    /// The startup parameters as this pool sends them, by name.
-    private var startupParameters: [String: String] {
-        var parameters = [
-            "statement_timeout": "\(location.statementTimeoutMilliseconds)",
-            "idle_in_transaction_session_timeout": "\(Self.idleInTransactionMilliseconds(location))",
-        ]
-        if readOnly { parameters["default_transaction_read_only"] = "on" }
-        return parameters
+    /// The startup parameters a transaction must run under: its timeouts, and for a read-only pool, read-only.
+    private static func guardedParameters(_ location: PostgresLocation, readOnly: Bool) -> [(String, String)] {
+        [
+            ("statement_timeout", "\(location.statementTimeoutMilliseconds)"),
+            ("idle_in_transaction_session_timeout", "\(idleInTransactionMilliseconds(location))"),
+        ] + (readOnly ? [("default_transaction_read_only", "on")] : [])
     }
 
     /// Asks a new connection's server whether it took the startup parameters from this connection: each in force
@@ -190,7 +183,7 @@ final class ConnectionPool: Sendable {
     /// from this client, every transaction sets them itself (one statement more each), for good: the pooler stays.
     private func probeStartupParameters(on connection: PostgresConnection) throws(AccountStoreError) {
         guard !startupParametersDropped else { return }
-        let expected = startupParameters
+        let expected = guardedStartupParameters
         let session = Session(connection: connection, pool: self)
         var found: [String: String] = [:]
         do {
