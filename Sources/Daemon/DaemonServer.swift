@@ -52,6 +52,10 @@ public final class DaemonServer: Service {
         )
         let connections = ConnectionRegistry(limits: ShareLimits(total: connectionLimit()))
         let operators = OperatorCache(policy: dispatcher.operators)
+        // Told before the socket exists, so that whoever can connect finds it in the log already.
+        if let reason = AuditSession.whyUnreadable {
+            logger.notice("local session graces cannot apply, graces by remote host still do: \(reason)")
+        }
         let serverChannel = try await bind(workers: workers, connections: connections, operators: operators)
         logger.notice(
             "listening",
@@ -62,9 +66,6 @@ public final class DaemonServer: Service {
                 "per-uid": "\(connections.limits.perPeer)",
             ]
         )
-        if let reason = AuditSession.whyUnreadable {
-            logger.notice("local session graces cannot apply, graces by remote host still do: \(reason)")
-        }
         notifier.send("READY=1\nSTATUS=Serving on \(describe(configuration.listener))")
 
         try await withGracefulShutdownHandler {
