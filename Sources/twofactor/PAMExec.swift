@@ -133,8 +133,15 @@ struct PAMCheck {
             return
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, lockedMessage(retryAfter: retryAfter))
-        case .loginResult(.codeNeeded, _, _) where code.isEmpty:
+        case .loginResult(.codeNeeded, _, _) where code.isEmpty && singlePrompt:
             throw finish(.denied, "login denied: type the password immediately followed by the verification code")
+        case .loginResult(.codeNeeded, _, _) where code.isEmpty:
+            // Without --single-prompt a typed code is part of the password: telling the user to type it is no help.
+            throw finish(
+                .denied,
+                "login denied: the password is wrong, or the account needs a code, which this pam_exec line cannot "
+                    + "take: ask the administrator to add --single-prompt to it"
+            )
         case .enrollScreen, .loginResult(.enroll, _, _):
             throw finish(.denied, "login denied: two-factor login must be set up first; run `twofactor login \(user)`")
         case .error(_, let message):

@@ -48,6 +48,22 @@ struct PAMExecTests {
         #expect(!(try setup.service().authenticate("alice", input: "pw-alice\n")).authenticated)
     }
 
+    /// Without --single-prompt the code cannot be sent: the refusal says what the administrator must change, not
+    /// to type the code after the password, which is what the user just did.
+    @Test func withoutSinglePrompt_aCodeNeeded_isRefused_sayingToAddTheOption() throws {
+        let setup = try Setup()
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "-i", "PAM_SERVICE=sshd", "PAM_USER=alice", "PAM_TYPE=auth", Binaries.url("twofactor").path, "pam",
+                "--socket", setup.daemon.socketPath,
+            ],
+            input: "pw-alice\(try setup.code())"
+        )
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("add --single-prompt"), "\(result.standardError)")
+    }
+
     @Test func accountWithoutTwoFactor_needsThePasswordOnly() throws {
         let setup = try Setup()
         let added = try setup.daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
