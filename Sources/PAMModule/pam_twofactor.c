@@ -338,7 +338,11 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             break;
         }
         if (a.outcome == TFD_LOCKED) {
-            say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
+            /* 4294967295: the hard lock (docs/protocol.md, LoginResult), which no wait ends. */
+            if (a.retry_after == UINT32_MAX)
+                say(pamh, o, 1, "Too many failed attempts: locked until an admin or operator unlocks the account.");
+            else
+                say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
             result = PAM_MAXTRIES;
             tfd_answer_free(&a);
             break;

@@ -396,6 +396,30 @@ struct PAMModuleTests {
         #expect(result.authenticated == authenticates, "\(name): \(result.standardError)")
     }
 
+    /// `locked` with retryAfter 4294967295 is the hard lock (docs/protocol.md, LoginResult), which only an unlock
+    /// ends: the user is told so, as `twofactor login` tells it, not to wait 136 years. More free failures than the
+    /// hard lock's 100 reach it without the doubling waits.
+    @Test func hardLock_saysAnUnlockEndsIt() throws {
+        let setup = try Setup(daemonArguments: ["--throttle-free-failures", "200"])
+        let wire = try #require(WireClient(path: setup.daemon.socketPath))
+        let origin = LoginOrigin(service: "sshd", remoteHost: "")
+        for _ in 0..<100 {
+            _ = wire.call(
+                .loginFrom(
+                    user: "alice",
+                    password: Array("wrong".utf8),
+                    codeKind: .totp,
+                    code: "000000",
+                    origin: origin
+                )
+            )
+        }
+        let result = try setup.service().authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("until an admin or operator unlocks"), "\(result.standardError)")
+        #expect(!result.standardError.contains("4294967295"), "\(result.standardError)")
+    }
+
     /// The Hello goes out with the first request: this daemon answers nothing until it has read both, so a
     /// module that waited for the Hello's answer would time out.
     @Test func firstRequest_goesOutWithTheHello_withoutWaitingForItsAnswer() throws {
