@@ -18,6 +18,13 @@ public enum EnrollmentScreen {
         return screen
     }
 
+    /// The QR code of `otpauthURI` as the bytes of an image file: SVG text, or else PNG. Nil when the URI does not
+    /// fit in a QR code.
+    public static func image(otpauthURI: String, svg: Bool) -> [UInt8]? {
+        guard let matrix = try? QRMatrix(encoding: otpauthURI) else { return nil }
+        return svg ? Array(QRRenderer.svg(matrix).utf8) : QRRenderer.png(matrix)
+    }
+
     /// The `secret` query parameter of an otpauth URI: base32, which needs no percent-decoding.
     public static func secret(in otpauthURI: String) -> String? {
         guard let query = otpauthURI.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }

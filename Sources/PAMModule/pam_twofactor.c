@@ -4,6 +4,8 @@
  * MUSTs of this module:
  * - PAM_SUCCESS only after the daemon answered `ok` to this login; every other path (daemon down,
  *   slow, untrusted, garbage, cancelled conversation, empty code, bad option) returns an error;
+ * - PAM_AUTHINFO_UNAVAIL only when the daemon could not decide; anything typed that the protocol refuses
+ *   (not UTF-8, too long) is PAM_AUTH_ERR, as a wrong code is, so no stack that skips an outage skips it;
  * - never tell the user which factor was wrong: whenever the daemon answers codeNeeded, ask for a
  *   code, and answer every refusal with the same message;
  * - the socket path comes from the module's arguments only, never from the environment;
@@ -299,6 +301,12 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         int had_code = code && *code;
         wipe_free(code);
         code = NULL;
+        if (s == TFD_INVALID_INPUT) {
+            /* What was typed breaks a field limit (a code over 32 bytes, a password over 256): a refusal. */
+            pam_syslog(pamh, LOG_NOTICE, "user %s: %s; denying", user, c->detail);
+            say(pamh, o, 1, "Login refused.");
+            break;
+        }
         if (s != TFD_OK) { result = unavailable(pamh, o, c, s); break; }
         if (a.type == TFD_ANSWER_ERROR && a.error_code == TFD_ERR_BUSY) {
             /* Busy for this request (every worker taken), told as the connection cap is. */
@@ -311,7 +319,9 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
             if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)
                 result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
-            else if (a.error_code == TFD_ERR_NOT_PERMITTED) result = PAM_AUTH_ERR;
+            /* malformed: what was typed is not UTF-8. Like notPermitted, the user's doing and no outage, which a
+               stack may skip (authinfo_unavail=ignore). */
+            else if (a.error_code == TFD_ERR_NOT_PERMITTED || a.error_code == TFD_ERR_MALFORMED) result = PAM_AUTH_ERR;
             else result = PAM_AUTHINFO_UNAVAIL;
             if (result != PAM_IGNORE) say(pamh, o, 1, "Login refused.");
             tfd_answer_free(&a);
@@ -328,7 +338,11 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             break;
         }
         if (a.outcome == TFD_LOCKED) {
-            say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
+            /* 4294967295: the hard lock (docs/protocol.md, LoginResult), which no wait ends. */
+            if (a.retry_after == UINT32_MAX)
+                say(pamh, o, 1, "Too many failed attempts: locked until an admin or operator unlocks the account.");
+            else
+                say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
             result = PAM_MAXTRIES;
             tfd_answer_free(&a);
             break;

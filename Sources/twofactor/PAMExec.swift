@@ -7,6 +7,7 @@ import Wire
 
 // MUSTs of `twofactor pam`:
 // - exit 0 only when the daemon answered `ok` to this login; every other path exits non-zero;
+// - recovery codes in an answer (a login that finished an enrollment) are written out, never dropped;
 // - the socket comes from the command line (the PAM configuration), never from the environment;
 // - the user and the origin come from the PAM items pam_exec appends to its child's environment
 //   (PAM_USER, PAM_SERVICE, PAM_RHOST), never from the PAM environment before them, which pam_env may
@@ -120,12 +121,27 @@ struct PAMCheck {
             throw finish(.daemonUnavailable, "\(error)")
         }
         switch answer {
-        case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
+        case .loginResult(.ok, _, _), .recoveryLogin:
+            return
+        case .recoveryCodes(let codes):
+            // This login finished an enrollment that another login had offered: its answer is the only showing of
+            // the recovery codes, and pam_exec's `stdout` option shows what this writes to the user.
+            Terminal.writeError(
+                "Two-factor login is now on for '\(user)'. Your recovery codes, each good once in place of a code; "
+                    + "keep them somewhere safe, they are not shown again:\n" + codes.map { "  \($0)\n" }.joined()
+            )
             return
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, lockedMessage(retryAfter: retryAfter))
-        case .loginResult(.codeNeeded, _, _) where code.isEmpty:
+        case .loginResult(.codeNeeded, _, _) where code.isEmpty && singlePrompt:
             throw finish(.denied, "login denied: type the password immediately followed by the verification code")
+        case .loginResult(.codeNeeded, _, _) where code.isEmpty:
+            // Without --single-prompt a typed code is part of the password: telling the user to type it is no help.
+            throw finish(
+                .denied,
+                "login denied: the password is wrong, or the account needs a code, which this pam_exec line cannot "
+                    + "take: ask the administrator to add --single-prompt to it"
+            )
         case .enrollScreen, .loginResult(.enroll, _, _):
             throw finish(.denied, "login denied: two-factor login must be set up first; run `twofactor login \(user)`")
         case .error(_, let message):

@@ -17,9 +17,23 @@ struct EnrollmentOptions: ParsableArguments {
     @Option(help: "Code length, 6 to 8.") var digits: UInt8 = 6
     @Option(help: "Seconds per code, 1 to 3600.") var period: UInt16 = 30
     @Flag(help: "Draw the QR code for a terminal with dark text on a light background.") var invert = false
+    @Option(
+        name: .customLong("qr-image"),
+        help: ArgumentHelp(
+            "Also write the QR code to this new file, PNG or SVG by its extension (.png, .svg), readable by you alone.",
+            valueName: "path"
+        )
+    )
+    var qrImage: String?
 
     func validate() throws {
         if begin, confirm != nil { throw ValidationError("--begin and --confirm exclude each other") }
+        if let qrImage {
+            guard qrImage.hasSuffix(".png") || qrImage.hasSuffix(".svg") else {
+                throw ValidationError("--qr-image must name a .png or .svg file")
+            }
+            guard confirm == nil else { throw ValidationError("--qr-image shows a started enrollment: drop --confirm") }
+        }
         guard (6...8).contains(digits) else { throw ValidationError("--digits must be 6, 7 or 8") }
         guard (1...3600).contains(period) else { throw ValidationError("--period must be 1 to 3600") }
     }
@@ -43,6 +57,7 @@ struct EnrollmentOptions: ParsableArguments {
             .enrollBegin(user: name, algorithm: algorithm.wire, digits: digits, period: period)
         )
         guard case .enrollmentStarted(let uri, let expiresAt) = response else { throw options.unexpected(response) }
+        if let qrImage { try writeImage(of: uri, to: qrImage, options: options) }
         if begin {
             if options.json {
                 print(JSONValue.object([("otpauthURI", .string(uri)), ("expiresAt", .number(Int64(expiresAt)))]).text)
@@ -70,6 +85,41 @@ struct EnrollmentOptions: ParsableArguments {
             { confirmation(name, code: $0) }
         )
         try finish(name, with: confirmed, options: options)
+    }
+
+    /// Writes the QR code of `uri` to a new file of mode 0600: it holds the secret. An existing file, or a link in
+    /// its place, is refused rather than overwritten or followed (an operator may run this as root in /tmp).
+    private func writeImage(of uri: String, to path: String, options: CommonOptions) throws {
+        guard let bytes = EnrollmentScreen.image(otpauthURI: uri, svg: path.hasSuffix(".svg")) else {
+            throw options.fail(
+                "the otpauth URI does not fit in a QR code: enter the secret by hand",
+                code: "invalidArgument",
+                exitCode: 1
+            )
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let reason =
+                errno == EEXIST ? "it already exists: remove it or name a new file" : String(cString: strerror(errno))
+            throw options.fail("cannot write the QR code to \(path): \(reason)", code: "invalidArgument", exitCode: 1)
+        }
+        defer { close(descriptor) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 {
+                offset += written
+            } else if written < 0, errno == EINTR {
+                continue
+            } else {
+                let reason = String(cString: strerror(errno))
+                throw options.fail(
+                    "cannot write the QR code to \(path): \(reason)",
+                    code: "invalidArgument",
+                    exitCode: 1
+                )
+            }
+        }
     }
 
     private func confirmation(_ name: String, code: String) -> Request {

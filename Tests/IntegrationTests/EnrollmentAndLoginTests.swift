@@ -39,6 +39,37 @@ import TestSupport
         #expect(login.status == 0, "\(login.standardError)")
     }
 
+    /// docs/product.md: the QR code "can be written as SVG or PNG". `--qr-image` writes it, by the file's extension, to
+    /// a new file only its owner may read (it holds the secret); zbarimg scans it back to the URI. An existing file
+    /// (or a link planted where it should go) is refused, not followed or overwritten.
+    @Test(arguments: ["png", "svg"])
+    func enroll_qrImage_isWrittenAsPNGOrSVG_thatScansToTheURI(format: String) throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "correct horse\n")
+        let image = daemon.directory.appendingPathComponent("qr.\(format)").path
+        let begun = try daemon.ctl(["2fa", "enroll", "alice", "--begin", "--qr-image", image])
+        #expect(begun.status == 0, "\(begun.standardError)")
+        let uri = begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        var status = stat()
+        #expect(stat(image, &status) == 0 && status.st_mode & 0o777 == 0o600)
+        var scanned = image
+        if format == "svg" {
+            scanned = daemon.directory.appendingPathComponent("qr-svg.png").path
+            let converted = try run(URL(fileURLWithPath: "/usr/bin/rsvg-convert"), ["-o", scanned, image])
+            #expect(converted.status == 0, "\(converted.standardError)")
+        }
+        let decoded = try run(URL(fileURLWithPath: "/usr/bin/zbarimg"), ["--raw", "-q", scanned])
+        #expect(decoded.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == uri, "\(decoded)")
+
+        let planted = daemon.directory.appendingPathComponent("planted.\(format)").path
+        try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: "/etc/twofactord-test-target")
+        let refused = try daemon.ctl(["2fa", "enroll", "alice", "--begin", "--qr-image", planted])
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("already exists"), "\(refused.standardError)")
+        #expect(access("/etc/twofactord-test-target", F_OK) != 0)
+    }
+
     /// A mistyped first code asks again, the QR code still on the screen; after three wrong ones it gives up.
     @Test(arguments: [1, 3])
     func enroll_wrongCodes_askAgain_upToThree(wrongCodes: Int) throws {

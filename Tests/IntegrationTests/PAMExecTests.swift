@@ -48,6 +48,22 @@ struct PAMExecTests {
         #expect(!(try setup.service().authenticate("alice", input: "pw-alice\n")).authenticated)
     }
 
+    /// Without --single-prompt the code cannot be sent: the refusal says what the administrator must change, not
+    /// to type the code after the password, which is what the user just did.
+    @Test func withoutSinglePrompt_aCodeNeeded_isRefused_sayingToAddTheOption() throws {
+        let setup = try Setup()
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "-i", "PAM_SERVICE=sshd", "PAM_USER=alice", "PAM_TYPE=auth", Binaries.url("twofactor").path, "pam",
+                "--socket", setup.daemon.socketPath,
+            ],
+            input: "pw-alice\(try setup.code())"
+        )
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("add --single-prompt"), "\(result.standardError)")
+    }
+
     @Test func accountWithoutTwoFactor_needsThePasswordOnly() throws {
         let setup = try Setup()
         let added = try setup.daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
@@ -60,6 +76,39 @@ struct PAMExecTests {
         let setup = try Setup()
         _ = try setup.daemon.ctl(["user", "add", "carol", "--require-2fa", "--password-stdin"], input: "pw-carol\n")
         #expect(!(try setup.service("").authenticate("carol", input: "pw-carol\n")).authenticated)
+    }
+
+    /// A pending account whose enrollment a login offered (`twofactor login` shows it; here the helper) may finish
+    /// it with a --single-prompt login through pam_exec. That answer carries the account's recovery codes, shown
+    /// nowhere else: they go to standard output, which pam_exec's `stdout` option shows the user.
+    @Test func aLoginThatFinishesAnEnrollment_showsTheRecoveryCodes() throws {
+        let setup = try Setup()
+        _ = try setup.daemon.ctl(["user", "add", "carol", "--require-2fa", "--password-stdin"], input: "pw-carol\n")
+        let offered = try run(
+            Binaries.url("twofactor"),
+            ["helper", "--socket", setup.daemon.socketPath],
+            input: #"{"op":"login","user":"carol","password":"pw-carol"}"# + "\n"
+        )
+        let answer = try JSONSerialization.jsonObject(with: Data(offered.standardOutput.utf8)) as? [String: Any]
+        let uri = try #require(answer?["otpauthURI"] as? String, "\(offered.standardOutput)")
+        let secret = try #require(secretParameter(ofURI: uri))
+        let twofactor = Binaries.url("twofactor").path
+        let service = try PAMService([
+            "auth required pam_exec.so expose_authtok stdout \(twofactor) pam --socket \(setup.daemon.socketPath) "
+                + "--single-prompt"
+        ])
+        let result = try service.authenticate(
+            "carol",
+            input: "pw-carol\(try OathTool.code(secret: secret, at: unixNow()))\n"
+        )
+        #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        let shown = result.standardOutput.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.wholeMatch(of: /[A-Z2-7]{4}(-[A-Z2-7]{4}){3}/) != nil }
+        #expect(shown.count == 10, "\(result.standardOutput)")
+        // They are the account's codes: one logs in in place of a code from the app.
+        let first = try #require(shown.first)
+        let recovered = try setup.daemon.login("carol", password: "pw-carol", code: first)
+        #expect(recovered.status == 0, "\(recovered.standardError)")
     }
 
     @Test func stoppedOrSilentDaemon_isDenied() throws {

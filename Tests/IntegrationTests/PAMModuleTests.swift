@@ -100,6 +100,31 @@ struct PAMModuleTests {
         #expect(!result.authenticated)
     }
 
+    /// What the user types is refused as a wrong code is (PAM_AUTH_ERR, "Login refused."), never as an outage
+    /// (PAM_AUTHINFO_UNAVAIL): a stack that lets logins on while the daemon is down (`authinfo_unavail=ignore`)
+    /// must not be skipped by typing a byte that is not UTF-8, which the daemon refuses as malformed, or an
+    /// overlong code, which the module cannot send.
+    @Test(arguments: [("code_only", "\\0377"), ("code_only", String(repeating: "7", count: 40)), ("", "pw-\\0377")])
+    func typedBytesTheProtocolRefuses_areAWrongAnswer_notAnOutage(options: String, typed: String) throws {
+        let setup = try Setup()
+        let service = try PAMService([
+            "auth required pam_permit.so",  // in place of pam_unix, which checked the password
+            "auth [success=ok authinfo_unavail=ignore default=die] \(setup.module) socket=\(setup.daemon.socketPath) "
+                + options,
+        ])
+        // As bytes: a Swift string cannot hold a lone 0xFF.
+        let result = try run(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c", "printf '%b\\n' \"$1\" | exec /usr/bin/pamtester \"$2\" alice authenticate", "sh", typed,
+                service.name,
+            ]
+        )
+        #expect(!result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
+        #expect(result.standardError.contains("pamtester: Authentication failure"), "\(result.standardError)")
+        #expect(result.standardError.contains("Login refused."), "\(result.standardError)")
+    }
+
     @Test func pendingAccount_enrollsThroughPAM() throws {
         let setup = try Setup()
         try setup.addPendingAccount("carol", password: "pw-carol")
@@ -369,6 +394,30 @@ struct PAMModuleTests {
         let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, bytes])
         let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
         #expect(result.authenticated == authenticates, "\(name): \(result.standardError)")
+    }
+
+    /// `locked` with retryAfter 4294967295 is the hard lock (docs/protocol.md, LoginResult), which only an unlock
+    /// ends: the user is told so, as `twofactor login` tells it, not to wait 136 years. More free failures than the
+    /// hard lock's 100 reach it without the doubling waits.
+    @Test func hardLock_saysAnUnlockEndsIt() throws {
+        let setup = try Setup(daemonArguments: ["--throttle-free-failures", "200"])
+        let wire = try #require(WireClient(path: setup.daemon.socketPath))
+        let origin = LoginOrigin(service: "sshd", remoteHost: "")
+        for _ in 0..<100 {
+            _ = wire.call(
+                .loginFrom(
+                    user: "alice",
+                    password: Array("wrong".utf8),
+                    codeKind: .totp,
+                    code: "000000",
+                    origin: origin
+                )
+            )
+        }
+        let result = try setup.service().authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
+        #expect(!result.authenticated)
+        #expect(result.standardError.contains("until an admin or operator unlocks"), "\(result.standardError)")
+        #expect(!result.standardError.contains("4294967295"), "\(result.standardError)")
     }
 
     /// The Hello goes out with the first request: this daemon answers nothing until it has read both, so a

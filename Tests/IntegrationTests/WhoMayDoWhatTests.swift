@@ -117,6 +117,19 @@ import TestSupport
         #expect(try org.state("olga") == "off")
     }
 
+    /// The account itself: "-", through the daemon as for the admin's cells (AccessPolicyTests has the pure rule).
+    @Test func force_byTheAccountItself_isRefused_andChangesNothing() throws {
+        let org = try OrganizationFixture()
+        let agent = try org.ctl(["2fa", "force", "ann"], as: "ann")
+        #expect(agent.status == 1)
+        #expect(agent.standardError.contains("an account cannot do this to itself"), "\(agent.standardError)")
+        #expect(try org.state("ann") == "off")
+        let admin = try org.ctl(["2fa", "force", "amy"], as: "amy")
+        #expect(admin.status == 1)
+        #expect(admin.standardError.contains("an admin cannot do this to its own account"), "\(admin.standardError)")
+        #expect(try org.state("amy") == "off")
+    }
+
     // MARK: disable 2FA when it is self
 
     @Test func disable_whenSelf_byTheAccountItself_withPasswordAndCode() throws {
@@ -325,6 +338,14 @@ import TestSupport
         for _ in 0..<5 { _ = try org.daemon.login("olga", password: "wrong-guess") }
         #expect(try org.daemon.ctl(["unlock", "olga"]).status == 0)
         #expect(try org.daemon.login("olga", password: org.password("olga")).status == 0)
+    }
+
+    /// The account itself: "-". Its own login clears its failures anyway; an unlock of its own is refused.
+    @Test func unlock_byTheAccountItself_isRefused() throws {
+        let org = try OrganizationFixture()
+        let result = try org.ctl(["unlock", "bob"], as: "bob")
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("an account cannot do this to itself"), "\(result.standardError)")
     }
 
     // MARK: --as with a wrong password: the daemon asks for a code (no password oracle), and none comes
