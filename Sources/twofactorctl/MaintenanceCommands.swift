@@ -20,19 +20,7 @@ struct Backup: ParsableCommand {
     @Argument(help: ArgumentHelp("The new file to write.", valueName: "file")) var file: String
 
     func run() throws {
-        let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw options.fail(
-                "cannot create \(file): \(String(cString: strerror(errno))): give the name of a new file",
-                code: "invalidArgument",
-                exitCode: 1
-            )
-        }
-        var written = false
-        defer {
-            close(descriptor)
-            if !written { unlink(file) }
-        }
+        let output = try NewPrivateFile(file, options: options)
         let session = try options.open()
         defer { session.close() }
         let begin = try session.send(.backupBegin)
@@ -40,35 +28,24 @@ struct Backup: ParsableCommand {
         var offset: UInt64 = 0
         while offset < size {
             let answer = try session.send(.backupRead(offset: offset))
-            guard case .backupChunk(offset, let bytes) = answer, !bytes.isEmpty else { throw options.unexpected(answer) }
-            try writeAll(bytes, to: descriptor)
+            guard case .backupChunk(offset, let bytes) = answer, !bytes.isEmpty else {
+                throw options.unexpected(answer)
+            }
+            try output.write(bytes)
             offset += UInt64(bytes.count)
         }
-        guard fsync(descriptor) == 0 else { throw writeFailure() }
-        written = true
+        try output.finish()
         if options.json {
-            print(JSONValue.object([("ok", .bool(true)), ("file", .string(file)), ("bytes", .number(Int64(clamping: size)))]).text)
+            print(
+                JSONValue.object([
+                    ("ok", .bool(true)), ("file", .string(file)), ("bytes", .number(Int64(clamping: size))),
+                ]).text
+            )
         } else {
-            print("Wrote a backup of \(size) bytes to \(file). Keep the secrets key separately: the backup cannot be read without it.")
+            print(
+                "Wrote a backup of \(size) bytes to \(file). Keep the secrets key separately: the backup cannot be read without it."
+            )
         }
-    }
-
-    private func writeAll(_ bytes: [UInt8], to descriptor: Int32) throws {
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + done, bytes.count - done) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { throw writeFailure() }
-            done += count
-        }
-    }
-
-    private func writeFailure() -> ExitCode {
-        options.fail(
-            "cannot write \(file): \(String(cString: strerror(errno))): nothing was kept; free some space and retry",
-            code: "storageFailure",
-            exitCode: 1
-        )
     }
 }
 
@@ -99,8 +76,10 @@ struct KeyRotate: ParsableCommand {
         guard case .keyRotated(let accounts, let keyFile) = answer else { throw options.unexpected(answer) }
         if options.json {
             print(
-                JSONValue.object([("ok", .bool(true)), ("accounts", .number(Int64(accounts))), ("keyFile", .string(keyFile))])
-                    .text
+                JSONValue.object([
+                    ("ok", .bool(true)), ("accounts", .number(Int64(accounts))), ("keyFile", .string(keyFile)),
+                ])
+                .text
             )
         } else {
             print("Re-sealed the secrets of \(accounts) accounts under a new key, now in \(keyFile).")

@@ -87,8 +87,7 @@ struct EnrollmentOptions: ParsableArguments {
         try finish(name, with: confirmed, options: options)
     }
 
-    /// Writes the QR code of `uri` to a new file of mode 0600: it holds the secret. An existing file, or a link in
-    /// its place, is refused rather than overwritten or followed (an operator may run this as root in /tmp).
+    /// Writes the QR code of `uri` to a new file only the caller may read: it holds the secret.
     private func writeImage(of uri: String, to path: String, options: CommonOptions) throws {
         guard let bytes = EnrollmentScreen.image(otpauthURI: uri, svg: path.hasSuffix(".svg")) else {
             throw options.fail(
@@ -97,29 +96,9 @@ struct EnrollmentOptions: ParsableArguments {
                 exitCode: 1
             )
         }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            let reason =
-                errno == EEXIST ? "it already exists: remove it or name a new file" : String(cString: strerror(errno))
-            throw options.fail("cannot write the QR code to \(path): \(reason)", code: "invalidArgument", exitCode: 1)
-        }
-        defer { close(descriptor) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written > 0 {
-                offset += written
-            } else if written < 0, errno == EINTR {
-                continue
-            } else {
-                let reason = String(cString: strerror(errno))
-                throw options.fail(
-                    "cannot write the QR code to \(path): \(reason)",
-                    code: "invalidArgument",
-                    exitCode: 1
-                )
-            }
-        }
+        let file = try NewPrivateFile(path, options: options)
+        try file.write(bytes)
+        try file.finish()
     }
 
     private func confirmation(_ name: String, code: String) -> Request {

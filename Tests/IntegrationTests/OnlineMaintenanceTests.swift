@@ -54,6 +54,23 @@ import TestSupport
         #expect(access(target, F_OK) != 0, "the link was followed")
     }
 
+    /// A backup that does not fit leaves no partial file to be taken for a backup later.
+    @Test(.enabled(if: runningAsRoot, "mounting a tmpfs needs root"))
+    func ctlBackup_ontoAFullFileSystem_keepsNoPartialFile() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.enrolledAccount("alice", password: "alice-pass-phrase")
+        let small = daemon.directory.appendingPathComponent("small").path
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: false)
+        let mount = try TmpfsMount(at: small, size: "16k")
+        let backup = mount.path + "/alice.backup"
+
+        let taken = try daemon.ctl(["backup", backup])
+        #expect(taken.status == 1)
+        #expect(taken.standardError.contains("nothing was kept"), "\(taken.standardError)")
+        #expect(access(backup, F_OK) != 0, "a partial backup was left behind")
+    }
+
     @Test func ctlBackup_andKeyRotate_asAnAccount_evenAnAdmin_areRefused() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
