@@ -35,6 +35,29 @@ import TestSupport
         #expect(try org.state("ann") == "off")
     }
 
+    /// The operator's cell is "-": an operator may provision an authenticator for an account, but that is 2FA the
+    /// account did not choose, so it is `on`/`enforced`, never `self`, and the account cannot turn it off alone.
+    @Test func enroll_byAnOperator_isNeverSelf_theAccountCannotDisableItAlone() throws {
+        let org = try OrganizationFixture()
+        let begun = try org.daemon.ctl(["2fa", "enroll", "ann", "--begin", "--period", "3600"])
+        let uri = begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = try #require(secretParameter(ofURI: uri), "\(begun.standardError)")
+        let now = unixNow()
+        let code = try OathTool.code(secret: secret, at: now, period: 3600)
+        let confirmed = try org.daemon.ctl(["2fa", "enroll", "ann", "--confirm", "-"], input: code + "\n")
+        #expect(confirmed.status == 0, "\(confirmed.standardError)")
+        #expect(try org.state("ann") == "on/enforced")
+
+        let disabled = try org.ctl(
+            ["2fa", "disable", "ann"],
+            as: "ann",
+            code: try org.nextCode(secret, after: now / 3600)
+        )
+        #expect(disabled.status == 1)
+        #expect(disabled.standardError.contains("ask them to turn it off"), "\(disabled.standardError)")
+        #expect(try org.state("ann") == "on/enforced")
+    }
+
     // MARK: create an account, optionally with 2FA required
 
     @Test func create_byTheAdmin_inItsOrganization_isAllowed() throws {
