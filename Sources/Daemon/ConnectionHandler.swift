@@ -138,7 +138,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 // sides: its connection waits a moment for the answer (and so for its next request).
                 context.eventLoop.scheduleTask(in: Self.busyAnswerDelay) {
                     let (handler, context) = loopBound.value
-                    handler.answer(.error(code: .busy, message: error.description), id: id, context: context)
+                    handler.answer(Self.answer(refusing: error), id: id, context: context)
                 }
             case .failure:
                 let stopping = Response.error(
@@ -151,6 +151,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     static let busyAnswerDelay = TimeAmount.milliseconds(100)
+
+    /// A full share is its holder's own load (for a request charged to a privileged client's invoker, the invoker's),
+    /// which no client may take for an outage: a PAM stack that lets logins on while the daemon is unavailable
+    /// would let a user skip the second factor of `su` by keeping their own share full.
+    static func answer(refusing overload: WorkerPool.Overloaded) -> Response {
+        switch overload.refusal {
+        case .peerShareExhausted:
+            .error(
+                code: .tooManyRequests,
+                message: "too many requests of this user are running or waiting: try again once they are answered"
+            )
+        case .full: .error(code: .busy, message: overload.description)
+        }
+    }
 
     /// Writes the answer to the request in flight, then lets the machine take the next one.
     private func answer(_ response: Response, id: UInt32, context: ChannelHandlerContext) {

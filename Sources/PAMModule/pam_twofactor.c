@@ -5,7 +5,8 @@
  * - PAM_SUCCESS only after the daemon answered `ok` to this login; every other path (daemon down,
  *   slow, untrusted, garbage, cancelled conversation, empty code, bad option) returns an error;
  * - PAM_AUTHINFO_UNAVAIL only when the daemon could not decide; anything typed that the protocol refuses
- *   (not UTF-8, too long) is PAM_AUTH_ERR, as a wrong code is, so no stack that skips an outage skips it;
+ *   (not UTF-8, too long), and the user's own share of the daemon kept full (tooManyRequests; under su, the
+ *   invoker's), is PAM_AUTH_ERR, as a wrong code is, so no stack that skips an outage skips it;
  * - never tell the user which factor was wrong: whenever the daemon answers codeNeeded, ask for a
  *   code, and answer every refusal with the same message;
  * - the socket path comes from the module's arguments only, never from the environment;
@@ -319,11 +320,18 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
             if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)
                 result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
-            /* malformed: what was typed is not UTF-8. Like notPermitted, the user's doing and no outage, which a
-               stack may skip (authinfo_unavail=ignore). */
-            else if (a.error_code == TFD_ERR_NOT_PERMITTED || a.error_code == TFD_ERR_MALFORMED) result = PAM_AUTH_ERR;
+            /* malformed: what was typed is not UTF-8; tooManyRequests: the user (under su, the invoker) keeps its
+               own share of the daemon full. Like notPermitted, the user's doing and no outage, which a stack may
+               skip (authinfo_unavail=ignore). */
+            else if (a.error_code == TFD_ERR_NOT_PERMITTED || a.error_code == TFD_ERR_MALFORMED ||
+                     a.error_code == TFD_ERR_TOO_MANY_REQUESTS)
+                result = PAM_AUTH_ERR;
             else result = PAM_AUTHINFO_UNAVAIL;
-            if (result != PAM_IGNORE) say(pamh, o, 1, "Login refused.");
+            if (a.error_code == TFD_ERR_TOO_MANY_REQUESTS)
+                say(pamh, o, 1, "Too many of your requests are waiting for the two-factor login service; try again "
+                                "once they are answered.");
+            else if (result != PAM_IGNORE)
+                say(pamh, o, 1, "Login refused.");
             tfd_answer_free(&a);
             break;
         }

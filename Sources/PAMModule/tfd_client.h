@@ -38,7 +38,13 @@ enum tfd_answer_type {
 enum tfd_outcome { TFD_OK_OUTCOME = 0, TFD_CODE_NEEDED = 1, TFD_ENROLL = 2, TFD_DENIED = 3, TFD_LOCKED = 4 };
 
 /* The error codes the module treats specially (docs/protocol.md, "Error codes"). */
-enum { TFD_ERR_MALFORMED = 1, TFD_ERR_NOT_PERMITTED = 6, TFD_ERR_NO_SUCH_ACCOUNT = 7, TFD_ERR_BUSY = 14 };
+enum {
+    TFD_ERR_MALFORMED = 1,
+    TFD_ERR_NOT_PERMITTED = 6,
+    TFD_ERR_NO_SUCH_ACCOUNT = 7,
+    TFD_ERR_BUSY = 14,
+    TFD_ERR_TOO_MANY_REQUESTS = 31
+};
 
 struct tfd_answer {
     int type;               /* enum tfd_answer_type */

@@ -102,13 +102,16 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let noSuchAuthenticator = ErrorCode(rawValue: 29)
     /// The account already has an authenticator with this label.
     public static let authenticatorExists = ErrorCode(rawValue: 30)
+    /// The peer, or the user a privileged client acts for, has its whole share of the daemon's workers in use: its
+    /// own load, not an outage. Try again once its other requests are answered.
+    public static let tooManyRequests = ErrorCode(rawValue: 31)
 
     private static let names: [UInt16: String] = [
         1: "malformedRequest", 2: "unsupportedVersion", 3: "unknownMessageType", 4: "frameTooLarge",
         5: "helloRequired", 6: "notPermitted", 7: "noSuchAccount", 8: "accountExists", 9: "invalidArgument",
         10: "wrongCode", 11: "noEnrollmentInProgress", 12: "internalError", 13: "storageFailure", 14: "busy",
         15: "noSuchOrganization", 16: "organizationExists", 17: "organizationNotEmpty", 23: "notSupported",
-        29: "noSuchAuthenticator", 30: "authenticatorExists",
+        29: "noSuchAuthenticator", 30: "authenticatorExists", 31: "tooManyRequests",
     ]
 
     /// True for the codes after which the daemon closes the connection (1 to 5).

@@ -26,7 +26,9 @@ import Testing
 
         #expect(statuses == [0, 0, 0, 0, 0], "root's logins during the flood: \(errors)")
         #expect((counts["answers"] ?? 0) >= 500, "the flood must have been heavy: \(counts)")
-        #expect((counts["busy"] ?? 0) >= 100, "nobody must have hit its share: \(counts)")
+        // Past its own share nobody is told so (tooManyRequests), which no client may take for an outage.
+        #expect((counts["tooManyRequests"] ?? 0) >= 100, "nobody must have hit its share: \(counts)")
+        #expect(counts["busy"] == 0, "the daemon as a whole was never full: \(counts)")
         #expect(counts["closed"] == 0, "busy answers do not close connections: \(counts)")
         // Thousands of refused and denied requests, but per peer a bounded number of lines.
         let added = daemon.log().split(separator: "\n").count - logLinesBefore

@@ -19,8 +19,9 @@ final class PeerFlood {
     private var unread = Data()
     /// What the script printed once its connections were up, e.g. "ready 100".
     let readyLine: String
-    /// With `heavyAfter`: "heavy answers=500 busy=120" once the flood has had that many answers and a
-    /// fifth as many busy answers, or "weak answers=... busy=..." when 30 s passed first.
+    /// With `heavyAfter`: "heavy answers=500 refused=120" once the flood has had that many answers and a
+    /// fifth as many refusals (`busy` or `tooManyRequests`), or "weak answers=... refused=..." when 30 s passed
+    /// first.
     private(set) var heavyLine = ""
 
     init(
@@ -65,7 +66,7 @@ final class PeerFlood {
     /// Connections the script holds open, from its ready line.
     var connected: Int { Int(readyLine.split(separator: " ").last ?? "") ?? 0 }
 
-    /// Stops the script; returns its counts, e.g. ["answers": 5000, "busy": 3000, "closed": 0].
+    /// Stops the script; returns its counts, e.g. ["answers": 5000, "busy": 0, "tooManyRequests": 3000, "closed": 0].
     func stop() throws -> [String: Int] {
         try child.closeInput()
         let text = String(decoding: unread, as: UTF8.self) + output.text()
@@ -93,7 +94,7 @@ final class PeerFlood {
 
         my $select = IO::Select->new;
         my %buffer;
-        my ($answers, $busy, $closed) = (0, 0, 0);
+        my ($answers, $busy, $tooMany, $closed) = (0, 0, 0, 0);
         for (1 .. $count) {
             my $socket = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path) or last;
             $select->add($socket);
@@ -109,13 +110,13 @@ final class PeerFlood {
         $select->add($stdin);
         my $deadline = time + 30;
         while (1) {
-            if ($heavy > 0 && ($answers >= $heavy && $busy >= $heavy / 5 || time > $deadline)) {
-                print(($answers >= $heavy ? "heavy" : "weak"), " answers=$answers busy=$busy\n");
+            if ($heavy > 0 && ($answers >= $heavy && $busy + $tooMany >= $heavy / 5 || time > $deadline)) {
+                print(($answers >= $heavy ? "heavy" : "weak"), " answers=$answers refused=", $busy + $tooMany, "\n");
                 $heavy = 0;
             }
             for my $handle ($select->can_read(1)) {
                 if (fileno($handle) == 0) {
-                    print "answers=$answers busy=$busy closed=$closed\n";
+                    print "answers=$answers busy=$busy tooManyRequests=$tooMany closed=$closed\n";
                     exit 0;
                 }
                 my $got = sysread($handle, my $chunk, 65536);
@@ -134,7 +135,9 @@ final class PeerFlood {
                     my ($type) = unpack("C", $body);
                     next if $type == 0x81;
                     $answers++;
-                    $busy++ if $type == 0x80 && unpack("n", substr($body, 5, 2)) == 14;
+                    my $error = $type == 0x80 ? unpack("n", substr($body, 5, 2)) : 0;
+                    $busy++ if $error == 14;
+                    $tooMany++ if $error == 31;
                     syswrite($handle, login()) if $mode eq "flood";
                 }
             }
