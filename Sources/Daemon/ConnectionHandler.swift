@@ -22,6 +22,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let holder: ShareHolder
     private let dispatcher: Dispatcher
     private let workers: WorkerPool
+    /// Where the connection's place is held, and whom it is charged to now (a login root carries for an invoker
+    /// charges it to the invoker: `ShareHolder.charged`).
+    private let connections: ConnectionRegistry
+    private var placeHolder: ShareHolder
     private let logger: Logger
     private let refusals: RefusalLog
     /// A read the channel asked for while the machine wanted no input; issued when it does again.
@@ -32,6 +36,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         holder: ShareHolder,
         dispatcher: Dispatcher,
         workers: WorkerPool,
+        connections: ConnectionRegistry,
         maximumQueued: Int,
         logger: Logger,
         refusals: RefusalLog
@@ -41,6 +46,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.holder = holder
         self.dispatcher = dispatcher
         self.workers = workers
+        self.connections = connections
+        self.placeHolder = holder
         self.logger = logger
         self.refusals = refusals
     }
@@ -117,6 +124,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let dispatcher = self.dispatcher
         let peer = self.peer
         let holder = self.holder.charged(for: request)
+        if holder != placeHolder {
+            if let refusal = connections.charge(context.channel, to: holder) {
+                refusals.refused(holder, "a connection (busy, closed)", because: refusal)
+                let channel = context.channel
+                let busy = Response.error(code: .busy, message: RefusedConnectionHandler.message)
+                write(busy, id: id, context: context).whenComplete { _ in channel.close(promise: nil) }
+                return
+            }
+            placeHolder = holder
+        }
         let session = self.session
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         // Every line the request causes is charged to the peer (see RateLimitedLogHandler).

@@ -137,6 +137,7 @@ public final class DaemonServer: Service {
                             holder: holder,
                             dispatcher: dispatcher,
                             workers: workers,
+                            connections: connections,
                             maximumQueued: maximumQueued,
                             logger: logger,
                             refusals: refusals
@@ -173,7 +174,8 @@ public final class DaemonServer: Service {
 /// places they hold under the connection cap (`ShareLimits`).
 final class ConnectionRegistry: Sendable {
     private struct State {
-        var channels: [ObjectIdentifier: any Channel] = [:]
+        /// Each open connection, and whom its place is charged to.
+        var channels: [ObjectIdentifier: (channel: any Channel, holder: ShareHolder)] = [:]
         var ledger: ShareLedger
     }
 
@@ -190,20 +192,32 @@ final class ConnectionRegistry: Sendable {
         let key = ObjectIdentifier(channel)
         let refusal = state.withLock { state -> ShareRefusal? in
             if let refusal = state.ledger.acquire(for: holder) { return refusal }
-            state.channels[key] = channel
+            state.channels[key] = (channel, holder)
             return nil
         }
         guard refusal == nil else { return refusal }
         channel.closeFuture.whenComplete { _ in
             self.state.withLock { state in
-                if state.channels.removeValue(forKey: key) != nil { state.ledger.release(for: holder) }
+                if let entry = state.channels.removeValue(forKey: key) { state.ledger.release(for: entry.holder) }
             }
         }
         return nil
     }
 
+    /// Charges `channel`'s place to `holder` from now on (`ShareHolder.charged`: a login root carries for an
+    /// invoker), or says why `holder` has no room; the connection must then close.
+    func charge(_ channel: any Channel, to holder: ShareHolder) -> ShareRefusal? {
+        let key = ObjectIdentifier(channel)
+        return state.withLock { state -> ShareRefusal? in
+            guard let entry = state.channels[key], entry.holder != holder else { return nil }
+            if let refusal = state.ledger.move(from: entry.holder, to: holder) { return refusal }
+            state.channels[key]?.holder = holder
+            return nil
+        }
+    }
+
     private var isEmpty: Bool { state.withLock { $0.channels.isEmpty } }
-    private var open: [any Channel] { state.withLock { Array($0.channels.values) } }
+    private var open: [any Channel] { state.withLock { $0.channels.values.map(\.channel) } }
 
     func drain(within seconds: Int64) async {
         for channel in open {
@@ -225,11 +239,10 @@ final class RefusedConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    static let message = "the daemon has too many connections: try again in a moment"
+
     func channelActive(context: ChannelHandlerContext) {
-        let bytes = WireCodec.encodeResponse(
-            .error(code: .busy, message: "the daemon has too many connections: try again in a moment"),
-            id: 0
-        )
+        let bytes = WireCodec.encodeResponse(.error(code: .busy, message: Self.message), id: 0)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         let channel = context.channel

@@ -552,11 +552,12 @@ extension CodeInput {
 }
 
 extension LoginOriginInfo {
-    /// The invoker is logged only when it was believed (`Dispatcher.loginOrigin`).
+    /// The remote host and the invoker are logged only when they were believed (`Dispatcher.loginOrigin`): a line
+    /// with another peer's host would pin that peer's guesses on a host of its choosing.
     init(_ origin: LoginOrigin, from context: LoginContext) {
         self.init(
             service: origin.service,
-            remoteHost: origin.remoteHost,
+            remoteHost: context.remoteHost ?? "",
             invokerUID: context.peerIsPrivileged ? origin.invokerUID : nil
         )
     }

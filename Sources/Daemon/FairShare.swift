@@ -3,7 +3,9 @@
 // - peers that are not operators hold at most `total - reservedForOperators` places together, and
 //   one such uid at most `perPeer`: one local user can neither fill it for other users nor for root;
 // - operators (root carries every login through PAM) are bounded by the total only; a login root
-//   carries for an invoker (su, sudo) is charged to the invoker as a non-operator (`ShareHolder.charged`);
+//   carries for an invoker (su, sudo) is charged to the invoker as a non-operator (`ShareHolder.charged`),
+//   its worker place and its connection alike: su holds its connection while it asks for the code, for as
+//   long as the user who ran it leaves the prompt;
 // - a decision is a pure function of the counts: no clock, no I/O.
 
 /// How a resource is divided between peers.
@@ -73,6 +75,16 @@ struct ShareLedger: Sendable {
         heldByUID[holder.uid] = count == 1 ? nil : count - 1
         held -= 1
         if !holder.isOperator { heldByOthers -= 1 }
+    }
+
+    /// Hands a place `from` holds to `to`, or says why `to` has no room; then `from` keeps it.
+    mutating func move(from: ShareHolder, to: ShareHolder) -> ShareRefusal? {
+        guard from != to, held(by: from.uid) > 0 else { return nil }
+        release(for: from)
+        guard let refusal = acquire(for: to) else { return nil }
+        // The place just given back is free, within every bound `from` had.
+        _ = acquire(for: from)
+        return refusal
     }
 }
 

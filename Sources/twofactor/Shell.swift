@@ -156,7 +156,7 @@ struct Shell: ParsableCommand {
         return getegid() == gid && geteuid() == uid
     }
 
-    /// The client address sshd reports; only logged by the daemon.
+    /// The client address sshd reports; only logged by the daemon, and only when an operator (root) runs this.
     static func remoteHost() -> String {
         guard let connection = getenv("SSH_CONNECTION") else { return "" }
         let host = String(cString: connection).split(separator: " ").first.map(String.init) ?? ""

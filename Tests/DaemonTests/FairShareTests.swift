@@ -36,6 +36,21 @@ import Testing
         #expect(ledger.held == 1)
     }
 
+    /// A connection root opened for su: its place goes to the user who ran su, within that user's share.
+    @Test func ledger_move_chargesThePlaceToAnother_orLeavesItWhereItWas() {
+        var ledger = ShareLedger(limits: ShareLimits(total: 6, reservedForOperators: 2, perPeer: 3))
+        for _ in 0..<6 { #expect(ledger.acquire(for: root) == nil) }
+        for _ in 0..<3 { #expect(ledger.move(from: root, to: nobody) == nil) }
+        #expect(ledger.move(from: root, to: nobody) == .peerShareExhausted)
+        #expect(ledger.held(by: root.uid) == 3 && ledger.held(by: nobody.uid) == 3 && ledger.held == 6)
+        #expect(ledger.move(from: root, to: alice) == nil)
+        #expect(ledger.move(from: root, to: alice) == .full, "non-operators hold 4 of 6 places at most")
+        #expect(ledger.held(by: root.uid) == 2 && ledger.held(by: alice.uid) == 1 && ledger.held == 6)
+        let stranger = ShareHolder(uid: 7, isOperator: false)
+        #expect(ledger.move(from: stranger, to: alice) == nil, "a holder without a place has nothing to move")
+        #expect(ledger.held(by: alice.uid) == 1 && ledger.held == 6)
+    }
+
     @Test func limits_fromATotal_keepATenthForOperators_andAQuarterOfTheRestPerUID() {
         let limits = ShareLimits(total: 1000)
         #expect(limits.reservedForOperators == 100)

@@ -60,6 +60,44 @@ struct InvokerLockoutTests {
         #expect(Self.isLocked(try Self.call(daemon, wrong)))
     }
 
+    /// The module in su keeps its connection open while it asks for the code, for as long as the user who ran su
+    /// leaves the prompt: such connections take the invoker's share of connections, not root's, so that one user
+    /// running many `su` cannot take every connection from sshd and the operators.
+    @Test func connectionsHeldForAnInvoker_takeItsShare_andLeaveSshdAndOperatorsServed() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--max-connections", "40"])
+        let (secret, step) = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        var held: [WireClient] = []
+        var answers: [Response?] = []
+        // A name each, so that no answer is `locked` and every su waits at "Verification code:".
+        for index in 0..<40 {
+            guard let client = WireClient(path: daemon.socketPath) else { break }
+            let request = Request.loginFrom(
+                user: "victim\(index)",
+                password: Array("guess".utf8),
+                codeKind: .none,
+                code: "",
+                origin: Self.su
+            )
+            answers.append(client.call(request))
+            held.append(client)
+        }
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let sshd = WireClient(path: daemon.socketPath)?.call(Self.loginFrom("pw-alice", code: code, Self.remote))
+        let listed = try daemon.ctl(["user", "list"])
+        withExtendedLifetime(held) {}
+
+        #expect(sshd == Self.ok, "sshd must get in:\n\(daemon.log().suffix(2000))")
+        #expect(listed.status == 0, "the operator must get in: \(listed.standardError)")
+        // (40 - 4 kept for operators) / 4: the invoker's share; the rest are refused in their turn.
+        #expect(answers.filter { $0 == Self.codeNeeded }.count == 9, "\(answers)")
+        #expect(answers.count == 40)
+        #expect(
+            answers.dropFirst(9).allSatisfy { if case .error(.busy, _)? = $0 { true } else { false } },
+            "\(answers)"
+        )
+    }
+
     /// pamtester as su runs it: euid 0 and the real uid of the user who typed `su alice`.
     @Test func pamModule_inSuRunByALocalUser_wrongPasswordsDoNotLockSshd() throws {
         let setup = try PAMModuleTests.Setup()

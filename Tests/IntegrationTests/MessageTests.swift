@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Wire
 
 /// What the daemon says and logs: no name that is not an account, as typed; no flag that does not exist.
 @Suite struct MessageTests {
@@ -19,6 +20,35 @@ import Testing
             log.matches(of: /unknown-[0-9a-f]{8}/).map { String($0.output) }
         )
         #expect(fingerprints.count == 2, "one fingerprint per name typed:\n\(log)")
+    }
+
+    /// A remote host is believed only from a privileged peer (sshd's PAM module), so only such a peer's is
+    /// logged: any other line with `rhost=` would pin a local user's guesses on a host of their choosing.
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func aRemoteHostFromAnUnprivilegedPeer_isNotLogged_sshdsIs() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw-alice-1\n")
+        let guess = Request.loginFrom(
+            user: "alice",
+            password: Array("guess".utf8),
+            codeKind: .totp,
+            code: "123456",
+            origin: LoginOrigin(service: "sshd", remoteHost: "203.0.113.66")
+        )
+        let fromNobody = try PeerConnection(daemon: daemon).call(guess)
+        #expect(fromNobody == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        let sshd = Request.loginFrom(
+            user: "alice",
+            password: Array("guess".utf8),
+            codeKind: .totp,
+            code: "123456",
+            origin: LoginOrigin(service: "sshd", remoteHost: "198.51.100.9")
+        )
+        #expect(try #require(WireClient(path: daemon.socketPath)).call(sshd) != nil)
+        let log = daemon.log()
+        #expect(!log.contains("203.0.113.66"), "a host nobody claimed was logged:\n\(log)")
+        #expect(log.contains("rhost=198.51.100.9"), "\(log)")
     }
 
     @Test func everyFlagThatAMessageNames_exists() throws {
