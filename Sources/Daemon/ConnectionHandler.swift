@@ -128,8 +128,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             if let refusal = connections.charge(context.channel, to: holder) {
                 refusals.refused(holder, "a connection (busy, closed)", because: refusal)
                 let channel = context.channel
-                let busy = Response.error(code: .busy, message: RefusedConnectionHandler.message)
-                write(busy, id: id, context: context).whenComplete { _ in channel.close(promise: nil) }
+                let refused = RefusedConnectionHandler.response(for: refusal)
+                write(refused, id: id, context: context).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
             placeHolder = holder
@@ -155,7 +155,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 // sides: its connection waits a moment for the answer (and so for its next request).
                 context.eventLoop.scheduleTask(in: Self.busyAnswerDelay) {
                     let (handler, context) = loopBound.value
-                    handler.answer(Self.answer(refusing: error), id: id, context: context)
+                    let refused = Self.answer(
+                        refusing: error.refusal,
+                        tooMany:
+                            "too many requests of this user are running or waiting: try again once they are answered",
+                        busy: error.description
+                    )
+                    handler.answer(refused, id: id, context: context)
                 }
             case .failure:
                 let stopping = Response.error(
@@ -172,14 +178,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A full share is its holder's own load (for a request charged to a privileged client's invoker, the invoker's),
     /// which no client may take for an outage: a PAM stack that lets logins on while the daemon is unavailable
     /// would let a user skip the second factor of `su` by keeping their own share full.
-    static func answer(refusing overload: WorkerPool.Overloaded) -> Response {
-        switch overload.refusal {
+    static func answer(refusing refusal: ShareRefusal, tooMany: String, busy: String) -> Response {
+        switch refusal {
         case .peerShareExhausted:
-            .error(
-                code: .tooManyRequests,
-                message: "too many requests of this user are running or waiting: try again once they are answered"
-            )
-        case .full: .error(code: .busy, message: overload.description)
+            .error(code: .tooManyRequests, message: tooMany)
+        case .full: .error(code: .busy, message: busy)
         }
     }
 

@@ -125,7 +125,7 @@ public final class DaemonServer: Service {
                 }.flatMapThrowing { peer, holder in
                     if let refusal = connections.add(channel, for: holder) {
                         refusals.refused(holder, "a connection", because: refusal)
-                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler())
+                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(refusal))
                         return
                     }
                     try channel.pipeline.syncOperations.addHandlers([
@@ -239,10 +239,23 @@ final class RefusedConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    static let message = "the daemon has too many connections: try again in a moment"
+    private let refusal: ShareRefusal
+
+    init(_ refusal: ShareRefusal) {
+        self.refusal = refusal
+    }
+
+    /// The answer to a connection refused for `refusal`, before its Hello or in place of a request's answer.
+    static func response(for refusal: ShareRefusal) -> Response {
+        ConnectionHandler.answer(
+            refusing: refusal,
+            tooMany: "this user holds too many connections to the daemon: close some, then try again",
+            busy: "the daemon has too many connections: try again in a moment"
+        )
+    }
 
     func channelActive(context: ChannelHandlerContext) {
-        let bytes = WireCodec.encodeResponse(.error(code: .busy, message: Self.message), id: 0)
+        let bytes = WireCodec.encodeResponse(Self.response(for: refusal), id: 0)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         let channel = context.channel

@@ -11,6 +11,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case connectionClosed
         /// The daemon did not answer within the timeout.
         case timedOut(seconds: Int)
+        /// The daemon took no more connections (busy, or this user's share full): its own words.
+        case connectionRefused(String)
         /// A value the user gave breaks a protocol limit; nothing was sent.
         case invalidInput(String)
         /// The process listening on the socket runs as a user we do not trust with a password.
@@ -39,6 +41,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timedOut(let seconds):
             "twofactord did not answer within \(seconds) seconds: check that it is running and not overloaded "
                 + "(systemctl status twofactord)"
+        case .connectionRefused(let message):
+            "twofactord refused the connection: \(message)"
         case .invalidInput(let detail):
             detail
         case .untrustedDaemon(let path, let uid):

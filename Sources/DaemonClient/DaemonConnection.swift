@@ -131,6 +131,9 @@ public final class DaemonConnection {
         case .error(.unsupportedVersion, let message):
             close()
             throw ClientError(.protocolViolation("twofactord does not speak protocol version \(expected): \(message)"))
+        case .error(let code, let message) where code == .busy || code == .tooManyRequests:
+            close()
+            throw ClientError(.connectionRefused(message))
         case .error(let code, let message):
             close()
             throw ClientError(.protocolViolation("twofactord refused the hello with \(code): \(message)"))

@@ -255,6 +255,17 @@ static void show_enrollment(pam_handle_t *pamh, const struct tfd_answer *a) {
     pam_info(pamh, "URI: %s", a->text);
 }
 
+/*
+ * The PAM answer for a daemon that refused this user's request or connection because the user's own share of it is
+ * full (tooManyRequests; under su, the invoker's): the user's doing, so a refusal, never an outage.
+ */
+static int too_many(pam_handle_t *pamh, const struct options *o, const char *user, const char *detail) {
+    pam_syslog(pamh, LOG_NOTICE, "user %s: twofactord refused: %s; denying", user, detail);
+    say(pamh, o, 1, "Too many of your requests are waiting for the two-factor login service; try again once they "
+                    "are answered.");
+    return PAM_AUTH_ERR;
+}
+
 /* The PAM answer for a daemon that could not be asked. */
 static int unavailable(pam_handle_t *pamh, const struct options *o, const struct tfd_connection *c,
                        enum tfd_status s) {
@@ -308,6 +319,7 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             say(pamh, o, 1, "Login refused.");
             break;
         }
+        if (s == TFD_TOO_MANY) { result = too_many(pamh, o, user, c->detail); break; }
         if (s != TFD_OK) { result = unavailable(pamh, o, c, s); break; }
         if (a.type == TFD_ANSWER_ERROR && a.error_code == TFD_ERR_BUSY) {
             /* Busy for this request (every worker taken), told as the connection cap is. */
@@ -316,22 +328,20 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             tfd_answer_free(&a);
             break;
         }
+        if (a.type == TFD_ANSWER_ERROR && a.error_code == TFD_ERR_TOO_MANY_REQUESTS) {
+            result = too_many(pamh, o, user, a.text);
+            tfd_answer_free(&a);
+            break;
+        }
         if (a.type == TFD_ANSWER_ERROR) {
             pam_syslog(pamh, LOG_NOTICE, "twofactord refused user %s: error %u: %s", user, a.error_code, a.text);
             if (a.error_code == TFD_ERR_NO_SUCH_ACCOUNT && o->code_only)
                 result = o->nullok ? PAM_IGNORE : PAM_USER_UNKNOWN;
-            /* malformed: what was typed is not UTF-8; tooManyRequests: the user (under su, the invoker) keeps its
-               own share of the daemon full. Like notPermitted, the user's doing and no outage, which a stack may
-               skip (authinfo_unavail=ignore). */
-            else if (a.error_code == TFD_ERR_NOT_PERMITTED || a.error_code == TFD_ERR_MALFORMED ||
-                     a.error_code == TFD_ERR_TOO_MANY_REQUESTS)
-                result = PAM_AUTH_ERR;
+            /* malformed: what was typed is not UTF-8. Like notPermitted, the user's doing and no outage, which a
+               stack may skip (authinfo_unavail=ignore). */
+            else if (a.error_code == TFD_ERR_NOT_PERMITTED || a.error_code == TFD_ERR_MALFORMED) result = PAM_AUTH_ERR;
             else result = PAM_AUTHINFO_UNAVAIL;
-            if (a.error_code == TFD_ERR_TOO_MANY_REQUESTS)
-                say(pamh, o, 1, "Too many of your requests are waiting for the two-factor login service; try again "
-                                "once they are answered.");
-            else if (result != PAM_IGNORE)
-                say(pamh, o, 1, "Login refused.");
+            if (result != PAM_IGNORE) say(pamh, o, 1, "Login refused.");
             tfd_answer_free(&a);
             break;
         }

@@ -246,23 +246,28 @@ static enum tfd_status read_frame(struct tfd_connection *c, long long deadline, 
 }
 
 /*
- * Whether `body` is the daemon's Error busy for the whole connection (id 0, or `id`); if so, its message goes
- * to `detail`, which is otherwise left as it was.
+ * TFD_BUSY or TFD_TOO_MANY when `body` is the daemon's refusal of the whole connection (Error busy or
+ * tooManyRequests, id 0 or `id`), with its message in `detail`; otherwise TFD_OK, and `detail` as it was.
  */
-static int is_busy(struct tfd_connection *c, const unsigned char *body, uint32_t length, uint32_t id) {
+static enum tfd_status refusal(struct tfd_connection *c, const unsigned char *body, uint32_t length, uint32_t id) {
     char kept[sizeof c->detail];
     memcpy(kept, c->detail, sizeof kept);
     struct tfd_answer a;
-    int busy = decode(c, body, length, id, &a) == TFD_OK && a.type == TFD_ANSWER_ERROR && a.error_code == TFD_ERR_BUSY;
-    if (busy) copy_text(c->detail, sizeof c->detail, (const unsigned char *)a.text, strlen(a.text));
+    enum tfd_status s = TFD_OK;
+    if (decode(c, body, length, id, &a) == TFD_OK && a.type == TFD_ANSWER_ERROR) {
+        if (a.error_code == TFD_ERR_BUSY) s = TFD_BUSY;
+        if (a.error_code == TFD_ERR_TOO_MANY_REQUESTS) s = TFD_TOO_MANY;
+    }
+    if (s != TFD_OK) copy_text(c->detail, sizeof c->detail, (const unsigned char *)a.text, strlen(a.text));
     else memcpy(c->detail, kept, sizeof kept);
     tfd_answer_free(&a);
-    return busy;
+    return s;
 }
 
 /*
- * A daemon past its connection cap answers (Error busy, id 0) and closes before reading anything, so a send
- * can fail while that answer waits to be read: then that answer, TFD_BUSY, is the reason, not the send.
+ * A daemon that refuses a connection (past its connection cap) answers (Error busy or tooManyRequests, id 0)
+ * and closes before reading anything, so a send can fail while that answer waits to be read: then that answer
+ * is the reason, not the send.
  */
 static enum tfd_status after_failed_send(struct tfd_connection *c, enum tfd_status failed, long long deadline) {
     if (failed != TFD_PROTOCOL) return failed;
@@ -271,9 +276,9 @@ static enum tfd_status after_failed_send(struct tfd_connection *c, enum tfd_stat
     unsigned char *body;
     uint32_t length;
     if (read_frame(c, deadline, &body, &length) == TFD_OK) {
-        int busy = is_busy(c, body, length, 0);
+        enum tfd_status refused = refusal(c, body, length, 0);
         free(body);
-        if (busy) return TFD_BUSY;
+        if (refused != TFD_OK) return refused;
     }
     memcpy(c->detail, kept, sizeof kept);
     return failed;
@@ -289,8 +294,9 @@ static enum tfd_status read_hello_answer(struct tfd_connection *c, long long dea
     if (s != TFD_OK) return s;
     uint32_t id = (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
     /* HelloReply: type 0x81, the Hello's id, version 1. */
-    if (body[0] == TFD_ANSWER_ERROR && is_busy(c, body, length, c->hello_id)) {
-        s = TFD_BUSY;
+    enum tfd_status refused = body[0] == TFD_ANSWER_ERROR ? refusal(c, body, length, c->hello_id) : TFD_OK;
+    if (refused != TFD_OK) {
+        s = refused;
     } else if (body[0] != 0x81 || length != 7 || id != c->hello_id || body[5] != 0 || body[6] != 1) {
         snprintf(c->detail, sizeof c->detail, "the daemon refused protocol version 1 (answer type 0x%02x)", body[0]);
         s = TFD_PROTOCOL;

@@ -23,6 +23,7 @@ enum tfd_status {
     TFD_PROTOCOL,      /* the peer broke docs/protocol.md, or closed early */
     TFD_INVALID_INPUT, /* a value breaks a field limit; nothing was sent */
     TFD_BUSY,          /* the daemon refused the connection busy (past its connection cap); detail holds its words */
+    TFD_TOO_MANY,      /* the daemon refused the connection: this user's own share is full; detail holds its words */
 };
 
 enum tfd_code_kind { TFD_CODE_NONE = 0, TFD_CODE_TOTP = 1, TFD_CODE_RECOVERY = 2 };

@@ -53,6 +53,27 @@ import Testing
         #expect((counts["closed"] ?? 0) > 200, "connections past nobody's share are refused at once: \(counts)")
     }
 
+    /// A daemon past its connection cap says so in place of the Hello's answer; the clients show its words, not
+    /// a protocol error that sends the user looking for mismatched releases.
+    @Test func aConnectionRefusedBusy_isToldInTheDaemonsWords() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--max-connections", "2"])
+        let held = (0..<2).compactMap { _ in WireClient(path: daemon.socketPath) }
+        #expect(held.count == 2)
+        let listed = try daemon.ctl(["user", "list"])
+        let login = try daemon.login("nobody-here", password: "pass-phrase")
+        withExtendedLifetime(held) {}
+
+        for result in [listed, login] {
+            #expect(result.status != 0)
+            #expect(
+                result.standardError.contains("twofactord refused the connection: the daemon has too many connections"),
+                "\(result.standardError)"
+            )
+            #expect(!result.standardError.contains("does not understand"), "\(result.standardError)")
+        }
+    }
+
     @Test func start_raisesTheSoftDescriptorLimitToTheHardOne() throws {
         let daemon = try DaemonProcess()
         try daemon.start(launcher: ["/usr/bin/prlimit", "--nofile=200:4096"])

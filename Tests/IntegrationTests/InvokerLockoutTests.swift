@@ -92,10 +92,41 @@ struct InvokerLockoutTests {
         // (40 - 4 kept for operators) / 4: the invoker's share; the rest are refused in their turn.
         #expect(answers.filter { $0 == Self.codeNeeded }.count == 9, "\(answers)")
         #expect(answers.count == 40)
+        // The invoker's own doing, not an outage: tooManyRequests, never busy.
         #expect(
-            answers.dropFirst(9).allSatisfy { if case .error(.busy, _)? = $0 { true } else { false } },
+            answers.dropFirst(9).allSatisfy { if case .error(.tooManyRequests, _)? = $0 { true } else { false } },
             "\(answers)"
         )
+    }
+
+    /// A stack that lets logins on while the daemon is unavailable (`authinfo_unavail=ignore`) must not let on a
+    /// user who keeps their own share of the daemon full: su's second factor is then refused, not skipped.
+    @Test func pamModule_inSu_withTheInvokersShareFull_refuses_evenInAStackThatSkipsAnOutage() throws {
+        let setup = try PAMModuleTests.Setup(daemonArguments: ["--max-connections", "40"])
+        let service = try PAMService([
+            "auth required pam_permit.so",  // in place of pam_unix, which checked the password
+            "auth [success=ok authinfo_unavail=ignore default=die] \(setup.module) socket=\(setup.daemon.socketPath) "
+                + "code_only",
+        ])
+        let asNobody = LoginOrigin(service: "su", invokerUID: nobodyUID)
+        var held: [WireClient] = []
+        for index in 0..<9 {
+            guard let client = WireClient(path: setup.daemon.socketPath) else { break }
+            let request = Request.loginFrom(
+                user: "victim\(index)",
+                password: Array("guess".utf8),
+                codeKind: .none,
+                code: "",
+                origin: asNobody
+            )
+            #expect(client.call(request) == Self.codeNeeded)
+            held.append(client)
+        }
+        let result = try service.authenticate("alice", input: try setup.code() + "\n", realUID: nobodyUID)
+        withExtendedLifetime(held) {}
+
+        #expect(!result.authenticated, "\(result.standardError)\n\(setup.daemon.log().suffix(2000))")
+        #expect(result.standardError.contains("Too many of your requests"), "\(result.standardError)")
     }
 
     /// pamtester as su runs it: euid 0 and the real uid of the user who typed `su alice`.

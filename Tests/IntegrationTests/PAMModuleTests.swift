@@ -492,6 +492,30 @@ struct PAMModuleTests {
         #expect(verdict?.contains("cannot retrieve authentication info") == true, "\(verdict ?? "none")")
     }
 
+    /// tooManyRequests, in place of the Hello's answer (a connection past the user's own share) or of the login's,
+    /// is the user's own load: a refusal, which a stack that skips an outage does not skip.
+    @Test(arguments: [false, true])
+    func tooManyRequests_isARefusal_notAnOutage(afterTheHello: Bool) throws {
+        let setup = try Setup()
+        let refused = WireCodec.encodeResponse(
+            .error(code: .tooManyRequests, message: "this user holds too many connections to the daemon"),
+            id: afterTheHello ? 2 : 0
+        )
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
+        let fake = try ScriptedDaemon(
+            in: setup.daemon.directory,
+            answers: afterTheHello ? [hello, refused] : [refused],
+            readingAhead: 2
+        )
+        let service = try PAMService([
+            "auth required pam_permit.so",  // in place of pam_unix, which checked the password
+            "auth [success=ok authinfo_unavail=ignore default=die] \(setup.module) socket=\(fake.path) timeout=2",
+        ])
+        let result = try service.authenticate("alice", input: "pw-alice\n")
+        #expect(!result.authenticated, "\(result.standardError)")
+        #expect(result.standardError.contains("Too many of your requests"), "\(result.standardError)")
+    }
+
     @Test func unknownOption_failsClosed() throws {
         let setup = try Setup()
         let result = try setup.service("use_frist_pass").authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
