@@ -263,7 +263,8 @@ extension AccountService {
     ///
     /// Names are reused: an account removed and made again, perhaps in another organization, leaves its
     /// records under the old one's name. So an account reads the records of a name only within the
-    /// organization that name is in now, and its own records only from when it was made.
+    /// organization that name is in now, and its own records only from when it was made. So are organization
+    /// names: an account reads an organization's records only from when the organization was made.
     public func auditTrail(
         caller: Caller,
         account: String?,
@@ -303,6 +304,13 @@ extension AccountService {
             guard filter.organization == nil || filter.organization == subject.organization else { return [] }
             filter.organization = subject.organization
             if subject.name == own.name { filter.since = max(filter.since ?? own.createdAt, own.createdAt) }
+        }
+        if case .account = caller, let name = filter.organization {
+            // An organization removed and made again is a new one: the earlier one's records are not its own.
+            let createdAt = try storing { () throws(AccountStoreError) in
+                try store.organization(named: name)?.createdAt
+            }
+            if let createdAt { filter.since = max(filter.since ?? createdAt, createdAt) }
         }
         return try storing { () throws(AccountStoreError) in
             try store.auditRecords(matching: filter, before: before, limit: limit)

@@ -335,6 +335,34 @@ import Testing
         )
     }
 
+    /// An organization removed and made again under its name is a new organization: its admin and its accounts
+    /// read none of the earlier organization's records, under a name both had an account of neither.
+    @Test func auditTrail_ofAReusedOrganizationName_showsNoRecordOfTheEarlierOrganization() throws {
+        try add("ola", organization: "other", role: .admin)
+        _ = try fixture.service.login(user: "olga", password: Array(Self.password.utf8), code: .none)
+        for name in ["olga", "ola"] { try fixture.service.removeAccount(caller: root, name: name) }
+        try fixture.service.removeOrganization(caller: root, name: "other")
+        fixture.clock.advance(by: 60)
+        _ = try fixture.service.addOrganization(caller: root, name: "other", requireTwoFactor: false)
+        try add("ola", organization: "other", role: .admin)
+        try add("olga", organization: "other")
+        func trail(_ caller: Caller, account: String? = nil) throws -> [AuditRecord] {
+            try fixture.service.auditTrail(
+                caller: caller,
+                account: account,
+                organization: nil,
+                since: nil,
+                before: nil,
+                limit: 50
+            )
+        }
+        let made = fixture.clock.now
+        for records in [try trail(try caller("ola")), try trail(try caller("ola"), account: "olga")] {
+            #expect(!records.isEmpty && records.allSatisfy { $0.time >= made }, "\(records)")
+        }
+        #expect(try trail(root, account: "olga").contains { $0.action == .login && $0.time < made })
+    }
+
     @Test func enrollmentOffer_isTheSameSecretUntilItExpires() throws {
         try fixture.service.forceTwoFactor(caller: root, name: "ann")
         let password = Array(Self.password.utf8)

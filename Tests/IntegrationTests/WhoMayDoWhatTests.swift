@@ -438,4 +438,27 @@ import TestSupport
         let text = try org.daemon.ctl(["audit", "ann"]).standardOutput
         #expect(!text.contains(org.password("ann")))
     }
+
+    /// An organization removed and made again under its name is a new organization: its admin reads none of the
+    /// earlier organization's records, neither in the organization's trail nor under a name both had an account of.
+    @Test func audit_ofAReusedOrganizationName_showsItsNewAdminNoRecordOfTheEarlierOrganization() throws {
+        let org = try OrganizationFixture()
+        _ = try org.daemon.login("olga", password: org.password("olga"))
+        for step in [["user", "remove", "olga"], ["org", "remove", "other"]] {
+            let done = try org.ctl(step)
+            try #require(done.status == 0, "\(step): \(done.standardError)")
+        }
+        let earlier = try #require(org.audit().first?["sequence"] as? Int)
+        // Records carry whole seconds: the new organization is made after the second of the earlier one's last.
+        let removedAt = unixNow()
+        while unixNow() == removedAt { usleep(20_000) }
+        try #require(try org.ctl(["org", "add", "other"]).status == 0)
+        try org.add("oscar", organization: "other", role: "admin")
+        try org.add("olga", organization: "other")
+        for arguments in [[], ["olga"]] {
+            let trail = try org.audit(as: "oscar", arguments)
+            #expect(!trail.isEmpty && trail.allSatisfy { ($0["sequence"] as? Int ?? 0) > earlier }, "\(trail)")
+        }
+        #expect(try org.audit(["olga"]).contains { $0["action"] as? String == "account-remove" })
+    }
 }
