@@ -92,15 +92,8 @@ struct OrganizationSet: ParsableCommand {
         let session = try options.open()
         defer { session.close() }
         var done: [String] = []
-        if let requireTwoFactor {
-            let response = try session.send(.organizationSet(organization: name, requireTwoFactor: requireTwoFactor))
-            guard case .done = response else { throw options.unexpected(response) }
-            done.append(
-                requireTwoFactor
-                    ? "Two-factor authentication is required in '\(name)'."
-                    : "Two-factor authentication is no longer required in '\(name)'."
-            )
-        }
+        // The access settings go first: the daemon checks every one of them before it changes any, so a value it
+        // refuses ends the command before the requirement (which moves members to `pending`) is changed.
         if changesAccess {
             let grace: GracePeriodSetting =
                 switch gracePeriod {
@@ -120,6 +113,16 @@ struct OrganizationSet: ParsableCommand {
             )
             guard case .organizationAccess(let access) = response else { throw options.unexpected(response) }
             done.append(OrganizationText.accessSummary(access))
+        }
+        if let requireTwoFactor {
+            let response = try session.send(.organizationSet(organization: name, requireTwoFactor: requireTwoFactor))
+            guard case .done = response else { throw options.unexpected(response) }
+            done.insert(
+                requireTwoFactor
+                    ? "Two-factor authentication is required in '\(name)'."
+                    : "Two-factor authentication is no longer required in '\(name)'.",
+                at: 0
+            )
         }
         options.reportDone(done.joined(separator: "\n"))
     }

@@ -461,4 +461,20 @@ import TestSupport
         }
         #expect(try org.audit(["olga"]).contains { $0["action"] as? String == "account-remove" })
     }
+
+    // MARK: organization rules: operators only
+
+    /// `org set` with the requirement and an access setting the daemon refuses: the organization stays as it was,
+    /// the requirement included, and its members stay as they were.
+    @Test(arguments: [["--trusted-network", "office.example"], ["--grace-period", "90000"], ["--agent-name", "a/b"]])
+    func orgSet_withARefusedAccessSetting_changesNothing_notEvenTheRequirement(refused: [String]) throws {
+        let org = try OrganizationFixture()
+        let set = try org.ctl(["org", "set", "acme", "--require-2fa"] + refused)
+        #expect(set.status == 1, "\(set.standardOutput)")
+        let shown = try org.ctl(["org", "show", "acme", "--json"])
+        let info = try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8)) as? [String: Any]
+        #expect(info?["requiresTwoFactor"] as? Bool == false, "\(shown.standardOutput)")
+        #expect(try org.state("ann") == "off")
+        #expect(try org.audit().first?["action"] as? String == "account-add")
+    }
 }
