@@ -210,11 +210,17 @@ extension AccountService {
         return (try statuses(of: page, originLocksShown: 0), page.last?.name)
     }
 
+    /// Removes the account, and the failure counts of its name (its logins' and resyncs of it).
     public func removeAccount(caller: Caller, name: String) throws(ServiceError) {
         let target = try target(name, for: caller, action: .accountRemove)
         let (capacity, actor) = try authorize(caller, .removeAccount, target: target, action: .accountRemove)
         try spendAdminChange(capacity, by: actor, .accountRemove)
         try storing { () throws(AccountStoreError) in try store.remove(target.name) }
+        // Its failed logins and resyncs go with it: an account made again under the name, perhaps in another
+        // organization, is not locked by them, nor shown the uids and hosts that failed.
+        for subject in [target.name.value, Self.resyncThrottleSubject(of: target.name)] {
+            try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: subject) }
+        }
         audit(actor, .accountRemove, .ok, target: target.name, organization: target.organization)
         logger.notice("account removed", metadata: ["user": "\(target.name)"])
     }

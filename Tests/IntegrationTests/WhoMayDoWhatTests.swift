@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import Wire
 
 /// Every cell of docs/product.md "Who may do what", allowed and refused, through the real daemon,
 /// `twofactorctl` and `twofactor`. The operator is this test process (root, or the daemon's own user).
@@ -460,6 +461,45 @@ import TestSupport
             #expect(!trail.isEmpty && trail.allSatisfy { ($0["sequence"] as? Int ?? 0) > earlier }, "\(trail)")
         }
         #expect(try org.audit(["olga"]).contains { $0["action"] as? String == "account-remove" })
+    }
+
+    /// A removed account's failed logins go with it: an account made again under its name, here by the admin of
+    /// another organization, is neither locked by them nor shows them (the hosts and uids that failed) to its admin.
+    @Test func status_ofAReusedName_showsNoLockOfTheEarlierAccount() throws {
+        let org = try OrganizationFixture()
+        let client = try #require(WireClient(path: org.daemon.socketPath))
+        let sshd = LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
+        var last: Response?
+        for _ in 0..<6 {
+            last = client.call(
+                .loginFrom(user: "olga", password: Array("wrong-guess".utf8), codeKind: .none, code: "", origin: sshd)
+            )
+        }
+        guard case .loginResult(.locked, _, _)? = last else {
+            Issue.record("the sixth wrong login from 192.0.2.7 was not locked: \(String(describing: last))")
+            return
+        }
+        try #require(try org.ctl(["user", "remove", "olga"]).status == 0)
+        let added = try org.ctl(["user", "add", "olga"], as: "amy", input: org.password("olga") + "\n")
+        try #require(added.status == 0, "\(added.standardError)")
+
+        let shown = try org.ctl(["user", "show", "olga", "--json"], as: "amy")
+        let status = try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8)) as? [String: Any]
+        #expect(status?["lockedOrigins"] as? Int == 0, "\(shown.standardOutput)")
+        #expect(!shown.standardOutput.contains("192.0.2.7"), "\(shown.standardOutput)")
+        let login = client.call(
+            .loginFrom(
+                user: "olga",
+                password: Array(org.password("olga").utf8),
+                codeKind: .none,
+                code: "",
+                origin: sshd
+            )
+        )
+        guard case .loginResult(.ok, _, _)? = login else {
+            Issue.record("the new olga's right password from 192.0.2.7 was not ok: \(String(describing: login))")
+            return
+        }
     }
 
     // MARK: organization rules: operators only
