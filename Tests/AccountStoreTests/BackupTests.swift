@@ -363,6 +363,39 @@ private func schemaVersion(in path: String) throws -> [UInt8]? {
     }
 }
 
+/// A compacted backup has no free page, so a store opened on it has a map no larger than its data when that is
+/// more than the initial map: the schema upgrade that opening it runs needs new pages, and must grow the map as
+/// every other write does, not fail as if the database had reached its largest size.
+@Test func restore_ofAnOlderSchemaBackupLargerThanTheInitialMap_growsTheMapAndUpgrades() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+    }
+    do {
+        // 24 MiB of data (standing in for a long audit trail), more than the store's initial 16 MiB map.
+        let environment = try Environment(path: fixture.path, mapSize: 64 << 20, maxDatabases: 12)
+        let transaction = try environment.beginTransaction()
+        let filler = try transaction.openDatabase(named: "filler")
+        for index in 0..<24 {
+            try transaction.put([UInt8](repeating: 1, count: 1 << 20), for: [UInt8(index)], in: filler)
+        }
+        let meta = try transaction.openDatabase(named: "meta", create: false)
+        try transaction.put([0, 0, 0, 3], for: Array("schema-version".utf8), in: meta)
+        try transaction.commit()
+    }
+    let key = try SecretsKey.load(path: fixture.path + "/secrets.key", create: false)
+    let backup = fixture.directory.path + "/schema-3.backup"
+    #expect(try LMDBAccountStore.backup(of: fixture.path, to: backup) == 3)
+    #expect(fileSize(backup) > 16 << 20)
+
+    let restored = fixture.directory.path + "/restored"
+    #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
+    #expect(try schemaVersion(in: restored) == [0, 0, 0, 4])
+    let store = try LMDBAccountStore(directory: restored, secretsKey: key)
+    #expect(try store.check().accounts == 1)
+}
+
 /// A missing or empty state directory, an empty data.mdb, and what an unfinished restore left: `--backup`
 /// refuses each, saying why, and creates nothing, neither a store to copy nor the backup.
 @Test func backupOfAStateDirectory_withoutAStore_isRefused_andCreatesNothing() throws {
