@@ -39,6 +39,10 @@ public struct Authenticator: Sendable, Hashable {
     public var lastOffset: Int32?
     public var enrolledAt: UnixTime?
 
+    /// The largest drift an authenticator can have, in steps either way: a resync searches this far from now,
+    /// and learning from codes is bounded by `--max-drift-steps`, at most this.
+    public static let largestDrift: Int32 = 10
+
     public init(
         label: AuthenticatorLabel,
         credential: TOTPCredential,

@@ -47,7 +47,7 @@ public struct DriftPolicy: Sendable, Hashable {
     public var resyncRange: UInt64
 
     public static let defaultMaximumDrift: Int32 = 2
-    public static let defaultResyncRange: UInt64 = 10
+    public static let defaultResyncRange = UInt64(Authenticator.largestDrift)
 
     public init(
         window: UInt64 = 1,

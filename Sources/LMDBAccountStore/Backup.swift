@@ -252,9 +252,9 @@ extension LMDBAccountStore {
         }
     }
 
-    /// For a restore's copy: sets the last accepted step of every enrolled authenticator to the step after the
-    /// current one plus its clock drift (the latest step a code could have been accepted for), so codes used
-    /// since the backup are refused. Returns how many accounts were raised.
+    /// For a restore's copy: sets the last accepted step of every enrolled authenticator to the latest step a
+    /// code could have been accepted for since the backup, the current one plus the largest drift and the code
+    /// window's step, so codes used since the backup are refused. Returns how many accounts were raised.
     func raiseReplaySteps(now: UnixTime) throws(AccountStoreError) -> Int {
         let accounts = databases.accounts
         return try write { transaction in
@@ -262,14 +262,15 @@ extension LMDBAccountStore {
             var raised = 0
             for (key, value) in entries {
                 var account = try decodeAccount(value, key: key, in: transaction)
-                // Every authenticator, each with its own period and clock drift: a code ahead by the drift
-                // plus one step may have been accepted since the backup.
+                // Every authenticator, each with its own period. Its drift may have changed since the backup (a
+                // resync, codes of a clock running ahead), so a code ahead by the largest drift plus the window's
+                // one step may have been accepted, not only one ahead by the drift the backup holds.
                 var authenticators = account.authenticators
                 var changed = false
                 for index in authenticators.indices {
                     let period = authenticators[index].credential.parameters.period
                     guard period > 0 else { continue }
-                    let ahead = UInt64(max(0, authenticators[index].drift)) + 1
+                    let ahead = UInt64(max(Authenticator.largestDrift, authenticators[index].drift)) + 1
                     let step = UInt64(max(0, now)) / UInt64(period) + ahead
                     if authenticators[index].lastAcceptedStep.map({ $0 < step }) ?? true {
                         authenticators[index].lastAcceptedStep = step

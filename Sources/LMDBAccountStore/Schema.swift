@@ -40,8 +40,22 @@ enum Schema {
         }
     }
 
+    /// Through `Environment.write`, which grows the map when the set-up or an upgrade fills it: a store whose
+    /// data fills its map (a compacted backup larger than the initial map) has no page to spare.
     private static func openForWriting(_ environment: Environment) throws -> Databases {
-        let transaction = try environment.beginTransaction()
+        do {
+            return try environment.write { (transaction: borrowing Transaction) throws -> Databases in
+                try setUpOrUpgrade(transaction)
+            }
+        } catch {
+            switch error {
+            case .storage(let error): throw error
+            case .body(let error): throw error
+            }
+        }
+    }
+
+    private static func setUpOrUpgrade(_ transaction: borrowing Transaction) throws -> Databases {
         let neverSetUp = try isEmpty(transaction)
         // The version is read before anything else is opened, so a store of another schema is left untouched.
         let meta = try transaction.openDatabase(named: "meta")
@@ -75,7 +89,6 @@ enum Schema {
                 in: meta
             )
         }
-        try transaction.commit()
         return databases
     }
 

@@ -143,7 +143,8 @@ struct MaintenanceOptions: ParsableArguments {
             secretsKey: try OpenedStore.configuredKey(settings, mayCreate: false),
             now: Int64(time(nil))
         )
-        return "restored; the replay step of \(raised) enrolled accounts was raised to the current time step"
+        return "restored; the replay step of \(raised) enrolled accounts was raised past the codes that may have "
+            + "been used since the backup: their codes work again in \(Authenticator.largestDrift + 1) time steps"
     }
 
     /// --backup of an LMDB state directory, run instead of opening the store: the copy is made from the

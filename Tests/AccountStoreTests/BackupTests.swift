@@ -33,14 +33,46 @@ private func fileSize(_ path: String) -> Int {
     #expect(fileSize(backup) < fileSize(fixture.path + "/data.mdb"), "the copy is compacted")
 
     let restored = fixture.directory.path + "/restored"
-    // At time 3000 with a 30 s period the current step is 100: 101 (one step of drift) may have been used.
+    // At time 3000 with a 30 s period the current step is 100: 111 (the largest drift, 10, and the window's one
+    // step) may have been used.
     #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
     let store = try LMDBAccountStore(directory: restored, secretsKey: key)
     #expect(try store.check().accounts == 1)
     #expect(try store.account(named: accountName("alice"))?.totp == enrolledCredential)
     let alice = accountName("alice")
-    #expect(try store.recordAcceptedStep(101, for: alice, credential: enrolledCredential, at: 3_000) == .replayed)
-    #expect(try store.recordAcceptedStep(102, for: alice, credential: enrolledCredential, at: 3_030) == .accepted)
+    #expect(try store.recordAcceptedStep(111, for: alice, credential: enrolledCredential, at: 3_000) == .replayed)
+    #expect(try store.recordAcceptedStep(112, for: alice, credential: enrolledCredential, at: 3_330) == .accepted)
+}
+
+/// A resync (or codes learning the drift) after the backup moves an authenticator's window ahead of what the
+/// backup holds: a code used that far ahead must stay refused after the restore, whatever drift the backup had.
+@Test func restore_raisesReplayStepsPastADriftLearnedAfterTheBackup() throws {
+    let fixture = StoreFixture()
+    let backup = fixture.directory.path + "/store.backup"
+    let alice = accountName("alice")
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+        try store.backup(to: backup)
+        // At time 3000 the current step is 100; a resync found the phone's clock 10 steps ahead, and its next
+        // code (drift 10, one step ahead in the window) was accepted.
+        let accepted = try store.recordAcceptedStep(
+            111,
+            for: alice,
+            authenticator: .enrolled,
+            credential: enrolledCredential,
+            drift: 10,
+            at: 3_000
+        )
+        #expect(accepted == .accepted)
+    }
+    let restored = fixture.directory.path + "/restored"
+    let key = try SecretsKey.load(path: fixture.path + "/secrets.key", create: false)
+    try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000)
+    let store = try LMDBAccountStore(directory: restored, secretsKey: key)
+    // With the backup's drift (0) the window reaches step 111 at time 3300: the code used above must be refused.
+    #expect(try store.recordAcceptedStep(111, for: alice, credential: enrolledCredential, at: 3_300) == .replayed)
+    #expect(try store.recordAcceptedStep(112, for: alice, credential: enrolledCredential, at: 3_330) == .accepted)
 }
 
 @Test func backup_overAnExistingFileOrALink_isRefusedAndNothingFollowed() throws {
@@ -217,8 +249,9 @@ private func isEmptyDirectory(_ path: String) -> Bool {
     // LMDB must not have one file open twice in a process: the staged store was closed before the rename.
     #expect(!openFiles().contains { $0.hasPrefix(fixture.path + "/restoring/") }, "\(openFiles())")
 
-    // At time 3000 the current step is 100: one step ahead may have been used, and bob's clock drift more.
-    let expected = ["alice": UInt64(101), "bob": 103]
+    // At time 3000 the current step is 100: the largest drift (10) and one step more may have been used, whatever
+    // drift the backup holds (bob's is 2).
+    let expected = ["alice": UInt64(111), "bob": 111]
     for readOnly in [true, false] {
         let store = try LMDBAccountStore(directory: fixture.path, readOnly: readOnly)
         for (name, step) in expected {
@@ -359,8 +392,41 @@ private func schemaVersion(in path: String) throws -> [UInt8]? {
         #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
         #expect(try schemaVersion(in: restored) == [0, 0, 0, 4])
         let store = try LMDBAccountStore(directory: restored, secretsKey: key)
-        #expect(try store.account(named: accountName("alice"))?.lastAcceptedStep == 101)
+        #expect(try store.account(named: accountName("alice"))?.lastAcceptedStep == 111)
     }
+}
+
+/// A compacted backup has no free page, so a store opened on it has a map no larger than its data when that is
+/// more than the initial map: the schema upgrade that opening it runs needs new pages, and must grow the map as
+/// every other write does, not fail as if the database had reached its largest size.
+@Test func restore_ofAnOlderSchemaBackupLargerThanTheInitialMap_growsTheMapAndUpgrades() throws {
+    let fixture = StoreFixture()
+    do {
+        let store = try fixture.open()
+        try store.create(makeAccount("alice"))
+    }
+    do {
+        // 24 MiB of data (standing in for a long audit trail), more than the store's initial 16 MiB map.
+        let environment = try Environment(path: fixture.path, mapSize: 64 << 20, maxDatabases: 12)
+        let transaction = try environment.beginTransaction()
+        let filler = try transaction.openDatabase(named: "filler")
+        for index in 0..<24 {
+            try transaction.put([UInt8](repeating: 1, count: 1 << 20), for: [UInt8(index)], in: filler)
+        }
+        let meta = try transaction.openDatabase(named: "meta", create: false)
+        try transaction.put([0, 0, 0, 3], for: Array("schema-version".utf8), in: meta)
+        try transaction.commit()
+    }
+    let key = try SecretsKey.load(path: fixture.path + "/secrets.key", create: false)
+    let backup = fixture.directory.path + "/schema-3.backup"
+    #expect(try LMDBAccountStore.backup(of: fixture.path, to: backup) == 3)
+    #expect(fileSize(backup) > 16 << 20)
+
+    let restored = fixture.directory.path + "/restored"
+    #expect(try LMDBAccountStore.restore(from: backup, into: restored, secretsKey: key, now: 3_000) == 1)
+    #expect(try schemaVersion(in: restored) == [0, 0, 0, 4])
+    let store = try LMDBAccountStore(directory: restored, secretsKey: key)
+    #expect(try store.check().accounts == 1)
 }
 
 /// A missing or empty state directory, an empty data.mdb, and what an unfinished restore left: `--backup`
