@@ -150,6 +150,10 @@ public final class DaemonServer: Service {
             return try await bootstrap.withBoundSocket(descriptor).get()
         case .path(let path):
             try SocketPath.prepare(path)
+            // The socket is made with the mode asked, not the umask's: it accepts connections as soon as it exists,
+            // before the fchmodat below could narrow it.
+            let umaskBefore = umask(mode_t(0o777 & ~configuration.socketMode))
+            defer { umask(umaskBefore) }
             let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             // Not through a link: in a folder others can write, the socket could be swapped for a link to any
             // file between the bind and this call, and that file would get the socket's mode.
