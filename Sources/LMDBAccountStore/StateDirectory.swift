@@ -236,6 +236,17 @@ enum StateDirectory {
         let user = geteuid()
         guard info.st_uid == user else {
             close(directory)
+            if user == 0 {
+                // Root running a restore, check or key rotation on the daemon's directory: chown would leave a
+                // directory the daemon's own user refuses.
+                let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "#\(info.st_uid)"
+                throw .storageFailure(
+                    "the state directory \(path) is owned by \(owner) (uid \(info.st_uid)), not by root: run this as "
+                        + "its owner (runuser -u \(owner) -- twofactord ...), with a copy of the key and backup that "
+                        + "user can read (docs/security.md, \"Backup, check and restore\"); do not chown it to root, "
+                        + "or the daemon, which runs as \(owner), will refuse it"
+                )
+            }
             throw .storageFailure(
                 "the state directory \(path) is owned by uid \(info.st_uid), not by uid \(user) which runs "
                     + "twofactord: run chown \(user) \(path), or choose another --state-dir"

@@ -212,4 +212,51 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: state), "\(job) made the state directory")
         }
     }
+
+    /// docs/security.md's restore and key rotation on an installed system: the state directory is the daemon's
+    /// user's (nobody here), the key and the backup root's, mode 0600. Run as root, the restore refuses without
+    /// advising a chown that would lock the daemon out; run as the owner with copies it can read, both work.
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func restoreAndRotation_asTheStateDirectorysOwner_withCopiesOfRootsFiles() throws {
+        let source = try storeWithAlice()
+        let rootsFiles = TemporaryDirectory()
+        let backup = rootsFiles.path + "/store.backup"
+        let key = rootsFiles.path + "/secrets.key"
+        let sourceKey = ["--secrets-key-file", source.stateDirectory + "/secrets.key"]
+        #expect(try twofactord(["--state-dir", source.stateDirectory, "--backup", backup] + sourceKey).status == 0)
+        try FileManager.default.copyItem(atPath: source.stateDirectory + "/secrets.key", toPath: key)
+
+        let target = try DaemonProcess()
+        #expect(chown(target.stateDirectory, nobodyUID, nobodyUID) == 0)
+        let asRoot = try twofactord(
+            ["--state-dir", target.stateDirectory, "--secrets-key-file", key, "--restore-from", backup]
+        )
+        #expect(asRoot.status == 1)
+        #expect(asRoot.standardError.contains("not by root: run this as its owner"), "\(asRoot.standardError)")
+        #expect(!asRoot.standardError.contains("run chown"), "\(asRoot.standardError)")
+
+        let copies = target.directory.appendingPathComponent("copies").path
+        #expect(mkdir(copies, 0o700) == 0 && chown(copies, nobodyUID, nobodyUID) == 0)
+        for file in [key, backup] {
+            let copy = copies + "/" + URL(fileURLWithPath: file).lastPathComponent
+            try FileManager.default.copyItem(atPath: file, toPath: copy)
+            #expect(chown(copy, nobodyUID, nobodyUID) == 0 && chmod(copy, 0o600) == 0)
+        }
+        let asOwner = { (arguments: [String]) throws -> CommandResult in
+            try run(
+                Binaries.url("twofactord"),
+                ["--state-dir", target.stateDirectory, "--secrets-key-file", copies + "/secrets.key"] + arguments,
+                uid: nobodyUID
+            )
+        }
+        let restored = try asOwner(["--restore-from", copies + "/store.backup"])
+        #expect(restored.status == 0, "\(restored.standardError)")
+        let rotated = try asOwner(["--rotate-key"])
+        #expect(rotated.status == 0, "\(rotated.standardError)")
+        let check = try asOwner(["--check"])
+        #expect(check.status == 0 && check.standardOutput.contains("1 accounts"), "\(check.standardOutput)")
+        // The copy now holds the new key, and only it opens the store.
+        let withTheOldKey = try twofactord(["--state-dir", target.stateDirectory, "--secrets-key-file", key, "--check"])
+        #expect(withTheOldKey.status == 1)
+    }
 }
