@@ -286,6 +286,10 @@ final class ConnectionPool: Sendable {
         case .server where state.hasPrefix("57P") || state.hasPrefix("08"):
             return "the PostgreSQL server at \(location) is shutting down or unavailable (\(text)): "
                 + "twofactord reconnects by itself once it is back"
+        case .server where state == "25006":
+            return "the PostgreSQL server at \(location) takes no writes (SQLSTATE 25006: \(text)): it is a standby, "
+                + "or default_transaction_read_only is on for this database or role: point the store at the primary "
+                + "or turn that setting off; nothing was changed"
         case .server where state == "42501":
             return "PostgreSQL denied '\(location.user)' access at \(location): \(text): grant it the database "
                 + "(see docs/fleet.md)"

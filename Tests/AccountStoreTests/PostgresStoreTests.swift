@@ -522,6 +522,27 @@ import TestSupport
         #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
     }
 
+    /// A server that takes no writes (a hot standby the URL points at after a failover, or
+    /// default_transaction_read_only): the error says so and what to do, and the store opens once it takes writes.
+    @Test func readOnlyServer_isRefusedSayingWhatToDo_andNothingChanges() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = try databaseName(of: fixture.url!)
+        try fixture.cluster!.psql("ALTER DATABASE \(database) SET default_transaction_read_only = on")
+        guard case .storageFailure(let message) = storeError({ try fixture.open() }) else {
+            Issue.record("a store opened on a database that takes no writes")
+            return
+        }
+        #expect(message.contains("takes no writes") && message.contains("primary"), "\(message)")
+        #expect(message.contains("nothing was changed"), "\(message)")
+        let tables = try fixture.cluster!.psql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            database: database
+        )
+        #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        try fixture.cluster!.psql("ALTER DATABASE \(database) RESET default_transaction_read_only")
+        try fixture.open().create(makeAccount("alice"))
+    }
+
     /// PgBouncer in transaction mode drops the connections' startup parameters (docs/fleet.md has it ignore them),
     /// and a later transaction may run on another server connection than the one the store asked about. Here the
     /// role carries the very values the store asks for, so the server connection it asks shows them, but not as
