@@ -54,8 +54,11 @@ import Testing
         #expect(flag.standardError.contains("--issuer must be a non-empty name of printable"), "\(flag.standardError)")
     }
 
-    /// twofactord.conf(5) says the example has every key at its default; it lacked max-drift-steps.
-    @Test func exampleFile_showsEveryKeyAtItsDefault() throws {
+    /// twofactord.conf(5) says the example has every key at its default; it lacked max-drift-steps. Its header
+    /// says to uncomment and change what you need, but it followed values with remarks such as "(reloadable)",
+    /// which the format (no comments at the end of a line) read as part of the value: an uncommented
+    /// `issuer` became "twofactord            (reloadable)", and `grace-period` stopped the daemon.
+    @Test func exampleFile_showsEveryKeyAtItsDefault_andReadsBackUncommented() throws {
         func settings(_ text: String, commented: Bool) -> Set<String> {
             var section = ""
             var found = Set<String>()
@@ -64,11 +67,7 @@ import Testing
                     section = String(line)
                 } else if line.hasPrefix(commented ? "# " : ""), let equals = line.firstIndex(of: "=") {
                     let key = line[..<equals].dropFirst(commented ? 2 : 0).trimmingCharacters(in: .whitespaces)
-                    // The example follows a value with a remark in parentheses, such as "(reloadable)".
-                    let rest = line[line.index(after: equals)...]
-                    let value = rest[..<(rest.firstIndex(of: "(") ?? rest.endIndex)].trimmingCharacters(
-                        in: .whitespaces
-                    )
+                    let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
                     found.insert("\(section) \(key) = \(value)")
                 }
             }
@@ -86,6 +85,20 @@ import Testing
         )
         #expect(expected.count >= 20)
         #expect(shown == expected, "missing: \(expected.subtracting(shown)), wrong: \(shown.subtracting(expected))")
+
+        // Uncommented as it stands, every line reads back as the default it shows.
+        let daemon = try DaemonProcess()
+        let path = daemon.directory.appendingPathComponent("twofactord.conf").path
+        let uncommented = example.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("# ") && line.contains(" = ") ? String(line.dropFirst(2)) : String(line)
+        }
+        try Self.write(uncommented.joined(separator: "\n"), to: path)
+        let result = try run(Binaries.url("twofactord"), ["--config", path, "--check-config"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(
+            result.standardOutput.split(separator: "\n").dropFirst() == defaults.split(separator: "\n").dropFirst(),
+            "\(result.standardOutput)"
+        )
     }
 
     @Test func checkConfig_namesEveryKeyThatHelpListsAsAFlag() throws {
