@@ -241,7 +241,7 @@ enum StateDirectory {
                 // directory the daemon's own user refuses.
                 let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "#\(info.st_uid)"
                 throw .storageFailure(
-                    "the state directory \(path) is owned by \(owner) (uid \(info.st_uid)), not by root: run this as "
+                    "the state directory \(path) is owned by uid \(info.st_uid) (\(owner)), not by root: run this as "
                         + "its owner (runuser -u \(owner) -- twofactord ...), with a copy of the key and backup that "
                         + "user can read (docs/security.md, \"Backup, check and restore\"); do not chown it to root, "
                         + "or the daemon, which runs as \(owner), will refuse it"
