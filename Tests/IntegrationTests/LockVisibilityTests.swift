@@ -69,17 +69,7 @@ import Wire
     @Test func user_lockedForARemoteHost_showsThatHost_besideTheAccountWideLock() throws {
         let daemon = try daemonWithAccount()
         let client = try #require(WireClient(path: daemon.socketPath))
-        let sshd = LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
-        var last: Response?
-        for _ in 0..<6 {
-            last = client.call(
-                .loginFrom(user: "b3", password: Array("wrong-guess".utf8), codeKind: .none, code: "", origin: sshd)
-            )
-        }
-        guard case .loginResult(.locked, _, _)? = last else {
-            Issue.record("the sixth wrong login from 192.0.2.7 was not locked: \(String(describing: last))")
-            return
-        }
+        try #require(client.lockOutFromSSHD("b3"), "the sixth wrong login from 192.0.2.7 was not locked")
 
         let shown = try showJSON(daemon)
         #expect(shown["lockedUntil"] is Int)

@@ -469,16 +469,7 @@ import Wire
         let org = try OrganizationFixture()
         let client = try #require(WireClient(path: org.daemon.socketPath))
         let sshd = LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
-        var last: Response?
-        for _ in 0..<6 {
-            last = client.call(
-                .loginFrom(user: "olga", password: Array("wrong-guess".utf8), codeKind: .none, code: "", origin: sshd)
-            )
-        }
-        guard case .loginResult(.locked, _, _)? = last else {
-            Issue.record("the sixth wrong login from 192.0.2.7 was not locked: \(String(describing: last))")
-            return
-        }
+        try #require(client.lockOutFromSSHD("olga"), "the sixth wrong login from 192.0.2.7 was not locked")
         try #require(try org.ctl(["user", "remove", "olga"]).status == 0)
         let added = try org.ctl(["user", "add", "olga"], as: "amy", input: org.password("olga") + "\n")
         try #require(added.status == 0, "\(added.standardError)")

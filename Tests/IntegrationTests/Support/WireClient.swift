@@ -25,3 +25,19 @@ final class WireClient {
         return response
     }
 }
+
+extension WireClient {
+    /// Six wrong passwords for `user` from sshd at 192.0.2.7, past the free failures: whether the last was
+    /// answered `locked` (the origin's lock, which `user show` lists).
+    func lockOutFromSSHD(_ user: String) -> Bool {
+        let sshd = LoginOrigin(service: "sshd", remoteHost: "192.0.2.7")
+        var last: Response?
+        for _ in 0..<6 {
+            last = call(
+                .loginFrom(user: user, password: Array("wrong-guess".utf8), codeKind: .none, code: "", origin: sshd)
+            )
+        }
+        if case .loginResult(.locked, _, _)? = last { return true }
+        return false
+    }
+}
