@@ -155,8 +155,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 // sides: its connection waits a moment for the answer (and so for its next request).
                 context.eventLoop.scheduleTask(in: Self.busyAnswerDelay) {
                     let (handler, context) = loopBound.value
-                    let refused = Self.answer(
-                        refusing: error.refusal,
+                    let refused = error.refusal.response(
                         tooMany:
                             "too many requests of this user are running or waiting: try again once they are answered",
                         busy: error.description
@@ -174,17 +173,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     static let busyAnswerDelay = TimeAmount.milliseconds(100)
-
-    /// A full share is its holder's own load (for a request charged to a privileged client's invoker, the invoker's),
-    /// which no client may take for an outage: a PAM stack that lets logins on while the daemon is unavailable
-    /// would let a user skip the second factor of `su` by keeping their own share full.
-    static func answer(refusing refusal: ShareRefusal, tooMany: String, busy: String) -> Response {
-        switch refusal {
-        case .peerShareExhausted:
-            .error(code: .tooManyRequests, message: tooMany)
-        case .full: .error(code: .busy, message: busy)
-        }
-    }
 
     /// Writes the answer to the request in flight, then lets the machine take the next one.
     private func answer(_ response: Response, id: UInt32, context: ChannelHandlerContext) {
@@ -216,5 +204,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return context.writeAndFlush(wrapOutboundOut(buffer))
+    }
+}
+
+extension ShareRefusal {
+    /// A full share is its holder's own load (for a request charged to a privileged client's invoker, the invoker's),
+    /// which no client may take for an outage: a PAM stack that lets logins on while the daemon is unavailable
+    /// would let a user skip the second factor of `su` by keeping their own share full.
+    func response(tooMany: String, busy: String) -> Response {
+        switch self {
+        case .peerShareExhausted: .error(code: .tooManyRequests, message: tooMany)
+        case .full: .error(code: .busy, message: busy)
+        }
     }
 }

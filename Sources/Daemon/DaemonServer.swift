@@ -251,8 +251,7 @@ final class RefusedConnectionHandler: ChannelInboundHandler {
 
     /// The answer to a connection refused for `refusal`, before its Hello or in place of a request's answer.
     static func response(for refusal: ShareRefusal) -> Response {
-        ConnectionHandler.answer(
-            refusing: refusal,
+        refusal.response(
             tooMany: "this user holds too many connections to the daemon: close some, then try again",
             busy: "the daemon has too many connections: try again in a moment"
         )
