@@ -25,6 +25,12 @@ public enum EnrollmentScreen {
         return svg ? Array(QRRenderer.svg(matrix).utf8) : QRRenderer.png(matrix)
     }
 
+    /// New recovery codes as every client shows them, the one time they are shown.
+    public static func recoveryCodes(_ codes: [String]) -> String {
+        "Recovery codes: each works once in place of a code from the app. Keep them somewhere safe;\n"
+            + "they are not shown again.\n\n" + codes.map { "  \($0)\n" }.joined()
+    }
+
     /// The `secret` query parameter of an otpauth URI: base32, which needs no percent-decoding.
     public static func secret(in otpauthURI: String) -> String? {
         guard let query = otpauthURI.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }

@@ -102,8 +102,8 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let noSuchAuthenticator = ErrorCode(rawValue: 29)
     /// The account already has an authenticator with this label.
     public static let authenticatorExists = ErrorCode(rawValue: 30)
-    /// The peer, or the user a privileged client acts for, has its whole share of the daemon's workers in use: its
-    /// own load, not an outage. Try again once its other requests are answered.
+    /// The peer, or the user a privileged client acts for, has its whole share of the daemon's workers or
+    /// connections in use: its own load, not an outage. Try again once its other requests are answered.
     public static let tooManyRequests = ErrorCode(rawValue: 31)
 
     private static let names: [UInt16: String] = [

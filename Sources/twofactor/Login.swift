@@ -74,9 +74,7 @@ struct LoginSession {
             return
         case .recoveryCodes(let codes):
             Terminal.writeError(
-                "Two-factor authentication is now on for '\(user)'.\n\n"
-                    + "Recovery codes: each works once in place of a code from the app. Keep them somewhere safe;\n"
-                    + "they are not shown again.\n\n" + codes.map { "  \($0)\n" }.joined() + "\n"
+                "Two-factor authentication is now on for '\(user)'.\n\n" + EnrollmentScreen.recoveryCodes(codes) + "\n"
                     + "Logged in as '\(user)'.\n"
             )
             return

@@ -127,8 +127,7 @@ struct PAMCheck {
             // This login finished an enrollment that another login had offered: its answer is the only showing of
             // the recovery codes, and pam_exec's `stdout` option shows what this writes to the user.
             Terminal.writeError(
-                "Two-factor login is now on for '\(user)'. Your recovery codes, each good once in place of a code; "
-                    + "keep them somewhere safe, they are not shown again:\n" + codes.map { "  \($0)\n" }.joined()
+                "Two-factor authentication is now on for '\(user)'.\n\n" + EnrollmentScreen.recoveryCodes(codes)
             )
             return
         case .loginResult(.locked, let retryAfter, _):

@@ -123,10 +123,7 @@ func printRecoveryCodes(_ codes: [String], json: Bool, heading: String) {
     }
     print(heading)
     print("")
-    print("Recovery codes: each works once in place of a code from the app. Keep them somewhere safe;")
-    print("they are not shown again.")
-    print("")
-    for code in codes { print("  \(code)") }
+    print(EnrollmentScreen.recoveryCodes(codes), terminator: "")
 }
 
 struct TwoFactorEnroll: ParsableCommand {
