@@ -218,9 +218,7 @@ extension AccountService {
         try storing { () throws(AccountStoreError) in try store.remove(target.name) }
         // Its failed logins and resyncs go with it: an account made again under the name, perhaps in another
         // organization, is not locked by them, nor shown the uids and hosts that failed.
-        for subject in [target.name.value, Self.resyncThrottleSubject(of: target.name)] {
-            try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: subject) }
-        }
+        try clearFailures(of: target.name, resyncsToo: true)
         audit(actor, .accountRemove, .ok, target: target.name, organization: target.organization)
         logger.notice("account removed", metadata: ["user": "\(target.name)"])
     }
@@ -235,11 +233,7 @@ extension AccountService {
         let failures = try failures(of: target)
         guard failures.ofLogins || failures.ofResyncs || !target.activeGraces(at: now).isEmpty else { return }
         try spendAdminChange(capacity, by: actor, .unlock)
-        try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: target.name.value) }
-        if failures.ofResyncs {
-            let resyncs = Self.resyncThrottleSubject(of: target.name)
-            try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: resyncs) }
-        }
+        try clearFailures(of: target.name, resyncsToo: failures.ofResyncs)
         try updating(target.name, as: caller) { account in
             // A lock means someone guessed: graces end with it, so the next login shows a code.
             account.graces = []
@@ -247,6 +241,14 @@ extension AccountService {
         }
         audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])
+    }
+
+    /// Clears every failure counted for logins of `name` and, with `resyncsToo`, for resyncs of it.
+    private func clearFailures(of name: AccountName, resyncsToo: Bool) throws(ServiceError) {
+        try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: name.value) }
+        guard resyncsToo else { return }
+        let resyncs = Self.resyncThrottleSubject(of: name)
+        try storing { () throws(AccountStoreError) in try store.clearAllAttempts(of: resyncs) }
     }
 
     /// Whether a failure is counted for the account's logins (its own count, or any origin's record), and for

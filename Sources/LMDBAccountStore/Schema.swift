@@ -34,7 +34,9 @@ enum Schema {
         readOnly: Bool
     ) throws(AccountStoreError) -> Databases {
         do {
-            return readOnly ? try openReadOnly(environment, directory: directory) : try openForWriting(environment)
+            return readOnly
+                ? try openReadOnly(environment, directory: directory)
+                : try openForWriting(environment, directory: directory)
         } catch {
             throw LMDBAccountStore.storeError(error, directory: directory)
         }
@@ -42,16 +44,16 @@ enum Schema {
 
     /// Through `Environment.write`, which grows the map when the set-up or an upgrade fills it: a store whose
     /// data fills its map (a compacted backup larger than the initial map) has no page to spare.
-    private static func openForWriting(_ environment: Environment) throws -> Databases {
+    private static func openForWriting(
+        _ environment: Environment,
+        directory: String
+    ) throws(AccountStoreError) -> Databases {
         do {
             return try environment.write { (transaction: borrowing Transaction) throws -> Databases in
                 try setUpOrUpgrade(transaction)
             }
         } catch {
-            switch error {
-            case .storage(let error): throw error
-            case .body(let error): throw error
-            }
+            throw LMDBAccountStore.storeError(error, directory: directory)
         }
     }
 
@@ -101,10 +103,7 @@ enum Schema {
                 try existingVersion(transaction, directory: directory).version
             }
         } catch {
-            switch error {
-            case .storage(let error): throw LMDBAccountStore.storageFailure(error, directory: directory)
-            case .body(let error): throw LMDBAccountStore.storeError(error, directory: directory)
-            }
+            throw LMDBAccountStore.storeError(error, directory: directory)
         }
     }
 
