@@ -19,9 +19,12 @@ struct GraceRevoke: ParsableCommand {
     )
 
     @OptionGroup var options: CommonOptions
-    @Argument(help: "The account's login name.") var name: String
+    @Argument(help: "The account's login name; the --as account when not given.") var name: String?
+
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
+        let name = try options.account(name)
         try options.expectDone(.graceRevoke(user: name), success: "Ended every grace period of '\(name)'.")
     }
 }

@@ -3,14 +3,6 @@ import CommandLineUI
 import Glibc
 import Wire
 
-/// The account an authenticator command acts on: NAME, or the --as account when NAME is not given.
-private func accountName(_ name: String?, _ options: CommonOptions) throws -> String {
-    guard let account = name ?? options.actingAccount else {
-        throw ValidationError("name the account, or act as it with --as ACCOUNT")
-    }
-    return account
-}
-
 /// Reads one code: `-` or no argument reads a line of standard input (prompting without echo on a terminal).
 private func readCode(prompt: String, options: CommonOptions) throws -> String {
     let typed = Terminal.standardInputIsTerminal ? Terminal.readSecret(prompt: prompt) : Terminal.readLine()
@@ -38,10 +30,10 @@ struct TwoFactorAdd: ParsableCommand {
     @Option(help: "The new authenticator's name: 1 to 32 letters, digits and . _ @ -.") var label: String
     @OptionGroup var enrollment: EnrollmentOptions
 
-    func validate() throws { _ = try accountName(name, options) }
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
-        let account = try accountName(name, options)
+        let account = try options.account(name)
         let session = try options.open()
         defer { session.close() }
         if var code = enrollment.confirm {
@@ -105,10 +97,10 @@ struct TwoFactorList: ParsableCommand {
     @OptionGroup var options: CommonOptions
     @Argument(help: "The account's login name; the --as account when not given.") var name: String?
 
-    func validate() throws { _ = try accountName(name, options) }
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
-        let response = try options.send(.authenticatorList(user: try accountName(name, options)))
+        let response = try options.send(.authenticatorList(user: try options.account(name)))
         guard case .authenticatorList(let list) = response else { throw options.unexpected(response) }
         print(options.json ? AuthenticatorText.json(list).text : AuthenticatorText.table(list))
     }
@@ -130,10 +122,10 @@ struct TwoFactorRemove: ParsableCommand {
     @Argument(help: "The account's login name; the --as account when not given.") var name: String?
     @Option(help: "The authenticator to remove.") var label: String
 
-    func validate() throws { _ = try accountName(name, options) }
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
-        let account = try accountName(name, options)
+        let account = try options.account(name)
         try options.expectDone(
             .authenticatorRemove(user: account, label: label),
             leaving: account,

@@ -44,6 +44,15 @@ struct CommonOptions: ParsableArguments {
 
     var socket: String { connection.socketPath }
 
+    /// The account a command that an account may run on itself acts on: NAME, or the --as account when NAME is
+    /// not given (`twofactorctl --as carol 2fa disable`).
+    func account(_ name: String?) throws -> String {
+        guard let account = name ?? actingAccount else {
+            throw ValidationError("name the account, or act as it with --as ACCOUNT")
+        }
+        return account
+    }
+
     func validate() throws {
         if code != nil, actingAccount == nil { throw ValidationError("--code goes with --as ACCOUNT") }
     }

@@ -198,9 +198,12 @@ struct TwoFactorDisable: ParsableCommand {
     )
 
     @OptionGroup var options: CommonOptions
-    @Argument(help: "The account's login name.") var name: String
+    @Argument(help: "The account's login name; the --as account when not given.") var name: String?
+
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
+        let name = try options.account(name)
         try options.expectDone(
             .twoFactorDisable(user: name),
             leaving: name,

@@ -65,9 +65,12 @@ struct UserPasswd: ParsableCommand {
     )
 
     @OptionGroup var options: CommonOptions
-    @Argument(help: "The account's login name.") var name: String
+    @Argument(help: "The account's login name; the --as account when not given.") var name: String?
+
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
+        let name = try options.account(name)
         let (session, password) = try options.open(preparing: { _ in try options.readNewPassword() })
         defer { session.close() }
         let response = try session.send(.userSetPassword(user: name, password: password))
@@ -84,9 +87,12 @@ struct UserShow: ParsableCommand {
     )
 
     @OptionGroup var options: CommonOptions
-    @Argument(help: "The account's login name.") var name: String
+    @Argument(help: "The account's login name; the --as account when not given.") var name: String?
+
+    func validate() throws { _ = try options.account(name) }
 
     func run() throws {
+        let name = try options.account(name)
         let session = try options.open()
         defer { session.close() }
         let response = try session.send(.userShow(user: name))

@@ -164,6 +164,32 @@ import Wire
         #expect(try org.state("ann") == "off")
     }
 
+    /// `twofactorctl --as ann 2fa enable` needs no name, so neither may the commands an account runs on itself
+    /// after it: show, passwd, grace revoke, and 2fa disable with the password and a code.
+    @Test func selfServiceCommands_withoutAName_actOnTheAsAccount() throws {
+        let org = try OrganizationFixture()
+        let (secret, step, recoveryCodes) = try org.enable("ann")
+        let shown = try org.ctl(["user", "show", "--json"], as: "ann", code: try org.nextCode(secret, after: step))
+        #expect(shown.status == 0, "\(shown.standardError)")
+        #expect(shown.standardOutput.contains("\"user\":\"ann\""), "\(shown.standardOutput)")
+        // The app's one code of the hour is spent: the next logins use recovery codes.
+        let revoked = try org.ctl(["grace", "revoke"], as: "ann", code: recoveryCodes[0])
+        #expect(revoked.status == 0, "\(revoked.standardError)")
+        let disabled = try org.ctl(["2fa", "disable"], as: "ann", code: recoveryCodes[1])
+        #expect(disabled.status == 0, "\(disabled.standardError)")
+        #expect(try org.state("ann") == "off")
+        let changed = try org.ctl(["user", "passwd"], as: "ann", input: "ann-N3w-Passw0rd!\n")
+        #expect(changed.status == 0, "\(changed.standardError)")
+        #expect(changed.standardOutput.contains("'ann'"), "\(changed.standardOutput)")
+        // Without --as there is no account to fall back on: a usage error naming both ways out.
+        let nameless = try org.daemon.ctl(["2fa", "disable"])
+        #expect(nameless.status == 64)
+        #expect(
+            nameless.standardError.contains("name the account, or act as it with --as"),
+            "\(nameless.standardError)"
+        )
+    }
+
     @Test func disable_whenSelf_withAWrongCode_isRefused() throws {
         let org = try OrganizationFixture()
         let (secret, step, _) = try org.enable("ann")
