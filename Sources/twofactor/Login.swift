@@ -73,17 +73,10 @@ struct LoginSession {
             if interactive, isatty(STDERR_FILENO) == 1 { Terminal.writeError("Logged in as '\(user)'.\n") }
             return
         case .recoveryCodes(let codes):
-            Terminal.writeError(
-                "Two-factor authentication is now on for '\(user)'.\n\n" + EnrollmentScreen.recoveryCodes(codes) + "\n"
-                    + "Logged in as '\(user)'.\n"
-            )
+            Terminal.writeError(enrolledMessage(user: user, recoveryCodes: codes) + "Logged in as '\(user)'.\n")
             return
         case .recoveryLogin(let remaining):
-            Terminal.writeError(
-                "Logged in with a recovery code; \(remaining) remain."
-                    + (remaining <= 3 ? " Get a new set with `twofactorctl 2fa recovery-codes --as \(user)`." : "")
-                    + "\n"
-            )
+            Terminal.writeError(recoveryLoginMessage(user: user, remaining: remaining))
             return
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, lockedMessage(retryAfter: retryAfter))
@@ -126,6 +119,17 @@ struct LoginSession {
         Terminal.writeError("twofactor: \(message)\n")
         return ExitCode(status.rawValue)
     }
+}
+
+/// What a person is told when a login finished its enrollment: by `twofactor login` and `twofactor shell` alike.
+func enrolledMessage(user: String, recoveryCodes: [String]) -> String {
+    "Two-factor authentication is now on for '\(user)'.\n\n" + EnrollmentScreen.recoveryCodes(recoveryCodes) + "\n"
+}
+
+/// What a person is told after a login with a recovery code, with the way to a new set when few are left.
+func recoveryLoginMessage(user: String, remaining: UInt8) -> String {
+    "Logged in with a recovery code; \(remaining) remain."
+        + (remaining <= 3 ? " Get a new set with `twofactorctl 2fa recovery-codes --as \(user)`." : "") + "\n"
 }
 
 /// What a person is told about a lock: how long to wait, or that only an unlock ends it.

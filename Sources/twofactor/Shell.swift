@@ -95,14 +95,12 @@ struct Shell: ParsableCommand {
             code = ""
             switch answer {
             case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
+                // The words of `twofactor login`, whichever way in the user took.
                 if case .recoveryCodes(let codes) = answer {
-                    Terminal.writeError(
-                        "Recovery codes, each good once in place of a code; they are not shown again:\n"
-                            + codes.map { "  \($0)\n" }.joined()
-                    )
+                    Terminal.writeError(enrolledMessage(user: account.name, recoveryCodes: codes))
                 }
                 if case .recoveryLogin(let left) = answer {
-                    Terminal.writeError("Logged in with a recovery code; \(left) left.\n")
+                    Terminal.writeError(recoveryLoginMessage(user: account.name, remaining: left))
                 }
                 connection.close()
                 try execShell(account)
@@ -116,7 +114,7 @@ struct Shell: ParsableCommand {
             case .loginResult(.codeNeeded, _, _) where !sentCode:
                 break
             case .enrollScreen(let uri, _), .loginResult(.enroll, _, let uri):
-                Terminal.writeError("Two-factor login is required for '\(account.name)'.\n")
+                Terminal.writeError("Two-factor authentication is required for '\(account.name)'.\n")
                 Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri))
             case .loginResult(.locked, let retryAfter, _):
                 throw finish(.locked, lockedMessage(retryAfter: retryAfter))

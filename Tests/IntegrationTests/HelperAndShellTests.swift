@@ -195,6 +195,19 @@ import TestSupport
         }
         #expect(result.status == 0, "\(result.standardError)\n\(daemon.log())")
         #expect(result.standardOutput == "shell-ran\n")
+        // The same words as `twofactor login` (EnrollmentAndLoginTests): one text whichever way in.
+        #expect(
+            result.standardError.contains("Two-factor authentication is required for 'root'."),
+            "\(result.standardError)"
+        )
+        #expect(
+            result.standardError.contains("Two-factor authentication is now on for 'root'."),
+            "\(result.standardError)"
+        )
+        #expect(
+            result.standardError.contains("Recovery codes: each works once in place of a code from the app."),
+            "\(result.standardError)"
+        )
         let shown = try daemon.ctl(["user", "show", "root", "--json"])
         #expect(shown.standardOutput.contains("\"twoFactor\":\"on\""), "\(shown.standardOutput)")
     }
