@@ -46,6 +46,9 @@ struct Helper: ParsableCommand {
     )
     var browserArguments: [String] = []
 
+    /// A request as errors about the request's form show it.
+    static let example = #"{"op":"login","user":"alice","password":"…","code":"123456"}"#
+
     /// Requests larger than this are refused unread: no field of the protocol comes close.
     static let maximumRequestLength = 16384
 
@@ -81,11 +84,16 @@ struct Helper: ParsableCommand {
         do {
             json = try JSONValue(parsing: bytes)
         } catch {
-            return Self.failure(error.message, id: nil)
+            return Self.failure("\(error.message): send one JSON object per request, as \(Self.example)", id: nil)
         }
         let id = json["id"]
         guard case .object = json, let op = json["op"]?.stringValue, let user = json["user"]?.stringValue else {
-            return Self.failure("a request is an object with \"op\" and \"user\"", id: id)
+            return Self.failure("a request is an object with \"op\" and \"user\" strings, as \(Self.example)", id: id)
+        }
+        // A field of the wrong type is refused, not taken as missing: a code sent as a number would otherwise
+        // be a login without a code, answered codeNeeded as if nothing were wrong.
+        for field in ["password", "code"] where json[field].map({ $0 != .null && $0.stringValue == nil }) == true {
+            return Self.failure("\"\(field)\" is a string: put its value in quotes, as \(Self.example)", id: id)
         }
         let code = json["code"]?.stringValue ?? ""
         let request: Request

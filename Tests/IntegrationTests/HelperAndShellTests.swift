@@ -39,6 +39,36 @@ import TestSupport
         #expect(!result.standardOutput.contains("pw-alice"))
     }
 
+    /// A helper program's mistakes get a JSON error that says what to send, never an answer that hides them: a code
+    /// sent as a number was taken for no code and answered codeNeeded.
+    @Test func helper_malformedRequests_getAJSONErrorSayingWhatToSend() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
+        let input = """
+            {"op":"login","user":"alice","password":"pw-alice","code":123456,"id":1}
+            {"op":"login","user":"alice","password":12345678,"id":2}
+            not json
+            {"op":"login","user":7,"password":"pw-alice"}
+            {"op":"login","user":"alice","password":"pw-alice","code":null,"id":3}
+
+            """
+        let result = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: input)
+        #expect(result.status == 0, "\(result.standardError)")
+        let answers = try objects(result.standardOutput)
+        try #require(answers.count == 5, "\(result.standardOutput)")
+        #expect(answers[0]["id"] as? Int == 1)
+        #expect(answers[0]["code"] as? String == "badRequest", "\(answers[0])")
+        #expect((answers[0]["error"] as? String)?.contains(#""code" is a string"#) == true, "\(answers[0])")
+        #expect((answers[1]["error"] as? String)?.contains(#""password" is a string"#) == true, "\(answers[1])")
+        for answer in answers[2...3] {
+            #expect(answer["code"] as? String == "badRequest", "\(answer)")
+            #expect((answer["error"] as? String)?.contains(#"{"op":"login","user":"alice""#) == true, "\(answer)")
+        }
+        #expect(answers[4]["outcome"] as? String == "codeNeeded", "a null code is no code: \(answers[4])")
+        #expect(!result.standardOutput.contains("pw-alice"))
+    }
+
     @Test func helper_selfServiceEnrollment_afterALogin_onTheSameConnection() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
