@@ -94,109 +94,149 @@ public struct DaemonProgram: ParsableArguments {
 
     @Option(
         name: .customLong("operator-group"),
-        help: ArgumentHelp("Members of this group may administer accounts. Default \(defaults.operatorGroup).")
+        help: ArgumentHelp(
+            "Members of this group may administer accounts. Default \(defaults.operatorGroup).",
+            valueName: "group"
+        )
     )
     var operatorGroup: String?
 
     @Option(
         name: .customLong("code-check-group"),
-        help:
-            "Members of this group may also check codes without a password (pam_twofactor.so code_only). Default none."
+        help: ArgumentHelp(
+            "Members of this group may also check codes without a password (pam_twofactor.so code_only). Default none.",
+            valueName: "group"
+        )
     )
     var codeCheckGroup: String?
 
-    @Option(name: .customLong("socket-mode"), help: "File mode of the socket, in octal. Default 0666.")
+    @Option(
+        name: .customLong("socket-mode"),
+        help: ArgumentHelp("File mode of the socket, in octal. Default 0666.", valueName: "mode")
+    )
     var socketMode: String?
 
     @Option(
         name: .customLong("scrypt-log-n"),
-        help: "log2 of scrypt's N for new password hashes (r=8, p=1). Default \(defaults.scryptLogN)."
+        help: ArgumentHelp(
+            "log2 of scrypt's N for new password hashes (r=8, p=1). Default \(defaults.scryptLogN).",
+            valueName: "n"
+        )
     )
     var scryptLogN: String?
 
     @Option(
-        help: """
+        help: ArgumentHelp(
+            """
             Password hashes that run at once; each scrypt holds 128 MiB at the default cost. \
             Default \(defaults.workers).
-            """
+            """,
+            valueName: "count"
+        )
     )
     var workers: String?
 
     @Option(
         name: .customLong("max-connections"),
-        help: """
+        help: ArgumentHelp(
+            """
             Open connections at most; a tenth is kept for operators, one user may hold a quarter of the rest. \
             Default \(defaults.maximumConnections).
-            """
+            """,
+            valueName: "count"
+        )
     )
     var maxConnections: String?
 
     @Option(
         name: .customLong("request-deadline"),
-        help: """
+        help: ArgumentHelp(
+            """
             Seconds a client may take to send one request once it started it; then its connection ends. \
             Default \(defaults.requestDeadline).
-            """
+            """,
+            valueName: "seconds"
+        )
     )
     var requestDeadline: String?
 
-    @Option(help: "The issuer shown in authenticator apps. Default \(defaults.issuer).")
+    @Option(
+        help: ArgumentHelp("The issuer shown in authenticator apps. Default \(defaults.issuer).", valueName: "name")
+    )
     var issuer: String?
 
     @Option(
         name: .customLong("enrollment-lifetime"),
-        help: """
+        help: ArgumentHelp(
+            """
             Seconds a shown QR code stays valid: the same secret is offered again until then, so one scan is \
             enough. Default \(defaults.enrollmentLifetime).
-            """
+            """,
+            valueName: "seconds"
+        )
     )
     var enrollmentLifetime: String?
 
     @Option(
         name: .customLong("grace-period"),
-        help: """
+        help: ArgumentHelp(
+            """
             Seconds after a login that checked a code during which logins of that account from the same remote \
             host or local login session need only the password; 0 is off. An organization may set its own. \
             Default \(defaults.gracePeriod).
-            """
+            """,
+            valueName: "seconds"
+        )
     )
     var gracePeriod: String?
 
     @Option(
         name: .customLong("max-drift-steps"),
-        help: """
+        help: ArgumentHelp(
+            """
             The most time steps an authenticator's clock may drift before its codes are refused: each \
             authenticator learns its drift from its accepted codes, up to this. 0 to 10, default \
             \(defaults.maximumDriftSteps).
-            """
+            """,
+            valueName: "steps"
+        )
     )
     var maximumDriftSteps: String?
 
     @Option(
         name: .customLong("session-lifetime"),
-        help: """
+        help: ArgumentHelp(
+            """
             Seconds a connection acts for the account it logged in as (twofactorctl --as), however busy it \
             keeps; then it must log in again. 60 to 86400, default \(defaults.sessionLifetime).
-            """
+            """,
+            valueName: "seconds"
+        )
     )
     var sessionLifetime: String?
 
     @Option(
         name: .customLong("audit-max-records"),
-        help: """
+        help: ArgumentHelp(
+            """
             Each organization's part of the audit trail keeps at most this many records; its oldest go \
             first, so no organization can push another's records out. \
             Default \(defaults.auditRetention.maximumRecords).
-            """
+            """,
+            valueName: "count"
+        )
     )
     var auditMaximumRecords: String?
 
     @Option(
         name: .customLong("audit-max-days"),
-        help: """
+        help: ArgumentHelp(
+            """
             The audit trail keeps records for at most this many days. \
             Default \(defaults.auditRetention.maximumAge / 86_400).
-            """
+            """,
+            valueName: "days"
+        )
     )
     var auditMaximumDays: String?
 
@@ -205,25 +245,37 @@ public struct DaemonProgram: ParsableArguments {
 
     @Option(
         name: .customLong("log-level"),
-        help: "trace, debug, info, notice, warning, error or critical. Default \(defaults.logLevel.rawValue)."
+        help: ArgumentHelp(
+            "trace, debug, info, notice, warning, error or critical. Default \(defaults.logLevel.rawValue).",
+            valueName: "level"
+        )
     )
     var logLevel: String?
 
     @Option(
         name: .customLong("throttle-free-failures"),
-        help: "Failed logins an account may make before it is slowed down. Default \(defaults.throttle.freeFailures)."
+        help: ArgumentHelp(
+            "Failed logins an account may make before it is slowed down. Default \(defaults.throttle.freeFailures).",
+            valueName: "count"
+        )
     )
     var freeFailures: String?
 
     @Option(
         name: .customLong("throttle-base-delay"),
-        help: "Seconds of the first lock, doubling with each further failure. Default \(defaults.throttle.baseDelay)."
+        help: ArgumentHelp(
+            "Seconds of the first lock, doubling with each further failure. Default \(defaults.throttle.baseDelay).",
+            valueName: "seconds"
+        )
     )
     var baseDelay: String?
 
     @Option(
         name: .customLong("throttle-max-delay"),
-        help: "The longest lock, in seconds. Default \(defaults.throttle.maximumDelay)."
+        help: ArgumentHelp(
+            "The longest lock, in seconds. Default \(defaults.throttle.maximumDelay).",
+            valueName: "seconds"
+        )
     )
     var maximumDelay: String?
 

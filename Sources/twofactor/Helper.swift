@@ -38,7 +38,10 @@ struct Helper: ParsableCommand {
     @Flag(name: .customLong("native-messaging"), help: "Use the browsers' native-messaging framing.")
     var nativeMessaging = false
 
-    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root and you).")
+    @Option(
+        name: .customLong("daemon-user"),
+        help: ArgumentHelp("The user twofactord runs as (trusted besides root and you).", valueName: "user")
+    )
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
     @Argument(

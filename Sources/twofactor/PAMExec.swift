@@ -36,10 +36,13 @@ struct PAMExec: ParsableCommand {
     @Option(name: .long, help: "The length of the code at the end of the password with --single-prompt (6 to 8).")
     var digits: Int = Self.defaultDigits
 
-    @Option(name: .long, help: "Seconds to wait for the daemon.")
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the daemon.", valueName: "seconds"))
     var timeout: Int = Self.defaultTimeout
 
-    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root).")
+    @Option(
+        name: .customLong("daemon-user"),
+        help: ArgumentHelp("The user twofactord runs as (trusted besides root).", valueName: "user")
+    )
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
     static let defaultDigits = 6

@@ -39,10 +39,16 @@ struct Shell: ParsableCommand {
     )
     var shell: String?
 
-    @Option(name: .customShort("c"), help: "Run this command with the shell instead of an interactive shell.")
+    @Option(
+        name: .customShort("c"),
+        help: ArgumentHelp("Run this command with the shell instead of an interactive shell.", valueName: "command")
+    )
     var command: String?
 
-    @Option(name: .customLong("daemon-user"), help: "The user twofactord runs as (trusted besides root).")
+    @Option(
+        name: .customLong("daemon-user"),
+        help: ArgumentHelp("The user twofactord runs as (trusted besides root).", valueName: "user")
+    )
     var daemonUser: String = DaemonConnection.defaultDaemonUser
 
     func run() throws {

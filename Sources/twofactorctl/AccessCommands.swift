@@ -53,10 +53,16 @@ struct ExemptAdd: ParsableCommand {
     @Argument(help: "The account's login name.") var name: String
     @Option(help: "The PAM service, such as sshd or sudo.") var service: String
     @Option(
-        help: "When it ends: Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or +90m, +12h, +7d from now."
+        help: ArgumentHelp(
+            "When it ends: Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or +90m, +12h, +7d from now.",
+            valueName: "time"
+        )
     )
     var until: String
-    @Option(name: .customLong("from-uid"), help: "Only for clients running as this uid.") var fromUID: UInt32?
+    @Option(
+        name: .customLong("from-uid"),
+        help: ArgumentHelp("Only for clients running as this uid.", valueName: "uid")
+    ) var fromUID: UInt32?
 
     func validate() throws {
         guard ExemptAdd.parseUntil(until) != nil else {

@@ -25,7 +25,7 @@ struct Audit: ParsableCommand {
         )
     )
     var since: String?
-    @Option(help: "At most this many records.") var limit: Int = 100
+    @Option(help: ArgumentHelp("At most this many records.", valueName: "count")) var limit: Int = 100
 
     func validate() throws {
         if let since, TimeText.parse(since) == nil {

@@ -50,18 +50,27 @@ struct OrganizationSet: ParsableCommand {
     var requireTwoFactor: Bool?
     @Option(
         name: .customLong("grace-period"),
-        help: "Seconds of grace after a login that checked a code (0: off), or 'default' for the daemon's."
+        help: ArgumentHelp(
+            "Seconds of grace after a login that checked a code (0: off), or 'default' for the daemon's.",
+            valueName: "seconds"
+        )
     )
     var gracePeriod: String?
     @Option(
         name: .customLong("trusted-network"),
-        help: "A network (192.0.2.0/24, 2001:db8::/32) whose hosts log in without a code; repeat for several."
+        help: ArgumentHelp(
+            "A network (192.0.2.0/24, 2001:db8::/32) whose hosts log in without a code; repeat for several.",
+            valueName: "cidr"
+        )
     )
     var trustedNetworks: [String] = []
     @Flag(name: .customLong("no-trusted-networks"), help: "Trust no network.") var noTrustedNetworks = false
     @Option(
         name: .customLong("agent-name"),
-        help: "A name, or a pattern with * and ?, that the admin may give new agents; repeat for several."
+        help: ArgumentHelp(
+            "A name, or a pattern with * and ?, that the admin may give new agents; repeat for several.",
+            valueName: "pattern"
+        )
     )
     var agentNames: [String] = []
     @Flag(name: .customLong("no-agent-names"), help: "Let only operators add accounts.") var noAgentNames = false

@@ -15,7 +15,7 @@ struct EnrollmentOptions: ParsableArguments {
     var confirm: String?
     @Option(help: "SHA1, SHA256 or SHA512.") var algorithm: AlgorithmArgument = .SHA1
     @Option(help: "Code length, 6 to 8.") var digits: UInt8 = 6
-    @Option(help: "Seconds per code, 1 to 3600.") var period: UInt16 = 30
+    @Option(help: ArgumentHelp("Seconds per code, 1 to 3600.", valueName: "seconds")) var period: UInt16 = 30
     @Flag(help: "Draw the QR code for a terminal with dark text on a light background.") var invert = false
     @Option(
         name: .customLong("qr-image"),

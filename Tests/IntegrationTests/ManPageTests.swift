@@ -9,6 +9,8 @@ import Testing
     struct HelpSurface {
         var options: Set<String> = []
         var commands: [String] = []
+        /// Each option's value names as `--help` shows them: "--period <seconds>" gives ["--period": ["seconds"]].
+        var valueNames: [String: Set<String>] = [:]
     }
 
     /// Walks `program`'s commands through their `--help` output.
@@ -19,6 +21,8 @@ import Testing
         var section = ""
         var subcommands: [String] = []
         let subcommandLine = try Regex(#"  ([a-z0-9][a-z0-9-]*)(?: \(default\))?  +\S.*"#)
+        // "  --period <seconds>  ...", "  -c <command>  ..."
+        let valueLine = try Regex(#"  (-[a-z]|--[a-z0-9][a-z0-9-]*) <([^>]+)>"#)
         for line in help.standardOutput.split(separator: "\n", omittingEmptySubsequences: false) {
             if !line.hasPrefix(" "), line.hasSuffix(":") {
                 section = String(line)
@@ -28,6 +32,12 @@ import Testing
             guard let first = words.first, line.hasPrefix("  "), !line.hasPrefix("   ") || section == "OPTIONS:"
             else { continue }
             // Options stand in OPTIONS: and in any titled option group (e.g. "MAINTENANCE (...):").
+            if section != "SUBCOMMANDS:", section != "ARGUMENTS:", line.hasPrefix("  -"),
+                let match = try valueLine.prefixMatch(in: String(line)),
+                let option = match.output[1].substring, let value = match.output[2].substring
+            {
+                surface.valueNames[String(option), default: []].insert(String(value))
+            }
             if section != "SUBCOMMANDS:", section != "ARGUMENTS:", line.hasPrefix("  -") {
                 // "  -h, --help", "  --socket <path>", "  --require-2fa/--no-require-2fa"
                 let label = line.hasPrefix("  -") ? (words.first { $0.hasPrefix("--") } ?? first) : ""
@@ -43,6 +53,7 @@ import Testing
         for subcommand in subcommands {
             let below = try helpSurface(program, path: path + [subcommand])
             surface.options.formUnion(below.options)
+            surface.valueNames.merge(below.valueNames) { $0.union($1) }
             surface.commands += below.commands
         }
         return surface
@@ -84,6 +95,25 @@ import Testing
                 page.contains(item + " ") || page.contains(item + "\n"),
                 "\(pageName) lacks the command '\(command)'"
             )
+        }
+    }
+
+    /// `--help` and the page name an option's value alike (`--period <seconds>`, `Fl -period Ar seconds`), so that
+    /// a reader who moves between the two sees one option, not two.
+    @Test(arguments: [("twofactord", "twofactord.8"), ("twofactorctl", "twofactorctl.8"), ("twofactor", "twofactor.1")])
+    func page_namesOptionValuesAsHelpDoes(program: String, pageName: String) throws {
+        let page = try Self.page(pageName)
+        let surface = try Self.helpSurface(program)
+        #expect(surface.valueNames.count >= 3, "no option values found in \(program) --help")
+        for (option, names) in surface.valueNames.sorted(by: { $0.key < $1.key }) {
+            let flag = "Fl " + option.dropFirst()  // "--period" is "Fl -period", "-c" is "Fl c"
+            for name in names.sorted() {
+                let named = page.contains("\(flag) Ar \(name)")  // not the page itself in the failure
+                #expect(
+                    named,
+                    "\(program) --help shows \(option) <\(name)>, which \(pageName) does not name '\(flag) Ar \(name)'"
+                )
+            }
         }
     }
 
