@@ -62,7 +62,11 @@ struct LoginSession {
             Terminal.writeError("Two-factor authentication is required for '\(user)'.\n")
             Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors))
             guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
-                throw finish(.denied, "no code given: enrollment not finished, login denied")
+                throw finish(
+                    .denied,
+                    "no code given: enrollment not finished, login denied; run `twofactor login \(user)` on a "
+                        + "terminal, scan the QR code with your authenticator app and type the code it shows"
+                )
             }
             answer = try attempt(connection, password: password, code: code)
         }

@@ -95,6 +95,20 @@ import TestSupport
         }
     }
 
+    /// A pending account's login without a code (a script, or Ctrl-D at the prompt) says how to finish.
+    @Test func login_pendingAccount_withoutACode_saysHowToFinishTheEnrollment() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "carl", "--require-2fa", "--password-stdin"], input: "pw-carl-secret\n")
+        let result = try daemon.login("carl", password: "pw-carl-secret")
+        #expect(result.status == 1, "\(result.standardError)")
+        #expect(result.standardError.contains("URI: otpauth://"), "\(result.standardError)")
+        #expect(
+            result.standardError.contains("run `twofactor login carl` on a terminal, scan the QR code"),
+            "\(result.standardError)"
+        )
+    }
+
     @Test func login_withPasswordAndCode_succeedsOnce() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
