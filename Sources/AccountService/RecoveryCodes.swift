@@ -3,7 +3,7 @@ import OneTimePassword
 import OpenSSLCrypto
 
 /// One-time recovery codes: 80 random bits each, shown once as four groups of four base32 characters
-/// (`K7QF-2M9D-XR4T-8BWC`), stored only as HMAC-SHA256 under a per-code random salt. A code is high-entropy,
+/// (`K7QF-2M3D-XR4T-6BWC`), stored only as HMAC-SHA256 under a per-code random salt. A code is high-entropy,
 /// so a fast salted hash is as strong as a slow one here; the salt keeps equal codes from showing.
 enum RecoveryCodes {
     static let count = 10

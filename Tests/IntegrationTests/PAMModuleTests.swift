@@ -375,13 +375,13 @@ struct PAMModuleTests {
             ("a request type as the answer", WireCodec.encodeRequest(.userShow(user: "alice"), id: 2), false),
             (
                 "recovery codes after an enrollment",
-                WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]), id: 2), true
+                WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M3D-XR4T-6BWC"]), id: 2), true
             ),
             ("a recovery-code login", WireCodec.encodeResponse(.recoveryLogin(remaining: 3), id: 2), true),
             ("recovery codes, none", [0, 0, 0, 6, 0x94, 0, 0, 0, 2, 0], false),
             (
                 "recovery codes for another request id",
-                WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]), id: 9), false
+                WireCodec.encodeResponse(.recoveryCodes(["K7QF-2M3D-XR4T-6BWC"]), id: 9), false
             ),
         ]
     }()

@@ -175,7 +175,7 @@ let sampleResponses: [Response] = [
     .userList([], next: ""),
     .userList(Array(repeating: sampleAccount, count: WireProtocol.maximumPageSize), next: longest64),
     .enrollmentStarted(otpauthURI: "o", expiresAt: .max),
-    .recoveryCodes(["K7QF-2M9D-XR4T-8BWC"]),
+    .recoveryCodes(["K7QF-2M3D-XR4T-6BWC"]),
     .recoveryCodes(Array(repeating: String(repeating: "c", count: 32), count: WireProtocol.maximumRecoveryCodes)),
     .recoveryLogin(remaining: 0),
     .organizationInfo(
