@@ -281,6 +281,37 @@ extension AccountService {
         before: UInt64?,
         limit: Int
     ) throws(ServiceError) -> [AuditRecord] {
+        guard let filter = try auditFilter(caller: caller, account: account, organization: organization, since: since)
+        else { return [] }
+        return try storing { () throws(AccountStoreError) in
+            try store.auditRecords(matching: filter, before: before, limit: limit)
+        }
+    }
+
+    /// `auditTrail` a page at a time, for a client's request: a page examines a bounded number of records
+    /// (`AccountStore.auditPage`), so it may hold fewer than `limit` with more to come from its `next`.
+    public func auditPage(
+        caller: Caller,
+        account: String?,
+        organization: String?,
+        since: UnixTime?,
+        before: UInt64?,
+        limit: Int
+    ) throws(ServiceError) -> AuditPage {
+        guard let filter = try auditFilter(caller: caller, account: account, organization: organization, since: since)
+        else { return AuditPage(records: [], next: 0) }
+        return try storing { () throws(AccountStoreError) in
+            try store.auditPage(matching: filter, before: before, limit: limit)
+        }
+    }
+
+    /// What of the trail `caller` reads for these filters (see `auditTrail`), or nil when it reads nothing.
+    private func auditFilter(
+        caller: Caller,
+        account: String?,
+        organization: String?,
+        since: UnixTime?
+    ) throws(ServiceError) -> AuditFilter? {
         var filter = AuditFilter(since: since)
         filter.organization = try validated { () throws(InvalidValue) -> OrganizationName? in
             guard let organization else { return nil }
@@ -309,7 +340,7 @@ extension AccountService {
         }
         if case .account(let own) = caller, let subject {
             // Another organization's records of the name are an earlier account's: nothing to read.
-            guard filter.organization == nil || filter.organization == subject.organization else { return [] }
+            guard filter.organization == nil || filter.organization == subject.organization else { return nil }
             filter.organization = subject.organization
             if subject.name == own.name { filter.since = max(filter.since ?? own.createdAt, own.createdAt) }
         }
@@ -320,8 +351,6 @@ extension AccountService {
             }
             if let createdAt { filter.since = max(filter.since ?? createdAt, createdAt) }
         }
-        return try storing { () throws(AccountStoreError) in
-            try store.auditRecords(matching: filter, before: before, limit: limit)
-        }
+        return filter
     }
 }

@@ -220,9 +220,43 @@ public protocol AccountStore: Sendable {
         before: UInt64?,
         limit: Int
     ) throws(AccountStoreError) -> [AuditRecord]
+
+    /// One page of what `auditRecords` returns, for a request of a client: up to `limit` matching records, and
+    /// where the next page starts. A store that walks the trail in the daemon's own process examines a bounded
+    /// number of records per page, and may return fewer than `limit` (none, even) with a `next` to go on from:
+    /// a filter that few records match must not make one request walk the whole trail.
+    func auditPage(
+        matching filter: AuditFilter,
+        before: UInt64?,
+        limit: Int
+    ) throws(AccountStoreError) -> AuditPage
+}
+
+/// A page of the audit trail (`AccountStore.auditPage`).
+public struct AuditPage: Sendable, Hashable {
+    /// Matching records, newest first.
+    public var records: [AuditRecord]
+    /// The sequence to pass as `before` for the next page, or 0 when no older record matches.
+    public var next: UInt64
+
+    public init(records: [AuditRecord], next: UInt64) {
+        self.records = records
+        self.next = next
+    }
 }
 
 extension AccountStore {
+    /// A page as `auditRecords` finds it, for a store whose queries run elsewhere (a database server).
+    public func auditPage(
+        matching filter: AuditFilter,
+        before: UInt64?,
+        limit: Int
+    ) throws(AccountStoreError) -> AuditPage {
+        let records = try auditRecords(matching: filter, before: before, limit: limit + 1)
+        let page = Array(records.prefix(limit))
+        return AuditPage(records: page, next: records.count > limit ? page.last?.sequence ?? 0 : 0)
+    }
+
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,

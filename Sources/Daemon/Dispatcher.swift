@@ -359,17 +359,15 @@ struct Dispatcher: Sendable {
             try service.unlock(caller: caller, name: user)
             return .done
         case .auditQuery(let user, let organization, let since, let before, let limit):
-            let records = try service.auditTrail(
+            let page = try service.auditPage(
                 caller: caller,
                 account: user.isEmpty ? nil : user,
                 organization: organization.isEmpty ? nil : organization,
                 since: since == 0 ? nil : UnixTime(clamping: since),
                 before: before == 0 ? nil : before,
-                limit: Int(limit) + 1
+                limit: Int(limit)
             )
-            let page = records.prefix(Int(limit))
-            let next = records.count > Int(limit) ? page.last?.sequence ?? 0 : 0
-            return .auditList(page.map(AuditEntry.init), next: next)
+            return .auditList(page.records.map(AuditEntry.init), next: page.next)
         case .organizationAdd(let organization, let requireTwoFactor):
             _ = try service.addOrganization(caller: caller, name: organization, requireTwoFactor: requireTwoFactor)
             return .done

@@ -156,7 +156,39 @@ extension LMDBAccountStore {
         before: UInt64?,
         limit: Int
     ) throws(AccountStoreError) -> [AuditRecord] {
-        guard limit > 0 else { return [] }
+        try scanAudit(matching: filter, before: before, limit: limit, examining: .max).records
+    }
+
+    /// Records `auditPage` examines at most for one page: a few milliseconds of a worker. An agent's own
+    /// records are found by walking its organization's part of the trail, up to 100,000 records by default; a
+    /// client reads them a bounded page at a time, each page a request that waits its turn among other users'.
+    public static let auditRecordsExaminedPerPage = 1000
+
+    public func auditPage(
+        matching filter: AuditFilter,
+        before: UInt64?,
+        limit: Int
+    ) throws(AccountStoreError) -> AuditPage {
+        let scan = try scanAudit(
+            matching: filter,
+            before: before,
+            limit: limit + 1,
+            examining: Self.auditRecordsExaminedPerPage
+        )
+        guard scan.records.count > limit else { return AuditPage(records: scan.records, next: scan.stoppedAt) }
+        let page = Array(scan.records.prefix(limit))
+        return AuditPage(records: page, next: page.last?.sequence ?? 0)
+    }
+
+    /// Up to `limit` matching records, newest first, from at most `maximum` records examined; `stoppedAt` is
+    /// the sequence of the last one examined when `maximum` ended the walk before the trail did, else 0.
+    private func scanAudit(
+        matching filter: AuditFilter,
+        before: UInt64?,
+        limit: Int,
+        examining maximum: Int
+    ) throws(AccountStoreError) -> (records: [AuditRecord], stoppedAt: UInt64) {
+        guard limit > 0 else { return ([], 0) }
         return try read { transaction in
             if let organization = filter.organization {
                 return try organizationRecords(
@@ -164,11 +196,16 @@ extension LMDBAccountStore {
                     matching: filter,
                     before: before,
                     limit: limit,
+                    examining: maximum,
                     in: transaction
                 )
             }
             return try transaction.withCursor(in: databases.audit) {
-                (cursor: borrowing Cursor) throws(LMDBError) -> Result<[AuditRecord], AccountStoreError> in
+                (
+                    cursor: borrowing Cursor
+                ) throws(LMDBError) -> Result<
+                    (records: [AuditRecord], stoppedAt: UInt64), AccountStoreError
+                > in
                 var entry: Cursor.Entry?
                 if let before {
                     entry = try cursor.seek(atOrAfter: Self.encodeCounter(before))
@@ -177,36 +214,51 @@ extension LMDBAccountStore {
                     entry = try cursor.last()
                 }
                 var result: [AuditRecord] = []
+                var examined = 0
+                var stoppedAt: UInt64 = 0
                 while let (key, value) = entry, result.count < limit {
+                    // More remain: the next page goes on from the last one examined.
+                    guard examined < maximum else { return .success((result, stoppedAt)) }
+                    examined += 1
                     guard let record = try? AuditRecordCodec.decode(value) else {
                         return .failure(.corruptRecord(key: "audit/\(Self.decodeCounter(key))"))
                     }
                     // Records are in time order, so nothing older than `since` can match further back.
                     if let since = filter.since, record.time < since { break }
                     if filter.matches(record) { result.append(record) }
+                    stoppedAt = Self.decodeCounter(key)
                     entry = try cursor.previous()
                 }
-                return .success(result)
+                return .success((result, 0))
             }.get()
         }
     }
 
-    /// `auditRecords` of one organization, read through its part of the index: a query never walks the
+    /// `scanAudit` of one organization, read through its part of the index: a query never walks the
     /// records of other organizations.
     private func organizationRecords(
         _ organization: OrganizationName,
         matching filter: AuditFilter,
         before: UInt64?,
         limit: Int,
+        examining maximum: Int,
         in transaction: borrowing Transaction
-    ) throws -> [AuditRecord] {
+    ) throws -> (records: [AuditRecord], stoppedAt: UInt64) {
         let part = Self.auditPart(organization)
         let audit = databases.audit
         return try transaction.withCursor(in: databases.auditByOrganization) {
-            (cursor: borrowing Cursor) throws(LMDBError) -> Result<[AuditRecord], AccountStoreError> in
+            (
+                cursor: borrowing Cursor
+            ) throws(LMDBError) -> Result<
+                (records: [AuditRecord], stoppedAt: UInt64), AccountStoreError
+            > in
             var key = try Self.last(in: part, before: before, cursor)
             var result: [AuditRecord] = []
+            var examined = 0
+            var stoppedAt: UInt64 = 0
             while let current = key, result.count < limit {
+                guard examined < maximum else { return .success((result, stoppedAt)) }
+                examined += 1
                 let sequence = Array(current.suffix(8))
                 // An entry without its record is one `dropExpired` dropped as damage: nothing to show.
                 if let value = try transaction.get(sequence, in: audit) {
@@ -216,10 +268,11 @@ extension LMDBAccountStore {
                     if let since = filter.since, record.time < since { break }
                     if filter.matches(record) { result.append(record) }
                 }
+                stoppedAt = Self.decodeCounter(sequence)
                 let previous = try cursor.previous()
                 key = previous.flatMap { Self.isIndexKey($0.key, of: part) ? $0.key : nil }
             }
-            return .success(result)
+            return .success((result, 0))
         }.get()
     }
 
