@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import PasswordHashing
 import Wire
 
 /// Sent down a connection's pipeline when the daemon stops: finish what is in flight, then close.
@@ -138,9 +139,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         // Every line the request causes is charged to the peer (see RateLimitedLogHandler).
         // A code check's outcome may come from the store's writer thread; it is logged here, on the event loop.
+        // Its password hashes wait for a slot in the uid's turn (`HashSlots`), not behind every hash queued before.
         workers.run(on: context.eventLoop, for: holder) { answer in
             PeerLogContext.$current.withValue(holder) {
-                dispatcher.handle(request, from: peer, session: session) { answered in answer(answered) }
+                PasswordHasher.slotOwner.withValue(holder.uid) {
+                    dispatcher.handle(request, from: peer, session: session) { answered in answer(answered) }
+                }
             }
         }.whenComplete { result in
             let (handler, context) = loopBound.value

@@ -68,38 +68,3 @@ final class DerivationCounter: Sendable {
         count.load(ordering: .relaxed)
     }
 }
-
-/// A counting semaphore over pthreads: at most `count` holders at once, the others wait.
-final class HashSlots: @unchecked Sendable {
-    // Heap-allocated because pthread objects must not move; pthread makes them safe to share across threads.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var free: Int
-
-    init(_ count: Int) {
-        free = count
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    func acquire() {
-        pthread_mutex_lock(mutex)
-        while free == 0 { pthread_cond_wait(condition, mutex) }
-        free -= 1
-        pthread_mutex_unlock(mutex)
-    }
-
-    func release() {
-        pthread_mutex_lock(mutex)
-        free += 1
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
-    }
-}

@@ -35,6 +35,51 @@ import Testing
         #expect(added < 60, "the log grew by \(added) lines for \(counts):\n\(daemon.log().suffix(3000))")
     }
 
+    /// The daemon runs more threads than password hashes (threads for requests that wait on a durable write),
+    /// so one uid's share of the workers, all logins, queued every one of its hashes at the hash slots; another
+    /// user's login waited behind all of them (59 s behind 24 connections of `nobody` at the default cost on the
+    /// 2-core test host: past the PAM module's 10 s, an outage). Hash slots are now taken in turns by uid.
+    @Test func manyHashesOfOneUid_delayAnotherUsersLogin_byOneTurn_notByTheirNumber() throws {
+        let daemon = try DaemonProcess()
+        // A cost at which the hashes, not the rest of a login, take the time.
+        try daemon.start(extraArguments: ["--scrypt-log-n", "13"])
+        _ = try daemon.ctl(["user", "add", "busy", "--password-stdin"], input: "busy-pass-phrase\n")
+        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pass-phrase\n")
+
+        // 70 logins of root always in flight (an operator's places are bounded by the total only): the pool's 34
+        // threads all hold one, far more than the two hash slots.
+        let answers = Locked(0)
+        let stop = Locked(false)
+        let group = DispatchGroup()
+        for _ in 0..<70 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let client = WireClient(path: daemon.socketPath) else { return }
+                while !stop.value {
+                    let answer = client.call(
+                        .login(user: "busy", password: Array("busy-pass-phrase".utf8), codeKind: .none, code: "")
+                    )
+                    guard case .loginResult(.ok, _, _)? = answer else { return }
+                    answers.mutate { $0 += 1 }
+                }
+            }.start()
+        }
+        // Bounded, so that a flood that fails ends the test instead of hanging it.
+        for _ in 0..<6000 where answers.value < 70 { usleep(10_000) }
+        try #require(answers.value >= 70, "root's logins did not get going: \(daemon.log().suffix(2000))")
+        let before = answers.value
+        let login = try daemon.login("erin", password: "pass-phrase", uid: nobody)
+        let during = answers.value - before
+        stop.mutate { $0 = true }
+        group.wait()
+
+        #expect(login.status == 0, "\(login.standardError)")
+        // In turns, erin's hash waits for at most one of root's per slot (and root's go on while `twofactor`
+        // starts: 6 to 12 seen); behind all that hold a thread, for about 34 (36 to 39 seen).
+        #expect(during < 20, "root's logins answered while erin's waited: \(during)")
+    }
+
     @Test func idleConnectionsFromNobody_cannotLockOutOperatorsOrOtherUsers() throws {
         let daemon = try DaemonProcess()
         // A low descriptor limit, as on a default system: without a cap, 300 idle connections exhaust it.
