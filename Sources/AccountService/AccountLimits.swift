@@ -12,6 +12,11 @@ import Synchronization
 //   `selfServiceChangesPerAccount` times per `interval`, and an admin changes the accounts of its organization
 //   (its own excepted) at most `adminChangesPerAccount` times; beyond that the change is refused (and logged,
 //   not audited), so a flood of changes that each write cannot keep the disk syncing or the trail filling;
+// - the denied logins of one origin (a uid, a remote host, local logins) in one organization get at most
+//   `denialRecordsPerOrigin` audit records per `denialInterval`, the last of them saying so; beyond that a
+//   denial is logged and counted, and the origin's next record in that organization says how many were not
+//   audited: so a stranger who knows account names cannot push the rest of an organization's capped trail out
+//   with denied logins (each still counted by the throttle and written as a record's write would be);
 // - operators are never limited, as their log lines are never dropped;
 // - a decision depends only on the account, its organization and the time, never on the target of the
 //   request: a refusal costs the same whether the account it names exists;
@@ -34,6 +39,19 @@ public final class AccountLimits: Sendable {
     /// one admin alone would take more than a day to turn the 100,000-record trail over.
     public static let adminChangesPerAccount = 60
 
+    /// Audit records of denied logins from one origin in one organization per `denialInterval`: more than a
+    /// person mistyping makes, and at most 21 records an hour (with the one that counts the rest), so one uid
+    /// needs more than half a year to turn over a 100,000-record trail, instead of a day.
+    public static let denialRecordsPerOrigin = 20
+    /// Seconds of one window of `denialRecordsPerOrigin`.
+    public static let denialInterval: Int64 = 3600
+
+    /// Where denied logins come from, within the organization whose trail their records go to.
+    struct DenialSource: Hashable, Sendable {
+        var origin: ThrottleOrigin
+        var organization: OrganizationName
+    }
+
     private struct RefusalBudgets: Sendable {
         var accounts: WindowBudget<AccountName>
         var organizations: WindowBudget<OrganizationName>
@@ -42,6 +60,7 @@ public final class AccountLimits: Sendable {
     private let refusals: Mutex<RefusalBudgets>
     private let changes: Mutex<WindowBudget<AccountName>>
     private let adminChanges: Mutex<WindowBudget<AccountName>>
+    private let denials: Mutex<WindowBudget<DenialSource>>
 
     public init() {
         refusals = Mutex(
@@ -52,6 +71,21 @@ public final class AccountLimits: Sendable {
         )
         changes = Mutex(WindowBudget(interval: Self.interval, perKey: Self.selfServiceChangesPerAccount))
         adminChanges = Mutex(WindowBudget(interval: Self.interval, perKey: Self.adminChangesPerAccount))
+        denials = Mutex(WindowBudget(interval: Self.denialInterval, perKey: Self.denialRecordsPerOrigin))
+    }
+
+    /// Whether a denied login from `origin` of an account of `organization` may be audited at `now`, and
+    /// whether it is the last record that origin gets there in this window.
+    func spendDenialRecord(
+        from origin: ThrottleOrigin,
+        in organization: OrganizationName,
+        now: UnixTime
+    ) -> (decision: WindowBudget<DenialSource>.Decision, last: Bool) {
+        let source = DenialSource(origin: origin, organization: organization)
+        return denials.withLock { budget in
+            let decision = budget.spend(source, now: now)
+            return (decision, budget.isSpent(source, now: now))
+        }
     }
 
     /// Whether `account`, of `organization`, may cause one more audit record of a refusal or failure at `now`.

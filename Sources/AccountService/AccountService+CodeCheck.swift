@@ -288,9 +288,12 @@ extension AccountService {
             alongside: graceGrant(organization: organization, context: context, now: now),
             now: now,
             decide: throttleDecision(for: key, now: now),
+            // A code that matched is refused only by a replay race: only a wrong one spends the origin's budget.
             audit: AttemptAudit(
                 accepted: loginAudit(account, factors: "password+totp"),
-                denied: loginDenial(account, reason: reason)
+                denied: matched == nil
+                    ? denialRecord(account, reason: reason, from: key.origin)
+                    : .record(loginDenial(account, reason: reason))
             )
         )
     }

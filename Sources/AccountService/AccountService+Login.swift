@@ -189,7 +189,8 @@ extension AccountService {
                     account,
                     user: logName,
                     now: now,
-                    reason: passwordMatches ? "wrong code" : "wrong password"
+                    reason: passwordMatches ? "wrong code" : "wrong password",
+                    key: key
                 )
             } else {
                 result = denyUnknownName(logName, key: key)
@@ -281,7 +282,7 @@ extension AccountService {
             claim = .failed
             audit = AttemptAudit(
                 accepted: nil,
-                denied: account.map { .record(loginDenial($0, reason: reason)) } ?? .maskingUnknownName
+                denied: account.map { denialRecord($0, reason: reason, from: key.origin) } ?? .maskingUnknownName
             )
         case .succeed:
             guard let account else { return (.denied, nil) }
@@ -611,23 +612,46 @@ extension AccountService {
         return (.enrolled(recoveryCodes: codes), enrolled)
     }
 
-    /// Denies an attempt counted already (reserved, or held since its `codeNeeded` answer).
+    /// Denies an attempt counted already (reserved, or held since its `codeNeeded` answer). With the attempt's
+    /// `key`, its record is within the budget of the key's origin (`denialRecord`).
     func deny(
         _ account: Account,
         user: String,
         now: UnixTime,
-        reason: String
+        reason: String,
+        key: ThrottleKey? = nil
     ) throws(ServiceError) -> LoginResult {
-        audit(
-            .account(account.name),
-            .login,
-            .denied,
-            target: account.name,
-            organization: account.organization,
-            detail: reason
-        )
+        let denial = key.map { denialRecord(account, reason: reason, from: $0.origin) }
+        do {
+            switch (denial ?? .record(loginDenial(account, reason: reason)), key) {
+            case (.record(let record), _): try store.appendAudit(record)
+            case (.maskingUnknownName, let key?): try store.recordDenialOfUnknownName(key)
+            case (.maskingUnknownName, nil), (.none, _): break
+            }
+        } catch {
+            logger.error("audit record not written", metadata: ["action": "login", "error": "\(error)"])
+        }
         logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
         return .denied
+    }
+
+    /// The trail's part of a denied login of `account` from `origin`: its record while the origin's budget in
+    /// the account's organization lasts (`AccountLimits.denialRecordsPerOrigin`), the last of them saying that
+    /// later ones are counted, and the origin's first record after them saying how many were not audited. Past
+    /// the budget, the write a name without an account gets in place of a record: the denial is still counted
+    /// and commits once, as long as an audited one, but pushes nothing out of the capped trail.
+    func denialRecord(_ account: Account, reason: String, from origin: ThrottleOrigin) -> DenialRecord {
+        let (decision, last) = limits.spendDenialRecord(from: origin, in: account.organization, now: clock())
+        guard case .granted(let suppressed) = decision else { return .maskingUnknownName }
+        var notes: [String] = []
+        if suppressed > 0 {
+            notes.append("+\(suppressed) more from \(origin.auditText) not audited since its last record")
+        }
+        if last { notes.append("the last from \(origin.auditText) audited this hour: later ones are counted") }
+        guard !notes.isEmpty else { return .record(loginDenial(account, reason: reason)) }
+        let note = " (" + notes.joined(separator: "; ") + ")"
+        let room = max(0, Self.maximumAuditDetailBytes - note.utf8.count)
+        return .record(loginDenial(account, reason: reason.clipped(toUTF8Bytes: room) + note))
     }
 
     /// The audit record `deny` appends, for a write that appends it itself (`AccountStore.checkAttempt`).
@@ -691,5 +715,16 @@ extension StepClaim {
             drift: drift,
             offset: offset
         )
+    }
+}
+
+extension ThrottleOrigin {
+    /// The origin as an audit record's detail names it.
+    var auditText: String {
+        switch self {
+        case .peer(let uid): "uid \(uid)"
+        case .host(let host): "host \(host)"
+        case .local: "local logins"
+        }
     }
 }

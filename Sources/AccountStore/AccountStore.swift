@@ -366,6 +366,7 @@ public enum DenialRecord: Sendable {
     case record(AuditRecord)
     /// No record, for a name without an account, but the pages appending one would write are written again
     /// unchanged, so that the denial takes as long as an account's (`AccountStore.recordDenialOfUnknownName`).
+    /// Also an account's denial past its origin's budget of records (`AccountLimits.denialRecordsPerOrigin`).
     case maskingUnknownName
     /// Nothing: the attempt is only counted (a login asked for its code).
     case none

@@ -65,6 +65,12 @@ public struct WindowBudget<Key: Hashable & Sendable>: Sendable {
         return grant(key, window)
     }
 
+    /// Whether `key` has no use left in its window at `now`: true right after the use that spent its last one.
+    public func isSpent(_ key: Key, now: Int64) -> Bool {
+        guard let window = windows[key], !isOver(window, at: now) else { return false }
+        return window.used >= perKey
+    }
+
     /// The window of `key` at `now`, after starting a new window for all keys when the last one ended.
     private mutating func currentWindow(of key: Key, at now: Int64) -> Window {
         if all.map({ isOver($0, at: now) }) ?? true {

@@ -11,7 +11,9 @@ struct Audit: ParsableCommand {
             administrative action, with its time, actor, target and outcome; never a password, secret or code. \
             An account sees its own records, an admin its organization's, an operator all. An account's \
             refusals are recorded under its own organization, at most 5 a minute (the rest are logged, and \
-            its next record says how many); a request that changes nothing is not recorded.
+            its next record says how many). Denied logins from one uid, remote host or local console are \
+            recorded at most 20 an hour per organization, the next one saying how many were not. A request that \
+            changes nothing is not recorded.
             """
     )
 

@@ -21,4 +21,16 @@ import Testing
         #expect(keys.spend("a3", now: 60, alongWith: "a", in: &groups) == .granted(suppressedBefore: 1))
         #expect(keys.spend("a1", now: 60, alongWith: "a", in: &groups) == .granted(suppressedBefore: 10))
     }
+
+    /// `isSpent` is true right after the use that spent a key's last one, and false again in its next window.
+    @Test func isSpent_afterTheLastUseOfAWindow_untilTheNextWindow() {
+        var budget = WindowBudget<String>(interval: 60, perKey: 2)
+        #expect(!budget.isSpent("a", now: 0))
+        _ = budget.spend("a", now: 0)
+        #expect(!budget.isSpent("a", now: 0))
+        _ = budget.spend("a", now: 1)
+        #expect(budget.isSpent("a", now: 1))
+        #expect(!budget.isSpent("b", now: 1))
+        #expect(!budget.isSpent("a", now: 60))
+    }
 }
