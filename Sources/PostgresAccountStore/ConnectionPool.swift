@@ -256,6 +256,16 @@ final class ConnectionPool: Sendable {
 
     deinit { close() }
 
+    /// What went wrong, in a few words, for a sentence that says what it means: the server's SQLSTATE and
+    /// message, or the connection's failure.
+    static func detail(of error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if error.code == .server, let server = error.serverInfo {
+            return "SQLSTATE \(server[.sqlState] ?? ""): \(server[.message] ?? "")"
+        }
+        return error.underlying.map { "\($0)" } ?? "\(error.code)"
+    }
+
     /// An operator's sentence for a PostgreSQL error: what failed, where, and what to do. Never the query's
     /// parameters (records, names) and never the password.
     static func message(for error: any Error, location: PostgresLocation, connecting: Bool) -> String {

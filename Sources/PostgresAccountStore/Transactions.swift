@@ -8,11 +8,12 @@ import Synchronization
 //   timeout (a startup parameter; where a pooler dropped it, set by the transaction itself: `begin`); a
 //   read-modify-write reads its rows with SELECT ... FOR UPDATE, so a second daemon doing the same waits and
 //   then sees the first one's committed result (two daemons racing one code: exactly one wins);
-// - a method returns normally only after the server acknowledged COMMIT; if the connection fails before
-//   that acknowledgement, the call throws `.storageFailure` (the change may or may not have been made,
-//   and the message says so): the daemon then answers an error, never `ok`;
+// - a method returns normally only after the server acknowledged COMMIT; if COMMIT fails in any way (the
+//   connection, a backend terminated under it: SQLSTATE 57P01), the call throws `.storageFailure` (the change
+//   may or may not have been made, and the message says so): the daemon then answers an error, never `ok`;
 // - a serialization failure or deadlock (SQLSTATE 40001, 40P01) aborts and reruns the whole transaction,
-//   so a body may run more than once, as with LMDB;
+//   so a body may run more than once, as with LMDB; a COMMIT that fails, however, is never run again: its
+//   change is in doubt (`Transaction.commit`);
 // - an error thrown by a body rolls the transaction back and is rethrown unchanged; a body that refuses a change
 //   (`update`) sets `rollbackOnly` and returns its refusal instead;
 // - every transaction takes its locks in the order below, never one of a kind after one of a later kind, so
@@ -64,6 +65,21 @@ final class Transaction {
 
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
 
+    /// COMMIT. Whatever fails here leaves the change in doubt: the server may have committed before the failure
+    /// reached the store (a backend terminated while COMMIT waits for a synchronous standby has committed
+    /// locally). So it is never run again, not even after a serialization failure, and its error says so.
+    func commit() throws {
+        counters.statements.add(1, ordering: .relaxed)
+        do {
+            _ = try session.query("COMMIT")
+        } catch {
+            throw AccountStoreError.storageFailure(
+                "COMMIT on the PostgreSQL store \(location) failed (\(ConnectionPool.detail(of: error.error))): "
+                    + "the change may or may not have been made: look before making it again"
+            )
+        }
+    }
+
     /// BEGIN, and where the connections' startup parameters did not reach the server as sent (a pooler such as
     /// PgBouncer drops them), those parameters for this transaction alone: one round trip more, since PostgresNIO
     /// speaks only the extended protocol, one statement per query, one query at a time (docs/performance.md).
@@ -113,7 +129,7 @@ extension PostgresAccountStore {
             do {
                 try transaction.begin()
                 let result = try body(transaction)
-                try transaction.execute(transaction.rollbackOnly ? "ROLLBACK" : "COMMIT")
+                if transaction.rollbackOnly { try transaction.execute("ROLLBACK") } else { try transaction.commit() }
                 return result
             } catch is Retry {
                 rollback(session)

@@ -522,6 +522,50 @@ import TestSupport
         #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) == .accepted)
     }
 
+    /// A COMMIT the server does not confirm leaves the change in doubt. Here a deferred trigger holds COMMIT
+    /// until the backend is terminated (57P01, as a server shutdown or an operator's pg_terminate_backend does):
+    /// the write fails, is not run again, and its error says the change may or may not have been made.
+    @Test func commitKilledByAnAdministrator_failsSayingTheChangeMayOrMayNotHaveBeenMade() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = try databaseName(of: fixture.url!)
+        let store = try fixture.open(statementTimeoutMilliseconds: 60_000)
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        try fixture.cluster!.psql(
+            """
+            CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON accounts DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION slow_commit();
+            """,
+            database: database
+        )
+        let killer = startThread {
+            let waiting =
+                "SELECT pid FROM pg_stat_activity WHERE datname = '\(database)' AND state = 'active' AND query = 'COMMIT'"
+            for _ in 0..<2_000 {
+                guard let pid = try? fixture.cluster!.psql(waiting).trimmingCharacters(in: .whitespacesAndNewlines),
+                    !pid.isEmpty
+                else {
+                    usleep(10_000)
+                    continue
+                }
+                _ = try? fixture.cluster!.psql("SELECT pg_terminate_backend(\(pid), 10000)")
+                return
+            }
+        }
+        let error = storeError { try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) }
+        pthread_join(killer, nil)
+        guard case .storageFailure(let message) = error else {
+            Issue.record("a COMMIT that was killed did not fail: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("COMMIT") && message.contains("may or may not have been made"), "\(message)")
+        try fixture.cluster!.psql("DROP TRIGGER slow_commit ON accounts", database: database)
+        // Here the server rolled it back; the store did not run it again.
+        #expect(try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 2) == .accepted)
+    }
+
     /// A server that takes no writes (a hot standby the URL points at after a failover, or
     /// default_transaction_read_only): the error says so and what to do, and the store opens once it takes writes.
     @Test func readOnlyServer_isRefusedSayingWhatToDo_andNothingChanges() throws {
