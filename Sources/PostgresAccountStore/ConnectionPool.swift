@@ -14,6 +14,10 @@ import Synchronization
 ///   stops answering fails the call instead of hanging a worker;
 /// - a connection that failed, or that the server closed, is never handed out again; the next call opens
 ///   a fresh one, which is how the store reconnects by itself after the server comes back;
+/// - a pooled connection may have been closed by the server (a restart, pg_terminate_backend) without the
+///   pool seeing it yet: a call whose first statement finds it so runs once more on a new connection. Only
+///   then: before that statement's answer nothing of the call took effect (a write's first statement is
+///   BEGIN, a read's a SELECT), whereas after it a failure may leave a change in doubt, never to be made twice;
 /// - the first failure to reach the server and the first success after it are logged, once each.
 final class ConnectionPool: Sendable {
     let location: PostgresLocation
@@ -104,29 +108,42 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    /// Runs `body` with a connection of its own. A connection `body` leaves in doubt (it threw a
-    /// `ConnectionFailure`) is closed instead of being reused.
+    /// Runs `body` with a connection of its own. A connection `body` leaves in doubt (a statement failed
+    /// other than by a server's error answer) is closed instead of being reused. When the first statement of
+    /// `body` found a pooled connection closed by the server (`Session.foundClosedAtFirstStatement`), `body`
+    /// runs once more on a new connection: its first statement must be one that changes nothing (BEGIN, or a
+    /// read's SELECT).
     func withConnection<Result>(
         _ body: (Session) throws(AccountStoreError) -> Result
     ) throws(AccountStoreError) -> Result {
         permits.wait()
         defer { permits.signal() }
-        let connection = try checkOut()
-        let session = Session(connection: connection, pool: self)
-        do {
-            let result = try body(session)
-            checkIn(connection, healthy: !session.broken)
-            return result
-        } catch {
-            checkIn(connection, healthy: !session.broken)
-            throw error
+        var (connection, pooled) = try checkOut(pooled: true)
+        while true {
+            let session = Session(connection: connection, pool: self)
+            do {
+                let result = try body(session)
+                checkIn(connection, healthy: !session.broken)
+                return result
+            } catch {
+                checkIn(connection, healthy: !session.broken)
+                guard pooled, session.foundClosedAtFirstStatement else { throw error }
+                (connection, pooled) = try checkOut(pooled: false)
+            }
         }
     }
 
-    private func checkOut() throws(AccountStoreError) -> PostgresConnection {
-        while let connection = state.withLock({ $0.idle.popLast() }) {
-            if !connection.isClosed { return connection }
+    /// A connection: an idle one of the pool when `pooled` and there is one still open, else a new one; and
+    /// whether it came from the pool.
+    private func checkOut(pooled: Bool) throws(AccountStoreError) -> (PostgresConnection, pooled: Bool) {
+        while pooled, let connection = state.withLock({ $0.idle.popLast() }) {
+            if !connection.isClosed { return (connection, true) }
+            _ = try? connection.close().wait()
         }
+        return (try connect(), false)
+    }
+
+    private func connect() throws(AccountStoreError) -> PostgresConnection {
         let (id, closed) = state.withLock { state in
             state.nextID += 1
             return (state.nextID, state.closed)
@@ -328,6 +345,10 @@ final class Session {
     unowned let pool: ConnectionPool
     /// The connection failed in a way that leaves its state unknown: it must not be reused.
     private(set) var broken = false
+    /// The first statement found the connection already closed or being closed by the server (`isClosedByServer`):
+    /// it took no effect, and neither did anything before it (`ConnectionPool.withConnection`).
+    private(set) var foundClosedAtFirstStatement = false
+    private var statementsSent = 0
 
     init(connection: PostgresConnection, pool: ConnectionPool) {
         self.connection = connection
@@ -337,6 +358,28 @@ final class Session {
     /// Runs one statement and returns its rows. A server error leaves the connection usable (the caller
     /// rolls back); any other failure marks it broken.
     func query(_ query: PostgresQuery) throws(QueryFailure) -> [PostgresRow] {
+        statementsSent += 1
+        do {
+            return try answer(query)
+        } catch {
+            if statementsSent == 1 && Self.isClosedByServer(error) { foundClosedAtFirstStatement = true }
+            throw error
+        }
+    }
+
+    /// Whether `failure` says that the server had closed the connection or was closing it: a connection found
+    /// closed, or the server's own words for a backend that is going (SQLSTATE class 57P: terminated by an
+    /// administrator or a shutdown, idle_session_timeout; class 08: a connection exception). Not a missing
+    /// answer: the server may still be working on that statement.
+    private static func isClosedByServer(_ failure: QueryFailure) -> Bool {
+        if let state = failure.sqlState { return state.hasPrefix("57P") || state.hasPrefix("08") }
+        if let lost = failure.error as? ConnectionLost { return lost == .closed }
+        guard let error = failure.error as? PSQLError else { return false }
+        return error.code == .serverClosedConnection || error.code == .connectionError
+            || error.code == .uncleanShutdown
+    }
+
+    private func answer(_ query: PostgresQuery) throws(QueryFailure) -> [PostgresRow] {
         guard !connection.isClosed else {
             markBroken(ConnectionLost.closed)
             throw QueryFailure(error: ConnectionLost.closed, sqlState: nil)

@@ -11,6 +11,8 @@ import Synchronization
 // - a method returns normally only after the server acknowledged COMMIT; if COMMIT fails in any way (the
 //   connection, a backend terminated under it: SQLSTATE 57P01), the call throws `.storageFailure` (the change
 //   may or may not have been made, and the message says so): the daemon then answers an error, never `ok`;
+// - a request whose first statement (a write's BEGIN, a read's SELECT) found its pooled connection closed by the
+//   server runs once more on a new connection (`ConnectionPool.withConnection`): nothing of it took effect;
 // - a serialization failure or deadlock (SQLSTATE 40001, 40P01) aborts and reruns the whole transaction,
 //   so a body may run more than once, as with LMDB; a COMMIT that fails, however, is never run again: its
 //   change is in doubt (`Transaction.commit`);
@@ -148,6 +150,7 @@ extension PostgresAccountStore {
 
     /// Runs `body` outside an explicit transaction: for single statements, which the server runs atomically. A
     /// read-only pool (`--check`) whose startup parameters a pooler dropped reads in a read-only transaction.
+    /// `body` only reads (SELECT): it may run again on a new connection (`ConnectionPool.withConnection`).
     func read<Result>(_ body: (Transaction) throws -> Result) throws(AccountStoreError) -> Result {
         try pool.withConnection { (session: Session) throws(AccountStoreError) -> Result in
             if pool.readOnly && pool.startupParametersDropped { return try inTransaction(on: session, body) }

@@ -102,6 +102,69 @@ import Wire
         #expect(try daemon.login("carol", password: Self.password, code: next).status == 1)
     }
 
+    /// A pooled connection whose backend the server is terminating (pg_terminate_backend, as a restart or
+    /// idle_session_timeout does) before the pool saw it close costs no request: the request's first statement
+    /// meets the server's 57P01 and the request runs again on a new connection. To hold that moment, the test
+    /// stops the daemon's backends (SIGSTOP), terminates them, and lets them go on once a login's first
+    /// statement waits in one's socket. Counted over rounds; then a code, accepted on the first try and once.
+    @Test(.enabled(if: runningAsRoot, "stopping the server's backends needs root"))
+    func backendsTerminatedUnderALogin_theLoginStillSucceeds_onANewConnection() throws {
+        let cluster = try PostgresCluster.shared.get()
+        let keys = TemporaryDirectory()
+        let url = try cluster.makeDatabase()
+        let database = try #require(url.split(separator: "@/").last?.split(separator: "?").first)
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: Self.storeArguments(url: url, cluster: cluster, keyDirectory: keys))
+        let added = try daemon.ctl(["user", "add", "paul", "--password-stdin"], input: Self.password + "\n")
+        #expect(added.status == 0, "\(added.standardError)")
+        let (secret, step) = try daemon.enrolledAccount("rita", password: Self.password, period: 3600)
+
+        /// A login with the daemon's backends stopped and terminated, resumed once the login's statement waits.
+        func loginUnderTermination(_ input: String, of user: String) throws -> (status: Int32, standardError: String) {
+            // A login first, so that the pool holds an open connection to be terminated.
+            _ = try daemon.login("paul", password: Self.password)
+            let backends = try cluster.psql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()"
+            ).split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
+            guard !backends.isEmpty else { throw Failure("the daemon holds no connection to terminate") }
+            for pid in backends { kill(pid, SIGSTOP) }
+            defer { for pid in backends { kill(pid, SIGCONT) } }
+            let list = backends.map(String.init).joined(separator: ", ")
+            try cluster.psql("SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[\(list)]::int[]) AS pid")
+            let login = try PipedProcess(Binaries.url("twofactor"), ["login", "--socket", daemon.socketPath, user])
+            login.type(input)
+            try login.closeInput()
+            let errors = BackgroundReader(login.error)
+            // Until a statement waits unread in a stopped backend's socket (ss: Recv-Q, the third column).
+            for _ in 0..<1_000 {
+                let sockets = try run(URL(fileURLWithPath: "/usr/bin/ss"), ["-xpnH"]).standardOutput
+                let waiting = sockets.split(separator: "\n").contains { line in
+                    let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                    return fields.count > 2 && Int(fields[2]) ?? 0 > 0
+                        && backends.contains { line.contains("pid=\($0),") }
+                }
+                if waiting { break }
+                usleep(5_000)
+            }
+            for pid in backends { kill(pid, SIGCONT) }
+            _ = login.output.fileHandleForReading.readDataToEndOfFile()
+            login.process.waitUntilExit()
+            return (login.process.terminationStatus, errors.text())
+        }
+
+        var failures: [String] = []
+        for round in 1...3 {
+            let login = try loginUnderTermination(Self.password + "\n", of: "paul")
+            if login.status != 0 { failures.append("round \(round): \(login.standardError)") }
+        }
+        #expect(failures.isEmpty, "\(failures.count) of 3 logins failed: \(failures)\n\(daemon.log())")
+
+        let code = try OathTool.code(secret: secret, at: (step + 1) * 3600, period: 3600)
+        let accepted = try loginUnderTermination(Self.password + "\n" + code + "\n", of: "rita")
+        #expect(accepted.status == 0, "\(accepted.standardError)\n\(daemon.log())")
+        #expect(try daemon.login("rita", password: Self.password, code: code).status == 1)
+    }
+
     @Test func copyStoreTo_movesAHostFromLMDBIntoPostgresqlAndBack_keepingReplaySteps() throws {
         let cluster = try PostgresCluster.shared.get()
         let url = try cluster.makeDatabase()
