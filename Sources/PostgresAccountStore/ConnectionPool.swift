@@ -437,5 +437,11 @@ struct QueryFailure: Error {
     let sqlState: String?
 
     var isRetryable: Bool { sqlState == "40001" || isDeadlock }
+    /// An undefined table, column or function, a type that does not match (SQLSTATE class 42 but for a denied
+    /// privilege), or a NOT NULL column the statement does not fill: what a schema newer than this build gives.
+    var mayMeanANewerSchema: Bool {
+        guard let sqlState else { return false }
+        return (sqlState.hasPrefix("42") && sqlState != "42501") || sqlState == "23502"
+    }
     var isDeadlock: Bool { sqlState == "40P01" }
 }

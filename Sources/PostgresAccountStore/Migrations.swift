@@ -153,6 +153,15 @@ enum Migrations {
             + "nothing was changed: start twofactord once, then check again"
     }
 
+    /// The error for a statement of a running store that met a table or column it does not know, when the
+    /// database's schema is now newer than this build's (a newer host migrated it); nil otherwise.
+    static func newerSchema(on session: Session, of location: PostgresLocation) -> AccountStoreError? {
+        guard let rows = try? session.query("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations"),
+            let found = try? rows.first?.decode(Int64.self), Int(found) > latest
+        else { return nil }
+        return newerSchema(Int(found), of: location)
+    }
+
     private static func newerSchema(_ current: Int, of location: PostgresLocation) -> AccountStoreError {
         .storageFailure(
             "the database of \(location) has schema version \(current), but this twofactord knows only up to "

@@ -61,6 +61,7 @@ final class Transaction {
                 if error.isDeadlock { counters.deadlocks.add(1, ordering: .relaxed) }
                 throw Retry()
             }
+            if error.mayMeanANewerSchema { throw UnknownToThisSchema(failure: error) }
             throw PostgresAccountStore.storageFailure(error, location: location)
         }
     }
@@ -104,6 +105,12 @@ final class TransactionCounters: Sendable {
 /// Thrown inside a transaction to have it run again.
 struct Retry: Error {}
 
+/// A statement met a table, column or type as this build does not know it: the store then asks whether a newer
+/// twofactord migrated the schema meanwhile (`PostgresAccountStore.storeError(_:on:)`).
+struct UnknownToThisSchema: Error {
+    let failure: QueryFailure
+}
+
 extension PostgresAccountStore {
     /// How often a transaction that lost a serialization race or a deadlock is tried in all.
     static let attempts = 8
@@ -143,7 +150,7 @@ extension PostgresAccountStore {
                 }
             } catch {
                 rollback(session)
-                throw storeError(error)
+                throw storeError(error, on: session)
             }
         }
     }
@@ -162,16 +169,22 @@ extension PostgresAccountStore {
                 } catch is Retry where attempt < Self.attempts {
                     continue
                 } catch {
-                    throw storeError(error)
+                    throw storeError(error, on: session)
                 }
             }
         }
     }
 
     /// The store's error for what a body threw: the `AccountStoreError` its statements (`Transaction.rows`)
-    /// and checks throw, or an error of PostgresNIO's own, untyped API (a column that does not decode).
-    private func storeError(_ error: any Error) -> AccountStoreError {
-        (error as? AccountStoreError) ?? .storageFailure("a statement on \(location) failed: \(error)")
+    /// and checks throw, or an error of PostgresNIO's own, untyped API (a column that does not decode). A
+    /// statement that met an unknown table or column asks the schema's version on `session`, outside any
+    /// transaction: a running daemon learns only so that a newer host migrated the schema it shares.
+    private func storeError(_ error: any Error, on session: Session) -> AccountStoreError {
+        if let unknown = error as? UnknownToThisSchema {
+            return Migrations.newerSchema(on: session, of: location)
+                ?? Self.storageFailure(unknown.failure, location: location)
+        }
+        return (error as? AccountStoreError) ?? .storageFailure("a statement on \(location) failed: \(error)")
     }
 
     private func rollback(_ session: Session) {

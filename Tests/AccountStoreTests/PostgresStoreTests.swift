@@ -195,6 +195,36 @@ import TestSupport
         #expect(message.contains("schema version 99") && message.contains("upgrade twofactord"))
     }
 
+    /// A newer host migrated the shared schema while this store was open (here: a column renamed, version 99):
+    /// a read and a write that meet what they do not know fail saying that the schema is newer and to upgrade
+    /// twofactord on this host, not with PostgreSQL's bare "column does not exist".
+    @Test func schemaMigratedByANewerHostWhileOpen_requestsFailSayingToUpgradeThisHost() throws {
+        let fixture = try BackendFixture(.postgresql)
+        let database = try databaseName(of: fixture.url!)
+        let store = try fixture.open()
+        let alice = accountName("alice")
+        try store.create(makeAccount("alice"))
+        try fixture.cluster!.psql(
+            """
+            ALTER TABLE accounts RENAME COLUMN record TO record_v99;
+            INSERT INTO schema_migrations (version, description) VALUES (99, 'from the future');
+            """,
+            database: database
+        )
+        let read = storeError { _ = try store.account(named: alice) }
+        let write = storeError { try store.recordAcceptedStep(50, for: alice, credential: enrolledCredential, at: 1) }
+        for (what, error) in [("read", read), ("write", write)] {
+            guard case .storageFailure(let message) = error else {
+                Issue.record("a \(what) on a newer schema did not fail: \(String(describing: error))")
+                continue
+            }
+            #expect(
+                message.contains("schema version 99") && message.contains("upgrade twofactord on this host"),
+                "\(what): \(message)"
+            )
+        }
+    }
+
     /// `--check` opens the store read-only and changes nothing: a database without the schema, or with an older
     /// one, is reported with what a daemon would do and left as it was; a newer one and another key are refused;
     /// the current one is read, on connections that cannot write.
