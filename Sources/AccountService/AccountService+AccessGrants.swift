@@ -26,7 +26,7 @@ extension AccountService {
         guard !target.activeGraces(at: now).isEmpty else { return }
         try spendAdminChange(capacity, by: actor, .graceRevoke)
         var ended = 0
-        try updating(target.name, as: caller) { account in
+        try updating(target, as: caller) { account in
             ended = account.activeGraces(at: now).count
             account.graces = []
             account.updatedAt = now
@@ -74,7 +74,7 @@ extension AccountService {
         else { return }
         try spendAdminChange(capacity, by: actor, .exemptionAdd)
         let exemption = Exemption(service: service, fromUID: fromUID, until: until, grantedBy: actor, grantedAt: now)
-        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             account.sweepExpiredGrants(at: now)
             account.exemptions.removeAll { $0.service == service }
             guard account.exemptions.count < Account.maximumExemptions else {
@@ -100,7 +100,7 @@ extension AccountService {
         }
         try spendAdminChange(capacity, by: actor, .exemptionRemove)
         let now = clock()
-        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             let before = account.exemptions.count
             account.exemptions.removeAll { $0.service == service }
             guard account.exemptions.count < before else { throw Self.noSuchExemption(service, of: account.name) }

@@ -115,7 +115,7 @@ extension AccountService {
         try spendAdminChange(capacity, by: actor, .passwordChange)
         let newHash = try hash(password)
         let now = clock()
-        let changed = try updating(target.name, as: caller) { account in
+        let changed = try updating(target, as: caller) { account in
             account.passwordHash = newHash
             // Whoever knew the old password must not ride a grace it earned (issue 11).
             account.graces = []
@@ -215,7 +215,13 @@ extension AccountService {
         let target = try target(name, for: caller, action: .accountRemove)
         let (capacity, actor) = try authorize(caller, .removeAccount, target: target, action: .accountRemove)
         try spendAdminChange(capacity, by: actor, .accountRemove)
-        try storing { () throws(AccountStoreError) in try store.remove(target.name) }
+        // Only the account the request was decided on: not another made under its name since.
+        do {
+            try store.remove(target.name, ifStill: target.identity)
+        } catch {
+            guard case .notFound = error else { throw reported(error) }
+            throw Self.removedMeanwhile(target.name)
+        }
         // Its failed logins and resyncs go with it: an account made again under the name, perhaps in another
         // organization, is not locked by them, nor shown the uids and hosts that failed.
         try clearFailures(of: target.name, resyncsToo: true)
@@ -233,12 +239,14 @@ extension AccountService {
         let failures = try failures(of: target)
         guard failures.ofLogins || failures.ofResyncs || !target.activeGraces(at: now).isEmpty else { return }
         try spendAdminChange(capacity, by: actor, .unlock)
-        try clearFailures(of: target.name, resyncsToo: failures.ofResyncs)
-        try updating(target.name, as: caller) { account in
+        // The write first: it refuses an account made again under the name since the read, whose failures are
+        // then left alone too.
+        try updating(target, as: caller) { account in
             // A lock means someone guessed: graces end with it, so the next login shows a code.
             account.graces = []
             account.updatedAt = now
         }
+        try clearFailures(of: target.name, resyncsToo: failures.ofResyncs)
         audit(actor, .unlock, .ok, target: target.name, organization: target.organization)
         logger.notice("account unlocked", metadata: ["user": "\(target.name)"])
     }

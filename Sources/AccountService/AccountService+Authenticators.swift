@@ -50,7 +50,7 @@ extension AccountService {
             enrollment: try newEnrollment(for: target.name, parameters: parameters)
         )
         try spendSelfServiceChange(capacity, by: actor, "authenticator add")
-        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             try Self.checkCanAdd(label, to: account)
             account.pendingAuthenticator = pending
         }
@@ -92,7 +92,7 @@ extension AccountService {
             )
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
-        let added = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        let added = try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             guard account.pendingAuthenticator == pending else {
                 throw ServiceError(
                     .noEnrollmentInProgress,
@@ -145,7 +145,7 @@ extension AccountService {
             : .off
         try spendAdminChange(capacity, by: actor, .authenticatorRemove)
         let now = clock()
-        let removed = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        let removed = try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             guard let index = account.authenticatorIndex(label) else {
                 throw Self.noSuchAuthenticator(label, of: account.name)
             }

@@ -512,7 +512,7 @@ extension AccountService {
         }
         let pending = try newEnrollment(for: account.name, parameters: .standard)
         var required = false
-        try updating(account.name, as: nil) { (stored: inout Account) throws(ServiceError) in
+        try updating(account, as: nil) { (stored: inout Account) throws(ServiceError) in
             guard OrganizationRequirement.effectiveState(of: stored, in: organization) == .pending else {
                 throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
             }

@@ -32,7 +32,7 @@ extension AccountService {
         }
         let pending = try newEnrollment(for: target.name, parameters: parameters)
         try spendSelfServiceChange(capacity, by: actor, "enrollment")
-        try updating(target.name, as: caller) { account in account.pendingEnrollment = pending }
+        try updating(target, as: caller) { account in account.pendingEnrollment = pending }
         logger.notice("enrollment started", metadata: ["user": "\(target.name)"])
         return EnrollmentOffer(otpauthURI: try uri(for: target.name, pending.credential), expiresAt: pending.expiresAt)
     }
@@ -61,7 +61,7 @@ extension AccountService {
             throw ServiceError(.wrongCode, "the code is wrong: check the clock of the device and try the next code")
         }
         let (codes, hashes) = RecoveryCodes.issue()
-        let enrolled = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        let enrolled = try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             try Self.finishEnrollment(
                 &account,
                 pending,
@@ -93,7 +93,7 @@ extension AccountService {
         guard !Self.isRequired(target.twoFactor) else { return }
         try spendAdminChange(capacity, by: actor, .force)
         let now = clock()
-        let forced = try updating(target.name, as: caller) { account in
+        let forced = try updating(target, as: caller) { account in
             switch account.twoFactor {
             case .off: account.twoFactor = .pending
             case .on(.self): account.twoFactor = .on(.enforced)
@@ -125,7 +125,7 @@ extension AccountService {
         }
         try spendAdminChange(capacity, by: actor, .disable)
         let now = clock()
-        let disabled = try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        let disabled = try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
             if capacity == .ownAccount, account.twoFactor != .off, account.twoFactor != .on(.self) {
                 throw ServiceError(
@@ -189,7 +189,7 @@ extension AccountService {
         guard !Self.isAlready(.pending, target) else { return }
         try spendAdminChange(capacity, by: actor, .reset)
         let now = clock()
-        try updating(target.name, as: caller) { account in
+        try updating(target, as: caller) { account in
             Self.discardSecrets(&account)
             account.twoFactor = .pending
             account.twoFactorChange = StateChange(actor: actor, time: now)
@@ -213,7 +213,7 @@ extension AccountService {
         try spendSelfServiceChange(capacity, by: actor, "recovery codes")
         let (codes, hashes) = RecoveryCodes.issue()
         let now = clock()
-        try updating(target.name, as: caller) { (account: inout Account) throws(ServiceError) in
+        try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             guard case .on = account.twoFactor else {
                 throw ServiceError(.invalidArgument, "recovery codes come with an enrolled authenticator")
             }

@@ -357,27 +357,41 @@ public final class AccountService: Sendable {
         }
     }
 
-    /// `store.update` with a body that refuses with a `ServiceError`: the refusal is thrown as it is, an error
-    /// of the store as `storing` reports it. A write `caller` makes to its own account is refused, in the same
-    /// transaction, when the account no longer has the credentials its session logged in with; nil: a write
-    /// of a login, which has no caller.
+    /// `store.update` of `target`, the account `caller`'s request was decided on, with a body that refuses with
+    /// a `ServiceError`: the refusal is thrown as it is, an error of the store as `storing` reports it. The write
+    /// is refused, in the same transaction, when the account of that name is no longer `target` (removed, and
+    /// perhaps another made under its name, perhaps in another organization, since the request read it), and,
+    /// for a write `caller` makes to its own account, when that account no longer has the credentials its
+    /// session logged in with.
     @discardableResult
     func updating(
-        _ name: AccountName,
+        _ target: Account,
         as caller: Caller?,
         _ body: (inout Account) throws(ServiceError) -> Void
     ) throws(ServiceError) -> Account {
         do {
-            return try store.update(name) { (account: inout Account) throws(ServiceError) in
+            return try store.update(target.name) { (account: inout Account) throws(ServiceError) in
+                guard account.identity == target.identity else { throw Self.removedMeanwhile(target.name) }
                 try Self.checkSession(of: caller, stillHoldsFor: account)
                 try body(&account)
             }
         } catch {
             switch error {
             case .rejected(let refusal): throw refusal
+            case .store(.notFound): throw Self.removedMeanwhile(target.name)
             case .store(let error): throw reported(error)
             }
         }
+    }
+
+    /// The refusal of a write decided on an account that was removed before the write (whatever has its name now
+    /// is not the account the request was decided on, and is left alone).
+    static func removedMeanwhile(_ name: AccountName) -> ServiceError {
+        ServiceError(
+            .noSuchAccount,
+            "the account '\(name)' was removed while this request ran: nothing was changed; run the request "
+                + "again to act on the account that has the name now, if any"
+        )
     }
 
     /// `store.updateOrganization`, reporting errors as `updating` does.

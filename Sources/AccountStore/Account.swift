@@ -188,3 +188,21 @@ public struct RecoveryCodeHash: Sendable, Hashable {
         self.digest = digest
     }
 }
+
+extension Account {
+    /// What tells this account from another made later under its name: its name, organization and role
+    /// (which no change of an account alters) and its creation time. Two accounts made under one name in the
+    /// same second, in the same organization and with the same role, have the same identity; whoever may act
+    /// on one may act on the other (`AccessPolicy` looks at nothing else of a target).
+    public var identity: AccountIdentity {
+        AccountIdentity(name: name, organization: organization, role: role, createdAt: createdAt)
+    }
+}
+
+/// `Account.identity`: a write decided on an account read earlier checks it against the record it changes.
+public struct AccountIdentity: Sendable, Hashable {
+    public var name: AccountName
+    public var organization: OrganizationName
+    public var role: Role
+    public var createdAt: UnixTime
+}

@@ -54,8 +54,10 @@ public protocol AccountStore: Sendable {
         _ body: (inout Account) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account
 
-    /// Removes the account. Throws `.notFound` for an unknown name.
-    func remove(_ name: AccountName) throws(AccountStoreError)
+    /// Removes the account, in one write transaction only when it still has `identity` (nil: whatever
+    /// account has the name). Throws `.notFound` for an unknown name, and for an account of another identity
+    /// (the one read was removed, and another made under its name, since), which is left as it is.
+    func remove(_ name: AccountName, ifStill identity: AccountIdentity?) throws(AccountStoreError)
 
     /// The replay guard: in one write transaction, records `step` as the last accepted step of the
     /// account's authenticator labelled `label` (with `drift` as its learned clock offset and `offset` as
@@ -255,6 +257,11 @@ extension AccountStore {
         let records = try auditRecords(matching: filter, before: before, limit: limit + 1)
         let page = Array(records.prefix(limit))
         return AuditPage(records: page, next: records.count > limit ? page.last?.sequence ?? 0 : 0)
+    }
+
+    /// Removes whatever account has the name (`remove(_:ifStill:)`).
+    public func remove(_ name: AccountName) throws(AccountStoreError) {
+        try remove(name, ifStill: nil)
     }
 
     public func checkAttempt(

@@ -323,9 +323,10 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         return try UpdateError.unwrap(outcome)
     }
 
-    public func remove(_ name: AccountName) throws(AccountStoreError) {
+    public func remove(_ name: AccountName, ifStill identity: AccountIdentity?) throws(AccountStoreError) {
         try write { transaction in
             let account = try loadAccount(name, in: transaction)
+            if let identity, account.identity != identity { throw AccountStoreError.notFound(name) }
             _ = try transaction.delete(Self.key(name), in: accounts)
             _ = try transaction.delete(Self.key(name), in: databases.logins)
             _ = try transaction.delete(Self.memberKey(account), in: databases.members)

@@ -213,8 +213,11 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         return try UpdateError.unwrap(outcome)
     }
 
-    public func remove(_ name: AccountName) throws(AccountStoreError) {
+    public func remove(_ name: AccountName, ifStill identity: AccountIdentity?) throws(AccountStoreError) {
         try write { transaction in
+            if let identity, try Self.lock(name, in: transaction).identity != identity {
+                throw AccountStoreError.notFound(name)
+            }
             let removed = try transaction.rows("DELETE FROM accounts WHERE name = \(name.value) RETURNING name")
             guard !removed.isEmpty else { throw AccountStoreError.notFound(name) }
         }

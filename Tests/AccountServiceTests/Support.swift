@@ -106,6 +106,27 @@ struct Fixture {
     }
 }
 
+extension Fixture {
+    /// A service over this fixture's store whose clock, the first time it is read while `when` holds, first runs
+    /// `race` (through `self.service`, whose clock runs nothing).
+    func racing(when: @escaping @Sendable () -> Bool, _ race: @escaping @Sendable () throws -> Void) -> AccountService {
+        let clock = self.clock
+        let ran = Mutex(false)
+        return AccountService(
+            store: store,
+            hasher: hasher,
+            clock: {
+                if when(), !ran.withLock({ $0 }) {
+                    ran.withLock { $0 = true }
+                    do { try race() } catch { Issue.record("the racing change failed: \(error)") }
+                }
+                return clock.now
+            },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+}
+
 /// The TOTP code from oathtool(1), an implementation independent of ours.
 func oathtool(
     _ secret: [UInt8],

@@ -1045,4 +1045,22 @@ import TestSupport
         #expect(message.contains(wrong.path))
         #expect(try fixture.open().account(named: account.name) == account)
     }
+
+    /// `remove(_:ifStill:)` removes only the account the caller read: another made under its name since (here in
+    /// another organization, in the same second) is left as it is, and the call throws `.notFound`.
+    @Test(arguments: Backend.allCases)
+    func remove_ofAnAccountMadeAgainUnderItsName_leavesTheNewOne(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("beta")
+        try store.create(makeAccount("bob"))
+        let read = try #require(try store.account(named: accountName("bob")))
+        try store.remove(read.name)
+        try store.create(makeAccount("bob", organization: "beta"))
+        #expect(throws: AccountStoreError.self) { try store.remove(read.name, ifStill: read.identity) }
+        #expect(try store.account(named: read.name)?.organization.value == "beta")
+        let again = try #require(try store.account(named: read.name))
+        try store.remove(read.name, ifStill: again.identity)
+        #expect(try store.account(named: read.name) == nil)
+    }
 }
