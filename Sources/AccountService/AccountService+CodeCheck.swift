@@ -239,15 +239,22 @@ extension AccountService {
             return try acceptCode(
                 text,
                 account: account,
+                passwordCheckedAgainst: nil,
                 clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
             )
         case .useRecoveryCode(let text):
-            return try useRecoveryCode(text, account: account, now: now)
+            return try useRecoveryCode(text, account: account, passwordCheckedAgainst: nil, now: now)
         case .startEnrollment(let existing):
             guard mayEnroll() else { throw enrollsElsewhere() }
-            return try offerEnrollment(account, existing: existing, organization: organization, now: now)
+            return try offerEnrollment(
+                account,
+                existing: existing,
+                passwordCheckedAgainst: nil,
+                organization: organization,
+                now: now
+            )
         case .finishEnrollment(let text, let pending):
             guard mayEnroll() else { throw enrollsElsewhere() }
             return try finishEnrollmentAtLogin(text, pending, account: account, organization: organization, now: now)
@@ -263,6 +270,7 @@ extension AccountService {
     func oneWriteCodeCheck(
         _ code: String,
         account: Account,
+        passwordCheckedAgainst passwordHash: String? = nil,
         key: ThrottleKey,
         organization: Organization?,
         context: LoginContext,
@@ -277,9 +285,10 @@ extension AccountService {
         case .replayed:
             reason = "replayed code"
         case .accepted(let authenticator, let step, let drift, let offset):
-            // Refused by the store only when the step was taken meanwhile.
-            reason = "replayed code"
-            matched = (authenticator, StepClaim(authenticator, step: step, drift: drift, offset: offset))
+            // Refused by the store only when the step was taken, or the password changed, meanwhile.
+            reason = Self.replayedOrChanged(passwordHash)
+            let claim = StepClaim(authenticator, step: step, drift: drift, offset: offset, passwordHash: passwordHash)
+            matched = (authenticator, claim)
         }
         return OneWriteCodeCheck(
             report: CodeCheckReport(account: account, attempt: attempt, reason: reason, matched: matched),

@@ -22,6 +22,10 @@ import OneTimePassword
 //   without a code (or, when the operator set one up, a 2FA-on account's right password under a grace, from
 //   a trusted network or through an exemption: AccountService+CodeWaiver.swift), and only a pending
 //   account's right password answers `enroll`;
+// - a login is decided on the account as read before its password was hashed, and accepted only if the write that
+//   accepts it finds the account still so: the password hash it verified against (a password changed, or the
+//   account removed and made again, meanwhile) and, without a code, the two-factor state it decided on; else it is
+//   denied and counted as a wrong password is (`StepClaim.passwordHash`, `AttemptClaim.passed`);
 // - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
 // - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
@@ -197,19 +201,29 @@ extension AccountService {
             }
         case .succeed:
             guard let account else { return (.denied, nil) }
-            // The success, the throttle clear and the audit record in one write.
-            let audit = loginAudit(account, factors: "password")
-            try storing { () throws(AccountStoreError) in
-                _ = try store.recordLogin(
-                    of: account.name,
-                    claiming: nil,
-                    alongside: { _ in },
-                    at: now,
-                    clearing: key,
-                    audit: audit
-                )
+            // The success, checked against the account as stored (its 2FA was turned off since the held attempt's
+            // `codeNeeded`; its password may have changed since it was read), then the throttle clear.
+            do {
+                try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+                    guard
+                        stored.stillAcceptsLogin(
+                            passwordCheckedAgainst: account.passwordHash,
+                            twoFactor: account.twoFactor
+                        )
+                    else { throw Self.changedDuringTheLogin }
+                    stored.failureCount = 0
+                    stored.lastLoginAt = now
+                    stored.updatedAt = now
+                }
+            } catch {
+                switch error {
+                case .rejected, .store(.notFound):
+                    return (try deny(account, user: logName, now: now, reason: Self.changedDuringTheLogin.message), nil)
+                case .store(let error): throw ServiceError.from(error)
+                }
             }
-            loginSucceeded(account, factors: "password", audited: true)
+            try clearAttemptIfPassed(key, .ok)
+            loginSucceeded(account, factors: "password")
             return (.ok, account)
         case .askForCode:
             if let account,
@@ -234,6 +248,7 @@ extension AccountService {
             let accepted = try acceptCode(
                 text,
                 account: account,
+                passwordCheckedAgainst: account.passwordHash,
                 clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
@@ -241,10 +256,16 @@ extension AccountService {
             return (accepted, account)
         case .useRecoveryCode(let text):
             guard let account else { return (.denied, nil) }
-            result = try useRecoveryCode(text, account: account, now: now)
+            result = try useRecoveryCode(text, account: account, passwordCheckedAgainst: account.passwordHash, now: now)
         case .startEnrollment(let existing):
             guard let account else { return (.denied, nil) }
-            result = try offerEnrollment(account, existing: existing, organization: organization, now: now)
+            result = try offerEnrollment(
+                account,
+                existing: existing,
+                passwordCheckedAgainst: account.passwordHash,
+                organization: organization,
+                now: now
+            )
         case .finishEnrollment(let text, let pending):
             guard let account else { return (.denied, nil) }
             (result, loggedIn) = try finishEnrollmentAtLogin(
@@ -286,8 +307,13 @@ extension AccountService {
             )
         case .succeed:
             guard let account else { return (.denied, nil) }
-            (claim, reason) = (.passed(account.name), "")
-            audit = AttemptAudit(accepted: loginAudit(account, factors: "password"), denied: .none)
+            // Refused by the store when the password or the 2FA state changed while the password was hashed.
+            claim = .passed(account.name, passwordHash: account.passwordHash, twoFactor: account.twoFactor)
+            reason = Self.changedDuringTheLogin.message
+            audit = AttemptAudit(
+                accepted: loginAudit(account, factors: "password"),
+                denied: loginDenial(account, reason: reason)
+            )
         case .askForCode:
             let waiver = CodeWaiverPolicy.waiver(
                 for: account,
@@ -306,6 +332,7 @@ extension AccountService {
                 oneWriteCodeCheck(
                     text,
                     account: account,
+                    passwordCheckedAgainst: account.passwordHash,
                     key: key,
                     organization: organization,
                     context: context,
@@ -395,6 +422,7 @@ extension AccountService {
     func acceptCode(
         _ code: String,
         account: Account,
+        passwordCheckedAgainst passwordHash: String?,
         clearing key: ThrottleKey?,
         now: UnixTime,
         grace: (inout Account) -> Void = { _ in }
@@ -413,7 +441,7 @@ extension AccountService {
         }
         // The step, the throttle clear and the audit record in one write: a login with a code commits once.
         let audit = loginAudit(account, factors: "password+totp")
-        let claim = StepClaim(authenticator, step: step, drift: drift, offset: offset)
+        let claim = StepClaim(authenticator, step: step, drift: drift, offset: offset, passwordHash: passwordHash)
         let acceptance = try storing { () throws(AccountStoreError) in
             try store.recordLogin(
                 of: account.name,
@@ -425,7 +453,7 @@ extension AccountService {
             )
         }
         guard acceptance == .accepted else {
-            return try deny(account, user: account.name.value, now: now, reason: "replayed code")
+            return try deny(account, user: account.name.value, now: now, reason: Self.replayedOrChanged(passwordHash))
         }
         noteLearnedDrift(claim, of: authenticator, account: account)
         loginSucceeded(account, factors: "password+totp", audited: true)
@@ -446,11 +474,15 @@ extension AccountService {
     func useRecoveryCode(
         _ code: String,
         account: Account,
+        passwordCheckedAgainst passwordHash: String?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         var remaining = 0
         do {
             try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+                guard stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash) else {
+                    throw Self.changedDuringTheLogin
+                }
                 guard case .on = stored.twoFactor, let index = RecoveryCodes.match(code, in: stored.recoveryCodes)
                 else { throw ServiceError(.wrongCode, "no such recovery code") }
                 stored.recoveryCodes.remove(at: index)
@@ -460,7 +492,9 @@ extension AccountService {
             }
         } catch {
             switch error {
-            case .rejected: return try deny(account, user: account.name.value, now: now, reason: "wrong recovery code")
+            case .rejected(let refusal):
+                let reason = refusal.kind == .wrongCode ? "wrong recovery code" : refusal.message
+                return try deny(account, user: account.name.value, now: now, reason: reason)
             case .store(let error): throw ServiceError.from(error)
             }
         }
@@ -503,22 +537,46 @@ extension AccountService {
     func offerEnrollment(
         _ account: Account,
         existing: PendingEnrollment?,
+        passwordCheckedAgainst passwordHash: String?,
         organization: Organization?,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         if let existing {
+            // Nothing is written: the secret is shown only if the password checked is still the account's now,
+            // after its hash, so that a password changed meanwhile does not show it to whoever had the old one.
+            if passwordHash != nil {
+                let current = try storing { () throws(AccountStoreError) in try store.account(named: account.name) }
+                guard let current, current.stillAcceptsLogin(passwordCheckedAgainst: passwordHash),
+                    current.pendingEnrollment == existing
+                else {
+                    let reason = Self.changedDuringTheLogin.message
+                    return try deny(account, user: account.name.value, now: now, reason: reason)
+                }
+            }
             logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
             return .enroll(otpauthURI: try uri(for: account.name, existing.credential))
         }
         let pending = try newEnrollment(for: account.name, parameters: .standard)
         var required = false
-        try updating(account, as: nil) { (stored: inout Account) throws(ServiceError) in
-            guard OrganizationRequirement.effectiveState(of: stored, in: organization) == .pending else {
-                throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
+        do {
+            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+                guard stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash) else {
+                    throw Self.changedDuringTheLogin
+                }
+                guard OrganizationRequirement.effectiveState(of: stored, in: organization) == .pending else {
+                    throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
+                }
+                required = Self.applyOrganizationRequirement(&stored, organization, now: now)
+                stored.pendingEnrollment = pending
+                stored.updatedAt = now
             }
-            required = Self.applyOrganizationRequirement(&stored, organization, now: now)
-            stored.pendingEnrollment = pending
-            stored.updatedAt = now
+        } catch {
+            switch error {
+            case .rejected(let refusal) where refusal.message != Self.changedDuringTheLogin.message: throw refusal
+            case .rejected, .store(.notFound):
+                return try deny(account, user: account.name.value, now: now, reason: Self.changedDuringTheLogin.message)
+            case .store(let error): throw reported(error)
+            }
         }
         if required { noteOrganizationRequirement(account) }
         logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
@@ -704,16 +762,30 @@ extension AccountService {
     }
 }
 
+extension AccountService {
+    /// Why a login decided on an account read before its password was hashed is denied: the account's password
+    /// or two-factor state changed, or it was removed (and perhaps made again), before the login's write. The
+    /// old password is then a wrong one, and the denial is counted as one.
+    static let changedDuringTheLogin = ServiceError(.notPermitted, "the account changed during the login")
+
+    /// The denial's reason when the store refused a login's step: a replay, or, for a login that checked a
+    /// password, the account changed meanwhile (`StepClaim.passwordHash`).
+    static func replayedOrChanged(_ passwordHash: String?) -> String {
+        passwordHash == nil ? "replayed code" : "replayed code, or the account changed during the login"
+    }
+}
+
 extension StepClaim {
     /// The claim for a code `DriftPolicy` matched with `authenticator` at `step`, teaching `drift` and
     /// measuring `offset`.
-    init(_ authenticator: Authenticator, step: UInt64, drift: Int32, offset: Int32?) {
+    init(_ authenticator: Authenticator, step: UInt64, drift: Int32, offset: Int32?, passwordHash: String? = nil) {
         self.init(
             step: step,
             authenticator: authenticator.label,
             credential: authenticator.credential,
             drift: drift,
-            offset: offset
+            offset: offset,
+            passwordHash: passwordHash
         )
     }
 }

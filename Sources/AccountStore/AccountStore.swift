@@ -345,8 +345,12 @@ extension AccountStore {
 public enum AttemptClaim: Sendable, Hashable {
     /// A code's step for `name`'s account, accepted only through the replay guard.
     case step(StepClaim, of: AccountName)
-    /// Nothing left to check: `name`'s login passed without a code (a right password where none is needed).
-    case passed(AccountName)
+    /// Nothing left to check: `name`'s login passed without a code (a right password where none is needed),
+    /// decided on the account as read with `passwordHash` (the stored hash the password was checked against)
+    /// and `twoFactor`. The success is refused, and the attempt counted as `.failed` is, when the account no
+    /// longer has both (its password was changed, or 2FA required, or it was removed and made again, while the
+    /// password was hashed) or is gone (`Account.stillAcceptsLogin`).
+    case passed(AccountName, passwordHash: String, twoFactor: TwoFactorState)
     /// Nothing that can pass: a wrong password or code, a name without an account, or a login whose attempt
     /// stays counted until its code comes.
     case failed
@@ -399,19 +403,41 @@ public struct StepClaim: Sendable, Hashable {
     /// The offset the code measured, nil when beyond the drift bound (`Authenticator.lastOffset`); a resync
     /// measures the drift it sets.
     public var offset: Int32?
+    /// For a login, the stored password hash its password was checked against: the step is refused (as
+    /// `.replayed`) when the account no longer has it, so that a password changed, or an account removed and
+    /// made again, while the login's password was hashed does not let the old password in. Nil for a code
+    /// checked without a password (a CodeCheck, a resync).
+    public var passwordHash: String?
 
     public init(
         step: UInt64,
         authenticator: AuthenticatorLabel,
         credential: TOTPCredential,
         drift: Int32,
-        offset: Int32?
+        offset: Int32?,
+        passwordHash: String? = nil
     ) {
         self.step = step
         self.authenticator = authenticator
         self.credential = credential
         self.drift = drift
         self.offset = offset
+        self.passwordHash = passwordHash
+    }
+}
+
+extension Account {
+    /// Whether a login decided on a read of this account may still be accepted on it as stored now: it checked
+    /// its password against `passwordHash` (nil: no password was checked), and was decided for the two-factor
+    /// state `twoFactor` (nil: the write checks what the login needs otherwise, a code's credential). Every
+    /// backend asks this inside the write that accepts the login, of the account as that write holds it.
+    public func stillAcceptsLogin(
+        passwordCheckedAgainst passwordHash: String?,
+        twoFactor: TwoFactorState? = nil
+    ) -> Bool {
+        if let passwordHash, self.passwordHash != passwordHash { return false }
+        if let twoFactor, self.twoFactor != twoFactor { return false }
+        return true
     }
 }
 

@@ -111,9 +111,16 @@ extension LMDBAccountStore {
                 stored: stored
             )
             if acceptance == .accepted { passedBy = name }
-        case .passed(let name):
-            try markSuccess(of: name, at: time, in: transaction, stored: attempt.account(named: name))
-            passedBy = name
+        case .passed(let name, let passwordHash, let twoFactor):
+            // The login was decided on an earlier read: it passes only if the account still is as it checked it.
+            var stored = attempt.account(named: name)
+            if stored == nil, let record = try transaction.get(Self.key(name), in: accounts) {
+                stored = try decodeAccount(record, key: Self.key(name), in: transaction)
+            }
+            if let stored, stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash, twoFactor: twoFactor) {
+                try markSuccess(of: name, at: time, in: transaction, stored: stored)
+                passedBy = name
+            }
         case .failed:
             break
         }

@@ -80,10 +80,14 @@ extension PostgresAccountStore {
                 )
                 passed = acceptance == .accepted
                 if held?.name == name { held = stored }
-            case .passed(let name):
-                let stored = try markSuccess(on: locked(name), at: time, in: transaction)
-                if held?.name == name { held = stored }
-                passed = true
+            case .passed(let name, let passwordHash, let twoFactor):
+                // The login was decided on an earlier read: it passes only if the account still is as it checked it.
+                let current = try held?.name == name ? held : Self.lockIfExists(name, in: transaction)
+                if let current, current.stillAcceptsLogin(passwordCheckedAgainst: passwordHash, twoFactor: twoFactor) {
+                    let stored = try markSuccess(on: current, at: time, in: transaction)
+                    if held?.name == name { held = stored }
+                    passed = true
+                }
             case .failed:
                 break
             }

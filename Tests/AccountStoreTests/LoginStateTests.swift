@@ -238,7 +238,7 @@ private func rawEntries(_ fixture: StoreFixture, _ name: String) throws -> (reco
     #expect(try check(.failed, at: 2_000) == (.denied, 1))
     #expect(try store.account(named: alice)?.failureCount == 1)
     #expect(try check(step, at: 2_001) == (.accepted, 1))
-    #expect(try check(.passed(alice), at: 2_002) == (.accepted, 1))
+    #expect(try check(passedClaim(alice), at: 2_002) == (.accepted, 1))
     let account = try #require(try store.account(named: alice))
     #expect(account.lastAcceptedStep == 100 && account.failureCount == 0 && account.lastLoginAt == 2_002)
 }

@@ -367,7 +367,7 @@ import TestSupport
         #expect(try store.account(named: alice)?.failureCount == 1)
         #expect(try check(step, at: 2_001) == (.accepted, 1))
         #expect(try check(step, at: 2_001) == (.denied, 1))
-        #expect(try check(.passed(alice), at: 2_002) == (.accepted, 1))
+        #expect(try check(passedClaim(alice), at: 2_002) == (.accepted, 1))
         let account = try #require(try store.account(named: alice))
         #expect(account.lastAcceptedStep == 100 && account.failureCount == 0 && account.lastLoginAt == 2_002)
         // A peer's key locks no account for its decision: the step's write locks it once.
@@ -408,7 +408,7 @@ import TestSupport
                     } else {
                         _ = try store.checkAttempt(
                             key,
-                            claiming: round.isMultiple(of: 3) ? .passed(alice) : .failed,
+                            claiming: round.isMultiple(of: 3) ? passedClaim(alice) : .failed,
                             alongside: { _ in },
                             at: time,
                             decide: { _, _ in .allowed },

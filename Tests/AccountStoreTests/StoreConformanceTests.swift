@@ -696,11 +696,11 @@ import TestSupport
         #expect(try store.account(named: bob)?.failureCount == 2)
         #expect(try trail().isEmpty)
         // Locked: a right password is refused, and nothing is written.
-        #expect(try attempt(.passed(bob), at: 12, limit: 2) == .locked(retryAfter: 30))
+        #expect(try attempt(passedClaim(bob), at: 12, limit: 2) == .locked(retryAfter: 30))
         #expect(try store.account(named: bob)?.lastLoginAt == nil)
         #expect(try failures(key).failures == 2 && trail().isEmpty)
         // Passed: the success, the cleared throttle and the record, together.
-        #expect(try attempt(.passed(bob), at: 13) == .accepted)
+        #expect(try attempt(passedClaim(bob), at: 13) == .accepted)
         var account = try store.account(named: bob)
         #expect(account?.lastLoginAt == 13 && account?.failureCount == 0)
         #expect(try failures(key).failures == 0)
@@ -750,7 +750,7 @@ import TestSupport
 
         #expect(try attempt(.failed, at: 10) == .denied)
         #expect(try store.account(named: carol)?.failureCount == 1)
-        #expect(try attempt(.passed(dave), at: 11) == .accepted)
+        #expect(try attempt(passedClaim(dave), at: 11) == .accepted)
         #expect(try store.account(named: carol)?.failureCount == 0)
         #expect(try store.account(named: dave)?.lastLoginAt == 11)
     }
@@ -1044,6 +1044,70 @@ import TestSupport
         }
         #expect(message.contains(wrong.path))
         #expect(try fixture.open().account(named: account.name) == account)
+    }
+
+    /// A login decided on an account read before its password was hashed is accepted only on the account as it
+    /// read it: a `.passed` claim whose password hash or two-factor state the account no longer has, or of an
+    /// account that is gone, is refused and counted, and writes no success; a step claimed with a password hash
+    /// the account no longer has is refused as a replay, in `checkAttempt` and `recordLogin` alike.
+    @Test(arguments: Backend.allCases)
+    func aLoginDecidedOnAnotherPasswordHashOr2FAState_isRefused_andCounted(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.create(makeAccount("bob"))
+        let bob = accountName("bob")
+        let read = makeAccount("bob")
+        let key = ThrottleKey(subject: "bob", origin: .host("192.0.2.9"))
+        func attempt(_ claim: AttemptClaim, at time: UnixTime) throws -> AttemptVerdict {
+            try store.checkAttempt(
+                key,
+                claiming: claim,
+                alongside: { _ in },
+                at: time,
+                decide: { _, _ in .allowed },
+                audit: AttemptAudit(accepted: nil, denied: .none)
+            )
+        }
+        func step(_ step: UInt64, hash: String) -> StepClaim {
+            StepClaim(
+                step: step,
+                authenticator: .enrolled,
+                credential: enrolledCredential,
+                drift: 0,
+                offset: 0,
+                passwordHash: hash
+            )
+        }
+        let otherHash = "$scrypt$ln=17,r=8,p=1$salt$another-hash"
+
+        #expect(try attempt(.passed(bob, passwordHash: otherHash, twoFactor: read.twoFactor), at: 10) == .denied)
+        #expect(try attempt(.passed(bob, passwordHash: read.passwordHash, twoFactor: .off), at: 11) == .denied)
+        #expect(try attempt(.step(step(100, hash: otherHash), of: bob), at: 12) == .denied)
+        #expect(
+            try store.recordLogin(
+                of: bob,
+                claiming: step(100, hash: otherHash),
+                alongside: { _ in },
+                at: 13,
+                clearing: key,
+                audit: nil
+            ) == .replayed
+        )
+        var account = try #require(try store.account(named: bob))
+        #expect(account.lastLoginAt == nil && account.lastAcceptedStep == nil)
+        #expect(account.failureCount == 3, "each refused attempt counted, from a privileged origin")
+        // The hash and state the account has: accepted.
+        #expect(try attempt(.step(step(100, hash: read.passwordHash), of: bob), at: 14) == .accepted)
+        #expect(
+            try attempt(.passed(bob, passwordHash: read.passwordHash, twoFactor: read.twoFactor), at: 15) == .accepted
+        )
+        account = try #require(try store.account(named: bob))
+        #expect(account.lastAcceptedStep == 100 && account.lastLoginAt == 15 && account.failureCount == 0)
+        // An account removed since: refused and counted, not an error.
+        try store.remove(bob)
+        #expect(
+            try attempt(.passed(bob, passwordHash: read.passwordHash, twoFactor: read.twoFactor), at: 16) == .denied
+        )
     }
 
     /// `remove(_:ifStill:)` removes only the account the caller read: another made under its name since (here in

@@ -22,6 +22,12 @@ func makeAccount(_ name: String, organization: String = "default", at time: Unix
     )
 }
 
+/// The claim of a login that passed without a code, decided on `makeAccount(name)` as it was made.
+func passedClaim(_ name: AccountName) -> AttemptClaim {
+    let account = makeAccount(name.value)
+    return .passed(name, passwordHash: account.passwordHash, twoFactor: account.twoFactor)
+}
+
 extension LMDBAccountStore {
     /// Adds organizations so that accounts of them can be created.
     func addOrganizations(_ names: String...) throws {
