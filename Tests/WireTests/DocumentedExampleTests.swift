@@ -142,12 +142,12 @@ let documentedExamples: [(hex: String, message: Example)] = [
     ("0000000a 34 00000011 0003616d79", .request(17, .twoFactorReset(user: "amy"))),
     ("0000000c 35 00000012 0005616c696365", .request(18, .recoveryCodesIssue(user: "alice"))),
     (
-        "00000030 94 00000012 0200134b3751462d324d39442d585234542d3842574300135a5a32412d515137502d4d4e334b2d34565745",
+        "00000030 94 00000012 0200134b3751462d324d33442d585234542d3642574300135a5a32412d515137502d4d4e334b2d34565745",
         .response(18, .recoveryCodes(["K7QF-2M3D-XR4T-6BWC", "ZZ2A-QQ7P-MN3K-4VWE"]))
     ),
     ("0000000a 36 00000013 0003626f62", .request(19, .unlock(user: "bob"))),
     (
-        "00000029 10 00000014 0003616d79000768756e746572320200134b3751462d324d39442d585234542d38425743",
+        "00000029 10 00000014 0003616d79000768756e746572320200134b3751462d324d33442d585234542d36425743",
         .request(
             20,
             .login(user: "amy", password: Array("hunter2".utf8), codeKind: .recovery, code: "K7QF-2M3D-XR4T-6BWC")
