@@ -230,7 +230,7 @@ extension AccountService {
                     organization: organization,
                     context: context,
                     now: now
-                ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
+                ), try useWaiver(waiver, account: account, context: context, now: now)
             else { return .codeNeeded }
             loginSucceeded(account, factors: "no code: " + waiver.reason)
             return .ok

@@ -2,8 +2,9 @@ import AccountStore
 import Authentication
 
 // MUSTs of a login without a code (CodeWaiver.swift decides which; this file carries it out):
-// - the waiver is checked again inside the write that records the login, against the stored account: a
-//   grace revoked, an exemption removed or a password changed meanwhile makes the login ask for a code;
+// - the waiver is checked again inside the write that records the login, against the stored account and its
+//   organization as that write reads them: a grace revoked, an exemption removed, a trusted network removed or
+//   a password changed meanwhile makes the login ask for a code;
 // - a grace starts only in the write that accepts a code's step (the replay guard's write), never from a
 //   login that skipped the code: a grace is never extended without a code;
 // - every login without a code is audited with the waiver that allowed it.
@@ -16,20 +17,23 @@ extension AccountService {
         return try storing { () throws(AccountStoreError) in try store.organization(named: name) }
     }
 
-    /// Records a login that `waiver` lets skip the code; false when the waiver no longer holds in the store.
+    /// Records a login that `waiver` lets skip the code; false when the waiver no longer holds in the store (the
+    /// account and its organization as the write reads them).
     func useWaiver(
         _ waiver: CodeWaiver,
         account: Account,
-        organization: Organization?,
         context: LoginContext,
         now: UnixTime
     ) throws(ServiceError) -> Bool {
         do {
-            try store.update(account.name) { (stored: inout Account) throws(WaiverWithdrawn) in
+            // The organization as stored in this write, not as read before the hash: a trusted network removed
+            // meanwhile no longer lets the login in.
+            try store.updateWithOrganization(account.name) {
+                (stored: inout Account, storedOrganization: Organization?) throws(WaiverWithdrawn) in
                 let current = CodeWaiverPolicy.waiver(
                     for: stored,
                     passwordMatches: stored.passwordHash == account.passwordHash,
-                    organization: organization,
+                    organization: storedOrganization,
                     context: context,
                     now: now
                 )

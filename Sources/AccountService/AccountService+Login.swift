@@ -233,7 +233,7 @@ extension AccountService {
                     organization: organization,
                     context: context,
                     now: now
-                ), try useWaiver(waiver, account: account, organization: organization, context: context, now: now)
+                ), try useWaiver(waiver, account: account, context: context, now: now)
             {
                 loginSucceeded(account, factors: "password, no code: " + waiver.reason)
                 result = .ok

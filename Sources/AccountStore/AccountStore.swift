@@ -54,6 +54,16 @@ public protocol AccountStore: Sendable {
         _ body: (inout Account) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account
 
+    /// `update`, with `body` also given the account's organization as stored in the same write (nil when it has
+    /// no record), read only: a change decided on the organization's rules (a login let in without a code from
+    /// one of its trusted networks) checks them again there, so that no change of those rules that commits before
+    /// this write is missed, and none can commit between that check and this write.
+    @discardableResult
+    func updateWithOrganization<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account
+
     /// Removes the account, in one write transaction only when it still has `identity` (nil: whatever
     /// account has the name). Throws `.notFound` for an unknown name, and for an account of another identity
     /// (the one read was removed, and another made under its name, since), which is left as it is.

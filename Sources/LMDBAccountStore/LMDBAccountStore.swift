@@ -295,13 +295,34 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ name: AccountName,
         _ body: (inout Account) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account {
+        try update(name, withOrganization: false) { (account, _) throws(Rejection) in try body(&account) }
+    }
+
+    public func updateWithOrganization<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        try update(name, withOrganization: true, body)
+    }
+
+    /// `update`, and `updateWithOrganization` when `withOrganization`: the organization is read in the same
+    /// write transaction, which no other write runs beside.
+    private func update<Rejection: Error>(
+        _ name: AccountName,
+        withOrganization: Bool,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
         let outcome: Result<Account, Rejection>
         do throws(AccountStoreError) {
             outcome = try write { (transaction: borrowing Transaction) throws -> Result<Account, Rejection> in
                 let before = try opened(loadAccount(name, in: transaction))
                 var account = before
+                let organization =
+                    withOrganization
+                    ? try Self.loadOrganization(before.organization, from: transaction, in: databases.organizations)
+                    : nil
                 do throws(Rejection) {
-                    try body(&account)
+                    try body(&account, organization)
                 } catch {
                     return .failure(error)
                 }

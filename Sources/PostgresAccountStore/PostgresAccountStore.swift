@@ -182,13 +182,54 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         _ name: AccountName,
         _ body: (inout Account) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account {
+        try update(name, withOrganization: false) { (account, _) throws(Rejection) in try body(&account) }
+    }
+
+    public func updateWithOrganization<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        try update(name, withOrganization: true, body)
+    }
+
+    /// `update`, and `updateWithOrganization` when `withOrganization`: the organization's row is locked `FOR
+    /// SHARE` before the account's, in the order `updateOrganization` locks them (the organization, then its
+    /// members), so that a change of it waits for this write or is seen by it, and the two never deadlock.
+    private func update<Rejection: Error>(
+        _ name: AccountName,
+        withOrganization: Bool,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
         let outcome: Result<Account, Rejection>
         do throws(AccountStoreError) {
             outcome = try write { (transaction: Transaction) throws -> Result<Account, Rejection> in
+                var organization: Organization? = nil
+                if withOrganization {
+                    let member = try transaction.rows("SELECT organization FROM accounts WHERE name = \(name.value)")
+                    if let row = member.first {
+                        let organizationName = try row.decode(String.self)
+                        organization = try transaction.rows(
+                            "SELECT record FROM organizations WHERE name = \(organizationName) FOR SHARE"
+                        ).first.map {
+                            try Self.decodeOrganization(try $0.decode(ByteBuffer.self).bytes, name: organizationName)
+                        }
+                    }
+                }
                 let before = try opened(try Self.lock(name, in: transaction))
                 var account = before
+                // Moved to another organization between the two reads: that one's rules, locked the same way.
+                if withOrganization, organization.map({ $0.name != before.organization }) ?? true {
+                    organization = try transaction.rows(
+                        "SELECT record FROM organizations WHERE name = \(before.organization.value) FOR SHARE"
+                    ).first.map {
+                        try Self.decodeOrganization(
+                            try $0.decode(ByteBuffer.self).bytes,
+                            name: before.organization.value
+                        )
+                    }
+                }
                 do throws(Rejection) {
-                    try body(&account)
+                    try body(&account, organization)
                 } catch {
                     transaction.rollbackOnly = true
                     return .failure(error)

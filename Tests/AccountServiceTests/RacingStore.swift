@@ -52,6 +52,12 @@ final class RacingStore: AccountStore, Sendable {
     ) throws(UpdateError<Rejection>) -> Account {
         try base.update(name, body)
     }
+    func updateWithOrganization<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        try base.updateWithOrganization(name, body)
+    }
     func remove(_ name: AccountName, ifStill identity: AccountIdentity?) throws(AccountStoreError) {
         try base.remove(name, ifStill: identity)
     }

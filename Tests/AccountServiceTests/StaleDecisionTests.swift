@@ -98,6 +98,22 @@ extension Fixture {
         #expect(try fixture.stored("dot")?.lastLoginAt == nil)
     }
 
+    /// The organization made to require two-factor login while a member's password-only login hashes: the login
+    /// decided on a rule that no longer holds is denied, not let in without the enrollment now required.
+    @Test func aPasswordOnlyLogin_whenTheOrganizationRequires2FADuringItsHash_isDenied() throws {
+        let fixture = try Fixture()
+        try fixture.addOrganizations("gamma")
+        try fixture.add("fox", organization: "gamma")
+        let service = fixture.service
+        let racing = fixture.racingAfterTheHash {
+            _ = try service.setOrganization(caller: root, name: "gamma", requireTwoFactor: true)
+        }
+        let answer = try racing.login(user: "fox", password: oldPassword, code: .none, origin: .peer(uid: 7005))
+        #expect(answer == .denied)
+        #expect(try fixture.stored("fox")?.lastLoginAt == nil)
+        #expect(try fixture.store.throttleRecord(ThrottleKey(subject: "fox", origin: .peer(uid: 7005))).failures == 1)
+    }
+
     /// A 2FA reset or disable during a login with a code: the code's authenticator is gone, so the login is denied
     /// (as before this review: the replay guard checks the credential), and counted once.
     @Test(arguments: [false, true])
@@ -171,5 +187,36 @@ extension Fixture {
         }
         let answer = try racing.login(user: "gil", password: oldPassword, code: .none)
         #expect(answer == .denied)
+    }
+
+    /// A login without a code from a trusted network, while the operator removes that network: the waiver is
+    /// checked again in the write against the organization as stored then, so the login needs a code. Before, the
+    /// write checked it against the organization as read before the hash, and the login was `ok`.
+    @Test func aLoginFromATrustedNetwork_whenTheNetworkIsRemovedDuringTheLogin_needsACode() throws {
+        let fixture = try Fixture()
+        _ = try fixture.enrolled("hal")
+        _ = try fixture.service.setOrganizationAccess(
+            caller: root,
+            name: "default",
+            gracePeriod: 0,
+            trustedNetworks: ["192.0.2.0/24"]
+        )
+        let sshd = LoginContext(
+            peerIsPrivileged: true,
+            peerUID: 0,
+            reportedRemoteHost: "192.0.2.9",
+            service: "sshd",
+            peerSession: nil
+        )
+        #expect(try fixture.service.login(user: "hal", password: oldPassword, code: .none, context: sshd) == .ok)
+        let service = fixture.service
+        let racing = self.service(fixture) {
+            _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: nil, trustedNetworks: [])
+        }
+        let before = try fixture.stored("hal")?.lastLoginAt
+        fixture.clock.advance(by: 30)
+        let answer = try racing.login(user: "hal", password: oldPassword, code: .none, context: sshd)
+        #expect(answer == .codeNeeded)
+        #expect(try fixture.stored("hal")?.lastLoginAt == before)
     }
 }

@@ -28,7 +28,7 @@ import Testing
         try service.removeExemption(caller: root, name: "ann", service: "cron")
         let before = try fixture.stored("ann")
 
-        #expect(try service.useWaiver(waiver, account: read, organization: nil, context: context, now: now) == false)
+        #expect(try service.useWaiver(waiver, account: read, context: context, now: now) == false)
         #expect(try fixture.stored("ann") == before)
     }
 }

@@ -1110,6 +1110,54 @@ import TestSupport
         )
     }
 
+    /// `updateWithOrganization` gives its body the account's organization as stored when the write runs (a change
+    /// of its rules committed since a caller read it included), and, like `update`, writes nothing when the body
+    /// refuses; the organization is not changed.
+    @Test(arguments: Backend.allCases)
+    func updateWithOrganization_givesTheOrganizationAsStored_inTheWrite(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("beta")
+        try store.create(makeAccount("bob", organization: "beta"))
+        let bob = accountName("bob")
+        let beta = try OrganizationName("beta")
+        let trusted = try IPNetwork("192.0.2.0/24")
+        try store.updateOrganization(
+            beta,
+            { (organization: inout Organization) throws(Never) in
+                organization.trustedNetworks = [trusted]
+            },
+            eachMember: { _ in false }
+        )
+        let read = try #require(try store.organization(named: beta))
+        #expect(read.trustedNetworks == [trusted])
+        // The rule removed after the caller read it: the write sees it removed, and refuses.
+        try store.updateOrganization(
+            beta,
+            { (organization: inout Organization) throws(Never) in
+                organization.trustedNetworks = []
+            },
+            eachMember: { _ in false }
+        )
+        struct Withdrawn: Error {}
+        #expect(throws: UpdateError<Withdrawn>.self) {
+            try store.updateWithOrganization(bob) {
+                (account: inout Account, organization: Organization?) throws(Withdrawn) in
+                guard organization?.trustedNetworks.contains(trusted) == true else { throw Withdrawn() }
+                account.lastLoginAt = 20
+            }
+        }
+        #expect(try store.account(named: bob)?.lastLoginAt == nil)
+        var seen: Organization?
+        try store.updateWithOrganization(bob) { (account: inout Account, organization: Organization?) throws(Never) in
+            seen = organization
+            account.lastLoginAt = 21
+        }
+        #expect(seen == (try store.organization(named: beta)))
+        #expect(seen?.trustedNetworks == [])
+        #expect(try store.account(named: bob)?.lastLoginAt == 21)
+    }
+
     /// `remove(_:ifStill:)` removes only the account the caller read: another made under its name since (here in
     /// another organization, in the same second) is left as it is, and the call throws `.notFound`.
     @Test(arguments: Backend.allCases)
