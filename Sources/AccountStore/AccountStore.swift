@@ -93,10 +93,12 @@ public protocol AccountStore: Sendable {
     /// Resets the failure count and records the login time after a successful login that needed no code.
     func recordSuccess(for name: AccountName, at time: UnixTime) throws(AccountStoreError)
 
-    /// Everything a successful login writes, as one durable write where the store can (a default
-    /// implementation, below, makes the separate calls in turn):
-    /// - with `claim`, the replay guard exactly as `recordAcceptedStep` (with `alongside`); when it answers
-    ///   `.replayed`, nothing at all is written and `.replayed` is returned;
+    /// Everything a successful login writes, as one durable write (no default: separate calls would neither be
+    /// one commit nor check the claim's password hash):
+    /// - with `claim`, the replay guard exactly as `recordAcceptedStep` (with `alongside`), refused as well when
+    ///   the account no longer has the claim's password hash (`StepClaim.passwordHash`,
+    ///   `Account.stillAcceptsLogin`); when it answers `.replayed`, nothing at all is written and `.replayed` is
+    ///   returned;
     /// - without `claim`, `recordSuccess`;
     /// - then, for an accepted login, `clearAttempts(key)` and `appendAudit(audit)` when given.
     /// When this returns `.accepted`, all of it is durable.
@@ -322,33 +324,6 @@ extension AccountStore {
         )
     }
 
-    public func recordLogin(
-        of name: AccountName,
-        claiming claim: StepClaim?,
-        alongside: (inout Account) -> Void,
-        at time: UnixTime,
-        clearing key: ThrottleKey?,
-        audit: AuditRecord?
-    ) throws(AccountStoreError) -> StepAcceptance {
-        if let claim {
-            let acceptance = try recordAcceptedStep(
-                claim.step,
-                for: name,
-                authenticator: claim.authenticator,
-                credential: claim.credential,
-                drift: claim.drift,
-                offset: claim.offset,
-                at: time,
-                alongside: alongside
-            )
-            guard acceptance == .accepted else { return .replayed }
-        } else {
-            try recordSuccess(for: name, at: time)
-        }
-        if let key { try clearAttempts(key) }
-        if let audit { try appendAudit(audit) }
-        return .accepted
-    }
 }
 
 /// What an attempt claims in `AccountStore.checkAttempt`.
