@@ -210,7 +210,7 @@ let package = Package(
         .testTarget(name: "DaemonClientTests", dependencies: ["DaemonClient", "Wire", "TestSupport"]),
         .testTarget(name: "CommandLineUITests", dependencies: ["CommandLineUI", "TestSupport"]),
         .testTarget(name: "ConfigurationFileTests", dependencies: ["ConfigurationFile", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Wire", "CommandLineUI", "TestSupport"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "OneTimePassword"]),
         .testTarget(
             name: "TwofactorClientTests",

@@ -245,11 +245,15 @@ static void grouped_secret(const char *uri, char *out, size_t capacity) {
     out[n] = 0;
 }
 
-/* Shows the enrollment (QR code, secret, URI) through PAM_TEXT_INFO (never with PAM_SILENT: see converse). */
-static void show_enrollment(pam_handle_t *pamh, const struct tfd_answer *a) {
+/*
+ * Shows the enrollment (QR code, secret, URI) through PAM_TEXT_INFO (never with PAM_SILENT: see converse), in the
+ * words of the twofactor clients (LoginTexts.enrollmentRequired, EnrollmentScreen.render; LoginTextTests compares).
+ */
+static void show_enrollment(pam_handle_t *pamh, const char *user, const struct tfd_answer *a) {
     char secret[256];
     grouped_secret(a->text, secret, sizeof secret);
-    pam_info(pamh, "Two-factor login is required for this account. Scan this QR code with your authenticator app:");
+    pam_info(pamh, "Two-factor authentication is required for '%s'.", user);
+    pam_info(pamh, "Scan this QR code with your authenticator app:\n");
     if (a->screen && *a->screen) pam_info(pamh, "%s", a->screen);
     if (*secret) pam_info(pamh, "Or enter this secret by hand (time-based): %s", secret);
     pam_info(pamh, "URI: %s", a->text);
@@ -346,19 +350,26 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             break;
         }
         if (a.outcome == TFD_OK_OUTCOME) {
+            /* The words of the twofactor clients (LoginTexts.enrolled, .recoveryLogin; LoginTextTests compares). */
             if (a.type == TFD_ANSWER_RECOVERY_CODES && a.screen)
-                pam_info(pamh, "Two-factor login is now on. Your recovery codes, each good once in place of a code; "
-                               "keep them somewhere safe, they are not shown again:\n%s", a.screen);
-            if (a.type == TFD_ANSWER_RECOVERY_LOGIN)
-                say(pamh, o, 0, "Logged in with a recovery code; %u left.", a.recovery_left);
+                pam_info(pamh, "Two-factor authentication is now on for '%s'.\n\n"
+                               "Recovery codes: each works once in place of a code from the app. Keep them somewhere "
+                               "safe;\nthey are not shown again.\n\n%s", user, a.screen);
+            if (a.type == TFD_ANSWER_RECOVERY_LOGIN && a.recovery_left <= 3)
+                say(pamh, o, 0, "Logged in with a recovery code; %u remain. Get a new set with "
+                                "`twofactorctl 2fa recovery-codes --as %s`.", a.recovery_left, user);
+            else if (a.type == TFD_ANSWER_RECOVERY_LOGIN)
+                say(pamh, o, 0, "Logged in with a recovery code; %u remain.", a.recovery_left);
             result = PAM_SUCCESS;
             tfd_answer_free(&a);
             break;
         }
         if (a.outcome == TFD_LOCKED) {
-            /* 4294967295: the hard lock (docs/protocol.md, LoginResult), which no wait ends. */
+            /* 4294967295: the hard lock (docs/protocol.md, LoginResult), which no wait ends. The words of the
+               twofactor clients (LoginTexts.locked). */
             if (a.retry_after == UINT32_MAX)
-                say(pamh, o, 1, "Too many failed attempts: locked until an admin or operator unlocks the account.");
+                say(pamh, o, 1, "Too many failed attempts: the account is locked until an admin or operator unlocks "
+                                "it.");
             else
                 say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
             result = PAM_MAXTRIES;
@@ -377,7 +388,7 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             tfd_answer_free(&a);
             break;
         }
-        if (a.outcome == TFD_ENROLL) show_enrollment(pamh, &a);
+        if (a.outcome == TFD_ENROLL) show_enrollment(pamh, user, &a);
         tfd_answer_free(&a);
         code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
         if (!code) { result = PAM_CONV_ERR; break; }

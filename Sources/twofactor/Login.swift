@@ -59,7 +59,7 @@ struct LoginSession {
             }
             answer = try attempt(connection, password: password, code: code)
         } else if case .loginResult(.enroll, _, let uri) = answer {
-            Terminal.writeError("Two-factor authentication is required for '\(user)'.\n")
+            Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
             Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors))
             guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
                 throw finish(
@@ -77,13 +77,13 @@ struct LoginSession {
             if interactive, isatty(STDERR_FILENO) == 1 { Terminal.writeError("Logged in as '\(user)'.\n") }
             return
         case .recoveryCodes(let codes):
-            Terminal.writeError(enrolledMessage(user: user, recoveryCodes: codes) + "Logged in as '\(user)'.\n")
+            Terminal.writeError(LoginTexts.enrolled(user: user, recoveryCodes: codes) + "Logged in as '\(user)'.\n")
             return
         case .recoveryLogin(let remaining):
-            Terminal.writeError(recoveryLoginMessage(user: user, remaining: remaining))
+            Terminal.writeError(LoginTexts.recoveryLogin(user: user, remaining: remaining))
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(.locked, lockedMessage(retryAfter: retryAfter))
+            throw finish(.locked, LoginTexts.locked(user: user, retryAfter: retryAfter))
         case .loginResult(.enroll, _, _), .loginResult(.codeNeeded, _, _), .loginResult(.denied, _, _):
             throw finish(.denied, "login denied")
         case .error(_, let message):
@@ -123,22 +123,4 @@ struct LoginSession {
         Terminal.writeError("twofactor: \(message)\n")
         return ExitCode(status.rawValue)
     }
-}
-
-/// What a person is told when a login finished its enrollment: by `twofactor login` and `twofactor shell` alike.
-func enrolledMessage(user: String, recoveryCodes: [String]) -> String {
-    "Two-factor authentication is now on for '\(user)'.\n\n" + EnrollmentScreen.recoveryCodes(recoveryCodes) + "\n"
-}
-
-/// What a person is told after a login with a recovery code, with the way to a new set when few are left.
-func recoveryLoginMessage(user: String, remaining: UInt8) -> String {
-    "Logged in with a recovery code; \(remaining) remain."
-        + (remaining <= 3 ? " Get a new set with `twofactorctl 2fa recovery-codes --as \(user)`." : "") + "\n"
-}
-
-/// What a person is told about a lock: how long to wait, or that only an unlock ends it.
-func lockedMessage(retryAfter: UInt32) -> String {
-    retryAfter == .max
-        ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
-        : "too many failed attempts: try again in \(retryAfter) seconds"
 }

@@ -129,12 +129,10 @@ struct PAMCheck {
         case .recoveryCodes(let codes):
             // This login finished an enrollment that another login had offered: its answer is the only showing of
             // the recovery codes, and pam_exec's `stdout` option shows what this writes to the user.
-            Terminal.writeError(
-                "Two-factor authentication is now on for '\(user)'.\n\n" + EnrollmentScreen.recoveryCodes(codes)
-            )
+            Terminal.writeError(LoginTexts.enrolled(user: user, recoveryCodes: codes))
             return
         case .loginResult(.locked, let retryAfter, _):
-            throw finish(.locked, lockedMessage(retryAfter: retryAfter))
+            throw finish(.locked, LoginTexts.locked(user: user, retryAfter: retryAfter))
         case .loginResult(.codeNeeded, _, _) where code.isEmpty && singlePrompt:
             throw finish(.denied, "login denied: type the password immediately followed by the verification code")
         case .loginResult(.codeNeeded, _, _) where code.isEmpty:

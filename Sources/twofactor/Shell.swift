@@ -103,10 +103,10 @@ struct Shell: ParsableCommand {
             case .loginResult(.ok, _, _), .recoveryCodes, .recoveryLogin:
                 // The words of `twofactor login`, whichever way in the user took.
                 if case .recoveryCodes(let codes) = answer {
-                    Terminal.writeError(enrolledMessage(user: account.name, recoveryCodes: codes))
+                    Terminal.writeError(LoginTexts.enrolled(user: account.name, recoveryCodes: codes))
                 }
                 if case .recoveryLogin(let left) = answer {
-                    Terminal.writeError(recoveryLoginMessage(user: account.name, remaining: left))
+                    Terminal.writeError(LoginTexts.recoveryLogin(user: account.name, remaining: left))
                 }
                 connection.close()
                 try execShell(account)
@@ -120,10 +120,10 @@ struct Shell: ParsableCommand {
             case .loginResult(.codeNeeded, _, _) where !sentCode:
                 break
             case .enrollScreen(let uri, _), .loginResult(.enroll, _, let uri):
-                Terminal.writeError("Two-factor authentication is required for '\(account.name)'.\n")
+                Terminal.writeError(LoginTexts.enrollmentRequired(user: account.name))
                 Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri))
             case .loginResult(.locked, let retryAfter, _):
-                throw finish(.locked, lockedMessage(retryAfter: retryAfter))
+                throw finish(.locked, LoginTexts.locked(user: account.name, retryAfter: retryAfter))
             case .error(_, let message):
                 throw finish(.daemonUnavailable, message)
             default:

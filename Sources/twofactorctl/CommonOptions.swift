@@ -263,7 +263,7 @@ final class DaemonSession {
         case .loginResult(.ok, _, _):
             return
         case .recoveryLogin(let remaining):
-            Terminal.writeError("Logged in as '\(account)' with a recovery code; \(remaining) remain.\n")
+            Terminal.writeError(LoginTexts.recoveryLogin(user: account, remaining: remaining))
         case .loginResult(.enroll, _, _):
             throw options.fail(
                 "'\(account)' must enroll an authenticator first (two-factor authentication is required, and only "
@@ -273,7 +273,7 @@ final class DaemonSession {
             )
         case .loginResult(.locked, let wait, _):
             throw options.fail(
-                "'\(account)' is locked after too many failures: try again in \(wait) seconds",
+                LoginTexts.locked(user: account, retryAfter: wait),
                 code: "locked",
                 exitCode: 1
             )

@@ -147,7 +147,7 @@ struct PAMModuleTests {
         }
         #expect(result.status == 0, "\(result.standardError)\n\(setup.daemon.log())")
         #expect(
-            result.standardOutput.contains("Your recovery codes"),
+            result.standardOutput.contains("Recovery codes: each works once"),
             "the codes are shown once: \(result.standardOutput)"
         )
         let shown = try setup.daemon.ctl(["user", "show", "carol", "--json"])
@@ -346,7 +346,7 @@ struct PAMModuleTests {
         let service = try setup.service()
         let result = try service.authenticate("dana", input: "pw-dana-1\n\(codes[0])\n")
         #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
-        #expect(result.standardOutput.contains("9 left"), "\(result.standardOutput)")
+        #expect(result.standardOutput.contains("9 remain."), "\(result.standardOutput)")
         #expect(!(try service.authenticate("dana", input: "pw-dana-1\n\(codes[0])\n")).authenticated)
     }
 
