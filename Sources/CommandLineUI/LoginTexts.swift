@@ -18,11 +18,13 @@ public enum LoginTexts {
             + (remaining <= 3 ? " Get a new set with `twofactorctl 2fa recovery-codes --as \(user)`." : "") + "\n"
     }
 
-    /// What a person is told about a lock: how long to wait, or that only an unlock ends it (`retryAfter` `.max`, the
-    /// hard lock).
+    /// A lock: how long to wait, or that only an unlock ends it (`retryAfter` `.max`, the hard lock), and who can end
+    /// it sooner. The same words for every name: a name without an account is locked as an account is, and though no
+    /// unlock ends its lock (there is no account to unlock), saying otherwise would tell which names exist.
     public static func locked(user: String, retryAfter: UInt32) -> String {
-        retryAfter == .max
-            ? "too many failed attempts: the account is locked until an admin or operator unlocks it"
-            : "too many failed attempts: try again in \(retryAfter) seconds"
+        let unlock = "`twofactorctl unlock \(user)`"
+        return retryAfter == .max
+            ? "too many failed attempts: locked until an admin or operator runs \(unlock)"
+            : "too many failed attempts: try again in \(retryAfter) seconds, or have an admin or operator run \(unlock)"
     }
 }

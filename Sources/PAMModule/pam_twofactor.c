@@ -366,12 +366,13 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         }
         if (a.outcome == TFD_LOCKED) {
             /* 4294967295: the hard lock (docs/protocol.md, LoginResult), which no wait ends. The words of the
-               twofactor clients (LoginTexts.locked). */
+               twofactor clients (LoginTexts.locked), the same for every name, one without an account too. */
             if (a.retry_after == UINT32_MAX)
-                say(pamh, o, 1, "Too many failed attempts: the account is locked until an admin or operator unlocks "
-                                "it.");
+                say(pamh, o, 1, "Too many failed attempts: locked until an admin or operator runs "
+                                "`twofactorctl unlock %s`.", user);
             else
-                say(pamh, o, 1, "Too many failed attempts: try again in %u seconds.", (unsigned)a.retry_after);
+                say(pamh, o, 1, "Too many failed attempts: try again in %u seconds, or have an admin or operator "
+                                "run `twofactorctl unlock %s`.", (unsigned)a.retry_after, user);
             result = PAM_MAXTRIES;
             tfd_answer_free(&a);
             break;

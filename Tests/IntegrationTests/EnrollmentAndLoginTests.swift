@@ -199,6 +199,33 @@ import TestSupport
         #expect(locked.standardError.contains("try again in"))
     }
 
+    /// A lock says that an admin or operator can end it sooner, which `twofactorctl unlock` does; in the same words
+    /// for a name without an account, locked as an account is, though no unlock ends its lock: other words there
+    /// would tell a stranger which names exist (docs/security.md, Strangers cannot lock anyone out).
+    @Test func login_locked_saysAnAdminOrOperatorCanUnlock_inTheSameWordsForAnyName() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "frank", "--password-stdin"], input: "pw-frank-secret\n")
+        var said: [String] = []
+        for name in ["frank", "ghost"] {
+            for _ in 0..<5 {
+                #expect(try daemon.login(name, password: "guess", uid: nobodyUID).status == 1)
+            }
+            let locked = try daemon.login(name, password: "guess", uid: nobodyUID)
+            #expect(locked.status == 2)
+            #expect(
+                locked.standardError.contains(
+                    "seconds, or have an admin or operator run `twofactorctl unlock \(name)`"
+                ),
+                "\(locked.standardError)"
+            )
+            said.append(locked.standardError.replacing(name, with: "NAME").replacing(/[0-9]+ seconds/, with: "N s"))
+        }
+        #expect(said[0] == said[1], "\(said)")
+        #expect(try daemon.ctl(["unlock", "frank"]).status == 0)
+        #expect(try daemon.login("frank", password: "pw-frank-secret", uid: nobodyUID).status == 0)
+    }
+
     @Test func login_withoutTwoFactor_needsPasswordOnly() throws {
         let daemon = try DaemonProcess()
         try daemon.start()

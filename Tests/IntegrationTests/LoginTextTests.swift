@@ -84,6 +84,7 @@ struct LoginTextTests {
         let locked = try service.authenticate(user, input: "wrong\n000000\n", rhost: "192.0.2.7").standardError
         let wait = try #require(locked.firstMatch(of: #/try again in (\d+) seconds/#).flatMap { UInt32($0.output.1) })
         #expect(locked.contains(Self.sentence(LoginTexts.locked(user: user, retryAfter: wait))), "\(locked)")
+        #expect(locked.contains("or have an admin or operator run `twofactorctl unlock \(user)`."), "\(locked)")
     }
 
     /// The hard lock (retryAfter 4294967295), which only an unlock ends, in the words of `twofactor login`.

@@ -416,7 +416,10 @@ struct PAMModuleTests {
         }
         let result = try setup.service().authenticate("alice", input: "pw-alice\n\(try setup.code())\n")
         #expect(!result.authenticated)
-        #expect(result.standardError.contains("until an admin or operator unlocks"), "\(result.standardError)")
+        #expect(
+            result.standardError.contains("until an admin or operator runs `twofactorctl unlock alice`"),
+            "\(result.standardError)"
+        )
         #expect(!result.standardError.contains("4294967295"), "\(result.standardError)")
     }
 
