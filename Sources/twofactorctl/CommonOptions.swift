@@ -74,7 +74,7 @@ struct CommonOptions: ParsableArguments {
         do {
             connection = try DaemonConnection(socketPath: socket)
         } catch {
-            throw fail("\(error)", code: "daemonUnreachable", exitCode: 3)
+            throw fail("\(error)", code: "daemonUnavailable", exitCode: 3)
         }
         let session = DaemonSession(connection: connection, options: self)
         var input: Input?
@@ -235,7 +235,7 @@ final class DaemonSession {
         do {
             return try connection.send(request)
         } catch {
-            throw options.fail("\(error)", code: "daemonUnreachable", exitCode: 3)
+            throw options.fail("\(error)", code: "daemonUnavailable", exitCode: 3)
         }
     }
 
