@@ -50,9 +50,25 @@ public enum UnknownSubcommand {
 
 extension ParsableCommand {
     /// Runs the command line like ArgumentParser's `main()`, but first reports a mistyped
-    /// subcommand as such (exit status 64, like every usage error).
-    public static func main(sharedOptions: any ParsableArguments.Type) {
+    /// subcommand as such (exit status 64, like every usage error). With `reportError`, an error
+    /// that ArgumentParser would print (a usage error, or one that `run()` throws other than an
+    /// `ExitCode`, which says it was reported) is given to it instead, as one line that names the
+    /// help to read, with the exit status; help itself is still ArgumentParser's.
+    public static func main(
+        sharedOptions: any ParsableArguments.Type,
+        reportError: ((_ message: String, _ status: ExitCode) -> Void)? = nil
+    ) {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        func fail(_ error: any Error) -> Never {
+            let status = exitCode(for: error)
+            if let reportError, !(error is ExitCode), status != .success {
+                // ArgumentParser's own text ends with the usage and "See 'COMMAND --help' ...": keep the pointer.
+                let help = fullMessage(for: error).firstMatch(of: #/See '([^'\n]+ --help)'/#)
+                reportError(message(for: error) + (help.map { ": see '\($0.output.1)'" } ?? ""), status)
+                exit(withError: status)
+            }
+            exit(withError: error)
+        }
         // ArgumentParser's `main(_:)`, with the typo check only where the parse failed: a command line
         // that parses names no unknown subcommand, and skipping the check (a trial parse of each option)
         // saves about 8% of the instructions of a whole `twofactor login` process (docs/performance.md).
@@ -61,14 +77,14 @@ extension ParsableCommand {
             command = try parseAsRoot(arguments)
         } catch {
             if let message = UnknownSubcommand.message(for: arguments, root: Self.self, shared: sharedOptions) {
-                exit(withError: ValidationError(message))
+                fail(ValidationError(message))
             }
-            exit(withError: error)
+            fail(error)
         }
         do {
             try command.run()
         } catch {
-            exit(withError: error)
+            fail(error)
         }
     }
 }

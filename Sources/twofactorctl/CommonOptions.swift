@@ -146,9 +146,7 @@ struct CommonOptions: ParsableArguments {
     /// Reports a failure in the chosen output format and returns the exit code to throw.
     func fail(_ message: String, code: String, exitCode: Int32) -> ExitCode {
         if json {
-            print(
-                JSONValue.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]).text
-            )
+            printJSONError(message, code: code)
         } else {
             printError(message)
         }
@@ -319,4 +317,9 @@ final class DaemonSession {
 
 func printError(_ message: String) {
     Terminal.writeError("twofactorctl: \(message)\n")
+}
+
+/// An error as `--json` reports it on standard output: `{"error":{"code":CODE,"message":SENTENCE}}`.
+func printJSONError(_ message: String, code: String) {
+    print(JSONValue.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]).text)
 }

@@ -29,7 +29,15 @@ struct TwofactorCtl: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    static func main() { main(sharedOptions: CommonOptions.self) }
+    static func main() {
+        // twofactorctl(8): with --json every error is JSON on standard output, ArgumentParser's usage errors too.
+        // They come before anything is parsed, so --json is looked for as a word of its own before a `--`.
+        let json = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
+        main(
+            sharedOptions: CommonOptions.self,
+            reportError: json ? { message, _ in printJSONError(message, code: "usage") } : nil
+        )
+    }
 }
 
 struct User: ParsableCommand {

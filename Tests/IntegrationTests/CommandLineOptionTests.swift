@@ -64,7 +64,9 @@ import Testing
     func typoInSubcommand_isReportedAsUnknownSubcommand(program: String, arguments: [String], named: String) throws {
         let result = try run(Binaries.url(program), arguments)
         #expect(result.status == 64)
-        #expect(result.standardError.contains("Unknown subcommand \(named)"), "\(result.standardError)")
+        // With --json, twofactorctl says it in JSON on standard output (CommandLineTests).
+        let said = result.standardError + result.standardOutput
+        #expect(said.contains("Unknown subcommand \(named)"), "\(said)")
         #expect(!result.standardError.contains("Unknown option"), "\(result.standardError)")
     }
 

@@ -36,6 +36,33 @@ import Testing
         #expect(badRole.status == 64)
     }
 
+    /// twofactorctl(8): with --json, errors are JSON on standard output, ArgumentParser's usage errors too, wherever
+    /// --json stands and whether the parse, a check of the options or the command found the mistake.
+    @Test(arguments: [
+        (["--json", "user", "add"], "Missing expected argument '<name>': see 'twofactorctl user add --help'"),
+        (["user", "show", "--json", "--code", "1"], "--code goes with --as ACCOUNT"),
+        (
+            ["--json", "2fa", "enroll", "alice", "--begin", "--confirm", "1"],
+            "--begin and --confirm exclude each other"
+        ),
+        (["--json", "user", "lst"], "Unknown subcommand 'lst' of 'twofactorctl user': choose add,"),
+        (["--json", "--bogus", "user", "list"], "Unknown option '--bogus'"),
+        (["grace", "revoke", "--json"], "name the account, or act as it with --as ACCOUNT"),
+    ])
+    func ctl_withJSON_reportsUsageErrorsAsJSON(arguments: [String], words: String) throws {
+        let result = try run(Binaries.url("twofactorctl"), arguments)
+        #expect(result.status == 64)
+        #expect(result.standardError.isEmpty, "\(result.standardError)")
+        let object = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        let error = object?["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "usage", "\(result.standardOutput)")
+        let message = error?["message"] as? String ?? ""
+        #expect(message.hasPrefix(words) && !message.contains("\n"), "\(result.standardOutput)")
+        // Help is no error: it stays text.
+        let help = try run(Binaries.url("twofactorctl"), arguments.filter { $0 != "--bogus" } + ["--help"])
+        #expect(help.status == 0 && help.standardOutput.hasPrefix("OVERVIEW:"), "\(help.standardOutput)")
+    }
+
     /// A daemon out of reach has one error name in the JSON of `twofactorctl --json` and of `twofactor helper`
     /// (twofactor(1), twofactorctl(8)), each in its own shape.
     @Test func unreachableDaemon_isDaemonUnavailable_inBothJSONOutputs() throws {
