@@ -9,6 +9,11 @@ struct DrainEvent: Sendable {}
 
 /// Drives one connection's `ConnectionStateMachine` and runs its requests on the worker pool.
 /// It also holds back reads while the machine wants no input, so a pipelining peer waits on its socket.
+///
+/// A request's answer is written before the next request runs, so the daemon holds at most one unwritten
+/// answer per connection; a peer that leaves its answers unread past `answerDeadline` (its socket's buffer full)
+/// is closed, or it would keep the connection, and the answer and socket buffers it pins, for ever: a
+/// connection with an answer in flight never counts as idle.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = InboundFrame
     typealias OutboundIn = ByteBuffer
@@ -31,6 +36,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let refusals: RefusalLog
     /// A read the channel asked for while the machine wanted no input; issued when it does again.
     private var readWithheld = false
+    /// How long the peer may leave a written answer unread (the request deadline).
+    private let answerDeadline: TimeAmount
+    /// Answers handed to the socket and not yet taken by the kernel, and the deadline for the oldest of them.
+    private var unwrittenAnswers = 0
+    private var unreadAnswerTimer: Scheduled<Void>?
 
     init(
         peer: PeerCredentials,
@@ -39,6 +49,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         workers: WorkerPool,
         connections: ConnectionRegistry,
         maximumQueued: Int,
+        answerDeadline: TimeAmount,
         logger: Logger,
         refusals: RefusalLog
     ) {
@@ -49,6 +60,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.workers = workers
         self.connections = connections
         self.placeHolder = holder
+        self.answerDeadline = answerDeadline
         self.logger = logger
         self.refusals = refusals
     }
@@ -92,6 +104,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         context.read()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        unreadAnswerTimer?.cancel()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -207,7 +223,35 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        return context.writeAndFlush(wrapOutboundOut(buffer))
+        let written = context.writeAndFlush(wrapOutboundOut(buffer))
+        unwrittenAnswers += 1
+        if unreadAnswerTimer == nil { armUnreadAnswerTimer(context: context) }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        written.whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.unwrittenAnswers -= 1
+            // The peer took an answer: the next one gets a deadline of its own.
+            handler.unreadAnswerTimer?.cancel()
+            handler.unreadAnswerTimer = nil
+            if handler.unwrittenAnswers > 0 { handler.armUnreadAnswerTimer(context: context) }
+        }
+        return written
+    }
+
+    private func armUnreadAnswerTimer(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        unreadAnswerTimer = context.eventLoop.scheduleTask(in: answerDeadline) {
+            let (handler, context) = loopBound.value
+            handler.unreadAnswerTimer = nil
+            guard handler.unwrittenAnswers > 0 else { return }
+            PeerLogContext.$current.withValue(handler.holder) {
+                handler.logger.notice(
+                    "answers not read in time: closing",
+                    metadata: ["peer-pid": "\(handler.peer.pid)"]
+                )
+            }
+            handler.perform(handler.state.abandon(), context: context)
+        }
     }
 }
 

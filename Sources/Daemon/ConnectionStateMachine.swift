@@ -8,7 +8,8 @@ import Wire
 //   during shutdown) never runs: it is answered in its turn, after everything ahead of it, and then
 //   the connection closes; no frame after it runs or is answered;
 // - at most `maximumQueued` requests wait behind the one in flight; reading pauses once
-//   `readPauseThreshold` wait, so a well-behaved pipelining client is slowed by its socket, not refused.
+//   `readPauseThreshold` wait, so a well-behaved pipelining client is slowed by its socket, not refused;
+// - once the peer is given up on (it did not take an answer in time), nothing more runs or is answered.
 
 /// The life of one client connection as a value: events in, actions out, no I/O.
 struct ConnectionStateMachine {
@@ -129,6 +130,14 @@ struct ConnectionStateMachine {
         draining = true
         guard phase == .awaitingHello || phase == .ready, isIdle else { return .none }
         phase = .closed
+        return .close
+    }
+
+    /// The peer left its answers unread past the deadline: the connection closes now, and nothing that waits runs.
+    mutating func abandon() -> Action {
+        guard phase != .closed else { return .none }
+        phase = .closed
+        queue.removeAll()
         return .close
     }
 

@@ -139,6 +139,7 @@ public final class DaemonServer: Service {
                             workers: workers,
                             connections: connections,
                             maximumQueued: maximumQueued,
+                            answerDeadline: requestDeadline,
                             logger: logger,
                             refusals: refusals
                         ),

@@ -28,7 +28,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var codeCheckGroup: String?
     public var workers = 2
     public var maximumConnections = 1000
-    /// Seconds a client may take to send one request once it started it.
+    /// Seconds a client may take to send one request once it started it, and to read an answer the daemon wrote.
     public var requestDeadline: Int64 = 10
     public var enrollmentLifetime: Int64 = 900
     public var auditRetention: AuditRetention = .standard

@@ -152,8 +152,8 @@ public struct DaemonProgram: ParsableArguments {
         name: .customLong("request-deadline"),
         help: ArgumentHelp(
             """
-            Seconds a client may take to send one request once it started it; then its connection ends. \
-            Default \(defaults.requestDeadline).
+            Seconds a client may take to send one request once it started it, or to read an answer; then its \
+            connection ends. Default \(defaults.requestDeadline).
             """,
             valueName: "seconds"
         )

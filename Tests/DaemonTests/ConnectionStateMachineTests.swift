@@ -96,6 +96,17 @@ import Wire
         #expect(machine.wantsInput)
     }
 
+    @Test func abandoned_whileARequestRuns_closesAtOnce_andRunsNothingThatWaits() {
+        var machine = ready()
+        #expect(machine.received(.request(id: 2, login)) == .dispatch(id: 2, login))
+        #expect(machine.received(.request(id: 3, login)) == .none)
+        #expect(machine.abandon() == .close)
+        #expect(machine.requestFinished() == .none, "the queued login never runs")
+        #expect(machine.received(.request(id: 4, login)) == .none)
+        #expect(!machine.wantsInput)
+        #expect(machine.abandon() == .none, "closed once")
+    }
+
     @Test func malformedFrame_whileARequestRuns_isAnsweredAfterIt() {
         var machine = ready()
         _ = machine.received(.request(id: 2, login))

@@ -97,6 +97,42 @@ import TestSupport
         #expect(answer.count > 4, "the Hello sent in time is still answered")
     }
 
+    @Test func answersLeftUnreadPastTheRequestDeadline_endTheConnection() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--request-deadline", "1"])
+        let socket = try RawSocket(path: daemon.socketPath)
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1).count
+        func show(_ id: UInt32) -> [UInt8] { WireCodec.encodeRequest(.userShow(user: "nobody-here"), id: id) }
+        socket.send(WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1) + show(2))
+        var answerSize = 0
+        for _ in 0..<2000 where answerSize == 0 {
+            usleep(5000)
+            answerSize = max(0, socket.unreadByteCount() - hello)
+        }
+        try #require(answerSize > 0, "the first request is answered:\n\(daemon.log())")
+        // Never read, but keep a few requests waiting, never as many as the queue bound, until the daemon stops
+        // answering: its socket buffer holds all the answers the kernel takes, and the next one waits in the daemon.
+        var sent = 1
+        var unread = socket.unreadByteCount()
+        var unchangedPolls = 0
+        while unchangedPolls < 600, sent < 100_000 {
+            while sent - (unread - hello) / answerSize < 6 {
+                sent += 1
+                socket.send(show(UInt32(sent + 1)))
+            }
+            usleep(5000)
+            let now = socket.unreadByteCount()
+            unchangedPolls = now == unread ? unchangedPolls + 1 : 0
+            unread = now
+        }
+        // The answers stopped 3 s ago. Before, the connection then stayed open (never idle: an answer in flight)
+        // for as long as the peer liked, holding its answers; RawSocket gives up reading after 10 s.
+        let (received, closed) = socket.readUntilClosedOrTimeout()
+        #expect(closed, "the daemon kept a connection whose answers were not read past the deadline")
+        #expect(received.count >= unread, "the answers the socket held are still there to read")
+        #expect(daemon.log().contains("answers not read in time: closing"))
+    }
+
     @Test func refusalsPastTheQueueBound_areLoggedOncePerPeer_notPerRequest() throws {
         let daemon = try DaemonProcess()
         try daemon.start()

@@ -71,6 +71,27 @@ final class RawSocket {
         }
     }
 
+    /// Everything the daemon sends until it closes the connection, and whether it did (false: 10 s passed first).
+    func readUntilClosedOrTimeout() -> (received: [UInt8], closed: Bool) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return (received, true) }
+            guard count > 0 else { return (received, false) }
+            received += buffer[..<count]
+        }
+    }
+
+    /// How many bytes the daemon sent that were not read yet, without reading them.
+    func unreadByteCount() -> Int {
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        let count = buffer.withUnsafeMutableBytes {
+            recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT))
+        }
+        return max(0, count)
+    }
+
     /// Exactly one frame's body, or nil when the connection closed first.
     func readFrameBody() -> [UInt8]? {
         guard let header = read(count: 4) else { return nil }
