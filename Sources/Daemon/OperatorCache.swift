@@ -2,56 +2,125 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+// MUSTs of the operator cache:
+// - a lookup (NSS: LDAP, sssd) never runs on an event loop, and at most one runs per uid: the connections of a
+//   uid whose lookup is under way wait on that one, so a hung NSS costs a flood of connections one lookup;
+// - a lookup never waits for a thread: at most `maximumLookups` run at once, each on its own thread, so one
+//   uid's hung lookup delays no other uid's; past them, and for a uid whose lookup is still under way past
+//   the timeout, the peer is served as a non-operator at once (for the share decisions only: the Dispatcher
+//   still asks per request);
+// - no connection waits on a lookup for longer than the timeout.
+
 /// Whether a peer is an operator (`OperatorPolicy`), decided when its connection is accepted and
 /// remembered per uid and gid for a while, so that a flood of connections from one user costs one
 /// NSS lookup, not one per connection. Lookups may block (LDAP, sssd), so they run on their own
-/// thread, never on an event loop.
+/// threads, never on an event loop.
 final class OperatorCache: Sendable {
     private struct Key: Hashable {
         var uid: UInt32
         var gid: UInt32
     }
 
-    private let policy: OperatorPolicy
-    private let lookups: NIOThreadPool
-    private let answers = Mutex<[Key: (isOperator: Bool, until: Int64)]>([:])
-    private let lifetime: Int64
-    private let lookupTimeout = TimeAmount.seconds(2)
+    /// The lookup under way for a uid: for whose gid, and the decision the connections that wait on it get
+    /// (the lookup's answer, or non-operator once the timeout passed).
+    private struct Lookup {
+        var gid: UInt32
+        var decided: EventLoopFuture<Bool>
+    }
 
-    init(policy: OperatorPolicy, lifetimeSeconds: Int64 = 30) {
-        self.policy = policy
+    private struct State {
+        var answers: [Key: (isOperator: Bool, until: Int64)] = [:]
+        var running: [UInt32: Lookup] = [:]
+    }
+
+    private let lookup: @Sendable (PeerCredentials) -> Bool
+    private let daemonUID: UInt32
+    private let lookups: NIOThreadPool
+    private let maximumLookups: Int
+    private let state = Mutex(State())
+    private let lifetime: Int64
+    private let lookupTimeout: TimeAmount
+
+    convenience init(policy: OperatorPolicy, lifetimeSeconds: Int64 = 30) {
+        self.init(daemonUID: policy.daemonUID, lifetimeSeconds: lifetimeSeconds, lookup: policy.isOperator)
+    }
+
+    /// `lookup` decides a peer that is neither root nor the daemon's user (`OperatorPolicy.isOperator`; a test's stand-in).
+    init(
+        daemonUID: UInt32,
+        lifetimeSeconds: Int64 = 30,
+        lookupTimeout: TimeAmount = .seconds(2),
+        maximumLookups: Int = 4,
+        lookup: @escaping @Sendable (PeerCredentials) -> Bool
+    ) {
+        self.lookup = lookup
+        self.daemonUID = daemonUID
         self.lifetime = lifetimeSeconds
-        self.lookups = NIOThreadPool(numberOfThreads: 1)
+        self.lookupTimeout = lookupTimeout
+        self.maximumLookups = max(1, maximumLookups)
+        self.lookups = NIOThreadPool(numberOfThreads: self.maximumLookups)
         lookups.start()
     }
 
     func holder(for peer: PeerCredentials, on eventLoop: EventLoop) -> EventLoopFuture<ShareHolder> {
-        if peer.uid == 0 || peer.uid == policy.daemonUID {
+        if peer.uid == 0 || peer.uid == daemonUID {
             return eventLoop.makeSucceededFuture(ShareHolder(uid: peer.uid, isOperator: true))
         }
         let key = Key(uid: peer.uid, gid: peer.gid)
         let now = monotonicSeconds()
-        if let known = answers.withLock({ $0[key] }), known.until > now {
-            return eventLoop.makeSucceededFuture(ShareHolder(uid: peer.uid, isOperator: known.isOperator))
+        enum Next {
+            case known(Bool)
+            case wait(EventLoopFuture<Bool>)
+            case lookUp(EventLoopPromise<Bool>)
         }
-        let policy = self.policy
+        let next = state.withLock { state -> Next in
+            if let known = state.answers[key], known.until > now { return .known(known.isOperator) }
+            if let running = state.running[peer.uid] {
+                // Another gid of the same uid (a setgid program) gets no lookup of its own while one runs.
+                return running.gid == peer.gid ? .wait(running.decided) : .known(false)
+            }
+            guard state.running.count < maximumLookups else { return .known(false) }
+            let decided = eventLoop.makePromise(of: Bool.self)
+            state.running[peer.uid] = Lookup(gid: peer.gid, decided: decided.futureResult)
+            return .lookUp(decided)
+        }
+        switch next {
+        case .known(let isOperator):
+            return eventLoop.makeSucceededFuture(ShareHolder(uid: peer.uid, isOperator: isOperator))
+        case .wait(let decided):
+            return decided.hop(to: eventLoop).map { ShareHolder(uid: peer.uid, isOperator: $0) }
+        case .lookUp(let decided):
+            start(for: peer, key: key, now: now, deciding: decided, on: eventLoop)
+            return decided.futureResult.map { ShareHolder(uid: peer.uid, isOperator: $0) }
+        }
+    }
+
+    private func start(
+        for peer: PeerCredentials,
+        key: Key,
+        now: Int64,
+        deciding decided: EventLoopPromise<Bool>,
+        on eventLoop: EventLoop
+    ) {
+        let lookup = self.lookup
         let lifetime = self.lifetime
-        let decided = eventLoop.makePromise(of: ShareHolder.self)
         // A lookup that hangs (LDAP down) must not leave connections uncounted: after a while the
-        // peer is served as a non-operator for the share decisions (Dispatcher still asks per request).
+        // peer is served as a non-operator for the share decisions (Dispatcher still asks per request),
+        // and so is every later connection of its uid until the lookup ends.
         let timeout = eventLoop.scheduleTask(in: lookupTimeout) {
-            decided.succeed(ShareHolder(uid: peer.uid, isOperator: false))
+            decided.succeed(false)
         }
-        lookups.runIfActive(eventLoop: eventLoop) { policy.isOperator(peer) }.whenComplete { result in
+        lookups.runIfActive(eventLoop: eventLoop) { lookup(peer) }.whenComplete { result in
             timeout.cancel()
             let isOperator = (try? result.get()) ?? false
-            self.answers.withLock { answers in
-                if answers.count > 4096 { answers = answers.filter { $0.value.until > now } }
-                answers[key] = (isOperator, now + lifetime)
+            self.state.withLock { state in
+                if state.answers.count > 4096 { state.answers = state.answers.filter { $0.value.until > now } }
+                state.answers[key] = (isOperator, now + lifetime)
+                state.running[peer.uid] = nil
             }
-            decided.succeed(ShareHolder(uid: peer.uid, isOperator: isOperator))
+            // Ignored when the timeout decided first.
+            decided.succeed(isOperator)
         }
-        return decided.futureResult
     }
 
     func shutdown() async throws {

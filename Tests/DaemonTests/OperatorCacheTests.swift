@@ -1,0 +1,85 @@
+import Glibc
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import Daemon
+
+/// NSS lookups that hang (LDAP down) stand in for `OperatorPolicy.isOperator` here: the cache must keep its
+/// queue of lookups bounded and one uid's hung lookup out of another uid's way.
+@Suite struct OperatorCacheTests {
+    /// A lookup that blocks the uids in `hung` until `release()`, and counts the lookups of each uid.
+    final class SlowDirectory: Sendable {
+        private let hung: Set<UInt32>
+        private let operators: Set<UInt32>
+        private let released = Mutex(false)
+        private let counts = Mutex<[UInt32: Int]>([:])
+
+        init(hung: Set<UInt32>, operators: Set<UInt32> = []) {
+            self.hung = hung
+            self.operators = operators
+        }
+
+        func isOperator(_ peer: PeerCredentials) -> Bool {
+            counts.withLock { $0[peer.uid, default: 0] += 1 }
+            while hung.contains(peer.uid), !released.withLock({ $0 }) { usleep(1000) }
+            return operators.contains(peer.uid)
+        }
+
+        func release() { released.withLock { $0 = true } }
+        func lookups(of uid: UInt32) -> Int { counts.withLock { $0[uid, default: 0] } }
+    }
+
+    private func peer(_ uid: UInt32) -> PeerCredentials { PeerCredentials(pid: 1, uid: uid, gid: uid) }
+
+    @Test func hungLookup_isAskedOncePerUid_howeverManyConnectionsWaitOnIt() async throws {
+        let directory = SlowDirectory(hung: [1000])
+        let cache = OperatorCache(daemonUID: 999, lookupTimeout: .milliseconds(100), lookup: directory.isOperator)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let holders = (0..<50).map { _ in cache.holder(for: peer(1000), on: loop) }
+        for holder in holders {
+            #expect(try await holder.get() == ShareHolder(uid: 1000, isOperator: false), "served after the timeout")
+        }
+        directory.release()
+        // A lookup asked for after them runs after every lookup queued before it (the pool's queue is first in,
+        // first out; shutting it down would drop what waits).
+        _ = try await cache.holder(for: peer(3000), on: loop).get()
+        for _ in 0..<10_000 where directory.lookups(of: 3000) == 0 { usleep(1000) }
+        try await cache.shutdown()
+        #expect(directory.lookups(of: 1000) == 1, "one lookup, not one per connection that missed the cache")
+    }
+
+    @Test func hungLookup_ofOneUid_doesNotHoldUpAnotherUidsLookup() async throws {
+        let directory = SlowDirectory(hung: [1000], operators: [2000])
+        let cache = OperatorCache(daemonUID: 999, lookupTimeout: .seconds(5), lookup: directory.isOperator)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let hung = cache.holder(for: peer(1000), on: loop)
+        let other = try await cache.holder(for: peer(2000), on: loop).get()
+        #expect(other == ShareHolder(uid: 2000, isOperator: true), "decided by its own lookup, not by the timeout")
+        directory.release()
+        _ = try await hung.get()
+        try await cache.shutdown()
+    }
+
+    @Test func lookupsPastTheBound_orForAnotherGidOfAUidUnderWay_areServedAsNonOperators_withoutQueuing() async throws {
+        let directory = SlowDirectory(hung: [1000, 1001], operators: [1000, 1002])
+        let cache = OperatorCache(
+            daemonUID: 999,
+            lookupTimeout: .seconds(5),
+            maximumLookups: 2,
+            lookup: directory.isOperator
+        )
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let hung = [cache.holder(for: peer(1000), on: loop), cache.holder(for: peer(1001), on: loop)]
+        let third = try await cache.holder(for: peer(1002), on: loop).get()
+        #expect(third == ShareHolder(uid: 1002, isOperator: false))
+        let otherGid = try await cache.holder(for: PeerCredentials(pid: 1, uid: 1000, gid: 5), on: loop).get()
+        #expect(otherGid == ShareHolder(uid: 1000, isOperator: false))
+        directory.release()
+        #expect(try await hung[0].get() == ShareHolder(uid: 1000, isOperator: true), "its own lookup decides it")
+        _ = try await hung[1].get()
+        try await cache.shutdown()
+        #expect(directory.lookups(of: 1002) == 0, "nothing was queued behind the hung lookups")
+    }
+}
