@@ -110,6 +110,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
         unreadAnswerTimer?.cancel()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        // No answer can reach the peer any more: what waits behind the request in flight must not run for no one,
+        // or a peer could pipeline a queue of logins, close, and start again with the place the close gave back.
+        _ = state.abandon()
+        context.fireChannelInactive()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // Decoder overflow or a socket error: nothing sensible can be answered any more.
         PeerLogContext.$current.withValue(holder) {

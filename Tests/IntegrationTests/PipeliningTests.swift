@@ -133,6 +133,35 @@ import TestSupport
         #expect(daemon.log().contains("answers not read in time: closing"))
     }
 
+    @Test func requestsQueuedByAPeerThatClosedItsConnection_neverRun() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "gus", "--password-stdin"], input: "pass-phrase\n")
+        var bytes = WireCodec.encodeRequest(.hello(minVersion: 1, maxVersion: 1), id: 1)
+        for id in UInt32(2)...31 {
+            bytes += WireCodec.encodeRequest(
+                .login(user: "gus", password: Array("wrong-phrase".utf8), codeKind: .none, code: ""),
+                id: id
+            )
+        }
+        do {
+            let socket = try RawSocket(path: daemon.socketPath)
+            socket.send(bytes)
+        }
+        // Root's lines are never dropped, so each login that ran logs one. Wait until no more come.
+        func loginLines() -> Int { daemon.log().split(separator: "\n").filter { $0.contains("user=gus") }.count }
+        var lines = loginLines()
+        var unchangedPolls = 0
+        while unchangedPolls < 300 {
+            usleep(10_000)
+            let now = loginLines()
+            unchangedPolls = now == lines ? unchangedPolls + 1 : 0
+            lines = now
+        }
+        // Before, all 30 ran (the throttle locked the account after 5) although no answer could reach anyone.
+        #expect(lines <= 3, "\(lines) of 30 queued logins ran after the peer closed:\n\(daemon.log())")
+    }
+
     @Test func refusalsPastTheQueueBound_areLoggedOncePerPeer_notPerRequest() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
