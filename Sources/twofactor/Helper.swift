@@ -136,7 +136,7 @@ struct Helper: ParsableCommand {
             let response = try link.connection!.send(request)
             if isLogin { link.account = Self.logsIn(response) ? user : nil }
             return Self.json(for: response, id: id)
-        } catch let error as ClientError where error.kind.wasNotSent {
+        } catch  where error.kind.wasNotSent {
             // Nothing was sent: the connection, and whom it acts for, stay as they were.
             return Self.failure(error.description, id: id)
         } catch {
