@@ -274,30 +274,14 @@ extension AccountService {
         return (ownCount || counted(account.name.value), counted(resyncs))
     }
 
-    /// The audit trail the caller may read, newest first: an agent its own records, an admin its
-    /// organization's, an operator everything.
+    /// A page of the audit trail the caller may read, newest first: an agent its own records, an admin its
+    /// organization's, an operator everything. A page examines a bounded number of records
+    /// (`AccountStore.auditPage`), so it may hold fewer than `limit` with more to come from its `next`.
     ///
     /// Names are reused: an account removed and made again, perhaps in another organization, leaves its
     /// records under the old one's name. So an account reads the records of a name only within the
     /// organization that name is in now, and its own records only from when it was made. So are organization
     /// names: an account reads an organization's records only from when the organization was made.
-    public func auditTrail(
-        caller: Caller,
-        account: String?,
-        organization: String?,
-        since: UnixTime?,
-        before: UInt64?,
-        limit: Int
-    ) throws(ServiceError) -> [AuditRecord] {
-        guard let filter = try auditFilter(caller: caller, account: account, organization: organization, since: since)
-        else { return [] }
-        return try storing { () throws(AccountStoreError) in
-            try store.auditRecords(matching: filter, before: before, limit: limit)
-        }
-    }
-
-    /// `auditTrail` a page at a time, for a client's request: a page examines a bounded number of records
-    /// (`AccountStore.auditPage`), so it may hold fewer than `limit` with more to come from its `next`.
     public func auditPage(
         caller: Caller,
         account: String?,
@@ -313,7 +297,7 @@ extension AccountService {
         }
     }
 
-    /// What of the trail `caller` reads for these filters (see `auditTrail`), or nil when it reads nothing.
+    /// What of the trail `caller` reads for these filters (see `auditPage`), or nil when it reads nothing.
     private func auditFilter(
         caller: Caller,
         account: String?,

@@ -149,3 +149,32 @@ func answer(_ body: () throws -> Void) -> String {
         return "\(error)"
     }
 }
+
+extension AccountService {
+    /// Up to `limit` records of the trail the caller may read, newest first, following `auditPage`'s pages.
+    func auditTrail(
+        caller: Caller,
+        account: String?,
+        organization: String?,
+        since: UnixTime?,
+        before: UInt64?,
+        limit: Int
+    ) throws(ServiceError) -> [AuditRecord] {
+        var records: [AuditRecord] = []
+        var before = before
+        while records.count < limit {
+            let page = try auditPage(
+                caller: caller,
+                account: account,
+                organization: organization,
+                since: since,
+                before: before,
+                limit: limit - records.count
+            )
+            records += page.records
+            guard page.next != 0 else { break }
+            before = page.next
+        }
+        return records
+    }
+}
