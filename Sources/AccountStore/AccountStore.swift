@@ -44,23 +44,14 @@ public protocol AccountStore: Sendable {
     /// Adds a new account. Throws `.alreadyExists` when the name is taken.
     func create(_ account: Account) throws(AccountStoreError)
 
-    /// Reads the account, lets `body` change it, and writes it back, all in one write transaction.
-    /// Throws `.store(.notFound)` for an unknown name. An error thrown by `body` (of the caller's own type)
-    /// aborts the transaction and is rethrown as `.rejected(error)`. The account's name must not be changed
-    /// (`.store(.invalidChange)`).
-    @discardableResult
+    /// Reads the account, lets `body` change it, and writes it back, all in one write transaction; with
+    /// `withOrganization`, `body` is also given the account's organization as stored in the same write (nil when
+    /// it has no record), read only. Throws `.store(.notFound)` for an unknown name. An error thrown by `body` (of
+    /// the caller's own type) aborts the transaction and is rethrown as `.rejected(error)`. The account's name
+    /// must not be changed (`.store(.invalidChange)`). Callers use `update(_:_:)` and `updateWithOrganization`.
     func update<Rejection: Error>(
         _ name: AccountName,
-        _ body: (inout Account) throws(Rejection) -> Void
-    ) throws(UpdateError<Rejection>) -> Account
-
-    /// `update`, with `body` also given the account's organization as stored in the same write (nil when it has
-    /// no record), read only: a change decided on the organization's rules (a login let in without a code from
-    /// one of its trusted networks) checks them again there, so that no change of those rules that commits before
-    /// this write is missed, and none can commit between that check and this write.
-    @discardableResult
-    func updateWithOrganization<Rejection: Error>(
-        _ name: AccountName,
+        withOrganization: Bool,
         _ body: (inout Account, Organization?) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account
 
@@ -260,6 +251,28 @@ public struct AuditPage: Sendable, Hashable {
 }
 
 extension AccountStore {
+    /// Reads the account, lets `body` change it, and writes it back, all in one write transaction
+    /// (`update(_:withOrganization:_:)`).
+    @discardableResult
+    public func update<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        try update(name, withOrganization: false) { (account, _) throws(Rejection) in try body(&account) }
+    }
+
+    /// `update`, with `body` also given the account's organization as stored in the same write (nil when it has
+    /// no record), read only: a change decided on the organization's rules (a login let in without a code from
+    /// one of its trusted networks) checks them again there, so that no change of those rules that commits before
+    /// this write is missed, and none can commit between that check and this write.
+    @discardableResult
+    public func updateWithOrganization<Rejection: Error>(
+        _ name: AccountName,
+        _ body: (inout Account, Organization?) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        try update(name, withOrganization: true, body)
+    }
+
     /// A page as `auditRecords` finds it, for a store whose queries run elsewhere (a database server).
     public func auditPage(
         matching filter: AuditFilter,

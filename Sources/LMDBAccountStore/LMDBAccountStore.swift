@@ -289,25 +289,9 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     /// `body` runs inside the write transaction; it may run more than once if the map has to grow, so it
     /// must not have effects outside the account it is given. A refusal ends the write before anything was
-    /// put, so the transaction is committed empty.
-    @discardableResult
-    public func update<Rejection: Error>(
-        _ name: AccountName,
-        _ body: (inout Account) throws(Rejection) -> Void
-    ) throws(UpdateError<Rejection>) -> Account {
-        try update(name, withOrganization: false) { (account, _) throws(Rejection) in try body(&account) }
-    }
-
-    public func updateWithOrganization<Rejection: Error>(
-        _ name: AccountName,
-        _ body: (inout Account, Organization?) throws(Rejection) -> Void
-    ) throws(UpdateError<Rejection>) -> Account {
-        try update(name, withOrganization: true, body)
-    }
-
-    /// `update`, and `updateWithOrganization` when `withOrganization`: the organization is read in the same
+    /// put, so the transaction is committed empty. With `withOrganization`, the organization is read in the same
     /// write transaction, which no other write runs beside.
-    private func update<Rejection: Error>(
+    public func update<Rejection: Error>(
         _ name: AccountName,
         withOrganization: Bool,
         _ body: (inout Account, Organization?) throws(Rejection) -> Void

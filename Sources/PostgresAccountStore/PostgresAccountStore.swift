@@ -176,26 +176,10 @@ public final class PostgresAccountStore: AccountStore, Sendable {
 
     /// `body` runs inside the transaction, with the account's row locked; it may run more than once when
     /// the transaction collides with another daemon's, so it must not have effects outside the account.
-    /// A refusal rolls the transaction back.
-    @discardableResult
-    public func update<Rejection: Error>(
-        _ name: AccountName,
-        _ body: (inout Account) throws(Rejection) -> Void
-    ) throws(UpdateError<Rejection>) -> Account {
-        try update(name, withOrganization: false) { (account, _) throws(Rejection) in try body(&account) }
-    }
-
-    public func updateWithOrganization<Rejection: Error>(
-        _ name: AccountName,
-        _ body: (inout Account, Organization?) throws(Rejection) -> Void
-    ) throws(UpdateError<Rejection>) -> Account {
-        try update(name, withOrganization: true, body)
-    }
-
-    /// `update`, and `updateWithOrganization` when `withOrganization`: the organization's row is locked `FOR
+    /// A refusal rolls the transaction back. With `withOrganization`, the organization's row is locked `FOR
     /// SHARE` before the account's, in the order `updateOrganization` locks them (the organization, then its
     /// members), so that a change of it waits for this write or is seen by it, and the two never deadlock.
-    private func update<Rejection: Error>(
+    public func update<Rejection: Error>(
         _ name: AccountName,
         withOrganization: Bool,
         _ body: (inout Account, Organization?) throws(Rejection) -> Void

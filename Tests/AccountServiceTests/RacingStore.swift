@@ -48,15 +48,10 @@ final class RacingStore: AccountStore, Sendable {
     func create(_ account: Account) throws(AccountStoreError) { try base.create(account) }
     func update<Rejection: Error>(
         _ name: AccountName,
-        _ body: (inout Account) throws(Rejection) -> Void
-    ) throws(UpdateError<Rejection>) -> Account {
-        try base.update(name, body)
-    }
-    func updateWithOrganization<Rejection: Error>(
-        _ name: AccountName,
+        withOrganization: Bool,
         _ body: (inout Account, Organization?) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account {
-        try base.updateWithOrganization(name, body)
+        try base.update(name, withOrganization: withOrganization, body)
     }
     func remove(_ name: AccountName, ifStill identity: AccountIdentity?) throws(AccountStoreError) {
         try base.remove(name, ifStill: identity)
