@@ -679,15 +679,14 @@ extension AccountService {
         reason: String,
         key: ThrottleKey? = nil
     ) throws(ServiceError) -> LoginResult {
-        let denial = key.map { denialRecord(account, reason: reason, from: $0.origin) }
-        do {
-            switch (denial ?? .record(loginDenial(account, reason: reason)), key) {
-            case (.record(let record), _): try store.appendAudit(record)
-            case (.maskingUnknownName, let key?): try store.recordDenialOfUnknownName(key)
-            case (.maskingUnknownName, nil), (.none, _): break
+        if let key {
+            switch denialRecord(account, reason: reason, from: key.origin) {
+            case .record(let record): append(record)
+            case .maskingUnknownName: writeInPlaceOfARecord(key, user: user)
+            case .none: break
             }
-        } catch {
-            logger.error("audit record not written", metadata: ["action": "login", "error": "\(error)"])
+        } else {
+            append(loginDenial(account, reason: reason))
         }
         logger.info("login denied", metadata: ["user": "\(user)", "reason": "\(reason)"])
         return .denied
@@ -727,13 +726,19 @@ extension AccountService {
     /// `deny` for a name without an account: no audit record, but a write that takes as long as appending one
     /// (`AccountStore.recordDenialOfUnknownName`), whose failure is logged as an audit record's would be.
     func denyUnknownName(_ logName: String, key: ThrottleKey) -> LoginResult {
+        writeInPlaceOfARecord(key, user: logName)
+        logger.info("login denied", metadata: ["user": "\(logName)", "reason": "unknown user"])
+        return .denied
+    }
+
+    /// The write a denial makes where it appends no audit record (`AccountStore.recordDenialOfUnknownName`), so
+    /// that it takes as long as one that does; its failure is logged as an audit record's would be.
+    private func writeInPlaceOfARecord(_ key: ThrottleKey, user: String) {
         do {
             try store.recordDenialOfUnknownName(key)
         } catch {
-            logger.error("denial not recorded", metadata: ["user": "\(logName)", "error": "\(error)"])
+            logger.error("denial not recorded", metadata: ["user": "\(user)", "error": "\(error)"])
         }
-        logger.info("login denied", metadata: ["user": "\(logName)", "reason": "unknown user"])
-        return .denied
     }
 
     /// A hash made with older scrypt parameters is replaced after a successful login, the one moment

@@ -273,11 +273,18 @@ public final class AccountService: Sendable {
                 break
             }
         }
-        let record = auditRecord(actor, action, outcome, target: target, organization: organization, detail: detail)
+        append(auditRecord(actor, action, outcome, target: target, organization: organization, detail: detail))
+    }
+
+    /// Appends `record` in a write of its own. A failure is logged, not thrown: what it records has happened.
+    func append(_ record: AuditRecord) {
         do {
             try store.appendAudit(record)
         } catch {
-            logger.error("audit record not written", metadata: ["action": "\(action.rawValue)", "error": "\(error)"])
+            logger.error(
+                "audit record not written",
+                metadata: ["action": "\(record.action.rawValue)", "error": "\(error)"]
+            )
         }
     }
 
