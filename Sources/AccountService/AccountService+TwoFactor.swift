@@ -127,12 +127,10 @@ extension AccountService {
         let now = clock()
         let disabled = try updating(target, as: caller) { (account: inout Account) throws(ServiceError) in
             // Re-checked inside the write: an admin may have forced 2FA since the policy was decided.
-            if capacity == .ownAccount, account.twoFactor != .off, account.twoFactor != .on(.self) {
-                throw ServiceError(
-                    .notPermitted,
-                    "two-factor on '\(account.name)' was required by an admin of '\(account.organization)' "
-                        + "or an operator: ask them to turn it off"
-                )
+            if capacity == .ownAccount,
+                case .refused(let reason) = AccessPolicy.decide(.account(account), .disableTwoFactor, target: account)
+            {
+                throw ServiceError(.notPermitted, reason)
             }
             Self.discardSecrets(&account)
             account.twoFactor = resulting

@@ -109,6 +109,18 @@ import Testing
         #expect(try fixture.stored("ann")?.twoFactorChange?.actor == .operator(uid: 0))
     }
 
+    /// An agent that enabled 2FA itself asks to disable it; between its decision and its write, an admin forces 2FA.
+    /// The write refuses (the agent's session ended with the admin's change, and the policy refuses the forced state
+    /// anyway), and the state stays enforced.
+    @Test func disable_byTheAgent_whenAnAdminForcesDuringIt_isRefused() throws {
+        try enroll("ann", as: try caller("ann"))
+        let amy = try caller("amy")
+        let service = fixture.racing(when: { true }) { try fixture.service.forceTwoFactor(caller: amy, name: "ann") }
+        let reply = answer { try service.disableTwoFactor(caller: try caller("ann"), name: "ann") }
+        #expect(reply.hasPrefix("notPermitted"), "\(reply)")
+        #expect(try fixture.stored("ann")?.twoFactor == .on(.enforced))
+    }
+
     @Test func adminOfAnotherOrganization_isRefused_andNothingChanges() throws {
         let amy = try caller("amy")
         let refused = kind { () throws(ServiceError) in try fixture.service.forceTwoFactor(caller: amy, name: "olga") }
