@@ -284,9 +284,33 @@ static int unavailable(pam_handle_t *pamh, const struct options *o, const struct
     return s == TFD_INVALID_INPUT ? PAM_AUTH_ERR : PAM_AUTHINFO_UNAVAIL;
 }
 
-/* Moves a trailing code of `digits` digits from `entry` ("password123456") into `code`; 0 when there is none. */
-static int split_code(char *entry, int digits, char code[9]) {
+/* The length of a recovery code as shown (four groups of four base32 characters and three dashes). */
+#define RECOVERY_CODE_LENGTH 19
+
+/* A recovery code in its shown shape, K7QF-2M3D-XR4T-6BWC, letters in either case. */
+static int recovery_code_shaped(const char *text) {
+    for (size_t i = 0; i < RECOVERY_CODE_LENGTH; i++) {
+        char c = text[i];
+        int base32 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7');
+        if (i % 5 == 4 ? c != '-' : !base32) return 0;
+    }
+    return 1;
+}
+
+/*
+ * Moves the code at the end of a single_prompt entry into `code`; 0 when there is none. The code is the last `digits`
+ * characters when they are all digits ("password123456"), or a recovery code in its shown shape after a space
+ * ("password K7QF-2M3D-XR4T-6BWC"), the space going with it. Never both: a recovery code ends in a dash and four
+ * characters. `twofactor pam --single-prompt` splits alike (splitTrailingCode).
+ */
+static int split_code(char *entry, int digits, char code[RECOVERY_CODE_LENGTH + 1]) {
     size_t length = strlen(entry);
+    if (length > RECOVERY_CODE_LENGTH && entry[length - RECOVERY_CODE_LENGTH - 1] == ' ' &&
+        recovery_code_shaped(entry + length - RECOVERY_CODE_LENGTH)) {
+        memcpy(code, entry + length - RECOVERY_CODE_LENGTH, RECOVERY_CODE_LENGTH + 1);
+        explicit_bzero(entry + length - RECOVERY_CODE_LENGTH - 1, RECOVERY_CODE_LENGTH + 1);
+        return 1;
+    }
     if (length < (size_t)digits) return 0;
     for (size_t i = length - (size_t)digits; i < length; i++)
         if (!isdigit((unsigned char)entry[i])) return 0;
@@ -457,7 +481,7 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
     if (s != TFD_OK) {
         result = unavailable(pamh, &o, &c, s);
     } else {
-        char code[9] = {0};
+        char code[RECOVERY_CODE_LENGTH + 1] = {0};
         int has_code = o.single_prompt && entry && split_code(entry, o.digits, code);
         result = converse(pamh, &o, &c, user, o.code_only ? NULL : entry, has_code ? code : NULL, service, rhost);
         explicit_bzero(code, sizeof code);

@@ -23,14 +23,15 @@ struct PAMExec: ParsableCommand {
             Reads the user from PAM_USER and the password from standard input, as pam_exec passes them \
             with expose_authtok, and exits 0 only when twofactord accepts the login. pam_exec cannot ask \
             a second question, so an account with two-factor on needs --single-prompt: the password \
-            immediately followed by the code from the authenticator app. An account that must still enroll \
-            is refused with a message to run `twofactor login` first.
+            immediately followed by the code from the authenticator app, or the password, a space and a \
+            recovery code as shown (XXXX-XXXX-XXXX-XXXX). An account that must still enroll is refused with \
+            a message to run `twofactor login` first.
             """
     )
 
     @OptionGroup var options: ConnectionOptions
 
-    @Flag(name: .customLong("single-prompt"), help: "The password is followed by the code.")
+    @Flag(name: .customLong("single-prompt"), help: "The password is followed by the code or a recovery code.")
     var singlePrompt = false
 
     @Option(name: .long, help: "The length of the code at the end of the password with --single-prompt (6 to 8).")
@@ -124,7 +125,11 @@ struct PAMCheck {
             throw finish(.daemonUnavailable, "\(error)")
         }
         switch answer {
-        case .loginResult(.ok, _, _), .recoveryLogin:
+        case .loginResult(.ok, _, _):
+            return
+        case .recoveryLogin(let remaining):
+            // What the PAM module and `twofactor login` say, with the way to a new set when few are left.
+            Terminal.writeError(LoginTexts.recoveryLogin(user: user, remaining: remaining))
             return
         case .recoveryCodes(let codes):
             // This login finished an enrollment that another login had offered: its answer is the only showing of
@@ -134,7 +139,11 @@ struct PAMCheck {
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, LoginTexts.locked(user: user, retryAfter: retryAfter))
         case .loginResult(.codeNeeded, _, _) where code.isEmpty && singlePrompt:
-            throw finish(.denied, "login denied: type the password immediately followed by the verification code")
+            throw finish(
+                .denied,
+                "login denied: type the password immediately followed by the verification code, or the password, "
+                    + "a space and a recovery code (XXXX-XXXX-XXXX-XXXX)"
+            )
         case .loginResult(.codeNeeded, _, _) where code.isEmpty:
             // Without --single-prompt a typed code is part of the password: telling the user to type it is no help.
             throw finish(
@@ -195,14 +204,36 @@ struct PAMEnvironment {
     }
 }
 
-/// Moves a trailing run of `digits` ASCII digits out of `entry` ("password123456"), or nil.
+/// Moves the code at the end of a --single-prompt entry out of `entry`, or nil: the last `digits` characters when
+/// they are all ASCII digits ("password123456"), or a recovery code in its shown shape after a space
+/// ("password K7QF-2M3D-XR4T-6BWC"), the space going with it. Never both: a recovery code ends in a dash and four
+/// characters. pam_twofactor.so's `single_prompt` splits alike (`split_code`).
 func splitTrailingCode(_ entry: inout [UInt8], digits: Int) -> String? {
+    if let code = splitTrailingRecoveryCode(&entry) { return code }
     guard entry.count >= digits,
         entry.suffix(digits).allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
     else { return nil }
     let code = String(decoding: entry.suffix(digits), as: UTF8.self)
     for index in entry.count - digits..<entry.count { entry[index] = 0 }
     entry.removeLast(digits)
+    return code
+}
+
+/// Moves " K7QF-2M3D-XR4T-6BWC" (four groups of four base32 characters, letters in either case) off the end of
+/// `entry`, and returns the code without the space; nil when the entry does not end so.
+private func splitTrailingRecoveryCode(_ entry: inout [UInt8]) -> String? {
+    let length = 19
+    guard entry.count > length, entry[entry.count - length - 1] == UInt8(ascii: " ") else { return nil }
+    let shaped = entry.suffix(length).enumerated().allSatisfy { offset, byte in
+        guard offset % 5 != 4 else { return byte == UInt8(ascii: "-") }
+        return (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+            || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains(byte)
+    }
+    guard shaped else { return nil }
+    let code = String(decoding: entry.suffix(length), as: UTF8.self)
+    for index in entry.count - length - 1..<entry.count { entry[index] = 0 }
+    entry.removeLast(length + 1)
     return code
 }
 

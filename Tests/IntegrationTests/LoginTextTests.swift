@@ -112,7 +112,7 @@ struct LoginTextTests {
     }
 
     /// `twofactorctl --as` after a login with a recovery code: the words of `twofactor login`, with the way to a
-    /// new set when few are left. (`twofactor pam` cannot send a recovery code: its code is the entry's digits.)
+    /// new set when few are left. (`twofactor pam` says them too: `SinglePromptTests`.)
     @Test func twofactorctlAs_recoveryLogin_saysWhatTwofactorLoginSays() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
