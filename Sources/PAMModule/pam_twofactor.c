@@ -15,7 +15,8 @@
  *   without it, and unknown to the daemon is denied even with nullok; everyone else passes through
  *   (PAM_IGNORE), and every pass-through is logged with its reason, so that a list matching nobody shows;
  * - with PAM_SILENT the module shows no message (it still asks its questions, and still logs): an
- *   enrollment, whose QR code and recovery codes are messages, is refused and logged instead;
+ *   enrollment, whose QR code and recovery codes are messages, is refused and logged instead, one that a
+ *   single_prompt code would finish too;
  * - a process whose real uid is not root (su, sudo, run by a local user) reports that uid as the
  *   invoker (LoginFromInvoker, CodeCheckFromInvoker), so that its failures lock out no one else.
  */
@@ -332,7 +333,14 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
      * through `su victim` cannot lock the victim out of sshd.
      */
     uid_t invoker = getuid();
-    char *code = first_code ? strdup(first_code) : NULL;
+    /*
+     * Under PAM_SILENT a single_prompt code waits for the second request: sent at once, it would finish the
+     * enrollment an earlier login offered a pending account, whose recovery codes are messages. Sent alone, the
+     * password is answered `enroll` for that account, refused below as at the code prompt, and `codeNeeded` for
+     * every other one that needs a code (a wrong password too), which the held code then answers without asking.
+     */
+    int hold = o->silent && password && first_code;
+    char *code = first_code && !hold ? strdup(first_code) : NULL;
     int result = PAM_AUTH_ERR;
     for (int round = 0; round < 3; round++) {
         struct tfd_answer a;
@@ -374,7 +382,9 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
             break;
         }
         if (a.outcome == TFD_OK_OUTCOME) {
-            /* The words of the twofactor clients (LoginTexts.enrolled, .recoveryLogin; LoginTextTests compares). */
+            /* The words of the twofactor clients (LoginTexts.enrolled, .recoveryLogin; LoginTextTests compares). The
+               recovery codes are shown even under PAM_SILENT, which reaches them only when another login offered an
+               enrollment between this one's two requests: dropped, they would be lost. */
             if (a.type == TFD_ANSWER_RECOVERY_CODES && a.screen)
                 pam_info(pamh, "Two-factor authentication is now on for '%s'.\n\n"
                                "Recovery codes: each works once in place of a code from the app. Keep them somewhere "
@@ -415,6 +425,12 @@ static int converse(pam_handle_t *pamh, const struct options *o, struct tfd_conn
         }
         if (a.outcome == TFD_ENROLL) show_enrollment(pamh, user, &a);
         tfd_answer_free(&a);
+        if (hold) {
+            hold = 0;
+            code = strdup(first_code);
+            if (!code) { result = PAM_BUF_ERR; break; }
+            continue;
+        }
         code = ask(pamh, PAM_PROMPT_ECHO_OFF, "Verification code: ");
         if (!code) { result = PAM_CONV_ERR; break; }
         /* People copy codes as "123 456"; the daemon wants the characters alone. */

@@ -59,4 +59,64 @@ struct SinglePromptTests {
         let result = try bridge.service(setup).authenticate("erin", input: "\(password) \(codes[0])\n")
         #expect(result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
     }
+
+    /// Under PAM_SILENT a code typed after the password must not finish the enrollment that an earlier login offered
+    /// a pending account: its recovery codes are messages. The login is refused and logged as at the code prompt, and
+    /// the account stays pending for a login that may show them.
+    @Test func module_silent_aCodeForAnOfferedEnrollment_isDenied_andTheAccountStaysPending() throws {
+        let setup = try Setup()
+        try setup.addPendingAccount("carol", password: "pw-carol")
+        let secret = try Self.offerEnrollment("carol", password: "pw-carol", through: setup.daemon)
+        let receiver = DatagramReceiver(path: setup.daemon.directory.appendingPathComponent("log").path)
+        let service = try setup.service("single_prompt")
+        let silent = try pamtesterLogging(
+            service,
+            "carol",
+            input: "pw-carol\(try OathTool.code(secret: secret, at: unixNow()))\n",
+            logSocket: receiver.path,
+            flags: "PAM_SILENT"
+        )
+        #expect(!silent.authenticated, "\(silent.standardOutput)\n\(setup.daemon.log())")
+        #expect(!silent.standardOutput.contains("Recovery codes"), "\(silent.standardOutput)")
+        let line = logLine(containing: "PAM_SILENT; denying", from: receiver)
+        #expect(line?.contains("user carol must enroll") == true, "\(line ?? "no log line")")
+        let shown = try setup.daemon.ctl(["user", "show", "carol", "--json"])
+        #expect(shown.standardOutput.contains("\"twoFactor\":\"pending\""), "\(shown.standardOutput)")
+
+        let loud = try service.authenticate(
+            "carol",
+            input: "pw-carol\(try OathTool.code(secret: secret, at: unixNow()))\n"
+        )
+        #expect(loud.authenticated, "\(loud.standardError)\n\(setup.daemon.log())")
+        #expect(loud.standardOutput.contains("Recovery codes: each works once"), "\(loud.standardOutput)")
+    }
+
+    /// Under PAM_SILENT the module sends the password before the code; an account with two-factor on still logs in
+    /// with one answer, and a wrong code is still refused.
+    @Test func module_silent_passwordAndCode_stillLogIn() throws {
+        let setup = try Setup()
+        let service = try setup.service("single_prompt")
+        let wrong = try service.authenticate(
+            "alice",
+            input: "pw-alice\(try setup.code(ahead: 5))\n",
+            flags: "PAM_SILENT"
+        )
+        #expect(!wrong.authenticated)
+        let right = try service.authenticate("alice", input: "pw-alice\(try setup.code())\n", flags: "PAM_SILENT")
+        #expect(right.authenticated, "\(right.standardError)\n\(setup.daemon.log())")
+        #expect(!right.standardError.contains("Verification code: "), "\(right.standardError)")
+    }
+
+    /// Has a login offer `user` its enrollment (`twofactor helper`, as `twofactor login` would show it), and returns
+    /// the offered secret.
+    static func offerEnrollment(_ user: String, password: String, through daemon: DaemonProcess) throws -> String {
+        let offered = try run(
+            Binaries.url("twofactor"),
+            ["helper", "--socket", daemon.socketPath],
+            input: #"{"op":"login","user":"\#(user)","password":"\#(password)"}"# + "\n"
+        )
+        let answer = try JSONSerialization.jsonObject(with: Data(offered.standardOutput.utf8)) as? [String: Any]
+        let uri = try #require(answer?["otpauthURI"] as? String, "\(offered.standardOutput)")
+        return try #require(secretParameter(ofURI: uri))
+    }
 }

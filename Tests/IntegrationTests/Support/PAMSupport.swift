@@ -81,13 +81,15 @@ final class PAMService {
 }
 
 /// Runs pamtester in a private mount namespace whose /dev/log is `logSocket`, so that the module's
-/// syslog lines reach the test and nothing else; with `groupFile`, that file is /etc/group there.
+/// syslog lines reach the test and nothing else; with `groupFile`, that file is /etc/group there; with `flags`
+/// (such as "PAM_SILENT"), pam_authenticate gets them.
 func pamtesterLogging(
     _ service: PAMService,
     _ user: String,
     input: String,
     logSocket: String,
-    groupFile: String = ""
+    groupFile: String = "",
+    flags: String? = nil
 ) throws
     -> CommandResult
 {
@@ -104,11 +106,14 @@ func pamtesterLogging(
         ln -s "$1" /dev/log
         if [ -n "$4" ]; then mount --bind "$4" /etc/group; fi
         set +e
-        exec pamtester "$2" "$3" authenticate
+        exec pamtester "$2" "$3" "$5"
         """
     return try run(
         URL(fileURLWithPath: "/usr/bin/unshare"),
-        ["--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user, groupFile],
+        [
+            "--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user, groupFile,
+            flags.map { "authenticate(\($0))" } ?? "authenticate",
+        ],
         input: input
     )
 }
