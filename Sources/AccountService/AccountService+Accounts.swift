@@ -31,21 +31,10 @@ extension AccountService {
                 try store.organization(named: organizationName)
             })
         else { throw ServiceError.from(.organizationNotFound(organizationName)) }
-        // Before anything that could tell whether the name is taken: the refusal is the same either way.
+        // Before anything that could tell whether the name is taken: the refusal is the same either way. Checked
+        // again in the write that creates the account, on the rules as stored then (an `org set` during the hash).
         if capacity == .admin, !rules.adminMayAdd(accountName) {
-            let allowed =
-                rules.agentNames.isEmpty
-                ? "an operator adds its accounts, or lets its admin add some names with "
-                : "the names its admin may add are " + rules.agentNames.map(\.value).joined(separator: " ")
-                    + "; an operator adds others, or changes them with "
-            throw refusal(
-                "an admin of '\(organizationName)' may not add '\(accountName)': \(allowed)"
-                    + "twofactorctl org set \(organizationName) --agent-name PATTERN",
-                of: caller,
-                action: .accountAdd,
-                target: nil,
-                requested: "\(accountName) in \(organizationName)"
-            )
+            throw agentNameRefusal(accountName, rules: rules, caller: caller)
         }
         if role == .admin, let admin = try admin(of: organizationName) {
             throw ServiceError(
@@ -58,7 +47,7 @@ extension AccountService {
         try spendAdminChange(capacity, by: actor, .accountAdd)
         let now = clock()
         let required = requireTwoFactor || rules.requiresTwoFactor
-        let account = Account(
+        let hashed = Account(
             name: accountName,
             organization: organizationName,
             role: role,
@@ -68,17 +57,49 @@ extension AccountService {
             updatedAt: now,
             twoFactorChange: required ? StateChange(actor: actor, time: now) : nil
         )
-        try storing { () throws(AccountStoreError) in try store.create(account) }
+        let account: Account
+        do {
+            // The organization's rules as stored in this write, not as read before the hash.
+            account = try store.create(hashed) { (new, stored) throws(AgentNameRefused) in
+                if capacity == .admin, !stored.adminMayAdd(accountName) { throw AgentNameRefused(rules: stored) }
+                if stored.requiresTwoFactor, new.twoFactor == .off {
+                    new.twoFactor = .pending
+                    new.twoFactorChange = StateChange(actor: actor, time: now)
+                }
+            }
+        } catch {
+            switch error {
+            case .rejected(let refused): throw agentNameRefusal(accountName, rules: refused.rules, caller: caller)
+            case .store(let error): throw reported(error)
+            }
+        }
         audit(
             actor,
             .accountAdd,
             .ok,
             target: accountName,
             organization: organizationName,
-            detail: required ? "two-factor required" : ""
+            detail: account.twoFactor == .pending ? "two-factor required" : ""
         )
         logger.notice("account created", metadata: ["user": "\(accountName)", "org": "\(organizationName)"])
         return account
+    }
+
+    /// The refusal of an admin's new account whose name the organization's agent names (`rules`) do not allow.
+    private func agentNameRefusal(_ name: AccountName, rules: Organization, caller: Caller) -> ServiceError {
+        let allowed =
+            rules.agentNames.isEmpty
+            ? "an operator adds its accounts, or lets its admin add some names with "
+            : "the names its admin may add are " + rules.agentNames.map(\.value).joined(separator: " ")
+                + "; an operator adds others, or changes them with "
+        return refusal(
+            "an admin of '\(rules.name)' may not add '\(name)': \(allowed)"
+                + "twofactorctl org set \(rules.name) --agent-name PATTERN",
+            of: caller,
+            action: .accountAdd,
+            target: nil,
+            requested: "\(name) in \(rules.name)"
+        )
     }
 
     /// The first admin of `organization`, read page by page; nil when it has none.
@@ -345,4 +366,9 @@ extension AccountService {
         }
         return filter
     }
+}
+
+/// The organization as stored in the write that creates an admin's new account does not allow its name.
+private struct AgentNameRefused: Error {
+    var rules: Organization
 }

@@ -41,8 +41,19 @@ public protocol AccountStore: Sendable {
         limit: Int
     ) throws(AccountStoreError) -> [Account]
 
-    /// Adds a new account. Throws `.alreadyExists` when the name is taken.
-    func create(_ account: Account) throws(AccountStoreError)
+    /// Adds a new account in one write transaction, in which `body` is first given the account's organization as
+    /// stored in that write, read only: a change of the organization's rules (its agent names, its two-factor
+    /// requirement) that commits before this write is seen by `body`, and none commits between the two. `body`
+    /// may change the account, not its name or organization (`.store(.invalidChange)`), or refuse: an error of the
+    /// caller's own type aborts the transaction and is rethrown as `.rejected(error)`; it runs before the name is
+    /// looked up, so a refusal does not tell whether the name is taken. Throws `.store(.organizationNotFound)` for
+    /// an unknown organization and `.store(.alreadyExists)` when the name is taken. Returns the account as
+    /// written. Callers that check nothing use `create(_:)`.
+    @discardableResult
+    func create<Rejection: Error>(
+        _ account: Account,
+        checkingOrganization body: (inout Account, Organization) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account
 
     /// Reads the account, lets `body` change it, and writes it back, all in one write transaction; with
     /// `withOrganization`, `body` is also given the account's organization as stored in the same write (nil when
@@ -271,6 +282,16 @@ extension AccountStore {
         _ body: (inout Account, Organization?) throws(Rejection) -> Void
     ) throws(UpdateError<Rejection>) -> Account {
         try update(name, withOrganization: true, body)
+    }
+
+    /// Adds a new account, whatever its organization's rules (`create(_:checkingOrganization:)`). Throws
+    /// `.alreadyExists` when the name is taken.
+    public func create(_ account: Account) throws(AccountStoreError) {
+        do {
+            try create(account, checkingOrganization: { (_: inout Account, _: Organization) throws(Never) in })
+        } catch {
+            throw error.storeError
+        }
     }
 
     /// A page as `auditRecords` finds it, for a store whose queries run elsewhere (a database server).

@@ -267,8 +267,39 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
 
     static func memberKey(_ account: Account) -> [UInt8] { memberPrefix(account.organization) + key(account.name) }
 
-    public func create(_ account: Account) throws(AccountStoreError) {
-        try write { transaction in try insert(account, in: transaction) }
+    /// The organization is read in the write transaction that inserts the account, which no other write runs
+    /// beside. A refusal ends the write before anything was put, so the transaction is committed empty.
+    @discardableResult
+    public func create<Rejection: Error>(
+        _ account: Account,
+        checkingOrganization body: (inout Account, Organization) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        let outcome: Result<Account, Rejection>
+        do throws(AccountStoreError) {
+            outcome = try write { (transaction: borrowing Transaction) throws -> Result<Account, Rejection> in
+                guard
+                    let organization = try Self.loadOrganization(
+                        account.organization,
+                        from: transaction,
+                        in: databases.organizations
+                    )
+                else { throw AccountStoreError.organizationNotFound(account.organization) }
+                var checked = account
+                do throws(Rejection) {
+                    try body(&checked, organization)
+                } catch {
+                    return .failure(error)
+                }
+                guard checked.name == account.name, checked.organization == account.organization else {
+                    throw AccountStoreError.invalidChange("a new account's check cannot rename or move it")
+                }
+                try insert(checked, in: transaction)
+                return .success(checked)
+            }
+        } catch {
+            throw .store(error)
+        }
+        return try UpdateError.unwrap(outcome)
     }
 
     /// Writes a new account, sealed, and its entry in the member index, inside a write transaction; an

@@ -96,7 +96,7 @@ extension PostgresAccountStore {
 
     public func removeOrganization(_ name: OrganizationName) throws(AccountStoreError) {
         try write { transaction in
-            // The row lock conflicts with the key-share lock `create` takes, so no member arrives meanwhile.
+            // The row lock conflicts with the share lock `create` takes, so no member arrives meanwhile.
             let rows = try transaction.rows("SELECT 1 FROM organizations WHERE name = \(name.value) FOR UPDATE")
             guard !rows.isEmpty else { throw AccountStoreError.organizationNotFound(name) }
             let count =

@@ -156,22 +156,48 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         return result
     }
 
-    public func create(_ account: Account) throws(AccountStoreError) {
-        let record = try sealedRecord(account)
-        try write { transaction in
-            let organization = try transaction.rows(
-                "SELECT 1 FROM organizations WHERE name = \(account.organization.value) FOR KEY SHARE"
-            )
-            guard !organization.isEmpty else { throw AccountStoreError.organizationNotFound(account.organization) }
-            let inserted = try transaction.rows(
-                """
-                INSERT INTO accounts (name, organization, record)
-                VALUES (\(account.name.value), \(account.organization.value), \(record.buffer))
-                ON CONFLICT (name) DO NOTHING RETURNING name
-                """
-            )
-            guard !inserted.isEmpty else { throw AccountStoreError.alreadyExists(account.name) }
+    /// The organization's row is locked `FOR SHARE` (first, in the lock order): a change of it waits for this
+    /// write or is seen by it, and no removal of it commits before the account is in. A refusal rolls the
+    /// transaction back.
+    @discardableResult
+    public func create<Rejection: Error>(
+        _ account: Account,
+        checkingOrganization body: (inout Account, Organization) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        let outcome: Result<Account, Rejection>
+        do throws(AccountStoreError) {
+            outcome = try write { (transaction: Transaction) throws -> Result<Account, Rejection> in
+                let name = account.organization.value
+                guard
+                    let organization = try transaction.rows(
+                        "SELECT record FROM organizations WHERE name = \(name) FOR SHARE"
+                    ).first.map({ try Self.decodeOrganization(try $0.decode(ByteBuffer.self).bytes, name: name) })
+                else { throw AccountStoreError.organizationNotFound(account.organization) }
+                var checked = account
+                do throws(Rejection) {
+                    try body(&checked, organization)
+                } catch {
+                    transaction.rollbackOnly = true
+                    return .failure(error)
+                }
+                guard checked.name == account.name, checked.organization == account.organization else {
+                    throw AccountStoreError.invalidChange("a new account's check cannot rename or move it")
+                }
+                let record = try sealedRecord(checked)
+                let inserted = try transaction.rows(
+                    """
+                    INSERT INTO accounts (name, organization, record)
+                    VALUES (\(checked.name.value), \(name), \(record.buffer))
+                    ON CONFLICT (name) DO NOTHING RETURNING name
+                    """
+                )
+                guard !inserted.isEmpty else { throw AccountStoreError.alreadyExists(checked.name) }
+                return .success(checked)
+            }
+        } catch {
+            throw .store(error)
         }
+        return try UpdateError.unwrap(outcome)
     }
 
     /// `body` runs inside the transaction, with the account's row locked; it may run more than once when

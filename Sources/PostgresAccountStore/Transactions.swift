@@ -24,7 +24,8 @@ import Synchronization
 //   none.
 //
 // The lock order:
-// 1. an organization's row, FOR UPDATE (`updateOrganization`, `removeOrganization`) or FOR KEY SHARE (`create`).
+// 1. an organization's row, FOR UPDATE (`updateOrganization`, `removeOrganization`) or FOR SHARE (`create`, and
+//    `update` with its organization).
 //    `update` takes an account's new organization FOR KEY SHARE after the account: that waits only for a
 //    transaction holding the organization FOR UPDATE, which locks only the organization's members, and the
 //    account is not one of them yet;

@@ -2,16 +2,42 @@ import AccountStore
 import LMDBAccountStore
 import Synchronization
 
-/// The real LMDB store, with one change run at a chosen point: `race` runs once, just before the first
-/// `reserveAttempt` (the attempt a login of several writes counts after its password was hashed, before any
-/// other write). Everything else is the LMDB store's own.
+/// The real LMDB store, with one change run at a chosen point (`Point`): `race` runs once, just before the first
+/// call of that point's method. Everything else is the LMDB store's own.
 final class RacingStore: AccountStore, Sendable {
+    /// Where the change runs: before the first call of one of the store's writes.
+    enum Point {
+        /// `reserveAttempt`: the attempt a login of several writes counts after its password was hashed, before
+        /// any other write.
+        case reservingAnAttempt
+        /// `create`: the write of a new account, after its password was hashed.
+        case creatingAnAccount
+    }
+
     let base: LMDBAccountStore
+    private let point: Point
     private let race: Mutex<(@Sendable () throws -> Void)?>
 
-    init(_ base: LMDBAccountStore, beforeReservingAnAttempt race: @escaping @Sendable () throws -> Void) {
+    init(_ base: LMDBAccountStore, before point: Point, _ race: @escaping @Sendable () throws -> Void) {
         self.base = base
+        self.point = point
         self.race = Mutex(race)
+    }
+
+    convenience init(_ base: LMDBAccountStore, beforeReservingAnAttempt race: @escaping @Sendable () throws -> Void) {
+        self.init(base, before: .reservingAnAttempt, race)
+    }
+
+    /// Runs the race once, if `point` is where it runs.
+    private func racing(at point: Point) throws(AccountStoreError) {
+        guard point == self.point,
+            let race = race.withLock({ race in
+                defer { race = nil }; return race
+            })
+        else {
+            return
+        }
+        do { try race() } catch { throw .storageFailure("the racing change failed: \(error)") }
     }
 
     func reserveAttempt(
@@ -19,11 +45,7 @@ final class RacingStore: AccountStore, Sendable {
         at time: UnixTime,
         decide: ThrottleDecision
     ) throws(AccountStoreError) -> AttemptReservation {
-        if let race = race.withLock({ race in
-            defer { race = nil }; return race
-        }) {
-            do { try race() } catch { throw .storageFailure("the racing change failed: \(error)") }
-        }
+        try racing(at: .reservingAnAttempt)
         return try base.reserveAttempt(key, at: time, decide: decide)
     }
 
@@ -45,7 +67,13 @@ final class RacingStore: AccountStore, Sendable {
     ) throws(AccountStoreError) -> [Account] {
         try base.accounts(in: organization, after: after, limit: limit)
     }
-    func create(_ account: Account) throws(AccountStoreError) { try base.create(account) }
+    func create<Rejection: Error>(
+        _ account: Account,
+        checkingOrganization body: (inout Account, Organization) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        do { try racing(at: .creatingAnAccount) } catch { throw .store(error) }
+        return try base.create(account, checkingOrganization: body)
+    }
     func update<Rejection: Error>(
         _ name: AccountName,
         withOrganization: Bool,

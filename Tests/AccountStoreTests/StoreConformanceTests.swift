@@ -1158,6 +1158,48 @@ import TestSupport
         #expect(try store.account(named: bob)?.lastLoginAt == 21)
     }
 
+    /// `create(_:checkingOrganization:)` gives its check the organization as stored in the write that creates the
+    /// account, so a change of its rules committed after the caller read them is seen there; a refusal creates
+    /// nothing, a change the check makes is what is stored, and a check cannot move the account elsewhere.
+    @Test(arguments: Backend.allCases)
+    func create_givesItsCheckTheOrganizationAsStored_inTheWrite(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("beta")
+        let beta = try OrganizationName("beta")
+        let read = try #require(try store.organization(named: beta))
+        #expect(!read.requiresTwoFactor)
+        try store.updateOrganization(
+            beta,
+            { (organization: inout Organization) throws(Never) in organization.requiresTwoFactor = true },
+            eachMember: { _ in false }
+        )
+        struct Refused: Error {}
+        #expect(throws: UpdateError<Refused>.self) {
+            try store.create(makeAccount("cy", organization: "beta")) {
+                (_: inout Account, organization: Organization) throws(Refused) in
+                if organization.requiresTwoFactor { throw Refused() }
+            }
+        }
+        #expect(try store.account(named: accountName("cy")) == nil)
+        var seen: Organization?
+        let created = try store.create(makeAccount("cy", organization: "beta")) {
+            (account: inout Account, organization: Organization) throws(Never) in
+            seen = organization
+            account.updatedAt = 4_242
+        }
+        #expect(seen == (try store.organization(named: beta)))
+        #expect(created.updatedAt == 4_242)
+        #expect(try store.account(named: accountName("cy"))?.updatedAt == 4_242)
+        #expect(throws: UpdateError<Never>.self) {
+            try store.create(makeAccount("dee", organization: "beta")) {
+                (account: inout Account, _: Organization) throws(Never) in account.organization = .default
+            }
+        }
+        #expect(try store.account(named: accountName("dee")) == nil)
+        #expect(try store.memberCount(of: beta) == 1)
+    }
+
     /// `remove(_:ifStill:)` removes only the account the caller read: another made under its name since (here in
     /// another organization, in the same second) is left as it is, and the call throws `.notFound`.
     @Test(arguments: Backend.allCases)
