@@ -10,7 +10,9 @@ extension AccountService {
     public static let maximumAgentNames = 16
 
     /// Changes an organization's grace period, trusted networks and agent names (operators only). `gracePeriod`:
-    /// nil leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization).
+    /// nil leaves it, `.some(nil)` returns to the daemon's, a value sets it (0: off for this organization); in the
+    /// same write, every member's running grace that lasts longer from its start than the new period ends then
+    /// (at once for 0).
     /// `trustedNetworks` and `agentNames`: nil leaves them, a list replaces them (empty: none). When that changes
     /// nothing (each setting given is the current one), nothing is written or audited.
     public func setOrganizationAccess(
@@ -56,13 +58,16 @@ extension AccountService {
             return current
         }
         let now = clock()
+        // The period its members' graces now have: a shorter one ends or shortens those running, at once.
+        let cap = gracePeriod.map { $0 ?? configuration.gracePeriod }
         let organization = try updatingOrganization(organizationName) { organization in
             if let gracePeriod { organization.gracePeriod = gracePeriod }
             if let networks { organization.trustedNetworks = networks }
             if let patterns { organization.agentNames = patterns }
             organization.updatedAt = now
-        } eachMember: { _ in
-            false
+        } eachMember: { member in
+            guard let cap else { return false }
+            return member.capGraces(at: cap, now: now)
         }
         var details: [String] = []
         if gracePeriod != nil {

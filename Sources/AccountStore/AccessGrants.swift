@@ -94,6 +94,18 @@ extension Account {
         graces.append(Grace(key: key, grantedAt: now, expiresAt: now + seconds))
     }
 
+    /// Ends each grace at `seconds` after it started, if it ran longer, and drops those that ended by `now` (a
+    /// grace period shortened or turned off: 0); true when a grace changed. A longer period extends none.
+    public mutating func capGraces(at seconds: Int64, now: UnixTime) -> Bool {
+        let before = graces
+        graces = graces.compactMap { grace in
+            var capped = grace
+            capped.expiresAt = min(grace.expiresAt, grace.grantedAt + max(0, seconds))
+            return capped.expiresAt > now ? capped : nil
+        }
+        return graces != before
+    }
+
     /// Drops expired graces and exemptions; true when something was dropped.
     @discardableResult
     public mutating func sweepExpiredGrants(at now: UnixTime) -> Bool {

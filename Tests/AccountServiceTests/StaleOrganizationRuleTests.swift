@@ -94,4 +94,42 @@ import Testing
         #expect(added.twoFactor == .pending)
         #expect(try fixture.stored("acme-cid")?.twoFactor == .pending)
     }
+
+    /// Turning the grace period off, or shortening it, ends or shortens the members' running graces at once:
+    /// each now ends the new period after it started. A longer period extends none. Before, a grace started under
+    /// the old period ran to its end.
+    @Test func runningGraces_whenTheGracePeriodIsShortenedOrTurnedOff_endByTheNewPeriod() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("jo")
+        let service = fixture.service
+        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: 3_600, trustedNetworks: nil)
+        fixture.clock.advance(by: 30)
+        let start = fixture.clock.now
+        let code = try oathtool(secret, at: start)
+        #expect(try service.login(user: "jo", password: password, code: .totp(code), context: sshd) == .ok)
+        #expect(try fixture.stored("jo")?.activeGraces(at: start).map(\.expiresAt) == [start + 3_600])
+        fixture.clock.advance(by: 60)
+        // Shortened to 10 minutes: the grace now ends 10 minutes after it started, and still lets a login in.
+        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: 600, trustedNetworks: nil)
+        #expect(try fixture.stored("jo")?.activeGraces(at: start).map(\.expiresAt) == [start + 600])
+        #expect(try service.login(user: "jo", password: password, code: .none, context: sshd) == .ok)
+        // A longer period again does not give back what was taken.
+        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: 7_200, trustedNetworks: nil)
+        #expect(try fixture.stored("jo")?.activeGraces(at: start).map(\.expiresAt) == [start + 600])
+        // Off: the grace ends at once, and the next login needs a code.
+        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: 0, trustedNetworks: nil)
+        #expect(try fixture.stored("jo")?.graces == [])
+        #expect(try service.login(user: "jo", password: password, code: .none, context: sshd) == .codeNeeded)
+    }
 }
+
+private let password = Array("pass-phrase".utf8)
+
+/// sshd, through the PAM module, for a user logging in from 192.0.2.9.
+private let sshd = LoginContext(
+    peerIsPrivileged: true,
+    peerUID: 0,
+    reportedRemoteHost: "192.0.2.9",
+    service: "sshd",
+    peerSession: nil
+)
