@@ -346,7 +346,7 @@ struct OneWriteCodeCheck {
     var report: CodeCheckReport
     var key: ThrottleKey
     var claim: AttemptClaim
-    var alongside: (inout Account) -> Void
+    var alongside: AcceptedStepChange?
     var now: UnixTime
     var decide: ThrottleDecision
     var audit: AttemptAudit

@@ -6,7 +6,8 @@ import Authentication
 //   organization as that write reads them: a grace revoked, an exemption removed, a trusted network removed or
 //   a password changed meanwhile makes the login ask for a code;
 // - a grace starts only in the write that accepts a code's step (the replay guard's write), never from a
-//   login that skipped the code: a grace is never extended without a code;
+//   login that skipped the code: a grace is never extended without a code; it lasts as long as the organization
+//   as that write reads it says, never longer than the one read before the login's password hash;
 // - every login without a code is audited with the waiver that allowed it.
 
 extension AccountService {
@@ -52,20 +53,28 @@ extension AccountService {
         return true
     }
 
-    /// What the write accepting a code's step also does: start the grace this login earns, if any.
+    /// What the write accepting a code's step also does: start the grace this login earns, if any, as long as the
+    /// organization as stored in that write says (a grace period shortened or turned off while the login ran is the
+    /// one that applies). Nil when `organization`, as read before, gives none: a grace period turned on meanwhile
+    /// starts no grace for this login, and the write reads no organization.
     func graceGrant(
         organization: Organization?,
         context: LoginContext,
         now: UnixTime
-    ) -> (inout Account) -> Void {
+    ) -> AcceptedStepChange? {
+        let defaultPeriod = configuration.gracePeriod
         guard
-            let (key, seconds) = CodeWaiverPolicy.graceToGrant(
-                organization: organization,
-                defaultPeriod: configuration.gracePeriod,
-                context: context
-            )
-        else { return { _ in } }
-        return { account in
+            CodeWaiverPolicy.graceToGrant(organization: organization, defaultPeriod: defaultPeriod, context: context)
+                != nil
+        else { return nil }
+        return { account, stored in
+            guard
+                let (key, seconds) = CodeWaiverPolicy.graceToGrant(
+                    organization: stored,
+                    defaultPeriod: defaultPeriod,
+                    context: context
+                )
+            else { return }
             account.sweepExpiredGrants(at: now)
             account.grantGrace(key, seconds: seconds, now: now)
         }

@@ -348,7 +348,7 @@ extension AccountService {
             try store.checkAttempt(
                 key,
                 claiming: claim,
-                alongside: { _ in },
+                alongside: nil,
                 at: now,
                 decide: throttleDecision(for: key, now: now),
                 audit: audit
@@ -425,7 +425,7 @@ extension AccountService {
         passwordCheckedAgainst passwordHash: String?,
         clearing key: ThrottleKey?,
         now: UnixTime,
-        grace: (inout Account) -> Void = { _ in }
+        grace: AcceptedStepChange? = nil
     ) throws(ServiceError) -> LoginResult {
         let authenticator: Authenticator
         let step: UInt64

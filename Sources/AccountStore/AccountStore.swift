@@ -78,9 +78,10 @@ public protocol AccountStore: Sendable {
     /// records the login time (`Account.acceptStep` is the rule). Returns `.replayed` and changes nothing
     /// when `step` is not later, or when the authenticator changed or was removed meanwhile (a reset or
     /// removal racing a login). When this returns `.accepted` the step is durable, so the caller may
-    /// answer `ok`. `alongside` changes the account in the same write when the step is accepted (a grace
-    /// period starting with this login); like `update`'s body it may run more than once and must only
-    /// change the account it is given.
+    /// answer `ok`. `alongside`, when given, changes the account in the same write when the step is accepted (a
+    /// grace period starting with this login), decided on the account's organization as stored in that write
+    /// (`AcceptedStepChange`); like `update`'s body it may run more than once and must only change the account it
+    /// is given.
     func recordAcceptedStep(
         _ step: UInt64,
         for name: AccountName,
@@ -89,7 +90,7 @@ public protocol AccountStore: Sendable {
         drift: Int32,
         offset: Int32?,
         at time: UnixTime,
-        alongside: (inout Account) -> Void
+        alongside: AcceptedStepChange?
     ) throws(AccountStoreError) -> StepAcceptance
 
     /// Resets the failure count and records the login time after a successful login that needed no code.
@@ -107,7 +108,7 @@ public protocol AccountStore: Sendable {
     func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?
@@ -147,7 +148,7 @@ public protocol AccountStore: Sendable {
     func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: ThrottleDecision,
         audit: AttemptAudit
@@ -160,7 +161,7 @@ public protocol AccountStore: Sendable {
     func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: @escaping (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: @escaping ThrottleDecision,
         audit: AttemptAudit,
@@ -313,7 +314,7 @@ extension AccountStore {
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: @escaping (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: @escaping ThrottleDecision,
         audit: AttemptAudit,
@@ -354,11 +355,17 @@ extension AccountStore {
             drift: drift,
             offset: drift,
             at: time,
-            alongside: { _ in }
+            alongside: nil
         )
     }
 
 }
+
+/// What the write that accepts a login's code also changes on the account (a grace period starting with the login),
+/// given the account's organization as stored in that write (nil when it has no record), read only: a change of the
+/// organization (a shorter grace period) that commits before that write is seen, and none commits between the two.
+/// A store reads the organization only for a login that passes one.
+public typealias AcceptedStepChange = (inout Account, Organization?) -> Void
 
 /// What an attempt claims in `AccountStore.checkAttempt`.
 public enum AttemptClaim: Sendable, Hashable {

@@ -42,7 +42,7 @@ extension LMDBAccountStore {
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: ThrottleDecision,
         audit: AttemptAudit
@@ -58,7 +58,7 @@ extension LMDBAccountStore {
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: @escaping (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: @escaping ThrottleDecision,
         audit: AttemptAudit,
@@ -88,7 +88,7 @@ extension LMDBAccountStore {
     private func decideAttempt(
         _ key: ThrottleKey,
         _ claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: ThrottleDecision,
         audit: AttemptAudit,

@@ -377,7 +377,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         drift: Int32,
         offset: Int32?,
         at time: UnixTime,
-        alongside: (inout Account) -> Void
+        alongside: AcceptedStepChange?
     ) throws(AccountStoreError) -> StepAcceptance {
         try write { transaction in
             try acceptStep(
@@ -397,7 +397,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         _ claim: StepClaim,
         for name: AccountName,
         at time: UnixTime,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         in transaction: borrowing Transaction,
         stored: Account? = nil
     ) throws -> StepAcceptance {
@@ -408,7 +408,13 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         }
         // Nothing was written when refused; the transaction is committed empty, which costs no sync.
         guard acceptance == .accepted else { return .replayed }
-        alongside(&account)
+        if let alongside {
+            // The organization as this write reads it: a grace period shortened meanwhile is the one that applies.
+            alongside(
+                &account,
+                try Self.loadOrganization(account.organization, from: transaction, in: databases.organizations)
+            )
+        }
         try save(account, changedFrom: before, in: transaction)
         return .accepted
     }
@@ -418,7 +424,7 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     public func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?

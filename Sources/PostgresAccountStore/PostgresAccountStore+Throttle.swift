@@ -50,7 +50,7 @@ extension PostgresAccountStore {
     public func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: ThrottleDecision,
         audit: AttemptAudit

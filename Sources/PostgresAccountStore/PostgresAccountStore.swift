@@ -282,7 +282,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         drift: Int32,
         offset: Int32?,
         at time: UnixTime,
-        alongside: (inout Account) -> Void
+        alongside: AcceptedStepChange?
     ) throws(AccountStoreError) -> StepAcceptance {
         let claim = StepClaim(step: step, authenticator: label, credential: credential, drift: drift, offset: offset)
         return try write { transaction in
@@ -298,7 +298,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         _ claim: StepClaim,
         for name: AccountName,
         at time: UnixTime,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         in transaction: Transaction
     ) throws -> StepAcceptance {
         try acceptStep(claim, on: Self.lock(name, in: transaction), at: time, alongside: alongside, in: transaction)
@@ -311,7 +311,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         _ claim: StepClaim,
         on locked: Account,
         at time: UnixTime,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         in transaction: Transaction
     ) throws -> (acceptance: StepAcceptance, account: Account) {
         var account = locked
@@ -319,7 +319,15 @@ public final class PostgresAccountStore: AccountStore, Sendable {
             try opened(sealed, of: locked.name, authenticator: claim.authenticator)
         }
         guard acceptance == .accepted else { return (.replayed, locked) }
-        alongside(&account)
+        if let alongside {
+            // The organization as committed now, read without a lock (none is taken out of the lock order): an
+            // organization change committed before is seen; one still running has yet to lock this account, and
+            // its pass over the members (`AccountService.setOrganizationAccess`) sees what this write leaves.
+            let name = account.organization.value
+            let organization = try transaction.rows("SELECT record FROM organizations WHERE name = \(name)").first
+                .map { try Self.decodeOrganization(try $0.decode(ByteBuffer.self).bytes, name: name) }
+            alongside(&account, organization)
+        }
         try Self.store(AccountRecord.encode(account), of: account, in: transaction)
         return (.accepted, account)
     }
@@ -331,7 +339,7 @@ public final class PostgresAccountStore: AccountStore, Sendable {
     public func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?

@@ -25,7 +25,7 @@ import Synchronization
 //
 // The lock order:
 // 1. an organization's row, FOR UPDATE (`updateOrganization`, `removeOrganization`) or FOR SHARE (`create`, and
-//    `update` with its organization).
+//    `update` with its organization). A login's write that starts a grace reads its organization without a lock.
 //    `update` takes an account's new organization FOR KEY SHARE after the account: that waits only for a
 //    transaction holding the organization FOR UPDATE, which locks only the organization's members, and the
 //    account is not one of them yet;

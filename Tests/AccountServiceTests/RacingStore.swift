@@ -10,6 +10,8 @@ final class RacingStore: AccountStore, Sendable {
         /// `reserveAttempt`: the attempt a login of several writes counts after its password was hashed, before
         /// any other write.
         case reservingAnAttempt
+        /// `checkAttempt`: the one write of a login or a code check, after the password was hashed.
+        case checkingAnAttempt
         /// `create`: the write of a new account, after its password was hashed.
         case creatingAnAccount
     }
@@ -92,7 +94,7 @@ final class RacingStore: AccountStore, Sendable {
         drift: Int32,
         offset: Int32?,
         at time: UnixTime,
-        alongside: (inout Account) -> Void
+        alongside: AcceptedStepChange?
     ) throws(AccountStoreError) -> StepAcceptance {
         try base.recordAcceptedStep(
             step,
@@ -111,7 +113,7 @@ final class RacingStore: AccountStore, Sendable {
     func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?
@@ -124,12 +126,13 @@ final class RacingStore: AccountStore, Sendable {
     func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: ThrottleDecision,
         audit: AttemptAudit
     ) throws(AccountStoreError) -> AttemptVerdict {
-        try base.checkAttempt(key, claiming: claim, alongside: alongside, at: time, decide: decide, audit: audit)
+        try racing(at: .checkingAnAttempt)
+        return try base.checkAttempt(key, claiming: claim, alongside: alongside, at: time, decide: decide, audit: audit)
     }
     func recordDenialOfUnknownName(_ key: ThrottleKey) throws(AccountStoreError) {
         try base.recordDenialOfUnknownName(key)

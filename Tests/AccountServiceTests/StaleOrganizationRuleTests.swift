@@ -95,6 +95,35 @@ import Testing
         #expect(try fixture.stored("acme-cid")?.twoFactor == .pending)
     }
 
+    /// A login with a code from sshd earns a grace of the organization's period; the operator turns the period off
+    /// (0) or shortens it (60 s) while the login's password is hashed. The grace the login starts is the new
+    /// period's: none, or 60 s. Before, it was the old period's hour.
+    @Test(arguments: [0, 60] as [Int64])
+    func aGraceStartedByALogin_whenThePeriodIsShortenedDuringTheHash_hasTheNewLength(seconds: Int64) throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("ivy")
+        let service = fixture.service
+        _ = try service.setOrganizationAccess(caller: root, name: "default", gracePeriod: 3_600, trustedNetworks: nil)
+        let racing = self.service(fixture, before: .checkingAnAttempt) {
+            _ = try service.setOrganizationAccess(
+                caller: root,
+                name: "default",
+                gracePeriod: seconds,
+                trustedNetworks: nil
+            )
+        }
+        fixture.clock.advance(by: 30)
+        let start = fixture.clock.now
+        let code = try oathtool(secret, at: start)
+        let answer = try racing.login(user: "ivy", password: password, code: .totp(code), context: sshd)
+        #expect(answer == .ok)
+        #expect(try fixture.store.organization(named: .default)?.gracePeriod == seconds)
+        let graces = try #require(try fixture.stored("ivy")).activeGraces(at: start)
+        #expect(graces.map(\.expiresAt) == (seconds == 0 ? [] : [start + seconds]))
+        fixture.clock.advance(by: 90)
+        #expect(try service.login(user: "ivy", password: password, code: .none, context: sshd) == .codeNeeded)
+    }
+
     /// Turning the grace period off, or shortening it, ends or shortens the members' running graces at once:
     /// each now ends the new period after it started. A longer period extends none. Before, a grace started under
     /// the old period ran to its end.

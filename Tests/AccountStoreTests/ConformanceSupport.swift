@@ -125,7 +125,7 @@ func checkAttempt(
     let verdict = try store.checkAttempt(
         key,
         claiming: claim,
-        alongside: { _ in },
+        alongside: nil,
         at: time,
         decide: { _, _ in .allowed },
         audit: AttemptAudit(accepted: nil, denied: .none)

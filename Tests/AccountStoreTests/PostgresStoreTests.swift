@@ -400,7 +400,7 @@ import TestSupport
                         _ = try store.recordLogin(
                             of: alice,
                             claiming: nil,
-                            alongside: { _ in },
+                            alongside: nil,
                             at: time,
                             clearing: key,
                             audit: nil
@@ -409,7 +409,7 @@ import TestSupport
                         _ = try store.checkAttempt(
                             key,
                             claiming: round.isMultiple(of: 3) ? passedClaim(alice) : .failed,
-                            alongside: { _ in },
+                            alongside: nil,
                             at: time,
                             decide: { _, _ in .allowed },
                             audit: AttemptAudit(accepted: nil, denied: .none)

@@ -404,7 +404,7 @@ private func key(_ byte: UInt8, _ fixture: StoreFixture) throws -> SecretsKey {
                         ),
                         of: name
                     ),
-                    alongside: { _ in },
+                    alongside: nil,
                     at: 100,
                     decide: { _, _ in .allowed },
                     audit: AttemptAudit(accepted: nil, denied: .none),

@@ -600,7 +600,7 @@ import TestSupport
                         of: alice
                     )
                 } ?? .failed,
-                alongside: { $0.lastFailureAt = 1 },
+                alongside: { account, _ in account.lastFailureAt = 1 },
                 at: time,
                 decide: { record, _ in record.failures < limit ? .allowed : .locked(retryAfter: 30) },
                 audit: audit(time)
@@ -671,7 +671,7 @@ import TestSupport
             return try store.checkAttempt(
                 key,
                 claiming: claim,
-                alongside: { _ in },
+                alongside: nil,
                 at: time,
                 decide: { record, _ in record.failures < limit ? .allowed : .locked(retryAfter: 30) },
                 audit: AttemptAudit(accepted: accepted, denied: denied)
@@ -741,7 +741,7 @@ import TestSupport
             try store.checkAttempt(
                 ThrottleKey(subject: "carol", origin: .host("192.0.2.11")),
                 claiming: claim,
-                alongside: { _ in },
+                alongside: nil,
                 at: time,
                 decide: { _, _ in .allowed },
                 audit: AttemptAudit(accepted: nil, denied: .none)
@@ -762,7 +762,7 @@ import TestSupport
             try? store.checkAttempt(
                 key,
                 claiming: claim,
-                alongside: { _ in },
+                alongside: nil,
                 at: 20,
                 decide: { _, _ in .allowed },
                 audit: audit
@@ -780,7 +780,7 @@ import TestSupport
             store.checkAttempt(
                 key,
                 claiming: claim,
-                alongside: { _ in },
+                alongside: nil,
                 at: 20,
                 decide: { _, _ in .allowed },
                 audit: audit,
@@ -1062,7 +1062,7 @@ import TestSupport
             try store.checkAttempt(
                 key,
                 claiming: claim,
-                alongside: { _ in },
+                alongside: nil,
                 at: time,
                 decide: { _, _ in .allowed },
                 audit: AttemptAudit(accepted: nil, denied: .none)
@@ -1087,7 +1087,7 @@ import TestSupport
             try store.recordLogin(
                 of: bob,
                 claiming: step(100, hash: otherHash),
-                alongside: { _ in },
+                alongside: nil,
                 at: 13,
                 clearing: key,
                 audit: nil
@@ -1198,6 +1198,59 @@ import TestSupport
         }
         #expect(try store.account(named: accountName("dee")) == nil)
         #expect(try store.memberCount(of: beta) == 1)
+    }
+
+    /// What a login's accepted step changes alongside (a grace starting) is given the account's organization as
+    /// stored in that write: a grace period changed after the login read it is the one it sees, in the code
+    /// check's write and in the password login's.
+    @Test(arguments: Backend.allCases)
+    func anAcceptedStep_givesAlongsideTheOrganizationAsStored_inTheWrite(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("beta")
+        let beta = try OrganizationName("beta")
+        try store.create(makeAccount("eli", organization: "beta"))
+        let eli = accountName("eli")
+        func setGracePeriod(_ seconds: Int64) throws {
+            try store.updateOrganization(
+                beta,
+                { (organization: inout Organization) throws(Never) in organization.gracePeriod = seconds },
+                eachMember: { _ in false }
+            )
+        }
+        try setGracePeriod(60)
+        let seen = Mutex<[Int64?]>([])
+        let verdict = try store.checkAttempt(
+            ThrottleKey(subject: "eli", origin: .peer(uid: 7)),
+            claiming: stepClaim(100, of: eli),
+            alongside: { account, organization in
+                seen.withLock { $0.append(organization?.gracePeriod) }
+                account.lastFailureAt = 3
+            },
+            at: 10,
+            decide: { _, _ in .allowed },
+            audit: AttemptAudit(accepted: nil, denied: .none)
+        )
+        #expect(verdict == .accepted)
+        #expect(seen.withLock { $0.last } == 60)
+        #expect(try store.account(named: eli)?.lastFailureAt == 3)
+        try setGracePeriod(0)
+        let acceptance = try store.recordLogin(
+            of: eli,
+            claiming: StepClaim(
+                step: 101,
+                authenticator: .enrolled,
+                credential: enrolledCredential,
+                drift: 0,
+                offset: 0
+            ),
+            alongside: { _, organization in seen.withLock { $0.append(organization?.gracePeriod) } },
+            at: 11,
+            clearing: nil,
+            audit: nil
+        )
+        #expect(acceptance == .accepted)
+        #expect(seen.withLock { $0 } == [60, 0])
     }
 
     /// `remove(_:ifStill:)` removes only the account the caller read: another made under its name since (here in
