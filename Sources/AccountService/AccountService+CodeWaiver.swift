@@ -19,10 +19,12 @@ extension AccountService {
     }
 
     /// Records a login that `waiver` lets skip the code; false when the waiver no longer holds in the store (the
-    /// account and its organization as the write reads them).
+    /// account and its organization as the write reads them). A login's `password`, when given, lets it be decided
+    /// once more if the password was rehashed meanwhile (AccountService+RehashedLogin).
     func useWaiver(
         _ waiver: CodeWaiver,
         account: Account,
+        password: [UInt8]? = nil,
         context: LoginContext,
         now: UnixTime
     ) throws(ServiceError) -> Bool {
@@ -46,7 +48,9 @@ extension AccountService {
             }
         } catch {
             switch error {
-            case .rejected: return false
+            case .rejected:
+                guard let current = try rehashedDuringTheLogin(account, password: password) else { return false }
+                return try useWaiver(waiver, account: current, context: context, now: now)
             case .store(let error): throw ServiceError.from(error)
             }
         }

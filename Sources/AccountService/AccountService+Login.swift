@@ -25,7 +25,9 @@ import OneTimePassword
 // - a login is decided on the account as read before its password was hashed, and accepted only if the write that
 //   accepts it finds the account still so: the password hash it verified against (a password changed, or the
 //   account removed and made again, meanwhile) and, without a code, the two-factor state it decided on; else it is
-//   denied and counted as a wrong password is (`StepClaim.passwordHash`, `AttemptClaim.passed`);
+//   denied and counted as a wrong password is (`StepClaim.passwordHash`, `AttemptClaim.passed`), unless only a
+//   rehash of the same password changed it: then it is decided once more, counted once
+//   (AccountService+RehashedLogin.swift);
 // - an unknown user's dummy scrypt runs at the cost of the stored hashes (`PasswordHasher.unknownUserCost`);
 // - no password or code is ever logged, and a name that is not an account is logged as a fingerprint.
 
@@ -168,6 +170,7 @@ extension AccountService {
             if let decided = try decideInOneWrite(
                 decision,
                 account: account,
+                password: password,
                 passwordMatches: passwordMatches,
                 logName: logName,
                 key: key,
@@ -201,30 +204,8 @@ extension AccountService {
             }
         case .succeed:
             guard let account else { return (.denied, nil) }
-            // The success, checked against the account as stored (its 2FA was turned off since the held attempt's
-            // `codeNeeded`; its password may have changed since it was read), then the throttle clear.
-            do {
-                try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
-                    guard
-                        stored.stillAcceptsLogin(
-                            passwordCheckedAgainst: account.passwordHash,
-                            twoFactor: account.twoFactor
-                        )
-                    else { throw Self.changedDuringTheLogin }
-                    stored.failureCount = 0
-                    stored.lastLoginAt = now
-                    stored.updatedAt = now
-                }
-            } catch {
-                switch error {
-                case .rejected, .store(.notFound):
-                    return (try deny(account, user: logName, now: now, reason: Self.changedDuringTheLogin.message), nil)
-                case .store(let error): throw ServiceError.from(error)
-                }
-            }
-            try clearAttemptIfPassed(key, .ok)
-            loginSucceeded(account, factors: "password")
-            return (.ok, account)
+            // Its 2FA was turned off since the held attempt's `codeNeeded`.
+            return try acceptPassword(account, logName: logName, key: key, now: now)
         case .askForCode:
             if let account,
                 let waiver = CodeWaiverPolicy.waiver(
@@ -233,7 +214,7 @@ extension AccountService {
                     organization: organization,
                     context: context,
                     now: now
-                ), try useWaiver(waiver, account: account, context: context, now: now)
+                ), try useWaiver(waiver, account: account, password: password, context: context, now: now)
             {
                 loginSucceeded(account, factors: "password, no code: " + waiver.reason)
                 result = .ok
@@ -256,7 +237,13 @@ extension AccountService {
             return (accepted, account)
         case .useRecoveryCode(let text):
             guard let account else { return (.denied, nil) }
-            result = try useRecoveryCode(text, account: account, passwordCheckedAgainst: account.passwordHash, now: now)
+            result = try useRecoveryCode(
+                text,
+                account: account,
+                passwordCheckedAgainst: account.passwordHash,
+                password: password,
+                now: now
+            )
         case .startEnrollment(let existing):
             guard let account else { return (.denied, nil) }
             result = try offerEnrollment(
@@ -287,6 +274,7 @@ extension AccountService {
     private func decideInOneWrite(
         _ decision: LoginDecision,
         account: Account?,
+        password: [UInt8],
         passwordMatches: Bool,
         logName: String,
         key: ThrottleKey,
@@ -328,18 +316,40 @@ extension AccountService {
             audit = AttemptAudit(accepted: nil, denied: .none)
         case .verifyCode(let text, _):
             guard let account else { return (.denied, nil) }
-            let result = try commit(
-                oneWriteCodeCheck(
-                    text,
-                    account: account,
-                    passwordCheckedAgainst: account.passwordHash,
-                    key: key,
-                    organization: organization,
-                    context: context,
-                    now: now,
-                    attempt: "login"
-                )
+            let check = oneWriteCodeCheck(
+                text,
+                account: account,
+                passwordCheckedAgainst: account.passwordHash,
+                key: key,
+                organization: organization,
+                context: context,
+                now: now,
+                attempt: "login"
             )
+            let result = try commit(check)
+            // A right code refused because a login of the same user rehashed the password meanwhile: the attempt
+            // that write counted is decided once more on the account as it is now (AccountService+RehashedLogin).
+            if result == .denied, check.report.matched != nil,
+                let current = try rehashedDuringTheLogin(
+                    account,
+                    password: password,
+                    stillDecides: { current in
+                        guard case .accepted = configuration.drift.match(text, among: current.authenticators, at: now)
+                        else { return false }
+                        return true
+                    }
+                )
+            {
+                let accepted = try acceptCode(
+                    text,
+                    account: current,
+                    passwordCheckedAgainst: current.passwordHash,
+                    clearing: key,
+                    now: now,
+                    grace: graceGrant(organization: organization, context: context, now: now)
+                )
+                return (accepted, current)
+            }
             return (result, account)
         case .useRecoveryCode, .startEnrollment, .finishEnrollment:
             return nil
@@ -361,6 +371,14 @@ extension AccountService {
         case .denied where decision == .askForCode:
             logger.info("login needs a code", metadata: ["user": "\(logName)"])
             return (.codeNeeded, nil)
+        case .denied where decision == .succeed:
+            // Refused because the account changed: when only a login of the same user's rehash did, the attempt
+            // that write counted is decided once more on the account as it is now (AccountService+RehashedLogin).
+            if let account, let current = try rehashedDuringTheLogin(account, password: password) {
+                return try acceptPassword(current, logName: logName, key: key, now: now)
+            }
+            logger.info("login denied", metadata: ["user": "\(logName)", "reason": "\(reason)"])
+            return (.denied, nil)
         case .denied:
             logger.info("login denied", metadata: ["user": "\(logName)", "reason": "\(reason)"])
             return (.denied, nil)
@@ -369,6 +387,39 @@ extension AccountService {
             loginSucceeded(account, factors: "password", audited: true)
             return (.ok, account)
         }
+    }
+
+    /// Accepts a login without a code whose attempt is counted already (held since its `codeNeeded`, or counted by
+    /// a write that found the password rehashed): the success, checked against the account as stored (its password
+    /// or 2FA may have changed since `account` was read), then the throttle clear.
+    private func acceptPassword(
+        _ account: Account,
+        logName: String,
+        key: ThrottleKey,
+        now: UnixTime
+    ) throws(ServiceError) -> (LoginResult, Account?) {
+        do {
+            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+                guard
+                    stored.stillAcceptsLogin(
+                        passwordCheckedAgainst: account.passwordHash,
+                        twoFactor: account.twoFactor
+                    )
+                else { throw Self.changedDuringTheLogin }
+                stored.failureCount = 0
+                stored.lastLoginAt = now
+                stored.updatedAt = now
+            }
+        } catch {
+            switch error {
+            case .rejected, .store(.notFound):
+                return (try deny(account, user: logName, now: now, reason: Self.changedDuringTheLogin.message), nil)
+            case .store(let error): throw ServiceError.from(error)
+            }
+        }
+        try clearAttemptIfPassed(key, .ok)
+        loginSucceeded(account, factors: "password")
+        return (.ok, account)
     }
 
     /// Takes the attempt's place in the throttle: nil when it may run (it is counted as a failure until
@@ -471,10 +522,13 @@ extension AccountService {
 
     /// Uses up one recovery code in place of a TOTP code: the code is removed in the same write that
     /// accepts it, so it can never work twice, even when two logins race with it.
+    /// A login's `password`, when given, lets it be decided once more if the password was rehashed meanwhile
+    /// (AccountService+RehashedLogin).
     func useRecoveryCode(
         _ code: String,
         account: Account,
         passwordCheckedAgainst passwordHash: String?,
+        password: [UInt8]? = nil,
         now: UnixTime
     ) throws(ServiceError) -> LoginResult {
         var remaining = 0
@@ -493,6 +547,16 @@ extension AccountService {
         } catch {
             switch error {
             case .rejected(let refusal):
+                if refusal.message == Self.changedDuringTheLogin.message,
+                    let current = try rehashedDuringTheLogin(account, password: password)
+                {
+                    return try useRecoveryCode(
+                        code,
+                        account: current,
+                        passwordCheckedAgainst: current.passwordHash,
+                        now: now
+                    )
+                }
                 let reason = refusal.kind == .wrongCode ? "wrong recovery code" : refusal.message
                 return try deny(account, user: account.name.value, now: now, reason: reason)
             case .store(let error): throw ServiceError.from(error)

@@ -108,13 +108,18 @@ struct Fixture {
 
 extension Fixture {
     /// A service over this fixture's store whose clock, the first time it is read while `when` holds, first runs
-    /// `race` (through `self.service`, whose clock runs nothing).
-    func racing(when: @escaping @Sendable () -> Bool, _ race: @escaping @Sendable () throws -> Void) -> AccountService {
+    /// `race` (through `self.service`, whose clock runs nothing). It hashes with `hasher` when given (the daemon
+    /// restarted with other scrypt settings), else with the fixture's.
+    func racing(
+        hashingWith hasher: PasswordHasher? = nil,
+        when: @escaping @Sendable () -> Bool,
+        _ race: @escaping @Sendable () throws -> Void
+    ) -> AccountService {
         let clock = self.clock
         let ran = Mutex(false)
         return AccountService(
             store: store,
-            hasher: hasher,
+            hasher: hasher ?? self.hasher,
             clock: {
                 if when(), !ran.withLock({ $0 }) {
                     ran.withLock { $0 = true }

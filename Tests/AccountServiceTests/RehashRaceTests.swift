@@ -1,0 +1,257 @@
+import AccountService
+import AccountStore
+import Authentication
+import LMDBAccountStore
+import Logging
+import OneTimePassword
+import PasswordHashing
+import PostgresAccountStore
+import StoredRecords
+import Synchronization
+import Testing
+import TestSupport
+
+// Two logins of the same user with the right password just after the operator raised the scrypt cost: the first
+// to get in rehashes the password (`upgradePasswordHashIfNeeded`) while the second still checks it against the old
+// hash, and the second's write finds another hash than the one it checked. Each test runs the first login between
+// the second's read and its write, on the real LMDB store (and PostgreSQL for the logins of one write), with
+// services hashing at the raised cost.
+
+private let password = Array("pass-phrase".utf8)
+
+@Suite struct RehashRaceTests {
+    /// The daemon restarted with a higher cost than the fixture's stored hashes have.
+    let hasher = PasswordHasher(cost: ScryptCost(logN: 11, r: 8, p: 1))
+
+    /// A service at the raised cost whose store runs `race` just before the login counts its attempt.
+    func service(_ fixture: Fixture, racing race: @escaping @Sendable () throws -> Void) -> AccountService {
+        let clock = fixture.clock
+        return AccountService(
+            store: RacingStore(fixture.store, beforeReservingAnAttempt: race),
+            hasher: hasher,
+            clock: { clock.now },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+
+    /// A service at the raised cost whose clock runs `race` once the login has hashed its password.
+    func serviceRacingAfterTheHash(_ fixture: Fixture, _ race: @escaping @Sendable () throws -> Void) -> AccountService
+    {
+        let (hasher, before) = (hasher, hasher.derivationCount)
+        return fixture.racing(hashingWith: hasher, when: { hasher.derivationCount > before }, race)
+    }
+
+    func failures(_ fixture: Fixture, _ user: String, uid: UInt32) throws -> UInt32 {
+        try fixture.store.throttleRecord(ThrottleKey(subject: user, origin: .peer(uid: uid))).failures
+    }
+
+    /// The race of the closing note: before, the second login was denied as a wrong password, and counted.
+    @Test(arguments: Backend.allCases)
+    func aPasswordOnlyLogin_whenALoginOfTheSameUserRehashesDuringItsHash_isOk_andNotCounted(_ backend: Backend) throws {
+        let setup = try RaceSetup(backend, raisedTo: hasher)
+        _ = try setup.before.addAccount(
+            caller: root,
+            name: "ivy",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: password
+        )
+        let old = try setup.stored("ivy").passwordHash
+        let first = setup.after
+        let racing = setup.racingAfterTheHash {
+            let answer = try first.login(user: "ivy", password: password, code: .none, origin: .peer(uid: 7101))
+            #expect(answer == .ok, "the first login did not get in")
+        }
+        let answer = try racing.login(user: "ivy", password: password, code: .none, origin: .peer(uid: 7102))
+        #expect(answer == .ok)
+        let stored = try setup.stored("ivy")
+        #expect(stored.passwordHash != old && !hasher.needsRehash(stored.passwordHash), "no login rehashed")
+        #expect(try setup.failures("ivy", uid: 7102) == 0)
+        #expect(stored.failureCount == 0)
+    }
+
+    /// The same with a code in the same request (each login with its own step): before, denied and counted.
+    @Test(arguments: Backend.allCases)
+    func aLoginWithACode_whenALoginOfTheSameUserRehashesDuringItsHash_isOk_andNotCounted(_ backend: Backend) throws {
+        let setup = try RaceSetup(backend, raisedTo: hasher)
+        _ = try setup.before.addAccount(
+            caller: root,
+            name: "jay",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: password
+        )
+        let offer = try setup.before.beginEnrollment(caller: root, name: "jay", parameters: .standard)
+        let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
+        try setup.before.confirmEnrollment(caller: root, name: "jay", code: try oathtool(secret, at: setup.clock.now))
+        setup.clock.advance(by: 90)
+        let now = setup.clock.now
+        let first = setup.after
+        let racing = setup.racingAfterTheHash {
+            let code = try oathtool(secret, at: now - 30)
+            let answer = try first.login(user: "jay", password: password, code: .totp(code), origin: .peer(uid: 7103))
+            #expect(answer == .ok, "the first login did not get in")
+        }
+        let code = try oathtool(secret, at: now)
+        let answer = try racing.login(user: "jay", password: password, code: .totp(code), origin: .peer(uid: 7104))
+        #expect(answer == .ok)
+        let stored = try setup.stored("jay")
+        #expect(!hasher.needsRehash(stored.passwordHash), "no login rehashed")
+        #expect(stored.lastAcceptedStep == UInt64(now / 30))
+        #expect(try setup.failures("jay", uid: 7104) == 0)
+    }
+
+    /// A recovery code racing a login that rehashes: before, denied and not spent.
+    @Test func aRecoveryCode_whenALoginOfTheSameUserRehashesDuringTheLogin_isSpent_andLetsIn() throws {
+        let fixture = try Fixture()
+        try fixture.add("kim")
+        let offer = try fixture.service.beginEnrollment(caller: root, name: "kim", parameters: .standard)
+        let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
+        let codes = try fixture.service.confirmEnrollment(
+            caller: root,
+            name: "kim",
+            code: try oathtool(secret, at: fixture.clock.now)
+        ).recoveryCodes
+        fixture.clock.advance(by: 30)
+        let now = fixture.clock.now
+        let first = fixture.service(hashingWith: hasher)
+        let racing = service(fixture) {
+            let code = try oathtool(secret, at: now)
+            let answer = try first.login(user: "kim", password: password, code: .totp(code), origin: .peer(uid: 7105))
+            #expect(answer == .ok, "the first login did not get in")
+        }
+        let answer = try racing.login(
+            user: "kim",
+            password: password,
+            code: .recovery(codes[0]),
+            origin: .peer(uid: 7106)
+        )
+        #expect(answer == .recovered(remaining: codes.count - 1))
+        let stored = try #require(try fixture.stored("kim"))
+        #expect(!hasher.needsRehash(stored.passwordHash), "no login rehashed")
+        #expect(stored.recoveryCodes.count == codes.count - 1)
+        #expect(try failures(fixture, "kim", uid: 7106) == 0)
+    }
+
+    /// A login from a trusted network racing a login that rehashes: its waiver still holds. Before, it was
+    /// asked for a code.
+    @Test func aLoginFromATrustedNetwork_whenALoginOfTheSameUserRehashesDuringIt_isOk() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("lou")
+        _ = try fixture.service.setOrganizationAccess(
+            caller: root,
+            name: "default",
+            gracePeriod: 0,
+            trustedNetworks: ["192.0.2.0/24"]
+        )
+        fixture.clock.advance(by: 30)
+        let now = fixture.clock.now
+        let first = fixture.service(hashingWith: hasher)
+        let racing = service(fixture) {
+            let code = try oathtool(secret, at: now)
+            let answer = try first.login(user: "lou", password: password, code: .totp(code), origin: .peer(uid: 7107))
+            #expect(answer == .ok, "the first login did not get in")
+        }
+        let sshd = LoginContext(
+            peerIsPrivileged: true,
+            peerUID: 0,
+            reportedRemoteHost: "192.0.2.9",
+            service: "sshd",
+            peerSession: nil
+        )
+        let answer = try racing.login(user: "lou", password: password, code: .none, context: sshd)
+        #expect(answer == .ok)
+        #expect(!hasher.needsRehash(try #require(try fixture.stored("lou")).passwordHash), "no login rehashed")
+    }
+
+    /// A real password change after the cost change, during a login with the old password: the login is decided
+    /// again against the new hash, and is denied and counted once, as before.
+    @Test func aLoginWithTheOldPassword_whenThePasswordChangesDuringItsHash_afterACostChange_isDeniedAndCountedOnce()
+        throws
+    {
+        let fixture = try Fixture()
+        try fixture.add("max")
+        let admin = fixture.service(hashingWith: hasher)
+        let racing = serviceRacingAfterTheHash(fixture) {
+            try admin.setPassword(caller: root, name: "max", password: Array("a-new-pass-phrase".utf8))
+        }
+        let sequence = try fixture.newestAuditSequence()
+        let answer = try racing.login(user: "max", password: password, code: .none, origin: .peer(uid: 7108))
+        #expect(answer == .denied)
+        #expect(try failures(fixture, "max", uid: 7108) == 1)
+        let denials = try fixture.auditRecords(after: sequence).filter { $0.action == .login && $0.outcome == .denied }
+        #expect(denials.count == 1)
+        #expect(try fixture.stored("max")?.lastLoginAt == nil)
+    }
+}
+
+/// A fresh store of `backend` and services over it: `before` hashes at the cost of the stored hashes, `after` at the
+/// raised one (the daemon restarted after the operator raised `--scrypt-log-n`).
+final class RaceSetup {
+    let directory = TemporaryDirectory(prefix: "rehash-race-tests")
+    let store: any AccountStore
+    let clock = TestClock(1_900_000_000)
+    let hasher: PasswordHasher
+    let before: AccountService
+    let after: AccountService
+
+    init(_ backend: Backend, raisedTo hasher: PasswordHasher) throws {
+        switch backend {
+        case .lmdb:
+            store = try LMDBAccountStore(directory: directory.path + "/state")
+        case .postgresql:
+            let cluster = try PostgresCluster.shared.get()
+            store = try PostgresAccountStore(
+                location: try PostgresLocation(url: try cluster.makeDatabase()),
+                password: try PostgresPassword.load(file: cluster.passwordFile),
+                secretsKey: SecretsKey.random(path: directory.path + "/secrets.key"),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+        }
+        self.hasher = hasher
+        before = Self.service(store, PasswordHasher(cost: ScryptCost(logN: 10, r: 8, p: 1)), clock, race: nil)
+        after = Self.service(store, hasher, clock, race: nil)
+    }
+
+    /// A service at the raised cost whose clock runs `race` once, when first read after its login hashed.
+    func racingAfterTheHash(_ race: @escaping @Sendable () throws -> Void) -> AccountService {
+        Self.service(store, hasher, clock, race: race)
+    }
+
+    private static func service(
+        _ store: any AccountStore,
+        _ hasher: PasswordHasher,
+        _ clock: TestClock,
+        race: (@Sendable () throws -> Void)?
+    ) -> AccountService {
+        let before = hasher.derivationCount
+        let pending = Mutex(race)
+        return AccountService(
+            store: store,
+            hasher: hasher,
+            clock: {
+                if hasher.derivationCount > before,
+                    let race = pending.withLock({ race in
+                        defer { race = nil }; return race
+                    })
+                {
+                    do { try race() } catch { Issue.record("the racing login failed: \(error)") }
+                }
+                return clock.now
+            },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+
+    func stored(_ name: String) throws -> Account {
+        try #require(try store.account(named: try AccountName(name)))
+    }
+
+    func failures(_ user: String, uid: UInt32) throws -> UInt32 {
+        let key = ThrottleKey(subject: user, origin: .peer(uid: uid))
+        if let lmdb = store as? LMDBAccountStore { return try lmdb.throttleRecord(key).failures }
+        return try #require(store as? PostgresAccountStore).throttleRecord(key).failures
+    }
+}
