@@ -812,13 +812,19 @@ extension AccountService {
         guard hasher.needsRehash(account.passwordHash), let newHash = try? hasher.hash(password) else { return account }
         let oldHash = account.passwordHash
         var upgraded = account
+        var upgradedElsewhere = false
         do {
             try store.update(account.name) { stored in
-                if stored.passwordHash == oldHash {
+                upgradedElsewhere = stored.passwordHash != oldHash
+                if !upgradedElsewhere {
                     stored.passwordHash = newHash
                     upgraded.passwordHash = newHash
                 }
             }
+            // A login of the same user upgraded it first: the session is for the account as that login left it,
+            // when only the hash changed and this password is right for it (AccountService+RehashedLogin), else
+            // as this login found it.
+            if upgradedElsewhere { return (try? rehashedDuringTheLogin(account, password: password)) ?? account }
             logger.notice("password hash upgraded", metadata: ["user": "\(account.name)"])
             return upgraded
         } catch {

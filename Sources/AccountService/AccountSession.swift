@@ -11,7 +11,8 @@ import OpenSSLCrypto
 //   again, whatever the peer is;
 // - the stamp covers nothing another login changes (replay steps, drift, failure counts, login times, graces,
 //   recovery codes), so another login of the same account never ends a session; the one exception is the
-//   password hash that a login upgrades after the operator changed the scrypt cost, once per account;
+//   password hash that a login upgrades after the operator changed the scrypt cost, once per account (a login
+//   racing that upgrade opens its own session on the upgraded record: `upgradePasswordHashIfNeeded`);
 // - a write a session makes to its own account first checks, in the same write transaction, that the record
 //   still has the session's stamp, and the session then goes on with the record as that write left it: its
 //   own password change or enrollment never ends it, and a change someone else made just before never

@@ -103,25 +103,36 @@ private let password = Array("pass-phrase".utf8)
         #expect(try setup.failures("jay", uid: 7104) == 0)
     }
 
-    /// A recovery code racing a login that rehashes: before, denied and not spent.
-    @Test func aRecoveryCode_whenALoginOfTheSameUserRehashesDuringTheLogin_isSpent_andLetsIn() throws {
-        let fixture = try Fixture()
-        try fixture.add("kim")
-        let offer = try fixture.service.beginEnrollment(caller: root, name: "kim", parameters: .standard)
+    /// `name`, enrolled at the fixture's cost, its secret and recovery codes; the clock then a step later.
+    func enrolledWithRecoveryCodes(_ fixture: Fixture, _ name: String) throws -> ([UInt8], [String]) {
+        try fixture.add(name)
+        let offer = try fixture.service.beginEnrollment(caller: root, name: name, parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         let codes = try fixture.service.confirmEnrollment(
             caller: root,
-            name: "kim",
+            name: name,
             code: try oathtool(secret, at: fixture.clock.now)
         ).recoveryCodes
         fixture.clock.advance(by: 30)
-        let now = fixture.clock.now
-        let first = fixture.service(hashingWith: hasher)
-        let racing = service(fixture) {
+        return (secret, codes)
+    }
+
+    /// A service at the raised cost over `fixture`'s store that logs `name` in with a code (as another login of
+    /// the same user would, upgrading its hash) just before its own login counts its attempt.
+    func racingALoginWithACode(_ fixture: Fixture, _ name: String, secret: [UInt8], uid: UInt32) -> AccountService {
+        let (first, now) = (fixture.service(hashingWith: hasher), fixture.clock.now)
+        return service(fixture) {
             let code = try oathtool(secret, at: now)
-            let answer = try first.login(user: "kim", password: password, code: .totp(code), origin: .peer(uid: 7105))
+            let answer = try first.login(user: name, password: password, code: .totp(code), origin: .peer(uid: uid))
             #expect(answer == .ok, "the first login did not get in")
         }
+    }
+
+    /// A recovery code racing a login that rehashes: before, denied and not spent.
+    @Test func aRecoveryCode_whenALoginOfTheSameUserRehashesDuringTheLogin_isSpent_andLetsIn() throws {
+        let fixture = try Fixture()
+        let (secret, codes) = try enrolledWithRecoveryCodes(fixture, "kim")
+        let racing = racingALoginWithACode(fixture, "kim", secret: secret, uid: 7105)
         let answer = try racing.login(
             user: "kim",
             password: password,
@@ -133,6 +144,24 @@ private let password = Array("pass-phrase".utf8)
         #expect(!hasher.needsRehash(stored.passwordHash), "no login rehashed")
         #expect(stored.recoveryCodes.count == codes.count - 1)
         #expect(try failures(fixture, "kim", uid: 7106) == 0)
+    }
+
+    /// The same as an admin recovering (`user passwd nia --as nia --code`): the session the login opens acts for the
+    /// account as the other login's rehash left it. Before (once the login above was decided again), the code was
+    /// spent but the session was for the old hash, and refused its first request.
+    @Test func aRecoveryCodeLogin_whenALoginOfTheSameUserRehashesDuringIt_opensASessionThatActs() throws {
+        let fixture = try Fixture()
+        let (secret, codes) = try enrolledWithRecoveryCodes(fixture, "nia")
+        let racing = racingALoginWithACode(fixture, "nia", secret: secret, uid: 7109)
+        let (answer, opened) = try racing.openSession(user: "nia", password: password, code: .recovery(codes[0]))
+        #expect(answer == .recovered(remaining: codes.count - 1))
+        let session = try #require(opened)
+        let caller = Result { () throws(ServiceError) in try racing.caller(session: session, operatorUID: nil) }
+        guard case .success(.account(let nia)) = caller else {
+            Issue.record("the session does not act for nia: \(caller)")
+            return
+        }
+        #expect(try nia.passwordHash == fixture.stored("nia")?.passwordHash)
     }
 
     /// A login from a trusted network racing a login that rehashes: its waiver still holds. Before, it was
