@@ -230,6 +230,7 @@ extension AccountService {
                 text,
                 account: account,
                 passwordCheckedAgainst: account.passwordHash,
+                password: password,
                 clearing: key,
                 now: now,
                 grace: graceGrant(organization: organization, context: context, now: now)
@@ -333,11 +334,7 @@ extension AccountService {
                 let current = try rehashedDuringTheLogin(
                     account,
                     password: password,
-                    stillDecides: { current in
-                        guard case .accepted = configuration.drift.match(text, among: current.authenticators, at: now)
-                        else { return false }
-                        return true
-                    }
+                    stillDecides: stillAccepts(text, at: now)
                 )
             {
                 let accepted = try acceptCode(
@@ -469,11 +466,14 @@ extension AccountService {
     }
 
     /// Accepts `code` from any of the account's authenticators (`DriftPolicy` decides which matched and
-    /// the drift it learns), only once the store has recorded its step for that authenticator.
+    /// the drift it learns), only once the store has recorded its step for that authenticator. A login's
+    /// `password`, when given, lets it be decided once more if the password was rehashed meanwhile
+    /// (AccountService+RehashedLogin).
     func acceptCode(
         _ code: String,
         account: Account,
         passwordCheckedAgainst passwordHash: String?,
+        password: [UInt8]? = nil,
         clearing key: ThrottleKey?,
         now: UnixTime,
         grace: AcceptedStepChange? = nil
@@ -504,6 +504,20 @@ extension AccountService {
             )
         }
         guard acceptance == .accepted else {
+            if let current = try rehashedDuringTheLogin(
+                account,
+                password: password,
+                stillDecides: stillAccepts(code, at: now)
+            ) {
+                return try acceptCode(
+                    code,
+                    account: current,
+                    passwordCheckedAgainst: current.passwordHash,
+                    clearing: key,
+                    now: now,
+                    grace: grace
+                )
+            }
             return try deny(account, user: account.name.value, now: now, reason: Self.replayedOrChanged(passwordHash))
         }
         noteLearnedDrift(claim, of: authenticator, account: account)

@@ -32,4 +32,15 @@ extension AccountService {
         logger.info("login decided again: its password was rehashed meanwhile", metadata: ["user": "\(account.name)"])
         return current
     }
+
+    /// For `rehashedDuringTheLogin`: whether `code` is still to be accepted on the account as it is now (its step
+    /// not taken meanwhile).
+    func stillAccepts(_ code: String, at now: UnixTime) -> (Account) -> Bool {
+        { account in
+            guard case .accepted = self.configuration.drift.match(code, among: account.authenticators, at: now) else {
+                return false
+            }
+            return true
+        }
+    }
 }

@@ -14,6 +14,8 @@ final class RacingStore: AccountStore, Sendable {
         case checkingAnAttempt
         /// `create`: the write of a new account, after its password was hashed.
         case creatingAnAccount
+        /// `recordLogin`: the write a login completing its held attempt accepts its code in.
+        case recordingALogin
     }
 
     let base: LMDBAccountStore
@@ -118,7 +120,15 @@ final class RacingStore: AccountStore, Sendable {
         clearing key: ThrottleKey?,
         audit: AuditRecord?
     ) throws(AccountStoreError) -> StepAcceptance {
-        try base.recordLogin(of: name, claiming: claim, alongside: alongside, at: time, clearing: key, audit: audit)
+        try racing(at: .recordingALogin)
+        return try base.recordLogin(
+            of: name,
+            claiming: claim,
+            alongside: alongside,
+            at: time,
+            clearing: key,
+            audit: audit
+        )
     }
     func previewAttempt(_ key: ThrottleKey, decide: ThrottleDecision) throws(AccountStoreError) -> AttemptReservation {
         try base.previewAttempt(key, decide: decide)

@@ -164,6 +164,59 @@ private let password = Array("pass-phrase".utf8)
         #expect(try nia.passwordHash == fixture.stored("nia")?.passwordHash)
     }
 
+    /// The second request of a two-step login (the code, completing the attempt its `codeNeeded` held, its
+    /// password remembered: PAM's usual way) racing a login that rehashes between its read and its write. Before,
+    /// denied (the held attempt stays counted).
+    @Test func aHeldLoginsCode_whenALoginOfTheSameUserRehashesBeforeItsWrite_isOk() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("ona")
+        fixture.clock.advance(by: 90)
+        let now = fixture.clock.now
+        let first = fixture.service(hashingWith: hasher)
+        let clock = fixture.clock
+        let racing = AccountService(
+            store: RacingStore(
+                fixture.store,
+                before: .recordingALogin,
+                {
+                    let code = try oathtool(secret, at: now - 30)
+                    let answer = try first.login(
+                        user: "ona",
+                        password: password,
+                        code: .totp(code),
+                        origin: .peer(uid: 7110)
+                    )
+                    #expect(answer == .ok, "the first login did not get in")
+                }
+            ),
+            hasher: hasher,
+            clock: { clock.now },
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let memo = PasswordMemo()
+        let held = try racing.login(
+            user: "ona",
+            password: password,
+            code: .none,
+            origin: .peer(uid: 7111),
+            passwordMemo: memo
+        )
+        #expect(held == .codeNeeded)
+        let answer = try racing.login(
+            user: "ona",
+            password: password,
+            code: .totp(try oathtool(secret, at: now)),
+            origin: .peer(uid: 7111),
+            attemptHeld: true,
+            passwordMemo: memo
+        )
+        #expect(answer == .ok)
+        let stored = try #require(try fixture.stored("ona"))
+        #expect(!hasher.needsRehash(stored.passwordHash), "no login rehashed")
+        #expect(stored.lastAcceptedStep == UInt64(now / 30))
+        #expect(try failures(fixture, "ona", uid: 7111) == 0)
+    }
+
     /// A login from a trusted network racing a login that rehashes: its waiver still holds. Before, it was
     /// asked for a code.
     @Test func aLoginFromATrustedNetwork_whenALoginOfTheSameUserRehashesDuringIt_isOk() throws {
