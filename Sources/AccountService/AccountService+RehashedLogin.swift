@@ -1,14 +1,16 @@
 import AccountStore
 
-// MUSTs of a login whose write found its password rehashed (docs/security.md, "A login is accepted only on the
-// account it checked"):
+// MUSTs of a login whose write found its password rehashed (docs/security.md, "A login that raced a rehash of its
+// own password is decided once more"):
 // - it is decided again only when its password was right for the hash it read, that hash is one a login upgrades
 //   (made at another scrypt cost than the configured one), the account as stored now differs from the one read in
 //   its password hash alone (`CredentialStamp`), and the password is right for that hash too: only then, in this
 //   rare case, is the password hashed a second time;
 // - it is decided again at most once, as the attempt the refused write already counted: the second write checks
 //   the account as the first did, counts nothing, and a refusal of it is a denial as the first one's was. A
-//   password that is wrong for the account as it now is (a real password change) is denied and counted once.
+//   password that is wrong for the account as it now is (a real password change) is denied and counted once;
+// - a login that got in, and whose own upgrade of the hash found it upgraded by another meanwhile, opens its session
+//   on the record as stored only under the same conditions, else on the account as it found it.
 
 extension AccountService {
     /// The account as stored now, when a login decided on `account` with `password` was refused by its write because
