@@ -30,11 +30,15 @@ public final class DaemonServer: Service {
         logger: Logger
     ) {
         self.configuration = configuration
+        let operators = OperatorPolicy(groupName: configuration.operatorGroup)
+        let codeCheckers = configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
         self.dispatcher = Dispatcher(
             services: services,
-            operators: OperatorPolicy(groupName: configuration.operatorGroup),
-            codeCheckers: configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) },
-            maintenance: maintenance
+            operators: operators,
+            codeCheckers: codeCheckers,
+            maintenance: maintenance,
+            operatorLookups: OperatorCache(policy: operators),
+            codeCheckerLookups: codeCheckers.map { OperatorCache(policy: $0) }
         )
         self.logger = logger
     }
@@ -51,7 +55,8 @@ public final class DaemonServer: Service {
             maximumQueued: configuration.maximumQueuedRequests
         )
         let connections = ConnectionRegistry(limits: ShareLimits(total: connectionLimit()))
-        let operators = OperatorCache(policy: dispatcher.operators)
+        // The same answers decide a connection's share and its requests' rights.
+        let operators = dispatcher.operatorLookups ?? OperatorCache(policy: dispatcher.operators)
         // Told before the socket exists, so that whoever can connect finds it in the log already.
         if let reason = AuditSession.whyUnreadable {
             logger.notice("local session graces cannot apply, graces by remote host still do: \(reason)")
@@ -78,6 +83,7 @@ public final class DaemonServer: Service {
         await connections.drain(within: configuration.shutdownGraceSeconds)
         try await workers.shutdown()
         try await operators.shutdown()
+        try await dispatcher.codeCheckerLookups?.shutdown()
         if case .path(let path) = configuration.listener { unlink(path) }
         logger.notice("stopped")
     }

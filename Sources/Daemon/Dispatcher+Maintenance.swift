@@ -9,7 +9,7 @@ import Wire
 extension Dispatcher {
     /// Answers BackupBegin, BackupRead and KeyRotate.
     func maintain(_ request: Request, from peer: PeerCredentials, session: inout Session) -> Response {
-        guard session.account == nil, operators.isOperator(peer) else {
+        guard session.account == nil, isOperator(peer) else {
             return .error(
                 code: .notPermitted,
                 message: "backups and key rotation need operator rights (root or group '\(operators.groupName)'); "

@@ -76,6 +76,21 @@ struct Dispatcher: Sendable {
     var codeCheckers: OperatorPolicy? = nil
     /// Backups and key rotation; nil when the store cannot do them.
     var maintenance: (any StoreMaintenance)? = nil
+    /// The lookups of `operators` and `codeCheckers` the daemon caches (`OperatorCache`: one at a time per uid,
+    /// kept 30 s), so that a flood of requests costs NSS one lookup, not one each; nil asks them for every request.
+    var operatorLookups: OperatorCache? = nil
+    var codeCheckerLookups: OperatorCache? = nil
+
+    /// Whether `peer` has operator rights. May block on NSS, for at most the cache's lookup timeout.
+    func isOperator(_ peer: PeerCredentials) -> Bool {
+        operatorLookups?.isOperator(peer) ?? operators.isOperator(peer)
+    }
+
+    /// Whether `peer` is in the code-check group. May block on NSS, as `isOperator` may.
+    func isCodeChecker(_ peer: PeerCredentials) -> Bool {
+        guard let codeCheckers else { return false }
+        return codeCheckerLookups?.isOperator(peer) ?? codeCheckers.isOperator(peer)
+    }
 
     /// The dispatch table: one row per request type.
     static func privilege(for request: Request) -> Privilege? {
@@ -108,7 +123,7 @@ struct Dispatcher: Sendable {
         guard let privilege = Self.privilege(for: request) else {
             return (.error(code: .malformedRequest, message: "this request is not served here"), session)
         }
-        if privilege == .codeChecker, !operators.isOperator(peer), codeCheckers?.isOperator(peer) != true {
+        if privilege == .codeChecker, !isOperator(peer), !isCodeChecker(peer) {
             let groups = [operators.groupName] + (codeCheckers.map { [$0.groupName] } ?? [])
             let message =
                 "checking a code without a password needs root or membership of group "
@@ -164,7 +179,7 @@ struct Dispatcher: Sendable {
             default:
                 break
             }
-            let operatorUID = operators.isOperator(peer) ? peer.uid : nil
+            let operatorUID = isOperator(peer) ? peer.uid : nil
             if privilege == .caller, session.account == nil, operatorUID == nil {
                 return (
                     .error(
@@ -193,7 +208,7 @@ struct Dispatcher: Sendable {
         answer: @escaping (_ answered: @escaping @Sendable () -> (response: Response, session: Session)) -> Void
     ) {
         guard case .codeCheck(let user, let codeKind, let code, let origin) = request,
-            operators.isOperator(peer) || codeCheckers?.isOperator(peer) == true
+            isOperator(peer) || isCodeChecker(peer)
         else {
             let answered = handle(request, from: peer, session: session)
             return answer { answered }
@@ -237,7 +252,7 @@ struct Dispatcher: Sendable {
     /// The error answer to `peer` for `error`.
     private func response(for error: ServiceError, to peer: PeerCredentials) -> Response {
         // Only a failure whose details are withheld costs the (possibly slow) group lookup.
-        let toOperator = Self.isWithheldFromOthers(error.kind) && operators.isOperator(peer)
+        let toOperator = Self.isWithheldFromOthers(error.kind) && isOperator(peer)
         let message = Self.message(for: error, toOperator: toOperator)
         return .error(code: Self.errorCode(for: error.kind), message: message)
     }
@@ -271,7 +286,7 @@ struct Dispatcher: Sendable {
         _ origin: LoginOrigin,
         readingSession: Bool = true
     ) -> (ThrottleOrigin, LoginContext) {
-        let privileged = operators.isOperator(peer)
+        let privileged = isOperator(peer)
         let throttle: ThrottleOrigin =
             if !privileged {
                 .peer(uid: peer.uid)

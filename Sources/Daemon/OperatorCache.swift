@@ -7,14 +7,16 @@ import Synchronization
 //   uid whose lookup is under way wait on that one, so a hung NSS costs a flood of connections one lookup;
 // - a lookup never waits for a thread: at most `maximumLookups` run at once, each on its own thread, so one
 //   uid's hung lookup delays no other uid's; past them, and for a uid whose lookup is still under way past
-//   the timeout, the peer is served as a non-operator at once (for the share decisions only: the Dispatcher
-//   still asks per request);
-// - no connection waits on a lookup for longer than the timeout.
+//   the timeout, the peer is served as a non-operator at once;
+// - no connection or request waits on a lookup for longer than the timeout;
+// - an answer serves for `lifetime` seconds, then the next connection or request looks again: a change to
+//   the group takes effect within that time.
 
 /// Whether a peer is an operator (`OperatorPolicy`), decided when its connection is accepted and
-/// remembered per uid and gid for a while, so that a flood of connections from one user costs one
-/// NSS lookup, not one per connection. Lookups may block (LDAP, sssd), so they run on their own
-/// threads, never on an event loop.
+/// remembered per uid and gid for a while, so that a flood of connections or requests from one user costs
+/// one NSS lookup, not one per connection or request. The Dispatcher asks it too (`isOperator`), for the
+/// privileges of each request. Lookups may block (LDAP, sssd), so they run on their own threads, never on an
+/// event loop or a worker.
 final class OperatorCache: Sendable {
     private struct Key: Hashable {
         var uid: UInt32
@@ -60,6 +62,13 @@ final class OperatorCache: Sendable {
         self.maximumLookups = max(1, maximumLookups)
         self.lookups = NIOThreadPool(numberOfThreads: self.maximumLookups)
         lookups.start()
+    }
+
+    /// Whether `peer` is an operator, for a request on a worker thread (never an event loop): the answer cached
+    /// for its uid and gid, or that of the lookup under way for its uid, waited for at most the lookup timeout;
+    /// no past the timeout or the bound on lookups, as for a connection.
+    func isOperator(_ peer: PeerCredentials) -> Bool {
+        (try? holder(for: peer, on: MultiThreadedEventLoopGroup.singleton.any()).wait().isOperator) ?? false
     }
 
     func holder(for peer: PeerCredentials, on eventLoop: EventLoop) -> EventLoopFuture<ShareHolder> {

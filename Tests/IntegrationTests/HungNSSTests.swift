@@ -1,0 +1,47 @@
+import Foundation
+import Glibc
+import Testing
+
+/// What local users can do to the daemon while NSS hangs (LDAP down): the daemon looks up whether a peer is an
+/// operator, and the lookup blocks (`HungGroupDatabase`).
+@Suite(.enabled(if: runningAsRoot, notRootMessage))
+struct HungNSSTests {
+    /// Every request of a peer other than root asked NSS on its worker whether the peer is an operator, one lookup
+    /// per request: two users' requests (22 places of the pool each) held all 33 threads of `--workers 1` in
+    /// lookups, and root's logins (sshd's, su's) waited until NSS answered. A request now takes the answer its
+    /// connection's lookup gave (`OperatorCache`: one lookup per uid at a time, waited for at most 2 s).
+    @Test func whileNSSHangs_twoUsersRequests_leaveRootsLoginsServed() throws {
+        let daemon = try DaemonProcess()
+        let groups = try HungGroupDatabase(in: daemon.directory)
+        try daemon.start(extraArguments: ["--workers", "1"], launcher: groups.launcher)
+        let pid = try #require(daemon.process?.processIdentifier)
+        defer { groups.release(daemon: pid) }
+        _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pass-phrase\n")
+
+        let floods = try [65534, 4242].map { uid in
+            try PeerFlood(daemon: daemon, connections: 30, mode: .flood, pipeline: 1, uid: uid)
+        }
+        // Until every thread of the pool (33) and each uid's lookup wait on NSS, as they did within 3 s before (the
+        // connections wait 2 s for their lookups first), or a login of the floods was answered, or 10 s passed.
+        for _ in 0..<1000 {
+            if HungGroupDatabase.lookupsWaiting(in: pid) >= 35 || daemon.log().contains("login denied") { break }
+            usleep(10_000)
+        }
+        let login = Locked<CommandResult?>(nil)
+        let answered = DispatchSemaphore(value: 0)
+        Thread {
+            login.mutate { $0 = try? daemon.login("erin", password: "pass-phrase") }
+            answered.signal()
+        }.start()
+        // Bounded, so that a login that waits for NSS ends the test instead of hanging it.
+        let answeredWhileNSSHung = answered.wait(timeout: .now() + 60) == .success
+        let waiting = HungGroupDatabase.lookupsWaiting(in: pid)
+        groups.release(daemon: pid)
+        if !answeredWhileNSSHung { answered.wait() }
+        for flood in floods { _ = try flood.stop() }
+
+        #expect(answeredWhileNSSHung, "root's login waited for NSS; \(waiting) threads of the daemon waited on it")
+        #expect(login.value?.status == 0, "\(login.value?.standardError ?? "")\n\(daemon.log().suffix(2000))")
+        #expect(waiting <= 4, "one lookup per uid, at most 4 at once: \(waiting) threads waited on NSS")
+    }
+}
