@@ -127,9 +127,10 @@ public final class DaemonServer: Service {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 PeerCredentials.read(from: channel).flatMap { peer in
-                    operators.holder(for: peer, on: channel.eventLoop).map { (peer, $0) }
-                }.flatMapThrowing { peer, holder in
-                    if let refusal = connections.add(channel, for: holder) {
+                    connections.admit(channel, of: peer, operators: operators).map { (peer, $0) }
+                }.flatMapThrowing { peer, admission in
+                    let (holder, refusal) = admission
+                    if let refusal {
                         refusals.refused(holder, "a connection", because: refusal)
                         try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(refusal))
                         return
@@ -188,6 +189,8 @@ final class ConnectionRegistry: Sendable {
         /// Each open connection, and whom its place is charged to.
         var channels: [ObjectIdentifier: (channel: any Channel, holder: ShareHolder)] = [:]
         var ledger: ShareLedger
+        /// The uids that have a connection waiting for its operator lookup without a place (`admit`).
+        var waitingWithoutPlace: Set<UInt32> = []
     }
 
     private let state: Mutex<State>
@@ -196,6 +199,41 @@ final class ConnectionRegistry: Sendable {
     init(limits: ShareLimits) {
         self.limits = limits
         self.state = Mutex(State(ledger: ShareLedger(limits: limits)))
+    }
+
+    /// Registers `channel` of `peer`, charged to whom `operators` says, or says why it may not stay open.
+    ///
+    /// A connection whose operator status needs a lookup (up to its timeout when NSS hangs) is charged to its uid
+    /// as a non-operator from its accept, and moved to the operators' places if the lookup says so: a connection
+    /// waiting for its lookup counts in its uid's share like any other, and one past that share is refused at
+    /// once. Only when the places left to non-operators are all taken does a connection wait for its lookup without
+    /// a place (one of its uid at a time), so that a member of the operator group still gets the places kept for
+    /// operators.
+    func admit(
+        _ channel: any Channel,
+        of peer: PeerCredentials,
+        operators: OperatorCache
+    ) -> EventLoopFuture<(ShareHolder, ShareRefusal?)> {
+        let eventLoop = channel.eventLoop
+        if let known = operators.knownHolder(for: peer) {
+            return eventLoop.makeSucceededFuture((known, add(channel, for: known)))
+        }
+        let decided = operators.holder(for: peer, on: eventLoop)
+        let undecided = ShareHolder(uid: peer.uid, isOperator: false)
+        switch add(channel, for: undecided) {
+        case nil:
+            // An operator's place moves to the operators' places, which the one it gives back leaves room in.
+            return decided.map { holder in (holder, self.charge(channel, to: holder)) }
+        case .peerShareExhausted:
+            return eventLoop.makeSucceededFuture((undecided, .peerShareExhausted))
+        case .full:
+            let waits = state.withLock { $0.waitingWithoutPlace.insert(peer.uid).inserted }
+            guard waits else { return eventLoop.makeSucceededFuture((undecided, .full)) }
+            return decided.map { holder in
+                self.state.withLock { _ = $0.waitingWithoutPlace.remove(peer.uid) }
+                return (holder, self.add(channel, for: holder))
+            }
+        }
     }
 
     /// Registers `channel` for `holder`, or says why it may not stay open.

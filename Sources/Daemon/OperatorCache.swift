@@ -71,10 +71,18 @@ final class OperatorCache: Sendable {
         (try? holder(for: peer, on: MultiThreadedEventLoopGroup.singleton.any()).wait().isOperator) ?? false
     }
 
-    func holder(for peer: PeerCredentials, on eventLoop: EventLoop) -> EventLoopFuture<ShareHolder> {
-        if peer.uid == 0 || peer.uid == daemonUID {
-            return eventLoop.makeSucceededFuture(ShareHolder(uid: peer.uid, isOperator: true))
+    /// Whether `peer` is an operator when that needs no lookup: root, the daemon's user, or an answer still fresh.
+    func knownHolder(for peer: PeerCredentials) -> ShareHolder? {
+        if peer.uid == 0 || peer.uid == daemonUID { return ShareHolder(uid: peer.uid, isOperator: true) }
+        let now = monotonicSeconds()
+        guard let known = state.withLock({ $0.answers[Key(uid: peer.uid, gid: peer.gid)] }), known.until > now else {
+            return nil
         }
+        return ShareHolder(uid: peer.uid, isOperator: known.isOperator)
+    }
+
+    func holder(for peer: PeerCredentials, on eventLoop: EventLoop) -> EventLoopFuture<ShareHolder> {
+        if let known = knownHolder(for: peer) { return eventLoop.makeSucceededFuture(known) }
         let key = Key(uid: peer.uid, gid: peer.gid)
         let now = monotonicSeconds()
         enum Next {

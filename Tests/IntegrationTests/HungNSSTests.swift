@@ -6,6 +6,15 @@ import Testing
 /// operator, and the lookup blocks (`HungGroupDatabase`).
 @Suite(.enabled(if: runningAsRoot, notRootMessage))
 struct HungNSSTests {
+    /// The daemon's open sockets: its listener and its connections.
+    private func sockets(of pid: Int32) -> Int {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return descriptors.filter { descriptor in
+            let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")
+            return target?.hasPrefix("socket:") == true
+        }.count
+    }
+
     /// Every request of a peer other than root asked NSS on its worker whether the peer is an operator, one lookup
     /// per request: two users' requests (22 places of the pool each) held all 33 threads of `--workers 1` in
     /// lookups, and root's logins (sshd's, su's) waited until NSS answered. A request now takes the answer its
@@ -43,5 +52,34 @@ struct HungNSSTests {
         #expect(answeredWhileNSSHung, "root's login waited for NSS; \(waiting) threads of the daemon waited on it")
         #expect(login.value?.status == 0, "\(login.value?.standardError ?? "")\n\(daemon.log().suffix(2000))")
         #expect(waiting <= 4, "one lookup per uid, at most 4 at once: \(waiting) threads waited on NSS")
+    }
+
+    /// A connection was charged to its uid's share only once the lookup of its operator status ended, up to 2 s
+    /// after its accept: until then it held a descriptor and counted nowhere, so one user held any number of
+    /// connections for those 2 s (100 against a share of 9 here; past the descriptor limit, accept(2) failed for
+    /// every other user too). It is now charged to its uid from its accept, and one past the share is refused then.
+    @Test func whileAUsersLookupHangs_itsConnectionsPastItsShare_areRefusedAtOnce() throws {
+        let daemon = try DaemonProcess()
+        let groups = try HungGroupDatabase(in: daemon.directory)
+        // 40 places: 4 kept for operators, 9 per other uid.
+        try daemon.start(extraArguments: ["--max-connections", "40"], launcher: groups.launcher)
+        let pid = try #require(daemon.process?.processIdentifier)
+        defer { groups.release(daemon: pid) }
+        let before = sockets(of: pid)
+
+        let idle = try PeerFlood(daemon: daemon, connections: 100, mode: .idle)
+        // Sampled while nobody's lookup hangs, the first 2 s after its first connection (the lookup's timeout):
+        // the refused connections close as soon as they are told, which takes the daemon a moment.
+        var most = 0
+        for _ in 0..<50 {
+            most = max(most, sockets(of: pid) - before)
+            usleep(10_000)
+        }
+        let listed = try daemon.ctl(["user", "list"])
+        _ = try idle.stop()
+
+        #expect(idle.connected == 100, "\(idle.readyLine)")
+        #expect(most <= 30, "nobody held \(most) connections of the daemon against a share of 9")
+        #expect(listed.status == 0, "the operator must get in: \(listed.standardError)")
     }
 }
