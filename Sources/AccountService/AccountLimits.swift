@@ -21,7 +21,8 @@ import Synchronization
 // - a decision depends only on the account, its organization and the time, never on the target of the
 //   request: a refusal costs the same whether the account it names exists;
 // - the counts live in memory: a restart forgets them, a SIGHUP reload keeps them (the new service is given
-//   the same `AccountLimits`).
+//   the same `AccountLimits`); the denials counted and not yet audited are audited when the daemon stops
+//   cleanly (`AccountService.auditUnauditedDenials`), so that only a crash loses them.
 
 /// What each account may still cause in the current minute: audit records of refusals, and changes to itself
 /// or, for an admin, to its organization's accounts. One per daemon, shared by every `AccountService` it builds.
@@ -86,6 +87,12 @@ public final class AccountLimits: Sendable {
             let decision = budget.spend(source, now: now)
             return (decision, budget.isSpent(source, now: now))
         }
+    }
+
+    /// The denied logins past their origin's budget that no audit record counted yet, per origin and organization,
+    /// which the budget forgets.
+    func takeUnauditedDenials() -> [(source: DenialSource, count: Int)] {
+        denials.withLock { $0.takeSuppressed().map { (source: $0.key, count: $0.count) } }
     }
 
     /// Whether `account`, of `organization`, may cause one more audit record of a refusal or failure at `now`.

@@ -789,6 +789,19 @@ extension AccountService {
         return .record(loginDenial(account, reason: reason.clipped(toUTF8Bytes: room) + note))
     }
 
+    /// Audits the denied logins that no record counted yet (past their origin's budget: `denialRecord`), one record
+    /// per origin and organization, for a daemon that stops: the count lives in memory, and waited for the origin's
+    /// next record. Call it once no request runs any more.
+    public func auditUnauditedDenials() {
+        for (source, count) in limits.takeUnauditedDenials() {
+            let detail =
+                "+\(count) more from \(source.origin.auditText) not audited since its last record (daemon stopped)"
+            append(
+                auditRecord(.system, .login, .denied, target: nil, organization: source.organization, detail: detail)
+            )
+        }
+    }
+
     /// The audit record `deny` appends, for a write that appends it itself (`AccountStore.checkAttempt`).
     func loginDenial(_ account: Account, reason: String) -> AuditRecord {
         auditRecord(

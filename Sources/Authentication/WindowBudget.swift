@@ -65,6 +65,14 @@ public struct WindowBudget<Key: Hashable & Sendable>: Sendable {
         return grant(key, window)
     }
 
+    /// The refusals of each key not yet reported with a granted use, which it forgets: for a caller that reports
+    /// them itself (a daemon stopping).
+    public mutating func takeSuppressed() -> [(key: Key, count: Int)] {
+        let taken = windows.compactMap { key, window in window.suppressed > 0 ? (key, window.suppressed) : nil }
+        for (key, _) in taken { windows[key]?.suppressed = 0 }
+        return taken
+    }
+
     /// Whether `key` has no use left in its window at `now`: true right after the use that spent its last one.
     public func isSpent(_ key: Key, now: Int64) -> Bool {
         guard let window = windows[key], !isOver(window, at: now) else { return false }

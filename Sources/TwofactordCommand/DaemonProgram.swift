@@ -465,6 +465,8 @@ public struct DaemonProgram: ParsableArguments {
             logger.critical("twofactord stopped on an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        // No request runs any more: the denials only counted so far get their records before the counts are gone.
+        services.current.auditUnauditedDenials()
     }
 
     /// The state directory's lock, held by a serving daemon or a writing job. A daemon that socket activation

@@ -33,4 +33,16 @@ import Testing
         #expect(!budget.isSpent("b", now: 1))
         #expect(!budget.isSpent("a", now: 60))
     }
+
+    /// `takeSuppressed` hands over the refusals not yet reported, and a key's next granted use then reports none.
+    @Test func takeSuppressed_handsOverTheUnreportedRefusals_once() {
+        var budget = WindowBudget<String>(interval: 60, perKey: 1)
+        _ = budget.spend("a", now: 0)
+        _ = budget.spend("b", now: 0)
+        for _ in 0..<3 { _ = budget.spend("a", now: 1) }
+        let taken = budget.takeSuppressed()
+        #expect(taken.map(\.key) == ["a"] && taken.map(\.count) == [3])
+        #expect(budget.takeSuppressed().isEmpty)
+        #expect(budget.spend("a", now: 60) == .granted(suppressedBefore: 0))
+    }
 }

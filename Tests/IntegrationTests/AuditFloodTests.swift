@@ -37,4 +37,33 @@ struct AuditFloodTests {
             "\(trail.standardOutput)"
         )
     }
+
+    /// Past the budget a denial is counted, and the count written with the origin's next record in that
+    /// organization, an hour later at the earliest: a restart forgot it, and the trail never said that the
+    /// denials went on. A daemon that stops cleanly (SIGTERM) now audits what it counted.
+    @Test func deniedLoginsPastTheBudget_areAuditedWhenTheDaemonStops() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let names = (0..<5).map { "agent\($0)" }
+        for name in names {
+            let added = try daemon.ctl(["user", "add", name, "--password-stdin"], input: "pass-\(name)\n")
+            #expect(added.status == 0, "\(added.standardError)")
+        }
+        // Each account's 5 free failures from nobody: 25 denied logins, 20 audited and 5 counted.
+        for _ in 0..<5 {
+            for name in names {
+                let login = try daemon.login(name, password: "wrong", code: "123456", uid: nobodyUID)
+                #expect(login.status != 0)
+            }
+        }
+        #expect(daemon.stop(signal: SIGTERM) == 0, "\(daemon.log().suffix(2000))")
+        try daemon.start()
+
+        let trail = try daemon.ctl(["audit", "--limit", "100"])
+        #expect(trail.status == 0, "\(trail.standardError)")
+        #expect(
+            trail.standardOutput.contains("+5 more from uid \(nobodyUID) not audited since its last record"),
+            "\(trail.standardOutput)"
+        )
+    }
 }
