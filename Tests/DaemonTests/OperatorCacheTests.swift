@@ -1,5 +1,6 @@
 import Glibc
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
 import Testing
@@ -81,5 +82,70 @@ import Testing
         _ = try await hung[1].get()
         try await cache.shutdown()
         #expect(directory.lookups(of: 1002) == 0, "nothing was queued behind the hung lookups")
+    }
+}
+
+/// A connection whose peer needs an operator lookup is charged to its uid from its accept
+/// (`ConnectionRegistry.admit`), while the lookup, which may hang, decides where its place belongs.
+@Suite struct ConnectionAdmissionTests {
+    private func peer(_ uid: UInt32) -> PeerCredentials { PeerCredentials(pid: 1, uid: uid, gid: uid) }
+
+    @Test func connectionsWaitingForTheirLookup_holdTheirUidsShare_andMoveToTheOperatorsPlacesIfOperators() async throws
+    {
+        let directory = OperatorCacheTests.SlowDirectory(hung: [1000], operators: [1000])
+        let loop = NIOAsyncTestingEventLoop()
+        let cache = OperatorCache(daemonUID: 999, lookupTimeout: .hours(1), lookup: directory.isOperator)
+        let registry = ConnectionRegistry(limits: ShareLimits(total: 10, reservedForOperators: 2, perPeer: 3))
+        let waiting = (0..<3).map { _ in
+            registry.admit(NIOAsyncTestingChannel(loop: loop), of: peer(1000), operators: cache)
+        }
+        let (_, pastTheShare) = try await registry.admit(
+            NIOAsyncTestingChannel(loop: loop),
+            of: peer(1000),
+            operators: cache
+        )
+        .get()
+        #expect(pastTheShare == .peerShareExhausted, "refused while the lookup still hangs")
+        directory.release()
+        for admitted in waiting {
+            let (holder, refusal) = try await admitted.get()
+            #expect(holder == ShareHolder(uid: 1000, isOperator: true) && refusal == nil)
+        }
+        // Operators' places are bounded by the total only.
+        let (_, more) = try await registry.admit(NIOAsyncTestingChannel(loop: loop), of: peer(1000), operators: cache)
+            .get()
+        #expect(more == nil)
+        // The lookups' timeouts, cancelled or not, leave the loop before it goes.
+        await loop.advanceTime(by: .hours(2))
+        try await cache.shutdown()
+    }
+
+    @Test func withTheNonOperatorPlacesFull_oneConnectionOfAUid_waitsForItsLookup_andGetsTheOperatorsPlaces()
+        async throws
+    {
+        let directory = OperatorCacheTests.SlowDirectory(hung: [1000], operators: [1000])
+        let loop = NIOAsyncTestingEventLoop()
+        let cache = OperatorCache(daemonUID: 999, lookupTimeout: .hours(1), lookup: directory.isOperator)
+        // Two places for non-operators, two kept for operators.
+        let registry = ConnectionRegistry(limits: ShareLimits(total: 4, reservedForOperators: 2, perPeer: 2))
+        for _ in 0..<2 {
+            let (_, refusal) = try await registry.admit(
+                NIOAsyncTestingChannel(loop: loop),
+                of: peer(2000),
+                operators: cache
+            )
+            .get()
+            #expect(refusal == nil)
+        }
+        let waiting = registry.admit(NIOAsyncTestingChannel(loop: loop), of: peer(1000), operators: cache)
+        let (_, second) = try await registry.admit(NIOAsyncTestingChannel(loop: loop), of: peer(1000), operators: cache)
+            .get()
+        #expect(second == .full, "one connection of a uid at a time waits without a place")
+        directory.release()
+        let (holder, refusal) = try await waiting.get()
+        #expect(holder == ShareHolder(uid: 1000, isOperator: true) && refusal == nil)
+        // The lookups' timeouts, cancelled or not, leave the loop before it goes.
+        await loop.advanceTime(by: .hours(2))
+        try await cache.shutdown()
     }
 }
