@@ -217,6 +217,9 @@ struct Dispatcher: Sendable {
         after.heldAttempt = nil
         let session = after
         let check = codeCheck(user, from: peer, origin)
+        // `answered` runs where the caller logs (the event loop), which must not wait on an operator lookup:
+        // whether the peer is one was decided here, on the worker.
+        let toOperator = check.context.peerIsPrivileged
         check.service.checkCode(
             user: user,
             code: CodeInput(codeKind, code),
@@ -228,7 +231,7 @@ struct Dispatcher: Sendable {
                 do throws(ServiceError) {
                     return (Self.screenResponse(for: try outcome()), session)
                 } catch {
-                    return (self.response(for: error, to: peer), session)
+                    return (Self.response(for: error, toOperator: toOperator), session)
                 }
             }
         }
@@ -252,9 +255,12 @@ struct Dispatcher: Sendable {
     /// The error answer to `peer` for `error`.
     private func response(for error: ServiceError, to peer: PeerCredentials) -> Response {
         // Only a failure whose details are withheld costs the (possibly slow) group lookup.
-        let toOperator = Self.isWithheldFromOthers(error.kind) && isOperator(peer)
-        let message = Self.message(for: error, toOperator: toOperator)
-        return .error(code: Self.errorCode(for: error.kind), message: message)
+        Self.response(for: error, toOperator: Self.isWithheldFromOthers(error.kind) && isOperator(peer))
+    }
+
+    /// The error answer for `error`, to an operator or not.
+    private static func response(for error: ServiceError, toOperator: Bool) -> Response {
+        .error(code: errorCode(for: error.kind), message: message(for: error, toOperator: toOperator))
     }
 
     /// Storage and internal failures carry paths and system details (the daemon logs them in full).
