@@ -88,7 +88,12 @@ final class BrokenCodeCheckStore: AccountStore, Sendable {
     ) throws(AccountStoreError) -> [Account] {
         try base.accounts(in: organization, after: after, limit: limit)
     }
-    func create(_ account: Account) throws(AccountStoreError) { try base.create(account) }
+    func create<Rejection: Error>(
+        _ account: Account,
+        checkingOrganization body: (inout Account, Organization) throws(Rejection) -> Void
+    ) throws(UpdateError<Rejection>) -> Account {
+        try base.create(account, checkingOrganization: body)
+    }
     func update<Rejection: Error>(
         _ name: AccountName,
         withOrganization: Bool,
@@ -107,7 +112,7 @@ final class BrokenCodeCheckStore: AccountStore, Sendable {
         drift: Int32,
         offset: Int32?,
         at time: UnixTime,
-        alongside: (inout Account) -> Void
+        alongside: AcceptedStepChange?
     ) throws(AccountStoreError) -> StepAcceptance {
         try base.recordAcceptedStep(
             step,
@@ -126,7 +131,7 @@ final class BrokenCodeCheckStore: AccountStore, Sendable {
     func recordLogin(
         of name: AccountName,
         claiming claim: StepClaim?,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         clearing key: ThrottleKey?,
         audit: AuditRecord?
@@ -139,7 +144,7 @@ final class BrokenCodeCheckStore: AccountStore, Sendable {
     func checkAttempt(
         _ key: ThrottleKey,
         claiming claim: AttemptClaim,
-        alongside: (inout Account) -> Void,
+        alongside: AcceptedStepChange?,
         at time: UnixTime,
         decide: ThrottleDecision,
         audit: AttemptAudit
