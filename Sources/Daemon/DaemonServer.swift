@@ -204,9 +204,10 @@ final class ConnectionRegistry: Sendable {
     /// Registers `channel` of `peer`, charged to whom `operators` says, or says why it may not stay open.
     ///
     /// A connection whose operator status needs a lookup (up to its timeout when NSS hangs) is charged to its uid
-    /// as a non-operator from its accept, and moved to the operators' places if the lookup says so: a connection
-    /// waiting for its lookup counts in its uid's share like any other, and one past that share is refused at
-    /// once. Only when the places left to non-operators are all taken does a connection wait for its lookup without
+    /// from its accept, as the uid's last answer said (`OperatorCache.provisionalHolder`: a non-operator when it
+    /// has none), and moved if the lookup says otherwise: a connection waiting for its lookup counts in its uid's
+    /// share like any other, one past that share is refused at once, and an operator whose answer expired is not
+    /// refused as a non-operator past its share. Only when the places left to non-operators are all taken does a connection wait for its lookup without
     /// a place (one of its uid at a time), so that a member of the operator group still gets the places kept for
     /// operators.
     func admit(
@@ -219,7 +220,7 @@ final class ConnectionRegistry: Sendable {
             return eventLoop.makeSucceededFuture((known, add(channel, for: known)))
         }
         let decided = operators.holder(for: peer, on: eventLoop)
-        let undecided = ShareHolder(uid: peer.uid, isOperator: false)
+        let undecided = operators.provisionalHolder(for: peer)
         switch add(channel, for: undecided) {
         case nil:
             // An operator's place moves to the operators' places, which the one it gives back leaves room in.

@@ -81,6 +81,14 @@ final class OperatorCache: Sendable {
         return ShareHolder(uid: peer.uid, isOperator: known.isOperator)
     }
 
+    /// Whom a connection of `peer` is charged to while its lookup runs: as the last answer for its uid and gid
+    /// said, however old (a group change shows once the lookup ends), else as a non-operator. For share
+    /// decisions only: rights wait for the lookup (`isOperator`).
+    func provisionalHolder(for peer: PeerCredentials) -> ShareHolder {
+        let last = state.withLock { $0.answers[Key(uid: peer.uid, gid: peer.gid)]?.isOperator }
+        return ShareHolder(uid: peer.uid, isOperator: last ?? false)
+    }
+
     func holder(for peer: PeerCredentials, on eventLoop: EventLoop) -> EventLoopFuture<ShareHolder> {
         if let known = knownHolder(for: peer) { return eventLoop.makeSucceededFuture(known) }
         let key = Key(uid: peer.uid, gid: peer.gid)
@@ -130,9 +138,11 @@ final class OperatorCache: Sendable {
         lookups.runIfActive(eventLoop: eventLoop) { lookup(peer) }.whenComplete { result in
             timeout.cancel()
             let isOperator = (try? result.get()) ?? false
+            // An answer serves for `lifetime` from when it came, however long the lookup took.
+            let answered = monotonicSeconds()
             self.state.withLock { state in
-                if state.answers.count > 4096 { state.answers = state.answers.filter { $0.value.until > now } }
-                state.answers[key] = (isOperator, now + lifetime)
+                if state.answers.count > 4096 { state.answers = state.answers.filter { $0.value.until > answered } }
+                state.answers[key] = (isOperator, answered + lifetime)
                 state.running[peer.uid] = nil
             }
             // Ignored when the timeout decided first.

@@ -120,6 +120,29 @@ import Testing
         try await cache.shutdown()
     }
 
+    /// An operator's uid holding more connections than a non-operator's share may open another one when its answer
+    /// has expired: while the new lookup runs, the connection is charged as the last answer said, not as a
+    /// non-operator past its share.
+    @Test func anOperatorWithMoreConnectionsThanAShare_isAdmitted_whenItsAnswerHasExpired() async throws {
+        let directory = OperatorCacheTests.SlowDirectory(hung: [], operators: [1000])
+        let loop = NIOAsyncTestingEventLoop()
+        let cache = OperatorCache(daemonUID: 999, lifetimeSeconds: 0, lookup: directory.isOperator)
+        let registry = ConnectionRegistry(limits: ShareLimits(total: 10, reservedForOperators: 2, perPeer: 2))
+        for index in 0..<4 {
+            let (holder, refusal) = try await registry.admit(
+                NIOAsyncTestingChannel(loop: loop),
+                of: peer(1000),
+                operators: cache
+            )
+            .get()
+            #expect(refusal == nil, "connection \(index) refused: \(String(describing: refusal))")
+            #expect(holder == ShareHolder(uid: 1000, isOperator: true))
+        }
+        #expect(directory.lookups(of: 1000) == 4, "each connection found the answer expired")
+        await loop.advanceTime(by: .hours(2))
+        try await cache.shutdown()
+    }
+
     @Test func withTheNonOperatorPlacesFull_oneConnectionOfAUid_waitsForItsLookup_andGetsTheOperatorsPlaces()
         async throws
     {
