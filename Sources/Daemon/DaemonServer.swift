@@ -13,6 +13,8 @@ import Wire
 public final class DaemonServer: Service {
     private let configuration: DaemonConfiguration
     private let dispatcher: Dispatcher
+    /// Whether a peer is an operator: the same answers decide a connection's share and its requests' rights.
+    private let operatorLookups: OperatorCache
     private let logger: Logger
     /// Tells systemd (Type=notify) when the daemon serves and when it stops; silent without systemd.
     private let notifier = SystemdNotifier()
@@ -32,12 +34,14 @@ public final class DaemonServer: Service {
         self.configuration = configuration
         let operators = OperatorPolicy(groupName: configuration.operatorGroup)
         let codeCheckers = configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
+        let operatorLookups = OperatorCache(policy: operators)
+        self.operatorLookups = operatorLookups
         self.dispatcher = Dispatcher(
             services: services,
             operators: operators,
             codeCheckers: codeCheckers,
             maintenance: maintenance,
-            operatorLookups: OperatorCache(policy: operators),
+            operatorLookups: operatorLookups,
             codeCheckerLookups: codeCheckers.map { OperatorCache(policy: $0) }
         )
         self.logger = logger
@@ -55,8 +59,7 @@ public final class DaemonServer: Service {
             maximumQueued: configuration.maximumQueuedRequests
         )
         let connections = ConnectionRegistry(limits: ShareLimits(total: connectionLimit()))
-        // The same answers decide a connection's share and its requests' rights.
-        let operators = dispatcher.operatorLookups ?? OperatorCache(policy: dispatcher.operators)
+        let operators = operatorLookups
         // Told before the socket exists, so that whoever can connect finds it in the log already.
         if let reason = AuditSession.whyUnreadable {
             logger.notice("local session graces cannot apply, graces by remote host still do: \(reason)")
