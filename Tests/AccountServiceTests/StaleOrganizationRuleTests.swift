@@ -22,21 +22,27 @@ import Testing
         )
     }
 
-    /// An admin adds an agent under a name its organization allows; the operator withdraws that name while the new
-    /// password is hashed. The account is not created, and the refusal names the rules as they are now. Before, the
-    /// decision taken on the names read before the hash stood, and the account was created.
-    @Test func anAdminsNewAgent_whenItsNameIsWithdrawnDuringTheHash_isRefused() throws {
+    /// Organization acme, whose admin amy may add agents named acme-*.
+    func acmeWithAnAdmin() throws -> Fixture {
         let fixture = try Fixture()
         try fixture.addOrganizations("acme")
         try fixture.add("amy", organization: "acme", role: .admin)
-        let service = fixture.service
-        _ = try service.setOrganizationAccess(
+        _ = try fixture.service.setOrganizationAccess(
             caller: root,
             name: "acme",
             gracePeriod: nil,
             trustedNetworks: nil,
             agentNames: ["acme-*"]
         )
+        return fixture
+    }
+
+    /// An admin adds an agent under a name its organization allows; the operator withdraws that name while the new
+    /// password is hashed. The account is not created, and the refusal names the rules as they are now. Before, the
+    /// decision taken on the names read before the hash stood, and the account was created.
+    @Test func anAdminsNewAgent_whenItsNameIsWithdrawnDuringTheHash_isRefused() throws {
+        let fixture = try acmeWithAnAdmin()
+        let service = fixture.service
         let racing = self.service(fixture, before: .creatingAnAccount) {
             _ = try service.setOrganizationAccess(
                 caller: root,
@@ -69,17 +75,8 @@ import Testing
     /// The organization made to require two-factor login while an admin's new agent is hashed: the agent starts in
     /// `pending`, as every member does now. Before, it was created `off`, after `org set` had moved the others.
     @Test func aNewAgent_whenTheOrganizationRequires2FADuringTheHash_startsPending() throws {
-        let fixture = try Fixture()
-        try fixture.addOrganizations("acme")
-        try fixture.add("amy", organization: "acme", role: .admin)
+        let fixture = try acmeWithAnAdmin()
         let service = fixture.service
-        _ = try service.setOrganizationAccess(
-            caller: root,
-            name: "acme",
-            gracePeriod: nil,
-            trustedNetworks: nil,
-            agentNames: ["acme-*"]
-        )
         let racing = self.service(fixture, before: .creatingAnAccount) {
             _ = try service.setOrganization(caller: root, name: "acme", requireTwoFactor: true)
         }
