@@ -36,12 +36,9 @@ extension AccountService {
         if capacity == .admin, !rules.adminMayAdd(accountName) {
             throw agentNameRefusal(accountName, rules: rules, caller: caller)
         }
+        // Checked again by the store in the write (another admin created during the hash).
         if role == .admin, let admin = try admin(of: organizationName) {
-            throw ServiceError(
-                .invalidArgument,
-                "'\(organizationName)' already has an admin, '\(admin.name)': an organization has one admin "
-                    + "(remove that account first, or add this one as an agent)"
-            )
+            throw ServiceError.from(.organizationHasAdmin(organizationName, admin: admin.name))
         }
         try validatePassword(password, for: accountName)
         try spendAdminChange(capacity, by: actor, .accountAdd)

@@ -121,7 +121,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .organizationNotFound: ServiceError(.noSuchOrganization, error.description)
         case .organizationExists: ServiceError(.organizationExists, error.description)
         case .organizationNotEmpty: ServiceError(.organizationNotEmpty, error.description)
-        case .invalidChange: ServiceError(.invalidArgument, error.description)
+        case .invalidChange, .organizationHasAdmin: ServiceError(.invalidArgument, error.description)
         case .unsupportedSchemaVersion, .corruptRecord, .storageFailure:
             ServiceError(.storageFailure, error.description)
         }

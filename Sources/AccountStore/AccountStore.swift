@@ -44,11 +44,12 @@ public protocol AccountStore: Sendable {
     /// Adds a new account in one write transaction, in which `body` is first given the account's organization as
     /// stored in that write, read only: a change of the organization's rules (its agent names, its two-factor
     /// requirement) that commits before this write is seen by `body`, and none commits between the two. `body`
-    /// may change the account, not its name or organization (`.store(.invalidChange)`), or refuse: an error of the
+    /// may change the account, not its name, organization or role (`.store(.invalidChange)`), or refuse: an error of the
     /// caller's own type aborts the transaction and is rethrown as `.rejected(error)`; it runs before the name is
     /// looked up, so a refusal does not tell whether the name is taken. Throws `.store(.organizationNotFound)` for
-    /// an unknown organization and `.store(.alreadyExists)` when the name is taken. Returns the account as
-    /// written. Callers that check nothing use `create(_:)`.
+    /// an unknown organization, `.store(.organizationHasAdmin)` for an admin of an organization that has one as
+    /// stored in the write (two admins created at once: one wins), and `.store(.alreadyExists)` when the name is
+    /// taken. Returns the account as written. Callers that check nothing use `create(_:)`.
     @discardableResult
     func create<Rejection: Error>(
         _ account: Account,
@@ -480,6 +481,8 @@ public enum AccountStoreError: Error, Sendable, CustomStringConvertible {
     case organizationExists(OrganizationName)
     /// An organization that still has accounts cannot be removed.
     case organizationNotEmpty(OrganizationName, members: Int)
+    /// An organization has one admin: `admin` is it, so another cannot be created.
+    case organizationHasAdmin(OrganizationName, admin: AccountName)
     /// The state directory was written by a newer or unknown version of twofactord.
     case unsupportedSchemaVersion(found: UInt32, supported: UInt32)
     /// A record could not be decoded; the key says which.
@@ -499,6 +502,9 @@ public enum AccountStoreError: Error, Sendable, CustomStringConvertible {
         case .organizationExists(let name): "an organization named '\(name)' already exists"
         case .organizationNotEmpty(let name, let members):
             "the organization '\(name)' still has \(members) account(s): remove them first"
+        case .organizationHasAdmin(let name, let admin):
+            "'\(name)' already has an admin, '\(admin)': an organization has one admin "
+                + "(remove that account first, or add this one as an agent)"
         case .unsupportedSchemaVersion(let found, let supported):
             "the state directory has schema version \(found), this twofactord supports \(supported): "
                 + "run the twofactord that wrote it, or restore a backup"

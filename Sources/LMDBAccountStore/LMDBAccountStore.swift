@@ -290,8 +290,10 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
                 } catch {
                     return .failure(error)
                 }
-                guard checked.name == account.name, checked.organization == account.organization else {
-                    throw AccountStoreError.invalidChange("a new account's check cannot rename or move it")
+                guard checked.name == account.name, checked.organization == account.organization,
+                    checked.role == account.role
+                else {
+                    throw AccountStoreError.invalidChange("a new account's check cannot rename, move or promote it")
                 }
                 try insert(checked, in: transaction)
                 return .success(checked)
@@ -303,11 +305,15 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
     }
 
     /// Writes a new account, sealed, and its entry in the member index, inside a write transaction; an
-    /// existing name throws `.alreadyExists` and an unknown organization `.organizationNotFound`, after
-    /// which the caller's transaction must be rolled back (throwing out of `write` does that).
+    /// existing name throws `.alreadyExists`, an unknown organization `.organizationNotFound` and a second
+    /// admin `.organizationHasAdmin`, after which the caller's transaction must be rolled back (throwing out of
+    /// `write` does that).
     func insert(_ account: Account, in transaction: borrowing Transaction) throws {
         guard try transaction.get(Self.key(account.organization), in: databases.organizations) != nil else {
             throw AccountStoreError.organizationNotFound(account.organization)
+        }
+        if account.role == .admin, let admin = try admin(of: account.organization, in: transaction) {
+            throw AccountStoreError.organizationHasAdmin(account.organization, admin: admin)
         }
         try transaction.put([], for: Self.memberKey(account), in: databases.members)
         let record = try sealedRecord(account)
@@ -316,6 +322,22 @@ public final class LMDBAccountStore: AccountStore, @unchecked Sendable {
         } catch .keyExists {
             throw AccountStoreError.alreadyExists(account.name)
         }
+    }
+
+    /// The admin among the organization's members, read through the member index in `transaction`; every member
+    /// is decoded, which only the creation of an admin pays.
+    func admin(of organization: OrganizationName, in transaction: borrowing Transaction) throws -> AccountName? {
+        let prefix = Self.memberPrefix(organization)
+        let members = try Self.range(in: databases.members, of: transaction, prefix: prefix, after: nil, limit: .max)
+        for (key, _) in members {
+            let nameKey = Array(key[prefix.count...])
+            guard let bytes = try transaction.get(nameKey, in: accounts) else {
+                throw AccountStoreError.corruptRecord(key: "members/" + String(decoding: key, as: UTF8.self))
+            }
+            let member = try Self.decodeRecord(bytes, key: nameKey)
+            if member.role == .admin { return member.name }
+        }
+        return nil
     }
 
     /// `body` runs inside the write transaction; it may run more than once if the map has to grow, so it

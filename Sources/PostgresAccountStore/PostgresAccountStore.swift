@@ -168,9 +168,13 @@ public final class PostgresAccountStore: AccountStore, Sendable {
         do throws(AccountStoreError) {
             outcome = try write { (transaction: Transaction) throws -> Result<Account, Rejection> in
                 let name = account.organization.value
+                // An admin's creation locks the organization's row exclusively, so two of them run one after the
+                // other, and the second reads the first's account (read committed: each statement sees what
+                // committed before it).
+                let lock = account.role == .admin ? "FOR UPDATE" : "FOR SHARE"
                 guard
                     let organization = try transaction.rows(
-                        "SELECT record FROM organizations WHERE name = \(name) FOR SHARE"
+                        "SELECT record FROM organizations WHERE name = \(name) \(unescaped: lock)"
                     ).first.map({ try Self.decodeOrganization(try $0.decode(ByteBuffer.self).bytes, name: name) })
                 else { throw AccountStoreError.organizationNotFound(account.organization) }
                 var checked = account
@@ -180,8 +184,22 @@ public final class PostgresAccountStore: AccountStore, Sendable {
                     transaction.rollbackOnly = true
                     return .failure(error)
                 }
-                guard checked.name == account.name, checked.organization == account.organization else {
-                    throw AccountStoreError.invalidChange("a new account's check cannot rename or move it")
+                guard checked.name == account.name, checked.organization == account.organization,
+                    checked.role == account.role
+                else {
+                    throw AccountStoreError.invalidChange("a new account's check cannot rename, move or promote it")
+                }
+                if checked.role == .admin {
+                    let members = try transaction.rows(
+                        "SELECT name, record FROM accounts WHERE organization = \(name) ORDER BY name"
+                    )
+                    for member in members {
+                        let (memberName, record) = try member.decode((String, ByteBuffer).self)
+                        let decoded = try Self.decode(record.bytes, name: memberName)
+                        if decoded.role == .admin {
+                            throw AccountStoreError.organizationHasAdmin(account.organization, admin: decoded.name)
+                        }
+                    }
                 }
                 let record = try sealedRecord(checked)
                 let inserted = try transaction.rows(

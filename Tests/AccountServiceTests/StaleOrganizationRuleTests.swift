@@ -92,6 +92,35 @@ import Testing
         #expect(try fixture.stored("acme-cid")?.twoFactor == .pending)
     }
 
+    /// Two operators make an admin of beta at once: the second account is created while the first one's password
+    /// is hashed, after the first found no admin. The first is refused, naming the admin that won, and nothing of it
+    /// is stored. Before, both were created, and beta had two admins.
+    @Test func anAdmin_whenAnotherIsCreatedDuringTheHash_isRefused() throws {
+        let fixture = try Fixture()
+        try fixture.addOrganizations("beta")
+        let racing = self.service(fixture, before: .creatingAnAccount) {
+            try fixture.add("ben", organization: "beta", role: .admin)
+        }
+        let reply = answer {
+            _ = try racing.addAccount(
+                caller: root,
+                name: "bea",
+                organization: "beta",
+                role: .admin,
+                requireTwoFactor: false,
+                password: Array("Admin-Passw0rd!".utf8)
+            )
+        }
+        #expect(
+            reply == "invalidArgument: 'beta' already has an admin, 'ben': an organization has one admin "
+                + "(remove that account first, or add this one as an agent)"
+        )
+        #expect(try fixture.stored("bea") == nil)
+        let admins = try fixture.store.accounts(in: OrganizationName("beta"), after: nil, limit: 10)
+            .filter { $0.role == .admin }.map(\.name.value)
+        #expect(admins == ["ben"])
+    }
+
     /// A login with a code from sshd earns a grace of the organization's period; the operator turns the period off
     /// (0) or shortens it (60 s) while the login's password is hashed. The grace the login starts is the new
     /// period's: none, or 60 s. Before, it was the old period's hour.

@@ -1200,6 +1200,41 @@ import TestSupport
         #expect(try store.memberCount(of: beta) == 1)
     }
 
+    /// An organization has one admin: the store refuses a second in the write that would create it, whoever asks
+    /// (the service checks before its password hash too, but another admin may be created during that hash), and
+    /// refuses a check that would promote the new account. An agent and another organization's admin are created.
+    @Test(arguments: Backend.allCases)
+    func create_ofASecondAdmin_isRefused_inTheWrite(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("beta", "gamma")
+        func admin(_ name: String, of organization: String) -> Account {
+            var account = makeAccount(name, organization: organization)
+            account.role = .admin
+            return account
+        }
+        try store.create(makeAccount("bo", organization: "beta"))
+        try store.create(admin("bea", of: "beta"))
+        do {
+            try store.create(admin("ben", of: "beta"))
+            Issue.record("a second admin of beta was created")
+        } catch .organizationHasAdmin(let organization, let existing) {
+            #expect(organization.value == "beta")
+            #expect(existing.value == "bea")
+        }
+        #expect(try store.account(named: accountName("ben")) == nil)
+        #expect(throws: UpdateError<Never>.self) {
+            try store.create(makeAccount("bud", organization: "beta")) {
+                (account: inout Account, _: Organization) throws(Never) in account.role = .admin
+            }
+        }
+        #expect(try store.account(named: accountName("bud")) == nil)
+        try store.create(makeAccount("bix", organization: "beta"))
+        try store.create(admin("gil", of: "gamma"))
+        #expect(try store.memberCount(of: OrganizationName("beta")) == 3)
+        #expect(try store.memberCount(of: OrganizationName("gamma")) == 1)
+    }
+
     /// What a login's accepted step changes alongside (a grace starting) is given the account's organization as
     /// stored in that write: a grace period changed after the login read it is the one it sees, in the code
     /// check's write and in the password login's.
