@@ -50,7 +50,17 @@ extension AccountService {
         let target = try target(name, for: caller, action: nil)
         try authorize(caller, .showAccount, target: target, action: nil)
         let now = clock()
-        return (target.activeGraces(at: now), target.activeExemptions(at: now))
+        return (
+            target.activeGraces(at: now, underPeriod: try gracePeriod(of: target)), target.activeExemptions(at: now)
+        )
+    }
+
+    /// The grace period that holds for `account` now: its organization's, else the daemon's.
+    private func gracePeriod(of account: Account) throws(ServiceError) -> Int64 {
+        CodeWaiverPolicy.gracePeriod(
+            organization: try accessOrganization(of: account),
+            defaultPeriod: configuration.gracePeriod
+        )
     }
 
     /// Adds (or replaces) the account's exemption for `service`. The same exemption (service, uid and end) already

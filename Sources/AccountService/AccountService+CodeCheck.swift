@@ -228,6 +228,7 @@ extension AccountService {
                     for: account,
                     passwordMatches: true,
                     organization: organization,
+                    defaultGracePeriod: configuration.gracePeriod,
                     context: context,
                     now: now
                 ), try useWaiver(waiver, account: account, context: context, now: now)

@@ -37,6 +37,7 @@ extension AccountService {
                     for: stored,
                     passwordMatches: stored.passwordHash == account.passwordHash,
                     organization: storedOrganization,
+                    defaultGracePeriod: configuration.gracePeriod,
                     context: context,
                     now: now
                 )

@@ -212,6 +212,7 @@ extension AccountService {
                     for: account,
                     passwordMatches: passwordMatches,
                     organization: organization,
+                    defaultGracePeriod: configuration.gracePeriod,
                     context: context,
                     now: now
                 ), try useWaiver(waiver, account: account, password: password, context: context, now: now)
@@ -308,6 +309,7 @@ extension AccountService {
                 for: account,
                 passwordMatches: passwordMatches,
                 organization: organization,
+                defaultGracePeriod: configuration.gracePeriod,
                 context: context,
                 now: now
             )

@@ -94,15 +94,21 @@ extension Account {
         graces.append(Grace(key: key, grantedAt: now, expiresAt: now + seconds))
     }
 
-    /// Ends each grace at `seconds` after it started, if it ran longer, and drops those that ended by `now` (a
-    /// grace period shortened or turned off: 0); true when a grace changed. A longer period extends none.
-    public mutating func capGraces(at seconds: Int64, now: UnixTime) -> Bool {
-        let before = graces
-        graces = graces.compactMap { grace in
+    /// The graces still running at `now` under a grace period of `seconds` (the organization's or the daemon's
+    /// as it is now), each ending at most `seconds` after it started: a period shortened or turned off (0) since a
+    /// grace started ends it sooner; a longer one extends none.
+    public func activeGraces(at now: UnixTime, underPeriod seconds: Int64) -> [Grace] {
+        graces.compactMap { grace in
             var capped = grace
             capped.expiresAt = min(grace.expiresAt, grace.grantedAt + max(0, seconds))
             return capped.expiresAt > now ? capped : nil
         }
+    }
+
+    /// Stores `activeGraces(at:underPeriod:)`: the period's cap, and no grace that ended; true when a grace changed.
+    public mutating func capGraces(at seconds: Int64, now: UnixTime) -> Bool {
+        let before = graces
+        graces = activeGraces(at: now, underPeriod: seconds)
         return graces != before
     }
 

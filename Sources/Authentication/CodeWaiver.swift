@@ -75,10 +75,13 @@ public enum CodeWaiver: Sendable, Hashable {
 public enum CodeWaiverPolicy {
     /// The waiver that lets `account` skip the code for this login, or nil. `passwordMatches` is false for a
     /// wrong password (and for an unknown user, who has no account to pass).
+    /// `defaultGracePeriod` is the daemon's: with the organization's, it bounds a grace that started under a
+    /// longer period (`activeGraces(at:underPeriod:)`).
     public static func waiver(
         for account: Account?,
         passwordMatches: Bool,
         organization: Organization?,
+        defaultGracePeriod: Int64,
         context: LoginContext,
         now: UnixTime
     ) -> CodeWaiver? {
@@ -96,7 +99,12 @@ public enum CodeWaiverPolicy {
         {
             return .trustedNetwork(network)
         }
-        if let key = context.graceKey, let grace = account.activeGrace(for: key, at: now) {
+        if let key = context.graceKey,
+            let grace = account.activeGraces(
+                at: now,
+                underPeriod: gracePeriod(organization: organization, defaultPeriod: defaultGracePeriod)
+            ).first(where: { $0.key == key })
+        {
             return .grace(grace)
         }
         return nil
@@ -109,8 +117,13 @@ public enum CodeWaiverPolicy {
         defaultPeriod: Int64,
         context: LoginContext
     ) -> (key: GraceKey, seconds: Int64)? {
-        let period = organization?.gracePeriod ?? defaultPeriod
+        let period = gracePeriod(organization: organization, defaultPeriod: defaultPeriod)
         guard period > 0, let key = context.graceKey else { return nil }
         return (key, period)
+    }
+
+    /// The grace period that holds for a member of `organization`: its own, else the daemon's.
+    public static func gracePeriod(organization: Organization?, defaultPeriod: Int64) -> Int64 {
+        organization?.gracePeriod ?? defaultPeriod
     }
 }

@@ -136,6 +136,41 @@ extension Fixture {
         )
     }
 
+    /// The daemon's `--grace-period` lowered at a reload (a new service over the same store): a grace that started
+    /// under the old hour ends by the new period from its start, for logins, code checks and `user show`, and 0 ends
+    /// it at once. Before, it ran to the end of the hour it started under.
+    @Test func grace_whenTheDaemonsPeriodIsLoweredAtAReload_endsByTheNewPeriod() throws {
+        let fixture = try Fixture()
+        let secret = try fixture.enrolled("ann")
+        #expect(
+            try fixture.loginWithCode("ann", secret, fixture.service(gracePeriod: 3_600), remote("192.0.2.7")) == .ok
+        )
+        let start = fixture.clock.now
+        let reloaded = fixture.service(gracePeriod: 600)
+        fixture.clock.advance(by: 599)
+        #expect(try reloaded.login(user: "ann", password: password, code: .none, context: remote("192.0.2.7")) == .ok)
+        #expect(try reloaded.accessGrants(caller: root, name: "ann").graces.map(\.expiresAt) == [start + 600])
+        fixture.clock.advance(by: 1)
+        #expect(
+            try reloaded.login(user: "ann", password: password, code: .none, context: remote("192.0.2.7"))
+                == .codeNeeded
+        )
+        #expect(try reloaded.checkCode(user: "ann", code: .none, context: remote("192.0.2.7")) == .codeNeeded)
+        #expect(try reloaded.accessGrants(caller: root, name: "ann").graces == [])
+        // Turned off: a grace of a login made just before ends at once.
+        #expect(
+            try fixture.loginWithCode("ann", secret, fixture.service(gracePeriod: 3_600), remote("192.0.2.7")) == .ok
+        )
+        #expect(
+            try fixture.service(gracePeriod: 0).login(
+                user: "ann",
+                password: password,
+                code: .none,
+                context: remote("192.0.2.7")
+            ) == .codeNeeded
+        )
+    }
+
     @Test func grace_isNeverExtendedWithoutACode() throws {
         let fixture = try Fixture()
         let service = fixture.service(gracePeriod: 300)

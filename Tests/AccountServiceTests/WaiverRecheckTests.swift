@@ -22,7 +22,14 @@ import Testing
         // What the login read before its write: the account with the exemption, and the waiver it grants.
         let read = try #require(try fixture.stored("ann"))
         let waiver = try #require(
-            CodeWaiverPolicy.waiver(for: read, passwordMatches: true, organization: nil, context: context, now: now)
+            CodeWaiverPolicy.waiver(
+                for: read,
+                passwordMatches: true,
+                organization: nil,
+                defaultGracePeriod: 0,
+                context: context,
+                now: now
+            )
         )
         // Withdrawn between that read and the write.
         try service.removeExemption(caller: root, name: "ann", service: "cron")

@@ -13,13 +13,22 @@ private struct AccessSetup {
     let module: String
     let alice: (secret: String, step: Int64)
 
-    init(daemonArguments: [String] = []) throws {
+    /// With `configuration`, the daemon reads it from `configurationPath` (rewrite it and `reload()`).
+    init(daemonArguments: [String] = [], configuration: String? = nil) throws {
         daemon = try DaemonProcess()
-        try daemon.start(extraArguments: daemonArguments)
+        var arguments = daemonArguments
+        if let configuration {
+            let path = daemon.directory.appendingPathComponent("twofactord.conf").path
+            try ConfigurationTests.write(configuration, to: path)
+            arguments += ["--config", path]
+        }
+        try daemon.start(extraArguments: arguments)
         module = try PAMModule.copy(into: daemon.directory)
         alice = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
         _ = try daemon.enrolledAccount("bob", password: "pw-bob-2fa", period: 3600)
     }
+
+    var configurationPath: String { daemon.directory.appendingPathComponent("twofactord.conf").path }
 
     /// Alice's next code: accepted once.
     func aliceCode() throws -> String {
@@ -28,6 +37,18 @@ private struct AccessSetup {
 
     func service(_ options: String = "") throws -> PAMService {
         try PAMService(["auth required \(module) socket=\(daemon.socketPath) \(options)"])
+    }
+
+    /// Writes `configuration` and sends SIGHUP; returns once the daemon has logged the reload.
+    func reload(_ configuration: String) throws {
+        try ConfigurationTests.write(configuration, to: configurationPath)
+        let reloads = daemon.log().components(separatedBy: "configuration reloaded").count
+        kill(try #require(daemon.process).processIdentifier, SIGHUP)
+        let deadline = Date().addingTimeInterval(20)
+        while daemon.log().components(separatedBy: "configuration reloaded").count == reloads, Date() < deadline {
+            usleep(20_000)
+        }
+        #expect(daemon.log().components(separatedBy: "configuration reloaded").count > reloads, "\(daemon.log())")
     }
 
     func ctl(_ arguments: [String]) throws -> CommandResult {
@@ -82,6 +103,22 @@ struct GracePeriodPAMTests {
         // Two seconds of grace: three seconds later it is over.
         while unixNow() < started + 3 { usleep(100_000) }
         #expect(try !passwordOnly(service, "alice", "pw-alice", rhost: "192.0.2.7"))
+    }
+
+    /// The daemon's period turned off at a reload ends a grace that started under the hour before, from the next
+    /// login on (the account is not rewritten; a shorter period is `GracePeriodTests`'). Before, the grace ran its
+    /// whole hour.
+    @Test func grace_whenTheDaemonsPeriodIsTurnedOffAtAReload_endsAtOnce() throws {
+        let setup = try AccessSetup(configuration: "[daemon]\ngrace-period = 600\n")
+        let service = try setup.service()
+        #expect(
+            try service.authenticate("alice", input: "pw-alice\n\(try setup.aliceCode())\n", rhost: "192.0.2.7")
+                .authenticated
+        )
+        #expect(try passwordOnly(service, "alice", "pw-alice", rhost: "192.0.2.7"))
+        try setup.reload("[daemon]\ngrace-period = 0\n")
+        #expect(try !passwordOnly(service, "alice", "pw-alice", rhost: "192.0.2.7"), "\(setup.daemon.log())")
+        #expect(try !setup.ctl(["user", "show", "alice"]).standardOutput.contains("grace:"))
     }
 
     @Test func grace_isOffByDefault() throws {
