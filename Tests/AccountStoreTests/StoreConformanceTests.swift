@@ -1235,6 +1235,61 @@ import TestSupport
         #expect(try store.memberCount(of: OrganizationName("gamma")) == 1)
     }
 
+    /// Two admins of one organization created at once, for real: the first is held inside its write (its check
+    /// blocks) while the second starts. The second waits for the first's write and is refused, naming it; with an
+    /// organization lock both could take (PostgreSQL's `FOR SHARE`), the second went through first instead.
+    @Test(arguments: Backend.allCases)
+    func create_ofTwoAdminsAtOnce_createsTheFirst_andRefusesTheSecond(_ backend: Backend) throws {
+        let fixture = try BackendFixture(backend)
+        let store = try fixture.open()
+        try store.addOrganizationsNamed("beta")
+        @Sendable func admin(_ name: String) -> Account {
+            var account = makeAccount(name, organization: "beta")
+            account.role = .admin
+            return account
+        }
+        let firstInside = DispatchSemaphore(value: 0)
+        let releaseFirst = DispatchSemaphore(value: 0)
+        let secondDone = DispatchSemaphore(value: 0)
+        let outcomes = Mutex<[String: String]>([:])
+        @Sendable func outcome(_ body: () throws -> Void) -> String {
+            do {
+                try body()
+                return "created"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let first = startThread {
+            let result = outcome {
+                try store.create(admin("bea")) { (_: inout Account, _: Organization) throws(Never) in
+                    firstInside.signal()
+                    releaseFirst.wait()
+                }
+            }
+            outcomes.withLock { $0["bea"] = result }
+        }
+        firstInside.wait()
+        let second = startThread {
+            let result = outcome { try store.create(admin("ben")) }
+            outcomes.withLock { $0["ben"] = result }
+            secondDone.signal()
+        }
+        // Time for the second to reach the organization's lock; it must still wait there when the first goes on.
+        let finishedBeside = secondDone.wait(timeout: .now() + .milliseconds(500)) == .success
+        releaseFirst.signal()
+        pthread_join(first, nil)
+        pthread_join(second, nil)
+        #expect(!finishedBeside, "the second admin's write did not wait for the first's")
+        let results = outcomes.withLock { $0 }
+        #expect(results["bea"] == "created")
+        #expect(results["ben"]?.hasPrefix("'beta' already has an admin, 'bea'") == true, "\(results)")
+        let admins = try store.accounts(in: OrganizationName("beta"), after: nil, limit: 10).filter {
+            $0.role == .admin
+        }
+        #expect(admins.map(\.name.value) == ["bea"])
+    }
+
     /// What a login's accepted step changes alongside (a grace starting) is given the account's organization as
     /// stored in that write: a grace period changed after the login read it is the one it sees, in the code
     /// check's write and in the password login's.
