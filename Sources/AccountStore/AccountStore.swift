@@ -44,12 +44,13 @@ public protocol AccountStore: Sendable {
     /// Adds a new account in one write transaction, in which `body` is first given the account's organization as
     /// stored in that write, read only: a change of the organization's rules (its agent names, its two-factor
     /// requirement) that commits before this write is seen by `body`, and none commits between the two. `body`
-    /// may change the account, not its name, organization or role (`.store(.invalidChange)`), or refuse: an error of the
-    /// caller's own type aborts the transaction and is rethrown as `.rejected(error)`; it runs before the name is
-    /// looked up, so a refusal does not tell whether the name is taken. Throws `.store(.organizationNotFound)` for
-    /// an unknown organization, `.store(.organizationHasAdmin)` for an admin of an organization that has one as
-    /// stored in the write (two admins created at once: one wins), and `.store(.alreadyExists)` when the name is
-    /// taken. Returns the account as written. Callers that check nothing use `create(_:)`.
+    /// may change the account, not its name, organization or role (`.store(.invalidChange)`), or refuse: an error
+    /// of the caller's own type aborts the transaction and is rethrown as `.rejected(error)`; it runs before the
+    /// name is looked up, so a refusal does not tell whether the name is taken. Throws
+    /// `.store(.organizationNotFound)` for an unknown organization, `.store(.organizationHasAdmin)` for an admin of
+    /// an organization that has one as stored in the write (two admins created at once: one wins), and
+    /// `.store(.alreadyExists)` when the name is taken. Returns the account as written. Callers that check nothing
+    /// use `create(_:)`.
     @discardableResult
     func create<Rejection: Error>(
         _ account: Account,
