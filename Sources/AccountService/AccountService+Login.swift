@@ -299,7 +299,7 @@ extension AccountService {
             guard let account else { return (.denied, nil) }
             // Refused by the store when the password or the 2FA state changed while the password was hashed.
             claim = .passed(account.name, passwordHash: account.passwordHash, twoFactor: account.twoFactor)
-            reason = Self.changedDuringTheLogin.message
+            reason = Self.changedDuringTheLogin
             audit = AttemptAudit(
                 accepted: loginAudit(account, factors: "password"),
                 denied: loginDenial(account, reason: reason)
@@ -398,13 +398,13 @@ extension AccountService {
         now: UnixTime
     ) throws(ServiceError) -> (LoginResult, Account?) {
         do {
-            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
+            try store.update(account.name) { (stored: inout Account) throws(LoginWriteRefusal) in
                 guard
                     stored.stillAcceptsLogin(
                         passwordCheckedAgainst: account.passwordHash,
                         twoFactor: account.twoFactor
                     )
-                else { throw Self.changedDuringTheLogin }
+                else { throw .accountChanged }
                 stored.failureCount = 0
                 stored.lastLoginAt = now
                 stored.updatedAt = now
@@ -412,7 +412,7 @@ extension AccountService {
         } catch {
             switch error {
             case .rejected, .store(.notFound):
-                return (try deny(account, user: logName, now: now, reason: Self.changedDuringTheLogin.message), nil)
+                return (try deny(account, user: logName, now: now, reason: Self.changedDuringTheLogin), nil)
             case .store(let error): throw ServiceError.from(error)
             }
         }
@@ -549,12 +549,10 @@ extension AccountService {
     ) throws(ServiceError) -> LoginResult {
         var remaining = 0
         do {
-            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
-                guard stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash) else {
-                    throw Self.changedDuringTheLogin
-                }
+            try store.update(account.name) { (stored: inout Account) throws(LoginWriteRefusal) in
+                guard stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash) else { throw .accountChanged }
                 guard case .on = stored.twoFactor, let index = RecoveryCodes.match(code, in: stored.recoveryCodes)
-                else { throw ServiceError(.wrongCode, "no such recovery code") }
+                else { throw .refused(ServiceError(.wrongCode, "no such recovery code")) }
                 stored.recoveryCodes.remove(at: index)
                 stored.lastLoginAt = now
                 stored.updatedAt = now
@@ -562,10 +560,8 @@ extension AccountService {
             }
         } catch {
             switch error {
-            case .rejected(let refusal):
-                if refusal.message == Self.changedDuringTheLogin.message,
-                    let current = try rehashedDuringTheLogin(account, password: password)
-                {
+            case .rejected(.accountChanged):
+                if let current = try rehashedDuringTheLogin(account, password: password) {
                     return try useRecoveryCode(
                         code,
                         account: current,
@@ -573,6 +569,8 @@ extension AccountService {
                         now: now
                     )
                 }
+                return try deny(account, user: account.name.value, now: now, reason: Self.changedDuringTheLogin)
+            case .rejected(.refused(let refusal)):
                 let reason = refusal.kind == .wrongCode ? "wrong recovery code" : refusal.message
                 return try deny(account, user: account.name.value, now: now, reason: reason)
             case .store(let error): throw ServiceError.from(error)
@@ -629,8 +627,7 @@ extension AccountService {
                 guard let current, current.stillAcceptsLogin(passwordCheckedAgainst: passwordHash),
                     current.pendingEnrollment == existing
                 else {
-                    let reason = Self.changedDuringTheLogin.message
-                    return try deny(account, user: account.name.value, now: now, reason: reason)
+                    return try deny(account, user: account.name.value, now: now, reason: Self.changedDuringTheLogin)
                 }
             }
             logger.info("login needs enrollment", metadata: ["user": "\(account.name)"])
@@ -639,12 +636,10 @@ extension AccountService {
         let pending = try newEnrollment(for: account.name, parameters: .standard)
         var required = false
         do {
-            try store.update(account.name) { (stored: inout Account) throws(ServiceError) in
-                guard stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash) else {
-                    throw Self.changedDuringTheLogin
-                }
+            try store.update(account.name) { (stored: inout Account) throws(LoginWriteRefusal) in
+                guard stored.stillAcceptsLogin(passwordCheckedAgainst: passwordHash) else { throw .accountChanged }
                 guard OrganizationRequirement.effectiveState(of: stored, in: organization) == .pending else {
-                    throw ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again")
+                    throw .refused(ServiceError(.noEnrollmentInProgress, "the account changed meanwhile: log in again"))
                 }
                 required = Self.applyOrganizationRequirement(&stored, organization, now: now)
                 stored.pendingEnrollment = pending
@@ -652,9 +647,9 @@ extension AccountService {
             }
         } catch {
             switch error {
-            case .rejected(let refusal) where refusal.message != Self.changedDuringTheLogin.message: throw refusal
-            case .rejected, .store(.notFound):
-                return try deny(account, user: account.name.value, now: now, reason: Self.changedDuringTheLogin.message)
+            case .rejected(.refused(let refusal)): throw refusal
+            case .rejected(.accountChanged), .store(.notFound):
+                return try deny(account, user: account.name.value, now: now, reason: Self.changedDuringTheLogin)
             case .store(let error): throw reported(error)
             }
         }
@@ -869,14 +864,26 @@ extension AccountService {
 extension AccountService {
     /// Why a login decided on an account read before its password was hashed is denied: the account's password
     /// or two-factor state changed, or it was removed (and perhaps made again), before the login's write. The
-    /// old password is then a wrong one, and the denial is counted as one.
-    static let changedDuringTheLogin = ServiceError(.notPermitted, "the account changed during the login")
+    /// old password is then a wrong one, and the denial is counted as one. The audit record's detail; a write
+    /// refuses such a login with `LoginWriteRefusal.accountChanged`.
+    static let changedDuringTheLogin = "the account changed during the login"
 
     /// The denial's reason when the store refused a login's step: a replay, or, for a login that checked a
     /// password, the account changed meanwhile (`StepClaim.passwordHash`).
     static func replayedOrChanged(_ passwordHash: String?) -> String {
         passwordHash == nil ? "replayed code" : "replayed code, or the account changed during the login"
     }
+}
+
+/// Why a login's own write (`AccountStore.update`) refused it, told by type and not by message: only
+/// `accountChanged` may be a rehash of the login's password, and only it is decided once more
+/// (AccountService+RehashedLogin.swift).
+enum LoginWriteRefusal: Error {
+    /// The account no longer has the password hash (or two-factor state) the login decided on, or is gone: the
+    /// login is denied as `AccountService.changedDuringTheLogin`, unless only a rehash changed it.
+    case accountChanged
+    /// Anything else, answered as the error says.
+    case refused(ServiceError)
 }
 
 extension StepClaim {
