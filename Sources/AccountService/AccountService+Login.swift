@@ -300,9 +300,12 @@ extension AccountService {
             // Refused by the store when the password or the 2FA state changed while the password was hashed.
             claim = .passed(account.name, passwordHash: account.passwordHash, twoFactor: account.twoFactor)
             reason = Self.changedDuringTheLogin
+            // A login that may be decided again writes its denial only once it is one (below), so that one decided
+            // again and let in leaves only its success in the trail (AccountService+RehashedLogin).
             audit = AttemptAudit(
                 accepted: loginAudit(account, factors: "password"),
-                denied: loginDenial(account, reason: reason)
+                denied: mayBeDecidedAgain(account, password: password)
+                    ? .none : .record(loginDenial(account, reason: reason))
             )
         case .askForCode:
             let waiver = CodeWaiverPolicy.waiver(
@@ -319,7 +322,7 @@ extension AccountService {
             audit = AttemptAudit(accepted: nil, denied: .none)
         case .verifyCode(let text, _):
             guard let account else { return (.denied, nil) }
-            let check = oneWriteCodeCheck(
+            var check = oneWriteCodeCheck(
                 text,
                 account: account,
                 passwordCheckedAgainst: account.passwordHash,
@@ -329,16 +332,19 @@ extension AccountService {
                 now: now,
                 attempt: "login"
             )
+            // A right code that may be decided again writes its denial only once it is one (below), so that one
+            // decided again and let in leaves only its success in the trail.
+            let decidedAgainIfRefused = check.report.matched != nil && mayBeDecidedAgain(account, password: password)
+            if decidedAgainIfRefused { check.audit.denied = .none }
             let result = try commit(check)
+            guard result == .denied, decidedAgainIfRefused else { return (result, account) }
             // A right code refused because a login of the same user rehashed the password meanwhile: the attempt
             // that write counted is decided once more on the account as it is now (AccountService+RehashedLogin).
-            if result == .denied, check.report.matched != nil,
-                let current = try rehashedDuringTheLogin(
-                    account,
-                    password: password,
-                    stillDecides: stillAccepts(text, at: now)
-                )
-            {
+            if let current = try rehashedDuringTheLogin(
+                account,
+                password: password,
+                stillDecides: stillAccepts(text, at: now)
+            ) {
                 let accepted = try acceptCode(
                     text,
                     account: current,
@@ -349,6 +355,7 @@ extension AccountService {
                 )
                 return (accepted, current)
             }
+            append(loginDenial(account, reason: check.report.reason))
             return (result, account)
         case .useRecoveryCode, .startEnrollment, .finishEnrollment:
             return nil
@@ -372,9 +379,13 @@ extension AccountService {
             return (.codeNeeded, nil)
         case .denied where decision == .succeed:
             // Refused because the account changed: when only a login of the same user's rehash did, the attempt
-            // that write counted is decided once more on the account as it is now (AccountService+RehashedLogin).
-            if let account, let current = try rehashedDuringTheLogin(account, password: password) {
-                return try acceptPassword(current, logName: logName, key: key, now: now)
+            // that write counted is decided once more on the account as it is now (AccountService+RehashedLogin);
+            // else its denial is audited now, which that write left out.
+            if let account, mayBeDecidedAgain(account, password: password) {
+                if let current = try rehashedDuringTheLogin(account, password: password) {
+                    return try acceptPassword(current, logName: logName, key: key, now: now)
+                }
+                return (try deny(account, user: logName, now: now, reason: reason), nil)
             }
             logger.info("login denied", metadata: ["user": "\(logName)", "reason": "\(reason)"])
             return (.denied, nil)

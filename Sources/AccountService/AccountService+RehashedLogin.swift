@@ -9,6 +9,9 @@ import AccountStore
 // - it is decided again at most once, as the attempt the refused write already counted: the second write checks
 //   the account as the first did, counts nothing, and a refusal of it is a denial as the first one's was. A
 //   password that is wrong for the account as it now is (a real password change) is denied and counted once;
+// - a login that may be decided again (`mayBeDecidedAgain`) leaves its denial out of the write that may refuse it, and
+//   writes it only once it is denied: one decided again and let in leaves only its success in the audit trail, and a
+//   denied one a single denial;
 // - a login that got in, and whose own upgrade of the hash found it upgraded by another meanwhile, opens its session
 //   on the record as stored only under the same conditions, else on the account as it found it.
 
@@ -23,7 +26,7 @@ extension AccountService {
         password: [UInt8]?,
         stillDecides: (Account) -> Bool = { _ in true }
     ) throws(ServiceError) -> Account? {
-        guard let password, hasher.needsRehash(account.passwordHash) else { return nil }
+        guard let password, mayBeDecidedAgain(account, password: password) else { return nil }
         let current = try storing { () throws(AccountStoreError) in try store.accountForLogin(named: account.name) }
         guard let current, current.passwordHash != account.passwordHash else { return nil }
         var asRead = current
@@ -33,6 +36,13 @@ extension AccountService {
         else { return nil }
         logger.info("login decided again: its password was rehashed meanwhile", metadata: ["user": "\(account.name)"])
         return current
+    }
+
+    /// Whether a login decided on `account` with `password` is decided again should its write be refused for an
+    /// account changed meanwhile, when only a rehash changed it (`rehashedDuringTheLogin`): its password was checked
+    /// against a hash that a login upgrades. Such a login audits its denial only once it is one.
+    func mayBeDecidedAgain(_ account: Account, password: [UInt8]?) -> Bool {
+        password != nil && hasher.needsRehash(account.passwordHash)
     }
 
     /// For `rehashedDuringTheLogin`: whether `code` is still to be accepted on the account as it is now (its step

@@ -103,6 +103,80 @@ private let password = Array("pass-phrase".utf8)
         #expect(try setup.failures("jay", uid: 7104) == 0)
     }
 
+    /// The first test's race, the second login from a privileged peer (counted against the account as well): the
+    /// trail after it holds the two logins' successes and no denial. Before, the second login's refused write left
+    /// `the account changed during the login` in the trail just before its `ok`, a denial that was none.
+    @Test(arguments: Backend.allCases)
+    func aPasswordOnlyLogin_decidedAgainAfterARehash_leavesOnlyItsSuccessInTheTrail(_ backend: Backend) throws {
+        let setup = try RaceSetup(backend, raisedTo: hasher)
+        _ = try setup.before.addAccount(
+            caller: root,
+            name: "uma",
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: password
+        )
+        let first = setup.after
+        let racing = setup.racingAfterTheHash {
+            let answer = try first.login(user: "uma", password: password, code: .none, origin: .peer(uid: 7112))
+            #expect(answer == .ok, "the first login did not get in")
+        }
+        let sequence = try setup.newestAuditSequence()
+        let answer = try racing.login(user: "uma", password: password, code: .none, origin: .local)
+        #expect(answer == .ok)
+        let logins = try setup.auditRecords(after: sequence).filter { $0.action == .login }
+        #expect(logins.map(\.outcome) == [.ok, .ok], "the trail: \(logins.map(\.detail))")
+        #expect(try setup.failures("uma", origin: .local) == 0)
+        #expect(try setup.stored("uma").failureCount == 0)
+    }
+
+    /// The same for a login with a code in the same request: before, `replayed code, or the account changed during
+    /// the login` stood before its `ok`.
+    @Test(arguments: Backend.allCases)
+    func aLoginWithACode_decidedAgainAfterARehash_leavesOnlyItsSuccessInTheTrail(_ backend: Backend) throws {
+        let setup = try RaceSetup(backend, raisedTo: hasher)
+        let secret = try setup.enrolled("vic")
+        let now = setup.clock.now
+        let first = setup.after
+        let racing = setup.racingAfterTheHash {
+            let code = try oathtool(secret, at: now - 30)
+            let answer = try first.login(user: "vic", password: password, code: .totp(code), origin: .peer(uid: 7113))
+            #expect(answer == .ok, "the first login did not get in")
+        }
+        let sequence = try setup.newestAuditSequence()
+        let code = try oathtool(secret, at: now)
+        let answer = try racing.login(user: "vic", password: password, code: .totp(code), origin: .local)
+        #expect(answer == .ok)
+        let logins = try setup.auditRecords(after: sequence).filter { $0.action == .login }
+        #expect(logins.map(\.outcome) == [.ok, .ok], "the trail: \(logins.map(\.detail))")
+        #expect(try setup.failures("vic", origin: .local) == 0)
+        #expect(try setup.stored("vic").failureCount == 0)
+    }
+
+    /// A real password change after the cost change, during a login with the old password and a code: the login is
+    /// denied, counted and audited once, as a login decided once is.
+    @Test(arguments: Backend.allCases)
+    func aLoginWithACodeAndTheOldPassword_whenThePasswordChangesDuringItsHash_isDeniedAuditedAndCountedOnce(
+        _ backend: Backend
+    ) throws {
+        let setup = try RaceSetup(backend, raisedTo: hasher)
+        let secret = try setup.enrolled("wes")
+        let admin = setup.after
+        let racing = setup.racingAfterTheHash {
+            try admin.setPassword(caller: root, name: "wes", password: Array("a-new-pass-phrase".utf8))
+        }
+        let sequence = try setup.newestAuditSequence()
+        let code = try oathtool(secret, at: setup.clock.now)
+        let answer = try racing.login(user: "wes", password: password, code: .totp(code), origin: .local)
+        #expect(answer == .denied)
+        let denials = try setup.auditRecords(after: sequence).filter { $0.action == .login && $0.outcome == .denied }
+        #expect(denials.map(\.detail) == ["replayed code, or the account changed during the login"])
+        #expect(try setup.failures("wes", origin: .local) == 1)
+        #expect(try setup.stored("wes").failureCount == 1)
+        #expect(try setup.stored("wes").lastLoginAt == nil)
+    }
+
     /// `name`, enrolled at the fixture's cost, its secret and recovery codes; the clock then a step later.
     func enrolledWithRecoveryCodes(_ fixture: Fixture, _ name: String) throws -> ([UInt8], [String]) {
         try fixture.add(name)
@@ -331,8 +405,40 @@ final class RaceSetup {
         try #require(try store.account(named: try AccountName(name)))
     }
 
+    /// Adds `name` at the cost of the stored hashes and enrolls it; returns its secret. The clock is then three
+    /// steps later, so that a code of its step and one of the step before are both still to be taken.
+    func enrolled(_ name: String) throws -> [UInt8] {
+        _ = try before.addAccount(
+            caller: root,
+            name: name,
+            organization: nil,
+            role: .agent,
+            requireTwoFactor: false,
+            password: Array("pass-phrase".utf8)
+        )
+        let offer = try before.beginEnrollment(caller: root, name: name, parameters: .standard)
+        let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
+        try before.confirmEnrollment(caller: root, name: name, code: try oathtool(secret, at: clock.now))
+        clock.advance(by: 90)
+        return secret
+    }
+
+    /// The sequence of the newest audit record, 0 before any.
+    func newestAuditSequence() throws -> UInt64 {
+        try store.auditRecords(matching: AuditFilter(), before: nil, limit: 1).first?.sequence ?? 0
+    }
+
+    /// The audit records appended after `sequence`, newest first.
+    func auditRecords(after sequence: UInt64) throws -> [AuditRecord] {
+        try store.auditRecords(matching: AuditFilter(), before: nil, limit: 10_000).filter { $0.sequence > sequence }
+    }
+
     func failures(_ user: String, uid: UInt32) throws -> UInt32 {
-        let key = ThrottleKey(subject: user, origin: .peer(uid: uid))
+        try failures(user, origin: .peer(uid: uid))
+    }
+
+    func failures(_ user: String, origin: ThrottleOrigin) throws -> UInt32 {
+        let key = ThrottleKey(subject: user, origin: origin)
         if let lmdb = store as? LMDBAccountStore { return try lmdb.throttleRecord(key).failures }
         return try #require(store as? PostgresAccountStore).throttleRecord(key).failures
     }
