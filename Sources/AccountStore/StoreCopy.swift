@@ -4,7 +4,9 @@
 /// - every account arrives whole, its replay step (`lastAcceptedStep`) included, so a code used before the
 ///   move is refused after it; secrets are opened by the source and sealed again by the target under its
 ///   own key;
-/// - organizations arrive before their members, the audit trail oldest first (renumbered by the target).
+/// - organizations arrive before their members, the audit trail oldest first (renumbered by the target);
+/// - what the target would refuse halfway is refused before anything is written: an organization with two
+///   admins (a store that got them before stores held that rule).
 /// Throttle counters per origin are not copied: they expire within hours, and each account's own failure
 /// count travels with the account.
 public enum StoreCopy {
@@ -36,6 +38,7 @@ public enum StoreCopy {
                     + "(a copy never merges into a store in use)"
             )
         }
+        try refuseSecondAdmins(in: source)
         var counts = Counts()
         var lastOrganization: OrganizationName?
         while true {
@@ -82,5 +85,29 @@ public enum StoreCopy {
             counts.auditRecords += 1
         }
         return counts
+    }
+
+    /// Throws, naming them, when an organization of `source` has more than one admin: every store refuses the
+    /// second (`AccountStoreError.organizationHasAdmin`), so the copy would stop halfway.
+    static func refuseSecondAdmins(in source: any AccountStore) throws(AccountStoreError) {
+        var admins: [OrganizationName: [AccountName]] = [:]
+        var after: AccountName?
+        while true {
+            let accounts = try source.accounts(in: nil, after: after, limit: page)
+            for account in accounts where account.role == .admin {
+                admins[account.organization, default: []].append(account.name)
+            }
+            guard let last = accounts.last, accounts.count == page else { break }
+            after = last.name
+        }
+        let doubled = admins.filter { $0.value.count > 1 }.sorted { $0.key.value < $1.key.value }
+        guard let (organization, names) = doubled.first else { return }
+        throw .storageFailure(
+            "nothing was copied: the organization '\(organization)' has \(names.count) admins ("
+                + names.map(\.value).joined(separator: ", ")
+                + "), and a store takes one: remove all but one with `twofactorctl user remove NAME` (add them "
+                + "again as agents if they should stay), then copy again"
+                + (doubled.count > 1 ? " (\(doubled.count - 1) more organizations have more than one admin)" : "")
+        )
     }
 }
