@@ -36,13 +36,18 @@ public final class DaemonServer: Service {
         let codeCheckers = configuration.codeCheckGroup.map { OperatorPolicy(groupName: $0, daemonUID: 0) }
         let operatorLookups = OperatorCache(policy: operators)
         self.operatorLookups = operatorLookups
+        // Asked only of code-check group members (`Dispatcher.codeCheck`).
+        let loginNames = codeCheckers.map { _ in
+            NSSLookupCache<String?>(refusal: nil) { OperatorPolicy.loginName(ofUID: $0.uid) }
+        }
         self.dispatcher = Dispatcher(
             services: services,
             operators: operators,
             codeCheckers: codeCheckers,
             maintenance: maintenance,
             operatorLookups: operatorLookups,
-            codeCheckerLookups: codeCheckers.map { OperatorCache(policy: $0) }
+            codeCheckerLookups: codeCheckers.map { OperatorCache(policy: $0) },
+            loginNames: loginNames
         )
         self.logger = logger
     }
@@ -87,6 +92,7 @@ public final class DaemonServer: Service {
         try await workers.shutdown()
         try await operators.shutdown()
         try await dispatcher.codeCheckerLookups?.shutdown()
+        try await dispatcher.loginNames?.shutdown()
         if case .path(let path) = configuration.listener { unlink(path) }
         logger.notice("stopped")
     }

@@ -80,6 +80,9 @@ struct Dispatcher: Sendable {
     /// kept 30 s), so that a flood of requests costs NSS one lookup, not one each; nil asks them for every request.
     var operatorLookups: OperatorCache? = nil
     var codeCheckerLookups: OperatorCache? = nil
+    /// Peers' login names (`OperatorPolicy.loginName`), for a code-check group member's enrollment, cached as the
+    /// operator answers are; nil asks NSS for every request.
+    var loginNames: NSSLookupCache<String?>? = nil
 
     /// Whether `peer` has operator rights. May block on NSS, for at most the cache's lookup timeout.
     func isOperator(_ peer: PeerCredentials) -> Bool {
@@ -90,6 +93,13 @@ struct Dispatcher: Sendable {
     func isCodeChecker(_ peer: PeerCredentials) -> Bool {
         guard let codeCheckers else { return false }
         return codeCheckerLookups?.isOperator(peer) ?? codeCheckers.isOperator(peer)
+    }
+
+    /// The login name of `peer`'s uid; nil when it has none, or NSS did not give it within the cache's timeout.
+    /// May block on NSS, as `isOperator` may.
+    func loginName(of peer: PeerCredentials) -> String? {
+        guard let loginNames else { return OperatorPolicy.loginName(ofUID: peer.uid) }
+        return loginNames.answer(for: peer)
     }
 
     /// The dispatch table: one row per request type.
@@ -247,8 +257,9 @@ struct Dispatcher: Sendable {
         let (throttle, context) = loginOrigin(of: peer, origin)
         // A member of the code-check group who is no operator (a set-group-ID program that any local
         // user may run) shows the secret to whoever runs it: it enrolls only its own uid's account.
-        // Asked only for a pending account, since the passwd lookup may go to the network (NSS).
-        let mayEnroll = { context.peerIsPrivileged || OperatorPolicy.loginName(ofUID: peer.uid) == user }
+        // Asked only for a pending account, since the passwd lookup may go to the network (NSS); a name that
+        // NSS does not give in time enrolls no one.
+        let mayEnroll = { context.peerIsPrivileged || loginName(of: peer) == user }
         return (service.reporting(LoginOriginInfo(origin, from: context)), throttle, context, mayEnroll)
     }
 

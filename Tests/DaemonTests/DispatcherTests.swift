@@ -3,7 +3,9 @@ import AccountStore
 import Glibc
 import LMDBAccountStore
 import Logging
+import NIOCore
 import PasswordHashing
+import Synchronization
 import Testing
 import TestSupport
 import Wire
@@ -203,6 +205,37 @@ import Wire
         #expect(question.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
         #expect(question.session.heldAttempt == nil)
         #expect(try store.throttleRecord(key).failures == 2)
+    }
+
+    /// A code-check group member that is no operator enrolls only its own uid's account, whose login name it takes
+    /// from the cache of names (`Dispatcher.loginNames`): while that lookup hangs past its timeout, the member
+    /// enrolls no one, and once the name is known, it enrolls its own account.
+    @Test func codeCheckersEnrollment_whileItsLoginNameLookupHangs_isRefused() async throws {
+        let added = dispatcher.handle(
+            .userAdd(user: "cat", organization: "", role: .agent, requireTwoFactor: true, password: Self.password),
+            from: root,
+            session: Session()
+        )
+        #expect(added.response == .done)
+        let released = Mutex(false)
+        let member = stranger
+        var checking = dispatcher
+        checking.codeCheckers = OperatorPolicy(groupName: "twofactord-no-such-group", daemonUID: 0)
+        checking.codeCheckerLookups = OperatorCache(daemonUID: 0, lookup: { $0.uid == member.uid })
+        let names = NSSLookupCache<String?>(refusal: nil, lookupTimeout: .milliseconds(100)) { _ in
+            while !released.withLock({ $0 }) { usleep(1000) }
+            return "cat"
+        }
+        checking.loginNames = names
+        let question = Request.codeCheck(user: "cat", codeKind: .none, code: "", origin: LoginOrigin())
+        let whileHung = checking.handle(question, from: member, session: Session())
+        #expect(errorCode(whileHung.response) == .notPermitted, "\(whileHung.response)")
+        released.withLock { $0 = true }
+        for _ in 0..<10_000 where names.known(for: member) == nil { usleep(1000) }
+        let answered = checking.handle(question, from: member, session: Session())
+        guard case .enrollScreen = answered.response else { Issue.record("got \(answered.response)"); return }
+        try await names.shutdown()
+        try await checking.codeCheckerLookups?.shutdown()
     }
 
     /// Turns two-factor on for `user`, confirming with oathtool's code at the fixture's clock.

@@ -3,7 +3,8 @@ import Foundation
 /// Many connections from another user, driven by a Perl script (perl-base is essential in Debian,
 /// so every test machine has it): `idle` connects and sends nothing; `flood` sends Hello and keeps
 /// `pipeline` logins for unknown users in flight on every connection, answering each answer with
-/// a new login. Both run until the test closes their standard input, then print what they saw.
+/// a new login; `codeChecks` does the same with CodeChecks without a code for `codeCheckUser`.
+/// All run until the test closes their standard input, then print what they saw.
 /// A flood can be made to return only once it is heavy, so that what the test does next happens
 /// under load however fast the daemon is (a release build answers 5 logins before a fixed-length
 /// flood has got going).
@@ -11,6 +12,7 @@ final class PeerFlood {
     enum Mode: String {
         case idle
         case flood
+        case codeChecks = "codecheck"
     }
 
     private let child: PipedProcess
@@ -30,7 +32,9 @@ final class PeerFlood {
         mode: Mode,
         pipeline: Int = 16,
         heavyAfter answers: Int = 0,
-        uid: UInt32 = 65534
+        uid: UInt32 = 65534,
+        gid: UInt32? = nil,
+        codeCheckUser: String = "nobody"
     ) throws {
         let script = daemon.directory.appendingPathComponent("flood.pl")
         if !FileManager.default.fileExists(atPath: script.path) {
@@ -40,8 +44,8 @@ final class PeerFlood {
         child = try PipedProcess(
             URL(fileURLWithPath: "/usr/bin/setpriv"),
             [
-                "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/perl", script.path,
-                daemon.socketPath, "\(connections)", mode.rawValue, "\(pipeline)", "\(answers)",
+                "--reuid=\(uid)", "--regid=\(gid ?? uid)", "--clear-groups", "/usr/bin/perl", script.path,
+                daemon.socketPath, "\(connections)", mode.rawValue, "\(pipeline)", "\(answers)", codeCheckUser,
             ]
         )
         _ = BackgroundReader(child.error)
@@ -86,11 +90,13 @@ final class PeerFlood {
         use IO::Select;
         use Socket qw(SOCK_STREAM);
 
-        my ($path, $count, $mode, $pipeline, $heavy) = @ARGV;
+        my ($path, $count, $mode, $pipeline, $heavy, $checked) = @ARGV;
         sub str { return pack("n", length $_[0]) . $_[0]; }
         sub frame { my $body = pack("C N", $_[0], $_[1]) . $_[2]; return pack("N", length $body) . $body; }
         my $id = 1;
         sub login { $id++; return frame(0x10, $id, str("ghost$id") . str("guess$id") . pack("C", 0) . str("")); }
+        sub codecheck { $id++; return frame(0x12, $id, str($checked) . pack("C", 0) . str("") x 3); }
+        sub request { return $mode eq "codecheck" ? codecheck() : login(); }
 
         my $select = IO::Select->new;
         my %buffer;
@@ -101,7 +107,7 @@ final class PeerFlood {
             $buffer{fileno $socket} = "";
             next if $mode eq "idle";
             my $burst = frame(0x01, 1, "TFAD" . pack("n n", 1, 1));
-            $burst .= login() for 1 .. $pipeline;
+            $burst .= request() for 1 .. $pipeline;
             syswrite($socket, $burst);
         }
         $| = 1;
@@ -138,7 +144,7 @@ final class PeerFlood {
                     my $error = $type == 0x80 ? unpack("n", substr($body, 5, 2)) : 0;
                     $busy++ if $error == 14;
                     $tooMany++ if $error == 31;
-                    syswrite($handle, login()) if $mode eq "flood";
+                    syswrite($handle, request()) if $mode ne "idle";
                 }
             }
         }
