@@ -125,10 +125,7 @@ private let password = Array("pass-phrase".utf8)
         let sequence = try setup.newestAuditSequence()
         let answer = try racing.login(user: "uma", password: password, code: .none, origin: .local)
         #expect(answer == .ok)
-        let logins = try setup.auditRecords(after: sequence).filter { $0.action == .login }
-        #expect(logins.map(\.outcome) == [.ok, .ok], "the trail: \(logins.map(\.detail))")
-        #expect(try setup.failures("uma", origin: .local) == 0)
-        #expect(try setup.stored("uma").failureCount == 0)
+        try setup.expectTwoSuccessesAndNoFailure(of: "uma", after: sequence)
     }
 
     /// The same for a login with a code in the same request: before, `replayed code, or the account changed during
@@ -148,10 +145,7 @@ private let password = Array("pass-phrase".utf8)
         let code = try oathtool(secret, at: now)
         let answer = try racing.login(user: "vic", password: password, code: .totp(code), origin: .local)
         #expect(answer == .ok)
-        let logins = try setup.auditRecords(after: sequence).filter { $0.action == .login }
-        #expect(logins.map(\.outcome) == [.ok, .ok], "the trail: \(logins.map(\.detail))")
-        #expect(try setup.failures("vic", origin: .local) == 0)
-        #expect(try setup.stored("vic").failureCount == 0)
+        try setup.expectTwoSuccessesAndNoFailure(of: "vic", after: sequence)
     }
 
     /// A real password change after the cost change, during a login with the old password and a code: the login is
@@ -435,6 +429,23 @@ final class RaceSetup {
 
     func failures(_ user: String, uid: UInt32) throws -> UInt32 {
         try failures(user, origin: .peer(uid: uid))
+    }
+
+    /// The two racing logins of `user` left two successes in the trail after `sequence`, and no failure counted
+    /// against the local origin or the account.
+    func expectTwoSuccessesAndNoFailure(
+        of user: String,
+        after sequence: UInt64,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let logins = try auditRecords(after: sequence).filter { $0.action == .login }
+        #expect(
+            logins.map(\.outcome) == [.ok, .ok],
+            "the trail: \(logins.map(\.detail))",
+            sourceLocation: sourceLocation
+        )
+        #expect(try failures(user, origin: .local) == 0, sourceLocation: sourceLocation)
+        #expect(try stored(user).failureCount == 0, sourceLocation: sourceLocation)
     }
 
     func failures(_ user: String, origin: ThrottleOrigin) throws -> UInt32 {
