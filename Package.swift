@@ -175,7 +175,11 @@ let package = Package(
         ),
 
         .target(name: "CSpawnCloseFrom", path: "Tests/CSpawnCloseFrom"),
-        .target(name: "TestSupport", dependencies: ["CSpawnCloseFrom", "AccountStore"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["CSpawnCloseFrom", "AccountStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"]),
         .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "TestSupport"]),

@@ -146,32 +146,3 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let threads = (0..<count).map { index in startThread { body(index) } }
     for thread in threads { pthread_join(thread, nil) }
 }
-
-/// A log handler that keeps the messages, to check what the store logged.
-final class CapturedLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages: [String] = []
-
-    var lines: [String] { lock.withLock { messages } }
-
-    func append(_ line: String) { lock.withLock { messages.append(line) } }
-
-    var logger: Logger {
-        Logger(label: "captured") { _ in Handler(log: self) }
-    }
-
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            log.append("\(event.level) \(event.message) \(event.metadata ?? [:])")
-        }
-    }
-}
