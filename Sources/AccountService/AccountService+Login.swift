@@ -336,8 +336,8 @@ extension AccountService {
             // decided again and let in leaves only its success in the trail.
             let decidedAgainIfRefused = check.report.matched != nil && mayBeDecidedAgain(account, password: password)
             if decidedAgainIfRefused { check.audit.denied = .none }
-            let result = try commit(check)
-            guard result == .denied, decidedAgainIfRefused else { return (result, account) }
+            let verdict = try storing { () throws(AccountStoreError) in try check.write(to: store) }
+            guard case .denied = verdict, decidedAgainIfRefused else { return (finish(check.report, verdict), account) }
             // A right code refused because a login of the same user rehashed the password meanwhile: the attempt
             // that write counted is decided once more on the account as it is now (AccountService+RehashedLogin).
             if let current = try rehashedDuringTheLogin(
@@ -356,7 +356,7 @@ extension AccountService {
                 return (accepted, current)
             }
             append(loginDenial(account, reason: check.report.reason))
-            return (result, account)
+            return (finish(check.report, verdict), account)
         case .useRecoveryCode, .startEnrollment, .finishEnrollment:
             return nil
         }

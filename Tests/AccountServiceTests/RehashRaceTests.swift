@@ -146,6 +146,9 @@ private let password = Array("pass-phrase".utf8)
         let answer = try racing.login(user: "vic", password: password, code: .totp(code), origin: .local)
         #expect(answer == .ok)
         try setup.expectTwoSuccessesAndNoFailure(of: "vic", after: sequence)
+        // Nor in the log: before, "login denied" came just before "login ok".
+        #expect(!setup.racingLog.lines.contains { $0.contains("login denied") }, "\(setup.racingLog.lines)")
+        #expect(setup.racingLog.lines.contains { $0.contains("login ok") }, "\(setup.racingLog.lines)")
     }
 
     /// A real password change after the cost change, during a login with the old password and a code: the login is
@@ -346,6 +349,8 @@ final class RaceSetup {
     let hasher: PasswordHasher
     let before: AccountService
     let after: AccountService
+    /// What `racingAfterTheHash`'s service logged.
+    let racingLog = CapturedLog()
 
     init(_ backend: Backend, raisedTo hasher: PasswordHasher) throws {
         switch backend {
@@ -367,14 +372,15 @@ final class RaceSetup {
 
     /// A service at the raised cost whose clock runs `race` once, when first read after its login hashed.
     func racingAfterTheHash(_ race: @escaping @Sendable () throws -> Void) -> AccountService {
-        Self.service(store, hasher, clock, race: race)
+        Self.service(store, hasher, clock, race: race, logger: racingLog.logger)
     }
 
     private static func service(
         _ store: any AccountStore,
         _ hasher: PasswordHasher,
         _ clock: TestClock,
-        race: (@Sendable () throws -> Void)?
+        race: (@Sendable () throws -> Void)?,
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) -> AccountService {
         let before = hasher.derivationCount
         let pending = Mutex(race)
@@ -391,7 +397,7 @@ final class RaceSetup {
                 }
                 return clock.now
             },
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: logger
         )
     }
 
