@@ -21,6 +21,22 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case postgresql
 
     var testDescription: String { rawValue }
+
+    /// A fresh store of this kind, its files (and a PostgreSQL store's secrets key) in `directory`.
+    func openStore(in directory: TemporaryDirectory) throws -> any AccountStore {
+        switch self {
+        case .lmdb:
+            return try LMDBAccountStore(directory: directory.path + "/state")
+        case .postgresql:
+            let cluster = try PostgresCluster.shared.get()
+            return try PostgresAccountStore(
+                location: try PostgresLocation(url: try cluster.makeDatabase()),
+                password: try PostgresPassword.load(file: cluster.passwordFile),
+                secretsKey: SecretsKey.random(path: directory.path + "/secrets.key"),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+        }
+    }
 }
 
 @Suite struct OrganizationRequirementTests {
@@ -36,18 +52,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         var secrets: [String: [UInt8]] = [:]
 
         init(_ backend: Backend = .lmdb) throws {
-            switch backend {
-            case .lmdb:
-                store = try LMDBAccountStore(directory: directory.path + "/state")
-            case .postgresql:
-                let cluster = try PostgresCluster.shared.get()
-                store = try PostgresAccountStore(
-                    location: try PostgresLocation(url: try cluster.makeDatabase()),
-                    password: try PostgresPassword.load(file: cluster.passwordFile),
-                    secretsKey: SecretsKey.random(path: directory.path + "/secrets.key"),
-                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-                )
-            }
+            store = try backend.openStore(in: directory)
             let clock = self.clock
             service = AccountService(
                 store: store,

@@ -49,14 +49,7 @@ private let password = Array("pass-phrase".utf8)
     @Test(arguments: Backend.allCases)
     func aPasswordOnlyLogin_whenALoginOfTheSameUserRehashesDuringItsHash_isOk_andNotCounted(_ backend: Backend) throws {
         let setup = try RaceSetup(backend, raisedTo: hasher)
-        _ = try setup.before.addAccount(
-            caller: root,
-            name: "ivy",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: password
-        )
+        try setup.added("ivy")
         let old = try setup.stored("ivy").passwordHash
         let first = setup.after
         let racing = setup.racingAfterTheHash {
@@ -75,18 +68,7 @@ private let password = Array("pass-phrase".utf8)
     @Test(arguments: Backend.allCases)
     func aLoginWithACode_whenALoginOfTheSameUserRehashesDuringItsHash_isOk_andNotCounted(_ backend: Backend) throws {
         let setup = try RaceSetup(backend, raisedTo: hasher)
-        _ = try setup.before.addAccount(
-            caller: root,
-            name: "jay",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: password
-        )
-        let offer = try setup.before.beginEnrollment(caller: root, name: "jay", parameters: .standard)
-        let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
-        try setup.before.confirmEnrollment(caller: root, name: "jay", code: try oathtool(secret, at: setup.clock.now))
-        setup.clock.advance(by: 90)
+        let secret = try setup.enrolled("jay")
         let now = setup.clock.now
         let first = setup.after
         let racing = setup.racingAfterTheHash {
@@ -109,14 +91,7 @@ private let password = Array("pass-phrase".utf8)
     @Test(arguments: Backend.allCases)
     func aPasswordOnlyLogin_decidedAgainAfterARehash_leavesOnlyItsSuccessInTheTrail(_ backend: Backend) throws {
         let setup = try RaceSetup(backend, raisedTo: hasher)
-        _ = try setup.before.addAccount(
-            caller: root,
-            name: "uma",
-            organization: nil,
-            role: .agent,
-            requireTwoFactor: false,
-            password: password
-        )
+        try setup.added("uma")
         let first = setup.after
         let racing = setup.racingAfterTheHash {
             let answer = try first.login(user: "uma", password: password, code: .none, origin: .peer(uid: 7112))
@@ -353,18 +328,7 @@ final class RaceSetup {
     let racingLog = CapturedLog()
 
     init(_ backend: Backend, raisedTo hasher: PasswordHasher) throws {
-        switch backend {
-        case .lmdb:
-            store = try LMDBAccountStore(directory: directory.path + "/state")
-        case .postgresql:
-            let cluster = try PostgresCluster.shared.get()
-            store = try PostgresAccountStore(
-                location: try PostgresLocation(url: try cluster.makeDatabase()),
-                password: try PostgresPassword.load(file: cluster.passwordFile),
-                secretsKey: SecretsKey.random(path: directory.path + "/secrets.key"),
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            )
-        }
+        store = try backend.openStore(in: directory)
         self.hasher = hasher
         before = Self.service(store, PasswordHasher(cost: ScryptCost(logN: 10, r: 8, p: 1)), clock, race: nil)
         after = Self.service(store, hasher, clock, race: nil)
@@ -405,9 +369,8 @@ final class RaceSetup {
         try #require(try store.account(named: try AccountName(name)))
     }
 
-    /// Adds `name` at the cost of the stored hashes and enrolls it; returns its secret. The clock is then three
-    /// steps later, so that a code of its step and one of the step before are both still to be taken.
-    func enrolled(_ name: String) throws -> [UInt8] {
+    /// Adds `name`, an agent without 2FA whose password is `pass-phrase`, at the cost of the stored hashes.
+    func added(_ name: String) throws {
         _ = try before.addAccount(
             caller: root,
             name: name,
@@ -416,6 +379,12 @@ final class RaceSetup {
             requireTwoFactor: false,
             password: Array("pass-phrase".utf8)
         )
+    }
+
+    /// Adds `name` (`added`) and enrolls it; returns its secret. The clock is then three steps later, so that a
+    /// code of its step and one of the step before are both still to be taken.
+    func enrolled(_ name: String) throws -> [UInt8] {
+        try added(name)
         let offer = try before.beginEnrollment(caller: root, name: name, parameters: .standard)
         let secret = try OTPAuthURI(parsing: offer.otpauthURI).secret
         try before.confirmEnrollment(caller: root, name: name, code: try oathtool(secret, at: clock.now))
