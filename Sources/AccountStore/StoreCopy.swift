@@ -62,15 +62,9 @@ public enum StoreCopy {
             guard let last = organizations.last, organizations.count == page else { break }
             lastOrganization = last.name
         }
-        var lastAccount: AccountName?
-        while true {
-            let accounts = try source.accounts(in: nil, after: lastAccount, limit: page)
-            for account in accounts {
-                try target.create(account)
-                counts.accounts += 1
-            }
-            guard let last = accounts.last, accounts.count == page else { break }
-            lastAccount = last.name
+        try eachAccount(of: source) { (account) throws(AccountStoreError) in
+            try target.create(account)
+            counts.accounts += 1
         }
         var trail: [AuditRecord] = []
         var before: UInt64?
@@ -87,18 +81,26 @@ public enum StoreCopy {
         return counts
     }
 
+    /// Calls `body` with every account of `source`, in name order, read a page at a time.
+    static func eachAccount(
+        of source: any AccountStore,
+        _ body: (Account) throws(AccountStoreError) -> Void
+    ) throws(AccountStoreError) {
+        var after: AccountName?
+        while true {
+            let accounts = try source.accounts(in: nil, after: after, limit: page)
+            for account in accounts { try body(account) }
+            guard let last = accounts.last, accounts.count == page else { break }
+            after = last.name
+        }
+    }
+
     /// Throws, naming them, when an organization of `source` has more than one admin: every store refuses the
     /// second (`AccountStoreError.organizationHasAdmin`), so the copy would stop halfway.
     static func refuseSecondAdmins(in source: any AccountStore) throws(AccountStoreError) {
         var admins: [OrganizationName: [AccountName]] = [:]
-        var after: AccountName?
-        while true {
-            let accounts = try source.accounts(in: nil, after: after, limit: page)
-            for account in accounts where account.role == .admin {
-                admins[account.organization, default: []].append(account.name)
-            }
-            guard let last = accounts.last, accounts.count == page else { break }
-            after = last.name
+        try eachAccount(of: source) { (account) throws(AccountStoreError) in
+            if account.role == .admin { admins[account.organization, default: []].append(account.name) }
         }
         let doubled = admins.filter { $0.value.count > 1 }.sorted { $0.key.value < $1.key.value }
         guard let (organization, names) = doubled.first else { return }
