@@ -993,7 +993,8 @@ import TestSupport
             )
         }
         func kept() throws -> Int {
-            try store.auditRecords(matching: AuditFilter(organization: loud), before: nil, limit: 100).count
+            let records = try store.auditRecords(matching: AuditFilter(organization: loud), before: nil, limit: 100)
+            return records.count
         }
         let failures = Atomic(0)
         onThreads(8) { thread in
