@@ -239,7 +239,7 @@ enum StateDirectory {
             if user == 0 {
                 // Root running a restore, check or key rotation on the daemon's directory: chown would leave a
                 // directory the daemon's own user refuses.
-                let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "#\(info.st_uid)"
+                let owner = FileText.ownerName(info.st_uid) ?? "#\(info.st_uid)"
                 throw .storageFailure(
                     "the state directory \(path) is owned by uid \(info.st_uid) (\(owner)), not by root: run this as "
                         + "its owner (runuser -u \(owner) -- twofactord ...), with a copy of the key and backup that "

@@ -81,7 +81,6 @@ public enum PostgresPassword {
 
     /// The name of `uid` for a command an operator types, or the number when it has none.
     private static func userName(_ uid: uid_t) -> String {
-        guard let entry = getpwuid(uid) else { return "\(uid)" }
-        return String(cString: entry.pointee.pw_name)
+        FileText.ownerName(uid) ?? "\(uid)"
     }
 }
