@@ -72,7 +72,11 @@ public final class DaemonConnection {
     ///
     /// A request breaking a protocol limit throws `invalidInput` naming the field, without
     /// sending anything. An answer with another request's id is a `protocolViolation`.
-    public func send(_ request: Request) throws(ClientError) -> Response {
+    ///
+    /// The frame is wiped once written, and so is every answer once decoded. `afterWriting` runs once the write
+    /// is done (or failed), before the wait for the answer: a caller sending a password for the last time wipes
+    /// it there (`wipe` reaches the request's copy too), so that no copy of it waits for the answer.
+    public func send(_ request: Request, afterWriting: () -> Void = {}) throws(ClientError) -> Response {
         guard socket.descriptor >= 0 else { throw ClientError(.connectionClosed) }
         do {
             try WireCodec.validate(request)
@@ -84,7 +88,12 @@ public final class DaemonConnection {
         nextID = nextID == .max ? 1 : nextID + 1
         do throws(ClientError) {
             do throws(ClientError) {
-                try socket.writeAll(WireCodec.encodeRequest(request, id: id))
+                var frame = WireCodec.encodeRequest(request, id: id)
+                defer {
+                    wipe(&frame)
+                    afterWriting()
+                }
+                try socket.writeAll(frame)
             } catch {
                 // A daemon refusing a connection past its cap answers (busy, id 0) and closes before
                 // reading anything, so writing can fail while its answer is already waiting to be read.
@@ -154,7 +163,9 @@ public final class DaemonConnection {
         } catch {
             throw ClientError(.protocolViolation(error.message))
         }
-        let body = try socket.readExactly(length)
+        var body = try socket.readExactly(length)
+        // An answer may carry a secret (an otpauth URI, recovery codes): what the caller keeps is its own copy.
+        defer { wipe(&body) }
         do {
             let decoded = try WireCodec.decodeResponse(body: body)
             return (decoded.id, decoded.response)

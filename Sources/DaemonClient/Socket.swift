@@ -111,7 +111,10 @@ struct UnixSocket {
         var bytes = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
-            let received = bytes[offset...].withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            // Into the array itself: through `bytes[offset...]` the slice gets a copy, left unwiped when freed.
+            let received = bytes.withUnsafeMutableBytes {
+                recv(descriptor, $0.baseAddress! + offset, count - offset, 0)
+            }
             if received > 0 {
                 offset += received
             } else if received == 0 {

@@ -4,6 +4,16 @@
 struct ByteWriter {
     var bytes: [UInt8] = []
 
+    init() {}
+
+    /// A writer whose buffer never grows (and so never leaves a copy behind) up to `capacity` bytes.
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    /// Overwrites the four bytes at `offset` with `value`, big-endian: a length known only at the end.
+    mutating func setU32(_ value: UInt32, at offset: Int) {
+        for index in 0..<4 { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (24 - 8 * index)) }
+    }
+
     mutating func u8(_ value: UInt8) { bytes.append(value) }
 
     mutating func u16(_ value: UInt16) {
@@ -68,14 +78,30 @@ struct ByteReader {
         guard limits.contains(count) else {
             throw .malformed("'\(field)' must be \(limits.lowerBound) to \(limits.upperBound) bytes long, not \(count)")
         }
-        let value = Array(try take(count, field: field))
+        var value = Array(try take(count, field: field))
         guard !value.contains(0) else {
+            wipe(&value)
             throw .malformed("'\(field)' must not contain a NUL byte")
         }
-        guard String(validating: value, as: UTF8.self) != nil else {
+        guard Self.isValidUTF8(value) else {
+            wipe(&value)
             throw .malformed("'\(field)' is not valid UTF-8")
         }
         return value
+    }
+
+    /// Whether `bytes` are valid UTF-8, the rule of `String(validating:)`, checked without making a String:
+    /// that would be a copy of a password that nobody wipes.
+    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 
     /// A `bin`: a u16 byte count and that many bytes of any value.
@@ -88,8 +114,11 @@ struct ByteReader {
     }
 
     mutating func str(_ field: String, _ limits: ClosedRange<Int>) throws(WireError) -> String {
-        // strBytes has validated the bytes, so this decoding repairs nothing.
-        String(decoding: try strBytes(field, limits), as: UTF8.self)
+        // strBytes has validated the bytes, so this decoding repairs nothing. The bytes are wiped: this String
+        // may be a recovery code or an otpauth URI with its secret, and it is the only copy its reader gets.
+        var bytes = try strBytes(field, limits)
+        defer { wipe(&bytes) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A u8 that must be one of an enum's raw values.

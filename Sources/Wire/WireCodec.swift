@@ -4,9 +4,15 @@
 /// yields a frame the peer refuses. Call `validate` first on values that came from a person.
 /// The decoders enforce every rule of the document, so the daemon may act on what they return.
 public enum WireCodec {
-    /// The whole frame for `request`: the 4-byte length prefix, then the body.
+    /// The whole frame for `request`: the 4-byte length prefix, then the body. It is built in one array whose
+    /// capacity fits the largest valid request, so that no copy or regrowth leaves a password behind: a client
+    /// `wipe`s the frame it sent and has wiped every copy the encoding made.
     public static func encodeRequest(_ request: Request, id: UInt32) -> [UInt8] {
-        frame(requestBody(request, id: id))
+        var writer = ByteWriter(capacity: WireProtocol.headerLength + WireProtocol.maximumRequestBodyLength)
+        writer.u32(0)
+        writeBody(request, id: id, into: &writer)
+        writer.setU32(UInt32(truncatingIfNeeded: writer.bytes.count - WireProtocol.headerLength), at: 0)
+        return writer.bytes
     }
 
     /// The whole frame for `response`: the 4-byte length prefix, then the body.
@@ -46,10 +52,12 @@ public enum WireCodec {
     }
 
     /// Throws the error the daemon would answer if `request` were sent, so a client can refuse
-    /// bad input before connecting.
+    /// bad input before connecting. The body it encodes and the passwords it decodes are wiped.
     public static func validate(_ request: Request) throws(WireError) {
-        let body = requestBody(request, id: 0)
-        _ = try decodeRequest(body: body)
+        var body = requestBody(request, id: 0)
+        defer { wipe(&body) }
+        let decoded = try decodeRequest(body: body)
+        for var password in decoded.request.passwords { wipe(&password) }
         try checkSize(body.count, maximum: WireProtocol.maximumRequestBodyLength)
     }
 
@@ -88,11 +96,15 @@ public enum WireCodec {
     }
 
     static func requestBody(_ request: Request, id: UInt32) -> [UInt8] {
-        var writer = ByteWriter()
+        var writer = ByteWriter(capacity: WireProtocol.maximumRequestBodyLength)
+        writeBody(request, id: id, into: &writer)
+        return writer.bytes
+    }
+
+    private static func writeBody(_ request: Request, id: UInt32, into writer: inout ByteWriter) {
         writer.u8(request.type.rawValue)
         writer.u32(id)
         RequestFields.encode(request, into: &writer)
-        return writer.bytes
     }
 
     static func responseBody(_ response: Response, id: UInt32) -> [UInt8] {

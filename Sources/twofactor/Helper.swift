@@ -241,7 +241,8 @@ struct HelperFraming {
         var bytes = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
-            let got = bytes[offset...].withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            // Into the array itself: through `bytes[offset...]` the slice gets a copy, left unwiped when freed.
+            let got = bytes.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + offset, count - offset) }
             if got > 0 { offset += got } else if got < 0, errno == EINTR { continue } else { return nil }
         }
         return bytes

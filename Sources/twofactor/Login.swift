@@ -41,9 +41,10 @@ struct LoginSession {
 
     func run() throws(ExitCode) {
         let interactive = Terminal.standardInputIsTerminal
-        guard let password = interactive ? Terminal.readSecret(prompt: "Password: ") : Terminal.readLine() else {
+        guard var password = interactive ? Terminal.readSecret(prompt: "Password: ") : Terminal.readLine() else {
             throw finish(.usage, "no password given")
         }
+        defer { wipe(&password) }
         let connection: DaemonConnection
         do {
             connection = try DaemonConnection(socketPath: socketPath)
@@ -52,12 +53,13 @@ struct LoginSession {
         }
         defer { connection.close() }
 
-        var answer = try attempt(connection, password: password, code: nil)
+        // The first answer may ask for a code, and the password goes again with it: it is kept until then.
+        var answer = try attempt(connection, password: &password, code: nil, last: false)
         if case .loginResult(.codeNeeded, _, _) = answer {
             guard let code = readCode("Verification code: ", interactive: interactive) else {
                 throw finish(.denied, "no code given: login denied")
             }
-            answer = try attempt(connection, password: password, code: code)
+            answer = try attempt(connection, password: &password, code: code, last: true)
         } else if case .loginResult(.enroll, _, let uri) = answer {
             Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
             Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors))
@@ -68,7 +70,7 @@ struct LoginSession {
                         + "terminal, scan the QR code with your authenticator app and type the code it shows"
                 )
             }
-            answer = try attempt(connection, password: password, code: code)
+            answer = try attempt(connection, password: &password, code: code, last: true)
         }
 
         switch answer {
@@ -96,17 +98,21 @@ struct LoginSession {
         }
     }
 
-    private func attempt(_ connection: DaemonConnection, password: [UInt8], code: String?) throws(ExitCode) -> Response
-    {
+    /// Sends a Login; when it is the `last` one, the password is wiped once it is written.
+    private func attempt(
+        _ connection: DaemonConnection,
+        password: inout [UInt8],
+        code: String?,
+        last: Bool
+    ) throws(ExitCode) -> Response {
+        let request = Request.login(
+            user: user,
+            password: password,
+            codeKind: code.map(CodeKind.init(typed:)) ?? .none,
+            code: code ?? ""
+        )
         do {
-            return try connection.send(
-                .login(
-                    user: user,
-                    password: password,
-                    codeKind: code.map(CodeKind.init(typed:)) ?? .none,
-                    code: code ?? ""
-                )
-            )
+            return try connection.send(request, afterWriting: { if last { wipe(&password) } })
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
         }

@@ -120,7 +120,8 @@ struct PAMCheck {
         )
         let answer: Response
         do {
-            answer = try connection.send(request)
+            // The password's only use: it is wiped before the wait for the answer.
+            answer = try connection.send(request, afterWriting: { wipe(&entry) })
         } catch {
             throw finish(.daemonUnavailable, "\(error)")
         }
@@ -242,7 +243,8 @@ func readAll(_ descriptor: Int32, limit: Int) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: limit)
     var count = 0
     while count < limit {
-        let got = bytes[count...].withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        // Into the array itself: through `bytes[count...]` the slice gets a copy, left unwiped when freed.
+        let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + count, limit - count) }
         if got > 0 {
             count += got
         } else if got < 0, errno == EINTR {
@@ -254,11 +256,6 @@ func readAll(_ descriptor: Int32, limit: Int) -> [UInt8] {
     let result = Array(bytes[..<count])
     wipe(&bytes)
     return result
-}
-
-/// Overwrites a secret before its memory is released.
-func wipe(_ bytes: inout [UInt8]) {
-    for index in bytes.indices { bytes[index] = 0 }
 }
 
 /// Writes `message` to standard error and returns the exit code for `status`.

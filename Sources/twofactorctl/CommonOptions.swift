@@ -162,10 +162,13 @@ struct CommonOptions: ParsableArguments {
             }
             return password
         }
-        guard let first = Terminal.readSecret(prompt: "New password: "), !first.isEmpty else {
+        guard var first = Terminal.readSecret(prompt: "New password: "), !first.isEmpty else {
             throw fail("no password given", code: "usage", exitCode: 64)
         }
-        guard let second = Terminal.readSecret(prompt: "Repeat the password: "), second == first else {
+        var second = Terminal.readSecret(prompt: "Repeat the password: ") ?? []
+        defer { wipe(&second) }
+        guard second == first else {
+            wipe(&first)
             throw fail("the passwords differ: nothing was changed", code: "usage", exitCode: 1)
         }
         return first
@@ -184,9 +187,10 @@ final class DaemonSession {
 
     func close() { connection.close() }
 
-    /// Sends a request; an Error answer is reported and ends the program.
-    func send(_ request: Request) throws -> Response {
-        try reported(exchange(request))
+    /// Sends a request; an Error answer is reported and ends the program. `afterWriting` as in
+    /// `DaemonConnection.send`: where a request's password is wiped once written.
+    func send(_ request: Request, afterWriting: () -> Void = {}) throws -> Response {
+        try reported(exchange(request, afterWriting: afterWriting))
     }
 
     /// The account `name` as UserShow answers it, or nil when the daemon shows it not to this caller (after a
@@ -229,9 +233,9 @@ final class DaemonSession {
     static let codesAsked = 3
 
     /// Sends a request and returns the answer, an Error answer too; only a daemon out of reach ends the program.
-    private func exchange(_ request: Request) throws -> Response {
+    private func exchange(_ request: Request, afterWriting: () -> Void = {}) throws -> Response {
         do {
-            return try connection.send(request)
+            return try connection.send(request, afterWriting: afterWriting)
         } catch {
             throw options.fail("\(error)", code: "daemonUnavailable", exitCode: 3)
         }
@@ -240,22 +244,24 @@ final class DaemonSession {
     /// Logs in as `account` with its password and, when the daemon asks for one, its code. `beforeRecoveryCode`
     /// runs just before a recovery code is sent (the Login spends it), and only then.
     func logIn(as account: String, beforeRecoveryCode: () throws -> Void = {}) throws {
-        let password: [UInt8]?
-        if options.passwordStdin {
-            password = Terminal.readLine()
-        } else {
-            password = Terminal.readSecret(prompt: "Password for '\(account)': ")
-        }
-        guard let password, !password.isEmpty else {
+        var password =
+            (options.passwordStdin ? Terminal.readLine() : Terminal.readSecret(prompt: "Password for '\(account)': "))
+            ?? []
+        defer { wipe(&password) }
+        guard !password.isEmpty else {
             throw options.fail("no password given for '\(account)'", code: "usage", exitCode: 64)
         }
+        // Kept through the first answer, which may ask for a code to send with the password again.
         var answer = try exchange(.login(user: account, password: password, codeKind: .none, code: ""))
         if case .loginResult(.codeNeeded, _, _) = answer {
             let code = try readCode(for: account)
             if CodeKind(typed: code) == .recovery { try beforeRecoveryCode() }
             answer = try exchange(
-                .login(user: account, password: password, codeKind: CodeKind(typed: code), code: code)
+                .login(user: account, password: password, codeKind: CodeKind(typed: code), code: code),
+                afterWriting: { wipe(&password) }
             )
+        } else {
+            wipe(&password)
         }
         switch answer {
         case .loginResult(.ok, _, _):

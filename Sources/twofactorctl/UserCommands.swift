@@ -22,7 +22,7 @@ struct UserAdd: ParsableCommand {
     var requireTwoFactor = false
 
     func run() throws {
-        let (session, password) = try options.open(preparing: { session in
+        let (session, newPassword) = try options.open(preparing: { session in
             // A name the caller can see is taken: said before the new password is asked. Another organization's
             // is not shown to an admin, and the add itself says it is taken (docs/security.md).
             if let session, try session.shows(account: name) {
@@ -35,6 +35,8 @@ struct UserAdd: ParsableCommand {
             return try options.readNewPassword()
         })
         defer { session.close() }
+        var password = newPassword
+        defer { wipe(&password) }
         let request = Request.userAdd(
             user: name,
             organization: org ?? "",
@@ -42,7 +44,7 @@ struct UserAdd: ParsableCommand {
             requireTwoFactor: requireTwoFactor,
             password: password
         )
-        let response = try session.send(request)
+        let response = try session.send(request, afterWriting: { wipe(&password) })
         guard case .done = response else { throw options.unexpected(response) }
         options.reportDone(
             requireTwoFactor
@@ -71,9 +73,14 @@ struct UserPasswd: ParsableCommand {
 
     func run() throws {
         let name = try options.account(name)
-        let (session, password) = try options.open(preparing: { _ in try options.readNewPassword() })
+        let (session, newPassword) = try options.open(preparing: { _ in try options.readNewPassword() })
         defer { session.close() }
-        let response = try session.send(.userSetPassword(user: name, password: password))
+        var password = newPassword
+        defer { wipe(&password) }
+        let response = try session.send(
+            .userSetPassword(user: name, password: password),
+            afterWriting: { wipe(&password) }
+        )
         guard case .done = response else { throw options.unexpected(response) }
         options.reportDone("Password of '\(name)' changed.")
     }
