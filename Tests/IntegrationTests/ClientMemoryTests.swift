@@ -64,6 +64,35 @@ struct ClientMemoryTests {
         try expectForgotten([Self.adminPassword, Self.password], by: client, daemon: daemon)
     }
 
+    /// `2fa enroll` shows the TOTP secret, then waits for the first code on standard input: meanwhile the secret
+    /// is of no more use to it, yet the otpauth URI, the screen drawn from it and stdout's stdio buffer keep it
+    /// (4 copies found; docs/security.md, "Secrets in client memory"). A known issue until the URI is kept as
+    /// bytes and shown without stdio: this test then fails, to say the wrapper can go.
+    @Test func ctlEnroll_whileWaitingForTheCode_holdsNoCopyOfTheSecret() throws {
+        let secret = "KQ7WIPECANARYSECRETB32ABCDEFGHIJ"
+        let uri = "otpauth://totp/twofactord:alice?secret=\(secret)&issuer=twofactord"
+        let daemon = try HoldingDaemon(answers: [.enrollmentStarted(otpauthURI: uri, expiresAt: 4_000_000_000)])
+        let client = try PipedProcess(
+            Binaries.url("twofactorctl"),
+            ["2fa", "enroll", "alice", "--socket", daemon.path]
+        )
+        let screen = BackgroundReader(client.output)
+        defer {
+            kill(client.process.processIdentifier, SIGKILL)
+            client.process.waitUntilExit()
+            _ = screen.text()
+        }
+        guard ProcessMemory.waitUntil(client.process, blocksIn: ProcessMemory.read) else {
+            Issue.record("the client never waited for the code")
+            return
+        }
+        let memory = try ProcessMemory(pid: client.process.processIdentifier)
+        #expect(memory.count(of: daemon.path) > 0, "the scan must see the socket path the client holds")
+        withKnownIssue("the TOTP secret is shown through Strings and stdio, which are not wiped") {
+            #expect(memory.count(of: secret) == 0, "copies of the secret left in the client's memory")
+        }
+    }
+
     /// Waits until `daemon` holds the client's last request, then checks the client's memory for `secrets`;
     /// a check that finds nothing is also made to find a string that must be there, so it cannot pass by
     /// reading nothing.
@@ -112,17 +141,20 @@ struct ProcessMemory {
     }
 
     #if arch(x86_64)
-        static let recvfrom = "45"
+        static let (recvfrom, read) = ("45", "0")
     #elseif arch(arm64)
-        static let recvfrom = "207"
+        static let (recvfrom, read) = ("207", "63")
     #endif
 
     /// Whether `process` came to block in recvfrom(2) (the number /proc/PID/syscall starts with) within a minute.
-    static func waitUntilReceiving(_ process: Process) -> Bool {
+    static func waitUntilReceiving(_ process: Process) -> Bool { waitUntil(process, blocksIn: recvfrom) }
+
+    /// Whether `process` came to block in the system call `number` within a minute.
+    static func waitUntil(_ process: Process, blocksIn number: String) -> Bool {
         for _ in 0..<600 {
             let path = "/proc/\(process.processIdentifier)/syscall"
             if let syscall = try? String(contentsOfFile: path, encoding: .utf8),
-                syscall.split(separator: " ").first == Substring(recvfrom)
+                syscall.split(separator: " ").first == Substring(number)
             {
                 return true
             }
