@@ -21,8 +21,8 @@ status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     # The test process outlives swift test: stop it, the daemons it started and its throwaway
     # PostgreSQL clusters (PostgresCluster), which it would have stopped at its end.
-    if pkill -KILL -f "$(pwd)/\.build/.*PackageTests\.xctest" 2>/dev/null; then
-        pkill -KILL -f "$(pwd)/\.build/.*/twofactord " 2>/dev/null
+    if pkill -KILL -f "$(pwd)/\.build[^/]*/.*PackageTests\.xctest" 2>/dev/null; then
+        pkill -KILL -f "$(pwd)/\.build[^/]*/.*/twofactord " 2>/dev/null
         pkill -QUIT -f "postgres -D /tmp/tfd-pg-" 2>/dev/null
     fi
     sed -n 's/.*"kind":"testStarted".*"testID":"\([^"]*\)".*/\1/p' "$events" | sort >"$started"
