@@ -3,6 +3,7 @@
 #   make test   install what is missing, build, run the whole test suite
 #   make bench  build in release mode, run the load generator once (BENCH_ARGS to change what it runs)
 #   make bench-compare  the same durable TOTP check through pam_google_authenticator, pam_oath and twofactord
+#   make tsan   the concurrent code's tests under ThreadSanitizer, in .build-tsan (not part of make test)
 
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
@@ -19,7 +20,7 @@ PAM_SOURCES := $(wildcard Sources/PAMModule/*.c) $(wildcard Sources/PAMModule/*.
 PAM_MODULE := .build/pam/pam_twofactor.so
 PAM_CFLAGS := -shared -fPIC -fvisibility=hidden -O2 -Wall -Wextra -Werror
 
-.PHONY: all deps test-deps build pam-module run test bench bench-compare clean install uninstall
+.PHONY: all deps test-deps build pam-module run test tsan bench bench-compare clean install uninstall
 
 all: build
 
@@ -81,6 +82,34 @@ TEST_DEADLINE ?= 25m
 test: test-deps pam-module
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	Tests/with-deadline.sh $(TEST_DEADLINE) $(SWIFT) test --skip-build $(XCTEST_FLAG)
+
+# ThreadSanitizer over the concurrent code (DEVELOPERS.md): the in-process suites of the group commit, the stores
+# (the PostgreSQL pool too), the service and the daemon, then integration suites that hammer a TSan-built daemon
+# with parallel clients. Reports of the test process and of every program it starts land in TSAN_REPORTS, one
+# file per process; Tests/tsan-suppressions.txt says why each suppressed report is not ours. Fails when a
+# test fails or any report is left.
+TSAN_BUILD := .build-tsan
+TSAN_REPORTS ?= /tmp/twofactord-tsan
+TSAN_DEADLINE ?= 40m
+TSAN_UNIT_SUITES ?= ^(LMDBTests|AccountStoreTests|AccountServiceTests|DaemonTests)\.
+TSAN_INTEGRATION_SUITES ?= ^IntegrationTests\.(FairServiceTests|PipeliningTests|HungNSSTests|AuditFloodTests)/
+TSAN_SETTINGS = halt_on_error=0:second_deadlock_stack=1:history_size=4:log_path=$(TSAN_REPORTS)/report
+TSAN_TEST = TSAN_OPTIONS=$(TSAN_SETTINGS):suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
+	Tests/with-deadline.sh $(TSAN_DEADLINE) $(SWIFT) test --skip-build $(XCTEST_FLAG) --sanitize=thread --scratch-path $(TSAN_BUILD)
+
+tsan: test-deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path $(TSAN_BUILD)
+	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	@status=0; \
+	$(TSAN_TEST) --filter '$(TSAN_UNIT_SUITES)' || status=1; \
+	TWOFACTORD_BIN_DIR=$(CURDIR)/$(TSAN_BUILD)/debug $(TSAN_TEST) --filter '$(TSAN_INTEGRATION_SUITES)' || status=1; \
+	reports=$$(grep -l 'WARNING: ThreadSanitizer' $(TSAN_REPORTS)/report.* 2>/dev/null); \
+	for report in $$reports; do $(SWIFT) demangle --simplified <$$report >$$report.txt && rm $$report; done; \
+	if [ -n "$$reports" ]; then \
+		echo "ThreadSanitizer reported races: read $(TSAN_REPORTS)/*.txt, then fix them or suppress them with a reason."; \
+		exit 1; \
+	fi; \
+	exit $$status
 
 # Release builds (install, bench, bench-compare) carry the Swift runtime inside each program, so that installed
 # programs need nothing from the toolchain (a dynamic build loads it from the toolchain's folder) and start faster
