@@ -151,8 +151,8 @@ struct GracePeriodPAMTests {
         let service = try setup.service()
         let script = """
             echo 0 > /proc/self/loginuid || exit 90
-            printf 'pw-alice\\n%s\\n' "$1" | pamtester \(service.name) alice authenticate || exit 91
-            printf 'pw-alice\\n' | pamtester \(service.name) alice authenticate || exit 92
+            printf 'pw-alice\\n%s\\n' "$1" | \(PAMTester.shellCommand) \(service.name) alice authenticate || exit 91
+            printf 'pw-alice\\n' | \(PAMTester.shellCommand) \(service.name) alice authenticate || exit 92
             # Acting as the account (an admin's step-up) always takes the code, grace or not.
             printf 'pw-alice\\n' | "$2" user show alice --as alice --password-stdin --socket "$3" && exit 93
             exit 0
@@ -168,7 +168,7 @@ struct GracePeriodPAMTests {
 
         let otherSession = """
             echo 0 > /proc/self/loginuid || exit 90
-            printf 'pw-alice\\n' | pamtester \(service.name) alice authenticate
+            printf 'pw-alice\\n' | \(PAMTester.shellCommand) \(service.name) alice authenticate
             """
         let other = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", otherSession])
         #expect(other.status != 0 && other.status != 90, "\(other.standardOutput)")

@@ -35,8 +35,8 @@ struct LoginTextTests {
         let service = try setup.service()
         var uri = ""
         let result = try runInteractive(
-            URL(fileURLWithPath: "/usr/bin/stdbuf"),
-            ["-oL", "/usr/bin/pamtester", service.name, "carol", "authenticate"],
+            URL(fileURLWithPath: PAMTester.lineBuffered[0]),
+            Array(PAMTester.lineBuffered.dropFirst()) + [service.name, "carol", "authenticate"],
             firstInput: "pw-carol\n",
             markerOnStandardError: false,
             marker: "URI: "

@@ -116,9 +116,8 @@ struct PAMModuleTests {
         let result = try run(
             URL(fileURLWithPath: "/bin/sh"),
             [
-                "-c", "printf '%b\\n' \"$1\" | exec /usr/bin/pamtester \"$2\" alice authenticate", "sh", typed,
-                service.name,
-            ]
+                "-c", "typed=$1; shift; printf '%b\\n' \"$typed\" | exec \"$@\"", "sh", typed,
+            ] + PAMTester.command + [service.name, "alice", "authenticate"]
         )
         #expect(!result.authenticated, "\(result.standardError)\n\(setup.daemon.log())")
         #expect(result.standardError.contains("pamtester: Authentication failure"), "\(result.standardError)")
@@ -132,8 +131,8 @@ struct PAMModuleTests {
         let result = try runInteractive(
             // pamtester's stdio buffers a pipe until exit; line buffering shows the QR code before
             // pamtester waits for the code.
-            URL(fileURLWithPath: "/usr/bin/stdbuf"),
-            ["-oL", "/usr/bin/pamtester", service.name, "carol", "authenticate"],
+            URL(fileURLWithPath: PAMTester.lineBuffered[0]),
+            Array(PAMTester.lineBuffered.dropFirst()) + [service.name, "carol", "authenticate"],
             firstInput: "pw-carol\n",
             markerOnStandardError: false,
             marker: "URI: "
@@ -283,7 +282,8 @@ struct PAMModuleTests {
             try run(
                 URL(fileURLWithPath: "/usr/bin/setpriv"),
                 [
-                    "--reuid=\(nobodyUID)", "--regid=\(group.gid)", "--clear-groups", "/usr/bin/pamtester",
+                    "--reuid=\(nobodyUID)", "--regid=\(group.gid)", "--clear-groups",
+                ] + PAMTester.command + [
                     service.name,
                     user, "authenticate",
                 ],

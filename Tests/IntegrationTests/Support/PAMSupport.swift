@@ -27,16 +27,23 @@ final class ThrowawayGroup {
     deinit { _ = try? run(URL(fileURLWithPath: "/usr/sbin/groupdel"), [name]) }
 }
 
-/// The C module, built by `make pam-module` (which `make build` and `make test` run).
+/// The C module, built by `make pam-module` (which `make build` and `make test` run), or the build that
+/// `TWOFACTORD_PAM_MODULE` names (`make memcheck` sets it to the module built with the sanitizers).
 enum PAMModule {
     static let root = String(#filePath.split(separator: "/Tests/").dropLast().joined(separator: "/Tests/"))
-    static let built = root + "/.build/pam/pam_twofactor.so"
+    static let chosen = ProcessInfo.processInfo.environment["TWOFACTORD_PAM_MODULE"].flatMap { $0.isEmpty ? nil : $0 }
+    static let built = chosen ?? root + "/.build/pam/pam_twofactor.so"
 
     /// Builds the module when it is missing (a plain `swift test`), then copies it into `directory`
     /// so that pamtester running as another user can load it. Returns the copy's absolute path.
     static func copy(into directory: URL) throws -> String {
-        let make = try run(URL(fileURLWithPath: "/usr/bin/make"), ["-C", root, "--no-print-directory", "pam-module"])
-        guard make.status == 0 else { throw Failure("make pam-module failed:\n\(make.standardError)") }
+        if chosen == nil {
+            let make = try run(
+                URL(fileURLWithPath: "/usr/bin/make"),
+                ["-C", root, "--no-print-directory", "pam-module"]
+            )
+            guard make.status == 0 else { throw Failure("make pam-module failed:\n\(make.standardError)") }
+        }
         let copy = directory.appendingPathComponent("pam_twofactor.so").path
         if !FileManager.default.fileExists(atPath: copy) {
             try FileManager.default.copyItem(atPath: built, toPath: copy)
@@ -44,6 +51,21 @@ enum PAMModule {
         }
         return copy
     }
+}
+
+/// How the tests start pamtester: `/usr/bin/pamtester`, after the words of `TWOFACTORD_PAMTESTER_PREFIX` when
+/// it is set (`make memcheck` puts `env LD_PRELOAD=...libasan.so` there, which a module built with
+/// AddressSanitizer needs loaded first).
+enum PAMTester {
+    static let prefix = (ProcessInfo.processInfo.environment["TWOFACTORD_PAMTESTER_PREFIX"] ?? "").split(
+        separator: " "
+    ).map(String.init)
+    static let command = prefix + ["/usr/bin/pamtester"]
+    /// pamtester under `stdbuf -oL`, which shows its messages before it waits for the next answer; the prefix
+    /// goes first, since stdbuf adds its own library to LD_PRELOAD.
+    static let lineBuffered = prefix + ["/usr/bin/stdbuf", "-oL", "/usr/bin/pamtester"]
+    /// `command` as one shell word list, for a test's script.
+    static var shellCommand: String { command.joined(separator: " ") }
 }
 
 /// A PAM service file under /etc/pam.d with a unique name, removed when the value goes away.
@@ -74,7 +96,7 @@ final class PAMService {
     ) throws -> CommandResult {
         let options = rhost.map { ["-I", "rhost=\($0)"] } ?? []
         let pamtester =
-            ["/usr/bin/pamtester"] + options + [name, user, flags.map { "authenticate(\($0))" } ?? "authenticate"]
+            PAMTester.command + options + [name, user, flags.map { "authenticate(\($0))" } ?? "authenticate"]
         let command = realUID.map { ["/usr/bin/setpriv", "--ruid=\($0)"] + pamtester } ?? pamtester
         return try run(URL(fileURLWithPath: command[0]), Array(command.dropFirst()), input: input, uid: uid)
     }
@@ -104,16 +126,16 @@ func pamtesterLogging(
             mount --bind "$real/$device" /dev/$device
         done
         ln -s "$1" /dev/log
-        if [ -n "$4" ]; then mount --bind "$4" /etc/group; fi
+        if [ -n "$2" ]; then mount --bind "$2" /etc/group; fi
         set +e
-        exec pamtester "$2" "$3" "$5"
+        shift 2
+        exec "$@"
         """
     return try run(
         URL(fileURLWithPath: "/usr/bin/unshare"),
         [
-            "--mount", "/bin/sh", "-c", script, "sh", logSocket, service.name, user, groupFile,
-            flags.map { "authenticate(\($0))" } ?? "authenticate",
-        ],
+            "--mount", "/bin/sh", "-c", script, "sh", logSocket, groupFile,
+        ] + PAMTester.command + [service.name, user, flags.map { "authenticate(\($0))" } ?? "authenticate"],
         input: input
     )
 }
