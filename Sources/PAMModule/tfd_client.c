@@ -239,6 +239,8 @@ static enum tfd_status read_frame(struct tfd_connection *c, long long deadline, 
     if ((*body = malloc(*length)) == NULL) return TFD_PROTOCOL;
     s = read_exactly(c, *body, *length, deadline);
     if (s != TFD_OK) {
+        /* What arrived of an answer cut short may be part of a secret (an otpauth URI, recovery codes). */
+        explicit_bzero(*body, *length);
         free(*body);
         *body = NULL;
     }

@@ -6,7 +6,8 @@
  * - every read and write is bounded by one deadline per exchange, so a silent daemon cannot hang
  *   the login; a length prefix is checked before any body is buffered;
  * - an answer that breaks docs/protocol.md in any way is an error, never a success;
- * - request buffers that held a password or a code are wiped before they are freed.
+ * - request buffers that held a password or a code, and answer buffers, which may hold a secret (even an
+ *   answer cut short), are wiped before they are freed.
  */
 #ifndef TFD_CLIENT_H
 #define TFD_CLIENT_H

@@ -396,6 +396,51 @@ struct PAMModuleTests {
         #expect(result.authenticated == authenticates, "\(name): \(result.standardError)")
     }
 
+    /// An answer cut short may already hold the secret (an enrollment's otpauth URI, recovery codes): the module
+    /// wipes what it read before it frees it, as it does for a whole answer. pamtester runs with a free() that
+    /// stops the process when a block it frees still holds the secret.
+    @Test func answerCutShort_isWipedBeforeItIsFreed() throws {
+        let setup = try Setup()
+        let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        let shim = setup.daemon.directory.appendingPathComponent("freecheck.c").path
+        try """
+        #define _GNU_SOURCE
+        #include <malloc.h>
+        #include <string.h>
+        #include <unistd.h>
+        extern void __libc_free(void *);
+        void free(void *block) {
+            static const char secret[] = "\(secret)";
+            if (block && memmem(block, malloc_usable_size(block), secret, sizeof secret - 1)) {
+                static const char said[] = "freecheck: a block holding the secret was freed unwiped\\n";
+                write(2, said, sizeof said - 1);
+                _exit(98);
+            }
+            __libc_free(block);
+        }
+        """.write(toFile: shim, atomically: false, encoding: .utf8)
+        let library = shim.replacingOccurrences(of: ".c", with: ".so")
+        let built = try run(URL(fileURLWithPath: "/usr/bin/cc"), ["-shared", "-fPIC", "-o", library, shim])
+        try #require(built.status == 0, "\(built.standardError)")
+        chmod(library, 0o755)
+        let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
+        let enroll = WireCodec.encodeResponse(
+            .enrollScreen(otpauthURI: "otpauth://totp/Example:alice?secret=\(secret)", screen: "##"),
+            id: 2
+        )
+        // The frame without its last bytes; the fake daemon then holds the connection until the module gives up.
+        let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, Array(enroll.dropLast(4))])
+        let service = try setup.service("timeout=1", socket: fake.path)
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/pamtester"),
+            [service.name, "alice", "authenticate"],
+            input: "pw-alice\n",
+            environment: ["LD_PRELOAD": library]
+        )
+        #expect(!result.standardError.contains("freecheck"), "\(result.standardError)")
+        #expect(result.standardError.contains("service is unavailable"), "\(result.standardError)")
+    }
+
     /// `locked` with retryAfter 4294967295 is the hard lock (docs/protocol.md, LoginResult), which only an unlock
     /// ends: the user is told so, as `twofactor login` tells it, not to wait 136 years. More free failures than the
     /// hard lock's 100 reach it without the doubling waits.
