@@ -112,7 +112,8 @@ tsan: test-deps
 	fi; \
 	exit $$status
 
-# make memcheck (not part of make test; about 30 minutes on 2 cores): the C edge under the sanitizers.
+# make memcheck (not part of make test; the first run builds .build-asan, about 25 minutes on 2 cores, later runs take
+# a few): the C edge under the sanitizers.
 # 1. The PAM module built with AddressSanitizer and UndefinedBehaviorSanitizer into its own file, loaded by every
 #    pamtester of the suites that drive it (TWOFACTORD_PAM_MODULE, TWOFACTORD_PAMTESTER_PREFIX) with gcc's
 #    sanitizer runtimes preloaded. A report goes to $(MEMCHECK_DIR) and fails the target; so does a leak.
