@@ -4,6 +4,7 @@
 #   make bench  build in release mode, run the load generator once (BENCH_ARGS to change what it runs)
 #   make bench-compare  the same durable TOTP check through pam_google_authenticator, pam_oath and twofactord
 #   make tsan   the concurrent code's tests under ThreadSanitizer, in .build-tsan (not part of make test)
+#   make memcheck  the PAM module and the C-edge Swift code under AddressSanitizer (not part of make test)
 
 SWIFT ?= swift
 # C libraries we link; then the independent tools the tests check us against (oathtool for codes,
