@@ -65,15 +65,20 @@ let package = Package(
         .target(name: "Authentication", dependencies: ["AccountStore", "OneTimePassword"]),
         // twofactord.conf's format, and reading files only root or the daemon can have written.
         .target(name: "ConfigurationFile"),
+        // The passwd and group databases, looked up with the reentrant calls.
+        .target(name: "UserDatabase"),
 
         // Storage: the record encodings and the sealing of secrets that every backend shares, then the
         // backends, then the blocking service layer that the daemon drives.
         .target(name: "StoredRecords", dependencies: ["AccountStore", "OneTimePassword", "OpenSSLCrypto"]),
-        .target(name: "LMDBAccountStore", dependencies: ["AccountStore", "LMDB", "OneTimePassword", "StoredRecords"]),
+        .target(
+            name: "LMDBAccountStore",
+            dependencies: ["AccountStore", "LMDB", "OneTimePassword", "StoredRecords", "UserDatabase"]
+        ),
         .target(
             name: "PostgresAccountStore",
             dependencies: [
-                "AccountStore", "StoredRecords",
+                "AccountStore", "StoredRecords", "UserDatabase",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,7 +98,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "AccountService", "AccountStore", "Authentication", "ConfigurationFile", "OneTimePassword",
-                "PasswordHashing", "QRCode", "Wire", "CPeerCredentials",
+                "PasswordHashing", "QRCode", "Wire", "CPeerCredentials", "UserDatabase",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +108,7 @@ let package = Package(
         ),
         // The protocol client (Wire only, so anything that just speaks the protocol links no terminal code
         // or libqrencode) and the terminal UI above it.
-        .target(name: "DaemonClient", dependencies: ["Wire"]),
+        .target(name: "DaemonClient", dependencies: ["Wire", "UserDatabase"]),
         .target(name: "CommandLineUI", dependencies: ["QRCode"]),
         // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
         .target(
@@ -145,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "twofactor",
             dependencies: [
-                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions", "UserDatabase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: releaseLinking
@@ -153,7 +158,7 @@ let package = Package(
         .executableTarget(
             name: "twofactorctl",
             dependencies: [
-                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions",
+                "DaemonClient", "CommandLineUI", "QRCode", "Wire", "CommandLineOptions", "UserDatabase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: releaseLinking
@@ -185,6 +190,7 @@ let package = Package(
         .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "TestSupport"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        .testTarget(name: "UserDatabaseTests", dependencies: ["UserDatabase"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(
             name: "AccountStoreTests",
@@ -206,7 +212,7 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "Daemon", "Wire", "AccountService", "AccountStore", "Authentication", "LMDBAccountStore",
-                "PasswordHashing", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "PasswordHashing", "TestSupport", "UserDatabase", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]

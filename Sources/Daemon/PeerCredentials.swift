@@ -2,6 +2,7 @@ import AccountStore
 import CPeerCredentials
 import Glibc
 import NIOCore
+import UserDatabase
 
 /// The process at the other end of a Unix socket, as the kernel reports it (SO_PEERCRED).
 /// Taken when the connection is accepted; the client cannot choose it.
@@ -100,37 +101,12 @@ public struct OperatorPolicy: Sendable {
     /// May block on NSS (LDAP, sssd): call it off the event loop.
     public func isOperator(_ peer: PeerCredentials) -> Bool {
         if peer.uid == 0 || peer.uid == daemonUID { return true }
-        guard let operatorGID = Self.groupID(named: groupName) else { return false }
+        guard let operatorGID = UserDatabase.groupID(named: groupName) else { return false }
         if peer.gid == operatorGID { return true }
-        return Self.supplementaryGroups(ofUID: peer.uid, primaryGID: peer.gid).contains(operatorGID)
-    }
-
-    static func groupID(named name: String) -> gid_t? {
-        var group = Glibc.group()
-        var result: UnsafeMutablePointer<Glibc.group>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getgrnam_r(name, &group, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return group.gr_gid
+        guard let name = Self.loginName(ofUID: peer.uid) else { return false }
+        return UserDatabase.groups(ofUserNamed: name, primaryGID: peer.gid).contains(operatorGID)
     }
 
     /// The user name of `uid` in the passwd database, or nil when it has none. May block on NSS.
-    static func loginName(ofUID uid: UInt32) -> String? {
-        var passwd = Glibc.passwd()
-        var result: UnsafeMutablePointer<Glibc.passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(uid, &passwd, &buffer, buffer.count, &result) == 0, result != nil, let name = passwd.pw_name
-        else { return nil }
-        return String(cString: name)
-    }
-
-    static func supplementaryGroups(ofUID uid: UInt32, primaryGID: UInt32) -> [gid_t] {
-        guard let name = loginName(ofUID: uid) else { return [] }
-        var count: Int32 = 64
-        var groups = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(name, primaryGID, &groups, &count) == -1 {
-            groups = [gid_t](repeating: 0, count: Int(count))
-            guard getgrouplist(name, primaryGID, &groups, &count) != -1 else { return [] }
-        }
-        return Array(groups.prefix(Int(count)))
-    }
+    static func loginName(ofUID uid: UInt32) -> String? { UserDatabase.user(withUID: uid)?.name }
 }

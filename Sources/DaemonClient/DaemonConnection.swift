@@ -1,4 +1,5 @@
 import Glibc
+import UserDatabase
 import Wire
 
 /// A blocking connection to twofactord over its Unix socket, for the command-line tools.
@@ -192,10 +193,6 @@ public struct TrustedDaemon: Sendable {
     /// network; `daemonUser` is looked up only for another peer.
     public func trusts(_ uid: UInt32) -> Bool {
         if uid == 0 || (trustingCaller && uid == getuid()) { return true }
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        return getpwnam_r(daemonUser, &entry, &buffer, buffer.count, &found) == 0 && found != nil
-            && entry.pw_uid == uid
+        return UserDatabase.user(named: daemonUser)?.uid == uid
     }
 }

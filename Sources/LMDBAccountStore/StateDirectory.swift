@@ -1,6 +1,7 @@
 import AccountStore
 import Glibc
 import StoredRecords
+import UserDatabase
 
 /// The checks on the state directory and its LMDB files, made before LMDB opens anything. They keep
 /// another local user from pointing twofactord (often root) at a file of their choosing, the class of
@@ -239,7 +240,7 @@ enum StateDirectory {
             if user == 0 {
                 // Root running a restore, check or key rotation on the daemon's directory: chown would leave a
                 // directory the daemon's own user refuses.
-                let owner = FileText.ownerName(info.st_uid) ?? "#\(info.st_uid)"
+                let owner = UserDatabase.user(withUID: info.st_uid)?.name ?? "#\(info.st_uid)"
                 throw .storageFailure(
                     "the state directory \(path) is owned by uid \(info.st_uid) (\(owner)), not by root: run this as "
                         + "its owner (runuser -u \(owner) -- twofactord ...), with a copy of the key and backup that "

@@ -1,6 +1,7 @@
 import AccountStore
 import Glibc
 import StoredRecords
+import UserDatabase
 
 /// The database password: from a file, never from the command line or the URL. MUSTs:
 /// - the file is opened with `O_NOFOLLOW` and checked through that descriptor: a symbolic link is refused;
@@ -81,6 +82,6 @@ public enum PostgresPassword {
 
     /// The name of `uid` for a command an operator types, or the number when it has none.
     private static func userName(_ uid: uid_t) -> String {
-        FileText.ownerName(uid) ?? "\(uid)"
+        UserDatabase.user(withUID: uid)?.name ?? "\(uid)"
     }
 }

@@ -13,15 +13,4 @@ package enum FileText {
         guard let message = strerror(code) else { return "error \(code)" }
         return String(cString: message)
     }
-
-    /// The user name of a file's owner, or nil when the passwd database has none. Reentrant (getpwuid_r), as
-    /// the daemon's other threads may look users up meanwhile.
-    package static func ownerName(_ uid: uid_t) -> String? {
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name
-        else { return nil }
-        return String(cString: name)
-    }
 }

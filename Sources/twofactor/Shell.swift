@@ -3,6 +3,7 @@ import CommandLineOptions
 import CommandLineUI
 import DaemonClient
 import Glibc
+import UserDatabase
 import Wire
 
 // MUSTs of `twofactor shell`:
@@ -174,14 +175,10 @@ struct Account {
     var shell: String
 
     static func current() -> Account? {
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(getuid(), &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name
-        else { return nil }
-        var shell = entry.pw_shell.map { String(cString: $0) } ?? ""
+        guard let user = UserDatabase.user(withUID: getuid()) else { return nil }
+        var shell = user.shell
         // Installed as the login shell itself, the account's shell would start this wrapper again.
         if shell.isEmpty || shell.contains("twofactor") { shell = "/bin/sh" }
-        return Account(name: String(cString: name), shell: shell)
+        return Account(name: user.name, shell: shell)
     }
 }

@@ -1,4 +1,5 @@
 import CommandLineUI
+import UserDatabase
 import Wire
 
 /// How accounts are shown: a block for one, a table for many, JSON for scripts.
@@ -80,7 +81,7 @@ enum AccountText {
 
     static func originText(_ origin: OriginLockInfo.Origin) -> String {
         switch origin {
-        case .uid(let uid): "uid \(uid)" + (UserNames.name(of: uid).map { " (\($0))" } ?? "")
+        case .uid(let uid): "uid \(uid)" + (UserDatabase.user(withUID: uid).map { " (\($0.name))" } ?? "")
         case .host(let host): "host \(host)"
         case .local: "local logins (console, sudo)"
         }

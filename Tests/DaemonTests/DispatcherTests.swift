@@ -8,6 +8,7 @@ import PasswordHashing
 import Synchronization
 import Testing
 import TestSupport
+import UserDatabase
 import Wire
 
 @testable import Daemon
@@ -286,7 +287,7 @@ import Wire
     @Test func aMemberOfTheOperatorGroup_byPrimaryGroup_isAnOperator() throws {
         // Debian always has the group 'nogroup' (65534).
         let policy = OperatorPolicy(groupName: "nogroup", daemonUID: 4_242)
-        let gid = try #require(OperatorPolicy.groupID(named: "nogroup"))
+        let gid = try #require(UserDatabase.groupID(named: "nogroup"))
         #expect(policy.isOperator(PeerCredentials(pid: 1, uid: 54_321, gid: gid)))
         #expect(!policy.isOperator(PeerCredentials(pid: 1, uid: 54_321, gid: gid &+ 1)))
     }
