@@ -258,6 +258,7 @@ static void show_enrollment(pam_handle_t *pamh, const char *user, const struct t
     if (a->screen && *a->screen) pam_info(pamh, "%s", a->screen);
     if (*secret) pam_info(pamh, "Or enter this secret by hand (time-based): %s", secret);
     pam_info(pamh, "URI: %s", a->text);
+    explicit_bzero(secret, sizeof secret);
 }
 
 /*
