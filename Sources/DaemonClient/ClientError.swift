@@ -15,8 +15,9 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case connectionRefused(String)
         /// A value the user gave breaks a protocol limit; nothing was sent.
         case invalidInput(String)
-        /// The process listening on the socket runs as a user we do not trust with a password.
-        case untrustedDaemon(path: String, uid: UInt32)
+        /// The process listening on the socket runs as a user we do not trust with a password; `callerTrusted` says
+        /// whether the caller's own uid would have been trusted (`TrustedDaemon.trustingCaller`).
+        case untrustedDaemon(path: String, uid: UInt32, callerTrusted: Bool)
         /// A system call failed in a way none of the other kinds covers.
         case systemError(operation: String, reason: String)
     }
@@ -45,9 +46,13 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
             "twofactord refused the connection: \(message)"
         case .invalidInput(let detail):
             detail
-        case .untrustedDaemon(let path, let uid):
+        case .untrustedDaemon(let path, let uid, callerTrusted: true):
             "the process listening on \(path) runs as uid \(uid), which is not root, you, or twofactord's user: "
                 + "nothing was sent to it; check the --socket path, or ask the system operator"
+        case .untrustedDaemon(let path, let uid, callerTrusted: false):
+            "the process listening on \(path) runs as uid \(uid), which is not root or twofactord's user (a login "
+                + "bridge trusts no process of the user who started it): nothing was sent to it; check the --socket "
+                + "path, or ask the system operator"
         case .systemError(let operation, let reason):
             "\(operation) failed: \(reason)"
         }

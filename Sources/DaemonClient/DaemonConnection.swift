@@ -50,7 +50,7 @@ public final class DaemonConnection {
         }
         guard trusted.trusts(peerUID) else {
             socket.close()
-            throw ClientError(.untrustedDaemon(path: socketPath, uid: peerUID))
+            throw ClientError(.untrustedDaemon(path: socketPath, uid: peerUID, callerTrusted: trusted.trustingCaller))
         }
         let version = WireProtocol.currentVersion
         helloID = nextID

@@ -181,7 +181,8 @@ struct PAMExecTests {
             input: "pw"
         )
         #expect(result.status == 3)
-        #expect(result.standardError.contains("runs as uid \(nobodyUID)"), "\(result.standardError)")
+        #expect(result.standardError.contains("runs as uid \(nobodyUID), which is not root or twofactord's user"))
+        #expect(!result.standardError.contains("you,"), "it runs as the invoker: \(result.standardError)")
     }
 
     @Test func socketOfAnotherUser_isRefused() throws {
