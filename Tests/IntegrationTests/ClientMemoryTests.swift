@@ -207,11 +207,13 @@ final class HoldingDaemon: @unchecked Sendable {
             guard accepted >= 0 else { return }
             connection.mutate { $0 = accepted }
             for answer in [.helloReply(version: WireProtocol.currentVersion)] + answers {
-                guard let body = Self.readBody(accepted), let id = WireCodec.requestID(ofBody: body) else { return }
+                guard let body = FrameSocket.readBody(accepted), let id = WireCodec.requestID(ofBody: body) else {
+                    return
+                }
                 let frame = WireCodec.encodeResponse(answer, id: id)
                 _ = frame.withUnsafeBytes { send(accepted, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
-            guard Self.readBody(accepted) != nil else { return }
+            guard FrameSocket.readBody(accepted) != nil else { return }
             held.signal()
         }.start()
     }
@@ -236,21 +238,5 @@ final class HoldingDaemon: @unchecked Sendable {
         connection.mutate {
             if $0 >= 0 { shutdown($0, Int32(SHUT_RDWR)) }
         }
-    }
-
-    private static func readBody(_ descriptor: Int32) -> [UInt8]? {
-        guard let header = read(descriptor, WireProtocol.headerLength) else { return nil }
-        return read(descriptor, header.reduce(0) { $0 << 8 | Int($1) })
-    }
-
-    private static func read(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var offset = 0
-        while offset < count {
-            let got = bytes[offset...].withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            guard got > 0 else { return nil }
-            offset += got
-        }
-        return bytes
     }
 }

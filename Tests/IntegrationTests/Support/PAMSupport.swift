@@ -222,27 +222,34 @@ final class ScriptedDaemon {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
             defer { close(connection) }
-            let readFrame = { () -> Bool in
-                guard let header = Self.read(connection, 4) else { return false }
-                return Self.read(connection, header.reduce(0) { $0 << 8 | Int($1) }) != nil
-            }
+            let readFrame = { FrameSocket.readBody(connection) != nil }
             for _ in 0..<readingAhead { guard readFrame() else { return } }
             for (index, answer) in answers.enumerated() {
                 if index >= readingAhead { guard readFrame() else { return } }
                 _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
             // Hold the connection open until the client gives up.
-            _ = Self.read(connection, 1)
+            _ = FrameSocket.read(connection, 1)
         }.start()
     }
 
     deinit { close(descriptor) }
+}
 
-    private static func read(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
+/// Reading a fake daemon's connection: exact byte counts, and whole request frames.
+enum FrameSocket {
+    /// The body of the next frame (after its 4-byte big-endian length), or nil when the peer closed first.
+    static func readBody(_ descriptor: Int32) -> [UInt8]? {
+        guard let header = read(descriptor, 4) else { return nil }
+        return read(descriptor, header.reduce(0) { $0 << 8 | Int($1) })
+    }
+
+    /// Exactly `count` bytes, or nil when the peer closed first.
+    static func read(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
-            let got = bytes[offset...].withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            let got = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + offset, count - offset, 0) }
             guard got > 0 else { return nil }
             offset += got
         }
