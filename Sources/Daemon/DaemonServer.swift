@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import UserDatabase
 import Wire
 
 /// The twofactord server as a `Service`: it listens until graceful shutdown (SIGTERM, SIGINT),
@@ -38,7 +39,7 @@ public final class DaemonServer: Service {
         self.operatorLookups = operatorLookups
         // Asked only of code-check group members (`Dispatcher.codeCheck`).
         let loginNames = codeCheckers.map { _ in
-            NSSLookupCache<String?>(refusal: nil) { OperatorPolicy.loginName(ofUID: $0.uid) }
+            NSSLookupCache<String?>(refusal: nil) { UserDatabase.user(withUID: $0.uid)?.name }
         }
         self.dispatcher = Dispatcher(
             services: services,

@@ -4,6 +4,7 @@ import Authentication
 import Glibc
 import OneTimePassword
 import QRCode
+import UserDatabase
 import Wire
 
 // MUSTs of dispatch:
@@ -98,7 +99,7 @@ struct Dispatcher: Sendable {
     /// The login name of `peer`'s uid; nil when it has none, or NSS did not give it within the cache's timeout.
     /// May block on NSS, as `isOperator` may.
     func loginName(of peer: PeerCredentials) -> String? {
-        guard let loginNames else { return OperatorPolicy.loginName(ofUID: peer.uid) }
+        guard let loginNames else { return UserDatabase.user(withUID: peer.uid)?.name }
         return loginNames.answer(for: peer)
     }
 

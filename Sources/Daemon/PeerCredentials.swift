@@ -103,10 +103,7 @@ public struct OperatorPolicy: Sendable {
         if peer.uid == 0 || peer.uid == daemonUID { return true }
         guard let operatorGID = UserDatabase.groupID(named: groupName) else { return false }
         if peer.gid == operatorGID { return true }
-        guard let name = Self.loginName(ofUID: peer.uid) else { return false }
+        guard let name = UserDatabase.user(withUID: peer.uid)?.name else { return false }
         return UserDatabase.groups(ofUserNamed: name, primaryGID: peer.gid).contains(operatorGID)
     }
-
-    /// The user name of `uid` in the passwd database, or nil when it has none. May block on NSS.
-    static func loginName(ofUID uid: UInt32) -> String? { UserDatabase.user(withUID: uid)?.name }
 }
