@@ -135,8 +135,11 @@ extension AccountService {
         let now = clock()
         let changed = try updating(target, as: caller) { account in
             account.passwordHash = newHash
-            // Whoever knew the old password must not ride a grace it earned (issue 11).
+            // Whoever knew the old password must not ride a grace it earned (issue 11), nor hold the secret of an
+            // enrollment or authenticator it was offered: the next login or `2fa add` draws a new one.
             account.graces = []
+            account.pendingEnrollment = nil
+            account.pendingAuthenticator = nil
             account.updatedAt = now
         }
         audit(actor, .passwordChange, .ok, target: target.name, organization: target.organization)
