@@ -71,7 +71,12 @@ private struct JSONByteParser {
     mutating func number() throws(JSONValue.ParseError) -> Int64 {
         let start = offset
         if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { offset += 1 }
+        let digits = offset
         while offset < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset]) { offset += 1 }
+        // RFC 8259: no leading zero ("012" is not a number there, and other readers take it for octal).
+        guard offset - digits < 2 || bytes[digits] != UInt8(ascii: "0") else {
+            throw failure("a number with a leading zero")
+        }
         guard let value = Int64(String(decoding: bytes[start..<offset], as: UTF8.self)) else {
             throw failure("expected a value (numbers must be integers)")
         }
@@ -177,7 +182,9 @@ private struct JSONByteParser {
     }
 
     mutating func hex4() throws(JSONValue.ParseError) -> UInt32 {
+        // Digits only: `UInt32(_:radix:)` alone also takes a sign, so "\u+041" read as "A".
         guard bytes.count - offset >= 4,
+            bytes[offset..<offset + 4].allSatisfy({ Character(Unicode.Scalar($0)).isHexDigit }),
             let value = UInt32(String(decoding: bytes[offset..<offset + 4], as: UTF8.self), radix: 16)
         else { throw failure("expected four hex digits") }
         offset += 4

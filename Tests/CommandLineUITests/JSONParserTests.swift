@@ -26,6 +26,8 @@ import Testing
     @Test(arguments: [
         "", "{", "{\"a\":}", "{\"a\" 1}", "[1,]", "\"unterminated", "{\"a\":1} trailing", "1.5", "tru",
         "\"\\ud83d\"", "\"\\x\"", "\"a\u{01}b\"", String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
+        // RFC 8259: four hex digits after \u, no sign; no leading zero in a number.
+        #""\u+041""#, #""\u-000""#, #""\u 041""#, "012", "-01", "00",
     ])
     func parse_refusesMalformedText(_ text: String) {
         #expect(throws: JSONValue.ParseError.self) { try parse(text) }
