@@ -12,7 +12,9 @@ import Wire
 // - native-messaging frames are checked against a limit before they are buffered;
 // - a self-service request is sent only while the connection acts for that request's user (its last login
 //   answered ok): run by root or an operator, the helper would otherwise lend the peer's rights to whoever
-//   writes its input.
+//   writes its input;
+// - it does not run as root: whoever writes its input logs in with the standing of its peer credentials, and a
+//   root peer's wrong passwords count against the account as a whole, which backs off for sshd from every host.
 
 struct Helper: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,6 +64,13 @@ struct Helper: ParsableCommand {
     }
 
     func run() throws {
+        guard geteuid() != 0 else {
+            throw finish(
+                .usage,
+                "helper does not run as root: it acts for whoever writes its requests, whose wrong passwords would "
+                    + "then lock accounts for sshd; run it as the user it serves, or as a user of its own"
+            )
+        }
         var link = Link()
         defer { link.connection?.close() }
         var framing = HelperFraming(native: nativeMessaging, limit: Self.maximumRequestLength)

@@ -66,16 +66,13 @@ import Testing
     /// A daemon out of reach has one error name in the JSON of `twofactorctl --json` and of `twofactor helper`
     /// (twofactor(1), twofactorctl(8)), each in its own shape.
     @Test func unreachableDaemon_isDaemonUnavailable_inBothJSONOutputs() throws {
-        let socket = "/tmp/tfd-none-\(UUID().uuidString.prefix(8))/socket"
+        let absent = try DaemonProcess()  // never started: its socket is missing
+        let socket = absent.socketPath
         let ctl = try run(Binaries.url("twofactorctl"), ["--json", "--socket", socket, "user", "list"])
         #expect(ctl.status == 3)
         let ctlObject = try JSONSerialization.jsonObject(with: Data(ctl.standardOutput.utf8)) as? [String: Any]
         #expect((ctlObject?["error"] as? [String: Any])?["code"] as? String == "daemonUnavailable", "\(ctl)")
-        let helper = try run(
-            Binaries.url("twofactor"),
-            ["helper", "--socket", socket],
-            input: #"{"op":"login","user":"alice","password":"pw"}"# + "\n"
-        )
+        let helper = try absent.helper(input: #"{"op":"login","user":"alice","password":"pw"}"# + "\n")
         let helperObject = try JSONSerialization.jsonObject(with: Data(helper.standardOutput.utf8)) as? [String: Any]
         #expect(helperObject?["code"] as? String == "daemonUnavailable", "\(helper)")
     }

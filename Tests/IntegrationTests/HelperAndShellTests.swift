@@ -25,7 +25,7 @@ import TestSupport
             {"op":"fly","user":"alice"}
 
             """
-        let result = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: input)
+        let result = try daemon.helper(input: input)
         #expect(result.status == 0, "\(result.standardError)")
         let answers = try objects(result.standardOutput)
         try #require(answers.count == 5, "\(result.standardOutput)")
@@ -53,7 +53,7 @@ import TestSupport
             {"op":"login","user":"alice","password":"pw-alice","code":null,"id":3}
 
             """
-        let result = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: input)
+        let result = try daemon.helper(input: input)
         #expect(result.status == 0, "\(result.standardError)")
         let answers = try objects(result.standardOutput)
         try #require(answers.count == 5, "\(result.standardOutput)")
@@ -73,7 +73,7 @@ import TestSupport
         let daemon = try DaemonProcess()
         try daemon.start()
         _ = try daemon.ctl(["user", "add", "erin", "--password-stdin"], input: "pw-erin-123\n")
-        let child = try PipedProcess(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath])
+        let child = try daemon.startHelper()
         let errors = BackgroundReader(child.error)
         child.type(#"{"op":"login","user":"erin","password":"pw-erin-123"}"# + "\n")
         child.type(#"{"op":"enroll-begin","user":"erin"}"# + "\n")
@@ -100,11 +100,13 @@ import TestSupport
         #expect(shownAccount.standardOutput.contains("\"twoFactor\":\"on\""), "\(shownAccount.standardOutput)")
     }
 
-    /// Run by root (this test), an operator, the helper must not lend that right to whoever writes its input:
-    /// a self-service request goes out only while its user is logged in on the connection.
-    @Test func helper_runByAnOperator_sendsNoSelfServiceRequest_withoutALoginOfItsUser() throws {
+    /// Run by an operator (here `nobody` in the operator group), the helper must not lend that right to whoever
+    /// writes its input: a self-service request goes out only while its user is logged in on the connection.
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func helper_runByAnOperator_sendsNoSelfServiceRequest_withoutALoginOfItsUser() throws {
+        let operators = try ThrowawayGroup()
         let daemon = try DaemonProcess()
-        try daemon.start()
+        try daemon.start(extraArguments: ["--operator-group", operators.name])
         _ = try daemon.enrolledAccount("alice", password: "pw-alice", period: 3600)
         _ = try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
         let input = """
@@ -121,7 +123,7 @@ import TestSupport
             {"op":"enroll-begin","user":"bob"}
 
             """
-        let result = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: input)
+        let result = try daemon.helper(input: input, groupID: operators.gid)
         let answers = try objects(result.standardOutput)
         try #require(answers.count == 11, "\(result.standardOutput)")
         for index in [0, 1, 3, 5, 6, 10] {
@@ -151,10 +153,7 @@ import TestSupport
         let requests =
             frame(#"{"op":"login","user":"bob","password":"pw-bob-123"}"#)
             + frame(#"{"op":"login","user":"bob","password":"nope","code":"123456"}"#)
-        let child = try PipedProcess(
-            Binaries.url("twofactor"),
-            ["helper", "--native-messaging", "--socket", daemon.socketPath]
-        )
+        let child = try daemon.startHelper(["--native-messaging"])
         _ = ignoreBrokenPipes
         try child.input.fileHandleForWriting.write(contentsOf: Data(requests))
         try child.closeInput()
@@ -175,6 +174,37 @@ import TestSupport
         try #require(answers.count == 2)
         #expect(answers[0]["outcome"] as? String == "ok")
         #expect(answers[1]["outcome"] as? String == "denied")
+    }
+
+    /// Whoever writes the helper's requests logs in with the standing of its peer credentials. As root, its wrong
+    /// passwords counted as a privileged peer's, against the account: five of them, from anyone who could write to
+    /// a helper run under sudo or by a root service, locked the account for sshd from every host (a hundred, until
+    /// an unlock). The helper now refuses to run as root; as a user of its own its guesses lock only that user.
+    @Test(.enabled(if: runningAsRoot, notRootMessage))
+    func helper_asRoot_refusesToStart_soWhoeverWritesItsInputCannotLockAnAccountForSshd() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "alice", "--password-stdin"], input: "pw-alice-1\n")
+        let guesses = String(repeating: #"{"op":"login","user":"alice","password":"wrong"}"# + "\n", count: 6)
+        let asRoot = try run(Binaries.url("twofactor"), ["helper", "--socket", daemon.socketPath], input: guesses)
+        #expect(asRoot.status == 64, "\(asRoot.standardOutput)")
+        #expect(asRoot.standardOutput.isEmpty)
+        #expect(asRoot.standardError.contains("does not run as root"), "\(asRoot.standardError)")
+        let asItsOwnUser = try daemon.helper(input: guesses)
+        #expect(asItsOwnUser.standardOutput.contains(#""outcome":"locked""#), "\(asItsOwnUser.standardOutput)")
+
+        // sshd (pam_exec's items, as PAMExecTests lays them out) still logs alice in from any host.
+        for host in ["198.51.100.9", "203.0.113.5"] {
+            let sshd = try run(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                [
+                    "-i", "PAM_SERVICE=sshd", "PAM_USER=alice", "PAM_RHOST=\(host)", "PAM_TYPE=auth",
+                    Binaries.url("twofactor").path, "pam", "--socket", daemon.socketPath,
+                ],
+                input: "pw-alice-1"
+            )
+            #expect(sshd.status == 0, "\(host): \(sshd.standardError)\n\(daemon.log())")
+        }
     }
 
     @Test(.enabled(if: runningAsRoot, notRootMessage))

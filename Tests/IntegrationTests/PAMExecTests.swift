@@ -84,11 +84,7 @@ struct PAMExecTests {
     @Test func aLoginThatFinishesAnEnrollment_showsTheRecoveryCodes() throws {
         let setup = try Setup()
         _ = try setup.daemon.ctl(["user", "add", "carol", "--require-2fa", "--password-stdin"], input: "pw-carol\n")
-        let offered = try run(
-            Binaries.url("twofactor"),
-            ["helper", "--socket", setup.daemon.socketPath],
-            input: #"{"op":"login","user":"carol","password":"pw-carol"}"# + "\n"
-        )
+        let offered = try setup.daemon.helper(input: #"{"op":"login","user":"carol","password":"pw-carol"}"# + "\n")
         let answer = try JSONSerialization.jsonObject(with: Data(offered.standardOutput.utf8)) as? [String: Any]
         let uri = try #require(answer?["otpauthURI"] as? String, "\(offered.standardOutput)")
         let secret = try #require(secretParameter(ofURI: uri))

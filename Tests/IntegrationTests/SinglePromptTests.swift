@@ -110,11 +110,7 @@ struct SinglePromptTests {
     /// Has a login offer `user` its enrollment (`twofactor helper`, as `twofactor login` would show it), and returns
     /// the offered secret.
     static func offerEnrollment(_ user: String, password: String, through daemon: DaemonProcess) throws -> String {
-        let offered = try run(
-            Binaries.url("twofactor"),
-            ["helper", "--socket", daemon.socketPath],
-            input: #"{"op":"login","user":"\#(user)","password":"\#(password)"}"# + "\n"
-        )
+        let offered = try daemon.helper(input: #"{"op":"login","user":"\#(user)","password":"\#(password)"}"# + "\n")
         let answer = try JSONSerialization.jsonObject(with: Data(offered.standardOutput.utf8)) as? [String: Any]
         let uri = try #require(answer?["otpauthURI"] as? String, "\(offered.standardOutput)")
         return try #require(secretParameter(ofURI: uri))

@@ -87,6 +87,33 @@ final class DaemonProcess: @unchecked Sendable {
         return try run(executable, ["login", "--socket", socketPath, user], input: input, uid: uid)
     }
 
+    /// Runs `twofactor helper --socket PATH ARGS...` as it must run, as a user of its own: `nobody` when the tests
+    /// run as root (as root it refuses to start), with `groupID` as its group when given.
+    func helper(_ arguments: [String] = [], input: String, groupID: UInt32? = nil) throws -> CommandResult {
+        let child = try startHelper(arguments, groupID: groupID)
+        child.type(input)
+        try child.closeInput()
+        let errors = BackgroundReader(child.error)
+        let output = child.output.fileHandleForReading.readDataToEndOfFile()
+        child.process.waitUntilExit()
+        return CommandResult(
+            status: child.process.terminationStatus,
+            standardOutput: String(decoding: output, as: UTF8.self),
+            standardError: errors.text()
+        )
+    }
+
+    /// Starts `twofactor helper` as `helper` runs it and leaves it running, for a test that types its requests.
+    func startHelper(_ arguments: [String] = [], groupID: UInt32? = nil) throws -> PipedProcess {
+        let command = ["helper", "--socket", socketPath] + arguments
+        guard getuid() == 0 else { return try PipedProcess(Binaries.url("twofactor"), command) }
+        let executable = try executable("twofactor", runnableBy: nobodyUID)
+        return try PipedProcess(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid=\(nobodyUID)", "--regid=\(groupID ?? nobodyUID)", "--clear-groups", executable.path] + command
+        )
+    }
+
     /// The build folder may not be reachable by other users, so a copy in our own folder serves them.
     private func executable(_ name: String, runnableBy uid: UInt32?) throws -> URL {
         guard uid != nil else { return Binaries.url(name) }
