@@ -28,6 +28,8 @@ import Testing
         "\"\\ud83d\"", "\"\\x\"", "\"a\u{01}b\"", String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
         // RFC 8259: four hex digits after \u, no sign; no leading zero in a number.
         #""\u+041""#, #""\u-000""#, #""\u 041""#, "012", "-01", "00",
+        // A name twice: readers disagree on which value counts (RFC 8259, 4), so none does.
+        #"{"user":"bob","user":"alice"}"#, #"[{"a":1,"b":{"c":1,"c":1}}]"#,
     ])
     func parse_refusesMalformedText(_ text: String) {
         #expect(throws: JSONValue.ParseError.self) { try parse(text) }

@@ -51,12 +51,13 @@ import TestSupport
             not json
             {"op":"login","user":7,"password":"pw-alice"}
             {"op":"login","user":"alice","password":"pw-alice","code":null,"id":3}
+            {"op":"login","user":"mallory","user":"alice","password":"pw-alice","id":4}
 
             """
         let result = try daemon.helper(input: input)
         #expect(result.status == 0, "\(result.standardError)")
         let answers = try objects(result.standardOutput)
-        try #require(answers.count == 5, "\(result.standardOutput)")
+        try #require(answers.count == 6, "\(result.standardOutput)")
         #expect(answers[0]["id"] as? Int == 1)
         #expect(answers[0]["code"] as? String == "badRequest", "\(answers[0])")
         #expect((answers[0]["error"] as? String)?.contains(#""code" is a string"#) == true, "\(answers[0])")
@@ -66,6 +67,9 @@ import TestSupport
             #expect((answer["error"] as? String)?.contains(#"{"op":"login","user":"alice""#) == true, "\(answer)")
         }
         #expect(answers[4]["outcome"] as? String == "codeNeeded", "a null code is no code: \(answers[4])")
+        // A reader in front of the helper that takes the last "user" must not see another request than it does.
+        #expect(answers[5]["code"] as? String == "badRequest", "a name twice: \(answers[5])")
+        #expect((answers[5]["error"] as? String)?.contains("twice") == true, "\(answers[5])")
         #expect(!result.standardOutput.contains("pw-alice"))
     }
 
