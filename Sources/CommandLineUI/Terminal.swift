@@ -28,6 +28,10 @@ public enum Terminal {
 
     /// `readSecret` on given descriptors. Echo is turned off only when `input` is a terminal.
     /// The corresponding C functions are `tcgetattr` and `tcsetattr`.
+    ///
+    /// As readpassphrase(3) does, a signal that ends or stops the program while echo is off (Ctrl-C, Ctrl-\\,
+    /// Ctrl-Z, a hangup, SIGTERM) first gets the terminal's mode back, then takes its usual effect: the shell is
+    /// never left without echo. Back from a stop, the prompt is shown again.
     static func readSecret(prompt: String, input: Int32, output: Int32) -> [UInt8]? {
         var original = termios()
         guard tcgetattr(input, &original) == 0 else {
@@ -38,34 +42,58 @@ public enum Terminal {
         // ECHONL still echoes the newline, so the cursor moves on after the hidden input.
         silent.c_lflag &= ~tcflag_t(ECHO)
         silent.c_lflag |= tcflag_t(ECHONL)
-        tcsetattr(input, TCSAFLUSH, &silent)
-        defer { tcsetattr(input, TCSANOW, &original) }
-        // The prompt comes after TCSAFLUSH (as in getpass(3)): what is typed once it shows is kept.
-        writeAll(Array(prompt.utf8), to: output)
-        return readLine(from: input)
+        while true {
+            let signals = PromptSignals()
+            tcsetattr(input, TCSAFLUSH, &silent)
+            // The prompt comes after TCSAFLUSH (as in getpass(3)): what is typed once it shows is kept.
+            writeAll(Array(prompt.utf8), to: output)
+            var line = readLine(from: input, until: { PromptSignals.caught != nil })
+            tcsetattr(input, TCSANOW, &original)
+            guard let caught = signals.restore() else { return line }
+            line?.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
+            raise(caught)
+            // Still running: continued after a stop, or a handler of the program's own returned.
+            guard caught == SIGTSTP || caught == SIGTTIN || caught == SIGTTOU else { return nil }
+        }
     }
 
     /// Reads up to and excluding "\n", dropping a "\r" before it; nil when nothing came before
-    /// end of input.
-    static func readLine(from descriptor: Int32) -> [UInt8]? {
+    /// end of input. With `interrupted`, it stops (keeping what came so far) once that says so.
+    static func readLine(from descriptor: Int32, until interrupted: (() -> Bool)? = nil) -> [UInt8]? {
         var line: [UInt8] = []
         // Room for any sane password up front, so growing the array leaves no stray copies.
         line.reserveCapacity(1024)
         var byte: UInt8 = 0
+        var ended = false
         while true {
+            if let interrupted, !waitUntilReadable(descriptor, unless: interrupted) { break }
             let count = read(descriptor, &byte, 1)
             if count == 1 {
-                if byte == UInt8(ascii: "\n") { break }
+                if byte == UInt8(ascii: "\n") {
+                    ended = true
+                    break
+                }
                 line.append(byte)
             } else if count < 0, errno == EINTR {
                 continue
             } else {
-                if line.isEmpty { return nil }
                 break
             }
         }
+        if line.isEmpty && !ended { return nil }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         return line
+    }
+
+    /// Waits until `descriptor` has input, or its end or an error; false once `interrupted` says so. A signal
+    /// that comes between the check and the wait would not end a wait without a timeout, so the wait is cut into
+    /// short ones. The corresponding C function is `poll`.
+    private static func waitUntilReadable(_ descriptor: Int32, unless interrupted: () -> Bool) -> Bool {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while !interrupted() {
+            if poll(&entry, 1, 200) > 0 { return true }
+        }
+        return false
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
