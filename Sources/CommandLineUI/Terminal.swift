@@ -26,6 +26,17 @@ public enum Terminal {
     /// Writes `text` to standard error, unbuffered, so it shows before the program waits for input.
     public static func writeError(_ text: String) { writeAll(Array(text.utf8), to: STDERR_FILENO) }
 
+    /// Writes `bytes` to standard error with write(2), unbuffered: for a secret (an enrollment screen), which the
+    /// caller wipes afterwards and no stdio buffer keeps.
+    public static func writeError(_ bytes: [UInt8]) { writeAll(bytes, to: STDERR_FILENO) }
+
+    /// Writes `bytes` to standard output with write(2), after what stdio holds for it, so that the order stays: for
+    /// a secret, which the caller wipes afterwards and stdout's buffer (`print`) would keep.
+    public static func writeOutput(_ bytes: [UInt8]) {
+        fflush(nil)
+        writeAll(bytes, to: STDOUT_FILENO)
+    }
+
     /// `readSecret` on given descriptors. Echo is turned off only when `input` is a terminal.
     /// The corresponding C functions are `tcgetattr` and `tcsetattr`.
     ///

@@ -20,7 +20,10 @@ extension Dispatcher {
                 period: period == 0 ? TOTPParameters.standard.period : Int(period)
             )
             let offer = try service.beginAuthenticator(caller: caller, name: user, label: label, parameters: parameters)
-            return .enrollmentStarted(otpauthURI: offer.otpauthURI, expiresAt: UInt64(max(0, offer.expiresAt)))
+            return .enrollmentStarted(
+                otpauthURI: Array(offer.otpauthURI.utf8),
+                expiresAt: UInt64(max(0, offer.expiresAt))
+            )
         case .authenticatorAddConfirm(let user, let label, let code):
             session.renew(
                 after: try service.confirmAuthenticator(caller: caller, name: user, label: label, code: code)

@@ -372,7 +372,10 @@ struct Dispatcher: Sendable {
                 period: period == 0 ? TOTPParameters.standard.period : Int(period)
             )
             let offer = try service.beginEnrollment(caller: caller, name: user, parameters: parameters)
-            return .enrollmentStarted(otpauthURI: offer.otpauthURI, expiresAt: UInt64(max(0, offer.expiresAt)))
+            return .enrollmentStarted(
+                otpauthURI: Array(offer.otpauthURI.utf8),
+                expiresAt: UInt64(max(0, offer.expiresAt))
+            )
         case .enrollConfirm(let user, let code):
             let (codes, enrolled) = try service.confirmEnrollment(caller: caller, name: user, code: code)
             session.renew(after: enrolled)
@@ -433,18 +436,18 @@ struct Dispatcher: Sendable {
     static func screenResponse(for result: LoginResult) -> Response {
         guard case .enroll(let uri) = result else { return response(for: result) }
         let screen = (try? QRMatrix(encoding: uri)).map { QRRenderer.terminal($0) } ?? ""
-        return .enrollScreen(otpauthURI: uri, screen: screen)
+        return .enrollScreen(otpauthURI: Array(uri.utf8), screen: screen)
     }
 
     static func response(for result: LoginResult) -> Response {
         switch result {
-        case .ok: .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "")
+        case .ok: .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: [])
         case .enrolled(let codes): .recoveryCodes(codes)
         case .recovered(let remaining): .recoveryLogin(remaining: UInt8(clamping: remaining))
-        case .codeNeeded: .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
-        case .enroll(let uri): .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: uri)
-        case .denied: .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: "")
-        case .locked(let wait): .loginResult(outcome: .locked, retryAfter: UInt32(clamping: wait), otpauthURI: "")
+        case .codeNeeded: .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: [])
+        case .enroll(let uri): .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: Array(uri.utf8))
+        case .denied: .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: [])
+        case .locked(let wait): .loginResult(outcome: .locked, retryAfter: UInt32(clamping: wait), otpauthURI: [])
         }
     }
 

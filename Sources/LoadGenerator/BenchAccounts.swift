@@ -86,7 +86,7 @@ private func createAccount(
     }
     let totp: TOTP
     do {
-        let parsed = try OTPAuthURI(parsing: uri)
+        let parsed = try OTPAuthURI(parsing: String(decoding: uri, as: UTF8.self))
         totp = try TOTP(secret: parsed.secret, parameters: parsed.parameters)
     } catch {
         throw BenchError("the daemon's otpauth URI for \(name) does not parse: \(error)")

@@ -20,6 +20,22 @@ public enum QRRenderer {
     ///
     /// - Precondition: `quietZone >= 0`.
     public static func terminal(_ matrix: QRMatrix, quietZone: Int = 4, invert: Bool = false) -> String {
+        var text: [UInt8] = []
+        terminal(matrix, quietZone: quietZone, invert: invert, appendingTo: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `terminal(_:quietZone:invert:)` as UTF-8 bytes appended to `text`, for a symbol that encodes a secret: the
+    /// caller can wipe them, and reserving `terminalLength(_:quietZone:)` more bytes first keeps `text` from
+    /// growing (which would leave a copy behind).
+    ///
+    /// - Precondition: `quietZone >= 0`.
+    public static func terminal(
+        _ matrix: QRMatrix,
+        quietZone: Int = 4,
+        invert: Bool = false,
+        appendingTo text: inout [UInt8]
+    ) {
         precondition(quietZone >= 0, "quietZone must not be negative")
         let side = matrix.size + 2 * quietZone
 
@@ -31,21 +47,31 @@ public enum QRRenderer {
             return isDark == invert
         }
 
-        var text = ""
-        // Three UTF-8 bytes per block character, plus the newline.
-        text.reserveCapacity((side * 3 + 1) * (side + 1) / 2)
+        text.reserveCapacity(text.count + terminalLength(matrix, quietZone: quietZone))
         for y in stride(from: 0, to: side, by: 2) {
             for x in 0..<side {
+                // "█" (U+2588), "▀" (U+2580) and "▄" (U+2584) are E2 96 88, E2 96 80 and E2 96 84 in UTF-8.
+                let last: UInt8
                 switch (isInked(x, y), isInked(x, y + 1)) {
-                case (true, true): text.unicodeScalars.append("\u{2588}")
-                case (true, false): text.unicodeScalars.append("\u{2580}")
-                case (false, true): text.unicodeScalars.append("\u{2584}")
-                case (false, false): text.unicodeScalars.append(" ")
+                case (true, true): last = 0x88
+                case (true, false): last = 0x80
+                case (false, true): last = 0x84
+                case (false, false):
+                    text.append(UInt8(ascii: " "))
+                    continue
                 }
+                text.append(0xE2)
+                text.append(0x96)
+                text.append(last)
             }
-            text.unicodeScalars.append("\n")
+            text.append(UInt8(ascii: "\n"))
         }
-        return text
+    }
+
+    /// The most bytes `terminal` draws `matrix` with: three UTF-8 bytes per block character, plus the newline.
+    public static func terminalLength(_ matrix: QRMatrix, quietZone: Int = 4) -> Int {
+        let side = matrix.size + 2 * max(0, quietZone)
+        return (side * 3 + 1) * (side + 1) / 2
     }
 
     /// A standalone SVG document: a white background `<rect>` and one black `<path>` of the dark modules.

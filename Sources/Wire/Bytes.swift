@@ -72,7 +72,7 @@ struct ByteReader {
     }
 
     /// A `str` as raw bytes, after checking its length, that it holds no NUL and is valid UTF-8.
-    /// Used directly for passwords so that they never become a `String`.
+    /// Used directly for passwords and otpauth URIs so that they never become a `String`.
     mutating func strBytes(_ field: String, _ limits: ClosedRange<Int>) throws(WireError) -> [UInt8] {
         let count = Int(try u16(field))
         guard limits.contains(count) else {
@@ -115,7 +115,7 @@ struct ByteReader {
 
     mutating func str(_ field: String, _ limits: ClosedRange<Int>) throws(WireError) -> String {
         // strBytes has validated the bytes, so this decoding repairs nothing. The bytes are wiped: this String
-        // may be a recovery code or an otpauth URI with its secret, and it is the only copy its reader gets.
+        // may be a recovery code, and it is the only copy its reader gets.
         var bytes = try strBytes(field, limits)
         defer { wipe(&bytes) }
         return String(decoding: bytes, as: UTF8.self)

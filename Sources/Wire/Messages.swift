@@ -124,14 +124,17 @@ public enum Response: Sendable, Equatable {
     /// The request succeeded and there is nothing to report.
     case done
     /// `retryAfter` is non-zero only for `.locked`; `otpauthURI` is non-empty exactly for `.enroll`.
-    case loginResult(outcome: LoginOutcome, retryAfter: UInt32, otpauthURI: String)
+    ///
+    /// An otpauth URI holds a TOTP secret: every answer carries it as UTF-8 bytes, never a `String`, so that a
+    /// client can `wipe` it once shown.
+    case loginResult(outcome: LoginOutcome, retryAfter: UInt32, otpauthURI: [UInt8])
     /// `originLocks` lists the first `min(info.lockedOrigins, WireProtocol.maximumOriginLocks)` locked origins,
     /// latest failure first.
     case userInfo(AccountInfo, originLocks: [OriginLockInfo])
     /// An empty `next` means this was the last page; otherwise pass it as `after`.
     case userList([AccountInfo], next: String)
     /// `expiresAt` is in Unix seconds.
-    case enrollmentStarted(otpauthURI: String, expiresAt: UInt64)
+    case enrollmentStarted(otpauthURI: [UInt8], expiresAt: UInt64)
     /// Enrollment finished: one-time recovery codes to show once. Answers EnrollConfirm,
     /// RecoveryCodesIssue, and a Login that finished an enrollment (which then logged in).
     case recoveryCodes([String])
@@ -144,7 +147,7 @@ public enum Response: Sendable, Equatable {
     case auditList([AuditEntry], next: UInt64)
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
     /// QR code (the C PAM module), the QR code drawn as text lines.
-    case enrollScreen(otpauthURI: String, screen: String)
+    case enrollScreen(otpauthURI: [UInt8], screen: String)
     /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
     case backupStarted(size: UInt64)
     /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.

@@ -69,11 +69,11 @@ enum ResponseFields {
         case .loginResult:
             let outcome = try reader.enumeration("outcome", LoginOutcome.self)
             let retryAfter = try reader.u32("retryAfter")
-            let otpauthURI = try reader.str("otpauthURI", Limits.loginURI)
+            let otpauthURI = try reader.strBytes("otpauthURI", Limits.loginURI)
             guard outcome == .locked || retryAfter == 0 else {
                 throw .malformed("'retryAfter' must be 0 unless the outcome is locked")
             }
-            guard (outcome == .enroll) == !otpauthURI.utf8.isEmpty else {
+            guard (outcome == .enroll) == !otpauthURI.isEmpty else {
                 throw .malformed("'otpauthURI' must be non-empty exactly when the outcome is enroll")
             }
             return .loginResult(outcome: outcome, retryAfter: retryAfter, otpauthURI: otpauthURI)
@@ -96,7 +96,7 @@ enum ResponseFields {
             for _ in 0..<count { accounts.append(try decodeAccountInfo(&reader)) }
             return .userList(accounts, next: try reader.str("next", Limits.next))
         case .enrollmentStarted:
-            let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
+            let otpauthURI = try reader.strBytes("otpauthURI", Limits.enrollmentURI)
             return .enrollmentStarted(otpauthURI: otpauthURI, expiresAt: try reader.u64("expiresAt"))
         case .recoveryCodes:
             let count = try reader.u8("count")
@@ -127,7 +127,7 @@ enum ResponseFields {
             for _ in 0..<count { entries.append(try decodeAuditEntry(&reader)) }
             return .auditList(entries, next: try reader.u64("next"))
         case .enrollScreen:
-            let otpauthURI = try reader.str("otpauthURI", Limits.enrollmentURI)
+            let otpauthURI = try reader.strBytes("otpauthURI", Limits.enrollmentURI)
             return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
         case .backupStarted:
             return .backupStarted(size: try reader.u64("size"))

@@ -171,9 +171,12 @@ struct Helper: ParsableCommand {
             ]
             members.append(("outcome", .string(names[outcome] ?? "denied")))
             if outcome == .locked { members.append(("retryAfter", .number(Int64(retryAfter)))) }
-            if outcome == .enroll { members.append(("otpauthURI", .string(uri))) }
+            if outcome == .enroll { members.append(("otpauthURI", .string(String(decoding: uri, as: UTF8.self)))) }
         case .enrollmentStarted(let uri, let expiresAt):
-            members += [("otpauthURI", .string(uri)), ("expiresAt", .number(Int64(clamping: expiresAt)))]
+            members += [
+                ("otpauthURI", .string(String(decoding: uri, as: UTF8.self))),
+                ("expiresAt", .number(Int64(clamping: expiresAt))),
+            ]
         case .recoveryCodes(let codes):
             // A login that finished an enrollment, or a new set: shown once, never stored here.
             members += [("outcome", .string("ok")), ("recoveryCodes", .array(codes.map(JSONValue.string)))]

@@ -60,9 +60,13 @@ struct LoginSession {
                 throw finish(.denied, "no code given: login denied")
             }
             answer = try attempt(connection, password: &password, code: code, last: true)
-        } else if case .loginResult(.enroll, _, let uri) = answer {
+        } else if case .loginResult(.enroll, _, var uri) = answer {
             Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
-            Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors))
+            // The screen and the URI hold the secret: gone before the wait for the code.
+            var screen = EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors)
+            Terminal.writeError(screen)
+            wipe(&screen)
+            wipe(&uri)
             guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
                 throw finish(
                     .denied,

@@ -120,9 +120,13 @@ struct Shell: ParsableCommand {
                 continue
             case .loginResult(.codeNeeded, _, _) where !sentCode:
                 break
-            case .enrollScreen(let uri, _), .loginResult(.enroll, _, let uri):
+            case .enrollScreen(var uri, _), .loginResult(.enroll, _, var uri):
                 Terminal.writeError(LoginTexts.enrollmentRequired(user: account.name))
-                Terminal.writeError(EnrollmentScreen.render(otpauthURI: uri))
+                // The screen and the URI hold the secret: gone before the wait for the code.
+                var screen = EnrollmentScreen.render(otpauthURI: uri)
+                Terminal.writeError(screen)
+                wipe(&screen)
+                wipe(&uri)
             case .loginResult(.locked, let retryAfter, _):
                 throw finish(.locked, LoginTexts.locked(user: account.name, retryAfter: retryAfter))
             case .error(_, let message):

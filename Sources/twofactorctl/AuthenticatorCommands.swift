@@ -50,18 +50,13 @@ struct TwoFactorAdd: ParsableCommand {
                 period: enrollment.period
             )
         )
-        guard case .enrollmentStarted(let uri, let expiresAt) = response else { throw options.unexpected(response) }
+        guard case .enrollmentStarted(var uri, let expiresAt) = response else { throw options.unexpected(response) }
+        defer { wipe(&uri) }
         if enrollment.begin {
-            if options.json {
-                print(JSONValue.object([("otpauthURI", .string(uri)), ("expiresAt", .number(Int64(expiresAt)))]).text)
-            } else {
-                print(uri)
-            }
+            printStarted(uri, expiresAt: expiresAt, json: options.json)
             return
         }
-        print(EnrollmentScreen.render(otpauthURI: uri, invertColors: enrollment.invert))
-        // A script reading the secret through a pipe must see it before we wait for the code.
-        fflush(nil)
+        showEnrollment(&uri, invertColors: enrollment.invert)
         let prompt = "Enter the \(enrollment.digits)-digit code the new authenticator shows: "
         let confirmed = try session.confirm(
             reading: { try readCode(prompt: prompt, options: options) },

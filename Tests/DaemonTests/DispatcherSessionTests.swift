@@ -24,7 +24,7 @@ extension DispatcherTests {
 
     @Test func session_py_anOperatorsPasswordChangeAndForce_endTheSession() throws {
         let (answer, session) = login("bob")
-        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
+        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))
         #expect(asOperator(.userSetPassword(user: "bob", password: Self.operatorsPassword)) == .done)
         #expect(asOperator(.twoFactorForce(user: "bob")) == .done)
         let shown = dispatcher.handle(.userShow(user: "bob"), from: stranger, session: session)
@@ -96,7 +96,7 @@ extension DispatcherTests {
             from: root,
             session: Session()
         )
-        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
+        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))
         #expect(asOperator(.userSetPassword(user: "bob", password: Self.operatorsPassword)) == .done)
         let forced = dispatcher.handle(.twoFactorForce(user: "ann"), from: root, session: session)
         #expect(isLoggedOut(forced.response), "\(forced.response)")

@@ -74,7 +74,7 @@ import Wire
 
     @Test func loginOk_opensASession_thatActsForTheAccount() throws {
         let (answer, session) = login("ann")
-        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
+        #expect(answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))
         #expect(session.account?.name.value == "ann")
         let own = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: session)
         guard case .userInfo(let info, _) = own.response else { Issue.record("got \(own.response)"); return }
@@ -97,20 +97,20 @@ import Wire
         #expect(session.account != nil)
         let (answer, after) = login("amy", password: Array("wrong-password".utf8), session: session)
         // No password oracle: a wrong password without a code is asked for a code, like a right one.
-        #expect(answer == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(answer == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: []))
         #expect(after.account == nil)
     }
 
     @Test func aWrongPasswordThenACode_countsOneFailure_andOtherRequestsEndTheHold() {
         let first = login("ann", password: Array("wrong-password".utf8))
-        #expect(first.0 == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(first.0 == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: []))
         #expect(first.1.heldAttempt?.user == "ann")
         let second = dispatcher.handle(
             .login(user: "ann", password: Array("wrong-password".utf8), codeKind: .totp, code: "123456"),
             from: stranger,
             session: first.1
         )
-        #expect(second.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        #expect(second.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: []))
         #expect(second.session.heldAttempt == nil)
         let other = dispatcher.handle(.userShow(user: "ann"), from: stranger, session: first.1)
         #expect(other.session.heldAttempt == nil)
@@ -142,9 +142,9 @@ import Wire
                 session = sent.session
             }
         }
-        let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
-        let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: "")
-        let locked = Response.loginResult(outcome: .locked, retryAfter: 30, otpauthURI: "")
+        let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: [])
+        let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: [])
+        let locked = Response.loginResult(outcome: .locked, retryAfter: 30, otpauthURI: [])
         #expect(Array(answers.prefix(5)) == [codeNeeded, denied, codeNeeded, denied, codeNeeded])
         #expect(answers.dropFirst(5).allSatisfy { $0 == locked }, "\(answers)")
         #expect(counted == [1, 2, 3, 4, 5, 5, 5, 5, 5, 5], "one failure for each password checked")
@@ -166,13 +166,13 @@ import Wire
         let wrong = Array("wrong-password".utf8)
         for round in 1...3 {
             let first = login("ann", password: wrong)
-            #expect(first.0 == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+            #expect(first.0 == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: []))
             let second = dispatcher.handle(
                 .login(user: "ann", password: wrong, codeKind: .totp, code: "000000"),
                 from: stranger,
                 session: first.1
             )
-            #expect(second.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+            #expect(second.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: []))
             #expect(try store.throttleRecord(key).failures == UInt32(round))
         }
     }
@@ -186,7 +186,7 @@ import Wire
             from: root,
             session: Session()
         )
-        #expect(first.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(first.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: []))
         #expect(first.session.heldAttempt?.user == "ann")
         let key = ThrottleKey(subject: "ann", origin: .local)
         #expect(try store.throttleRecord(key).failures == 1)
@@ -195,7 +195,7 @@ import Wire
             from: root,
             session: first.session
         )
-        #expect(check.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        #expect(check.response == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: []))
         #expect(try store.throttleRecord(key).failures == 2)
         #expect(check.session.heldAttempt == nil)
         let question = dispatcher.handle(
@@ -203,7 +203,7 @@ import Wire
             from: root,
             session: Session()
         )
-        #expect(question.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: ""))
+        #expect(question.response == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: []))
         #expect(question.session.heldAttempt == nil)
         #expect(try store.throttleRecord(key).failures == 2)
     }

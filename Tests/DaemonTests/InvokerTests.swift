@@ -76,9 +76,9 @@ import Wire
         return info.failureCount
     }
 
-    static let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
-    static let ok = Response.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "")
-    static let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: "")
+    static let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: [])
+    static let ok = Response.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: [])
+    static let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: [])
 
     static func isLocked(_ response: Response) -> Bool {
         if case .loginResult(.locked, _, _) = response { true } else { false }

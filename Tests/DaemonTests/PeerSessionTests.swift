@@ -77,10 +77,10 @@ import Wire
         if case .error = confirmed.response { Issue.record("enrollment not confirmed: \(confirmed.response)") }
 
         let code = try OathTool.code(secret: secret, at: Self.now + 30)
-        #expect(login(code, from: peer(inSession: 77)) == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
-        #expect(login("", from: peer(inSession: 77)) == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
+        #expect(login(code, from: peer(inSession: 77)) == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))
+        #expect(login("", from: peer(inSession: 77)) == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))
         #expect(
-            login("", from: peer(inSession: 78)) == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
+            login("", from: peer(inSession: 78)) == .loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: [])
         )
     }
 }

@@ -13,9 +13,9 @@ struct InvokerLockoutTests {
     static let invoker: UInt32 = 4_242
     static let remote = LoginOrigin(service: "sshd", remoteHost: "198.51.100.9")
     static let su = LoginOrigin(service: "su", invokerUID: invoker)
-    static let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: "")
-    static let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: "")
-    static let ok = Response.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "")
+    static let codeNeeded = Response.loginResult(outcome: .codeNeeded, retryAfter: 0, otpauthURI: [])
+    static let denied = Response.loginResult(outcome: .denied, retryAfter: 0, otpauthURI: [])
+    static let ok = Response.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: [])
 
     static func isLocked(_ response: Response?) -> Bool {
         if case .loginResult(.locked, _, _)? = response { true } else { false }

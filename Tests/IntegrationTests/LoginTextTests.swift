@@ -50,7 +50,8 @@ struct LoginTextTests {
         #expect(
             Self.wordLines(String(shown[..<enrollment.upperBound]))
                 == Self.wordLines(
-                    LoginTexts.enrollmentRequired(user: "carol") + EnrollmentScreen.render(otpauthURI: uri)
+                    LoginTexts.enrollmentRequired(user: "carol")
+                        + String(decoding: EnrollmentScreen.render(otpauthURI: Array(uri.utf8)), as: UTF8.self)
                 ),
             "\(shown)"
         )

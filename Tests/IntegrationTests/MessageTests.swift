@@ -37,7 +37,7 @@ import Wire
             origin: LoginOrigin(service: "sshd", remoteHost: "203.0.113.66")
         )
         let fromNobody = try PeerConnection(daemon: daemon).call(guess)
-        #expect(fromNobody == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""))
+        #expect(fromNobody == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: []))
         let sshd = Request.loginFrom(
             user: "alice",
             password: Array("guess".utf8),

@@ -48,7 +48,7 @@ struct PAMMemoryTests {
             [
                 hello,
                 WireCodec.encodeResponse(
-                    .enrollScreen(otpauthURI: uri, screen: String(repeating: "#", count: 32768)),
+                    .enrollScreen(otpauthURI: Array(uri.utf8), screen: String(repeating: "#", count: 32768)),
                     id: 2
                 ),
                 WireCodec.encodeResponse(.recoveryCodes(codes), id: 3),
@@ -57,7 +57,11 @@ struct PAMMemoryTests {
         (
             "an enrollment as a login result, then recovery codes",
             [
-                hello, WireCodec.encodeResponse(.loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: uri), id: 2),
+                hello,
+                WireCodec.encodeResponse(
+                    .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: Array(uri.utf8)),
+                    id: 2
+                ),
                 WireCodec.encodeResponse(.recoveryCodes(codes), id: 3),
             ], "pw-alice\n123456\n", true
         ),
@@ -71,7 +75,7 @@ struct PAMMemoryTests {
         ),
         (
             "locked for good",
-            [hello, WireCodec.encodeResponse(.loginResult(outcome: .locked, retryAfter: .max, otpauthURI: ""), id: 2)],
+            [hello, WireCodec.encodeResponse(.loginResult(outcome: .locked, retryAfter: .max, otpauthURI: []), id: 2)],
             "pw-alice\n", false
         ),
         ("a frame cut short", [hello, Array(loginResult(.ok, id: 2).dropLast(3))], "pw-alice\n", false),
@@ -85,7 +89,7 @@ struct PAMMemoryTests {
     ]
 
     static func loginResult(_ outcome: LoginOutcome, id: UInt32) -> [UInt8] {
-        WireCodec.encodeResponse(.loginResult(outcome: outcome, retryAfter: 0, otpauthURI: ""), id: id)
+        WireCodec.encodeResponse(.loginResult(outcome: outcome, retryAfter: 0, otpauthURI: []), id: id)
     }
 
     @Test(arguments: conversations.indices)

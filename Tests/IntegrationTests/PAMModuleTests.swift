@@ -360,7 +360,7 @@ struct PAMModuleTests {
     /// Answers to the login (request id 2, after the Hello) that break docs/protocol.md; the first
     /// is a well-formed `ok`, which proves the fake daemon is trusted and heard.
     static let scriptedAnswers: [(name: String, bytes: [UInt8], authenticates: Bool)] = {
-        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []), id: 2)
         var trailing = ok + [0]
         trailing[3] += 1
         return [
@@ -368,7 +368,7 @@ struct PAMModuleTests {
             ("ok with a trailing byte", trailing, false),
             (
                 "ok for another request id",
-                WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 9), false
+                WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []), id: 9), false
             ),
             ("an unknown response type", [0, 0, 0, 5, 0xFE, 0, 0, 0, 2], false),
             ("a length prefix above the maximum", [0x7F, 0xFF, 0xFF, 0xFF], false),
@@ -425,7 +425,7 @@ struct PAMModuleTests {
         chmod(library, 0o755)
         let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
         let enroll = WireCodec.encodeResponse(
-            .enrollScreen(otpauthURI: "otpauth://totp/Example:alice?secret=\(secret)", screen: "##"),
+            .enrollScreen(otpauthURI: Array("otpauth://totp/Example:alice?secret=\(secret)".utf8), screen: "##"),
             id: 2
         )
         // The frame without its last bytes; the fake daemon then holds the connection until the module gives up.
@@ -473,7 +473,7 @@ struct PAMModuleTests {
     @Test func firstRequest_goesOutWithTheHello_withoutWaitingForItsAnswer() throws {
         let setup = try Setup()
         let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
-        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []), id: 2)
         let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [hello, ok], readingAhead: 2)
         let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
         #expect(result.authenticated, "\(result.standardError)")
@@ -482,7 +482,7 @@ struct PAMModuleTests {
     @Test func aRefusedHello_failsTheLogin() throws {
         let setup = try Setup()
         let refusal = WireCodec.encodeResponse(.error(code: .unsupportedVersion, message: "version 2 only"), id: 1)
-        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""), id: 2)
+        let ok = WireCodec.encodeResponse(.loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []), id: 2)
         let fake = try ScriptedDaemon(in: setup.daemon.directory, answers: [refusal, ok])
         let result = try setup.service("timeout=2", socket: fake.path).authenticate("alice", input: "pw-alice\n")
         #expect(!result.authenticated, "\(result.standardError)")

@@ -33,7 +33,7 @@ import TestSupport
         #expect(answers.count >= 2)
         if answers.count >= 2 {
             #expect(
-                answers[1].response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""),
+                answers[1].response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []),
                 "the login ran (its code is used up below), so its ok must come back:\n\(daemon.log())"
             )
         }
@@ -76,7 +76,7 @@ import TestSupport
         }
         #expect(answers.map(\.id) == [1, 2, 3], "every request sent before the shutdown is answered: \(answers)")
         #expect(
-            answers.dropFirst().allSatisfy { $0.response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "") }
+            answers.dropFirst().allSatisfy { $0.response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []) }
         )
     }
 

@@ -37,7 +37,7 @@ struct SessionIntegrationTests {
         let answer = connection.call(
             .login(user: name, password: Array(password(name).utf8), codeKind: .none, code: "")
         )
-        guard answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: "") else {
+        guard answer == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []) else {
             throw Failure("login \(name): \(String(describing: answer))")
         }
         return connection

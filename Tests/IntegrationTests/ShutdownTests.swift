@@ -28,7 +28,7 @@ import Wire
         let body = try #require(socket.readFrameBody(), "the answer in flight must still arrive")
         let (id, response) = try WireCodec.decodeResponse(body: body)
         #expect(id == 2)
-        #expect(response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))
+        #expect(response == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))
         #expect(socket.readFrameBody() == nil, "then the connection is closed")
         #expect(daemon.stop() == 0, "\(daemon.log())")
         #expect(!FileManager.default.fileExists(atPath: daemon.socketPath), "the socket file is removed")

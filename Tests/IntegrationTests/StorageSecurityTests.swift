@@ -325,12 +325,12 @@ import TestSupport
         let retried = try #require(WireClient(path: daemon.socketPath)).call(login)
         if acceptedWhileFull {
             #expect(
-                retried == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: ""),
+                retried == .loginResult(outcome: .denied, retryAfter: 0, otpauthURI: []),
                 "replayed after a full disk"
             )
         } else {
             #expect(
-                retried == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""),
+                retried == .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []),
                 "the step was used up by a failed write"
             )
         }

@@ -53,3 +53,8 @@ public enum OathTool {
 public func secretParameter(ofURI uri: String) -> String? {
     URLComponents(string: uri)?.queryItems?.first { $0.name == "secret" }?.value
 }
+
+/// The `secret` parameter of an otpauth URI as the protocol carries it, in UTF-8 bytes.
+public func secretParameter(ofURI uri: [UInt8]) -> String? {
+    secretParameter(ofURI: String(decoding: uri, as: UTF8.self))
+}

@@ -19,16 +19,16 @@ let documentedExamples: [(hex: String, message: Example)] = [
         "00000018 10 00000002 0005 616c696365 0007 68756e74657232 00 0000",
         .request(2, .login(user: "alice", password: Array("hunter2".utf8), codeKind: .none, code: ""))
     ),
-    ("0000000c 90 00000002 00 00000000 0000", .response(2, .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: ""))),
+    ("0000000c 90 00000002 00 00000000 0000", .response(2, .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []))),
     (
         "0000000c 90 00000002 04 0000012c 0000",
-        .response(2, .loginResult(outcome: .locked, retryAfter: 300, otpauthURI: ""))
+        .response(2, .loginResult(outcome: .locked, retryAfter: 300, otpauthURI: []))
     ),
     (
         "00000055 90 00000002 02 00000000 0049"
             + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
             + " 44504548504b33505850266973737565723d74776f666163746f7264",
-        .response(2, .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: exampleURI))
+        .response(2, .loginResult(outcome: .enroll, retryAfter: 0, otpauthURI: Array(exampleURI.utf8)))
     ),
     (
         "0000001a 20 00000003 0003 626f62 0004 61636d65 01 01 0006 733363726574",
@@ -95,7 +95,7 @@ let documentedExamples: [(hex: String, message: Example)] = [
         "00000058 93 00000008 0049"
             + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
             + " 44504548504b33505850266973737565723d74776f666163746f7264 000000006553f358",
-        .response(8, .enrollmentStarted(otpauthURI: exampleURI, expiresAt: 1_700_000_600))
+        .response(8, .enrollmentStarted(otpauthURI: Array(exampleURI.utf8), expiresAt: 1_700_000_600))
     ),
     (
         "00000014 31 00000009 0005 616c696365 0006 313233343536",
@@ -237,7 +237,7 @@ let documentedExamples: [(hex: String, message: Example)] = [
         "00000052 a0 00000003 0049"
             + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
             + " 44504548504b33505850266973737565723d74776f666163746f7264 0000",
-        .response(3, .enrollScreen(otpauthURI: exampleURI, screen: ""))
+        .response(3, .enrollScreen(otpauthURI: Array(exampleURI.utf8), screen: ""))
     ),
     ("00000005 50 00000014", .request(20, .backupBegin)),
     ("0000000d a8 00000014 0000000000010000", .response(20, .backupStarted(size: 65536))),

@@ -60,7 +60,10 @@ private func codeCheck(kind: UInt8 = 1, code: String = "123456", service: String
 }
 
 @Test func enrollScreen_needsAURI_andRoundTrips() throws {
-    let screen = Response.enrollScreen(otpauthURI: "otpauth://totp/x?secret=AB", screen: "\u{2580}\u{2584}\n")
+    let screen = Response.enrollScreen(
+        otpauthURI: Array("otpauth://totp/x?secret=AB".utf8),
+        screen: "\u{2580}\u{2584}\n"
+    )
     let encoded = WireCodec.encodeResponse(screen, id: 4)
     #expect(try WireCodec.decodeResponse(body: Array(encoded.dropFirst(4))).response == screen)
     let noURI: [UInt8] = [0xA0, 0, 0, 0, 4] + str("") + str("")
