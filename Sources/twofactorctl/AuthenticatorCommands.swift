@@ -52,6 +52,7 @@ struct TwoFactorAdd: ParsableCommand {
         )
         guard case .enrollmentStarted(var uri, let expiresAt) = response else { throw options.unexpected(response) }
         defer { wipe(&uri) }
+        if let qrImage = enrollment.qrImage { try enrollment.writeImage(of: uri, to: qrImage, options: options) }
         if enrollment.begin {
             printStarted(uri, expiresAt: expiresAt, json: options.json)
             return

@@ -83,7 +83,7 @@ struct EnrollmentOptions: ParsableArguments {
     }
 
     /// Writes the QR code of `uri` to a new file only the caller may read: it holds the secret.
-    private func writeImage(of uri: [UInt8], to path: String, options: CommonOptions) throws {
+    func writeImage(of uri: [UInt8], to path: String, options: CommonOptions) throws {
         guard var bytes = EnrollmentScreen.image(otpauthURI: uri, svg: path.hasSuffix(".svg")) else {
             throw options.fail(
                 "the otpauth URI does not fit in a QR code: enter the secret by hand",

@@ -49,6 +49,24 @@ import TestSupport
         }
     }
 
+    /// `2fa add` takes the options of `2fa enroll` (twofactorctl(8)), `--qr-image` among them: the new
+    /// authenticator's QR code goes to a new file only its owner may read, and zbarimg scans it back to the URI.
+    @Test func add_qrImage_isWrittenAndScansToTheURI() throws {
+        let setup = try Setup(phone: false)
+        let image = setup.daemon.directory.appendingPathComponent("phone.png").path
+        let begun = try setup.daemon.ctl(["2fa", "add", "amy", "--label", "phone", "--begin", "--qr-image", image])
+        #expect(begun.status == 0, "\(begun.standardError)")
+        let uri = begun.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        var status = stat()
+        guard stat(image, &status) == 0 else {
+            Issue.record("no QR code written to \(image)")
+            return
+        }
+        #expect(status.st_mode & 0o777 == 0o600)
+        let decoded = try run(URL(fileURLWithPath: "/usr/bin/zbarimg"), ["--raw", "-q", image])
+        #expect(decoded.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == uri, "\(decoded)")
+    }
+
     /// The QR-code dialogue of `2fa add` asks again after a mistyped code, as `2fa enroll` does.
     @Test func add_aWrongCode_asksAgain_andTheRightOneAddsIt() throws {
         let setup = try Setup(phone: false)
