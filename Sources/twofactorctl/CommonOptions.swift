@@ -135,9 +135,10 @@ struct CommonOptions: ParsableArguments {
         }
     }
 
+    /// Names the answer by its type alone: it may carry recovery codes or an otpauth URI, no text for an error.
     func unexpected(_ response: Response) -> ExitCode {
         fail(
-            "the daemon sent an unexpected answer (\(response)): are client and daemon the same version?",
+            "the daemon sent an unexpected answer (\(response.type)): are client and daemon the same version?",
             code: "protocolViolation",
             exitCode: 3
         )

@@ -22,6 +22,17 @@ import Wire
         #expect(fingerprints.count == 2, "one fingerprint per name typed:\n\(log)")
     }
 
+    /// An answer twofactorctl did not expect is named by its type in the error, never shown whole: a daemon of
+    /// another version may send recovery codes or an otpauth URI there, and an error is no place for a secret.
+    @Test func anUnexpectedAnswer_isNamedInTheError_notShown() throws {
+        let code = "QX7C-ANAR-YREC-OVER"
+        let daemon = try HoldingDaemon(answers: [.recoveryCodes([code])])
+        let shown = try run(Binaries.url("twofactorctl"), ["user", "show", "alice", "--socket", daemon.path])
+        #expect(shown.status == 3, "\(shown.standardError)")
+        #expect(shown.standardError.contains("unexpected answer (recoveryCodes)"), "\(shown.standardError)")
+        #expect(!shown.standardError.contains(code), "the recovery code is in the error: \(shown.standardError)")
+    }
+
     /// A remote host is believed only from a privileged peer (sshd's PAM module), so only such a peer's is
     /// logged: any other line with `rhost=` would pin a local user's guesses on a host of their choosing.
     @Test(.enabled(if: runningAsRoot, notRootMessage))
