@@ -436,7 +436,7 @@ struct Dispatcher: Sendable {
     static func screenResponse(for result: LoginResult) -> Response {
         guard case .enroll(let uri) = result else { return response(for: result) }
         let screen = (try? QRMatrix(encoding: uri)).map { QRRenderer.terminal($0) } ?? ""
-        return .enrollScreen(otpauthURI: Array(uri.utf8), screen: screen)
+        return .enrollScreen(otpauthURI: Array(uri.utf8), screen: Array(screen.utf8))
     }
 
     static func response(for result: LoginResult) -> Response {

@@ -146,8 +146,9 @@ public enum Response: Sendable, Equatable {
     /// Newest first. `next` 0 means no older records match; otherwise pass it as `before`.
     case auditList([AuditEntry], next: UInt64)
     /// The `enroll` answer to LoginFrom and CodeCheck: the URI and, for clients that cannot draw a
-    /// QR code (the C PAM module), the QR code drawn as text lines.
-    case enrollScreen(otpauthURI: [UInt8], screen: String)
+    /// QR code (the C PAM module), the QR code drawn as text lines, in UTF-8: it scans to the secret, so it is
+    /// bytes a client can wipe, as the URI is.
+    case enrollScreen(otpauthURI: [UInt8], screen: [UInt8])
     /// The snapshot a BackupBegin took is ready on this connection and holds `size` bytes.
     case backupStarted(size: UInt64)
     /// Bytes of the snapshot starting at `offset`; fewer than the maximum only at its end.

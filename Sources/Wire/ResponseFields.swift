@@ -128,7 +128,7 @@ enum ResponseFields {
             return .auditList(entries, next: try reader.u64("next"))
         case .enrollScreen:
             let otpauthURI = try reader.strBytes("otpauthURI", Limits.enrollmentURI)
-            return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.str("screen", Limits.screen))
+            return .enrollScreen(otpauthURI: otpauthURI, screen: try reader.strBytes("screen", Limits.screen))
         case .backupStarted:
             return .backupStarted(size: try reader.u64("size"))
         case .backupChunk:

@@ -120,13 +120,12 @@ struct Shell: ParsableCommand {
                 continue
             case .loginResult(.codeNeeded, _, _) where !sentCode:
                 break
-            case .enrollScreen(var uri, _), .loginResult(.enroll, _, var uri):
-                Terminal.writeError(LoginTexts.enrollmentRequired(user: account.name))
-                // The screen and the URI hold the secret: gone before the wait for the code.
-                var screen = EnrollmentScreen.render(otpauthURI: uri)
-                Terminal.writeError(screen)
-                wipe(&screen)
-                wipe(&uri)
+            case .enrollScreen(var uri, var drawing):
+                // The daemon's drawing scans to the secret; this client draws its own screen from the URI.
+                wipe(&drawing)
+                showEnrollment(&uri, user: account.name)
+            case .loginResult(.enroll, _, var uri):
+                showEnrollment(&uri, user: account.name)
             case .loginResult(.locked, let retryAfter, _):
                 throw finish(.locked, LoginTexts.locked(user: account.name, retryAfter: retryAfter))
             case .error(_, let message):
@@ -139,6 +138,16 @@ struct Shell: ParsableCommand {
             guard !code.isEmpty else { throw finish(.denied, "no code given: login denied") }
         }
         throw finish(.denied, "login denied")
+    }
+
+    /// Shows the enrollment screen of `uri` on standard error, then wipes it and `uri`: they hold the secret, and
+    /// the wait for the code follows.
+    private func showEnrollment(_ uri: inout [UInt8], user: String) {
+        Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
+        var screen = EnrollmentScreen.render(otpauthURI: uri)
+        Terminal.writeError(screen)
+        wipe(&screen)
+        wipe(&uri)
     }
 
     /// Replaces this process with the shell; returns only by throwing.

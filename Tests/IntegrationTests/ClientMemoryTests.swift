@@ -108,10 +108,30 @@ struct ClientMemoryTests {
         try expectSecretForgotten(by: client, showingOn: client.error, daemon: daemon)
     }
 
+    /// `twofactor shell` of an account that must enroll gets the QR code drawn by the daemon with the URI
+    /// (EnrollScreen), shows its own screen of the URI on standard error, and waits for the first code: neither the
+    /// secret nor the daemon's drawing (which scans to it) is left in its memory meanwhile.
+    @Test func shellEnrollment_whileWaitingForTheCode_holdsNoCopyOfTheSecret() throws {
+        let drawing = "\u{2580}\u{2584} drawing-canary-57q \u{2588}\n"
+        let daemon = try HoldingDaemon(answers: [
+            .enrollScreen(otpauthURI: Array(Self.uri.utf8), screen: Array(drawing.utf8))
+        ])
+        let client = try PipedProcess(
+            Binaries.url("twofactor"),
+            ["shell", "--socket", daemon.path, "-c", "true"]
+        )
+        try expectSecretForgotten(by: client, showingOn: client.error, daemon: daemon, alsoForgotten: [drawing])
+    }
+
     /// Waits until `client` blocks reading the first code, then looks for the secret in its memory in both forms it
     /// shows: whole (in the URI) and in groups of four (for typing by hand). Once the client is gone, checks that it
     /// did show the secret on `screen`, so that the test cannot pass by a client that shows nothing.
-    private func expectSecretForgotten(by client: PipedProcess, showingOn screen: Pipe, daemon: HoldingDaemon) throws {
+    private func expectSecretForgotten(
+        by client: PipedProcess,
+        showingOn screen: Pipe,
+        daemon: HoldingDaemon,
+        alsoForgotten others: [String] = []
+    ) throws {
         let shown = BackgroundReader(screen)
         let grouped = stride(from: 0, to: Self.secret.count, by: 4).map { start in
             String(Self.secret.dropFirst(start).prefix(4))
@@ -130,6 +150,9 @@ struct ClientMemoryTests {
         #expect(memory.count(of: daemon.path) > 0, "the scan must see the socket path the client holds")
         #expect(memory.count(of: Self.secret) == 0, "copies of the secret left in the client's memory")
         #expect(memory.count(of: grouped) == 0, "copies of the grouped secret left in the client's memory")
+        for other in others {
+            #expect(memory.count(of: other) == 0, "copies of '\(other)' left in the client's memory")
+        }
     }
 
     /// Waits until `daemon` holds the client's last request, then checks the client's memory for `secrets`;

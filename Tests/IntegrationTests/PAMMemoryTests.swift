@@ -48,7 +48,10 @@ struct PAMMemoryTests {
             [
                 hello,
                 WireCodec.encodeResponse(
-                    .enrollScreen(otpauthURI: Array(uri.utf8), screen: String(repeating: "#", count: 32768)),
+                    .enrollScreen(
+                        otpauthURI: Array(uri.utf8),
+                        screen: Array(repeating: UInt8(ascii: "#"), count: 32768)
+                    ),
                     id: 2
                 ),
                 WireCodec.encodeResponse(.recoveryCodes(codes), id: 3),

@@ -425,7 +425,10 @@ struct PAMModuleTests {
         chmod(library, 0o755)
         let hello = WireCodec.encodeResponse(.helloReply(version: 1), id: 1)
         let enroll = WireCodec.encodeResponse(
-            .enrollScreen(otpauthURI: Array("otpauth://totp/Example:alice?secret=\(secret)".utf8), screen: "##"),
+            .enrollScreen(
+                otpauthURI: Array("otpauth://totp/Example:alice?secret=\(secret)".utf8),
+                screen: Array("##".utf8)
+            ),
             id: 2
         )
         // The frame without its last bytes; the fake daemon then holds the connection until the module gives up.

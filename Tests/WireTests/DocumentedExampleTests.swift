@@ -237,7 +237,7 @@ let documentedExamples: [(hex: String, message: Example)] = [
         "00000052 a0 00000003 0049"
             + " 6f7470617574683a2f2f746f74702f74776f666163746f72643a616c6963653f7365637265743d4a4253575933"
             + " 44504548504b33505850266973737565723d74776f666163746f7264 0000",
-        .response(3, .enrollScreen(otpauthURI: Array(exampleURI.utf8), screen: ""))
+        .response(3, .enrollScreen(otpauthURI: Array(exampleURI.utf8), screen: []))
     ),
     ("00000005 50 00000014", .request(20, .backupBegin)),
     ("0000000d a8 00000014 0000000000010000", .response(20, .backupStarted(size: 65536))),

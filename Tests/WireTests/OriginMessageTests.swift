@@ -62,7 +62,7 @@ private func codeCheck(kind: UInt8 = 1, code: String = "123456", service: String
 @Test func enrollScreen_needsAURI_andRoundTrips() throws {
     let screen = Response.enrollScreen(
         otpauthURI: Array("otpauth://totp/x?secret=AB".utf8),
-        screen: "\u{2580}\u{2584}\n"
+        screen: Array("\u{2580}\u{2584}\n".utf8)
     )
     let encoded = WireCodec.encodeResponse(screen, id: 4)
     #expect(try WireCodec.decodeResponse(body: Array(encoded.dropFirst(4))).response == screen)

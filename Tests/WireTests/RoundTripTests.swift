@@ -199,7 +199,7 @@ let sampleResponses: [Response] = [
         ),
         next: .max
     ),
-    .enrollScreen(otpauthURI: Array(exampleURI.utf8), screen: "a QR code drawn in text"),
+    .enrollScreen(otpauthURI: Array(exampleURI.utf8), screen: Array("a QR code drawn in text".utf8)),
     .backupStarted(size: 1 << 33),
     .backupChunk(offset: 65521, bytes: Array(repeating: 0xA5, count: WireProtocol.maximumBackupChunkLength)),
     .backupChunk(offset: 0, bytes: [0, 0xFF, 0, 0x80]),
