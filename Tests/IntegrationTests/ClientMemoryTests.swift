@@ -81,6 +81,20 @@ struct ClientMemoryTests {
         try expectSecretForgotten(by: client, showingOn: client.output, daemon: daemon)
     }
 
+    /// `2fa enable` logs in with --as, then shows the secret and waits for the first code as `2fa enroll` does.
+    @Test func ctlEnable_whileWaitingForTheCode_holdsNoCopyOfTheSecret() throws {
+        let daemon = try HoldingDaemon(answers: [
+            .loginResult(outcome: .ok, retryAfter: 0, otpauthURI: []),
+            .enrollmentStarted(otpauthURI: Array(Self.uri.utf8), expiresAt: 4_000_000_000),
+        ])
+        let client = try PipedProcess(
+            Binaries.url("twofactorctl"),
+            ["2fa", "enable", "--as", "alice", "--socket", daemon.path]
+        )
+        client.type("\(Self.password)\n")
+        try expectSecretForgotten(by: client, showingOn: client.output, daemon: daemon)
+    }
+
     /// `2fa add` shows the new authenticator's secret as `2fa enroll` does, and waits for its first code.
     @Test func ctlAuthenticatorAdd_whileWaitingForTheCode_holdsNoCopyOfTheSecret() throws {
         let daemon = try HoldingDaemon(answers: [
