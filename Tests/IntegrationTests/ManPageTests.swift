@@ -1,5 +1,7 @@
 import Foundation
+import Glibc
 import Testing
+import TestSupport
 
 /// The man pages in man/ against the programs: lint-clean, and listing exactly the long options
 /// and commands that `--help` shows. Generic on purpose: a new option or subcommand only needs
@@ -139,6 +141,46 @@ import Testing
         }
         #expect(keys.count >= 10)
         #expect(keys == documented, "missing: \(keys.subtracting(documented)), extra: \(documented.subtracting(keys))")
+    }
+
+    /// The literal block of a page's EXAMPLES section that follows the paragraph starting with `lead`, as a
+    /// shell reads it (mdoc's `\e` is a backslash).
+    static func example(in pageName: String, after lead: String) throws -> String {
+        let page = try Self.page(pageName)
+        guard let examples = page.range(of: "\n.Sh EXAMPLES\n"),
+            let paragraph = page.range(of: "\n" + lead, range: examples.upperBound..<page.endIndex),
+            let start = page.range(of: ".Bd -literal -offset indent\n", range: paragraph.upperBound..<page.endIndex),
+            let end = page.range(of: ".Ed\n", range: start.upperBound..<page.endIndex)
+        else { throw Failure("\(pageName) has no example after '\(lead)'") }
+        return page[start.upperBound..<end.lowerBound].replacingOccurrences(of: "\\e", with: "\\")
+    }
+
+    /// twofactord(8)'s "Run in the foreground for a test", run as written (the built twofactord first on the PATH),
+    /// in a fresh folder in place of /tmp/tfd: a reader who pastes it gets a daemon listening on the socket.
+    @Test func daemonPage_foregroundExample_startsADaemonAsWritten() throws {
+        let example = try Self.example(in: "twofactord.8", after: "Run in the foreground")
+        let folder = "/tmp/tfd-man-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let script = example.replacingOccurrences(of: "/tmp/tfd", with: folder)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("man-example-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let path = Binaries.directory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        // exec: the daemon replaces the shell, so that the signal below reaches it.
+        let lines = script.split(separator: "\n").map(String.init)
+        let lastCommand = lines.lastIndex { !$0.hasPrefix(" ") } ?? 0
+        let runnable = lines.enumerated().map { $0.offset == lastCommand ? "exec " + $0.element : $0.element }
+        let daemon = try RunningChild(
+            ["/bin/sh", "-e", "-c", runnable.joined(separator: "\n")],
+            output: log.path,
+            environment: ["PATH": path]
+        )
+        defer {
+            daemon.signal(SIGTERM)
+            daemon.waitUntilExit()
+        }
+        try daemon.waitUntilListening(on: folder + "/socket") {
+            "the example of twofactord.8 did not start a daemon:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")"
+        }
     }
 
     @Test func everyPage_isLintClean() throws {
