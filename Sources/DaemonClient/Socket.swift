@@ -56,7 +56,14 @@ struct UnixSocket {
         let start = "start it with `make run` or `systemctl start twofactord.socket`"
         switch code {
         case ENOENT:
-            return ClientError(.daemonUnreachable(path: path, reason: "no such file: is twofactord running? \(start)"))
+            // A daemon may well run elsewhere: `make run`'s listens on .run/socket, not on the default path.
+            return ClientError(
+                .daemonUnreachable(
+                    path: path,
+                    reason: "no such file: is twofactord running? start it with `systemctl start twofactord.socket`, "
+                        + "or give --socket the path it listens on (`make run`: .run/socket in the source folder)"
+                )
+            )
         case ECONNREFUSED:
             return ClientError(
                 .daemonUnreachable(

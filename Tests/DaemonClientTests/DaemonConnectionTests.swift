@@ -158,6 +158,10 @@ private func serveOneRequest(
     #expect(reportedPath == path)
     #expect(reason.contains("is twofactord running?"))
     #expect(reason.contains("systemctl start twofactord.socket"))
+    // `make run` listens on .run/socket, not on the default path: naming `make run` alone sent the reader who
+    // left out --socket to start a daemon that was already running.
+    #expect(reason.contains("--socket"))
+    #expect(reason.contains(".run/socket"))
     #expect(error?.description.hasPrefix("cannot connect to twofactord at \(path): no such file") == true)
 }
 
