@@ -6,13 +6,14 @@ import ArgumentParser
 /// 'lst' is not a command of `user`.
 public enum UnknownSubcommand {
     /// The message for the first word of `arguments` that stands where a subcommand of `root`
-    /// must be but names none, or nil when every such word names a subcommand. Between commands
-    /// only the options of `shared` may appear, so they tell which options take a value.
+    /// must be but names none, with the command it should have named a subcommand of ("twofactorctl
+    /// user"), or nil when every such word names a subcommand. Between commands only the options of
+    /// `shared` may appear, so they tell which options take a value.
     public static func message(
         for arguments: [String],
         root: any ParsableCommand.Type,
         shared: any ParsableArguments.Type
-    ) -> String? {
+    ) -> (text: String, command: String)? {
         var command = root
         var path = [root._commandName]
         var index = arguments.startIndex
@@ -37,7 +38,8 @@ public enum UnknownSubcommand {
             if argument == "help" { return nil }
             let names = subcommands.map { $0._commandName }
             let choices = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names[0]
-            return "Unknown subcommand '\(argument)' of '\(path.joined(separator: " "))': choose \(choices)."
+            let command = path.joined(separator: " ")
+            return ("Unknown subcommand '\(argument)' of '\(command)': choose \(choices).", command)
         }
         return nil
     }
@@ -59,12 +61,17 @@ extension ParsableCommand {
         reportError: ((_ message: String, _ status: ExitCode) -> Void)? = nil
     ) {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        func fail(_ error: any Error) -> Never {
+        func fail(_ error: any Error, help command: String? = nil) -> Never {
             let status = exitCode(for: error)
             if let reportError, !(error is ExitCode), status != .success {
-                // ArgumentParser's own text ends with the usage and "See 'COMMAND --help' ...": keep the pointer.
-                let help = fullMessage(for: error).firstMatch(of: #/See '([^'\n]+ --help)'/#)
-                reportError(message(for: error) + (help.map { ": see '\($0.output.1)'" } ?? ""), status)
+                // ArgumentParser's own text ends with the usage and "See 'COMMAND --help' ...": keep the pointer,
+                // or point at the help of the command a mistyped subcommand belongs to.
+                let help =
+                    command.map { "\($0) --help" }
+                    ?? fullMessage(for: error).firstMatch(of: #/See '([^'\n]+ --help)'/#).map { String($0.output.1) }
+                var text = message(for: error)
+                if help != nil, text.hasSuffix(".") { text.removeLast() }
+                reportError(text + (help.map { ": see '\($0)'" } ?? ""), status)
                 exit(withError: status)
             }
             exit(withError: error)
@@ -76,8 +83,8 @@ extension ParsableCommand {
         do {
             command = try parseAsRoot(arguments)
         } catch {
-            if let message = UnknownSubcommand.message(for: arguments, root: Self.self, shared: sharedOptions) {
-                fail(ValidationError(message))
+            if let unknown = UnknownSubcommand.message(for: arguments, root: Self.self, shared: sharedOptions) {
+                fail(ValidationError(unknown.text), help: unknown.command)
             }
             fail(error)
         }

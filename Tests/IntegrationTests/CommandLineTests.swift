@@ -45,7 +45,11 @@ import Testing
             ["--json", "2fa", "enroll", "alice", "--begin", "--confirm", "1"],
             "--begin and --confirm exclude each other"
         ),
-        (["--json", "user", "lst"], "Unknown subcommand 'lst' of 'twofactorctl user': choose add,"),
+        (
+            ["--json", "user", "lst"],
+            "Unknown subcommand 'lst' of 'twofactorctl user': choose add, passwd, show, list or remove: "
+                + "see 'twofactorctl user --help'"
+        ),
         (["--json", "--bogus", "user", "list"], "Unknown option '--bogus'"),
         (["grace", "revoke", "--json"], "name the account, or act as it with --as ACCOUNT"),
     ])
