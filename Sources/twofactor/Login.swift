@@ -91,7 +91,12 @@ struct LoginSession {
         case .loginResult(.locked, let retryAfter, _):
             throw finish(.locked, LoginTexts.locked(user: user, retryAfter: retryAfter))
         case .loginResult(.enroll, _, _), .loginResult(.codeNeeded, _, _), .loginResult(.denied, _, _):
-            throw finish(.denied, "login denied")
+            // One sentence for a wrong password, a wrong code, a replayed code and an unknown user alike.
+            throw finish(
+                .denied,
+                "login denied: the password or the code is wrong, or the code was used before "
+                    + "(a code works once: wait for the app's next one)"
+            )
         case .error(_, let message):
             throw finish(.daemonUnavailable, message)
         default:
