@@ -60,8 +60,9 @@ struct UnixSocket {
             return ClientError(
                 .daemonUnreachable(
                     path: path,
-                    reason: "no such file: is twofactord running? start it with `systemctl start twofactord.socket`, "
-                        + "or give --socket the path it listens on (`make run`: .run/socket in the source folder)"
+                    reason: "no such file: is twofactord running? start it with `make run` or "
+                        + "`systemctl start twofactord.socket`, or give --socket the path it listens on "
+                        + "(`make run`'s is .run/socket in the source folder)"
                 )
             )
         case ECONNREFUSED:

@@ -158,6 +158,7 @@ private func serveOneRequest(
     #expect(reportedPath == path)
     #expect(reason.contains("is twofactord running?"))
     #expect(reason.contains("systemctl start twofactord.socket"))
+    #expect(reason.contains("start it with `make run`"))
     // `make run` listens on .run/socket, not on the default path: naming `make run` alone sent the reader who
     // left out --socket to start a daemon that was already running.
     #expect(reason.contains("--socket"))
