@@ -181,7 +181,12 @@ struct TwoFactorEnable: ParsableCommand {
     @OptionGroup var enrollment: EnrollmentOptions
 
     func validate() throws {
-        guard options.actingAccount != nil else { throw ValidationError("2fa enable needs --as ACCOUNT") }
+        guard options.actingAccount != nil else {
+            throw ValidationError(
+                "2fa enable is an account's own: add --as ACCOUNT; an operator turns it on for an account with "
+                    + "`twofactorctl 2fa enroll \(name ?? "NAME")`"
+            )
+        }
     }
 
     func run() throws { try enrollment.enroll(name ?? options.actingAccount ?? "", options: options) }
@@ -287,7 +292,12 @@ struct TwoFactorRecoveryCodes: ParsableCommand {
     @Argument(help: "The account's login name; the --as account when not given.") var name: String?
 
     func validate() throws {
-        guard options.actingAccount != nil else { throw ValidationError("2fa recovery-codes needs --as ACCOUNT") }
+        guard options.actingAccount != nil else {
+            throw ValidationError(
+                "2fa recovery-codes is an account's own: add --as ACCOUNT; an operator gives an account new codes "
+                    + "by having it enroll again, with `twofactorctl 2fa reset \(name ?? "NAME")`"
+            )
+        }
     }
 
     func run() throws {

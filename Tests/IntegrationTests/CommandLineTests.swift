@@ -34,6 +34,13 @@ import Testing
         #expect(bothModes.standardError.contains("--begin and --confirm exclude each other"))
         let badRole = try run(Binaries.url("twofactorctl"), ["user", "add", "alice", "--role", "root"])
         #expect(badRole.status == 64)
+        // An operator who runs an account's own command on it is told what the operator's command is.
+        let enable = try run(Binaries.url("twofactorctl"), ["2fa", "enable", "alice"])
+        #expect(enable.status == 64)
+        #expect(enable.standardError.contains("`twofactorctl 2fa enroll alice`"), "\(enable.standardError)")
+        let codes = try run(Binaries.url("twofactorctl"), ["2fa", "recovery-codes", "alice"])
+        #expect(codes.status == 64)
+        #expect(codes.standardError.contains("`twofactorctl 2fa reset alice`"), "\(codes.standardError)")
     }
 
     /// twofactorctl(8): with --json, errors are JSON on standard output, ArgumentParser's usage errors too, wherever
