@@ -63,32 +63,20 @@ struct TerminalPromptTests {
     static let controlC: UInt8 = 0x03
     static let controlZ: UInt8 = 0x1a
 
-    @Test func login_controlCAtThePasswordPrompt_endsTheProgram_andLeavesEchoOn() throws {
+    /// Ctrl-C alone, and Ctrl-Z first: that stops nothing here (the program leads its own session, an orphaned
+    /// process group, where the kernel drops a stop), so the prompt shows again with echo off, as readpassphrase(3)
+    /// does back from a stop.
+    @Test(arguments: [[controlC], [controlZ, controlC]])
+    func login_controlCAtThePasswordPrompt_endsTheProgram_andLeavesEchoOn(keys: [UInt8]) throws {
         let daemon = try DaemonProcess()
         try daemon.start()
         let session = try Self.session(
             Binaries.url("twofactor"),
             ["login", "--socket", daemon.socketPath, "alice"],
             prompt: "Password: ",
-            keys: [Self.controlC]
+            keys: keys
         )
-        #expect(session.echoWhilePrompting == [false], "\(session.shown)")
-        #expect(session.signal == SIGINT, "\(session.shown)")
-        #expect(session.echoAfter, "the terminal was left without echo")
-    }
-
-    /// Ctrl-Z stops nothing here (the program leads its own session, an orphaned process group, where the
-    /// kernel drops a stop): the prompt shows again with echo off, as readpassphrase(3) does back from a stop.
-    @Test func login_controlZAtThePasswordPrompt_promptsAgain_thenControlCLeavesEchoOn() throws {
-        let daemon = try DaemonProcess()
-        try daemon.start()
-        let session = try Self.session(
-            Binaries.url("twofactor"),
-            ["login", "--socket", daemon.socketPath, "alice"],
-            prompt: "Password: ",
-            keys: [Self.controlZ, Self.controlC]
-        )
-        #expect(session.echoWhilePrompting == [false, false], "\(session.shown)")
+        #expect(session.echoWhilePrompting == keys.map { _ in false }, "\(session.shown)")
         #expect(session.signal == SIGINT, "\(session.shown)")
         #expect(session.echoAfter, "the terminal was left without echo")
     }

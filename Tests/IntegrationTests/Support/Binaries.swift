@@ -97,16 +97,23 @@ func run(
         } else {
             try PipedProcess(executable, arguments, environment: environment)
         }
-    child.type(input)
-    try child.closeInput()
-    let errors = BackgroundReader(child.error)
-    let output = child.output.fileHandleForReading.readDataToEndOfFile()
-    child.process.waitUntilExit()
-    return CommandResult(
-        status: child.process.terminationStatus,
-        standardOutput: String(decoding: output, as: UTF8.self),
-        standardError: errors.text()
-    )
+    return try child.finish(input: input)
+}
+
+extension PipedProcess {
+    /// Types `input`, closes standard input, and waits for the child to end, reading both its outputs.
+    func finish(input: String) throws -> CommandResult {
+        type(input)
+        try closeInput()
+        let errors = BackgroundReader(error)
+        let output = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: output, as: UTF8.self),
+            standardError: errors.text()
+        )
+    }
 }
 
 /// A value written by one thread and read by another.

@@ -90,17 +90,7 @@ final class DaemonProcess: @unchecked Sendable {
     /// Runs `twofactor helper --socket PATH ARGS...` as it must run, as a user of its own: `nobody` when the tests
     /// run as root (as root it refuses to start), with `groupID` as its group when given.
     func helper(_ arguments: [String] = [], input: String, groupID: UInt32? = nil) throws -> CommandResult {
-        let child = try startHelper(arguments, groupID: groupID)
-        child.type(input)
-        try child.closeInput()
-        let errors = BackgroundReader(child.error)
-        let output = child.output.fileHandleForReading.readDataToEndOfFile()
-        child.process.waitUntilExit()
-        return CommandResult(
-            status: child.process.terminationStatus,
-            standardOutput: String(decoding: output, as: UTF8.self),
-            standardError: errors.text()
-        )
+        try startHelper(arguments, groupID: groupID).finish(input: input)
     }
 
     /// Starts `twofactor helper` as `helper` runs it and leaves it running, for a test that types its requests.
