@@ -153,6 +153,16 @@ public final class DaemonConnection {
         }
     }
 
+    /// Whether the daemon ended this connection since its last answer (it closes one idle for some minutes, and
+    /// every one when it stops), found without waiting. Between requests the daemon sends nothing, so unread bytes
+    /// mean the same: the connection cannot carry another request. A long-lived client checks this before it
+    /// sends and opens a new connection, rather than lose the request to a closed one. True once closed.
+    public var endedByDaemon: Bool {
+        guard socket.descriptor >= 0 else { return true }
+        // The Hello's answer may still be on its way, unread: it is expected, not a sign of an end.
+        return !helloAnswerPending && socket.hasInputReady()
+    }
+
     /// Closes the socket. Later calls to `send` throw `connectionClosed`.
     public func close() { socket.close() }
 

@@ -114,6 +114,14 @@ struct UnixSocket {
         }
     }
 
+    /// Whether something is ready to read, found without waiting: end of input when the peer closed the
+    /// connection, a reset, or bytes nobody asked for. The corresponding C function is `poll`; an interrupted
+    /// call counts as nothing ready.
+    func hasInputReady() -> Bool {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0
+    }
+
     /// Reads exactly `count` bytes. End of stream before them is `connectionClosed`.
     func readExactly(_ count: Int) throws(ClientError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)

@@ -13,6 +13,8 @@ import Wire
 // - a self-service request is sent only while the connection acts for that request's user (its last login
 //   answered ok): run by root or an operator, the helper would otherwise lend the peer's rights to whoever
 //   writes its input;
+// - a request goes out on a new connection when the daemon ended the last one (idle for 5 minutes, a restart),
+//   found before sending; a request that failed once written is not sent again (it may have taken effect);
 // - it does not run as root: whoever writes its input logs in with the standing of its peer credentials, and a
 //   root peer's wrong passwords count against the account as a whole, which backs off for sshd from every host.
 
@@ -31,7 +33,8 @@ struct Helper: ParsableCommand {
             "expiresAt":...}, {"done":true}, or {"error":SENTENCE,"code":NAME}. The connection to \
             twofactord stays open between requests, so after a login the self-service requests act for \
             that account; they are refused until a login of their user is answered ok, and after any other \
-            answer to a login.
+            answer to a login. When twofactord has closed the connection (after 5 minutes without a request, \
+            or on a restart), the next request goes out on a new one, where a login is needed again.
             """
     )
 
@@ -61,6 +64,8 @@ struct Helper: ParsableCommand {
     struct Link {
         var connection: DaemonConnection?
         var account: String?
+        /// The account a connection acted for when twofactord closed it, until the next login: its refusals say why.
+        var endedLogin: String?
     }
 
     func run() throws {
@@ -126,9 +131,23 @@ struct Helper: ParsableCommand {
         default: return Self.failure("unknown op '\(op)': use login, enroll-begin, enroll-confirm or disable", id: id)
         }
         let isLogin = if case .login = request { true } else { false }
+        // The daemon closes a connection idle for a while, and all of them when it stops: a request sent into a
+        // closed connection would fail, so a new one is opened first, acting for nobody until a login.
+        if let connection = link.connection, connection.endedByDaemon {
+            connection.close()
+            link = Link(endedLogin: link.account)
+        }
         // Without a login of `user`, the daemon would take the request as the peer's own: an operator's, when
         // the helper runs as root.
         guard isLogin || link.account == user else {
+            if link.endedLogin == user {
+                return Self.failure(
+                    "log in as '\(user)' again: twofactord closed the helper's connection (after 5 minutes without a "
+                        + "request, or on a restart), and the login ended with it",
+                    id: id,
+                    code: "notPermitted"
+                )
+            }
             return Self.failure(
                 "log in as '\(user)' first: the helper acts only for the account logged in on its connection",
                 id: id,
@@ -143,7 +162,7 @@ struct Helper: ParsableCommand {
                 )
             }
             let response = try link.connection!.send(request)
-            if isLogin { link.account = Self.logsIn(response) ? user : nil }
+            if isLogin { (link.account, link.endedLogin) = (Self.logsIn(response) ? user : nil, nil) }
             return Self.json(for: response, id: id)
         } catch  where error.kind.wasNotSent {
             // Nothing was sent: the connection, and whom it acts for, stay as they were.

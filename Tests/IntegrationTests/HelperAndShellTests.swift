@@ -104,6 +104,58 @@ import TestSupport
         #expect(shownAccount.standardOutput.contains("\"twoFactor\":\"on\""), "\(shownAccount.standardOutput)")
     }
 
+    /// The answers a running helper wrote so far, read until there are `count` more than `shown`.
+    private func answers(of child: PipedProcess, after shown: inout Data, count: Int) throws -> [[String: Any]] {
+        let before = try objects(String(decoding: shown, as: UTF8.self)).count
+        while try objects(String(decoding: shown, as: UTF8.self)).count < before + count {
+            let chunk = child.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            shown.append(chunk)
+        }
+        return Array(try objects(String(decoding: shown, as: UTF8.self)).dropFirst(before))
+    }
+
+    /// The daemon closes a connection left idle for five minutes, and every connection when it restarts. A
+    /// long-lived helper (a browser's native-messaging host) sent its next request into the closed connection and
+    /// answered daemonUnavailable, and only the request after that worked. It now sees the end before it sends and
+    /// opens a new connection; a self-service request on it is refused until a new login, saying why.
+    @Test func helper_afterTheDaemonClosedItsConnection_reconnectsBeforeSending() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.ctl(["user", "add", "bob", "--password-stdin"], input: "pw-bob-123\n")
+        let child = try daemon.startHelper()
+        let errors = BackgroundReader(child.error)
+        var shown = Data()
+        child.type(#"{"op":"login","user":"bob","password":"pw-bob-123"}"# + "\n")
+        let first = try answers(of: child, after: &shown, count: 1)
+        #expect(first.first?["outcome"] as? String == "ok", "\(first) \(errors.text())")
+
+        // Stopped and started again, the daemon has closed the helper's connection, as its idle timeout does.
+        daemon.stop()
+        try daemon.start()
+        child.type(#"{"op":"enroll-begin","user":"bob"}"# + "\n")
+        let refused = try answers(of: child, after: &shown, count: 1)
+        #expect(refused.first?["code"] as? String == "notPermitted", "\(refused)")
+        let sentence = refused.first?["error"] as? String ?? ""
+        #expect(sentence.contains("log in as 'bob' again"), "\(sentence)")
+        #expect(sentence.contains("twofactord closed the helper's connection"), "\(sentence)")
+
+        child.type(#"{"op":"login","user":"bob","password":"pw-bob-123"}"# + "\n")
+        let loggedIn = try answers(of: child, after: &shown, count: 1)
+        #expect(loggedIn.first?["outcome"] as? String == "ok", "\(loggedIn)")
+
+        daemon.stop()
+        try daemon.start()
+        child.type(#"{"op":"login","user":"bob","password":"pw-bob-123"}"# + "\n")
+        child.type(#"{"op":"enroll-begin","user":"bob"}"# + "\n")
+        let again = try answers(of: child, after: &shown, count: 2)
+        try child.closeInput()
+        child.process.waitUntilExit()
+        try #require(again.count == 2, "\(again) \(errors.text())")
+        #expect(again[0]["outcome"] as? String == "ok", "the first request after the close: \(again[0])")
+        #expect(again[1]["otpauthURI"] as? String != nil, "\(again[1])")
+    }
+
     /// Run by an operator (here `nobody` in the operator group), the helper must not lend that right to whoever
     /// writes its input: a self-service request goes out only while its user is logged in on the connection.
     @Test(.enabled(if: runningAsRoot, notRootMessage))
