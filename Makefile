@@ -188,9 +188,13 @@ clean:
 # make install [PREFIX=/usr/local] [DESTDIR=] [BIN_DIR=]: where a Debian package would put things.
 # Without BIN_DIR, builds release binaries first; a packager or a test that built them already
 # names their folder. The PAM module goes where PAM looks (the multiarch security directory, not
-# under PREFIX), and only when it was built (make pam-module).
+# under PREFIX), and only when it was built (make pam-module). The browsers' native-messaging host
+# goes into PREFIX/lib/twofactord, running PREFIX/bin/twofactor, with example manifests naming it.
 PREFIX ?= /usr/local
 BIN_DIR ?=
+NATIVE_HOST_DIR = $(PREFIX)/lib/twofactord
+NATIVE_MANIFESTS = org.twofactord.helper.json org.twofactord.helper.firefox.json
+NATIVE_EXAMPLES = $(PREFIX)/share/doc/twofactord/examples/native-messaging
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 PAM_DIR ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/security /lib/$(MULTIARCH)/security) /usr/lib/security)
 INSTALLED = \
@@ -200,6 +204,7 @@ INSTALLED = \
 	$(PREFIX)/share/man/man1/twofactor.1 $(PREFIX)/share/man/man5/twofactord.conf.5 \
 	$(PREFIX)/share/man/man8/twofactord.8 $(PREFIX)/share/man/man8/twofactorctl.8 \
 	$(PREFIX)/share/doc/twofactord/examples/twofactord.conf $(PAM_DIR)/pam_twofactor.so \
+	$(NATIVE_HOST_DIR)/twofactor-native-host $(addprefix $(NATIVE_EXAMPLES)/,$(NATIVE_MANIFESTS)) \
 	$(patsubst man/%,$(PREFIX)/share/man/man8/%,$(filter-out man/twofactorctl.8 man/twofactord.8,$(wildcard man/*.8)))
 
 install:
@@ -209,7 +214,8 @@ install:
 	install -d -m 0755 "$(DESTDIR)$(PREFIX)/sbin" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/systemd/system" \
 		"$(DESTDIR)$(PREFIX)/lib/sysusers.d" "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d" "$(DESTDIR)$(PREFIX)/share/man/man1" \
 		"$(DESTDIR)$(PREFIX)/share/man/man5" "$(DESTDIR)$(PREFIX)/share/man/man8" \
-		"$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples"; \
+		"$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples" "$(DESTDIR)$(NATIVE_HOST_DIR)" \
+		"$(DESTDIR)$(NATIVE_EXAMPLES)"; \
 	install -m 0755 "$$bin/twofactord" "$$bin/twofactord-postgres" "$(DESTDIR)$(PREFIX)/sbin/"; \
 	install -m 0755 "$$bin/twofactorctl" "$$bin/twofactor" "$(DESTDIR)$(PREFIX)/bin/"; \
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' systemd/twofactord.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/twofactord.service"; \
@@ -221,6 +227,14 @@ install:
 		install -m 0644 "$$page" "$(DESTDIR)$(PREFIX)/share/man/man$${page##*.}/"; \
 	done; \
 	install -m 0644 examples/twofactord.conf "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples/"; \
+	sed 's|@BINDIR@|$(PREFIX)/bin|' contrib/native-messaging/twofactor-native-host.in \
+		> "$(DESTDIR)$(NATIVE_HOST_DIR)/twofactor-native-host"; \
+	chmod 0755 "$(DESTDIR)$(NATIVE_HOST_DIR)/twofactor-native-host"; \
+	for manifest in $(NATIVE_MANIFESTS); do \
+		sed 's|@HOSTDIR@|$(NATIVE_HOST_DIR)|' "contrib/native-messaging/$$manifest.in" \
+			> "$(DESTDIR)$(NATIVE_EXAMPLES)/$$manifest"; \
+		chmod 0644 "$(DESTDIR)$(NATIVE_EXAMPLES)/$$manifest"; \
+	done; \
 	if [ -f "$(PAM_MODULE)" ]; then \
 		install -d -m 0755 "$(DESTDIR)$(PAM_DIR)"; \
 		install -m 0644 "$(PAM_MODULE)" "$(DESTDIR)$(PAM_DIR)/pam_twofactor.so"; \
@@ -230,4 +244,5 @@ install:
 
 uninstall:
 	rm -f $(addprefix "$(DESTDIR),$(addsuffix ",$(INSTALLED)))
-	-rmdir "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples" "$(DESTDIR)$(PREFIX)/share/doc/twofactord" 2>/dev/null
+	-rmdir "$(DESTDIR)$(NATIVE_EXAMPLES)" "$(DESTDIR)$(PREFIX)/share/doc/twofactord/examples" \
+		"$(DESTDIR)$(PREFIX)/share/doc/twofactord" "$(DESTDIR)$(NATIVE_HOST_DIR)" 2>/dev/null

@@ -4,12 +4,19 @@ import Testing
 /// `make install` and `make uninstall` into a scratch DESTDIR, with the binaries this test run
 /// built (BIN_DIR) so that nothing is rebuilt under the running test.
 @Suite struct MakeInstallTests {
-    static func make(_ target: String, destination: URL, pamModule: URL) throws -> CommandResult {
+    static func make(
+        _ target: String,
+        destination: URL,
+        pamModule: URL,
+        prefix: String = "/usr"
+    ) throws
+        -> CommandResult
+    {
         try run(
             URL(fileURLWithPath: "/usr/bin/make"),
             [
                 "--no-print-directory", "-C", MakefileAndReadmeTests.root.path, target,
-                "DESTDIR=\(destination.path)", "PREFIX=/usr", "BIN_DIR=\(Binaries.directory.path)",
+                "DESTDIR=\(destination.path)", "PREFIX=\(prefix)", "BIN_DIR=\(Binaries.directory.path)",
                 "PAM_MODULE=\(pamModule.path)",
             ]
         )
@@ -78,6 +85,42 @@ import Testing
         #expect(example.status == 0, "\(example.standardError)")
 
         let removed = try Self.make("uninstall", destination: destination, pamModule: pamModule)
+        #expect(removed.status == 0, "\(removed.standardError)")
+        #expect(Self.tree(destination).isEmpty, "\(Self.tree(destination).keys.sorted())")
+    }
+
+    /// The native-messaging host ran /usr/bin/twofactor, while `make install` puts twofactor in /usr/local/bin by
+    /// default, and did not install the host at all: a browser following the manifest started nothing. The host
+    /// and its manifests are now installed with the paths of this installation.
+    @Test(arguments: ["/usr/local", "/usr"])
+    func install_nativeMessagingHost_runsTheInstalledTwofactor(prefix: String) throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("install-\(UUID().uuidString)")
+        let destination = scratch.appendingPathComponent("root")
+        let pamModule = scratch.appendingPathComponent("pam_twofactor.so")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+
+        let installed = try Self.make("install", destination: destination, pamModule: pamModule, prefix: prefix)
+        #expect(installed.status == 0, "\(installed.standardOutput)\(installed.standardError)")
+        let files = Self.tree(destination)
+        let host = "\(prefix)/lib/twofactord/twofactor-native-host"
+        try #require(files[host] == 0o755, "\(files.keys.sorted())")
+        let script = try String(
+            contentsOf: destination.appendingPathComponent(String(host.dropFirst())),
+            encoding: .utf8
+        )
+        let exec = try #require(script.split(separator: "\n").first { $0.hasPrefix("exec ") }, "\(script)")
+        let program = String(exec.split(separator: " ")[1])
+        #expect(program == "\(prefix)/bin/twofactor" && files[program] == 0o755, "\(exec)")
+        for manifest in ["org.twofactord.helper.json", "org.twofactord.helper.firefox.json"] {
+            let path = "\(prefix)/share/doc/twofactord/examples/native-messaging/\(manifest)"
+            #expect(files[path] == 0o644, "\(files.keys.sorted())")
+            let data = try Data(contentsOf: destination.appendingPathComponent(String(path.dropFirst())))
+            let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(object["path"] as? String == host, "\(manifest): \(object)")
+        }
+
+        let removed = try Self.make("uninstall", destination: destination, pamModule: pamModule, prefix: prefix)
         #expect(removed.status == 0, "\(removed.standardError)")
         #expect(Self.tree(destination).isEmpty, "\(Self.tree(destination).keys.sorted())")
     }
