@@ -315,7 +315,13 @@ public final class AccountService: Sendable {
     func existingAccount(_ name: String) throws(ServiceError) -> Account {
         let accountName = try existingName(name)
         guard let account = try storing({ () throws(AccountStoreError) in try store.account(named: accountName) })
-        else { throw ServiceError(.noSuchAccount, "no account named '\(accountName)'") }
+        else {
+            throw ServiceError(
+                .noSuchAccount,
+                "no account named '\(accountName)': check the name with `twofactorctl user list`, or add the account "
+                    + "with `twofactorctl user add \(accountName)`"
+            )
+        }
         return account
     }
 
@@ -341,13 +347,19 @@ public final class AccountService: Sendable {
             {
                 return found
             }
-            throw refusal(
+            var refused = refusal(
                 AccessPolicy.outOfScope(account),
                 of: caller,
                 action: action,
                 target: nil,
                 requested: accountName.value
             )
+            // The next step, in the answer only (the audit record keeps the refusal): the list of the names the
+            // admin may act on, which tells nothing of the name asked for. An agent's refusal names its one account.
+            if account.role == .admin {
+                refused.message += ": check the name with `twofactorctl user list --as \(account.name)`"
+            }
+            throw refused
         }
     }
 

@@ -141,6 +141,33 @@ import Wire
         #expect(try org.state("olga") == "off")
     }
 
+    /// "no account named 'ghost'" left the operator with nothing to do next, unlike a missing organization's "create
+    /// it with ...". The refusal now names the command that lists the names there are: for an admin the same words
+    /// for another organization's account as for a name without one, so that it learns nothing from them.
+    @Test func unknownAccount_namesTheListToCheck_andTellsAnAdminNothingOfOtherOrganizations() throws {
+        let org = try OrganizationFixture()
+        let byOperator = try org.ctl(["2fa", "force", "ghost"])
+        #expect(byOperator.status == 1)
+        #expect(
+            byOperator.standardError.contains(
+                "no account named 'ghost': check the name with `twofactorctl user list`, or add the account with "
+                    + "`twofactorctl user add ghost`"
+            ),
+            "\(byOperator.standardError)"
+        )
+        let outsider = try org.ctl(["2fa", "force", "olga"], as: "amy")
+        let unknown = try org.ctl(["2fa", "force", "ghost"], as: "amy")
+        #expect(outsider.status == 1 && unknown.status == 1)
+        #expect(
+            unknown.standardError.contains(
+                "no such account in your organization 'acme': check the name with `twofactorctl user list --as amy`"
+            ),
+            "\(unknown.standardError)"
+        )
+        #expect(unknown.standardError == outsider.standardError.replacingOccurrences(of: "olga", with: "ghost"))
+        #expect(!outsider.standardError.contains("other"), "\(outsider.standardError)")
+    }
+
     /// The account itself: "-", through the daemon as for the admin's cells (AccessPolicyTests has the pure rule).
     @Test func force_byTheAccountItself_isRefused_andChangesNothing() throws {
         let org = try OrganizationFixture()
