@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 /// Finds a mistyped subcommand before ArgumentParser does. Because the shared options are parsed
 /// wherever they stand, ArgumentParser would report `user lst --socket S` as an unexpected 'lst'
@@ -72,6 +73,13 @@ extension ParsableCommand {
                 var text = message(for: error)
                 if help != nil, text.hasSuffix(".") { text.removeLast() }
                 reportError(text + (help.map { ": see '\($0)'" } ?? ""), status)
+                exit(withError: status)
+            }
+            if let command, status != .success {
+                // ArgumentParser's text shows the root's usage and points at the root's help, neither of which
+                // lists the subcommands of the command the mistyped word belongs to: point at that command's help.
+                let text = "Error: \(message(for: error))\n  See '\(command) --help' for more information.\n"
+                _ = Array(text.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
                 exit(withError: status)
             }
             exit(withError: error)

@@ -55,10 +55,13 @@ import Testing
         #expect(unset.standardError.contains("/run/twofactord/socket") || unset.status == 0, "\(unset.standardError)")
     }
 
+    /// In plain text too, the error points at the help of the command the mistyped word belongs to, as with --json:
+    /// it showed the top-level usage and help, which do not list `user`'s subcommands.
     @Test(arguments: [
         ("twofactorctl", ["user", "lst", "--socket", "/tmp/none"], "'lst' of 'twofactorctl user'"),
         ("twofactorctl", ["--socket", "/tmp/none", "usr", "list"], "'usr' of 'twofactorctl'"),
         ("twofactorctl", ["--json", "2fa", "enrol", "alice"], "'enrol' of 'twofactorctl 2fa'"),
+        ("twofactorctl", ["org", "sett", "acme"], "'sett' of 'twofactorctl org'"),
         ("twofactor", ["--socket", "/tmp/none", "lgin", "alice"], "'lgin' of 'twofactor'"),
     ])
     func typoInSubcommand_isReportedAsUnknownSubcommand(program: String, arguments: [String], named: String) throws {
@@ -68,6 +71,11 @@ import Testing
         let said = result.standardError + result.standardOutput
         #expect(said.contains("Unknown subcommand \(named)"), "\(said)")
         #expect(!result.standardError.contains("Unknown option"), "\(result.standardError)")
+        let command = named.split(separator: "'")[2]
+        #expect(said.contains("'\(command) --help'"), "\(said)")
+        if command.contains(" ") {
+            #expect(!said.contains("'\(program) --help'") && !said.contains("Usage: \(program) <"), "\(said)")
+        }
     }
 
     /// Hand-wrapped help breaks lines twice once ArgumentParser wraps it again; paragraphs wrap once.
