@@ -109,7 +109,7 @@ let package = Package(
         // The protocol client (Wire only, so anything that just speaks the protocol links no terminal code
         // or libqrencode) and the terminal UI above it.
         .target(name: "DaemonClient", dependencies: ["Wire", "UserDatabase"]),
-        .target(name: "CommandLineUI", dependencies: ["QRCode"]),
+        .target(name: "CommandLineUI", dependencies: ["QRCode", "Wire"]),
         // What both CLIs share on the command line: --socket with $TWOFACTORD_SOCKET, subcommand typos.
         .target(
             name: "CommandLineOptions",

@@ -1,10 +1,21 @@
 import QRCode
+import Wire
 
 /// What a person sees when asked to enroll: the QR code to scan and the secret for typing in by hand.
 ///
-/// The otpauth URI holds the TOTP secret, so the screen is made of bytes, never a `String`: the caller wipes the
+/// The otpauth URI holds the TOTP secret, so the screen is made of bytes, never a `String`, and `show` wipes the
 /// URI and the screen once shown (docs/security.md, "Secrets in client memory").
 public enum EnrollmentScreen {
+    /// Draws the screen of `otpauthURI` (`render`), hands it to `write`, then wipes the screen and the URI: a
+    /// client that waits for the first code next holds no copy of the secret. `write` must not keep the bytes
+    /// (write(2), as `Terminal.writeOutput` and `writeError` do; stdio's buffer would).
+    public static func show(otpauthURI: inout [UInt8], invertColors: Bool = false, with write: ([UInt8]) -> Void) {
+        var screen = render(otpauthURI: otpauthURI, invertColors: invertColors)
+        write(screen)
+        wipe(&screen)
+        wipe(&otpauthURI)
+    }
+
     /// The QR code of `otpauthURI` drawn with half blocks, followed by the base32 secret and the URI, as UTF-8.
     /// Falls back to the secret alone when the URI does not fit in a QR code.
     ///

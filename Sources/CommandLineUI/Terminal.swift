@@ -1,4 +1,5 @@
 import Glibc
+import Wire
 
 /// Line input for the command-line tools: secrets with echo off, plain lines from standard input.
 /// Reads go byte by byte through read(2), never through stdio, so a secret read from standard
@@ -61,7 +62,7 @@ public enum Terminal {
             var line = readLine(from: input, until: { PromptSignals.caught != nil })
             tcsetattr(input, TCSANOW, &original)
             guard let caught = signals.restore() else { return line }
-            line?.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
+            if line != nil { wipe(&line!) }
             raise(caught)
             // Still running: continued after a stop, or a handler of the program's own returned.
             guard caught == SIGTSTP || caught == SIGTTIN || caught == SIGTTOU else { return nil }

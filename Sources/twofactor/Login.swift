@@ -61,12 +61,7 @@ struct LoginSession {
             }
             answer = try attempt(connection, password: &password, code: code, last: true)
         } else if case .loginResult(.enroll, _, var uri) = answer {
-            Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
-            // The screen and the URI hold the secret: gone before the wait for the code.
-            var screen = EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors)
-            Terminal.writeError(screen)
-            wipe(&screen)
-            wipe(&uri)
+            showEnrollment(&uri, user: user, invertColors: invertColors)
             guard let code = readCode("Enter the code the app shows: ", interactive: interactive) else {
                 throw finish(
                     .denied,
@@ -138,4 +133,11 @@ struct LoginSession {
         Terminal.writeError("twofactor: \(message)\n")
         return ExitCode(status.rawValue)
     }
+}
+
+/// Tells `user` it must enroll and shows the screen of `uri` on standard error, wiping the screen and `uri`: the
+/// wait for the first code follows (`twofactor login`, `twofactor shell`).
+func showEnrollment(_ uri: inout [UInt8], user: String, invertColors: Bool = false) {
+    Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
+    EnrollmentScreen.show(otpauthURI: &uri, invertColors: invertColors, with: Terminal.writeError)
 }

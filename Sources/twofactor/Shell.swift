@@ -140,16 +140,6 @@ struct Shell: ParsableCommand {
         throw finish(.denied, "login denied")
     }
 
-    /// Shows the enrollment screen of `uri` on standard error, then wipes it and `uri`: they hold the secret, and
-    /// the wait for the code follows.
-    private func showEnrollment(_ uri: inout [UInt8], user: String) {
-        Terminal.writeError(LoginTexts.enrollmentRequired(user: user))
-        var screen = EnrollmentScreen.render(otpauthURI: uri)
-        Terminal.writeError(screen)
-        wipe(&screen)
-        wipe(&uri)
-    }
-
     /// Replaces this process with the shell; returns only by throwing.
     private func execShell(_ account: Account) throws -> Never {
         let path = shell ?? account.shell

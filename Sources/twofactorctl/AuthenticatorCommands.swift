@@ -50,14 +50,7 @@ struct TwoFactorAdd: ParsableCommand {
                 period: enrollment.period
             )
         )
-        guard case .enrollmentStarted(var uri, let expiresAt) = response else { throw options.unexpected(response) }
-        defer { wipe(&uri) }
-        if let qrImage = enrollment.qrImage { try enrollment.writeImage(of: uri, to: qrImage, options: options) }
-        if enrollment.begin {
-            printStarted(uri, expiresAt: expiresAt, json: options.json)
-            return
-        }
-        showEnrollment(&uri, invertColors: enrollment.invert)
+        guard try enrollment.present(response, options: options) else { return }
         let prompt = "Enter the \(enrollment.digits)-digit code the new authenticator shows: "
         let confirmed = try session.confirm(
             reading: { try readCode(prompt: prompt, options: options) },

@@ -56,14 +56,7 @@ struct EnrollmentOptions: ParsableArguments {
         let response = try session.send(
             .enrollBegin(user: name, algorithm: algorithm.wire, digits: digits, period: period)
         )
-        guard case .enrollmentStarted(var uri, let expiresAt) = response else { throw options.unexpected(response) }
-        defer { wipe(&uri) }
-        if let qrImage { try writeImage(of: uri, to: qrImage, options: options) }
-        if begin {
-            printStarted(uri, expiresAt: expiresAt, json: options.json)
-            return
-        }
-        showEnrollment(&uri, invertColors: invert)
+        guard try present(response, options: options) else { return }
         let prompt = "Enter the \(digits)-digit code the app shows: "
         let confirmed = try session.confirm(
             reading: {
@@ -82,8 +75,37 @@ struct EnrollmentOptions: ParsableArguments {
         try finish(name, with: confirmed, options: options)
     }
 
+    /// Presents the answer to an enrollment's or an authenticator's begin as these options ask: the QR code's
+    /// image file (`--qr-image`), then the URI alone (`--begin`: false, the caller ends) or the screen to scan
+    /// (true: the caller reads the first code next). The URI is wiped before it returns.
+    func present(_ response: Response, options: CommonOptions) throws -> Bool {
+        guard case .enrollmentStarted(var uri, let expiresAt) = response else { throw options.unexpected(response) }
+        defer { wipe(&uri) }
+        if let qrImage { try writeImage(of: uri, to: qrImage, options: options) }
+        if begin {
+            Self.printStarted(uri, expiresAt: expiresAt, json: options.json)
+            return false
+        }
+        // write(2), not `print`: a script reading the screen through a pipe has it before the wait for the code.
+        EnrollmentScreen.show(otpauthURI: &uri, invertColors: invert, with: Terminal.writeOutput)
+        // An empty line between the screen and the prompt.
+        Terminal.writeOutput([UInt8(ascii: "\n")])
+        return true
+    }
+
+    /// What `--begin` prints of a started enrollment: the otpauth URI, alone or in JSON. The program ends right
+    /// after, waiting for nothing, so these copies of the secret are not wiped.
+    private static func printStarted(_ uri: [UInt8], expiresAt: UInt64, json: Bool) {
+        let text = String(decoding: uri, as: UTF8.self)
+        if json {
+            print(JSONValue.object([("otpauthURI", .string(text)), ("expiresAt", .number(Int64(expiresAt)))]).text)
+        } else {
+            print(text)
+        }
+    }
+
     /// Writes the QR code of `uri` to a new file only the caller may read: it holds the secret.
-    func writeImage(of uri: [UInt8], to path: String, options: CommonOptions) throws {
+    private func writeImage(of uri: [UInt8], to path: String, options: CommonOptions) throws {
         guard var bytes = EnrollmentScreen.image(otpauthURI: uri, svg: path.hasSuffix(".svg")) else {
             throw options.fail(
                 "the otpauth URI does not fit in a QR code: enter the secret by hand",
@@ -109,29 +131,6 @@ struct EnrollmentOptions: ParsableArguments {
         guard case .recoveryCodes(let codes) = response else { throw options.unexpected(response) }
         printRecoveryCodes(codes, json: options.json, heading: "Two-factor authentication is on for '\(name)'.")
     }
-}
-
-/// What `--begin` prints of a started enrollment: the otpauth URI, alone or in JSON. The program ends right after,
-/// waiting for nothing, so these copies of the secret are not wiped.
-func printStarted(_ uri: [UInt8], expiresAt: UInt64, json: Bool) {
-    let text = String(decoding: uri, as: UTF8.self)
-    if json {
-        print(JSONValue.object([("otpauthURI", .string(text)), ("expiresAt", .number(Int64(expiresAt)))]).text)
-    } else {
-        print(text)
-    }
-}
-
-/// Shows the QR code and the secret of a started enrollment on standard output, then wipes them and `uri`: the
-/// wait for the first code that follows holds no copy of the secret. The screen goes out with write(2), not
-/// `print`, whose stdio buffer would keep it, and so a script reading it through a pipe has it before the wait.
-func showEnrollment(_ uri: inout [UInt8], invertColors: Bool) {
-    var screen = EnrollmentScreen.render(otpauthURI: uri, invertColors: invertColors)
-    Terminal.writeOutput(screen)
-    // An empty line between the screen and the prompt.
-    Terminal.writeOutput([UInt8(ascii: "\n")])
-    wipe(&screen)
-    wipe(&uri)
 }
 
 /// Shows a new set of recovery codes, once.
